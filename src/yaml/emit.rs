@@ -1,0 +1,114 @@
+//! Writes the YAML text of values skyhelm adds (never of values it read). Strings that a
+//! YAML 1.1 reader could take for anything else are double-quoted; `name` comes first in a
+//! mapping, as kubectl and Helm users are used to.
+
+use serde_json::{Map, Value};
+
+use super::scalar::plain_safe;
+
+/// How new block content is laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Columns from a mapping key to the `-` of a block sequence under it (0: `key:\n- a`).
+    pub seq_offset: usize,
+    pub nl: &'static str,
+}
+
+pub fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) if plain_safe(s) => s.clone(),
+        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => flow(other),
+    }
+}
+
+fn ordered(map: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
+    let name = map.get_key_value("name");
+    name.into_iter().chain(map.iter().filter(|(k, _)| k.as_str() != "name"))
+}
+
+/// Flow style, for insertion into `[...]` or `{...}`.
+pub fn flow(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let parts: Vec<String> = ordered(m).map(|(k, v)| format!("{}: {}", scalar(&Value::String(k.clone())), flow(v))).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        Value::Array(a) => format!("[{}]", a.iter().map(flow).collect::<Vec<_>>().join(", ")),
+        other => scalar(other),
+    }
+}
+
+fn is_block(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => !m.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        _ => false,
+    }
+}
+
+/// Block mapping entries with keys at column `indent`.
+pub fn block_map(map: &Map<String, Value>, indent: usize, l: Layout, out: &mut String) {
+    for (k, v) in ordered(map) {
+        out.push_str(&" ".repeat(indent));
+        out.push_str(&scalar(&Value::String(k.clone())));
+        out.push(':');
+        block_value(v, indent, l, out);
+    }
+}
+
+/// The rest of a `key:` line and the lines under it.
+pub fn block_value(v: &Value, key_col: usize, l: Layout, out: &mut String) {
+    match v {
+        Value::Object(m) if is_block(v) => {
+            out.push_str(l.nl);
+            block_map(m, key_col + 2, l, out);
+        }
+        Value::Array(a) if is_block(v) => {
+            out.push_str(l.nl);
+            block_seq(a, key_col + l.seq_offset, l, out);
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&flow(other));
+            out.push_str(l.nl);
+        }
+    }
+}
+
+/// Block sequence items with `-` at column `dash`.
+pub fn block_seq(items: &[Value], dash: usize, l: Layout, out: &mut String) {
+    for item in items {
+        out.push_str(&" ".repeat(dash));
+        out.push_str("- ");
+        match item {
+            Value::Object(m) if is_block(item) => {
+                let mut inner = String::new();
+                block_map(m, dash + 2, l, &mut inner);
+                out.push_str(&inner[dash + 2..]);
+            }
+            other => {
+                out.push_str(&flow(other));
+                out.push_str(l.nl);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn block_item_puts_name_first_and_quotes_risky_strings() {
+        let l = Layout { seq_offset: 0, nl: "\n" };
+        let mut out = String::new();
+        block_seq(&[json!({"secret": {"secretName": "on", "defaultMode": 384}, "name": "kube-config"})], 4, l, &mut out);
+        assert_eq!(out, "    - name: kube-config\n      secret:\n        secretName: \"on\"\n        defaultMode: 384\n");
+        assert_eq!(flow(&json!({"readOnly": true, "name": "a:b"})), "{name: \"a:b\", readOnly: true}");
+    }
+}

@@ -1,0 +1,14 @@
+//! The YAML editing engine: a located tree of one document (`tree`), what scalars mean to
+//! Kubernetes (`scalar`, YAML 1.1), edits that keep every other byte (`edit`), and the writer
+//! of new values (`emit`).
+
+pub mod edit;
+pub mod emit;
+pub mod limits;
+pub mod scalar;
+pub mod tree;
+
+pub use edit::{Edit, EditError, Editor};
+pub use limits::Limits;
+pub use scalar::Scalar11;
+pub use tree::{NodeId, ParseError, Tree};

@@ -1,0 +1,311 @@
+//! A read-only tree of one YAML document that remembers where every node is in the text.
+//!
+//! Built from granit-parser's events (the parser kube's serde-saphyr already brings in). The
+//! tree is an arena, so neither building nor dropping it recurses, whatever the nesting depth.
+//! It never re-emits anything: edits are made to the original text (see `edit`).
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, ScalarStyle};
+
+use super::limits::Limits;
+use super::scalar::{self, Scalar11};
+
+pub type NodeId = usize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
+
+#[derive(Debug, Clone)]
+pub enum NodeKind {
+    Scalar { value: String, style: Style, tag: Option<String> },
+    Seq { items: Vec<NodeId>, flow: bool },
+    Map { entries: Vec<(NodeId, NodeId)>, flow: bool },
+    Alias { anchor: usize },
+}
+
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub kind: NodeKind,
+    /// Byte offset where the node's content starts (after any anchor or tag).
+    pub start: usize,
+    /// Byte offset just past the node's content. For a flow collection, past its closing
+    /// bracket; for a block collection, the end of its last child.
+    pub end: usize,
+    /// 1-based line and 0-based column of `start`, relative to the parsed text.
+    pub line: usize,
+    pub col: usize,
+    /// Anchor id defined on this node, 0 when none.
+    pub anchor: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (line {line}, column {col})")]
+pub struct ParseError {
+    pub message: String,
+    /// 1-based, relative to the parsed text.
+    pub line: usize,
+    /// 1-based.
+    pub col: usize,
+}
+
+#[derive(Debug)]
+pub struct Tree {
+    nodes: Vec<Node>,
+    root: Option<NodeId>,
+    anchors: HashMap<usize, NodeId>,
+    aliased: Vec<usize>,
+}
+
+/// Result of looking a key up in a mapping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    Found { key: NodeId, value: NodeId },
+    /// Not written in this mapping, but the mapping has a `<<` merge key that may supply it.
+    Merged,
+    Missing,
+}
+
+struct Frame {
+    id: NodeId,
+    pending_key: Option<NodeId>,
+}
+
+fn err_at(message: impl Into<String>, line: usize, col: usize) -> ParseError {
+    ParseError { message: message.into(), line, col: col + 1 }
+}
+
+impl Tree {
+    /// Parses the first document of `text`. Empty and comment-only text gives a tree without
+    /// a root. A second document in the same text is an error: callers split streams first.
+    pub fn parse(text: &str, limits: &Limits) -> Result<Tree, ParseError> {
+        let mut tree = Tree { nodes: Vec::new(), root: None, anchors: HashMap::new(), aliased: Vec::new() };
+        let mut stack: Vec<Frame> = Vec::new();
+        // Expanded node and alias counts, per node, as go-yaml v2 counts them when decoding.
+        let mut expanded: Vec<(u64, u64)> = Vec::new();
+        let mut documents = 0usize;
+        let mut parser = Parser::new_from_str(text);
+        while let Some(item) = parser.next_event() {
+            let (event, span) = item.map_err(|e| {
+                let m = e.marker();
+                err_at(e.info(), m.line(), m.col())
+            })?;
+            let start = span.start.byte_offset().unwrap_or(0);
+            let end = span.end.byte_offset().unwrap_or(start);
+            let (line, col) = (span.start.line(), span.start.col());
+            let new_node = |kind, anchor| Node { kind, start, end, line, col, anchor };
+            let completed: Option<NodeId> = match event {
+                Event::DocumentStart(..) => {
+                    documents += 1;
+                    if documents > 1 {
+                        return Err(err_at("a second YAML document inside one document (after '...' without '---')", line, col));
+                    }
+                    None
+                }
+                Event::Scalar(value, style, anchor, tag) => {
+                    let style = match style {
+                        ScalarStyle::Plain => Style::Plain,
+                        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+                        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+                        ScalarStyle::Literal => Style::Literal,
+                        _ => Style::Folded,
+                    };
+                    let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
+                    let id = tree.push(new_node(NodeKind::Scalar { value: value.into_owned(), style, tag }, anchor));
+                    expanded.push((1, 0));
+                    Some(id)
+                }
+                Event::Alias(anchor) => {
+                    let target = *tree.anchors.get(&anchor).ok_or_else(|| err_at("alias to an unknown anchor", line, col))?;
+                    tree.aliased.push(anchor);
+                    let (n, a) = expanded[target];
+                    let id = tree.push(new_node(NodeKind::Alias { anchor }, 0));
+                    expanded.push((n.saturating_add(1), a.saturating_add(1)));
+                    Some(id)
+                }
+                Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
+                    if stack.len() >= limits.max_depth {
+                        return Err(err_at(format!("exceeded max depth of {}", limits.max_depth), line, col));
+                    }
+                    let flow = style == granit_parser::StructureStyle::Flow;
+                    let kind = if matches!(event, Event::SequenceStart(..)) {
+                        NodeKind::Seq { items: Vec::new(), flow }
+                    } else {
+                        NodeKind::Map { entries: Vec::new(), flow }
+                    };
+                    let id = tree.push(new_node(kind, anchor));
+                    expanded.push((1, 0));
+                    if anchor != 0 {
+                        tree.anchors.insert(anchor, id);
+                    }
+                    stack.push(Frame { id, pending_key: None });
+                    None
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let frame = stack.pop().ok_or_else(|| err_at("unbalanced collection end", line, col))?;
+                    let id = frame.id;
+                    let (flow, last_child) = match &tree.nodes[id].kind {
+                        NodeKind::Seq { items, flow } => (*flow, items.last().copied()),
+                        NodeKind::Map { entries, flow } => (*flow, entries.last().map(|e| e.1)),
+                        _ => (false, None),
+                    };
+                    tree.nodes[id].end = if flow { end } else { last_child.map_or(tree.nodes[id].start, |c| tree.nodes[c].end) };
+                    Some(id)
+                }
+                _ => None,
+            };
+            let Some(id) = completed else { continue };
+            if let NodeKind::Scalar { .. } = tree.nodes[id].kind {
+                if tree.nodes[id].anchor != 0 {
+                    tree.anchors.insert(tree.nodes[id].anchor, id);
+                }
+            }
+            let child = expanded[id];
+            match stack.last_mut() {
+                None => tree.root = Some(id),
+                Some(frame) => {
+                    let parent = frame.id;
+                    let e = &mut expanded[parent];
+                    *e = (e.0.saturating_add(child.0), e.1.saturating_add(child.1));
+                    match &mut tree.nodes[parent].kind {
+                        NodeKind::Seq { items, .. } => items.push(id),
+                        NodeKind::Map { entries, .. } => match frame.pending_key.take() {
+                            None => frame.pending_key = Some(id),
+                            Some(k) => entries.push((k, id)),
+                        },
+                        _ => {}
+                    }
+                }
+            }
+            if stack.is_empty() {
+                let (n, a) = child;
+                if limits.excessive_aliasing(n, a) {
+                    return Err(err_at("document contains excessive aliasing", line, col));
+                }
+            }
+        }
+        Ok(tree)
+    }
+
+    fn push(&mut self, node: Node) -> NodeId {
+        self.nodes.push(node);
+        self.nodes.len() - 1
+    }
+
+    pub fn root(&self) -> Option<NodeId> {
+        self.root
+    }
+
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[id]
+    }
+
+    /// Follows an alias to the node it names.
+    pub fn resolve(&self, id: NodeId) -> NodeId {
+        match self.nodes[id].kind {
+            NodeKind::Alias { anchor } => self.anchors.get(&anchor).copied().unwrap_or(id),
+            _ => id,
+        }
+    }
+
+    /// True when this node carries an anchor that an alias in the document refers to: editing
+    /// it would also change every place that alias stands.
+    pub fn is_shared(&self, id: NodeId) -> bool {
+        let a = self.nodes[id].anchor;
+        a != 0 && self.aliased.contains(&a)
+    }
+
+    pub fn entries(&self, id: NodeId) -> &[(NodeId, NodeId)] {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Map { entries, .. } => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn items(&self, id: NodeId) -> &[NodeId] {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Seq { items, .. } => items,
+            _ => &[],
+        }
+    }
+
+    pub fn is_map(&self, id: NodeId) -> bool {
+        matches!(self.nodes[self.resolve(id)].kind, NodeKind::Map { .. })
+    }
+
+    pub fn is_seq(&self, id: NodeId) -> bool {
+        matches!(self.nodes[self.resolve(id)].kind, NodeKind::Seq { .. })
+    }
+
+    pub fn is_flow(&self, id: NodeId) -> bool {
+        matches!(self.nodes[id].kind, NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
+    }
+
+    /// The node's value as Kubernetes reads a scalar (YAML 1.1), after following aliases.
+    pub fn scalar(&self, id: NodeId) -> Option<Scalar11> {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(value, *style, tag.as_deref())),
+            _ => None,
+        }
+    }
+
+    /// The node's text when Kubernetes reads it as a string.
+    pub fn str(&self, id: NodeId) -> Option<&str> {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Scalar { value, style, tag } => match scalar::resolve(value, *style, tag.as_deref()) {
+                Scalar11::Str => Some(value.as_str()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// True for a null scalar (empty, `~`, `null`).
+    pub fn is_null(&self, id: NodeId) -> bool {
+        matches!(self.scalar(id), Some(Scalar11::Null))
+    }
+
+    pub fn lookup(&self, map: NodeId, key: &str) -> Lookup {
+        let mut merged = false;
+        for &(k, v) in self.entries(map) {
+            if let NodeKind::Scalar { value, style, .. } = &self.nodes[self.resolve(k)].kind {
+                if value == key {
+                    return Lookup::Found { key: k, value: v };
+                }
+                if value == "<<" && *style == Style::Plain {
+                    merged = true;
+                }
+            }
+        }
+        if merged { Lookup::Merged } else { Lookup::Missing }
+    }
+
+    /// The value under `key`, if written in this mapping.
+    pub fn get(&self, map: NodeId, key: &str) -> Option<NodeId> {
+        match self.lookup(map, key) {
+            Lookup::Found { value, .. } => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Follows a path of mapping keys from `from`.
+    pub fn path(&self, from: NodeId, keys: &[&str]) -> Option<NodeId> {
+        keys.iter().try_fold(from, |at, k| self.get(at, k))
+    }
+
+    /// String under `key` of a mapping.
+    pub fn get_str(&self, map: NodeId, key: &str) -> Option<&str> {
+        self.get(map, key).and_then(|v| self.str(v))
+    }
+
+    /// All nodes, for checks over the whole document.
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+}
