@@ -1,7 +1,15 @@
 //! skyhelm: a lossless Helm post-renderer for the SkyPilot API server.
 //!
-//! The library does no process I/O: it takes bytes and settings and returns bytes, changes and
-//! notes. `app` (in the binary's crate path) is the only place that touches stdin, files and
-//! the environment.
+//! The core (`stream`, `yaml`, `rules`, `post_render`) does no process I/O: it takes bytes and
+//! settings and returns bytes, changes and notes. `app` is the only module that touches stdin,
+//! stdout, files and the environment.
 
+pub mod app;
+pub mod change;
+pub mod cli;
+pub mod plugin;
+pub mod post_render;
+pub mod rules;
+pub mod settings;
+pub mod stream;
 pub mod yaml;

@@ -1,0 +1,152 @@
+//! The only place that touches stdin, stdout, stderr, files, the environment and processes.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command, PluginCommand, PluginDir, PostRenderArgs};
+use crate::post_render::{PostRenderError, post_render};
+use crate::settings::{ConfigFile, Settings, SettingsError};
+use crate::plugin;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    PostRender(#[from] PostRenderError),
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error("{what} {path}: {source}")]
+    File { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("reading stdin: {0}")]
+    Stdin(std::io::Error),
+    #[error("writing stdout: {0}")]
+    Stdout(std::io::Error),
+    #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})")]
+    PluginDir(String),
+    #[error("{0} does not hold the skyhelm plugin; not removing it")]
+    NotOurPlugin(PathBuf),
+}
+
+fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> AppError + 'p {
+    move |source| AppError::File { what, path: path.to_path_buf(), source }
+}
+
+/// Parses arguments, runs, prints the error chain once, maps it to an exit code.
+pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = Cli::parse_from(args);
+    let result = std::panic::catch_unwind(|| run(cli));
+    match result {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("skyhelm: error: {e}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");
+            ExitCode::from(70)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, AppError> {
+    match cli.command {
+        Some(Command::PostRender(args)) => run_post_render(&args),
+        Some(Command::HelmPlugin(PluginCommand::Install(dir))) => plugin_install(&dir),
+        Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => plugin_uninstall(&dir),
+        None if std::io::stdin().is_terminal() => {
+            Cli::command().print_help().map_err(AppError::Stdout)?;
+            Ok(ExitCode::from(2))
+        }
+        None => run_post_render(&cli.post_render),
+    }
+}
+
+fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, AppError> {
+    std::fs::read(path).map_err(file_err(what, path))
+}
+
+fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
+    let config = match &args.config {
+        Some(path) => {
+            let bytes = read_file("reading config file", path)?;
+            ConfigFile::parse(path, &String::from_utf8_lossy(&bytes))?
+        }
+        None => ConfigFile::default(),
+    };
+    Ok(Settings::resolve(args, config))
+}
+
+fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
+    let settings = load_settings(args)?;
+    let result = post_render_io(&settings);
+    if let Some(path) = &settings.report_file {
+        let report = match &result {
+            Ok(summary) => summary.clone(),
+            Err(e) => format!("error: {e}\n"),
+        };
+        write_atomic(path, report.as_bytes())?;
+    }
+    let summary = result?;
+    eprint!("{}", summary.lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs post-render on stdin; writes stdout only when everything succeeded.
+fn post_render_io(settings: &Settings) -> Result<String, AppError> {
+    let kubeconfig = settings.kubeconfig.as_deref().map(|p| read_file("reading kubeconfig", p)).transpose()?;
+    let mut input = Vec::new();
+    std::io::stdin().lock().read_to_end(&mut input).map_err(AppError::Stdin)?;
+    let outcome = post_render(&input, settings, kubeconfig.as_deref())?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
+    Ok(outcome.summary())
+}
+
+/// Writes a file through a temporary file in the same folder and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    let tmp = path.with_file_name(format!(".{}.skyhelm-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    std::fs::write(&tmp, bytes).map_err(file_err("writing", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(file_err("writing", path))
+}
+
+fn plugin_dir(dir: &PluginDir) -> Result<PathBuf, AppError> {
+    if let Some(d) = &dir.dir {
+        return Ok(d.clone());
+    }
+    if let Some(d) = std::env::var_os("HELM_PLUGINS").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    let out = std::process::Command::new("helm").args(["env", "HELM_PLUGINS"]).output().map_err(|e| AppError::PluginDir(e.to_string()))?;
+    let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || d.is_empty() {
+        return Err(AppError::PluginDir(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+    }
+    Ok(PathBuf::from(d))
+}
+
+fn plugin_install(dir: &PluginDir) -> Result<ExitCode, AppError> {
+    let folder = plugin_dir(dir)?.join(plugin::PLUGIN_NAME);
+    let exe = std::env::current_exe().map_err(file_err("finding", Path::new("this executable")))?;
+    std::fs::create_dir_all(&folder).map_err(file_err("creating", &folder))?;
+    let manifest = folder.join("plugin.yaml");
+    write_atomic(&manifest, plugin::plugin_yaml(&exe).as_bytes())?;
+    println!("installed Helm 4 post-renderer plugin `{}` in {}", plugin::PLUGIN_NAME, folder.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn plugin_uninstall(dir: &PluginDir) -> Result<ExitCode, AppError> {
+    let folder = plugin_dir(dir)?.join(plugin::PLUGIN_NAME);
+    let manifest = folder.join("plugin.yaml");
+    match std::fs::read_to_string(&manifest) {
+        Ok(text) if text.contains("name: skyhelm") => {
+            std::fs::remove_dir_all(&folder).map_err(file_err("removing", &folder))?;
+            println!("removed {}", folder.display());
+        }
+        Ok(_) => return Err(AppError::NotOurPlugin(folder)),
+        Err(_) => println!("no skyhelm plugin in {}", folder.display()),
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,69 @@
+//! Command-line types (clap derive) and nothing else.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "skyhelm",
+    version,
+    about = "Helm post-renderer for the SkyPilot API server: mounts the kubeconfig Secret, changes nothing else",
+    long_about = "Helm post-renderer for the SkyPilot API server.\n\nWith no subcommand and stdin not a terminal, skyhelm runs `post-render` with the options given, so `helm install --post-renderer skyhelm` works in Helm 3.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub post_render: PostRenderArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read rendered manifests on stdin, write them post-rendered on stdout.
+    PostRender(PostRenderArgs),
+    /// Install or remove the Helm 4 `postrenderer/v1` plugin that runs this binary.
+    #[command(subcommand)]
+    HelmPlugin(PluginCommand),
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct PostRenderArgs {
+    /// YAML file with any of these options (kebab-case keys, e.g. `secret-name: x`).
+    #[arg(long, env = "SKYHELM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Secret that holds the kubeconfig under key `config` [default: kube-credentials].
+    #[arg(long, env = "SKYHELM_SECRET_NAME", value_name = "NAME")]
+    pub secret_name: Option<String>,
+    /// Local copy of the kubeconfig in that Secret (adds a checksum annotation that rolls the pods).
+    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Name of the API server Deployment (default: found by its container).
+    #[arg(long, env = "SKYHELM_DEPLOYMENT", value_name = "NAME")]
+    pub deployment: Option<String>,
+    /// Name of the API server container [default: skypilot-api].
+    #[arg(long, env = "SKYHELM_CONTAINER", value_name = "NAME")]
+    pub container: Option<String>,
+    /// Release namespace, for documents that carry none.
+    #[arg(long, env = "SKYHELM_NAMESPACE", value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Also write errors, changes and notes to this file (Helm hides the post-renderer's stderr).
+    #[arg(long, env = "SKYHELM_REPORT_FILE", value_name = "FILE")]
+    pub report_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Write DIR/skyhelm/plugin.yaml.
+    Install(PluginDir),
+    /// Remove DIR/skyhelm.
+    Uninstall(PluginDir),
+}
+
+#[derive(Debug, Args)]
+pub struct PluginDir {
+    /// Helm's plugin folder [default: $HELM_PLUGINS, else `helm env HELM_PLUGINS`].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+}

@@ -1,0 +1,17 @@
+//! The rules of post-render. Each takes the stream (and what it needs of the settings) and
+//! returns the changes it wants, with reasons; none prints or writes.
+
+pub mod api_server;
+pub mod kubeconfig_mount;
+
+use crate::stream::ManifestError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    ApiServer(#[from] api_server::ApiServerError),
+    #[error(transparent)]
+    Mount(#[from] kubeconfig_mount::MountError),
+}

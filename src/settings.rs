@@ -1,0 +1,70 @@
+//! Resolved settings: command line, then SKYHELM_* environment (clap reads both), then the
+//! `--config` file, then defaults.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::PostRenderArgs;
+use crate::rules::api_server::DEFAULT_CONTAINER;
+
+pub const DEFAULT_SECRET_NAME: &str = "kube-credentials";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub secret_name: String,
+    pub kubeconfig: Option<PathBuf>,
+    pub deployment: Option<String>,
+    pub container: String,
+    pub namespace: Option<String>,
+    pub report_file: Option<PathBuf>,
+}
+
+/// The `--config` file: the same options as the command line, in kebab-case.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ConfigFile {
+    pub secret_name: Option<String>,
+    pub kubeconfig: Option<PathBuf>,
+    pub deployment: Option<String>,
+    pub container: Option<String>,
+    pub namespace: Option<String>,
+    pub report_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("config file {path}: {message}")]
+    Config { path: PathBuf, message: String },
+}
+
+impl ConfigFile {
+    /// Parses a config file's text. Relative paths in it are taken relative to its folder.
+    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, SettingsError> {
+        let mut cfg: ConfigFile = if text.trim().is_empty() {
+            ConfigFile::default()
+        } else {
+            serde_saphyr::from_str(text).map_err(|e| SettingsError::Config { path: path.to_path_buf(), message: e.to_string() })?
+        };
+        let base = path.parent().unwrap_or(Path::new(""));
+        for p in [&mut cfg.kubeconfig, &mut cfg.report_file].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        Ok(cfg)
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: &PostRenderArgs, config: ConfigFile) -> Settings {
+        // Destructured so that a new option cannot be forgotten here.
+        let PostRenderArgs { config: _, secret_name, kubeconfig, deployment, container, namespace, report_file } = args.clone();
+        Settings {
+            secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
+            kubeconfig: kubeconfig.or(config.kubeconfig),
+            deployment: deployment.or(config.deployment),
+            container: container.or(config.container).unwrap_or_else(|| DEFAULT_CONTAINER.into()),
+            namespace: namespace.or(config.namespace),
+            report_file: report_file.or(config.report_file),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+use std::cell::OnceCell;
+use std::fmt;
+use std::ops::Range;
+
+use crate::yaml::{Edit, EditError, Limits, ParseError, Tree, edit};
+
+/// What Kubernetes keys a resource on.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceId {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl fmt::Display for ResourceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {}/{}", self.kind, ns, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// Where something is, for error messages: the document's ordinal in the stream (1-based),
+/// its kind and name when known, and a line of the whole stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocRef {
+    pub document: usize,
+    pub resource: Option<String>,
+    pub line: Option<usize>,
+}
+
+impl fmt::Display for DocRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "document {}", self.document)?;
+        if let Some(r) = &self.resource {
+            write!(f, " ({r})")?;
+        }
+        if let Some(l) = self.line {
+            write!(f, ", line {l}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("{at}: {source}")]
+    Parse { at: DocRef, source: ParseError },
+    #[error("{at}: {source}")]
+    Edit { at: DocRef, source: EditError },
+    #[error("{at}: internal error: the edited document no longer parses ({source}); nothing was written")]
+    Verify { at: DocRef, source: ParseError },
+}
+
+/// A manifest stream split into documents; each document is parsed at most once, on demand.
+pub struct Manifests<'a> {
+    input: &'a str,
+    ranges: Vec<Range<usize>>,
+    trees: Vec<OnceCell<Result<Tree, ParseError>>>,
+    limits: Limits,
+    namespace: Option<String>,
+}
+
+impl<'a> Manifests<'a> {
+    pub fn new(input: &'a str, limits: Limits, default_namespace: Option<String>) -> Self {
+        let ranges = super::split(input.as_bytes());
+        let trees = ranges.iter().map(|_| OnceCell::new()).collect();
+        Manifests { input, ranges, trees, limits, namespace: default_namespace }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    pub fn text(&self, doc: usize) -> &'a str {
+        &self.input[self.ranges[doc].clone()]
+    }
+
+    /// Documents whose text contains `needle`: a cheap filter before parsing.
+    pub fn containing<'s>(&'s self, needle: &'s str) -> impl Iterator<Item = usize> + 's {
+        let finder = memchr::memmem::Finder::new(needle.as_bytes());
+        (0..self.len()).filter(move |&i| finder.find(self.text(i).as_bytes()).is_some())
+    }
+
+    /// 1-based line in the whole stream of a 1-based line of document `doc`.
+    pub fn stream_line(&self, doc: usize, line: usize) -> usize {
+        let before = &self.input.as_bytes()[..self.ranges[doc].start];
+        memchr::memchr_iter(b'\n', before).count() + line
+    }
+
+    /// The parsed document, or an error saying where it does not parse.
+    pub fn tree(&self, doc: usize) -> Result<&Tree, ManifestError> {
+        let cell = self.trees[doc].get_or_init(|| Tree::parse(self.text(doc), &self.limits));
+        cell.as_ref().map_err(|e| ManifestError::Parse {
+            at: DocRef { document: doc + 1, resource: self.quick_label(doc), line: Some(self.stream_line(doc, e.line)) },
+            source: ParseError { message: e.message.clone(), line: self.stream_line(doc, e.line), col: e.col },
+        })
+    }
+
+    /// Kind, name and namespace of a parsed document (None for an empty document or one that
+    /// is not a Kubernetes object). Documents without a namespace get the release namespace.
+    pub fn resource(&self, doc: usize) -> Result<Option<ResourceId>, ManifestError> {
+        let tree = self.tree(doc)?;
+        let Some(root) = tree.root() else { return Ok(None) };
+        let (Some(kind), Some(name)) = (tree.get_str(root, "kind"), tree.path(root, &["metadata", "name"]).and_then(|n| tree.str(n))) else {
+            return Ok(None);
+        };
+        let namespace = tree.path(root, &["metadata", "namespace"]).and_then(|n| tree.str(n)).map(str::to_string).or_else(|| self.namespace.clone());
+        Ok(Some(ResourceId {
+            api_version: tree.get_str(root, "apiVersion").unwrap_or_default().to_string(),
+            kind: kind.to_string(),
+            namespace,
+            name: name.to_string(),
+        }))
+    }
+
+    /// "Kind name" from a line scan, for documents that do not parse.
+    fn quick_label(&self, doc: usize) -> Option<String> {
+        let text = self.text(doc);
+        let kind = text.lines().find_map(|l| l.strip_prefix("kind:")).map(str::trim)?;
+        let name = text.lines().find_map(|l| l.strip_prefix("  name:")).map(str::trim).unwrap_or("?");
+        Some(format!("{kind} {name}"))
+    }
+
+    pub fn doc_ref(&self, doc: usize, line: Option<usize>) -> DocRef {
+        let resource = match self.resource(doc) {
+            Ok(Some(r)) => Some(r.to_string()),
+            _ => self.quick_label(doc),
+        };
+        DocRef { document: doc + 1, resource, line: line.map(|l| self.stream_line(doc, l)) }
+    }
+
+    /// The output stream: every document's original bytes, with `edits[i]` applied to
+    /// document i. Each edited document is parsed again before anything is returned.
+    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<String, ManifestError> {
+        let extra: usize = edits.iter().flatten().map(|e| e.insert.len()).sum();
+        let mut out = String::with_capacity(self.input.len() + extra);
+        for doc in 0..self.len() {
+            let doc_edits = edits.get(doc).map(Vec::as_slice).unwrap_or_default();
+            if doc_edits.is_empty() {
+                out.push_str(self.text(doc));
+                continue;
+            }
+            let edited = edit::apply(self.text(doc), doc_edits).map_err(|source| ManifestError::Edit { at: self.doc_ref(doc, None), source })?;
+            Tree::parse(&edited, &self.limits).map_err(|source| ManifestError::Verify { at: self.doc_ref(doc, None), source })?;
+            out.push_str(&edited);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,93 @@
+//! The manifest stream: split into documents by lines, before any YAML parser runs, keeping
+//! every byte; documents are parsed only when a rule needs them.
+
+mod manifests;
+
+pub use manifests::{DocRef, ManifestError, Manifests, ResourceId};
+
+use std::ops::Range;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InputError {
+    #[error("document {document}, line {line}, column {column}: the input is not valid UTF-8")]
+    NotUtf8 { document: usize, line: usize, column: usize },
+}
+
+/// True when the line starting at `bytes[0]` is a document start marker: `---` followed by
+/// white space or the end of the line.
+fn is_marker(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"---") && matches!(bytes.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+/// Splits a stream into the byte ranges of its documents. Each range starts at its `---` line
+/// (or at the start of the stream) and runs to the next one, so the ranges tile the input and
+/// concatenating them gives the input back. A stream that starts with `---` has no empty first
+/// range; an empty stream has none at all.
+pub fn split(input: &[u8]) -> Vec<Range<usize>> {
+    let mut starts = Vec::new();
+    if !input.is_empty() {
+        starts.push(0);
+    }
+    for nl in memchr::memmem::find_iter(input, b"\n---") {
+        if is_marker(&input[nl + 1..]) {
+            starts.push(nl + 1);
+        }
+    }
+    if starts.len() > 1 && starts[1] == 0 {
+        starts.remove(0);
+    }
+    let mut ranges: Vec<Range<usize>> = starts.windows(2).map(|w| w[0]..w[1]).collect();
+    if let Some(&last) = starts.last() {
+        ranges.push(last..input.len());
+    }
+    ranges
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(input: &[u8], offset: usize) -> (usize, usize) {
+    let before = &input[..offset.min(input.len())];
+    let line = memchr::memchr_iter(b'\n', before).count() + 1;
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// Checks that the input is UTF-8, naming the document and line of the first bad byte.
+pub fn decode(input: &[u8]) -> Result<&str, InputError> {
+    std::str::from_utf8(input).map_err(|e| {
+        let at = e.valid_up_to();
+        let document = split(input).iter().position(|r| r.contains(&at)).map_or(1, |i| i + 1);
+        let (line, column) = line_col(input, at);
+        InputError::NotUtf8 { document, line, column }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(s: &str) -> Vec<&str> {
+        split(s.as_bytes()).into_iter().map(|r| &s[r]).collect()
+    }
+
+    #[test]
+    fn ranges_tile_the_input() {
+        for s in ["", "a: 1", "---\na: 1\n", "a: 1\n---\nb: 2", "# c\n--- # x\na: 1\r\n---\r\nb: 2\r\n", "a: |\n  ---x\n---\n"] {
+            assert_eq!(parts(s).concat(), s);
+        }
+    }
+
+    #[test]
+    fn markers_only_at_line_start_followed_by_space() {
+        assert_eq!(parts("a: 1\n---\nb: 2\n"), vec!["a: 1\n", "---\nb: 2\n"]);
+        assert_eq!(parts("---\na\n--- # c\nb\n---x: 1\n"), vec!["---\na\n", "--- # c\nb\n---x: 1\n"]);
+        assert_eq!(parts("a\n---\r\nb"), vec!["a\n", "---\r\nb"]);
+        assert_eq!(parts("x: \" ---\"\n"), vec!["x: \" ---\"\n"]);
+    }
+
+    #[test]
+    fn non_utf8_names_document_and_line() {
+        let err = decode(b"a: 1\n---\nb: 2\nc: \xff\n").unwrap_err();
+        assert_eq!(err, InputError::NotUtf8 { document: 2, line: 4, column: 4 });
+    }
+}
