@@ -8,30 +8,43 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, Command, PluginCommand, PluginDir, PostRenderArgs};
+use crate::plugin;
 use crate::post_render::{PostRenderError, post_render};
 use crate::settings::{ConfigFile, Settings, SettingsError};
-use crate::plugin;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
-    PostRender(#[from] PostRenderError),
+    PostRender(#[from] Box<PostRenderError>),
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("{what} {path}: {source}")]
-    File { what: &'static str, path: PathBuf, source: std::io::Error },
+    File {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("reading stdin: {0}")]
     Stdin(std::io::Error),
     #[error("writing stdout: {0}")]
     Stdout(std::io::Error),
-    #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})")]
+    #[error(
+        "cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})"
+    )]
     PluginDir(String),
     #[error("{0} does not hold the skyhelm plugin; not removing it")]
     NotOurPlugin(PathBuf),
 }
 
-fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> AppError + 'p {
-    move |source| AppError::File { what, path: path.to_path_buf(), source }
+fn file_err<'p>(
+    what: &'static str,
+    path: &'p Path,
+) -> impl FnOnce(std::io::Error) -> AppError + 'p {
+    move |source| AppError::File {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Parses arguments, runs, prints the error chain once, maps it to an exit code.
@@ -45,7 +58,9 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(_) => {
-            eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");
+            eprintln!(
+                "skyhelm: internal error (a bug): the run stopped; nothing was written to stdout"
+            );
             ExitCode::from(70)
         }
     }
@@ -90,24 +105,44 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
         write_atomic(path, report.as_bytes())?;
     }
     let summary = result?;
-    eprint!("{}", summary.lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
+    eprint!(
+        "{}",
+        summary
+            .lines()
+            .map(|l| format!("skyhelm: {l}\n"))
+            .collect::<String>()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs post-render on stdin; writes stdout only when everything succeeded.
 fn post_render_io(settings: &Settings) -> Result<String, AppError> {
-    let kubeconfig = settings.kubeconfig.as_deref().map(|p| read_file("reading kubeconfig", p)).transpose()?;
+    let kubeconfig = settings
+        .kubeconfig
+        .as_deref()
+        .map(|p| read_file("reading kubeconfig", p))
+        .transpose()?;
     let mut input = Vec::new();
-    std::io::stdin().lock().read_to_end(&mut input).map_err(AppError::Stdin)?;
-    let outcome = post_render(&input, settings, kubeconfig.as_deref())?;
+    std::io::stdin()
+        .lock()
+        .read_to_end(&mut input)
+        .map_err(AppError::Stdin)?;
+    let outcome = post_render(&input, settings, kubeconfig.as_deref()).map_err(Box::new)?;
     let mut out = std::io::stdout().lock();
-    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
+    out.write_all(outcome.output.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(AppError::Stdout)?;
     Ok(outcome.summary())
 }
 
 /// Writes a file through a temporary file in the same folder and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let tmp = path.with_file_name(format!(".{}.skyhelm-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let tmp = path.with_file_name(format!(
+        ".{}.skyhelm-tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
     std::fs::write(&tmp, bytes).map_err(file_err("writing", &tmp))?;
     std::fs::rename(&tmp, path).map_err(file_err("writing", path))
 }
@@ -119,10 +154,15 @@ fn plugin_dir(dir: &PluginDir) -> Result<PathBuf, AppError> {
     if let Some(d) = std::env::var_os("HELM_PLUGINS").filter(|d| !d.is_empty()) {
         return Ok(PathBuf::from(d));
     }
-    let out = std::process::Command::new("helm").args(["env", "HELM_PLUGINS"]).output().map_err(|e| AppError::PluginDir(e.to_string()))?;
+    let out = std::process::Command::new("helm")
+        .args(["env", "HELM_PLUGINS"])
+        .output()
+        .map_err(|e| AppError::PluginDir(e.to_string()))?;
     let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || d.is_empty() {
-        return Err(AppError::PluginDir(String::from_utf8_lossy(&out.stderr).trim().to_string()));
+        return Err(AppError::PluginDir(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
     }
     Ok(PathBuf::from(d))
 }
@@ -133,7 +173,11 @@ fn plugin_install(dir: &PluginDir) -> Result<ExitCode, AppError> {
     std::fs::create_dir_all(&folder).map_err(file_err("creating", &folder))?;
     let manifest = folder.join("plugin.yaml");
     write_atomic(&manifest, plugin::plugin_yaml(&exe).as_bytes())?;
-    println!("installed Helm 4 post-renderer plugin `{}` in {}", plugin::PLUGIN_NAME, folder.display());
+    println!(
+        "installed Helm 4 post-renderer plugin `{}` in {}",
+        plugin::PLUGIN_NAME,
+        folder.display()
+    );
     Ok(ExitCode::SUCCESS)
 }
 

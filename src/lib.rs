@@ -4,6 +4,8 @@
 //! settings and returns bytes, changes and notes. `app` is the only module that touches stdin,
 //! stdout, files and the environment.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod app;
 pub mod change;
 pub mod cli;

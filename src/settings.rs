@@ -42,10 +42,16 @@ impl ConfigFile {
         let mut cfg: ConfigFile = if text.trim().is_empty() {
             ConfigFile::default()
         } else {
-            serde_saphyr::from_str(text).map_err(|e| SettingsError::Config { path: path.to_path_buf(), message: e.to_string() })?
+            serde_saphyr::from_str(text).map_err(|e| SettingsError::Config {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?
         };
         let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut cfg.kubeconfig, &mut cfg.report_file].into_iter().flatten() {
+        for p in [&mut cfg.kubeconfig, &mut cfg.report_file]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -57,12 +63,24 @@ impl ConfigFile {
 impl Settings {
     pub fn resolve(args: &PostRenderArgs, config: ConfigFile) -> Settings {
         // Destructured so that a new option cannot be forgotten here.
-        let PostRenderArgs { config: _, secret_name, kubeconfig, deployment, container, namespace, report_file } = args.clone();
+        let PostRenderArgs {
+            config: _,
+            secret_name,
+            kubeconfig,
+            deployment,
+            container,
+            namespace,
+            report_file,
+        } = args.clone();
         Settings {
-            secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
+            secret_name: secret_name
+                .or(config.secret_name)
+                .unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
             kubeconfig: kubeconfig.or(config.kubeconfig),
             deployment: deployment.or(config.deployment),
-            container: container.or(config.container).unwrap_or_else(|| DEFAULT_CONTAINER.into()),
+            container: container
+                .or(config.container)
+                .unwrap_or_else(|| DEFAULT_CONTAINER.into()),
             namespace: namespace.or(config.namespace),
             report_file: report_file.or(config.report_file),
         }

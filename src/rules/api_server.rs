@@ -33,61 +33,122 @@ fn describe(found: &[Found]) -> String {
     if found.is_empty() {
         return "no Deployment in the stream".into();
     }
-    found.iter().map(|f| format!("{} (containers: {})", f.deployment, f.containers.join(", "))).collect::<Vec<_>>().join("; ")
+    found
+        .iter()
+        .map(|f| format!("{} (containers: {})", f.deployment, f.containers.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiServerError {
     #[error("no Deployment has a container named `{container}`{}; found: {}. Use --deployment and --container to name the API server", deployment.as_ref().map(|d| format!(" and the name `{d}`")).unwrap_or_default(), describe(found))]
-    NotFound { container: String, deployment: Option<String>, found: Vec<Found> },
-    #[error("several Deployments have a container named `{container}`: {}. Use --deployment to choose one", describe(found))]
-    Ambiguous { container: String, found: Vec<Found> },
+    NotFound {
+        container: String,
+        deployment: Option<String>,
+        found: Vec<Found>,
+    },
+    #[error(
+        "several Deployments have a container named `{container}`: {}. Use --deployment to choose one",
+        describe(found)
+    )]
+    Ambiguous {
+        container: String,
+        found: Vec<Found>,
+    },
     #[error("{at}: `{what}` is missing or not a mapping")]
     Shape { at: DocRef, what: &'static str },
 }
 
 impl ApiServer {
-    pub fn locate(m: &Manifests, deployment: Option<&str>, container: &str) -> Result<ApiServer, RuleError> {
+    pub fn locate(
+        m: &Manifests,
+        deployment: Option<&str>,
+        container: &str,
+    ) -> Result<ApiServer, RuleError> {
         let mut hits = Vec::new();
         for doc in m.containing(container) {
-            if let Some(api) = Self::inspect(m, doc, container)? {
-                if deployment.is_none_or(|d| d == api.resource.name) {
-                    hits.push(api);
-                }
+            if let Some(api) = Self::inspect(m, doc, container)?
+                && deployment.is_none_or(|d| d == api.resource.name)
+            {
+                hits.push(api);
             }
         }
         match hits.len() {
             1 => Ok(hits.remove(0)),
-            0 => Err(ApiServerError::NotFound { container: container.into(), deployment: deployment.map(str::to_string), found: Self::all_deployments(m) }.into()),
+            0 => Err(ApiServerError::NotFound {
+                container: container.into(),
+                deployment: deployment.map(str::to_string),
+                found: Self::all_deployments(m),
+            }
+            .into()),
             _ => Err(ApiServerError::Ambiguous {
                 container: container.into(),
-                found: hits.iter().map(|h| Found { deployment: h.resource.to_string(), containers: vec![container.into()] }).collect(),
+                found: hits
+                    .iter()
+                    .map(|h| Found {
+                        deployment: h.resource.to_string(),
+                        containers: vec![container.into()],
+                    })
+                    .collect(),
             }
             .into()),
         }
     }
 
-    fn inspect(m: &Manifests, doc: usize, container: &str) -> Result<Option<ApiServer>, ManifestError> {
-        let Some(resource) = m.resource(doc)? else { return Ok(None) };
+    fn inspect(
+        m: &Manifests,
+        doc: usize,
+        container: &str,
+    ) -> Result<Option<ApiServer>, ManifestError> {
+        let Some(resource) = m.resource(doc)? else {
+            return Ok(None);
+        };
         if resource.kind != "Deployment" {
             return Ok(None);
         }
         let tree = m.tree(doc)?;
-        let Some(root) = tree.root() else { return Ok(None) };
-        let Some(template) = tree.path(root, &["spec", "template"]) else { return Ok(None) };
-        let Some(pod_spec) = tree.get(template, "spec").filter(|&n| tree.is_map(n)) else { return Ok(None) };
-        let Some(containers) = tree.get(pod_spec, "containers") else { return Ok(None) };
-        let Some(&c) = tree.items(containers).iter().find(|&&c| tree.get_str(c, "name") == Some(container)) else {
+        let Some(root) = tree.root() else {
             return Ok(None);
         };
-        let fullname = resource.name.strip_suffix(DEPLOYMENT_SUFFIX).unwrap_or(&resource.name).to_string();
-        Ok(Some(ApiServer { doc, resource, template, pod_spec, container: c, container_name: container.into(), fullname }))
+        let Some(template) = tree.path(root, &["spec", "template"]) else {
+            return Ok(None);
+        };
+        let Some(pod_spec) = tree.get(template, "spec").filter(|&n| tree.is_map(n)) else {
+            return Ok(None);
+        };
+        let Some(containers) = tree.get(pod_spec, "containers") else {
+            return Ok(None);
+        };
+        let Some(&c) = tree
+            .items(containers)
+            .iter()
+            .find(|&&c| tree.get_str(c, "name") == Some(container))
+        else {
+            return Ok(None);
+        };
+        let fullname = resource
+            .name
+            .strip_suffix(DEPLOYMENT_SUFFIX)
+            .unwrap_or(&resource.name)
+            .to_string();
+        Ok(Some(ApiServer {
+            doc,
+            resource,
+            template,
+            pod_spec,
+            container: c,
+            container_name: container.into(),
+            fullname,
+        }))
     }
 
     fn all_deployments(m: &Manifests) -> Vec<Found> {
         let mut found = Vec::new();
         for doc in m.containing("Deployment") {
-            let Ok(Some(r)) = m.resource(doc) else { continue };
+            let Ok(Some(r)) = m.resource(doc) else {
+                continue;
+            };
             if r.kind != "Deployment" {
                 continue;
             }
@@ -95,9 +156,17 @@ impl ApiServer {
             let containers = tree
                 .root()
                 .and_then(|root| tree.path(root, &["spec", "template", "spec", "containers"]))
-                .map(|cs| tree.items(cs).iter().filter_map(|&c| tree.get_str(c, "name").map(str::to_string)).collect())
+                .map(|cs| {
+                    tree.items(cs)
+                        .iter()
+                        .filter_map(|&c| tree.get_str(c, "name").map(str::to_string))
+                        .collect()
+                })
                 .unwrap_or_default();
-            found.push(Found { deployment: r.to_string(), containers });
+            found.push(Found {
+                deployment: r.to_string(),
+                containers,
+            });
         }
         found
     }

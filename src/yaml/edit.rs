@@ -19,12 +19,21 @@ pub struct Edit {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EditError {
-    #[error("`{key}` may come from a merge key (`<<`) at line {line}; skyhelm does not edit merged values")]
+    #[error(
+        "`{key}` may come from a merge key (`<<`) at line {line}; skyhelm does not edit merged values"
+    )]
     Merged { key: String, line: usize },
-    #[error("the value at line {line} is shared through an anchor and an alias; editing it would change every place the alias stands")]
+    #[error(
+        "the value at line {line} is shared through an anchor and an alias; editing it would change every place the alias stands"
+    )]
     Shared { line: usize },
     #[error("`{key}` at line {line} is {found}, expected {expected}")]
-    WrongType { key: String, line: usize, found: &'static str, expected: &'static str },
+    WrongType {
+        key: String,
+        line: usize,
+        found: &'static str,
+        expected: &'static str,
+    },
     #[error("unsupported layout at line {line}: {what}")]
     Layout { line: usize, what: String },
     #[error("overlapping edits at byte {at}")]
@@ -75,7 +84,12 @@ pub struct Editor<'a> {
 impl<'a> Editor<'a> {
     pub fn new(text: &'a str, tree: &'a Tree) -> Self {
         let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-        let mut editor = Editor { text, tree, layout: Layout { seq_offset: 0, nl }, shared: Vec::new() };
+        let mut editor = Editor {
+            text,
+            tree,
+            layout: Layout { seq_offset: 0, nl },
+            shared: Vec::new(),
+        };
         editor.layout.seq_offset = editor.detect_seq_offset();
         editor.shared = (0..tree.nodes().len())
             .filter(|&id| tree.is_shared(id))
@@ -87,13 +101,18 @@ impl<'a> Editor<'a> {
     /// Follows the document's own habit for block sequences under a key: indented or not.
     fn detect_seq_offset(&self) -> usize {
         for n in self.tree.nodes() {
-            if let NodeKind::Map { entries, flow: false } = &n.kind {
+            if let NodeKind::Map {
+                entries,
+                flow: false,
+            } = &n.kind
+            {
                 for &(k, v) in entries {
                     let v = self.tree.node(v);
-                    if matches!(v.kind, NodeKind::Seq { flow: false, .. }) && v.line > self.tree.node(k).line {
-                        if let Ok(dash) = self.dash_col_at(v.start) {
-                            return dash.saturating_sub(self.tree.node(k).col);
-                        }
+                    if matches!(v.kind, NodeKind::Seq { flow: false, .. })
+                        && v.line > self.tree.node(k).line
+                        && let Ok(dash) = self.dash_col_at(v.start)
+                    {
+                        return dash.saturating_sub(self.tree.node(k).col);
                     }
                 }
             }
@@ -132,13 +151,16 @@ impl<'a> Editor<'a> {
 
     fn insert_lines(&self, after: usize, mut lines: String) -> Result<Edit, EditError> {
         let (at, missing_nl) = self.line_after(after);
-        self.check_not_shared(at.saturating_sub(1).max(after.saturating_sub(1)))?;
         if missing_nl {
             let body_len = lines.len() - self.layout.nl.len();
             lines.truncate(body_len);
             lines.insert_str(0, self.layout.nl);
         }
-        Ok(Edit { at, delete: 0, insert: lines })
+        Ok(Edit {
+            at,
+            delete: 0,
+            insert: lines,
+        })
     }
 
     /// Column of the `-` before a block sequence item starting at `item_start`.
@@ -148,7 +170,10 @@ impl<'a> Editor<'a> {
             let dash = before.len() - 1;
             Ok(self.text[self.line_start(dash)..dash].chars().count())
         } else {
-            Err(EditError::Layout { line: 0, what: "cannot find the `-` of a block sequence item".into() })
+            Err(EditError::Layout {
+                line: 0,
+                what: "cannot find the `-` of a block sequence item".into(),
+            })
         }
     }
 
@@ -156,61 +181,130 @@ impl<'a> Editor<'a> {
     pub fn append_item(&self, seq: NodeId, item: &Value) -> Result<Edit, EditError> {
         let node = self.tree.node(seq);
         let NodeKind::Seq { items, flow } = &node.kind else {
-            return Err(EditError::WrongType { key: String::new(), line: node.line, found: type_name(self.tree, seq), expected: "a sequence" });
+            return Err(EditError::WrongType {
+                key: String::new(),
+                line: node.line,
+                found: type_name(self.tree, seq),
+                expected: "a sequence",
+            });
         };
+        self.check_not_shared(node.start)?;
         if *flow {
             let close = node.end.saturating_sub(1);
-            self.check_not_shared(close)?;
             return Ok(match items.last() {
-                Some(&last) => Edit { at: self.tree.node(last).end, delete: 0, insert: format!(", {}", emit::flow(item)) },
-                None => Edit { at: close, delete: 0, insert: emit::flow(item) },
+                Some(&last) => Edit {
+                    at: self.tree.node(last).end,
+                    delete: 0,
+                    insert: format!(", {}", emit::flow(item)),
+                },
+                None => Edit {
+                    at: close,
+                    delete: 0,
+                    insert: emit::flow(item),
+                },
             });
         }
         let (Some(&first), Some(&last)) = (items.first(), items.last()) else {
-            return Err(EditError::Layout { line: node.line, what: "empty block sequence".into() });
+            return Err(EditError::Layout {
+                line: node.line,
+                what: "empty block sequence".into(),
+            });
         };
-        let dash = self.dash_col_at(self.tree.node(first).start).map_err(|_| EditError::Layout {
-            line: node.line,
-            what: "cannot find the `-` of the first item".into(),
-        })?;
+        let dash =
+            self.dash_col_at(self.tree.node(first).start)
+                .map_err(|_| EditError::Layout {
+                    line: node.line,
+                    what: "cannot find the `-` of the first item".into(),
+                })?;
         let mut lines = String::new();
         emit::block_seq(std::slice::from_ref(item), dash, self.layout, &mut lines);
         self.insert_lines(self.tree.node(last).end, lines)
     }
 
     /// Adds entries to a mapping (block or flow). The keys must not be present.
-    pub fn add_entries(&self, map: NodeId, entries: &Map<String, Value>) -> Result<Edit, EditError> {
+    pub fn add_entries(
+        &self,
+        map: NodeId,
+        entries: &Map<String, Value>,
+    ) -> Result<Edit, EditError> {
         let node = self.tree.node(map);
-        let NodeKind::Map { entries: existing, flow } = &node.kind else {
-            return Err(EditError::WrongType { key: String::new(), line: node.line, found: type_name(self.tree, map), expected: "a mapping" });
+        let NodeKind::Map {
+            entries: existing,
+            flow,
+        } = &node.kind
+        else {
+            return Err(EditError::WrongType {
+                key: String::new(),
+                line: node.line,
+                found: type_name(self.tree, map),
+                expected: "a mapping",
+            });
         };
+        self.check_not_shared(node.start)?;
         if *flow {
             let close = node.end.saturating_sub(1);
-            self.check_not_shared(close)?;
-            let text: Vec<String> = entries.iter().map(|(k, v)| format!("{}: {}", emit::scalar(&Value::String(k.clone())), emit::flow(v))).collect();
+            let text: Vec<String> = entries
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}: {}",
+                        emit::scalar(&Value::String(k.clone())),
+                        emit::flow(v)
+                    )
+                })
+                .collect();
             return Ok(match existing.last() {
-                Some(&(_, v)) => Edit { at: self.tree.node(v).end, delete: 0, insert: format!(", {}", text.join(", ")) },
-                None => Edit { at: close, delete: 0, insert: text.join(", ") },
+                Some(&(_, v)) => Edit {
+                    at: self.tree.node(v).end,
+                    delete: 0,
+                    insert: format!(", {}", text.join(", ")),
+                },
+                None => Edit {
+                    at: close,
+                    delete: 0,
+                    insert: text.join(", "),
+                },
             });
         }
-        let Some(&(first_key, last_value)) = existing.first().map(|f| (f.0, existing[existing.len() - 1].1)).as_ref() else {
-            return Err(EditError::Layout { line: node.line, what: "empty block mapping".into() });
+        let Some(&(first_key, last_value)) = existing
+            .first()
+            .map(|f| (f.0, existing[existing.len() - 1].1))
+            .as_ref()
+        else {
+            return Err(EditError::Layout {
+                line: node.line,
+                what: "empty block mapping".into(),
+            });
         };
         let mut lines = String::new();
-        emit::block_map(entries, self.tree.node(first_key).col, self.layout, &mut lines);
+        emit::block_map(
+            entries,
+            self.tree.node(first_key).col,
+            self.layout,
+            &mut lines,
+        );
         self.insert_lines(self.tree.node(last_value).end, lines)
     }
 
     /// Gives a key whose value is null (`key:`, `key: ~`) a mapping or sequence value.
-    fn fill_null(&self, key: NodeId, null_value: NodeId, value: &Value) -> Result<Vec<Edit>, EditError> {
+    fn fill_null(
+        &self,
+        key: NodeId,
+        null_value: NodeId,
+        value: &Value,
+    ) -> Result<Vec<Edit>, EditError> {
         let k = self.tree.node(key);
         let v = self.tree.node(null_value);
         let mut lines = String::new();
         emit::block_value(value, k.col, self.layout, &mut lines);
         let mut edits = Vec::new();
+        self.check_not_shared(k.start)?;
         if v.end > v.start {
-            self.check_not_shared(v.start)?;
-            edits.push(Edit { at: v.start, delete: v.end - v.start, insert: String::new() });
+            edits.push(Edit {
+                at: v.start,
+                delete: v.end - v.start,
+                insert: String::new(),
+            });
         }
         // block_value starts with the line break that ends the `key:` line.
         let body = lines.split_off(self.layout.nl.len());
@@ -222,26 +316,50 @@ impl<'a> Editor<'a> {
     pub fn replace_scalar(&self, node: NodeId, value: &Value) -> Result<Edit, EditError> {
         let n = self.tree.node(node);
         self.check_not_shared(n.start)?;
-        Ok(Edit { at: n.start, delete: n.end - n.start, insert: emit::flow(value) })
+        Ok(Edit {
+            at: n.start,
+            delete: n.end - n.start,
+            insert: emit::flow(value),
+        })
     }
 
     fn lookup(&self, map: NodeId, key: &str) -> Result<Option<(NodeId, NodeId)>, EditError> {
         match self.tree.lookup(map, key) {
             Lookup::Found { key, value } => Ok(Some((key, value))),
-            Lookup::Merged => Err(EditError::Merged { key: key.into(), line: self.line_of(map) }),
+            Lookup::Merged => Err(EditError::Merged {
+                key: key.into(),
+                line: self.line_of(map),
+            }),
             Lookup::Missing => Ok(None),
         }
     }
 
     /// Appends `item` to the sequence under `key` of `map`, creating the key when missing and
     /// filling it when null.
-    pub fn push_to_list(&self, map: NodeId, key: &str, item: &Value) -> Result<Vec<Edit>, EditError> {
+    pub fn push_to_list(
+        &self,
+        map: NodeId,
+        key: &str,
+        item: &Value,
+    ) -> Result<Vec<Edit>, EditError> {
         let list = Value::Array(vec![item.clone()]);
         match self.lookup(map, key)? {
-            None => Ok(vec![self.add_entries(map, &Map::from_iter([(key.to_string(), list)]))?]),
+            None => {
+                Ok(vec![self.add_entries(
+                    map,
+                    &Map::from_iter([(key.to_string(), list)]),
+                )?])
+            }
             Some((k, v)) if self.tree.is_null(v) => self.fill_null(k, v, &list),
-            Some((_, v)) if matches!(self.tree.node(v).kind, NodeKind::Seq { .. }) => Ok(vec![self.append_item(v, item)?]),
-            Some((_, v)) => Err(EditError::WrongType { key: key.into(), line: self.line_of(v), found: type_name(self.tree, v), expected: "a sequence" }),
+            Some((_, v)) if matches!(self.tree.node(v).kind, NodeKind::Seq { .. }) => {
+                Ok(vec![self.append_item(v, item)?])
+            }
+            Some((_, v)) => Err(EditError::WrongType {
+                key: key.into(),
+                line: self.line_of(v),
+                found: type_name(self.tree, v),
+                expected: "a sequence",
+            }),
         }
     }
 
@@ -256,15 +374,31 @@ impl<'a> Editor<'a> {
                     missing.insert(key.clone(), want.clone());
                 }
                 Some((k, v)) => match want {
-                    Value::Object(sub) if self.tree.is_null(v) => edits.extend(self.fill_null(k, v, &Value::Object(sub.clone()))?),
-                    Value::Object(sub) if matches!(self.tree.node(v).kind, NodeKind::Map { .. }) => edits.extend(self.merge(v, sub)?),
+                    Value::Object(sub) if self.tree.is_null(v) => {
+                        edits.extend(self.fill_null(k, v, &Value::Object(sub.clone()))?)
+                    }
+                    Value::Object(sub)
+                        if matches!(self.tree.node(v).kind, NodeKind::Map { .. }) =>
+                    {
+                        edits.extend(self.merge(v, sub)?)
+                    }
                     Value::Object(_) | Value::Array(_) => {
-                        return Err(EditError::WrongType { key: key.clone(), line: self.line_of(v), found: type_name(self.tree, v), expected: "a mapping" });
+                        return Err(EditError::WrongType {
+                            key: key.clone(),
+                            line: self.line_of(v),
+                            found: type_name(self.tree, v),
+                            expected: "a mapping",
+                        });
                     }
                     scalar => {
                         if !self.means(v, scalar) {
                             if !matches!(self.tree.node(v).kind, NodeKind::Scalar { .. }) {
-                                return Err(EditError::WrongType { key: key.clone(), line: self.line_of(v), found: type_name(self.tree, v), expected: "a scalar" });
+                                return Err(EditError::WrongType {
+                                    key: key.clone(),
+                                    line: self.line_of(v),
+                                    found: type_name(self.tree, v),
+                                    expected: "a scalar",
+                                });
                             }
                             edits.push(self.replace_scalar(v, scalar)?);
                         }
@@ -280,7 +414,9 @@ impl<'a> Editor<'a> {
 
     /// True when the scalar node means `want` to a YAML 1.1 reader.
     pub fn means(&self, node: NodeId, want: &Value) -> bool {
-        let Some(s) = self.tree.scalar(node) else { return false };
+        let Some(s) = self.tree.scalar(node) else {
+            return false;
+        };
         match (s, want) {
             (Scalar11::Str, Value::String(w)) => self.tree.str(node) == Some(w.as_str()),
             (Scalar11::Bool(b), Value::Bool(w)) => b == *w,

@@ -1,0 +1,306 @@
+//! End to end through real Helm 3.17 and Helm 4.1 (installed by scripts/install-tools.sh):
+//! `helm template` and, for Helm 4, `helm install --dry-run=client`, with skyhelm as the
+//! post-renderer (Helm 3 by path, Helm 4 through the installed plugin).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::util::{bin, clean, k8s_json, kubeconfig_file, root, tool};
+
+struct Helm {
+    bin: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl Helm {
+    fn new(name: &str) -> Helm {
+        Helm {
+            bin: tool(name),
+            home: tempfile::tempdir().expect("tmp"),
+        }
+    }
+
+    fn plugins(&self) -> PathBuf {
+        self.home.path().join("plugins")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let h = self.home.path();
+        clean(&mut Command::new(&self.bin))
+            .args(args)
+            .env("HELM_PLUGINS", self.plugins())
+            .env("HELM_CONFIG_HOME", h.join("config"))
+            .env("HELM_DATA_HOME", h.join("data"))
+            .env("HELM_CACHE_HOME", h.join("cache"))
+            .current_dir(root())
+            .output()
+            .expect("run helm")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "helm {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
+    fn install_skyhelm_plugin(&self) {
+        let out = clean(&mut Command::new(bin()))
+            .args(["helm-plugin", "install", "--dir"])
+            .arg(self.plugins())
+            .output()
+            .expect("plugin install");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list = self.ok(&["plugin", "list"]);
+        assert!(
+            list.contains("skyhelm") && list.contains("postrenderer/v1"),
+            "{list}"
+        );
+    }
+
+    /// A plugin that records what Helm 4 sends a post-renderer and passes it on unchanged.
+    fn install_capture_plugin(&self, file: &Path) {
+        let dir = self.plugins().join("capture");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let f = file.display();
+        std::fs::write(
+            dir.join("plugin.yaml"),
+            format!("apiVersion: v1\ntype: postrenderer/v1\nname: capture\nversion: 0.1.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: /bin/sh\n      args: [\"-c\", \"cat > '{f}'; cat '{f}'\"]\n"),
+        )
+        .expect("write");
+    }
+}
+
+const CHART: &str = "charts/skypilot";
+
+fn deployment(docs: &[Value]) -> &Value {
+    docs.iter()
+        .find(|d| d["kind"] == "Deployment")
+        .expect("a Deployment")
+}
+
+fn api_container(d: &Value) -> &Value {
+    d["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|c| c["name"] == "skypilot-api")
+        .expect("api container")
+}
+
+fn mounted_at(d: &Value, path: &str) -> bool {
+    api_container(d)["volumeMounts"]
+        .as_array()
+        .is_some_and(|m| {
+            m.iter().any(|m| {
+                m["name"] == "kube-config" && m["mountPath"] == path && m["readOnly"] == true
+            })
+        })
+        && d["spec"]["template"]["spec"]["volumes"]
+            .as_array()
+            .is_some_and(|v| {
+                v.iter().any(|v| {
+                    v["name"] == "kube-config" && v["secret"]["secretName"] == "kube-credentials"
+                })
+            })
+}
+
+/// Every document but the Deployment means the same with and without skyhelm.
+fn others_unchanged(plain: &[Value], rendered: &[Value]) {
+    let strip = |v: &[Value]| {
+        v.iter()
+            .filter(|d| !d.is_null() && d["kind"] != "Deployment")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(plain), strip(rendered));
+}
+
+#[test]
+fn helm3_template_mounts_the_secret_and_changes_nothing_else() {
+    let helm = Helm::new("helm3");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = kubeconfig_file(dir.path());
+    let plain = helm.ok(&["template", "sky", CHART, "-n", "skypilot"]);
+    let b = bin();
+    let post = helm.ok(&[
+        "template",
+        "sky",
+        CHART,
+        "-n",
+        "skypilot",
+        "--post-renderer",
+        b.to_str().expect("path"),
+        "--post-renderer-args",
+        &format!("--kubeconfig={}", kc.display()),
+    ]);
+    let (plain_j, post_j) = (k8s_json(&plain), k8s_json(&post));
+    others_unchanged(&plain_j, &post_j);
+    let d = deployment(&post_j);
+    assert!(mounted_at(d, "/root/.kube"), "{post}");
+    let sum = crate::util::run_with_stdin(
+        &mut Command::new("sha256sum"),
+        &std::fs::read(&kc).expect("kc"),
+    );
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .expect("sum")
+        .to_string();
+    assert_eq!(
+        d["spec"]["template"]["metadata"]["annotations"]["skyhelm.io/kubeconfig-sha256"],
+        Value::String(sum)
+    );
+}
+
+#[test]
+fn helm3_chart_that_already_mounts_is_untouched() {
+    let helm = Helm::new("helm3");
+    let b = bin();
+    for extra in [
+        &["--set", "kubernetesCredentials.useKubeconfig=true"][..],
+        &[
+            "--set",
+            "kubernetesCredentials.useKubeconfig=true",
+            "--set-string",
+            "apiService.sshNodePools=pool: {}",
+        ][..],
+    ] {
+        let mut args = vec!["template", "sky", CHART, "-n", "skypilot"];
+        args.extend_from_slice(extra);
+        let plain = helm.ok(&args);
+        args.extend_from_slice(&["--post-renderer", b.to_str().expect("path")]);
+        let post = helm.ok(&args);
+        assert_eq!(k8s_json(&plain), k8s_json(&post));
+    }
+}
+
+#[test]
+fn helm3_reports_skyhelm_errors() {
+    let helm = Helm::new("helm3");
+    let b = bin();
+    let out = helm.run(&[
+        "template",
+        "sky",
+        CHART,
+        "--post-renderer",
+        b.to_str().expect("path"),
+        "--post-renderer-args",
+        "--container=nope",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no Deployment has a container named `nope`"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn helm4_template_and_dry_run_install_through_the_plugin() {
+    let helm = Helm::new("helm4");
+    helm.install_skyhelm_plugin();
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = kubeconfig_file(dir.path());
+    let kc_arg = format!("--post-renderer-args=--kubeconfig={}", kc.display());
+    let plain = helm.ok(&["template", "sky", CHART, "-n", "skypilot"]);
+    let post = helm.ok(&[
+        "template",
+        "sky",
+        CHART,
+        "-n",
+        "skypilot",
+        "--post-renderer",
+        "skyhelm",
+        &kc_arg,
+    ]);
+    let (plain_j, post_j) = (k8s_json(&plain), k8s_json(&post));
+    others_unchanged(&plain_j, &post_j);
+    assert!(mounted_at(deployment(&post_j), "/root/.kube"), "{post}");
+
+    let install = helm.ok(&[
+        "install",
+        "sky",
+        CHART,
+        "-n",
+        "skypilot",
+        "--dry-run=client",
+        "--post-renderer",
+        "skyhelm",
+        &kc_arg,
+    ]);
+    let manifest = install.split("MANIFEST:").nth(1).expect("MANIFEST section");
+    let install_j = k8s_json(manifest);
+    assert!(
+        mounted_at(deployment(&install_j), "/root/.kube"),
+        "{install}"
+    );
+    let hooks = install
+        .split("HOOKS:")
+        .nth(1)
+        .and_then(|h| h.split("MANIFEST:").next())
+        .expect("HOOKS section");
+    assert!(
+        k8s_json(hooks).iter().any(|d| d["kind"] == "Pod"),
+        "Helm 4 sends hooks through the post-renderer; they must survive"
+    );
+    assert!(install.contains("skyhelm.io/kubeconfig-sha256"));
+
+    let out = helm.run(&[
+        "template",
+        "sky",
+        CHART,
+        "--post-renderer",
+        "skyhelm",
+        "--post-renderer-args=--container=nope",
+    ]);
+    assert!(!out.status.success(), "Helm 4 must fail when skyhelm fails");
+}
+
+#[test]
+fn helm4_input_form_keeps_annotations_and_meaning() {
+    let helm = Helm::new("helm4");
+    let dir = tempfile::tempdir().expect("tmp");
+    let captured = dir.path().join("helm4-input.yaml");
+    helm.install_capture_plugin(&captured);
+    helm.ok(&[
+        "template",
+        "sky",
+        CHART,
+        "-n",
+        "skypilot",
+        "--set-string",
+        "apiService.config=kubernetes:\n  allowed_contexts: [a]\n",
+        "--post-renderer",
+        "capture",
+    ]);
+    let input = std::fs::read_to_string(&captured).expect("captured Helm 4 input");
+    assert!(
+        input.contains("postrenderer.helm.sh/postrender-filename"),
+        "not the Helm 4 form:\n{input}"
+    );
+    assert!(
+        input.contains("helm.sh/hook"),
+        "Helm 4 sends hooks to the post-renderer"
+    );
+    let out = crate::util::post_render_ok(&[], &input);
+    let (in_docs, out_docs) = (crate::util::docs(&input), crate::util::docs(&out));
+    assert_eq!(in_docs.len(), out_docs.len());
+    for (a, b) in in_docs.iter().zip(&out_docs) {
+        if !a.contains("kind: Deployment") {
+            assert_eq!(a, b);
+        }
+    }
+    let d = deployment(&k8s_json(&out)).clone();
+    assert!(mounted_at(&d, "/root/.kube"));
+    assert!(d["metadata"]["annotations"]["postrenderer.helm.sh/postrender-filename"].is_string());
+}

@@ -1,0 +1,108 @@
+//! Test harness: runs the real binary with a clean environment, and the independent reader of
+//! Kubernetes YAML (tools/k8syaml, sigs.k8s.io/yaml) that meaning is checked with.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A tool installed by scripts/install-tools.sh. Missing is a failure, never a skip.
+pub fn tool(name: &str) -> PathBuf {
+    let p = root().join(".tools").join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/install-tools.sh (the README's test command does)",
+        p.display()
+    );
+    p
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_skyhelm"))
+}
+
+/// A command with every SKYHELM_* variable removed.
+pub fn clean(cmd: &mut Command) -> &mut Command {
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SKYHELM_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("wait");
+    writer.join().expect("writer");
+    out
+}
+
+/// Runs `skyhelm ARGS` with `stdin`.
+pub fn skyhelm(args: &[&str], stdin: &[u8]) -> Output {
+    run_with_stdin(clean(&mut Command::new(bin())).args(args), stdin)
+}
+
+/// Runs post-render and expects success; returns stdout.
+pub fn post_render_ok(args: &[&str], stdin: &str) -> String {
+    let mut all = vec!["post-render"];
+    all.extend_from_slice(args);
+    let out = skyhelm(&all, stdin.as_bytes());
+    assert!(
+        out.status.success(),
+        "skyhelm failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// Each document as Kubernetes reads it, as JSON (null for empty documents).
+pub fn k8s_json(yaml: &str) -> Vec<serde_json::Value> {
+    let out = run_with_stdin(&mut Command::new(tool("k8syaml")), yaml.as_bytes());
+    assert!(
+        out.status.success(),
+        "the Kubernetes YAML reader refused the text: {}\n---\n{yaml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect()
+}
+
+/// Splits a stream into documents the way YAML marks them (test-side, independent of ours).
+pub fn docs(s: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in s.split_inclusive('\n') {
+        let marker = line.starts_with("---")
+            && matches!(
+                line.as_bytes().get(3),
+                None | Some(b' ' | b'\t' | b'\r' | b'\n')
+            );
+        if marker || out.is_empty() {
+            out.push(String::new());
+        }
+        out.last_mut().expect("doc").push_str(line);
+    }
+    out
+}
+
+pub fn kubeconfig_file(dir: &std::path::Path) -> PathBuf {
+    let p = dir.join("kubeconfig");
+    std::fs::write(&p, "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters: []\ncontexts: []\nusers: []\n").expect("write kubeconfig");
+    p
+}
