@@ -19,32 +19,19 @@ pub enum AppError {
     #[error(transparent)]
     Settings(#[from] SettingsError),
     #[error("{what} {path}: {source}")]
-    File {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    File { what: &'static str, path: PathBuf, source: std::io::Error },
     #[error("reading stdin: {0}")]
     Stdin(std::io::Error),
     #[error("writing stdout: {0}")]
     Stdout(std::io::Error),
-    #[error(
-        "cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})"
-    )]
+    #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})")]
     PluginDir(String),
     #[error("{0} does not hold the skyhelm plugin; not removing it")]
     NotOurPlugin(PathBuf),
 }
 
-fn file_err<'p>(
-    what: &'static str,
-    path: &'p Path,
-) -> impl FnOnce(std::io::Error) -> AppError + 'p {
-    move |source| AppError::File {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
+fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> AppError + 'p {
+    move |source| AppError::File { what, path: path.to_path_buf(), source }
 }
 
 /// Parses arguments, runs, prints the error chain once, maps it to an exit code.
@@ -58,9 +45,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             ExitCode::FAILURE
         }
         Err(_) => {
-            eprintln!(
-                "skyhelm: internal error (a bug): the run stopped; nothing was written to stdout"
-            );
+            eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");
             ExitCode::from(70)
         }
     }
@@ -105,44 +90,25 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
         write_atomic(path, report.as_bytes())?;
     }
     let summary = result?;
-    eprint!(
-        "{}",
-        summary
-            .lines()
-            .map(|l| format!("skyhelm: {l}\n"))
-            .collect::<String>()
-    );
+    eprint!("{}", summary.lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs post-render on stdin; writes stdout only when everything succeeded.
 fn post_render_io(settings: &Settings) -> Result<String, AppError> {
-    let kubeconfig = settings
-        .kubeconfig
-        .as_deref()
-        .map(|p| read_file("reading kubeconfig", p))
-        .transpose()?;
+    let kubeconfig = settings.kubeconfig.as_deref().map(|p| read_file("reading kubeconfig", p)).transpose()?;
     let mut input = Vec::new();
-    std::io::stdin()
-        .lock()
-        .read_to_end(&mut input)
-        .map_err(AppError::Stdin)?;
+    std::io::stdin().lock().read_to_end(&mut input).map_err(AppError::Stdin)?;
     let outcome = post_render(&input, settings, kubeconfig.as_deref()).map_err(Box::new)?;
     let mut out = std::io::stdout().lock();
-    out.write_all(outcome.output.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(AppError::Stdout)?;
+    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
     Ok(outcome.summary())
 }
 
 /// Writes a file through a temporary file in the same folder and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let tmp = path.with_file_name(format!(
-        ".{}.skyhelm-tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
+    let tmp = path
+        .with_file_name(format!(".{}.skyhelm-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
     std::fs::write(&tmp, bytes).map_err(file_err("writing", &tmp))?;
     std::fs::rename(&tmp, path).map_err(file_err("writing", path))
 }
@@ -160,9 +126,7 @@ fn plugin_dir(dir: &PluginDir) -> Result<PathBuf, AppError> {
         .map_err(|e| AppError::PluginDir(e.to_string()))?;
     let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || d.is_empty() {
-        return Err(AppError::PluginDir(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
+        return Err(AppError::PluginDir(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
     Ok(PathBuf::from(d))
 }
@@ -173,11 +137,7 @@ fn plugin_install(dir: &PluginDir) -> Result<ExitCode, AppError> {
     std::fs::create_dir_all(&folder).map_err(file_err("creating", &folder))?;
     let manifest = folder.join("plugin.yaml");
     write_atomic(&manifest, plugin::plugin_yaml(&exe).as_bytes())?;
-    println!(
-        "installed Helm 4 post-renderer plugin `{}` in {}",
-        plugin::PLUGIN_NAME,
-        folder.display()
-    );
+    println!("installed Helm 4 post-renderer plugin `{}` in {}", plugin::PLUGIN_NAME, folder.display());
     Ok(ExitCode::SUCCESS)
 }
 

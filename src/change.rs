@@ -11,12 +11,14 @@ use crate::yaml::Edit;
 #[serde(rename_all = "kebab-case")]
 pub enum RuleId {
     KubeconfigMount,
+    AllowedContexts,
 }
 
 impl fmt::Display for RuleId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             RuleId::KubeconfigMount => "kubeconfig-mount",
+            RuleId::AllowedContexts => "allowed-contexts",
         })
     }
 }

@@ -51,6 +51,12 @@ pub struct PostRenderArgs {
     /// Also write errors, changes and notes to this file (Helm hides the post-renderer's stderr).
     #[arg(long, env = "SKYHELM_REPORT_FILE", value_name = "FILE")]
     pub report_file: Option<PathBuf>,
+    /// Sets kubernetes.allowed_contexts (repeatable, in failover order; env: comma-separated).
+    #[arg(long, env = "SKYHELM_ALLOWED_CONTEXTS", value_name = "NAME", value_delimiter = ',')]
+    pub allowed_context: Vec<String>,
+    /// Keep allowed context names that match no kubeconfig context (with a warning).
+    #[arg(long, env = "SKYHELM_ALLOW_UNKNOWN_CONTEXTS")]
+    pub allow_unknown_contexts: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,8 @@
 pub mod app;
 pub mod change;
 pub mod cli;
+pub mod contexts;
+pub mod kubeconfig;
 pub mod plugin;
 pub mod post_render;
 pub mod rules;

@@ -3,7 +3,8 @@
 use sha2::{Digest, Sha256};
 
 use crate::change::Outcome;
-use crate::rules::{RuleError, api_server::ApiServer, kubeconfig_mount};
+use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
+use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount};
 use crate::settings::Settings;
 use crate::stream::{self, InputError, ManifestError, Manifests};
 use crate::yaml::Limits;
@@ -16,42 +17,44 @@ pub enum PostRenderError {
     Rule(#[from] RuleError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Kubeconfig(#[from] KubeconfigError),
 }
 
 /// Lowercase hex sha256 of some bytes.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Post-renders a manifest stream. `kubeconfig` is the content of `--kubeconfig`, if given.
 /// On error nothing of the output exists: the caller writes `output` only on success.
-pub fn post_render(
-    input: &[u8],
-    settings: &Settings,
-    kubeconfig: Option<&[u8]>,
-) -> Result<Outcome, PostRenderError> {
+pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>) -> Result<Outcome, PostRenderError> {
     let text = stream::decode(input)?;
     if text.trim().is_empty() {
-        return Ok(Outcome {
-            output: text.to_string(),
-            ..Outcome::default()
-        });
+        return Ok(Outcome { output: text.to_string(), ..Outcome::default() });
     }
     let m = Manifests::new(text, Limits::default(), settings.namespace.clone());
     let api = ApiServer::locate(&m, settings.deployment.as_deref(), &settings.container)?;
     let checksum = kubeconfig.map(sha256_hex);
-    let mount = kubeconfig_mount::MountSettings {
-        secret_name: &settings.secret_name,
-        kubeconfig_sha256: checksum.as_deref(),
-    };
+    let mount =
+        kubeconfig_mount::MountSettings { secret_name: &settings.secret_name, kubeconfig_sha256: checksum.as_deref() };
 
     let mut outcome = Outcome::default();
-    outcome
-        .changes
-        .extend(kubeconfig_mount::run(&m, &api, &mount)?);
+    outcome.changes.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+
+    let loaded = match (&settings.kubeconfig, kubeconfig) {
+        (Some(path), Some(bytes)) => Some(LoadedKubeconfig::parse(&path.display().to_string(), bytes)?),
+        _ => None,
+    };
+    let ctx = allowed_contexts::ContextSettings {
+        kubeconfig: loaded.as_ref(),
+        explicit: &settings.allowed_contexts,
+        allow_unknown: settings.allow_unknown_contexts,
+    };
+    // post-render always leaves the kubeconfig mounted.
+    let contexts = allowed_contexts::run(&m, &api, &ctx, true)?;
+    outcome.changes.extend(contexts.change);
+    outcome.notes.extend(contexts.notes);
 
     let mut edits = vec![Vec::new(); m.len()];
     for c in &outcome.changes {

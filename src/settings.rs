@@ -16,6 +16,8 @@ pub struct Settings {
     pub container: String,
     pub namespace: Option<String>,
     pub report_file: Option<PathBuf>,
+    pub allowed_contexts: Vec<String>,
+    pub allow_unknown_contexts: bool,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -28,6 +30,8 @@ pub struct ConfigFile {
     pub container: Option<String>,
     pub namespace: Option<String>,
     pub report_file: Option<PathBuf>,
+    pub allowed_contexts: Option<Vec<String>>,
+    pub allow_unknown_contexts: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -42,16 +46,11 @@ impl ConfigFile {
         let mut cfg: ConfigFile = if text.trim().is_empty() {
             ConfigFile::default()
         } else {
-            serde_saphyr::from_str(text).map_err(|e| SettingsError::Config {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?
+            serde_saphyr::from_str(text)
+                .map_err(|e| SettingsError::Config { path: path.to_path_buf(), message: e.to_string() })?
         };
         let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut cfg.kubeconfig, &mut cfg.report_file]
-            .into_iter()
-            .flatten()
-        {
+        for p in [&mut cfg.kubeconfig, &mut cfg.report_file].into_iter().flatten() {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -71,18 +70,22 @@ impl Settings {
             container,
             namespace,
             report_file,
+            allowed_context,
+            allow_unknown_contexts,
         } = args.clone();
         Settings {
-            secret_name: secret_name
-                .or(config.secret_name)
-                .unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
+            secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
             kubeconfig: kubeconfig.or(config.kubeconfig),
             deployment: deployment.or(config.deployment),
-            container: container
-                .or(config.container)
-                .unwrap_or_else(|| DEFAULT_CONTAINER.into()),
+            container: container.or(config.container).unwrap_or_else(|| DEFAULT_CONTAINER.into()),
             namespace: namespace.or(config.namespace),
             report_file: report_file.or(config.report_file),
+            allowed_contexts: if allowed_context.is_empty() {
+                config.allowed_contexts.unwrap_or_default()
+            } else {
+                allowed_context
+            },
+            allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts.unwrap_or(false),
         }
     }
 }

@@ -43,29 +43,18 @@ fn describe(found: &[Found]) -> String {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiServerError {
     #[error("no Deployment has a container named `{container}`{}; found: {}. Use --deployment and --container to name the API server", deployment.as_ref().map(|d| format!(" and the name `{d}`")).unwrap_or_default(), describe(found))]
-    NotFound {
-        container: String,
-        deployment: Option<String>,
-        found: Vec<Found>,
-    },
+    NotFound { container: String, deployment: Option<String>, found: Vec<Found> },
     #[error(
         "several Deployments have a container named `{container}`: {}. Use --deployment to choose one",
         describe(found)
     )]
-    Ambiguous {
-        container: String,
-        found: Vec<Found>,
-    },
+    Ambiguous { container: String, found: Vec<Found> },
     #[error("{at}: `{what}` is missing or not a mapping")]
     Shape { at: DocRef, what: &'static str },
 }
 
 impl ApiServer {
-    pub fn locate(
-        m: &Manifests,
-        deployment: Option<&str>,
-        container: &str,
-    ) -> Result<ApiServer, RuleError> {
+    pub fn locate(m: &Manifests, deployment: Option<&str>, container: &str) -> Result<ApiServer, RuleError> {
         let mut hits = Vec::new();
         for doc in m.containing(container) {
             if let Some(api) = Self::inspect(m, doc, container)?
@@ -86,21 +75,14 @@ impl ApiServer {
                 container: container.into(),
                 found: hits
                     .iter()
-                    .map(|h| Found {
-                        deployment: h.resource.to_string(),
-                        containers: vec![container.into()],
-                    })
+                    .map(|h| Found { deployment: h.resource.to_string(), containers: vec![container.into()] })
                     .collect(),
             }
             .into()),
         }
     }
 
-    fn inspect(
-        m: &Manifests,
-        doc: usize,
-        container: &str,
-    ) -> Result<Option<ApiServer>, ManifestError> {
+    fn inspect(m: &Manifests, doc: usize, container: &str) -> Result<Option<ApiServer>, ManifestError> {
         let Some(resource) = m.resource(doc)? else {
             return Ok(None);
         };
@@ -120,18 +102,10 @@ impl ApiServer {
         let Some(containers) = tree.get(pod_spec, "containers") else {
             return Ok(None);
         };
-        let Some(&c) = tree
-            .items(containers)
-            .iter()
-            .find(|&&c| tree.get_str(c, "name") == Some(container))
-        else {
+        let Some(&c) = tree.items(containers).iter().find(|&&c| tree.get_str(c, "name") == Some(container)) else {
             return Ok(None);
         };
-        let fullname = resource
-            .name
-            .strip_suffix(DEPLOYMENT_SUFFIX)
-            .unwrap_or(&resource.name)
-            .to_string();
+        let fullname = resource.name.strip_suffix(DEPLOYMENT_SUFFIX).unwrap_or(&resource.name).to_string();
         Ok(Some(ApiServer {
             doc,
             resource,
@@ -156,17 +130,9 @@ impl ApiServer {
             let containers = tree
                 .root()
                 .and_then(|root| tree.path(root, &["spec", "template", "spec", "containers"]))
-                .map(|cs| {
-                    tree.items(cs)
-                        .iter()
-                        .filter_map(|&c| tree.get_str(c, "name").map(str::to_string))
-                        .collect()
-                })
+                .map(|cs| tree.items(cs).iter().filter_map(|&c| tree.get_str(c, "name").map(str::to_string)).collect())
                 .unwrap_or_default();
-            found.push(Found {
-                deployment: r.to_string(),
-                containers,
-            });
+            found.push(Found { deployment: r.to_string(), containers });
         }
         found
     }

@@ -22,29 +22,15 @@ pub enum MountError {
     #[error(
         "{at}: {target} is already mounted from volume `{volume}` ({source_desc}); skyhelm would mount Secret `{secret}` there. Remove one of them, or set --secret-name to the Secret that volume uses"
     )]
-    PathTaken {
-        at: DocRef,
-        target: String,
-        volume: String,
-        source_desc: String,
-        secret: String,
-    },
+    PathTaken { at: DocRef, target: String, volume: String, source_desc: String, secret: String },
     #[error(
         "{at}: volume `kube-config` comes from {source_desc}, not from Secret `{secret}`; rename that volume or set --secret-name"
     )]
-    NameTaken {
-        at: DocRef,
-        source_desc: String,
-        secret: String,
-    },
+    NameTaken { at: DocRef, source_desc: String, secret: String },
     #[error(
         "{at}: KUBECONFIG is set to `{value}`, which does not include {wanted}; SkyPilot would not read the mounted kubeconfig"
     )]
-    KubeconfigEnv {
-        at: DocRef,
-        value: String,
-        wanted: String,
-    },
+    KubeconfigEnv { at: DocRef, value: String, wanted: String },
 }
 
 /// What mounting needs to know about the API server.
@@ -76,9 +62,7 @@ fn volumes(tree: &Tree, pod_spec: NodeId) -> Vec<VolumeInfo> {
         .iter()
         .map(|&v| {
             let secret_node = tree.get(v, "secret");
-            let secret = secret_node
-                .and_then(|s| tree.get_str(s, "secretName"))
-                .map(str::to_string);
+            let secret = secret_node.and_then(|s| tree.get_str(s, "secretName")).map(str::to_string);
             let source = match &secret {
                 Some(s) => format!("Secret `{s}`"),
                 None => tree
@@ -91,8 +75,7 @@ fn volumes(tree: &Tree, pod_spec: NodeId) -> Vec<VolumeInfo> {
             VolumeInfo {
                 name: tree.get_str(v, "name").unwrap_or_default().to_string(),
                 secret,
-                has_items: secret_node
-                    .is_some_and(|s| tree.get(s, "items").is_some_and(|i| !tree.is_null(i))),
+                has_items: secret_node.is_some_and(|s| tree.get(s, "items").is_some_and(|i| !tree.is_null(i))),
                 source,
             }
         })
@@ -107,31 +90,17 @@ fn mounts(tree: &Tree, container: NodeId) -> Vec<MountInfo> {
         .iter()
         .map(|&m| MountInfo {
             name: tree.get_str(m, "name").unwrap_or_default().to_string(),
-            path: tree
-                .get_str(m, "mountPath")
-                .unwrap_or_default()
-                .trim_end_matches('/')
-                .to_string(),
-            sub_path: tree
-                .get_str(m, "subPath")
-                .filter(|s| !s.is_empty())
-                .map(str::to_string),
+            path: tree.get_str(m, "mountPath").unwrap_or_default().trim_end_matches('/').to_string(),
+            sub_path: tree.get_str(m, "subPath").filter(|s| !s.is_empty()).map(str::to_string),
             line: tree.node(m).line,
         })
         .collect()
 }
 
 /// The value of an env var of the container, if set with `value`.
-pub fn env_value<'t>(
-    tree: &'t Tree,
-    container: NodeId,
-    name: &str,
-) -> Option<(NodeId, Option<&'t str>)> {
+pub fn env_value<'t>(tree: &'t Tree, container: NodeId, name: &str) -> Option<(NodeId, Option<&'t str>)> {
     let list = tree.get(container, "env")?;
-    tree.items(list)
-        .iter()
-        .find(|&&e| tree.get_str(e, "name") == Some(name))
-        .map(|&e| (e, tree.get_str(e, "value")))
+    tree.items(list).iter().find(|&&e| tree.get_str(e, "name") == Some(name)).map(|&e| (e, tree.get_str(e, "value")))
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
@@ -143,20 +112,13 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
     let text = m.text(api.doc);
     let editor = Editor::new(text, tree);
     let at = |line: Option<usize>| m.doc_ref(api.doc, line);
-    let edit_err = |source| {
-        RuleError::from(crate::stream::ManifestError::Edit {
-            at: at(None),
-            source,
-        })
-    };
+    let edit_err = |source| RuleError::from(crate::stream::ManifestError::Edit { at: at(None), source });
 
     let vols = volumes(tree, api.pod_spec);
     let mnts = mounts(tree, api.container);
     let kubeconfig_env = env_value(tree, api.container, "KUBECONFIG");
     let ssh_secret = format!("{}-ssh-node-pools", api.fullname);
-    let ssh_mode = vols
-        .iter()
-        .any(|v| v.secret.as_deref() == Some(ssh_secret.as_str()))
+    let ssh_mode = vols.iter().any(|v| v.secret.as_deref() == Some(ssh_secret.as_str()))
         || kubeconfig_env.is_some_and(|(_, v)| v == Some(SSH_KUBECONFIG));
     let target = if ssh_mode { SSH_MOUNT_PATH } else { MOUNT_PATH };
     let ours = |v: &VolumeInfo| v.secret.as_deref() == Some(s.secret_name);
@@ -176,10 +138,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                     at: at(Some(mt.line)),
                     target: target.into(),
                     volume: mt.name.clone(),
-                    source_desc: vol.map_or_else(
-                        || "no such volume in the pod".to_string(),
-                        |v| v.source.clone(),
-                    ),
+                    source_desc: vol.map_or_else(|| "no such volume in the pod".to_string(), |v| v.source.clone()),
                     secret: s.secret_name.into(),
                 }
                 .into());
@@ -194,13 +153,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                     volume: mt.name.clone(),
                     source_desc: vol.map_or_else(
                         || "no such volume in the pod".to_string(),
-                        |v| {
-                            format!(
-                                "{}, subPath {}",
-                                v.source,
-                                mt.sub_path.as_deref().unwrap_or("")
-                            )
-                        },
+                        |v| format!("{}, subPath {}", v.source, mt.sub_path.as_deref().unwrap_or("")),
                     ),
                     secret: s.secret_name.into(),
                 }
@@ -228,14 +181,9 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                             ..Default::default()
                         };
                         edits.extend(
-                            editor
-                                .push_to_list(api.pod_spec, "volumes", &to_value(&volume))
-                                .map_err(edit_err)?,
+                            editor.push_to_list(api.pod_spec, "volumes", &to_value(&volume)).map_err(edit_err)?,
                         );
-                        reasons.push(format!(
-                            "added volume `{VOLUME_NAME}` from Secret `{}`",
-                            s.secret_name
-                        ));
+                        reasons.push(format!("added volume `{VOLUME_NAME}` from Secret `{}`", s.secret_name));
                         VOLUME_NAME.to_string()
                     }
                 },
@@ -246,11 +194,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                 read_only: Some(true),
                 ..Default::default()
             };
-            edits.extend(
-                editor
-                    .push_to_list(api.container, "volumeMounts", &to_value(&mount))
-                    .map_err(edit_err)?,
-            );
+            edits.extend(editor.push_to_list(api.container, "volumeMounts", &to_value(&mount)).map_err(edit_err)?);
             reasons.push(format!(
                 "mounted volume `{volume_name}` read-only at {target} in container `{}`",
                 api.container_name
@@ -261,17 +205,12 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
     if ssh_mode {
         match kubeconfig_env {
             None => {
-                let env = EnvVar {
-                    name: "KUBECONFIG".into(),
-                    value: Some(SSH_KUBECONFIG.into()),
-                    ..Default::default()
-                };
-                edits.extend(
-                    editor
-                        .push_to_list(api.container, "env", &to_value(&env))
-                        .map_err(edit_err)?,
-                );
-                reasons.push(format!("set KUBECONFIG={SSH_KUBECONFIG} (SSH node pools keep /root/.kube on the state volume)"));
+                let env =
+                    EnvVar { name: "KUBECONFIG".into(), value: Some(SSH_KUBECONFIG.into()), ..Default::default() };
+                edits.extend(editor.push_to_list(api.container, "env", &to_value(&env)).map_err(edit_err)?);
+                reasons.push(format!(
+                    "set KUBECONFIG={SSH_KUBECONFIG} (SSH node pools keep /root/.kube on the state volume)"
+                ));
             }
             Some((node, value)) => {
                 let wanted = format!("{SSH_MOUNT_PATH}/config");
@@ -295,7 +234,8 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
         let ann = editor.merge(api.template, &patch).map_err(edit_err)?;
         if !ann.is_empty() {
             edits.extend(ann);
-            reasons.push(format!("set pod annotation {CHECKSUM_ANNOTATION} so that a changed kubeconfig rolls the pods"));
+            reasons
+                .push(format!("set pod annotation {CHECKSUM_ANNOTATION} so that a changed kubeconfig rolls the pods"));
         }
     }
 

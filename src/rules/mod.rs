@@ -1,6 +1,7 @@
 //! The rules of post-render. Each takes the stream (and what it needs of the settings) and
 //! returns the changes it wants, with reasons; none prints or writes.
 
+pub mod allowed_contexts;
 pub mod api_server;
 pub mod kubeconfig_mount;
 
@@ -14,4 +15,6 @@ pub enum RuleError {
     ApiServer(#[from] api_server::ApiServerError),
     #[error(transparent)]
     Mount(#[from] kubeconfig_mount::MountError),
+    #[error(transparent)]
+    Contexts(#[from] allowed_contexts::ContextsError),
 }

@@ -50,9 +50,7 @@ pub enum ManifestError {
     Parse { at: DocRef, source: ParseError },
     #[error("{at}: {source}")]
     Edit { at: DocRef, source: EditError },
-    #[error(
-        "{at}: internal error: the edited document no longer parses ({source}); nothing was written"
-    )]
+    #[error("{at}: internal error: the edited document no longer parses ({source}); nothing was written")]
     Verify { at: DocRef, source: ParseError },
 }
 
@@ -69,13 +67,7 @@ impl<'a> Manifests<'a> {
     pub fn new(input: &'a str, limits: Limits, default_namespace: Option<String>) -> Self {
         let ranges = super::split(input.as_bytes());
         let trees = ranges.iter().map(|_| OnceCell::new()).collect();
-        Manifests {
-            input,
-            ranges,
-            trees,
-            limits,
-            namespace: default_namespace,
-        }
+        Manifests { input, ranges, trees, limits, namespace: default_namespace }
     }
 
     pub fn len(&self) -> usize {
@@ -111,11 +103,7 @@ impl<'a> Manifests<'a> {
                 resource: self.quick_label(doc),
                 line: Some(self.stream_line(doc, e.line)),
             },
-            source: ParseError {
-                message: e.message.clone(),
-                line: self.stream_line(doc, e.line),
-                col: e.col,
-            },
+            source: ParseError { message: e.message.clone(), line: self.stream_line(doc, e.line), col: e.col },
         })
     }
 
@@ -126,11 +114,9 @@ impl<'a> Manifests<'a> {
         let Some(root) = tree.root() else {
             return Ok(None);
         };
-        let (Some(kind), Some(name)) = (
-            tree.get_str(root, "kind"),
-            tree.path(root, &["metadata", "name"])
-                .and_then(|n| tree.str(n)),
-        ) else {
+        let (Some(kind), Some(name)) =
+            (tree.get_str(root, "kind"), tree.path(root, &["metadata", "name"]).and_then(|n| tree.str(n)))
+        else {
             return Ok(None);
         };
         let namespace = tree
@@ -139,10 +125,7 @@ impl<'a> Manifests<'a> {
             .map(str::to_string)
             .or_else(|| self.namespace.clone());
         Ok(Some(ResourceId {
-            api_version: tree
-                .get_str(root, "apiVersion")
-                .unwrap_or_default()
-                .to_string(),
+            api_version: tree.get_str(root, "apiVersion").unwrap_or_default().to_string(),
             kind: kind.to_string(),
             namespace,
             name: name.to_string(),
@@ -152,15 +135,8 @@ impl<'a> Manifests<'a> {
     /// "Kind name" from a line scan, for documents that do not parse.
     fn quick_label(&self, doc: usize) -> Option<String> {
         let text = self.text(doc);
-        let kind = text
-            .lines()
-            .find_map(|l| l.strip_prefix("kind:"))
-            .map(str::trim)?;
-        let name = text
-            .lines()
-            .find_map(|l| l.strip_prefix("  name:"))
-            .map(str::trim)
-            .unwrap_or("?");
+        let kind = text.lines().find_map(|l| l.strip_prefix("kind:")).map(str::trim)?;
+        let name = text.lines().find_map(|l| l.strip_prefix("  name:")).map(str::trim).unwrap_or("?");
         Some(format!("{kind} {name}"))
     }
 
@@ -169,11 +145,7 @@ impl<'a> Manifests<'a> {
             Ok(Some(r)) => Some(r.to_string()),
             _ => self.quick_label(doc),
         };
-        DocRef {
-            document: doc + 1,
-            resource,
-            line: line.map(|l| self.stream_line(doc, l)),
-        }
+        DocRef { document: doc + 1, resource, line: line.map(|l| self.stream_line(doc, l)) }
     }
 
     /// The output stream: every document's original bytes, with `edits[i]` applied to
@@ -187,15 +159,10 @@ impl<'a> Manifests<'a> {
                 out.push_str(self.text(doc));
                 continue;
             }
-            let edited =
-                edit::apply(self.text(doc), doc_edits).map_err(|source| ManifestError::Edit {
-                    at: self.doc_ref(doc, None),
-                    source,
-                })?;
-            Tree::parse(&edited, &self.limits).map_err(|source| ManifestError::Verify {
-                at: self.doc_ref(doc, None),
-                source,
-            })?;
+            let edited = edit::apply(self.text(doc), doc_edits)
+                .map_err(|source| ManifestError::Edit { at: self.doc_ref(doc, None), source })?;
+            Tree::parse(&edited, &self.limits)
+                .map_err(|source| ManifestError::Verify { at: self.doc_ref(doc, None), source })?;
             out.push_str(&edited);
         }
         Ok(out)

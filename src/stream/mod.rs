@@ -10,11 +10,7 @@ use std::ops::Range;
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InputError {
     #[error("document {document}, line {line}, column {column}: the input is not valid UTF-8")]
-    NotUtf8 {
-        document: usize,
-        line: usize,
-        column: usize,
-    },
+    NotUtf8 { document: usize, line: usize, column: usize },
 }
 
 /// True when the line starting at `bytes[0]` is a document start marker: `---` followed by
@@ -52,10 +48,7 @@ pub fn line_col(input: &[u8], offset: usize) -> (usize, usize) {
     let before = &input[..offset.min(input.len())];
     let line = memchr::memchr_iter(b'\n', before).count() + 1;
     let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count()
-        + 1;
+    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
     (line, column)
 }
 
@@ -63,16 +56,9 @@ pub fn line_col(input: &[u8], offset: usize) -> (usize, usize) {
 pub fn decode(input: &[u8]) -> Result<&str, InputError> {
     std::str::from_utf8(input).map_err(|e| {
         let at = e.valid_up_to();
-        let document = split(input)
-            .iter()
-            .position(|r| r.contains(&at))
-            .map_or(1, |i| i + 1);
+        let document = split(input).iter().position(|r| r.contains(&at)).map_or(1, |i| i + 1);
         let (line, column) = line_col(input, at);
-        InputError::NotUtf8 {
-            document,
-            line,
-            column,
-        }
+        InputError::NotUtf8 { document, line, column }
     })
 }
 
@@ -101,10 +87,7 @@ mod tests {
     #[test]
     fn markers_only_at_line_start_followed_by_space() {
         assert_eq!(parts("a: 1\n---\nb: 2\n"), vec!["a: 1\n", "---\nb: 2\n"]);
-        assert_eq!(
-            parts("---\na\n--- # c\nb\n---x: 1\n"),
-            vec!["---\na\n", "--- # c\nb\n---x: 1\n"]
-        );
+        assert_eq!(parts("---\na\n--- # c\nb\n---x: 1\n"), vec!["---\na\n", "--- # c\nb\n---x: 1\n"]);
         assert_eq!(parts("a\n---\r\nb"), vec!["a\n", "---\r\nb"]);
         assert_eq!(parts("x: \" ---\"\n"), vec!["x: \" ---\"\n"]);
     }
@@ -112,13 +95,6 @@ mod tests {
     #[test]
     fn non_utf8_names_document_and_line() {
         let err = decode(b"a: 1\n---\nb: 2\nc: \xff\n").unwrap_err();
-        assert_eq!(
-            err,
-            InputError::NotUtf8 {
-                document: 2,
-                line: 4,
-                column: 4
-            }
-        );
+        assert_eq!(err, InputError::NotUtf8 { document: 2, line: 4, column: 4 });
     }
 }

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::emit::{self, Layout};
 use super::scalar::Scalar11;
-use super::tree::{Lookup, NodeId, NodeKind, Tree};
+use super::tree::{Lookup, NodeId, NodeKind, Style, Tree};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {
@@ -19,21 +19,14 @@ pub struct Edit {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EditError {
-    #[error(
-        "`{key}` may come from a merge key (`<<`) at line {line}; skyhelm does not edit merged values"
-    )]
+    #[error("`{key}` may come from a merge key (`<<`) at line {line}; skyhelm does not edit merged values")]
     Merged { key: String, line: usize },
     #[error(
         "the value at line {line} is shared through an anchor and an alias; editing it would change every place the alias stands"
     )]
     Shared { line: usize },
     #[error("`{key}` at line {line} is {found}, expected {expected}")]
-    WrongType {
-        key: String,
-        line: usize,
-        found: &'static str,
-        expected: &'static str,
-    },
+    WrongType { key: String, line: usize, found: &'static str, expected: &'static str },
     #[error("unsupported layout at line {line}: {what}")]
     Layout { line: usize, what: String },
     #[error("overlapping edits at byte {at}")]
@@ -84,12 +77,7 @@ pub struct Editor<'a> {
 impl<'a> Editor<'a> {
     pub fn new(text: &'a str, tree: &'a Tree) -> Self {
         let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-        let mut editor = Editor {
-            text,
-            tree,
-            layout: Layout { seq_offset: 0, nl },
-            shared: Vec::new(),
-        };
+        let mut editor = Editor { text, tree, layout: Layout { seq_offset: 0, nl }, shared: Vec::new() };
         editor.layout.seq_offset = editor.detect_seq_offset();
         editor.shared = (0..tree.nodes().len())
             .filter(|&id| tree.is_shared(id))
@@ -101,11 +89,7 @@ impl<'a> Editor<'a> {
     /// Follows the document's own habit for block sequences under a key: indented or not.
     fn detect_seq_offset(&self) -> usize {
         for n in self.tree.nodes() {
-            if let NodeKind::Map {
-                entries,
-                flow: false,
-            } = &n.kind
-            {
+            if let NodeKind::Map { entries, flow: false } = &n.kind {
                 for &(k, v) in entries {
                     let v = self.tree.node(v);
                     if matches!(v.kind, NodeKind::Seq { flow: false, .. })
@@ -156,11 +140,7 @@ impl<'a> Editor<'a> {
             lines.truncate(body_len);
             lines.insert_str(0, self.layout.nl);
         }
-        Ok(Edit {
-            at,
-            delete: 0,
-            insert: lines,
-        })
+        Ok(Edit { at, delete: 0, insert: lines })
     }
 
     /// Column of the `-` before a block sequence item starting at `item_start`.
@@ -170,10 +150,7 @@ impl<'a> Editor<'a> {
             let dash = before.len() - 1;
             Ok(self.text[self.line_start(dash)..dash].chars().count())
         } else {
-            Err(EditError::Layout {
-                line: 0,
-                what: "cannot find the `-` of a block sequence item".into(),
-            })
+            Err(EditError::Layout { line: 0, what: "cannot find the `-` of a block sequence item".into() })
         }
     }
 
@@ -192,47 +169,27 @@ impl<'a> Editor<'a> {
         if *flow {
             let close = node.end.saturating_sub(1);
             return Ok(match items.last() {
-                Some(&last) => Edit {
-                    at: self.tree.node(last).end,
-                    delete: 0,
-                    insert: format!(", {}", emit::flow(item)),
-                },
-                None => Edit {
-                    at: close,
-                    delete: 0,
-                    insert: emit::flow(item),
-                },
+                Some(&last) => {
+                    Edit { at: self.tree.node(last).end, delete: 0, insert: format!(", {}", emit::flow(item)) }
+                }
+                None => Edit { at: close, delete: 0, insert: emit::flow(item) },
             });
         }
         let (Some(&first), Some(&last)) = (items.first(), items.last()) else {
-            return Err(EditError::Layout {
-                line: node.line,
-                what: "empty block sequence".into(),
-            });
+            return Err(EditError::Layout { line: node.line, what: "empty block sequence".into() });
         };
-        let dash =
-            self.dash_col_at(self.tree.node(first).start)
-                .map_err(|_| EditError::Layout {
-                    line: node.line,
-                    what: "cannot find the `-` of the first item".into(),
-                })?;
+        let dash = self
+            .dash_col_at(self.tree.node(first).start)
+            .map_err(|_| EditError::Layout { line: node.line, what: "cannot find the `-` of the first item".into() })?;
         let mut lines = String::new();
         emit::block_seq(std::slice::from_ref(item), dash, self.layout, &mut lines);
         self.insert_lines(self.tree.node(last).end, lines)
     }
 
     /// Adds entries to a mapping (block or flow). The keys must not be present.
-    pub fn add_entries(
-        &self,
-        map: NodeId,
-        entries: &Map<String, Value>,
-    ) -> Result<Edit, EditError> {
+    pub fn add_entries(&self, map: NodeId, entries: &Map<String, Value>) -> Result<Edit, EditError> {
         let node = self.tree.node(map);
-        let NodeKind::Map {
-            entries: existing,
-            flow,
-        } = &node.kind
-        else {
+        let NodeKind::Map { entries: existing, flow } = &node.kind else {
             return Err(EditError::WrongType {
                 key: String::new(),
                 line: node.line,
@@ -245,54 +202,26 @@ impl<'a> Editor<'a> {
             let close = node.end.saturating_sub(1);
             let text: Vec<String> = entries
                 .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}: {}",
-                        emit::scalar(&Value::String(k.clone())),
-                        emit::flow(v)
-                    )
-                })
+                .map(|(k, v)| format!("{}: {}", emit::scalar(&Value::String(k.clone())), emit::flow(v)))
                 .collect();
             return Ok(match existing.last() {
-                Some(&(_, v)) => Edit {
-                    at: self.tree.node(v).end,
-                    delete: 0,
-                    insert: format!(", {}", text.join(", ")),
-                },
-                None => Edit {
-                    at: close,
-                    delete: 0,
-                    insert: text.join(", "),
-                },
+                Some(&(_, v)) => {
+                    Edit { at: self.tree.node(v).end, delete: 0, insert: format!(", {}", text.join(", ")) }
+                }
+                None => Edit { at: close, delete: 0, insert: text.join(", ") },
             });
         }
-        let Some(&(first_key, last_value)) = existing
-            .first()
-            .map(|f| (f.0, existing[existing.len() - 1].1))
-            .as_ref()
+        let Some(&(first_key, last_value)) = existing.first().map(|f| (f.0, existing[existing.len() - 1].1)).as_ref()
         else {
-            return Err(EditError::Layout {
-                line: node.line,
-                what: "empty block mapping".into(),
-            });
+            return Err(EditError::Layout { line: node.line, what: "empty block mapping".into() });
         };
         let mut lines = String::new();
-        emit::block_map(
-            entries,
-            self.tree.node(first_key).col,
-            self.layout,
-            &mut lines,
-        );
+        emit::block_map(entries, self.tree.node(first_key).col, self.layout, &mut lines);
         self.insert_lines(self.tree.node(last_value).end, lines)
     }
 
     /// Gives a key whose value is null (`key:`, `key: ~`) a mapping or sequence value.
-    fn fill_null(
-        &self,
-        key: NodeId,
-        null_value: NodeId,
-        value: &Value,
-    ) -> Result<Vec<Edit>, EditError> {
+    fn fill_null(&self, key: NodeId, null_value: NodeId, value: &Value) -> Result<Vec<Edit>, EditError> {
         let k = self.tree.node(key);
         let v = self.tree.node(null_value);
         let mut lines = String::new();
@@ -300,11 +229,7 @@ impl<'a> Editor<'a> {
         let mut edits = Vec::new();
         self.check_not_shared(k.start)?;
         if v.end > v.start {
-            edits.push(Edit {
-                at: v.start,
-                delete: v.end - v.start,
-                insert: String::new(),
-            });
+            edits.push(Edit { at: v.start, delete: v.end - v.start, insert: String::new() });
         }
         // block_value starts with the line break that ends the `key:` line.
         let body = lines.split_off(self.layout.nl.len());
@@ -312,44 +237,175 @@ impl<'a> Editor<'a> {
         Ok(edits)
     }
 
+    /// The source text of a scalar: a block scalar's header included, the blank lines after
+    /// its content excluded.
+    fn scalar_range(&self, node: NodeId) -> (usize, usize) {
+        let n = self.tree.node(node);
+        if !matches!(n.kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. }) {
+            return (n.start, n.end);
+        }
+        let content = &self.text[n.start..n.end];
+        let end = n.start + content.trim_end_matches([' ', '\t', '\r', '\n']).len();
+        // The header is on the last non-blank line before the content.
+        let mut line_end = self.line_start(n.start);
+        while line_end > 0 {
+            let ls = self.line_start(line_end - 1);
+            let line = &self.text[ls..line_end];
+            let code = line.split(" #").next().unwrap_or(line);
+            if let Some(i) = code.rfind(['|', '>']) {
+                return (ls + i, end);
+            }
+            if !line.trim().is_empty() {
+                break;
+            }
+            line_end = ls;
+        }
+        (n.start, end)
+    }
+
     /// Replaces a scalar with `value`, keeping everything around it.
     pub fn replace_scalar(&self, node: NodeId, value: &Value) -> Result<Edit, EditError> {
+        self.check_not_shared(self.tree.node(node).start)?;
+        let (start, end) = self.scalar_range(node);
+        Ok(Edit { at: start, delete: end - start, insert: emit::flow(value) })
+    }
+
+    /// Replaces a string scalar with new text: as a literal block when the original was one and
+    /// the text allows it, else double-quoted.
+    pub fn replace_text(&self, node: NodeId, new: &str) -> Result<Edit, EditError> {
         let n = self.tree.node(node);
         self.check_not_shared(n.start)?;
-        Ok(Edit {
-            at: n.start,
-            delete: n.end - n.start,
-            insert: emit::flow(value),
-        })
+        let (start, end) = self.scalar_range(node);
+        let literal_ok = matches!(n.kind, NodeKind::Scalar { style: Style::Literal, .. })
+            && !new.is_empty()
+            && !new.starts_with([' ', '\n'])
+            && !new.ends_with("\n\n")
+            && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        let insert = if literal_ok {
+            let (body, header) = match new.strip_suffix('\n') {
+                Some(b) => (b, "|"),
+                None => (new, "|-"),
+            };
+            let indent = " ".repeat(n.col);
+            let lines: Vec<String> =
+                body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }).collect();
+            format!("{header}{}{}", self.layout.nl, lines.join(self.layout.nl))
+        } else {
+            serde_json::to_string(new).unwrap_or_default()
+        };
+        Ok(Edit { at: start, delete: end - start, insert })
+    }
+
+    /// Position just past the `:` that follows a mapping key.
+    fn after_colon(&self, key: NodeId) -> Result<usize, EditError> {
+        let k = self.tree.node(key);
+        self.text[k.end..]
+            .find(':')
+            .map(|i| k.end + i + 1)
+            .ok_or(EditError::Layout { line: k.line, what: "no `:` after the key".into() })
+    }
+
+    /// Replaces the whole value of `key` with `new`: in block style when the old value was a
+    /// block collection (an empty list becomes `[]`), in flow style otherwise.
+    pub fn replace_value(&self, key: NodeId, value: NodeId, new: &Value) -> Result<Edit, EditError> {
+        let k = self.tree.node(key);
+        let v = self.tree.node(value);
+        self.check_not_shared(v.start)?;
+        let block = matches!(v.kind, NodeKind::Seq { flow: false, .. } | NodeKind::Map { flow: false, .. });
+        if block || (self.tree.is_null(value) && v.start == v.end) {
+            let at = self.after_colon(key)?;
+            let end = self.content_end(value).max(at);
+            let mut text = String::new();
+            emit::block_value(new, k.col, self.layout, &mut text);
+            text.truncate(text.len() - self.layout.nl.len());
+            return Ok(Edit { at, delete: end - at, insert: text });
+        }
+        let (start, end) = self.scalar_range(value);
+        Ok(Edit { at: start, delete: end - start, insert: emit::flow(new) })
+    }
+
+    /// End of a node's content (for a block collection, its last scalar, without trailing blanks).
+    fn content_end(&self, id: NodeId) -> usize {
+        let n = self.tree.node(id);
+        match &n.kind {
+            NodeKind::Seq { items, flow: false } => items.last().map_or(n.end, |&c| self.content_end(c)),
+            NodeKind::Map { entries, flow: false } => entries.last().map_or(n.end, |&(_, v)| self.content_end(v)),
+            NodeKind::Scalar { .. } => self.scalar_range(id).1,
+            _ => n.end,
+        }
+    }
+
+    /// Replaces the whole document (for an empty or `{}` document) with `value` in block style.
+    pub fn replace_document(&self, value: &Value) -> Edit {
+        let mut text = String::new();
+        match value {
+            Value::Object(m) if !m.is_empty() => emit::block_map(m, 0, self.layout, &mut text),
+            other => text.push_str(&emit::flow(other)),
+        }
+        let trimmed = self.text.trim_end_matches(['\n', '\r', ' ']);
+        let keep_nl = &self.text[trimmed.len()..];
+        let body = text.trim_end_matches(['\n', '\r']).to_string();
+        Edit {
+            at: 0,
+            delete: self.text.len(),
+            insert: format!("{body}{}", if keep_nl.contains('\n') { self.layout.nl } else { "" }),
+        }
+    }
+
+    /// Removes item `index` of a sequence that has at least two items.
+    pub fn remove_item(&self, seq: NodeId, index: usize) -> Result<Edit, EditError> {
+        let node = self.tree.node(seq);
+        self.check_not_shared(node.start)?;
+        let NodeKind::Seq { items, flow } = &node.kind else {
+            return Err(EditError::WrongType {
+                key: String::new(),
+                line: node.line,
+                found: type_name(self.tree, seq),
+                expected: "a sequence",
+            });
+        };
+        if items.len() < 2 || index >= items.len() {
+            return Err(EditError::Layout { line: node.line, what: "cannot remove the only item of a list".into() });
+        }
+        let item = self.tree.node(items[index]);
+        if *flow {
+            let (start, end) = if index > 0 {
+                (self.tree.node(items[index - 1]).end, item.end)
+            } else {
+                (item.start, self.tree.node(items[1]).start)
+            };
+            return Ok(Edit { at: start, delete: end - start, insert: String::new() });
+        }
+        let before = self.text[..item.start].trim_end_matches([' ', '\t', '\r', '\n']);
+        if !before.ends_with('-') {
+            return Err(EditError::Layout { line: item.line, what: "cannot find the `-` of the item".into() });
+        }
+        let dash = before.len() - 1;
+        let ls = self.line_start(dash);
+        if !self.text[ls..dash].trim().is_empty() {
+            return Err(EditError::Layout {
+                line: item.line,
+                what: "an item that shares its line with another".into(),
+            });
+        }
+        let (end, _) = self.line_after(self.content_end(items[index]));
+        Ok(Edit { at: ls, delete: end - ls, insert: String::new() })
     }
 
     fn lookup(&self, map: NodeId, key: &str) -> Result<Option<(NodeId, NodeId)>, EditError> {
         match self.tree.lookup(map, key) {
             Lookup::Found { key, value } => Ok(Some((key, value))),
-            Lookup::Merged => Err(EditError::Merged {
-                key: key.into(),
-                line: self.line_of(map),
-            }),
+            Lookup::Merged => Err(EditError::Merged { key: key.into(), line: self.line_of(map) }),
             Lookup::Missing => Ok(None),
         }
     }
 
     /// Appends `item` to the sequence under `key` of `map`, creating the key when missing and
     /// filling it when null.
-    pub fn push_to_list(
-        &self,
-        map: NodeId,
-        key: &str,
-        item: &Value,
-    ) -> Result<Vec<Edit>, EditError> {
+    pub fn push_to_list(&self, map: NodeId, key: &str, item: &Value) -> Result<Vec<Edit>, EditError> {
         let list = Value::Array(vec![item.clone()]);
         match self.lookup(map, key)? {
-            None => {
-                Ok(vec![self.add_entries(
-                    map,
-                    &Map::from_iter([(key.to_string(), list)]),
-                )?])
-            }
+            None => Ok(vec![self.add_entries(map, &Map::from_iter([(key.to_string(), list)]))?]),
             Some((k, v)) if self.tree.is_null(v) => self.fill_null(k, v, &list),
             Some((_, v)) if matches!(self.tree.node(v).kind, NodeKind::Seq { .. }) => {
                 Ok(vec![self.append_item(v, item)?])
@@ -374,12 +430,10 @@ impl<'a> Editor<'a> {
                     missing.insert(key.clone(), want.clone());
                 }
                 Some((k, v)) => match want {
-                    Value::Object(sub) if self.tree.is_null(v) => {
-                        edits.extend(self.fill_null(k, v, &Value::Object(sub.clone()))?)
+                    Value::Object(_) | Value::Array(_) if self.tree.is_null(v) => {
+                        edits.extend(self.fill_null(k, v, want)?)
                     }
-                    Value::Object(sub)
-                        if matches!(self.tree.node(v).kind, NodeKind::Map { .. }) =>
-                    {
+                    Value::Object(sub) if matches!(self.tree.node(v).kind, NodeKind::Map { .. }) => {
                         edits.extend(self.merge(v, sub)?)
                     }
                     Value::Object(_) | Value::Array(_) => {

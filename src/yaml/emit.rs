@@ -27,17 +27,15 @@ pub fn scalar(v: &Value) -> String {
 
 fn ordered(map: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
     let name = map.get_key_value("name");
-    name.into_iter()
-        .chain(map.iter().filter(|(k, _)| k.as_str() != "name"))
+    name.into_iter().chain(map.iter().filter(|(k, _)| k.as_str() != "name"))
 }
 
 /// Flow style, for insertion into `[...]` or `{...}`.
 pub fn flow(v: &Value) -> String {
     match v {
         Value::Object(m) => {
-            let parts: Vec<String> = ordered(m)
-                .map(|(k, v)| format!("{}: {}", scalar(&Value::String(k.clone())), flow(v)))
-                .collect();
+            let parts: Vec<String> =
+                ordered(m).map(|(k, v)| format!("{}: {}", scalar(&Value::String(k.clone())), flow(v))).collect();
             format!("{{{}}}", parts.join(", "))
         }
         Value::Array(a) => format!("[{}]", a.iter().map(flow).collect::<Vec<_>>().join(", ")),
@@ -108,10 +106,7 @@ mod tests {
 
     #[test]
     fn block_item_puts_name_first_and_quotes_risky_strings() {
-        let l = Layout {
-            seq_offset: 0,
-            nl: "\n",
-        };
+        let l = Layout { seq_offset: 0, nl: "\n" };
         let mut out = String::new();
         block_seq(
             &[json!({"secret": {"secretName": "on", "defaultMode": 384}, "name": "kube-config"})],
@@ -123,9 +118,6 @@ mod tests {
             out,
             "    - name: kube-config\n      secret:\n        secretName: \"on\"\n        defaultMode: 384\n"
         );
-        assert_eq!(
-            flow(&json!({"readOnly": true, "name": "a:b"})),
-            "{name: \"a:b\", readOnly: true}"
-        );
+        assert_eq!(flow(&json!({"readOnly": true, "name": "a:b"})), "{name: \"a:b\", readOnly: true}");
     }
 }

@@ -10,9 +10,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_depth: DEFAULT_MAX_DEPTH,
-        }
+        Limits { max_depth: DEFAULT_MAX_DEPTH }
     }
 }
 

@@ -13,12 +13,8 @@ pub enum Scalar11 {
     Str,
 }
 
-const TRUE_WORDS: &[&str] = &[
-    "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON",
-];
-const FALSE_WORDS: &[&str] = &[
-    "n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF",
-];
+const TRUE_WORDS: &[&str] = &["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"];
+const FALSE_WORDS: &[&str] = &["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
 const NULL_WORDS: &[&str] = &["", "~", "null", "Null", "NULL"];
 
 pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
@@ -77,11 +73,7 @@ fn parse_int(v: &str) -> Option<i128> {
 fn parse_float(v: &str) -> Option<f64> {
     let lower = v.trim_start_matches(['+', '-']);
     if matches!(lower, ".inf" | ".Inf" | ".INF") {
-        return Some(if v.starts_with('-') {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
+        return Some(if v.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
     }
     if matches!(v, ".nan" | ".NaN" | ".NAN") {
         return Some(f64::NAN);
@@ -89,18 +81,12 @@ fn parse_float(v: &str) -> Option<f64> {
     // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
     let b = lower.as_bytes();
     let mut i = 0;
-    let int_digits = b
-        .iter()
-        .take_while(|c| c.is_ascii_digit() || **c == b'_')
-        .count();
+    let int_digits = b.iter().take_while(|c| c.is_ascii_digit() || **c == b'_').count();
     i += int_digits;
     let mut frac_digits = 0;
     if b.get(i) == Some(&b'.') {
         i += 1;
-        frac_digits = b[i..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit() || **c == b'_')
-            .count();
+        frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit() || **c == b'_').count();
         i += frac_digits;
     }
     if int_digits == 0 && frac_digits == 0 {
@@ -131,8 +117,7 @@ pub fn plain_safe(s: &str) -> bool {
         return false;
     };
     (first.is_ascii_alphabetic() || first == '/')
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && resolve_plain(s) == Scalar11::Str
 }
 
@@ -161,9 +146,7 @@ mod tests {
 
     #[test]
     fn plain_safe_refuses_what_yaml11_reads_otherwise() {
-        for s in [
-            "y", "no", "on", "0600", "1e3", "", "a: b", "x#y z", "-a", ".inf", "null", "12:30",
-        ] {
+        for s in ["y", "no", "on", "0600", "1e3", "", "a: b", "x#y z", "-a", ".inf", "null", "12:30"] {
             assert!(!plain_safe(s), "{s}");
         }
         for s in ["kube-config", "/root/.kube", "skyhelm.io"] {

@@ -24,22 +24,10 @@ pub enum Style {
 
 #[derive(Debug, Clone)]
 pub enum NodeKind {
-    Scalar {
-        value: String,
-        style: Style,
-        tag: Option<String>,
-    },
-    Seq {
-        items: Vec<NodeId>,
-        flow: bool,
-    },
-    Map {
-        entries: Vec<(NodeId, NodeId)>,
-        flow: bool,
-    },
-    Alias {
-        anchor: usize,
-    },
+    Scalar { value: String, style: Style, tag: Option<String> },
+    Seq { items: Vec<NodeId>, flow: bool },
+    Map { entries: Vec<(NodeId, NodeId)>, flow: bool },
+    Alias { anchor: usize },
 }
 
 #[derive(Debug, Clone)]
@@ -93,23 +81,14 @@ struct Frame {
 }
 
 fn err_at(message: impl Into<String>, line: usize, col: usize) -> ParseError {
-    ParseError {
-        message: message.into(),
-        line,
-        col: col + 1,
-    }
+    ParseError { message: message.into(), line, col: col + 1 }
 }
 
 impl Tree {
     /// Parses the first document of `text`. Empty and comment-only text gives a tree without
     /// a root. A second document in the same text is an error: callers split streams first.
     pub fn parse(text: &str, limits: &Limits) -> Result<Tree, ParseError> {
-        let mut tree = Tree {
-            nodes: Vec::new(),
-            root: None,
-            anchors: HashMap::new(),
-            aliased: Vec::new(),
-        };
+        let mut tree = Tree { nodes: Vec::new(), root: None, anchors: HashMap::new(), aliased: Vec::new() };
         let mut stack: Vec<Frame> = Vec::new();
         // Per node: nodes decoded with aliases expanded, and how many of those are decoded through
         // an alias, as go-yaml v2 counts them for its excessive-aliasing check.
@@ -133,14 +112,7 @@ impl Tree {
             let start = span.start.byte_offset().unwrap_or(0);
             let end = span.end.byte_offset().unwrap_or(start);
             let (line, col) = (span.start.line(), span.start.col());
-            let new_node = |kind, anchor| Node {
-                kind,
-                start,
-                end,
-                line,
-                col,
-                anchor,
-            };
+            let new_node = |kind, anchor| Node { kind, start, end, line, col, anchor };
             let completed: Option<NodeId> = match event {
                 Event::DocumentStart(..) => {
                     documents += 1;
@@ -162,22 +134,13 @@ impl Tree {
                         _ => Style::Folded,
                     };
                     let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
-                    let id = tree.push(new_node(
-                        NodeKind::Scalar {
-                            value: value.into_owned(),
-                            style,
-                            tag,
-                        },
-                        anchor,
-                    ));
+                    let id = tree.push(new_node(NodeKind::Scalar { value: value.into_owned(), style, tag }, anchor));
                     expanded.push((1, 0));
                     Some(id)
                 }
                 Event::Alias(anchor) => {
-                    let target = *tree
-                        .anchors
-                        .get(&anchor)
-                        .ok_or_else(|| err_at("alias to an unknown anchor", line, col))?;
+                    let target =
+                        *tree.anchors.get(&anchor).ok_or_else(|| err_at("alias to an unknown anchor", line, col))?;
                     tree.aliased.push(anchor);
                     // go-yaml counts every node it decodes through an alias as aliased.
                     let (n, _) = expanded[target];
@@ -187,50 +150,32 @@ impl Tree {
                 }
                 Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
                     if stack.len() >= limits.max_depth {
-                        return Err(err_at(
-                            format!("exceeded max depth of {}", limits.max_depth),
-                            line,
-                            col,
-                        ));
+                        return Err(err_at(format!("exceeded max depth of {}", limits.max_depth), line, col));
                     }
                     let flow = style == granit_parser::StructureStyle::Flow;
                     let kind = if matches!(event, Event::SequenceStart(..)) {
-                        NodeKind::Seq {
-                            items: Vec::new(),
-                            flow,
-                        }
+                        NodeKind::Seq { items: Vec::new(), flow }
                     } else {
-                        NodeKind::Map {
-                            entries: Vec::new(),
-                            flow,
-                        }
+                        NodeKind::Map { entries: Vec::new(), flow }
                     };
                     let id = tree.push(new_node(kind, anchor));
                     expanded.push((1, 0));
                     if anchor != 0 {
                         tree.anchors.insert(anchor, id);
                     }
-                    stack.push(Frame {
-                        id,
-                        pending_key: None,
-                    });
+                    stack.push(Frame { id, pending_key: None });
                     None
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
-                    let frame = stack
-                        .pop()
-                        .ok_or_else(|| err_at("unbalanced collection end", line, col))?;
+                    let frame = stack.pop().ok_or_else(|| err_at("unbalanced collection end", line, col))?;
                     let id = frame.id;
                     let (flow, last_child) = match &tree.nodes[id].kind {
                         NodeKind::Seq { items, flow } => (*flow, items.last().copied()),
                         NodeKind::Map { entries, flow } => (*flow, entries.last().map(|e| e.1)),
                         _ => (false, None),
                     };
-                    tree.nodes[id].end = if flow {
-                        end
-                    } else {
-                        last_child.map_or(tree.nodes[id].start, |c| tree.nodes[c].end)
-                    };
+                    tree.nodes[id].end =
+                        if flow { end } else { last_child.map_or(tree.nodes[id].start, |c| tree.nodes[c].end) };
                     Some(id)
                 }
                 _ => None,
@@ -319,18 +264,13 @@ impl Tree {
     }
 
     pub fn is_flow(&self, id: NodeId) -> bool {
-        matches!(
-            self.nodes[id].kind,
-            NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. }
-        )
+        matches!(self.nodes[id].kind, NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
     }
 
     /// The node's value as Kubernetes reads a scalar (YAML 1.1), after following aliases.
     pub fn scalar(&self, id: NodeId) -> Option<Scalar11> {
         match &self.nodes[self.resolve(id)].kind {
-            NodeKind::Scalar { value, style, tag } => {
-                Some(scalar::resolve(value, *style, tag.as_deref()))
-            }
+            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(value, *style, tag.as_deref())),
             _ => None,
         }
     }
@@ -338,12 +278,10 @@ impl Tree {
     /// The node's text when Kubernetes reads it as a string.
     pub fn str(&self, id: NodeId) -> Option<&str> {
         match &self.nodes[self.resolve(id)].kind {
-            NodeKind::Scalar { value, style, tag } => {
-                match scalar::resolve(value, *style, tag.as_deref()) {
-                    Scalar11::Str => Some(value.as_str()),
-                    _ => None,
-                }
-            }
+            NodeKind::Scalar { value, style, tag } => match scalar::resolve(value, *style, tag.as_deref()) {
+                Scalar11::Str => Some(value.as_str()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -365,11 +303,7 @@ impl Tree {
                 }
             }
         }
-        if merged {
-            Lookup::Merged
-        } else {
-            Lookup::Missing
-        }
+        if merged { Lookup::Merged } else { Lookup::Missing }
     }
 
     /// The value under `key`, if written in this mapping.

@@ -25,9 +25,7 @@ spec:
 ";
 
 fn stream(extra_before: &str, api: &str) -> String {
-    format!(
-        "---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n{extra_before}---\n{api}"
-    )
+    format!("---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n{extra_before}---\n{api}")
 }
 
 /// Runs post-render expecting failure: stdout must be empty; returns stderr.
@@ -35,12 +33,7 @@ fn fails(args: &[&str], input: &[u8]) -> String {
     let mut all = vec!["post-render"];
     all.extend_from_slice(args);
     let out = skyhelm(&all, input);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "expected exit 1: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(1), "expected exit 1: {}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty(), "stdout must be empty on error");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
@@ -55,11 +48,7 @@ fn empty_input_gives_empty_output() {
 #[test]
 fn no_subcommand_with_piped_stdin_post_renders() {
     let out = skyhelm(&["--secret-name", "creds"], stream("", API).as_bytes());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("secretName: creds"));
 }
 
@@ -67,10 +56,7 @@ fn no_subcommand_with_piped_stdin_post_renders() {
 fn malformed_api_server_names_document_kind_and_line() {
     let bad = API.replace("        image: img\n", "        image: [unclosed\n");
     let err = fails(&[], stream("", &bad).as_bytes());
-    assert!(
-        err.contains("document 2 (Deployment sky-api-server)"),
-        "{err}"
-    );
+    assert!(err.contains("document 2 (Deployment sky-api-server)"), "{err}");
     assert!(err.contains("line "), "{err}");
 }
 
@@ -88,14 +74,9 @@ fn alias_bomb_is_refused() {
     let mut bomb = String::from("      x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
     for i in 1..9 {
         let p = i - 1;
-        bomb.push_str(&format!(
-            "      x{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-        ));
+        bomb.push_str(&format!("      x{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
     }
-    let api = API.replace(
-        "    spec:\n      containers:",
-        &format!("    spec:\n{bomb}      containers:"),
-    );
+    let api = API.replace("    spec:\n      containers:", &format!("    spec:\n{bomb}      containers:"));
     let err = fails(&[], stream("", &api).as_bytes());
     assert!(err.contains("excessive aliasing"), "{err}");
 }
@@ -103,54 +84,38 @@ fn alias_bomb_is_refused() {
 #[test]
 fn nesting_deeper_than_kubernetes_accepts_is_refused() {
     let deep = format!("      x: {}{}\n", "[".repeat(10_001), "]".repeat(10_001));
-    let api = API.replace(
-        "    spec:\n      containers:",
-        &format!("    spec:\n{deep}      containers:"),
-    );
+    let api = API.replace("    spec:\n      containers:", &format!("    spec:\n{deep}      containers:"));
     let err = fails(&[], stream("", &api).as_bytes());
     assert!(err.contains("exceeded max depth of 10000"), "{err}");
 }
 
 #[test]
 fn another_volume_at_the_target_path_is_a_conflict_naming_both() {
-    let api = API.replace(
-        "          mountPath: /root/.sky\n",
-        "          mountPath: /root/.kube\n",
-    );
+    let api = API.replace("          mountPath: /root/.sky\n", "          mountPath: /root/.kube\n");
     let err = fails(&[], stream("", &api).as_bytes());
-    assert!(
-        err.contains("/root/.kube is already mounted from volume `state` (a emptyDir volume)"),
-        "{err}"
-    );
+    assert!(err.contains("/root/.kube is already mounted from volume `state` (a emptyDir volume)"), "{err}");
     assert!(err.contains("Secret `kube-credentials`"), "{err}");
 }
 
 #[test]
 fn kube_config_volume_from_another_secret_is_a_conflict() {
-    let api = API.replace("        emptyDir: {}\n", "        emptyDir: {}\n      - name: kube-config\n        secret:\n          secretName: other\n");
+    let api = API.replace(
+        "        emptyDir: {}\n",
+        "        emptyDir: {}\n      - name: kube-config\n        secret:\n          secretName: other\n",
+    );
     let err = fails(&[], stream("", &api).as_bytes());
     assert!(
-        err.contains(
-            "volume `kube-config` comes from Secret `other`, not from Secret `kube-credentials`"
-        ),
+        err.contains("volume `kube-config` comes from Secret `other`, not from Secret `kube-credentials`"),
         "{err}"
     );
 }
 
 #[test]
 fn no_api_server_lists_what_was_found() {
-    let other = API
-        .replace("skypilot-api", "web")
-        .replace("sky-api-server", "web");
+    let other = API.replace("skypilot-api", "web").replace("sky-api-server", "web");
     let err = fails(&[], stream("", &other).as_bytes());
-    assert!(
-        err.contains("no Deployment has a container named `skypilot-api`"),
-        "{err}"
-    );
-    assert!(
-        err.contains("Deployment sky/web (containers: web)"),
-        "{err}"
-    );
+    assert!(err.contains("no Deployment has a container named `skypilot-api`"), "{err}");
+    assert!(err.contains("Deployment sky/web (containers: web)"), "{err}");
 }
 
 #[test]
@@ -158,14 +123,8 @@ fn two_candidates_are_ambiguous_until_deployment_is_named() {
     let second = API.replace("sky-api-server", "other-api-server");
     let input = format!("{}---\n{second}", stream("", API));
     let err = fails(&[], input.as_bytes());
-    assert!(
-        err.contains("several Deployments") && err.contains("sky/other-api-server"),
-        "{err}"
-    );
-    let out = skyhelm(
-        &["post-render", "--deployment", "other-api-server"],
-        input.as_bytes(),
-    );
+    assert!(err.contains("several Deployments") && err.contains("sky/other-api-server"), "{err}");
+    let out = skyhelm(&["post-render", "--deployment", "other-api-server"], input.as_bytes());
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let docs = crate::util::docs(&text);
@@ -174,7 +133,10 @@ fn two_candidates_are_ambiguous_until_deployment_is_named() {
 
 #[test]
 fn shared_anchor_is_not_edited() {
-    let api = API.replace("        volumeMounts:\n", "        volumeMounts: &mounts\n").replace("      volumes:\n", "      - name: sidecar\n        image: img\n        volumeMounts: *mounts\n      volumes:\n");
+    let api = API.replace("        volumeMounts:\n", "        volumeMounts: &mounts\n").replace(
+        "      volumes:\n",
+        "      - name: sidecar\n        image: img\n        volumeMounts: *mounts\n      volumes:\n",
+    );
     let err = fails(&[], stream("", &api).as_bytes());
     assert!(err.contains("shared through an anchor"), "{err}");
 }
@@ -182,8 +144,14 @@ fn shared_anchor_is_not_edited() {
 #[test]
 fn kubeconfig_env_that_ignores_the_mount_is_refused() {
     let api = API
-        .replace("        image: img\n", "        image: img\n        env:\n        - name: KUBECONFIG\n          value: /elsewhere\n")
-        .replace("        emptyDir: {}\n", "        emptyDir: {}\n      - name: pools\n        secret:\n          secretName: sky-ssh-node-pools\n");
+        .replace(
+            "        image: img\n",
+            "        image: img\n        env:\n        - name: KUBECONFIG\n          value: /elsewhere\n",
+        )
+        .replace(
+            "        emptyDir: {}\n",
+            "        emptyDir: {}\n      - name: pools\n        secret:\n          secretName: sky-ssh-node-pools\n",
+        );
     let err = fails(&[], stream("", &api).as_bytes());
     assert!(err.contains("KUBECONFIG is set to `/elsewhere`"), "{err}");
 }
@@ -198,8 +166,7 @@ fn options_come_from_flags_then_environment_then_config_file() {
 
     let out = skyhelm(&["post-render", "--config", &cfg_arg], input.as_bytes());
     assert!(String::from_utf8_lossy(&out.stdout).contains("secretName: from-file"));
-    let report = std::fs::read_to_string(dir.path().join("report.txt"))
-        .expect("report relative to the config file");
+    let report = std::fs::read_to_string(dir.path().join("report.txt")).expect("report relative to the config file");
     assert!(report.contains("[kubeconfig-mount]"), "{report}");
 
     let out = run_with_stdin(
@@ -212,13 +179,7 @@ fn options_come_from_flags_then_environment_then_config_file() {
 
     let out = run_with_stdin(
         clean(&mut Command::new(bin()))
-            .args([
-                "post-render",
-                "--config",
-                &cfg_arg,
-                "--secret-name",
-                "from-flag",
-            ])
+            .args(["post-render", "--config", &cfg_arg, "--secret-name", "from-flag"])
             .env("SKYHELM_SECRET_NAME", "from-env"),
         input.as_bytes(),
     );
@@ -226,10 +187,7 @@ fn options_come_from_flags_then_environment_then_config_file() {
 
     std::fs::write(&cfg, "secret_name: typo\n").expect("write");
     let err = fails(&["--config", &cfg_arg], input.as_bytes());
-    assert!(
-        err.contains("config file") && err.contains("secret_name"),
-        "{err}"
-    );
+    assert!(err.contains("config file") && err.contains("secret_name"), "{err}");
 }
 
 #[test]
@@ -239,10 +197,7 @@ fn report_file_gets_the_error_too() {
     let arg = format!("--report-file={}", report.display());
     fails(&[&arg, "--container", "nope"], stream("", API).as_bytes());
     let text = std::fs::read_to_string(&report).expect("report");
-    assert!(
-        text.starts_with("error: no Deployment has a container named `nope`"),
-        "{text}"
-    );
+    assert!(text.starts_with("error: no Deployment has a container named `nope`"), "{text}");
 }
 
 #[test]
@@ -251,11 +206,9 @@ fn plugin_install_and_uninstall() {
     let d = dir.path().to_string_lossy().into_owned();
     let out = skyhelm(&["helm-plugin", "install", "--dir", &d], b"");
     assert!(out.status.success());
-    let manifest =
-        std::fs::read_to_string(dir.path().join("skyhelm/plugin.yaml")).expect("plugin.yaml");
+    let manifest = std::fs::read_to_string(dir.path().join("skyhelm/plugin.yaml")).expect("plugin.yaml");
     assert!(
-        manifest.contains("type: postrenderer/v1")
-            && manifest.contains(&bin().to_string_lossy().into_owned()),
+        manifest.contains("type: postrenderer/v1") && manifest.contains(&bin().to_string_lossy().into_owned()),
         "{manifest}"
     );
     let out = skyhelm(&["helm-plugin", "uninstall", "--dir", &d], b"");

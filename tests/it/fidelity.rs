@@ -24,11 +24,7 @@ fn take_named(parent: &mut Value, key: &str, name: &str, input_parent: &Value) -
     };
     let (taken, kept): (Vec<Value>, Vec<Value>) = list.drain(..).partition(|v| v["name"] == name);
     *list = kept;
-    if list.is_empty()
-        && input_parent
-            .get(key)
-            .is_none_or(|v| v.as_array().is_none_or(|a| a.is_empty()))
-    {
+    if list.is_empty() && input_parent.get(key).is_none_or(|v| v.as_array().is_none_or(|a| a.is_empty())) {
         match input_parent.get(key) {
             Some(v) => parent[key] = v.clone(),
             None => {
@@ -50,53 +46,30 @@ struct Added {
 
 fn strip_added(out: &mut Value, input: &Value) -> Added {
     let in_pod = &input["spec"]["template"]["spec"];
-    let volumes = take_named(
-        &mut out["spec"]["template"]["spec"],
-        "volumes",
-        "kube-config",
-        in_pod,
-    );
-    let in_c = in_pod["containers"]
-        .as_array()
-        .expect("containers")
-        .iter()
-        .find(|c| c["name"] == API)
-        .expect("api")
-        .clone();
+    let volumes = take_named(&mut out["spec"]["template"]["spec"], "volumes", "kube-config", in_pod);
+    let in_c =
+        in_pod["containers"].as_array().expect("containers").iter().find(|c| c["name"] == API).expect("api").clone();
     let c = container_mut(out, API);
     let mounts = take_named(c, "volumeMounts", "kube-config", &in_c);
-    let env = if in_c["env"]
-        .as_array()
-        .is_some_and(|e| e.iter().any(|v| v["name"] == "KUBECONFIG"))
-    {
+    let env = if in_c["env"].as_array().is_some_and(|e| e.iter().any(|v| v["name"] == "KUBECONFIG")) {
         vec![]
     } else {
         take_named(c, "env", "KUBECONFIG", &in_c)
     };
     let in_meta = input.pointer("/spec/template/metadata");
     let mut annotation = None;
-    if let Some(meta) = out
-        .pointer_mut("/spec/template/metadata")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(meta) = out.pointer_mut("/spec/template/metadata").and_then(Value::as_object_mut) {
         annotation = meta
             .get_mut("annotations")
             .and_then(|a| a.as_object_mut())
             .and_then(|a| a.remove("skyhelm.io/kubeconfig-sha256"));
-        if meta
-            .get("annotations")
-            .is_some_and(|a| a.as_object().is_some_and(|o| o.is_empty()))
+        if meta.get("annotations").is_some_and(|a| a.as_object().is_some_and(|o| o.is_empty()))
             && in_meta.and_then(|m| m.get("annotations")).is_none()
         {
             meta.remove("annotations");
         }
     }
-    Added {
-        volumes,
-        mounts,
-        env,
-        annotation,
-    }
+    Added { volumes, mounts, env, annotation }
 }
 
 /// Post-renders `input`, checks byte identity of untouched documents, meaning of the edited
@@ -104,11 +77,7 @@ fn strip_added(out: &mut Value, input: &Value) -> Added {
 fn check(input: &str, args: &[&str]) -> (String, Added) {
     let out = post_render_ok(args, input);
     let (in_docs, out_docs) = (docs(input), docs(&out));
-    assert_eq!(
-        in_docs.len(),
-        out_docs.len(),
-        "document count changed:\n{out}"
-    );
+    assert_eq!(in_docs.len(), out_docs.len(), "document count changed:\n{out}");
     let (in_json, mut out_json) = (k8s_json(input), k8s_json(&out));
     let mut added = None;
     for (i, (a, b)) in in_docs.iter().zip(&out_docs).enumerate() {
@@ -118,10 +87,7 @@ fn check(input: &str, args: &[&str]) -> (String, Added) {
             continue;
         }
         added = Some(strip_added(&mut out_json[i], &in_json[i]));
-        assert_eq!(
-            out_json[i], in_json[i],
-            "the edited Deployment changed meaning:\n{b}"
-        );
+        assert_eq!(out_json[i], in_json[i], "the edited Deployment changed meaning:\n{b}");
     }
     let again = post_render_ok(args, &out);
     assert_eq!(again, out, "a second run changed the output");
@@ -129,22 +95,15 @@ fn check(input: &str, args: &[&str]) -> (String, Added) {
 }
 
 fn expect_standard_mount(added: &Added) {
-    assert_eq!(
-        added.volumes,
-        vec![json!({"name": "kube-config", "secret": {"secretName": "kube-credentials"}})]
-    );
-    assert_eq!(
-        added.mounts,
-        vec![json!({"name": "kube-config", "mountPath": "/root/.kube", "readOnly": true})]
-    );
+    assert_eq!(added.volumes, vec![json!({"name": "kube-config", "secret": {"secretName": "kube-credentials"}})]);
+    assert_eq!(added.mounts, vec![json!({"name": "kube-config", "mountPath": "/root/.kube", "readOnly": true})]);
     assert!(added.env.is_empty());
 }
 
 #[test]
 fn yaml11_stream_keeps_meaning_and_bytes() {
     let input =
-        std::fs::read_to_string(crate::util::root().join("tests/fixtures/yaml11-stream.yaml"))
-            .expect("fixture");
+        std::fs::read_to_string(crate::util::root().join("tests/fixtures/yaml11-stream.yaml")).expect("fixture");
     let dir = tempfile::tempdir().expect("tmp");
     let kc = kubeconfig_file(dir.path());
     let arg = format!("--kubeconfig={}", kc.display());
@@ -179,18 +138,12 @@ fn crlf_lines_stay_crlf() {
     let input = BASE.replace('\n', "\r\n");
     let (out, added) = check(&input, &[]);
     expect_standard_mount(&added);
-    assert!(
-        !out.replace("\r\n", "").contains('\n'),
-        "a bare LF was written:\n{out:?}"
-    );
+    assert!(!out.replace("\r\n", "").contains('\n'), "a bare LF was written:\n{out:?}");
 }
 
 #[test]
 fn no_final_newline() {
-    let input = format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n---\n{}",
-        BASE.trim_end()
-    );
+    let input = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n---\n{}", BASE.trim_end());
     let (out, added) = check(&input, &[]);
     expect_standard_mount(&added);
     assert!(!out.ends_with('\n'));
@@ -203,10 +156,7 @@ fn null_collections_are_filled() {
             "        volumeMounts:\n        - name: state\n          mountPath: /root/.sky\n",
             "        volumeMounts: ~\n",
         )
-        .replace(
-            "      volumes:\n      - name: state\n        emptyDir: {}\n",
-            "      volumes:\n",
-        );
+        .replace("      volumes:\n      - name: state\n        emptyDir: {}\n", "      volumes:\n");
     assert!(input.contains("volumeMounts: ~") && input.ends_with("volumes:\n"));
     let (_, added) = check(&input, &[]);
     expect_standard_mount(&added);
@@ -215,24 +165,15 @@ fn null_collections_are_filled() {
 #[test]
 fn indented_sequences_and_empty_flow_lists() {
     let input = BASE
-        .replace(
-            "      - name: state\n        emptyDir: {}\n",
-            "        - name: state\n          emptyDir: {}\n",
-        )
+        .replace("      - name: state\n        emptyDir: {}\n", "        - name: state\n          emptyDir: {}\n")
         .replace(
             "        volumeMounts:\n        - name: state\n          mountPath: /root/.sky\n",
             "        volumeMounts: []\n",
         );
     let (out, added) = check(&input, &[]);
     expect_standard_mount(&added);
-    assert!(
-        out.contains("        - name: kube-config\n          secret:\n"),
-        "indentation not followed:\n{out}"
-    );
-    assert!(
-        out.contains("volumeMounts: [{name: kube-config, mountPath: /root/.kube, readOnly: true}]"),
-        "{out}"
-    );
+    assert!(out.contains("        - name: kube-config\n          secret:\n"), "indentation not followed:\n{out}");
+    assert!(out.contains("volumeMounts: [{name: kube-config, mountPath: /root/.kube, readOnly: true}]"), "{out}");
 }
 
 #[test]
@@ -241,15 +182,11 @@ fn ssh_node_pools_mount_and_kubeconfig_env() {
     let (_, added) = check(&input, &[]);
     assert_eq!(
         added.mounts,
-        vec![
-            json!({"name": "kube-config", "mountPath": "/var/skypilot/kubeconfig", "readOnly": true})
-        ]
+        vec![json!({"name": "kube-config", "mountPath": "/var/skypilot/kubeconfig", "readOnly": true})]
     );
     assert_eq!(
         added.env,
-        vec![
-            json!({"name": "KUBECONFIG", "value": "/root/.kube/config:/var/skypilot/kubeconfig/config"})
-        ]
+        vec![json!({"name": "KUBECONFIG", "value": "/root/.kube/config:/var/skypilot/kubeconfig/config"})]
     );
 }
 

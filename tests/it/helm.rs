@@ -5,28 +5,25 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::util::{bin, clean, k8s_json, kubeconfig_file, root, tool};
+use crate::util::{bin, clean, k8s_json, kubeconfig_file, pyyaml_json, root, tool};
 
-struct Helm {
+pub struct Helm {
     bin: PathBuf,
     home: tempfile::TempDir,
 }
 
 impl Helm {
-    fn new(name: &str) -> Helm {
-        Helm {
-            bin: tool(name),
-            home: tempfile::tempdir().expect("tmp"),
-        }
+    pub fn new(name: &str) -> Helm {
+        Helm { bin: tool(name), home: tempfile::tempdir().expect("tmp") }
     }
 
     fn plugins(&self) -> PathBuf {
         self.home.path().join("plugins")
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub fn run(&self, args: &[&str]) -> Output {
         let h = self.home.path();
         clean(&mut Command::new(&self.bin))
             .args(args)
@@ -39,32 +36,21 @@ impl Helm {
             .expect("run helm")
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "helm {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "helm {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
-    fn install_skyhelm_plugin(&self) {
+    pub fn install_skyhelm_plugin(&self) {
         let out = clean(&mut Command::new(bin()))
             .args(["helm-plugin", "install", "--dir"])
             .arg(self.plugins())
             .output()
             .expect("plugin install");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let list = self.ok(&["plugin", "list"]);
-        assert!(
-            list.contains("skyhelm") && list.contains("postrenderer/v1"),
-            "{list}"
-        );
+        assert!(list.contains("skyhelm") && list.contains("postrenderer/v1"), "{list}");
     }
 
     /// A plugin that records what Helm 4 sends a post-renderer and passes it on unchanged.
@@ -74,18 +60,61 @@ impl Helm {
         let f = file.display();
         std::fs::write(
             dir.join("plugin.yaml"),
-            format!("apiVersion: v1\ntype: postrenderer/v1\nname: capture\nversion: 0.1.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: /bin/sh\n      args: [\"-c\", \"cat > '{f}'; cat '{f}'\"]\n"),
+            format!(
+                "apiVersion: v1\ntype: postrenderer/v1\nname: capture\nversion: 0.1.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: /bin/sh\n      args: [\"-c\", \"cat > '{f}'; cat '{f}'\"]\n"
+            ),
         )
         .expect("write");
     }
 }
 
-const CHART: &str = "charts/skypilot";
+pub const CHART: &str = "charts/skypilot";
+
+/// The two forms a post-renderer receives.
+#[derive(Debug, Clone, Copy)]
+pub enum Form {
+    /// `helm template` output, as Helm 3 passes it.
+    Helm3,
+    /// What Helm 4 passes a `postrenderer/v1` plugin (re-serialized, annotated, hooks included).
+    Helm4,
+}
+
+/// Renders the chart with `values` (YAML) and returns what a post-renderer would receive.
+pub fn render(form: Form, values: &str) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    let vf = dir.path().join("values.yaml");
+    std::fs::write(&vf, values).expect("values");
+    let vf = vf.to_str().expect("path").to_string();
+    match form {
+        Form::Helm3 => Helm::new("helm3").ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf]),
+        Form::Helm4 => {
+            let helm = Helm::new("helm4");
+            let captured = dir.path().join("input.yaml");
+            helm.install_capture_plugin(&captured);
+            helm.ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf, "--post-renderer", "capture"]);
+            let input = std::fs::read_to_string(&captured).expect("captured Helm 4 input");
+            assert!(input.contains("postrenderer.helm.sh/postrender-filename"), "not the Helm 4 form:\n{input}");
+            input
+        }
+    }
+}
+
+/// Values that already name the contexts of the test kubeconfig, so only the mount changes.
+pub const GOOD_CONFIG: &str = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
+
+fn values_file(dir: &Path, text: &str) -> String {
+    let p = dir.join("values.yaml");
+    std::fs::write(&p, text).expect("values");
+    p.to_str().expect("path").to_string()
+}
 
 fn deployment(docs: &[Value]) -> &Value {
-    docs.iter()
-        .find(|d| d["kind"] == "Deployment")
-        .expect("a Deployment")
+    docs.iter().find(|d| d["kind"] == "Deployment").expect("a Deployment")
+}
+
+pub fn config_map(docs: &[Value]) -> Value {
+    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("a ConfigMap");
+    pyyaml_json(cm["data"]["config.yaml"].as_str().expect("config.yaml"))
 }
 
 fn api_container(d: &Value) -> &Value {
@@ -98,30 +127,17 @@ fn api_container(d: &Value) -> &Value {
 }
 
 fn mounted_at(d: &Value, path: &str) -> bool {
-    api_container(d)["volumeMounts"]
-        .as_array()
-        .is_some_and(|m| {
-            m.iter().any(|m| {
-                m["name"] == "kube-config" && m["mountPath"] == path && m["readOnly"] == true
-            })
-        })
-        && d["spec"]["template"]["spec"]["volumes"]
-            .as_array()
-            .is_some_and(|v| {
-                v.iter().any(|v| {
-                    v["name"] == "kube-config" && v["secret"]["secretName"] == "kube-credentials"
-                })
-            })
+    api_container(d)["volumeMounts"].as_array().is_some_and(|m| {
+        m.iter().any(|m| m["name"] == "kube-config" && m["mountPath"] == path && m["readOnly"] == true)
+    }) && d["spec"]["template"]["spec"]["volumes"].as_array().is_some_and(|v| {
+        v.iter().any(|v| v["name"] == "kube-config" && v["secret"]["secretName"] == "kube-credentials")
+    })
 }
 
 /// Every document but the Deployment means the same with and without skyhelm.
 fn others_unchanged(plain: &[Value], rendered: &[Value]) {
-    let strip = |v: &[Value]| {
-        v.iter()
-            .filter(|d| !d.is_null() && d["kind"] != "Deployment")
-            .cloned()
-            .collect::<Vec<_>>()
-    };
+    let strip =
+        |v: &[Value]| v.iter().filter(|d| !d.is_null() && d["kind"] != "Deployment").cloned().collect::<Vec<_>>();
     assert_eq!(strip(plain), strip(rendered));
 }
 
@@ -130,7 +146,8 @@ fn helm3_template_mounts_the_secret_and_changes_nothing_else() {
     let helm = Helm::new("helm3");
     let dir = tempfile::tempdir().expect("tmp");
     let kc = kubeconfig_file(dir.path());
-    let plain = helm.ok(&["template", "sky", CHART, "-n", "skypilot"]);
+    let vf = values_file(dir.path(), GOOD_CONFIG);
+    let plain = helm.ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf]);
     let b = bin();
     let post = helm.ok(&[
         "template",
@@ -138,6 +155,8 @@ fn helm3_template_mounts_the_secret_and_changes_nothing_else() {
         CHART,
         "-n",
         "skypilot",
+        "-f",
+        &vf,
         "--post-renderer",
         b.to_str().expect("path"),
         "--post-renderer-args",
@@ -147,35 +166,22 @@ fn helm3_template_mounts_the_secret_and_changes_nothing_else() {
     others_unchanged(&plain_j, &post_j);
     let d = deployment(&post_j);
     assert!(mounted_at(d, "/root/.kube"), "{post}");
-    let sum = crate::util::run_with_stdin(
-        &mut Command::new("sha256sum"),
-        &std::fs::read(&kc).expect("kc"),
-    );
-    let sum = String::from_utf8_lossy(&sum.stdout)
-        .split_whitespace()
-        .next()
-        .expect("sum")
-        .to_string();
-    assert_eq!(
-        d["spec"]["template"]["metadata"]["annotations"]["skyhelm.io/kubeconfig-sha256"],
-        Value::String(sum)
-    );
+    let sum = crate::util::run_with_stdin(&mut Command::new("sha256sum"), &std::fs::read(&kc).expect("kc"));
+    let sum = String::from_utf8_lossy(&sum.stdout).split_whitespace().next().expect("sum").to_string();
+    assert_eq!(d["spec"]["template"]["metadata"]["annotations"]["skyhelm.io/kubeconfig-sha256"], Value::String(sum));
 }
 
 #[test]
 fn helm3_chart_that_already_mounts_is_untouched() {
     let helm = Helm::new("helm3");
+    let dir = tempfile::tempdir().expect("tmp");
+    let vf = values_file(dir.path(), GOOD_CONFIG);
     let b = bin();
     for extra in [
         &["--set", "kubernetesCredentials.useKubeconfig=true"][..],
-        &[
-            "--set",
-            "kubernetesCredentials.useKubeconfig=true",
-            "--set-string",
-            "apiService.sshNodePools=pool: {}",
-        ][..],
+        &["--set", "kubernetesCredentials.useKubeconfig=true", "--set-string", "apiService.sshNodePools=pool: {}"][..],
     ] {
-        let mut args = vec!["template", "sky", CHART, "-n", "skypilot"];
+        let mut args = vec!["template", "sky", CHART, "-n", "skypilot", "-f", &vf];
         args.extend_from_slice(extra);
         let plain = helm.ok(&args);
         args.extend_from_slice(&["--post-renderer", b.to_str().expect("path")]);
@@ -198,11 +204,43 @@ fn helm3_reports_skyhelm_errors() {
         "--container=nope",
     ]);
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no Deployment has a container named `nope`"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no Deployment has a container named `nope`"), "{err}");
+}
+
+#[test]
+fn helm3_and_helm4_write_the_list_that_keeps_in_cluster() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = kubeconfig_file(dir.path());
+    let kc_arg = format!("--kubeconfig={}", kc.display());
+    let b = bin();
+    let h3 = Helm::new("helm3");
+    let out3 = h3.ok(&[
+        "template",
+        "sky",
+        CHART,
+        "-n",
+        "skypilot",
+        "--post-renderer",
+        b.to_str().expect("path"),
+        "--post-renderer-args",
+        &kc_arg,
+    ]);
+    let h4 = Helm::new("helm4");
+    h4.install_skyhelm_plugin();
+    let out4 = h4.ok(&[
+        "template",
+        "sky",
+        CHART,
+        "-n",
+        "skypilot",
+        "--post-renderer",
+        "skyhelm",
+        &format!("--post-renderer-args={kc_arg}"),
+    ]);
+    for out in [out3, out4] {
+        assert_eq!(config_map(&k8s_json(&out)), json!({"kubernetes": {"allowed_contexts": ["prod", "in-cluster"]}}));
+    }
 }
 
 #[test]
@@ -211,18 +249,10 @@ fn helm4_template_and_dry_run_install_through_the_plugin() {
     helm.install_skyhelm_plugin();
     let dir = tempfile::tempdir().expect("tmp");
     let kc = kubeconfig_file(dir.path());
+    let vf = values_file(dir.path(), GOOD_CONFIG);
     let kc_arg = format!("--post-renderer-args=--kubeconfig={}", kc.display());
-    let plain = helm.ok(&["template", "sky", CHART, "-n", "skypilot"]);
-    let post = helm.ok(&[
-        "template",
-        "sky",
-        CHART,
-        "-n",
-        "skypilot",
-        "--post-renderer",
-        "skyhelm",
-        &kc_arg,
-    ]);
+    let plain = helm.ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf]);
+    let post = helm.ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf, "--post-renderer", "skyhelm", &kc_arg]);
     let (plain_j, post_j) = (k8s_json(&plain), k8s_json(&post));
     others_unchanged(&plain_j, &post_j);
     assert!(mounted_at(deployment(&post_j), "/root/.kube"), "{post}");
@@ -233,6 +263,8 @@ fn helm4_template_and_dry_run_install_through_the_plugin() {
         CHART,
         "-n",
         "skypilot",
+        "-f",
+        &vf,
         "--dry-run=client",
         "--post-renderer",
         "skyhelm",
@@ -240,58 +272,23 @@ fn helm4_template_and_dry_run_install_through_the_plugin() {
     ]);
     let manifest = install.split("MANIFEST:").nth(1).expect("MANIFEST section");
     let install_j = k8s_json(manifest);
-    assert!(
-        mounted_at(deployment(&install_j), "/root/.kube"),
-        "{install}"
-    );
-    let hooks = install
-        .split("HOOKS:")
-        .nth(1)
-        .and_then(|h| h.split("MANIFEST:").next())
-        .expect("HOOKS section");
+    assert!(mounted_at(deployment(&install_j), "/root/.kube"), "{install}");
+    let hooks = install.split("HOOKS:").nth(1).and_then(|h| h.split("MANIFEST:").next()).expect("HOOKS section");
     assert!(
         k8s_json(hooks).iter().any(|d| d["kind"] == "Pod"),
         "Helm 4 sends hooks through the post-renderer; they must survive"
     );
     assert!(install.contains("skyhelm.io/kubeconfig-sha256"));
 
-    let out = helm.run(&[
-        "template",
-        "sky",
-        CHART,
-        "--post-renderer",
-        "skyhelm",
-        "--post-renderer-args=--container=nope",
-    ]);
+    let out =
+        helm.run(&["template", "sky", CHART, "--post-renderer", "skyhelm", "--post-renderer-args=--container=nope"]);
     assert!(!out.status.success(), "Helm 4 must fail when skyhelm fails");
 }
 
 #[test]
 fn helm4_input_form_keeps_annotations_and_meaning() {
-    let helm = Helm::new("helm4");
-    let dir = tempfile::tempdir().expect("tmp");
-    let captured = dir.path().join("helm4-input.yaml");
-    helm.install_capture_plugin(&captured);
-    helm.ok(&[
-        "template",
-        "sky",
-        CHART,
-        "-n",
-        "skypilot",
-        "--set-string",
-        "apiService.config=kubernetes:\n  allowed_contexts: [a]\n",
-        "--post-renderer",
-        "capture",
-    ]);
-    let input = std::fs::read_to_string(&captured).expect("captured Helm 4 input");
-    assert!(
-        input.contains("postrenderer.helm.sh/postrender-filename"),
-        "not the Helm 4 form:\n{input}"
-    );
-    assert!(
-        input.contains("helm.sh/hook"),
-        "Helm 4 sends hooks to the post-renderer"
-    );
+    let input = render(Form::Helm4, GOOD_CONFIG);
+    assert!(input.contains("helm.sh/hook"), "Helm 4 sends hooks to the post-renderer");
     let out = crate::util::post_render_ok(&[], &input);
     let (in_docs, out_docs) = (crate::util::docs(&input), crate::util::docs(&out));
     assert_eq!(in_docs.len(), out_docs.len());

@@ -12,11 +12,7 @@ pub fn root() -> PathBuf {
 /// A tool installed by scripts/install-tools.sh. Missing is a failure, never a skip.
 pub fn tool(name: &str) -> PathBuf {
     let p = root().join(".tools").join(name);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/install-tools.sh (the README's test command does)",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run scripts/install-tools.sh (the README's test command does)", p.display());
     p
 }
 
@@ -35,12 +31,7 @@ pub fn clean(cmd: &mut Command) -> &mut Command {
 }
 
 pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let mut input = child.stdin.take().expect("stdin");
     let data = stdin.to_vec();
     let writer = std::thread::spawn(move || {
@@ -61,11 +52,7 @@ pub fn post_render_ok(args: &[&str], stdin: &str) -> String {
     let mut all = vec!["post-render"];
     all.extend_from_slice(args);
     let out = skyhelm(&all, stdin.as_bytes());
-    assert!(
-        out.status.success(),
-        "skyhelm failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "skyhelm failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
@@ -77,22 +64,15 @@ pub fn k8s_json(yaml: &str) -> Vec<serde_json::Value> {
         "the Kubernetes YAML reader refused the text: {}\n---\n{yaml}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json"))
-        .collect()
+    String::from_utf8(out.stdout).expect("utf-8").lines().map(|l| serde_json::from_str(l).expect("json")).collect()
 }
 
 /// Splits a stream into documents the way YAML marks them (test-side, independent of ours).
 pub fn docs(s: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in s.split_inclusive('\n') {
-        let marker = line.starts_with("---")
-            && matches!(
-                line.as_bytes().get(3),
-                None | Some(b' ' | b'\t' | b'\r' | b'\n')
-            );
+        let marker =
+            line.starts_with("---") && matches!(line.as_bytes().get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'));
         if marker || out.is_empty() {
             out.push(String::new());
         }
@@ -103,6 +83,36 @@ pub fn docs(s: &str) -> Vec<String> {
 
 pub fn kubeconfig_file(dir: &std::path::Path) -> PathBuf {
     let p = dir.join("kubeconfig");
-    std::fs::write(&p, "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters: []\ncontexts: []\nusers: []\n").expect("write kubeconfig");
+    std::fs::write(&p, KUBECONFIG).expect("write kubeconfig");
     p
+}
+
+/// Contexts `prod` (current), `Dev-EU`, `train`.
+pub const KUBECONFIG: &str = "apiVersion: v1
+kind: Config
+current-context: prod
+clusters:
+- name: c1
+  cluster: {server: https://c1.example.com}
+contexts:
+- name: prod
+  context: {cluster: c1, user: u1}
+- name: Dev-EU
+  context: {cluster: c1, user: u1}
+- name: train
+  context: {cluster: c1, user: u1}
+users:
+- name: u1
+  user: {token: placeholder}
+";
+
+/// A YAML document as PyYAML (YAML 1.1, what SkyPilot reads its config with) reads it, as JSON.
+pub fn pyyaml_json(text: &str) -> serde_json::Value {
+    let out = run_with_stdin(
+        Command::new("python3")
+            .args(["-c", "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))"]),
+        text.as_bytes(),
+    );
+    assert!(out.status.success(), "PyYAML refused the text: {}\n{text}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
 }

@@ -1,0 +1,250 @@
+//! SkyPilot's rules for Kubernetes contexts (FACTS.md §3), in one place: post-render, doctor
+//! and the chart generator all call these.
+//!
+//! - Available contexts: every kubeconfig context, plus the in-cluster context when the pod
+//!   gets a service-account token. Names starting with `ssh-` belong to SSH node pools.
+//! - Matching is exact and case-sensitive; the list order is the failover order.
+//! - An unset list means "the kubeconfig's current-context only" (in-cluster only when there is
+//!   no current-context), so a mounted kubeconfig silently drops in-cluster.
+
+pub const DEFAULT_IN_CLUSTER: &str = "in-cluster";
+pub const SSH_PREFIX: &str = "ssh-";
+pub const ALL: &str = "all";
+
+/// What decides which contexts exist for the API server.
+#[derive(Debug, Clone, Default)]
+pub struct ContextFacts {
+    /// Name of the in-cluster context (`SKYPILOT_IN_CLUSTER_CONTEXT_NAME` or `in-cluster`).
+    pub in_cluster_name: String,
+    /// The pod gets a service-account token.
+    pub in_cluster_exists: bool,
+    pub kubeconfig_mounted: bool,
+    /// Context names of the kubeconfig, when the caller has it.
+    pub kubeconfig_contexts: Option<Vec<String>>,
+    pub current_context: Option<String>,
+    pub allow_unknown: bool,
+}
+
+/// What happens to one listed name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOp {
+    Keep,
+    Rename(String),
+    Remove,
+}
+
+/// The plan for one allowed_contexts list.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListPlan {
+    /// One op per original item, in order.
+    pub ops: Vec<ItemOp>,
+    /// Names appended at the end.
+    pub append: Vec<String>,
+    pub reasons: Vec<String>,
+    /// Names kept although no kubeconfig context has them (`--allow-unknown-contexts`).
+    pub unknown_kept: Vec<String>,
+    /// The resulting list.
+    pub result: Vec<String>,
+}
+
+impl ListPlan {
+    pub fn changes(&self) -> bool {
+        !self.append.is_empty() || self.ops.iter().any(|o| *o != ItemOp::Keep)
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ContextError {
+    #[error("{list}: context `{name}` is not in the kubeconfig{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", suggest_text(suggestions), available.join(", "))]
+    Unknown { list: String, name: String, suggestions: Vec<String>, available: Vec<String> },
+    #[error("{list}: `{name}` matches several kubeconfig contexts when case is ignored ({}); write it exactly", candidates.join(", "))]
+    AmbiguousCase { list: String, name: String, candidates: Vec<String> },
+    #[error(
+        "kubernetes.allowed_contexts is unset while both a kubeconfig and the in-cluster context are available: SkyPilot would then use only the kubeconfig's current-context and silently drop `{in_cluster}`. Pass --kubeconfig (skyhelm then writes [<current-context>, {in_cluster}]), or set the list with --allowed-context NAME (repeatable) or in the chart's apiService.config"
+    )]
+    UnsetNeedsKubeconfig { in_cluster: String },
+    #[error(
+        "kubernetes.allowed_contexts is unset and the kubeconfig has no current-context; set the list with --allowed-context NAME"
+    )]
+    NoCurrentContext,
+}
+
+fn suggest_text(s: &[String]) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!(" (did you mean {}?)", s.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "))
+    }
+}
+
+/// Levenshtein distance, on characters.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The closest names (at most 3, within a third of the name's length, at least 2 edits).
+pub fn nearest(name: &str, available: &[String]) -> Vec<String> {
+    let limit = (name.chars().count() / 3).max(2);
+    let mut scored: Vec<(usize, &String)> = available
+        .iter()
+        .map(|a| (edit_distance(&name.to_lowercase(), &a.to_lowercase()), a))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.into_iter().take(3).map(|(_, a)| a.clone()).collect()
+}
+
+/// Plans the normalization of one set list (`list` names it in messages).
+pub fn plan_list(list: &str, items: &[String], f: &ContextFacts) -> Result<ListPlan, ContextError> {
+    let mut plan = ListPlan::default();
+    for name in items {
+        let (op, final_name) = resolve_item(list, name, f, &mut plan)?;
+        let final_name = match final_name {
+            Some(n) if plan.result.contains(&n) => {
+                plan.reasons.push(format!("`{name}` removed (listed twice; the first one wins)"));
+                plan.ops.push(ItemOp::Remove);
+                continue;
+            }
+            other => other,
+        };
+        plan.ops.push(op);
+        plan.result.extend(final_name);
+    }
+    if f.in_cluster_exists && f.kubeconfig_mounted && !plan.result.contains(&f.in_cluster_name) {
+        plan.append.push(f.in_cluster_name.clone());
+        plan.result.push(f.in_cluster_name.clone());
+        plan.reasons.push(format!(
+            "`{}` appended (a mounted kubeconfig would otherwise hide the API server's own cluster)",
+            f.in_cluster_name
+        ));
+    }
+    Ok(plan)
+}
+
+fn resolve_item(
+    list: &str,
+    name: &str,
+    f: &ContextFacts,
+    plan: &mut ListPlan,
+) -> Result<(ItemOp, Option<String>), ContextError> {
+    if name.starts_with(SSH_PREFIX) {
+        plan.reasons.push(format!(
+            "`{name}` removed (names starting with `ssh-` are SSH node pools; list them in ssh.allowed_node_pools)"
+        ));
+        return Ok((ItemOp::Remove, None));
+    }
+    if name == f.in_cluster_name {
+        if f.in_cluster_exists {
+            return Ok((ItemOp::Keep, Some(name.into())));
+        }
+        plan.reasons.push(format!(
+            "`{name}` removed (the pod gets no service-account token, so there is no in-cluster context)"
+        ));
+        return Ok((ItemOp::Remove, None));
+    }
+    let Some(available) = &f.kubeconfig_contexts else { return Ok((ItemOp::Keep, Some(name.into()))) };
+    if available.iter().any(|a| a == name) {
+        return Ok((ItemOp::Keep, Some(name.into())));
+    }
+    let same_case: Vec<&String> = available.iter().filter(|a| a.to_lowercase() == name.to_lowercase()).collect();
+    match same_case.as_slice() {
+        [one] => {
+            plan.reasons.push(format!("`{name}` corrected to `{one}` (context names match exactly, case included)"));
+            Ok((ItemOp::Rename((*one).clone()), Some((*one).clone())))
+        }
+        [] if f.allow_unknown => {
+            plan.unknown_kept.push(name.into());
+            Ok((ItemOp::Keep, Some(name.into())))
+        }
+        [] => Err(ContextError::Unknown {
+            list: list.into(),
+            name: name.into(),
+            suggestions: nearest(name, available),
+            available: available.clone(),
+        }),
+        many => Err(ContextError::AmbiguousCase {
+            list: list.into(),
+            name: name.into(),
+            candidates: many.iter().map(|s| (*s).clone()).collect(),
+        }),
+    }
+}
+
+/// The global list to write when it is unset: only when both sources exist.
+pub fn plan_unset(f: &ContextFacts) -> Result<Option<Vec<String>>, ContextError> {
+    if !(f.in_cluster_exists && f.kubeconfig_mounted) {
+        return Ok(None);
+    }
+    if f.kubeconfig_contexts.is_none() {
+        return Err(ContextError::UnsetNeedsKubeconfig { in_cluster: f.in_cluster_name.clone() });
+    }
+    let current = f.current_context.clone().ok_or(ContextError::NoCurrentContext)?;
+    Ok(Some(vec![current, f.in_cluster_name.clone()]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> ContextFacts {
+        ContextFacts {
+            in_cluster_name: DEFAULT_IN_CLUSTER.into(),
+            in_cluster_exists: true,
+            kubeconfig_mounted: true,
+            kubeconfig_contexts: Some(vec!["Prod-EU".into(), "train-us".into(), "in-cluster".into()]),
+            current_context: Some("Prod-EU".into()),
+            allow_unknown: false,
+        }
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn corrects_case_drops_ssh_and_duplicates_appends_in_cluster() {
+        let p =
+            plan_list("kubernetes.allowed_contexts", &names(&["prod-eu", "ssh-a", "train-us", "Prod-EU"]), &facts())
+                .unwrap();
+        assert_eq!(p.result, names(&["Prod-EU", "train-us", "in-cluster"]));
+        assert_eq!(p.ops, vec![ItemOp::Rename("Prod-EU".into()), ItemOp::Remove, ItemOp::Keep, ItemOp::Remove]);
+        assert_eq!(p.append, names(&["in-cluster"]));
+    }
+
+    #[test]
+    fn unknown_names_get_suggestions() {
+        let err = plan_list("l", &names(&["trian-us"]), &facts()).unwrap_err();
+        let ContextError::Unknown { suggestions, .. } = &err else { panic!("{err}") };
+        assert_eq!(suggestions, &names(&["train-us"]));
+        let mut f = facts();
+        f.allow_unknown = true;
+        assert_eq!(plan_list("l", &names(&["trian-us"]), &f).unwrap().unknown_kept, names(&["trian-us"]));
+    }
+
+    #[test]
+    fn in_cluster_removed_when_no_token() {
+        let mut f = facts();
+        f.in_cluster_exists = false;
+        let p = plan_list("l", &names(&["in-cluster", "train-us"]), &f).unwrap();
+        assert_eq!(p.result, names(&["train-us"]));
+    }
+
+    #[test]
+    fn unset_list() {
+        assert_eq!(plan_unset(&facts()).unwrap(), Some(names(&["Prod-EU", "in-cluster"])));
+        let mut f = facts();
+        f.kubeconfig_contexts = None;
+        assert!(matches!(plan_unset(&f), Err(ContextError::UnsetNeedsKubeconfig { .. })));
+        f.in_cluster_exists = false;
+        assert_eq!(plan_unset(&f).unwrap(), None);
+    }
+}
