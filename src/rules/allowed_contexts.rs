@@ -144,10 +144,11 @@ pub fn run(
     let rule_err = |source| ContextsError::Rule { at: at(value_line), source };
     let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
 
-    let (edits, reasons, unknown) = plan_config(config_text, &config, &facts, s.explicit).map_err(|e| match e {
-        PlanError::Rule(r) => rule_err(r),
-        PlanError::Edit(x) => edit_err(x),
-    })?;
+    let ConfigPlan { edits, reasons, unknown } =
+        plan_config(config_text, &config, &facts, s.explicit).map_err(|e| match e {
+            PlanError::Rule(r) => rule_err(r),
+            PlanError::Edit(x) => edit_err(x),
+        })?;
     for name in unknown {
         out.notes.push(note(Severity::Warning, format!("context `{name}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)")));
     }
@@ -211,12 +212,14 @@ fn strings(tree: &Tree, seq: NodeId) -> Vec<String> {
 }
 
 /// Edits to config.yaml's text, the reasons, and the unknown names kept.
-fn plan_config(
-    text: &str,
-    config: &Tree,
-    f: &ContextFacts,
-    explicit: &[String],
-) -> Result<(Vec<Edit>, Vec<String>, Vec<String>), PlanError> {
+#[derive(Default)]
+struct ConfigPlan {
+    edits: Vec<Edit>,
+    reasons: Vec<String>,
+    unknown: Vec<String>,
+}
+
+fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String]) -> Result<ConfigPlan, PlanError> {
     let editor = Editor::new(text, config);
     let mut edits = Vec::new();
     let mut reasons = Vec::new();
@@ -288,7 +291,7 @@ fn plan_config(
         reasons.extend(plan.reasons.iter().map(|r| format!("{list}: {r}")));
         unknown.extend(plan.unknown_kept);
     }
-    Ok((edits, reasons, unknown))
+    Ok(ConfigPlan { edits, reasons, unknown })
 }
 
 fn unset_reason(list: &[String]) -> String {
