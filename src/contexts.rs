@@ -130,52 +130,99 @@ pub fn plan_list(list: &str, items: &[String], f: &ContextFacts) -> Result<ListP
     Ok(plan)
 }
 
+/// How one listed name relates to the available contexts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameClass {
+    /// Starts with `ssh-`: an SSH node pool, not a Kubernetes context.
+    Ssh,
+    /// The in-cluster context's name.
+    InCluster,
+    /// A kubeconfig context, exactly (or no kubeconfig to check against).
+    Exact,
+    /// Matches exactly one kubeconfig context when case is ignored.
+    CaseOf(String),
+    /// Matches several contexts when case is ignored.
+    AmbiguousCase(Vec<String>),
+    /// Matches none; the nearest names.
+    Unknown(Vec<String>),
+}
+
+pub fn classify(name: &str, f: &ContextFacts) -> NameClass {
+    if name.starts_with(SSH_PREFIX) {
+        return NameClass::Ssh;
+    }
+    if name == f.in_cluster_name {
+        return NameClass::InCluster;
+    }
+    let Some(available) = &f.kubeconfig_contexts else { return NameClass::Exact };
+    if available.iter().any(|a| a == name) {
+        return NameClass::Exact;
+    }
+    let same_case: Vec<String> = available.iter().filter(|a| a.to_lowercase() == name.to_lowercase()).cloned().collect();
+    match same_case.len() {
+        0 => NameClass::Unknown(nearest(name, available)),
+        1 => NameClass::CaseOf(same_case.into_iter().next().unwrap_or_default()),
+        _ => NameClass::AmbiguousCase(same_case),
+    }
+}
+
 fn resolve_item(
     list: &str,
     name: &str,
     f: &ContextFacts,
     plan: &mut ListPlan,
 ) -> Result<(ItemOp, Option<String>), ContextError> {
-    if name.starts_with(SSH_PREFIX) {
-        plan.reasons.push(format!(
-            "`{name}` removed (names starting with `ssh-` are SSH node pools; list them in ssh.allowed_node_pools)"
-        ));
-        return Ok((ItemOp::Remove, None));
-    }
-    if name == f.in_cluster_name {
-        if f.in_cluster_exists {
-            return Ok((ItemOp::Keep, Some(name.into())));
+    match classify(name, f) {
+        NameClass::Ssh => {
+            plan.reasons.push(format!(
+                "`{name}` removed (names starting with `ssh-` are SSH node pools; list them in ssh.allowed_node_pools)"
+            ));
+            Ok((ItemOp::Remove, None))
         }
-        plan.reasons.push(format!(
-            "`{name}` removed (the pod gets no service-account token, so there is no in-cluster context)"
-        ));
-        return Ok((ItemOp::Remove, None));
-    }
-    let Some(available) = &f.kubeconfig_contexts else { return Ok((ItemOp::Keep, Some(name.into()))) };
-    if available.iter().any(|a| a == name) {
-        return Ok((ItemOp::Keep, Some(name.into())));
-    }
-    let same_case: Vec<&String> = available.iter().filter(|a| a.to_lowercase() == name.to_lowercase()).collect();
-    match same_case.as_slice() {
-        [one] => {
+        NameClass::InCluster if f.in_cluster_exists => Ok((ItemOp::Keep, Some(name.into()))),
+        NameClass::InCluster => {
+            plan.reasons.push(format!(
+                "`{name}` removed (the pod gets no service-account token, so there is no in-cluster context)"
+            ));
+            Ok((ItemOp::Remove, None))
+        }
+        NameClass::Exact => Ok((ItemOp::Keep, Some(name.into()))),
+        NameClass::CaseOf(one) => {
             plan.reasons.push(format!("`{name}` corrected to `{one}` (context names match exactly, case included)"));
-            Ok((ItemOp::Rename((*one).clone()), Some((*one).clone())))
+            Ok((ItemOp::Rename(one.clone()), Some(one)))
         }
-        [] if f.allow_unknown => {
+        NameClass::Unknown(_) if f.allow_unknown => {
             plan.unknown_kept.push(name.into());
             Ok((ItemOp::Keep, Some(name.into())))
         }
-        [] => Err(ContextError::Unknown {
+        NameClass::Unknown(suggestions) => Err(ContextError::Unknown {
             list: list.into(),
             name: name.into(),
-            suggestions: nearest(name, available),
-            available: available.clone(),
+            suggestions,
+            available: f.kubeconfig_contexts.clone().unwrap_or_default(),
         }),
-        many => Err(ContextError::AmbiguousCase {
-            list: list.into(),
-            name: name.into(),
-            candidates: many.iter().map(|s| (*s).clone()).collect(),
-        }),
+        NameClass::AmbiguousCase(candidates) => {
+            Err(ContextError::AmbiguousCase { list: list.into(), name: name.into(), candidates })
+        }
+    }
+}
+
+/// A configured allowed_contexts value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AllowedList {
+    Unset,
+    All,
+    Names(Vec<String>),
+}
+
+impl AllowedList {
+    /// The contexts SkyPilot will use from the kubeconfig with this list (None: all of them).
+    pub fn used_kubeconfig_contexts(&self, f: &ContextFacts) -> Option<Vec<String>> {
+        match self {
+            AllowedList::All => None,
+            AllowedList::Unset => Some(f.current_context.iter().cloned().collect()),
+            AllowedList::Names(n) => Some(n.clone()),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::change::{Change, Note, RuleId, Severity};
-use crate::contexts::{self, ContextError, ContextFacts, ItemOp, ListPlan};
+use crate::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan};
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::stream::{DocRef, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, Limits, NodeId, Scalar11, Tree, edit};
@@ -125,22 +125,19 @@ pub fn run(
         return Ok(out);
     }
     let facts = facts(m, api, s, kubeconfig_mounted)?;
-    let cm_name = config_map_name(m, api)?;
-    let Some(cm) = find_config_map(m, api, &cm_name)? else {
-        out.notes.push(note(Severity::Warning, format!("ConfigMap `{cm_name}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked")));
-        return Ok(out);
+    let loaded = match load_config(m, api)? {
+        Ok(l) => l,
+        Err(cm_name) => {
+            out.notes.push(note(
+                Severity::Warning,
+                format!("ConfigMap `{cm_name}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked"),
+            ));
+            return Ok(out);
+        }
     };
+    let LoadedConfig { cm, value, text: config_text, tree: config, value_line } = loaded;
     let cm_tree = m.tree(cm)?;
-    let value = cm_tree.root().and_then(|r| cm_tree.path(r, &["data", CONFIG_KEY]));
-    let config_text = value.and_then(|v| cm_tree.str(v)).unwrap_or("");
     let at = |line: Option<usize>| m.doc_ref(cm, line);
-    let value_line = value.map(|v| cm_tree.node(v).line);
-
-    let config = Tree::parse(config_text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
-        at: at(value_line),
-        message: e.message,
-        line: e.line,
-    })?;
     let rule_err = |source| ContextsError::Rule { at: at(value_line), source };
     let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
 
@@ -189,6 +186,52 @@ pub fn run(
         "allowed_contexts changed: SkyPilot copies config.yaml to its state volume only on first start, so on an existing installation apply the same change through SkyPilot too (`sky api`, the dashboard, or the server's config)".into(),
     ));
     Ok(out)
+}
+
+/// The SkyPilot config as the API server mounts it.
+pub struct LoadedConfig<'m> {
+    pub cm: usize,
+    pub value: Option<NodeId>,
+    pub text: &'m str,
+    pub tree: Tree,
+    pub value_line: Option<usize>,
+}
+
+/// Finds and parses config.yaml; `Err(name)` when the ConfigMap is not in the stream.
+pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<Result<LoadedConfig<'m>, String>, RuleError> {
+    let cm_name = config_map_name(m, api)?;
+    let Some(cm) = find_config_map(m, api, &cm_name)? else { return Ok(Err(cm_name)) };
+    let cm_tree = m.tree(cm)?;
+    let value = cm_tree.root().and_then(|r| cm_tree.path(r, &["data", CONFIG_KEY]));
+    let text = value.and_then(|v| cm_tree.str(v)).unwrap_or("");
+    let value_line = value.map(|v| cm_tree.node(v).line);
+    let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
+        at: m.doc_ref(cm, value_line),
+        message: e.message,
+        line: e.line,
+    })?;
+    Ok(Ok(LoadedConfig { cm, value, text, tree, value_line }))
+}
+
+/// The configured lists: the global one first, then each workspace's that is set.
+pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
+    let read = |v: Option<NodeId>| match v {
+        None => AllowedList::Unset,
+        Some(v) if config.is_null(v) => AllowedList::Unset,
+        Some(v) if config.str(v) == Some(contexts::ALL) => AllowedList::All,
+        Some(v) => AllowedList::Names(strings(config, v)),
+    };
+    let root = config.root().filter(|&r| config.is_map(r));
+    let mut out = vec![(
+        "kubernetes.allowed_contexts".to_string(),
+        read(root.and_then(|r| config.path(r, &["kubernetes", "allowed_contexts"]))),
+    )];
+    for &(k, ws) in root.and_then(|r| config.get(r, "workspaces")).map(|w| config.entries(w)).unwrap_or_default() {
+        if let Some(v) = config.path(ws, &["kubernetes", "allowed_contexts"]) {
+            out.push((format!("workspaces.{}.kubernetes.allowed_contexts", config.str(k).unwrap_or("?")), read(Some(v))));
+        }
+    }
+    out
 }
 
 enum PlanError {
