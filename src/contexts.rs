@@ -158,7 +158,8 @@ pub fn classify(name: &str, f: &ContextFacts) -> NameClass {
     if available.iter().any(|a| a == name) {
         return NameClass::Exact;
     }
-    let same_case: Vec<String> = available.iter().filter(|a| a.to_lowercase() == name.to_lowercase()).cloned().collect();
+    let same_case: Vec<String> =
+        available.iter().filter(|a| a.to_lowercase() == name.to_lowercase()).cloned().collect();
     match same_case.len() {
         0 => NameClass::Unknown(nearest(name, available)),
         1 => NameClass::CaseOf(same_case.into_iter().next().unwrap_or_default()),

@@ -63,3 +63,15 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
     outcome.output = m.render(&edits)?;
     Ok(outcome)
 }
+
+/// Reads what rendered manifests say about contexts (for `doctor --manifests`).
+pub fn inspect(
+    input: &[u8],
+    deployment: Option<&str>,
+    container: &str,
+) -> Result<allowed_contexts::Inspected, PostRenderError> {
+    let text = stream::decode(input)?;
+    let m = Manifests::new(text, Limits::default(), None);
+    let api = ApiServer::locate(&m, deployment, container)?;
+    Ok(allowed_contexts::inspect(&m, &api)?)
+}

@@ -1,5 +1,9 @@
 //! Kubeconfigs, read with kube's types (`kube::config::Kubeconfig`).
 
+pub mod cert;
+pub mod doctor;
+pub mod pack;
+
 use kube::config::Kubeconfig;
 
 #[derive(Debug, thiserror::Error)]

@@ -228,10 +228,32 @@ pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
     )];
     for &(k, ws) in root.and_then(|r| config.get(r, "workspaces")).map(|w| config.entries(w)).unwrap_or_default() {
         if let Some(v) = config.path(ws, &["kubernetes", "allowed_contexts"]) {
-            out.push((format!("workspaces.{}.kubernetes.allowed_contexts", config.str(k).unwrap_or("?")), read(Some(v))));
+            out.push((
+                format!("workspaces.{}.kubernetes.allowed_contexts", config.str(k).unwrap_or("?")),
+                read(Some(v)),
+            ));
         }
     }
     out
+}
+
+/// What the manifests say about contexts, for `doctor --manifests`.
+pub struct Inspected {
+    pub facts: ContextFacts,
+    /// None when an external database holds the config, or no ConfigMap was found.
+    pub lists: Option<Vec<(String, AllowedList)>>,
+}
+
+pub fn inspect(m: &Manifests, api: &ApiServer) -> Result<Inspected, RuleError> {
+    let s = ContextSettings { kubeconfig: None, explicit: &[], allow_unknown: false };
+    let facts = facts(m, api, &s, true)?;
+    let tree = m.tree(api.doc)?;
+    let lists = if env_value(tree, api.container, DB_ENV).is_some() {
+        None
+    } else {
+        load_config(m, api)?.ok().map(|l| lists(&l.tree))
+    };
+    Ok(Inspected { facts, lists })
 }
 
 enum PlanError {

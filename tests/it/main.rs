@@ -4,4 +4,5 @@ mod cli;
 mod contexts;
 mod fidelity;
 mod helm;
+mod kubeconfig;
 mod util;

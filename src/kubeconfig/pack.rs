@@ -1,0 +1,193 @@
+//! `skyhelm kubeconfig pack`: a self-contained kubeconfig with only the named contexts and the
+//! clusters and users they use; file references read and inlined as `*-data`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::config::Kubeconfig;
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::contexts::nearest;
+use crate::yaml::emit::{self, Layout};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("kubeconfig {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("context `{name}` is not in the kubeconfig{}; available: {}", if suggestions.is_empty() { String::new() } else { format!(" (did you mean {}?)", suggestions.join(" or ")) }, available.join(", "))]
+    UnknownContext { name: String, suggestions: Vec<String>, available: Vec<String> },
+    #[error("context `{context}` names {what} `{name}`, which is not in the kubeconfig")]
+    Dangling { context: String, what: &'static str, name: String },
+    #[error(
+        "user `{user}` authenticates with the exec plugin `{command}`, which the API server image may not have; use a static-token kubeconfig, or pass --allow-exec to pack it anyway"
+    )]
+    Exec { user: String, command: String },
+    #[error("reading {field} of {subject} ({path}): {source}")]
+    ReadFile { field: &'static str, subject: String, path: PathBuf, source: std::io::Error },
+    #[error("no --context given")]
+    NoContext,
+}
+
+pub struct PackInput<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub contexts: &'a [String],
+    pub allow_exec: bool,
+}
+
+/// Reads a file a kubeconfig refers to (the caller decides how: the library does no I/O).
+pub type ReadFile<'r> = dyn FnMut(&Path) -> std::io::Result<Vec<u8>> + 'r;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackError> {
+    let path = input.path.display().to_string();
+    let full = Kubeconfig::from_yaml(input.text).map_err(|e| PackError::Parse {
+        path: path.clone(),
+        message: e.to_string().lines().next().unwrap_or_default().to_string(),
+    })?;
+    let first = input.contexts.first().ok_or(PackError::NoContext)?;
+    let base = input.path.parent().unwrap_or(Path::new(""));
+    let resolve = |p: &str| -> PathBuf {
+        let p = Path::new(p);
+        if p.is_relative() { base.join(p) } else { p.to_path_buf() }
+    };
+    let available: Vec<String> = full.contexts.iter().map(|c| c.name.clone()).collect();
+    let mut out = Kubeconfig {
+        api_version: Some("v1".into()),
+        kind: Some("Config".into()),
+        current_context: Some(first.clone()),
+        ..Kubeconfig::default()
+    };
+    for name in input.contexts {
+        if out.contexts.iter().any(|c| &c.name == name) {
+            continue;
+        }
+        let ctx = full.contexts.iter().find(|c| &c.name == name).ok_or_else(|| PackError::UnknownContext {
+            name: name.clone(),
+            suggestions: nearest(name, &available),
+            available: available.clone(),
+        })?;
+        let inner = ctx.context.clone().unwrap_or_default();
+        if !out.clusters.iter().any(|c| c.name == inner.cluster) {
+            let mut cl = full.clusters.iter().find(|c| c.name == inner.cluster).cloned().ok_or_else(|| {
+                PackError::Dangling { context: name.clone(), what: "cluster", name: inner.cluster.clone() }
+            })?;
+            if let Some(info) = cl.cluster.as_mut()
+                && let Some(p) = info.certificate_authority.take()
+            {
+                let path = resolve(&p);
+                let bytes = read(&path).map_err(|source| PackError::ReadFile {
+                    field: "certificate-authority",
+                    subject: format!("cluster {}", cl.name),
+                    path,
+                    source,
+                })?;
+                info.certificate_authority_data = Some(b64(&bytes));
+            }
+            out.clusters.push(cl);
+        }
+        if let Some(user) = &inner.user
+            && !out.auth_infos.iter().any(|u| &u.name == user)
+        {
+            let mut u = full
+                .auth_infos
+                .iter()
+                .find(|u| &u.name == user)
+                .cloned()
+                .ok_or_else(|| PackError::Dangling { context: name.clone(), what: "user", name: user.clone() })?;
+            let subject = format!("user {}", u.name);
+            if let Some(a) = u.auth_info.as_mut() {
+                if let Some(exec) = &a.exec
+                    && !input.allow_exec
+                {
+                    return Err(PackError::Exec {
+                        user: user.clone(),
+                        command: exec.command.clone().unwrap_or_default(),
+                    });
+                }
+                let mut load = |field: &'static str, p: String| {
+                    let path = resolve(&p);
+                    read(&path).map_err(|source| PackError::ReadFile {
+                        field,
+                        subject: subject.clone(),
+                        path: path.clone(),
+                        source,
+                    })
+                };
+                if let Some(p) = a.client_certificate.take() {
+                    a.client_certificate_data = Some(b64(&load("client-certificate", p)?));
+                }
+                if let Some(p) = a.client_key.take() {
+                    a.client_key_data = Some(SecretString::from(b64(&load("client-key", p)?)));
+                }
+                if let Some(p) = a.token_file.take() {
+                    let token = String::from_utf8_lossy(&load("tokenFile", p)?).trim().to_string();
+                    a.token = Some(SecretString::from(token));
+                }
+            }
+            out.auth_infos.push(u);
+        }
+        out.contexts.push(ctx.clone());
+    }
+    Ok(out)
+}
+
+fn layout() -> Layout {
+    Layout { seq_offset: 0, nl: "\n" }
+}
+
+fn document(value: &Value) -> String {
+    let mut s = String::new();
+    if let Value::Object(m) = value {
+        emit::block_map(m, 0, layout(), &mut s);
+    }
+    s
+}
+
+/// The object with `first` keys first, in that order, and no null values.
+fn ordered(value: Value, first: &[&str]) -> Value {
+    let Value::Object(mut m) = value else { return value };
+    m.retain(|_, x| !x.is_null());
+    let mut out = serde_json::Map::new();
+    for k in first {
+        if let Some(x) = m.remove(*k) {
+            out.insert((*k).to_string(), x);
+        }
+    }
+    out.extend(m);
+    Value::Object(out)
+}
+
+/// The kubeconfig as YAML (credentials included: this is the file the Secret carries).
+pub fn render_kubeconfig(k: &Kubeconfig) -> String {
+    let v = serde_json::to_value(k).unwrap_or(Value::Null);
+    document(&ordered(v, &["apiVersion", "kind", "current-context", "clusters", "contexts", "users"]))
+}
+
+/// A Secret with the kubeconfig under key `config`, the key the chart mounts.
+pub fn render_secret(kubeconfig_yaml: &str, name: &str, namespace: Option<&str>) -> String {
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.into()),
+            namespace: namespace.map(str::to_string),
+            ..Default::default()
+        },
+        type_: Some("Opaque".into()),
+        data: Some(BTreeMap::from([("config".to_string(), ByteString(kubeconfig_yaml.as_bytes().to_vec()))])),
+        ..Default::default()
+    };
+    let mut v = serde_json::to_value(&secret).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        m.insert("apiVersion".into(), Value::String("v1".into()));
+        m.insert("kind".into(), Value::String("Secret".into()));
+    }
+    document(&ordered(v, &["apiVersion", "kind", "metadata", "type", "data"]))
+}

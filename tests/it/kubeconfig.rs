@@ -1,0 +1,276 @@
+//! `skyhelm doctor` on kubeconfigs in the shapes users have, and `skyhelm kubeconfig pack`
+//! read back by kubectl.
+
+use std::process::Command;
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::helm::{Form, render};
+use crate::util::{KUBECONFIG, k8s_json, root, run_with_stdin, skyhelm, tool};
+
+fn fixture(name: &str) -> String {
+    root().join("tests/fixtures/kubeconfigs").join(name).display().to_string()
+}
+
+/// Runs doctor with JSON output; returns (exit code, findings as (severity, check, subject)).
+fn doctor(args: &[&str], stdin: &[u8]) -> (i32, Vec<(String, String, String)>, Value) {
+    let mut all = vec!["doctor", "--output", "json"];
+    all.extend_from_slice(args);
+    let out = skyhelm(&all, stdin);
+    let json: Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = json["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["severity"].as_str().unwrap().into(),
+                f["check"].as_str().unwrap().into(),
+                f["subject"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    (out.status.code().expect("code"), findings, json)
+}
+
+fn has(findings: &[(String, String, String)], severity: &str, check: &str, subject: &str) -> bool {
+    findings.iter().any(|(s, c, sub)| s == severity && c == check && sub == subject)
+}
+
+#[test]
+fn kind_certificates_expiring_and_expired() {
+    let kc = fixture("kind.yaml");
+    let (code, f, _) = doctor(&["--kubeconfig", &kc, "--allowed-context", "kind-skypilot", "--now", "2026-11-25"], b"");
+    assert_eq!(code, 0, "{f:?}");
+    assert!(has(&f, "warning", "certificate-expiring", "user kind-skypilot"), "{f:?}");
+    let (code, f, _) = doctor(&["--kubeconfig", &kc, "--allowed-context", "kind-skypilot", "--now", "2027-01-01"], b"");
+    assert_eq!(code, 1);
+    assert!(has(&f, "error", "certificate-expired", "user kind-skypilot"), "{f:?}");
+    let (code, f, _) = doctor(&["--kubeconfig", &kc, "--allowed-context", "kind-skypilot", "--now", "2026-01-01"], b"");
+    assert_eq!((code, f.len()), (0, 0), "{f:?}");
+}
+
+#[test]
+fn cloud_exec_plugins_and_bad_ca_data() {
+    let (code, f, json) =
+        doctor(&["--kubeconfig", &fixture("cloud-exec.yaml"), "--allowed-context", "gke_proj_us-central1-c_prod"], b"");
+    assert_eq!(code, 1);
+    assert!(has(&f, "warning", "exec-plugin", "user gke_proj_us-central1-c_prod"), "{f:?}");
+    assert!(has(&f, "warning", "exec-plugin", "user arn:aws:eks:us-west-2:123456789012:cluster/train"), "{f:?}");
+    assert!(json.to_string().contains("`gke-gcloud-auth-plugin`") && json.to_string().contains("`aws`"));
+    assert!(has(&f, "error", "data-not-pem", "cluster gke_proj_us-central1-c_prod"), "{f:?}");
+    assert!(has(&f, "warning", "insecure-skip-tls-verify", "cluster arn:aws:eks:us-west-2:123456789012:cluster/train"));
+    assert!(has(&f, "warning", "context-not-allowed", "context arn:aws:eks:us-west-2:123456789012:cluster/train"));
+}
+
+#[test]
+fn minikube_file_references() {
+    let (code, f, _) = doctor(&["--kubeconfig", &fixture("minikube.yaml"), "--allowed-context", "minikube"], b"");
+    assert_eq!(code, 1);
+    for (subject, n) in [("cluster minikube", 1), ("user minikube", 2), ("user robot", 1)] {
+        assert_eq!(
+            f.iter().filter(|(s, c, sub)| s == "error" && c == "file-reference" && sub == subject).count(),
+            n,
+            "{f:?}"
+        );
+    }
+    assert!(has(&f, "warning", "context-not-allowed", "context minikube-robot"));
+}
+
+#[test]
+fn broken_references_duplicates_and_shadowing() {
+    let (code, f, _) = doctor(
+        &["--kubeconfig", &fixture("broken.yaml"), "--allowed-context", "prod", "--allowed-context", "Staging"],
+        b"",
+    );
+    assert_eq!(code, 1);
+    for (sev, check, subject) in [
+        ("error", "duplicate-name", "context prod"),
+        ("error", "duplicate-name", "cluster c1"),
+        ("error", "dangling-reference", "context staging"),
+        ("error", "current-context", "kubeconfig"),
+        ("error", "data-not-pem", "user admin"),
+        ("error", "allowed-not-found", "context Staging"),
+        ("warning", "shadowed-context", "context in-cluster"),
+    ] {
+        assert!(has(&f, sev, check, subject), "missing {sev} {check} {subject}: {f:?}");
+    }
+}
+
+#[test]
+fn parse_errors_have_line_and_column_and_no_secret() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(&p, "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: hunter2-secret\n    exec: [oops\n")
+        .expect("write");
+    let (code, f, json) = doctor(&["--kubeconfig", p.to_str().unwrap()], b"");
+    assert_eq!(code, 1);
+    assert!(has(&f, "error", "parse", "kubeconfig"), "{f:?}");
+    let msg = json.to_string();
+    assert!(msg.contains("line 6"), "{msg}");
+    assert!(!msg.contains("hunter2"), "{msg}");
+}
+
+#[test]
+fn doctor_reads_allowed_lists_and_in_cluster_from_manifests() {
+    let input = render(
+        Form::Helm3,
+        "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, trian, in-cluster]\n",
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    std::fs::write(&kc, KUBECONFIG).expect("write");
+    let (code, f, json) = doctor(&["--kubeconfig", kc.to_str().unwrap(), "--manifests", "-"], input.as_bytes());
+    assert_eq!(code, 1);
+    assert!(has(&f, "error", "allowed-not-found", "context trian"), "{f:?}");
+    assert!(json.to_string().contains("did you mean `train`?"), "{json}");
+    assert!(has(&f, "warning", "context-not-allowed", "context Dev-EU"), "{f:?}");
+    assert!(!f.iter().any(|(_, _, s)| s == "context in-cluster" || s == "context prod"), "{f:?}");
+}
+
+#[test]
+fn no_credential_ever_appears_in_doctor_output() {
+    let secrets: Vec<String> = {
+        let mut v = vec!["sEcReT-tOkEn-value".to_string(), "bm90IGEga2V5".to_string()];
+        let kind = std::fs::read_to_string(fixture("kind.yaml")).expect("kind");
+        for line in kind.lines().filter(|l| l.contains("-data:")) {
+            let data = line.split(": ").nth(1).expect("data").to_string();
+            v.push(data[..40].to_string());
+            let pem = base64::engine::general_purpose::STANDARD.decode(&data).expect("b64");
+            let pem = String::from_utf8(pem).expect("pem");
+            v.extend(pem.lines().filter(|l| !l.starts_with("-----")).map(|l| l[..20.min(l.len())].to_string()));
+        }
+        v
+    };
+    for fx in ["broken.yaml", "kind.yaml"] {
+        for output in ["table", "json"] {
+            let out = skyhelm(
+                &[
+                    "doctor",
+                    "--kubeconfig",
+                    &fixture(fx),
+                    "--output",
+                    output,
+                    "--allowed-context",
+                    "x",
+                    "--now",
+                    "2030-01-01",
+                ],
+                b"",
+            );
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            for s in &secrets {
+                assert!(!text.contains(s.as_str()), "{fx} {output}: credential {s:?} in output:\n{text}");
+            }
+        }
+    }
+}
+
+fn kubectl_view(kubeconfig: &str) -> Value {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("packed");
+    std::fs::write(&p, kubeconfig).expect("write");
+    let out = Command::new(tool("kubectl"))
+        .args(["config", "view", "--raw", "-o", "json", "--kubeconfig"])
+        .arg(&p)
+        .output()
+        .expect("kubectl");
+    assert!(out.status.success(), "kubectl refused the packed kubeconfig: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn pack_inlines_files_and_keeps_only_the_named_contexts() {
+    let kc = fixture("minikube.yaml");
+    let out = skyhelm(
+        &["kubeconfig", "pack", "--kubeconfig", &kc, "--context", "minikube-robot", "--output", "kubeconfig"],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let view = kubectl_view(&String::from_utf8(out.stdout).expect("utf-8"));
+    assert_eq!(view["current-context"], "minikube-robot");
+    assert_eq!(view["contexts"].as_array().map(Vec::len), Some(1));
+    assert_eq!(view["users"].as_array().map(Vec::len), Some(1));
+    assert_eq!(view["users"][0]["user"]["token"], "static-token-for-tests");
+    let ca = std::fs::read(root().join("tests/fixtures/kubeconfigs/files/ca.crt")).expect("ca");
+    assert_eq!(
+        view["clusters"][0]["cluster"]["certificate-authority-data"],
+        base64::engine::general_purpose::STANDARD.encode(ca)
+    );
+    assert!(view["clusters"][0]["cluster"].get("certificate-authority").is_none());
+}
+
+#[test]
+fn pack_secret_is_a_valid_secret_with_key_config() {
+    let kc = fixture("minikube.yaml");
+    let out = skyhelm(
+        &[
+            "kubeconfig",
+            "pack",
+            "--kubeconfig",
+            &kc,
+            "--context",
+            "minikube",
+            "--namespace",
+            "skypilot",
+            "--secret-name",
+            "creds",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let docs = k8s_json(&text);
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(docs[0].clone()).expect("a k8s Secret");
+    assert_eq!(secret.metadata.name.as_deref(), Some("creds"));
+    assert_eq!(secret.metadata.namespace.as_deref(), Some("skypilot"));
+    let config = &secret.data.expect("data")["config"].0;
+    let view = kubectl_view(std::str::from_utf8(config).expect("utf-8"));
+    assert_eq!(view["contexts"][0]["name"], "minikube");
+    assert!(view["users"][0]["user"]["client-key-data"].is_string());
+    // And doctor finds nothing wrong with it.
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("packed");
+    std::fs::write(&p, config).expect("write");
+    let (code, f, _) =
+        doctor(&["--kubeconfig", p.to_str().unwrap(), "--allowed-context", "minikube", "--now", "2026-11-25"], b"");
+    assert_eq!(code, 0, "{f:?}");
+}
+
+#[test]
+fn pack_refuses_exec_and_unknown_contexts() {
+    let kc = fixture("cloud-exec.yaml");
+    let out = skyhelm(&["kubeconfig", "pack", "--kubeconfig", &kc, "--context", "gke_proj_us-central1-c_prod"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-exec"));
+    let out = skyhelm(
+        &[
+            "kubeconfig",
+            "pack",
+            "--kubeconfig",
+            &kc,
+            "--context",
+            "gke_proj_us-central1-c_prod",
+            "--allow-exec",
+            "--output",
+            "kubeconfig",
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    let out = run_with_stdin(
+        crate::util::clean(&mut Command::new(crate::util::bin())).args([
+            "kubeconfig",
+            "pack",
+            "--kubeconfig",
+            &kc,
+            "--context",
+            "nope",
+        ]),
+        b"",
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("context `nope` is not in the kubeconfig"));
+}
