@@ -208,7 +208,11 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     if !args.allowed_context.is_empty() {
         input.allowed = Some(vec![("--allowed-context".into(), AllowedList::Names(args.allowed_context.clone()))]);
     }
-    let findings = doctor::doctor(&input);
+    let mut findings = doctor::doctor(&input);
+    if args.live {
+        findings.extend(live_findings(&text, &input, args.timeout));
+        findings.sort_by_key(|f| f.severity);
+    }
     let text = match args.output {
         DoctorOutput::Table => doctor::render_table(&path, &findings),
         DoctorOutput::Json => doctor::render_json(&path, &findings),
@@ -232,4 +236,38 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     };
     std::io::stdout().lock().write_all(out.as_bytes()).map_err(AppError::Stdout)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The contexts `doctor --live` checks: those the allowed lists use (all, without lists).
+fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64) -> Vec<doctor::Finding> {
+    let Ok(config) =
+        std::str::from_utf8(text).map_err(|_| ()).and_then(|t| kube::config::Kubeconfig::from_yaml(t).map_err(|_| ()))
+    else {
+        return Vec::new();
+    };
+    let names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
+    let facts = contexts::ContextFacts {
+        in_cluster_name: input.in_cluster_name.clone(),
+        current_context: config.current_context.clone(),
+        kubeconfig_contexts: Some(names.clone()),
+        ..Default::default()
+    };
+    let mut wanted: Vec<String> = Vec::new();
+    for (_, list) in input.allowed.iter().flatten() {
+        wanted.extend(list.used_kubeconfig_contexts(&facts).unwrap_or_else(|| names.clone()));
+    }
+    if input.allowed.is_none() {
+        wanted = names.clone();
+    }
+    let mut seen = Vec::new();
+    wanted.retain(|n| {
+        names.contains(n) && !seen.contains(n) && {
+            seen.push(n.clone());
+            true
+        }
+    });
+    crate::live_client::check_contexts(&config, &wanted, std::time::Duration::from_secs(timeout))
+        .iter()
+        .flat_map(|(c, r)| crate::kubeconfig::live::findings(c, r))
+        .collect()
 }

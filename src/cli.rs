@@ -61,6 +61,13 @@ pub struct DoctorArgs {
     /// Check certificate expiry as of this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub now: Option<String>,
+    /// Also connect to each allowed context and check with SelfSubjectAccessReview that its
+    /// identity may do what SkyPilot needs.
+    #[arg(long)]
+    pub live: bool,
+    /// Seconds to wait for each context with --live.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    pub timeout: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ pub mod change;
 pub mod cli;
 pub mod contexts;
 pub mod kubeconfig;
+pub mod live_client;
 pub mod plugin;
 pub mod post_render;
 pub mod rules;

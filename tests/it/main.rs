@@ -5,4 +5,5 @@ mod contexts;
 mod fidelity;
 mod helm;
 mod kubeconfig;
+mod live;
 mod util;
