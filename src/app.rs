@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
+use crate::change::Outcome;
 use crate::cli::{
-    Cli, Command, DoctorArgs, DoctorOutput, KubeconfigCommand, PackArgs, PackOutput, PluginCommand, PluginDir,
-    PostRenderArgs,
+    Cli, ColorChoice, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, KubeconfigCommand, PackArgs, PackOutput,
+    PluginCommand, PluginDir, PostRenderArgs,
 };
 use crate::contexts::{self, AllowedList};
 use crate::kubeconfig::cert;
@@ -17,6 +18,7 @@ use crate::kubeconfig::doctor::{self, DoctorInput};
 use crate::kubeconfig::pack::{self, PackError, PackInput};
 use crate::plugin;
 use crate::post_render::{PostRenderError, post_render};
+use crate::report::{self, Report, ReportOptions};
 use crate::settings::{ConfigFile, Settings, SettingsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, AppError> {
     match cli.command {
         Some(Command::PostRender(args)) => run_post_render(&args),
+        Some(Command::Diff(args)) => run_diff(&args),
         Some(Command::HelmPlugin(PluginCommand::Install(dir))) => plugin_install(&dir),
         Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => plugin_uninstall(&dir),
         Some(Command::Doctor(args)) => run_doctor(&args),
@@ -94,28 +97,58 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
 
 fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
     let settings = load_settings(args)?;
-    let result = post_render_io(&settings);
-    if let Some(path) = &settings.report_file {
-        let report = match &result {
-            Ok(summary) => summary.clone(),
-            Err(e) => format!("error: {e}\n"),
-        };
-        write_atomic(path, report.as_bytes())?;
-    }
-    let summary = result?;
-    eprint!("{}", summary.lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
+    let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
+    write_side_files(&settings, &result)?;
+    let outcome = result?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
+    eprint!("{}", outcome.summary().lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs post-render on stdin; writes stdout only when everything succeeded.
-fn post_render_io(settings: &Settings) -> Result<String, AppError> {
+/// Post-renders `input`; nothing is written here.
+fn run_core(settings: &Settings, input: &[u8]) -> Result<Outcome, AppError> {
     let kubeconfig = settings.kubeconfig.as_deref().map(|p| read_file("reading kubeconfig", p)).transpose()?;
-    let mut input = Vec::new();
-    std::io::stdin().lock().read_to_end(&mut input).map_err(AppError::Stdin)?;
-    let outcome = post_render(&input, settings, kubeconfig.as_deref()).map_err(Box::new)?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
-    Ok(outcome.summary())
+    Ok(post_render(input, settings, kubeconfig.as_deref()).map_err(Box::new)?)
+}
+
+/// `--report-file` (errors, changes, notes) and `--diff-file` (the report), written atomically.
+fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> Result<(), AppError> {
+    if let Some(path) = &settings.report_file {
+        let text = match result {
+            Ok(outcome) => outcome.summary(),
+            Err(e) => format!("error: {e}\n"),
+        };
+        write_atomic(path, text.as_bytes())?;
+    }
+    if let (Some(path), Ok(outcome)) = (&settings.diff_file, result) {
+        let opts = ReportOptions { show_secrets: settings.show_secrets, ..ReportOptions::default() };
+        write_atomic(path, report::render_human(&Report::from_outcome(outcome, &opts), &opts).as_bytes())?;
+    }
+    Ok(())
+}
+
+fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
+    let settings = load_settings(&args.post_render)?;
+    let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
+    let result = read_input(&input).and_then(|bytes| run_core(&settings, &bytes));
+    write_side_files(&settings, &result)?;
+    let outcome = result?;
+    let color = match args.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let opts = ReportOptions { context: args.context, color, show_secrets: settings.show_secrets };
+    let report = Report::from_outcome(&outcome, &opts);
+    let text = match args.output {
+        DiffOutput::Diff => report::render_human(&report, &opts),
+        DiffOutput::Json => report::render_json(&report, &opts),
+    };
+    std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
+    Ok(if report.changed() { ExitCode::from(2) } else { ExitCode::SUCCESS })
 }
 
 /// Writes a file through a temporary file in the same folder and a rename.

@@ -32,6 +32,36 @@ pub struct Change {
     pub rule: RuleId,
     pub reasons: Vec<String>,
     pub edits: Vec<Edit>,
+    /// Paths of the fields the change touches (for the diff's JSON).
+    pub paths: Vec<String>,
+    /// When the change is to a text embedded in one field (config.yaml in a ConfigMap): the
+    /// decoded text before and after, which the diff shows instead of the escaped string.
+    pub field: Option<FieldDiff>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldDiff {
+    pub path: String,
+    pub before: String,
+    pub after: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Changed,
+    Added,
+}
+
+/// One document that post-render changed or added, with its text before and after.
+#[derive(Debug, Clone)]
+pub struct DocChange {
+    /// 0-based index in the input stream (for added documents: where they were inserted).
+    pub doc: usize,
+    pub resource: ResourceId,
+    pub action: Action,
+    pub before: String,
+    pub after: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -66,6 +96,7 @@ pub struct Outcome {
     pub output: String,
     pub changes: Vec<Change>,
     pub notes: Vec<Note>,
+    pub documents: Vec<DocChange>,
 }
 
 impl Outcome {

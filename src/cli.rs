@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Command {
     /// Read rendered manifests on stdin, write them post-rendered on stdout.
     PostRender(PostRenderArgs),
+    /// Print what post-render would change and why (exit 0: nothing; 2: changes; 1: error).
+    Diff(DiffArgs),
     /// Install or remove the Helm 4 `postrenderer/v1` plugin that runs this binary.
     #[command(subcommand)]
     HelmPlugin(PluginCommand),
@@ -129,6 +131,42 @@ pub struct PostRenderArgs {
     /// Keep allowed context names that match no kubeconfig context (with a warning).
     #[arg(long, env = "SKYHELM_ALLOW_UNKNOWN_CONTEXTS")]
     pub allow_unknown_contexts: bool,
+    /// Also write the report of what changed and why (as `skyhelm diff` prints it) to FILE.
+    #[arg(long, env = "SKYHELM_DIFF_FILE", value_name = "FILE")]
+    pub diff_file: Option<PathBuf>,
+    /// Show Secret values in reports instead of their size and hash.
+    #[arg(long, env = "SKYHELM_SHOW_SECRETS")]
+    pub show_secrets: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffOutput {
+    Diff,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub post_render: PostRenderArgs,
+    /// Rendered manifests [default: stdin].
+    #[arg(value_name = "FILE|-")]
+    pub input: Option<PathBuf>,
+    /// Lines of context around each change.
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    pub context: usize,
+    /// Colour: auto means when stdout is a terminal and NO_COLOR is not set.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+    #[arg(long, value_enum, default_value = "diff")]
+    pub output: DiffOutput,
 }
 
 #[derive(Debug, Subcommand)]

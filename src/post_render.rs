@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::change::Outcome;
+use crate::change::{Action, DocChange, Outcome};
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount};
 use crate::settings::Settings;
@@ -60,7 +60,19 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
     for c in &outcome.changes {
         edits[c.doc].extend(c.edits.iter().cloned());
     }
-    outcome.output = m.render(&edits)?;
+    let (output, edited) = m.render(&edits)?;
+    outcome.output = output;
+    for (doc, after) in edited {
+        if let Some(resource) = outcome.changes.iter().find(|c| c.doc == doc).map(|c| c.resource.clone()) {
+            outcome.documents.push(DocChange {
+                doc,
+                resource,
+                action: Action::Changed,
+                before: m.text(doc).to_string(),
+                after,
+            });
+        }
+    }
     Ok(outcome)
 }
 

@@ -18,6 +18,8 @@ pub struct Settings {
     pub report_file: Option<PathBuf>,
     pub allowed_contexts: Vec<String>,
     pub allow_unknown_contexts: bool,
+    pub diff_file: Option<PathBuf>,
+    pub show_secrets: bool,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -32,6 +34,8 @@ pub struct ConfigFile {
     pub report_file: Option<PathBuf>,
     pub allowed_contexts: Option<Vec<String>>,
     pub allow_unknown_contexts: Option<bool>,
+    pub diff_file: Option<PathBuf>,
+    pub show_secrets: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +54,7 @@ impl ConfigFile {
                 .map_err(|e| SettingsError::Config { path: path.to_path_buf(), message: e.to_string() })?
         };
         let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut cfg.kubeconfig, &mut cfg.report_file].into_iter().flatten() {
+        for p in [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file].into_iter().flatten() {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -72,6 +76,8 @@ impl Settings {
             report_file,
             allowed_context,
             allow_unknown_contexts,
+            diff_file,
+            show_secrets,
         } = args.clone();
         Settings {
             secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
@@ -86,6 +92,8 @@ impl Settings {
                 allowed_context
             },
             allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts.unwrap_or(false),
+            diff_file: diff_file.or(config.diff_file),
+            show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::change::{Change, Note, RuleId, Severity};
+use crate::change::{Change, FieldDiff, Note, RuleId, Severity};
 use crate::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan};
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::stream::{DocRef, ManifestError, Manifests};
@@ -180,7 +180,15 @@ pub fn run(
         at: at(None),
         source: crate::yaml::EditError::Layout { line: 1, what: "ConfigMap without a name".into() },
     })?;
-    out.change = Some(Change { doc: cm, resource, rule: RuleId::AllowedContexts, reasons, edits: cm_edit });
+    out.change = Some(Change {
+        doc: cm,
+        resource,
+        rule: RuleId::AllowedContexts,
+        reasons,
+        edits: cm_edit,
+        paths: vec![format!("data.{CONFIG_KEY}")],
+        field: Some(FieldDiff { path: format!("data.{CONFIG_KEY}"), before: config_text.to_string(), after: new_text }),
+    });
     out.notes.push(note(
         Severity::Info,
         "allowed_contexts changed: SkyPilot copies config.yaml to its state volume only on first start, so on an existing installation apply the same change through SkyPilot too (`sky api`, the dashboard, or the server's config)".into(),

@@ -125,6 +125,8 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
 
     let mut edits: Vec<Edit> = Vec::new();
     let mut reasons = Vec::new();
+    let mut paths: Vec<String> = Vec::new();
+    let container_path = format!("spec.template.spec.containers[{}]", api.container_name);
 
     let at_target = mnts.iter().find(|mt| {
         (mt.path == target && mt.sub_path.is_none())
@@ -184,6 +186,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                             editor.push_to_list(api.pod_spec, "volumes", &to_value(&volume)).map_err(edit_err)?,
                         );
                         reasons.push(format!("added volume `{VOLUME_NAME}` from Secret `{}`", s.secret_name));
+                        paths.push("spec.template.spec.volumes".into());
                         VOLUME_NAME.to_string()
                     }
                 },
@@ -199,6 +202,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                 "mounted volume `{volume_name}` read-only at {target} in container `{}`",
                 api.container_name
             ));
+            paths.push(format!("{container_path}.volumeMounts"));
         }
     }
 
@@ -211,6 +215,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                 reasons.push(format!(
                     "set KUBECONFIG={SSH_KUBECONFIG} (SSH node pools keep /root/.kube on the state volume)"
                 ));
+                paths.push(format!("{container_path}.env"));
             }
             Some((node, value)) => {
                 let wanted = format!("{SSH_MOUNT_PATH}/config");
@@ -236,6 +241,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
             edits.extend(ann);
             reasons
                 .push(format!("set pod annotation {CHECKSUM_ANNOTATION} so that a changed kubeconfig rolls the pods"));
+            paths.push("spec.template.metadata.annotations".into());
         }
     }
 
@@ -245,5 +251,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
         rule: RuleId::KubeconfigMount,
         reasons,
         edits,
+        paths,
+        field: None,
     }))
 }

@@ -150,9 +150,11 @@ impl<'a> Manifests<'a> {
 
     /// The output stream: every document's original bytes, with `edits[i]` applied to
     /// document i. Each edited document is parsed again before anything is returned.
-    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<String, ManifestError> {
+    /// Also returns the edited documents' new texts.
+    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<(String, Vec<(usize, String)>), ManifestError> {
         let extra: usize = edits.iter().flatten().map(|e| e.insert.len()).sum();
         let mut out = String::with_capacity(self.input.len() + extra);
+        let mut edited_docs = Vec::new();
         for doc in 0..self.len() {
             let doc_edits = edits.get(doc).map(Vec::as_slice).unwrap_or_default();
             if doc_edits.is_empty() {
@@ -164,7 +166,8 @@ impl<'a> Manifests<'a> {
             Tree::parse(&edited, &self.limits)
                 .map_err(|source| ManifestError::Verify { at: self.doc_ref(doc, None), source })?;
             out.push_str(&edited);
+            edited_docs.push((doc, edited));
         }
-        Ok(out)
+        Ok((out, edited_docs))
     }
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod contexts;
+mod diff;
 mod fidelity;
 mod helm;
 mod kubeconfig;

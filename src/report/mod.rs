@@ -1,0 +1,108 @@
+//! The report of what post-render changed and why: a model built from the `Outcome`, rendered
+//! as a helm-diff style text (`diff`) or as JSON (`json`). Secret values are never shown
+//! unless asked for (`redact`).
+
+mod diff;
+mod json;
+mod redact;
+
+pub use diff::render_human;
+pub use json::render_json;
+pub use redact::redact_secret;
+
+use crate::change::{Action, FieldDiff, Note, Outcome, RuleId};
+use crate::stream::ResourceId;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ReportOptions {
+    /// Lines of context around each change.
+    pub context: usize,
+    pub color: bool,
+    pub show_secrets: bool,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { context: 3, color: false, show_secrets: false }
+    }
+}
+
+/// One resource in the report.
+#[derive(Debug, Clone)]
+pub struct ResourceReport {
+    /// 1-based position in the stream.
+    pub document: usize,
+    pub id: ResourceId,
+    pub action: Action,
+    pub reasons: Vec<(RuleId, String)>,
+    pub paths: Vec<String>,
+    /// The document before and after (Secret values redacted unless shown).
+    pub before: String,
+    pub after: String,
+    /// A decoded embedded text to show instead of the document.
+    pub field: Option<FieldDiff>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub resources: Vec<ResourceReport>,
+    pub notes: Vec<Note>,
+}
+
+impl Report {
+    pub fn from_outcome(o: &Outcome, opts: &ReportOptions) -> Report {
+        let resources = o
+            .documents
+            .iter()
+            .map(|d| {
+                let changes: Vec<_> = o.changes.iter().filter(|c| c.doc == d.doc).collect();
+                let secret = d.resource.kind == "Secret" && !opts.show_secrets;
+                let text = |t: &str| if secret { redact_secret(t) } else { t.to_string() };
+                let field = match changes.as_slice() {
+                    [only] if !secret => only.field.clone(),
+                    _ => None,
+                };
+                ResourceReport {
+                    document: d.doc + 1,
+                    id: d.resource.clone(),
+                    action: d.action,
+                    reasons: changes.iter().flat_map(|c| c.reasons.iter().map(|r| (c.rule, r.clone()))).collect(),
+                    paths: changes.iter().flat_map(|c| c.paths.iter().cloned()).collect(),
+                    before: text(&d.before),
+                    after: text(&d.after),
+                    field,
+                }
+            })
+            .collect();
+        Report { resources, notes: o.notes.clone() }
+    }
+
+    pub fn changed(&self) -> bool {
+        !self.resources.is_empty()
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.resources.iter().filter(|r| r.action == action).count()
+    }
+
+    pub fn summary(&self) -> String {
+        let (c, a) = (self.count(Action::Changed), self.count(Action::Added));
+        if c + a == 0 {
+            return "no changes".into();
+        }
+        let plural = |n: usize| if n == 1 { "resource" } else { "resources" };
+        match (c, a) {
+            (c, 0) => format!("{c} {} changed", plural(c)),
+            (0, a) => format!("{a} {} added", plural(a)),
+            (c, a) => format!("{c} {} changed, {a} added", plural(c)),
+        }
+    }
+}
+
+/// `apps` for `apps/v1`, `v1` for the core group: helm-diff's header.
+pub fn group_of(api_version: &str) -> &str {
+    match api_version.rsplit_once('/') {
+        Some((group, _)) => group,
+        None => api_version,
+    }
+}

@@ -1,0 +1,53 @@
+//! Secret values never appear in a report: each value under `data` and `stringData` is
+//! replaced by its size and a sha256 prefix, so a change is still visible.
+
+use base64::Engine;
+use serde_json::Value;
+
+use crate::yaml::{Editor, Limits, Tree, edit};
+
+/// The Secret document with every `data`/`stringData` value replaced by
+/// `(redacted, N bytes, sha256 PREFIX)`. A document that does not parse is replaced whole.
+pub fn redact_secret(text: &str) -> String {
+    let Ok(tree) = Tree::parse(text, &Limits::default()) else {
+        return format!("(redacted Secret, {} bytes, sha256 {})\n", text.len(), prefix(text.as_bytes()));
+    };
+    let Some(root) = tree.root() else { return text.to_string() };
+    let editor = Editor::new(text, &tree);
+    let mut edits = Vec::new();
+    for field in ["data", "stringData"] {
+        let Some(map) = tree.get(root, field) else { continue };
+        for &(_, v) in tree.entries(map) {
+            let raw = tree.str(v).unwrap_or_default();
+            let bytes = if field == "data" {
+                base64::engine::general_purpose::STANDARD.decode(raw.trim()).unwrap_or_else(|_| raw.as_bytes().to_vec())
+            } else {
+                raw.as_bytes().to_vec()
+            };
+            let label = format!("(redacted, {} bytes, sha256 {})", bytes.len(), prefix(&bytes));
+            match editor.replace_scalar(v, &Value::String(label)) {
+                Ok(e) => edits.push(e),
+                Err(_) => return format!("(redacted Secret, {} bytes)\n", text.len()),
+            }
+        }
+    }
+    edit::apply(text, &edits).unwrap_or_else(|_| format!("(redacted Secret, {} bytes)\n", text.len()))
+}
+
+fn prefix(bytes: &[u8]) -> String {
+    crate::post_render::sha256_hex(bytes)[..12].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_replaced_by_size_and_hash() {
+        let doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  config: aHVudGVyMg==\nstringData:\n  token: |\n    hunter2\n";
+        let out = redact_secret(doc);
+        assert!(!out.contains("aHVudGVyMg") && !out.contains("hunter2"), "{out}");
+        assert!(out.contains("config: \"(redacted, 7 bytes, sha256 "), "{out}");
+        assert!(out.contains("token: \"(redacted, 8 bytes, sha256 "), "{out}");
+    }
+}

@@ -1,0 +1,186 @@
+//! `skyhelm diff` and `post-render --diff-file`: the report of what changed and why.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helm::{Form, render};
+use crate::util::{bin, clean, kubeconfig_file, run_with_stdin, skyhelm};
+
+/// The upstream-shaped cases: (name, chart values).
+const CASES: &[(&str, &str)] = &[
+    ("incluster-only", "{}\n"),
+    (
+        "both-missing-incluster",
+        "kubernetesCredentials:\n  useKubeconfig: true\napiService:\n  config: |\n    kubernetes:\n      allowed_contexts:\n        - prod\n        - train\n",
+    ),
+    (
+        "ssh-node-pools",
+        "apiService:\n  sshNodePools: |\n    my-box:\n      hosts: [1.2.3.4]\n  config: |\n    kubernetes:\n      allowed_contexts: [Prod, in-cluster]  # failover order\n",
+    ),
+];
+
+fn diff(input: &str, extra: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let mut args = vec!["diff", &kc];
+    args.extend_from_slice(extra);
+    let out = skyhelm(&args, input.as_bytes());
+    (
+        out.status.code().expect("code"),
+        String::from_utf8(out.stdout).expect("utf-8"),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn human_report_snapshots() {
+    for (name, values) in CASES {
+        for (form, tag) in [(Form::Helm3, "helm3"), (Form::Helm4, "helm4")] {
+            let input = render(form, values);
+            let (code, plain, err) = diff(&input, &["--color", "never"]);
+            assert_eq!(code, 2, "{name} {tag}: {err}");
+            insta::assert_snapshot!(format!("diff-{name}-{tag}"), plain);
+            let (_, colored, _) = diff(&input, &["--color", "always"]);
+            insta::assert_snapshot!(format!("diff-{name}-{tag}-color"), colored);
+        }
+    }
+}
+
+/// Untouched lines of an edited document never show as changed: with no context, the only
+/// marked lines are the ones skyhelm added.
+#[test]
+fn only_changed_lines_are_marked() {
+    let input = render(Form::Helm3, CASES[1].1);
+    let (_, text, _) = diff(&input, &["--color", "never", "--context", "0"]);
+    let changed: Vec<&str> = text.lines().filter(|l| l.starts_with('+') || l.starts_with('-')).collect();
+    assert!(changed.iter().all(|l| l.starts_with('+')), "{text}");
+    assert_eq!(changed.len(), 3, "{text}");
+    assert_eq!(changed[0], "+    - in-cluster");
+    assert_eq!(changed[1], "+      annotations:");
+    assert!(changed[2].starts_with("+        skyhelm.io/kubeconfig-sha256: \""), "{text}");
+}
+
+#[test]
+fn exit_codes_follow_diff() {
+    let input = render(Form::Helm3, CASES[0].1);
+    let (code, _, _) = diff(&input, &[]);
+    assert_eq!(code, 2);
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let out = skyhelm(&["post-render", &kc], input.as_bytes());
+    let (code, text, _) = diff(&String::from_utf8(out.stdout).expect("utf-8"), &[]);
+    assert_eq!((code, text.as_str()), (0, "no changes\n"));
+    let (code, text, err) = diff(&input, &["--container", "nope"]);
+    assert_eq!(code, 1);
+    assert!(text.is_empty() && err.contains("nope"));
+}
+
+#[test]
+fn diff_file_equals_diff_output() {
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render(form, CASES[2].1);
+        let dir = tempfile::tempdir().expect("tmp");
+        let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+        let file = dir.path().join("diff.txt");
+        let out = run_with_stdin(
+            clean(&mut Command::new(bin())).args(["post-render", &kc]).env("SKYHELM_DIFF_FILE", &file),
+            input.as_bytes(),
+        );
+        assert!(out.status.success());
+        let (_, printed, _) = diff(&input, &["--color", "never"]);
+        assert_eq!(std::fs::read_to_string(&file).expect("diff file"), printed);
+    }
+}
+
+/// The JSON report has exactly the structure the README documents.
+#[test]
+fn json_report_has_the_documented_structure() {
+    let input = render(Form::Helm4, CASES[1].1);
+    let (code, text, _) = diff(&input, &["--output", "json"]);
+    assert_eq!(code, 2);
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&v), ["changed", "notes", "resources", "summary", "version"]);
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["changed"], true);
+    assert_eq!(v["summary"], serde_json::json!({"changed": 2, "added": 0}));
+    let resources = v["resources"].as_array().expect("resources");
+    assert_eq!(resources.len(), 2);
+    for r in resources {
+        assert_eq!(
+            keys(r),
+            [
+                "action",
+                "after",
+                "apiVersion",
+                "before",
+                "changedPaths",
+                "document",
+                "kind",
+                "name",
+                "namespace",
+                "reasons",
+                "rules"
+            ]
+        );
+        assert!(r["document"].is_u64() && r["before"].is_string() && r["after"].is_string());
+        assert!(["changed", "added"].contains(&r["action"].as_str().expect("action")));
+        for reason in r["reasons"].as_array().expect("reasons") {
+            assert_eq!(keys(reason), ["reason", "rule"]);
+        }
+        assert!(
+            r["rules"]
+                .as_array()
+                .expect("rules")
+                .iter()
+                .all(|x| ["kubeconfig-mount", "allowed-contexts"].contains(&x.as_str().unwrap_or("")))
+        );
+    }
+    let cm = resources.iter().find(|r| r["kind"] == "ConfigMap").expect("cm");
+    assert_eq!(cm["changedPaths"], serde_json::json!(["data.config.yaml"]));
+    assert_eq!(cm["rules"], serde_json::json!(["allowed-contexts"]));
+    for n in v["notes"].as_array().expect("notes") {
+        assert_eq!(keys(n), ["message", "rule", "severity"]);
+    }
+}
+
+/// No byte of a Secret value or kubeconfig credential appears in any output.
+#[test]
+fn secrets_never_appear_in_reports() {
+    let values = "apiService:\n  sshNodePools: |\n    pool:\n      hosts: [10.9.8.7]\n      user: s3cr3t-ssh-user\n";
+    let input = render(Form::Helm3, values);
+    assert!(input.contains("s3cr3t-ssh-user"), "the rendered Secret carries the value");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = kubeconfig_file(dir.path());
+    let report = dir.path().join("report.txt");
+    let diff_file = dir.path().join("diff.txt");
+    let kc_arg = format!("--kubeconfig={}", kc.display());
+    let mut outputs = Vec::new();
+    for args in
+        [vec!["diff", &kc_arg], vec!["diff", &kc_arg, "--output", "json"], vec!["diff", &kc_arg, "--color", "always"]]
+    {
+        let out = skyhelm(&args, input.as_bytes());
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr));
+    }
+    let out = run_with_stdin(
+        clean(&mut Command::new(bin()))
+            .args(["post-render", &kc_arg])
+            .env("SKYHELM_DIFF_FILE", &diff_file)
+            .env("SKYHELM_REPORT_FILE", &report),
+        input.as_bytes(),
+    );
+    outputs.push(String::from_utf8_lossy(&out.stderr).into_owned());
+    outputs.push(std::fs::read_to_string(&diff_file).expect("diff file"));
+    outputs.push(std::fs::read_to_string(&report).expect("report"));
+    let forbidden = ["s3cr3t-ssh-user", "10.9.8.7", "placeholder"];
+    for (i, o) in outputs.iter().enumerate() {
+        for f in forbidden {
+            assert!(!o.contains(f), "output {i} shows {f:?}:\n{o}");
+        }
+    }
+}
