@@ -12,6 +12,7 @@ use crate::yaml::Edit;
 pub enum RuleId {
     KubeconfigMount,
     AllowedContexts,
+    Rbac,
 }
 
 impl fmt::Display for RuleId {
@@ -19,6 +20,7 @@ impl fmt::Display for RuleId {
         f.write_str(match self {
             RuleId::KubeconfigMount => "kubeconfig-mount",
             RuleId::AllowedContexts => "allowed-contexts",
+            RuleId::Rbac => "rbac",
         })
     }
 }

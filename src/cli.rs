@@ -134,9 +134,24 @@ pub struct PostRenderArgs {
     /// Also write the report of what changed and why (as `skyhelm diff` prints it) to FILE.
     #[arg(long, env = "SKYHELM_DIFF_FILE", value_name = "FILE")]
     pub diff_file: Option<PathBuf>,
+    /// RBAC for the API server's service account [default: add].
+    #[arg(long, env = "SKYHELM_RBAC", value_enum, value_name = "MODE")]
+    pub rbac: Option<RbacChoice>,
     /// Show Secret values in reports instead of their size and hash.
     #[arg(long, env = "SKYHELM_SHOW_SECRETS")]
     pub show_secrets: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RbacChoice {
+    /// Add a ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing.
+    Add,
+    /// Change nothing; report excess and missing grants.
+    Audit,
+    /// Rewrite wildcard verbs in roles bound only to the API server's account.
+    Tighten,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -14,6 +14,7 @@ pub mod kubeconfig;
 pub mod live_client;
 pub mod plugin;
 pub mod post_render;
+pub mod rbac;
 pub mod report;
 pub mod rules;
 pub mod settings;

@@ -2,9 +2,9 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::change::{Action, DocChange, Outcome};
+use crate::change::{Action, Change, DocChange, Outcome, RuleId};
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
-use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount};
+use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, InputError, ManifestError, Manifests};
 use crate::yaml::Limits;
@@ -56,23 +56,49 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
     outcome.changes.extend(contexts.change);
     outcome.notes.extend(contexts.notes);
 
+    let facts = allowed_contexts::facts(&m, &api, &ctx, true)?;
+    let rbac = rbac::run(&m, &api, &facts, settings.rbac)?;
+    outcome.changes.extend(rbac.changes);
+    outcome.notes.extend(rbac.notes);
+
     let mut edits = vec![Vec::new(); m.len()];
     for c in &outcome.changes {
-        edits[c.doc].extend(c.edits.iter().cloned());
-    }
-    let (output, edited) = m.render(&edits)?;
-    outcome.output = output;
-    for (doc, after) in edited {
-        if let Some(resource) = outcome.changes.iter().find(|c| c.doc == doc).map(|c| c.resource.clone()) {
-            outcome.documents.push(DocChange {
-                doc,
-                resource,
-                action: Action::Changed,
-                before: m.text(doc).to_string(),
-                after,
-            });
+        if let Some(e) = edits.get_mut(c.doc) {
+            e.extend(c.edits.iter().cloned());
         }
     }
+    let (mut output, edited) = m.render(&edits)?;
+    for (doc, after) in edited {
+        if let Some(resource) = outcome.changes.iter().find(|c| c.doc == doc).map(|c| c.resource.clone()) {
+            let before = m.text(doc).to_string();
+            outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before, after });
+        }
+    }
+    for (i, added) in rbac.added.into_iter().enumerate() {
+        if !output.is_empty() && !output.ends_with('\n') {
+            output.push('\n');
+        }
+        output.push_str(&added.text);
+        let doc = m.len() + i;
+        let (resource, after) = (added.resource, added.text);
+        outcome.documents.push(DocChange {
+            doc,
+            resource: resource.clone(),
+            action: Action::Added,
+            before: String::new(),
+            after,
+        });
+        outcome.changes.push(Change {
+            doc,
+            resource,
+            rule: RuleId::Rbac,
+            reasons: added.reasons,
+            edits: Vec::new(),
+            paths: added.paths,
+            field: None,
+        });
+    }
+    outcome.output = output;
     Ok(outcome)
 }
 

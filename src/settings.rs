@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::PostRenderArgs;
+use crate::cli::{PostRenderArgs, RbacChoice};
 use crate::rules::api_server::DEFAULT_CONTAINER;
+use crate::rules::rbac::RbacMode;
 
 pub const DEFAULT_SECRET_NAME: &str = "kube-credentials";
 
@@ -20,6 +21,7 @@ pub struct Settings {
     pub allow_unknown_contexts: bool,
     pub diff_file: Option<PathBuf>,
     pub show_secrets: bool,
+    pub rbac: RbacMode,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -36,6 +38,7 @@ pub struct ConfigFile {
     pub allow_unknown_contexts: Option<bool>,
     pub diff_file: Option<PathBuf>,
     pub show_secrets: Option<bool>,
+    pub rbac: Option<RbacChoice>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +81,7 @@ impl Settings {
             allow_unknown_contexts,
             diff_file,
             show_secrets,
+            rbac,
         } = args.clone();
         Settings {
             secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
@@ -93,6 +97,12 @@ impl Settings {
             },
             allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts.unwrap_or(false),
             diff_file: diff_file.or(config.diff_file),
+            rbac: match rbac.or(config.rbac).unwrap_or(RbacChoice::Add) {
+                RbacChoice::Add => RbacMode::Add,
+                RbacChoice::Audit => RbacMode::Audit,
+                RbacChoice::Tighten => RbacMode::Tighten,
+                RbacChoice::Off => RbacMode::Off,
+            },
             show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
         }
     }

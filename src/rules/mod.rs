@@ -4,6 +4,7 @@
 pub mod allowed_contexts;
 pub mod api_server;
 pub mod kubeconfig_mount;
+pub mod rbac;
 
 use crate::stream::ManifestError;
 

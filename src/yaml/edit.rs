@@ -86,6 +86,11 @@ impl<'a> Editor<'a> {
         editor
     }
 
+    /// How this document lays out block content (for new documents in the same style).
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
     /// Follows the document's own habit for block sequences under a key: indented or not.
     fn detect_seq_offset(&self) -> usize {
         for n in self.tree.nodes() {

@@ -25,9 +25,10 @@ pub fn scalar(v: &Value) -> String {
     }
 }
 
+/// `name` first, then `namespace`, then the rest in order.
 fn ordered(map: &Map<String, Value>) -> impl Iterator<Item = (&String, &Value)> {
-    let name = map.get_key_value("name");
-    name.into_iter().chain(map.iter().filter(|(k, _)| k.as_str() != "name"))
+    const FIRST: [&str; 2] = ["name", "namespace"];
+    FIRST.iter().filter_map(|k| map.get_key_value(*k)).chain(map.iter().filter(|(k, _)| !FIRST.contains(&k.as_str())))
 }
 
 /// Flow style, for insertion into `[...]` or `{...}`.

@@ -329,3 +329,50 @@ impl Tree {
         &self.nodes
     }
 }
+
+impl Tree {
+    /// The node as JSON, with YAML 1.1 meaning (as Kubernetes reads it): aliases expanded,
+    /// merge keys applied. For reading existing objects into typed structs; never re-emitted.
+    pub fn to_json(&self, id: NodeId) -> serde_json::Value {
+        use serde_json::Value;
+        let id = self.resolve(id);
+        match &self.nodes[id].kind {
+            NodeKind::Scalar { value, .. } => match self.scalar(id) {
+                Some(Scalar11::Null) => Value::Null,
+                Some(Scalar11::Bool(b)) => Value::Bool(b),
+                Some(Scalar11::Int(i)) => i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from),
+                Some(Scalar11::Float(f)) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+                _ => Value::String(value.clone()),
+            },
+            NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json(i)).collect()),
+            NodeKind::Map { entries, .. } => {
+                let mut out = serde_json::Map::new();
+                for &(k, v) in entries {
+                    let key = self.to_json(k);
+                    let is_merge = matches!(&self.nodes[self.resolve(k)].kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
+                    if is_merge {
+                        let sources = match self.to_json(v) {
+                            Value::Array(a) => a,
+                            other => vec![other],
+                        };
+                        for src in sources {
+                            if let Value::Object(m) = src {
+                                for (mk, mv) in m {
+                                    out.entry(mk).or_insert(mv);
+                                }
+                            }
+                        }
+                        continue;
+                    }
+                    let key = match key {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    out.insert(key, self.to_json(v));
+                }
+                Value::Object(out)
+            }
+            NodeKind::Alias { .. } => Value::Null,
+        }
+    }
+}

@@ -52,7 +52,7 @@ fn human_report_snapshots() {
 #[test]
 fn only_changed_lines_are_marked() {
     let input = render(Form::Helm3, CASES[1].1);
-    let (_, text, _) = diff(&input, &["--color", "never", "--context", "0"]);
+    let (_, text, _) = diff(&input, &["--color", "never", "--context", "0", "--rbac", "off"]);
     let changed: Vec<&str> = text.lines().filter(|l| l.starts_with('+') || l.starts_with('-')).collect();
     assert!(changed.iter().all(|l| l.starts_with('+')), "{text}");
     assert_eq!(changed.len(), 3, "{text}");
@@ -108,9 +108,9 @@ fn json_report_has_the_documented_structure() {
     assert_eq!(keys(&v), ["changed", "notes", "resources", "summary", "version"]);
     assert_eq!(v["version"], 1);
     assert_eq!(v["changed"], true);
-    assert_eq!(v["summary"], serde_json::json!({"changed": 2, "added": 0}));
+    assert_eq!(v["summary"], serde_json::json!({"changed": 2, "added": 2}));
     let resources = v["resources"].as_array().expect("resources");
-    assert_eq!(resources.len(), 2);
+    assert_eq!(resources.len(), 4);
     for r in resources {
         assert_eq!(
             keys(r),
@@ -138,12 +138,15 @@ fn json_report_has_the_documented_structure() {
                 .as_array()
                 .expect("rules")
                 .iter()
-                .all(|x| ["kubeconfig-mount", "allowed-contexts"].contains(&x.as_str().unwrap_or("")))
+                .all(|x| ["kubeconfig-mount", "allowed-contexts", "rbac"].contains(&x.as_str().unwrap_or("")))
         );
     }
     let cm = resources.iter().find(|r| r["kind"] == "ConfigMap").expect("cm");
     assert_eq!(cm["changedPaths"], serde_json::json!(["data.config.yaml"]));
     assert_eq!(cm["rules"], serde_json::json!(["allowed-contexts"]));
+    let added = resources.iter().find(|r| r["action"] == "added").expect("added");
+    assert_eq!((added["kind"].as_str(), added["before"].as_str()), (Some("ClusterRole"), Some("")));
+    assert_eq!(added["rules"], serde_json::json!(["rbac"]));
     for n in v["notes"].as_array().expect("notes") {
         assert_eq!(keys(n), ["message", "rule", "severity"]);
     }

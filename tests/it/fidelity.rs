@@ -75,6 +75,9 @@ fn strip_added(out: &mut Value, input: &Value) -> Added {
 /// Post-renders `input`, checks byte identity of untouched documents, meaning of the edited
 /// one, idempotence; returns what was added.
 fn check(input: &str, args: &[&str]) -> (String, Added) {
+    // RBAC additions have their own tests (rbac.rs); here only the mount's edits are checked.
+    let args: Vec<&str> = args.iter().copied().chain(["--rbac", "off"]).collect();
+    let args = args.as_slice();
     let out = post_render_ok(args, input);
     let (in_docs, out_docs) = (docs(input), docs(&out));
     assert_eq!(in_docs.len(), out_docs.len(), "document count changed:\n{out}");
@@ -193,6 +196,6 @@ fn ssh_node_pools_mount_and_kubeconfig_env() {
 #[test]
 fn existing_mount_under_another_name_is_left_alone() {
     let input = BASE.replace("          mountPath: /root/.sky\n", "          mountPath: /root/.sky\n        - name: my-kubeconfig\n          mountPath: /root/.kube/\n").replace("        emptyDir: {}\n", "        emptyDir: {}\n      - name: my-kubeconfig\n        secret: {secretName: kube-credentials, defaultMode: 0400}\n");
-    let out = post_render_ok(&[], &input);
+    let out = post_render_ok(&["--rbac", "off"], &input);
     assert_eq!(out, input);
 }
