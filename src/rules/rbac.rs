@@ -316,8 +316,19 @@ const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clus
 fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], out: &mut RbacOutcome) {
     let account = format!("ServiceAccount {}/{}", acc.namespace, acc.name);
     if !facts.in_cluster_exists {
+        let mut seen: Vec<&rbac::Source> = Vec::new();
         for g in grants {
-            out.notes.push(note(Severity::Warning, format!("{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster", g.source.role, g.source.binding)));
+            if seen.contains(&&g.source) {
+                continue;
+            }
+            seen.push(&g.source);
+            out.notes.push(note(
+                Severity::Warning,
+                format!(
+                    "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
+                    g.source.role, g.source.binding
+                ),
+            ));
         }
         return;
     }

@@ -7,4 +7,5 @@ mod fidelity;
 mod helm;
 mod kubeconfig;
 mod live;
+mod rbac;
 mod util;
