@@ -96,7 +96,8 @@ fn diff_file_equals_diff_output() {
 /// The JSON report has exactly the structure the README documents.
 #[test]
 fn json_report_has_the_documented_structure() {
-    let input = render(Form::Helm4, CASES[1].1);
+    let values = format!("{}rbac:\n  create: false\n", CASES[1].1);
+    let input = render(Form::Helm4, &values);
     let (code, text, _) = diff(&input, &["--output", "json"]);
     assert_eq!(code, 2);
     let v: Value = serde_json::from_str(&text).expect("json");
@@ -108,9 +109,9 @@ fn json_report_has_the_documented_structure() {
     assert_eq!(keys(&v), ["changed", "notes", "resources", "summary", "version"]);
     assert_eq!(v["version"], 1);
     assert_eq!(v["changed"], true);
-    assert_eq!(v["summary"], serde_json::json!({"changed": 2, "added": 2}));
+    assert_eq!(v["summary"], serde_json::json!({"changed": 2, "added": 5}));
     let resources = v["resources"].as_array().expect("resources");
-    assert_eq!(resources.len(), 4);
+    assert_eq!(resources.len(), 7);
     for r in resources {
         assert_eq!(
             keys(r),
@@ -145,7 +146,7 @@ fn json_report_has_the_documented_structure() {
     assert_eq!(cm["changedPaths"], serde_json::json!(["data.config.yaml"]));
     assert_eq!(cm["rules"], serde_json::json!(["allowed-contexts"]));
     let added = resources.iter().find(|r| r["action"] == "added").expect("added");
-    assert_eq!((added["kind"].as_str(), added["before"].as_str()), (Some("ClusterRole"), Some("")));
+    assert_eq!((added["kind"].as_str(), added["before"].as_str()), (Some("ServiceAccount"), Some("")));
     assert_eq!(added["rules"], serde_json::json!(["rbac"]));
     for n in v["notes"].as_array().expect("notes") {
         assert_eq!(keys(n), ["message", "rule", "severity"]);

@@ -160,13 +160,32 @@ fn custom_account_and_in_cluster_namespace() {
 }
 
 #[test]
-fn chart_rbac_with_or_without_rbac_management_only_lacks_storageclasses() {
+fn chart_rbac_with_or_without_rbac_management_is_complete() {
     for values in [CONFIG.to_string(), format!("rbac:\n  manageRbacPolicies: false\n{CONFIG}")] {
         let out = k8s_json(&post_render(&render(Form::Helm4, &values), &[]));
-        let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
-        assert_eq!(kinds, ["ClusterRole", "ClusterRoleBinding"]);
+        assert!(added(&out).is_empty());
         assert_covers(&out, "skypilot", "sky-api-sa", &minimal("skypilot"));
     }
+}
+
+/// Older upstream charts (mid-2025) grant no storageclasses in their ClusterRole: skyhelm adds
+/// exactly that, in a ClusterRole of its own.
+#[test]
+fn older_chart_lacking_storageclasses_gets_only_that() {
+    let input = render(Form::Helm3, CONFIG);
+    let old = input.replace("  - apiGroups:\n    - storage.k8s.io\n    resources:\n    - storageclasses\n    verbs:\n    - get\n    - list\n    - watch\n", "");
+    assert_ne!(old, input, "the rendered ClusterRole had storageclasses to remove");
+    let out = k8s_json(&post_render(&old, &[]));
+    let new = added(&out);
+    let kinds: Vec<&str> = new.iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, ["ClusterRole", "ClusterRoleBinding"]);
+    assert_eq!(
+        new[0]["rules"],
+        serde_json::json!([{"apiGroups": ["storage.k8s.io"], "resources": ["storageclasses"], "verbs": ["get", "list", "watch"]}])
+    );
+    let crb: ClusterRoleBinding = serde_json::from_value(new[1].clone()).expect("ClusterRoleBinding");
+    assert_eq!(crb.role_ref.name, new[0]["metadata"]["name"].as_str().unwrap_or(""));
+    assert_covers(&out, "skypilot", "sky-api-sa", &minimal("skypilot"));
 }
 
 #[test]
@@ -210,7 +229,6 @@ fn tighten_keeps_every_needed_permission_and_drops_wildcard_verbs() {
         let out = k8s_json(&text);
         // Needed: the minimal set and every feature the chart rendered.
         let mut needs = minimal("skypilot");
-        needs.retain(|n| n.1 != "storageclasses"); // tighten adds nothing; the chart lacks it
         for verb in VERBS {
             for (group, res) in [
                 ("apps", "deployments"),
