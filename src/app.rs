@@ -9,8 +9,8 @@ use clap::{CommandFactory, Parser};
 
 use crate::change::Outcome;
 use crate::cli::{
-    Cli, ColorChoice, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, KubeconfigCommand, PackArgs, PackOutput,
-    PluginCommand, PluginDir, PostRenderArgs,
+    Cli, ColorChoice, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand,
+    PackArgs, PackOutput, PluginCommand, PluginDir, PostRenderArgs,
 };
 use crate::contexts::{self, AllowedList};
 use crate::kubeconfig::cert;
@@ -39,6 +39,8 @@ pub enum AppError {
     Pack(#[from] PackError),
     #[error("{0}")]
     Usage(String),
+    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Generate(Vec<crate::chart::GenerateError>),
     #[error("{0} does not hold the skyhelm plugin; not removing it")]
     NotOurPlugin(PathBuf),
 }
@@ -72,6 +74,7 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => plugin_uninstall(&dir),
         Some(Command::Doctor(args)) => run_doctor(&args),
         Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => run_pack(&args),
+        Some(Command::Generate(args)) => run_generate(&args),
         None if std::io::stdin().is_terminal() => {
             Cli::command().print_help().map_err(AppError::Stdout)?;
             Ok(ExitCode::from(2))
@@ -303,4 +306,113 @@ fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64) -> Vec<doctor::
         .iter()
         .flat_map(|(c, r)| crate::kubeconfig::live::findings(c, r))
         .collect()
+}
+
+fn load_templates(dir: Option<&Path>) -> Result<Vec<(String, String)>, AppError> {
+    let Some(dir) = dir else {
+        return Ok(crate::chart::EMBEDDED.iter().map(|(n, t)| ((*n).to_string(), (*t).to_string())).collect());
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(file_err("reading templates in", &d))? {
+            let p = entry.map_err(file_err("reading templates in", &d))?.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "tera") {
+                let name = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
+                let text = String::from_utf8(read_file("reading template", &p)?)
+                    .map_err(|_| AppError::Usage(format!("{}: not UTF-8", p.display())))?;
+                out.push((name, text));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
+    use crate::chart;
+    let path = args.environments.display().to_string();
+    let text = String::from_utf8(read_file("reading environments file", &args.environments)?)
+        .map_err(|_| AppError::Usage(format!("{path}: not UTF-8")))?;
+    let file = chart::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
+    let envs = chart::environments(&file).map_err(AppError::Generate)?;
+    let base = args.environments.parent().unwrap_or(Path::new(""));
+    let mut kubeconfigs = std::collections::BTreeMap::new();
+    for env in &envs {
+        if let Some(k) = &env.kubeconfig {
+            let p = base.join(k);
+            let loaded = std::fs::read(&p).map_err(|e| format!("kubeconfig {}: {e}", p.display())).and_then(|b| {
+                crate::kubeconfig::LoadedKubeconfig::parse(&p.display().to_string(), &b).map_err(|e| e.to_string())
+            });
+            kubeconfigs.insert(env.name.clone(), loaded);
+        }
+    }
+    let templates = load_templates(args.templates.as_deref())?;
+    let source = args.environments.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
+    let charts = chart::generate(&file, &source, &kubeconfigs, &templates).map_err(AppError::Generate)?;
+    for c in &charts {
+        for n in &c.notes {
+            eprintln!("skyhelm: note: {n}");
+        }
+    }
+    if args.check {
+        let mut differs = false;
+        for c in &charts {
+            for (name, want) in &c.files {
+                let p = args.out.join(&c.dir).join(name);
+                let have = std::fs::read_to_string(&p).unwrap_or_default();
+                if &have != want {
+                    differs = true;
+                    println!("--- {} (on disk)\n+++ {} (generated)", p.display(), p.display());
+                    print!("{}", similar::TextDiff::from_lines(&have, want).unified_diff().context_radius(3));
+                }
+            }
+        }
+        if differs {
+            eprintln!(
+                "skyhelm: the charts in {} differ from what {} generates; run `skyhelm generate {}`",
+                args.out.display(),
+                path,
+                path
+            );
+            return Ok(ExitCode::FAILURE);
+        }
+        println!("charts in {} are up to date", args.out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for c in &charts {
+        write_chart(&args.out, c)?;
+        println!("wrote {}", args.out.join(&c.dir).display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes a chart into a temporary folder beside its place, then swaps it in.
+fn write_chart(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), AppError> {
+    std::fs::create_dir_all(out).map_err(file_err("creating", out))?;
+    let target = out.join(&c.dir);
+    let tmp = out.join(format!(".{}.skyhelm-tmp", c.dir));
+    let old = out.join(format!(".{}.skyhelm-old", c.dir));
+    for stale in [&tmp, &old] {
+        if stale.exists() {
+            std::fs::remove_dir_all(stale).map_err(file_err("removing", stale))?;
+        }
+    }
+    for (name, text) in &c.files {
+        let p = tmp.join(name);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(file_err("creating", parent))?;
+        }
+        std::fs::write(&p, text).map_err(file_err("writing", &p))?;
+    }
+    if target.exists() {
+        std::fs::rename(&target, &old).map_err(file_err("moving aside", &target))?;
+    }
+    std::fs::rename(&tmp, &target).map_err(file_err("writing", &target))?;
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(file_err("removing", &old))?;
+    }
+    Ok(())
 }

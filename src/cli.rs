@@ -33,6 +33,24 @@ pub enum Command {
     /// Kubeconfig tools.
     #[command(subcommand)]
     Kubeconfig(KubeconfigCommand),
+    /// Generate one chart per environment from an environments file.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// The environments file (schema: schemas/environments.schema.json).
+    #[arg(value_name = "ENVIRONMENTS")]
+    pub environments: PathBuf,
+    /// Where the charts go (each in `<name>-<environment>/`).
+    #[arg(long, default_value = "charts", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Use the `*.tera` templates in DIR instead of the built-in ones.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Write nothing; exit 1 with a diff when the charts on disk differ from what would be generated.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -8,6 +8,7 @@
 
 pub mod app;
 pub mod change;
+pub mod chart;
 pub mod cli;
 pub mod contexts;
 pub mod kubeconfig;

@@ -4,6 +4,7 @@ mod cli;
 mod contexts;
 mod diff;
 mod fidelity;
+mod generate;
 mod helm;
 mod kubeconfig;
 mod live;
