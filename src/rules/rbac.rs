@@ -229,10 +229,11 @@ fn add(
         return Ok(());
     }
     let tree = m.tree(api.doc)?;
-    let style = Style {
-        helm4: m.containing(FILENAME_ANNOTATION).next().is_some(),
+    // Only worked out when something is added: it scans the whole stream.
+    let style = std::cell::LazyCell::new(|| Style {
+        helm4: !m.containing(FILENAME_ANNOTATION).is_empty(),
         layout: Editor::new(m.text(api.doc), tree).layout(),
-    };
+    });
     let subject = Subject {
         kind: "ServiceAccount".into(),
         name: acc.name.clone(),

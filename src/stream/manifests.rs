@@ -82,10 +82,23 @@ impl<'a> Manifests<'a> {
         &self.input[self.ranges[doc].clone()]
     }
 
-    /// Documents whose text contains `needle`: a cheap filter before parsing.
-    pub fn containing<'s>(&'s self, needle: &'s str) -> impl Iterator<Item = usize> + 's {
+    /// Documents whose text contains `needle`: a cheap filter before parsing. One pass of
+    /// memmem over the whole input, skipping to the next document after each hit.
+    pub fn containing(&self, needle: &str) -> Vec<usize> {
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
-        (0..self.len()).filter(move |&i| finder.find(self.text(i).as_bytes()).is_some())
+        let bytes = self.input.as_bytes();
+        let mut docs = Vec::new();
+        let mut pos = 0;
+        while let Some(i) = finder.find(&bytes[pos..]) {
+            let at = pos + i;
+            let doc = self.ranges.partition_point(|r| r.start <= at).saturating_sub(1);
+            // A hit that runs past its document's end is not inside one document.
+            if at + needle.len() <= self.ranges[doc].end {
+                docs.push(doc);
+            }
+            pos = self.ranges[doc].end.max(at + 1);
+        }
+        docs
     }
 
     /// 1-based line in the whole stream of a 1-based line of document `doc`.
