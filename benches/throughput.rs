@@ -60,7 +60,9 @@ fn edit_api_server(b: Bencher) {
         let editor = Editor::new(text, &tree);
         let root = tree.root().unwrap();
         let pod = tree.path(root, &["spec", "template", "spec"]).unwrap();
-        editor.push_to_list(pod, "volumes", &serde_json::json!({"name": "kube-config", "secret": {"secretName": "x"}})).unwrap()
+        editor
+            .push_to_list(pod, "volumes", &serde_json::json!({"name": "kube-config", "secret": {"secretName": "x"}}))
+            .unwrap()
     });
 }
 
@@ -69,5 +71,6 @@ fn post_render(b: Bencher) {
     let input = STREAM.as_bytes();
     let mut settings = Settings::resolve(&Default::default(), ConfigFile::default());
     settings.kubeconfig = Some("examples/kubeconfig".into());
-    b.counter(BytesCount::new(input.len())).bench(|| skyhelm::post_render::post_render(black_box(input), &settings, Some(KUBECONFIG)).unwrap());
+    b.counter(BytesCount::new(input.len()))
+        .bench(|| skyhelm::post_render::post_render(black_box(input), &settings, Some(KUBECONFIG)).unwrap());
 }

@@ -220,6 +220,13 @@ impl<'a> Editor<'a> {
         else {
             return Err(EditError::Layout { line: node.line, what: "empty block mapping".into() });
         };
+        // Explicit keys (`? key`) put keys at another column than the mapping's: not edited.
+        if existing.iter().any(|&(k, _)| {
+            let k = self.tree.node(k);
+            self.text[self.line_start(k.start)..k.start].trim_end().ends_with('?')
+        }) {
+            return Err(EditError::Layout { line: node.line, what: "a mapping with explicit keys (`?`)".into() });
+        }
         let mut lines = String::new();
         emit::block_map(entries, self.tree.node(first_key).col, self.layout, &mut lines);
         self.insert_lines(self.tree.node(last_value).end, lines)

@@ -94,6 +94,8 @@ impl Tree {
         // an alias, as go-yaml v2 counts them for its excessive-aliasing check.
         let mut expanded: Vec<(u64, u64)> = Vec::new();
         let mut documents = 0usize;
+        // Anchored collections not yet closed: an alias to one would make the value contain itself.
+        let mut open: std::collections::HashSet<NodeId> = std::collections::HashSet::new();
         let mut options = Options::default();
         options.flow_nesting_limit = limits.max_depth;
         options.block_nesting_limit = limits.max_depth;
@@ -141,6 +143,10 @@ impl Tree {
                 Event::Alias(anchor) => {
                     let target =
                         *tree.anchors.get(&anchor).ok_or_else(|| err_at("alias to an unknown anchor", line, col))?;
+                    if open.contains(&target) {
+                        // go-yaml refuses this too ("anchor '…' value contains itself").
+                        return Err(err_at("an anchor's value contains an alias to itself", line, col));
+                    }
                     tree.aliased.push(anchor);
                     // go-yaml counts every node it decodes through an alias as aliased.
                     let (n, _) = expanded[target];
@@ -162,6 +168,7 @@ impl Tree {
                     expanded.push((1, 0));
                     if anchor != 0 {
                         tree.anchors.insert(anchor, id);
+                        open.insert(id);
                     }
                     stack.push(Frame { id, pending_key: None });
                     None
@@ -169,6 +176,7 @@ impl Tree {
                 Event::SequenceEnd | Event::MappingEnd => {
                     let frame = stack.pop().ok_or_else(|| err_at("unbalanced collection end", line, col))?;
                     let id = frame.id;
+                    open.remove(&id);
                     let (flow, last_child) = match &tree.nodes[id].kind {
                         NodeKind::Seq { items, flow } => (*flow, items.last().copied()),
                         NodeKind::Map { entries, flow } => (*flow, entries.last().map(|e| e.1)),

@@ -9,4 +9,5 @@ mod helm;
 mod kubeconfig;
 mod live;
 mod rbac;
+mod regressions;
 mod util;

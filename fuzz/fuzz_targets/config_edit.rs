@@ -1,0 +1,20 @@
+#![no_main]
+//! Any config.yaml text inside the SkyPilot ConfigMap: post-render never panics, and when it
+//! succeeds its output is a stream that parses.
+use libfuzzer_sys::fuzz_target;
+use skyhelm::settings::{ConfigFile, Settings};
+
+const API: &str = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: sky-api-server\n  namespace: sky\nspec:\n  template:\n    spec:\n      containers:\n      - name: skypilot-api\n        image: img\n      volumes:\n      - name: skypilot-config\n        configMap:\n          name: sky-config\n";
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(config) = std::str::from_utf8(data) else { return };
+    let quoted = serde_json::to_string(config).expect("json string");
+    let stream = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sky-config\n  namespace: sky\ndata:\n  config.yaml: {quoted}\n{API}");
+    let mut settings = Settings::resolve(&Default::default(), ConfigFile::default());
+    settings.allowed_contexts = vec!["a".into(), "in-cluster".into()];
+    if let Ok(out) = skyhelm::post_render::post_render(stream.as_bytes(), &settings, None) {
+        assert!(!out.output.is_empty());
+    }
+    settings.allowed_contexts.clear();
+    let _ = skyhelm::post_render::post_render(stream.as_bytes(), &settings, None);
+});

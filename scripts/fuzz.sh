@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Bounded fuzzing of every target (cargo-fuzz, libFuzzer). SECONDS_PER_TARGET (default 60).
+# The corpora are seeded from the project's own fixtures and examples; crashes land in
+# fuzz/artifacts/<target>/ and make this script fail (turn each into a regression test).
+# cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets this machine's stable toolchain use them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${SECONDS_PER_TARGET:-60}
+export RUSTC_BOOTSTRAP=1
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.1 --locked
+targets=(split yaml_edit config_edit kubeconfig post_render)
+for t in "${targets[@]}"; do
+  mkdir -p "fuzz/corpus/$t"
+done
+# Seeds: manifests for the stream targets, kubeconfigs for the kubeconfig target.
+for f in tests/fixtures/*.yaml examples/helm3-rendered.yaml; do
+  for t in split yaml_edit post_render; do cp "$f" "fuzz/corpus/$t/seed-$(basename "$f")"; done
+done
+for f in tests/fixtures/kubeconfigs/*.yaml examples/kubeconfig; do cp "$f" "fuzz/corpus/kubeconfig/seed-$(basename "$f")"; done
+printf 'kubernetes:\n  allowed_contexts: [a, ssh-b, A]  # c\nworkspaces:\n  w:\n    kubernetes:\n      allowed_contexts:\n      - in-cluster\n' > fuzz/corpus/config_edit/seed-config.yaml
+(cd fuzz && cargo fuzz build -O)
+for t in "${targets[@]}"; do
+  echo "fuzzing $t for ${seconds}s"
+  (cd fuzz && cargo fuzz run -O "$t" -- -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 2>&1 | tail -n 3)
+done
