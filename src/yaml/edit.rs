@@ -33,10 +33,18 @@ pub enum EditError {
     Overlap { at: usize },
 }
 
-/// Applies edits to `text`. Edits at the same offset are applied in the order given.
+/// Indentation of the first line an edit inserts.
+fn insert_indent(e: &Edit) -> usize {
+    let body = e.insert.trim_start_matches(['\r', '\n']);
+    body.len() - body.trim_start_matches(' ').len()
+}
+
+/// Applies edits to `text`. Insertions at the same offset go deepest first: when a nested
+/// collection and its parent both end there, the nested one's new lines must come before the
+/// parent's (or they would land inside the parent's new entry). Otherwise in the order given.
 pub fn apply(text: &str, edits: &[Edit]) -> Result<String, EditError> {
     let mut order: Vec<&Edit> = edits.iter().collect();
-    order.sort_by_key(|e| e.at);
+    order.sort_by_key(|e| (e.at, std::cmp::Reverse(insert_indent(e))));
     let extra: usize = edits.iter().map(|e| e.insert.len()).sum();
     let mut out = String::with_capacity(text.len() + extra);
     let mut pos = 0;

@@ -37,14 +37,14 @@ fn take_named(parent: &mut Value, key: &str, name: &str, input_parent: &Value) -
 
 /// What post-render added to the API server Deployment, removed from `out` (so `out` can be
 /// compared with the input as Kubernetes reads both).
-struct Added {
-    volumes: Vec<Value>,
-    mounts: Vec<Value>,
-    env: Vec<Value>,
-    annotation: Option<Value>,
+pub(crate) struct Added {
+    pub(crate) volumes: Vec<Value>,
+    pub(crate) mounts: Vec<Value>,
+    pub(crate) env: Vec<Value>,
+    pub(crate) annotation: Option<Value>,
 }
 
-fn strip_added(out: &mut Value, input: &Value) -> Added {
+pub(crate) fn strip_added(out: &mut Value, input: &Value) -> Added {
     let in_pod = &input["spec"]["template"]["spec"];
     let volumes = take_named(&mut out["spec"]["template"]["spec"], "volumes", "kube-config", in_pod);
     let in_c =
@@ -198,4 +198,16 @@ fn existing_mount_under_another_name_is_left_alone() {
     let input = BASE.replace("          mountPath: /root/.sky\n", "          mountPath: /root/.sky\n        - name: my-kubeconfig\n          mountPath: /root/.kube/\n").replace("        emptyDir: {}\n", "        emptyDir: {}\n      - name: my-kubeconfig\n        secret: {secretName: kube-credentials, defaultMode: 0400}\n");
     let out = post_render_ok(&["--rbac", "off"], &input);
     assert_eq!(out, input);
+}
+
+/// Found by the property tests: the pod spec has no `volumes`, and the API container (last
+/// entry of the pod spec) ends where the pod spec ends; the mount must go into the container
+/// and the volume after it, at the pod spec's level, with or without a final newline.
+#[test]
+fn nested_and_parent_insertions_at_the_same_place() {
+    let input = BASE.replace("      volumes:\n      - name: state\n        emptyDir: {}\n", "");
+    for text in [input.clone(), input.trim_end().to_string(), input.replace('\n', "\r\n")] {
+        let (_, added) = check(&text, &[]);
+        expect_standard_mount(&added);
+    }
 }
