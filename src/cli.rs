@@ -158,6 +158,21 @@ pub struct PostRenderArgs {
     /// Show Secret values in reports instead of their size and hash.
     #[arg(long, env = "SKYHELM_SHOW_SECRETS")]
     pub show_secrets: bool,
+    /// Refuse a larger input [default: 536870912, 512 MiB].
+    #[arg(long, env = "SKYHELM_MAX_INPUT_BYTES", value_name = "N")]
+    pub max_input_bytes: Option<usize>,
+    /// Refuse more documents [default: 1000000].
+    #[arg(long, env = "SKYHELM_MAX_DOCUMENTS", value_name = "N")]
+    pub max_documents: Option<usize>,
+    /// Refuse deeper nesting in a document skyhelm parses [default: 10000, as Kubernetes].
+    #[arg(long, env = "SKYHELM_MAX_DEPTH", value_name = "N")]
+    pub max_depth: Option<usize>,
+    /// Refuse longer lines in a document skyhelm parses [default: 1048576].
+    #[arg(long, env = "SKYHELM_MAX_LINE_BYTES", value_name = "N")]
+    pub max_line_bytes: Option<usize>,
+    /// Accept aliasing that Kubernetes' reader refuses as excessive (alias bombs).
+    #[arg(long, env = "SKYHELM_ALLOW_EXCESSIVE_ALIASING")]
+    pub allow_excessive_aliasing: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]

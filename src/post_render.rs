@@ -29,11 +29,18 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Post-renders a manifest stream. `kubeconfig` is the content of `--kubeconfig`, if given.
 /// On error nothing of the output exists: the caller writes `output` only on success.
 pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>) -> Result<Outcome, PostRenderError> {
+    let limits = &settings.limits;
+    if input.len() > limits.max_input_bytes {
+        return Err(InputError::TooLarge { size: input.len(), limit: limits.max_input_bytes }.into());
+    }
     let text = stream::decode(input)?;
     if text.trim().is_empty() {
         return Ok(Outcome { output: text.to_string(), ..Outcome::default() });
     }
-    let m = Manifests::new(text, Limits::default(), settings.namespace.clone());
+    let m = Manifests::new(text, limits.clone(), settings.namespace.clone());
+    if m.len() > limits.max_documents {
+        return Err(InputError::TooManyDocuments { count: m.len(), limit: limits.max_documents }.into());
+    }
     let api = ApiServer::locate(&m, settings.deployment.as_deref(), &settings.container)?;
     let checksum = kubeconfig.map(sha256_hex);
     let mount =

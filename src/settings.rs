@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::{PostRenderArgs, RbacChoice};
 use crate::rules::api_server::DEFAULT_CONTAINER;
 use crate::rules::rbac::RbacMode;
+use crate::yaml::Limits;
 
 pub const DEFAULT_SECRET_NAME: &str = "kube-credentials";
 
@@ -22,6 +23,7 @@ pub struct Settings {
     pub diff_file: Option<PathBuf>,
     pub show_secrets: bool,
     pub rbac: RbacMode,
+    pub limits: Limits,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -39,6 +41,11 @@ pub struct ConfigFile {
     pub diff_file: Option<PathBuf>,
     pub show_secrets: Option<bool>,
     pub rbac: Option<RbacChoice>,
+    pub max_input_bytes: Option<usize>,
+    pub max_documents: Option<usize>,
+    pub max_depth: Option<usize>,
+    pub max_line_bytes: Option<usize>,
+    pub allow_excessive_aliasing: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +89,13 @@ impl Settings {
             diff_file,
             show_secrets,
             rbac,
+            max_input_bytes,
+            max_documents,
+            max_depth,
+            max_line_bytes,
+            allow_excessive_aliasing,
         } = args.clone();
+        let d = Limits::default();
         Settings {
             secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
             kubeconfig: kubeconfig.or(config.kubeconfig),
@@ -96,6 +109,13 @@ impl Settings {
                 allowed_context
             },
             allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts.unwrap_or(false),
+            limits: Limits {
+                max_input_bytes: max_input_bytes.or(config.max_input_bytes).unwrap_or(d.max_input_bytes),
+                max_documents: max_documents.or(config.max_documents).unwrap_or(d.max_documents),
+                max_depth: max_depth.or(config.max_depth).unwrap_or(d.max_depth),
+                max_line_bytes: max_line_bytes.or(config.max_line_bytes).unwrap_or(d.max_line_bytes),
+                refuse_excessive_aliasing: !(allow_excessive_aliasing || config.allow_excessive_aliasing.unwrap_or(false)),
+            },
             diff_file: diff_file.or(config.diff_file),
             rbac: match rbac.or(config.rbac).unwrap_or(RbacChoice::Add) {
                 RbacChoice::Add => RbacMode::Add,

@@ -11,6 +11,10 @@ use std::ops::Range;
 pub enum InputError {
     #[error("document {document}, line {line}, column {column}: the input is not valid UTF-8")]
     NotUtf8 { document: usize, line: usize, column: usize },
+    #[error("the input is {size} bytes, more than --max-input-bytes {limit}")]
+    TooLarge { size: usize, limit: usize },
+    #[error("the input has {count} documents, more than --max-documents {limit}")]
+    TooManyDocuments { count: usize, limit: usize },
 }
 
 /// True when the line starting at `bytes[0]` is a document start marker: `---` followed by

@@ -2,15 +2,34 @@
 
 /// Maximum nesting depth; go-yaml (Kubernetes' reader) refuses deeper documents.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000;
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 512 << 20;
+pub const DEFAULT_MAX_DOCUMENTS: usize = 1_000_000;
+pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
-#[derive(Debug, Clone)]
+/// What skyhelm accepts; each limit has an option to raise it (README, "Reliability").
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// `--max-depth`: nesting of a parsed document.
     pub max_depth: usize,
+    /// `--max-input-bytes`: the whole stream.
+    pub max_input_bytes: usize,
+    /// `--max-documents`: documents in the stream.
+    pub max_documents: usize,
+    /// `--max-line-bytes`: one line of a document skyhelm parses.
+    pub max_line_bytes: usize,
+    /// `--allow-excessive-aliasing` turns this off: refuse aliasing as Kubernetes' reader does.
+    pub refuse_excessive_aliasing: bool,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: DEFAULT_MAX_DEPTH }
+        Limits {
+            max_depth: DEFAULT_MAX_DEPTH,
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            max_documents: DEFAULT_MAX_DOCUMENTS,
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            refuse_excessive_aliasing: true,
+        }
     }
 }
 
@@ -19,7 +38,7 @@ impl Limits {
     /// and 1000 decoded nodes, with a ratio of aliases to nodes above what the document's
     /// size allows (0.99 up to 400,000 nodes, falling to 0.10 at 4,000,000).
     pub fn excessive_aliasing(&self, nodes: u64, aliases: u64) -> bool {
-        if aliases <= 100 || nodes <= 1000 {
+        if !self.refuse_excessive_aliasing || aliases <= 100 || nodes <= 1000 {
             return false;
         }
         const LOW: f64 = 400_000.0;

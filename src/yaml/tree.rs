@@ -88,6 +88,13 @@ impl Tree {
     /// Parses the first document of `text`. Empty and comment-only text gives a tree without
     /// a root. A second document in the same text is an error: callers split streams first.
     pub fn parse(text: &str, limits: &Limits) -> Result<Tree, ParseError> {
+        if let Some((i, line)) = text.split('\n').enumerate().find(|(_, l)| l.len() > limits.max_line_bytes) {
+            return Err(err_at(
+                format!("a line of {} bytes, more than --max-line-bytes {}", line.len(), limits.max_line_bytes),
+                i + 1,
+                0,
+            ));
+        }
         let mut tree = Tree { nodes: Vec::new(), root: None, anchors: HashMap::new(), aliased: Vec::new() };
         let mut stack: Vec<Frame> = Vec::new();
         // Per node: nodes decoded with aliases expanded, and how many of those are decoded through

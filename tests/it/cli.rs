@@ -215,3 +215,32 @@ fn plugin_install_and_uninstall() {
     assert!(out.status.success());
     assert!(!dir.path().join("skyhelm").exists());
 }
+
+#[test]
+fn limits_have_clear_errors_and_options_to_raise_them() {
+    let input = stream("", API);
+    let err = fails(&["--max-input-bytes", "100"], input.as_bytes());
+    assert!(err.contains("more than --max-input-bytes 100"), "{err}");
+    let err = fails(&["--max-documents", "1"], input.as_bytes());
+    assert!(err.contains("the input has 2 documents, more than --max-documents 1"), "{err}");
+    let err = fails(&["--max-line-bytes", "20"], input.as_bytes());
+    assert!(err.contains("document 2 (Deployment sky-api-server)") && err.contains("more than --max-line-bytes 20"), "{err}");
+    let err = fails(&["--max-depth", "3"], input.as_bytes());
+    assert!(err.contains("exceeded max depth of 3"), "{err}");
+    // Raised, the same input goes through.
+    let out = skyhelm(&["post-render", "--max-input-bytes", "100000", "--max-documents", "2"], input.as_bytes());
+    assert!(out.status.success());
+}
+
+#[test]
+fn excessive_aliasing_can_be_allowed() {
+    let mut bomb = String::from("      x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+    for i in 1..9 {
+        let p = i - 1;
+        bomb.push_str(&format!("      x{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+    }
+    let api = API.replace("    spec:\n      containers:", &format!("    spec:\n{bomb}      containers:"));
+    let out = skyhelm(&["post-render", "--allow-excessive-aliasing", "--rbac", "off"], stream("", &api).as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("secretName: kube-credentials"));
+}
