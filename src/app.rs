@@ -100,6 +100,11 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
 
 fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
     let settings = load_settings(args)?;
+    // Fault injection for the panic guard's test; documented in the README (Reliability).
+    #[allow(clippy::panic)]
+    if std::env::var_os("SKYHELM_TEST_PANIC").is_some() {
+        panic!("SKYHELM_TEST_PANIC is set");
+    }
     let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
     write_side_files(&settings, &result)?;
     let outcome = result?;

@@ -114,7 +114,8 @@ impl Settings {
                 max_documents: max_documents.or(config.max_documents).unwrap_or(d.max_documents),
                 max_depth: max_depth.or(config.max_depth).unwrap_or(d.max_depth),
                 max_line_bytes: max_line_bytes.or(config.max_line_bytes).unwrap_or(d.max_line_bytes),
-                refuse_excessive_aliasing: !(allow_excessive_aliasing || config.allow_excessive_aliasing.unwrap_or(false)),
+                refuse_excessive_aliasing: !(allow_excessive_aliasing
+                    || config.allow_excessive_aliasing.unwrap_or(false)),
             },
             diff_file: diff_file.or(config.diff_file),
             rbac: match rbac.or(config.rbac).unwrap_or(RbacChoice::Add) {

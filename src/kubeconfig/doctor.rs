@@ -41,25 +41,6 @@ fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, 
     Finding { severity, check, subject: subject.into(), message: message.into() }
 }
 
-/// Removes anything quoted from a parser message (it could be a credential) and the source
-/// snippet kube appends.
-fn scrub(message: &str) -> String {
-    let first = message.lines().next().unwrap_or_default();
-    let mut out = String::new();
-    let mut quoted = false;
-    for c in first.chars() {
-        if c == '"' || c == '`' {
-            if !quoted {
-                out.push_str("\"…\"");
-            }
-            quoted = !quoted;
-        } else if !quoted {
-            out.push(c);
-        }
-    }
-    out
-}
-
 pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     let mut out = Vec::new();
     let text = match std::str::from_utf8(input.text) {
@@ -78,7 +59,7 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     let config = match Kubeconfig::from_yaml(text) {
         Ok(c) => c,
         Err(e) => {
-            out.push(finding(Severity::Error, "parse", "kubeconfig", scrub(&e.to_string())));
+            out.push(finding(Severity::Error, "parse", "kubeconfig", super::scrub(&e.to_string())));
             return out;
         }
     };

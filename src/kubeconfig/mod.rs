@@ -9,8 +9,9 @@ use kube::config::Kubeconfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
-    #[error("kubeconfig {path}: {source}")]
-    Parse { path: String, source: kube::config::KubeconfigError },
+    /// The message is kube's, scrubbed: kube quotes the source lines, which hold credentials.
+    #[error("kubeconfig {path}: {message}")]
+    Parse { path: String, message: String },
     #[error("kubeconfig {path}: not UTF-8")]
     NotUtf8 { path: String },
 }
@@ -25,8 +26,8 @@ pub struct LoadedKubeconfig {
 impl LoadedKubeconfig {
     pub fn parse(path: &str, bytes: &[u8]) -> Result<LoadedKubeconfig, KubeconfigError> {
         let text = std::str::from_utf8(bytes).map_err(|_| KubeconfigError::NotUtf8 { path: path.into() })?;
-        let config =
-            Kubeconfig::from_yaml(text).map_err(|source| KubeconfigError::Parse { path: path.into(), source })?;
+        let config = Kubeconfig::from_yaml(text)
+            .map_err(|e| KubeconfigError::Parse { path: path.into(), message: scrub(&e.to_string()) })?;
         Ok(LoadedKubeconfig { path: path.into(), config })
     }
 
@@ -37,4 +38,23 @@ impl LoadedKubeconfig {
     pub fn current_context(&self) -> Option<&str> {
         self.config.current_context.as_deref().filter(|c| !c.is_empty())
     }
+}
+
+/// Removes anything quoted from a parser message (it could be a credential) and the source
+/// snippet kube appends.
+pub fn scrub(message: &str) -> String {
+    let first = message.lines().next().unwrap_or_default();
+    let mut out = String::new();
+    let mut quoted = false;
+    for c in first.chars() {
+        if c == '"' || c == '`' {
+            if !quoted {
+                out.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            out.push(c);
+        }
+    }
+    out
 }

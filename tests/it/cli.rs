@@ -224,7 +224,10 @@ fn limits_have_clear_errors_and_options_to_raise_them() {
     let err = fails(&["--max-documents", "1"], input.as_bytes());
     assert!(err.contains("the input has 2 documents, more than --max-documents 1"), "{err}");
     let err = fails(&["--max-line-bytes", "20"], input.as_bytes());
-    assert!(err.contains("document 2 (Deployment sky-api-server)") && err.contains("more than --max-line-bytes 20"), "{err}");
+    assert!(
+        err.contains("document 2 (Deployment sky-api-server)") && err.contains("more than --max-line-bytes 20"),
+        "{err}"
+    );
     let err = fails(&["--max-depth", "3"], input.as_bytes());
     assert!(err.contains("exceeded max depth of 3"), "{err}");
     // Raised, the same input goes through.
@@ -243,4 +246,31 @@ fn excessive_aliasing_can_be_allowed() {
     let out = skyhelm(&["post-render", "--allow-excessive-aliasing", "--rbac", "off"], stream("", &api).as_bytes());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("secretName: kube-credentials"));
+}
+
+#[test]
+fn a_panic_becomes_exit_70_with_nothing_on_stdout() {
+    let out = run_with_stdin(
+        clean(&mut Command::new(bin())).arg("post-render").env("SKYHELM_TEST_PANIC", "1"),
+        stream("", API).as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(70));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("internal error"));
+}
+
+/// kube's parse errors quote the kubeconfig's lines; skyhelm's never show a credential.
+#[test]
+fn a_broken_kubeconfig_error_shows_no_credential() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: \"hunter2-token\"\n    exec: [broken\n",
+    )
+    .expect("write");
+    let arg = format!("--kubeconfig={}", kc.display());
+    let err = fails(&[&arg], stream("", API).as_bytes());
+    assert!(err.contains("kubeconfig") && err.contains("line"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
 }
