@@ -117,6 +117,10 @@ impl<'a> Editor<'a> {
         0
     }
 
+    fn wrong_type(&self, id: NodeId, key: &str, expected: &'static str) -> EditError {
+        EditError::WrongType { key: key.into(), line: self.line_of(id), found: type_name(self.tree, id), expected }
+    }
+
     fn line_of(&self, id: NodeId) -> usize {
         self.tree.node(id).line
     }
@@ -171,12 +175,7 @@ impl<'a> Editor<'a> {
     pub fn append_item(&self, seq: NodeId, item: &Value) -> Result<Edit, EditError> {
         let node = self.tree.node(seq);
         let NodeKind::Seq { items, flow } = &node.kind else {
-            return Err(EditError::WrongType {
-                key: String::new(),
-                line: node.line,
-                found: type_name(self.tree, seq),
-                expected: "a sequence",
-            });
+            return Err(self.wrong_type(seq, "", "a sequence"));
         };
         self.check_not_shared(node.start)?;
         if *flow {
@@ -203,12 +202,7 @@ impl<'a> Editor<'a> {
     pub fn add_entries(&self, map: NodeId, entries: &Map<String, Value>) -> Result<Edit, EditError> {
         let node = self.tree.node(map);
         let NodeKind::Map { entries: existing, flow } = &node.kind else {
-            return Err(EditError::WrongType {
-                key: String::new(),
-                line: node.line,
-                found: type_name(self.tree, map),
-                expected: "a mapping",
-            });
+            return Err(self.wrong_type(map, "", "a mapping"));
         };
         self.check_not_shared(node.start)?;
         if *flow {
@@ -377,12 +371,7 @@ impl<'a> Editor<'a> {
         let node = self.tree.node(seq);
         self.check_not_shared(node.start)?;
         let NodeKind::Seq { items, flow } = &node.kind else {
-            return Err(EditError::WrongType {
-                key: String::new(),
-                line: node.line,
-                found: type_name(self.tree, seq),
-                expected: "a sequence",
-            });
+            return Err(self.wrong_type(seq, "", "a sequence"));
         };
         if items.len() < 2 || index >= items.len() {
             return Err(EditError::Layout { line: node.line, what: "cannot remove the only item of a list".into() });
@@ -430,12 +419,7 @@ impl<'a> Editor<'a> {
             Some((_, v)) if matches!(self.tree.node(v).kind, NodeKind::Seq { .. }) => {
                 Ok(vec![self.append_item(v, item)?])
             }
-            Some((_, v)) => Err(EditError::WrongType {
-                key: key.into(),
-                line: self.line_of(v),
-                found: type_name(self.tree, v),
-                expected: "a sequence",
-            }),
+            Some((_, v)) => Err(self.wrong_type(v, key, "a sequence")),
         }
     }
 
@@ -457,22 +441,12 @@ impl<'a> Editor<'a> {
                         edits.extend(self.merge(v, sub)?)
                     }
                     Value::Object(_) | Value::Array(_) => {
-                        return Err(EditError::WrongType {
-                            key: key.clone(),
-                            line: self.line_of(v),
-                            found: type_name(self.tree, v),
-                            expected: "a mapping",
-                        });
+                        return Err(self.wrong_type(v, key, "a mapping"));
                     }
                     scalar => {
                         if !self.means(v, scalar) {
                             if !matches!(self.tree.node(v).kind, NodeKind::Scalar { .. }) {
-                                return Err(EditError::WrongType {
-                                    key: key.clone(),
-                                    line: self.line_of(v),
-                                    found: type_name(self.tree, v),
-                                    expected: "a scalar",
-                                });
+                                return Err(self.wrong_type(v, key, "a scalar"));
                             }
                             edits.push(self.replace_scalar(v, scalar)?);
                         }

@@ -5,24 +5,7 @@ use std::process::Command;
 
 use crate::util::{bin, clean, run_with_stdin, skyhelm};
 
-const API: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: sky-api-server
-  namespace: sky
-spec:
-  template:
-    spec:
-      containers:
-      - name: skypilot-api
-        image: img
-        volumeMounts:
-        - name: state
-          mountPath: /root/.sky
-      volumes:
-      - name: state
-        emptyDir: {}
-";
+const API: &str = crate::util::API_DEPLOYMENT;
 
 fn stream(extra_before: &str, api: &str) -> String {
     format!("---\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: sa\n{extra_before}---\n{api}")

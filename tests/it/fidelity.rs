@@ -118,23 +118,7 @@ fn yaml11_stream_keeps_meaning_and_bytes() {
     assert!(out.contains("volumeMounts: [ {name: keys, mountPath: /keys, readOnly: yes}, {name: kube-config, mountPath: /root/.kube, readOnly: true} ]  # flow, with a comment"), "{out}");
 }
 
-const BASE: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: sky-api-server
-spec:
-  template:
-    spec:
-      containers:
-      - name: skypilot-api
-        image: img
-        volumeMounts:
-        - name: state
-          mountPath: /root/.sky
-      volumes:
-      - name: state
-        emptyDir: {}
-";
+const BASE: &str = crate::util::API_DEPLOYMENT;
 
 #[test]
 fn crlf_lines_stay_crlf() {

@@ -94,13 +94,7 @@ fn generated_chart_in_helm4_post_renderer_input_form_needs_no_changes() {
     let helm = Helm::new("helm4");
     let capture = dir.path().join("captured.yaml");
     // The Helm 4 form: what a postrenderer/v1 plugin receives.
-    let plugin = helm_plugins(&helm);
-    std::fs::create_dir_all(plugin.join("capture")).expect("mkdir");
-    std::fs::write(
-        plugin.join("capture/plugin.yaml"),
-        format!("apiVersion: v1\ntype: postrenderer/v1\nname: capture\nversion: 0.1.0\nruntime: subprocess\nruntimeConfig:\n  platformCommand:\n    - command: /bin/sh\n      args: [\"-c\", \"cat > '{0}'; cat '{0}'\"]\n", capture.display()),
-    )
-    .expect("plugin");
+    helm.install_capture_plugin(&capture);
     let chart = charts.join("skypilot-prod");
     let c = chart.to_str().expect("path");
     helm.ok(&["dependency", "build", c]);
@@ -109,11 +103,6 @@ fn generated_chart_in_helm4_post_renderer_input_form_needs_no_changes() {
     let cfg = chart.join("skyhelm.yaml");
     let out = skyhelm(&["diff", "--config", cfg.to_str().expect("path")], input.as_bytes());
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-}
-
-fn helm_plugins(helm: &Helm) -> PathBuf {
-    let out = helm.ok(&["env", "HELM_PLUGINS"]);
-    PathBuf::from(out.trim())
 }
 
 #[test]

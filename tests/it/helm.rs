@@ -54,7 +54,7 @@ impl Helm {
     }
 
     /// A plugin that records what Helm 4 sends a post-renderer and passes it on unchanged.
-    fn install_capture_plugin(&self, file: &Path) {
+    pub fn install_capture_plugin(&self, file: &Path) {
         let dir = self.plugins().join("capture");
         std::fs::create_dir_all(&dir).expect("mkdir");
         let f = file.display();

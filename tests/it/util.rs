@@ -116,3 +116,23 @@ pub fn pyyaml_json(text: &str) -> serde_json::Value {
     assert!(out.status.success(), "PyYAML refused the text: {}\n{text}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).expect("json")
 }
+
+/// A minimal SkyPilot API server Deployment (block lists, a volume and a mount of its own).
+pub const API_DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sky-api-server
+  namespace: sky
+spec:
+  template:
+    spec:
+      containers:
+      - name: skypilot-api
+        image: img
+        volumeMounts:
+        - name: state
+          mountPath: /root/.sky
+      volumes:
+      - name: state
+        emptyDir: {}
+";
