@@ -139,9 +139,13 @@ impl<'a> Editor<'a> {
     /// Where a new line goes after content ending at `end`: the start of the line holding the
     /// next token when only blanks precede `end` on its line, else the start of the next line.
     /// The flag says the text ends without a line break there.
-    fn line_after(&self, end: usize) -> (usize, bool) {
+    ///
+    /// The first case only applies after a block scalar, whose span runs on to the next token's
+    /// indentation; an empty scalar's span sits at its `:` and must not pull the new line up
+    /// above the line it is on.
+    fn line_after(&self, end: usize, block_scalar: bool) -> (usize, bool) {
         let ls = self.line_start(end);
-        if self.text[ls..end].bytes().all(|b| b == b' ' || b == b'\t') {
+        if block_scalar && self.text[ls..end].bytes().all(|b| b == b' ' || b == b'\t') {
             return (ls, false);
         }
         match self.text[end..].find('\n') {
@@ -150,8 +154,31 @@ impl<'a> Editor<'a> {
         }
     }
 
-    fn insert_lines(&self, after: usize, mut lines: String) -> Result<Edit, EditError> {
-        let (at, missing_nl) = self.line_after(after);
+    /// The innermost last node of a block collection (where its text ends).
+    fn last_leaf(&self, mut id: NodeId) -> NodeId {
+        loop {
+            let next = match &self.tree.node(id).kind {
+                NodeKind::Seq { items, flow: false } => items.last().copied(),
+                NodeKind::Map { entries, flow: false } => entries.last().map(|e| e.1),
+                _ => None,
+            };
+            match next {
+                Some(n) => id = n,
+                None => return id,
+            }
+        }
+    }
+
+    /// New lines after everything `node` holds.
+    fn insert_after(&self, node: NodeId, lines: String) -> Result<Edit, EditError> {
+        let leaf = self.last_leaf(node);
+        let block_scalar =
+            matches!(self.tree.node(leaf).kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. });
+        self.insert_lines(self.tree.node(leaf).end, block_scalar, lines)
+    }
+
+    fn insert_lines(&self, after: usize, block_scalar: bool, mut lines: String) -> Result<Edit, EditError> {
+        let (at, missing_nl) = self.line_after(after, block_scalar);
         if missing_nl {
             let body_len = lines.len() - self.layout.nl.len();
             lines.truncate(body_len);
@@ -195,7 +222,7 @@ impl<'a> Editor<'a> {
             .map_err(|_| EditError::Layout { line: node.line, what: "cannot find the `-` of the first item".into() })?;
         let mut lines = String::new();
         emit::block_seq(std::slice::from_ref(item), dash, self.layout, &mut lines);
-        self.insert_lines(self.tree.node(last).end, lines)
+        self.insert_after(last, lines)
     }
 
     /// Adds entries to a mapping (block or flow). The keys must not be present.
@@ -231,7 +258,7 @@ impl<'a> Editor<'a> {
         }
         let mut lines = String::new();
         emit::block_map(entries, self.tree.node(first_key).col, self.layout, &mut lines);
-        self.insert_lines(self.tree.node(last_value).end, lines)
+        self.insert_after(last_value, lines)
     }
 
     /// Gives a key whose value is null (`key:`, `key: ~`) a mapping or sequence value.
@@ -247,7 +274,7 @@ impl<'a> Editor<'a> {
         }
         // block_value starts with the line break that ends the `key:` line.
         let body = lines.split_off(self.layout.nl.len());
-        edits.push(self.insert_lines(k.end.max(v.end), body)?);
+        edits.push(self.insert_lines(k.end.max(v.end), false, body)?);
         Ok(edits)
     }
 
@@ -397,7 +424,7 @@ impl<'a> Editor<'a> {
                 what: "an item that shares its line with another".into(),
             });
         }
-        let (end, _) = self.line_after(self.content_end(items[index]));
+        let (end, _) = self.line_after(self.content_end(items[index]), false);
         Ok(Edit { at: ls, delete: end - ls, insert: String::new() })
     }
 
