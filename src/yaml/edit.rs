@@ -154,6 +154,23 @@ impl<'a> Editor<'a> {
         }
     }
 
+    /// The indentation of a block mapping, from its first key: where that key's line starts,
+    /// past `- ` sequence indicators (an anchor or tag before the key belongs to the mapping,
+    /// so the mapping starts where they do).
+    fn map_indent(&self, first_key: NodeId) -> usize {
+        let k = self.tree.node(first_key);
+        let prefix = &self.text[self.line_start(k.start)..k.start];
+        let mut rest = prefix;
+        loop {
+            let trimmed = rest.trim_start_matches([' ', '\t']);
+            match trimmed.strip_prefix('-').filter(|r| r.starts_with([' ', '\t']) || r.is_empty()) {
+                Some(after) => rest = after,
+                None if trimmed.is_empty() => return k.col,
+                None => return prefix[..prefix.len() - trimmed.len()].chars().count(),
+            }
+        }
+    }
+
     /// The innermost last node of a block collection (where its text ends).
     fn last_leaf(&self, mut id: NodeId) -> NodeId {
         loop {
@@ -257,7 +274,7 @@ impl<'a> Editor<'a> {
             return Err(EditError::Layout { line: node.line, what: "a mapping with explicit keys (`?`)".into() });
         }
         let mut lines = String::new();
-        emit::block_map(entries, self.tree.node(first_key).col, self.layout, &mut lines);
+        emit::block_map(entries, self.map_indent(first_key), self.layout, &mut lines);
         self.insert_after(last_value, lines)
     }
 
