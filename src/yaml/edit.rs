@@ -267,9 +267,10 @@ impl<'a> Editor<'a> {
             return Err(EditError::Layout { line: node.line, what: "empty block mapping".into() });
         };
         // Explicit keys (`? key`) put keys at another column than the mapping's: not edited.
+        // The `?` may stand on the key's line or on a line before it.
         if existing.iter().any(|&(k, _)| {
-            let k = self.tree.node(k);
-            self.text[self.line_start(k.start)..k.start].trim_end().ends_with('?')
+            let before = self.text[..self.tree.node(k).start].trim_end_matches([' ', '\t', '\r', '\n']);
+            before.strip_suffix('?').is_some_and(|b| b.is_empty() || b.ends_with([' ', '\t', '\n']))
         }) {
             return Err(EditError::Layout { line: node.line, what: "a mapping with explicit keys (`?`)".into() });
         }
