@@ -95,6 +95,18 @@ impl Tree {
                 0,
             ));
         }
+        // YAML breaks lines at a bare CR too; skyhelm edits by `\n` lines, so it refuses them
+        // (real manifests use LF or CRLF).
+        if let Some(i) =
+            memchr::memchr_iter(b'\r', text.as_bytes()).find(|&i| text.as_bytes().get(i + 1) != Some(&b'\n'))
+        {
+            let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..i]).count() + 1;
+            return Err(err_at(
+                "a carriage return without a line feed (a bare CR line break) is not supported",
+                line,
+                0,
+            ));
+        }
         let mut tree = Tree { nodes: Vec::new(), root: None, anchors: HashMap::new(), aliased: Vec::new() };
         let mut stack: Vec<Frame> = Vec::new();
         // Per node: nodes decoded with aliases expanded, and how many of those are decoded through
