@@ -10,10 +10,10 @@ export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.1 --locked
 targets=(split yaml_edit config_edit kubeconfig post_render)
 for t in "${targets[@]}"; do
-  mkdir -p "fuzz/corpus/$t"
+  rm -rf "fuzz/corpus/$t" "fuzz/artifacts/$t"; mkdir -p "fuzz/corpus/$t"
 done
 # Seeds: manifests for the stream targets, kubeconfigs for the kubeconfig target.
-for f in tests/fixtures/*.yaml examples/helm3-rendered.yaml; do
+for f in tests/fixtures/*.yaml tests/fixtures/fuzz/*.yaml examples/helm3-rendered.yaml; do
   for t in split yaml_edit post_render; do cp "$f" "fuzz/corpus/$t/seed-$(basename "$f")"; done
 done
 for f in tests/fixtures/kubeconfigs/*.yaml examples/kubeconfig; do cp "$f" "fuzz/corpus/kubeconfig/seed-$(basename "$f")"; done

@@ -191,6 +191,23 @@ impl<'a> Editor<'a> {
         let leaf = self.last_leaf(node);
         let block_scalar =
             matches!(self.tree.node(leaf).kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. });
+        if block_scalar
+            && !self.text.ends_with('\n')
+            && self.text.trim_end_matches([' ', '\t', '\r']).len() <= self.tree.node(leaf).end
+        {
+            // Text after it would give its last line a line break: a change of its value
+            // unless the header strips it (`|-`, `>-`).
+            let (header, _) = self.scalar_range(leaf);
+            let indicators: String = self.text[header..].chars().skip(1).take_while(|c| !c.is_whitespace()).collect();
+            if !indicators.contains('-') {
+                return Err(EditError::Layout {
+                    line: self.tree.node(leaf).line,
+                    what:
+                        "a block scalar ends the document without a line break; adding after it would change its value"
+                            .into(),
+                });
+            }
+        }
         self.insert_lines(self.tree.node(leaf).end, block_scalar, lines)
     }
 

@@ -118,6 +118,9 @@ impl Tree {
         let mut options = Options::default();
         options.flow_nesting_limit = limits.max_depth;
         options.block_nesting_limit = limits.max_depth;
+        // As libyaml, go-yaml (Kubernetes) and PyYAML: a block scalar's last line at the end of
+        // the input, without a line break, gets none.
+        options.block_scalar_eof_without_line_feed = true;
         let mut parser = Parser::new_from_str_with_options(text, options);
         while let Some(item) = parser.next_event() {
             let (event, span) = item.map_err(|e| {
