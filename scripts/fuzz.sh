@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Bounded fuzzing of every target (cargo-fuzz, libFuzzer). SECONDS_PER_TARGET (default 60).
+# Bounded fuzzing of every target (cargo-fuzz, libFuzzer). SECONDS_PER_TARGET (default 60),
+# FUZZ_TARGETS (default: all five).
 # The corpora are seeded from the project's own fixtures and examples; crashes land in
 # fuzz/artifacts/<target>/ and make this script fail (turn each into a regression test).
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets this machine's stable toolchain use them.
@@ -8,8 +9,8 @@ cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_TARGET:-60}
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.1 --locked
-targets=(split yaml_edit config_edit kubeconfig post_render)
-for t in "${targets[@]}"; do
+read -r -a targets <<< "${FUZZ_TARGETS:-split yaml_edit config_edit kubeconfig post_render}"
+for t in split yaml_edit config_edit kubeconfig post_render; do
   rm -rf "fuzz/corpus/$t" "fuzz/artifacts/$t"; mkdir -p "fuzz/corpus/$t"
 done
 # Seeds: manifests for the stream targets, kubeconfigs for the kubeconfig target.

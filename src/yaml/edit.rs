@@ -80,12 +80,30 @@ pub struct Editor<'a> {
     layout: Layout,
     /// Byte ranges of anchored nodes that aliases refer to.
     shared: Vec<(usize, usize, usize)>,
+    /// The document has a line that starts with an explicit-key indicator (`? `).
+    explicit_keys: bool,
+}
+
+fn has_explicit_keys(text: &str) -> bool {
+    text.lines().any(|line| {
+        let mut rest = line.trim_start_matches([' ', '\t']);
+        while let Some(r) = rest.strip_prefix('-').filter(|r| r.starts_with([' ', '\t'])) {
+            rest = r.trim_start_matches([' ', '\t']);
+        }
+        rest.strip_prefix('?').is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '\r']))
+    })
 }
 
 impl<'a> Editor<'a> {
     pub fn new(text: &'a str, tree: &'a Tree) -> Self {
         let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
-        let mut editor = Editor { text, tree, layout: Layout { seq_offset: 0, nl }, shared: Vec::new() };
+        let mut editor = Editor {
+            text,
+            tree,
+            layout: Layout { seq_offset: 0, nl },
+            shared: Vec::new(),
+            explicit_keys: has_explicit_keys(text),
+        };
         editor.layout.seq_offset = editor.detect_seq_offset();
         editor.shared = (0..tree.nodes().len())
             .filter(|&id| tree.is_shared(id))
@@ -211,7 +229,18 @@ impl<'a> Editor<'a> {
         self.insert_lines(self.tree.node(leaf).end, block_scalar, lines)
     }
 
+    /// Explicit keys (`? key`) put keys where the mapping's column is not, and their spans are
+    /// unreliable (an empty key sits anywhere): new block lines are not written into such a
+    /// document.
+    fn refuse_explicit_keys(&self) -> Result<(), EditError> {
+        if self.explicit_keys {
+            return Err(EditError::Layout { line: 1, what: "a document with explicit keys (`?`)".into() });
+        }
+        Ok(())
+    }
+
     fn insert_lines(&self, after: usize, block_scalar: bool, mut lines: String) -> Result<Edit, EditError> {
+        self.refuse_explicit_keys()?;
         let (at, missing_nl) = self.line_after(after, block_scalar);
         if missing_nl {
             let body_len = lines.len() - self.layout.nl.len();
@@ -283,14 +312,6 @@ impl<'a> Editor<'a> {
         else {
             return Err(EditError::Layout { line: node.line, what: "empty block mapping".into() });
         };
-        // Explicit keys (`? key`) put keys at another column than the mapping's: not edited.
-        // The `?` may stand on the key's line or on a line before it.
-        if existing.iter().any(|&(k, _)| {
-            let before = self.text[..self.tree.node(k).start].trim_end_matches([' ', '\t', '\r', '\n']);
-            before.strip_suffix('?').is_some_and(|b| b.is_empty() || b.ends_with([' ', '\t', '\n']))
-        }) {
-            return Err(EditError::Layout { line: node.line, what: "a mapping with explicit keys (`?`)".into() });
-        }
         let mut lines = String::new();
         emit::block_map(entries, self.map_indent(first_key), self.layout, &mut lines);
         self.insert_after(last_value, lines)
@@ -389,6 +410,7 @@ impl<'a> Editor<'a> {
         self.check_not_shared(v.start)?;
         let block = matches!(v.kind, NodeKind::Seq { flow: false, .. } | NodeKind::Map { flow: false, .. });
         if block || (self.tree.is_null(value) && v.start == v.end) {
+            self.refuse_explicit_keys()?;
             let at = self.after_colon(key)?;
             let end = self.content_end(value).max(at);
             let mut text = String::new();
