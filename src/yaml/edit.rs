@@ -261,6 +261,32 @@ impl<'a> Editor<'a> {
         }
     }
 
+    /// Adds `text` as the last entry of a flow collection: after the last content before its
+    /// closing bracket, with a comma unless one (or the opening bracket) is already there. An
+    /// empty entry's span is unreliable, so the bracket, not the last entry, decides.
+    fn flow_append(&self, collection: NodeId, last: Option<NodeId>, text: &str) -> Result<Edit, EditError> {
+        let node = self.tree.node(collection);
+        let close = node.end.saturating_sub(1);
+        let trimmed = self.text[..close].trim_end_matches([' ', '\t', '\r', '\n']);
+        let pos = trimmed.len();
+        let line = &self.text[self.line_start(pos)..pos];
+        if line.trim_start().starts_with('#') || line.contains(" #") {
+            // A comment runs up to the line's end: go after the last entry's own text instead.
+            return match last.map(|l| self.tree.node(l)).filter(|l| l.end > l.start) {
+                Some(l) => Ok(Edit { at: l.end, delete: 0, insert: format!(", {text}") }),
+                None => {
+                    Err(EditError::Layout { line: node.line, what: "a flow collection ending in a comment".into() })
+                }
+            };
+        }
+        let insert = match trimmed.chars().last() {
+            Some('[' | '{') => text.to_string(),
+            Some(',') => format!(" {text}"),
+            _ => format!(", {text}"),
+        };
+        Ok(Edit { at: pos, delete: 0, insert })
+    }
+
     /// Appends `item` to a sequence (block or flow).
     pub fn append_item(&self, seq: NodeId, item: &Value) -> Result<Edit, EditError> {
         let node = self.tree.node(seq);
@@ -269,13 +295,7 @@ impl<'a> Editor<'a> {
         };
         self.check_not_shared(node.start)?;
         if *flow {
-            let close = node.end.saturating_sub(1);
-            return Ok(match items.last() {
-                Some(&last) => {
-                    Edit { at: self.tree.node(last).end, delete: 0, insert: format!(", {}", emit::flow(item)) }
-                }
-                None => Edit { at: close, delete: 0, insert: emit::flow(item) },
-            });
+            return self.flow_append(seq, items.last().copied(), &emit::flow(item));
         }
         let (Some(&first), Some(&last)) = (items.first(), items.last()) else {
             return Err(EditError::Layout { line: node.line, what: "empty block sequence".into() });
@@ -296,17 +316,11 @@ impl<'a> Editor<'a> {
         };
         self.check_not_shared(node.start)?;
         if *flow {
-            let close = node.end.saturating_sub(1);
             let text: Vec<String> = entries
                 .iter()
                 .map(|(k, v)| format!("{}: {}", emit::scalar(&Value::String(k.clone())), emit::flow(v)))
                 .collect();
-            return Ok(match existing.last() {
-                Some(&(_, v)) => {
-                    Edit { at: self.tree.node(v).end, delete: 0, insert: format!(", {}", text.join(", ")) }
-                }
-                None => Edit { at: close, delete: 0, insert: text.join(", ") },
-            });
+            return self.flow_append(map, existing.last().map(|e| e.1), &text.join(", "));
         }
         let Some(&(first_key, last_value)) = existing.first().map(|f| (f.0, existing[existing.len() - 1].1)).as_ref()
         else {
