@@ -80,18 +80,19 @@ pub struct Editor<'a> {
     layout: Layout,
     /// Byte ranges of anchored nodes that aliases refer to.
     shared: Vec<(usize, usize, usize)>,
-    /// The document has a line that starts with an explicit-key indicator (`? `).
+    /// The document has an explicit key (`? key`).
     explicit_keys: bool,
 }
 
+/// Whether the document has an explicit key (`? key`, in block or flow style): the scanner
+/// gives explicit keys a `Key` token that covers the `?`, implicit ones an empty one.
 fn has_explicit_keys(text: &str) -> bool {
-    text.lines().any(|line| {
-        let mut rest = line.trim_start_matches([' ', '\t']);
-        while let Some(r) = rest.strip_prefix('-').filter(|r| r.starts_with([' ', '\t'])) {
-            rest = r.trim_start_matches([' ', '\t']);
-        }
-        rest.strip_prefix('?').is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '\r']))
-    })
+    memchr::memchr(b'?', text.as_bytes()).is_some()
+        && granit_parser::Scanner::new(granit_parser::StrInput::new(text)).filter_map(Result::ok).any(|tok| {
+            let (span, kind) = tok.into_parts();
+            matches!(kind, granit_parser::TokenType::Key)
+                && span.start.byte_offset().zip(span.end.byte_offset()).is_some_and(|(a, b)| b > a)
+        })
 }
 
 impl<'a> Editor<'a> {
@@ -265,6 +266,7 @@ impl<'a> Editor<'a> {
     /// closing bracket, with a comma unless one (or the opening bracket) is already there. An
     /// empty entry's span is unreliable, so the bracket, not the last entry, decides.
     fn flow_append(&self, collection: NodeId, last: Option<NodeId>, text: &str) -> Result<Edit, EditError> {
+        self.refuse_explicit_keys()?;
         let node = self.tree.node(collection);
         let close = node.end.saturating_sub(1);
         let trimmed = self.text[..close].trim_end_matches([' ', '\t', '\r', '\n']);
