@@ -59,11 +59,11 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
         allow_unknown: settings.allow_unknown_contexts,
     };
     // post-render always leaves the kubeconfig mounted.
-    let contexts = allowed_contexts::run(&m, &api, &ctx, true)?;
+    let facts = allowed_contexts::facts(&m, &api, &ctx, true)?;
+    let contexts = allowed_contexts::run(&m, &api, &ctx, &facts)?;
     outcome.changes.extend(contexts.change);
     outcome.notes.extend(contexts.notes);
 
-    let facts = allowed_contexts::facts(&m, &api, &ctx, true)?;
     let rbac = rbac::run(&m, &api, &facts, settings.rbac)?;
     outcome.changes.extend(rbac.changes);
     outcome.notes.extend(rbac.notes);

@@ -109,11 +109,12 @@ pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Opt
     Ok(None)
 }
 
+/// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.
 pub fn run(
     m: &Manifests,
     api: &ApiServer,
     s: &ContextSettings,
-    kubeconfig_mounted: bool,
+    facts: &ContextFacts,
 ) -> Result<ContextsOutcome, RuleError> {
     let mut out = ContextsOutcome::default();
     let tree = m.tree(api.doc)?;
@@ -124,7 +125,6 @@ pub fn run(
         ));
         return Ok(out);
     }
-    let facts = facts(m, api, s, kubeconfig_mounted)?;
     let loaded = match load_config(m, api)? {
         Ok(l) => l,
         Err(cm_name) => {
@@ -142,7 +142,7 @@ pub fn run(
     let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
 
     let ConfigPlan { edits, reasons, unknown } =
-        plan_config(config_text, &config, &facts, s.explicit).map_err(|e| match e {
+        plan_config(config_text, &config, facts, s.explicit).map_err(|e| match e {
             PlanError::Rule(r) => rule_err(r),
             PlanError::Edit(x) => edit_err(x),
         })?;
