@@ -9,8 +9,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::kubeconfig::live::{LiveResult, NEEDED};
 
+/// kube's errors may quote a kubeconfig's lines: keep only what `kubeconfig::scrub` keeps.
 fn scrub(e: impl std::fmt::Display) -> String {
-    e.to_string().lines().next().unwrap_or_default().to_string()
+    crate::kubeconfig::scrub(&e.to_string())
 }
 
 async fn check(kubeconfig: Kubeconfig, context: &str) -> LiveResult {

@@ -142,32 +142,13 @@ fn layout() -> Layout {
     Layout { seq_offset: 0, nl: "\n" }
 }
 
-fn document(value: &Value) -> String {
-    let mut s = String::new();
-    if let Value::Object(m) = value {
-        emit::block_map(m, 0, layout(), &mut s);
-    }
-    s
-}
-
-/// The object with `first` keys first, in that order, and no null values.
-fn ordered(value: Value, first: &[&str]) -> Value {
-    let Value::Object(mut m) = value else { return value };
-    m.retain(|_, x| !x.is_null());
-    let mut out = serde_json::Map::new();
-    for k in first {
-        if let Some(x) = m.remove(*k) {
-            out.insert((*k).to_string(), x);
-        }
-    }
-    out.extend(m);
-    Value::Object(out)
-}
-
 /// The kubeconfig as YAML (credentials included: this is the file the Secret carries).
 pub fn render_kubeconfig(k: &Kubeconfig) -> String {
     let v = serde_json::to_value(k).unwrap_or(Value::Null);
-    document(&ordered(v, &["apiVersion", "kind", "current-context", "clusters", "contexts", "users"]))
+    emit::document(
+        &emit::keys_first(v, &["apiVersion", "kind", "current-context", "clusters", "contexts", "users"]),
+        layout(),
+    )
 }
 
 /// A Secret with the kubeconfig under key `config`, the key the chart mounts.
@@ -187,5 +168,5 @@ pub fn render_secret(kubeconfig_yaml: &str, name: &str, namespace: Option<&str>)
         m.insert("apiVersion".into(), Value::String("v1".into()));
         m.insert("kind".into(), Value::String("Secret".into()));
     }
-    document(&ordered(v, &["apiVersion", "kind", "metadata", "type", "data"]))
+    emit::document(&emit::keys_first(v, &["apiVersion", "kind", "metadata", "type", "data"]), layout())
 }

@@ -9,7 +9,10 @@ use crate::kubeconfig::LoadedKubeconfig;
 use crate::stream::{DocRef, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, Limits, NodeId, Scalar11, Tree, edit};
 
-use super::{RuleError, api_server::ApiServer, kubeconfig_mount::env_value};
+use super::{
+    RuleError,
+    api_server::{ApiServer, env_value},
+};
 
 pub const CONFIG_VOLUME: &str = "skypilot-config";
 pub const CONFIG_KEY: &str = "config.yaml";
@@ -74,13 +77,10 @@ fn token_mounted(m: &Manifests, api: &ApiServer) -> Result<bool, ManifestError> 
         return Ok(tree.scalar(v) != Some(Scalar11::Bool(false)));
     }
     let sa = tree.get_str(api.pod_spec, "serviceAccountName").unwrap_or("default").to_string();
-    for doc in m.containing(&sa) {
-        let Some(r) = m.resource(doc)? else { continue };
-        if r.kind == "ServiceAccount" && r.name == sa && r.namespace == api.resource.namespace {
-            let t = m.tree(doc)?;
-            let v = t.root().and_then(|root| t.get(root, "automountServiceAccountToken"));
-            return Ok(v.is_none_or(|v| t.scalar(v) != Some(Scalar11::Bool(false))));
-        }
+    if let Some(doc) = m.find("ServiceAccount", &sa, Some(api.resource.namespace.as_deref()))? {
+        let t = m.tree(doc)?;
+        let v = t.root().and_then(|root| t.get(root, "automountServiceAccountToken"));
+        return Ok(v.is_none_or(|v| t.scalar(v) != Some(Scalar11::Bool(false))));
     }
     Ok(true)
 }
@@ -100,13 +100,7 @@ pub fn config_map_name(m: &Manifests, api: &ApiServer) -> Result<String, Manifes
 }
 
 pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Option<usize>, ManifestError> {
-    for doc in m.containing(name) {
-        let Some(r) = m.resource(doc)? else { continue };
-        if r.kind == "ConfigMap" && r.name == name && r.namespace == api.resource.namespace {
-            return Ok(Some(doc));
-        }
-    }
-    Ok(None)
+    m.find("ConfigMap", name, Some(api.resource.namespace.as_deref()))
 }
 
 /// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.

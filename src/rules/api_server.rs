@@ -1,7 +1,7 @@
 //! Finds the SkyPilot API server: the Deployment whose pod template has the API container.
 
 use crate::stream::{DocRef, ManifestError, Manifests, ResourceId};
-use crate::yaml::NodeId;
+use crate::yaml::{NodeId, Tree};
 
 use super::RuleError;
 
@@ -136,4 +136,10 @@ impl ApiServer {
         }
         found
     }
+}
+
+/// The value of an env var of the container, if set with `value`.
+pub fn env_value<'t>(tree: &'t Tree, container: NodeId, name: &str) -> Option<(NodeId, Option<&'t str>)> {
+    let list = tree.get(container, "env")?;
+    tree.items(list).iter().find(|&&e| tree.get_str(e, "name") == Some(name)).map(|&e| (e, tree.get_str(e, "value")))
 }

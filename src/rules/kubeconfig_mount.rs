@@ -9,7 +9,10 @@ use crate::change::{Change, RuleId};
 use crate::stream::{DocRef, Manifests};
 use crate::yaml::{Edit, Editor, NodeId, Tree};
 
-use super::{RuleError, api_server::ApiServer};
+use super::{
+    RuleError,
+    api_server::{ApiServer, env_value},
+};
 
 pub const VOLUME_NAME: &str = "kube-config";
 pub const MOUNT_PATH: &str = "/root/.kube";
@@ -95,12 +98,6 @@ fn mounts(tree: &Tree, container: NodeId) -> Vec<MountInfo> {
             line: tree.node(m).line,
         })
         .collect()
-}
-
-/// The value of an env var of the container, if set with `value`.
-pub fn env_value<'t>(tree: &'t Tree, container: NodeId, name: &str) -> Option<(NodeId, Option<&'t str>)> {
-    let list = tree.get(container, "env")?;
-    tree.items(list).iter().find(|&&e| tree.get_str(e, "name") == Some(name)).map(|&e| (e, tree.get_str(e, "value")))
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {

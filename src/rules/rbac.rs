@@ -13,7 +13,10 @@ use crate::stream::{ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor};
 
-use super::{RuleError, api_server::ApiServer, kubeconfig_mount::env_value};
+use super::{
+    RuleError,
+    api_server::{ApiServer, env_value},
+};
 
 pub const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
 pub const ADDED_FILENAME: &str = "skyhelm/rbac.yaml";
@@ -106,19 +109,6 @@ pub fn read_objects(m: &Manifests, notes: &mut Vec<Note>) -> Result<RbacObjects,
     Ok(objs)
 }
 
-fn exists(m: &Manifests, kind: &str, namespace: Option<&str>, name: &str) -> Result<bool, ManifestError> {
-    for doc in m.containing(name) {
-        if let Some(r) = m.resource(doc)?
-            && r.kind == kind
-            && r.name == name
-            && (namespace.is_none() || r.namespace.as_deref() == namespace)
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.
 fn minimal(acc: &Account) -> Vec<Perm> {
     let mut p = rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns));
@@ -149,19 +139,6 @@ struct Style {
     layout: Layout,
 }
 
-fn ordered(v: Value) -> Value {
-    let Value::Object(mut m) = v else { return v };
-    m.retain(|_, x| !x.is_null());
-    let mut out = serde_json::Map::new();
-    for k in ["apiVersion", "kind", "metadata"] {
-        if let Some(x) = m.remove(k) {
-            out.insert(k.into(), x);
-        }
-    }
-    out.extend(m);
-    Value::Object(out)
-}
-
 fn metadata(name: &str, namespace: Option<&str>, style: &Style) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.into()),
@@ -183,9 +160,7 @@ fn document<T: serde::Serialize>(obj: &T, api_version: &str, kind: &str, style: 
     if !style.helm4 {
         s.push_str(&format!("# Source: {ADDED_FILENAME}{nl}"));
     }
-    if let Value::Object(m) = ordered(v) {
-        emit::block_map(&m, 0, style.layout, &mut s);
-    }
+    s.push_str(&emit::document(&emit::keys_first(v, &["apiVersion", "kind", "metadata"]), style.layout));
     s
 }
 
@@ -240,7 +215,7 @@ fn add(
         namespace: Some(acc.namespace.clone()),
         ..Default::default()
     };
-    if acc.name != "default" && !exists(m, "ServiceAccount", Some(&acc.namespace), &acc.name)? {
+    if acc.name != "default" && m.find("ServiceAccount", &acc.name, Some(Some(&acc.namespace)))?.is_none() {
         let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), &style), ..Default::default() };
         out.added.push(Added {
             resource: id("v1", "ServiceAccount", Some(&acc.namespace), &acc.name),
@@ -264,7 +239,7 @@ fn add(
         } else {
             ("Role", "RoleBinding", Some(acc.in_cluster_ns.as_str()))
         };
-        if exists(m, kind, ns, &name)? || exists(m, bkind, ns, &name)? {
+        if m.find(kind, &name, ns.map(Some))?.is_some() || m.find(bkind, &name, ns.map(Some))?.is_some() {
             out.notes.push(note(
                 Severity::Warning,
                 format!(

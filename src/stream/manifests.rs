@@ -101,6 +101,26 @@ impl<'a> Manifests<'a> {
         docs
     }
 
+    /// The first document of `kind` named `name` (`namespace`: `Some` to require one, as
+    /// `ResourceId` gives it; `None` for any).
+    pub fn find(
+        &self,
+        kind: &str,
+        name: &str,
+        namespace: Option<Option<&str>>,
+    ) -> Result<Option<usize>, ManifestError> {
+        for doc in self.containing(name) {
+            if let Some(r) = self.resource(doc)?
+                && r.kind == kind
+                && r.name == name
+                && namespace.is_none_or(|ns| r.namespace.as_deref() == ns)
+            {
+                return Ok(Some(doc));
+            }
+        }
+        Ok(None)
+    }
+
     /// 1-based line in the whole stream of a 1-based line of document `doc`.
     pub fn stream_line(&self, doc: usize, line: usize) -> usize {
         let before = &self.input.as_bytes()[..self.ranges[doc].start];

@@ -100,6 +100,30 @@ pub fn block_seq(items: &[Value], dash: usize, l: Layout, out: &mut String) {
     }
 }
 
+/// The object with `first` keys first, in that order, and no null values (for new objects
+/// built from k8s-openapi or kube types, which serialize fields alphabetically).
+pub fn keys_first(value: Value, first: &[&str]) -> Value {
+    let Value::Object(mut m) = value else { return value };
+    m.retain(|_, x| !x.is_null());
+    let mut out = Map::new();
+    for k in first {
+        if let Some(x) = m.remove(*k) {
+            out.insert((*k).to_string(), x);
+        }
+    }
+    out.extend(m);
+    Value::Object(out)
+}
+
+/// A whole new document (a mapping at column 0).
+pub fn document(value: &Value, l: Layout) -> String {
+    let mut s = String::new();
+    if let Value::Object(m) = value {
+        block_map(m, 0, l, &mut s);
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
