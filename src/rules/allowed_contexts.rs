@@ -271,8 +271,8 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
     Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
 }
 
-/// A list's items as PyYAML reads them: the names, or an error for each item that is not a string.
-fn names(config: &Tree, seq: NodeId, list: &str) -> Result<Vec<String>, Vec<ContextError>> {
+/// A list's items as PyYAML reads them: the names, and an error for each item that is not a string.
+fn names(config: &Tree, seq: NodeId, list: &str) -> (Vec<String>, Vec<ContextError>) {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     for (i, &item) in config.items(seq).iter().enumerate() {
@@ -289,7 +289,20 @@ fn names(config: &Tree, seq: NodeId, list: &str) -> Result<Vec<String>, Vec<Cont
             }
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    (out, errors)
+}
+
+/// Plans one set list: the non-string items' errors and the names' errors together.
+fn plan_items(config: &Tree, seq: NodeId, list: &str, scope: Scope, f: &ContextFacts) -> Result<ListPlan, Vec<ContextError>> {
+    let (items, mut errors) = names(config, seq, list);
+    match contexts::plan_list(list, scope, &items, f) {
+        Ok(plan) if errors.is_empty() => Ok(plan),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.extend(e);
+            Err(errors)
+        }
+    }
 }
 
 /// A mapping key as PyYAML reads it, as the key of the config's JSON meaning.
@@ -306,7 +319,7 @@ pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
         None => AllowedList::Unset,
         Some(v) if config.is_null(v) => AllowedList::Unset,
         Some(v) if config.py_str(v) == Some(contexts::ALL) => AllowedList::All,
-        Some(v) => AllowedList::Names(names(config, v, list).unwrap_or_default()),
+        Some(v) => AllowedList::Names(names(config, v, list).0),
     };
     let root = config.root().filter(|&r| config.is_map(r));
     let mut out = vec![(
@@ -396,7 +409,7 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
                 let result = p.result.clone();
                 match global_list {
                     Some((key, value)) => {
-                        let same = config.is_seq(value) && names(config, value, GLOBAL).ok().as_ref() == Some(&result);
+                        let same = config.is_seq(value) && names(config, value, GLOBAL) == (result.clone(), Vec::new());
                         if !same {
                             plan.edits.push(editor.replace_value(key, value, &json!(result))?);
                             plan.reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
@@ -416,9 +429,7 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
         }
     } else {
         match global_list {
-            Some((key, value)) if config.is_seq(value) => match names(config, value, GLOBAL)
-                .and_then(|items| contexts::plan_list(GLOBAL, Scope::Global, &items, f))
-            {
+            Some((key, value)) if config.is_seq(value) => match plan_items(config, value, GLOBAL, Scope::Global, f) {
                 Err(e) => errors.extend(e),
                 Ok(p) => {
                     if p.changes() {
@@ -478,7 +489,7 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
             errors.push(ContextError::NotAList { list, found: found_text(config, value) });
             continue;
         }
-        let p = match names(config, value, &list).and_then(|items| contexts::plan_list(&list, Scope::Workspace, &items, f)) {
+        let p = match plan_items(config, value, &list, Scope::Workspace, f) {
             Err(e) => {
                 errors.extend(e);
                 continue;

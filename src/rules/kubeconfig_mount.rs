@@ -239,6 +239,17 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<RuleOutp
                 }
             }
         }
+    } else if let Some((node, value)) = kubeconfig_env {
+        // KUBECONFIG replaces the default ~/.kube/config: it must name the mounted file.
+        let wanted = format!("{MOUNT_PATH}/config");
+        if !value.is_some_and(|v| v.split(':').any(|p| p == wanted || p == "~/.kube/config")) {
+            return Err(MountError::KubeconfigEnv {
+                at: at(Some(tree.node(node).line)),
+                value: value.unwrap_or("(valueFrom)").into(),
+                wanted,
+            }
+            .into());
+        }
     }
 
     if let Some(sum) = s.kubeconfig_sha256 {

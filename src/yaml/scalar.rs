@@ -18,6 +18,20 @@ const FALSE_WORDS: &[&str] = &["n", "N", "no", "No", "NO", "false", "False", "FA
 const NULL_WORDS: &[&str] = &["", "~", "null", "Null", "NULL"];
 
 pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
+    match tag.and_then(|t| t.rsplit_once(':').map(|(_, s)| s).or(Some(t))) {
+        Some("null") => return Scalar11::Null,
+        Some("bool") => {
+            return match resolve_plain(value) {
+                b @ Scalar11::Bool(_) => b,
+                _ => Scalar11::Str,
+            };
+        }
+        Some("int") => return parse_int(value).map_or(Scalar11::Str, Scalar11::Int),
+        Some("float") => {
+            return parse_float(value).or_else(|| parse_int(value).map(|i| i as f64)).map_or(Scalar11::Str, Scalar11::Float);
+        }
+        _ => {}
+    }
     if style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!") {
         return Scalar11::Str;
     }
@@ -188,6 +202,19 @@ impl PyScalar {
 }
 
 pub fn resolve_pyyaml(value: &str, style: Style, tag: Option<&str>) -> PyScalar {
+    match tag.and_then(|t| t.rsplit_once(':').map(|(_, s)| s).or(Some(t))) {
+        Some("null") => return PyScalar::Null,
+        Some("bool") => {
+            return match resolve_plain_pyyaml(value) {
+                b @ PyScalar::Bool(_) => b,
+                _ => PyScalar::Unconstructible,
+            };
+        }
+        Some("int") => return pyyaml_int(value).map_or(PyScalar::Unconstructible, PyScalar::Int),
+        Some("float") => return pyyaml_float(value).map_or(PyScalar::Unconstructible, PyScalar::Float),
+        Some("timestamp") => return PyScalar::Timestamp,
+        _ => {}
+    }
     if style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!") {
         return PyScalar::Str;
     }

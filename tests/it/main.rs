@@ -8,6 +8,7 @@ mod generate;
 mod helm;
 mod kubeconfig;
 mod live;
+mod policy;
 mod props;
 mod rbac;
 mod regressions;
