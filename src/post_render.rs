@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::change::{Action, Change, DocChange, Intent, Outcome, RuleId, RuleOutput, Severity};
+use crate::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount, rbac};
 use crate::settings::Settings;
@@ -142,9 +142,23 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
         let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
         let tree = m.tree(doc)?;
-        let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
         let internal = |source| PostRenderError::Internal { at: m.doc_ref(doc, None), source };
-        verify::check(&meaning, &after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
+            // Only --allow-excessive-aliasing lets such a document through; expanding it to
+            // compare meanings would cost what the limit exists to prevent.
+            outcome.notes.push(Note {
+                severity: Severity::Warning,
+                rule: ours.first().map_or(RuleId::KubeconfigMount, |c| c.rule),
+                message: format!(
+                    "{}: not verified after editing: it expands to {} nodes through aliases (--allow-excessive-aliasing)",
+                    m.doc_ref(doc, None),
+                    tree.decoded_nodes()
+                ),
+            });
+        } else {
+            let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
+            verify::check(&meaning, &after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        }
         for field in ours.iter().filter_map(|c| c.field.as_ref()) {
             let before = verify::meaning(&field.before, Reader::PyYaml, limits)
                 .map_err(|e| internal(Mismatch::Parse(e.to_string())))?;

@@ -17,6 +17,10 @@ pub enum Mismatch {
     Undeclarable(String),
 }
 
+/// Documents that expand to more nodes than this (alias bombs let through by
+/// `--allow-excessive-aliasing`) are not expanded to be compared.
+pub const MAX_DECODED_NODES: u64 = 1_000_000;
+
 /// Characters that YAML 1.1 readers (go-yaml v2, PyYAML) take as line breaks but YAML 1.2
 /// parsers (ours) do not: a document holding one means different things to the two.
 pub const YAML11_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];

@@ -64,6 +64,8 @@ pub struct Tree {
     /// Keys looked up that the mapping holds twice: (first key, last key). Readers take the last
     /// one, so an edit of the first would not take effect; the pipeline refuses these.
     duplicate_reads: std::cell::RefCell<Vec<(NodeId, NodeId)>>,
+    /// How many nodes a reader decodes, aliases expanded (as go-yaml counts them).
+    decoded: u64,
 }
 
 /// Whose reading of scalars to use.
@@ -125,6 +127,7 @@ impl Tree {
             anchors: HashMap::new(),
             aliased: Vec::new(),
             duplicate_reads: std::cell::RefCell::new(Vec::new()),
+            decoded: 0,
         };
         let mut stack: Vec<Frame> = Vec::new();
         // Per node: nodes decoded with aliases expanded, and how many of those are decoded through
@@ -253,6 +256,7 @@ impl Tree {
             }
             if stack.is_empty() {
                 let (n, a) = child;
+                tree.decoded = n;
                 if limits.excessive_aliasing(n, a) {
                     return Err(err_at("document contains excessive aliasing", line, col));
                 }
@@ -362,6 +366,12 @@ impl Tree {
             None if merged => Lookup::Merged,
             None => Lookup::Missing,
         }
+    }
+
+    /// How many nodes a reader decodes with aliases expanded (large for alias bombs, which only
+    /// `--allow-excessive-aliasing` lets through).
+    pub fn decoded_nodes(&self) -> u64 {
+        self.decoded
     }
 
     /// The duplicated keys that lookups have met so far: (line of the first, line of the last, key).
