@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::helm::{Form, config_map, render};
-use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json, skyhelm};
+use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json};
 
 const FORMS: [Form; 2] = [Form::Helm3, Form::Helm4];
 
