@@ -56,6 +56,7 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
     let ctx = allowed_contexts::ContextSettings {
         kubeconfig: loaded.as_ref(),
         explicit: &settings.allowed_contexts,
+        explicit_source: &settings.allowed_contexts_source,
         allow_unknown: settings.allow_unknown_contexts,
     };
     // post-render always leaves the kubeconfig mounted.

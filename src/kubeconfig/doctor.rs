@@ -35,6 +35,8 @@ pub struct DoctorInput<'a> {
     pub in_cluster_exists: Option<bool>,
     /// Unix seconds to check expiry against.
     pub now: i64,
+    /// The manifests set `SKYPILOT_DB_CONNECTION_URI`: the allowed lists are in that database.
+    pub external_database: bool,
 }
 
 fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, message: impl Into<String>) -> Finding {
@@ -273,6 +275,15 @@ fn check_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
         ));
     }
     let Some(lists) = &input.allowed else {
+        if input.external_database {
+            out.push(finding(
+                Severity::Info,
+                "external-database",
+                "kubeconfig",
+                format!("{} is set on the API server: SkyPilot keeps its config, allowed_contexts included, in that database, not in the chart; not checking which contexts are allowed (name them with --allowed-context to check a list)", crate::rules::allowed_contexts::DB_ENV),
+            ));
+            return;
+        }
         out.push(finding(
             Severity::Info,
             "allowed-unknown",

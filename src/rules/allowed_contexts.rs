@@ -33,6 +33,8 @@ pub struct ContextSettings<'a> {
     pub kubeconfig: Option<&'a LoadedKubeconfig>,
     /// `--allowed-context`: sets the global list.
     pub explicit: &'a [String],
+    /// Where `explicit` came from, for messages (`--allowed-context`, `SKYHELM_ALLOWED_CONTEXTS`).
+    pub explicit_source: &'a str,
     pub allow_unknown: bool,
 }
 
@@ -136,7 +138,7 @@ pub fn run(
     let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
 
     let ConfigPlan { edits, reasons, unknown } =
-        plan_config(config_text, &config, facts, s.explicit).map_err(|e| match e {
+        plan_config(config_text, &config, facts, s.explicit, s.explicit_source).map_err(|e| match e {
             PlanError::Rule(r) => rule_err(r),
             PlanError::Edit(x) => edit_err(x),
         })?;
@@ -244,18 +246,17 @@ pub struct Inspected {
     pub facts: ContextFacts,
     /// None when an external database holds the config, or no ConfigMap was found.
     pub lists: Option<Vec<(String, AllowedList)>>,
+    /// `SKYPILOT_DB_CONNECTION_URI` is set: the config lives in the external database.
+    pub external_database: bool,
 }
 
 pub fn inspect(m: &Manifests, api: &ApiServer) -> Result<Inspected, RuleError> {
-    let s = ContextSettings { kubeconfig: None, explicit: &[], allow_unknown: false };
+    let s = ContextSettings { kubeconfig: None, explicit: &[], explicit_source: "", allow_unknown: false };
     let facts = facts(m, api, &s, true)?;
     let tree = m.tree(api.doc)?;
-    let lists = if env_value(tree, api.container, DB_ENV).is_some() {
-        None
-    } else {
-        load_config(m, api)?.ok().map(|l| lists(&l.tree))
-    };
-    Ok(Inspected { facts, lists })
+    let external_database = env_value(tree, api.container, DB_ENV).is_some();
+    let lists = if external_database { None } else { load_config(m, api)?.ok().map(|l| lists(&l.tree)) };
+    Ok(Inspected { facts, lists, external_database })
 }
 
 enum PlanError {
@@ -286,7 +287,13 @@ struct ConfigPlan {
     unknown: Vec<String>,
 }
 
-fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String]) -> Result<ConfigPlan, PlanError> {
+fn plan_config(
+    text: &str,
+    config: &Tree,
+    f: &ContextFacts,
+    explicit: &[String],
+    source: &str,
+) -> Result<ConfigPlan, PlanError> {
     let editor = Editor::new(text, config);
     let mut edits = Vec::new();
     let mut reasons = Vec::new();
@@ -301,7 +308,7 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
 
     // The global list: explicit, set, `all`, or unset.
     let wanted: Option<(Vec<String>, ListPlan)> = if !explicit.is_empty() {
-        let plan = contexts::plan_list("--allowed-context", explicit, f)?;
+        let plan = contexts::plan_list(source, explicit, f)?;
         Some((plan.result.clone(), plan))
     } else {
         None
@@ -310,14 +317,14 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
         (Some((result, plan)), Some((key, value))) => {
             if strings(config, value) != result || !config.is_seq(value) {
                 edits.push(editor.replace_value(key, value, &json!(result))?);
-                reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
+                reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
             }
             reasons.extend(plan.reasons);
             unknown.extend(plan.unknown_kept);
         }
         (Some((result, plan)), None) => {
             edits.extend(write_unset(&editor, config, root, &result)?);
-            reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
+            reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
             reasons.extend(plan.reasons);
             unknown.extend(plan.unknown_kept);
         }
