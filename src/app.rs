@@ -242,7 +242,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     let text = read_file("reading kubeconfig", &args.kubeconfig)?;
     let now = match &args.now {
         Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
-        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        None => cert::unix_now(),
     };
     let path = args.kubeconfig.display().to_string();
     let mut input = DoctorInput {

@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 
 use crate::change::{Action, Change, DocChange, Outcome, RuleId};
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
-use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount, rbac};
+use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, InputError, ManifestError, Manifests};
 use crate::yaml::Limits;
@@ -64,6 +64,11 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
     let contexts = allowed_contexts::run(&m, &api, &ctx, &facts)?;
     outcome.changes.extend(contexts.change);
     outcome.notes.extend(contexts.notes);
+
+    // With --kubeconfig: doctor's checks of each context the final allowed lists use.
+    if let Some(k) = &loaded {
+        outcome.notes.extend(kubeconfig_checks::notes(&m, &api, &facts, k, &outcome.changes)?);
+    }
 
     let rbac = rbac::run(&m, &api, &facts, settings.rbac)?;
     outcome.changes.extend(rbac.changes);

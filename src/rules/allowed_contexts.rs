@@ -241,6 +241,27 @@ pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
     out
 }
 
+/// The allowed lists SkyPilot reads after post-render: config.yaml as `config_after` (the
+/// text this rule wrote, when it changed it) or as the stream has it. None when the stream does
+/// not hold them (an external database keeps the config, or the ConfigMap is missing).
+pub fn final_lists(
+    m: &Manifests,
+    api: &ApiServer,
+    config_after: Option<&str>,
+) -> Result<Option<Vec<(String, AllowedList)>>, RuleError> {
+    if env_value(m.tree(api.doc)?, api.container, DB_ENV).is_some() {
+        return Ok(None);
+    }
+    let Ok(loaded) = load_config(m, api)? else { return Ok(None) };
+    let Some(text) = config_after else { return Ok(Some(lists(&loaded.tree))) };
+    let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
+        at: m.doc_ref(loaded.cm, loaded.value_line),
+        message: e.message,
+        line: e.line,
+    })?;
+    Ok(Some(lists(&tree)))
+}
+
 /// What the manifests say about contexts, for `doctor --manifests`.
 pub struct Inspected {
     pub facts: ContextFacts,
