@@ -9,6 +9,7 @@ mod generate;
 mod helm;
 mod kubeconfig;
 mod live;
+mod messages;
 mod props;
 mod rbac;
 mod regressions;
