@@ -594,6 +594,24 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Any server string: no panic, and what is shown never holds the user info.
+        #[test]
+        fn any_server_is_shown_without_user_info(
+            scheme in "(https?://)?",
+            secret in "[a-z]{1,8}:[A-Za-z0-9]{1,12}@",
+            host in "(\\[[0-9a-f:.%]{0,20}\\]|[0-9a-zA-Z.x]{0,20})",
+            rest in "(:[0-9]{0,5})?(/[ -~]{0,10})?",
+        ) {
+            let server = format!("{scheme}{secret}{host}{rest}");
+            if let Some((shown, h)) = server_host(&server) {
+                proptest::prop_assert!(!shown.contains('@'), "{server} -> {shown}");
+                let _ = is_loopback(h);
+            }
+            let _ = is_loopback(&host);
+        }
+    }
+
     #[test]
     fn server_hosts_never_show_user_info() {
         assert_eq!(
