@@ -47,7 +47,13 @@ impl Cli {
 /// (doctor would accept --secret-name and inherit SKYHELM_ALLOWED_CONTEXTS through its own
 /// --allowed-context), so `skyhelm --config F doctor` stays an error.
 fn hoist_post_render_options(args: Vec<OsString>) -> Vec<OsString> {
+    // Values and the environment are checked by the real parse, which names what is wrong.
+    let lenient = |a: clap::Arg| {
+        let a = a.env(clap::builder::Resettable::Reset);
+        if a.get_action().takes_values() { a.value_parser(clap::builder::OsStringValueParser::new()) } else { a }
+    };
     let splitter = PostRenderArgs::augment_args(clap::Command::new("skyhelm"))
+        .mut_args(lenient)
         .allow_external_subcommands(true)
         .disable_help_flag(true)
         .disable_version_flag(true);

@@ -83,6 +83,15 @@ fn post_render_options_may_come_before_post_render_and_diff() {
     let out = skyhelm(&["--config", cfg, "post-render", "--config", cfg], input.as_bytes());
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).starts_with("error: the argument '--config <FILE>' cannot be used multiple times\n"));
+    // A bad value before the subcommand is named as after it.
+    let out = skyhelm(&["--max-depth", "abc", "post-render"], input.as_bytes());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr)
+            .starts_with("error: invalid value 'abc' for '--max-depth <N>': invalid digit found in string\n"),
+        "{}",
+        text(&out.stderr)
+    );
     // The other subcommands do not take post-render's options.
     let out = skyhelm(&["--config", cfg, "doctor", "--kubeconfig", kc], b"");
     assert_eq!(out.status.code(), Some(2));
