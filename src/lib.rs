@@ -14,6 +14,7 @@ pub mod cli;
 pub mod contexts;
 pub mod kubeconfig;
 pub mod live_client;
+pub mod messages;
 pub mod plugin;
 pub mod post_render;
 pub mod rbac;

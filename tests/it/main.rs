@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod context_warnings;
 mod contexts;
 mod diff;
 mod fidelity;
@@ -9,6 +10,7 @@ mod helm;
 mod kubeconfig;
 mod live;
 mod policy;
+mod messages;
 mod props;
 mod rbac;
 mod regressions;

@@ -307,3 +307,13 @@ fn kubeconfig_env_without_the_mounted_file_is_refused() {
         refused(&r, &format!("{form:?}"), &["KUBECONFIG is set to `/etc/other/config`, which does not include /root/.kube/config"]);
     }
 }
+
+#[test]
+fn allowed_context_all_sets_all() {
+    for form in FORMS {
+        let r = run(&render(form, &config("kubernetes:\n  allowed_contexts: [prod]\n")), &["--allowed-context", "all"], &[]);
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        assert_eq!(config_of(&r.stdout), json!({"kubernetes": {"allowed_contexts": "all"}}), "{form:?}");
+        assert!(r.report.contains("kubernetes.allowed_contexts set to `all` from --allowed-context"), "{}", r.report);
+    }
+}
