@@ -59,7 +59,7 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     let config = match Kubeconfig::from_yaml(text) {
         Ok(c) => c,
         Err(e) => {
-            out.push(finding(Severity::Error, "parse", "kubeconfig", super::scrub(&e.to_string())));
+            out.push(finding(Severity::Error, "parse", "kubeconfig", super::parse_message(&e)));
             return out;
         }
     };

@@ -50,7 +50,7 @@ fn b64(bytes: &[u8]) -> String {
 pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackError> {
     let path = input.path.display().to_string();
     let full = Kubeconfig::from_yaml(input.text)
-        .map_err(|e| PackError::Parse { path: path.clone(), message: super::scrub(&e.to_string()) })?;
+        .map_err(|e| PackError::Parse { path: path.clone(), message: super::parse_message(&e) })?;
     let first = input.contexts.first().ok_or(PackError::NoContext)?;
     let base = input.path.parent().unwrap_or(Path::new(""));
     let resolve = |p: &str| -> PathBuf {
