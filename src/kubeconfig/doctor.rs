@@ -148,22 +148,12 @@ fn check_data(subject: &str, field: &str, value: &str, want_cert: bool, now: i64
             return;
         }
     };
-    let blocks = pem::parse_many(&bytes).unwrap_or_default();
-    let ok = if want_cert {
-        blocks.iter().any(|b| b.tag() == "CERTIFICATE")
-    } else {
-        blocks.iter().any(|b| b.tag().ends_with("PRIVATE KEY"))
-    };
-    if !ok {
-        let wanted = if want_cert { "a PEM certificate" } else { "a PEM private key" };
-        out.push(finding(
-            Severity::Error,
-            "data-not-pem",
-            subject,
-            format!("{field} is base64 but does not hold {wanted}"),
-        ));
+    let want = if want_cert { cert::PemWant::Certificate } else { cert::PemWant::PrivateKey };
+    if let Some(problem) = cert::pem_problem(&bytes, want) {
+        out.push(finding(Severity::Error, "data-not-pem", subject, format!("{field} is base64 but {problem}")));
         return;
     }
+    let blocks = pem::parse_many(&bytes).unwrap_or_default();
     for b in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
         let Some(after) = cert::not_after(b.contents()) else {
             out.push(finding(
