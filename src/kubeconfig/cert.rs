@@ -1,4 +1,5 @@
-//! Just enough of X.509 to read a certificate's notAfter (DER, RFC 5280 §4.1).
+//! Just enough of X.509 to read a certificate's notAfter and public key (DER, RFC 5280 §4.1),
+//! for version 1 certificates as for version 3 (kubectl accepts both).
 
 fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *b.first()?;
@@ -41,6 +42,27 @@ fn parse_time(tag: u8, s: &[u8]) -> Option<i64> {
     let num = |r: std::ops::Range<usize>| -> Option<i64> { rest.get(r)?.parse().ok() };
     let (mo, d, h, mi, se) = (num(0..2)?, num(2..4)?, num(4..6)?, num(6..8)?, num(8..10).unwrap_or(0));
     Some(days_from_civil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
+}
+
+/// The whole TLV of the first element of `b` (tag, length and content).
+fn whole_tlv(b: &[u8]) -> Option<&[u8]> {
+    let (_, _, rest) = tlv(b)?;
+    b.get(..b.len() - rest.len())
+}
+
+/// The SubjectPublicKeyInfo of a DER certificate (the whole DER element), version 1 or 3.
+pub fn spki(der: &[u8]) -> Option<&[u8]> {
+    let (_, cert, _) = tlv(der)?;
+    let (_, tbs, _) = tlv(cert)?;
+    let mut rest = tbs;
+    let (tag, _, r) = tlv(rest)?;
+    if tag == 0xa0 {
+        rest = r; // explicit version (absent in version 1)
+    }
+    for _ in 0..5 {
+        rest = tlv(rest)?.2; // serialNumber, signature, issuer, validity, subject
+    }
+    whole_tlv(rest)
 }
 
 /// notAfter of a DER certificate, as Unix seconds.

@@ -232,6 +232,19 @@ fn check_users(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
         if let Some(d) = &a.client_key_data {
             check_data(&subject, "client-key-data", d.expose_secret(), false, now, out);
         }
+        if let (Some(c), Some(k)) = (&a.client_certificate_data, &a.client_key_data) {
+            let decode = |v: &str| base64::engine::general_purpose::STANDARD.decode(v.trim()).ok();
+            if let (Some(c), Some(k)) = (decode(c), decode(k.expose_secret()))
+                && super::identity::key_matches(&c, &k) == Some(false)
+            {
+                out.push(finding(
+                    Severity::Error,
+                    "key-mismatch",
+                    subject.clone(),
+                    "client-key-data is not the key of client-certificate-data (their public keys differ)",
+                ));
+            }
+        }
         if let Some(exec) = &a.exec {
             let cmd = exec.command.clone().unwrap_or_default();
             out.push(finding(

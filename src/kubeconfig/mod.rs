@@ -2,6 +2,7 @@
 
 pub mod cert;
 pub mod doctor;
+pub mod identity;
 pub mod live;
 pub mod pack;
 

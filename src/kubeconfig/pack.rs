@@ -175,11 +175,30 @@ pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackEr
                 let mut load = |field: &'static str, p: String, holds: Holds| {
                     inline(read, field, &subject, resolve(&p), holds)
                 };
-                if let Some(p) = a.client_certificate.take() {
-                    a.client_certificate_data = Some(b64(&load("client-certificate", p, Holds::Certificate)?));
+                let cert = match a.client_certificate.take() {
+                    Some(p) => Some(load("client-certificate", p, Holds::Certificate)?),
+                    None => None,
+                };
+                let key = match a.client_key.take() {
+                    Some(p) => Some((load("client-key", p.clone(), Holds::PrivateKey)?, p)),
+                    None => None,
+                };
+                // Any certificate version, as kubectl (`identity::key_matches`).
+                if let (Some(c), Some((k, p))) = (&cert, &key)
+                    && super::identity::key_matches(c, k) == Some(false)
+                {
+                    return Err(PackError::BadFile {
+                        field: "client-key",
+                        subject,
+                        path: resolve(p),
+                        problem: "is not the key of client-certificate (their public keys differ)".into(),
+                    });
                 }
-                if let Some(p) = a.client_key.take() {
-                    a.client_key_data = Some(SecretString::from(b64(&load("client-key", p, Holds::PrivateKey)?)));
+                if let Some(c) = cert {
+                    a.client_certificate_data = Some(b64(&c));
+                }
+                if let Some((k, _)) = key {
+                    a.client_key_data = Some(SecretString::from(b64(&k)));
                 }
                 if let Some(p) = a.token_file.take() {
                     let token = String::from_utf8_lossy(&load("tokenFile", p, Holds::Token)?).into_owned();
