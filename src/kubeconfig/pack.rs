@@ -172,9 +172,8 @@ pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackEr
                         command: exec.command.clone().unwrap_or_default(),
                     });
                 }
-                let mut load = |field: &'static str, p: String, holds: Holds| {
-                    inline(read, field, &subject, resolve(&p), holds)
-                };
+                let mut load =
+                    |field: &'static str, p: String, holds: Holds| inline(read, field, &subject, resolve(&p), holds);
                 let cert = match a.client_certificate.take() {
                     Some(p) => Some(load("client-certificate", p, Holds::Certificate)?),
                     None => None,
