@@ -1,5 +1,6 @@
 #![no_main]
-//! Any kubeconfig bytes: doctor and pack never panic, and no finding repeats a token.
+//! Any kubeconfig bytes: doctor and pack never panic (pack reads the same bytes as every file
+//! a reference names).
 use libfuzzer_sys::fuzz_target;
 use skyhelm::kubeconfig::doctor::{DoctorInput, doctor};
 use skyhelm::kubeconfig::pack::{PackInput, pack};
@@ -10,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let contexts = vec!["a".to_string()];
         let p = PackInput { path: std::path::Path::new("fuzz/kubeconfig"), text, contexts: &contexts, allow_exec: false };
-        let _ = pack(&p, &mut |_| Err(std::io::Error::other("no files in fuzzing")));
+        // Every file a reference names holds the same bytes: the inlining checks see them too.
+        let _ = pack(&p, &mut |_| Ok(data.to_vec()));
     }
 });

@@ -61,7 +61,7 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     let config = match Kubeconfig::from_yaml(text) {
         Ok(c) => c,
         Err(e) => {
-            out.push(finding(Severity::Error, "parse", "kubeconfig", super::scrub(&e.to_string())));
+            out.push(finding(Severity::Error, "parse", "kubeconfig", super::parse_message(&e)));
             return out;
         }
     };
@@ -149,22 +149,12 @@ fn check_data(subject: &str, field: &str, value: &str, want_cert: bool, now: i64
             return;
         }
     };
-    let blocks = pem::parse_many(&bytes).unwrap_or_default();
-    let ok = if want_cert {
-        blocks.iter().any(|b| b.tag() == "CERTIFICATE")
-    } else {
-        blocks.iter().any(|b| b.tag().ends_with("PRIVATE KEY"))
-    };
-    if !ok {
-        let wanted = if want_cert { "a PEM certificate" } else { "a PEM private key" };
-        out.push(finding(
-            Severity::Error,
-            "data-not-pem",
-            subject,
-            format!("{field} is base64 but does not hold {wanted}"),
-        ));
+    let want = if want_cert { cert::PemWant::Certificate } else { cert::PemWant::PrivateKey };
+    if let Some(problem) = cert::pem_problem(&bytes, want) {
+        out.push(finding(Severity::Error, "data-not-pem", subject, format!("{field} is base64 but {problem}")));
         return;
     }
+    let blocks = pem::parse_many(&bytes).unwrap_or_default();
     for b in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
         let Some(after) = cert::not_after(b.contents()) else {
             out.push(finding(
@@ -318,6 +308,19 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
     }
     if let Some(d) = &a.client_key_data {
         check_data(&subject, "client-key-data", d.expose_secret(), false, now, out);
+    }
+    if let (Some(c), Some(k)) = (&a.client_certificate_data, &a.client_key_data) {
+        let decode = |v: &str| base64::engine::general_purpose::STANDARD.decode(v.trim()).ok();
+        if let (Some(c), Some(k)) = (decode(c), decode(k.expose_secret()))
+            && super::identity::key_matches(&c, &k) == Some(false)
+        {
+            out.push(finding(
+                Severity::Error,
+                "key-mismatch",
+                subject.clone(),
+                "client-key-data is not the key of client-certificate-data (their public keys differ)",
+            ));
+        }
     }
     if let Some(exec) = &a.exec {
         let cmd = match exec.command.as_deref().filter(|c| !c.is_empty()) {

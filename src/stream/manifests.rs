@@ -35,7 +35,12 @@ impl fmt::Display for DocRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "document {}", self.document)?;
         if let Some(r) = &self.resource {
-            write!(f, " ({r})")?;
+            // Control characters (a line break, a terminal escape) are shown escaped.
+            f.write_str(" (")?;
+            for c in r.chars() {
+                if c.is_control() { write!(f, "{}", c.escape_debug())? } else { write!(f, "{c}")? }
+            }
+            f.write_str(")")?;
         }
         if let Some(l) = self.line {
             write!(f, ", line {l}")?;
@@ -177,12 +182,11 @@ impl<'a> Manifests<'a> {
         }))
     }
 
-    /// "Kind name" from a line scan, for documents that do not parse.
+    /// "Kind name" of a document that does not parse, from what parses of it: `kind` and
+    /// `metadata.name` where they stand, never a line that only looks like them (see `label`).
     fn quick_label(&self, doc: usize) -> Option<String> {
-        let text = self.text(doc);
-        let kind = text.lines().find_map(|l| l.strip_prefix("kind:")).map(str::trim)?;
-        let name = text.lines().find_map(|l| l.strip_prefix("  name:")).map(str::trim).unwrap_or("?");
-        Some(format!("{kind} {name}"))
+        let (kind, name) = super::label::head(self.text(doc), self.limits.max_depth);
+        Some(format!("{} {}", kind?, name.as_deref().unwrap_or("?")))
     }
 
     pub fn doc_ref(&self, doc: usize, line: Option<usize>) -> DocRef {

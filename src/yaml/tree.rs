@@ -150,6 +150,8 @@ impl Tree {
                     ErrorKind::RecursionLimitExceeded => {
                         format!("exceeded max depth of {}", limits.max_depth)
                     }
+                    // The column says where; the character itself may be part of a secret.
+                    ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_string(),
                     _ => e.info(),
                 };
                 err_at(message, m.line(), m.col())

@@ -7,6 +7,7 @@ mod diff;
 mod fidelity;
 mod generate;
 mod helm;
+mod hostile;
 mod kubeconfig;
 mod live;
 mod policy;
