@@ -294,7 +294,13 @@ impl RbacObjects {
     /// Every rule that applies to the account.
     pub fn grants(&self) -> Vec<Grant> {
         let mut out = Vec::new();
-        for b in &self.bindings {
+        // RoleBindings first, then ClusterRoleBindings, each in stream order.
+        let ordered = self
+            .bindings
+            .iter()
+            .filter(|b| !b.cluster_binding)
+            .chain(self.bindings.iter().filter(|b| b.cluster_binding));
+        for b in ordered {
             for r in self.roles.iter().filter(|r| r.key == b.role) {
                 for rule in &r.rules {
                     out.push(Grant {

@@ -171,7 +171,8 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
             "ClusterRole" => true,
             _ => continue,
         };
-        let key = RoleKey { cluster, namespace: if cluster { None } else { r.namespace.clone() }, name: r.name.clone() };
+        let key =
+            RoleKey { cluster, namespace: if cluster { None } else { r.namespace.clone() }, name: r.name.clone() };
         if !wanted.contains(&key) {
             continue;
         }
@@ -396,8 +397,7 @@ fn add(
         let why = format!("grants what the minimal set needs and nothing in the stream grants: {}", describe(&perms));
         let role_ref = RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.clone() };
         let (role_text, binding_text) = if cluster {
-            let role =
-                ClusterRole { metadata: metadata(name, None, &style), rules: Some(rules), ..Default::default() };
+            let role = ClusterRole { metadata: metadata(name, None, &style), rules: Some(rules), ..Default::default() };
             let binding = ClusterRoleBinding {
                 metadata: metadata(name, None, &style),
                 role_ref,
@@ -585,7 +585,11 @@ fn tighten(
         format!(
             "tighten: {} now holds {minimal}{}{}",
             acc.label(),
-            if names.is_empty() { String::new() } else { format!(", what the features in use need ({})", names.join(", ")) },
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(", what the features in use need ({})", names.join(", "))
+            },
             if rewritten.is_empty() { String::new() } else { format!(", and no `*` verb in {}", rewritten.join(", ")) }
         ),
     ));
@@ -613,7 +617,10 @@ fn narrow(
         let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
             Ok(r) => r,
             Err(e) => {
-                out.notes.push(note(Severity::Warning, format!("{label} rule {n} is not a valid rule ({e}): left as it is")));
+                out.notes.push(note(
+                    Severity::Warning,
+                    format!("{label} rule {n} is not a valid rule ({e}): left as it is"),
+                ));
                 continue;
             }
         };
@@ -629,7 +636,9 @@ fn narrow(
             ));
             continue;
         }
-        if groups.iter().any(|g| g == "*") || resources.iter().any(|r| r == "*" || r.starts_with("*/") || r.ends_with("/*")) {
+        if groups.iter().any(|g| g == "*")
+            || resources.iter().any(|r| r == "*" || r.starts_with("*/") || r.ends_with("/*"))
+        {
             out.notes.push(note(
                 Severity::Warning,
                 format!("{label} rule {n}: `*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)"),
@@ -652,14 +661,16 @@ fn narrow(
             }
         }
         let crate::yaml::tree::Lookup::Found { key, value } = tree.lookup(rule_node, "verbs") else {
-            out.notes.push(note(Severity::Warning, format!("{label} rule {n}: `*` verbs come through a merge key; left as they are")));
+            out.notes.push(note(
+                Severity::Warning,
+                format!("{label} rule {n}: `*` verbs come through a merge key; left as they are"),
+            ));
             continue;
         };
         edits.push(
-            editor.replace_value(key, value, &json!(verbs)).map_err(|source| ManifestError::Edit {
-                at: m.doc_ref(doc, Some(tree.node(value).line)),
-                source,
-            })?,
+            editor
+                .replace_value(key, value, &json!(verbs))
+                .map_err(|source| ManifestError::Edit { at: m.doc_ref(doc, Some(tree.node(value).line)), source })?,
         );
         let mut reason = format!("rule {n} ({}): verbs `*` → [{}]", resources.join(", "), verbs.join(", "));
         if !undocumented.is_empty() {
@@ -678,6 +689,14 @@ fn narrow(
     if edits.is_empty() {
         return Ok(false);
     }
-    out.changes.push(Change { doc, resource, rule: RuleId::Rbac, reasons, edits, paths: vec!["rules".into()], field: None });
+    out.changes.push(Change {
+        doc,
+        resource,
+        rule: RuleId::Rbac,
+        reasons,
+        edits,
+        paths: vec!["rules".into()],
+        field: None,
+    });
     Ok(true)
 }

@@ -135,7 +135,7 @@ fn mounted_at(d: &Value, path: &str) -> bool {
 }
 
 pub fn added_by_skyhelm(d: &Value) -> bool {
-    d["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "skyhelm"
+    d["metadata"]["labels"]["skyhelm.io/added-by"] == "rbac"
 }
 
 /// Every document but the Deployment (and the RBAC objects skyhelm adds) means the same with
