@@ -327,20 +327,19 @@ fn add(
     }
     let missing_ns = rbac::missing(grants, &rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)));
     let missing_cl = rbac::missing(grants, &rbac::perms(MINIMAL_CLUSTER, None));
-    if missing_ns.is_empty() && missing_cl.is_empty() {
-        if acc.name == "default" {
+    let complete = missing_ns.is_empty() && missing_cl.is_empty();
+    if acc.name == "default" {
+        if complete {
             out.notes.push(note(
                 Severity::Warning,
                 format!(
-                    "{}: the API server runs as the namespace's `default` ServiceAccount, which the stream grants SkyPilot's permissions: every pod in namespace {} gets them; set rbac.serviceAccountName",
+                    "{}: the API server runs as the namespace's `default` ServiceAccount, which the stream grants SkyPilot's permissions: every pod in namespace {} gets them; give the API server its own account (rbac.serviceAccountName)",
                     acc.label(),
                     acc.namespace
                 ),
             ));
+            return Ok(());
         }
-        return Ok(());
-    }
-    if acc.name == "default" {
         let tree = m.tree(api.doc)?;
         let line = tree.node(api.pod_spec).line;
         return Err(RbacError::DefaultServiceAccount {
@@ -351,16 +350,11 @@ fn add(
         .into());
     }
     let tree = m.tree(api.doc)?;
-    let style = Style {
+    // Only worked out when something is added: it scans the whole stream.
+    let style = std::cell::LazyCell::new(|| Style {
         helm4: !m.containing(FILENAME_ANNOTATION).is_empty(),
         layout: Editor::new(m.text(api.doc), tree).layout(),
-    };
-    let subject = Subject {
-        kind: "ServiceAccount".into(),
-        name: acc.name.clone(),
-        namespace: Some(acc.namespace.clone()),
-        ..Default::default()
-    };
+    });
     if m.find("ServiceAccount", &acc.name, Some(Some(&acc.namespace)))?.is_none() {
         let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), &style), ..Default::default() };
         out.added.push(Added {
@@ -373,6 +367,15 @@ fn add(
             paths: vec!["metadata".into()],
         });
     }
+    if complete {
+        return Ok(());
+    }
+    let subject = Subject {
+        kind: "ServiceAccount".into(),
+        name: acc.name.clone(),
+        namespace: Some(acc.namespace.clone()),
+        ..Default::default()
+    };
     let (ns_name, cluster_name) = names(api, acc);
     for (perms, cluster) in [(missing_ns, false), (missing_cl, true)] {
         if perms.is_empty() {
