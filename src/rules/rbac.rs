@@ -158,7 +158,10 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
     let wanted = objs.wanted_roles();
     objs.shared.retain(|k, _| wanted.contains(k));
     let mut docs: Vec<usize> = Vec::new();
-    for name in wanted.iter().map(|k| k.name.as_str()).collect::<std::collections::BTreeSet<_>>() {
+    // An empty roleRef name matches no role (and as a needle it would match every document).
+    for name in
+        wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect::<std::collections::BTreeSet<_>>()
+    {
         docs.extend(m.containing(name));
     }
     docs.sort_unstable();
@@ -303,7 +306,7 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
     let grants = objs.grants();
     match mode {
         RbacMode::Add => add(m, api, facts, &acc, &grants, mode, &mut out)?,
-        RbacMode::Audit => audit(facts, &acc, &grants, &[], &mut out),
+        RbacMode::Audit => audit(facts, &acc, &grants, None, &mut out),
         RbacMode::Tighten => {
             add(m, api, facts, &acc, &grants, mode, &mut out)?;
             tighten(m, facts, &acc, &objs, &grants, &mut out)?;
@@ -432,9 +435,10 @@ fn add(
 const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
 const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
 
-/// Audit findings. `rewritten`: roles tighten narrows in this run (their `*` verbs are not
-/// reported again).
-fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], rewritten: &[String], out: &mut RbacOutcome) {
+/// Audit findings. `tightened`: under tighten, the roles it narrowed in this run (their `*`
+/// verbs are not reported again, and tighten reports the minimal set itself).
+fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Option<&[String]>, out: &mut RbacOutcome) {
+    let rewritten = tightened.unwrap_or_default();
     let account = acc.label();
     if !facts.in_cluster_exists {
         let mut seen: Vec<&rbac::Source> = Vec::new();
@@ -498,10 +502,13 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], rewritten: &[Str
             ));
         }
     }
+    if tightened.is_some() {
+        return;
+    }
     let missing = rbac::missing(grants, &minimal(acc));
     if missing.is_empty() {
         out.notes.push(note(Severity::Info, format!("{account}: has every permission of the minimal set")));
-    } else if rewritten.is_empty() {
+    } else {
         out.notes
             .push(note(Severity::Warning, format!("{account}: lacks part of the minimal set: {}", describe(&missing))));
     }
@@ -576,7 +583,7 @@ fn tighten(
             rewritten.push(role.key.describe());
         }
     }
-    audit(facts, acc, grants, &rewritten, out);
+    audit(facts, acc, grants, Some(&rewritten), out);
     let names: Vec<&str> = features.iter().map(|f| f.name).collect();
     let minimal = if facts.in_cluster_exists {
         "the minimal set"
