@@ -559,6 +559,7 @@ fn tighten(
 ) -> Result<(), RuleError> {
     let features = features_in_use(grants);
     let mut rewritten: Vec<String> = Vec::new();
+    let mut left: Vec<String> = Vec::new();
     for role in &objs.roles {
         let wildcard_verbs = role.rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"));
         if let Some(others) = objs.shared.get(&role.key) {
@@ -571,6 +572,7 @@ fn tighten(
                         others.join(", ")
                     ),
                 ));
+                left.push(role.key.describe());
             }
             continue;
         }
@@ -579,12 +581,17 @@ fn tighten(
         }
         // A ClusterRole used through RoleBindings only grants in namespaces.
         let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
-        if narrow(m, role, cluster, &features, out)? {
+        let (changed, kept) = narrow(m, role, cluster, &features, out)?;
+        if changed {
             rewritten.push(role.key.describe());
+        }
+        if kept {
+            left.push(role.key.describe());
         }
     }
     audit(facts, acc, grants, Some(&rewritten), out);
-    let names: Vec<&str> = features.iter().map(|f| f.name).collect();
+    let mut names: Vec<&str> = features.iter().map(|f| f.name).collect();
+    names.dedup();
     let minimal = if facts.in_cluster_exists {
         "the minimal set"
     } else {
@@ -593,32 +600,43 @@ fn tighten(
     out.notes.push(note(
         Severity::Info,
         format!(
-            "tighten: {} now holds {minimal}{}{}",
+            "tighten: {} now holds {minimal}{}{}{}",
             acc.label(),
             if names.is_empty() {
                 String::new()
             } else {
                 format!(", what the features in use need ({})", names.join(", "))
             },
-            if rewritten.is_empty() { String::new() } else { format!(", and no `*` verb in {}", rewritten.join(", ")) }
+            if rewritten.is_empty() {
+                String::new()
+            } else {
+                format!("; `*` verbs rewritten in {}", rewritten.join(", "))
+            },
+            if left.is_empty() {
+                String::new()
+            } else {
+                format!("; `*` verbs left (see the warnings) in {}", left.join(", "))
+            }
         ),
     ));
     Ok(())
 }
 
-/// Narrows one role's `*` verbs; true when it changed something.
+/// Narrows one role's `*` verbs: (changed something, left some `*` verbs).
 fn narrow(
     m: &Manifests,
     role: &rbac::RoleDoc,
     cluster: bool,
     features: &[&rbac::Feature],
     out: &mut RbacOutcome,
-) -> Result<bool, RuleError> {
+) -> Result<(bool, bool), RuleError> {
     let doc = role.doc;
     let tree = m.parse_once(doc)?;
     let label = role.key.describe();
-    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(&tree)) else { return Ok(false) };
-    let Some(rules) = tree.get(root, "rules") else { return Ok(false) };
+    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(&tree)) else { return Ok((false, true)) };
+    let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
+    // `*` rules not rewritten.
+    let mut left = 0usize;
     let editor = Editor::new(m.text(doc), &tree);
     let mut edits: Vec<Edit> = Vec::new();
     let mut reasons = Vec::new();
@@ -631,12 +649,14 @@ fn narrow(
                     Severity::Warning,
                     format!("{label} rule {n} is not a valid rule ({e}): left as it is"),
                 ));
+                left += 1;
                 continue;
             }
         };
         if !rule.verbs.iter().any(|v| v == "*") {
             continue;
         }
+        left += 1;
         let groups = rule.api_groups.clone().unwrap_or_default();
         let resources = rule.resources.clone().unwrap_or_default();
         if resources.is_empty() {
@@ -677,11 +697,24 @@ fn narrow(
             ));
             continue;
         };
-        edits.push(
-            editor
-                .replace_value(key, value, &json!(verbs))
-                .map_err(|source| ManifestError::Edit { at: m.doc_ref(doc, Some(tree.node(value).line)), source })?,
-        );
+        // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
+        // an anchor, say) is left as written, with the reason.
+        match editor.replace_value(key, value, &json!(verbs)) {
+            Ok(edit) => {
+                edits.push(edit);
+                left -= 1;
+            }
+            Err(e) => {
+                out.notes.push(note(
+                    Severity::Warning,
+                    format!(
+                        "{label} rule {n}: `*` verbs left as they are: {}",
+                        ManifestError::Edit { at: m.doc_ref(doc, Some(tree.node(value).line)), source: e }
+                    ),
+                ));
+                continue;
+            }
+        }
         let mut reason = format!("rule {n} ({}): verbs `*` → [{}]", resources.join(", "), verbs.join(", "));
         if !undocumented.is_empty() {
             reason.push_str(&format!(
@@ -697,7 +730,7 @@ fn narrow(
         reasons.push(reason);
     }
     if edits.is_empty() {
-        return Ok(false);
+        return Ok((false, left > 0));
     }
     out.changes.push(Change {
         doc,
@@ -708,5 +741,5 @@ fn narrow(
         paths: vec!["rules".into()],
         field: None,
     });
-    Ok(true)
+    Ok((true, left > 0))
 }
