@@ -36,6 +36,8 @@ need_apt=()
 command -v go >/dev/null || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need_apt+=(golang-k8s-sigs-yaml-dev)
 python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
+# GNU time measures peak memory (the RBAC memory test, scripts/bench.py).
+[ -x /usr/bin/time ] || need_apt+=(time)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
