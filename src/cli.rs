@@ -249,7 +249,8 @@ pub enum RbacChoice {
     Add,
     /// Change nothing; report excess and missing grants.
     Audit,
-    /// Rewrite wildcard verbs in roles bound only to the API server's account.
+    /// Add what is missing (as add), then rewrite wildcard verbs in roles bound only to the API
+    /// server's account (keeping escalate/bind where RBAC management is granted).
     Tighten,
     Off,
 }

@@ -19,4 +19,6 @@ pub enum RuleError {
     Mount(#[from] kubeconfig_mount::MountError),
     #[error(transparent)]
     Contexts(#[from] allowed_contexts::ContextsError),
+    #[error(transparent)]
+    Rbac(#[from] rbac::RbacError),
 }

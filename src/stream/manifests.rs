@@ -147,39 +147,51 @@ impl<'a> Manifests<'a> {
     /// The parsed document, or an error saying where it does not parse.
     pub fn tree(&self, doc: usize) -> Result<&Tree, ManifestError> {
         let cell = self.trees[doc].get_or_init(|| Tree::parse(self.text(doc), &self.limits));
-        cell.as_ref().map_err(|e| ManifestError::Parse {
+        cell.as_ref().map_err(|e| self.parse_error(doc, e))
+    }
+
+    /// The parsed document without keeping it (for rules that read many small documents once,
+    /// such as RBAC over thousands of Roles): the caller drops the tree when done.
+    pub fn parse_once(&self, doc: usize) -> Result<Tree, ManifestError> {
+        match self.trees[doc].get() {
+            Some(Ok(_)) | None => Tree::parse(self.text(doc), &self.limits).map_err(|e| self.parse_error(doc, &e)),
+            Some(Err(e)) => Err(self.parse_error(doc, e)),
+        }
+    }
+
+    fn parse_error(&self, doc: usize, e: &ParseError) -> ManifestError {
+        ManifestError::Parse {
             at: DocRef {
                 document: doc + 1,
                 resource: self.quick_label(doc),
                 line: Some(self.stream_line(doc, e.line)),
             },
             source: ParseError { message: e.message.clone(), line: self.stream_line(doc, e.line), col: e.col },
-        })
+        }
     }
 
     /// Kind, name and namespace of a parsed document (None for an empty document or one that
     /// is not a Kubernetes object). Documents without a namespace get the release namespace.
     pub fn resource(&self, doc: usize) -> Result<Option<ResourceId>, ManifestError> {
-        let tree = self.tree(doc)?;
-        let Some(root) = tree.root() else {
-            return Ok(None);
-        };
-        let (Some(kind), Some(name)) =
-            (tree.get_str(root, "kind"), tree.path(root, &["metadata", "name"]).and_then(|n| tree.str(n)))
-        else {
-            return Ok(None);
-        };
+        Ok(self.resource_in(self.tree(doc)?))
+    }
+
+    /// As `resource`, for a tree of this stream the caller holds (from `parse_once`).
+    pub fn resource_in(&self, tree: &Tree) -> Option<ResourceId> {
+        let root = tree.root()?;
+        let kind = tree.get_str(root, "kind")?;
+        let name = tree.path(root, &["metadata", "name"]).and_then(|n| tree.str(n))?;
         let namespace = tree
             .path(root, &["metadata", "namespace"])
             .and_then(|n| tree.str(n))
             .map(str::to_string)
             .or_else(|| self.namespace.clone());
-        Ok(Some(ResourceId {
+        Some(ResourceId {
             api_version: tree.get_str(root, "apiVersion").unwrap_or_default().to_string(),
             kind: kind.to_string(),
             namespace,
             name: name.to_string(),
-        }))
+        })
     }
 
     /// "Kind name" of a document that does not parse, from what parses of it: `kind` and
