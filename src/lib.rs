@@ -7,7 +7,6 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
-pub mod verify;
 pub mod change;
 pub mod chart;
 pub mod cli;
@@ -22,4 +21,5 @@ pub mod report;
 pub mod rules;
 pub mod settings;
 pub mod stream;
+pub mod verify;
 pub mod yaml;

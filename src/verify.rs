@@ -97,12 +97,14 @@ fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<(String, 
                 }
                 path.truncate(len);
             }
-            (x.len() != y.len()).then(|| {
-                (format!("{path} (length)"), x.len().to_string(), y.len().to_string())
-            })
+            (x.len() != y.len()).then(|| (format!("{path} (length)"), x.len().to_string(), y.len().to_string()))
         }
         _ if a == b => None,
-        _ => Some((if path.is_empty() { "(document)".into() } else { path.clone() }, describe(Some(a)), describe(Some(b)))),
+        _ => Some((
+            if path.is_empty() { "(document)".into() } else { path.clone() },
+            describe(Some(a)),
+            describe(Some(b)),
+        )),
     }
 }
 

@@ -192,7 +192,10 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
         reasons,
         edits: cm_edit,
         paths: vec![format!("data.{CONFIG_KEY}")],
-        intents: vec![Intent::Set { path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)], value: Value::String(new_text.clone()) }],
+        intents: vec![Intent::Set {
+            path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)],
+            value: Value::String(new_text.clone()),
+        }],
         field: Some(FieldDiff {
             path: format!("data.{CONFIG_KEY}"),
             before: config_text.to_string(),
@@ -258,7 +261,9 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
                     None if cm_tree.is_map(v) => "a mapping",
                     None => "a list",
                 };
-                return Err(ContextsError::ConfigNotString { at: m.doc_ref(cm, value_line), found: found.into() }.into());
+                return Err(
+                    ContextsError::ConfigNotString { at: m.doc_ref(cm, value_line), found: found.into() }.into()
+                );
             }
         },
     };
@@ -295,7 +300,13 @@ fn names(config: &Tree, seq: NodeId, list: &str) -> (Vec<String>, Vec<ContextErr
 }
 
 /// Plans one set list: the non-string items' errors and the names' errors together.
-fn plan_items(config: &Tree, seq: NodeId, list: &str, scope: Scope, f: &ContextFacts) -> Result<ListPlan, Vec<ContextError>> {
+fn plan_items(
+    config: &Tree,
+    seq: NodeId,
+    list: &str,
+    scope: Scope,
+    f: &ContextFacts,
+) -> Result<ListPlan, Vec<ContextError>> {
     let (items, mut errors) = names(config, seq, list);
     match contexts::plan_list(list, scope, &items, f) {
         Ok(plan) if errors.is_empty() => Ok(plan),
@@ -499,7 +510,9 @@ fn plan_config(
                 }
                 Ok(None) => {}
             },
-            Some((_, value)) => errors.push(ContextError::NotAList { list: GLOBAL.into(), found: found_text(config, value) }),
+            Some((_, value)) => {
+                errors.push(ContextError::NotAList { list: GLOBAL.into(), found: found_text(config, value) })
+            }
             None => match contexts::plan_unset(f) {
                 Err(e) => errors.push(e),
                 Ok(Some(list)) => {
@@ -542,7 +555,12 @@ fn plan_config(
         };
         if p.changes() {
             plan.edits.extend(apply_plan(&editor, config, key, value, &p)?);
-            let path = vec![Seg::key("workspaces"), Seg::Key(name.clone()), Seg::key("kubernetes"), Seg::key("allowed_contexts")];
+            let path = vec![
+                Seg::key("workspaces"),
+                Seg::Key(name.clone()),
+                Seg::key("kubernetes"),
+                Seg::key("allowed_contexts"),
+            ];
             plan.intents.push(Intent::Set { path, value: json!(p.result) });
         }
         plan.reasons.extend(p.reasons.iter().map(|r| format!("{list}: {r}")));
@@ -572,9 +590,20 @@ fn plan_config(
     }
     for (label, path, k) in &scopes {
         if let Some(cc) = config.get(*k, "context_configs").filter(|&c| config.is_map(c)) {
-            plan_context_configs(&editor, config, f, &format!("{label}.context_configs"), path, cc, &mut plan, &mut errors)?;
+            plan_context_configs(
+                &editor,
+                config,
+                f,
+                &format!("{label}.context_configs"),
+                path,
+                cc,
+                &mut plan,
+                &mut errors,
+            )?;
         }
-        if let (Some(ri), Some(_)) = (config.get(*k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts) {
+        if let (Some(ri), Some(_)) =
+            (config.get(*k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts)
+        {
             let available = f.available();
             for &(pk, _) in config.entries(ri) {
                 let Some(pattern) = config.py_str(pk) else { continue };
@@ -606,7 +635,8 @@ fn plan_context_configs(
     plan: &mut ConfigPlan,
     errors: &mut Vec<ContextError>,
 ) -> Result<(), PlanError> {
-    let written: Vec<String> = config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
+    let written: Vec<String> =
+        config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
     for (i, &(k, _)) in config.entries(cc).iter().enumerate() {
         let Some(name) = config.py_str(k) else {
             let text = config.raw(k).unwrap_or("(a collection)").to_string();
@@ -623,7 +653,9 @@ fn plan_context_configs(
             }),
             NameClass::CaseOf(one) => {
                 plan.edits.push(editor.replace_scalar(k, &json!(one))?);
-                plan.reasons.push(format!("{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"));
+                plan.reasons.push(format!(
+                    "{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"
+                ));
                 let mut p = path.to_vec();
                 p.push(Seg::key("context_configs"));
                 plan.intents.push(Intent::RenameKey { path: p, from: name.into(), to: one });

@@ -75,7 +75,8 @@ pub enum ManifestError {
 pub struct Manifests<'a> {
     input: &'a str,
     ranges: Vec<Range<usize>>,
-    trees: Vec<OnceCell<Result<Tree, ParseError>>>,
+    /// Boxed: one cell per document of the stream, most never parsed, so the cell stays small.
+    trees: Vec<OnceCell<Result<Box<Tree>, Box<ParseError>>>>,
     limits: Limits,
     namespace: Option<String>,
 }
@@ -146,8 +147,9 @@ impl<'a> Manifests<'a> {
 
     /// The parsed document, or an error saying where it does not parse.
     pub fn tree(&self, doc: usize) -> Result<&Tree, ManifestError> {
-        let cell = self.trees[doc].get_or_init(|| Tree::parse(self.text(doc), &self.limits));
-        cell.as_ref().map_err(|e| self.parse_error(doc, e))
+        let cell =
+            self.trees[doc].get_or_init(|| Tree::parse(self.text(doc), &self.limits).map(Box::new).map_err(Box::new));
+        cell.as_ref().map(|t| &**t).map_err(|e| self.parse_error(doc, e))
     }
 
     /// The parsed document without keeping it (for rules that read many small documents once,

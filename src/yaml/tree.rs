@@ -457,7 +457,8 @@ impl Tree {
     pub fn to_json_as(&self, id: NodeId, reader: Reader) -> serde_json::Value {
         use serde_json::Value;
         let id = self.resolve(id);
-        let number = |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
+        let number =
+            |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
         let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.nodes[id].kind {
             NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {

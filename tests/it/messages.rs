@@ -281,7 +281,7 @@ fn no_parser_library_hints_in_messages() {
     std::fs::write(&kc, "apiVersion: v1\nkind: Config\nusers:\n- name: ~\n").expect("write");
     let kcs = kc.to_str().unwrap();
     let out = skyhelm(&["post-render", "--kubeconfig", kcs], input.as_bytes());
-    let msg = "failed to parse kubeconfig YAML: error: line 4 column 9: cannot deserialize null into string";
+    let msg = "failed to parse kubeconfig YAML: a value of the wrong type or form (line 4, column 9)";
     assert_eq!(text(&out.stderr), format!("skyhelm: error: kubeconfig {kcs}: {msg}\n"));
     let (_, v) = doctor_json(&["--kubeconfig", kcs], b"");
     assert_eq!(v["findings"][0]["message"], msg);
@@ -356,8 +356,8 @@ fn cluster_scoped_resources_have_no_namespace_in_diff_headers() {
                     "skypilot, sky-api-sa, ServiceAccount (v1) has been added:",
                     "skypilot, sky-api-server-skyhelm, Role (rbac.authorization.k8s.io) has been added:",
                     "skypilot, sky-api-server-skyhelm, RoleBinding (rbac.authorization.k8s.io) has been added:",
-                    "sky-api-server-skyhelm, ClusterRole (rbac.authorization.k8s.io) has been added:",
-                    "sky-api-server-skyhelm, ClusterRoleBinding (rbac.authorization.k8s.io) has been added:",
+                    "skypilot-sky-api-server-skyhelm, ClusterRole (rbac.authorization.k8s.io) has been added:",
+                    "skypilot-sky-api-server-skyhelm, ClusterRoleBinding (rbac.authorization.k8s.io) has been added:",
                 ],
                 "{}",
                 text(&out.stdout)
