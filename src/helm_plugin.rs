@@ -5,7 +5,6 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::files::{self, Mode};
 use crate::plugin::{self, PLUGIN_NAME};
 
 #[derive(Debug, thiserror::Error)]
@@ -127,8 +126,9 @@ fn write_plugin_folder(parent: &Path, folder: &Path) -> Result<(), PluginError> 
     std::fs::copy(&exe, &bin).map_err(file_err("copying the binary to", &bin))?;
     set_mode(&bin, 0o755)?;
     set_mode(staging.path(), 0o755)?;
-    files::write_atomic(&staging.path().join("plugin.yaml"), plugin::plugin_yaml().as_bytes(), Mode::KeepExisting)
-        .map_err(file_err("writing", &staging.path().join("plugin.yaml")))?;
+    // A fresh folder of our own: a plain write; plugin.yaml is not private (0644 under umask 022).
+    let manifest = staging.path().join("plugin.yaml");
+    std::fs::write(&manifest, plugin::plugin_yaml()).map_err(file_err("writing", &manifest))?;
     let old = parent.join(format!(".skyhelm-old.{}", std::process::id()));
     if folder.exists() {
         std::fs::rename(folder, &old).map_err(file_err("moving aside", folder))?;
