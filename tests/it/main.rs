@@ -8,6 +8,7 @@ mod generate;
 mod helm;
 mod kubeconfig;
 mod live;
+mod packaging;
 mod props;
 mod rbac;
 mod regressions;
