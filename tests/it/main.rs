@@ -12,4 +12,6 @@ mod packaging;
 mod props;
 mod rbac;
 mod regressions;
+mod release;
+mod sidefiles;
 mod util;
