@@ -106,6 +106,21 @@ fn all_credentials(kubeconfig: &Kubeconfig) -> Vec<String> {
             creds.push(t.trim().to_string());
         }
     }
+    // Proxy credentials (`http://user:password@proxy`), sent to the proxy as basic auth.
+    let proxies =
+        kubeconfig.clusters.iter().filter_map(|c| c.cluster.as_ref()?.proxy_url.clone()).chain(
+            ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"].iter().filter_map(|k| std::env::var(k).ok()),
+        );
+    for proxy in proxies {
+        let authority =
+            proxy.split_once("://").map_or(proxy.as_str(), |(_, rest)| rest).split('/').next().unwrap_or("");
+        if let Some((userinfo, _)) = authority.rsplit_once('@') {
+            creds.push(userinfo.to_string());
+            creds.extend(userinfo.split_once(':').map(|(_, pw)| pw.to_string()));
+            creds.push(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, userinfo));
+        }
+    }
+    creds.retain(|c| c.len() >= 4);
     creds.sort_by_key(|s| std::cmp::Reverse(s.len()));
     creds
 }
