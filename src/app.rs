@@ -52,6 +52,17 @@ pub enum AppError {
     NoStateDir,
 }
 
+impl AppError {
+    /// A bug found by a check (exit 70), also when wrapped with where its report is kept.
+    fn is_internal(&self) -> bool {
+        match self {
+            AppError::PostRender(p) => p.is_internal(),
+            AppError::Kept { source, .. } => source.is_internal(),
+            _ => false,
+        }
+    }
+}
+
 fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> AppError + 'p {
     move |source| AppError::File { what, path: path.to_path_buf(), source }
 }
@@ -64,7 +75,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("skyhelm: error: {e}");
-            Exit::Error.into()
+            if e.is_internal() { Exit::Internal } else { Exit::Error }.into()
         }
         Err(_) => {
             eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");

@@ -189,6 +189,9 @@ pub struct PostRenderArgs {
     /// Accept aliasing that Kubernetes' reader refuses as excessive (alias bombs).
     #[arg(long, env = "SKYHELM_ALLOW_EXCESSIVE_ALIASING")]
     pub allow_excessive_aliasing: bool,
+    /// For CI: every correction of an allowed list or context_configs key, and every warning, is an error (nothing on stdout).
+    #[arg(long, env = "SKYHELM_STRICT")]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]

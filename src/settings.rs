@@ -24,6 +24,8 @@ pub struct Settings {
     pub show_secrets: bool,
     pub rbac: RbacMode,
     pub limits: Limits,
+    /// Corrections and warnings are errors.
+    pub strict: bool,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -46,6 +48,7 @@ pub struct ConfigFile {
     pub max_depth: Option<usize>,
     pub max_line_bytes: Option<usize>,
     pub allow_excessive_aliasing: Option<bool>,
+    pub strict: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +97,7 @@ impl Settings {
             max_depth,
             max_line_bytes,
             allow_excessive_aliasing,
+            strict,
         } = args.clone();
         let d = Limits::default();
         Settings {
@@ -125,6 +129,7 @@ impl Settings {
                 RbacChoice::Off => RbacMode::Off,
             },
             show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
+            strict: strict || config.strict.unwrap_or(false),
         }
     }
 }

@@ -206,9 +206,9 @@ fn contexts_for(
             }
         };
     }
-    match contexts::plan_list("allowedContexts", &env.allowed_contexts, &facts) {
+    match contexts::plan_list("allowedContexts", contexts::Scope::Global, &env.allowed_contexts, &facts) {
         Ok(plan) => Ok((plan.result, plan.reasons)),
-        Err(e) => Err(vec![bad(e.to_string())]),
+        Err(errors) => Err(errors.into_iter().map(|e| bad(e.to_string())).collect()),
     }
 }
 

@@ -9,6 +9,7 @@ mod helm;
 mod kubeconfig;
 mod live;
 mod packaging;
+mod policy;
 mod props;
 mod rbac;
 mod regressions;
