@@ -453,13 +453,15 @@ fn live_goes_through_https_proxy_no_proxy_and_proxy_url() {
     assert_eq!(code, 0, "{json} {stderr}");
     assert!(only(&json, "context double").starts_with("live-ok"));
     let target = format!("CONNECT 127.0.0.1:{} HTTP/1.1", api.port);
-    assert_eq!(proxy.seen(), vec![target.clone()]);
+    // Every connection went through the proxy, to the server (kube may open more than one).
+    let through = proxy.seen();
+    assert!(!through.is_empty() && through.iter().all(|s| s == &target), "{through:?}");
 
     // NO_PROXY names the server: straight there.
     let (code, _, _) =
         live_with(&kc, &["--allowed-context", "double"], &[("HTTPS_PROXY", &purl), ("NO_PROXY", "127.0.0.1")]);
     assert_eq!(code, 0);
-    assert_eq!(proxy.seen().len(), 1);
+    assert_eq!(proxy.seen().len(), through.len(), "NO_PROXY was not honoured");
 
     // The kubeconfig's proxy-url, with no environment.
     let kc = one_context(
@@ -469,7 +471,8 @@ fn live_goes_through_https_proxy_no_proxy_and_proxy_url() {
     );
     let (code, json, _) = live_with(&kc, &["--allowed-context", "c"], &[]);
     assert_eq!(code, 0, "{json}");
-    assert_eq!(proxy.seen(), vec![target.clone(), target]);
+    let now = proxy.seen();
+    assert!(now.len() > through.len() && now.iter().all(|s| s == &target), "{now:?}");
 
     // A plain http:// server (no credentials) goes through HTTP_PROXY.
     let plain = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: false }, false);
