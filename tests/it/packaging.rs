@@ -98,6 +98,8 @@ fn throwaway_key(dir: &Path) -> (PathBuf, PathBuf) {
     let (sec, public) = (dir.join("secring.gpg"), dir.join("pubring.gpg"));
     gpg(&["--export-secret-keys"], Some(&sec));
     gpg(&["--export"], Some(&public));
+    // The agent gpg started for this GNUPGHOME does not outlive the test.
+    let _ = Command::new("gpgconf").env("GNUPGHOME", &home).args(["--kill", "all"]).status();
     (sec, public)
 }
 
