@@ -21,8 +21,16 @@ pub enum Mode {
 /// through a symlink someone placed there) with a unique name in the same folder, then renames
 /// it into place: readers see the old or the new file, never half of one, and concurrent
 /// writers each succeed (the last rename wins). A symlink at `path` itself is replaced, not
-/// followed.
+/// followed, unless it leads to a device or a pipe.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
+    // A terminal, a pipe or /dev/stderr: written to as it is (renaming over it would replace
+    // the device or the link to it with a regular file).
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+        && !meta.is_dir()
+    {
+        return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -145,3 +145,18 @@ fn skyhelm_last_prints_the_last_runs_report() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("warning: cannot keep this report in"));
 }
+
+/// `--report-file=/dev/stderr` (Helm 3 shows the post-renderer's stderr on failure): the report
+/// goes to stderr and the device link stays.
+#[test]
+fn a_report_file_on_a_device_is_written_to_not_replaced() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let before = std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink();
+    let out =
+        post_render(&["--report-file=/dev/stderr", "--container", "nope"], &tmp.path().join("state"), API_DEPLOYMENT);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: no Deployment has a container named `nope`"), "{err}");
+    assert_eq!(std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink(), before);
+    assert!(!std::fs::metadata("/dev/stderr").expect("meta").is_file());
+}
