@@ -23,12 +23,10 @@ pub enum Mode {
 /// writers each succeed (the last rename wins). A symlink at `path` itself is replaced, not
 /// followed, unless it leads to a device or a pipe.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
-    // A terminal, a pipe or /dev/stderr: written to as it is (renaming over it would replace
-    // the device or the link to it with a regular file).
-    if let Ok(meta) = std::fs::metadata(path)
-        && !meta.is_file()
-        && !meta.is_dir()
-    {
+    // A terminal, a pipe, anything under /dev or /proc (/dev/stderr may lead to a regular file):
+    // written to as it is (renaming over it would replace the device or the link to it).
+    let device = path.starts_with("/dev") || path.starts_with("/proc");
+    if device || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
         return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
     }
     let dir = match path.parent() {

@@ -158,5 +158,19 @@ fn a_report_file_on_a_device_is_written_to_not_replaced() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: no Deployment has a container named `nope`"), "{err}");
     assert_eq!(std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink(), before);
-    assert!(!std::fs::metadata("/dev/stderr").expect("meta").is_file());
+    // stderr redirected to a regular file: that file gets the report, the link stays.
+    let log = tmp.path().join("stderr.log");
+    let input = tmp.path().join("input.yaml");
+    std::fs::write(&input, API_DEPLOYMENT).expect("input");
+    let status = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", tmp.path().join("state"))
+        .args(["post-render", "--report-file=/dev/stderr", "--container", "nope"])
+        .stdin(std::fs::File::open(&input).expect("stdin"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(1));
+    assert!(std::fs::read_to_string(&log).expect("log").contains("no Deployment has a container named `nope`"));
+    assert_eq!(std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink(), before);
 }
