@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use crate::change::Outcome;
 use crate::cli::{
@@ -69,7 +69,7 @@ fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Erro
 
 /// Parses arguments, runs, prints the error chain once, maps it to an exit code.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = Cli::parse_from(args);
+    let cli = Cli::parse_args(args);
     let result = std::panic::catch_unwind(|| run(cli));
     match result {
         Ok(Ok(code)) => code,
@@ -87,7 +87,11 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, AppError> {
     match cli.command {
         Some(Command::PostRender(args)) => run_post_render(&args),
-        Some(Command::Diff(args)) => run_diff(&args),
+        Some(Command::Diff(args)) => run_diff(&args).inspect_err(|e| {
+            if args.output == DiffOutput::Json {
+                print_json_error(e, serde_json::json!({ "version": 1 }));
+            }
+        }),
         Some(Command::HelmPlugin(PluginCommand::Install(a))) => {
             println!("{}", helm_plugin::install(a.dir.dir.as_deref(), a.force)?);
             Ok(Exit::Ok.into())
@@ -107,7 +111,11 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
             Ok(Exit::Ok.into())
         }
         Some(Command::Last) => run_last(),
-        Some(Command::Doctor(args)) => run_doctor(&args),
+        Some(Command::Doctor(args)) => run_doctor(&args).inspect_err(|e| {
+            if args.output == DoctorOutput::Json {
+                print_json_error(e, serde_json::json!({ "kubeconfig": args.kubeconfig.display().to_string() }));
+            }
+        }),
         Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => run_pack(&args),
         Some(Command::Generate(args)) => run_generate(&args),
         None if std::io::stdin().is_terminal() => {
@@ -116,6 +124,17 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         }
         None => run_post_render(&cli.post_render),
     }
+}
+
+/// `--output json` failed: stdout gets only `{…fields, "error": MESSAGE}`, so that a script
+/// reading it sees the failure; the message also goes to stderr and the exit code is 1.
+fn print_json_error(e: &AppError, mut fields: serde_json::Value) {
+    if matches!(e, AppError::Stdout(_)) {
+        return;
+    }
+    fields["error"] = serde_json::Value::String(e.to_string());
+    let text = serde_json::to_string_pretty(&fields).unwrap_or_default() + "\n";
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, AppError> {
@@ -272,7 +291,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     let text = read_file("reading kubeconfig", &args.kubeconfig)?;
     let now = match &args.now {
         Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
-        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        None => cert::unix_now(),
     };
     let path = args.kubeconfig.display().to_string();
     let mut input = DoctorInput {
@@ -282,6 +301,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
         in_cluster_exists: None,
         now,
+        external_database: false,
     };
     if let Some(manifests) = &args.manifests {
         let bytes = read_input(manifests)?;
@@ -294,9 +314,10 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         input.in_cluster_name = inspected.facts.in_cluster_name;
         input.in_cluster_exists = Some(inspected.facts.in_cluster_exists);
         input.allowed = inspected.lists;
+        input.external_database = inspected.external_database;
     }
     if !args.allowed_context.is_empty() {
-        input.allowed = Some(vec![("--allowed-context".into(), AllowedList::Names(args.allowed_context.clone()))]);
+        input.allowed = Some(vec![("--allowed-context".into(), AllowedList::from_flag(&args.allowed_context))]);
     }
     if args.live && input.allowed.is_none() {
         return Err(AppError::Usage(

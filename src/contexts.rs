@@ -277,6 +277,15 @@ pub enum AllowedList {
 }
 
 impl AllowedList {
+    /// A list given as `--allowed-context NAME` (repeatable): `all` alone is the string `all`
+    /// (every context, as in config.yaml), anything else a list of names.
+    pub fn from_flag(values: &[String]) -> AllowedList {
+        match values {
+            [only] if only == ALL => AllowedList::All,
+            names => AllowedList::Names(names.to_vec()),
+        }
+    }
+
     /// The contexts SkyPilot will use from the kubeconfig with this list (None: all of them).
     pub fn used_kubeconfig_contexts(&self, f: &ContextFacts) -> Option<Vec<String>> {
         match self {

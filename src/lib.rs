@@ -17,6 +17,7 @@ pub mod files;
 pub mod helm_plugin;
 pub mod kubeconfig;
 pub mod live_client;
+pub mod messages;
 pub mod plugin;
 pub mod post_render;
 pub mod rbac;

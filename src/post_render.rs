@@ -4,7 +4,7 @@ use sha2::{Digest, Sha256};
 
 use crate::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
-use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount, rbac};
+use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, DocRef, InputError, ManifestError, Manifests};
 use crate::verify::{self, Mismatch};
@@ -84,11 +84,17 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
     let ctx = allowed_contexts::ContextSettings {
         kubeconfig: loaded.as_ref(),
         explicit: &settings.allowed_contexts,
+        explicit_source: &settings.allowed_contexts_source,
         allow_unknown: settings.allow_unknown_contexts,
     };
     // post-render always leaves the kubeconfig mounted.
     let facts = allowed_contexts::facts(&m, &api, &ctx, true)?;
     rules.extend(allowed_contexts::run(&m, &api, &ctx, &facts)?);
+    // With --kubeconfig: doctor's checks of each context the final allowed lists use.
+    if let Some(k) = &loaded {
+        let notes = kubeconfig_checks::notes(&m, &api, &facts, k, &rules.changes)?;
+        rules.notes.extend(notes);
+    }
     rules.extend(rbac::run(&m, &api, &facts, settings.rbac)?);
     // The API server's keys that the rules read must be written once.
     m.check_duplicate_reads(api.doc)?;

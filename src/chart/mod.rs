@@ -109,7 +109,7 @@ pub struct GeneratedChart {
 pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> {
     serde_saphyr::from_str(text).map_err(|e| GenerateError::Parse {
         path: path.into(),
-        message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
     })
 }
 

@@ -61,6 +61,11 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
     parse_time(tag, value)
 }
 
+/// The clock, in Unix seconds (0 if it is before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
+
 /// Unix seconds of `YYYY-MM-DD` (midnight UTC).
 pub fn parse_date(s: &str) -> Option<i64> {
     let mut parts = s.splitn(3, '-').map(|p| p.parse::<i64>().ok());

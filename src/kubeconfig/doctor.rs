@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use kube::config::Kubeconfig;
+use kube::config::{Kubeconfig, NamedAuthInfo, NamedCluster};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
@@ -35,6 +35,8 @@ pub struct DoctorInput<'a> {
     pub in_cluster_exists: Option<bool>,
     /// Unix seconds to check expiry against.
     pub now: i64,
+    /// The manifests set `SKYPILOT_DB_CONNECTION_URI`: the allowed lists are in that database.
+    pub external_database: bool,
 }
 
 fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, message: impl Into<String>) -> Finding {
@@ -64,8 +66,7 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
         }
     };
     check_structure(&config, &mut out);
-    check_clusters(&config, input.now, &mut out);
-    check_users(&config, input.now, &mut out);
+    check_entries(&config, input, &mut out);
     check_contexts(&config, input, &mut out);
     out.sort_by_key(|f| f.severity);
     out
@@ -202,77 +203,241 @@ fn file_ref(subject: &str, field: &str, path: &str, out: &mut Vec<Finding>) {
     ));
 }
 
-fn check_clusters(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
-    for cl in &c.clusters {
-        let subject = format!("cluster {}", cl.name);
-        let Some(info) = &cl.cluster else { continue };
-        if let Some(p) = &info.certificate_authority {
-            file_ref(&subject, "certificate-authority", p, out);
+/// Doctor's checks of one context as the API server pod would use it, in one place for
+/// `doctor` and post-render: the context's cluster (file references, certificates,
+/// insecure-skip-tls-verify, a loopback server) and user (file references, certificates, exec
+/// plugins, auth-providers). A context named like the in-cluster context gets only that finding:
+/// inside the pod the name means the pod's own service account, so its cluster and user are
+/// not used. A missing cluster or user gives nothing here (`dangling-reference` reports it).
+pub fn context_findings(
+    config: &Kubeconfig,
+    context: &str,
+    in_cluster_name: &str,
+    in_cluster_exists: Option<bool>,
+    now: i64,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if context == in_cluster_name && in_cluster_exists != Some(false) {
+        out.push(finding(
+            Severity::Warning,
+            "shadowed-context",
+            format!("context {context}"),
+            format!("named like the in-cluster context: inside the pod `{context}` means the pod's own service account, not this context"),
+        ));
+        return out;
+    }
+    let (cluster, user) = context_entries(config, context);
+    if let Some(cl) = cluster.and_then(|i| config.clusters.get(i)) {
+        check_cluster(cl, now, &mut out);
+    }
+    if let Some(u) = user.and_then(|i| config.auth_infos.get(i)) {
+        check_user(u, now, &mut out);
+    }
+    out
+}
+
+/// Indexes of the cluster and user a context uses (the first of each name, as clients do).
+fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Option<usize>) {
+    let Some(inner) = config.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()) else {
+        return (None, None);
+    };
+    let cluster = config.clusters.iter().position(|c| c.name == inner.cluster);
+    let user = inner.user.as_ref().and_then(|u| config.auth_infos.iter().position(|a| &a.name == u));
+    (cluster, user)
+}
+
+/// Every context through [`context_findings`] (a finding shared by several contexts once), then
+/// the clusters and users no context uses, with the same checks: the Secret ships them too.
+fn check_entries(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
+    let (mut clusters, mut users) = (vec![false; c.clusters.len()], vec![false; c.auth_infos.len()]);
+    for ctx in &c.contexts {
+        for f in context_findings(c, &ctx.name, &input.in_cluster_name, input.in_cluster_exists, input.now) {
+            if !out.contains(&f) {
+                out.push(f);
+            }
         }
-        if let Some(d) = &info.certificate_authority_data {
-            check_data(&subject, "certificate-authority-data", d, true, now, out);
+        if ctx.name == input.in_cluster_name && input.in_cluster_exists != Some(false) {
+            continue;
         }
-        if info.insecure_skip_tls_verify == Some(true) {
-            out.push(finding(
-                Severity::Warning,
-                "insecure-skip-tls-verify",
-                subject,
-                "insecure-skip-tls-verify is set: the server's certificate is not checked",
-            ));
+        let (cl, u) = context_entries(c, &ctx.name);
+        for (seen, i) in [(&mut clusters, cl), (&mut users, u)] {
+            if let Some(flag) = i.and_then(|i| seen.get_mut(i)) {
+                *flag = true;
+            }
         }
+    }
+    for (cl, _) in c.clusters.iter().zip(&clusters).filter(|(_, seen)| !**seen) {
+        check_cluster(cl, input.now, out);
+    }
+    for (u, _) in c.auth_infos.iter().zip(&users).filter(|(_, seen)| !**seen) {
+        check_user(u, input.now, out);
     }
 }
 
-fn check_users(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
-    for u in &c.auth_infos {
-        let subject = format!("user {}", u.name);
-        let Some(a) = &u.auth_info else { continue };
-        if let Some(p) = &a.client_certificate {
-            file_ref(&subject, "client-certificate", p, out);
-        }
-        if let Some(p) = &a.client_key {
-            file_ref(&subject, "client-key", p, out);
-        }
-        if let Some(p) = &a.token_file {
-            file_ref(&subject, "tokenFile", p, out);
-        }
-        if let Some(d) = &a.client_certificate_data {
-            check_data(&subject, "client-certificate-data", d, true, now, out);
-        }
-        if let Some(d) = &a.client_key_data {
-            check_data(&subject, "client-key-data", d.expose_secret(), false, now, out);
-        }
-        if let Some(exec) = &a.exec {
-            let cmd = exec.command.clone().unwrap_or_default();
-            out.push(finding(
-                Severity::Warning,
-                "exec-plugin",
-                subject.clone(),
-                format!("authenticates with the exec plugin `{cmd}`: the API server image must contain it (and its cloud credentials); SkyPilot's docs recommend a static-token kubeconfig"),
-            ));
-        }
-        if let Some(p) = &a.auth_provider {
-            out.push(finding(
-                Severity::Warning,
-                "auth-provider",
-                subject,
-                format!("uses the deprecated auth-provider `{}`, which needs its plugin inside the pod", p.name),
-            ));
-        }
+fn check_cluster(cl: &NamedCluster, now: i64, out: &mut Vec<Finding>) {
+    let subject = format!("cluster {}", cl.name);
+    let Some(info) = &cl.cluster else { return };
+    if let Some(p) = &info.certificate_authority {
+        file_ref(&subject, "certificate-authority", p, out);
     }
+    if let Some(d) = &info.certificate_authority_data {
+        check_data(&subject, "certificate-authority-data", d, true, now, out);
+    }
+    if info.insecure_skip_tls_verify == Some(true) {
+        out.push(finding(
+            Severity::Warning,
+            "insecure-skip-tls-verify",
+            subject.clone(),
+            "insecure-skip-tls-verify is true: the server's certificate is not checked",
+        ));
+    }
+    if let Some((shown, _)) = info.server.as_deref().and_then(server_host).filter(|(_, host)| is_loopback(host)) {
+        out.push(finding(
+            Severity::Warning,
+            "loopback-server",
+            subject,
+            format!("server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach"),
+        ));
+    }
+}
+
+fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
+    let subject = format!("user {}", u.name);
+    let Some(a) = &u.auth_info else { return };
+    if let Some(p) = &a.client_certificate {
+        file_ref(&subject, "client-certificate", p, out);
+    }
+    if let Some(p) = &a.client_key {
+        file_ref(&subject, "client-key", p, out);
+    }
+    if let Some(p) = &a.token_file {
+        file_ref(&subject, "tokenFile", p, out);
+    }
+    if let Some(d) = &a.client_certificate_data {
+        check_data(&subject, "client-certificate-data", d, true, now, out);
+    }
+    if let Some(d) = &a.client_key_data {
+        check_data(&subject, "client-key-data", d.expose_secret(), false, now, out);
+    }
+    if let Some(exec) = &a.exec {
+        let cmd = match exec.command.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => format!("exec.command `{c}`"),
+            None => "exec.command unset".to_string(),
+        };
+        out.push(finding(
+            Severity::Warning,
+            "exec-plugin",
+            subject.clone(),
+            format!("authenticates with an exec plugin ({cmd}): the API server image must contain this command (and the credentials it uses); SkyPilot's docs recommend a static-token kubeconfig"),
+        ));
+    }
+    if let Some(p) = &a.auth_provider {
+        out.push(finding(
+            Severity::Warning,
+            "auth-provider",
+            subject,
+            format!(
+                "uses the deprecated auth-provider `{}`, which needs its plugin inside the API server image",
+                p.name
+            ),
+        ));
+    }
+}
+
+/// A server URL as it may be shown (scheme, host and port: no user info, path or query) and
+/// its host (without brackets or an IPv6 zone).
+fn server_host(server: &str) -> Option<(String, &str)> {
+    let server = server.trim();
+    let (scheme, rest) = match server.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, server),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (inside, after) = v6.split_once(']')?;
+        (inside, after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let bare = host.split('%').next().unwrap_or(host);
+    let mut shown = scheme.map(|s| format!("{s}://")).unwrap_or_default();
+    if authority.starts_with('[') {
+        shown.push_str(&format!("[{host}]"));
+    } else {
+        shown.push_str(host);
+    }
+    if let Some(p) = port.filter(|p| !p.is_empty()) {
+        shown.push_str(&format!(":{p}"));
+    }
+    Some((shown, bare))
+}
+
+/// Whether a host is the pod itself: `localhost` (any case, with or without the final dot),
+/// the names a pod's /etc/hosts gives ::1 (`ip6-localhost`, `ip6-loopback`), 127.0.0.0/8,
+/// ::1, IPv4-mapped ::ffff:127.x, and 0.0.0.0 and `::`, which connect to the local host. IPv4
+/// also in the short forms the C resolver accepts (`127.1`, `0x7f.1`, `2130706433`): SkyPilot
+/// is Python, which resolves with getaddrinfo.
+pub fn is_loopback(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if matches!(name.as_str(), "localhost" | "ip6-localhost" | "ip6-loopback") {
+        return true;
+    }
+    if let Ok(v6) = host.parse::<std::net::Ipv6Addr>() {
+        return v6.is_loopback() || v6.is_unspecified() || v6.to_ipv4_mapped().is_some_and(v4_is_local);
+    }
+    inet_aton(host).is_some_and(v4_is_local)
+}
+
+fn v4_is_local(ip: std::net::Ipv4Addr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// IPv4 as inet_aton(3) reads it: 1 to 4 parts, each decimal, octal (`0`…) or hex (`0x`…), the
+/// last part filling the remaining bytes.
+fn inet_aton(s: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<u32> = s
+        .split('.')
+        .map(|p| {
+            let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+                (h, 16)
+            } else if p.len() > 1 && p.starts_with('0') {
+                (&p[1..], 8)
+            } else {
+                (p, 10)
+            };
+            if digits.is_empty() && radix != 16 || !digits.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            if digits.is_empty() { Some(0) } else { u32::from_str_radix(digits, radix).ok() }
+        })
+        .collect::<Option<_>>()?;
+    let (last, head) = parts.split_last()?;
+    if head.len() > 3 || head.iter().any(|&b| b > 255) || u64::from(*last) >= 1u64 << (8 * (4 - head.len())) {
+        return None;
+    }
+    let value = head.iter().enumerate().fold(*last, |acc, (i, &b)| acc | (b << (24 - 8 * i)));
+    Some(std::net::Ipv4Addr::from(value))
 }
 
 fn check_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
     let names: Vec<String> = c.contexts.iter().map(|x| x.name.clone()).collect();
-    if names.contains(&input.in_cluster_name) && input.in_cluster_exists != Some(false) {
-        out.push(finding(
-            Severity::Warning,
-            "shadowed-context",
-            format!("context {}", input.in_cluster_name),
-            format!("named like the in-cluster context: inside the pod `{}` means the pod's own service account, not this context", input.in_cluster_name),
-        ));
-    }
     let Some(lists) = &input.allowed else {
+        if input.external_database {
+            out.push(finding(
+                Severity::Info,
+                "external-database",
+                "kubeconfig",
+                format!("{} is set on the API server: SkyPilot keeps its config, allowed_contexts included, in that database, not in the chart; not checking which contexts are allowed (name them with --allowed-context to check a list)", crate::rules::allowed_contexts::DB_ENV),
+            ));
+            return;
+        }
         out.push(finding(
             Severity::Info,
             "allowed-unknown",
@@ -385,4 +550,76 @@ pub fn render_json(path: &str, findings: &[Finding]) -> String {
     let report =
         JsonReport { kubeconfig: path, findings, errors: count(Severity::Error), warnings: count(Severity::Warning) };
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "ip6-localhost",
+            "127.0.0.1",
+            "127.9.8.7",
+            "::1",
+            "0:0:0:0:0:0:0:1",
+            "::ffff:127.0.0.1",
+            "::ffff:7f00:1",
+            "0.0.0.0",
+            "::",
+            "127.1",
+            "0x7f.1",
+            "2130706433",
+            "0177.0.0.1",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "128.0.0.1",
+            "localhost.example.com",
+            "mylocalhost",
+            "::2",
+            "::ffff:10.0.0.1",
+            "1.2.3.4.5",
+            "127.0.0.256",
+            "08.0.0.1",
+            "",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any server string: no panic, and what is shown never holds the user info.
+        #[test]
+        fn any_server_is_shown_without_user_info(
+            scheme in "(https?://)?",
+            secret in "[a-z]{1,8}:[A-Za-z0-9]{1,12}@",
+            host in "(\\[[0-9a-f:.%]{0,20}\\]|[0-9a-zA-Z.x]{0,20})",
+            rest in "(:[0-9]{0,5})?(/[ -~]{0,10})?",
+        ) {
+            let server = format!("{scheme}{secret}{host}{rest}");
+            if let Some((shown, h)) = server_host(&server) {
+                proptest::prop_assert!(!shown.contains('@'), "{server} -> {shown}");
+                let _ = is_loopback(h);
+            }
+            let _ = is_loopback(&host);
+        }
+    }
+
+    #[test]
+    fn server_hosts_never_show_user_info() {
+        assert_eq!(
+            server_host("https://u:secret@127.0.0.1:6443/path?x=1"),
+            Some(("https://127.0.0.1:6443".into(), "127.0.0.1"))
+        );
+        assert_eq!(server_host("https://[::1%25lo]:6443"), Some(("https://[::1%25lo]:6443".into(), "::1")));
+        assert_eq!(server_host("localhost:8080"), Some(("localhost:8080".into(), "localhost")));
+        assert_eq!(server_host("https://"), None);
+    }
 }

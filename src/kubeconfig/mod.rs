@@ -43,6 +43,7 @@ impl LoadedKubeconfig {
 /// Removes anything quoted from a parser message (it could be a credential) and the source
 /// snippet kube appends.
 pub fn scrub(message: &str) -> String {
+    let message = crate::messages::without_library_hints(message);
     let first = message.lines().next().unwrap_or_default();
     let mut out = String::new();
     let mut quoted = false;

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod context_warnings;
 mod contexts;
 mod diff;
 mod fidelity;
@@ -10,6 +11,7 @@ mod kubeconfig;
 mod live;
 mod packaging;
 mod policy;
+mod messages;
 mod props;
 mod rbac;
 mod regressions;

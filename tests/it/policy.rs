@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::helm::{Form, config_map, render};
-use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json, skyhelm};
+use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json};
 
 const FORMS: [Form; 2] = [Form::Helm3, Form::Helm4];
 
@@ -305,5 +305,15 @@ fn kubeconfig_env_without_the_mounted_file_is_refused() {
     for form in FORMS {
         let r = run(&render(form, values), &[], &[]);
         refused(&r, &format!("{form:?}"), &["KUBECONFIG is set to `/etc/other/config`, which does not include /root/.kube/config"]);
+    }
+}
+
+#[test]
+fn allowed_context_all_sets_all() {
+    for form in FORMS {
+        let r = run(&render(form, &config("kubernetes:\n  allowed_contexts: [prod]\n")), &["--allowed-context", "all"], &[]);
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        assert_eq!(config_of(&r.stdout), json!({"kubernetes": {"allowed_contexts": "all"}}), "{form:?}");
+        assert!(r.report.contains("kubernetes.allowed_contexts set to `all` from --allowed-context"), "{}", r.report);
     }
 }
