@@ -6,7 +6,8 @@
 #   - Go and sigs.k8s.io/yaml from Debian, and builds tools/k8syaml (the independent
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
 #   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml), jsonschema and
-#     kubernetes-validate (Kubernetes 1.34 schemas, for RBAC output).
+#     kubernetes-validate (Kubernetes 1.34 schemas, for RBAC output);
+#   - gpg and openssl (throwaway signing key, throwaway CA) and GNU time from Debian.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -38,6 +39,10 @@ command -v go >/dev/null || need_apt+=(golang-go)
 python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
 # GNU time measures peak memory (the RBAC memory test, scripts/bench.py).
 [ -x /usr/bin/time ] || need_apt+=(time)
+# gpg signs the Helm 4 plugin package with a throwaway key; openssl makes the throwaway CA and
+# certificate of doctor --live's HTTPS test servers.
+command -v gpg >/dev/null || need_apt+=(gnupg)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq

@@ -10,13 +10,15 @@ use clap::CommandFactory;
 use crate::change::Outcome;
 use crate::cli::{
     Cli, ColorChoice, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand,
-    PackArgs, PackOutput, PluginCommand, PluginDir, PostRenderArgs,
+    PackArgs, PackOutput, PluginCommand, PluginPackageArgs, PostRenderArgs,
 };
 use crate::contexts::{self, AllowedList};
+use crate::exit::Exit;
+use crate::files::{self, Mode};
+use crate::helm_plugin::{self, PluginError};
 use crate::kubeconfig::cert;
 use crate::kubeconfig::doctor::{self, DoctorInput};
 use crate::kubeconfig::pack::{self, PackError, PackInput};
-use crate::plugin;
 use crate::post_render::{PostRenderError, post_render};
 use crate::report::{self, Report, ReportOptions};
 use crate::settings::{ConfigFile, Settings, SettingsError};
@@ -33,16 +35,32 @@ pub enum AppError {
     Stdin(std::io::Error),
     #[error("writing stdout: {0}")]
     Stdout(std::io::Error),
-    #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})")]
-    PluginDir(String),
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
     #[error(transparent)]
     Pack(#[from] PackError),
     #[error("{0}")]
     Usage(String),
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Generate(Vec<crate::chart::GenerateError>),
-    #[error("{0} does not hold the skyhelm plugin; not removing it")]
-    NotOurPlugin(PathBuf),
+    /// A post-render error, with where its report is kept (Helm 4 hides the plugin's stderr).
+    #[error("{source}\nskyhelm: this report is kept in {}: `skyhelm last` prints it", .kept.display())]
+    Kept { source: Box<AppError>, kept: PathBuf },
+    #[error("no post-render run recorded yet ({} does not exist)", .0.display())]
+    NoLastRun(PathBuf),
+    #[error("cannot tell where to keep the last run: set XDG_STATE_HOME or HOME to an absolute path")]
+    NoStateDir,
+}
+
+impl AppError {
+    /// A bug found by a check (exit 70), also when wrapped with where its report is kept.
+    fn is_internal(&self) -> bool {
+        match self {
+            AppError::PostRender(p) => p.is_internal(),
+            AppError::Kept { source, .. } => source.is_internal(),
+            _ => false,
+        }
+    }
 }
 
 fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> AppError + 'p {
@@ -57,15 +75,11 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("skyhelm: error: {e}");
-            if matches!(&e, AppError::PostRender(p) if p.is_internal()) {
-                ExitCode::from(70)
-            } else {
-                ExitCode::FAILURE
-            }
+            if e.is_internal() { Exit::Internal } else { Exit::Error }.into()
         }
         Err(_) => {
             eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");
-            ExitCode::from(70)
+            Exit::Internal.into()
         }
     }
 }
@@ -78,8 +92,25 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
                 print_json_error(e, serde_json::json!({ "version": 1 }));
             }
         }),
-        Some(Command::HelmPlugin(PluginCommand::Install(dir))) => plugin_install(&dir),
-        Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => plugin_uninstall(&dir),
+        Some(Command::HelmPlugin(PluginCommand::Install(a))) => {
+            println!("{}", helm_plugin::install(a.dir.dir.as_deref(), a.force)?);
+            Ok(Exit::Ok.into())
+        }
+        Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => {
+            println!("{}", helm_plugin::uninstall(dir.dir.as_deref())?);
+            Ok(Exit::Ok.into())
+        }
+        Some(Command::HelmPlugin(PluginCommand::Package(args))) => plugin_package(&args),
+        Some(Command::Completions(args)) => {
+            clap_complete::generate(args.shell, &mut Cli::command(), "skyhelm", &mut std::io::stdout().lock());
+            Ok(Exit::Ok.into())
+        }
+        Some(Command::Man) => {
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(Cli::command()).render(&mut out).map_err(AppError::Stdout)?;
+            Ok(Exit::Ok.into())
+        }
+        Some(Command::Last) => run_last(),
         Some(Command::Doctor(args)) => run_doctor(&args).inspect_err(|e| {
             if args.output == DoctorOutput::Json {
                 print_json_error(e, serde_json::json!({ "kubeconfig": args.kubeconfig.display().to_string() }));
@@ -89,7 +120,7 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Some(Command::Generate(args)) => run_generate(&args),
         None if std::io::stdin().is_terminal() => {
             Cli::command().print_help().map_err(AppError::Stdout)?;
-            Ok(ExitCode::from(2))
+            Ok(Exit::Usage.into())
         }
         None => run_post_render(&cli.post_render),
     }
@@ -122,19 +153,75 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
 }
 
 fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
-    let settings = load_settings(args)?;
-    // Fault injection for the panic guard's test; documented in the README (Reliability).
+    let result = load_settings(args).and_then(|settings| {
+        fault_injection();
+        let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
+        write_side_files(&settings, &result)?;
+        result
+    });
+    let kept = keep_last_run(&result);
+    let outcome = match (result, kept) {
+        (Ok(outcome), _) => outcome,
+        (Err(e), Some(kept)) => return Err(AppError::Kept { source: Box::new(e), kept }),
+        (Err(e), None) => return Err(e),
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
+    eprint!("{}", outcome.summary().lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
+    Ok(Exit::Ok.into())
+}
+
+/// Fault injection for the panic guard's test (`SKYHELM_TEST_PANIC`): debug builds only, so
+/// the release binary has no test-only behaviour.
+fn fault_injection() {
+    #[cfg(debug_assertions)]
     #[allow(clippy::panic)]
     if std::env::var_os("SKYHELM_TEST_PANIC").is_some() {
         panic!("SKYHELM_TEST_PANIC is set");
     }
-    let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
-    write_side_files(&settings, &result)?;
-    let outcome = result?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
-    eprint!("{}", outcome.summary().lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
-    Ok(ExitCode::SUCCESS)
+}
+
+/// The report of this run (errors, changes, notes) at `files::last_run_path()`, for `skyhelm
+/// last`. Returns where it went; a failure to keep it is a warning, never the run's failure.
+fn keep_last_run(result: &Result<Outcome, AppError>) -> Option<PathBuf> {
+    let path = files::last_run_path()?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
+    let (status, body) = match result {
+        Ok(outcome) => ("ok", outcome.summary()),
+        Err(e) => ("failed", format!("error: {e}\n")),
+    };
+    let text =
+        format!("skyhelm {} post-render {status} at {} (in {cwd})\n{body}", crate::VERSION, files::utc_timestamp(now));
+    match files::save_last_run(&path, &text) {
+        Ok(()) => Some(path),
+        Err(e) => {
+            eprintln!("skyhelm: warning: cannot keep this report in {}: {e}", path.display());
+            None
+        }
+    }
+}
+
+fn run_last() -> Result<ExitCode, AppError> {
+    let path = files::last_run_path().ok_or(AppError::NoStateDir)?;
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NoLastRun(path)),
+        Err(e) => return Err(AppError::File { what: "reading", path, source: e }),
+    };
+    std::io::stdout().lock().write_all(&text).map_err(AppError::Stdout)?;
+    Ok(Exit::Ok.into())
+}
+
+fn plugin_package(args: &PluginPackageArgs) -> Result<ExitCode, AppError> {
+    let signing = match (&args.key, &args.keyring) {
+        (Some(key), Some(keyring)) if args.sign => Some(helm_plugin::Signing { key, keyring }),
+        _ => None,
+    };
+    for f in helm_plugin::package(&args.out, signing.as_ref())? {
+        println!("wrote {}", f.display());
+    }
+    Ok(Exit::Ok.into())
 }
 
 /// Post-renders `input`; nothing is written here.
@@ -150,11 +237,12 @@ fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> 
             Ok(outcome) => outcome.summary(),
             Err(e) => format!("error: {e}\n"),
         };
-        write_atomic(path, text.as_bytes())?;
+        files::write_atomic(path, text.as_bytes(), Mode::KeepExisting).map_err(file_err("writing", path))?;
     }
     if let (Some(path), Ok(outcome)) = (&settings.diff_file, result) {
         let opts = ReportOptions { show_secrets: settings.show_secrets, ..ReportOptions::default() };
-        write_atomic(path, report::render_human(&Report::from_outcome(outcome, &opts), &opts).as_bytes())?;
+        let text = report::render_human(&Report::from_outcome(outcome, &opts), &opts);
+        files::write_atomic(path, text.as_bytes(), Mode::KeepExisting).map_err(file_err("writing", path))?;
     }
     Ok(())
 }
@@ -179,57 +267,7 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
         DiffOutput::Json => report::render_json(&report, &opts),
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
-    Ok(if report.changed() { ExitCode::from(2) } else { ExitCode::SUCCESS })
-}
-
-/// Writes a file through a temporary file in the same folder and a rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let tmp = path
-        .with_file_name(format!(".{}.skyhelm-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-    std::fs::write(&tmp, bytes).map_err(file_err("writing", &tmp))?;
-    std::fs::rename(&tmp, path).map_err(file_err("writing", path))
-}
-
-fn plugin_dir(dir: &PluginDir) -> Result<PathBuf, AppError> {
-    if let Some(d) = &dir.dir {
-        return Ok(d.clone());
-    }
-    if let Some(d) = std::env::var_os("HELM_PLUGINS").filter(|d| !d.is_empty()) {
-        return Ok(PathBuf::from(d));
-    }
-    let out = std::process::Command::new("helm")
-        .args(["env", "HELM_PLUGINS"])
-        .output()
-        .map_err(|e| AppError::PluginDir(e.to_string()))?;
-    let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if !out.status.success() || d.is_empty() {
-        return Err(AppError::PluginDir(String::from_utf8_lossy(&out.stderr).trim().to_string()));
-    }
-    Ok(PathBuf::from(d))
-}
-
-fn plugin_install(dir: &PluginDir) -> Result<ExitCode, AppError> {
-    let folder = plugin_dir(dir)?.join(plugin::PLUGIN_NAME);
-    let exe = std::env::current_exe().map_err(file_err("finding", Path::new("this executable")))?;
-    std::fs::create_dir_all(&folder).map_err(file_err("creating", &folder))?;
-    let manifest = folder.join("plugin.yaml");
-    write_atomic(&manifest, plugin::plugin_yaml(&exe).as_bytes())?;
-    println!("installed Helm 4 post-renderer plugin `{}` in {}", plugin::PLUGIN_NAME, folder.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-fn plugin_uninstall(dir: &PluginDir) -> Result<ExitCode, AppError> {
-    let folder = plugin_dir(dir)?.join(plugin::PLUGIN_NAME);
-    let manifest = folder.join("plugin.yaml");
-    match std::fs::read_to_string(&manifest) {
-        Ok(text) if text.contains("name: skyhelm") => {
-            std::fs::remove_dir_all(&folder).map_err(file_err("removing", &folder))?;
-            println!("removed {}", folder.display());
-        }
-        Ok(_) => return Err(AppError::NotOurPlugin(folder)),
-        Err(_) => println!("no skyhelm plugin in {}", folder.display()),
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(if report.changed() { Exit::Changes } else { Exit::Ok }.into())
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
@@ -243,6 +281,13 @@ fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
 }
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
+    if args.live && args.allowed_context.is_empty() && args.manifests.is_none() {
+        return Err(AppError::Usage(
+            "--live contacts only the allowed contexts: name them with --allowed-context NAME (repeatable) or \
+             --manifests FILE (the rendered chart); it never contacts every context of a kubeconfig"
+                .into(),
+        ));
+    }
     let text = read_file("reading kubeconfig", &args.kubeconfig)?;
     let now = match &args.now {
         Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
@@ -274,9 +319,15 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     if !args.allowed_context.is_empty() {
         input.allowed = Some(vec![("--allowed-context".into(), AllowedList::from_flag(&args.allowed_context))]);
     }
+    if args.live && input.allowed.is_none() {
+        return Err(AppError::Usage(
+            "--live contacts only the allowed contexts, and the manifests name none: pass --allowed-context NAME"
+                .into(),
+        ));
+    }
     let mut findings = doctor::doctor(&input);
     if args.live {
-        findings.extend(live_findings(&text, &input, args.timeout));
+        findings.extend(live_findings(&text, &input, args.timeout, args.allow_exec));
         findings.sort_by_key(|f| f.severity);
     }
     let text = match args.output {
@@ -285,7 +336,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
     let errors = findings.iter().any(|f| f.severity == crate::change::Severity::Error);
-    Ok(if errors { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if errors { Exit::Error } else { Exit::Ok }.into())
 }
 
 fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
@@ -301,7 +352,7 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
         PackOutput::Secret => pack::render_secret(&kubeconfig, &args.secret_name, args.namespace.as_deref()),
     };
     std::io::stdout().lock().write_all(out.as_bytes()).map_err(AppError::Stdout)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok.into())
 }
 
 /// Reads a file a kubeconfig names (for `kubeconfig pack`): a regular file only, never a FIFO
@@ -345,8 +396,9 @@ fn read_regular_file(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The contexts `doctor --live` checks: those the allowed lists use (all, without lists).
-fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64) -> Vec<doctor::Finding> {
+/// The contexts `doctor --live` checks: those the allowed lists use (`run_doctor` makes sure
+/// there is a list).
+fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64, allow_exec: bool) -> Vec<doctor::Finding> {
     let Ok(config) =
         std::str::from_utf8(text).map_err(|_| ()).and_then(|t| kube::config::Kubeconfig::from_yaml(t).map_err(|_| ()))
     else {
@@ -363,9 +415,6 @@ fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64) -> Vec<doctor::
     for (_, list) in input.allowed.iter().flatten() {
         wanted.extend(list.used_kubeconfig_contexts(&facts).unwrap_or_else(|| names.clone()));
     }
-    if input.allowed.is_none() {
-        wanted = names.clone();
-    }
     let mut seen = Vec::new();
     wanted.retain(|n| {
         names.contains(n) && !seen.contains(n) && {
@@ -373,7 +422,7 @@ fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64) -> Vec<doctor::
             true
         }
     });
-    crate::live_client::check_contexts(&config, &wanted, std::time::Duration::from_secs(timeout))
+    crate::live_client::check_contexts(&config, &wanted, std::time::Duration::from_secs(timeout), allow_exec)
         .iter()
         .flat_map(|(c, r)| crate::kubeconfig::live::findings(c, r))
         .collect()
@@ -448,16 +497,16 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
                 path,
                 path
             );
-            return Ok(ExitCode::FAILURE);
+            return Ok(Exit::Error.into());
         }
         println!("charts in {} are up to date", args.out.display());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Exit::Ok.into());
     }
     for c in &charts {
         write_chart(&args.out, c)?;
         println!("wrote {}", args.out.join(&c.dir).display());
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Ok.into())
 }
 
 /// Writes a chart into a temporary folder beside its place, then swaps it in.

@@ -9,7 +9,7 @@ use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand}
 #[derive(Debug, Parser)]
 #[command(
     name = "skyhelm",
-    version,
+    version = crate::VERSION,
     about = "Helm post-renderer for the SkyPilot API server: mounts the kubeconfig Secret, changes nothing else",
     long_about = "Helm post-renderer for the SkyPilot API server.\n\nWith no subcommand and stdin not a terminal, skyhelm runs `post-render` with the options given, so `helm install --post-renderer skyhelm` works in Helm 3. These options may also come before `post-render` or `diff` (`skyhelm --config F diff`).",
     args_conflicts_with_subcommands = true
@@ -76,9 +76,15 @@ pub enum Command {
     PostRender(PostRenderArgs),
     /// Print what post-render would change and why (exit 0: nothing; 2: changes; 1: error).
     Diff(DiffArgs),
-    /// Install or remove the Helm 4 `postrenderer/v1` plugin that runs this binary.
+    /// Install, package or remove the Helm 4 `postrenderer/v1` plugin that runs a copy of this binary.
     #[command(subcommand)]
     HelmPlugin(PluginCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) on stdout.
+    Man,
+    /// Print the report of the last post-render run ($XDG_STATE_HOME/skyhelm/last-run.txt).
+    Last,
     /// Check a kubeconfig before it becomes the API server's Secret (exit 1 on an error finding).
     Doctor(DoctorArgs),
     /// Kubeconfig tools.
@@ -139,6 +145,16 @@ pub struct DoctorArgs {
     /// Seconds to wait for each context with --live.
     #[arg(long, default_value_t = 10, value_name = "SECONDS")]
     pub timeout: u64,
+    /// With --live, run the exec plugins and auth-providers of the users (otherwise those
+    /// contexts are reported as not checked).
+    #[arg(long)]
+    pub allow_exec: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -287,8 +303,11 @@ pub struct DiffArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Write DIR/skyhelm/plugin.yaml.
-    Install(PluginDir),
+    /// Write DIR/skyhelm/ (plugin.yaml and a copy of this binary); replaces an earlier install.
+    Install(PluginInstallArgs),
+    /// Write DIR/skyhelm-<version>.tgz (and .prov with --sign) for `helm plugin install`.
+    /// Runs Helm 4's `helm plugin package` with the `helm` on PATH, which signs with GnuPG keyrings.
+    Package(PluginPackageArgs),
     /// Remove DIR/skyhelm.
     Uninstall(PluginDir),
 }
@@ -298,4 +317,29 @@ pub struct PluginDir {
     /// Helm's plugin folder [default: $HELM_PLUGINS, else `helm env HELM_PLUGINS`].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginInstallArgs {
+    #[command(flatten)]
+    pub dir: PluginDir,
+    /// Install even into a folder a Helm 3 on PATH reads (Helm 3 then fails to load its plugins).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PluginPackageArgs {
+    /// Where the package goes.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Also write the provenance file (`.prov`), signed with --key from --keyring.
+    #[arg(long, requires_all = ["key", "keyring"])]
+    pub sign: bool,
+    /// Name of the signing key (as `gpg --list-secret-keys` shows it).
+    #[arg(long, value_name = "NAME", requires = "sign")]
+    pub key: Option<String>,
+    /// The secret keyring (e.g. `gpg --export-secret-keys > secring.gpg`).
+    #[arg(long, value_name = "FILE", requires = "sign")]
+    pub keyring: Option<PathBuf>,
 }

@@ -11,6 +11,9 @@ pub mod change;
 pub mod chart;
 pub mod cli;
 pub mod contexts;
+pub mod exit;
+pub mod files;
+pub mod helm_plugin;
 pub mod kubeconfig;
 pub mod live_client;
 pub mod messages;
@@ -23,3 +26,6 @@ pub mod settings;
 pub mod stream;
 pub mod verify;
 pub mod yaml;
+
+/// `--version`: the crate version, and the git commit when built from a checkout (build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("SKYHELM_VERSION_SUFFIX"));

@@ -2,6 +2,10 @@
 //! SelfSubjectAccessReview. This module is the pure part (the permissions and how results
 //! become findings); the network calls live in `crate::live_client`.
 
+use base64::Engine;
+use kube::config::{AuthInfo, Kubeconfig};
+use secrecy::ExposeSecret;
+
 use crate::change::Severity;
 use crate::rbac::{MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
 
@@ -103,6 +107,10 @@ impl Permission {
 pub enum LiveResult {
     /// Could not reach or authenticate to the API server.
     Unreachable(String),
+    /// Not contacted: it would need an exec plugin or auth-provider and --allow-exec is off.
+    NotChecked(String),
+    /// Not contacted: it would send credentials over plain http.
+    Insecure(String),
     /// Each permission and whether the identity has it.
     Checked { namespace: String, results: Vec<(Permission, Result<bool, String>)> },
 }
@@ -114,6 +122,10 @@ pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
         LiveResult::Unreachable(why) => {
             vec![f(Severity::Error, "live-unreachable", format!("cannot check the context: {why}"))]
         }
+        LiveResult::NotChecked(why) => {
+            vec![f(Severity::Warning, "live-not-checked", format!("not checked: {why}"))]
+        }
+        LiveResult::Insecure(why) => vec![f(Severity::Error, "live-insecure", format!("not checked: {why}"))],
         LiveResult::Checked { namespace, results } => {
             let mut out: Vec<Finding> = results
                 .iter()
@@ -140,6 +152,196 @@ pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
                 ));
             }
             out
+        }
+    }
+}
+
+fn user_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a AuthInfo> {
+    let ctx = config.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
+    let user = ctx.user.as_deref()?;
+    config.auth_infos.iter().find(|a| a.name == user)?.auth_info.as_ref()
+}
+
+fn server_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a str> {
+    let ctx = config.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
+    config.clusters.iter().find(|c| c.name == ctx.cluster)?.cluster.as_ref()?.server.as_deref()
+}
+
+/// Why `context` must not be contacted, if it must not: an exec plugin or auth-provider without
+/// `allow_exec` (running it is running a program named in the kubeconfig), or credentials that
+/// would travel over plain `http://`.
+pub fn precheck(config: &Kubeconfig, context: &str, allow_exec: bool) -> Option<LiveResult> {
+    let user = user_of(config, context);
+    if !allow_exec && let Some(u) = user {
+        if let Some(exec) = &u.exec {
+            let cmd = exec.command.as_deref().unwrap_or("?");
+            return Some(LiveResult::NotChecked(format!(
+                "the user authenticates with the exec plugin `{}`, which skyhelm runs only with --allow-exec",
+                sanitize(cmd, &[])
+            )));
+        }
+        if let Some(p) = &u.auth_provider {
+            return Some(LiveResult::NotChecked(format!(
+                "the user authenticates with the auth-provider `{}`, which skyhelm uses only with --allow-exec",
+                sanitize(&p.name, &[])
+            )));
+        }
+    }
+    let plain = server_of(config, context).is_some_and(|s| s.trim_start().to_ascii_lowercase().starts_with("http://"));
+    if plain && let Some(kind) = user.and_then(credential_kind) {
+        return Some(LiveResult::Insecure(format!(
+            "the server is plain http:// and the user has {kind}; skyhelm never sends credentials unencrypted (use https://)"
+        )));
+    }
+    None
+}
+
+/// What kind of credential a user would send, if any.
+fn credential_kind(u: &AuthInfo) -> Option<&'static str> {
+    if u.token.is_some() || u.token_file.is_some() {
+        Some("a bearer token")
+    } else if u.password.is_some() {
+        Some("a password (basic auth)")
+    } else if u.client_key.is_some() || u.client_key_data.is_some() {
+        Some("a client key")
+    } else if u.exec.is_some() {
+        Some("an exec plugin (its token)")
+    } else if u.auth_provider.is_some() {
+        Some("an auth-provider (its token)")
+    } else {
+        None
+    }
+}
+
+/// Every credential value in the kubeconfig, in the forms a server could echo: tokens,
+/// passwords, `user:password` in base64 (basic auth), key data (and the base64 lines of the
+/// decoded key), auth-provider settings and exec environment values.
+pub fn credentials(config: &Kubeconfig) -> Vec<String> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut out = Vec::new();
+    for u in config.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()) {
+        if let Some(t) = &u.token {
+            out.push(t.expose_secret().to_string());
+        }
+        if let Some(p) = &u.password {
+            out.push(p.expose_secret().to_string());
+            let user = u.username.as_deref().unwrap_or_default();
+            out.push(b64.encode(format!("{user}:{}", p.expose_secret())));
+        }
+        if let Some(k) = &u.client_key_data {
+            out.push(k.expose_secret().to_string());
+            if let Ok(pem) = b64.decode(k.expose_secret().trim()) {
+                out.extend(
+                    String::from_utf8_lossy(&pem)
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.starts_with("-----"))
+                        .map(str::to_string),
+                );
+            }
+        }
+        if let Some(p) = &u.auth_provider {
+            out.extend(p.config.values().cloned());
+        }
+        for env in u.exec.iter().flat_map(|e| e.env.iter().flatten()) {
+            out.extend(env.get("value").cloned());
+        }
+    }
+    out.retain(|s| s.trim().len() >= 4);
+    out.iter_mut().for_each(|s| *s = s.trim().to_string());
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+/// The most of a server's text that is shown.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+/// A run this long of any credential's characters is removed even when the rest is not there
+/// (a server that echoes part of a token).
+const MIN_FRAGMENT: usize = 12;
+
+/// Text from a server (or an error that may quote it), made safe to show: control characters
+/// (escape sequences, newlines) become spaces, every credential value and any long fragment of
+/// one is replaced by `[redacted]`, and the length is capped.
+pub fn sanitize(message: &str, credentials: &[String]) -> String {
+    // Bound the work before anything else; the cap below is far shorter.
+    let head: String = message.chars().take(MAX_MESSAGE_CHARS * 8).collect();
+    let clean: String = head
+        .chars()
+        .map(|c| {
+            if c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let chars: Vec<char> = clean.chars().collect();
+    let mut hidden = vec![false; chars.len()];
+    for cred in credentials {
+        let c: Vec<char> = cred.chars().collect();
+        let window = c.len().min(MIN_FRAGMENT);
+        if window == 0 || chars.len() < window {
+            continue;
+        }
+        let fragments: std::collections::HashSet<&[char]> = c.windows(window).collect();
+        for i in 0..=chars.len() - window {
+            if fragments.contains(&chars[i..i + window]) {
+                hidden[i..i + window].iter_mut().for_each(|h| *h = true);
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut shown = 0;
+    let mut i = 0;
+    while i < chars.len() && shown < MAX_MESSAGE_CHARS {
+        if hidden[i] {
+            out.push_str("[redacted]");
+            while i < chars.len() && hidden[i] {
+                i += 1;
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+        shown += 1;
+    }
+    let mut out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if i < chars.len() || head.len() < message.len() {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_strips_controls_and_credentials_and_caps() {
+        let creds = vec!["s3cr3t-token-abcdefghijklmnop".to_string(), "pw".to_string()];
+        let msg =
+            "Unauthorized: \u{1b}[31mBearer s3cr3t-token-abcdefghijklmnop\u{1b}[0m\nand s3cr3t-token-abcdefgh half";
+        let out = sanitize(msg, &creds);
+        assert!(!out.contains("s3cr3t") && !out.contains('\u{1b}') && !out.contains('\n'), "{out}");
+        assert!(out.starts_with("Unauthorized: [31mBearer [redacted] [0m and [redacted] half"), "{out}");
+        let long = "x".repeat(10_000);
+        let out = sanitize(&long, &creds);
+        assert_eq!(out.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn credentials_cover_basic_auth_and_key_lines() {
+        let kc = Kubeconfig::from_yaml(
+            "users:\n- name: u\n  user: {username: admin, password: hunter2-pass}\n- name: t\n  user: {token: abcd1234, auth-provider: {name: oidc, config: {refresh-token: rt-secret-1}}}\n",
+        )
+        .unwrap();
+        let c = credentials(&kc);
+        let basic = base64::engine::general_purpose::STANDARD.encode("admin:hunter2-pass");
+        for want in ["hunter2-pass", basic.as_str(), "abcd1234", "rt-secret-1"] {
+            assert!(c.iter().any(|s| s == want), "{want} in {c:?}");
         }
     }
 }

@@ -1,32 +1,94 @@
-//! `doctor --live` against a local API double: a small HTTP server on 127.0.0.1 that answers
-//! SelfSubjectAccessReview the way the Kubernetes API server does (kube-rs tests its client
-//! against doubles too). No cluster is reachable here.
+//! `doctor --live` against local API doubles: small HTTPS (and plain HTTP) servers on 127.0.0.1
+//! that answer SelfSubjectAccessReview the way the Kubernetes API server does (kube-rs tests its
+//! client against doubles too), with a throwaway CA and a leaf certificate for 127.0.0.1 made by
+//! openssl; a CONNECT proxy for the proxy settings. No cluster is reachable here.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use base64::Engine;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 
-use crate::util::skyhelm;
+use crate::util::{bin, clean};
+
+/// A throwaway CA and a leaf certificate for IP 127.0.0.1 it signed (rustls refuses a
+/// self-signed CA used as the server certificate).
+struct Certs {
+    ca_pem: String,
+    dir: PathBuf,
+}
+
+fn certs() -> &'static Certs {
+    static CERTS: OnceLock<Certs> = OnceLock::new();
+    CERTS.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp").keep();
+        let openssl = |args: &[&str]| {
+            let out = Command::new("openssl").args(args).current_dir(&dir).output().expect("openssl is needed");
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "ca.key"]);
+        openssl(&[
+            "req", "-x509", "-new", "-key", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=skyhelm test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-out", "leaf.key"]);
+        openssl(&["req", "-new", "-key", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"]);
+        std::fs::write(
+            dir.join("leaf.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("ext");
+        openssl(&[
+            "x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out",
+            "leaf.crt", "-days", "2", "-extfile", "leaf.ext",
+        ]);
+        Certs { ca_pem: std::fs::read_to_string(dir.join("ca.crt")).expect("ca"), dir }
+    })
+}
+
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    let c = certs();
+    let chain = vec![CertificateDer::from_pem_file(c.dir.join("leaf.crt")).expect("leaf cert")];
+    let key = PrivateKeyDer::from_pem_file(c.dir.join("leaf.key")).expect("leaf key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server config");
+    Arc::new(config)
+}
 
 /// Answers SelfSubjectAccessReview: allowed unless `denied(resource, subresource, verb)`;
-/// 401 for a wrong token. Records every review it was asked.
+/// 401 for a wrong token (with `echo`, the 401 message quotes the Authorization header, with
+/// terminal escapes). Records every review it was asked and counts connections.
 struct ApiDouble {
     port: u16,
     asked: Arc<Mutex<Vec<Value>>>,
+    connections: Arc<AtomicUsize>,
 }
 
-fn handle(stream: TcpStream, asked: Arc<Mutex<Vec<Value>>>, denied: fn(&str, &str, &str) -> bool) {
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-    let mut stream = stream;
+#[derive(Clone, Copy)]
+struct Behaviour {
+    denied: fn(&str, &str, &str) -> bool,
+    echo: bool,
+}
+
+fn handle(stream: impl Read + Write, asked: Arc<Mutex<Vec<Value>>>, b: Behaviour) {
+    let mut reader = BufReader::new(stream);
     loop {
         let mut request_line = String::new();
         if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
             return;
         }
         let mut length = 0;
-        let mut authorized = false;
+        let mut authorization = String::new();
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h).unwrap_or(0) == 0 {
@@ -40,22 +102,29 @@ fn handle(stream: TcpStream, asked: Arc<Mutex<Vec<Value>>>, denied: fn(&str, &st
             if let Some(v) = lower.strip_prefix("content-length:") {
                 length = v.trim().parse().unwrap_or(0);
             }
-            if lower.starts_with("authorization:") && h.ends_with("Bearer test-token") {
-                authorized = true;
+            if lower.starts_with("authorization:") {
+                authorization = h["authorization:".len()..].trim().to_string();
             }
         }
         let mut body = vec![0; length];
-        reader.read_exact(&mut body).expect("body");
-        let (status, reply) = if !authorized {
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let (status, reply) = if authorization != "Bearer test-token" {
+            let message = if b.echo {
+                format!("\u{1b}[2JUnauthorized:\n got Authorization: {authorization}")
+            } else {
+                "Unauthorized".into()
+            };
             (
                 "401 Unauthorized",
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": "Unauthorized", "reason": "Unauthorized", "code": 401}),
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": "Unauthorized", "code": 401}),
             )
         } else if request_line.starts_with("POST /apis/authorization.k8s.io/v1/selfsubjectaccessreviews") {
             let mut review: Value = serde_json::from_slice(&body).expect("review json");
             asked.lock().expect("lock").push(review.clone());
             let a = &review["spec"]["resourceAttributes"];
-            let allowed = !denied(
+            let allowed = !(b.denied)(
                 a["resource"].as_str().unwrap_or(""),
                 a["subresource"].as_str().unwrap_or(""),
                 a["verb"].as_str().unwrap_or(""),
@@ -68,50 +137,154 @@ fn handle(stream: TcpStream, asked: Arc<Mutex<Vec<Value>>>, denied: fn(&str, &st
             ("404 Not Found", json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404}))
         };
         let text = reply.to_string();
+        let stream = reader.get_mut();
         let _ = write!(
             stream,
             "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{text}",
             text.len()
         );
+        let _ = stream.flush();
     }
 }
 
 impl ApiDouble {
+    /// An HTTPS double.
     fn start(denied: fn(&str, &str, &str) -> bool) -> ApiDouble {
+        ApiDouble::with(Behaviour { denied, echo: false }, true)
+    }
+
+    fn with(b: Behaviour, tls: bool) -> ApiDouble {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let asked = Arc::new(Mutex::new(Vec::new()));
-        let a = asked.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (a, n) = (asked.clone(), connections.clone());
+        let config = tls.then(tls_config);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let a = a.clone();
-                std::thread::spawn(move || handle(stream, a, denied));
+                n.fetch_add(1, Ordering::SeqCst);
+                let (a, config) = (a.clone(), config.clone());
+                std::thread::spawn(move || match config {
+                    Some(config) => {
+                        let Ok(conn) = rustls::ServerConnection::new(config) else { return };
+                        handle(rustls::StreamOwned::new(conn, stream), a, b);
+                    }
+                    None => handle(stream, a, b),
+                });
             }
         });
-        ApiDouble { port, asked }
+        ApiDouble { port, asked, connections }
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 
+/// A CONNECT proxy on 127.0.0.1 that records each request line and tunnels it.
+struct Proxy {
+    port: u16,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Proxy {
+    fn start() -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().expect("clone"));
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim_end().is_empty() {
+                            break;
+                        }
+                    }
+                    s.lock().expect("lock").push(line.trim_end().to_string());
+                    let Some(target) = line.strip_prefix("CONNECT ").and_then(|r| r.split_whitespace().next()) else {
+                        return;
+                    };
+                    let Ok(upstream) = TcpStream::connect(target) else { return };
+                    let mut client = client;
+                    let _ = client.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut up_r, mut up_w) = (upstream.try_clone().expect("clone"), upstream);
+                    let mut client_w = client.try_clone().expect("clone");
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut reader, &mut up_w);
+                        let _ = up_w.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut up_r, &mut client_w);
+                });
+            }
+        });
+        Proxy { port, seen }
+    }
+
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().expect("lock").clone()
+    }
+}
+
+fn ca_data() -> String {
+    base64::engine::general_purpose::STANDARD.encode(&certs().ca_pem)
+}
+
+/// Contexts `double` (the HTTPS double, namespace skypilot) and `closed` (a port where nothing
+/// listens), user `u` with `token`.
 fn kubeconfig(port: u16, token: &str) -> String {
-    // The second context points at a port where nothing listens.
+    let ca = ca_data();
     format!(
-        "apiVersion: v1\nkind: Config\ncurrent-context: double\nclusters:\n- name: double\n  cluster: {{server: \"http://127.0.0.1:{port}\"}}\n- name: closed\n  cluster: {{server: \"http://127.0.0.1:1\"}}\ncontexts:\n- name: double\n  context: {{cluster: double, user: u, namespace: skypilot}}\n- name: closed\n  context: {{cluster: closed, user: u}}\nusers:\n- name: u\n  user: {{token: {token}}}\n"
+        "apiVersion: v1\nkind: Config\ncurrent-context: double\nclusters:\n- name: double\n  cluster: {{server: \"https://127.0.0.1:{port}\", certificate-authority-data: {ca}}}\n- name: closed\n  cluster: {{server: \"https://127.0.0.1:1\", certificate-authority-data: {ca}}}\ncontexts:\n- name: double\n  context: {{cluster: double, user: u, namespace: skypilot}}\n- name: closed\n  context: {{cluster: closed, user: u}}\nusers:\n- name: u\n  user: {{token: {token}}}\n"
     )
 }
 
-fn live(kc: &str, allowed: &[&str]) -> (i32, Value) {
+/// A kubeconfig with one context `c` for `server` and the user given as a flow mapping.
+fn one_context(server: &str, user: &str, cluster_extra: &str) -> String {
+    let ca = ca_data();
+    format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: k\n  cluster: {{server: \"{server}\", certificate-authority-data: {ca}{cluster_extra}}}\ncontexts:\n- name: c\n  context: {{cluster: k, user: u, namespace: skypilot}}\nusers:\n- name: u\n  user: {user}\n"
+    )
+}
+
+/// Runs `doctor --live --output json` on `kc` with extra arguments and environment.
+fn live_with(kc: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
     let dir = tempfile::tempdir().expect("tmp");
     let p = dir.path().join("kc");
     std::fs::write(&p, kc).expect("write");
-    let mut args =
-        vec!["doctor", "--live", "--timeout", "5", "--output", "json", "--kubeconfig", p.to_str().expect("path")];
+    let mut cmd = Command::new(bin());
+    clean(&mut cmd)
+        .args(["doctor", "--live", "--timeout", "5", "--output", "json", "--kubeconfig"])
+        .arg(&p)
+        .args(args)
+        .current_dir(dir.path());
+    for k in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY"] {
+        cmd.env_remove(k);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out.status.code().expect("code"), json, stderr)
+}
+
+fn live(kc: &str, allowed: &[&str]) -> (i32, Value) {
+    let mut args = Vec::new();
     for a in allowed {
         args.extend(["--allowed-context", a]);
     }
-    let out = skyhelm(&args, b"");
-    let json =
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    (out.status.code().expect("code"), json)
+    let (code, json, stderr) = live_with(kc, &args, &[]);
+    assert!(!json.is_null(), "no JSON report: {stderr}");
+    (code, json)
 }
 
 fn checks(json: &Value, subject: &str) -> Vec<String> {
@@ -192,4 +365,152 @@ fn live_reports_unreachable_and_unauthorized_contexts_without_the_token() {
         assert!(found.len() == 1 && found[0].starts_with("live-unreachable"), "{ctx}: {found:?}");
     }
     assert!(!json.to_string().contains("wrong-token"));
+}
+
+fn only(json: &Value, subject: &str) -> String {
+    let found = checks(json, subject);
+    assert_eq!(found.len(), 1, "{subject}: {json}");
+    found[0].clone()
+}
+
+#[test]
+fn live_never_shows_what_a_server_echoes_of_the_credentials() {
+    let api = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: true }, true);
+    let token = "wrong-token-0123456789abcdef";
+    let (code, json, _) = live_with(&kubeconfig(api.port, token), &["--allowed-context", "double"], &[]);
+    assert_eq!(code, 1);
+    let found = only(&json, "context double");
+    // The 401 message reached the report, without the token and without control characters.
+    assert!(found.starts_with("live-unreachable") && found.contains("got Authorization: Bearer [redacted]"), "{found}");
+    let text = json.to_string();
+    assert!(!text.contains("0123456789abcdef") && !text.contains("\\u001b") && !text.contains("\\n"), "{text}");
+
+    // Basic auth: the server echoes `Basic base64(user:password)`.
+    let user = "{username: admin, password: hunter2-secret-pw}";
+    let (code, json, _) =
+        live_with(&one_context(&format!("https://127.0.0.1:{}", api.port), user, ""), &["--allowed-context", "c"], &[]);
+    assert_eq!(code, 1);
+    let basic = base64::engine::general_purpose::STANDARD.encode("admin:hunter2-secret-pw");
+    let found = only(&json, "context c");
+    assert!(found.contains("got Authorization: Basic [redacted]"), "{found}");
+    assert!(!json.to_string().contains(&basic) && !json.to_string().contains("hunter2"), "{json}");
+}
+
+#[test]
+fn live_never_sends_credentials_over_plain_http() {
+    let api = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: true }, false);
+    let server = format!("http://127.0.0.1:{}", api.port);
+    for user in ["{token: test-token}", "{username: a, password: b-secret}", "{client-key-data: a2V5LWRhdGE=}"] {
+        let (code, json, _) = live_with(&one_context(&server, user, ""), &["--allowed-context", "c"], &[]);
+        assert_eq!(code, 1, "{user}");
+        let found = only(&json, "context c");
+        assert!(found.starts_with("live-insecure not checked: the server is plain http://"), "{found}");
+    }
+    assert_eq!(api.connections(), 0, "a credential went out over http");
+    // Without credentials, plain http is contacted (and the double refuses the anonymous user).
+    let (_, json, _) = live_with(&one_context(&server, "{}", ""), &["--allowed-context", "c"], &[]);
+    assert!(only(&json, "context c").starts_with("live-unreachable"), "{json}");
+    assert_eq!(api.connections(), 1);
+}
+
+#[test]
+fn live_runs_exec_plugins_only_with_allow_exec() {
+    let api = ApiDouble::start(|_, _, _| false);
+    let dir = tempfile::tempdir().expect("tmp");
+    let marker = dir.path().join("exec ran");
+    let cred =
+        r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"test-token"}}"#;
+    let script = format!("touch '{}'; echo '{cred}'", marker.display());
+    let user = format!(
+        "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [-c, {}], interactiveMode: Never}}}}",
+        serde_json::to_string(&script).expect("json")
+    );
+    let kc = one_context(&format!("https://127.0.0.1:{}", api.port), &user, "");
+    let (code, json, _) = live_with(&kc, &["--allowed-context", "c"], &[]);
+    assert_eq!(code, 0, "{json}");
+    let found = only(&json, "context c");
+    assert!(
+        found.starts_with("live-not-checked") && found.contains("/bin/sh") && found.contains("--allow-exec"),
+        "{found}"
+    );
+    assert!(!marker.exists(), "the exec plugin ran without --allow-exec");
+    assert_eq!(api.connections(), 0);
+
+    let (code, json, _) = live_with(&kc, &["--allowed-context", "c", "--allow-exec"], &[]);
+    assert_eq!(code, 0, "{json}");
+    assert!(only(&json, "context c").starts_with("live-ok"), "{json}");
+    assert!(marker.exists());
+
+    let kc = one_context(
+        &format!("https://127.0.0.1:{}", api.port),
+        "{auth-provider: {name: oidc, config: {id-token: x}}}",
+        "",
+    );
+    let (_, json, _) = live_with(&kc, &["--allowed-context", "c"], &[]);
+    assert!(
+        only(&json, "context c")
+            .starts_with("live-not-checked not checked: the user authenticates with the auth-provider `oidc`"),
+        "{json}"
+    );
+}
+
+#[test]
+fn live_contacts_only_the_allowed_contexts_and_asks_for_a_list() {
+    let a = ApiDouble::start(|_, _, _| false);
+    let b = ApiDouble::start(|_, _, _| false);
+    let kc =
+        kubeconfig(a.port, "test-token").replace("https://127.0.0.1:1\"", &format!("https://127.0.0.1:{}\"", b.port));
+    let (code, json, _) = live_with(&kc, &["--allowed-context", "double"], &[]);
+    assert_eq!(code, 0, "{json}");
+    assert!(only(&json, "context double").starts_with("live-ok"));
+    assert!(checks(&json, "context closed").iter().all(|f| !f.starts_with("live")), "{json}");
+    assert_eq!(b.connections(), 0, "a context outside the allowed list was contacted");
+
+    let (code, json, stderr) = live_with(&kc, &[], &[]);
+    assert_eq!(code, 1);
+    assert!(json["error"].as_str().is_some_and(|e| e.contains("--live contacts only the allowed contexts")), "{json}");
+    assert!(stderr.contains("--live contacts only the allowed contexts: name them with --allowed-context"), "{stderr}");
+    assert_eq!(a.connections() + b.connections(), 1, "--live without a list contacted a context");
+}
+
+#[test]
+fn live_goes_through_https_proxy_no_proxy_and_proxy_url() {
+    let api = ApiDouble::start(|_, _, _| false);
+    let proxy = Proxy::start();
+    let kc = kubeconfig(api.port, "test-token");
+    let purl = format!("http://127.0.0.1:{}", proxy.port);
+    let (code, json, stderr) = live_with(&kc, &["--allowed-context", "double"], &[("HTTPS_PROXY", &purl)]);
+    assert_eq!(code, 0, "{json} {stderr}");
+    assert!(only(&json, "context double").starts_with("live-ok"));
+    let target = format!("CONNECT 127.0.0.1:{} HTTP/1.1", api.port);
+    // Every connection went through the proxy, to the server (kube may open more than one).
+    let through = proxy.seen();
+    assert!(!through.is_empty() && through.iter().all(|s| s == &target), "{through:?}");
+
+    // NO_PROXY names the server: straight there.
+    let (code, _, _) =
+        live_with(&kc, &["--allowed-context", "double"], &[("HTTPS_PROXY", &purl), ("NO_PROXY", "127.0.0.1")]);
+    assert_eq!(code, 0);
+    assert_eq!(proxy.seen().len(), through.len(), "NO_PROXY was not honoured");
+
+    // The kubeconfig's proxy-url, with no environment.
+    let kc = one_context(
+        &format!("https://127.0.0.1:{}", api.port),
+        "{token: test-token}",
+        &format!(", proxy-url: \"{purl}\""),
+    );
+    let (code, json, _) = live_with(&kc, &["--allowed-context", "c"], &[]);
+    assert_eq!(code, 0, "{json}");
+    let now = proxy.seen();
+    assert!(now.len() > through.len() && now.iter().all(|s| s == &target), "{now:?}");
+
+    // A plain http:// server (no credentials) goes through HTTP_PROXY.
+    let plain = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: false }, false);
+    let kc = one_context(&format!("http://127.0.0.1:{}", plain.port), "{}", "");
+    let _ = live_with(&kc, &["--allowed-context", "c"], &[("HTTP_PROXY", &purl)]);
+    assert_eq!(
+        proxy.seen().last().map(String::as_str),
+        Some(format!("CONNECT 127.0.0.1:{} HTTP/1.1", plain.port).as_str())
+    );
+    assert_eq!(plain.connections(), 1);
 }

@@ -20,14 +20,15 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_skyhelm"))
 }
 
-/// A command with every SKYHELM_* variable removed.
+/// A command with every SKYHELM_* variable removed, keeping its last-run report under the
+/// target folder instead of the user's ~/.local/state.
 pub fn clean(cmd: &mut Command) -> &mut Command {
     for (k, _) in std::env::vars() {
         if k.starts_with("SKYHELM_") {
             cmd.env_remove(k);
         }
     }
-    cmd
+    cmd.env("XDG_STATE_HOME", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state"))
 }
 
 pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {

@@ -1,0 +1,103 @@
+//! Files skyhelm writes beside a run (I/O, like `app`): written atomically through a uniquely
+//! named temporary file in the same folder, private when new.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Mode of a file that did not exist before (`--report-file`, `--diff-file` may hold config
+/// content; the last-run report always).
+const NEW_FILE_MODE: u32 = 0o600;
+
+/// What to do with the mode of a file that already exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// An existing regular file keeps its mode; a new one gets 0600.
+    KeepExisting,
+    /// Always 0600.
+    Private,
+}
+
+/// Writes `path` through a temporary file created exclusively (`O_CREAT|O_EXCL`, so never
+/// through a symlink someone placed there) with a unique name in the same folder, then renames
+/// it into place: readers see the old or the new file, never half of one, and concurrent
+/// writers each succeed (the last rename wins). A symlink at `path` itself is replaced, not
+/// followed, unless it leads to a device or a pipe.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
+    // A terminal, a pipe, anything under /dev or /proc (/dev/stderr may lead to a regular file):
+    // written to as it is (renaming over it would replace the device or the link to it).
+    let device = path.starts_with("/dev") || path.starts_with("/proc");
+    if device || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("not a file name"))?;
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".skyhelm-tmp");
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(NEW_FILE_MODE));
+    let mut tmp = builder.tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    if mode == Mode::KeepExisting
+        && let Ok(meta) = std::fs::symlink_metadata(path)
+        && meta.is_file()
+    {
+        tmp.as_file().set_permissions(meta.permissions())?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// `$XDG_STATE_HOME/skyhelm/last-run.txt` (default `~/.local/state/skyhelm/last-run.txt`);
+/// a relative XDG_STATE_HOME is ignored, as the XDG spec says.
+pub fn last_run_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).filter(|p| p.is_absolute()).or_else(|| {
+        std::env::var_os("HOME").map(PathBuf::from).filter(|p| p.is_absolute()).map(|h| h.join(".local/state"))
+    })?;
+    Some(base.join("skyhelm").join("last-run.txt"))
+}
+
+/// Keeps `text` as the last run's report (folder 0700 when created, file 0600).
+pub fn save_last_run(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+        b.create(dir)?;
+    }
+    write_atomic(path, text.as_bytes(), Mode::Private)
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (proleptic Gregorian, UTC).
+pub fn utc_timestamp(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(utc_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(utc_timestamp(1_795_651_200), "2026-11-26T00:00:00Z");
+    }
+}

@@ -1,0 +1,176 @@
+//! `--report-file` / `--diff-file` (atomic, unique temporary files, private when new, modes of
+//! existing files kept) and the last-run report `skyhelm last` prints.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::util::{API_DEPLOYMENT, bin, clean, kubeconfig_file, run_with_stdin};
+
+fn mode(p: &Path) -> u32 {
+    std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+}
+
+fn post_render(args: &[&str], state: &Path, stdin: &str) -> Output {
+    run_with_stdin(
+        clean(&mut Command::new(bin())).env("XDG_STATE_HOME", state).arg("post-render").args(args),
+        stdin.as_bytes(),
+    )
+}
+
+#[test]
+fn thirty_concurrent_runs_share_one_report_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path().join("reports here");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let (report, diff) = (dir.join("report.txt"), dir.join("diff.txt"));
+    let args = [format!("--report-file={}", report.display()), format!("--diff-file={}", diff.display())];
+    let children: Vec<_> = (0..30)
+        .map(|_| {
+            let (args, state) = (args.clone(), tmp.path().join("state"));
+            std::thread::spawn(move || {
+                let a: Vec<&str> = args.iter().map(String::as_str).collect();
+                post_render(&a, &state, API_DEPLOYMENT)
+            })
+        })
+        .collect();
+    let outs: Vec<Output> = children.into_iter().map(|c| c.join().expect("thread")).collect();
+    for o in &outs {
+        assert!(o.status.success(), "a concurrent run failed: {}", String::from_utf8_lossy(&o.stderr));
+    }
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(text.starts_with("changed Deployment sky/sky-api-server") && text.ends_with('\n'), "{text}");
+    assert!(std::fs::read_to_string(&diff).expect("diff").contains("+        - name: kube-config"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["diff.txt", "report.txt"], "temporary files left behind");
+    assert_eq!((mode(&report), mode(&diff)), (0o600, 0o600));
+}
+
+#[test]
+fn an_existing_side_file_keeps_its_mode_and_a_symlink_is_replaced_not_followed() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let report = tmp.path().join("report.txt");
+    std::fs::write(&report, "old\n").expect("write");
+    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let arg = format!("--report-file={}", report.display());
+    assert!(post_render(&[&arg], &state, API_DEPLOYMENT).status.success());
+    assert_eq!(mode(&report), 0o644);
+    assert!(std::fs::read_to_string(&report).expect("read").starts_with("changed "));
+
+    // A link someone placed at the report's path: the link is replaced, its target untouched.
+    let target = tmp.path().join("precious");
+    std::fs::write(&target, "keep me\n").expect("write");
+    let link = tmp.path().join("link.txt");
+    std::os::unix::fs::symlink(&target, &link).expect("link");
+    let arg = format!("--report-file={}", link.display());
+    assert!(post_render(&[&arg], &state, API_DEPLOYMENT).status.success());
+    assert_eq!(std::fs::read_to_string(&target).expect("target"), "keep me\n");
+    assert!(!std::fs::symlink_metadata(&link).expect("meta").file_type().is_symlink());
+    assert_eq!(mode(&link), 0o600);
+
+    // A folder that does not exist: a clear error naming it, nothing on stdout.
+    let arg = format!("--report-file={}", tmp.path().join("missing/report.txt").display());
+    let out = post_render(&[&arg], &state, API_DEPLOYMENT);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("missing/report.txt"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn last(env: &[(&str, &Path)]) -> Output {
+    let mut c = Command::new(bin());
+    clean(&mut c).env_remove("XDG_STATE_HOME").arg("last");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("last")
+}
+
+#[test]
+fn skyhelm_last_prints_the_last_runs_report() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let out = last(&[("XDG_STATE_HOME", &state)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no post-render run recorded yet"));
+
+    let kc = kubeconfig_file(tmp.path());
+    let arg = format!("--kubeconfig={}", kc.display());
+    assert!(post_render(&[&arg], &state, API_DEPLOYMENT).status.success());
+    let file = state.join("skyhelm/last-run.txt");
+    assert_eq!((mode(&file), mode(&state.join("skyhelm"))), (0o600, 0o700));
+    let text = String::from_utf8(last(&[("XDG_STATE_HOME", &state)]).stdout).expect("utf-8");
+    assert!(
+        text.starts_with(&format!("skyhelm {}", env!("CARGO_PKG_VERSION"))) && text.contains(" post-render ok at "),
+        "{text}"
+    );
+    assert!(text.contains("changed Deployment sky/sky-api-server [kubeconfig-mount]"), "{text}");
+    assert!(!text.contains("placeholder"), "the kubeconfig's token reached the report: {text}");
+
+    // A failed run replaces it, and its error tells where to look.
+    let out = post_render(&["--container", "nope"], &state, API_DEPLOYMENT);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("this report is kept in {}: `skyhelm last` prints it", file.display())), "{err}");
+    let text = String::from_utf8(last(&[("XDG_STATE_HOME", &state)]).stdout).expect("utf-8");
+    assert!(
+        text.contains("post-render failed at") && text.contains("no Deployment has a container named `nope`"),
+        "{text}"
+    );
+    assert!(!text.contains("changed Deployment"), "{text}");
+
+    // Without XDG_STATE_HOME (or with a relative one): ~/.local/state.
+    let home = tmp.path().join("home");
+    let out = run_with_stdin(
+        clean(&mut Command::new(bin())).env("XDG_STATE_HOME", "relative").env("HOME", &home).arg("post-render"),
+        API_DEPLOYMENT.as_bytes(),
+    );
+    assert!(out.status.success());
+    assert!(home.join(".local/state/skyhelm/last-run.txt").is_file());
+    let out = last(&[("HOME", &home)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("post-render ok"));
+
+    // A state folder that cannot be written: a warning, the run still succeeds.
+    let blocked = tmp.path().join("blocked");
+    std::fs::write(&blocked, "a file, not a folder").expect("write");
+    let out = post_render(&[], &blocked, API_DEPLOYMENT);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("warning: cannot keep this report in"));
+}
+
+/// `--report-file=/dev/stderr` (Helm 3 shows the post-renderer's stderr on failure): the report
+/// goes to stderr and the device link stays.
+#[test]
+fn a_report_file_on_a_device_is_written_to_not_replaced() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let before = std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink();
+    let out =
+        post_render(&["--report-file=/dev/stderr", "--container", "nope"], &tmp.path().join("state"), API_DEPLOYMENT);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: no Deployment has a container named `nope`"), "{err}");
+    assert_eq!(std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink(), before);
+    // stderr redirected to a regular file: that file gets the report, the link stays.
+    let log = tmp.path().join("stderr.log");
+    let input = tmp.path().join("input.yaml");
+    std::fs::write(&input, API_DEPLOYMENT).expect("input");
+    let status = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", tmp.path().join("state"))
+        .args(["post-render", "--report-file=/dev/stderr", "--container", "nope"])
+        .stdin(std::fs::File::open(&input).expect("stdin"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .status()
+        .expect("run");
+    assert_eq!(status.code(), Some(1));
+    assert!(std::fs::read_to_string(&log).expect("log").contains("no Deployment has a container named `nope`"));
+    assert_eq!(std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink(), before);
+}
