@@ -87,6 +87,19 @@ pub enum ContextError {
     NoCurrentContext,
 }
 
+impl ContextError {
+    /// A name that matches no context of `f` (list items and context_configs keys alike).
+    pub fn unknown(list: &str, name: &str, suggestions: Vec<String>, f: &ContextFacts) -> ContextError {
+        ContextError::Unknown {
+            list: list.into(),
+            name: name.into(),
+            suggestions,
+            available: f.available(),
+            in_cluster: Some(f.in_cluster_name.clone()),
+        }
+    }
+}
+
 /// When SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames the in-cluster context and the old name is used.
 fn renamed_text(name: &str, in_cluster: &Option<String>) -> String {
     match in_cluster {
@@ -257,13 +270,7 @@ fn resolve_item(
             plan.unknown_kept.push(name.into());
             Ok((ItemOp::Keep, Some(name.into())))
         }
-        NameClass::Unknown(suggestions) => Err(ContextError::Unknown {
-            list: list.into(),
-            name: name.into(),
-            suggestions,
-            available: f.available(),
-            in_cluster: Some(f.in_cluster_name.clone()),
-        }),
+        NameClass::Unknown(suggestions) => Err(ContextError::unknown(list, name, suggestions, f)),
         NameClass::AmbiguousCase(candidates) => {
             Err(ContextError::AmbiguousCase { list: list.into(), name: name.into(), candidates })
         }

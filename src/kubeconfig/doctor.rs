@@ -351,9 +351,15 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
 /// its host (without brackets or an IPv6 zone).
 fn server_host(server: &str) -> Option<(String, &str)> {
     let server = server.trim();
+    // A scheme is letters, digits, `+`, `-`, `.` after a letter; anything else before `://` is
+    // part of the authority (and may hold user info).
+    let is_scheme = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
     let (scheme, rest) = match server.split_once("://") {
-        Some((s, r)) => (Some(s), r),
-        None => (None, server),
+        Some((s, r)) if is_scheme(s) => (Some(s), r),
+        _ => (None, server),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
@@ -624,5 +630,7 @@ mod tests {
         assert_eq!(server_host("https://[::1%25lo]:6443"), Some(("https://[::1%25lo]:6443".into(), "::1")));
         assert_eq!(server_host("localhost:8080"), Some(("localhost:8080".into(), "localhost")));
         assert_eq!(server_host("https://"), None);
+        // Found by the property test: user info before a `://` that is no scheme.
+        assert_eq!(server_host("a:a@[]://!"), None);
     }
 }

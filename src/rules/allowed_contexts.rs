@@ -661,13 +661,7 @@ fn plan_context_configs(
                 plan.intents.push(Intent::RenameKey { path: p, from: name.into(), to: one });
             }
             NameClass::Unknown(_) if f.allow_unknown => plan.unknown.push(name.into()),
-            NameClass::Unknown(suggestions) => errors.push(ContextError::Unknown {
-                list: label.into(),
-                name: name.into(),
-                suggestions,
-                available: f.available(),
-                in_cluster: Some(f.in_cluster_name.clone()),
-            }),
+            NameClass::Unknown(suggestions) => errors.push(ContextError::unknown(label, name, suggestions, f)),
             NameClass::AmbiguousCase(candidates) => {
                 errors.push(ContextError::AmbiguousCase { list: label.into(), name: name.into(), candidates })
             }

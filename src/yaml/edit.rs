@@ -389,24 +389,29 @@ impl<'a> Editor<'a> {
         let n = self.tree.node(node);
         self.check_not_shared(n.start)?;
         let (start, end) = self.scalar_range(node);
-        let literal_ok = matches!(n.kind, NodeKind::Scalar { style: Style::Literal, .. })
+        let literal = matches!(n.kind, NodeKind::Scalar { style: Style::Literal, .. });
+        Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col) })
+    }
+
+    /// `new` as a literal block indented to `indent` when `literal` and the text allows it
+    /// (it reads back exactly), else as a double-quoted string.
+    fn string_value(&self, new: &str, literal: bool, indent: usize) -> String {
+        let literal_ok = literal
             && !new.is_empty()
             && !new.starts_with([' ', '\n'])
             && !new.ends_with("\n\n")
             && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
-        let insert = if literal_ok {
-            let (body, header) = match new.strip_suffix('\n') {
-                Some(b) => (b, "|"),
-                None => (new, "|-"),
-            };
-            let indent = " ".repeat(n.col);
-            let lines: Vec<String> =
-                body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }).collect();
-            format!("{header}{}{}", self.layout.nl, lines.join(self.layout.nl))
-        } else {
-            serde_json::to_string(new).unwrap_or_default()
+        if !literal_ok {
+            return serde_json::to_string(new).unwrap_or_default();
+        }
+        let (body, header) = match new.strip_suffix('\n') {
+            Some(b) => (b, "|"),
+            None => (new, "|-"),
         };
-        Ok(Edit { at: start, delete: end - start, insert })
+        let indent = " ".repeat(indent);
+        let lines: Vec<String> =
+            body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }).collect();
+        format!("{header}{}{}", self.layout.nl, lines.join(self.layout.nl))
     }
 
     /// Replaces the null value of `key` (empty, `~`, `!!null ''`) with the string `new`: a literal
@@ -426,24 +431,8 @@ impl<'a> Editor<'a> {
         let at = self.after_colon(key)?;
         let end = v.end.max(at);
         let rest_of_line = self.text[end..].split('\n').next().unwrap_or("");
-        let literal_ok = literal
-            && rest_of_line.trim().is_empty()
-            && !new.is_empty()
-            && !new.starts_with([' ', '\n'])
-            && !new.ends_with("\n\n")
-            && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
-        let insert = if literal_ok {
-            let (body, header) = match new.strip_suffix('\n') {
-                Some(b) => (b, "|"),
-                None => (new, "|-"),
-            };
-            let indent = " ".repeat(k.col + 2);
-            let lines: Vec<String> =
-                body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }).collect();
-            format!(" {header}{}{}", self.layout.nl, lines.join(self.layout.nl))
-        } else {
-            format!(" {}", serde_json::to_string(new).unwrap_or_default())
-        };
+        // A comment after the null would land inside a block: quoted then.
+        let insert = format!(" {}", self.string_value(new, literal && rest_of_line.trim().is_empty(), k.col + 2));
         Ok(Edit { at, delete: end - at, insert })
     }
 

@@ -17,8 +17,13 @@ const TRUE_WORDS: &[&str] = &["y", "Y", "yes", "Yes", "YES", "true", "True", "TR
 const FALSE_WORDS: &[&str] = &["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
 const NULL_WORDS: &[&str] = &["", "~", "null", "Null", "NULL"];
 
+/// The core-schema name of an explicit tag (`!!int`, `tag:yaml.org,2002:int` → `int`).
+fn tag_name(tag: Option<&str>) -> Option<&str> {
+    tag.map(|t| t.rsplit_once(':').map_or(t, |(_, s)| s))
+}
+
 pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
-    match tag.and_then(|t| t.rsplit_once(':').map(|(_, s)| s).or(Some(t))) {
+    match tag_name(tag) {
         Some("null") => return Scalar11::Null,
         Some("bool") => {
             return match resolve_plain(value) {
@@ -204,7 +209,7 @@ impl PyScalar {
 }
 
 pub fn resolve_pyyaml(value: &str, style: Style, tag: Option<&str>) -> PyScalar {
-    match tag.and_then(|t| t.rsplit_once(':').map(|(_, s)| s).or(Some(t))) {
+    match tag_name(tag) {
         Some("null") => return PyScalar::Null,
         Some("bool") => {
             return match resolve_plain_pyyaml(value) {
