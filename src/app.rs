@@ -365,19 +365,11 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     if args.check {
         let mut differs = false;
         for c in &charts {
-            for (name, want) in &c.files {
-                let p = args.out.join(&c.dir).join(name);
-                let have = std::fs::read_to_string(&p).unwrap_or_default();
-                if &have != want {
-                    differs = true;
-                    println!("--- {} (on disk)\n+++ {} (generated)", p.display(), p.display());
-                    print!("{}", similar::TextDiff::from_lines(&have, want).unified_diff().context_radius(3));
-                }
-            }
+            differs |= check_generated(&args.out, c)?;
         }
         if differs {
             eprintln!(
-                "skyhelm: the charts in {} differ from what {} generates; run `skyhelm generate {}`",
+                "skyhelm: the generated files in {} differ from what {} generates; run `skyhelm generate {}`",
                 args.out.display(),
                 path,
                 path
@@ -388,36 +380,131 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         return Ok(ExitCode::SUCCESS);
     }
     for c in &charts {
-        write_chart(&args.out, c)?;
+        write_generated(&args.out, c)?;
         println!("wrote {}", args.out.join(&c.dir).display());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Writes a chart into a temporary folder beside its place, then swaps it in.
-fn write_chart(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), AppError> {
-    std::fs::create_dir_all(out).map_err(file_err("creating", out))?;
-    let target = out.join(&c.dir);
-    let tmp = out.join(format!(".{}.skyhelm-tmp", c.dir));
-    let old = out.join(format!(".{}.skyhelm-old", c.dir));
-    for stale in [&tmp, &old] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(file_err("removing", stale))?;
+/// The files a generated folder listed as its own on the previous run (none without a list).
+fn previously_owned(dir: &Path) -> Result<Vec<String>, AppError> {
+    use crate::chart::owned;
+    let list = dir.join(owned::OWNED_FILE);
+    match std::fs::symlink_metadata(&list) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(AppError::File { what: "reading", path: list, source: e }),
+        Ok(m) if !m.file_type().is_file() => {
+            Err(AppError::Usage(format!("{} is not a regular file; refusing to use it", list.display())))
+        }
+        Ok(_) => {
+            let text = String::from_utf8_lossy(&read_file("reading", &list)?).into_owned();
+            owned::parse(&list.display().to_string(), &text).map_err(|e| AppError::Usage(e.to_string()))
         }
     }
+}
+
+/// Refuses to write or remove through a symbolic link: every component of `rel` below `dir`
+/// (and `dir` itself) that exists must be a real folder or file.
+fn refuse_links(dir: &Path, rel: &str) -> Result<(), AppError> {
+    let mut p = dir.to_path_buf();
+    let mut parts = vec![None];
+    parts.extend(rel.split('/').map(Some));
+    for part in parts {
+        if let Some(part) = part {
+            p.push(part);
+        }
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(AppError::Usage(format!(
+                "{} is a symbolic link; skyhelm generate does not write through links",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--check` for one generated folder: prints a diff for each generated file that differs on
+/// disk and for each file it generated before that a rerun would remove. Files it does not
+/// own are not looked at. Returns whether anything differs.
+fn check_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<bool, AppError> {
+    let dir = out.join(&c.dir);
+    let mut differs = false;
+    let show = |p: &Path, have: &str, want: &str, what: &str| {
+        println!("--- {} (on disk)\n+++ {} ({what})", p.display(), p.display());
+        print!("{}", similar::TextDiff::from_lines(have, want).unified_diff().context_radius(3));
+    };
+    for (name, want) in &c.files {
+        let p = dir.join(name);
+        let have = std::fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        if &have != want {
+            differs = true;
+            show(&p, &have, want, "generated");
+        }
+    }
+    for name in crate::chart::owned::stale(&previously_owned(&dir)?, &c.files) {
+        let p = dir.join(&name);
+        if let Ok(b) = std::fs::read(&p) {
+            differs = true;
+            show(&p, &String::from_utf8_lossy(&b), "", "no longer generated: a rerun removes it");
+        }
+    }
+    Ok(differs)
+}
+
+/// Writes one generated folder: each generated file atomically (new files 0600), then removes
+/// the files the previous run generated that are no longer generated. Nothing else in the
+/// folder is touched.
+fn write_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), AppError> {
+    let dir = out.join(&c.dir);
+    let previous = previously_owned(&dir)?;
+    for name in c.files.keys() {
+        refuse_links(&dir, name)?;
+    }
     for (name, text) in &c.files {
-        let p = tmp.join(name);
+        let p = dir.join(name);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(file_err("creating", parent))?;
         }
-        std::fs::write(&p, text).map_err(file_err("writing", &p))?;
+        write_private_atomic(&p, text.as_bytes())?;
     }
-    if target.exists() {
-        std::fs::rename(&target, &old).map_err(file_err("moving aside", &target))?;
-    }
-    std::fs::rename(&tmp, &target).map_err(file_err("writing", &target))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(file_err("removing", &old))?;
+    for name in crate::chart::owned::stale(&previous, &c.files) {
+        refuse_links(&dir, &name)?;
+        let p = dir.join(&name);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(AppError::File { what: "removing", path: p, source: e }),
+        }
+        // Folders the removal left empty go too (never the generated folder itself).
+        let mut parent = p.parent();
+        while let Some(d) = parent.filter(|d| *d != dir && d.starts_with(&dir)) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            parent = d.parent();
+        }
     }
     Ok(())
+}
+
+/// Writes through a temporary file and a rename; a new file gets mode 0600, a rewritten one
+/// keeps its mode.
+fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    let tmp = path
+        .with_file_name(format!(".{}.skyhelm-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(file_err("writing", &tmp))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(file_err("writing", &tmp))?;
+    drop(f);
+    if let Ok(m) = std::fs::metadata(path) {
+        std::fs::set_permissions(&tmp, m.permissions()).map_err(file_err("writing", &tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(file_err("writing", path))
 }

@@ -1,6 +1,8 @@
 //! `skyhelm generate`: one ready chart per environment, rendered from tera templates, validated
 //! with the same context rules as post-render. Pure: the caller reads and writes files.
 
+pub mod owned;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -287,6 +289,7 @@ pub fn generate(
                 Err(e) => errors.push(GenerateError::Template { file: name.clone(), message: tera_message(&e) }),
             }
         }
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
         charts.push(GeneratedChart {
             dir: chart_name,
             files,

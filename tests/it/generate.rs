@@ -175,3 +175,86 @@ fn template_errors_name_the_file_and_line() {
     assert_eq!(code, 1);
     assert!(err.contains("template chart/values.yaml.tera") && err.contains("--> 3:1"), "{err}");
 }
+
+#[test]
+fn rerun_keeps_chart_lock_dependency_archives_and_user_files() {
+    let (_dir, charts) = scratch_charts();
+    let out = charts.to_str().expect("p");
+    let chart = charts.join("skypilot-dev");
+    Helm::new("helm3").ok(&["dependency", "update", chart.to_str().expect("p")]);
+    let lock = std::fs::read_to_string(chart.join("Chart.lock")).expect("Chart.lock written by helm");
+    assert!(chart.join("charts/skypilot-0.0.0.tgz").exists());
+    std::fs::write(chart.join("templates/extra.yaml"), "# mine\n").expect("user file");
+    std::fs::write(chart.join("README.md"), "mine\n").expect("user file");
+    // --check ignores files generate does not own.
+    let (code, stdout, err) = generate(&["examples/environments.yaml", "--check", "--out", out]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", out]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(chart.join("Chart.lock")).expect("kept"), lock);
+    assert!(chart.join("charts/skypilot-0.0.0.tgz").exists(), "dependency archive removed");
+    assert_eq!(std::fs::read_to_string(chart.join("templates/extra.yaml")).expect("kept"), "# mine\n");
+    assert_eq!(std::fs::read_to_string(chart.join("README.md")).expect("kept"), "mine\n");
+    // Still renders offline with the kept lock and archive.
+    let rendered = Helm::new("helm3").ok(&["template", "skypilot", chart.to_str().expect("p"), "-n", "ns"]);
+    assert!(rendered.contains("kind: Deployment"));
+}
+
+#[test]
+fn check_reports_a_stale_generated_file_and_a_rerun_removes_only_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tpl = dir.path().join("tpl");
+    std::fs::create_dir_all(tpl.join("templates")).expect("mkdir");
+    for (name, text) in [
+        ("Chart.yaml.tera", "apiVersion: v2\nname: {{ chart_name }}\nversion: 0.1.0\n"),
+        ("templates/old.txt.tera", "old {{ env.name }}\n"),
+    ] {
+        std::fs::write(tpl.join(name), text).expect("write");
+    }
+    let out = dir.path().join("out");
+    let args = |t: &Path| {
+        vec![
+            "examples/environments.yaml".to_string(),
+            "--out".into(),
+            out.to_str().expect("p").into(),
+            "--templates".into(),
+            t.to_str().expect("p").into(),
+        ]
+    };
+    let run = |a: Vec<String>| generate(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, _, err) = run(args(&tpl));
+    assert_eq!(code, 0, "{err}");
+    let chart = out.join("skypilot-dev");
+    assert_eq!(std::fs::read_to_string(chart.join("templates/old.txt")).expect("gen"), "old dev\n");
+    std::fs::write(chart.join("templates/mine.txt"), "mine\n").expect("user file");
+    // The template goes away: --check reports the file it generated, not the user's.
+    std::fs::remove_file(tpl.join("templates/old.txt.tera")).expect("rm");
+    let mut check = args(&tpl);
+    check.push("--check".into());
+    let (code, stdout, _) = run(check.clone());
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("templates/old.txt (no longer generated") && stdout.contains("-old dev"), "{stdout}");
+    assert!(!stdout.contains("mine.txt"), "{stdout}");
+    let (code, _, err) = run(args(&tpl));
+    assert_eq!(code, 0, "{err}");
+    assert!(!chart.join("templates/old.txt").exists(), "stale generated file kept");
+    assert_eq!(std::fs::read_to_string(chart.join("templates/mine.txt")).expect("kept"), "mine\n");
+    let (code, stdout, _) = run(check);
+    assert_eq!(code, 0, "{stdout}");
+    // New files are private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(chart.join("Chart.yaml")).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_hostile_owned_list_cannot_make_generate_remove_files_outside_the_chart() {
+    let (dir, charts) = scratch_charts();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep\n").expect("victim");
+    std::fs::write(charts.join("skypilot-dev/.skyhelm-generated"), "../../victim.txt\n").expect("list");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", charts.to_str().expect("p")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("`../../victim.txt` is not a plain relative path"), "{err}");
+    assert!(victim.exists());
+}
