@@ -318,13 +318,34 @@ fn load_templates(dir: Option<&Path>) -> Result<Vec<(String, String)>, AppError>
         return Ok(crate::chart::EMBEDDED.iter().map(|(n, t)| ((*n).to_string(), (*t).to_string())).collect());
     };
     let mut out = Vec::new();
+    let root = std::fs::canonicalize(dir).map_err(file_err("reading templates in", dir))?;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).map_err(file_err("reading templates in", &d))? {
             let p = entry.map_err(file_err("reading templates in", &d))?.path();
-            if p.is_dir() {
+            let meta = std::fs::symlink_metadata(&p).map_err(file_err("reading", &p))?;
+            // Symbolic links: a file inside DIR is read; a link to a folder (a cycle, perhaps) or
+            // out of DIR is refused, never followed.
+            if meta.file_type().is_symlink() {
+                let target = std::fs::canonicalize(&p).map_err(file_err("following link", &p))?;
+                if !target.starts_with(&root) {
+                    return Err(AppError::Usage(format!(
+                        "template {} is a symbolic link out of {}; not following it",
+                        p.display(),
+                        dir.display()
+                    )));
+                }
+                if target.is_dir() {
+                    return Err(AppError::Usage(format!(
+                        "template {} is a symbolic link to a folder; not following it (links to folders can loop)",
+                        p.display()
+                    )));
+                }
+            } else if meta.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "tera") {
+                continue;
+            }
+            if p.extension().is_some_and(|e| e == "tera") {
                 let name = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
                 let text = String::from_utf8(read_file("reading template", &p)?)
                     .map_err(|_| AppError::Usage(format!("{}: not UTF-8", p.display())))?;
@@ -349,8 +370,18 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         if let Some(k) = &env.kubeconfig {
             let p = base.join(k);
             let loaded = std::fs::read(&p).map_err(|e| format!("kubeconfig {}: {e}", p.display())).and_then(|b| {
-                crate::kubeconfig::LoadedKubeconfig::parse(&p.display().to_string(), &b).map_err(|e| e.to_string())
+                crate::kubeconfig::LoadedKubeconfig::parse(&p.display().to_string(), &b)
+                    .map(|loaded| chart::ContextSource::Kubeconfig { loaded, text: b })
+                    .map_err(|e| e.to_string())
             });
+            kubeconfigs.insert(env.name.clone(), loaded);
+        }
+        if let Some(c) = &env.contexts {
+            let p = base.join(c);
+            let chart_dir = args.out.join(format!("{}-{}", file.name, env.name));
+            let loaded = read_contexts_file(&p)
+                .map_err(|e| e.to_string())
+                .map(|file| chart::ContextSource::ContextsFile { file, settings_path: relative_path(&chart_dir, &p) });
             kubeconfigs.insert(env.name.clone(), loaded);
         }
     }
@@ -360,6 +391,9 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     for c in &charts {
         for n in &c.notes {
             eprintln!("skyhelm: note: {n}");
+        }
+        for w in &c.warnings {
+            eprintln!("skyhelm: warning: {w}");
         }
     }
     if args.check {
@@ -384,6 +418,42 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         println!("wrote {}", args.out.join(&c.dir).display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn read_contexts_file(path: &Path) -> Result<crate::kubeconfig::contexts_file::ContextsFile, AppError> {
+    let text = String::from_utf8(read_file("reading contexts file", path)?)
+        .map_err(|_| AppError::Usage(format!("contexts file {}: not UTF-8", path.display())))?;
+    crate::kubeconfig::contexts_file::ContextsFile::parse(&path.display().to_string(), &text)
+        .map_err(|e| AppError::Usage(e.to_string()))
+}
+
+/// `target` as seen from the folder `from` (both taken from the current folder when relative),
+/// with `/` separators; absolute when they share nothing.
+fn relative_path(from: &Path, target: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let norm = |p: &Path| {
+        let mut out = PathBuf::new();
+        for c in cwd.join(p).components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let (from, target) = (norm(from), norm(target));
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = target.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    if common <= 1 {
+        return target.to_string_lossy().into_owned();
+    }
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
 }
 
 /// The files a generated folder listed as its own on the previous run (none without a list).

@@ -173,6 +173,9 @@ pub struct PostRenderArgs {
     /// Accept aliasing that Kubernetes' reader refuses as excessive (alias bombs).
     #[arg(long, env = "SKYHELM_ALLOW_EXCESSIVE_ALIASING")]
     pub allow_excessive_aliasing: bool,
+    /// Mount nothing (the chart does not use a kubeconfig); contexts and RBAC are still checked.
+    #[arg(long, env = "SKYHELM_NO_MOUNT")]
+    pub no_mount: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]

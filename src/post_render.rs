@@ -47,7 +47,9 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
         kubeconfig_mount::MountSettings { secret_name: &settings.secret_name, kubeconfig_sha256: checksum.as_deref() };
 
     let mut outcome = Outcome::default();
-    outcome.changes.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+    if settings.mount_kubeconfig {
+        outcome.changes.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+    }
 
     let loaded = match (&settings.kubeconfig, kubeconfig) {
         (Some(path), Some(bytes)) => Some(LoadedKubeconfig::parse(&path.display().to_string(), bytes)?),
@@ -58,8 +60,8 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
         explicit: &settings.allowed_contexts,
         allow_unknown: settings.allow_unknown_contexts,
     };
-    // post-render always leaves the kubeconfig mounted.
-    let facts = allowed_contexts::facts(&m, &api, &ctx, true)?;
+    // The kubeconfig is mounted unless `--no-mount` says the chart uses none.
+    let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
     let contexts = allowed_contexts::run(&m, &api, &ctx, &facts)?;
     outcome.changes.extend(contexts.change);
     outcome.notes.extend(contexts.notes);

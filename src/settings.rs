@@ -24,6 +24,8 @@ pub struct Settings {
     pub show_secrets: bool,
     pub rbac: RbacMode,
     pub limits: Limits,
+    /// Mount the kubeconfig Secret (false: `--no-mount` / `mount-kubeconfig: false`).
+    pub mount_kubeconfig: bool,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -46,6 +48,7 @@ pub struct ConfigFile {
     pub max_depth: Option<usize>,
     pub max_line_bytes: Option<usize>,
     pub allow_excessive_aliasing: Option<bool>,
+    pub mount_kubeconfig: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +97,7 @@ impl Settings {
             max_depth,
             max_line_bytes,
             allow_excessive_aliasing,
+            no_mount,
         } = args.clone();
         let d = Limits::default();
         Settings {
@@ -125,6 +129,7 @@ impl Settings {
                 RbacChoice::Off => RbacMode::Off,
             },
             show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
+            mount_kubeconfig: !no_mount && config.mount_kubeconfig.unwrap_or(true),
         }
     }
 }

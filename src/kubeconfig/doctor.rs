@@ -212,6 +212,9 @@ fn check_clusters(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
         if let Some(d) = &info.certificate_authority_data {
             check_data(&subject, "certificate-authority-data", d, true, now, out);
         }
+        if let Some(host) = info.server.as_deref().and_then(loopback_host) {
+            out.push(loopback_finding(&subject, &host));
+        }
         if info.insecure_skip_tls_verify == Some(true) {
             out.push(finding(
                 Severity::Warning,
@@ -221,6 +224,40 @@ fn check_clusters(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
             ));
         }
     }
+}
+
+/// The host of a server URL when it is a loopback address (127.0.0.0/8, ::1, localhost): from
+/// inside the API server pod that is the pod itself, not the cluster. Only the host is
+/// returned (never user information a URL may carry).
+pub fn loopback_host(server: &str) -> Option<String> {
+    let rest = server.split_once("://").map_or(server, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = hostport.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default().to_string()
+    } else {
+        hostport.rsplit_once(':').map_or(hostport, |(h, _)| h).to_string()
+    };
+    let lower = host.trim_end_matches('.').to_ascii_lowercase();
+    let loopback = lower == "localhost"
+        || lower.ends_with(".localhost")
+        || lower.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
+            std::net::IpAddr::V4(v4) => v4.is_loopback(),
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        });
+    loopback.then_some(host)
+}
+
+/// The `loopback-server` warning for a cluster (or a context's cluster) at `host`.
+pub fn loopback_finding(subject: &str, host: &str) -> Finding {
+    finding(
+        Severity::Warning,
+        "loopback-server",
+        subject,
+        format!(
+            "the server is on the loopback address `{host}`: inside the API server pod that is the pod itself, not this cluster"
+        ),
+    )
 }
 
 fn check_users(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
@@ -370,6 +407,33 @@ pub fn render_table(path: &str, findings: &[Finding]) -> String {
         count(Severity::Info)
     ));
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_servers() {
+        for s in [
+            "https://127.0.0.1:6443",
+            "https://127.1.2.3",
+            "https://localhost:6443/",
+            "https://LOCALHOST.",
+            "https://[::1]:6443",
+            "https://[::ffff:127.0.0.1]:443",
+            "https://user:pw@127.0.0.1",
+            "localhost:8080",
+        ] {
+            assert!(loopback_host(s).is_some(), "{s}");
+        }
+        for s in
+            ["https://10.0.0.1", "https://example.com", "https://[2001:db8::1]:443", "https://localhost.example.com"]
+        {
+            assert_eq!(loopback_host(s), None, "{s}");
+        }
+        assert_eq!(loopback_host("https://user:pw@127.0.0.1:6443").as_deref(), Some("127.0.0.1"));
+    }
 }
 
 #[derive(Serialize)]

@@ -1,6 +1,7 @@
 //! Kubeconfigs, read with kube's types (`kube::config::Kubeconfig`).
 
 pub mod cert;
+pub mod contexts_file;
 pub mod doctor;
 pub mod live;
 pub mod pack;

@@ -258,3 +258,260 @@ fn a_hostile_owned_list_cannot_make_generate_remove_files_outside_the_chart() {
     assert!(err.contains("`../../victim.txt` is not a plain relative path"), "{err}");
     assert!(victim.exists());
 }
+
+/// Writes `envs` (with `repository` pointing at a copy of the stand-in chart) and the example
+/// kubeconfig into a scratch folder; runs generate into `<dir>/charts`.
+fn generate_in(envs: &str, kubeconfig: &str) -> (tempfile::TempDir, i32, String, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(&root().join("charts/skypilot"), &dir.path().join("charts/skypilot"));
+    std::fs::write(dir.path().join("kubeconfig"), kubeconfig).expect("kubeconfig");
+    let file = dir.path().join("envs.yaml");
+    std::fs::write(&file, envs).expect("envs");
+    let out = dir.path().join("charts");
+    let (code, stdout, err) = generate(&[file.to_str().expect("p"), "--out", out.to_str().expect("p")]);
+    (dir, code, stdout, err)
+}
+
+fn example_kubeconfig() -> String {
+    std::fs::read_to_string(root().join("examples/kubeconfig")).expect("kubeconfig")
+}
+
+/// helm template of a generated chart, then `skyhelm diff --config` with its skyhelm.yaml:
+/// returns the diff's exit code, report, and the rendered manifests.
+fn render_and_diff(chart: &Path, helm: &str) -> (i32, String, String) {
+    let h = Helm::new(helm);
+    let c = chart.to_str().expect("p");
+    h.ok(&["dependency", "build", c]);
+    let rendered = h.ok(&["template", "skypilot", c, "-n", "ns"]);
+    let cfg = chart.join("skyhelm.yaml");
+    let out = skyhelm(&["diff", "--config", cfg.to_str().expect("p"), "--color", "never"], rendered.as_bytes());
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().expect("code"), report, rendered)
+}
+
+/// The SkyPilot config a generated chart's values carry, as PyYAML reads it.
+fn values_config(chart: &Path) -> serde_json::Value {
+    let values = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"));
+    let config = values["skypilot"]["apiService"]["config"].as_str().expect("config string").to_string();
+    crate::util::pyyaml_json(&config)
+}
+
+#[test]
+fn mount_kubeconfig_false_mounts_nothing_at_post_render_and_still_checks_contexts() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\nenvironments:\n  - name: dev\n    mountKubeconfig: false\n    allowedContexts: [in-cluster]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    let values = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"));
+    assert_eq!(values["skypilot"]["kubernetesCredentials"]["useKubeconfig"], serde_json::json!(false));
+    let settings = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg"));
+    assert_eq!(settings["mount-kubeconfig"], serde_json::json!(false));
+    for helm in ["helm3", "helm4"] {
+        let (code, report, rendered) = render_and_diff(&chart, helm);
+        assert_eq!(code, 0, "{helm}: post-render would change:\n{report}");
+        // The same rendering post-rendered with the settings: no kubeconfig volume is added.
+        let cfg = chart.join("skyhelm.yaml");
+        let out = crate::util::post_render_ok(&["--config", cfg.to_str().expect("p")], &rendered);
+        assert!(!out.contains("kube-config") && !out.contains("/root/.kube"), "{helm}: mounted:\n{out}");
+    }
+    // Without --no-mount the same rendering gets the mount: the setting is what prevents it.
+    let (_, _, rendered) = render_and_diff(&chart, "helm3");
+    let mounted = crate::util::post_render_ok(&["--allowed-context", "in-cluster"], &rendered);
+    assert!(mounted.contains("mountPath: /root/.kube"));
+    // --no-mount still checks context names against the kubeconfig.
+    let kc = dir.path().join("kubeconfig");
+    let out = skyhelm(
+        &["post-render", "--no-mount", "--kubeconfig", kc.to_str().expect("p"), "--allowed-context", "prod-ue"],
+        rendered.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `prod-eu`"));
+    // And the environment variable works like the flag.
+    let out = crate::util::run_with_stdin(
+        crate::util::clean(&mut Command::new(bin())).arg("post-render").env("SKYHELM_NO_MOUNT", "true"),
+        rendered.as_bytes(),
+    );
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("/root/.kube"));
+}
+
+#[test]
+fn empty_list_stays_empty_and_workspace_lists_are_never_widened() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: empty\n    allowedContexts: []\n  - name: teams\n    allowedContexts: [prod-eu]\n    config:\n      workspaces:\n        team-a:\n          kubernetes:\n            allowed_contexts: [TRAIN-US, ssh-pool]\n        team-b:\n          kubernetes:\n            allowed_contexts: []\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let empty = values_config(&dir.path().join("charts/sky-empty"));
+    assert_eq!(empty["kubernetes"]["allowed_contexts"], serde_json::json!([]), "{empty}");
+    let teams = values_config(&dir.path().join("charts/sky-teams"));
+    assert_eq!(teams["kubernetes"]["allowed_contexts"], serde_json::json!(["prod-eu", "in-cluster"]));
+    assert_eq!(teams["workspaces"]["team-a"]["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us"]));
+    assert_eq!(teams["workspaces"]["team-b"]["kubernetes"]["allowed_contexts"], serde_json::json!([]));
+    assert!(err.contains("team-a.kubernetes.allowed_contexts: `TRAIN-US` corrected to `train-us`"), "{err}");
+}
+
+#[test]
+fn both_lists_set_is_an_error_naming_the_environment() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: ok\n    allowedContexts: [prod-eu]\n  - name: both\n    allowedContexts: [prod-eu]\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("environment `both`: both allowedContexts and config.kubernetes.allowed_contexts are set"),
+        "{err}"
+    );
+    assert!(!dir.path().join("charts/sky-ok").exists(), "nothing may be written");
+    // The config's list alone is the list, checked and kept (not replaced by [current, in-cluster]).
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: cfg\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let cfg = values_config(&dir.path().join("charts/sky-cfg"));
+    assert_eq!(cfg["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us", "in-cluster"]));
+}
+
+#[test]
+fn kubeconfig_findings_for_allowed_contexts_are_warnings_naming_the_environment() {
+    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: local\nclusters:\n- name: local\n  cluster: {server: 'https://127.0.0.1:6443'}\n- name: v6\n  cluster: {server: 'https://[::1]:6443'}\n- name: far\n  cluster: {server: 'https://far.example.com'}\ncontexts:\n- name: local\n  context: {cluster: local, user: tok}\n- name: cloud\n  context: {cluster: far, user: gke}\n- name: unused\n  context: {cluster: v6, user: gke}\nusers:\n- name: tok\n  user: {token: SECRETSECRET123}\n- name: gke\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: gke-gcloud-auth-plugin}\n";
+    let (_dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    allowedContexts: [local, cloud]\n  - name: prod\n    allowedContexts: [local]\n",
+        kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: environment `dev`: cluster local: loopback-server:"), "{err}");
+    assert!(err.contains("warning: environment `dev`: user gke: exec-plugin:"), "{err}");
+    assert!(err.contains("warning: environment `prod`: cluster local: loopback-server:"), "{err}");
+    assert!(!err.contains("environment `prod`: user gke"), "prod does not use gke:\n{err}");
+    assert!(!err.contains("cluster v6"), "unused contexts are not reported:\n{err}");
+    assert!(!err.contains("SECRETSECRET123"));
+    // An unknown name: the message does not suggest a flag generate lacks.
+    let (_dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    allowedContexts: [locl]\n",
+        kubeconfig,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("environment `dev`: allowedContexts: context `locl` is not in the kubeconfig"), "{err}");
+    assert!(!err.contains("--"), "suggests a flag:\n{err}");
+}
+
+#[test]
+fn secret_names_are_dns1123_subdomains_and_shell_values_are_quoted() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\nenvironments:\n  - name: dev\n    kubeconfigSecretName: '../Not a Valid.Name'\n    allowedContexts: [in-cluster]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("environment `dev`: kubeconfigSecretName \"../Not a Valid.Name\" is not a valid Secret name"),
+        "{err}"
+    );
+    assert!(!dir.path().join("charts/sky-dev").exists());
+    for bad in ["a..b", ".a", "a.", "A.b", "a_b.c"] {
+        let (_d, code, _, err) = generate_in(
+            &format!(
+                "name: sky\nenvironments:\n  - name: dev\n    kubeconfigSecretName: '{bad}'\n    allowedContexts: [in-cluster]\n"
+            ),
+            &example_kubeconfig(),
+        );
+        assert_eq!(code, 1, "{bad} accepted: {err}");
+    }
+    // A context name with shell and template syntax: one shell word in NOTES.txt, printed literally by Helm.
+    let hostile = "x; touch pwned {{ .Release.Name }}";
+    let kubeconfig =
+        example_kubeconfig().replace("- name: train-us\n  context:", &format!("- name: '{hostile}'\n  context:"));
+    let (dir, code, _, err) = generate_in(
+        &format!(
+            "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    kubeconfigSecretName: kube.credentials\n    allowedContexts: ['{hostile}']\n"
+        ),
+        &kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    let notes = Helm::new("helm4");
+    let c = chart.to_str().expect("p");
+    notes.ok(&["dependency", "build", c]);
+    let out = notes.ok(&["install", "skypilot", c, "-n", "ns", "--dry-run=client"]);
+    let line = out.lines().find(|l| l.contains("kubeconfig pack")).expect("pack line");
+    let words = Command::new("python3")
+        .args(["-c", "import shlex, sys, json; print(json.dumps(shlex.split(sys.argv[1])))"])
+        .arg(line.split('|').next().expect("cmd"))
+        .output()
+        .expect("python3");
+    let words: Vec<String> = serde_json::from_slice(&words.stdout).expect("json");
+    let i = words.iter().position(|w| w == "--context").expect("--context");
+    assert_eq!(words[i + 1], hostile, "{line}");
+    assert!(words.contains(&"kube.credentials".to_string()), "{line}");
+}
+
+#[test]
+fn yaml_values_keep_their_meaning_for_yaml11_readers() {
+    // Names a YAML 1.1 reader would take for a bool, an octal int or a float.
+    let kubeconfig = example_kubeconfig()
+        .replace("- name: prod-eu\n  context:", "- name: 'yes'\n  context:")
+        .replace("- name: train-us\n  context:", "- name: '0123'\n  context:")
+        .replace("current-context: prod-eu", "current-context: '1e3'")
+        + "- name: '1e3'\n  context: {cluster: prod-eu, user: skypilot-sa}\n";
+    let kubeconfig = kubeconfig
+        .replace("users:\n", "")
+        .replace("- name: skypilot-sa\n  user:\n    token: placeholder-not-a-real-token\n", "")
+        + "users:\n- name: skypilot-sa\n  user: {token: placeholder}\n";
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    namespace: '0123'\n    release: 'yes'\n    kubeconfigSecretName: '1e3'\n    image: '0777'\n    allowedContexts: ['yes', '0123', '1e3']\n",
+        &kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    let settings_text = std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg");
+    let values_text = std::fs::read_to_string(chart.join("values.yaml")).expect("values");
+    let settings = crate::util::pyyaml_json(&settings_text);
+    assert_eq!(settings["namespace"], serde_json::json!("0123"));
+    assert_eq!(settings["secret-name"], serde_json::json!("1e3"));
+    assert_eq!(settings["allowed-contexts"], serde_json::json!(["yes", "0123", "1e3", "in-cluster"]));
+    // Kubernetes' reader (what Helm reads values with) agrees.
+    let k8s = crate::util::k8s_json(&values_text);
+    assert_eq!(k8s[0]["skypilot"]["kubernetesCredentials"]["kubeconfigSecretName"], serde_json::json!("1e3"));
+    assert_eq!(k8s[0]["skypilot"]["apiService"]["image"], serde_json::json!("0777"));
+    let config = values_config(&chart);
+    assert_eq!(config["kubernetes"]["allowed_contexts"], serde_json::json!(["yes", "0123", "1e3", "in-cluster"]));
+}
+
+#[test]
+fn templates_dir_symlinks_out_of_it_or_in_a_cycle_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tpl = dir.path().join("tpl");
+    copy_dir(&root().join("templates/chart"), &tpl);
+    let outside = dir.path().join("secret.tera");
+    std::fs::write(&outside, "SECRETSECRET123 {{ env.name }}\n").expect("outside");
+    std::os::unix::fs::symlink(&outside, tpl.join("leak.yaml.tera")).expect("link");
+    let out = dir.path().join("out");
+    let run = || {
+        generate(&[
+            "examples/environments.yaml",
+            "--out",
+            out.to_str().expect("p"),
+            "--templates",
+            tpl.to_str().expect("p"),
+        ])
+    };
+    let (code, _, err) = run();
+    assert_eq!(code, 1);
+    assert!(err.contains("leak.yaml.tera is a symbolic link out of"), "{err}");
+    assert!(!out.exists());
+    std::fs::remove_file(tpl.join("leak.yaml.tera")).expect("rm");
+    std::os::unix::fs::symlink(&tpl, tpl.join("templates/loop")).expect("cycle");
+    let (code, _, err) = run();
+    assert_eq!(code, 1);
+    assert!(err.contains("loop is a symbolic link to a folder"), "{err}");
+    // A link to a file inside the folder is fine.
+    std::fs::remove_file(tpl.join("templates/loop")).expect("rm");
+    std::os::unix::fs::symlink(tpl.join("values.yaml.tera"), tpl.join("copy.yaml.tera")).expect("link");
+    let (code, _, err) = run();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("skypilot-dev/copy.yaml").exists());
+}
