@@ -17,7 +17,7 @@ use crate::kubeconfig::cert;
 use crate::kubeconfig::doctor::{self, DoctorInput};
 use crate::kubeconfig::pack::{self, PackError, PackInput};
 use crate::plugin;
-use crate::post_render::{PostRenderError, post_render};
+use crate::post_render::PostRenderError;
 use crate::report::{self, Report, ReportOptions};
 use crate::settings::{ConfigFile, Settings, SettingsError};
 
@@ -117,7 +117,16 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
 /// Post-renders `input`; nothing is written here.
 fn run_core(settings: &Settings, input: &[u8]) -> Result<Outcome, AppError> {
     let kubeconfig = settings.kubeconfig.as_deref().map(|p| read_file("reading kubeconfig", p)).transpose()?;
-    Ok(post_render(input, settings, kubeconfig.as_deref()).map_err(Box::new)?)
+    if let (Some(k), Some(c)) = (&settings.kubeconfig, &settings.contexts_file) {
+        return Err(AppError::Usage(format!(
+            "both a kubeconfig ({}) and a contexts file ({}) are given; pass one",
+            k.display(),
+            c.display()
+        )));
+    }
+    let contexts = settings.contexts_file.as_deref().map(read_contexts_file).transpose()?;
+    Ok(crate::post_render::post_render_with(input, settings, kubeconfig.as_deref(), contexts.as_ref())
+        .map_err(Box::new)?)
 }
 
 /// `--report-file` (errors, changes, notes) and `--diff-file` (the report), written atomically.
@@ -220,12 +229,15 @@ fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
 }
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
-    let text = read_file("reading kubeconfig", &args.kubeconfig)?;
+    let (path, text, contexts_file) = match (&args.kubeconfig, &args.contexts_file) {
+        (_, Some(c)) => (c.display().to_string(), Vec::new(), Some(read_contexts_file(c)?)),
+        (Some(k), None) => (k.display().to_string(), read_file("reading kubeconfig", k)?, None),
+        (None, None) => return Err(AppError::Usage("pass --kubeconfig FILE or --contexts-file FILE".into())),
+    };
     let now = match &args.now {
         Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
         None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
     };
-    let path = args.kubeconfig.display().to_string();
     let mut input = DoctorInput {
         path: &path,
         text: &text,
@@ -249,7 +261,10 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     if !args.allowed_context.is_empty() {
         input.allowed = Some(vec![("--allowed-context".into(), AllowedList::Names(args.allowed_context.clone()))]);
     }
-    let mut findings = doctor::doctor(&input);
+    let mut findings = match &contexts_file {
+        Some(f) => doctor::doctor_contexts_file(f, &input),
+        None => doctor::doctor(&input),
+    };
     if args.live {
         findings.extend(live_findings(&text, &input, args.timeout));
         findings.sort_by_key(|f| f.severity);
@@ -271,6 +286,10 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
         PackInput { path: &args.kubeconfig, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
     let packed = pack::pack(&input, &mut |p: &Path| std::fs::read(p))?;
     let kubeconfig = pack::render_kubeconfig(&packed);
+    if let Some(path) = &args.contexts_file {
+        let file = crate::kubeconfig::contexts_file::ContextsFile::of(&packed, &args.secret_name, &kubeconfig);
+        write_private_atomic(path, file.render().as_bytes())?;
+    }
     let out = match args.output {
         PackOutput::Kubeconfig => kubeconfig,
         PackOutput::Secret => pack::render_secret(&kubeconfig, &args.secret_name, args.namespace.as_deref()),

@@ -62,8 +62,12 @@ pub enum DoctorOutput {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The kubeconfig to check.
-    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
-    pub kubeconfig: PathBuf,
+    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE", required_unless_present = "contexts_file")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Check a contexts file (`kubeconfig pack --contexts-file`) instead: names, servers, kinds
+    /// of authentication.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kubeconfig", "live"])]
+    pub contexts_file: Option<PathBuf>,
     /// The allowed contexts (repeatable); default: from --manifests.
     #[arg(long, value_name = "NAME")]
     pub allowed_context: Vec<String>,
@@ -118,6 +122,10 @@ pub struct PackArgs {
     /// Pack users that authenticate with exec plugins anyway.
     #[arg(long)]
     pub allow_exec: bool,
+    /// Also write a credential-free contexts file (names, servers, kinds of authentication, the
+    /// Secret's name and the sha256 of its `config`) to FILE, meant to be committed.
+    #[arg(long, value_name = "FILE")]
+    pub contexts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -176,6 +184,10 @@ pub struct PostRenderArgs {
     /// Mount nothing (the chart does not use a kubeconfig); contexts and RBAC are still checked.
     #[arg(long, env = "SKYHELM_NO_MOUNT")]
     pub no_mount: bool,
+    /// Contexts file from `kubeconfig pack --contexts-file`: checks names like --kubeconfig, and
+    /// its recorded sha256 becomes the rollout annotation.
+    #[arg(long, env = "SKYHELM_CONTEXTS_FILE", value_name = "FILE", conflicts_with = "kubeconfig")]
+    pub contexts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]

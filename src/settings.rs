@@ -26,6 +26,7 @@ pub struct Settings {
     pub limits: Limits,
     /// Mount the kubeconfig Secret (false: `--no-mount` / `mount-kubeconfig: false`).
     pub mount_kubeconfig: bool,
+    pub contexts_file: Option<PathBuf>,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -49,6 +50,7 @@ pub struct ConfigFile {
     pub max_line_bytes: Option<usize>,
     pub allow_excessive_aliasing: Option<bool>,
     pub mount_kubeconfig: Option<bool>,
+    pub contexts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +69,10 @@ impl ConfigFile {
                 .map_err(|e| SettingsError::Config { path: path.to_path_buf(), message: e.to_string() })?
         };
         let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file].into_iter().flatten() {
+        for p in [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -98,6 +103,7 @@ impl Settings {
             max_line_bytes,
             allow_excessive_aliasing,
             no_mount,
+            contexts_file,
         } = args.clone();
         let d = Limits::default();
         Settings {
@@ -130,6 +136,7 @@ impl Settings {
             },
             show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
             mount_kubeconfig: !no_mount && config.mount_kubeconfig.unwrap_or(true),
+            contexts_file: contexts_file.or(config.contexts_file),
         }
     }
 }

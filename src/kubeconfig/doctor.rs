@@ -71,6 +71,25 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     out
 }
 
+/// doctor for a contexts file (`kubeconfig pack --contexts-file`): the allowed names against
+/// its contexts, its current-context, and the exec plugins and loopback servers it records.
+pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &DoctorInput) -> Vec<Finding> {
+    let config = super::LoadedKubeconfig::names_of(file).config;
+    let mut out = Vec::new();
+    if file.current_context.is_none() {
+        out.push(finding(
+            Severity::Error,
+            "current-context",
+            "kubeconfig",
+            "current-context is not set; with an unset allowed_contexts SkyPilot would have no context to use",
+        ));
+    }
+    out.extend(file.findings(&file.context_names()));
+    check_contexts(&config, input, &mut out);
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
 fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut seen = BTreeMap::new();
     for n in names {

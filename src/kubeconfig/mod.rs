@@ -32,6 +32,21 @@ impl LoadedKubeconfig {
         Ok(LoadedKubeconfig { path: path.into(), config })
     }
 
+    /// The names and current-context of a contexts file, as a kubeconfig without clusters or
+    /// users (enough for checking names).
+    pub fn names_of(file: &contexts_file::ContextsFile) -> LoadedKubeconfig {
+        let config = Kubeconfig {
+            current_context: file.current_context.clone(),
+            contexts: file
+                .contexts
+                .iter()
+                .map(|c| kube::config::NamedContext { name: c.name.clone(), context: None, other: Default::default() })
+                .collect(),
+            ..Kubeconfig::default()
+        };
+        LoadedKubeconfig { path: "contexts file".into(), config }
+    }
+
     pub fn context_names(&self) -> Vec<String> {
         self.config.contexts.iter().map(|c| c.name.clone()).collect()
     }

@@ -515,3 +515,151 @@ fn templates_dir_symlinks_out_of_it_or_in_a_cycle_are_refused() {
     assert_eq!(code, 0, "{err}");
     assert!(out.join("skypilot-dev/copy.yaml").exists());
 }
+
+/// `kubeconfig pack --contexts-file` into `dir`: returns (secret stdout, contexts file text).
+fn pack_with_contexts_file(dir: &Path, kubeconfig: &str, contexts: &[&str]) -> (String, String) {
+    let kc = dir.join("full-kubeconfig");
+    std::fs::write(&kc, kubeconfig).expect("kc");
+    let file = dir.join("contexts.yaml");
+    let mut args = vec!["kubeconfig", "pack", "--kubeconfig", kc.to_str().expect("p"), "--contexts-file"];
+    args.push(file.to_str().expect("p"));
+    for c in contexts {
+        args.extend(["--context", c]);
+    }
+    let out = skyhelm(&args, b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8(out.stdout).expect("utf-8"), std::fs::read_to_string(&file).expect("contexts file"))
+}
+
+fn sha256_of_secret_config(secret: &str) -> String {
+    let secret = &crate::util::k8s_json(secret)[0];
+    let out = Command::new("python3")
+        .args(["-c", "import sys, base64, hashlib; print(hashlib.sha256(base64.b64decode(sys.argv[1])).hexdigest())"])
+        .arg(secret["data"]["config"].as_str().expect("data.config"))
+        .output()
+        .expect("python3");
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+}
+
+#[test]
+fn pack_writes_a_credential_free_contexts_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c1\n  cluster: {server: 'https://admin:SECRETPASSWORD@c1.example.com:6443/k8s'}\n- name: c2\n  cluster: {server: 'https://127.0.0.1:6443'}\ncontexts:\n- name: prod\n  context: {cluster: c1, user: u1}\n- name: train\n  context: {cluster: c2, user: u2}\n- name: other\n  context: {cluster: c1, user: u1}\nusers:\n- name: u1\n  user: {token: SECRETSECRET123}\n- name: u2\n  user: {client-certificate-data: Zm9v, client-key-data: U0VDUkVUS0VZ}\n";
+    let (secret, text) = pack_with_contexts_file(dir.path(), kubeconfig, &["prod", "train"]);
+    for secret_text in ["SECRETSECRET123", "SECRETPASSWORD", "U0VDUkVUS0VZ", "Zm9v", "admin"] {
+        assert!(!text.contains(secret_text), "{secret_text} in the contexts file:\n{text}");
+    }
+    let v = crate::util::pyyaml_json(&text);
+    assert_eq!(v["apiVersion"], "skyhelm.io/v1");
+    assert_eq!(v["kind"], "ContextsFile");
+    assert_eq!(v["secretName"], "kube-credentials");
+    assert_eq!(v["currentContext"], "prod");
+    assert_eq!(
+        v["contexts"],
+        serde_json::json!([
+            {"name": "prod", "server": "https://c1.example.com:6443/k8s", "auth": "token"},
+            {"name": "train", "server": "https://127.0.0.1:6443", "auth": "client-certificate"},
+        ])
+    );
+    assert_eq!(v["configSha256"], sha256_of_secret_config(&secret));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("contexts.yaml")).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // doctor reads it: names, the loopback server.
+    let file = dir.path().join("contexts.yaml");
+    let out = skyhelm(
+        &[
+            "doctor",
+            "--contexts-file",
+            file.to_str().expect("p"),
+            "--allowed-context",
+            "prod",
+            "--allowed-context",
+            "trian",
+        ],
+        b"",
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.contains("allowed-not-found") && report.contains("did you mean `train`"), "{report}");
+    assert!(report.contains("loopback-server"), "{report}");
+}
+
+#[test]
+fn contexts_file_checks_names_and_sets_the_rollout_annotation_at_post_render() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (secret, _) = pack_with_contexts_file(dir.path(), crate::util::KUBECONFIG, &["prod", "Dev-EU"]);
+    let sha = sha256_of_secret_config(&secret);
+    let file = dir.path().join("contexts.yaml");
+    let f = file.to_str().expect("p");
+    let rendered = Helm::new("helm3").ok(&["template", "sky", crate::helm::CHART, "-n", "sky"]);
+    let out = crate::util::post_render_ok(&["--contexts-file", f, "--allowed-context", "dev-eu"], &rendered);
+    let docs = crate::util::k8s_json(&out);
+    let deploy = docs.iter().find(|d| d["kind"] == "Deployment").expect("deployment");
+    assert_eq!(
+        deploy["spec"]["template"]["metadata"]["annotations"]["skyhelm.io/kubeconfig-sha256"],
+        serde_json::json!(sha)
+    );
+    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("configmap");
+    let config = crate::util::pyyaml_json(cm["data"]["config.yaml"].as_str().expect("config"));
+    assert_eq!(config["kubernetes"]["allowed_contexts"], serde_json::json!(["Dev-EU", "in-cluster"]));
+    // An unknown name is an error; the context `train` was not packed.
+    for cmd in ["post-render", "diff"] {
+        let out = skyhelm(&[cmd, "--contexts-file", f, "--allowed-context", "train"], rendered.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("context `train` is not in the kubeconfig"));
+    }
+    // Both sources at once is refused.
+    let kc = crate::util::kubeconfig_file(dir.path());
+    let out =
+        skyhelm(&["post-render", "--contexts-file", f, "--kubeconfig", kc.to_str().expect("p")], rendered.as_bytes());
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn generate_checks_names_against_a_contexts_file_and_points_post_render_at_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(&root().join("charts/skypilot"), &dir.path().join("charts/skypilot"));
+    let (secret, _) = pack_with_contexts_file(dir.path(), &example_kubeconfig(), &["prod-eu", "train-us"]);
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  contexts: contexts.yaml\nenvironments:\n  - name: dev\n    allowedContexts: [TRAIN-US]\n  - name: bad\n    allowedContexts: [prod-ue]\n",
+    )
+    .expect("envs");
+    let out = dir.path().join("charts");
+    let (code, _, err) = generate(&[envs.to_str().expect("p"), "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "environment `bad`: allowedContexts: context `prod-ue` is not in the kubeconfig (did you mean `prod-eu`?)"
+        ),
+        "{err}"
+    );
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  contexts: contexts.yaml\nenvironments:\n  - name: dev\n    allowedContexts: [TRAIN-US]\n",
+    )
+    .expect("envs");
+    let (code, _, err) = generate(&[envs.to_str().expect("p"), "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    let chart = out.join("sky-dev");
+    let settings = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg"));
+    assert_eq!(settings["contexts-file"], "../../contexts.yaml");
+    assert_eq!(values_config(&chart)["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us", "in-cluster"]));
+    // post-render with the generated settings changes only the rollout annotation, to the recorded sha256.
+    let (code, report, rendered) = render_and_diff(&chart, "helm3");
+    assert_eq!(code, 2, "{report}");
+    let cfg = chart.join("skyhelm.yaml");
+    let out = crate::util::post_render_ok(&["--config", cfg.to_str().expect("p")], &rendered);
+    let docs = crate::util::k8s_json(&out);
+    let deploy = docs.iter().find(|d| d["kind"] == "Deployment").expect("deployment");
+    assert_eq!(
+        deploy["spec"]["template"]["metadata"]["annotations"]["skyhelm.io/kubeconfig-sha256"],
+        serde_json::json!(sha256_of_secret_config(&secret))
+    );
+    let diff = skyhelm(&["diff", "--config", cfg.to_str().expect("p"), "--output", "json"], rendered.as_bytes());
+    let report: serde_json::Value = serde_json::from_slice(&diff.stdout).expect("json");
+    let text = report.to_string();
+    assert!(text.contains("kubeconfig-sha256") && !text.contains("allowed_contexts"), "{text}");
+}
