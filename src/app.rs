@@ -384,6 +384,14 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     let file = chart::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
     let envs = chart::environments(&file).map_err(AppError::Generate)?;
     let base = args.environments.parent().unwrap_or(Path::new(""));
+    let (format, default_out) = match args.format {
+        crate::cli::GenerateFormat::Chart => (chart::gitops::Format::Chart, "charts"),
+        crate::cli::GenerateFormat::Flux => (chart::gitops::Format::Flux, "flux"),
+        crate::cli::GenerateFormat::Argocd => (chart::gitops::Format::ArgoCd, "argocd"),
+        crate::cli::GenerateFormat::Helmfile => (chart::gitops::Format::Helmfile, "helmfile"),
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(default_out));
+    let out = &out;
     let mut kubeconfigs = std::collections::BTreeMap::new();
     for env in &envs {
         if let Some(k) = &env.kubeconfig {
@@ -397,7 +405,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         }
         if let Some(c) = &env.contexts {
             let p = base.join(c);
-            let chart_dir = args.out.join(format!("{}-{}", file.name, env.name));
+            let chart_dir = out.join(format!("{}-{}", file.name, env.name));
             let loaded = read_contexts_file(&p)
                 .map_err(|e| e.to_string())
                 .map(|file| chart::ContextSource::ContextsFile { file, settings_path: relative_path(&chart_dir, &p) });
@@ -406,7 +414,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     }
     let templates = load_templates(args.templates.as_deref())?;
     let source = args.environments.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
-    let charts = chart::generate(&file, &source, &kubeconfigs, &templates).map_err(AppError::Generate)?;
+    let charts = chart::generate(&file, &source, &kubeconfigs, &templates, format).map_err(AppError::Generate)?;
     for c in &charts {
         for n in &c.notes {
             eprintln!("skyhelm: note: {n}");
@@ -418,23 +426,23 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     if args.check {
         let mut differs = false;
         for c in &charts {
-            differs |= check_generated(&args.out, c)?;
+            differs |= check_generated(&out, c)?;
         }
         if differs {
             eprintln!(
                 "skyhelm: the generated files in {} differ from what {} generates; run `skyhelm generate {}`",
-                args.out.display(),
+                out.display(),
                 path,
                 path
             );
             return Ok(ExitCode::FAILURE);
         }
-        println!("charts in {} are up to date", args.out.display());
+        println!("generated files in {} are up to date", out.display());
         return Ok(ExitCode::SUCCESS);
     }
     for c in &charts {
-        write_generated(&args.out, c)?;
-        println!("wrote {}", args.out.join(&c.dir).display());
+        write_generated(&out, c)?;
+        println!("wrote {}", out.join(&c.dir).display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,15 +42,27 @@ pub struct GenerateArgs {
     /// The environments file (schema: schemas/environments.schema.json).
     #[arg(value_name = "ENVIRONMENTS")]
     pub environments: PathBuf,
-    /// Where the charts go (each in `<name>-<environment>/`).
-    #[arg(long, default_value = "charts", value_name = "DIR")]
-    pub out: PathBuf,
+    /// Where the output goes, each environment in `<name>-<environment>/` [default: charts,
+    /// or flux, argocd, helmfile by --format].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Use the `*.tera` templates in DIR instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
     /// Write nothing; exit 1 with a diff when the charts on disk differ from what would be generated.
     #[arg(long)]
     pub check: bool,
+    /// What to write: wrapper charts, Flux HelmReleases, Argo CD Applications, or a helmfile.
+    #[arg(long, value_enum, default_value = "chart")]
+    pub format: GenerateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenerateFormat {
+    Chart,
+    Flux,
+    Argocd,
+    Helmfile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

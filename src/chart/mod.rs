@@ -1,6 +1,7 @@
 //! `skyhelm generate`: one ready chart per environment, rendered from tera templates, validated
 //! with the same context rules as post-render. Pure: the caller reads and writes files.
 
+pub mod gitops;
 pub mod owned;
 
 use std::collections::BTreeMap;
@@ -418,8 +419,19 @@ pub fn generate(
     source: &str,
     kubeconfigs: &BTreeMap<String, Result<ContextSource, String>>,
     templates: &[(String, String)],
+    format: gitops::Format,
 ) -> Result<Vec<GeneratedChart>, Vec<GenerateError>> {
+    use gitops::Format;
     let envs = environments(file)?;
+    let format_name = match format {
+        Format::Chart => "chart",
+        Format::Flux => "flux",
+        Format::ArgoCd => "argocd",
+        Format::Helmfile => "helmfile",
+    };
+    // The repositories (by URL) the GitOps objects fetch the upstream chart from.
+    let mut repositories: Vec<(String, String)> = Vec::new();
+    let mut releases = Vec::new();
     let mut tera = tera::Tera::default();
     tera.register_filter("yaml", yaml_filter);
     tera.register_filter("sh", sh_filter);
@@ -435,6 +447,16 @@ pub fn generate(
     }
     let mut charts = Vec::new();
     for env in &envs {
+        if format != Format::Chart && !gitops::fetchable(&env.repository) {
+            errors.push(GenerateError::Invalid {
+                env: env.name.clone(),
+                message: format!(
+                    "repository {} is not one {format_name} can fetch charts from (https://, http:// or oci://)",
+                    emit::scalar(&Value::String(env.repository.clone()))
+                ),
+            });
+            continue;
+        }
         let kubeconfig = match kubeconfigs.get(&env.name) {
             Some(Ok(k)) => Some(k),
             Some(Err(e)) => {
@@ -478,11 +500,41 @@ pub fn generate(
         ctx.insert("allowed_contexts_set", &allowed.is_some());
         ctx.insert("kube_contexts", &kube_contexts);
         ctx.insert("contexts_file", &contexts_file);
-        ctx.insert("config_yaml", &config_yaml(env, &plan));
+        let config_text = config_yaml(env, &plan);
+        ctx.insert("config_yaml", &config_text);
+        ctx.insert("format", format_name);
         // The chart keeps its own RBAC; skyhelm's mode (`rbac` in skyhelm.yaml) works on top of it.
         ctx.insert("rbac_create", &true);
         let mut files = BTreeMap::new();
-        for (name, _) in templates {
+        let wanted = |name: &str| format == Format::Chart || name == "skyhelm.yaml.tera";
+        if format != Format::Chart {
+            let values = gitops::values(env, &config_text);
+            let repo_name = match repositories.iter().position(|(_, u)| *u == env.repository) {
+                Some(i) => repositories[i].0.clone(),
+                None => {
+                    let n = match repositories.len() {
+                        0 => gitops::REPOSITORY_NAME.to_string(),
+                        k => format!("{}-{}", gitops::REPOSITORY_NAME, k + 1),
+                    };
+                    repositories.push((n.clone(), env.repository.clone()));
+                    n
+                }
+            };
+            let source_label = format!("{source} (environment {})", env.name);
+            match format {
+                Format::Flux => {
+                    let v = gitops::helm_release(&chart_name, &repo_name, env, values);
+                    files.insert("helmrelease.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+                }
+                Format::ArgoCd => {
+                    let v = gitops::application(&chart_name, env, values);
+                    files.insert("application.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+                }
+                Format::Helmfile => releases.push(gitops::helmfile_release(&chart_name, &repo_name, env, values)),
+                Format::Chart => {}
+            }
+        }
+        for (name, _) in templates.iter().filter(|(n, _)| wanted(n)) {
             match tera.render(name, &ctx) {
                 Ok(text) => {
                     files.insert(name.trim_end_matches(".tera").to_string(), text);
@@ -497,6 +549,24 @@ pub fn generate(
             notes: plan.notes.into_iter().map(|n| format!("{}: {n}", env.name)).collect(),
             warnings,
         });
+    }
+    if format != Format::Chart && errors.is_empty() {
+        let mut files = BTreeMap::new();
+        let mut add = |name: &str, v: &Value| {
+            files.insert(name.to_string(), gitops::document(source, format_name, v));
+        };
+        match format {
+            Format::Flux => {
+                for (name, url) in &repositories {
+                    add(&format!("helmrepository-{name}.yaml"), &gitops::helm_repository(name, url));
+                }
+            }
+            Format::ArgoCd => add("cmp-plugin.yaml", &gitops::cmp_plugin()),
+            Format::Helmfile => add("helmfile.yaml", &gitops::helmfile(&repositories, releases)),
+            Format::Chart => {}
+        }
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
+        charts.push(GeneratedChart { dir: String::new(), files, notes: Vec::new(), warnings: Vec::new() });
     }
     if errors.is_empty() { Ok(charts) } else { Err(errors) }
 }

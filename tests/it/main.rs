@@ -5,6 +5,7 @@ mod contexts;
 mod diff;
 mod fidelity;
 mod generate;
+mod gitops;
 mod helm;
 mod kubeconfig;
 mod live;
