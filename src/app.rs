@@ -426,7 +426,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     if args.check {
         let mut differs = false;
         for c in &charts {
-            differs |= check_generated(&out, c)?;
+            differs |= check_generated(out, c)?;
         }
         if differs {
             eprintln!(
@@ -441,7 +441,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         return Ok(ExitCode::SUCCESS);
     }
     for c in &charts {
-        write_generated(&out, c)?;
+        write_generated(out, c)?;
         println!("wrote {}", out.join(&c.dir).display());
     }
     Ok(ExitCode::SUCCESS)
