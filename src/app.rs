@@ -413,7 +413,14 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         }
     }
     let templates = load_templates(args.templates.as_deref())?;
-    let source = args.environments.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
+    // The file's name goes into comments of generated files: no line breaks or control characters.
+    let source: String = args
+        .environments
+        .file_name()
+        .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned())
+        .chars()
+        .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') { '?' } else { c })
+        .collect();
     let charts = chart::generate(&file, &source, &kubeconfigs, &templates, format).map_err(AppError::Generate)?;
     for c in &charts {
         for n in &c.notes {

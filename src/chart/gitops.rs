@@ -42,6 +42,9 @@ pub struct HelmRepository {
 
 #[derive(Debug, Serialize)]
 pub struct HelmRepositorySpec {
+    /// `oci` for an OCI registry (Flux needs it), else absent.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
     pub interval: &'static str,
     pub url: String,
 }
@@ -145,7 +148,7 @@ pub fn helm_repository(name: &str, url: &str) -> Value {
         api_version: "source.toolkit.fluxcd.io/v1",
         kind: "HelmRepository",
         metadata: Metadata { name: name.into(), namespace: FLUX_NAMESPACE.into() },
-        spec: HelmRepositorySpec { interval: "1h", url: url.into() },
+        spec: HelmRepositorySpec { kind: url.starts_with("oci://").then_some("oci"), interval: "1h", url: url.into() },
     })
 }
 
@@ -207,7 +210,14 @@ pub fn cmp_plugin() -> Value {
 }
 
 pub fn helmfile(repositories: &[(String, String)], releases: Vec<HelmfileRelease>) -> Value {
-    let repos: Vec<Value> = repositories.iter().map(|(n, u)| json!({"name": n, "url": u})).collect();
+    // helmfile takes an OCI registry without its scheme, with `oci: true`.
+    let repos: Vec<Value> = repositories
+        .iter()
+        .map(|(n, u)| match u.strip_prefix("oci://") {
+            Some(bare) => json!({"name": n, "url": bare, "oci": true}),
+            None => json!({"name": n, "url": u}),
+        })
+        .collect();
     let mut m = Map::new();
     m.insert("repositories".into(), Value::Array(repos));
     m.insert("releases".into(), Value::Array(releases.iter().map(to_value).collect()));

@@ -217,3 +217,38 @@ fn deployments_one(format: &str, out: &Path) -> Value {
         _ => read_doc(&out.join("helmfile.yaml"))["releases"][0]["values"][0].clone(),
     }
 }
+
+#[test]
+fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n  - name: b\n  - name: c\n    repository: oci://registry.example.com/charts\n",
+    )
+    .expect("envs");
+    let out = dir.path().join("helmfile");
+    let (code, _, err) =
+        generate(&[envs.to_str().expect("p"), "--format", "helmfile", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    let hf = read_doc(&out.join("helmfile.yaml"));
+    validate("helmfile.schema.json", &hf);
+    assert_eq!(
+        hf["repositories"],
+        serde_json::json!([
+            {"name": "skypilot", "url": "https://helm.skypilot.co"},
+            {"name": "skypilot-2", "url": "registry.example.com/charts", "oci": true},
+        ])
+    );
+    let charts: Vec<&str> =
+        hf["releases"].as_array().expect("r").iter().map(|r| r["chart"].as_str().expect("c")).collect();
+    assert_eq!(charts, ["skypilot/skypilot", "skypilot/skypilot", "skypilot-2/skypilot"]);
+    let out = dir.path().join("flux");
+    let (code, _, err) = generate(&[envs.to_str().expect("p"), "--format", "flux", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    let repo = read_doc(&out.join("helmrepository-skypilot-2.yaml"));
+    validate("helmrepository.schema.json", &repo);
+    assert_eq!(repo["spec"]["type"], "oci");
+    let rel = read_doc(&out.join("sky-c/helmrelease.yaml"));
+    assert_eq!(rel["spec"]["chart"]["spec"]["sourceRef"]["name"], "skypilot-2");
+}
