@@ -202,7 +202,9 @@ pub fn cmp_plugin() -> Value {
             "init": {"command": ["helm", "dependency", "build", "."]},
             "generate": {
                 "command": ["sh", "-c"],
-                "args": ["helm template \"$ARGOCD_APP_NAME\" . --namespace \"$ARGOCD_APP_NAMESPACE\" | skyhelm post-render --config skyhelm.yaml"],
+                // Through a file, not a pipe: a failing `helm template` must fail the sync, not
+                // hand the post-renderer an empty stream (which Argo CD would prune to).
+                "args": ["set -e; f=$(mktemp); helm template \"$ARGOCD_APP_NAME\" . --namespace \"$ARGOCD_APP_NAMESPACE\" > \"$f\"; skyhelm post-render --config skyhelm.yaml < \"$f\"; rm -f \"$f\""],
             },
             "discover": {"fileName": "skyhelm.yaml"},
         },

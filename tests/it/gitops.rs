@@ -252,3 +252,66 @@ fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
     let rel = read_doc(&out.join("sky-c/helmrelease.yaml"));
     assert_eq!(rel["spec"]["chart"]["spec"]["sourceRef"]["name"], "skypilot-2");
 }
+
+#[test]
+fn argocd_plugin_command_post_renders_a_wrapper_chart_and_fails_when_helm_fails() {
+    let plugin = read_doc(&root().join("examples/gitops/argocd/cmp-plugin.yaml"));
+    let spec = &plugin["spec"];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().expect("list").iter().map(|s| s.as_str().expect("str").to_string()).collect()
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let bin_dir = dir.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).expect("mkdir");
+    std::os::unix::fs::symlink(crate::util::tool("helm3"), bin_dir.join("helm")).expect("helm");
+    std::os::unix::fs::symlink(bin(), bin_dir.join("skyhelm")).expect("skyhelm");
+    let charts = dir.path().join("charts");
+    for c in ["skypilot", "skypilot-prod"] {
+        copy_dir(&root().join("charts").join(c), &charts.join(c));
+    }
+    let app = charts.join("skypilot-prod");
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let helm_home = dir.path().join("helm");
+    let run = |cmd: Vec<String>| {
+        clean(&mut Command::new(&cmd[0]))
+            .args(&cmd[1..])
+            .current_dir(&app)
+            .env("PATH", &path)
+            .env("HELM_CONFIG_HOME", helm_home.join("config"))
+            .env("HELM_CACHE_HOME", helm_home.join("cache"))
+            .env("HELM_DATA_HOME", helm_home.join("data"))
+            .env("ARGOCD_APP_NAME", "skypilot")
+            .env("ARGOCD_APP_NAMESPACE", "skypilot-prod")
+            .output()
+            .expect("run")
+    };
+    let init = run(strings(&spec["init"]["command"]));
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let mut generate_cmd = strings(&spec["generate"]["command"]);
+    generate_cmd.extend(strings(&spec["generate"]["args"]));
+    let out = run(generate_cmd.clone());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let docs = k8s_json(&String::from_utf8_lossy(&out.stdout));
+    assert!(docs.iter().any(|d| d["kind"] == "Deployment"));
+    // The chart is already right: post-render changed nothing.
+    let rendered = Helm::new("helm3").ok(&["template", "skypilot", app.to_str().expect("p"), "-n", "skypilot-prod"]);
+    assert_eq!(k8s_json(&rendered), docs);
+    // A broken chart fails the sync instead of producing an empty stream.
+    std::fs::write(app.join("templates/broken.yaml"), "{{ .Values.nope.nope }}\n").expect("broken");
+    let out = run(generate_cmd);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read") {
+        let p = e.expect("entry").path();
+        let dest = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).expect("copy");
+        }
+    }
+}
