@@ -507,16 +507,13 @@ fn previously_owned(dir: &Path) -> Result<Vec<String>, AppError> {
     }
 }
 
-/// Refuses to write or remove through a symbolic link: every component of `rel` below `dir`
-/// (and `dir` itself) that exists must be a real folder or file.
-fn refuse_links(dir: &Path, rel: &str) -> Result<(), AppError> {
-    let mut p = dir.to_path_buf();
-    let mut parts = vec![None];
-    parts.extend(rel.split('/').map(Some));
-    for part in parts {
-        if let Some(part) = part {
-            p.push(part);
-        }
+/// Refuses to write or remove through a symbolic link: every component of `rel` below `out`
+/// (the generated folder's name, then the file's path) that exists must be a real folder or
+/// file. `out` itself is the user's choice.
+fn refuse_links(out: &Path, rel: &str) -> Result<(), AppError> {
+    let mut p = out.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        p.push(part);
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
             return Err(AppError::Usage(format!(
                 "{} is a symbolic link; skyhelm generate does not write through links",
@@ -562,7 +559,7 @@ fn write_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), A
     let dir = out.join(&c.dir);
     let previous = previously_owned(&dir)?;
     for name in c.files.keys() {
-        refuse_links(&dir, name)?;
+        refuse_links(out, &format!("{}/{name}", c.dir))?;
     }
     for (name, text) in &c.files {
         let p = dir.join(name);
@@ -572,7 +569,7 @@ fn write_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), A
         write_private_atomic(&p, text.as_bytes())?;
     }
     for name in crate::chart::owned::stale(&previous, &c.files) {
-        refuse_links(&dir, &name)?;
+        refuse_links(out, &format!("{}/{name}", c.dir))?;
         let p = dir.join(&name);
         match std::fs::remove_file(&p) {
             Ok(()) => {}

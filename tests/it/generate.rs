@@ -663,3 +663,28 @@ fn generate_checks_names_against_a_contexts_file_and_points_post_render_at_it() 
     let text = report.to_string();
     assert!(text.contains("kubeconfig-sha256") && !text.contains("allowed_contexts"), "{text}");
 }
+
+#[test]
+fn generate_never_writes_through_a_symbolic_link_in_a_chart_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let out = dir.path().join("out");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    // A folder inside a chart replaced by a link to somewhere else.
+    let t = out.join("skypilot-dev/templates");
+    std::fs::remove_dir_all(&t).expect("rm");
+    std::os::unix::fs::symlink(&elsewhere, &t).expect("link");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("templates is a symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(&elsewhere).expect("read").count(), 0, "wrote through the link");
+    // The output folder itself may be a link (the user's choice).
+    std::fs::remove_file(&t).expect("rm");
+    let linked = dir.path().join("linked-out");
+    std::os::unix::fs::symlink(&out, &linked).expect("link");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", linked.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("skypilot-dev/templates/NOTES.txt").exists());
+}
