@@ -62,13 +62,30 @@ pub fn auth_kind(a: Option<&AuthInfo>) -> &'static str {
     }
 }
 
-/// A server URL with any `user:password@` removed.
+/// A server URL with any `user:password@`, query and fragment removed (they may carry
+/// credentials); scheme, host, port and path stay.
 pub fn strip_userinfo(server: &str) -> String {
     let (scheme, rest) = server.split_once("://").map_or(("", server), |(s, r)| (s, r));
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
+    let rest = rest.split(['?', '#']).next().unwrap_or_default();
+    let end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
     let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if scheme.is_empty() { format!("{host}{tail}") } else { format!("{scheme}://{host}{tail}") }
+    if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn servers_lose_what_may_carry_credentials() {
+        for (given, want) in [
+            ("https://admin:pw@c1.example.com:6443/k8s/clusters/c-1", "https://c1.example.com:6443/k8s/clusters/c-1"),
+            ("https://c1.example.com?token=SECRET#frag", "https://c1.example.com"),
+            ("https://u@[::1]:6443/p?x=1", "https://[::1]:6443/p"),
+            ("c1.example.com:6443", "c1.example.com:6443"),
+        ] {
+            assert_eq!(super::strip_userinfo(given), want);
+        }
+    }
 }
 
 impl ContextsFile {
