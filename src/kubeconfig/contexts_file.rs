@@ -73,21 +73,6 @@ pub fn strip_userinfo(server: &str) -> String {
     if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn servers_lose_what_may_carry_credentials() {
-        for (given, want) in [
-            ("https://admin:pw@c1.example.com:6443/k8s/clusters/c-1", "https://c1.example.com:6443/k8s/clusters/c-1"),
-            ("https://c1.example.com?token=SECRET#frag", "https://c1.example.com"),
-            ("https://u@[::1]:6443/p?x=1", "https://[::1]:6443/p"),
-            ("c1.example.com:6443", "c1.example.com:6443"),
-        ] {
-            assert_eq!(super::strip_userinfo(given), want);
-        }
-    }
-}
-
 impl ContextsFile {
     /// The contexts file of a packed kubeconfig whose Secret holds `config`.
     pub fn of(packed: &Kubeconfig, secret_name: &str, config: &str) -> ContextsFile {
@@ -183,5 +168,20 @@ impl ContextsFile {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn servers_lose_what_may_carry_credentials() {
+        for (given, want) in [
+            ("https://admin:pw@c1.example.com:6443/k8s/clusters/c-1", "https://c1.example.com:6443/k8s/clusters/c-1"),
+            ("https://c1.example.com?token=SECRET#frag", "https://c1.example.com"),
+            ("https://u@[::1]:6443/p?x=1", "https://[::1]:6443/p"),
+            ("c1.example.com:6443", "c1.example.com:6443"),
+        ] {
+            assert_eq!(super::strip_userinfo(given), want);
+        }
     }
 }
