@@ -366,6 +366,13 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
             Err(e) => return Err(bad(context_message(e))),
         },
     }
+    if !env.mount_kubeconfig {
+        for name in plan.used.iter().filter(|n| n.as_str() != facts.in_cluster_name) {
+            plan.notes.push(format!(
+                "`{name}` is listed, but mountKubeconfig is false: the pod has no kubeconfig, so SkyPilot will skip it"
+            ));
+        }
+    }
     // Workspace lists: checked and case-corrected, never widened (no name appended).
     let narrow = ContextFacts { kubeconfig_mounted: false, ..facts.clone() };
     if let Some(Value::Object(ws)) = env.config.get("workspaces") {

@@ -306,6 +306,13 @@ fn mount_kubeconfig_false_mounts_nothing_at_post_render_and_still_checks_context
     let chart = dir.path().join("charts/sky-dev");
     let values = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"));
     assert_eq!(values["skypilot"]["kubernetesCredentials"]["useKubeconfig"], serde_json::json!(false));
+    // A kubeconfig context listed without a kubeconfig to read it from is pointed out.
+    let (_d, code, _, err) = generate_in(
+        "name: sky\nenvironments:\n  - name: dev\n    mountKubeconfig: false\n    allowedContexts: [in-cluster, prod-eu]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dev: `prod-eu` is listed, but mountKubeconfig is false"), "{err}");
     let settings = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg"));
     assert_eq!(settings["mount-kubeconfig"], serde_json::json!(false));
     for helm in ["helm3", "helm4"] {
