@@ -57,7 +57,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("skyhelm: error: {e}");
-            ExitCode::FAILURE
+            if matches!(&e, AppError::PostRender(p) if p.is_internal()) { ExitCode::from(70) } else { ExitCode::FAILURE }
         }
         Err(_) => {
             eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");

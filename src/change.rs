@@ -3,8 +3,43 @@
 
 use std::fmt;
 
+use serde_json::Value;
+
 use crate::stream::ResourceId;
 use crate::yaml::Edit;
+
+/// One step of a path into a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seg {
+    /// A mapping key.
+    Key(String),
+    /// The item of a list whose `name` is this (containers, volumes, env).
+    Named(String),
+    Index(usize),
+}
+
+impl Seg {
+    pub fn key(k: &str) -> Seg {
+        Seg::Key(k.to_string())
+    }
+}
+
+/// A path of mapping keys, from dotted text (`spec.template.spec`).
+pub fn keys(dotted: &str) -> Vec<Seg> {
+    dotted.split('.').map(Seg::key).collect()
+}
+
+/// What an edit means, declared by the rule that makes it. After rendering, the pipeline reads
+/// the document again and checks that it means exactly the original plus these, nothing else.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// The list at `path` (created when missing or null) gains `items` at its end.
+    Append { path: Vec<Seg>, items: Vec<Value> },
+    /// The value at `path` (created with its parent mappings when missing) becomes `value`.
+    Set { path: Vec<Seg>, value: Value },
+    /// The mapping at `path` has key `from` renamed to `to` (its value and position kept).
+    RenameKey { path: Vec<Seg>, from: String, to: String },
+}
 
 /// The rule behind a change or a note.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -39,13 +74,45 @@ pub struct Change {
     /// When the change is to a text embedded in one field (config.yaml in a ConfigMap): the
     /// decoded text before and after, which the diff shows instead of the escaped string.
     pub field: Option<FieldDiff>,
+    /// What the edits mean (checked after rendering).
+    pub intents: Vec<Intent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldDiff {
     pub path: String,
     pub before: String,
     pub after: String,
+    /// What the change means inside the embedded text, as PyYAML reads it (SkyPilot's config).
+    pub intents: Vec<Intent>,
+}
+
+/// A document a rule adds to the stream: `value` is what it must mean, `text` how it is written.
+#[derive(Debug, Clone)]
+pub struct AddedDoc {
+    pub rule: RuleId,
+    pub resource: ResourceId,
+    pub value: Value,
+    pub text: String,
+    pub reasons: Vec<String>,
+    pub paths: Vec<String>,
+}
+
+/// What every rule returns: edits to documents (with reasons and intents), added documents, and
+/// notes. The pipeline applies all rules' outputs the same way.
+#[derive(Debug, Default)]
+pub struct RuleOutput {
+    pub changes: Vec<Change>,
+    pub added: Vec<AddedDoc>,
+    pub notes: Vec<Note>,
+}
+
+impl RuleOutput {
+    pub fn extend(&mut self, other: RuleOutput) {
+        self.changes.extend(other.changes);
+        self.added.extend(other.added);
+        self.notes.extend(other.notes);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

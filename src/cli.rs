@@ -200,6 +200,9 @@ pub struct PostRenderArgs {
     /// its recorded sha256 becomes the rollout annotation.
     #[arg(long, env = "SKYHELM_CONTEXTS_FILE", value_name = "FILE", conflicts_with = "kubeconfig")]
     pub contexts_file: Option<PathBuf>,
+    /// For CI: every correction of an allowed list or context_configs key, and every warning, is an error (nothing on stdout).
+    #[arg(long, env = "SKYHELM_STRICT")]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]

@@ -53,10 +53,26 @@ impl ListPlan {
     }
 }
 
+/// Which list a plan is for: only the global list ever gets the in-cluster name appended (the
+/// documented fix); a workspace list is a team's allowlist and is only ever narrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Workspace,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContextError {
-    #[error("{list}: context `{name}` is not in the kubeconfig{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", suggest_text(suggestions), available.join(", "))]
-    Unknown { list: String, name: String, suggestions: Vec<String>, available: Vec<String> },
+    #[error("{list}: context `{name}` is not in the kubeconfig{}{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", suggest_text(suggestions), renamed_text(name, in_cluster), available.join(", "))]
+    Unknown { list: String, name: String, suggestions: Vec<String>, available: Vec<String>, in_cluster: Option<String> },
+    #[error("{list}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {reads_as}, not a context name; quote it: '{text}'")]
+    NotString { list: String, index: usize, text: String, reads_as: String },
+    #[error("{list}: {found}, expected a list of context names or `all`")]
+    NotAList { list: String, found: String },
+    #[error(
+        "kubernetes.allowed_contexts is unset and the kubeconfig's current-context `{name}` names no context in it; set the list with --allowed-context NAME (skyhelm never writes a context that does not exist)"
+    )]
+    CurrentContextMissing { name: String },
     #[error("{list}: `{name}` matches several kubeconfig contexts when case is ignored ({}); write it exactly", candidates.join(", "))]
     AmbiguousCase { list: String, name: String, candidates: Vec<String> },
     #[error(
@@ -67,6 +83,16 @@ pub enum ContextError {
         "kubernetes.allowed_contexts is unset and the kubeconfig has no current-context; set the list with --allowed-context NAME"
     )]
     NoCurrentContext,
+}
+
+/// When SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames the in-cluster context and the old name is used.
+fn renamed_text(name: &str, in_cluster: &Option<String>) -> String {
+    match in_cluster {
+        Some(ic) if name == DEFAULT_IN_CLUSTER && ic != DEFAULT_IN_CLUSTER => format!(
+            " (the in-cluster context is named `{ic}` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)"
+        ),
+        _ => String::new(),
+    }
 }
 
 fn suggest_text(s: &[String]) -> String {
@@ -103,11 +129,25 @@ pub fn nearest(name: &str, available: &[String]) -> Vec<String> {
     scored.into_iter().take(3).map(|(_, a)| a.clone()).collect()
 }
 
-/// Plans the normalization of one set list (`list` names it in messages).
-pub fn plan_list(list: &str, items: &[String], f: &ContextFacts) -> Result<ListPlan, ContextError> {
+/// Plans the normalization of one set list (`list` names it in messages). Every bad name is
+/// reported, not only the first.
+///
+/// Never wider than the admin wrote: names are corrected (case), dropped (duplicates, `ssh-`
+/// names, the in-cluster name without a token) or refused (unknown); the in-cluster name is
+/// appended only to a non-empty global list, only when the kubeconfig is mounted and the pod
+/// gets a token. `[]` stays `[]`.
+pub fn plan_list(list: &str, scope: Scope, items: &[String], f: &ContextFacts) -> Result<ListPlan, Vec<ContextError>> {
     let mut plan = ListPlan::default();
+    let mut errors = Vec::new();
     for name in items {
-        let (op, final_name) = resolve_item(list, name, f, &mut plan)?;
+        let (op, final_name) = match resolve_item(list, name, f, &mut plan) {
+            Ok(r) => r,
+            Err(e) => {
+                errors.push(e);
+                plan.ops.push(ItemOp::Keep);
+                continue;
+            }
+        };
         let final_name = match final_name {
             Some(n) if plan.result.contains(&n) => {
                 plan.reasons.push(format!("`{name}` removed (listed twice; the first one wins)"));
@@ -119,7 +159,15 @@ pub fn plan_list(list: &str, items: &[String], f: &ContextFacts) -> Result<ListP
         plan.ops.push(op);
         plan.result.extend(final_name);
     }
-    if f.in_cluster_exists && f.kubeconfig_mounted && !plan.result.contains(&f.in_cluster_name) {
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    if scope == Scope::Global
+        && !plan.result.is_empty()
+        && f.in_cluster_exists
+        && f.kubeconfig_mounted
+        && !plan.result.contains(&f.in_cluster_name)
+    {
         plan.append.push(f.in_cluster_name.clone());
         plan.result.push(f.in_cluster_name.clone());
         plan.reasons.push(format!(
@@ -128,6 +176,17 @@ pub fn plan_list(list: &str, items: &[String], f: &ContextFacts) -> Result<ListP
         ));
     }
     Ok(plan)
+}
+
+impl ContextFacts {
+    /// The contexts SkyPilot can use: the kubeconfig's, and the in-cluster one when it exists.
+    pub fn available(&self) -> Vec<String> {
+        let mut all = self.kubeconfig_contexts.clone().unwrap_or_default();
+        if self.in_cluster_exists && !all.contains(&self.in_cluster_name) {
+            all.push(self.in_cluster_name.clone());
+        }
+        all
+    }
 }
 
 /// How one listed name relates to the available contexts.
@@ -159,9 +218,9 @@ pub fn classify(name: &str, f: &ContextFacts) -> NameClass {
         return NameClass::Exact;
     }
     let same_case: Vec<String> =
-        available.iter().filter(|a| a.to_lowercase() == name.to_lowercase()).cloned().collect();
+        f.available().into_iter().filter(|a| a.to_lowercase() == name.to_lowercase()).collect();
     match same_case.len() {
-        0 => NameClass::Unknown(nearest(name, available)),
+        0 => NameClass::Unknown(nearest(name, &f.available())),
         1 => NameClass::CaseOf(same_case.into_iter().next().unwrap_or_default()),
         _ => NameClass::AmbiguousCase(same_case),
     }
@@ -200,7 +259,8 @@ fn resolve_item(
             list: list.into(),
             name: name.into(),
             suggestions,
-            available: f.kubeconfig_contexts.clone().unwrap_or_default(),
+            available: f.available(),
+            in_cluster: Some(f.in_cluster_name.clone()),
         }),
         NameClass::AmbiguousCase(candidates) => {
             Err(ContextError::AmbiguousCase { list: list.into(), name: name.into(), candidates })
@@ -236,6 +296,9 @@ pub fn plan_unset(f: &ContextFacts) -> Result<Option<Vec<String>>, ContextError>
         return Err(ContextError::UnsetNeedsKubeconfig { in_cluster: f.in_cluster_name.clone() });
     }
     let current = f.current_context.clone().ok_or(ContextError::NoCurrentContext)?;
+    if f.kubeconfig_contexts.as_ref().is_some_and(|c| !c.contains(&current)) {
+        return Err(ContextError::CurrentContextMissing { name: current });
+    }
     Ok(Some(vec![current, f.in_cluster_name.clone()]))
 }
 
@@ -261,7 +324,7 @@ mod tests {
     #[test]
     fn corrects_case_drops_ssh_and_duplicates_appends_in_cluster() {
         let p =
-            plan_list("kubernetes.allowed_contexts", &names(&["prod-eu", "ssh-a", "train-us", "Prod-EU"]), &facts())
+            plan_list("kubernetes.allowed_contexts", Scope::Global, &names(&["prod-eu", "ssh-a", "train-us", "Prod-EU"]), &facts())
                 .unwrap();
         assert_eq!(p.result, names(&["Prod-EU", "train-us", "in-cluster"]));
         assert_eq!(p.ops, vec![ItemOp::Rename("Prod-EU".into()), ItemOp::Remove, ItemOp::Keep, ItemOp::Remove]);
@@ -270,19 +333,36 @@ mod tests {
 
     #[test]
     fn unknown_names_get_suggestions() {
-        let err = plan_list("l", &names(&["trian-us"]), &facts()).unwrap_err();
-        let ContextError::Unknown { suggestions, .. } = &err else { panic!("{err}") };
+        let err = plan_list("l", Scope::Global, &names(&["trian-us"]), &facts()).unwrap_err();
+        let [ContextError::Unknown { suggestions, .. }] = err.as_slice() else { panic!("{err:?}") };
         assert_eq!(suggestions, &names(&["train-us"]));
         let mut f = facts();
         f.allow_unknown = true;
-        assert_eq!(plan_list("l", &names(&["trian-us"]), &f).unwrap().unknown_kept, names(&["trian-us"]));
+        assert_eq!(plan_list("l", Scope::Global, &names(&["trian-us"]), &f).unwrap().unknown_kept, names(&["trian-us"]));
+    }
+
+    #[test]
+    fn workspace_lists_and_empty_lists_are_never_widened() {
+        let ws = plan_list("w", Scope::Workspace, &names(&["train-us"]), &facts()).unwrap();
+        assert_eq!(ws.result, names(&["train-us"]));
+        assert!(!ws.changes());
+        let empty = plan_list("g", Scope::Global, &[], &facts()).unwrap();
+        assert_eq!(empty.result, Vec::<String>::new());
+        let all_removed = plan_list("g", Scope::Global, &names(&["ssh-pool"]), &facts()).unwrap();
+        assert_eq!(all_removed.result, Vec::<String>::new());
+    }
+
+    #[test]
+    fn every_bad_name_is_reported() {
+        let err = plan_list("g", Scope::Global, &names(&["nope", "train-us", "nada"]), &facts()).unwrap_err();
+        assert_eq!(err.len(), 2);
     }
 
     #[test]
     fn in_cluster_removed_when_no_token() {
         let mut f = facts();
         f.in_cluster_exists = false;
-        let p = plan_list("l", &names(&["in-cluster", "train-us"]), &f).unwrap();
+        let p = plan_list("l", Scope::Global, &names(&["in-cluster", "train-us"]), &f).unwrap();
         assert_eq!(p.result, names(&["train-us"]));
     }
 
@@ -294,5 +374,8 @@ mod tests {
         assert!(matches!(plan_unset(&f), Err(ContextError::UnsetNeedsKubeconfig { .. })));
         f.in_cluster_exists = false;
         assert_eq!(plan_unset(&f).unwrap(), None);
+        let mut f = facts();
+        f.current_context = Some("gone".into());
+        assert_eq!(plan_unset(&f), Err(ContextError::CurrentContextMissing { name: "gone".into() }));
     }
 }

@@ -2,13 +2,14 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::change::{Action, Change, DocChange, Outcome, RuleId};
+use crate::change::{Action, Change, DocChange, Intent, Outcome, RuleId, RuleOutput, Severity};
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount, rbac};
 use crate::settings::Settings;
-use crate::stream::{self, InputError, ManifestError, Manifests};
-use crate::yaml::Limits;
+use crate::stream::{self, DocRef, InputError, ManifestError, Manifests};
+use crate::verify::{self, Mismatch};
+use crate::yaml::{Limits, Reader};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PostRenderError {
@@ -20,6 +21,33 @@ pub enum PostRenderError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
+    /// `--strict`: corrections and warnings are errors; nothing is written.
+    #[error("--strict: {} (nothing was written; fix these at the source):\n{}", counts(.fixes.len(), .warnings.len()), list_strict(.fixes, .warnings))]
+    Strict { fixes: Vec<String>, warnings: Vec<String> },
+    /// An edited or added document does not mean what the rules declared: a bug (exit 70).
+    #[error("{at}: internal error (a bug): after editing, {source}; nothing was written")]
+    Internal { at: DocRef, source: Mismatch },
+}
+
+impl PostRenderError {
+    /// True for a bug in skyhelm (exit 70) rather than bad input.
+    pub fn is_internal(&self) -> bool {
+        matches!(self, PostRenderError::Internal { .. })
+    }
+}
+
+fn counts(fixes: usize, warnings: usize) -> String {
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    format!("{} and {}", plural(fixes, "correction"), plural(warnings, "warning"))
+}
+
+fn list_strict(fixes: &[String], warnings: &[String]) -> String {
+    fixes
+        .iter()
+        .map(|f| format!("  fix: {f}"))
+        .chain(warnings.iter().map(|w| format!("  warning: {w}")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Lowercase hex sha256 of some bytes.
@@ -58,9 +86,9 @@ pub fn post_render_with(
     let mount =
         kubeconfig_mount::MountSettings { secret_name: &settings.secret_name, kubeconfig_sha256: checksum.as_deref() };
 
-    let mut outcome = Outcome::default();
+    let mut rules = RuleOutput::default();
     if settings.mount_kubeconfig {
-        outcome.changes.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+        rules.extend(kubeconfig_mount::run(&m, &api, &mount)?);
     }
 
     let loaded = match (&settings.kubeconfig, kubeconfig) {
@@ -74,49 +102,100 @@ pub fn post_render_with(
     };
     // The kubeconfig is mounted unless `--no-mount` says the chart uses none.
     let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
-    let contexts = allowed_contexts::run(&m, &api, &ctx, &facts)?;
-    outcome.changes.extend(contexts.change);
-    outcome.notes.extend(contexts.notes);
+    rules.extend(allowed_contexts::run(&m, &api, &ctx, &facts)?);
+    rules.extend(rbac::run(&m, &api, &facts, settings.rbac)?);
+    // The API server's keys that the rules read must be written once.
+    m.check_duplicate_reads(api.doc)?;
+    if settings.strict {
+        strict(&m, &rules)?;
+    }
+    apply(&m, rules, &settings.limits)
+}
 
-    let rbac = rbac::run(&m, &api, &facts, settings.rbac)?;
-    outcome.changes.extend(rbac.changes);
-    outcome.notes.extend(rbac.notes);
+/// `--strict`: every correction of an allowed list or a context_configs key, and every warning,
+/// is an error. Mounting the kubeconfig and adding missing RBAC are the tool's job, not fixes.
+fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
+    let fixes: Vec<String> = rules
+        .changes
+        .iter()
+        .filter(|c| c.rule == RuleId::AllowedContexts)
+        .flat_map(|c| c.reasons.iter().map(move |r| format!("{}: {r}", m.doc_ref(c.doc, None))))
+        .collect();
+    let warnings: Vec<String> = rules
+        .notes
+        .iter()
+        .filter(|n| n.severity == Severity::Warning)
+        .map(|n| format!("[{}] {}", n.rule, n.message))
+        .collect();
+    if fixes.is_empty() && warnings.is_empty() {
+        return Ok(());
+    }
+    Err(PostRenderError::Strict { fixes, warnings })
+}
 
+/// Applies every rule's output the same way: edits are rendered into their documents, added
+/// documents appended; each edited or added document is read again and must mean exactly the
+/// original plus the declared changes.
+fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
+    let RuleOutput { changes, added, notes } = rules;
     let mut edits = vec![Vec::new(); m.len()];
-    for c in &outcome.changes {
+    for c in &changes {
         if let Some(e) = edits.get_mut(c.doc) {
             e.extend(c.edits.iter().cloned());
         }
     }
     let (mut output, edited) = m.render(&edits)?;
+    let mut outcome = Outcome { notes, ..Outcome::default() };
     for (doc, after) in edited {
-        if let Some(resource) = outcome.changes.iter().find(|c| c.doc == doc).map(|c| c.resource.clone()) {
-            let before = m.text(doc).to_string();
-            outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before, after });
+        let Some(resource) = changes.iter().find(|c| c.doc == doc).map(|c| c.resource.clone()) else { continue };
+        m.check_duplicate_reads(doc)?;
+        let before = m.text(doc);
+        if let Some((line, c)) = verify::yaml11_break(before).or_else(|| verify::yaml11_break(&after)) {
+            return Err(ManifestError::Yaml11Break { at: m.doc_ref(doc, Some(line)), code: u32::from(c) }.into());
         }
+        let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
+        let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
+        let tree = m.tree(doc)?;
+        let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
+        let internal = |source| PostRenderError::Internal { at: m.doc_ref(doc, None), source };
+        verify::check(&meaning, &after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        for field in ours.iter().filter_map(|c| c.field.as_ref()) {
+            let before = verify::meaning(&field.before, Reader::PyYaml, limits)
+                .map_err(|e| internal(Mismatch::Parse(e.to_string())))?;
+            verify::check(&before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+        }
+        outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
     }
-    for (i, added) in rbac.added.into_iter().enumerate() {
+    outcome.changes = changes;
+    for (i, added) in added.into_iter().enumerate() {
+        let doc = m.len() + i;
+        let at = || DocRef { document: doc + 1, resource: Some(added.resource.to_string()), line: None };
+        verify::check_added(&added.value, &added.text, limits)
+            .map_err(|source| PostRenderError::Internal { at: at(), source })?;
+        if let Some((line, c)) = verify::yaml11_break(&added.text) {
+            let at = DocRef { line: Some(line), ..at() };
+            return Err(ManifestError::Yaml11Break { at, code: u32::from(c) }.into());
+        }
         if !output.is_empty() && !output.ends_with('\n') {
             output.push('\n');
         }
         output.push_str(&added.text);
-        let doc = m.len() + i;
-        let (resource, after) = (added.resource, added.text);
         outcome.documents.push(DocChange {
             doc,
-            resource: resource.clone(),
+            resource: added.resource.clone(),
             action: Action::Added,
             before: String::new(),
-            after,
+            after: added.text,
         });
         outcome.changes.push(Change {
             doc,
-            resource,
-            rule: RuleId::Rbac,
+            resource: added.resource,
+            rule: added.rule,
             reasons: added.reasons,
             edits: Vec::new(),
             paths: added.paths,
             field: None,
+            intents: Vec::new(),
         });
     }
     outcome.output = output;

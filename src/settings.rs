@@ -27,6 +27,8 @@ pub struct Settings {
     /// Mount the kubeconfig Secret (false: `--no-mount` / `mount-kubeconfig: false`).
     pub mount_kubeconfig: bool,
     pub contexts_file: Option<PathBuf>,
+    /// Corrections and warnings are errors.
+    pub strict: bool,
 }
 
 /// The `--config` file: the same options as the command line, in kebab-case.
@@ -51,6 +53,7 @@ pub struct ConfigFile {
     pub allow_excessive_aliasing: Option<bool>,
     pub mount_kubeconfig: Option<bool>,
     pub contexts_file: Option<PathBuf>,
+    pub strict: Option<bool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +107,7 @@ impl Settings {
             allow_excessive_aliasing,
             no_mount,
             contexts_file,
+            strict,
         } = args.clone();
         let d = Limits::default();
         Settings {
@@ -137,6 +141,7 @@ impl Settings {
             show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
             mount_kubeconfig: !no_mount && config.mount_kubeconfig.unwrap_or(true),
             contexts_file: contexts_file.or(config.contexts_file),
+            strict: strict || config.strict.unwrap_or(false),
         }
     }
 }

@@ -274,7 +274,7 @@ fn global_config_list(config: &Map<String, Value>) -> Option<&Value> {
 /// A context error in the words of the environments file (generate has no flags for lists).
 fn context_message(e: ContextError) -> String {
     match e {
-        ContextError::Unknown { list, name, suggestions, available } => {
+        ContextError::Unknown { list, name, suggestions, available, .. } => {
             let hint = if suggestions.is_empty() {
                 String::new()
             } else {
@@ -294,6 +294,9 @@ fn context_message(e: ContextError) -> String {
         ContextError::NoCurrentContext => {
             "allowedContexts is unset and the kubeconfig has no current-context; set allowedContexts".into()
         }
+        ContextError::CurrentContextMissing { name } => format!(
+            "allowedContexts is unset and the kubeconfig's current-context `{name}` names no context in it; set allowedContexts"
+        ),
         other => other.to_string(),
     }
 }
@@ -322,6 +325,12 @@ fn string_list(what: &str, v: &Value) -> Result<Vec<String>, String> {
 /// widened; an explicit `[]` stays `[]`.
 fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<ContextPlan, Vec<GenerateError>> {
     let bad = |message: String| vec![GenerateError::Invalid { env: env.name.clone(), message }];
+    let many = |errors: Vec<ContextError>| -> Vec<GenerateError> {
+        errors
+            .into_iter()
+            .map(|e| GenerateError::Invalid { env: env.name.clone(), message: context_message(e) })
+            .collect()
+    };
     let facts = ContextFacts {
         in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
         in_cluster_exists: env.in_cluster,
@@ -350,7 +359,7 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
             plan.notes.push(format!("{label} is []: SkyPilot will use no Kubernetes context"));
         }
         Some(list) => {
-            let p = contexts::plan_list(label, &list, &facts).map_err(|e| bad(context_message(e)))?;
+            let p = contexts::plan_list(label, contexts::Scope::Global, &list, &facts).map_err(&many)?;
             plan.notes.extend(p.reasons.iter().map(|r| format!("{label}: {r}")));
             plan.used.extend(p.result.iter().cloned());
             plan.global = Some(json!(p.result));
@@ -374,7 +383,6 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
         }
     }
     // Workspace lists: checked and case-corrected, never widened (no name appended).
-    let narrow = ContextFacts { kubeconfig_mounted: false, ..facts.clone() };
     if let Some(Value::Object(ws)) = env.config.get("workspaces") {
         for (name, w) in ws {
             let Some(v) = w.get("kubernetes").and_then(|k| k.get("allowed_contexts")).filter(|v| !v.is_null()) else {
@@ -386,7 +394,7 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
                 continue;
             }
             let list = string_list(&label, v).map_err(bad)?;
-            let p = contexts::plan_list(&label, &list, &narrow).map_err(|e| bad(context_message(e)))?;
+            let p = contexts::plan_list(&label, contexts::Scope::Workspace, &list, &facts).map_err(&many)?;
             plan.notes.extend(p.reasons.iter().map(|r| format!("{label}: {r}")));
             plan.used.extend(p.result.iter().cloned());
             plan.workspaces.push((name.clone(), p.result));

@@ -3,11 +3,11 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::change::{Change, FieldDiff, Note, RuleId, Severity};
-use crate::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan};
+use crate::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
+use crate::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope};
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::stream::{DocRef, ManifestError, Manifests};
-use crate::yaml::{Edit, Editor, Limits, NodeId, Scalar11, Tree, edit};
+use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
 
 use super::{
     RuleError,
@@ -21,12 +21,33 @@ pub const IN_CLUSTER_NAME_ENV: &str = "SKYPILOT_IN_CLUSTER_CONTEXT_NAME";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextsError {
-    #[error("{at}: {source}")]
-    Rule { at: DocRef, source: ContextError },
+    #[error("{at}: {}", list_errors(errors))]
+    Rule { at: DocRef, errors: Vec<ContextError> },
+    #[error(
+        "{at}: `{key}` appears twice in config.yaml (lines {first} and {second} of config.yaml): PyYAML takes the last one, so an edit of the first would not take effect; remove one"
+    )]
+    DuplicateKey { at: DocRef, key: String, first: usize, second: usize },
+    #[error(
+        "{at}: config.yaml line {line} holds U+{code:04X}, a line break for YAML 1.1 readers (PyYAML, Kubernetes) but not for YAML 1.2 parsers, so they would read different configs; remove it"
+    )]
+    Yaml11Break { at: DocRef, line: usize, code: u32 },
+    #[error("{at}: `data.{CONFIG_KEY}` is {found}; the SkyPilot config must be a string (or null for an empty config)")]
+    ConfigNotString { at: DocRef, found: String },
     #[error("{at}: the SkyPilot config in `{CONFIG_KEY}` does not parse: {message} (line {line} of config.yaml)")]
     ConfigParse { at: DocRef, message: String, line: usize },
     #[error("{at}: editing config.yaml: {source}")]
     ConfigEdit { at: DocRef, source: crate::yaml::EditError },
+}
+
+fn list_errors(errors: &[ContextError]) -> String {
+    match errors {
+        [one] => one.to_string(),
+        many => format!(
+            "{} problems in the SkyPilot config:\n{}",
+            many.len(),
+            many.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n")
+        ),
+    }
 }
 
 pub struct ContextSettings<'a> {
@@ -34,12 +55,6 @@ pub struct ContextSettings<'a> {
     /// `--allowed-context`: sets the global list.
     pub explicit: &'a [String],
     pub allow_unknown: bool,
-}
-
-#[derive(Debug, Default)]
-pub struct ContextsOutcome {
-    pub change: Option<Change>,
-    pub notes: Vec<Note>,
 }
 
 fn note(severity: Severity, message: String) -> Note {
@@ -104,13 +119,8 @@ pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Opt
 }
 
 /// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.
-pub fn run(
-    m: &Manifests,
-    api: &ApiServer,
-    s: &ContextSettings,
-    facts: &ContextFacts,
-) -> Result<ContextsOutcome, RuleError> {
-    let mut out = ContextsOutcome::default();
+pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextFacts) -> Result<RuleOutput, RuleError> {
+    let mut out = RuleOutput::default();
     let tree = m.tree(api.doc)?;
     if env_value(tree, api.container, DB_ENV).is_some() {
         out.notes.push(note(
@@ -120,8 +130,8 @@ pub fn run(
         return Ok(out);
     }
     let loaded = match load_config(m, api)? {
-        Ok(l) => l,
-        Err(cm_name) => {
+        ConfigSource::Found(l) => l,
+        ConfigSource::NotInStream(cm_name) => {
             out.notes.push(note(
                 Severity::Warning,
                 format!("ConfigMap `{cm_name}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked"),
@@ -129,17 +139,20 @@ pub fn run(
             return Ok(out);
         }
     };
-    let LoadedConfig { cm, value, text: config_text, tree: config, value_line } = loaded;
+    let LoadedConfig { cm, key: cm_key, value, text: config_text, tree: config, value_line } = loaded;
     let cm_tree = m.tree(cm)?;
     let at = |line: Option<usize>| m.doc_ref(cm, line);
-    let rule_err = |source| ContextsError::Rule { at: at(value_line), source };
     let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
 
-    let ConfigPlan { edits, reasons, unknown } =
-        plan_config(config_text, &config, facts, s.explicit).map_err(|e| match e {
-            PlanError::Rule(r) => rule_err(r),
-            PlanError::Edit(x) => edit_err(x),
-        })?;
+    let plan = plan_config(config_text, &config, facts, s.explicit).map_err(|e| match e {
+        PlanError::Rule(errors) => ContextsError::Rule { at: at(value_line), errors },
+        PlanError::Edit(x) => edit_err(x),
+    })?;
+    if let Some((first, second, key)) = config.duplicate_reads().into_iter().next() {
+        return Err(ContextsError::DuplicateKey { at: at(value_line), key, first, second }.into());
+    }
+    let ConfigPlan { edits, reasons, unknown, intents, notes } = plan;
+    out.notes.extend(notes);
     for name in unknown {
         out.notes.push(note(Severity::Warning, format!("context `{name}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)")));
     }
@@ -154,34 +167,36 @@ pub fn run(
     })?;
 
     let cm_editor = Editor::new(m.text(cm), cm_tree);
-    let cm_edit = match value {
-        Some(v) if cm_tree.str(v).is_some() => vec![
-            cm_editor
-                .replace_text(v, &new_text)
-                .map_err(|source| ManifestError::Edit { at: at(value_line), source })?,
-        ],
+    let manifest_edit = |source| ManifestError::Edit { at: at(value_line), source };
+    let cm_edit = match (cm_key, value) {
+        (_, Some(v)) if cm_tree.str(v).is_some() => vec![cm_editor.replace_text(v, &new_text).map_err(manifest_edit)?],
+        (Some(k), Some(v)) => {
+            // A null config.yaml: Helm 4 sends strings double-quoted, Helm 3 as literal blocks.
+            let helm4 = m.text(cm).contains(super::rbac::FILENAME_ANNOTATION);
+            vec![cm_editor.replace_null_with_text(k, v, &new_text, !helm4).map_err(manifest_edit)?]
+        }
         _ => {
-            let root = cm_tree.root().ok_or_else(|| ManifestError::Edit {
-                at: at(None),
-                source: crate::yaml::EditError::Layout { line: 1, what: "empty ConfigMap".into() },
-            })?;
+            let root = cm_tree.root().ok_or(ManifestError::Empty { at: at(None) })?;
             cm_editor
                 .merge(root, &Map::from_iter([("data".to_string(), json!({ CONFIG_KEY: new_text }))]))
                 .map_err(|source| ManifestError::Edit { at: at(None), source })?
         }
     };
-    let resource = m.resource(cm)?.ok_or_else(|| ManifestError::Edit {
-        at: at(None),
-        source: crate::yaml::EditError::Layout { line: 1, what: "ConfigMap without a name".into() },
-    })?;
-    out.change = Some(Change {
+    let resource = m.resource(cm)?.ok_or(ManifestError::Unnamed { at: at(None) })?;
+    out.changes.push(Change {
         doc: cm,
         resource,
         rule: RuleId::AllowedContexts,
         reasons,
         edits: cm_edit,
         paths: vec![format!("data.{CONFIG_KEY}")],
-        field: Some(FieldDiff { path: format!("data.{CONFIG_KEY}"), before: config_text.to_string(), after: new_text }),
+        intents: vec![Intent::Set { path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)], value: Value::String(new_text.clone()) }],
+        field: Some(FieldDiff {
+            path: format!("data.{CONFIG_KEY}"),
+            before: config_text.to_string(),
+            after: new_text,
+            intents,
+        }),
     });
     out.notes.push(note(
         Severity::Info,
@@ -193,47 +208,128 @@ pub fn run(
 /// The SkyPilot config as the API server mounts it.
 pub struct LoadedConfig<'m> {
     pub cm: usize,
+    /// The `config.yaml` key and value in the ConfigMap's `data`, when present.
+    pub key: Option<NodeId>,
     pub value: Option<NodeId>,
     pub text: &'m str,
     pub tree: Tree,
     pub value_line: Option<usize>,
 }
 
-/// Finds and parses config.yaml; `Err(name)` when the ConfigMap is not in the stream.
-pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<Result<LoadedConfig<'m>, String>, RuleError> {
+/// Where the config is.
+pub enum ConfigSource<'m> {
+    Found(LoadedConfig<'m>),
+    /// The ConfigMap the API server mounts (named here) is not in the stream.
+    NotInStream(String),
+}
+
+/// Finds and parses config.yaml, refusing what two readers would read differently.
+pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource<'m>, RuleError> {
     let cm_name = config_map_name(m, api)?;
-    let Some(cm) = find_config_map(m, api, &cm_name)? else { return Ok(Err(cm_name)) };
+    let Some(cm) = find_config_map(m, api, &cm_name)? else { return Ok(ConfigSource::NotInStream(cm_name)) };
     let cm_tree = m.tree(cm)?;
-    let value = cm_tree.root().and_then(|r| cm_tree.path(r, &["data", CONFIG_KEY]));
-    let text = value.and_then(|v| cm_tree.str(v)).unwrap_or("");
+    let data = cm_tree.root().and_then(|r| cm_tree.get(r, "data"));
+    let (key, value) = match data.map(|d| cm_tree.lookup(d, CONFIG_KEY)) {
+        Some(crate::yaml::tree::Lookup::Found { key, value }) => (Some(key), Some(value)),
+        _ => (None, None),
+    };
     let value_line = value.map(|v| cm_tree.node(v).line);
+    if let Some((first, second, key)) = cm_tree.duplicate_reads().into_iter().next() {
+        return Err(ManifestError::DuplicateKey {
+            at: m.doc_ref(cm, Some(second)),
+            key,
+            first: m.stream_line(cm, first),
+            second: m.stream_line(cm, second),
+        }
+        .into());
+    }
+    let text = match value {
+        None => "",
+        Some(v) if cm_tree.is_null(v) => "",
+        Some(v) => match cm_tree.str(v) {
+            Some(t) => t,
+            None => {
+                let found = match cm_tree.scalar(v) {
+                    Some(Scalar11::Bool(_)) => "a boolean",
+                    Some(Scalar11::Int(_) | Scalar11::Float(_)) => "a number",
+                    Some(_) => "a scalar",
+                    None if cm_tree.is_map(v) => "a mapping",
+                    None => "a list",
+                };
+                return Err(ContextsError::ConfigNotString { at: m.doc_ref(cm, value_line), found: found.into() }.into());
+            }
+        },
+    };
+    if let Some((line, c)) = crate::verify::yaml11_break(text) {
+        return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
+    }
     let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
         at: m.doc_ref(cm, value_line),
         message: e.message,
         line: e.line,
     })?;
-    Ok(Ok(LoadedConfig { cm, value, text, tree, value_line }))
+    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
+}
+
+/// A list's items as PyYAML reads them: the names, and an error for each item that is not a string.
+fn names(config: &Tree, seq: NodeId, list: &str) -> (Vec<String>, Vec<ContextError>) {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for (i, &item) in config.items(seq).iter().enumerate() {
+        match config.py_str(item) {
+            Some(n) => out.push(n.to_string()),
+            None => {
+                let text = config.raw(item).unwrap_or("(a collection)").to_string();
+                let reads_as = match config.pyyaml(item) {
+                    Some(p) => p.describe(&text),
+                    None if config.is_map(item) => "a mapping".into(),
+                    None => "a list".into(),
+                };
+                errors.push(ContextError::NotString { list: list.into(), index: i + 1, text, reads_as });
+            }
+        }
+    }
+    (out, errors)
+}
+
+/// Plans one set list: the non-string items' errors and the names' errors together.
+fn plan_items(config: &Tree, seq: NodeId, list: &str, scope: Scope, f: &ContextFacts) -> Result<ListPlan, Vec<ContextError>> {
+    let (items, mut errors) = names(config, seq, list);
+    match contexts::plan_list(list, scope, &items, f) {
+        Ok(plan) if errors.is_empty() => Ok(plan),
+        Ok(_) => Err(errors),
+        Err(e) => {
+            errors.extend(e);
+            Err(errors)
+        }
+    }
+}
+
+/// A mapping key as PyYAML reads it, as the key of the config's JSON meaning.
+fn key_name(config: &Tree, key: NodeId) -> String {
+    match config.to_json_as(key, Reader::PyYaml) {
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
 }
 
 /// The configured lists: the global one first, then each workspace's that is set.
 pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
-    let read = |v: Option<NodeId>| match v {
+    let read = |v: Option<NodeId>, list: &str| match v {
         None => AllowedList::Unset,
         Some(v) if config.is_null(v) => AllowedList::Unset,
-        Some(v) if config.str(v) == Some(contexts::ALL) => AllowedList::All,
-        Some(v) => AllowedList::Names(strings(config, v)),
+        Some(v) if config.py_str(v) == Some(contexts::ALL) => AllowedList::All,
+        Some(v) => AllowedList::Names(names(config, v, list).0),
     };
     let root = config.root().filter(|&r| config.is_map(r));
     let mut out = vec![(
-        "kubernetes.allowed_contexts".to_string(),
-        read(root.and_then(|r| config.path(r, &["kubernetes", "allowed_contexts"]))),
+        GLOBAL.to_string(),
+        read(root.and_then(|r| config.path(r, &["kubernetes", "allowed_contexts"])), GLOBAL),
     )];
     for &(k, ws) in root.and_then(|r| config.get(r, "workspaces")).map(|w| config.entries(w)).unwrap_or_default() {
         if let Some(v) = config.path(ws, &["kubernetes", "allowed_contexts"]) {
-            out.push((
-                format!("workspaces.{}.kubernetes.allowed_contexts", config.str(k).unwrap_or("?")),
-                read(Some(v)),
-            ));
+            let list = format!("workspaces.{}.kubernetes.allowed_contexts", key_name(config, k));
+            out.push((list.clone(), read(Some(v), &list)));
         }
     }
     out
@@ -253,119 +349,338 @@ pub fn inspect(m: &Manifests, api: &ApiServer) -> Result<Inspected, RuleError> {
     let lists = if env_value(tree, api.container, DB_ENV).is_some() {
         None
     } else {
-        load_config(m, api)?.ok().map(|l| lists(&l.tree))
+        match load_config(m, api)? {
+            ConfigSource::Found(l) => Some(lists(&l.tree)),
+            ConfigSource::NotInStream(_) => None,
+        }
     };
     Ok(Inspected { facts, lists })
 }
 
 enum PlanError {
-    Rule(ContextError),
+    Rule(Vec<ContextError>),
     Edit(crate::yaml::EditError),
 }
 
-impl From<ContextError> for PlanError {
-    fn from(e: ContextError) -> Self {
-        PlanError::Rule(e)
-    }
-}
 impl From<crate::yaml::EditError> for PlanError {
     fn from(e: crate::yaml::EditError) -> Self {
         PlanError::Edit(e)
     }
 }
 
-fn strings(tree: &Tree, seq: NodeId) -> Vec<String> {
-    tree.items(seq).iter().map(|&i| tree.str(i).map_or_else(|| String::from("?"), str::to_string)).collect()
-}
+const GLOBAL: &str = "kubernetes.allowed_contexts";
 
-/// Edits to config.yaml's text, the reasons, and the unknown names kept.
+/// Edits to config.yaml's text, the reasons, what they mean, notes, and the unknown names kept.
 #[derive(Default)]
 struct ConfigPlan {
     edits: Vec<Edit>,
     reasons: Vec<String>,
     unknown: Vec<String>,
+    intents: Vec<Intent>,
+    notes: Vec<Note>,
+}
+
+/// What a list ended up as (for the workspace notes).
+#[derive(PartialEq)]
+enum Final {
+    Unset,
+    All,
+    Names(Vec<String>),
 }
 
 fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String]) -> Result<ConfigPlan, PlanError> {
     let editor = Editor::new(text, config);
-    let mut edits = Vec::new();
-    let mut reasons = Vec::new();
-    let mut unknown = Vec::new();
+    let mut plan = ConfigPlan::default();
+    let mut errors: Vec<ContextError> = Vec::new();
     let root = config.root().filter(|&r| !config.is_null(r));
     let global = root.and_then(|r| config.get(r, "kubernetes")).filter(|&k| config.is_map(k));
     let global_list = global.and_then(|k| match config.lookup(k, "allowed_contexts") {
         crate::yaml::tree::Lookup::Found { key, value } => Some((key, value)),
         _ => None,
     });
-    const GLOBAL: &str = "kubernetes.allowed_contexts";
+    let set_global = |list: &[String]| Intent::Set { path: keys(GLOBAL), value: json!(list) };
 
     // The global list: explicit, set, `all`, or unset.
-    let wanted: Option<(Vec<String>, ListPlan)> = if !explicit.is_empty() {
-        let plan = contexts::plan_list("--allowed-context", explicit, f)?;
-        Some((plan.result.clone(), plan))
+    let mut global_final = Final::Unset;
+    if !explicit.is_empty() {
+        match contexts::plan_list("--allowed-context", Scope::Global, explicit, f) {
+            Err(e) => errors.extend(e),
+            Ok(p) => {
+                let result = p.result.clone();
+                match global_list {
+                    Some((key, value)) => {
+                        let same = config.is_seq(value) && names(config, value, GLOBAL) == (result.clone(), Vec::new());
+                        if !same {
+                            plan.edits.push(editor.replace_value(key, value, &json!(result))?);
+                            plan.reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
+                            plan.intents.push(set_global(&result));
+                        }
+                    }
+                    None => {
+                        plan.edits.extend(write_unset(&editor, config, root, &result)?);
+                        plan.reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
+                        plan.intents.push(set_global(&result));
+                    }
+                }
+                plan.reasons.extend(p.reasons);
+                plan.unknown.extend(p.unknown_kept);
+                global_final = Final::Names(result);
+            }
+        }
     } else {
-        None
-    };
-    match (wanted, global_list) {
-        (Some((result, plan)), Some((key, value))) => {
-            if strings(config, value) != result || !config.is_seq(value) {
-                edits.push(editor.replace_value(key, value, &json!(result))?);
-                reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
+        match global_list {
+            Some((key, value)) if config.is_seq(value) => match plan_items(config, value, GLOBAL, Scope::Global, f) {
+                Err(e) => errors.extend(e),
+                Ok(p) => {
+                    if p.changes() {
+                        plan.edits.extend(apply_plan(&editor, config, key, value, &p)?);
+                        plan.intents.push(set_global(&p.result));
+                    }
+                    plan.reasons.extend(p.reasons.iter().map(|r| format!("{GLOBAL}: {r}")));
+                    plan.unknown.extend(p.unknown_kept);
+                    if p.result.is_empty() && !config.items(value).is_empty() {
+                        plan.notes.push(note(Severity::Warning, format!("{GLOBAL} is now empty: none of its names is a context SkyPilot can use, so it will use no Kubernetes context")));
+                    }
+                    global_final = Final::Names(p.result);
+                }
+            },
+            Some((_, value)) if config.py_str(value) == Some(contexts::ALL) => global_final = Final::All,
+            Some((key, value)) if config.is_null(value) => match contexts::plan_unset(f) {
+                Err(e) => errors.push(e),
+                Ok(Some(list)) => {
+                    plan.edits.push(editor.replace_value(key, value, &json!(list))?);
+                    plan.reasons.push(unset_reason(&list));
+                    plan.intents.push(set_global(&list));
+                    global_final = Final::Names(list);
+                }
+                Ok(None) => {}
+            },
+            Some((_, value)) => errors.push(ContextError::NotAList { list: GLOBAL.into(), found: found_text(config, value) }),
+            None => match contexts::plan_unset(f) {
+                Err(e) => errors.push(e),
+                Ok(Some(list)) => {
+                    plan.edits.extend(write_unset(&editor, config, root, &list)?);
+                    plan.reasons.push(unset_reason(&list));
+                    plan.intents.push(set_global(&list));
+                    global_final = Final::Names(list);
+                }
+                Ok(None) => {}
+            },
+        }
+    }
+    let global_has_in_cluster = f.in_cluster_exists
+        && match &global_final {
+            Final::All => true,
+            Final::Names(n) => n.contains(&f.in_cluster_name),
+            Final::Unset => false,
+        };
+
+    // Each workspace's own list, when set: only ever narrowed.
+    let workspaces = root.and_then(|r| config.get(r, "workspaces"));
+    for &(ws_key, ws) in workspaces.map(|w| config.entries(w)).unwrap_or_default() {
+        let name = key_name(config, ws_key);
+        let Some(k) = config.get(ws, "kubernetes") else { continue };
+        let crate::yaml::tree::Lookup::Found { key, value } = config.lookup(k, "allowed_contexts") else { continue };
+        let list = format!("workspaces.{name}.kubernetes.allowed_contexts");
+        if config.is_null(value) || config.py_str(value) == Some(contexts::ALL) {
+            continue;
+        }
+        if !config.is_seq(value) {
+            errors.push(ContextError::NotAList { list, found: found_text(config, value) });
+            continue;
+        }
+        let p = match plan_items(config, value, &list, Scope::Workspace, f) {
+            Err(e) => {
+                errors.extend(e);
+                continue;
             }
-            reasons.extend(plan.reasons);
-            unknown.extend(plan.unknown_kept);
+            Ok(p) => p,
+        };
+        if p.changes() {
+            plan.edits.extend(apply_plan(&editor, config, key, value, &p)?);
+            let path = vec![Seg::key("workspaces"), Seg::Key(name.clone()), Seg::key("kubernetes"), Seg::key("allowed_contexts")];
+            plan.intents.push(Intent::Set { path, value: json!(p.result) });
         }
-        (Some((result, plan)), None) => {
-            edits.extend(write_unset(&editor, config, root, &result)?);
-            reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
-            reasons.extend(plan.reasons);
-            unknown.extend(plan.unknown_kept);
-        }
-        (None, Some((key, value))) if config.is_seq(value) => {
-            let plan = contexts::plan_list(GLOBAL, &strings(config, value), f)?;
-            edits.extend(apply_plan(&editor, config, key, value, &plan)?);
-            reasons.extend(plan.reasons.iter().map(|r| format!("{GLOBAL}: {r}")));
-            unknown.extend(plan.unknown_kept);
-        }
-        (None, Some((_, value))) if config.str(value) == Some(contexts::ALL) => {}
-        (None, Some((key, value))) if config.is_null(value) => {
-            if let Some(list) = contexts::plan_unset(f)? {
-                edits.push(editor.replace_value(key, value, &json!(list))?);
-                reasons.push(unset_reason(&list));
-            }
-        }
-        (None, Some(_)) => {}
-        (None, None) => {
-            if let Some(list) = contexts::plan_unset(f)? {
-                edits.extend(write_unset(&editor, config, root, &list)?);
-                reasons.push(unset_reason(&list));
-            }
+        plan.reasons.extend(p.reasons.iter().map(|r| format!("{list}: {r}")));
+        plan.unknown.extend(p.unknown_kept.iter().cloned());
+        if global_has_in_cluster && !p.result.contains(&f.in_cluster_name) {
+            plan.notes.push(note(
+                Severity::Info,
+                format!("{list} does not name `{}`: workspace `{name}` cannot use the API server's own cluster (the global list can); add it there if intended — skyhelm never widens a workspace list", f.in_cluster_name),
+            ));
         }
     }
 
-    // Each workspace's own list, when set.
-    let workspaces = root.and_then(|r| config.get(r, "workspaces"));
-    for &(ws_key, ws) in workspaces.map(|w| config.entries(w)).unwrap_or_default() {
-        let name = config.str(ws_key).unwrap_or("?");
-        let Some(k) = config.get(ws, "kubernetes") else { continue };
-        let crate::yaml::tree::Lookup::Found { key, value } = config.lookup(k, "allowed_contexts") else { continue };
-        if !config.is_seq(value) {
-            continue;
-        }
-        let list = format!("workspaces.{name}.kubernetes.allowed_contexts");
-        let plan = contexts::plan_list(&list, &strings(config, value), f)?;
-        edits.extend(apply_plan(&editor, config, key, value, &plan)?);
-        reasons.extend(plan.reasons.iter().map(|r| format!("{list}: {r}")));
-        unknown.extend(plan.unknown_kept);
+    // context_configs keys are exact context names; remote_identity keys are glob patterns.
+    let mut scopes: Vec<(String, Vec<Seg>, NodeId)> = Vec::new();
+    if let Some(g) = global {
+        scopes.push(("kubernetes".into(), keys("kubernetes"), g));
     }
-    Ok(ConfigPlan { edits, reasons, unknown })
+    for &(ws_key, ws) in workspaces.map(|w| config.entries(w)).unwrap_or_default() {
+        let name = key_name(config, ws_key);
+        if let Some(k) = config.get(ws, "kubernetes").filter(|&k| config.is_map(k)) {
+            scopes.push((
+                format!("workspaces.{name}.kubernetes"),
+                vec![Seg::key("workspaces"), Seg::Key(name), Seg::key("kubernetes")],
+                k,
+            ));
+        }
+    }
+    for (label, path, k) in &scopes {
+        if let Some(cc) = config.get(*k, "context_configs").filter(|&c| config.is_map(c)) {
+            plan_context_configs(&editor, config, f, &format!("{label}.context_configs"), path, cc, &mut plan, &mut errors)?;
+        }
+        if let (Some(ri), Some(_)) = (config.get(*k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts) {
+            let available = f.available();
+            for &(pk, _) in config.entries(ri) {
+                let Some(pattern) = config.py_str(pk) else { continue };
+                if !available.iter().any(|c| fnmatch(pattern, c)) {
+                    plan.notes.push(note(
+                        Severity::Warning,
+                        format!("{label}.remote_identity: pattern `{pattern}` matches no context (available: {}); it applies to nothing", available.join(", ")),
+                    ));
+                }
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(PlanError::Rule(errors));
+    }
+    Ok(plan)
+}
+
+/// Checks the keys of one `context_configs` mapping against the contexts: a case slip is
+/// corrected (the key renamed), a name that matches nothing is an error.
+#[allow(clippy::too_many_arguments)]
+fn plan_context_configs(
+    editor: &Editor,
+    config: &Tree,
+    f: &ContextFacts,
+    label: &str,
+    path: &[Seg],
+    cc: NodeId,
+    plan: &mut ConfigPlan,
+    errors: &mut Vec<ContextError>,
+) -> Result<(), PlanError> {
+    let written: Vec<String> = config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
+    for (i, &(k, _)) in config.entries(cc).iter().enumerate() {
+        let Some(name) = config.py_str(k) else {
+            let text = config.raw(k).unwrap_or("(a collection)").to_string();
+            let reads_as = config.pyyaml(k).map_or_else(|| "a collection".into(), |p| p.describe(&text));
+            errors.push(ContextError::NotString { list: label.into(), index: i + 1, text, reads_as });
+            continue;
+        };
+        match contexts::classify(name, f) {
+            NameClass::Ssh | NameClass::InCluster | NameClass::Exact => {}
+            NameClass::CaseOf(one) if written.contains(&one) => errors.push(ContextError::AmbiguousCase {
+                list: label.into(),
+                name: name.into(),
+                candidates: vec![one],
+            }),
+            NameClass::CaseOf(one) => {
+                plan.edits.push(editor.replace_scalar(k, &json!(one))?);
+                plan.reasons.push(format!("{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"));
+                let mut p = path.to_vec();
+                p.push(Seg::key("context_configs"));
+                plan.intents.push(Intent::RenameKey { path: p, from: name.into(), to: one });
+            }
+            NameClass::Unknown(_) if f.allow_unknown => plan.unknown.push(name.into()),
+            NameClass::Unknown(suggestions) => errors.push(ContextError::Unknown {
+                list: label.into(),
+                name: name.into(),
+                suggestions,
+                available: f.available(),
+                in_cluster: Some(f.in_cluster_name.clone()),
+            }),
+            NameClass::AmbiguousCase(candidates) => {
+                errors.push(ContextError::AmbiguousCase { list: label.into(), name: name.into(), candidates })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Python's `fnmatch.fnmatchcase`: `*`, `?`, `[seq]`, `[!seq]`, case-sensitive.
+pub fn fnmatch(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    // Iterative matching with backtracking on the last `*`.
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        let step = match p.get(pi) {
+            Some('*') => {
+                star = Some((pi, ni));
+                pi += 1;
+                continue;
+            }
+            Some('?') => Some(pi + 1),
+            Some('[') => match class_match(&p, pi, n[ni]) {
+                Some((true, next)) => Some(next),
+                Some((false, _)) => None,
+                None => (n[ni] == '[').then_some(pi + 1),
+            },
+            Some(&c) => (c == n[ni]).then_some(pi + 1),
+            None => None,
+        };
+        match (step, star) {
+            (Some(next), _) => {
+                pi = next;
+                ni += 1;
+            }
+            (None, Some((sp, sn))) => {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            (None, None) => return false,
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Matches `c` against the class starting at `p[at] == '['`: (matched, index after `]`), or None
+/// when the class is not closed (then `[` is a literal, as in fnmatch).
+fn class_match(p: &[char], at: usize, c: char) -> Option<(bool, usize)> {
+    let mut i = at + 1;
+    let negate = matches!(p.get(i), Some('!'));
+    if negate {
+        i += 1;
+    }
+    let start = i;
+    let mut matched = false;
+    while let Some(&pc) = p.get(i) {
+        if pc == ']' && i > start {
+            return Some((matched != negate, i + 1));
+        }
+        if p.get(i + 1) == Some(&'-') && p.get(i + 2).is_some_and(|&e| e != ']') {
+            if (pc..=p[i + 2]).contains(&c) {
+                matched = true;
+            }
+            i += 3;
+        } else {
+            if pc == c {
+                matched = true;
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+fn found_text(config: &Tree, v: NodeId) -> String {
+    if config.is_map(v) {
+        return "a mapping".into();
+    }
+    let text = config.raw(v).unwrap_or("").to_string();
+    format!("`{text}` ({})", config.pyyaml(v).map_or_else(|| "a value".into(), |p| p.describe(&text)))
 }
 
 fn unset_reason(list: &[String]) -> String {
     format!(
         "kubernetes.allowed_contexts set to [{}]: it was unset, and with both a kubeconfig and the in-cluster context SkyPilot would use only the current-context `{}`",
         list.join(", "),
-        list[0]
+        list.first().map_or("", String::as_str)
     )
 }
 
@@ -406,4 +721,23 @@ fn apply_plan(
         edits.push(editor.append_item(seq, &json!(name))?);
     }
     Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fnmatch;
+
+    #[test]
+    fn fnmatch_as_python() {
+        assert!(fnmatch("prod-*", "prod-eu"));
+        assert!(fnmatch("*", "x"));
+        assert!(fnmatch("p?od", "prod"));
+        assert!(fnmatch("[pq]rod", "prod"));
+        assert!(fnmatch("[!q]rod", "prod"));
+        assert!(!fnmatch("Prod-*", "prod-eu"));
+        assert!(!fnmatch("prod-?", "prod-eu"));
+        assert!(fnmatch("a*b*c", "aXbYc"));
+        assert!(!fnmatch("a*b*c", "aXbY"));
+        assert!(fnmatch("[a-c]x", "bx"));
+    }
 }

@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
 use serde_json::{Map, Value};
 
-use crate::change::{Change, RuleId};
+use crate::change::{Change, Intent, RuleId, RuleOutput, Seg, keys};
 use crate::stream::{DocRef, Manifests};
 use crate::yaml::{Edit, Editor, NodeId, Tree};
 
@@ -104,7 +104,7 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
-pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<Change>, RuleError> {
+pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<RuleOutput, RuleError> {
     let tree = m.tree(api.doc)?;
     let text = m.text(api.doc);
     let editor = Editor::new(text, tree);
@@ -123,7 +123,14 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
     let mut edits: Vec<Edit> = Vec::new();
     let mut reasons = Vec::new();
     let mut paths: Vec<String> = Vec::new();
+    let mut intents: Vec<Intent> = Vec::new();
     let container_path = format!("spec.template.spec.containers[{}]", api.container_name);
+    let in_container = |field: &str| {
+        let mut p = keys("spec.template.spec.containers");
+        p.push(Seg::Named(api.container_name.clone()));
+        p.push(Seg::key(field));
+        p
+    };
 
     let at_target = mnts.iter().find(|mt| {
         (mt.path == target && mt.sub_path.is_none())
@@ -184,6 +191,10 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                         );
                         reasons.push(format!("added volume `{VOLUME_NAME}` from Secret `{}`", s.secret_name));
                         paths.push("spec.template.spec.volumes".into());
+                        intents.push(Intent::Append {
+                            path: keys("spec.template.spec.volumes"),
+                            items: vec![to_value(&volume)],
+                        });
                         VOLUME_NAME.to_string()
                     }
                 },
@@ -200,6 +211,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                 api.container_name
             ));
             paths.push(format!("{container_path}.volumeMounts"));
+            intents.push(Intent::Append { path: in_container("volumeMounts"), items: vec![to_value(&mount)] });
         }
     }
 
@@ -213,6 +225,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                     "set KUBECONFIG={SSH_KUBECONFIG} (SSH node pools keep /root/.kube on the state volume)"
                 ));
                 paths.push(format!("{container_path}.env"));
+                intents.push(Intent::Append { path: in_container("env"), items: vec![to_value(&env)] });
             }
             Some((node, value)) => {
                 let wanted = format!("{SSH_MOUNT_PATH}/config");
@@ -225,6 +238,17 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
                     .into());
                 }
             }
+        }
+    } else if let Some((node, value)) = kubeconfig_env {
+        // KUBECONFIG replaces the default ~/.kube/config: it must name the mounted file.
+        let wanted = format!("{MOUNT_PATH}/config");
+        if !value.is_some_and(|v| v.split(':').any(|p| p == wanted || p == "~/.kube/config")) {
+            return Err(MountError::KubeconfigEnv {
+                at: at(Some(tree.node(node).line)),
+                value: value.unwrap_or("(valueFrom)").into(),
+                wanted,
+            }
+            .into());
         }
     }
 
@@ -239,16 +263,25 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<Option<C
             reasons
                 .push(format!("set pod annotation {CHECKSUM_ANNOTATION} so that a changed kubeconfig rolls the pods"));
             paths.push("spec.template.metadata.annotations".into());
+            let mut path = keys("spec.template.metadata.annotations");
+            path.push(Seg::key(CHECKSUM_ANNOTATION));
+            intents.push(Intent::Set { path, value: Value::String(sum.to_string()) });
         }
     }
 
-    Ok((!edits.is_empty()).then(|| Change {
-        doc: api.doc,
-        resource: api.resource.clone(),
-        rule: RuleId::KubeconfigMount,
-        reasons,
-        edits,
-        paths,
-        field: None,
-    }))
+    let changes = if edits.is_empty() {
+        Vec::new()
+    } else {
+        vec![Change {
+            doc: api.doc,
+            resource: api.resource.clone(),
+            rule: RuleId::KubeconfigMount,
+            reasons,
+            edits,
+            paths,
+            field: None,
+            intents,
+        }]
+    };
+    Ok(RuleOutput { changes, ..RuleOutput::default() })
 }

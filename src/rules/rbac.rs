@@ -6,7 +6,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
-use crate::change::{Change, Note, RuleId, Severity};
+use crate::change::{AddedDoc, Change, Intent, Note, RuleId, Seg, Severity};
 use crate::contexts::ContextFacts;
 use crate::rbac::{self, ALL_VERBS, FEATURES, Grant, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm, RbacObjects};
 use crate::stream::{ManifestError, Manifests, ResourceId};
@@ -32,21 +32,8 @@ pub enum RbacMode {
     Off,
 }
 
-/// A document rbac adds at the end of the stream.
-#[derive(Debug, Clone)]
-pub struct Added {
-    pub resource: ResourceId,
-    pub text: String,
-    pub reasons: Vec<String>,
-    pub paths: Vec<String>,
-}
-
-#[derive(Debug, Default)]
-pub struct RbacOutcome {
-    pub changes: Vec<Change>,
-    pub added: Vec<Added>,
-    pub notes: Vec<Note>,
-}
+/// What the RBAC rule returns: the one shape every rule returns.
+pub type RbacOutcome = crate::change::RuleOutput;
 
 fn note(severity: Severity, message: String) -> Note {
     Note { severity, rule: RuleId::Rbac, message }
@@ -149,7 +136,8 @@ fn metadata(name: &str, namespace: Option<&str>, style: &Style) -> ObjectMeta {
     }
 }
 
-fn document<T: serde::Serialize>(obj: &T, api_version: &str, kind: &str, style: &Style) -> String {
+/// A new document: what it means (the value the pipeline checks it against) and its text.
+fn document<T: serde::Serialize>(obj: &T, api_version: &str, kind: &str, style: &Style) -> (Value, String) {
     let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("apiVersion".into(), json!(api_version));
@@ -160,8 +148,9 @@ fn document<T: serde::Serialize>(obj: &T, api_version: &str, kind: &str, style: 
     if !style.helm4 {
         s.push_str(&format!("# Source: {ADDED_FILENAME}{nl}"));
     }
-    s.push_str(&emit::document(&emit::keys_first(v, &["apiVersion", "kind", "metadata"]), style.layout));
-    s
+    let v = emit::keys_first(v, &["apiVersion", "kind", "metadata"]);
+    s.push_str(&emit::document(&v, style.layout));
+    (v, s)
 }
 
 fn id(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ResourceId {
@@ -217,9 +206,12 @@ fn add(
     };
     if acc.name != "default" && m.find("ServiceAccount", &acc.name, Some(Some(&acc.namespace)))?.is_none() {
         let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), &style), ..Default::default() };
-        out.added.push(Added {
+        let (value, text) = document(&sa, "v1", "ServiceAccount", &style);
+        out.added.push(AddedDoc {
+            rule: RuleId::Rbac,
             resource: id("v1", "ServiceAccount", Some(&acc.namespace), &acc.name),
-            text: document(&sa, "v1", "ServiceAccount", &style),
+            value,
+            text,
             reasons: vec![format!(
                 "ServiceAccount `{}` added: the Deployment runs as it and nothing in the stream creates it",
                 acc.name
@@ -252,7 +244,7 @@ fn add(
         let rules = rbac::to_rules(&perms);
         let why = format!("grants what the minimal set needs and nothing in the stream grants: {}", describe(&perms));
         let role_ref = RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.clone() };
-        let (role_text, binding_text) = if cluster {
+        let ((role_value, role_text), (binding_value, binding_text)) = if cluster {
             let role =
                 ClusterRole { metadata: metadata(&name, None, &style), rules: Some(rules), ..Default::default() };
             let binding = ClusterRoleBinding {
@@ -267,14 +259,18 @@ fn add(
                 RoleBinding { metadata: metadata(&name, ns, &style), role_ref, subjects: Some(vec![subject.clone()]) };
             (document(&role, RBAC_V1, kind, &style), document(&binding, RBAC_V1, bkind, &style))
         };
-        out.added.push(Added {
+        out.added.push(AddedDoc {
+            rule: RuleId::Rbac,
             resource: id(RBAC_V1, kind, ns, &name),
+            value: role_value,
             text: role_text,
             reasons: vec![format!("{kind} added: {why}")],
             paths: vec!["rules".into()],
         });
-        out.added.push(Added {
+        out.added.push(AddedDoc {
+            rule: RuleId::Rbac,
             resource: id(RBAC_V1, bkind, ns, &name),
+            value: binding_value,
             text: binding_text,
             reasons: vec![format!(
                 "{bkind} added: binds {kind} `{name}` to ServiceAccount {}/{}",
@@ -455,6 +451,7 @@ fn tighten(
         })?;
         let mut edits: Vec<Edit> = Vec::new();
         let mut reasons = Vec::new();
+        let mut intents = Vec::new();
         for (i, &rule_node) in tree.items(rules).iter().enumerate() {
             let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
                 Ok(r) => r,
@@ -488,6 +485,7 @@ fn tighten(
                 })?,
             );
             reasons.push(format!("rule {} ({}): verbs `*` → [{}]", i + 1, resources.join(", "), verbs.join(", ")));
+            intents.push(Intent::Set { path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")], value: json!(verbs) });
         }
         if !edits.is_empty() {
             out.changes.push(Change {
@@ -498,6 +496,7 @@ fn tighten(
                 edits,
                 paths: vec!["rules".into()],
                 field: None,
+                intents,
             });
         }
     }

@@ -52,6 +52,18 @@ pub enum ManifestError {
     Edit { at: DocRef, source: EditError },
     #[error("{at}: internal error: the edited document no longer parses ({source}); nothing was written")]
     Verify { at: DocRef, source: ParseError },
+    #[error("{at}: the document is empty")]
+    Empty { at: DocRef },
+    #[error("{at}: the document has no kind or metadata.name")]
+    Unnamed { at: DocRef },
+    #[error(
+        "{at}: `{key}` appears twice in one mapping (lines {first} and {second}): readers take the last one, so an edit of the first would not take effect; remove one"
+    )]
+    DuplicateKey { at: DocRef, key: String, first: usize, second: usize },
+    #[error(
+        "{at}: U+{code:04X} is a line break for YAML 1.1 readers (Kubernetes, PyYAML) but not for YAML 1.2 parsers, so they would read this document differently; remove it"
+    )]
+    Yaml11Break { at: DocRef, code: u32 },
 }
 
 /// A manifest stream split into documents; each document is parsed at most once, on demand.
@@ -179,6 +191,19 @@ impl<'a> Manifests<'a> {
             _ => self.quick_label(doc),
         };
         DocRef { document: doc + 1, resource, line: line.map(|l| self.stream_line(doc, l)) }
+    }
+
+    /// Refuses a document whose keys that skyhelm read were written twice.
+    pub fn check_duplicate_reads(&self, doc: usize) -> Result<(), ManifestError> {
+        if let Some((first, second, key)) = self.tree(doc)?.duplicate_reads().into_iter().next() {
+            return Err(ManifestError::DuplicateKey {
+                at: self.doc_ref(doc, Some(second)),
+                key,
+                first: self.stream_line(doc, first),
+                second: self.stream_line(doc, second),
+            });
+        }
+        Ok(())
     }
 
     /// The output stream: every document's original bytes, with `edits[i]` applied to

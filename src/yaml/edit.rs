@@ -409,6 +409,38 @@ impl<'a> Editor<'a> {
         Ok(Edit { at: start, delete: end - start, insert })
     }
 
+    /// Replaces the null value of `key` (empty, `~`, `!!null ''`) with the string `new`: a literal
+    /// block (`literal`, Helm 3 style) or a double-quoted string (Helm 4 style), always after a
+    /// space, never glued to the key.
+    pub fn replace_null_with_text(&self, key: NodeId, value: NodeId, new: &str, literal: bool) -> Result<Edit, EditError> {
+        let k = self.tree.node(key);
+        let v = self.tree.node(value);
+        self.check_not_shared(v.start)?;
+        self.refuse_explicit_keys()?;
+        let at = self.after_colon(key)?;
+        let end = v.end.max(at);
+        let rest_of_line = self.text[end..].split('\n').next().unwrap_or("");
+        let literal_ok = literal
+            && rest_of_line.trim().is_empty()
+            && !new.is_empty()
+            && !new.starts_with([' ', '\n'])
+            && !new.ends_with("\n\n")
+            && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        let insert = if literal_ok {
+            let (body, header) = match new.strip_suffix('\n') {
+                Some(b) => (b, "|"),
+                None => (new, "|-"),
+            };
+            let indent = " ".repeat(k.col + 2);
+            let lines: Vec<String> =
+                body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }).collect();
+            format!(" {header}{}{}", self.layout.nl, lines.join(self.layout.nl))
+        } else {
+            format!(" {}", serde_json::to_string(new).unwrap_or_default())
+        };
+        Ok(Edit { at, delete: end - at, insert })
+    }
+
     /// Position just past the `:` that follows a mapping key.
     fn after_colon(&self, key: NodeId) -> Result<usize, EditError> {
         let k = self.tree.node(key);

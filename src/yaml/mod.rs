@@ -10,5 +10,5 @@ pub mod tree;
 
 pub use edit::{Edit, EditError, Editor};
 pub use limits::Limits;
-pub use scalar::Scalar11;
-pub use tree::{NodeId, ParseError, Tree};
+pub use scalar::{PyScalar, Scalar11};
+pub use tree::{NodeId, ParseError, Reader, Tree};

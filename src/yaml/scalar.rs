@@ -18,6 +18,20 @@ const FALSE_WORDS: &[&str] = &["n", "N", "no", "No", "NO", "false", "False", "FA
 const NULL_WORDS: &[&str] = &["", "~", "null", "Null", "NULL"];
 
 pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
+    match tag.and_then(|t| t.rsplit_once(':').map(|(_, s)| s).or(Some(t))) {
+        Some("null") => return Scalar11::Null,
+        Some("bool") => {
+            return match resolve_plain(value) {
+                b @ Scalar11::Bool(_) => b,
+                _ => Scalar11::Str,
+            };
+        }
+        Some("int") => return parse_int(value).map_or(Scalar11::Str, Scalar11::Int),
+        Some("float") => {
+            return parse_float(value).or_else(|| parse_int(value).map(|i| i as f64)).map_or(Scalar11::Str, Scalar11::Float);
+        }
+        _ => {}
+    }
     if style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!") {
         return Scalar11::Str;
     }
@@ -152,5 +166,297 @@ mod tests {
         for s in ["kube-config", "/root/.kube", "skyhelm.io"] {
             assert!(plain_safe(s), "{s}");
         }
+    }
+}
+
+/// What a scalar means to PyYAML's `safe_load` (YAML 1.1 with PyYAML's own resolver), which is
+/// how SkyPilot reads its config.yaml. It differs from go-yaml v2: `y`/`n` are strings, `1e3` and
+/// `1.0e3` are strings (a float needs a dot and a signed exponent), `1:30` is the integer 90,
+/// `2001-12-14` is a date.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PyScalar {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    /// A date or timestamp (`datetime.date` / `datetime.datetime`), kept as written.
+    Timestamp,
+    /// `=`: a value PyYAML's safe loader cannot construct.
+    Unconstructible,
+    Str,
+}
+
+impl PyScalar {
+    /// How an error message describes what PyYAML reads.
+    pub fn describe(&self, text: &str) -> String {
+        match self {
+            PyScalar::Null => "null (None)".into(),
+            PyScalar::Bool(b) => format!("the boolean {}", if *b { "True" } else { "False" }),
+            PyScalar::Int(i) => format!("the integer {i}"),
+            PyScalar::Float(f) => format!("the float {f:?}"),
+            PyScalar::Timestamp => format!("a date/time ({text})"),
+            PyScalar::Unconstructible => "a value it cannot construct".into(),
+            PyScalar::Str => "a string".into(),
+        }
+    }
+}
+
+pub fn resolve_pyyaml(value: &str, style: Style, tag: Option<&str>) -> PyScalar {
+    match tag.and_then(|t| t.rsplit_once(':').map(|(_, s)| s).or(Some(t))) {
+        Some("null") => return PyScalar::Null,
+        Some("bool") => {
+            return match resolve_plain_pyyaml(value) {
+                b @ PyScalar::Bool(_) => b,
+                _ => PyScalar::Unconstructible,
+            };
+        }
+        Some("int") => return pyyaml_int(value).map_or(PyScalar::Unconstructible, PyScalar::Int),
+        Some("float") => return pyyaml_float(value).map_or(PyScalar::Unconstructible, PyScalar::Float),
+        Some("timestamp") => return PyScalar::Timestamp,
+        _ => {}
+    }
+    if style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!") {
+        return PyScalar::Str;
+    }
+    resolve_plain_pyyaml(value)
+}
+
+fn all_bytes(s: &str, f: impl Fn(u8) -> bool) -> bool {
+    s.bytes().all(f)
+}
+
+/// `[0-9][0-9_]*(?::[0-5]?[0-9])+` (the sexagesimal body), returning the value.
+fn sexagesimal(s: &str) -> Option<f64> {
+    let mut parts = s.split(':');
+    let head = parts.next()?;
+    if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || !all_bytes(head, |c| c.is_ascii_digit() || c == b'_') {
+        return None;
+    }
+    let mut value: f64 = head.replace('_', "").parse().ok()?;
+    let mut any = false;
+    for p in parts {
+        let ok = match p.as_bytes() {
+            [a] => a.is_ascii_digit(),
+            [a, b] => (b'0'..=b'5').contains(a) && b.is_ascii_digit(),
+            _ => false,
+        };
+        if !ok {
+            return None;
+        }
+        value = value * 60.0 + p.parse::<f64>().ok()?;
+        any = true;
+    }
+    any.then_some(value)
+}
+
+fn pyyaml_int(v: &str) -> Option<i128> {
+    let (neg, body) = match v.as_bytes().first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    let clean = |s: &str| s.replace('_', "");
+    let n = if let Some(b) = body.strip_prefix("0b") {
+        if b.is_empty() || !all_bytes(b, |c| matches!(c, b'0' | b'1' | b'_')) {
+            return None;
+        }
+        i128::from_str_radix(&clean(b), 2).unwrap_or(0)
+    } else if let Some(h) = body.strip_prefix("0x") {
+        if h.is_empty() || !all_bytes(h, |c| c.is_ascii_hexdigit() || c == b'_') {
+            return None;
+        }
+        i128::from_str_radix(&clean(h), 16).unwrap_or(0)
+    } else if body == "0" {
+        0
+    } else if let Some(o) = body.strip_prefix('0') {
+        if o.is_empty() || !all_bytes(o, |c| (b'0'..=b'7').contains(&c) || c == b'_') {
+            return None;
+        }
+        i128::from_str_radix(&clean(o), 8).unwrap_or(0)
+    } else if body.as_bytes().first().is_some_and(|c| (b'1'..=b'9').contains(c)) {
+        if all_bytes(body, |c| c.is_ascii_digit() || c == b'_') {
+            clean(body).parse().ok()?
+        } else {
+            #[allow(clippy::cast_possible_truncation)]
+            let s = sexagesimal(body)? as i128;
+            s
+        }
+    } else {
+        return None;
+    };
+    Some(if neg { -n } else { n })
+}
+
+fn pyyaml_float(v: &str) -> Option<f64> {
+    if matches!(v, ".nan" | ".NaN" | ".NAN") {
+        return Some(f64::NAN);
+    }
+    let (neg, body) = match v.as_bytes().first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    };
+    if matches!(body, ".inf" | ".Inf" | ".INF") {
+        return Some(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
+    }
+    let signed = body.len() != v.len();
+    // [0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
+    if let Some((head, frac)) = body.rsplit_once('.')
+        && head.contains(':')
+        && all_bytes(frac, |c| c.is_ascii_digit() || c == b'_')
+    {
+        let base = sexagesimal(head)?;
+        let f: f64 = format!("0.{}", frac.replace('_', "")).parse().unwrap_or(0.0);
+        return Some(if neg { -(base + f) } else { base + f });
+    }
+    // [0-9][0-9_]*\.[0-9_]*([eE][-+][0-9]+)?  |  \.[0-9_]+([eE][-+][0-9]+)? (unsigned only)
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.')?;
+    let digits = |s: &str| all_bytes(s, |c| c.is_ascii_digit() || c == b'_');
+    let int_ok = !int.is_empty() && int.as_bytes()[0].is_ascii_digit() && digits(int) && digits(frac);
+    let dot_ok = int.is_empty() && !signed && !frac.is_empty() && digits(frac);
+    if !(int_ok || dot_ok) {
+        return None;
+    }
+    if let Some(e) = exp {
+        let b = e.as_bytes();
+        if b.len() < 2 || !matches!(b[0], b'+' | b'-') || !b[1..].iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+    }
+    let f: f64 = body.replace('_', "").parse().ok()?;
+    Some(if neg { -f } else { f })
+}
+
+fn pyyaml_timestamp(v: &str) -> bool {
+    let b = v.as_bytes();
+    let d = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    // [0-9]{4}-[0-9]{2}-[0-9]{2}
+    if b.len() == 10 && (0..4).all(d) && b[4] == b'-' && d(5) && d(6) && b[7] == b'-' && d(8) && d(9) {
+        return true;
+    }
+    // [0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(\.[0-9]*)?(tz)?
+    let mut i = 4;
+    if !(0..4).all(d) || b.get(4) != Some(&b'-') {
+        return false;
+    }
+    let num = |i: &mut usize, min: usize, max: usize| {
+        let s = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() && *i - s < max {
+            *i += 1;
+        }
+        *i - s >= min
+    };
+    i += 1;
+    if !num(&mut i, 1, 2) || b.get(i) != Some(&b'-') {
+        return false;
+    }
+    i += 1;
+    if !num(&mut i, 1, 2) {
+        return false;
+    }
+    match b.get(i) {
+        Some(b'T' | b't') => i += 1,
+        Some(b' ' | b'\t') => {
+            while matches!(b.get(i), Some(b' ' | b'\t')) {
+                i += 1;
+            }
+        }
+        _ => return false,
+    }
+    if !num(&mut i, 1, 2) || b.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    if !num(&mut i, 2, 2) || b.get(i) != Some(&b':') {
+        return false;
+    }
+    i += 1;
+    if !num(&mut i, 2, 2) {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while d(i) {
+            i += 1;
+        }
+    }
+    while matches!(b.get(i), Some(b' ' | b'\t')) {
+        i += 1;
+    }
+    match b.get(i) {
+        None => true,
+        Some(b'Z') => i + 1 == b.len(),
+        Some(b'+' | b'-') => {
+            i += 1;
+            if !num(&mut i, 1, 2) {
+                return false;
+            }
+            if b.get(i) == Some(&b':') {
+                i += 1;
+                if !num(&mut i, 2, 2) {
+                    return false;
+                }
+            }
+            i == b.len()
+        }
+        _ => false,
+    }
+}
+
+/// Resolves the text of a plain scalar as PyYAML's resolver does (first character decides which
+/// patterns are tried, in PyYAML's order: bool, float, int, merge, null, timestamp, value).
+pub fn resolve_plain_pyyaml(v: &str) -> PyScalar {
+    const TRUE: &[&str] = &["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"];
+    const FALSE: &[&str] = &["no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
+    if TRUE.contains(&v) {
+        return PyScalar::Bool(true);
+    }
+    if FALSE.contains(&v) {
+        return PyScalar::Bool(false);
+    }
+    let first = v.as_bytes().first().copied();
+    if matches!(first, Some(b'-' | b'+' | b'.' | b'0'..=b'9')) {
+        if let Some(f) = pyyaml_float(v) {
+            return PyScalar::Float(f);
+        }
+        if let Some(i) = pyyaml_int(v) {
+            return PyScalar::Int(i);
+        }
+    }
+    if matches!(v, "" | "~" | "null" | "Null" | "NULL") {
+        return PyScalar::Null;
+    }
+    if pyyaml_timestamp(v) {
+        return PyScalar::Timestamp;
+    }
+    if v == "=" {
+        return PyScalar::Unconstructible;
+    }
+    PyScalar::Str
+}
+
+#[cfg(test)]
+mod pyyaml_tests {
+    use super::*;
+
+    #[test]
+    fn pyyaml_table_from_facts() {
+        assert_eq!(resolve_plain_pyyaml("0123"), PyScalar::Int(83));
+        assert_eq!(resolve_plain_pyyaml("yes"), PyScalar::Bool(true));
+        assert_eq!(resolve_plain_pyyaml("y"), PyScalar::Str);
+        assert_eq!(resolve_plain_pyyaml("1e3"), PyScalar::Str);
+        assert_eq!(resolve_plain_pyyaml("1.0e3"), PyScalar::Str);
+        assert_eq!(resolve_plain_pyyaml("1.0e+3"), PyScalar::Float(1000.0));
+        assert_eq!(resolve_plain_pyyaml("0o17"), PyScalar::Str);
+        assert_eq!(resolve_plain_pyyaml("1:30"), PyScalar::Int(90));
+        assert_eq!(resolve_plain_pyyaml("2001-12-14"), PyScalar::Timestamp);
+        assert_eq!(resolve_plain_pyyaml("08"), PyScalar::Str);
+        assert_eq!(resolve_plain_pyyaml("prod-eu"), PyScalar::Str);
+        assert_eq!(resolve_plain_pyyaml("~"), PyScalar::Null);
+        assert_eq!(resolve_pyyaml("0123", Style::SingleQuoted, None), PyScalar::Str);
     }
 }

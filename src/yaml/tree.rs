@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle};
 
 use super::limits::Limits;
-use super::scalar::{self, Scalar11};
+use super::scalar::{self, PyScalar, Scalar11};
 
 pub type NodeId = usize;
 
@@ -61,6 +61,18 @@ pub struct Tree {
     root: Option<NodeId>,
     anchors: HashMap<usize, NodeId>,
     aliased: Vec<usize>,
+    /// Keys looked up that the mapping holds twice: (first key, last key). Readers take the last
+    /// one, so an edit of the first would not take effect; the pipeline refuses these.
+    duplicate_reads: std::cell::RefCell<Vec<(NodeId, NodeId)>>,
+}
+
+/// Whose reading of scalars to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reader {
+    /// go-yaml v2 through sigs.k8s.io/yaml: kubectl, Helm, the API server.
+    Kubernetes,
+    /// PyYAML's `safe_load`: SkyPilot's config.yaml.
+    PyYaml,
 }
 
 /// Result of looking a key up in a mapping.
@@ -107,7 +119,13 @@ impl Tree {
                 0,
             ));
         }
-        let mut tree = Tree { nodes: Vec::new(), root: None, anchors: HashMap::new(), aliased: Vec::new() };
+        let mut tree = Tree {
+            nodes: Vec::new(),
+            root: None,
+            anchors: HashMap::new(),
+            aliased: Vec::new(),
+            duplicate_reads: std::cell::RefCell::new(Vec::new()),
+        };
         let mut stack: Vec<Frame> = Vec::new();
         // Per node: nodes decoded with aliases expanded, and how many of those are decoded through
         // an alias, as go-yaml v2 counts them for its excessive-aliasing check.
@@ -321,19 +339,74 @@ impl Tree {
         matches!(self.scalar(id), Some(Scalar11::Null))
     }
 
+    /// Looks `key` up in a mapping. A key written twice gives the last one (as Kubernetes' and
+    /// PyYAML's readers do) and is remembered: see [`Tree::duplicate_reads`].
     pub fn lookup(&self, map: NodeId, key: &str) -> Lookup {
         let mut merged = false;
+        let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
             if let NodeKind::Scalar { value, style, .. } = &self.nodes[self.resolve(k)].kind {
                 if value == key {
-                    return Lookup::Found { key: k, value: v };
+                    if let Some((first, _)) = found {
+                        self.duplicate_reads.borrow_mut().push((first, k));
+                    }
+                    found = Some((k, v));
                 }
                 if value == "<<" && *style == Style::Plain {
                     merged = true;
                 }
             }
         }
-        if merged { Lookup::Merged } else { Lookup::Missing }
+        match found {
+            Some((key, value)) => Lookup::Found { key, value },
+            None if merged => Lookup::Merged,
+            None => Lookup::Missing,
+        }
+    }
+
+    /// The duplicated keys that lookups have met so far: (line of the first, line of the last, key).
+    pub fn duplicate_reads(&self) -> Vec<(usize, usize, String)> {
+        let mut out: Vec<(usize, usize, String)> = self
+            .duplicate_reads
+            .borrow()
+            .iter()
+            .map(|&(a, b)| {
+                let key = match &self.nodes[self.resolve(b)].kind {
+                    NodeKind::Scalar { value, .. } => value.clone(),
+                    _ => String::new(),
+                };
+                (self.nodes[a].line, self.nodes[b].line, key)
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The node's value as PyYAML's `safe_load` reads a scalar (SkyPilot's config.yaml).
+    pub fn pyyaml(&self, id: NodeId) -> Option<PyScalar> {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve_pyyaml(value, *style, tag.as_deref())),
+            _ => None,
+        }
+    }
+
+    /// The node's text when PyYAML reads it as a string.
+    pub fn py_str(&self, id: NodeId) -> Option<&str> {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Scalar { value, style, tag } => {
+                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(value.as_str())
+            }
+            _ => None,
+        }
+    }
+
+    /// The scalar's text as written (after following aliases), whatever it means.
+    pub fn raw(&self, id: NodeId) -> Option<&str> {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Scalar { value, .. } => Some(value.as_str()),
+            _ => None,
+        }
     }
 
     /// The value under `key`, if written in this mapping.
@@ -364,24 +437,43 @@ impl Tree {
     /// The node as JSON, with YAML 1.1 meaning (as Kubernetes reads it): aliases expanded,
     /// merge keys applied. For reading existing objects into typed structs; never re-emitted.
     pub fn to_json(&self, id: NodeId) -> serde_json::Value {
+        self.to_json_as(id, Reader::Kubernetes)
+    }
+
+    /// The node as JSON as `reader` reads it. PyYAML's dates and unconstructible values become
+    /// tagged strings (`!!timestamp 2001-12-14`), so they never equal a plain string.
+    pub fn to_json_as(&self, id: NodeId, reader: Reader) -> serde_json::Value {
         use serde_json::Value;
         let id = self.resolve(id);
+        let number = |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
+        let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.nodes[id].kind {
+            NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {
+                match scalar::resolve_pyyaml(value, *style, tag.as_deref()) {
+                    PyScalar::Null => Value::Null,
+                    PyScalar::Bool(b) => Value::Bool(b),
+                    PyScalar::Int(i) => number(i, value),
+                    PyScalar::Float(f) => float(f),
+                    PyScalar::Timestamp => Value::String(format!("!!timestamp {value}")),
+                    PyScalar::Unconstructible => Value::String(format!("!!value {value}")),
+                    PyScalar::Str => Value::String(value.clone()),
+                }
+            }
             NodeKind::Scalar { value, .. } => match self.scalar(id) {
                 Some(Scalar11::Null) => Value::Null,
                 Some(Scalar11::Bool(b)) => Value::Bool(b),
-                Some(Scalar11::Int(i)) => i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from),
-                Some(Scalar11::Float(f)) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+                Some(Scalar11::Int(i)) => number(i, value),
+                Some(Scalar11::Float(f)) => float(f),
                 _ => Value::String(value.clone()),
             },
-            NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json(i)).collect()),
+            NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json_as(i, reader)).collect()),
             NodeKind::Map { entries, .. } => {
                 let mut out = serde_json::Map::new();
                 for &(k, v) in entries {
-                    let key = self.to_json(k);
+                    let key = self.to_json_as(k, reader);
                     let is_merge = matches!(&self.nodes[self.resolve(k)].kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
                     if is_merge {
-                        let sources = match self.to_json(v) {
+                        let sources = match self.to_json_as(v, reader) {
                             Value::Array(a) => a,
                             other => vec![other],
                         };
@@ -398,7 +490,7 @@ impl Tree {
                         Value::String(s) => s,
                         other => other.to_string(),
                     };
-                    out.insert(key, self.to_json(v));
+                    out.insert(key, self.to_json_as(v, reader));
                 }
                 Value::Object(out)
             }

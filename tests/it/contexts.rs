@@ -70,18 +70,22 @@ const CASES: &[Case] = &[
         report: &["`elsewhere` is not in the kubeconfig; kept"],
     },
     Case {
-        name: "workspaces get the same rules; an unset global list is written",
+        name: "workspaces get the narrowing rules but never the in-cluster name; an unset global list is written",
         values: "apiService:\n  config: |\n    workspaces:\n      team-a:\n        kubernetes:\n          allowed_contexts:\n          - TRAIN\n          - prod\n      team-b: {}\n",
         args: &[],
         with_kubeconfig: true,
         expect: Expect::Config(
             r#"{
-            "workspaces": {"team-a": {"kubernetes": {"allowed_contexts": ["train", "prod", "in-cluster"]}}, "team-b": {}},
+            "workspaces": {"team-a": {"kubernetes": {"allowed_contexts": ["train", "prod"]}}, "team-b": {}},
             "kubernetes": {"allowed_contexts": ["prod", "in-cluster"]}
         }"#,
         ),
         keeps: &[],
-        report: &["workspaces.team-a.kubernetes.allowed_contexts: `TRAIN` corrected to `train`", "it was unset"],
+        report: &[
+            "workspaces.team-a.kubernetes.allowed_contexts: `TRAIN` corrected to `train`",
+            "it was unset",
+            "workspace `team-a` cannot use the API server's own cluster",
+        ],
     },
     Case {
         name: "`all` stays as it is",

@@ -359,6 +359,13 @@ fn empty_list_stays_empty_and_workspace_lists_are_never_widened() {
     assert_eq!(teams["workspaces"]["team-a"]["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us"]));
     assert_eq!(teams["workspaces"]["team-b"]["kubernetes"]["allowed_contexts"], serde_json::json!([]));
     assert!(err.contains("team-a.kubernetes.allowed_contexts: `TRAIN-US` corrected to `train-us`"), "{err}");
+    // Post-render, with the same context policy, changes nothing in either.
+    for env in ["sky-empty", "sky-teams"] {
+        for helm in ["helm3", "helm4"] {
+            let (code, report, _) = render_and_diff(&dir.path().join("charts").join(env), helm);
+            assert_eq!(code, 0, "{env} {helm}: post-render would change:\n{report}");
+        }
+    }
 }
 
 #[test]

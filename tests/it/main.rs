@@ -9,6 +9,7 @@ mod gitops;
 mod helm;
 mod kubeconfig;
 mod live;
+mod policy;
 mod props;
 mod rbac;
 mod regressions;

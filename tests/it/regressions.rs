@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use skyhelm::yaml::{Editor, Limits, Tree, edit};
 
-use crate::util::{root, skyhelm};
+use crate::util::{API_DEPLOYMENT, k8s_json, root, skyhelm};
 
 fn cases(target: &str) -> Vec<(String, Vec<u8>)> {
     let dir = root().join("tests/fixtures/fuzz");
@@ -20,27 +20,70 @@ fn cases(target: &str) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-/// The yaml_edit fuzz target's check.
-fn edit_keeps_meaning(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let Ok(tree) = Tree::parse(text, &Limits::default()) else { return };
-    let Some(root) = tree.root().filter(|&r| tree.is_map(r)) else { return };
+/// What happens to each regression input, stated up front so that a change in any of them fails:
+/// `parse-refused` (skyhelm refuses the text: a self-referencing anchor, as go-yaml does; a bare
+/// CR line break, on purpose), `kubernetes-refuses` (the Kubernetes reader refuses it, so there
+/// is no meaning to keep), `edit-refused` (skyhelm parses it but refuses to insert, e.g. after a
+/// block scalar at the end of the input), `meaning-kept` (edited; the Kubernetes reader sees the
+/// original plus the new list).
+const OUTCOMES: &[(&str, &str)] = &[
+    ("anchored-root", "kubernetes-refuses"),
+    ("bare-cr", "parse-refused"),
+    ("explicit-key-comment", "kubernetes-refuses"),
+    ("explicit-key-next-line", "kubernetes-refuses"),
+    ("explicit-key", "kubernetes-refuses"),
+    ("flow-empty-values", "kubernetes-refuses"),
+    ("flow-explicit-key", "kubernetes-refuses"),
+    ("folded-at-eof", "edit-refused"),
+    ("self-alias", "parse-refused"),
+    ("trailing-empty-key", "kubernetes-refuses"),
+];
+
+fn k8s_reads(text: &str) -> bool {
+    crate::util::run_with_stdin(&mut std::process::Command::new(crate::util::tool("k8syaml")), text.as_bytes())
+        .status
+        .success()
+}
+
+/// The yaml_edit fuzz target's check, with the meaning read by the Kubernetes YAML reader
+/// (tools/k8syaml), not ours.
+fn edit_outcome(data: &[u8]) -> &'static str {
+    let text = std::str::from_utf8(data).expect("regression inputs are UTF-8");
+    let Ok(tree) = Tree::parse(text, &Limits::default()) else { return "parse-refused" };
+    if !k8s_reads(text) {
+        return "kubernetes-refuses";
+    }
+    let root = tree.root().filter(|&r| tree.is_map(r)).expect("a mapping at the root");
     let editor = Editor::new(text, &tree);
     let item = json!({"name": "kube-config", "secret": {"secretName": "on"}});
-    let Ok(edits) = editor.push_to_list(root, "skyhelmFuzzList", &item) else { return };
+    let Ok(edits) = editor.push_to_list(root, "skyhelmFuzzList", &item) else { return "edit-refused" };
     let edited = edit::apply(text, &edits).expect("edits apply");
-    let after = Tree::parse(&edited, &Limits::default()).expect("edited document parses");
-    let mut now = after.to_json(after.root().expect("root"));
+    let before = k8s_json(text).remove(0);
+    let mut now = k8s_json(&edited).remove(0);
     let added = now.as_object_mut().expect("map").remove("skyhelmFuzzList");
     assert_eq!(added, Some(Value::Array(vec![item])), "{edited}");
-    assert_eq!(now, tree.to_json(root), "{edited}");
+    assert_eq!(now, before, "{edited}");
+    "meaning-kept"
 }
 
 #[test]
 fn yaml_edit_crashes_stay_fixed() {
-    for (name, data) in cases("yaml_edit") {
-        edit_keeps_meaning(&data);
-        let out = skyhelm(&["post-render"], &data);
-        assert!(out.status.code().is_some_and(|c| c == 0 || c == 1), "{name}: {out:?}");
+    let all = cases("yaml_edit");
+    assert_eq!(all.len(), OUTCOMES.len(), "every regression input has an expected outcome");
+    for (name, data) in all {
+        let stem = name.rsplit("yaml_edit-").next().and_then(|n| n.strip_suffix(".yaml")).expect("name");
+        let want = OUTCOMES.iter().find(|(n, _)| *n == stem).map(|(_, o)| *o).expect("listed in OUTCOMES");
+        assert_eq!(edit_outcome(&data), want, "{name}");
+        // Through the binary, next to an API server: the input document comes out byte for byte
+        // and the Deployment gets its mount.
+        let mut stream = data.clone();
+        if !stream.ends_with(b"\n") {
+            stream.push(b'\n');
+        }
+        stream.extend_from_slice(format!("---\n{API_DEPLOYMENT}").as_bytes());
+        let out = skyhelm(&["post-render"], &stream);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stdout.starts_with(&stream[..stream.len() - API_DEPLOYMENT.len()]), "{name}: not byte for byte");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("secretName: kube-credentials"), "{name}: no mount");
     }
 }

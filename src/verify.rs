@@ -1,0 +1,205 @@
+//! Proves each edit: a document skyhelm edited or added is read again, and it must mean exactly
+//! the original plus the changes the rules declared ([`Intent`]s), nothing else — as Kubernetes
+//! reads YAML for manifests, and as PyYAML reads SkyPilot's config.yaml.
+
+use serde_json::{Map, Value};
+
+use crate::change::{Intent, Seg};
+use crate::yaml::{Limits, ParseError, Reader, Tree};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Mismatch {
+    #[error("it no longer parses: {0}")]
+    Parse(String),
+    #[error("it does not mean what the rules declared: `{path}` is {found}, expected {expected}")]
+    Differs { path: String, found: String, expected: String },
+    #[error("a declared change cannot be applied to the original: {0}")]
+    Undeclarable(String),
+}
+
+/// Characters that YAML 1.1 readers (go-yaml v2, PyYAML) take as line breaks but YAML 1.2
+/// parsers (ours) do not: a document holding one means different things to the two.
+pub const YAML11_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];
+
+/// The 1-based line of the first YAML 1.1-only line break in `text`, and the character.
+pub fn yaml11_break(text: &str) -> Option<(usize, char)> {
+    let (at, c) = text.char_indices().find(|(_, c)| YAML11_BREAKS.contains(c))?;
+    Some((memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1, c))
+}
+
+/// The meaning of a whole document (Null when it is empty).
+pub fn meaning(text: &str, reader: Reader, limits: &Limits) -> Result<Value, ParseError> {
+    let tree = Tree::parse(text, limits)?;
+    Ok(tree.root().map_or(Value::Null, |r| tree.to_json_as(r, reader)))
+}
+
+/// Checks that `after` means `before` plus `intents`.
+pub fn check(before: &Value, after: &str, intents: &[Intent], reader: Reader, limits: &Limits) -> Result<(), Mismatch> {
+    let mut expected = before.clone();
+    for intent in intents {
+        apply(&mut expected, intent).map_err(Mismatch::Undeclarable)?;
+    }
+    let found = meaning(after, reader, limits).map_err(|e| Mismatch::Parse(e.to_string()))?;
+    match first_difference(&found, &expected, &mut String::new()) {
+        None => Ok(()),
+        Some((path, found, expected)) => Err(Mismatch::Differs { path, found, expected }),
+    }
+}
+
+/// Checks that an added document's text means `value`.
+pub fn check_added(value: &Value, text: &str, limits: &Limits) -> Result<(), Mismatch> {
+    check(value, text, &[], Reader::Kubernetes, limits)
+}
+
+fn describe(v: Option<&Value>) -> String {
+    match v {
+        None => "missing".into(),
+        Some(v) => {
+            let s = v.to_string();
+            if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s }
+        }
+    }
+}
+
+/// The first place where `a` and `b` differ: (path, a's value, b's value).
+fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<(String, String, String)> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                let d = match y.get(k) {
+                    Some(vb) => first_difference(va, vb, path),
+                    None => Some((path.clone(), describe(Some(va)), describe(None))),
+                };
+                if d.is_some() {
+                    return d;
+                }
+                path.truncate(len);
+            }
+            y.iter()
+                .find(|(k, _)| !x.contains_key(*k))
+                .map(|(k, vb)| (join(path, k), describe(None), describe(Some(vb))))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                if let Some(d) = first_difference(va, vb, path) {
+                    return Some(d);
+                }
+                path.truncate(len);
+            }
+            (x.len() != y.len()).then(|| {
+                (format!("{path} (length)"), x.len().to_string(), y.len().to_string())
+            })
+        }
+        _ if a == b => None,
+        _ => Some((if path.is_empty() { "(document)".into() } else { path.clone() }, describe(Some(a)), describe(Some(b)))),
+    }
+}
+
+fn join(path: &str, k: &str) -> String {
+    if path.is_empty() { k.to_string() } else { format!("{path}.{k}") }
+}
+
+fn seg_text(s: &Seg) -> String {
+    match s {
+        Seg::Key(k) => k.clone(),
+        Seg::Named(n) => format!("[name={n}]"),
+        Seg::Index(i) => format!("[{i}]"),
+    }
+}
+
+/// Walks `path` from `v`, creating mappings for missing keys (and in place of nulls) when `create`.
+fn walk<'v>(mut v: &'v mut Value, path: &[Seg], create: bool) -> Result<&'v mut Value, String> {
+    for seg in path {
+        if create && v.is_null() && matches!(seg, Seg::Key(_)) {
+            *v = Value::Object(Map::new());
+        }
+        v = match (seg, v) {
+            (Seg::Key(k), Value::Object(m)) => {
+                if create {
+                    m.entry(k.clone()).or_insert(Value::Null)
+                } else {
+                    m.get_mut(k).ok_or_else(|| format!("`{}` is missing", seg_text(seg)))?
+                }
+            }
+            (Seg::Named(n), Value::Array(items)) => items
+                .iter_mut()
+                .find(|i| i.get("name").and_then(Value::as_str) == Some(n.as_str()))
+                .ok_or_else(|| format!("no item named `{n}`"))?,
+            (Seg::Index(i), Value::Array(items)) => items.get_mut(*i).ok_or_else(|| format!("no item {i}"))?,
+            (seg, other) => return Err(format!("cannot follow `{}` into {}", seg_text(seg), describe(Some(other)))),
+        };
+    }
+    Ok(v)
+}
+
+/// Applies one declared change to a meaning.
+pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), String> {
+    match intent {
+        Intent::Append { path, items } => {
+            let target = walk(v, path, true)?;
+            if target.is_null() {
+                *target = Value::Array(Vec::new());
+            }
+            let Value::Array(list) = target else {
+                return Err(format!("{} is not a list", path.iter().map(seg_text).collect::<Vec<_>>().join(".")));
+            };
+            list.extend(items.iter().cloned());
+            Ok(())
+        }
+        Intent::Set { path, value } => {
+            *walk(v, path, true)? = value.clone();
+            Ok(())
+        }
+        Intent::RenameKey { path, from, to } => {
+            let Value::Object(m) = walk(v, path, false)? else {
+                return Err("renaming a key of something that is not a mapping".into());
+            };
+            let renamed: Map<String, Value> =
+                std::mem::take(m).into_iter().map(|(k, x)| (if k == *from { to.clone() } else { k }, x)).collect();
+            *m = renamed;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::change::keys;
+    use serde_json::json;
+
+    #[test]
+    fn declared_changes_pass_and_anything_else_fails() {
+        let l = Limits::default();
+        let before = meaning("a: 0600\nb: [x]\n", Reader::Kubernetes, &l).unwrap();
+        let intents = [Intent::Append { path: keys("b"), items: vec![json!("w")] }];
+        assert_eq!(check(&before, "a: 0600\nb: [x, w]\n", &intents, Reader::Kubernetes, &l), Ok(()));
+        // The octal 0600 (384) became the string "0600": caught.
+        let err = check(&before, "a: \"0600\"\nb: [x, w]\n", &intents, Reader::Kubernetes, &l).unwrap_err();
+        assert!(matches!(err, Mismatch::Differs { ref path, .. } if path == "a"), "{err}");
+        // An undeclared change: caught.
+        assert!(check(&before, "a: 0600\nb: [x, w, z]\n", &intents, Reader::Kubernetes, &l).is_err());
+    }
+
+    #[test]
+    fn set_creates_parents_and_rename_keeps_values() {
+        let mut v = Value::Null;
+        apply(&mut v, &Intent::Set { path: keys("kubernetes.allowed_contexts"), value: json!(["a"]) }).unwrap();
+        assert_eq!(v, json!({"kubernetes": {"allowed_contexts": ["a"]}}));
+        apply(&mut v, &Intent::RenameKey { path: vec![], from: "kubernetes".into(), to: "k".into() }).unwrap();
+        assert_eq!(v, json!({"k": {"allowed_contexts": ["a"]}}));
+    }
+
+    #[test]
+    fn yaml11_breaks_are_found_with_their_line() {
+        assert_eq!(yaml11_break("a: b\nc: d\u{2028}e\n"), Some((2, '\u{2028}')));
+        assert_eq!(yaml11_break("a: b\n"), None);
+    }
+}

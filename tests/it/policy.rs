@@ -1,0 +1,309 @@
+//! Issue 11: a context policy that never widens, judged as SkyPilot (PyYAML) and Kubernetes read
+//! the text, `--strict`, and refusals of what two readers would read differently. Every case runs
+//! on input rendered by real Helm 3 (`helm template`) and Helm 4 (what its post-renderer plugin
+//! receives), through the binary.
+
+use serde_json::{Value, json};
+
+use crate::helm::{Form, config_map, render};
+use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json, skyhelm};
+
+const FORMS: [Form; 2] = [Form::Helm3, Form::Helm4];
+
+struct Run {
+    ok: bool,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    report: String,
+}
+
+fn run(input: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = kubeconfig_file(dir.path()).display().to_string();
+    let report = dir.path().join("report.txt");
+    let mut args = vec!["post-render".to_string(), format!("--report-file={}", report.display())];
+    if !extra.contains(&"--no-kubeconfig") {
+        args.push(format!("--kubeconfig={kc}"));
+    }
+    args.extend(extra.iter().filter(|a| **a != "--no-kubeconfig").map(|s| s.to_string()));
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut cmd = std::process::Command::new(crate::util::bin());
+    crate::util::clean(&mut cmd).args(&argv);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = crate::util::run_with_stdin(&mut cmd, input.as_bytes());
+    Run {
+        ok: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).expect("utf-8"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        report: std::fs::read_to_string(&report).unwrap_or_default(),
+    }
+}
+
+fn config(values: &str) -> String {
+    format!("apiService:\n  config: |\n{}", values.lines().map(|l| format!("    {l}\n")).collect::<String>())
+}
+
+/// Expects a refusal: exit 1, nothing on stdout, every `want` in the message (stderr and report).
+fn refused(r: &Run, label: &str, want: &[&str]) {
+    assert_eq!(r.code, Some(1), "{label}: expected exit 1: {}", r.stderr);
+    assert!(r.stdout.is_empty(), "{label}: stdout must stay empty");
+    for w in want {
+        assert!(r.stderr.contains(w), "{label}: stderr lacks {w:?}:\n{}", r.stderr);
+        assert!(r.report.contains(w), "{label}: report lacks {w:?}:\n{}", r.report);
+    }
+}
+
+fn config_of(stdout: &str) -> Value {
+    config_map(&k8s_json(stdout))
+}
+
+#[test]
+fn workspace_lists_are_never_widened_and_get_an_info_note() {
+    let values = config(
+        "kubernetes:\n  allowed_contexts: [prod]\nworkspaces:\n  team-a:\n    kubernetes:\n      allowed_contexts: [TRAIN, ssh-gpu]\n  team-b:\n    kubernetes:\n      allowed_contexts: [train, in-cluster]\n  team-c: {}\n",
+    );
+    for form in FORMS {
+        let r = run(&render(form, &values), &[], &[]);
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        assert_eq!(
+            config_of(&r.stdout),
+            json!({
+                "kubernetes": {"allowed_contexts": ["prod", "in-cluster"]},
+                "workspaces": {
+                    "team-a": {"kubernetes": {"allowed_contexts": ["train"]}},
+                    "team-b": {"kubernetes": {"allowed_contexts": ["train", "in-cluster"]}},
+                    "team-c": {}
+                }
+            }),
+            "{form:?}"
+        );
+        assert!(r.report.contains("`TRAIN` corrected to `train`"), "{}", r.report);
+        assert!(r.report.contains("`ssh-gpu` removed"), "{}", r.report);
+        assert!(
+            r.report.contains("workspaces.team-a.kubernetes.allowed_contexts does not name `in-cluster`: workspace `team-a` cannot use the API server's own cluster"),
+            "{}",
+            r.report
+        );
+        assert!(!r.report.contains("workspace `team-b` cannot"), "{}", r.report);
+        assert!(!r.report.contains("team-c"), "a workspace without its own list inherits: {}", r.report);
+    }
+}
+
+#[test]
+fn empty_lists_stay_empty() {
+    let values = config("kubernetes:\n  allowed_contexts: []\nworkspaces:\n  team-a:\n    kubernetes:\n      allowed_contexts: []\n");
+    for form in FORMS {
+        let input = render(form, &values);
+        let r = run(&input, &[], &[]);
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        let cm = |s: &str| docs(s).into_iter().find(|d| d.contains("kind: ConfigMap")).expect("cm");
+        assert_eq!(cm(&r.stdout), cm(&input), "{form:?}: `[]` must stay `[]`");
+        assert_eq!(
+            config_of(&r.stdout),
+            json!({"kubernetes": {"allowed_contexts": []}, "workspaces": {"team-a": {"kubernetes": {"allowed_contexts": []}}}})
+        );
+    }
+}
+
+#[test]
+fn names_are_judged_as_pyyaml_reads_them_and_every_bad_one_is_reported() {
+    let values = config(
+        "kubernetes:\n  allowed_contexts: [prod, 0123, yes, trian]\nworkspaces:\n  w:\n    kubernetes:\n      allowed_contexts: [1:30, nope]\n",
+    );
+    for form in FORMS {
+        let r = run(&render(form, &values), &[], &[]);
+        refused(
+            &r,
+            &format!("{form:?}"),
+            &[
+                "5 problems in the SkyPilot config",
+                "kubernetes.allowed_contexts: item 2 is `0123`, which SkyPilot's YAML reader (PyYAML) reads as the integer 83, not a context name; quote it: '0123'",
+                "item 3 is `yes`, which SkyPilot's YAML reader (PyYAML) reads as the boolean True",
+                "workspaces.w.kubernetes.allowed_contexts: item 1 is `1:30`, which SkyPilot's YAML reader (PyYAML) reads as the integer 90",
+                "kubernetes.allowed_contexts: context `trian` is not in the kubeconfig",
+                "workspaces.w.kubernetes.allowed_contexts: context `nope` is not in the kubeconfig",
+                "ConfigMap skypilot/sky-config",
+            ],
+        );
+        // The names PyYAML reads as strings are checked too, in the same run... once the
+        // non-strings of their list are fixed; the quoted forms pass and `1e3` is a string.
+        let quoted = config("kubernetes:\n  allowed_contexts: [prod, '0123', trian, nope]\n");
+        let r = run(&render(form, &quoted), &[], &[]);
+        refused(&r, &format!("{form:?} quoted"), &["context `trian` is not in the kubeconfig (did you mean `train`?)", "context `nope` is not in the kubeconfig", "available contexts: prod, Dev-EU, train, in-cluster"]);
+    }
+    // PyYAML itself agrees on what these are (the independent check of our reading).
+    assert_eq!(pyyaml_json("[0123, yes, 1:30, 1e3, y]"), json!([83, true, 90, "1e3", "y"]));
+}
+
+#[test]
+fn renamed_in_cluster_context_is_named_when_the_old_name_is_used() {
+    let values = "apiService:\n  extraEnvs:\n  - name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME\n    value: home\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
+    for form in FORMS {
+        let r = run(&render(form, values), &[], &[]);
+        refused(
+            &r,
+            &format!("{form:?}"),
+            &["context `in-cluster` is not in the kubeconfig (the in-cluster context is named `home` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)", "available contexts: prod, Dev-EU, train, home"],
+        );
+    }
+}
+
+#[test]
+fn context_configs_keys_are_corrected_or_refused_and_remote_identity_patterns_warned() {
+    let good = config(
+        "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    PROD:\n      provision_timeout: 10\n    in-cluster: {}\n  remote_identity:\n    'prod*': sa-a\n    'staging-*': sa-b\n",
+    );
+    let bad = config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    prdo: {}\n");
+    for form in FORMS {
+        let r = run(&render(form, &good), &[], &[]);
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        assert_eq!(
+            config_of(&r.stdout)["kubernetes"]["context_configs"],
+            json!({"prod": {"provision_timeout": 10}, "in-cluster": {}}),
+            "{form:?}"
+        );
+        assert!(r.report.contains("kubernetes.context_configs: key `PROD` corrected to `prod`"), "{}", r.report);
+        assert!(
+            r.report.contains("warning [allowed-contexts]: kubernetes.remote_identity: pattern `staging-*` matches no context"),
+            "{}",
+            r.report
+        );
+        assert!(!r.report.contains("pattern `prod*`"), "{}", r.report);
+        let r = run(&render(form, &bad), &[], &[]);
+        refused(&r, &format!("{form:?}"), &["kubernetes.context_configs: context `prdo` is not in the kubeconfig (did you mean `prod`?)"]);
+    }
+}
+
+#[test]
+fn duplicate_keys_that_skyhelm_reads_are_refused_with_both_lines() {
+    let values = config("kubernetes:\n  allowed_contexts: [prod]\nkubernetes:\n  allowed_contexts: [train]\n");
+    let r = run(&render(Form::Helm3, &values), &[], &[]);
+    refused(&r, "config.yaml", &["`kubernetes` appears twice in config.yaml (lines 1 and 3 of config.yaml)"]);
+
+    let input = render(Form::Helm3, &config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n"));
+    // The ConfigMap's data holds config.yaml twice: Kubernetes keeps the second.
+    let twice = input.replacen("data:\n  config.yaml: |-\n", "data:\n  config.yaml: \"{}\"\n  config.yaml: |-\n", 1);
+    assert_ne!(twice, input);
+    let r = run(&twice, &[], &[]);
+    refused(&r, "data", &["`config.yaml` appears twice in one mapping (lines 24 and 25)"]);
+    // The pod spec has `volumes` twice: an added volume would land in the one readers ignore.
+    let first_volumes = input.find("      volumes:\n").expect("volumes");
+    let mut twice = input.clone();
+    twice.insert_str(first_volumes, "      volumes: []\n");
+    let r = run(&twice, &[], &[]);
+    refused(&r, "pod spec", &["`volumes` appears twice in one mapping", "Deployment skypilot/sky-api-server"]);
+}
+
+#[test]
+fn yaml11_line_breaks_are_refused_with_their_line() {
+    // Helm's own reader breaks the line there, so no chart renders one: inserted into the
+    // rendered config (raw in Helm 3's block, escaped in Helm 4's double-quoted string).
+    let values = config("kubernetes:\n  allowed_contexts: [prod]\n# a comment\n");
+    for form in FORMS {
+        let input = render(form, &values);
+        for (c, name) in [('\u{2028}', "2028"), ('\u{85}', "0085"), ('\u{2029}', "2029")] {
+            let with = if input.contains("config.yaml: |") {
+                input.replacen("# a comment", &format!("# a comment {c} here"), 1)
+            } else {
+                input.replacen("# a comment", &format!("# a comment \\u{name} here"), 1)
+            };
+            assert_ne!(with, input);
+            let r = run(&with, &[], &[]);
+            refused(&r, &format!("{form:?} U+{name}"), &[&format!("config.yaml line 3 holds U+{name}")]);
+        }
+    }
+}
+
+#[test]
+fn null_config_is_written_as_a_proper_string_and_non_strings_are_refused() {
+    let input = |form| render(form, &config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n"));
+    for form in FORMS {
+        let base = input(form);
+        let key = base.find("data:\n  config.yaml:").expect("config.yaml") + "data:\n  ".len();
+        // The value: the rest of the key's line and any more-indented lines (a block scalar).
+        let mut value_end = base[key..].find('\n').expect("eol") + key;
+        while base[value_end + 1..].starts_with("    ") {
+            value_end = base[value_end + 1..].find('\n').expect("eol") + value_end + 1;
+        }
+        for null in ["", " ~", " !!null ''"] {
+            let nulled = format!("{}config.yaml:{null}{}", &base[..key], &base[value_end..]);
+            let r = run(&nulled, &[], &[]);
+            assert!(r.ok, "{form:?} {null:?}: {}", r.stderr);
+            let cm = docs(&r.stdout).into_iter().find(|d| d.contains("kind: ConfigMap")).expect("cm");
+            match form {
+                Form::Helm3 => assert!(cm.contains("config.yaml: |"), "{cm}"),
+                Form::Helm4 => assert!(cm.contains("config.yaml: \""), "{cm}"),
+            }
+            assert_eq!(config_of(&r.stdout), json!({"kubernetes": {"allowed_contexts": ["prod", "in-cluster"]}}), "{form:?} {null:?}");
+        }
+        let number = format!("{}config.yaml: 5{}", &base[..key], &base[value_end..]);
+        refused(&run(&number, &[], &[]), "number", &["`data.config.yaml` is a number; the SkyPilot config must be a string"]);
+    }
+}
+
+#[test]
+fn unset_list_with_a_current_context_that_names_no_context_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    std::fs::write(&kc, crate::util::KUBECONFIG.replace("current-context: prod", "current-context: gone")).expect("kc");
+    for form in FORMS {
+        let r = run(&render(form, "{}\n"), &["--no-kubeconfig", &format!("--kubeconfig={}", kc.display())], &[]);
+        refused(&r, &format!("{form:?}"), &["the kubeconfig's current-context `gone` names no context in it"]);
+    }
+}
+
+#[test]
+fn strict_turns_corrections_and_warnings_into_errors() {
+    let needs_fix = config("kubernetes:\n  allowed_contexts: [PROD]\n");
+    let clean = config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n");
+    let dir = tempfile::tempdir().expect("tmp");
+    let cfg = dir.path().join("skyhelm.yaml");
+    std::fs::write(&cfg, "strict: true\n").expect("config");
+    for form in FORMS {
+        let input = render(form, &needs_fix);
+        for (args, env) in [
+            (vec!["--strict"], vec![]),
+            (vec![], vec![("SKYHELM_STRICT", "true")]),
+            (vec![cfg.to_str().expect("path")], vec![]),
+        ] {
+            let args: Vec<String> = if args.first().is_some_and(|a| a.ends_with("skyhelm.yaml")) {
+                vec![format!("--config={}", args[0])]
+            } else {
+                args.iter().map(|s| s.to_string()).collect()
+            };
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            let r = run(&input, &argv, &env);
+            refused(
+                &r,
+                &format!("{form:?} {args:?} {env:?}"),
+                &[
+                    "--strict: 2 corrections and 0 warnings (nothing was written; fix these at the source)",
+                    "fix: document",
+                    "`PROD` corrected to `prod`",
+                    "`in-cluster` appended",
+                ],
+            );
+        }
+        // Mounting the kubeconfig is the tool's job, not a correction: a clean config passes.
+        let r = run(&render(form, &clean), &["--strict"], &[]);
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        assert!(r.stdout.contains("kube-credentials"), "{form:?}: the mount is still added");
+        // A warning is an error under --strict.
+        let warn = config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  remote_identity:\n    'x-*': sa\n");
+        let r = run(&render(form, &warn), &["--strict"], &[]);
+        refused(&r, &format!("{form:?} warning"), &["0 corrections and 1 warning", "warning: [allowed-contexts] kubernetes.remote_identity: pattern `x-*` matches no context"]);
+    }
+}
+
+#[test]
+fn kubeconfig_env_without_the_mounted_file_is_refused() {
+    let values = "apiService:\n  extraEnvs:\n  - name: KUBECONFIG\n    value: /etc/other/config\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
+    for form in FORMS {
+        let r = run(&render(form, values), &[], &[]);
+        refused(&r, &format!("{form:?}"), &["KUBECONFIG is set to `/etc/other/config`, which does not include /root/.kube/config"]);
+    }
+}
