@@ -3,7 +3,9 @@
 `kubectl kustomize` with the equivalent patches (mount the kubeconfig Secret), on streams of
 growing size. Prints a markdown table; medians of several runs (kustomize: one run, it is slow).
 
-usage: scripts/bench.py [--kustomize-max N]   (needs a release build: cargo build --release)
+usage: scripts/bench.py [--kustomize-max N] [--roles N]   (needs a release build: cargo build --release)
+--roles N adds a stream of N small Roles (the RBAC evaluation's memory case) measured with each
+--rbac mode, against the budget 3 × input + 20 MB.
 Run as root so kustomize can run without network (`unshare -n`), or it waits for a cluster.
 """
 import argparse
@@ -58,6 +60,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kustomize-max", type=int, default=6000, help="largest stream kustomize runs on")
     ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--roles", type=int, default=100000, help="small Roles in the RBAC stream (0: skip it)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     kubectl = shutil.which("kubectl") or os.path.join(ROOT, ".tools", "kubectl")
@@ -91,6 +94,19 @@ def main():
             x_cat = f"{wall / cat[0]:.1f}" if cat[0] > 0 else "-"
             x_k = f"{wall / kust[0]:.4f}" if kust else "-"
             print(f"| {label} | {size / 1e6:.2f} MB | {name} | {wall * 1000:.1f} | {rss:.1f} | {x_cat} | {x_k} |")
+    if args.roles:
+        path = os.path.join(tmp, "roles.yaml")
+        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), "--roles", str(args.roles), path], check=True)
+        size = os.path.getsize(path)
+        label = f"{args.roles} small Roles"
+        cat = measure(["cat"], path, args.runs)
+        print(f"\nRBAC evaluation, budget 3 × input + 20 MB = {3 * size / 1e6 + 20:.1f} MB\n")
+        print("| stream | size | command | wall (ms) | peak RSS (MB) | × cat |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        print(f"| {label} | {size / 1e6:.2f} MB | cat | {cat[0] * 1000:.1f} | {cat[1]:.1f} | 1.0 |")
+        for mode in ("off", "add", "audit", "tighten"):
+            wall, rss = measure([SKYHELM, "post-render", "--kubeconfig", KUBECONFIG, "--rbac", mode], path, args.runs)
+            print(f"| {label} | {size / 1e6:.2f} MB | skyhelm post-render --rbac {mode} | {wall * 1000:.1f} | {rss:.1f} | {wall / cat[0]:.1f} |")
     shutil.rmtree(tmp)
 
 

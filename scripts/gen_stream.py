@@ -3,6 +3,8 @@
 `# Source:` comments, and the SkyPilot chart (examples/helm3-rendered.yaml) in the middle.
 
 usage: gen_stream.py RESOURCES OUT
+       gen_stream.py --roles N OUT   (N small Roles, ~150 bytes each, and the SkyPilot chart:
+                                      the RBAC evaluation's memory benchmark)
 """
 import os
 import sys
@@ -64,7 +66,30 @@ spec:
 """
 
 
+ROLE = """---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: r-{i:06d}
+  namespace: t-{t}
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get]
+"""
+
+
+def roles(n, out):
+    chart = open(os.path.join(ROOT, "examples", "helm3-rendered.yaml")).read()
+    parts = [chart if chart.startswith("---") else "---\n" + chart]
+    parts.extend(ROLE.format(i=i, t=i % 100) for i in range(n))
+    with open(out, "w") as f:
+        f.write("".join(parts))
+
+
 def main():
+    if sys.argv[1] == "--roles":
+        return roles(int(sys.argv[2]), sys.argv[3])
     n, out = int(sys.argv[1]), sys.argv[2]
     chart = open(os.path.join(ROOT, "examples", "helm3-rendered.yaml")).read()
     chart_docs = chart.count("\n---\n") + 1

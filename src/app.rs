@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use crate::change::Outcome;
 use crate::cli::{
@@ -51,13 +51,17 @@ fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Erro
 
 /// Parses arguments, runs, prints the error chain once, maps it to an exit code.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = Cli::parse_from(args);
+    let cli = Cli::parse_args(args);
     let result = std::panic::catch_unwind(|| run(cli));
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
             eprintln!("skyhelm: error: {e}");
-            if matches!(&e, AppError::PostRender(p) if p.is_internal()) { ExitCode::from(70) } else { ExitCode::FAILURE }
+            if matches!(&e, AppError::PostRender(p) if p.is_internal()) {
+                ExitCode::from(70)
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(_) => {
             eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");
@@ -69,10 +73,19 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode, AppError> {
     match cli.command {
         Some(Command::PostRender(args)) => run_post_render(&args),
-        Some(Command::Diff(args)) => run_diff(&args),
+        Some(Command::Diff(args)) => run_diff(&args).inspect_err(|e| {
+            if args.output == DiffOutput::Json {
+                print_json_error(e, serde_json::json!({ "version": 1 }));
+            }
+        }),
         Some(Command::HelmPlugin(PluginCommand::Install(dir))) => plugin_install(&dir),
         Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => plugin_uninstall(&dir),
-        Some(Command::Doctor(args)) => run_doctor(&args),
+        Some(Command::Doctor(args)) => run_doctor(&args).inspect_err(|e| {
+            if args.output == DoctorOutput::Json {
+                let path = args.kubeconfig.as_ref().or(args.contexts_file.as_ref());
+                print_json_error(e, serde_json::json!({ "kubeconfig": path.map(|p| p.display().to_string()) }));
+            }
+        }),
         Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => run_pack(&args),
         Some(Command::Generate(args)) => run_generate(&args),
         None if std::io::stdin().is_terminal() => {
@@ -81,6 +94,17 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         }
         None => run_post_render(&cli.post_render),
     }
+}
+
+/// `--output json` failed: stdout gets only `{…fields, "error": MESSAGE}`, so that a script
+/// reading it sees the failure; the message also goes to stderr and the exit code is 1.
+fn print_json_error(e: &AppError, mut fields: serde_json::Value) {
+    if matches!(e, AppError::Stdout(_)) {
+        return;
+    }
+    fields["error"] = serde_json::Value::String(e.to_string());
+    let text = serde_json::to_string_pretty(&fields).unwrap_or_default() + "\n";
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
 fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, AppError> {
@@ -236,7 +260,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     };
     let now = match &args.now {
         Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
-        None => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64),
+        None => cert::unix_now(),
     };
     let mut input = DoctorInput {
         path: &path,
@@ -245,6 +269,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
         in_cluster_exists: None,
         now,
+        external_database: false,
     };
     if let Some(manifests) = &args.manifests {
         let bytes = read_input(manifests)?;
@@ -257,9 +282,10 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         input.in_cluster_name = inspected.facts.in_cluster_name;
         input.in_cluster_exists = Some(inspected.facts.in_cluster_exists);
         input.allowed = inspected.lists;
+        input.external_database = inspected.external_database;
     }
     if !args.allowed_context.is_empty() {
-        input.allowed = Some(vec![("--allowed-context".into(), AllowedList::Names(args.allowed_context.clone()))]);
+        input.allowed = Some(vec![("--allowed-context".into(), AllowedList::from_flag(&args.allowed_context))]);
     }
     let mut findings = match &contexts_file {
         Some(f) => doctor::doctor_contexts_file(f, &input),
@@ -284,7 +310,7 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
         String::from_utf8(bytes).map_err(|_| AppError::Usage(format!("{}: not UTF-8", args.kubeconfig.display())))?;
     let input =
         PackInput { path: &args.kubeconfig, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
-    let packed = pack::pack(&input, &mut |p: &Path| std::fs::read(p))?;
+    let packed = pack::pack(&input, &mut |p: &Path| read_regular_file(p, pack::MAX_FILE_BYTES))?;
     let kubeconfig = pack::render_kubeconfig(&packed);
     if let Some(path) = &args.contexts_file {
         let file = crate::kubeconfig::contexts_file::ContextsFile::of(&packed, &args.secret_name, &kubeconfig);
@@ -296,6 +322,47 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     };
     std::io::stdout().lock().write_all(out.as_bytes()).map_err(AppError::Stdout)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a file a kubeconfig names (for `kubeconfig pack`): a regular file only, never a FIFO
+/// or a device, which could block or never end. The type is checked before opening and again
+/// on the opened file (it is opened non-blocking, so a FIFO swapped in between cannot hang
+/// the open); at most `limit` + 1 bytes are read, so the caller can refuse a larger file.
+fn read_regular_file(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    fn regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
+        let t = meta.file_type();
+        if t.is_file() {
+            return Ok(());
+        }
+        #[cfg(unix)]
+        let what = {
+            use std::os::unix::fs::FileTypeExt;
+            if t.is_fifo() {
+                "a FIFO (named pipe)"
+            } else if t.is_char_device() || t.is_block_device() {
+                "a device"
+            } else if t.is_socket() {
+                "a socket"
+            } else if t.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            }
+        };
+        #[cfg(not(unix))]
+        let what = if t.is_dir() { "a directory" } else { "not a regular file" };
+        Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}; only regular files are inlined")))
+    }
+    regular(&std::fs::metadata(path)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = options.open(path)?;
+    regular(&file.metadata()?)?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The contexts `doctor --live` checks: those the allowed lists use (all, without lists).

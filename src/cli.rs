@@ -1,15 +1,17 @@
 //! Command-line types (clap derive) and nothing else.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "skyhelm",
     version,
     about = "Helm post-renderer for the SkyPilot API server: mounts the kubeconfig Secret, changes nothing else",
-    long_about = "Helm post-renderer for the SkyPilot API server.\n\nWith no subcommand and stdin not a terminal, skyhelm runs `post-render` with the options given, so `helm install --post-renderer skyhelm` works in Helm 3.",
+    long_about = "Helm post-renderer for the SkyPilot API server.\n\nWith no subcommand and stdin not a terminal, skyhelm runs `post-render` with the options given, so `helm install --post-renderer skyhelm` works in Helm 3. These options may also come before `post-render` or `diff` (`skyhelm --config F diff`).",
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -17,6 +19,55 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub post_render: PostRenderArgs,
+}
+
+impl Cli {
+    /// Parses the command line; on a usage error prints clap's message and exits.
+    /// - The post-render options may also come before `post-render` or `diff`
+    ///   (`skyhelm --config F post-render`): they are parsed as if they followed it.
+    /// - Names from `SKYHELM_ALLOWED_CONTEXTS` (comma-separated) are trimmed and empty ones dropped.
+    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Cli {
+        let matches = Cli::command().get_matches_from(hoist_post_render_options(args.into_iter().collect()));
+        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+        match (&mut cli.command, matches.subcommand()) {
+            (Some(Command::PostRender(a)), Some((_, m))) => a.note_env_source(m),
+            (Some(Command::Diff(a)), Some((_, m))) => a.post_render.note_env_source(m),
+            (None, _) => cli.post_render.note_env_source(&matches),
+            _ => {}
+        }
+        cli
+    }
+}
+
+/// `skyhelm [POST-RENDER OPTIONS] (post-render|diff) REST` becomes
+/// `skyhelm (post-render|diff) [POST-RENDER OPTIONS] REST`. Clap finds where the options end
+/// (which of them take a value): the top-level options are parsed with the first positional
+/// argument taken as an external subcommand, whose arguments are the rest. Global arguments
+/// (`#[arg(global = true)]`) would do it too, but they also reach every other subcommand
+/// (doctor would accept --secret-name and inherit SKYHELM_ALLOWED_CONTEXTS through its own
+/// --allowed-context), so `skyhelm --config F doctor` stays an error.
+fn hoist_post_render_options(args: Vec<OsString>) -> Vec<OsString> {
+    // Values and the environment are checked by the real parse, which names what is wrong.
+    let lenient = |a: clap::Arg| {
+        let a = a.env(clap::builder::Resettable::Reset);
+        if a.get_action().takes_values() { a.value_parser(clap::builder::OsStringValueParser::new()) } else { a }
+    };
+    let splitter = PostRenderArgs::augment_args(clap::Command::new("skyhelm"))
+        .mut_args(lenient)
+        .allow_external_subcommands(true)
+        .disable_help_flag(true)
+        .disable_version_flag(true);
+    let Ok(m) = splitter.try_get_matches_from(&args) else { return args };
+    let Some((name, sub)) = m.subcommand() else { return args };
+    if !matches!(name, "post-render" | "diff") {
+        return args;
+    }
+    let rest = sub.get_many::<OsString>("").map_or(0, |v| v.len());
+    let Some(at) = args.len().checked_sub(rest + 1).filter(|&at| at > 1) else { return args };
+    let mut out = vec![args[0].clone(), args[at].clone()];
+    out.extend_from_slice(&args[1..at]);
+    out.extend_from_slice(&args[at + 1..]);
+    out
 }
 
 #[derive(Debug, Subcommand)]
@@ -203,6 +254,19 @@ pub struct PostRenderArgs {
     /// For CI: every correction of an allowed list or context_configs key, and every warning, is an error (nothing on stdout).
     #[arg(long, env = "SKYHELM_STRICT")]
     pub strict: bool,
+    /// `allowed_context` came from `SKYHELM_ALLOWED_CONTEXTS` (set by [`Cli::parse_args`]).
+    #[arg(skip)]
+    pub allowed_context_from_env: bool,
+}
+
+impl PostRenderArgs {
+    fn note_env_source(&mut self, m: &ArgMatches) {
+        if m.value_source("allowed_context") == Some(ValueSource::EnvVariable) {
+            self.allowed_context_from_env = true;
+            self.allowed_context =
+                self.allowed_context.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
@@ -212,7 +276,8 @@ pub enum RbacChoice {
     Add,
     /// Change nothing; report excess and missing grants.
     Audit,
-    /// Rewrite wildcard verbs in roles bound only to the API server's account.
+    /// Add what is missing (as add), then rewrite wildcard verbs in roles bound only to the API
+    /// server's account (keeping escalate/bind where RBAC management is granted).
     Tighten,
     Off,
 }

@@ -65,7 +65,9 @@ pub enum Scope {
 pub enum ContextError {
     #[error("{list}: context `{name}` is not in the kubeconfig{}{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", suggest_text(suggestions), renamed_text(name, in_cluster), available.join(", "))]
     Unknown { list: String, name: String, suggestions: Vec<String>, available: Vec<String>, in_cluster: Option<String> },
-    #[error("{list}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {reads_as}, not a context name; quote it: '{text}'")]
+    #[error(
+        "{list}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {reads_as}, not a context name; quote it: '{text}'"
+    )]
     NotString { list: String, index: usize, text: String, reads_as: String },
     #[error("{list}: {found}, expected a list of context names or `all`")]
     NotAList { list: String, found: String },
@@ -88,9 +90,9 @@ pub enum ContextError {
 /// When SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames the in-cluster context and the old name is used.
 fn renamed_text(name: &str, in_cluster: &Option<String>) -> String {
     match in_cluster {
-        Some(ic) if name == DEFAULT_IN_CLUSTER && ic != DEFAULT_IN_CLUSTER => format!(
-            " (the in-cluster context is named `{ic}` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)"
-        ),
+        Some(ic) if name == DEFAULT_IN_CLUSTER && ic != DEFAULT_IN_CLUSTER => {
+            format!(" (the in-cluster context is named `{ic}` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)")
+        }
         _ => String::new(),
     }
 }
@@ -277,6 +279,15 @@ pub enum AllowedList {
 }
 
 impl AllowedList {
+    /// A list given as `--allowed-context NAME` (repeatable): `all` alone is the string `all`
+    /// (every context, as in config.yaml), anything else a list of names.
+    pub fn from_flag(values: &[String]) -> AllowedList {
+        match values {
+            [only] if only == ALL => AllowedList::All,
+            names => AllowedList::Names(names.to_vec()),
+        }
+    }
+
     /// The contexts SkyPilot will use from the kubeconfig with this list (None: all of them).
     pub fn used_kubeconfig_contexts(&self, f: &ContextFacts) -> Option<Vec<String>> {
         match self {
@@ -323,9 +334,13 @@ mod tests {
 
     #[test]
     fn corrects_case_drops_ssh_and_duplicates_appends_in_cluster() {
-        let p =
-            plan_list("kubernetes.allowed_contexts", Scope::Global, &names(&["prod-eu", "ssh-a", "train-us", "Prod-EU"]), &facts())
-                .unwrap();
+        let p = plan_list(
+            "kubernetes.allowed_contexts",
+            Scope::Global,
+            &names(&["prod-eu", "ssh-a", "train-us", "Prod-EU"]),
+            &facts(),
+        )
+        .unwrap();
         assert_eq!(p.result, names(&["Prod-EU", "train-us", "in-cluster"]));
         assert_eq!(p.ops, vec![ItemOp::Rename("Prod-EU".into()), ItemOp::Remove, ItemOp::Keep, ItemOp::Remove]);
         assert_eq!(p.append, names(&["in-cluster"]));
@@ -338,7 +353,10 @@ mod tests {
         assert_eq!(suggestions, &names(&["train-us"]));
         let mut f = facts();
         f.allow_unknown = true;
-        assert_eq!(plan_list("l", Scope::Global, &names(&["trian-us"]), &f).unwrap().unknown_kept, names(&["trian-us"]));
+        assert_eq!(
+            plan_list("l", Scope::Global, &names(&["trian-us"]), &f).unwrap().unknown_kept,
+            names(&["trian-us"])
+        );
     }
 
     #[test]

@@ -7,13 +7,13 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
-pub mod verify;
 pub mod change;
 pub mod chart;
 pub mod cli;
 pub mod contexts;
 pub mod kubeconfig;
 pub mod live_client;
+pub mod messages;
 pub mod plugin;
 pub mod post_render;
 pub mod rbac;
@@ -21,4 +21,5 @@ pub mod report;
 pub mod rules;
 pub mod settings;
 pub mod stream;
+pub mod verify;
 pub mod yaml;

@@ -55,6 +55,7 @@ async fn check(kubeconfig: Kubeconfig, context: &str) -> LiveResult {
 
 /// Checks each context, each within `timeout`.
 pub fn check_contexts(kubeconfig: &Kubeconfig, contexts: &[String], timeout: Duration) -> Vec<(String, LiveResult)> {
+    crate::kubeconfig::identity::install_tls_provider();
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => return contexts.iter().map(|c| (c.clone(), LiveResult::Unreachable(scrub(e.to_string())))).collect(),

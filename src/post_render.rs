@@ -2,10 +2,10 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::change::{Action, Change, DocChange, Intent, Outcome, RuleId, RuleOutput, Severity};
+use crate::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
-use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_mount, rbac};
+use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, DocRef, InputError, ManifestError, Manifests};
 use crate::verify::{self, Mismatch};
@@ -98,11 +98,17 @@ pub fn post_render_with(
     let ctx = allowed_contexts::ContextSettings {
         kubeconfig: loaded.as_ref(),
         explicit: &settings.allowed_contexts,
+        explicit_source: &settings.allowed_contexts_source,
         allow_unknown: settings.allow_unknown_contexts,
     };
     // The kubeconfig is mounted unless `--no-mount` says the chart uses none.
     let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
     rules.extend(allowed_contexts::run(&m, &api, &ctx, &facts)?);
+    // With --kubeconfig: doctor's checks of each context the final allowed lists use.
+    if let Some(k) = &loaded {
+        let notes = kubeconfig_checks::notes(&m, &api, &facts, k, &rules.changes)?;
+        rules.notes.extend(notes);
+    }
     rules.extend(rbac::run(&m, &api, &facts, settings.rbac)?);
     // The API server's keys that the rules read must be written once.
     m.check_duplicate_reads(api.doc)?;
@@ -156,9 +162,23 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
         let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
         let tree = m.tree(doc)?;
-        let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
         let internal = |source| PostRenderError::Internal { at: m.doc_ref(doc, None), source };
-        verify::check(&meaning, &after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
+            // Only --allow-excessive-aliasing lets such a document through; expanding it to
+            // compare meanings would cost what the limit exists to prevent.
+            outcome.notes.push(Note {
+                severity: Severity::Warning,
+                rule: ours.first().map_or(RuleId::KubeconfigMount, |c| c.rule),
+                message: format!(
+                    "{}: not verified after editing: it expands to {} nodes through aliases (--allow-excessive-aliasing)",
+                    m.doc_ref(doc, None),
+                    tree.decoded_nodes()
+                ),
+            });
+        } else {
+            let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
+            verify::check(&meaning, &after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        }
         for field in ours.iter().filter_map(|c| c.field.as_ref()) {
             let before = verify::meaning(&field.before, Reader::PyYaml, limits)
                 .map_err(|e| internal(Mismatch::Parse(e.to_string())))?;

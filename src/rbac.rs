@@ -2,7 +2,7 @@
 //! cloud-permissions/kubernetes page and the chart), as data; and how Kubernetes evaluates the
 //! grants in a stream (Role/ClusterRole rules reached through RoleBinding/ClusterRoleBinding).
 
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, PolicyRule, RoleBinding, Subject};
 
 /// "All verbs", written out: skyhelm never writes wildcards.
 pub const ALL_VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
@@ -33,6 +33,15 @@ pub const MINIMAL_CLUSTER: &[RuleSpec] = &[
     r("storage.k8s.io", &["storageclasses"], READ),
 ];
 
+/// What RBAC management needs on roles and clusterroles: the standard verbs plus `escalate`
+/// and `bind`. SkyPilot creates, for its workloads, a Role with every verb on every resource
+/// of its namespace and a ClusterRole that creates namespaces, and binds them. Kubernetes
+/// allows that only to an account that already holds every permission granted, or that holds
+/// `escalate` (create/update a role) and `bind` (bind it) on roles/clusterroles (FACTS.md §3).
+/// The chart's `*` verbs include both; the standard verbs alone do not.
+pub const RBAC_MANAGEMENT_VERBS: &[&str] =
+    &["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection", "escalate", "bind"];
+
 /// Optional features and the rules they need, namespaced unless `cluster`.
 #[derive(Debug, Clone, Copy)]
 pub struct Feature {
@@ -57,16 +66,23 @@ pub const FEATURES: &[Feature] = &[
         name: "RBAC management",
         cluster: false,
         rules: &[
-            r("rbac.authorization.k8s.io", &["roles", "rolebindings"], ALL_VERBS),
+            r("rbac.authorization.k8s.io", &["roles"], RBAC_MANAGEMENT_VERBS),
+            r("rbac.authorization.k8s.io", &["rolebindings"], ALL_VERBS),
             r("", &["serviceaccounts"], ALL_VERBS),
         ],
     },
     Feature {
         name: "RBAC management",
         cluster: true,
-        rules: &[r("rbac.authorization.k8s.io", &["clusterroles", "clusterrolebindings"], ALL_VERBS)],
+        rules: &[
+            r("rbac.authorization.k8s.io", &["clusterroles"], RBAC_MANAGEMENT_VERBS),
+            r("rbac.authorization.k8s.io", &["clusterrolebindings"], ALL_VERBS),
+        ],
     },
 ];
+
+/// Resources whose rules need `escalate` and `bind` kept (see `RBAC_MANAGEMENT_VERBS`).
+pub const ESCALATE_BIND_RESOURCES: &[&str] = &["roles", "clusterroles"];
 
 /// One permission: verb on group/resource, in a namespace or cluster-wide.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -146,13 +162,44 @@ impl Grant {
     }
 }
 
-/// The RBAC objects of a stream.
-#[derive(Debug, Default)]
-pub struct RbacObjects {
-    pub roles: Vec<(usize, Role)>,
-    pub cluster_roles: Vec<(usize, ClusterRole)>,
-    pub role_bindings: Vec<(usize, RoleBinding)>,
-    pub cluster_role_bindings: Vec<(usize, ClusterRoleBinding)>,
+/// A role as a binding names it: (ClusterRole?, namespace of a Role, name).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoleKey {
+    pub cluster: bool,
+    /// The Role's namespace; None for a ClusterRole.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl RoleKey {
+    pub fn describe(&self) -> String {
+        match (&self.namespace, self.cluster) {
+            (_, true) => format!("ClusterRole {}", self.name),
+            (Some(ns), false) => format!("Role {ns}/{}", self.name),
+            (None, false) => format!("Role {}", self.name),
+        }
+    }
+}
+
+/// A RoleBinding or ClusterRoleBinding that binds the account, reduced to what evaluation needs.
+#[derive(Debug, Clone)]
+pub struct Binding {
+    pub doc: usize,
+    /// `RoleBinding ns/name` or `ClusterRoleBinding name`.
+    pub label: String,
+    /// The namespace a RoleBinding grants in; None for a ClusterRoleBinding.
+    pub namespace: Option<String>,
+    pub cluster_binding: bool,
+    pub role: RoleKey,
+}
+
+/// What a binding means for the account `sa_ns/sa_name`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectMatch {
+    /// The binding gives the account its role.
+    pub binds_account: bool,
+    /// Subjects other than the account itself (groups that contain it count as others).
+    pub others: Vec<String>,
 }
 
 fn subject_is(s: &Subject, sa_ns: &str, sa_name: &str, binding_ns: Option<&str>) -> bool {
@@ -168,64 +215,108 @@ fn subject_is(s: &Subject, sa_ns: &str, sa_name: &str, binding_ns: Option<&str>)
     }
 }
 
-impl RbacObjects {
-    /// Every rule that applies to the service account `sa_ns/sa_name`.
-    pub fn grants(&self, sa_ns: &str, sa_name: &str) -> Vec<Grant> {
-        let mut out = Vec::new();
-        let cluster_role =
-            |name: &str| self.cluster_roles.iter().find(|(_, c)| c.metadata.name.as_deref() == Some(name));
-        for (_, rb) in &self.role_bindings {
-            let ns = rb.metadata.namespace.as_deref();
-            if !rb.subjects.iter().flatten().any(|s| subject_is(s, sa_ns, sa_name, ns)) {
-                continue;
-            }
-            let binding = format!("RoleBinding {}/{}", ns.unwrap_or(""), rb.metadata.name.as_deref().unwrap_or(""));
-            let rules: Vec<(PolicyRule, String)> = match rb.role_ref.kind.as_str() {
-                "Role" => self
-                    .roles
-                    .iter()
-                    .filter(|(_, r)| {
-                        r.metadata.name.as_deref() == Some(rb.role_ref.name.as_str())
-                            && r.metadata.namespace.as_deref() == ns
-                    })
-                    .flat_map(|(_, r)| {
-                        r.rules
-                            .iter()
-                            .flatten()
-                            .map(|x| (x.clone(), format!("Role {}/{}", ns.unwrap_or(""), rb.role_ref.name)))
-                    })
-                    .collect(),
-                _ => cluster_role(&rb.role_ref.name)
-                    .into_iter()
-                    .flat_map(|(_, c)| {
-                        c.rules.iter().flatten().map(|x| (x.clone(), format!("ClusterRole {}", rb.role_ref.name)))
-                    })
-                    .collect(),
-            };
-            for (rule, role) in rules {
-                out.push(Grant {
-                    rule,
-                    namespace: ns.map(str::to_string),
-                    source: Source { role, binding: binding.clone() },
-                });
-            }
+fn exactly_account(s: &Subject, sa_ns: &str, sa_name: &str, binding_ns: Option<&str>) -> bool {
+    match s.kind.as_str() {
+        "ServiceAccount" => s.name == sa_name && s.namespace.as_deref().or(binding_ns) == Some(sa_ns),
+        "User" => s.name == format!("system:serviceaccount:{sa_ns}:{sa_name}"),
+        _ => false,
+    }
+}
+
+/// How the subjects of a binding (in `binding_ns`, None for a ClusterRoleBinding) relate to the
+/// account.
+pub fn match_subjects(subjects: &[Subject], sa_ns: &str, sa_name: &str, binding_ns: Option<&str>) -> SubjectMatch {
+    SubjectMatch {
+        binds_account: subjects.iter().any(|s| subject_is(s, sa_ns, sa_name, binding_ns)),
+        others: subjects
+            .iter()
+            .filter(|s| !exactly_account(s, sa_ns, sa_name, binding_ns))
+            .map(|s| match s.namespace.as_deref().or(if s.kind == "ServiceAccount" { binding_ns } else { None }) {
+                Some(ns) => format!("{} {ns}/{}", s.kind, s.name),
+                None => format!("{} {}", s.kind, s.name),
+            })
+            .collect(),
+    }
+}
+
+impl Binding {
+    pub fn from_role_binding(doc: usize, rb: &RoleBinding, namespace: Option<String>) -> Binding {
+        let cluster = rb.role_ref.kind != "Role";
+        Binding {
+            doc,
+            label: format!(
+                "RoleBinding {}/{}",
+                namespace.as_deref().unwrap_or(""),
+                rb.metadata.name.as_deref().unwrap_or("")
+            ),
+            role: RoleKey {
+                cluster,
+                namespace: if cluster { None } else { namespace.clone() },
+                name: rb.role_ref.name.clone(),
+            },
+            namespace,
+            cluster_binding: false,
         }
-        for (_, crb) in &self.cluster_role_bindings {
-            if !crb.subjects.iter().flatten().any(|s| subject_is(s, sa_ns, sa_name, None)) {
-                continue;
-            }
-            let binding = format!("ClusterRoleBinding {}", crb.metadata.name.as_deref().unwrap_or(""));
-            if let Some((_, c)) = cluster_role(&crb.role_ref.name) {
-                for rule in c.rules.iter().flatten() {
+    }
+
+    pub fn from_cluster_role_binding(doc: usize, crb: &ClusterRoleBinding) -> Binding {
+        Binding {
+            doc,
+            label: format!("ClusterRoleBinding {}", crb.metadata.name.as_deref().unwrap_or("")),
+            namespace: None,
+            cluster_binding: true,
+            role: RoleKey { cluster: true, namespace: None, name: crb.role_ref.name.clone() },
+        }
+    }
+}
+
+/// A Role or ClusterRole some binding of the account refers to.
+#[derive(Debug, Clone)]
+pub struct RoleDoc {
+    pub doc: usize,
+    pub key: RoleKey,
+    pub rules: Vec<PolicyRule>,
+}
+
+/// What the stream grants one account: the bindings that bind it, the roles they refer to, and
+/// the roles also bound to someone else. Built from one document at a time; roles no binding
+/// of the account refers to are never kept, so memory follows what the account is granted,
+/// not the size of the stream.
+#[derive(Debug, Default)]
+pub struct RbacObjects {
+    pub bindings: Vec<Binding>,
+    pub roles: Vec<RoleDoc>,
+    /// Roles that some binding gives to subjects other than the account: (role, subject).
+    pub shared: std::collections::BTreeMap<RoleKey, Vec<String>>,
+}
+
+impl RbacObjects {
+    /// Every rule that applies to the account.
+    pub fn grants(&self) -> Vec<Grant> {
+        let mut out = Vec::new();
+        // RoleBindings first, then ClusterRoleBindings, each in stream order.
+        let ordered = self
+            .bindings
+            .iter()
+            .filter(|b| !b.cluster_binding)
+            .chain(self.bindings.iter().filter(|b| b.cluster_binding));
+        for b in ordered {
+            for r in self.roles.iter().filter(|r| r.key == b.role) {
+                for rule in &r.rules {
                     out.push(Grant {
                         rule: rule.clone(),
-                        namespace: None,
-                        source: Source { role: format!("ClusterRole {}", crb.role_ref.name), binding: binding.clone() },
+                        namespace: b.namespace.clone(),
+                        source: Source { role: r.key.describe(), binding: b.label.clone() },
                     });
                 }
             }
         }
         out
+    }
+
+    /// The roles the account's bindings refer to.
+    pub fn wanted_roles(&self) -> std::collections::BTreeSet<RoleKey> {
+        self.bindings.iter().map(|b| b.role.clone()).collect()
     }
 }
 

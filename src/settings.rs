@@ -19,6 +19,9 @@ pub struct Settings {
     pub namespace: Option<String>,
     pub report_file: Option<PathBuf>,
     pub allowed_contexts: Vec<String>,
+    /// Where `allowed_contexts` came from, as messages name it (`--allowed-context`,
+    /// `SKYHELM_ALLOWED_CONTEXTS`, `allowed-contexts in the --config file`).
+    pub allowed_contexts_source: String,
     pub allow_unknown_contexts: bool,
     pub diff_file: Option<PathBuf>,
     pub show_secrets: bool,
@@ -68,8 +71,10 @@ impl ConfigFile {
         let mut cfg: ConfigFile = if text.trim().is_empty() {
             ConfigFile::default()
         } else {
-            serde_saphyr::from_str(text)
-                .map_err(|e| SettingsError::Config { path: path.to_path_buf(), message: e.to_string() })?
+            serde_saphyr::from_str(text).map_err(|e| SettingsError::Config {
+                path: path.to_path_buf(),
+                message: crate::messages::without_library_hints(&e.to_string()),
+            })?
         };
         let base = path.parent().unwrap_or(Path::new(""));
         for p in [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file]
@@ -108,7 +113,14 @@ impl Settings {
             no_mount,
             contexts_file,
             strict,
+            allowed_context_from_env,
         } = args.clone();
+        let allowed_contexts_source = match (allowed_context.is_empty(), allowed_context_from_env) {
+            (false, false) => "--allowed-context",
+            (false, true) => "SKYHELM_ALLOWED_CONTEXTS",
+            (true, _) => "allowed-contexts in the --config file",
+        }
+        .to_string();
         let d = Limits::default();
         Settings {
             secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
@@ -122,6 +134,7 @@ impl Settings {
             } else {
                 allowed_context
             },
+            allowed_contexts_source,
             allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts.unwrap_or(false),
             limits: Limits {
                 max_input_bytes: max_input_bytes.or(config.max_input_bytes).unwrap_or(d.max_input_bytes),

@@ -17,6 +17,10 @@ pub enum Mismatch {
     Undeclarable(String),
 }
 
+/// Documents that expand to more nodes than this (alias bombs let through by
+/// `--allow-excessive-aliasing`) are not expanded to be compared.
+pub const MAX_DECODED_NODES: u64 = 1_000_000;
+
 /// Characters that YAML 1.1 readers (go-yaml v2, PyYAML) take as line breaks but YAML 1.2
 /// parsers (ours) do not: a document holding one means different things to the two.
 pub const YAML11_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];
@@ -93,12 +97,14 @@ fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<(String, 
                 }
                 path.truncate(len);
             }
-            (x.len() != y.len()).then(|| {
-                (format!("{path} (length)"), x.len().to_string(), y.len().to_string())
-            })
+            (x.len() != y.len()).then(|| (format!("{path} (length)"), x.len().to_string(), y.len().to_string()))
         }
         _ if a == b => None,
-        _ => Some((if path.is_empty() { "(document)".into() } else { path.clone() }, describe(Some(a)), describe(Some(b)))),
+        _ => Some((
+            if path.is_empty() { "(document)".into() } else { path.clone() },
+            describe(Some(a)),
+            describe(Some(b)),
+        )),
     }
 }
 

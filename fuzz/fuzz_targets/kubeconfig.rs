@@ -1,15 +1,17 @@
 #![no_main]
-//! Any kubeconfig bytes: doctor and pack never panic, and no finding repeats a token.
+//! Any kubeconfig bytes: doctor and pack never panic (pack reads the same bytes as every file
+//! a reference names).
 use libfuzzer_sys::fuzz_target;
 use skyhelm::kubeconfig::doctor::{DoctorInput, doctor};
 use skyhelm::kubeconfig::pack::{PackInput, pack};
 
 fuzz_target!(|data: &[u8]| {
-    let input = DoctorInput { path: "fuzz", text: data, allowed: None, in_cluster_name: "in-cluster".into(), in_cluster_exists: None, now: 1_795_564_800 };
+    let input = DoctorInput { path: "fuzz", text: data, allowed: None, in_cluster_name: "in-cluster".into(), in_cluster_exists: None, now: 1_795_564_800, external_database: false };
     let _ = doctor(&input);
     if let Ok(text) = std::str::from_utf8(data) {
         let contexts = vec!["a".to_string()];
         let p = PackInput { path: std::path::Path::new("fuzz/kubeconfig"), text, contexts: &contexts, allow_exec: false };
-        let _ = pack(&p, &mut |_| Err(std::io::Error::other("no files in fuzzing")));
+        // Every file a reference names holds the same bytes: the inlining checks see them too.
+        let _ = pack(&p, &mut |_| Ok(data.to_vec()));
     }
 });

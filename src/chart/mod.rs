@@ -120,7 +120,7 @@ pub struct GeneratedChart {
 pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> {
     serde_saphyr::from_str(text).map_err(|e| GenerateError::Parse {
         path: path.into(),
-        message: e.to_string().lines().next().unwrap_or_default().to_string(),
+        message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
     })
 }
 
@@ -252,6 +252,7 @@ impl ContextSource {
                     allowed: None,
                     in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
                     in_cluster_exists: None,
+                    external_database: false,
                     now: 0,
                 };
                 doctor::doctor(&input)

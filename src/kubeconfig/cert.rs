@@ -1,4 +1,5 @@
-//! Just enough of X.509 to read a certificate's notAfter (DER, RFC 5280 §4.1).
+//! Just enough of X.509 to read a certificate's notAfter and public key (DER, RFC 5280 §4.1),
+//! for version 1 certificates as for version 3 (kubectl accepts both).
 
 fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let tag = *b.first()?;
@@ -43,6 +44,27 @@ fn parse_time(tag: u8, s: &[u8]) -> Option<i64> {
     Some(days_from_civil(year, mo, d) * 86_400 + h * 3600 + mi * 60 + se)
 }
 
+/// The whole TLV of the first element of `b` (tag, length and content).
+fn whole_tlv(b: &[u8]) -> Option<&[u8]> {
+    let (_, _, rest) = tlv(b)?;
+    b.get(..b.len() - rest.len())
+}
+
+/// The SubjectPublicKeyInfo of a DER certificate (the whole DER element), version 1 or 3.
+pub fn spki(der: &[u8]) -> Option<&[u8]> {
+    let (_, cert, _) = tlv(der)?;
+    let (_, tbs, _) = tlv(cert)?;
+    let mut rest = tbs;
+    let (tag, _, r) = tlv(rest)?;
+    if tag == 0xa0 {
+        rest = r; // explicit version (absent in version 1)
+    }
+    for _ in 0..5 {
+        rest = tlv(rest)?.2; // serialNumber, signature, issuer, validity, subject
+    }
+    whole_tlv(rest)
+}
+
 /// notAfter of a DER certificate, as Unix seconds.
 pub fn not_after(der: &[u8]) -> Option<i64> {
     let (_, cert, _) = tlv(der)?;
@@ -59,6 +81,11 @@ pub fn not_after(der: &[u8]) -> Option<i64> {
     let (_, _, after) = tlv(validity)?;
     let (tag, value, _) = tlv(after)?;
     parse_time(tag, value)
+}
+
+/// The clock, in Unix seconds (0 if it is before 1970).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 /// Unix seconds of `YYYY-MM-DD` (midnight UTC).
@@ -80,6 +107,38 @@ pub fn format_date(secs: i64) -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// What a PEM value must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PemWant {
+    Certificate,
+    PrivateKey,
+}
+
+/// What is wrong with PEM text as kubectl reads it (Go's `tls.X509KeyPair` and
+/// `CertPool.AppendCertsFromPEM`): certificates are the `CERTIFICATE` blocks, the key the first
+/// `PRIVATE KEY` or `… PRIVATE KEY` block, which must not be encrypted. None when it is right.
+/// The answer never quotes the text.
+pub fn pem_problem(bytes: &[u8], want: PemWant) -> Option<String> {
+    let blocks = pem::parse_many(bytes).unwrap_or_default();
+    match want {
+        PemWant::Certificate if blocks.iter().any(|b| b.tag() == "CERTIFICATE") => None,
+        PemWant::Certificate => Some("does not hold a PEM certificate (a CERTIFICATE block)".into()),
+        PemWant::PrivateKey => {
+            let key = blocks.iter().find(|b| b.tag() == "PRIVATE KEY" || b.tag().ends_with(" PRIVATE KEY"));
+            match key {
+                None => Some("does not hold a PEM private key (a PRIVATE KEY block)".into()),
+                Some(b)
+                    if b.tag() == "ENCRYPTED PRIVATE KEY"
+                        || b.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) =>
+                {
+                    Some("holds an encrypted private key, which kubectl cannot use".into())
+                }
+                Some(_) => None,
+            }
+        }
+    }
 }
 
 #[cfg(test)]

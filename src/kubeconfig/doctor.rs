@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use kube::config::Kubeconfig;
+use kube::config::{Kubeconfig, NamedAuthInfo, NamedCluster};
 use secrecy::ExposeSecret;
 use serde::Serialize;
 
@@ -35,10 +35,49 @@ pub struct DoctorInput<'a> {
     pub in_cluster_exists: Option<bool>,
     /// Unix seconds to check expiry against.
     pub now: i64,
+    /// The manifests set `SKYPILOT_DB_CONNECTION_URI`: the allowed lists are in that database.
+    pub external_database: bool,
 }
 
 fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, message: impl Into<String>) -> Finding {
     Finding { severity, check, subject: subject.into(), message: message.into() }
+}
+
+/// The server of a URL, as shown in findings (never user information), when it is a loopback
+/// address (used for contexts files, which record each context's server).
+pub fn loopback_host(server: &str) -> Option<String> {
+    server_host(server).filter(|(_, host)| is_loopback(host)).map(|(shown, _)| shown)
+}
+
+/// The `loopback-server` warning for `subject`, whose server `shown` is a loopback address.
+pub fn loopback_finding(subject: &str, shown: &str) -> Finding {
+    finding(
+        Severity::Warning,
+        "loopback-server",
+        subject,
+        format!(
+            "server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach"
+        ),
+    )
+}
+
+/// doctor for a contexts file (`kubeconfig pack --contexts-file`): the allowed names against
+/// its contexts, its current-context, and the exec plugins and loopback servers it records.
+pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &DoctorInput) -> Vec<Finding> {
+    let config = super::LoadedKubeconfig::names_of(file).config;
+    let mut out = Vec::new();
+    if file.current_context.is_none() {
+        out.push(finding(
+            Severity::Error,
+            "current-context",
+            "kubeconfig",
+            "current-context is not set; with an unset allowed_contexts SkyPilot would have no context to use",
+        ));
+    }
+    out.extend(file.findings(&file.context_names()));
+    check_contexts(&config, input, &mut out);
+    out.sort_by_key(|f| f.severity);
+    out
 }
 
 pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
@@ -59,32 +98,12 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     let config = match Kubeconfig::from_yaml(text) {
         Ok(c) => c,
         Err(e) => {
-            out.push(finding(Severity::Error, "parse", "kubeconfig", super::scrub(&e.to_string())));
+            out.push(finding(Severity::Error, "parse", "kubeconfig", super::parse_message(&e)));
             return out;
         }
     };
     check_structure(&config, &mut out);
-    check_clusters(&config, input.now, &mut out);
-    check_users(&config, input.now, &mut out);
-    check_contexts(&config, input, &mut out);
-    out.sort_by_key(|f| f.severity);
-    out
-}
-
-/// doctor for a contexts file (`kubeconfig pack --contexts-file`): the allowed names against
-/// its contexts, its current-context, and the exec plugins and loopback servers it records.
-pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &DoctorInput) -> Vec<Finding> {
-    let config = super::LoadedKubeconfig::names_of(file).config;
-    let mut out = Vec::new();
-    if file.current_context.is_none() {
-        out.push(finding(
-            Severity::Error,
-            "current-context",
-            "kubeconfig",
-            "current-context is not set; with an unset allowed_contexts SkyPilot would have no context to use",
-        ));
-    }
-    out.extend(file.findings(&file.context_names()));
+    check_entries(&config, input, &mut out);
     check_contexts(&config, input, &mut out);
     out.sort_by_key(|f| f.severity);
     out
@@ -167,22 +186,12 @@ fn check_data(subject: &str, field: &str, value: &str, want_cert: bool, now: i64
             return;
         }
     };
-    let blocks = pem::parse_many(&bytes).unwrap_or_default();
-    let ok = if want_cert {
-        blocks.iter().any(|b| b.tag() == "CERTIFICATE")
-    } else {
-        blocks.iter().any(|b| b.tag().ends_with("PRIVATE KEY"))
-    };
-    if !ok {
-        let wanted = if want_cert { "a PEM certificate" } else { "a PEM private key" };
-        out.push(finding(
-            Severity::Error,
-            "data-not-pem",
-            subject,
-            format!("{field} is base64 but does not hold {wanted}"),
-        ));
+    let want = if want_cert { cert::PemWant::Certificate } else { cert::PemWant::PrivateKey };
+    if let Some(problem) = cert::pem_problem(&bytes, want) {
+        out.push(finding(Severity::Error, "data-not-pem", subject, format!("{field} is base64 but {problem}")));
         return;
     }
+    let blocks = pem::parse_many(&bytes).unwrap_or_default();
     for b in blocks.iter().filter(|b| b.tag() == "CERTIFICATE") {
         let Some(after) = cert::not_after(b.contents()) else {
             out.push(finding(
@@ -221,114 +230,254 @@ fn file_ref(subject: &str, field: &str, path: &str, out: &mut Vec<Finding>) {
     ));
 }
 
-fn check_clusters(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
-    for cl in &c.clusters {
-        let subject = format!("cluster {}", cl.name);
-        let Some(info) = &cl.cluster else { continue };
-        if let Some(p) = &info.certificate_authority {
-            file_ref(&subject, "certificate-authority", p, out);
-        }
-        if let Some(d) = &info.certificate_authority_data {
-            check_data(&subject, "certificate-authority-data", d, true, now, out);
-        }
-        if let Some(host) = info.server.as_deref().and_then(loopback_host) {
-            out.push(loopback_finding(&subject, &host));
-        }
-        if info.insecure_skip_tls_verify == Some(true) {
-            out.push(finding(
-                Severity::Warning,
-                "insecure-skip-tls-verify",
-                subject,
-                "insecure-skip-tls-verify is set: the server's certificate is not checked",
-            ));
-        }
+/// Doctor's checks of one context as the API server pod would use it, in one place for
+/// `doctor` and post-render: the context's cluster (file references, certificates,
+/// insecure-skip-tls-verify, a loopback server) and user (file references, certificates, exec
+/// plugins, auth-providers). A context named like the in-cluster context gets only that finding:
+/// inside the pod the name means the pod's own service account, so its cluster and user are
+/// not used. A missing cluster or user gives nothing here (`dangling-reference` reports it).
+pub fn context_findings(
+    config: &Kubeconfig,
+    context: &str,
+    in_cluster_name: &str,
+    in_cluster_exists: Option<bool>,
+    now: i64,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    if context == in_cluster_name && in_cluster_exists != Some(false) {
+        out.push(finding(
+            Severity::Warning,
+            "shadowed-context",
+            format!("context {context}"),
+            format!("named like the in-cluster context: inside the pod `{context}` means the pod's own service account, not this context"),
+        ));
+        return out;
     }
+    let (cluster, user) = context_entries(config, context);
+    if let Some(cl) = cluster.and_then(|i| config.clusters.get(i)) {
+        check_cluster(cl, now, &mut out);
+    }
+    if let Some(u) = user.and_then(|i| config.auth_infos.get(i)) {
+        check_user(u, now, &mut out);
+    }
+    out
 }
 
-/// The host of a server URL when it is a loopback address (127.0.0.0/8, ::1, localhost): from
-/// inside the API server pod that is the pod itself, not the cluster. Only the host is
-/// returned (never user information a URL may carry).
-pub fn loopback_host(server: &str) -> Option<String> {
-    let rest = server.split_once("://").map_or(server, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let hostport = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = hostport.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default().to_string()
-    } else {
-        hostport.rsplit_once(':').map_or(hostport, |(h, _)| h).to_string()
+/// Indexes of the cluster and user a context uses (the first of each name, as clients do).
+fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Option<usize>) {
+    let Some(inner) = config.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()) else {
+        return (None, None);
     };
-    let lower = host.trim_end_matches('.').to_ascii_lowercase();
-    let loopback = lower == "localhost"
-        || lower.ends_with(".localhost")
-        || lower.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
-            std::net::IpAddr::V4(v4) => v4.is_loopback(),
-            std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        });
-    loopback.then_some(host)
+    let cluster = config.clusters.iter().position(|c| c.name == inner.cluster);
+    let user = inner.user.as_ref().and_then(|u| config.auth_infos.iter().position(|a| &a.name == u));
+    (cluster, user)
 }
 
-/// The `loopback-server` warning for a cluster (or a context's cluster) at `host`.
-pub fn loopback_finding(subject: &str, host: &str) -> Finding {
-    finding(
-        Severity::Warning,
-        "loopback-server",
-        subject,
-        format!(
-            "the server is on the loopback address `{host}`: inside the API server pod that is the pod itself, not this cluster"
-        ),
-    )
+/// Every context through [`context_findings`] (a finding shared by several contexts once), then
+/// the clusters and users no context uses, with the same checks: the Secret ships them too.
+fn check_entries(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
+    let (mut clusters, mut users) = (vec![false; c.clusters.len()], vec![false; c.auth_infos.len()]);
+    for ctx in &c.contexts {
+        for f in context_findings(c, &ctx.name, &input.in_cluster_name, input.in_cluster_exists, input.now) {
+            if !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        if ctx.name == input.in_cluster_name && input.in_cluster_exists != Some(false) {
+            continue;
+        }
+        let (cl, u) = context_entries(c, &ctx.name);
+        for (seen, i) in [(&mut clusters, cl), (&mut users, u)] {
+            if let Some(flag) = i.and_then(|i| seen.get_mut(i)) {
+                *flag = true;
+            }
+        }
+    }
+    for (cl, _) in c.clusters.iter().zip(&clusters).filter(|(_, seen)| !**seen) {
+        check_cluster(cl, input.now, out);
+    }
+    for (u, _) in c.auth_infos.iter().zip(&users).filter(|(_, seen)| !**seen) {
+        check_user(u, input.now, out);
+    }
 }
 
-fn check_users(c: &Kubeconfig, now: i64, out: &mut Vec<Finding>) {
-    for u in &c.auth_infos {
-        let subject = format!("user {}", u.name);
-        let Some(a) = &u.auth_info else { continue };
-        if let Some(p) = &a.client_certificate {
-            file_ref(&subject, "client-certificate", p, out);
-        }
-        if let Some(p) = &a.client_key {
-            file_ref(&subject, "client-key", p, out);
-        }
-        if let Some(p) = &a.token_file {
-            file_ref(&subject, "tokenFile", p, out);
-        }
-        if let Some(d) = &a.client_certificate_data {
-            check_data(&subject, "client-certificate-data", d, true, now, out);
-        }
-        if let Some(d) = &a.client_key_data {
-            check_data(&subject, "client-key-data", d.expose_secret(), false, now, out);
-        }
-        if let Some(exec) = &a.exec {
-            let cmd = exec.command.clone().unwrap_or_default();
+fn check_cluster(cl: &NamedCluster, now: i64, out: &mut Vec<Finding>) {
+    let subject = format!("cluster {}", cl.name);
+    let Some(info) = &cl.cluster else { return };
+    if let Some(p) = &info.certificate_authority {
+        file_ref(&subject, "certificate-authority", p, out);
+    }
+    if let Some(d) = &info.certificate_authority_data {
+        check_data(&subject, "certificate-authority-data", d, true, now, out);
+    }
+    if info.insecure_skip_tls_verify == Some(true) {
+        out.push(finding(
+            Severity::Warning,
+            "insecure-skip-tls-verify",
+            subject.clone(),
+            "insecure-skip-tls-verify is true: the server's certificate is not checked",
+        ));
+    }
+    if let Some((shown, _)) = info.server.as_deref().and_then(server_host).filter(|(_, host)| is_loopback(host)) {
+        out.push(finding(
+            Severity::Warning,
+            "loopback-server",
+            subject,
+            format!("server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach"),
+        ));
+    }
+}
+
+fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
+    let subject = format!("user {}", u.name);
+    let Some(a) = &u.auth_info else { return };
+    if let Some(p) = &a.client_certificate {
+        file_ref(&subject, "client-certificate", p, out);
+    }
+    if let Some(p) = &a.client_key {
+        file_ref(&subject, "client-key", p, out);
+    }
+    if let Some(p) = &a.token_file {
+        file_ref(&subject, "tokenFile", p, out);
+    }
+    if let Some(d) = &a.client_certificate_data {
+        check_data(&subject, "client-certificate-data", d, true, now, out);
+    }
+    if let Some(d) = &a.client_key_data {
+        check_data(&subject, "client-key-data", d.expose_secret(), false, now, out);
+    }
+    if let (Some(c), Some(k)) = (&a.client_certificate_data, &a.client_key_data) {
+        let decode = |v: &str| base64::engine::general_purpose::STANDARD.decode(v.trim()).ok();
+        if let (Some(c), Some(k)) = (decode(c), decode(k.expose_secret()))
+            && super::identity::key_matches(&c, &k) == Some(false)
+        {
             out.push(finding(
-                Severity::Warning,
-                "exec-plugin",
+                Severity::Error,
+                "key-mismatch",
                 subject.clone(),
-                format!("authenticates with the exec plugin `{cmd}`: the API server image must contain it (and its cloud credentials); SkyPilot's docs recommend a static-token kubeconfig"),
-            ));
-        }
-        if let Some(p) = &a.auth_provider {
-            out.push(finding(
-                Severity::Warning,
-                "auth-provider",
-                subject,
-                format!("uses the deprecated auth-provider `{}`, which needs its plugin inside the pod", p.name),
+                "client-key-data is not the key of client-certificate-data (their public keys differ)",
             ));
         }
     }
+    if let Some(exec) = &a.exec {
+        let cmd = match exec.command.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => format!("exec.command `{c}`"),
+            None => "exec.command unset".to_string(),
+        };
+        out.push(finding(
+            Severity::Warning,
+            "exec-plugin",
+            subject.clone(),
+            format!("authenticates with an exec plugin ({cmd}): the API server image must contain this command (and the credentials it uses); SkyPilot's docs recommend a static-token kubeconfig"),
+        ));
+    }
+    if let Some(p) = &a.auth_provider {
+        out.push(finding(
+            Severity::Warning,
+            "auth-provider",
+            subject,
+            format!(
+                "uses the deprecated auth-provider `{}`, which needs its plugin inside the API server image",
+                p.name
+            ),
+        ));
+    }
+}
+
+/// A server URL as it may be shown (scheme, host and port: no user info, path or query) and
+/// its host (without brackets or an IPv6 zone).
+fn server_host(server: &str) -> Option<(String, &str)> {
+    let server = server.trim();
+    let (scheme, rest) = match server.split_once("://") {
+        Some((s, r)) => (Some(s), r),
+        None => (None, server),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (inside, after) = v6.split_once(']')?;
+        (inside, after.strip_prefix(':'))
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return None;
+    }
+    let bare = host.split('%').next().unwrap_or(host);
+    let mut shown = scheme.map(|s| format!("{s}://")).unwrap_or_default();
+    if authority.starts_with('[') {
+        shown.push_str(&format!("[{host}]"));
+    } else {
+        shown.push_str(host);
+    }
+    if let Some(p) = port.filter(|p| !p.is_empty()) {
+        shown.push_str(&format!(":{p}"));
+    }
+    Some((shown, bare))
+}
+
+/// Whether a host is the pod itself: `localhost` (any case, with or without the final dot),
+/// the names a pod's /etc/hosts gives ::1 (`ip6-localhost`, `ip6-loopback`), 127.0.0.0/8,
+/// ::1, IPv4-mapped ::ffff:127.x, and 0.0.0.0 and `::`, which connect to the local host. IPv4
+/// also in the short forms the C resolver accepts (`127.1`, `0x7f.1`, `2130706433`): SkyPilot
+/// is Python, which resolves with getaddrinfo.
+pub fn is_loopback(host: &str) -> bool {
+    let name = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    if matches!(name.as_str(), "localhost" | "ip6-localhost" | "ip6-loopback") {
+        return true;
+    }
+    if let Ok(v6) = host.parse::<std::net::Ipv6Addr>() {
+        return v6.is_loopback() || v6.is_unspecified() || v6.to_ipv4_mapped().is_some_and(v4_is_local);
+    }
+    inet_aton(host).is_some_and(v4_is_local)
+}
+
+fn v4_is_local(ip: std::net::Ipv4Addr) -> bool {
+    ip.is_loopback() || ip.is_unspecified()
+}
+
+/// IPv4 as inet_aton(3) reads it: 1 to 4 parts, each decimal, octal (`0`…) or hex (`0x`…), the
+/// last part filling the remaining bytes.
+fn inet_aton(s: &str) -> Option<std::net::Ipv4Addr> {
+    let parts: Vec<u32> = s
+        .split('.')
+        .map(|p| {
+            let (digits, radix) = if let Some(h) = p.strip_prefix("0x").or_else(|| p.strip_prefix("0X")) {
+                (h, 16)
+            } else if p.len() > 1 && p.starts_with('0') {
+                (&p[1..], 8)
+            } else {
+                (p, 10)
+            };
+            if digits.is_empty() && radix != 16 || !digits.chars().all(|c| c.is_digit(radix)) {
+                return None;
+            }
+            if digits.is_empty() { Some(0) } else { u32::from_str_radix(digits, radix).ok() }
+        })
+        .collect::<Option<_>>()?;
+    let (last, head) = parts.split_last()?;
+    if head.len() > 3 || head.iter().any(|&b| b > 255) || u64::from(*last) >= 1u64 << (8 * (4 - head.len())) {
+        return None;
+    }
+    let value = head.iter().enumerate().fold(*last, |acc, (i, &b)| acc | (b << (24 - 8 * i)));
+    Some(std::net::Ipv4Addr::from(value))
 }
 
 fn check_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
     let names: Vec<String> = c.contexts.iter().map(|x| x.name.clone()).collect();
-    if names.contains(&input.in_cluster_name) && input.in_cluster_exists != Some(false) {
-        out.push(finding(
-            Severity::Warning,
-            "shadowed-context",
-            format!("context {}", input.in_cluster_name),
-            format!("named like the in-cluster context: inside the pod `{}` means the pod's own service account, not this context", input.in_cluster_name),
-        ));
-    }
     let Some(lists) = &input.allowed else {
+        if input.external_database {
+            out.push(finding(
+                Severity::Info,
+                "external-database",
+                "kubeconfig",
+                format!("{} is set on the API server: SkyPilot keeps its config, allowed_contexts included, in that database, not in the chart; not checking which contexts are allowed (name them with --allowed-context to check a list)", crate::rules::allowed_contexts::DB_ENV),
+            ));
+            return;
+        }
         out.push(finding(
             Severity::Info,
             "allowed-unknown",
@@ -428,33 +577,6 @@ pub fn render_table(path: &str, findings: &[Finding]) -> String {
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_servers() {
-        for s in [
-            "https://127.0.0.1:6443",
-            "https://127.1.2.3",
-            "https://localhost:6443/",
-            "https://LOCALHOST.",
-            "https://[::1]:6443",
-            "https://[::ffff:127.0.0.1]:443",
-            "https://user:pw@127.0.0.1",
-            "localhost:8080",
-        ] {
-            assert!(loopback_host(s).is_some(), "{s}");
-        }
-        for s in
-            ["https://10.0.0.1", "https://example.com", "https://[2001:db8::1]:443", "https://localhost.example.com"]
-        {
-            assert_eq!(loopback_host(s), None, "{s}");
-        }
-        assert_eq!(loopback_host("https://user:pw@127.0.0.1:6443").as_deref(), Some("127.0.0.1"));
-    }
-}
-
 #[derive(Serialize)]
 struct JsonReport<'a> {
     kubeconfig: &'a str,
@@ -468,4 +590,76 @@ pub fn render_json(path: &str, findings: &[Finding]) -> String {
     let report =
         JsonReport { kubeconfig: path, findings, errors: count(Severity::Error), warnings: count(Severity::Warning) };
     serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in [
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "ip6-localhost",
+            "127.0.0.1",
+            "127.9.8.7",
+            "::1",
+            "0:0:0:0:0:0:0:1",
+            "::ffff:127.0.0.1",
+            "::ffff:7f00:1",
+            "0.0.0.0",
+            "::",
+            "127.1",
+            "0x7f.1",
+            "2130706433",
+            "0177.0.0.1",
+        ] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "10.0.0.1",
+            "128.0.0.1",
+            "localhost.example.com",
+            "mylocalhost",
+            "::2",
+            "::ffff:10.0.0.1",
+            "1.2.3.4.5",
+            "127.0.0.256",
+            "08.0.0.1",
+            "",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Any server string: no panic, and what is shown never holds the user info.
+        #[test]
+        fn any_server_is_shown_without_user_info(
+            scheme in "(https?://)?",
+            secret in "[a-z]{1,8}:[A-Za-z0-9]{1,12}@",
+            host in "(\\[[0-9a-f:.%]{0,20}\\]|[0-9a-zA-Z.x]{0,20})",
+            rest in "(:[0-9]{0,5})?(/[ -~]{0,10})?",
+        ) {
+            let server = format!("{scheme}{secret}{host}{rest}");
+            if let Some((shown, h)) = server_host(&server) {
+                proptest::prop_assert!(!shown.contains('@'), "{server} -> {shown}");
+                let _ = is_loopback(h);
+            }
+            let _ = is_loopback(&host);
+        }
+    }
+
+    #[test]
+    fn server_hosts_never_show_user_info() {
+        assert_eq!(
+            server_host("https://u:secret@127.0.0.1:6443/path?x=1"),
+            Some(("https://127.0.0.1:6443".into(), "127.0.0.1"))
+        );
+        assert_eq!(server_host("https://[::1%25lo]:6443"), Some(("https://[::1%25lo]:6443".into(), "::1")));
+        assert_eq!(server_host("localhost:8080"), Some(("localhost:8080".into(), "localhost")));
+        assert_eq!(server_host("https://"), None);
+    }
 }

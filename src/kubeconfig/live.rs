@@ -3,6 +3,7 @@
 //! become findings); the network calls live in `crate::live_client`.
 
 use crate::change::Severity;
+use crate::rbac::{MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
 
 use super::doctor::Finding;
 
@@ -17,27 +18,71 @@ pub struct Permission {
     pub namespaced: bool,
 }
 
-const fn p(resource: &'static str, verb: &'static str) -> Permission {
-    Permission { group: "", resource, subresource: None, verb, namespaced: true }
+/// How many permissions the minimal set has (`crate::rbac`, one entry per resource and verb).
+const fn count(specs: &[RuleSpec]) -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < specs.len() {
+        n += specs[i].resources.len() * specs[i].verbs.len();
+        i += 1;
+    }
+    n
 }
 
-/// What doctor --live checks in each allowed context.
-pub const NEEDED: &[Permission] = &[
-    p("pods", "create"),
-    p("pods", "get"),
-    p("pods", "list"),
-    p("pods", "delete"),
-    Permission { group: "", resource: "pods", subresource: Some("exec"), verb: "create", namespaced: true },
-    p("services", "create"),
-    p("services", "get"),
-    p("services", "list"),
-    p("services", "delete"),
-    p("secrets", "create"),
-    p("secrets", "get"),
-    p("secrets", "list"),
-    p("secrets", "delete"),
-    Permission { group: "", resource: "nodes", subresource: None, verb: "list", namespaced: false },
-];
+const COUNT: usize = count(MINIMAL_NAMESPACED) + count(MINIMAL_CLUSTER);
+
+/// `pods/exec` → (`pods`, Some(`exec`)), at compile time.
+const fn split_subresource(resource: &'static str) -> (&'static str, Option<&'static str>) {
+    let bytes = resource.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'/' {
+            let (base, rest) = bytes.split_at(i);
+            let (_, sub) = rest.split_at(1);
+            return match (std::str::from_utf8(base), std::str::from_utf8(sub)) {
+                (Ok(b), Ok(s)) => (b, Some(s)),
+                _ => (resource, None),
+            };
+        }
+        i += 1;
+    }
+    (resource, None)
+}
+
+const fn expand() -> [Permission; COUNT] {
+    let mut out = [Permission { group: "", resource: "", subresource: None, verb: "", namespaced: true }; COUNT];
+    let mut n = 0;
+    let sets: [(&[RuleSpec], bool); 2] = [(MINIMAL_NAMESPACED, true), (MINIMAL_CLUSTER, false)];
+    let mut s = 0;
+    while s < sets.len() {
+        let (specs, namespaced) = sets[s];
+        let mut i = 0;
+        while i < specs.len() {
+            let spec = specs[i];
+            let mut r = 0;
+            while r < spec.resources.len() {
+                let (resource, subresource) = split_subresource(spec.resources[r]);
+                let mut v = 0;
+                while v < spec.verbs.len() {
+                    out[n] = Permission { group: spec.group, resource, subresource, verb: spec.verbs[v], namespaced };
+                    n += 1;
+                    v += 1;
+                }
+                r += 1;
+            }
+            i += 1;
+        }
+        s += 1;
+    }
+    out
+}
+
+const EXPANDED: [Permission; COUNT] = expand();
+
+/// What doctor --live checks in each allowed context: every permission of SkyPilot's minimal
+/// set (`crate::rbac::MINIMAL_NAMESPACED` in the context's namespace, `MINIMAL_CLUSTER`
+/// cluster-wide), the same data `post-render --rbac add|audit|tighten` uses.
+pub const NEEDED: &[Permission] = &EXPANDED;
 
 impl Permission {
     pub fn describe(&self, namespace: &str) -> String {

@@ -3,6 +3,7 @@
 pub mod cert;
 pub mod contexts_file;
 pub mod doctor;
+pub mod identity;
 pub mod live;
 pub mod pack;
 
@@ -10,7 +11,7 @@ use kube::config::Kubeconfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
-    /// The message is kube's, scrubbed: kube quotes the source lines, which hold credentials.
+    /// The message holds nothing of the file's text (`parse_message`).
     #[error("kubeconfig {path}: {message}")]
     Parse { path: String, message: String },
     #[error("kubeconfig {path}: not UTF-8")]
@@ -28,7 +29,7 @@ impl LoadedKubeconfig {
     pub fn parse(path: &str, bytes: &[u8]) -> Result<LoadedKubeconfig, KubeconfigError> {
         let text = std::str::from_utf8(bytes).map_err(|_| KubeconfigError::NotUtf8 { path: path.into() })?;
         let config = Kubeconfig::from_yaml(text)
-            .map_err(|e| KubeconfigError::Parse { path: path.into(), message: scrub(&e.to_string()) })?;
+            .map_err(|e| KubeconfigError::Parse { path: path.into(), message: parse_message(&e) })?;
         Ok(LoadedKubeconfig { path: path.into(), config })
     }
 
@@ -56,9 +57,53 @@ impl LoadedKubeconfig {
     }
 }
 
+/// Why kube could not read a kubeconfig, with the line and column, and nothing of the file's
+/// text: parser messages may quote a key or a value (serde-saphyr's `duplicate mapping key: K`
+/// quotes the key without quotation marks), and a kubeconfig's keys and values may be
+/// credentials. Each kind of error gets a fixed description; a YAML syntax error keeps the
+/// parser's sentence up to its first quoted part.
+pub fn parse_message(e: &kube::config::KubeconfigError) -> String {
+    use serde_saphyr::Error as E;
+    let kube::config::KubeconfigError::Parse(inner) = e else {
+        return scrub(&e.to_string());
+    };
+    let inner = inner.without_snippet();
+    let what = match inner {
+        E::DuplicateMappingKey { .. } => "a mapping has the same key twice".to_string(),
+        E::SerdeMissingField { field, .. } => format!("missing field `{field}`"),
+        // Both are the deserializer's own words (`&'static str`), never the file's.
+        E::Unexpected { expected, .. } => format!("expected {expected}"),
+        E::Eof { .. } => "unexpected end of the file".to_string(),
+        E::SerdeInvalidType { .. }
+        | E::SerdeInvalidValue { .. }
+        | E::SerdeInvalidLength { .. }
+        | E::InvalidScalar { .. }
+        | E::InvalidBooleanStrict { .. }
+        | E::NullIntoString { .. }
+        | E::SerdeUnknownVariant { .. } => "a value of the wrong type or form".to_string(),
+        E::UnknownAnchor { .. } => "an alias to an unknown anchor".to_string(),
+        E::AliasError { .. }
+        | E::AliasExpansionLimitExceeded { .. }
+        | E::AliasReplayLimitExceeded { .. }
+        | E::Budget { .. } => "too many aliases, or too large".to_string(),
+        E::InvalidUtf8Input => "not UTF-8".to_string(),
+        E::ExternalMessage { msg, .. } => {
+            let cut = msg.find(['\'', '"', '`', '[']).map_or(msg.as_str(), |i| &msg[..i]);
+            let cut = cut.trim_end_matches([' ', ':', ',']);
+            format!("not valid YAML: {cut}")
+        }
+        _ => "not a kubeconfig".to_string(),
+    };
+    match inner.location() {
+        Some(l) => format!("failed to parse kubeconfig YAML: {what} (line {}, column {})", l.line(), l.column()),
+        None => format!("failed to parse kubeconfig YAML: {what}"),
+    }
+}
+
 /// Removes anything quoted from a parser message (it could be a credential) and the source
 /// snippet kube appends.
 pub fn scrub(message: &str) -> String {
+    let message = crate::messages::without_library_hints(message);
     let first = message.lines().next().unwrap_or_default();
     let mut out = String::new();
     let mut quoted = false;

@@ -29,6 +29,9 @@ pub enum PackError {
     Exec { user: String, command: String },
     #[error("reading {field} of {subject} ({path}): {source}")]
     ReadFile { field: &'static str, subject: String, path: PathBuf, source: std::io::Error },
+    /// What is wrong with a file `pack` would inline; never its content.
+    #[error("{field} of {subject} ({path}) {problem}")]
+    BadFile { field: &'static str, subject: String, path: PathBuf, problem: String },
     #[error("no --context given")]
     NoContext,
 }
@@ -40,8 +43,71 @@ pub struct PackInput<'a> {
     pub allow_exec: bool,
 }
 
-/// Reads a file a kubeconfig refers to (the caller decides how: the library does no I/O).
+/// Reads a file a kubeconfig refers to (the caller decides how: the library does no I/O). The
+/// caller reads regular files only, and at most `MAX_FILE_BYTES` + 1 bytes of one.
 pub type ReadFile<'r> = dyn FnMut(&Path) -> std::io::Result<Vec<u8>> + 'r;
+
+/// The largest file `pack` inlines: certificates, keys and tokens are a few kilobytes, a CA
+/// bundle a few hundred.
+pub const MAX_FILE_BYTES: usize = 1 << 20;
+
+/// What a referenced file must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    Certificate,
+    PrivateKey,
+    Token,
+}
+
+/// Reads a referenced file and checks it holds what its field needs, as kubectl would read it:
+/// certificates and keys in PEM, a token file one token. Errors name the field and the path,
+/// never the content.
+fn inline(
+    read: &mut ReadFile,
+    field: &'static str,
+    subject: &str,
+    path: PathBuf,
+    holds: Holds,
+) -> Result<Vec<u8>, PackError> {
+    let bytes = match read(&path) {
+        Ok(b) => b,
+        Err(source) => return Err(PackError::ReadFile { field, subject: subject.into(), path, source }),
+    };
+    let problem = if bytes.len() > MAX_FILE_BYTES {
+        Some(format!("is larger than 1 MiB ({MAX_FILE_BYTES} bytes); certificates, keys and tokens are far smaller"))
+    } else {
+        match holds {
+            Holds::Certificate => super::cert::pem_problem(&bytes, super::cert::PemWant::Certificate),
+            Holds::PrivateKey => super::cert::pem_problem(&bytes, super::cert::PemWant::PrivateKey),
+            Holds::Token => match token(&bytes) {
+                Ok(t) => return Ok(t.into_bytes()),
+                Err(p) => Some(p.to_string()),
+            },
+        }
+    };
+    match problem {
+        None => Ok(bytes),
+        Some(problem) => Err(PackError::BadFile { field, subject: subject.into(), path, problem }),
+    }
+}
+
+/// The token of a token file as client-go reads it (white space around it trimmed, so a
+/// trailing line break goes), when the file holds exactly one token.
+fn token(bytes: &[u8]) -> Result<String, &'static str> {
+    let text = std::str::from_utf8(bytes).map_err(|_| "is not UTF-8 text; a token file holds one token")?;
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("is empty; a token file holds one token");
+    }
+    // U+0085, U+2028 and U+2029 break lines for YAML 1.1 readers too.
+    if t.contains(['\n', '\r', '\u{85}', '\u{2028}', '\u{2029}']) {
+        return Err("holds more than one line; a token file holds one token");
+    }
+    if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("holds white space or a control character inside the token; a token file holds one token");
+    }
+    Ok(t.to_string())
+}
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -50,7 +116,7 @@ fn b64(bytes: &[u8]) -> String {
 pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackError> {
     let path = input.path.display().to_string();
     let full = Kubeconfig::from_yaml(input.text)
-        .map_err(|e| PackError::Parse { path: path.clone(), message: super::scrub(&e.to_string()) })?;
+        .map_err(|e| PackError::Parse { path: path.clone(), message: super::parse_message(&e) })?;
     let first = input.contexts.first().ok_or(PackError::NoContext)?;
     let base = input.path.parent().unwrap_or(Path::new(""));
     let resolve = |p: &str| -> PathBuf {
@@ -81,13 +147,8 @@ pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackEr
             if let Some(info) = cl.cluster.as_mut()
                 && let Some(p) = info.certificate_authority.take()
             {
-                let path = resolve(&p);
-                let bytes = read(&path).map_err(|source| PackError::ReadFile {
-                    field: "certificate-authority",
-                    subject: format!("cluster {}", cl.name),
-                    path,
-                    source,
-                })?;
+                let subject = format!("cluster {}", cl.name);
+                let bytes = inline(read, "certificate-authority", &subject, resolve(&p), Holds::Certificate)?;
                 info.certificate_authority_data = Some(b64(&bytes));
             }
             out.clusters.push(cl);
@@ -111,23 +172,35 @@ pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackEr
                         command: exec.command.clone().unwrap_or_default(),
                     });
                 }
-                let mut load = |field: &'static str, p: String| {
-                    let path = resolve(&p);
-                    read(&path).map_err(|source| PackError::ReadFile {
-                        field,
-                        subject: subject.clone(),
-                        path: path.clone(),
-                        source,
-                    })
+                let mut load =
+                    |field: &'static str, p: String, holds: Holds| inline(read, field, &subject, resolve(&p), holds);
+                let cert = match a.client_certificate.take() {
+                    Some(p) => Some(load("client-certificate", p, Holds::Certificate)?),
+                    None => None,
                 };
-                if let Some(p) = a.client_certificate.take() {
-                    a.client_certificate_data = Some(b64(&load("client-certificate", p)?));
+                let key = match a.client_key.take() {
+                    Some(p) => Some((load("client-key", p.clone(), Holds::PrivateKey)?, p)),
+                    None => None,
+                };
+                // Any certificate version, as kubectl (`identity::key_matches`).
+                if let (Some(c), Some((k, p))) = (&cert, &key)
+                    && super::identity::key_matches(c, k) == Some(false)
+                {
+                    return Err(PackError::BadFile {
+                        field: "client-key",
+                        subject,
+                        path: resolve(p),
+                        problem: "is not the key of client-certificate (their public keys differ)".into(),
+                    });
                 }
-                if let Some(p) = a.client_key.take() {
-                    a.client_key_data = Some(SecretString::from(b64(&load("client-key", p)?)));
+                if let Some(c) = cert {
+                    a.client_certificate_data = Some(b64(&c));
+                }
+                if let Some((k, _)) = key {
+                    a.client_key_data = Some(SecretString::from(b64(&k)));
                 }
                 if let Some(p) = a.token_file.take() {
-                    let token = String::from_utf8_lossy(&load("tokenFile", p)?).trim().to_string();
+                    let token = String::from_utf8_lossy(&load("tokenFile", p, Holds::Token)?).into_owned();
                     a.token = Some(SecretString::from(token));
                 }
             }

@@ -29,13 +29,12 @@ fn header(r: &ResourceReport) -> String {
         Action::Changed => "has changed",
         Action::Added => "has been added",
     };
-    format!(
-        "{}, {}, {} ({}) {verb}:",
-        r.id.namespace.as_deref().unwrap_or(""),
-        r.id.name,
-        r.id.kind,
-        group_of(&r.id.api_version)
-    )
+    let group = group_of(&r.id.api_version);
+    // helm-diff: `ns, name, Kind (group)`; cluster-scoped resources have no namespace part.
+    match r.id.namespace.as_deref().filter(|ns| !ns.is_empty() && !super::is_cluster_scoped(&r.id.kind)) {
+        Some(ns) => format!("{ns}, {}, {} ({group}) {verb}:", r.id.name, r.id.kind),
+        None => format!("{}, {} ({group}) {verb}:", r.id.name, r.id.kind),
+    }
 }
 
 /// A unified diff of two texts, with word emphasis inside changed lines when coloured.

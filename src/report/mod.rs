@@ -106,3 +106,33 @@ pub fn group_of(api_version: &str) -> &str {
         None => api_version,
     }
 }
+
+/// Kinds of the Kubernetes API that are cluster-scoped: they never have a namespace, even when
+/// Helm's release namespace is given for documents without one.
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "StorageClass"
+            | "CSIDriver"
+            | "CSINode"
+            | "VolumeAttachment"
+            | "RuntimeClass"
+            | "PriorityClass"
+            | "IngressClass"
+            | "CustomResourceDefinition"
+            | "APIService"
+            | "MutatingWebhookConfiguration"
+            | "ValidatingWebhookConfiguration"
+            | "ValidatingAdmissionPolicy"
+            | "ValidatingAdmissionPolicyBinding"
+            | "FlowSchema"
+            | "PriorityLevelConfiguration"
+            | "CertificateSigningRequest"
+            | "ComponentStatus"
+    )
+}

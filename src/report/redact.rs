@@ -15,8 +15,12 @@ pub fn redact_secret(text: &str) -> String {
     let Some(root) = tree.root() else { return text.to_string() };
     let editor = Editor::new(text, &tree);
     let mut edits = Vec::new();
-    for field in ["data", "stringData"] {
-        let Some(map) = tree.get(root, field) else { continue };
+    // Every `data` and `stringData` key, duplicates included (Kubernetes reads the last one).
+    let fields = tree.entries(root).iter().filter_map(|&(k, v)| match tree.str(k) {
+        Some(f @ ("data" | "stringData")) => Some((f, v)),
+        _ => None,
+    });
+    for (field, map) in fields {
         for &(_, v) in tree.entries(map) {
             let raw = tree.str(v).unwrap_or_default();
             let bytes = if field == "data" {
@@ -49,5 +53,14 @@ mod tests {
         assert!(!out.contains("aHVudGVyMg") && !out.contains("hunter2"), "{out}");
         assert!(out.contains("config: \"(redacted, 7 bytes, sha256 "), "{out}");
         assert!(out.contains("token: \"(redacted, 8 bytes, sha256 "), "{out}");
+    }
+
+    #[test]
+    fn duplicated_data_keys_are_all_redacted() {
+        let doc = "kind: Secret\ndata:\n  a: Zmlyc3Q=\ndata:\n  b: aHVudGVyMg==\nstringData: {x: one}\nstringData: {y: hunter3}\n";
+        let out = redact_secret(doc);
+        for v in ["Zmlyc3Q", "aHVudGVyMg", "one", "hunter3"] {
+            assert!(!out.contains(v), "{v}: {out}");
+        }
     }
 }

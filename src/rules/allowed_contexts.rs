@@ -54,6 +54,8 @@ pub struct ContextSettings<'a> {
     pub kubeconfig: Option<&'a LoadedKubeconfig>,
     /// `--allowed-context`: sets the global list.
     pub explicit: &'a [String],
+    /// Where `explicit` came from, for messages (`--allowed-context`, `SKYHELM_ALLOWED_CONTEXTS`).
+    pub explicit_source: &'a str,
     pub allow_unknown: bool,
 }
 
@@ -144,7 +146,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
     let at = |line: Option<usize>| m.doc_ref(cm, line);
     let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
 
-    let plan = plan_config(config_text, &config, facts, s.explicit).map_err(|e| match e {
+    let plan = plan_config(config_text, &config, facts, s.explicit, s.explicit_source).map_err(|e| match e {
         PlanError::Rule(errors) => ContextsError::Rule { at: at(value_line), errors },
         PlanError::Edit(x) => edit_err(x),
     })?;
@@ -190,7 +192,10 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
         reasons,
         edits: cm_edit,
         paths: vec![format!("data.{CONFIG_KEY}")],
-        intents: vec![Intent::Set { path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)], value: Value::String(new_text.clone()) }],
+        intents: vec![Intent::Set {
+            path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)],
+            value: Value::String(new_text.clone()),
+        }],
         field: Some(FieldDiff {
             path: format!("data.{CONFIG_KEY}"),
             before: config_text.to_string(),
@@ -256,7 +261,9 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
                     None if cm_tree.is_map(v) => "a mapping",
                     None => "a list",
                 };
-                return Err(ContextsError::ConfigNotString { at: m.doc_ref(cm, value_line), found: found.into() }.into());
+                return Err(
+                    ContextsError::ConfigNotString { at: m.doc_ref(cm, value_line), found: found.into() }.into()
+                );
             }
         },
     };
@@ -293,7 +300,13 @@ fn names(config: &Tree, seq: NodeId, list: &str) -> (Vec<String>, Vec<ContextErr
 }
 
 /// Plans one set list: the non-string items' errors and the names' errors together.
-fn plan_items(config: &Tree, seq: NodeId, list: &str, scope: Scope, f: &ContextFacts) -> Result<ListPlan, Vec<ContextError>> {
+fn plan_items(
+    config: &Tree,
+    seq: NodeId,
+    list: &str,
+    scope: Scope,
+    f: &ContextFacts,
+) -> Result<ListPlan, Vec<ContextError>> {
     let (items, mut errors) = names(config, seq, list);
     match contexts::plan_list(list, scope, &items, f) {
         Ok(plan) if errors.is_empty() => Ok(plan),
@@ -335,18 +348,42 @@ pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
     out
 }
 
+/// The allowed lists SkyPilot reads after post-render: config.yaml as `config_after` (the
+/// text this rule wrote, when it changed it) or as the stream has it. None when the stream does
+/// not hold them (an external database keeps the config, or the ConfigMap is missing).
+pub fn final_lists(
+    m: &Manifests,
+    api: &ApiServer,
+    config_after: Option<&str>,
+) -> Result<Option<Vec<(String, AllowedList)>>, RuleError> {
+    if env_value(m.tree(api.doc)?, api.container, DB_ENV).is_some() {
+        return Ok(None);
+    }
+    let ConfigSource::Found(loaded) = load_config(m, api)? else { return Ok(None) };
+    let Some(text) = config_after else { return Ok(Some(lists(&loaded.tree))) };
+    let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
+        at: m.doc_ref(loaded.cm, loaded.value_line),
+        message: e.message,
+        line: e.line,
+    })?;
+    Ok(Some(lists(&tree)))
+}
+
 /// What the manifests say about contexts, for `doctor --manifests`.
 pub struct Inspected {
     pub facts: ContextFacts,
     /// None when an external database holds the config, or no ConfigMap was found.
     pub lists: Option<Vec<(String, AllowedList)>>,
+    /// `SKYPILOT_DB_CONNECTION_URI` is set: the config lives in the external database.
+    pub external_database: bool,
 }
 
 pub fn inspect(m: &Manifests, api: &ApiServer) -> Result<Inspected, RuleError> {
-    let s = ContextSettings { kubeconfig: None, explicit: &[], allow_unknown: false };
+    let s = ContextSettings { kubeconfig: None, explicit: &[], explicit_source: "", allow_unknown: false };
     let facts = facts(m, api, &s, true)?;
     let tree = m.tree(api.doc)?;
-    let lists = if env_value(tree, api.container, DB_ENV).is_some() {
+    let external_database = env_value(tree, api.container, DB_ENV).is_some();
+    let lists = if external_database {
         None
     } else {
         match load_config(m, api)? {
@@ -354,7 +391,7 @@ pub fn inspect(m: &Manifests, api: &ApiServer) -> Result<Inspected, RuleError> {
             ConfigSource::NotInStream(_) => None,
         }
     };
-    Ok(Inspected { facts, lists })
+    Ok(Inspected { facts, lists, external_database })
 }
 
 enum PlanError {
@@ -388,7 +425,13 @@ enum Final {
     Names(Vec<String>),
 }
 
-fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String]) -> Result<ConfigPlan, PlanError> {
+fn plan_config(
+    text: &str,
+    config: &Tree,
+    f: &ContextFacts,
+    explicit: &[String],
+    source: &str,
+) -> Result<ConfigPlan, PlanError> {
     let editor = Editor::new(text, config);
     let mut plan = ConfigPlan::default();
     let mut errors: Vec<ContextError> = Vec::new();
@@ -402,8 +445,20 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
 
     // The global list: explicit, set, `all`, or unset.
     let mut global_final = Final::Unset;
-    if !explicit.is_empty() {
-        match contexts::plan_list("--allowed-context", Scope::Global, explicit, f) {
+    if explicit == [contexts::ALL] {
+        // `--allowed-context all`: every context, as SkyPilot reads `all`.
+        let already = global_list.is_some_and(|(_, v)| config.py_str(v) == Some(contexts::ALL));
+        if !already {
+            match global_list {
+                Some((key, value)) => plan.edits.push(editor.replace_value(key, value, &json!(contexts::ALL))?),
+                None => plan.edits.extend(write_global(&editor, config, root, json!(contexts::ALL))?),
+            }
+            plan.reasons.push(format!("{GLOBAL} set to `all` from {source}"));
+            plan.intents.push(Intent::Set { path: keys(GLOBAL), value: json!(contexts::ALL) });
+        }
+        global_final = Final::All;
+    } else if !explicit.is_empty() {
+        match contexts::plan_list(source, Scope::Global, explicit, f) {
             Err(e) => errors.extend(e),
             Ok(p) => {
                 let result = p.result.clone();
@@ -412,13 +467,13 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
                         let same = config.is_seq(value) && names(config, value, GLOBAL) == (result.clone(), Vec::new());
                         if !same {
                             plan.edits.push(editor.replace_value(key, value, &json!(result))?);
-                            plan.reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
+                            plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
                             plan.intents.push(set_global(&result));
                         }
                     }
                     None => {
                         plan.edits.extend(write_unset(&editor, config, root, &result)?);
-                        plan.reasons.push(format!("{GLOBAL} set to [{}] from --allowed-context", result.join(", ")));
+                        plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
                         plan.intents.push(set_global(&result));
                     }
                 }
@@ -455,7 +510,9 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
                 }
                 Ok(None) => {}
             },
-            Some((_, value)) => errors.push(ContextError::NotAList { list: GLOBAL.into(), found: found_text(config, value) }),
+            Some((_, value)) => {
+                errors.push(ContextError::NotAList { list: GLOBAL.into(), found: found_text(config, value) })
+            }
             None => match contexts::plan_unset(f) {
                 Err(e) => errors.push(e),
                 Ok(Some(list)) => {
@@ -498,7 +555,12 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
         };
         if p.changes() {
             plan.edits.extend(apply_plan(&editor, config, key, value, &p)?);
-            let path = vec![Seg::key("workspaces"), Seg::Key(name.clone()), Seg::key("kubernetes"), Seg::key("allowed_contexts")];
+            let path = vec![
+                Seg::key("workspaces"),
+                Seg::Key(name.clone()),
+                Seg::key("kubernetes"),
+                Seg::key("allowed_contexts"),
+            ];
             plan.intents.push(Intent::Set { path, value: json!(p.result) });
         }
         plan.reasons.extend(p.reasons.iter().map(|r| format!("{list}: {r}")));
@@ -528,9 +590,20 @@ fn plan_config(text: &str, config: &Tree, f: &ContextFacts, explicit: &[String])
     }
     for (label, path, k) in &scopes {
         if let Some(cc) = config.get(*k, "context_configs").filter(|&c| config.is_map(c)) {
-            plan_context_configs(&editor, config, f, &format!("{label}.context_configs"), path, cc, &mut plan, &mut errors)?;
+            plan_context_configs(
+                &editor,
+                config,
+                f,
+                &format!("{label}.context_configs"),
+                path,
+                cc,
+                &mut plan,
+                &mut errors,
+            )?;
         }
-        if let (Some(ri), Some(_)) = (config.get(*k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts) {
+        if let (Some(ri), Some(_)) =
+            (config.get(*k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts)
+        {
             let available = f.available();
             for &(pk, _) in config.entries(ri) {
                 let Some(pattern) = config.py_str(pk) else { continue };
@@ -562,7 +635,8 @@ fn plan_context_configs(
     plan: &mut ConfigPlan,
     errors: &mut Vec<ContextError>,
 ) -> Result<(), PlanError> {
-    let written: Vec<String> = config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
+    let written: Vec<String> =
+        config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
     for (i, &(k, _)) in config.entries(cc).iter().enumerate() {
         let Some(name) = config.py_str(k) else {
             let text = config.raw(k).unwrap_or("(a collection)").to_string();
@@ -579,7 +653,9 @@ fn plan_context_configs(
             }),
             NameClass::CaseOf(one) => {
                 plan.edits.push(editor.replace_scalar(k, &json!(one))?);
-                plan.reasons.push(format!("{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"));
+                plan.reasons.push(format!(
+                    "{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"
+                ));
                 let mut p = path.to_vec();
                 p.push(Seg::key("context_configs"));
                 plan.intents.push(Intent::RenameKey { path: p, from: name.into(), to: one });
@@ -686,7 +762,12 @@ fn unset_reason(list: &[String]) -> String {
 
 /// Writes a global list where there was none (or the config was empty).
 fn write_unset(editor: &Editor, config: &Tree, root: Option<NodeId>, list: &[String]) -> Result<Vec<Edit>, PlanError> {
-    let patch = Map::from_iter([("kubernetes".to_string(), json!({ "allowed_contexts": list }))]);
+    write_global(editor, config, root, json!(list))
+}
+
+/// Writes the global list's value where there was none (or the config was empty).
+fn write_global(editor: &Editor, config: &Tree, root: Option<NodeId>, value: Value) -> Result<Vec<Edit>, PlanError> {
+    let patch = Map::from_iter([("kubernetes".to_string(), json!({ "allowed_contexts": value }))]);
     match root {
         Some(r) if config.is_map(r) && !config.entries(r).is_empty() => Ok(editor.merge(r, &patch)?),
         _ => Ok(vec![editor.replace_document(&Value::Object(patch))]),

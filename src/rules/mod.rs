@@ -3,6 +3,7 @@
 
 pub mod allowed_contexts;
 pub mod api_server;
+pub mod kubeconfig_checks;
 pub mod kubeconfig_mount;
 pub mod rbac;
 
@@ -18,4 +19,6 @@ pub enum RuleError {
     Mount(#[from] kubeconfig_mount::MountError),
     #[error(transparent)]
     Contexts(#[from] allowed_contexts::ContextsError),
+    #[error(transparent)]
+    Rbac(#[from] rbac::RbacError),
 }

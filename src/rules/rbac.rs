@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 
 use crate::change::{AddedDoc, Change, Intent, Note, RuleId, Seg, Severity};
 use crate::contexts::ContextFacts;
-use crate::rbac::{self, ALL_VERBS, FEATURES, Grant, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm, RbacObjects};
-use crate::stream::{ManifestError, Manifests, ResourceId};
+use crate::rbac::{
+    self, ALL_VERBS, Binding, FEATURES, Grant, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm, RbacObjects, RoleDoc, RoleKey,
+};
+use crate::stream::{DocRef, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor};
 
@@ -20,7 +22,9 @@ use super::{
 
 pub const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
 pub const ADDED_FILENAME: &str = "skyhelm/rbac.yaml";
-pub const MANAGED_BY: (&str, &str) = ("app.kubernetes.io/managed-by", "skyhelm");
+/// The label on every object skyhelm adds. Not `app.kubernetes.io/managed-by`: Helm rewrites
+/// that one to `Helm` at install (FACTS.md §2).
+pub const ADDED_LABEL: (&str, &str) = ("skyhelm.io/added-by", "rbac");
 pub const IN_CLUSTER_NAMESPACE_ENV: &str = "SKYPILOT_IN_CLUSTER_NAMESPACE";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,6 +34,19 @@ pub enum RbacMode {
     Audit,
     Tighten,
     Off,
+}
+
+/// Why RBAC refuses to write anything.
+#[derive(Debug, thiserror::Error)]
+pub enum RbacError {
+    #[error(
+        "{at}: the API server runs as the `default` ServiceAccount of namespace {namespace} (the pod template names no serviceAccountName); --rbac {mode} would bind SkyPilot's permissions (read and write Secrets, exec into pods) to it, and so to every pod in that namespace. Give the API server its own account (upstream chart: rbac.serviceAccountName, or leave it empty so the chart uses <fullname>-api-sa) or manage RBAC yourself with --rbac off (or --rbac audit)"
+    )]
+    DefaultServiceAccount { at: DocRef, namespace: String, mode: &'static str },
+    #[error(
+        "{at}: neither the documents nor --namespace say which namespace the API server runs in, so --rbac {mode} cannot name its ServiceAccount in a binding (it will not guess `default`). Pass the release namespace with --namespace NS (Helm 4 plugin: --post-renderer-args=--namespace=NS, or SKYHELM_NAMESPACE), or use --rbac off"
+    )]
+    NoNamespace { at: DocRef, mode: &'static str },
 }
 
 /// What the RBAC rule returns: the one shape every rule returns.
@@ -42,12 +59,29 @@ fn note(severity: Severity, message: String) -> Note {
 /// The service account and namespaces that matter.
 struct Account {
     name: String,
+    /// The API server's namespace (the Deployment's, else `--namespace`).
     namespace: String,
     /// Where the in-cluster context works (SKYPILOT_IN_CLUSTER_NAMESPACE, else the pod's).
     in_cluster_ns: String,
 }
 
-fn account(m: &Manifests, api: &ApiServer) -> Result<Account, ManifestError> {
+impl Account {
+    fn label(&self) -> String {
+        format!("ServiceAccount {}/{}", self.namespace, self.name)
+    }
+}
+
+fn mode_name(mode: RbacMode) -> &'static str {
+    match mode {
+        RbacMode::Add => "add",
+        RbacMode::Audit => "audit",
+        RbacMode::Tighten => "tighten",
+        RbacMode::Off => "off",
+    }
+}
+
+/// The account, or None when no namespace is known.
+fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestError> {
     let tree = m.tree(api.doc)?;
     let name = tree
         .get_str(api.pod_spec, "serviceAccountName")
@@ -55,42 +89,91 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Account, ManifestError> {
         .filter(|s| !s.is_empty())
         .unwrap_or("default")
         .to_string();
-    let namespace = api.resource.namespace.clone().unwrap_or_else(|| "default".into());
+    let Some(namespace) = api.resource.namespace.clone().filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
     let in_cluster_ns = env_value(tree, api.container, IN_CLUSTER_NAMESPACE_ENV)
         .and_then(|(_, v)| v)
         .filter(|v| !v.is_empty())
         .map_or_else(|| namespace.clone(), str::to_string);
-    Ok(Account { name, namespace, in_cluster_ns })
+    Ok(Some(Account { name, namespace, in_cluster_ns }))
 }
 
-/// Reads every Role, ClusterRole, RoleBinding and ClusterRoleBinding of the stream.
-pub fn read_objects(m: &Manifests, notes: &mut Vec<Note>) -> Result<RbacObjects, ManifestError> {
+/// Reads what the stream grants the account, one document at a time: each candidate document
+/// is parsed, reduced to what evaluation needs and dropped (no tree is kept per Role). First
+/// the bindings (documents that contain `Binding`), then only the roles they refer to
+/// (documents that contain one of those names): a stream of many Roles that bind nothing to the
+/// account costs a substring search, not a parse each.
+fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<RbacObjects, ManifestError> {
     let mut objs = RbacObjects::default();
-    for doc in m.containing("Role") {
-        let Some(r) = m.resource(doc)? else { continue };
-        let tree = m.tree(doc)?;
-        let Some(root) = tree.root() else { continue };
-        let v = tree.to_json(root);
-        let bad =
-            |e: serde_json::Error| note(Severity::Warning, format!("{r} is not a valid {}: {e}; ignored", r.kind));
-        match r.kind.as_str() {
-            "Role" => match serde_json::from_value::<Role>(v) {
-                Ok(x) => objs.roles.push((doc, x)),
-                Err(e) => notes.push(bad(e)),
+    let bad = |r: &ResourceId, e: serde_json::Error| {
+        note(Severity::Warning, format!("{r} is not a valid {}: {e}; ignored", r.kind))
+    };
+    for doc in m.containing("Binding") {
+        let tree = m.parse_once(doc)?;
+        let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
+        let (binding, subjects) = match r.kind.as_str() {
+            "RoleBinding" => match serde_json::from_value::<RoleBinding>(tree.to_json(root)) {
+                Ok(rb) => (Binding::from_role_binding(doc, &rb, r.namespace.clone()), rb.subjects),
+                Err(e) => {
+                    notes.push(bad(&r, e));
+                    continue;
+                }
             },
-            "ClusterRole" => match serde_json::from_value::<ClusterRole>(v) {
-                Ok(x) => objs.cluster_roles.push((doc, x)),
-                Err(e) => notes.push(bad(e)),
+            "ClusterRoleBinding" => match serde_json::from_value::<ClusterRoleBinding>(tree.to_json(root)) {
+                Ok(crb) => (Binding::from_cluster_role_binding(doc, &crb), crb.subjects),
+                Err(e) => {
+                    notes.push(bad(&r, e));
+                    continue;
+                }
             },
-            "RoleBinding" => match serde_json::from_value::<RoleBinding>(v) {
-                Ok(x) => objs.role_bindings.push((doc, x)),
-                Err(e) => notes.push(bad(e)),
-            },
-            "ClusterRoleBinding" => match serde_json::from_value::<ClusterRoleBinding>(v) {
-                Ok(x) => objs.cluster_role_bindings.push((doc, x)),
-                Err(e) => notes.push(bad(e)),
-            },
-            _ => {}
+            _ => continue,
+        };
+        let sm = rbac::match_subjects(
+            subjects.as_deref().unwrap_or_default(),
+            &acc.namespace,
+            &acc.name,
+            binding.namespace.as_deref(),
+        );
+        if !sm.others.is_empty() {
+            objs.shared.entry(binding.role.clone()).or_default().extend(sm.others);
+        }
+        if sm.binds_account {
+            objs.bindings.push(binding);
+        }
+    }
+    let wanted = objs.wanted_roles();
+    objs.shared.retain(|k, _| wanted.contains(k));
+    let mut docs: Vec<usize> = Vec::new();
+    // An empty roleRef name matches no role (and as a needle it would match every document).
+    for name in
+        wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect::<std::collections::BTreeSet<_>>()
+    {
+        docs.extend(m.containing(name));
+    }
+    docs.sort_unstable();
+    docs.dedup();
+    for doc in docs {
+        let tree = m.parse_once(doc)?;
+        let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
+        let cluster = match r.kind.as_str() {
+            "Role" => false,
+            "ClusterRole" => true,
+            _ => continue,
+        };
+        let key =
+            RoleKey { cluster, namespace: if cluster { None } else { r.namespace.clone() }, name: r.name.clone() };
+        if !wanted.contains(&key) {
+            continue;
+        }
+        let rules = if cluster {
+            serde_json::from_value::<ClusterRole>(tree.to_json(root)).map(|c| c.rules)
+        } else {
+            serde_json::from_value::<Role>(tree.to_json(root)).map(|c| c.rules)
+        };
+        match rules {
+            Ok(rules) => objs.roles.push(RoleDoc { doc, key, rules: rules.unwrap_or_default() }),
+            Err(e) => notes.push(bad(&r, e)),
         }
     }
     Ok(objs)
@@ -130,7 +213,7 @@ fn metadata(name: &str, namespace: Option<&str>, style: &Style) -> ObjectMeta {
     ObjectMeta {
         name: Some(name.into()),
         namespace: namespace.map(str::to_string),
-        labels: Some([(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string())].into()),
+        labels: Some([(ADDED_LABEL.0.to_string(), ADDED_LABEL.1.to_string())].into()),
         annotations: style.helm4.then(|| [(FILENAME_ANNOTATION.to_string(), ADDED_FILENAME.to_string())].into()),
         ..Default::default()
     }
@@ -164,18 +247,59 @@ fn id(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Res
 
 const RBAC_V1: &str = "rbac.authorization.k8s.io/v1";
 
+/// Kubernetes object names are at most 253 characters: longer names keep their start and get
+/// a hash of the whole name.
+fn object_name(name: String) -> String {
+    if name.len() <= 253 {
+        return name;
+    }
+    let mut cut = 240;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = crate::post_render::sha256_hex(name.as_bytes());
+    format!("{}-{}", name[..cut].trim_end_matches(['-', '.']), &hash[..12])
+}
+
+/// Names of what `add` writes: `<deployment>-skyhelm` for the Role and RoleBinding (prefixed
+/// with the API server's namespace when they live in another one), and
+/// `<namespace>-<deployment>-skyhelm` for the cluster-scoped ClusterRole and
+/// ClusterRoleBinding, so two environments in one cluster never share one.
+fn names(api: &ApiServer, acc: &Account) -> (String, String) {
+    let base = format!("{}-skyhelm", api.resource.name);
+    let scoped = format!("{}-{base}", acc.namespace);
+    let namespaced = if acc.in_cluster_ns == acc.namespace { base } else { scoped.clone() };
+    (object_name(namespaced), object_name(scoped))
+}
+
 pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode) -> Result<RbacOutcome, RuleError> {
     let mut out = RbacOutcome::default();
     if mode == RbacMode::Off {
         return Ok(out);
     }
-    let acc = account(m, api)?;
-    let objs = read_objects(m, &mut out.notes)?;
-    let grants = objs.grants(&acc.namespace, &acc.name);
+    let Some(acc) = account(m, api)? else {
+        if mode == RbacMode::Audit {
+            out.notes.push(note(
+                Severity::Warning,
+                "RBAC not audited: neither the documents nor --namespace say which namespace the API server runs in"
+                    .into(),
+            ));
+            return Ok(out);
+        }
+        if mode == RbacMode::Add && !facts.in_cluster_exists {
+            return Ok(out);
+        }
+        return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode_name(mode) }.into());
+    };
+    let objs = read_objects(m, &acc, &mut out.notes)?;
+    let grants = objs.grants();
     match mode {
-        RbacMode::Add => add(m, api, facts, &acc, &grants, &mut out)?,
-        RbacMode::Audit => audit(facts, &acc, &grants, &mut out),
-        RbacMode::Tighten => tighten(m, &acc, &objs, &grants, &mut out)?,
+        RbacMode::Add => add(m, api, facts, &acc, &grants, mode, &mut out)?,
+        RbacMode::Audit => audit(facts, &acc, &grants, None, &mut out),
+        RbacMode::Tighten => {
+            add(m, api, facts, &acc, &grants, mode, &mut out)?;
+            tighten(m, facts, &acc, &objs, &grants, &mut out)?;
+        }
         RbacMode::Off => {}
     }
     Ok(out)
@@ -187,10 +311,35 @@ fn add(
     facts: &ContextFacts,
     acc: &Account,
     grants: &[Grant],
+    mode: RbacMode,
     out: &mut RbacOutcome,
 ) -> Result<(), RuleError> {
     if !facts.in_cluster_exists {
         return Ok(());
+    }
+    let missing_ns = rbac::missing(grants, &rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)));
+    let missing_cl = rbac::missing(grants, &rbac::perms(MINIMAL_CLUSTER, None));
+    let complete = missing_ns.is_empty() && missing_cl.is_empty();
+    if acc.name == "default" {
+        if complete {
+            out.notes.push(note(
+                Severity::Warning,
+                format!(
+                    "{}: the API server runs as the namespace's `default` ServiceAccount, which the stream grants SkyPilot's permissions: every pod in namespace {} gets them; give the API server its own account (rbac.serviceAccountName)",
+                    acc.label(),
+                    acc.namespace
+                ),
+            ));
+            return Ok(());
+        }
+        let tree = m.tree(api.doc)?;
+        let line = tree.node(api.pod_spec).line;
+        return Err(RbacError::DefaultServiceAccount {
+            at: m.doc_ref(api.doc, Some(line)),
+            namespace: acc.namespace.clone(),
+            mode: mode_name(mode),
+        }
+        .into());
     }
     let tree = m.tree(api.doc)?;
     // Only worked out when something is added: it scans the whole stream.
@@ -198,13 +347,7 @@ fn add(
         helm4: !m.containing(FILENAME_ANNOTATION).is_empty(),
         layout: Editor::new(m.text(api.doc), tree).layout(),
     });
-    let subject = Subject {
-        kind: "ServiceAccount".into(),
-        name: acc.name.clone(),
-        namespace: Some(acc.namespace.clone()),
-        ..Default::default()
-    };
-    if acc.name != "default" && m.find("ServiceAccount", &acc.name, Some(Some(&acc.namespace)))?.is_none() {
+    if m.find("ServiceAccount", &acc.name, Some(Some(&acc.namespace)))?.is_none() {
         let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), &style), ..Default::default() };
         let (value, text) = document(&sa, "v1", "ServiceAccount", &style);
         out.added.push(AddedDoc {
@@ -219,19 +362,26 @@ fn add(
             paths: vec!["metadata".into()],
         });
     }
-    let name = format!("{}-skyhelm", api.resource.name);
-    let missing_ns = rbac::missing(grants, &rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)));
-    let missing_cl = rbac::missing(grants, &rbac::perms(MINIMAL_CLUSTER, None));
+    if complete {
+        return Ok(());
+    }
+    let subject = Subject {
+        kind: "ServiceAccount".into(),
+        name: acc.name.clone(),
+        namespace: Some(acc.namespace.clone()),
+        ..Default::default()
+    };
+    let (ns_name, cluster_name) = names(api, acc);
     for (perms, cluster) in [(missing_ns, false), (missing_cl, true)] {
         if perms.is_empty() {
             continue;
         }
-        let (kind, bkind, ns) = if cluster {
-            ("ClusterRole", "ClusterRoleBinding", None)
+        let (kind, bkind, ns, name) = if cluster {
+            ("ClusterRole", "ClusterRoleBinding", None, &cluster_name)
         } else {
-            ("Role", "RoleBinding", Some(acc.in_cluster_ns.as_str()))
+            ("Role", "RoleBinding", Some(acc.in_cluster_ns.as_str()), &ns_name)
         };
-        if m.find(kind, &name, ns.map(Some))?.is_some() || m.find(bkind, &name, ns.map(Some))?.is_some() {
+        if m.find(kind, name, ns.map(Some))?.is_some() || m.find(bkind, name, ns.map(Some))?.is_some() {
             out.notes.push(note(
                 Severity::Warning,
                 format!(
@@ -245,23 +395,22 @@ fn add(
         let why = format!("grants what the minimal set needs and nothing in the stream grants: {}", describe(&perms));
         let role_ref = RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.clone() };
         let ((role_value, role_text), (binding_value, binding_text)) = if cluster {
-            let role =
-                ClusterRole { metadata: metadata(&name, None, &style), rules: Some(rules), ..Default::default() };
+            let role = ClusterRole { metadata: metadata(name, None, &style), rules: Some(rules), ..Default::default() };
             let binding = ClusterRoleBinding {
-                metadata: metadata(&name, None, &style),
+                metadata: metadata(name, None, &style),
                 role_ref,
                 subjects: Some(vec![subject.clone()]),
             };
             (document(&role, RBAC_V1, kind, &style), document(&binding, RBAC_V1, bkind, &style))
         } else {
-            let role = Role { metadata: metadata(&name, ns, &style), rules: Some(rules) };
+            let role = Role { metadata: metadata(name, ns, &style), rules: Some(rules) };
             let binding =
-                RoleBinding { metadata: metadata(&name, ns, &style), role_ref, subjects: Some(vec![subject.clone()]) };
+                RoleBinding { metadata: metadata(name, ns, &style), role_ref, subjects: Some(vec![subject.clone()]) };
             (document(&role, RBAC_V1, kind, &style), document(&binding, RBAC_V1, bkind, &style))
         };
         out.added.push(AddedDoc {
             rule: RuleId::Rbac,
-            resource: id(RBAC_V1, kind, ns, &name),
+            resource: id(RBAC_V1, kind, ns, name),
             value: role_value,
             text: role_text,
             reasons: vec![format!("{kind} added: {why}")],
@@ -269,13 +418,10 @@ fn add(
         });
         out.added.push(AddedDoc {
             rule: RuleId::Rbac,
-            resource: id(RBAC_V1, bkind, ns, &name),
+            resource: id(RBAC_V1, bkind, ns, name),
             value: binding_value,
             text: binding_text,
-            reasons: vec![format!(
-                "{bkind} added: binds {kind} `{name}` to ServiceAccount {}/{}",
-                acc.namespace, acc.name
-            )],
+            reasons: vec![format!("{bkind} added: binds {kind} `{name}` to {}", acc.label())],
             paths: vec!["subjects".into(), "roleRef".into()],
         });
     }
@@ -285,8 +431,11 @@ fn add(
 const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
 const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
 
-fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], out: &mut RbacOutcome) {
-    let account = format!("ServiceAccount {}/{}", acc.namespace, acc.name);
+/// Audit findings. `tightened`: under tighten, the roles it narrowed in this run (their `*`
+/// verbs are not reported again, and tighten reports the minimal set itself).
+fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Option<&[String]>, out: &mut RbacOutcome) {
+    let rewritten = tightened.unwrap_or_default();
+    let account = acc.label();
     if !facts.in_cluster_exists {
         let mut seen: Vec<&rbac::Source> = Vec::new();
         for g in grants {
@@ -316,8 +465,13 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], out: &mut RbacOu
         let groups = g.rule.api_groups.clone().unwrap_or_default();
         let resources = g.rule.resources.clone().unwrap_or_default();
         let scope = g.namespace.as_deref().map_or_else(|| "cluster-wide".to_string(), |n| format!("in namespace {n}"));
-        if g.rule.verbs.iter().any(|v| v == "*") {
-            warn(format!("{account}: {via} grants every verb (`*`) on {} {scope}", resources.join(", ")));
+        if g.rule.verbs.iter().any(|v| v == "*") && !rewritten.contains(&g.source.role) {
+            let what = if resources.is_empty() {
+                g.rule.non_resource_urls.clone().unwrap_or_default().join(", ")
+            } else {
+                resources.join(", ")
+            };
+            warn(format!("{account}: {via} grants every verb (`*`) on {what} {scope}"));
         }
         if resources.iter().any(|r| r == "*") || groups.iter().any(|r| r == "*") {
             warn(format!("{account}: {via} grants a wildcard resource or API group {scope}"));
@@ -343,6 +497,9 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], out: &mut RbacOu
                 rbac_res.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             ));
         }
+    }
+    if tightened.is_some() {
+        return;
     }
     let missing = rbac::missing(grants, &minimal(acc));
     if missing.is_empty() {
@@ -386,119 +543,205 @@ fn needed_verbs(group: &str, resource: &str, cluster: bool, features: &[&rbac::F
     (!verbs.is_empty()).then_some(verbs)
 }
 
+/// Rewrites `*` verbs in the roles bound only to the account (after `add` gave it what the
+/// minimal set lacks), and reports what it leaves.
 fn tighten(
     m: &Manifests,
+    facts: &ContextFacts,
     acc: &Account,
     objs: &RbacObjects,
     grants: &[Grant],
     out: &mut RbacOutcome,
 ) -> Result<(), RuleError> {
     let features = features_in_use(grants);
-    let only_ours = |subjects: &Option<Vec<Subject>>, ns: Option<&str>| {
-        subjects.iter().flatten().all(|s| {
-            s.kind == "ServiceAccount"
-                && s.name == acc.name
-                && s.namespace.as_deref().or(ns) == Some(acc.namespace.as_str())
-        })
+    let mut rewritten: Vec<String> = Vec::new();
+    let mut left: Vec<String> = Vec::new();
+    for role in &objs.roles {
+        let wildcard_verbs = role.rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"));
+        if let Some(others) = objs.shared.get(&role.key) {
+            if wildcard_verbs {
+                out.notes.push(note(
+                    Severity::Warning,
+                    format!(
+                        "{} has `*` verbs but is also bound to {}: left as it is (narrowing it would change what they may do)",
+                        role.key.describe(),
+                        others.join(", ")
+                    ),
+                ));
+                left.push(role.key.describe());
+            }
+            continue;
+        }
+        if !wildcard_verbs {
+            continue;
+        }
+        // A ClusterRole used through RoleBindings only grants in namespaces.
+        let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
+        let (changed, kept) = narrow(m, role, cluster, &features, out)?;
+        if changed {
+            rewritten.push(role.key.describe());
+        }
+        if kept {
+            left.push(role.key.describe());
+        }
+    }
+    audit(facts, acc, grants, Some(&rewritten), out);
+    let mut names: Vec<&str> = features.iter().map(|f| f.name).collect();
+    names.dedup();
+    let minimal = if facts.in_cluster_exists {
+        "the minimal set"
+    } else {
+        "no added permission (the pod gets no service-account token, so the minimal set is not needed)"
     };
-    // (doc, cluster-scoped role, role name): roles whose every binding binds only our account.
-    let mut targets: Vec<(usize, bool)> = Vec::new();
-    for (doc, role) in &objs.roles {
-        let (name, ns) = (role.metadata.name.as_deref(), role.metadata.namespace.as_deref());
-        let bindings: Vec<_> = objs
-            .role_bindings
-            .iter()
-            .filter(|(_, b)| {
-                b.role_ref.kind == "Role"
-                    && Some(b.role_ref.name.as_str()) == name
-                    && b.metadata.namespace.as_deref() == ns
-            })
-            .collect();
-        if !bindings.is_empty() && bindings.iter().all(|(_, b)| only_ours(&b.subjects, b.metadata.namespace.as_deref()))
+    out.notes.push(note(
+        Severity::Info,
+        format!(
+            "tighten: {} now holds {minimal}{}{}{}",
+            acc.label(),
+            if names.is_empty() {
+                String::new()
+            } else {
+                format!(", what the features in use need ({})", names.join(", "))
+            },
+            if rewritten.is_empty() {
+                String::new()
+            } else {
+                format!("; `*` verbs rewritten in {}", rewritten.join(", "))
+            },
+            if left.is_empty() {
+                String::new()
+            } else {
+                format!("; `*` verbs left (see the warnings) in {}", left.join(", "))
+            }
+        ),
+    ));
+    Ok(())
+}
+
+/// Narrows one role's `*` verbs: (changed something, left some `*` verbs).
+fn narrow(
+    m: &Manifests,
+    role: &rbac::RoleDoc,
+    cluster: bool,
+    features: &[&rbac::Feature],
+    out: &mut RbacOutcome,
+) -> Result<(bool, bool), RuleError> {
+    let doc = role.doc;
+    let tree = m.parse_once(doc)?;
+    let label = role.key.describe();
+    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(&tree)) else { return Ok((false, true)) };
+    let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
+    // `*` rules not rewritten.
+    let mut left = 0usize;
+    let editor = Editor::new(m.text(doc), &tree);
+    let mut edits: Vec<Edit> = Vec::new();
+    let mut reasons = Vec::new();
+    let mut intents = Vec::new();
+    for (i, &rule_node) in tree.items(rules).iter().enumerate() {
+        let n = i + 1;
+        let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
+            Ok(r) => r,
+            Err(e) => {
+                out.notes.push(note(
+                    Severity::Warning,
+                    format!("{label} rule {n} is not a valid rule ({e}): left as it is"),
+                ));
+                left += 1;
+                continue;
+            }
+        };
+        if !rule.verbs.iter().any(|v| v == "*") {
+            continue;
+        }
+        left += 1;
+        let groups = rule.api_groups.clone().unwrap_or_default();
+        let resources = rule.resources.clone().unwrap_or_default();
+        if resources.is_empty() {
+            out.notes.push(note(
+                Severity::Warning,
+                format!("{label} rule {n}: `*` verbs on non-resource URLs left as they are (no documented list)"),
+            ));
+            continue;
+        }
+        if groups.iter().any(|g| g == "*")
+            || resources.iter().any(|r| r == "*" || r.starts_with("*/") || r.ends_with("/*"))
         {
-            targets.push((*doc, false));
+            out.notes.push(note(
+                Severity::Warning,
+                format!("{label} rule {n}: `*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)"),
+            ));
+            continue;
         }
-    }
-    for (doc, role) in &objs.cluster_roles {
-        let name = role.metadata.name.as_deref();
-        let rbs: Vec<_> = objs
-            .role_bindings
-            .iter()
-            .filter(|(_, b)| b.role_ref.kind == "ClusterRole" && Some(b.role_ref.name.as_str()) == name)
-            .map(|(_, b)| (&b.subjects, b.metadata.namespace.as_deref()))
-            .collect();
-        let crbs: Vec<_> = objs
-            .cluster_role_bindings
-            .iter()
-            .filter(|(_, b)| Some(b.role_ref.name.as_str()) == name)
-            .map(|(_, b)| (&b.subjects, None))
-            .collect();
-        let all: Vec<_> = rbs.into_iter().chain(crbs).collect();
-        if !all.is_empty() && all.iter().all(|(s, ns)| only_ours(s, *ns)) {
-            // A ClusterRole used through RoleBindings only grants in namespaces.
-            let cluster = objs.cluster_role_bindings.iter().any(|(_, b)| Some(b.role_ref.name.as_str()) == name);
-            targets.push((*doc, cluster));
-        }
-    }
-    for (doc, cluster) in targets {
-        let tree = m.tree(doc)?;
-        let Some(root) = tree.root() else { continue };
-        let Some(rules) = tree.get(root, "rules") else { continue };
-        let editor = Editor::new(m.text(doc), tree);
-        let resource = m.resource(doc)?.ok_or_else(|| ManifestError::Edit {
-            at: m.doc_ref(doc, None),
-            source: crate::yaml::EditError::Layout { line: 1, what: "role without a name".into() },
-        })?;
-        let mut edits: Vec<Edit> = Vec::new();
-        let mut reasons = Vec::new();
-        let mut intents = Vec::new();
-        for (i, &rule_node) in tree.items(rules).iter().enumerate() {
-            let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
-                Ok(r) => r,
-                Err(_) => continue,
-            };
-            let groups = rule.api_groups.clone().unwrap_or_default();
-            let resources = rule.resources.clone().unwrap_or_default();
-            let [group] = groups.as_slice() else { continue };
-            if group == "*" || resources.iter().any(|r| r == "*") {
-                out.notes.push(note(Severity::Warning, format!("{resource} rule {}: wildcard resources or API groups left as they are (no documented list to replace them with)", i + 1)));
-                continue;
-            }
-            if !rule.verbs.iter().any(|v| v == "*") {
-                continue;
-            }
-            let mut verbs: Vec<String> = Vec::new();
+        let mut verbs: Vec<String> = Vec::new();
+        let mut undocumented: Vec<String> = Vec::new();
+        for group in &groups {
             for res in &resources {
-                let need = needed_verbs(group, res, cluster, &features)
-                    .unwrap_or_else(|| ALL_VERBS.iter().map(|v| v.to_string()).collect());
+                let need = needed_verbs(group, res, cluster, features).unwrap_or_else(|| {
+                    undocumented.push(if group.is_empty() { res.clone() } else { format!("{group}/{res}") });
+                    ALL_VERBS.iter().map(|v| v.to_string()).collect()
+                });
                 for v in need {
                     if !verbs.contains(&v) {
                         verbs.push(v);
                     }
                 }
             }
-            let crate::yaml::tree::Lookup::Found { key, value } = tree.lookup(rule_node, "verbs") else { continue };
-            edits.push(
-                editor.replace_value(key, value, &json!(verbs)).map_err(|source| ManifestError::Edit {
-                    at: m.doc_ref(doc, Some(tree.node(value).line)),
-                    source,
-                })?,
+        }
+        let crate::yaml::tree::Lookup::Found { key, value } = tree.lookup(rule_node, "verbs") else {
+            out.notes.push(note(
+                Severity::Warning,
+                format!("{label} rule {n}: `*` verbs come through a merge key; left as they are"),
+            ));
+            continue;
+        };
+        // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
+        // an anchor, say) is left as written, with the reason.
+        match editor.replace_value(key, value, &json!(verbs)) {
+            Ok(edit) => {
+                edits.push(edit);
+                intents.push(Intent::Set {
+                    path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")],
+                    value: json!(verbs),
+                });
+                left -= 1;
+            }
+            Err(e) => {
+                out.notes.push(note(
+                    Severity::Warning,
+                    format!(
+                        "{label} rule {n}: `*` verbs left as they are: {}",
+                        ManifestError::Edit { at: m.doc_ref(doc, Some(tree.node(value).line)), source: e }
+                    ),
+                ));
+                continue;
+            }
+        }
+        let mut reason = format!("rule {n} ({}): verbs `*` → [{}]", resources.join(", "), verbs.join(", "));
+        if !undocumented.is_empty() {
+            reason.push_str(&format!(
+                "; all standard verbs for {} (not in SkyPilot's documented needs, so nothing is dropped)",
+                undocumented.join(", ")
+            ));
+        }
+        if verbs.iter().any(|v| v == "escalate" || v == "bind") {
+            reason.push_str(
+                "; `escalate` and `bind` kept: SkyPilot creates and binds Roles and ClusterRoles for its workloads (all verbs on all resources of its namespace, a ClusterRole that creates namespaces), which Kubernetes allows only to an account holding `escalate` and `bind` on roles/clusterroles (or every permission it grants)",
             );
-            reasons.push(format!("rule {} ({}): verbs `*` → [{}]", i + 1, resources.join(", "), verbs.join(", ")));
-            intents.push(Intent::Set { path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")], value: json!(verbs) });
         }
-        if !edits.is_empty() {
-            out.changes.push(Change {
-                doc,
-                resource,
-                rule: RuleId::Rbac,
-                reasons,
-                edits,
-                paths: vec!["rules".into()],
-                field: None,
-                intents,
-            });
-        }
+        reasons.push(reason);
     }
-    Ok(())
+    if edits.is_empty() {
+        return Ok((false, left > 0));
+    }
+    out.changes.push(Change {
+        doc,
+        resource,
+        rule: RuleId::Rbac,
+        reasons,
+        edits,
+        paths: vec!["rules".into()],
+        field: None,
+        intents,
+    });
+    Ok((true, left > 0))
 }

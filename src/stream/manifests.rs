@@ -35,7 +35,12 @@ impl fmt::Display for DocRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "document {}", self.document)?;
         if let Some(r) = &self.resource {
-            write!(f, " ({r})")?;
+            // Control characters (a line break, a terminal escape) are shown escaped.
+            f.write_str(" (")?;
+            for c in r.chars() {
+                if c.is_control() { write!(f, "{}", c.escape_debug())? } else { write!(f, "{c}")? }
+            }
+            f.write_str(")")?;
         }
         if let Some(l) = self.line {
             write!(f, ", line {l}")?;
@@ -70,7 +75,8 @@ pub enum ManifestError {
 pub struct Manifests<'a> {
     input: &'a str,
     ranges: Vec<Range<usize>>,
-    trees: Vec<OnceCell<Result<Tree, ParseError>>>,
+    /// Boxed: one cell per document of the stream, most never parsed, so the cell stays small.
+    trees: Vec<OnceCell<Result<Box<Tree>, Box<ParseError>>>>,
     limits: Limits,
     namespace: Option<String>,
 }
@@ -141,48 +147,60 @@ impl<'a> Manifests<'a> {
 
     /// The parsed document, or an error saying where it does not parse.
     pub fn tree(&self, doc: usize) -> Result<&Tree, ManifestError> {
-        let cell = self.trees[doc].get_or_init(|| Tree::parse(self.text(doc), &self.limits));
-        cell.as_ref().map_err(|e| ManifestError::Parse {
+        let cell =
+            self.trees[doc].get_or_init(|| Tree::parse(self.text(doc), &self.limits).map(Box::new).map_err(Box::new));
+        cell.as_ref().map(|t| &**t).map_err(|e| self.parse_error(doc, e))
+    }
+
+    /// The parsed document without keeping it (for rules that read many small documents once,
+    /// such as RBAC over thousands of Roles): the caller drops the tree when done.
+    pub fn parse_once(&self, doc: usize) -> Result<Tree, ManifestError> {
+        match self.trees[doc].get() {
+            Some(Ok(_)) | None => Tree::parse(self.text(doc), &self.limits).map_err(|e| self.parse_error(doc, &e)),
+            Some(Err(e)) => Err(self.parse_error(doc, e)),
+        }
+    }
+
+    fn parse_error(&self, doc: usize, e: &ParseError) -> ManifestError {
+        ManifestError::Parse {
             at: DocRef {
                 document: doc + 1,
                 resource: self.quick_label(doc),
                 line: Some(self.stream_line(doc, e.line)),
             },
             source: ParseError { message: e.message.clone(), line: self.stream_line(doc, e.line), col: e.col },
-        })
+        }
     }
 
     /// Kind, name and namespace of a parsed document (None for an empty document or one that
     /// is not a Kubernetes object). Documents without a namespace get the release namespace.
     pub fn resource(&self, doc: usize) -> Result<Option<ResourceId>, ManifestError> {
-        let tree = self.tree(doc)?;
-        let Some(root) = tree.root() else {
-            return Ok(None);
-        };
-        let (Some(kind), Some(name)) =
-            (tree.get_str(root, "kind"), tree.path(root, &["metadata", "name"]).and_then(|n| tree.str(n)))
-        else {
-            return Ok(None);
-        };
+        Ok(self.resource_in(self.tree(doc)?))
+    }
+
+    /// As `resource`, for a tree of this stream the caller holds (from `parse_once`).
+    pub fn resource_in(&self, tree: &Tree) -> Option<ResourceId> {
+        let root = tree.root()?;
+        let kind = tree.get_str(root, "kind")?;
+        let name = tree.path(root, &["metadata", "name"]).and_then(|n| tree.str(n))?;
         let namespace = tree
             .path(root, &["metadata", "namespace"])
             .and_then(|n| tree.str(n))
             .map(str::to_string)
             .or_else(|| self.namespace.clone());
-        Ok(Some(ResourceId {
+        Some(ResourceId {
             api_version: tree.get_str(root, "apiVersion").unwrap_or_default().to_string(),
             kind: kind.to_string(),
             namespace,
             name: name.to_string(),
-        }))
+        })
     }
 
-    /// "Kind name" from a line scan, for documents that do not parse.
+    /// "Kind name" of a document that does not parse, from what parses of it: `kind` and
+    /// `metadata.name` where they stand, never a line that only looks like them (see `label`).
     fn quick_label(&self, doc: usize) -> Option<String> {
-        let text = self.text(doc);
-        let kind = text.lines().find_map(|l| l.strip_prefix("kind:")).map(str::trim)?;
-        let name = text.lines().find_map(|l| l.strip_prefix("  name:")).map(str::trim).unwrap_or("?");
-        Some(format!("{kind} {name}"))
+        let (kind, name) = super::label::head(self.text(doc), self.limits.max_depth);
+        Some(format!("{} {}", kind?, name.as_deref().unwrap_or("?")))
     }
 
     pub fn doc_ref(&self, doc: usize, line: Option<usize>) -> DocRef {

@@ -1,6 +1,7 @@
 //! The manifest stream: split into documents by lines, before any YAML parser runs, keeping
 //! every byte; documents are parsed only when a rule needs them.
 
+mod label;
 mod manifests;
 
 pub use manifests::{DocRef, ManifestError, Manifests, ResourceId};

@@ -412,7 +412,13 @@ impl<'a> Editor<'a> {
     /// Replaces the null value of `key` (empty, `~`, `!!null ''`) with the string `new`: a literal
     /// block (`literal`, Helm 3 style) or a double-quoted string (Helm 4 style), always after a
     /// space, never glued to the key.
-    pub fn replace_null_with_text(&self, key: NodeId, value: NodeId, new: &str, literal: bool) -> Result<Edit, EditError> {
+    pub fn replace_null_with_text(
+        &self,
+        key: NodeId,
+        value: NodeId,
+        new: &str,
+        literal: bool,
+    ) -> Result<Edit, EditError> {
         let k = self.tree.node(key);
         let v = self.tree.node(value);
         self.check_not_shared(v.start)?;

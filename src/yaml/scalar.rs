@@ -28,7 +28,9 @@ pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
         }
         Some("int") => return parse_int(value).map_or(Scalar11::Str, Scalar11::Int),
         Some("float") => {
-            return parse_float(value).or_else(|| parse_int(value).map(|i| i as f64)).map_or(Scalar11::Str, Scalar11::Float);
+            return parse_float(value)
+                .or_else(|| parse_int(value).map(|i| i as f64))
+                .map_or(Scalar11::Str, Scalar11::Float);
         }
         _ => {}
     }
@@ -229,7 +231,8 @@ fn all_bytes(s: &str, f: impl Fn(u8) -> bool) -> bool {
 fn sexagesimal(s: &str) -> Option<f64> {
     let mut parts = s.split(':');
     let head = parts.next()?;
-    if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || !all_bytes(head, |c| c.is_ascii_digit() || c == b'_') {
+    if head.is_empty() || !head.as_bytes()[0].is_ascii_digit() || !all_bytes(head, |c| c.is_ascii_digit() || c == b'_')
+    {
         return None;
     }
     let mut value: f64 = head.replace('_', "").parse().ok()?;

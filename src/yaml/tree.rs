@@ -64,6 +64,8 @@ pub struct Tree {
     /// Keys looked up that the mapping holds twice: (first key, last key). Readers take the last
     /// one, so an edit of the first would not take effect; the pipeline refuses these.
     duplicate_reads: std::cell::RefCell<Vec<(NodeId, NodeId)>>,
+    /// How many nodes a reader decodes, aliases expanded (as go-yaml counts them).
+    decoded: u64,
 }
 
 /// Whose reading of scalars to use.
@@ -125,6 +127,7 @@ impl Tree {
             anchors: HashMap::new(),
             aliased: Vec::new(),
             duplicate_reads: std::cell::RefCell::new(Vec::new()),
+            decoded: 0,
         };
         let mut stack: Vec<Frame> = Vec::new();
         // Per node: nodes decoded with aliases expanded, and how many of those are decoded through
@@ -147,6 +150,8 @@ impl Tree {
                     ErrorKind::RecursionLimitExceeded => {
                         format!("exceeded max depth of {}", limits.max_depth)
                     }
+                    // The column says where; the character itself may be part of a secret.
+                    ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_string(),
                     _ => e.info(),
                 };
                 err_at(message, m.line(), m.col())
@@ -253,6 +258,7 @@ impl Tree {
             }
             if stack.is_empty() {
                 let (n, a) = child;
+                tree.decoded = n;
                 if limits.excessive_aliasing(n, a) {
                     return Err(err_at("document contains excessive aliasing", line, col));
                 }
@@ -364,6 +370,12 @@ impl Tree {
         }
     }
 
+    /// How many nodes a reader decodes with aliases expanded (large for alias bombs, which only
+    /// `--allow-excessive-aliasing` lets through).
+    pub fn decoded_nodes(&self) -> u64 {
+        self.decoded
+    }
+
     /// The duplicated keys that lookups have met so far: (line of the first, line of the last, key).
     pub fn duplicate_reads(&self) -> Vec<(usize, usize, String)> {
         let mut out: Vec<(usize, usize, String)> = self
@@ -445,7 +457,8 @@ impl Tree {
     pub fn to_json_as(&self, id: NodeId, reader: Reader) -> serde_json::Value {
         use serde_json::Value;
         let id = self.resolve(id);
-        let number = |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
+        let number =
+            |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
         let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.nodes[id].kind {
             NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {

@@ -48,7 +48,7 @@ fn non_utf8_is_refused_with_its_place() {
     let mut input = stream("", API).into_bytes();
     input.extend_from_slice(b"# \xff\xfe\n");
     let err = fails(&[], &input);
-    assert!(err.contains("document 2, line 24, column 3"), "{err}");
+    assert!(err.contains("document 2, line 25, column 3"), "{err}");
     assert!(err.contains("UTF-8"), "{err}");
 }
 

@@ -144,7 +144,7 @@ fn null_collections_are_filled() {
             "        volumeMounts: ~\n",
         )
         .replace("      volumes:\n      - name: state\n        emptyDir: {}\n", "      volumes:\n");
-    assert!(input.contains("volumeMounts: ~") && input.ends_with("volumes:\n"));
+    assert!(input.contains("volumeMounts: ~") && input.contains("      volumes:\n      serviceAccountName"));
     let (_, added) = check(&input, &[]);
     expect_standard_mount(&added);
 }

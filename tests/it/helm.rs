@@ -81,17 +81,22 @@ pub enum Form {
 
 /// Renders the chart with `values` (YAML) and returns what a post-renderer would receive.
 pub fn render(form: Form, values: &str) -> String {
+    render_chart(form, CHART, values)
+}
+
+/// As `render`, for the chart at `chart` (relative to the project, or absolute).
+pub fn render_chart(form: Form, chart: &str, values: &str) -> String {
     let dir = tempfile::tempdir().expect("tmp");
     let vf = dir.path().join("values.yaml");
     std::fs::write(&vf, values).expect("values");
     let vf = vf.to_str().expect("path").to_string();
     match form {
-        Form::Helm3 => Helm::new("helm3").ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf]),
+        Form::Helm3 => Helm::new("helm3").ok(&["template", "sky", chart, "-n", "skypilot", "-f", &vf]),
         Form::Helm4 => {
             let helm = Helm::new("helm4");
             let captured = dir.path().join("input.yaml");
             helm.install_capture_plugin(&captured);
-            helm.ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf, "--post-renderer", "capture"]);
+            helm.ok(&["template", "sky", chart, "-n", "skypilot", "-f", &vf, "--post-renderer", "capture"]);
             let input = std::fs::read_to_string(&captured).expect("captured Helm 4 input");
             assert!(input.contains("postrenderer.helm.sh/postrender-filename"), "not the Helm 4 form:\n{input}");
             input
@@ -135,7 +140,7 @@ fn mounted_at(d: &Value, path: &str) -> bool {
 }
 
 pub fn added_by_skyhelm(d: &Value) -> bool {
-    d["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "skyhelm"
+    d["metadata"]["labels"]["skyhelm.io/added-by"] == "rbac"
 }
 
 /// Every document but the Deployment (and the RBAC objects skyhelm adds) means the same with

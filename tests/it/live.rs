@@ -133,7 +133,36 @@ fn live_reports_ok_when_every_permission_is_granted() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].starts_with("live-ok") && found[0].contains("namespace skypilot"), "{found:?}");
     let asked = api.asked.lock().expect("lock");
-    assert_eq!(asked.len(), 14);
+    // Every permission of SkyPilot's minimal set (listed here, test-side), each asked once.
+    let mut minimal: Vec<(&str, &str, &str, &str, bool)> = Vec::new();
+    for (res, sub) in
+        [("pods", ""), ("pods", "status"), ("pods", "exec"), ("pods", "portforward"), ("services", ""), ("secrets", "")]
+    {
+        for verb in ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"] {
+            minimal.push(("", res, sub, verb, true));
+        }
+    }
+    for verb in ["get", "list", "watch"] {
+        minimal.push(("", "events", "", verb, true));
+        minimal.push(("", "nodes", "", verb, false));
+        minimal.push(("node.k8s.io", "runtimeclasses", "", verb, false));
+        minimal.push(("storage.k8s.io", "storageclasses", "", verb, false));
+    }
+    assert_eq!(asked.len(), minimal.len());
+    for (group, res, sub, verb, namespaced) in minimal {
+        let hits = asked
+            .iter()
+            .filter(|r| {
+                let a = &r["spec"]["resourceAttributes"];
+                a["group"].as_str().unwrap_or("") == group
+                    && a["resource"] == res
+                    && a["subresource"].as_str().unwrap_or("") == sub
+                    && a["verb"] == verb
+                    && if namespaced { a["namespace"] == "skypilot" } else { a.get("namespace").is_none() }
+            })
+            .count();
+        assert_eq!(hits, 1, "{verb} {group}/{res}/{sub} namespaced={namespaced}");
+    }
     assert!(asked.iter().any(|r| r["spec"]["resourceAttributes"]["subresource"] == "exec"
         && r["spec"]["resourceAttributes"]["namespace"] == "skypilot"));
     assert!(asked.iter().any(|r| r["spec"]["resourceAttributes"]["resource"] == "nodes"
@@ -142,8 +171,9 @@ fn live_reports_ok_when_every_permission_is_granted() {
 
 #[test]
 fn live_names_each_missing_permission() {
-    let api =
-        ApiDouble::start(|res, sub, verb| (res == "pods" && sub == "exec") || (res == "secrets" && verb == "delete"));
+    let api = ApiDouble::start(|res, sub, verb| {
+        (res == "pods" && sub == "exec" && verb == "create") || (res == "secrets" && verb == "delete")
+    });
     let (code, json) = live(&kubeconfig(api.port, "test-token"), &["double"]);
     assert_eq!(code, 1);
     let found = checks(&json, "context double");

@@ -1,14 +1,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod context_warnings;
 mod contexts;
 mod diff;
 mod fidelity;
 mod generate;
 mod gitops;
 mod helm;
+mod hostile;
 mod kubeconfig;
 mod live;
+mod messages;
 mod policy;
 mod props;
 mod rbac;

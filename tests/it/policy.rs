@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 use crate::helm::{Form, config_map, render};
-use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json, skyhelm};
+use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json};
 
 const FORMS: [Form; 2] = [Form::Helm3, Form::Helm4];
 
@@ -95,7 +95,9 @@ fn workspace_lists_are_never_widened_and_get_an_info_note() {
 
 #[test]
 fn empty_lists_stay_empty() {
-    let values = config("kubernetes:\n  allowed_contexts: []\nworkspaces:\n  team-a:\n    kubernetes:\n      allowed_contexts: []\n");
+    let values = config(
+        "kubernetes:\n  allowed_contexts: []\nworkspaces:\n  team-a:\n    kubernetes:\n      allowed_contexts: []\n",
+    );
     for form in FORMS {
         let input = render(form, &values);
         let r = run(&input, &[], &[]);
@@ -133,7 +135,15 @@ fn names_are_judged_as_pyyaml_reads_them_and_every_bad_one_is_reported() {
         // non-strings of their list are fixed; the quoted forms pass and `1e3` is a string.
         let quoted = config("kubernetes:\n  allowed_contexts: [prod, '0123', trian, nope]\n");
         let r = run(&render(form, &quoted), &[], &[]);
-        refused(&r, &format!("{form:?} quoted"), &["context `trian` is not in the kubeconfig (did you mean `train`?)", "context `nope` is not in the kubeconfig", "available contexts: prod, Dev-EU, train, in-cluster"]);
+        refused(
+            &r,
+            &format!("{form:?} quoted"),
+            &[
+                "context `trian` is not in the kubeconfig (did you mean `train`?)",
+                "context `nope` is not in the kubeconfig",
+                "available contexts: prod, Dev-EU, train, in-cluster",
+            ],
+        );
     }
     // PyYAML itself agrees on what these are (the independent check of our reading).
     assert_eq!(pyyaml_json("[0123, yes, 1:30, 1e3, y]"), json!([83, true, 90, "1e3", "y"]));
@@ -147,7 +157,10 @@ fn renamed_in_cluster_context_is_named_when_the_old_name_is_used() {
         refused(
             &r,
             &format!("{form:?}"),
-            &["context `in-cluster` is not in the kubeconfig (the in-cluster context is named `home` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)", "available contexts: prod, Dev-EU, train, home"],
+            &[
+                "context `in-cluster` is not in the kubeconfig (the in-cluster context is named `home` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)",
+                "available contexts: prod, Dev-EU, train, home",
+            ],
         );
     }
 }
@@ -168,13 +181,19 @@ fn context_configs_keys_are_corrected_or_refused_and_remote_identity_patterns_wa
         );
         assert!(r.report.contains("kubernetes.context_configs: key `PROD` corrected to `prod`"), "{}", r.report);
         assert!(
-            r.report.contains("warning [allowed-contexts]: kubernetes.remote_identity: pattern `staging-*` matches no context"),
+            r.report.contains(
+                "warning [allowed-contexts]: kubernetes.remote_identity: pattern `staging-*` matches no context"
+            ),
             "{}",
             r.report
         );
         assert!(!r.report.contains("pattern `prod*`"), "{}", r.report);
         let r = run(&render(form, &bad), &[], &[]);
-        refused(&r, &format!("{form:?}"), &["kubernetes.context_configs: context `prdo` is not in the kubeconfig (did you mean `prod`?)"]);
+        refused(
+            &r,
+            &format!("{form:?}"),
+            &["kubernetes.context_configs: context `prdo` is not in the kubeconfig (did you mean `prod`?)"],
+        );
     }
 }
 
@@ -238,10 +257,18 @@ fn null_config_is_written_as_a_proper_string_and_non_strings_are_refused() {
                 Form::Helm3 => assert!(cm.contains("config.yaml: |"), "{cm}"),
                 Form::Helm4 => assert!(cm.contains("config.yaml: \""), "{cm}"),
             }
-            assert_eq!(config_of(&r.stdout), json!({"kubernetes": {"allowed_contexts": ["prod", "in-cluster"]}}), "{form:?} {null:?}");
+            assert_eq!(
+                config_of(&r.stdout),
+                json!({"kubernetes": {"allowed_contexts": ["prod", "in-cluster"]}}),
+                "{form:?} {null:?}"
+            );
         }
         let number = format!("{}config.yaml: 5{}", &base[..key], &base[value_end..]);
-        refused(&run(&number, &[], &[]), "number", &["`data.config.yaml` is a number; the SkyPilot config must be a string"]);
+        refused(
+            &run(&number, &[], &[]),
+            "number",
+            &["`data.config.yaml` is a number; the SkyPilot config must be a string"],
+        );
     }
 }
 
@@ -295,7 +322,14 @@ fn strict_turns_corrections_and_warnings_into_errors() {
         // A warning is an error under --strict.
         let warn = config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  remote_identity:\n    'x-*': sa\n");
         let r = run(&render(form, &warn), &["--strict"], &[]);
-        refused(&r, &format!("{form:?} warning"), &["0 corrections and 1 warning", "warning: [allowed-contexts] kubernetes.remote_identity: pattern `x-*` matches no context"]);
+        refused(
+            &r,
+            &format!("{form:?} warning"),
+            &[
+                "0 corrections and 1 warning",
+                "warning: [allowed-contexts] kubernetes.remote_identity: pattern `x-*` matches no context",
+            ],
+        );
     }
 }
 
@@ -304,6 +338,24 @@ fn kubeconfig_env_without_the_mounted_file_is_refused() {
     let values = "apiService:\n  extraEnvs:\n  - name: KUBECONFIG\n    value: /etc/other/config\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
     for form in FORMS {
         let r = run(&render(form, values), &[], &[]);
-        refused(&r, &format!("{form:?}"), &["KUBECONFIG is set to `/etc/other/config`, which does not include /root/.kube/config"]);
+        refused(
+            &r,
+            &format!("{form:?}"),
+            &["KUBECONFIG is set to `/etc/other/config`, which does not include /root/.kube/config"],
+        );
+    }
+}
+
+#[test]
+fn allowed_context_all_sets_all() {
+    for form in FORMS {
+        let r = run(
+            &render(form, &config("kubernetes:\n  allowed_contexts: [prod]\n")),
+            &["--allowed-context", "all"],
+            &[],
+        );
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        assert_eq!(config_of(&r.stdout), json!({"kubernetes": {"allowed_contexts": "all"}}), "{form:?}");
+        assert!(r.report.contains("kubernetes.allowed_contexts set to `all` from --allowed-context"), "{}", r.report);
     }
 }

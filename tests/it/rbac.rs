@@ -8,11 +8,11 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use serde_json::Value;
 
-use crate::helm::{Form, added_by_skyhelm, render};
-use crate::util::{docs, k8s_json, kubeconfig_file, skyhelm};
+use crate::helm::{Form, added_by_skyhelm, render, render_chart};
+use crate::util::{API_DEPLOYMENT, docs, k8s_json, kubeconfig_file, root, run_with_stdin, skyhelm};
 
 const CONFIG: &str = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
-const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete"];
+const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
 
 fn post_render(input: &str, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tmp");
@@ -134,7 +134,8 @@ fn rbac_create_false_gets_account_and_minimal_roles() {
         assert_covers(&out, "skypilot", "sky-api-sa", &minimal("skypilot"));
         if matches!(form, Form::Helm4) {
             let added_docs: Vec<String> =
-                docs(&text).into_iter().filter(|d| d.contains("managed-by: skyhelm")).collect();
+                docs(&text).into_iter().filter(|d| d.contains("skyhelm.io/added-by: rbac")).collect();
+            assert_eq!(added_docs.len(), 5);
             assert!(
                 added_docs.iter().all(|d| d.contains("postrenderer.helm.sh/postrender-filename: skyhelm/rbac.yaml"))
             );
@@ -254,4 +255,441 @@ fn tighten_keeps_every_needed_permission_and_drops_wildcard_verbs() {
         assert!(rules.iter().all(|(r, _)| !r.verbs.iter().any(|v| v == "*")), "{form:?}: a wildcard verb is left");
         assert!(added(&out).is_empty());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Every RBAC mode on both upstream chart shapes (tests/fixtures/rbac-shapes), both input forms.
+
+const STANDARD: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
+const RBAC_KINDS: &[&str] = &["ServiceAccount", "Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Y2025,
+    Y2026,
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read_dir") {
+        let e = e.expect("entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).expect("copy");
+        }
+    }
+}
+
+/// charts/skypilot with the RBAC templates of one upstream shape, rendered by real Helm.
+fn render_shape(shape: Shape, form: Form, values: &str) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    let chart = dir.path().join("skypilot");
+    copy_dir(&root().join("charts/skypilot"), &chart);
+    let year = if shape == Shape::Y2025 { "2025" } else { "2026" };
+    std::fs::copy(
+        root().join("tests/fixtures/rbac-shapes").join(year).join("rbac.yaml"),
+        chart.join("templates/rbac.yaml"),
+    )
+    .expect("copy templates");
+    render_chart(form, chart.to_str().expect("path"), values)
+}
+
+/// (name, values, service account, namespace of the in-cluster Role, RBAC management rendered,
+/// chart renders RBAC)
+const CASES: &[(&str, &str, &str, &str, bool, bool)] = &[
+    ("defaults", "", "sky-api-sa", "skypilot", true, true),
+    ("no-rbac-management", "rbac:\n  manageRbacPolicies: false\n", "sky-api-sa", "skypilot", false, true),
+    ("rbac-create-false", "rbac:\n  create: false\n", "sky-api-sa", "skypilot", false, false),
+    (
+        "in-cluster-namespace",
+        "kubernetesCredentials:\n  inclusterNamespace: compute\n",
+        "sky-api-sa",
+        "compute",
+        true,
+        true,
+    ),
+    ("fullname-override", "fullnameOverride: prod\n", "prod-api-sa", "skypilot", true, true),
+];
+
+/// Expands rules into single permissions (`*` verbs into the standard ones); rules with
+/// resourceNames or wildcard resources are left out (they are kept as written).
+fn expand(rules: &[(PolicyRule, Option<String>)]) -> Vec<Need> {
+    let mut out = Vec::new();
+    for (r, ns) in rules {
+        if r.resource_names.as_ref().is_some_and(|n| !n.is_empty()) {
+            continue;
+        }
+        let verbs: Vec<&str> = if r.verbs.iter().any(|v| v == "*") {
+            STANDARD.to_vec()
+        } else {
+            r.verbs.iter().map(String::as_str).collect()
+        };
+        for g in r.api_groups.iter().flatten() {
+            for res in r.resources.iter().flatten() {
+                for v in &verbs {
+                    let g: &'static str = Box::leak(g.clone().into_boxed_str());
+                    let v: &'static str = Box::leak(v.to_string().into_boxed_str());
+                    out.push((g, res.clone(), v, ns.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn escalate_bind(ns: &str, cluster: bool) -> Vec<Need> {
+    let mut v = Vec::new();
+    for verb in ["escalate", "bind"] {
+        if cluster {
+            v.push(("rbac.authorization.k8s.io", "clusterroles".to_string(), verb, None));
+        } else {
+            v.push(("rbac.authorization.k8s.io", "roles".to_string(), verb, Some(ns.to_string())));
+        }
+    }
+    v
+}
+
+/// The RBAC objects of a stream: every one deserializes into its k8s-openapi type.
+fn typed_rbac(out: &[Value]) -> usize {
+    let mut n = 0;
+    for d in out.iter().filter(|d| RBAC_KINDS.contains(&d["kind"].as_str().unwrap_or(""))) {
+        let ok = match d["kind"].as_str().unwrap_or("") {
+            "ServiceAccount" => serde_json::from_value::<ServiceAccount>(d.clone()).is_ok(),
+            "Role" => serde_json::from_value::<Role>(d.clone()).is_ok(),
+            "ClusterRole" => serde_json::from_value::<ClusterRole>(d.clone()).is_ok(),
+            "RoleBinding" => serde_json::from_value::<RoleBinding>(d.clone()).is_ok(),
+            _ => serde_json::from_value::<ClusterRoleBinding>(d.clone()).is_ok(),
+        };
+        assert!(ok, "not a valid k8s-openapi object: {d}");
+        n += 1;
+    }
+    n
+}
+
+fn rbac_docs(out: &[Value]) -> Vec<Value> {
+    out.iter()
+        .filter(|d| RBAC_KINDS.contains(&d["kind"].as_str().unwrap_or("")) && !added_by_skyhelm(d))
+        .cloned()
+        .collect()
+}
+
+/// Runs kubernetes-validate (Kubernetes 1.34 schemas, strict: unknown fields are errors) on
+/// every file; returns how many resources passed.
+fn validate_strict(files: &[std::path::PathBuf]) -> usize {
+    let mut cmd = std::process::Command::new("python3");
+    cmd.args(["-m", "kubernetes_validate", "-k", "1.34.0", "--strict"]).args(files);
+    let out = run_with_stdin(&mut cmd, b"");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "kubernetes-validate failed (pip install kubernetes-validate==1.37.0):\n{text}");
+    assert!(!text.contains("ERROR") && !text.contains("WARN"), "{text}");
+    text.lines().filter(|l| l.contains("passed for resource") && l.contains("against version 1.34")).count()
+}
+
+#[test]
+fn every_mode_on_both_chart_shapes_and_forms() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    let mut rbac_objects = 0;
+    for shape in [Shape::Y2025, Shape::Y2026] {
+        for form in [Form::Helm3, Form::Helm4] {
+            for (case, values, sa, role_ns, management, create) in CASES {
+                let tag = format!("{shape:?} {form:?} {case}");
+                let input = render_shape(shape, form, &format!("{values}{CONFIG}"));
+                let before = k8s_json(&input);
+                let before_rules = bound_rules(&before, "skypilot", sa);
+                for mode in ["off", "audit", "add", "tighten"] {
+                    let tag = format!("{tag} --rbac {mode}");
+                    // post_render also runs skyhelm again on its output: a second run changes
+                    // and adds nothing.
+                    let text = post_render(&input, &["--rbac", mode]);
+                    let path = dir.path().join(format!("{}-{}-{case}-{mode}.yaml", shape as u8, form as u8));
+                    std::fs::write(&path, &text).expect("write");
+                    files.push(path);
+                    let out = k8s_json(&text);
+                    rbac_objects += typed_rbac(&out);
+                    let new = added(&out);
+                    for d in &new {
+                        assert_eq!(d["metadata"]["labels"]["skyhelm.io/added-by"], "rbac", "{tag}");
+                        assert!(d["metadata"]["labels"].get("app.kubernetes.io/managed-by").is_none(), "{tag}");
+                        if ["ClusterRole", "ClusterRoleBinding"].contains(&d["kind"].as_str().unwrap_or("")) {
+                            assert!(d["metadata"]["name"].as_str().unwrap_or("").contains("skypilot"), "{tag}: {d}");
+                        }
+                    }
+                    no_wildcards(&new);
+                    let rules = bound_rules(&out, "skypilot", sa);
+                    match mode {
+                        "off" | "audit" => {
+                            assert!(new.is_empty(), "{tag}");
+                            assert_eq!(rbac_docs(&before), rbac_docs(&out), "{tag}: RBAC changed");
+                        }
+                        "add" => {
+                            assert_covers(&out, "skypilot", sa, &minimal(role_ns));
+                            assert_eq!(rbac_docs(&before), rbac_docs(&out), "{tag}: the chart's RBAC changed");
+                            // Only what was missing is added.
+                            let lacking = minimal(role_ns).into_iter().filter(|n| !covered(&before_rules, n)).count();
+                            assert_eq!(new.is_empty(), lacking == 0, "{tag}");
+                        }
+                        _ => {
+                            assert_covers(&out, "skypilot", sa, &minimal(role_ns));
+                            // Every permission the chart granted is kept (`*` as the standard verbs).
+                            for n in expand(&before_rules) {
+                                assert!(covered(&rules, &n), "{tag}: tighten dropped {n:?}");
+                            }
+                            // Nothing is granted that the chart or the minimal set did not.
+                            let min = minimal(role_ns);
+                            for n in expand(&rules) {
+                                let eb = n.2 == "escalate" || n.2 == "bind";
+                                let was = covered(&before_rules, &n);
+                                assert!(was || min.contains(&n), "{tag}: tighten granted {n:?}");
+                                if eb {
+                                    assert!(management, "{tag}: escalate/bind without RBAC management");
+                                }
+                            }
+                            if *management {
+                                for n in escalate_bind(role_ns, false)
+                                    .into_iter()
+                                    .chain(escalate_bind("skypilot-system", false))
+                                    .chain(escalate_bind("", true))
+                                {
+                                    assert!(covered(&rules, &n), "{tag}: escalate/bind not kept: {n:?}");
+                                }
+                            }
+                            assert!(
+                                rules.iter().all(|(r, _)| !r.verbs.iter().any(|v| v == "*")),
+                                "{tag}: a wildcard verb is left"
+                            );
+                            if !create {
+                                // rbac.create=false: exactly the minimal set.
+                                let mut got = expand(&rules);
+                                got.sort();
+                                got.dedup();
+                                let mut want = minimal(role_ns);
+                                want.sort();
+                                assert_eq!(got, want, "{tag}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // 2 shapes × 2 forms × 5 cases × 4 modes.
+    assert_eq!(files.len(), 80);
+    assert!(rbac_objects > 400, "{rbac_objects}");
+    let passed = validate_strict(&files);
+    assert!(passed >= rbac_objects, "{passed} resources passed, {rbac_objects} RBAC objects written");
+}
+
+/// The validator used above does reject what the API server would: a negative control.
+#[test]
+fn strict_validation_rejects_an_unknown_field() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("bad.yaml");
+    std::fs::write(&p, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: x\n  namespace: y\nrules:\n- apiGroups: [\"\"]\n  resources: [pods]\n  verbs: [get]\n  resourceName: [z]\n").expect("write");
+    let out = run_with_stdin(
+        std::process::Command::new("python3").args(["-m", "kubernetes_validate", "-k", "1.34.0", "--strict"]).arg(&p),
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("'resourceName' was unexpected"));
+}
+
+#[test]
+fn tighten_reports_every_rewrite_and_what_it_leaves() {
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render_shape(Shape::Y2025, form, CONFIG);
+        let dir = tempfile::tempdir().expect("tmp");
+        let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+        let out = skyhelm(&["diff", &kc, "--rbac", "tighten", "--color", "never"], input.as_bytes());
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        // The 2025 ClusterRole lacks storageclasses: added first, with its reason.
+        assert!(text.contains("ClusterRole added: grants what the minimal set needs and nothing in the stream grants: get/list/watch storage.k8s.io/storageclasses"), "{text}");
+        assert!(text.contains("rule 8 (roles, rolebindings): verbs `*` → [get, list, watch, create, update, patch, delete, deletecollection, escalate, bind]; `escalate` and `bind` kept"), "{text}");
+        assert!(text.contains("(clusterroles, clusterrolebindings): verbs `*` → [get, list, watch, create, update, patch, delete, deletecollection, escalate, bind]"), "{text}");
+        assert!(text.contains("all standard verbs for apps/daemonsets (not in SkyPilot's documented needs"), "{text}");
+        assert!(
+            text.contains("note (rbac): tighten: ServiceAccount skypilot/sky-api-sa now holds the minimal set"),
+            "{text}"
+        );
+        // Every changed or added RBAC resource has a reason line.
+        for block in text.split("\n\n").filter(|b| b.contains("(rbac.authorization.k8s.io) has")) {
+            assert!(block.contains("\n  rbac: "), "{block}");
+        }
+    }
+}
+
+#[test]
+fn tighten_leaves_shared_and_wildcard_resource_roles_with_a_warning() {
+    let input = format!(
+        "{API_DEPLOYMENT}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: shared\n  namespace: sky\nrules:\n- apiGroups: [\"\"]\n  resources: [pods, pods/status, pods/exec, pods/portforward, services, secrets, events]\n  verbs: [\"*\"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: shared\n  namespace: sky\nsubjects:\n- kind: ServiceAccount\n  name: sky-api\n- kind: ServiceAccount\n  name: other\nroleRef:\n  kind: Role\n  name: shared\n  apiGroup: rbac.authorization.k8s.io\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: wide\nrules:\n- apiGroups: [\"*\"]\n  resources: [\"*\"]\n  verbs: [\"*\"]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: wide\nsubjects:\n- kind: ServiceAccount\n  name: sky-api\n  namespace: sky\nroleRef:\n  kind: ClusterRole\n  name: wide\n  apiGroup: rbac.authorization.k8s.io\n"
+    );
+    let out = skyhelm(&["post-render", "--rbac", "tighten"], input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Role sky/shared has `*` verbs but is also bound to ServiceAccount sky/other: left as it is"),
+        "{err}"
+    );
+    assert!(
+        err.contains("ClusterRole wide rule 1: `*` verbs on wildcard resources or API groups left as they are"),
+        "{err}"
+    );
+    assert!(err.contains("can read Secrets in every namespace"), "{err}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    // Nothing rewritten (both roles are left); only the missing ServiceAccount is added (the
+    // roles already grant the minimal set).
+    let out = k8s_json(&text);
+    let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+    assert_eq!(kinds, ["ServiceAccount"]);
+    let docs_in: Vec<String> = docs(&input);
+    let docs_out: Vec<String> = docs(&text);
+    assert_eq!(docs_in[1..], docs_out[1..docs_in.len()], "the RBAC documents are byte for byte as they were");
+}
+
+fn refusal(input: &str, args: &[&str]) -> String {
+    let out = skyhelm(args, input.as_bytes());
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty(), "stdout must be empty on error");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The upstream chart with rbac.serviceAccountName=default, and a Deployment with no
+/// serviceAccountName at all: add and tighten refuse to bind anything to `default`.
+#[test]
+fn default_service_account_is_refused_with_the_fix() {
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render_shape(
+            Shape::Y2026,
+            form,
+            &format!("rbac:\n  create: false\n  serviceAccountName: default\n{CONFIG}"),
+        );
+        let dir = tempfile::tempdir().expect("tmp");
+        let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+        for mode in ["add", "tighten"] {
+            let err = refusal(&input, &["post-render", &kc, "--rbac", mode]);
+            assert!(err.contains("Deployment skypilot/sky-api-server"), "{err}");
+            assert!(err.contains("`default` ServiceAccount of namespace skypilot"), "{err}");
+            assert!(err.contains("rbac.serviceAccountName") && err.contains("--rbac off"), "{err}");
+        }
+        for mode in ["audit", "off"] {
+            let out = skyhelm(&["post-render", &kc, "--rbac", mode], input.as_bytes());
+            assert!(out.status.success(), "{mode}");
+        }
+    }
+    let bare = API_DEPLOYMENT.replace("      serviceAccountName: sky-api\n", "");
+    assert_ne!(bare, API_DEPLOYMENT);
+    let err = refusal(&bare, &["post-render"]);
+    assert!(err.contains("document 1 (Deployment sky/sky-api-server), line "), "{err}");
+    assert!(err.contains("`default` ServiceAccount"), "{err}");
+}
+
+#[test]
+fn unknown_namespace_is_refused_not_guessed() {
+    let no_ns = API_DEPLOYMENT.replace("  namespace: sky\n", "");
+    assert_ne!(no_ns, API_DEPLOYMENT);
+    for mode in ["add", "tighten"] {
+        let err = refusal(&no_ns, &["post-render", "--rbac", mode]);
+        assert!(err.contains("neither the documents nor --namespace say which namespace"), "{err}");
+        assert!(err.contains("--namespace NS"), "{err}");
+    }
+    let text =
+        String::from_utf8(skyhelm(&["post-render", "--namespace", "team-a"], no_ns.as_bytes()).stdout).expect("utf-8");
+    let out = k8s_json(&text);
+    let rb = out.iter().find(|d| d["kind"] == "RoleBinding").expect("a RoleBinding");
+    assert_eq!(rb["subjects"][0]["namespace"], "team-a");
+    assert!(!text.contains("namespace: default"));
+    // No in-cluster context: nothing to bind, nothing refused.
+    let no_token = no_ns.replace(
+        "    spec:\n      containers:",
+        "    spec:\n      automountServiceAccountToken: false\n      containers:",
+    );
+    let out = skyhelm(&["post-render"], no_token.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn cluster_scoped_names_differ_between_namespaces() {
+    let names = |ns: &str| -> Vec<String> {
+        let input = API_DEPLOYMENT.replace("namespace: sky", &format!("namespace: {ns}"));
+        let out = k8s_json(&String::from_utf8(skyhelm(&["post-render"], input.as_bytes()).stdout).expect("utf-8"));
+        out.iter()
+            .filter(|d| d["kind"] == "ClusterRole" || d["kind"] == "ClusterRoleBinding")
+            .map(|d| d["metadata"]["name"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    let (dev, prod) = (names("dev"), names("prod"));
+    assert_eq!(dev, ["dev-sky-api-server-skyhelm", "dev-sky-api-server-skyhelm"]);
+    assert_eq!(prod, ["prod-sky-api-server-skyhelm", "prod-sky-api-server-skyhelm"]);
+    // A namespace YAML 1.1 would read as a boolean stays a string in what skyhelm writes.
+    let input = API_DEPLOYMENT.replace("namespace: sky", "namespace: \"yes\"");
+    let out = k8s_json(&String::from_utf8(skyhelm(&["post-render"], input.as_bytes()).stdout).expect("utf-8"));
+    let crb = out.iter().find(|d| d["kind"] == "ClusterRoleBinding").expect("a ClusterRoleBinding");
+    assert_eq!(crb["metadata"]["name"], "yes-sky-api-server-skyhelm");
+    assert_eq!(crb["subjects"][0]["namespace"], "yes");
+    let sa = out.iter().find(|d| d["kind"] == "ServiceAccount").expect("a ServiceAccount");
+    assert_eq!(sa["metadata"]["namespace"], "yes");
+}
+
+/// 100,000 small Roles that bind nothing to the API server: peak memory stays within 3× the
+/// input + 20 MB (GNU time measures the process).
+#[test]
+fn many_roles_stay_within_memory_budget() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("roles.yaml");
+    let generated = std::process::Command::new("python3")
+        .arg(root().join("scripts/gen_stream.py"))
+        .args(["--roles", "100000"])
+        .arg(&path)
+        .status()
+        .expect("gen_stream.py");
+    assert!(generated.success());
+    let size = std::fs::metadata(&path).expect("size").len();
+    assert!(size > 15_000_000, "{size}");
+    let time = std::path::Path::new("/usr/bin/time");
+    assert!(time.exists(), "GNU time is missing: run scripts/install-tools.sh");
+    let kc = kubeconfig_file(dir.path());
+    for mode in ["add", "audit", "tighten"] {
+        let rss = dir.path().join("rss");
+        let status = crate::util::clean(&mut std::process::Command::new(time))
+            .args(["-f", "%M", "-o"])
+            .arg(&rss)
+            .arg(crate::util::bin())
+            .args(["post-render", "--allow-unknown-contexts", "--rbac", mode, "--kubeconfig"])
+            .arg(&kc)
+            .stdin(std::fs::File::open(&path).expect("open"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("run");
+        assert!(status.success(), "{mode}");
+        let kb: u64 = std::fs::read_to_string(&rss).expect("rss").trim().parse().expect("kB");
+        let budget = 3 * size / 1024 + 20 * 1024;
+        assert!(kb <= budget, "{mode}: peak {kb} kB > {budget} kB");
+    }
+}
+
+/// `*` verbs shared through an anchor cannot be edited in place: tighten leaves that rule (with
+/// a warning), still narrows the rule that only names the alias, and does not claim the role is
+/// free of `*`.
+#[test]
+fn tighten_leaves_anchored_verbs_with_a_warning() {
+    let input = format!(
+        "{API_DEPLOYMENT}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: r\n  namespace: sky\nrules:\n- apiGroups: [\"\"]\n  resources: [pods, pods/status, pods/exec, pods/portforward, services, secrets, events]\n  verbs: &all [\"*\"]\n- apiGroups: [apps]\n  resources: [deployments]\n  verbs: *all\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: r\n  namespace: sky\nsubjects:\n- kind: ServiceAccount\n  name: sky-api\nroleRef:\n  kind: Role\n  name: r\n  apiGroup: rbac.authorization.k8s.io\n"
+    );
+    let out = skyhelm(&["post-render", "--rbac", "tighten"], input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Role sky/r rule 1: `*` verbs left as they are"), "{err}");
+    assert!(err.contains("shared through an anchor"), "{err}");
+    assert!(err.contains("`*` verbs left (see the warnings) in Role sky/r"), "{err}");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let role =
+        k8s_json(&text).into_iter().find(|d| d["kind"] == "Role" && d["metadata"]["name"] == "r").expect("Role r");
+    assert_eq!(role["rules"][0]["verbs"], serde_json::json!(["*"]));
+    assert_eq!(
+        role["rules"][1]["verbs"],
+        serde_json::json!(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"])
+    );
 }

@@ -117,7 +117,8 @@ pub fn pyyaml_json(text: &str) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
-/// A minimal SkyPilot API server Deployment (block lists, a volume and a mount of its own).
+/// A minimal SkyPilot API server Deployment (block lists, a volume and a mount of its own, its
+/// own service account: RBAC refuses to bind to `default`).
 pub const API_DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -135,4 +136,5 @@ spec:
       volumes:
       - name: state
         emptyDir: {}
+      serviceAccountName: sky-api
 ";

@@ -1,0 +1,86 @@
+//! With `--kubeconfig`, post-render runs doctor's per-context checks
+//! ([`doctor::context_findings`]) on every context the final allowed lists use, and reports
+//! each finding as a warning: exec plugins and auth-providers, file references, insecure TLS,
+//! expired or expiring certificates, a loopback server, a context shadowed by the in-cluster
+//! one. The contexts: those of the global list and every workspace list after normalization
+//! (an unset list: the current-context; `all`: every context); every context when the lists
+//! are not in the stream (an external database holds them). No credential is ever named.
+
+use crate::change::{Change, Note, RuleId, Severity};
+use crate::contexts::ContextFacts;
+use crate::kubeconfig::doctor::{self, Finding};
+use crate::kubeconfig::{LoadedKubeconfig, cert};
+use crate::stream::Manifests;
+
+use super::RuleError;
+use super::allowed_contexts::final_lists;
+use super::api_server::ApiServer;
+
+/// The warnings for the contexts the final lists use. `changes` are the changes made so far
+/// (the allowed-contexts rule's edited config.yaml is read from them).
+pub fn notes(
+    m: &Manifests,
+    api: &ApiServer,
+    facts: &ContextFacts,
+    kubeconfig: &LoadedKubeconfig,
+    changes: &[Change],
+) -> Result<Vec<Note>, RuleError> {
+    let after = changes
+        .iter()
+        .find(|c| c.rule == RuleId::AllowedContexts)
+        .and_then(|c| c.field.as_ref())
+        .map(|f| f.after.as_str());
+    let names = kubeconfig.context_names();
+    let mut used: Vec<String> = Vec::new();
+    match final_lists(m, api, after)? {
+        None => used.clone_from(&names),
+        Some(lists) => {
+            for (_, list) in lists {
+                used.extend(list.used_kubeconfig_contexts(facts).unwrap_or_else(|| names.clone()));
+            }
+        }
+    }
+    let mut contexts: Vec<&String> = Vec::new();
+    for n in &used {
+        if names.contains(n) && !contexts.contains(&n) {
+            contexts.push(n);
+        }
+    }
+    Ok(group(&kubeconfig.config, &contexts, facts, cert::unix_now()).into_iter().map(to_note).collect())
+}
+
+/// The findings of each context, one entry per finding with every context that has it.
+fn group<'c>(
+    config: &kube::config::Kubeconfig,
+    contexts: &[&'c String],
+    facts: &ContextFacts,
+    now: i64,
+) -> Vec<(Finding, Vec<&'c str>)> {
+    let mut out: Vec<(Finding, Vec<&str>)> = Vec::new();
+    for ctx in contexts {
+        for f in doctor::context_findings(config, ctx, &facts.in_cluster_name, Some(facts.in_cluster_exists), now) {
+            match out.iter_mut().find(|(g, _)| *g == f) {
+                Some((_, names)) => names.push(ctx.as_str()),
+                None => out.push((f, vec![ctx.as_str()])),
+            }
+        }
+    }
+    out
+}
+
+fn to_note((f, contexts): (Finding, Vec<&str>)) -> Note {
+    let quoted: Vec<String> = contexts.iter().map(|c| format!("`{c}`")).collect();
+    let who = match quoted.as_slice() {
+        [one] => format!("context {one}"),
+        many => format!("contexts {}", many.join(", ")),
+    };
+    let via = match f.subject.split_once(' ') {
+        Some(("context", _)) | None => String::new(),
+        Some((what, name)) => format!(" ({what} `{name}`)"),
+    };
+    Note {
+        severity: Severity::Warning,
+        rule: RuleId::AllowedContexts,
+        message: format!("{who}{via}: {} [{}]", f.message, f.check),
+    }
+}
