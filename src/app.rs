@@ -19,7 +19,7 @@ use crate::helm_plugin::{self, PluginError};
 use crate::kubeconfig::cert;
 use crate::kubeconfig::doctor::{self, DoctorInput};
 use crate::kubeconfig::pack::{self, PackError, PackInput};
-use crate::post_render::{PostRenderError, post_render};
+use crate::post_render::PostRenderError;
 use crate::report::{self, Report, ReportOptions};
 use crate::settings::{ConfigFile, Settings, SettingsError};
 
@@ -113,7 +113,8 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Some(Command::Last) => run_last(),
         Some(Command::Doctor(args)) => run_doctor(&args).inspect_err(|e| {
             if args.output == DoctorOutput::Json {
-                print_json_error(e, serde_json::json!({ "kubeconfig": args.kubeconfig.display().to_string() }));
+                let path = args.kubeconfig.as_ref().or(args.contexts_file.as_ref());
+                print_json_error(e, serde_json::json!({ "kubeconfig": path.map(|p| p.display().to_string()) }));
             }
         }),
         Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => run_pack(&args),
@@ -227,7 +228,16 @@ fn plugin_package(args: &PluginPackageArgs) -> Result<ExitCode, AppError> {
 /// Post-renders `input`; nothing is written here.
 fn run_core(settings: &Settings, input: &[u8]) -> Result<Outcome, AppError> {
     let kubeconfig = settings.kubeconfig.as_deref().map(|p| read_file("reading kubeconfig", p)).transpose()?;
-    Ok(post_render(input, settings, kubeconfig.as_deref()).map_err(Box::new)?)
+    if let (Some(k), Some(c)) = (&settings.kubeconfig, &settings.contexts_file) {
+        return Err(AppError::Usage(format!(
+            "both a kubeconfig ({}) and a contexts file ({}) are given; pass one",
+            k.display(),
+            c.display()
+        )));
+    }
+    let contexts = settings.contexts_file.as_deref().map(read_contexts_file).transpose()?;
+    Ok(crate::post_render::post_render_with(input, settings, kubeconfig.as_deref(), contexts.as_ref())
+        .map_err(Box::new)?)
 }
 
 /// `--report-file` (errors, changes, notes) and `--diff-file` (the report), written atomically.
@@ -288,12 +298,15 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
                 .into(),
         ));
     }
-    let text = read_file("reading kubeconfig", &args.kubeconfig)?;
+    let (path, text, contexts_file) = match (&args.kubeconfig, &args.contexts_file) {
+        (_, Some(c)) => (c.display().to_string(), Vec::new(), Some(read_contexts_file(c)?)),
+        (Some(k), None) => (k.display().to_string(), read_file("reading kubeconfig", k)?, None),
+        (None, None) => return Err(AppError::Usage("pass --kubeconfig FILE or --contexts-file FILE".into())),
+    };
     let now = match &args.now {
         Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
         None => cert::unix_now(),
     };
-    let path = args.kubeconfig.display().to_string();
     let mut input = DoctorInput {
         path: &path,
         text: &text,
@@ -325,7 +338,10 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
                 .into(),
         ));
     }
-    let mut findings = doctor::doctor(&input);
+    let mut findings = match &contexts_file {
+        Some(f) => doctor::doctor_contexts_file(f, &input),
+        None => doctor::doctor(&input),
+    };
     if args.live {
         findings.extend(live_findings(&text, &input, args.timeout, args.allow_exec));
         findings.sort_by_key(|f| f.severity);
@@ -347,6 +363,10 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
         PackInput { path: &args.kubeconfig, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
     let packed = pack::pack(&input, &mut |p: &Path| read_regular_file(p, pack::MAX_FILE_BYTES))?;
     let kubeconfig = pack::render_kubeconfig(&packed);
+    if let Some(path) = &args.contexts_file {
+        let file = crate::kubeconfig::contexts_file::ContextsFile::of(&packed, &args.secret_name, &kubeconfig);
+        write_private_atomic(path, file.render().as_bytes())?;
+    }
     let out = match args.output {
         PackOutput::Kubeconfig => kubeconfig,
         PackOutput::Secret => pack::render_secret(&kubeconfig, &args.secret_name, args.namespace.as_deref()),
@@ -433,13 +453,34 @@ fn load_templates(dir: Option<&Path>) -> Result<Vec<(String, String)>, AppError>
         return Ok(crate::chart::EMBEDDED.iter().map(|(n, t)| ((*n).to_string(), (*t).to_string())).collect());
     };
     let mut out = Vec::new();
+    let root = std::fs::canonicalize(dir).map_err(file_err("reading templates in", dir))?;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).map_err(file_err("reading templates in", &d))? {
             let p = entry.map_err(file_err("reading templates in", &d))?.path();
-            if p.is_dir() {
+            let meta = std::fs::symlink_metadata(&p).map_err(file_err("reading", &p))?;
+            // Symbolic links: a file inside DIR is read; a link to a folder (a cycle, perhaps) or
+            // out of DIR is refused, never followed.
+            if meta.file_type().is_symlink() {
+                let target = std::fs::canonicalize(&p).map_err(file_err("following link", &p))?;
+                if !target.starts_with(&root) {
+                    return Err(AppError::Usage(format!(
+                        "template {} is a symbolic link out of {}; not following it",
+                        p.display(),
+                        dir.display()
+                    )));
+                }
+                if target.is_dir() {
+                    return Err(AppError::Usage(format!(
+                        "template {} is a symbolic link to a folder; not following it (links to folders can loop)",
+                        p.display()
+                    )));
+                }
+            } else if meta.is_dir() {
                 stack.push(p);
-            } else if p.extension().is_some_and(|e| e == "tera") {
+                continue;
+            }
+            if p.extension().is_some_and(|e| e == "tera") {
                 let name = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
                 let text = String::from_utf8(read_file("reading template", &p)?)
                     .map_err(|_| AppError::Usage(format!("{}: not UTF-8", p.display())))?;
@@ -459,80 +500,228 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     let file = chart::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
     let envs = chart::environments(&file).map_err(AppError::Generate)?;
     let base = args.environments.parent().unwrap_or(Path::new(""));
+    let (format, default_out) = match args.format {
+        crate::cli::GenerateFormat::Chart => (chart::gitops::Format::Chart, "charts"),
+        crate::cli::GenerateFormat::Flux => (chart::gitops::Format::Flux, "flux"),
+        crate::cli::GenerateFormat::Argocd => (chart::gitops::Format::ArgoCd, "argocd"),
+        crate::cli::GenerateFormat::Helmfile => (chart::gitops::Format::Helmfile, "helmfile"),
+    };
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(default_out));
+    let out = &out;
     let mut kubeconfigs = std::collections::BTreeMap::new();
     for env in &envs {
         if let Some(k) = &env.kubeconfig {
             let p = base.join(k);
             let loaded = std::fs::read(&p).map_err(|e| format!("kubeconfig {}: {e}", p.display())).and_then(|b| {
-                crate::kubeconfig::LoadedKubeconfig::parse(&p.display().to_string(), &b).map_err(|e| e.to_string())
+                crate::kubeconfig::LoadedKubeconfig::parse(&p.display().to_string(), &b)
+                    .map(|loaded| chart::ContextSource::Kubeconfig { loaded, text: b })
+                    .map_err(|e| e.to_string())
             });
+            kubeconfigs.insert(env.name.clone(), loaded);
+        }
+        if let Some(c) = &env.contexts {
+            let p = base.join(c);
+            let chart_dir = out.join(format!("{}-{}", file.name, env.name));
+            let loaded = read_contexts_file(&p)
+                .map_err(|e| e.to_string())
+                .map(|file| chart::ContextSource::ContextsFile { file, settings_path: relative_path(&chart_dir, &p) });
             kubeconfigs.insert(env.name.clone(), loaded);
         }
     }
     let templates = load_templates(args.templates.as_deref())?;
-    let source = args.environments.file_name().map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned());
-    let charts = chart::generate(&file, &source, &kubeconfigs, &templates).map_err(AppError::Generate)?;
+    // The file's name goes into comments of generated files: no line breaks or control characters.
+    let source: String = args
+        .environments
+        .file_name()
+        .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned())
+        .chars()
+        .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') { '?' } else { c })
+        .collect();
+    let charts = chart::generate(&file, &source, &kubeconfigs, &templates, format).map_err(AppError::Generate)?;
     for c in &charts {
         for n in &c.notes {
             eprintln!("skyhelm: note: {n}");
+        }
+        for w in &c.warnings {
+            eprintln!("skyhelm: warning: {w}");
         }
     }
     if args.check {
         let mut differs = false;
         for c in &charts {
-            for (name, want) in &c.files {
-                let p = args.out.join(&c.dir).join(name);
-                let have = std::fs::read_to_string(&p).unwrap_or_default();
-                if &have != want {
-                    differs = true;
-                    println!("--- {} (on disk)\n+++ {} (generated)", p.display(), p.display());
-                    print!("{}", similar::TextDiff::from_lines(&have, want).unified_diff().context_radius(3));
-                }
-            }
+            differs |= check_generated(out, c)?;
         }
         if differs {
             eprintln!(
-                "skyhelm: the charts in {} differ from what {} generates; run `skyhelm generate {}`",
-                args.out.display(),
+                "skyhelm: the generated files in {} differ from what {} generates; run `skyhelm generate {}`",
+                out.display(),
                 path,
                 path
             );
             return Ok(Exit::Error.into());
         }
-        println!("charts in {} are up to date", args.out.display());
+        println!("generated files in {} are up to date", out.display());
         return Ok(Exit::Ok.into());
     }
     for c in &charts {
-        write_chart(&args.out, c)?;
-        println!("wrote {}", args.out.join(&c.dir).display());
+        write_generated(out, c)?;
+        println!("wrote {}", out.join(&c.dir).display());
     }
     Ok(Exit::Ok.into())
 }
 
-/// Writes a chart into a temporary folder beside its place, then swaps it in.
-fn write_chart(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), AppError> {
-    std::fs::create_dir_all(out).map_err(file_err("creating", out))?;
-    let target = out.join(&c.dir);
-    let tmp = out.join(format!(".{}.skyhelm-tmp", c.dir));
-    let old = out.join(format!(".{}.skyhelm-old", c.dir));
-    for stale in [&tmp, &old] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(file_err("removing", stale))?;
+fn read_contexts_file(path: &Path) -> Result<crate::kubeconfig::contexts_file::ContextsFile, AppError> {
+    let text = String::from_utf8(read_file("reading contexts file", path)?)
+        .map_err(|_| AppError::Usage(format!("contexts file {}: not UTF-8", path.display())))?;
+    crate::kubeconfig::contexts_file::ContextsFile::parse(&path.display().to_string(), &text)
+        .map_err(|e| AppError::Usage(e.to_string()))
+}
+
+/// `target` as seen from the folder `from` (both taken from the current folder when relative),
+/// with `/` separators; absolute when they share nothing.
+fn relative_path(from: &Path, target: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let norm = |p: &Path| {
+        let mut out = PathBuf::new();
+        for c in cwd.join(p).components() {
+            match c {
+                std::path::Component::ParentDir => {
+                    out.pop();
+                }
+                std::path::Component::CurDir => {}
+                other => out.push(other),
+            }
+        }
+        out
+    };
+    let (from, target) = (norm(from), norm(target));
+    let f: Vec<_> = from.components().collect();
+    let t: Vec<_> = target.components().collect();
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    if common <= 1 {
+        return target.to_string_lossy().into_owned();
+    }
+    let mut parts: Vec<String> = vec!["..".into(); f.len() - common];
+    parts.extend(t[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
+}
+
+/// The files a generated folder listed as its own on the previous run (none without a list).
+fn previously_owned(dir: &Path) -> Result<Vec<String>, AppError> {
+    use crate::chart::owned;
+    let list = dir.join(owned::OWNED_FILE);
+    match std::fs::symlink_metadata(&list) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(AppError::File { what: "reading", path: list, source: e }),
+        Ok(m) if !m.file_type().is_file() => {
+            Err(AppError::Usage(format!("{} is not a regular file; refusing to use it", list.display())))
+        }
+        Ok(_) => {
+            let text = String::from_utf8_lossy(&read_file("reading", &list)?).into_owned();
+            owned::parse(&list.display().to_string(), &text).map_err(|e| AppError::Usage(e.to_string()))
         }
     }
+}
+
+/// Refuses to write or remove through a symbolic link: every component of `rel` below `out`
+/// (the generated folder's name, then the file's path) that exists must be a real folder or
+/// file. `out` itself is the user's choice.
+fn refuse_links(out: &Path, rel: &str) -> Result<(), AppError> {
+    let mut p = out.to_path_buf();
+    for part in rel.split('/').filter(|p| !p.is_empty()) {
+        p.push(part);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(AppError::Usage(format!(
+                "{} is a symbolic link; skyhelm generate does not write through links",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `--check` for one generated folder: prints a diff for each generated file that differs on
+/// disk and for each file it generated before that a rerun would remove. Files it does not
+/// own are not looked at. Returns whether anything differs.
+fn check_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<bool, AppError> {
+    let dir = out.join(&c.dir);
+    let mut differs = false;
+    let show = |p: &Path, have: &str, want: &str, what: &str| {
+        println!("--- {} (on disk)\n+++ {} ({what})", p.display(), p.display());
+        print!("{}", similar::TextDiff::from_lines(have, want).unified_diff().context_radius(3));
+    };
+    for (name, want) in &c.files {
+        let p = dir.join(name);
+        let have = std::fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
+        if &have != want {
+            differs = true;
+            show(&p, &have, want, "generated");
+        }
+    }
+    for name in crate::chart::owned::stale(&previously_owned(&dir)?, &c.files) {
+        let p = dir.join(&name);
+        if let Ok(b) = std::fs::read(&p) {
+            differs = true;
+            show(&p, &String::from_utf8_lossy(&b), "", "no longer generated: a rerun removes it");
+        }
+    }
+    Ok(differs)
+}
+
+/// Writes one generated folder: each generated file atomically (new files 0600), then removes
+/// the files the previous run generated that are no longer generated. Nothing else in the
+/// folder is touched.
+fn write_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), AppError> {
+    let dir = out.join(&c.dir);
+    let previous = previously_owned(&dir)?;
+    for name in c.files.keys() {
+        refuse_links(out, &format!("{}/{name}", c.dir))?;
+    }
     for (name, text) in &c.files {
-        let p = tmp.join(name);
+        let p = dir.join(name);
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(file_err("creating", parent))?;
         }
-        std::fs::write(&p, text).map_err(file_err("writing", &p))?;
+        write_private_atomic(&p, text.as_bytes())?;
     }
-    if target.exists() {
-        std::fs::rename(&target, &old).map_err(file_err("moving aside", &target))?;
-    }
-    std::fs::rename(&tmp, &target).map_err(file_err("writing", &target))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).map_err(file_err("removing", &old))?;
+    for name in crate::chart::owned::stale(&previous, &c.files) {
+        refuse_links(out, &format!("{}/{name}", c.dir))?;
+        let p = dir.join(&name);
+        match std::fs::remove_file(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(AppError::File { what: "removing", path: p, source: e }),
+        }
+        // Folders the removal left empty go too (never the generated folder itself).
+        let mut parent = p.parent();
+        while let Some(d) = parent.filter(|d| *d != dir && d.starts_with(&dir)) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            parent = d.parent();
+        }
     }
     Ok(())
+}
+
+/// Writes through a temporary file and a rename; a new file gets mode 0600, a rewritten one
+/// keeps its mode.
+fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    let tmp = path
+        .with_file_name(format!(".{}.skyhelm-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(&tmp).map_err(file_err("writing", &tmp))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(file_err("writing", &tmp))?;
+    drop(f);
+    if let Ok(m) = std::fs::metadata(path) {
+        std::fs::set_permissions(&tmp, m.permissions()).map_err(file_err("writing", &tmp))?;
+    }
+    std::fs::rename(&tmp, path).map_err(file_err("writing", path))
 }

@@ -99,15 +99,27 @@ pub struct GenerateArgs {
     /// The environments file (schema: schemas/environments.schema.json).
     #[arg(value_name = "ENVIRONMENTS")]
     pub environments: PathBuf,
-    /// Where the charts go (each in `<name>-<environment>/`).
-    #[arg(long, default_value = "charts", value_name = "DIR")]
-    pub out: PathBuf,
+    /// Where the output goes, each environment in `<name>-<environment>/` [default: charts,
+    /// or flux, argocd, helmfile by --format].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Use the `*.tera` templates in DIR instead of the built-in ones.
     #[arg(long, value_name = "DIR")]
     pub templates: Option<PathBuf>,
     /// Write nothing; exit 1 with a diff when the charts on disk differ from what would be generated.
     #[arg(long)]
     pub check: bool,
+    /// What to write: wrapper charts, Flux HelmReleases, Argo CD Applications, or a helmfile.
+    #[arg(long, value_enum, default_value = "chart")]
+    pub format: GenerateFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenerateFormat {
+    Chart,
+    Flux,
+    Argocd,
+    Helmfile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -119,8 +131,12 @@ pub enum DoctorOutput {
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The kubeconfig to check.
-    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
-    pub kubeconfig: PathBuf,
+    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE", required_unless_present = "contexts_file")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Check a contexts file (`kubeconfig pack --contexts-file`) instead: names, servers, kinds
+    /// of authentication.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["kubeconfig", "live"])]
+    pub contexts_file: Option<PathBuf>,
     /// The allowed contexts (repeatable); default: from --manifests.
     #[arg(long, value_name = "NAME")]
     pub allowed_context: Vec<String>,
@@ -185,6 +201,10 @@ pub struct PackArgs {
     /// Pack users that authenticate with exec plugins anyway.
     #[arg(long)]
     pub allow_exec: bool,
+    /// Also write a credential-free contexts file (names, servers, kinds of authentication, the
+    /// Secret's name and the sha256 of its `config`) to FILE, meant to be committed.
+    #[arg(long, value_name = "FILE")]
+    pub contexts_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -240,6 +260,13 @@ pub struct PostRenderArgs {
     /// Accept aliasing that Kubernetes' reader refuses as excessive (alias bombs).
     #[arg(long, env = "SKYHELM_ALLOW_EXCESSIVE_ALIASING")]
     pub allow_excessive_aliasing: bool,
+    /// Mount nothing (the chart does not use a kubeconfig); contexts and RBAC are still checked.
+    #[arg(long, env = "SKYHELM_NO_MOUNT")]
+    pub no_mount: bool,
+    /// Contexts file from `kubeconfig pack --contexts-file`: checks names like --kubeconfig, and
+    /// its recorded sha256 becomes the rollout annotation.
+    #[arg(long, env = "SKYHELM_CONTEXTS_FILE", value_name = "FILE", conflicts_with = "kubeconfig")]
+    pub contexts_file: Option<PathBuf>,
     /// For CI: every correction of an allowed list or context_configs key, and every warning, is an error (nothing on stdout).
     #[arg(long, env = "SKYHELM_STRICT")]
     pub strict: bool,

@@ -3,6 +3,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
+use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
@@ -57,6 +58,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// Post-renders a manifest stream. `kubeconfig` is the content of `--kubeconfig`, if given.
 /// On error nothing of the output exists: the caller writes `output` only on success.
 pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>) -> Result<Outcome, PostRenderError> {
+    post_render_with(input, settings, kubeconfig, None)
+}
+
+/// [`post_render`] with a contexts file (`--contexts-file`) instead of a kubeconfig: names are
+/// checked against it and its recorded sha256 is the rollout annotation.
+pub fn post_render_with(
+    input: &[u8],
+    settings: &Settings,
+    kubeconfig: Option<&[u8]>,
+    contexts_file: Option<&ContextsFile>,
+) -> Result<Outcome, PostRenderError> {
     let limits = &settings.limits;
     if input.len() > limits.max_input_bytes {
         return Err(InputError::TooLarge { size: input.len(), limit: limits.max_input_bytes }.into());
@@ -70,16 +82,18 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
         return Err(InputError::TooManyDocuments { count: m.len(), limit: limits.max_documents }.into());
     }
     let api = ApiServer::locate(&m, settings.deployment.as_deref(), &settings.container)?;
-    let checksum = kubeconfig.map(sha256_hex);
+    let checksum = kubeconfig.map(sha256_hex).or_else(|| contexts_file.map(|f| f.config_sha256.clone()));
     let mount =
         kubeconfig_mount::MountSettings { secret_name: &settings.secret_name, kubeconfig_sha256: checksum.as_deref() };
 
     let mut rules = RuleOutput::default();
-    rules.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+    if settings.mount_kubeconfig {
+        rules.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+    }
 
     let loaded = match (&settings.kubeconfig, kubeconfig) {
         (Some(path), Some(bytes)) => Some(LoadedKubeconfig::parse(&path.display().to_string(), bytes)?),
-        _ => None,
+        _ => contexts_file.map(LoadedKubeconfig::names_of),
     };
     let ctx = allowed_contexts::ContextSettings {
         kubeconfig: loaded.as_ref(),
@@ -87,8 +101,8 @@ pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>)
         explicit_source: &settings.allowed_contexts_source,
         allow_unknown: settings.allow_unknown_contexts,
     };
-    // post-render always leaves the kubeconfig mounted.
-    let facts = allowed_contexts::facts(&m, &api, &ctx, true)?;
+    // The kubeconfig is mounted unless `--no-mount` says the chart uses none.
+    let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
     rules.extend(allowed_contexts::run(&m, &api, &ctx, &facts)?);
     // With --kubeconfig: doctor's checks of each context the final allowed lists use.
     if let Some(k) = &loaded {

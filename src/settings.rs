@@ -27,6 +27,9 @@ pub struct Settings {
     pub show_secrets: bool,
     pub rbac: RbacMode,
     pub limits: Limits,
+    /// Mount the kubeconfig Secret (false: `--no-mount` / `mount-kubeconfig: false`).
+    pub mount_kubeconfig: bool,
+    pub contexts_file: Option<PathBuf>,
     /// Corrections and warnings are errors.
     pub strict: bool,
 }
@@ -51,6 +54,8 @@ pub struct ConfigFile {
     pub max_depth: Option<usize>,
     pub max_line_bytes: Option<usize>,
     pub allow_excessive_aliasing: Option<bool>,
+    pub mount_kubeconfig: Option<bool>,
+    pub contexts_file: Option<PathBuf>,
     pub strict: Option<bool>,
 }
 
@@ -72,7 +77,10 @@ impl ConfigFile {
             })?
         };
         let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file].into_iter().flatten() {
+        for p in [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file]
+            .into_iter()
+            .flatten()
+        {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
@@ -102,6 +110,8 @@ impl Settings {
             max_depth,
             max_line_bytes,
             allow_excessive_aliasing,
+            no_mount,
+            contexts_file,
             strict,
             allowed_context_from_env,
         } = args.clone();
@@ -142,6 +152,8 @@ impl Settings {
                 RbacChoice::Off => RbacMode::Off,
             },
             show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
+            mount_kubeconfig: !no_mount && config.mount_kubeconfig.unwrap_or(true),
+            contexts_file: contexts_file.or(config.contexts_file),
             strict: strict || config.strict.unwrap_or(false),
         }
     }

@@ -1,13 +1,18 @@
 //! `skyhelm generate`: one ready chart per environment, rendered from tera templates, validated
 //! with the same context rules as post-render. Pure: the caller reads and writes files.
 
+pub mod gitops;
+pub mod owned;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::contexts::{self, ContextFacts};
+use crate::contexts::{self, ContextError, ContextFacts};
 use crate::kubeconfig::LoadedKubeconfig;
+use crate::kubeconfig::contexts_file::ContextsFile;
+use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
 use crate::yaml::emit::{self, Layout};
 
 pub const DEFAULT_REPOSITORY: &str = "https://helm.skypilot.co";
@@ -38,6 +43,8 @@ pub struct EnvSettings {
     pub allowed_contexts: Option<Vec<String>>,
     /// A local copy of the kubeconfig, for validation only (relative to the environments file).
     pub kubeconfig: Option<String>,
+    /// A contexts file (`skyhelm kubeconfig pack --contexts-file`), instead of `kubeconfig`.
+    pub contexts: Option<String>,
     pub rbac: Option<String>,
     /// Extra SkyPilot config, merged under the generated `kubernetes.allowed_contexts`.
     pub config: Option<Map<String, Value>>,
@@ -79,8 +86,10 @@ pub struct Environment {
     pub secret_name: String,
     pub in_cluster: bool,
     pub mount_kubeconfig: bool,
-    pub allowed_contexts: Vec<String>,
+    /// None: unset; `Some([])` is an explicit empty list.
+    pub allowed_contexts: Option<Vec<String>>,
     pub kubeconfig: Option<String>,
+    pub contexts: Option<String>,
     pub rbac: String,
     pub config: Map<String, Value>,
     pub chart_version: String,
@@ -104,6 +113,8 @@ pub struct GeneratedChart {
     pub files: BTreeMap<String, String>,
     /// Corrections made to the lists (for the user).
     pub notes: Vec<String>,
+    /// Kubeconfig findings for the allowed contexts, with the environment named.
+    pub warnings: Vec<String>,
 }
 
 pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> {
@@ -111,6 +122,12 @@ pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> 
         path: path.into(),
         message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
     })
+}
+
+/// DNS-1123 subdomain (what Kubernetes requires of a Secret's name): DNS-1123 labels joined
+/// by `.`, at most 253 characters.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(|l| is_dns1123_label(l, 63))
 }
 
 /// DNS-1123 label: lowercase alphanumerics and `-`, starting and ending alphanumeric.
@@ -138,8 +155,9 @@ fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
             .unwrap_or_else(|| "kube-credentials".into()),
         in_cluster: s.in_cluster.or(d.in_cluster).unwrap_or(true),
         mount_kubeconfig: s.mount_kubeconfig.or(d.mount_kubeconfig).unwrap_or(true),
-        allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()).unwrap_or_default(),
+        allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()),
         kubeconfig: pick(&s.kubeconfig, &d.kubeconfig),
+        contexts: pick(&s.contexts, &d.contexts),
         rbac: pick(&s.rbac, &d.rbac).unwrap_or_else(|| "add".into()),
         config,
         chart_version: pick(&s.chart_version, &d.chart_version).unwrap_or_else(|| "0.0.0".into()),
@@ -169,8 +187,19 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
                 )));
             }
         }
-        if !is_dns1123_label(&env.secret_name, 253) && !env.secret_name.contains('.') {
-            errors.push(bad(format!("kubeconfigSecretName `{}` is not a valid Secret name", env.secret_name)));
+        if !is_dns1123_subdomain(&env.secret_name) {
+            errors.push(bad(format!(
+                "kubeconfigSecretName {} is not a valid Secret name (a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, at most 253)",
+                emit::scalar(&Value::String(env.secret_name.clone()))
+            )));
+        }
+        if env.allowed_contexts.is_some() && global_config_list(&env.config).is_some() {
+            errors.push(bad(
+                "both allowedContexts and config.kubernetes.allowed_contexts are set; keep one (they would disagree silently)".into(),
+            ));
+        }
+        if env.kubeconfig.is_some() && env.contexts.is_some() {
+            errors.push(bad("both kubeconfig and contexts are set; keep one".into()));
         }
         if !["add", "audit", "tighten", "off"].contains(&env.rbac.as_str()) {
             errors.push(bad(format!("rbac `{}` is not one of add, audit, tighten, off", env.rbac)));
@@ -180,45 +209,215 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
     if errors.is_empty() { Ok(out) } else { Err(errors) }
 }
 
-/// Applies the context rules to one environment; returns the list to write and notes.
-fn contexts_for(
-    env: &Environment,
-    kubeconfig: Option<&LoadedKubeconfig>,
-) -> Result<(Vec<String>, Vec<String>), Vec<GenerateError>> {
-    let bad = |message: String| GenerateError::Invalid { env: env.name.clone(), message };
+/// Where an environment's context names come from: a local copy of the kubeconfig, or the
+/// contexts file `kubeconfig pack --contexts-file` wrote.
+#[derive(Debug, Clone)]
+pub enum ContextSource {
+    Kubeconfig { loaded: LoadedKubeconfig, text: Vec<u8> },
+    ContextsFile { file: ContextsFile, settings_path: String },
+}
+
+impl ContextSource {
+    fn names(&self) -> Vec<String> {
+        match self {
+            ContextSource::Kubeconfig { loaded, .. } => loaded.context_names(),
+            ContextSource::ContextsFile { file, .. } => file.context_names(),
+        }
+    }
+
+    fn current(&self) -> Option<String> {
+        match self {
+            ContextSource::Kubeconfig { loaded, .. } => loaded.current_context().map(str::to_string),
+            ContextSource::ContextsFile { file, .. } => file.current_context.clone(),
+        }
+    }
+
+    /// Findings that matter in the pod (exec plugins, file references, loopback servers) for
+    /// the clusters and users of the `used` contexts.
+    fn findings(&self, used: &[String]) -> Vec<Finding> {
+        match self {
+            ContextSource::ContextsFile { file, .. } => file.findings(used),
+            ContextSource::Kubeconfig { loaded, text } => {
+                let mut subjects: Vec<String> = Vec::new();
+                for c in loaded.config.contexts.iter().filter(|c| used.contains(&c.name)) {
+                    subjects.push(format!("context {}", c.name));
+                    if let Some(i) = &c.context {
+                        subjects.push(format!("cluster {}", i.cluster));
+                        subjects.extend(i.user.as_ref().map(|u| format!("user {u}")));
+                    }
+                }
+                let input = DoctorInput {
+                    path: &loaded.path,
+                    text,
+                    allowed: None,
+                    in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
+                    in_cluster_exists: None,
+                    external_database: false,
+                    now: 0,
+                };
+                doctor::doctor(&input)
+                    .into_iter()
+                    .filter(|f| {
+                        ["exec-plugin", "auth-provider", "file-reference", "loopback-server"].contains(&f.check)
+                            && subjects.contains(&f.subject)
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// `config.kubernetes.allowed_contexts`, when set.
+fn global_config_list(config: &Map<String, Value>) -> Option<&Value> {
+    config.get("kubernetes").and_then(|k| k.get("allowed_contexts")).filter(|v| !v.is_null())
+}
+
+/// A context error in the words of the environments file (generate has no flags for lists).
+fn context_message(e: ContextError) -> String {
+    match e {
+        ContextError::Unknown { list, name, suggestions, available, .. } => {
+            let hint = if suggestions.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " (did you mean {}?)",
+                    suggestions.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
+                )
+            };
+            format!(
+                "{list}: context `{name}` is not in the kubeconfig{hint}; available contexts: {}. SkyPilot would skip it; fix the name or the kubeconfig",
+                available.join(", ")
+            )
+        }
+        ContextError::UnsetNeedsKubeconfig { in_cluster } => format!(
+            "allowedContexts is unset while both a kubeconfig and the in-cluster context are available: SkyPilot would use only the kubeconfig's current-context and drop `{in_cluster}`. Set allowedContexts, or give `kubeconfig: PATH` or `contexts: FILE` (skyhelm then writes [<current-context>, {in_cluster}])"
+        ),
+        ContextError::NoCurrentContext => {
+            "allowedContexts is unset and the kubeconfig has no current-context; set allowedContexts".into()
+        }
+        ContextError::CurrentContextMissing { name } => format!(
+            "allowedContexts is unset and the kubeconfig's current-context `{name}` names no context in it; set allowedContexts"
+        ),
+        other => other.to_string(),
+    }
+}
+
+/// The lists an environment writes: the global one and each workspace's.
+struct ContextPlan {
+    /// None: leave unset.
+    global: Option<Value>,
+    /// Workspace name → its normalized list.
+    workspaces: Vec<(String, Vec<String>)>,
+    notes: Vec<String>,
+    /// The kubeconfig contexts the lists use (for the kubeconfig's findings).
+    used: Vec<String>,
+}
+
+fn string_list(what: &str, v: &Value) -> Result<Vec<String>, String> {
+    let items = v.as_array().ok_or_else(|| format!("{what} is neither a list of names nor `all`"))?;
+    items
+        .iter()
+        .map(|i| i.as_str().map(str::to_string).ok_or_else(|| format!("{what}: `{i}` is not a string")))
+        .collect()
+}
+
+/// Applies the context rules (the same module as post-render) to one environment. Only the
+/// global list gets the in-cluster name appended; a workspace list is an allowlist and is never
+/// widened; an explicit `[]` stays `[]`.
+fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<ContextPlan, Vec<GenerateError>> {
+    let bad = |message: String| vec![GenerateError::Invalid { env: env.name.clone(), message }];
+    let many = |errors: Vec<ContextError>| -> Vec<GenerateError> {
+        errors
+            .into_iter()
+            .map(|e| GenerateError::Invalid { env: env.name.clone(), message: context_message(e) })
+            .collect()
+    };
     let facts = ContextFacts {
         in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
         in_cluster_exists: env.in_cluster,
         kubeconfig_mounted: env.mount_kubeconfig,
-        kubeconfig_contexts: kubeconfig.map(LoadedKubeconfig::context_names),
-        current_context: kubeconfig.and_then(|k| k.current_context().map(str::to_string)),
+        kubeconfig_contexts: source.map(ContextSource::names),
+        current_context: source.and_then(ContextSource::current),
         allow_unknown: false,
     };
-    if env.allowed_contexts.is_empty() {
-        return match contexts::plan_unset(&facts) {
-            Ok(Some(list)) => Ok((
-                list.clone(),
-                vec![format!("allowedContexts unset: wrote [{}] so in-cluster is kept", list.join(", "))],
-            )),
-            Ok(None) => Ok((Vec::new(), Vec::new())),
-            Err(e) => {
-                Err(vec![bad(format!("{e} (set allowedContexts, or kubeconfig: PATH in the environments file)"))])
+    let mut plan = ContextPlan { global: None, workspaces: Vec::new(), notes: Vec::new(), used: Vec::new() };
+    let (label, global) = match (&env.allowed_contexts, global_config_list(&env.config)) {
+        (Some(list), _) => ("allowedContexts", Some(list.clone())),
+        (None, Some(Value::String(s))) if s == contexts::ALL => {
+            plan.global = Some(Value::String(s.clone()));
+            plan.used = facts.kubeconfig_contexts.clone().unwrap_or_default();
+            ("config.kubernetes.allowed_contexts", None)
+        }
+        (None, Some(v)) => (
+            "config.kubernetes.allowed_contexts",
+            Some(string_list("config.kubernetes.allowed_contexts", v).map_err(bad)?),
+        ),
+        (None, None) => ("allowedContexts", None),
+    };
+    match global {
+        Some(list) if list.is_empty() => {
+            plan.global = Some(json!([]));
+            plan.notes.push(format!("{label} is []: SkyPilot will use no Kubernetes context"));
+        }
+        Some(list) => {
+            let p = contexts::plan_list(label, contexts::Scope::Global, &list, &facts).map_err(&many)?;
+            plan.notes.extend(p.reasons.iter().map(|r| format!("{label}: {r}")));
+            plan.used.extend(p.result.iter().cloned());
+            plan.global = Some(json!(p.result));
+        }
+        None if plan.global.is_some() => {}
+        None => match contexts::plan_unset(&facts) {
+            Ok(Some(list)) => {
+                plan.notes.push(format!("allowedContexts unset: wrote [{}] so in-cluster is kept", list.join(", ")));
+                plan.used.extend(list.iter().cloned());
+                plan.global = Some(json!(list));
             }
-        };
+            Ok(None) => plan.used.extend(facts.current_context.iter().cloned()),
+            Err(e) => return Err(bad(context_message(e))),
+        },
     }
-    match contexts::plan_list("allowedContexts", contexts::Scope::Global, &env.allowed_contexts, &facts) {
-        Ok(plan) => Ok((plan.result, plan.reasons)),
-        Err(errors) => Err(errors.into_iter().map(|e| bad(e.to_string())).collect()),
+    if !env.mount_kubeconfig {
+        for name in plan.used.iter().filter(|n| n.as_str() != facts.in_cluster_name) {
+            plan.notes.push(format!(
+                "`{name}` is listed, but mountKubeconfig is false: the pod has no kubeconfig, so SkyPilot will skip it"
+            ));
+        }
     }
+    // Workspace lists: checked and case-corrected, never widened (no name appended).
+    if let Some(Value::Object(ws)) = env.config.get("workspaces") {
+        for (name, w) in ws {
+            let Some(v) = w.get("kubernetes").and_then(|k| k.get("allowed_contexts")).filter(|v| !v.is_null()) else {
+                continue;
+            };
+            let label = format!("config.workspaces.{name}.kubernetes.allowed_contexts");
+            if v.as_str() == Some(contexts::ALL) {
+                plan.used.extend(facts.kubeconfig_contexts.clone().unwrap_or_default());
+                continue;
+            }
+            let list = string_list(&label, v).map_err(bad)?;
+            let p = contexts::plan_list(&label, contexts::Scope::Workspace, &list, &facts).map_err(&many)?;
+            plan.notes.extend(p.reasons.iter().map(|r| format!("{label}: {r}")));
+            plan.used.extend(p.result.iter().cloned());
+            plan.workspaces.push((name.clone(), p.result));
+        }
+    }
+    Ok(plan)
 }
 
-/// The SkyPilot config.yaml text: the extra config with the allowed list set.
-fn config_yaml(env: &Environment, allowed: &[String]) -> String {
+/// The SkyPilot config.yaml text: the extra config with the normalized lists set.
+fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
     let mut config = env.config.clone();
-    if !allowed.is_empty() {
+    if let Some(global) = &plan.global {
         let k = config.entry("kubernetes").or_insert_with(|| json!({}));
         if let Value::Object(m) = k {
-            m.insert("allowed_contexts".into(), json!(allowed));
+            m.insert("allowed_contexts".into(), global.clone());
+        }
+    }
+    for (name, list) in &plan.workspaces {
+        if let Some(Value::Object(k)) =
+            config.get_mut("workspaces").and_then(|w| w.get_mut(name)).and_then(|w| w.get_mut("kubernetes"))
+        {
+            k.insert("allowed_contexts".into(), json!(list));
         }
     }
     if config.is_empty() {
@@ -234,11 +433,25 @@ fn config_yaml(env: &Environment, allowed: &[String]) -> String {
 pub fn generate(
     file: &EnvironmentsFile,
     source: &str,
-    kubeconfigs: &BTreeMap<String, Result<LoadedKubeconfig, String>>,
+    kubeconfigs: &BTreeMap<String, Result<ContextSource, String>>,
     templates: &[(String, String)],
+    format: gitops::Format,
 ) -> Result<Vec<GeneratedChart>, Vec<GenerateError>> {
+    use gitops::Format;
     let envs = environments(file)?;
+    let format_name = match format {
+        Format::Chart => "chart",
+        Format::Flux => "flux",
+        Format::ArgoCd => "argocd",
+        Format::Helmfile => "helmfile",
+    };
+    // The repositories (by URL) the GitOps objects fetch the upstream chart from.
+    let mut repositories: Vec<(String, String)> = Vec::new();
+    let mut releases = Vec::new();
     let mut tera = tera::Tera::default();
+    tera.register_filter("yaml", yaml_filter);
+    tera.register_filter("sh", sh_filter);
+    tera.register_filter("gotpl", gotpl_filter);
     let mut errors = Vec::new();
     for (name, text) in templates {
         if let Err(e) = tera.add_raw_template(name, text) {
@@ -250,6 +463,16 @@ pub fn generate(
     }
     let mut charts = Vec::new();
     for env in &envs {
+        if format != Format::Chart && !gitops::fetchable(&env.repository) {
+            errors.push(GenerateError::Invalid {
+                env: env.name.clone(),
+                message: format!(
+                    "repository {} is not one {format_name} can fetch charts from (https://, http:// or oci://)",
+                    emit::scalar(&Value::String(env.repository.clone()))
+                ),
+            });
+            continue;
+        }
         let kubeconfig = match kubeconfigs.get(&env.name) {
             Some(Ok(k)) => Some(k),
             Some(Err(e)) => {
@@ -258,7 +481,7 @@ pub fn generate(
             }
             None => None,
         };
-        let (allowed, notes) = match contexts_for(env, kubeconfig) {
+        let plan = match contexts_for(env, kubeconfig) {
             Ok(x) => x,
             Err(e) => {
                 errors.extend(e);
@@ -266,20 +489,68 @@ pub fn generate(
             }
         };
         let chart_name = format!("{}-{}", file.name, env.name);
-        let kube_contexts: Vec<&String> =
-            allowed.iter().filter(|c| c.as_str() != contexts::DEFAULT_IN_CLUSTER).collect();
+        let allowed: Option<Vec<String>> =
+            plan.global.as_ref().and_then(|g| serde_json::from_value::<Vec<String>>(g.clone()).ok());
+        let mut kube_contexts: Vec<String> = Vec::new();
+        for c in &plan.used {
+            if c != contexts::DEFAULT_IN_CLUSTER && !kube_contexts.contains(c) {
+                kube_contexts.push(c.clone());
+            }
+        }
+        let warnings = kubeconfig
+            .map(|k| k.findings(&kube_contexts))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| format!("environment `{}`: {}: {}: {}", env.name, f.subject, f.check, f.message))
+            .collect();
+        let contexts_file = match kubeconfig {
+            Some(ContextSource::ContextsFile { settings_path, .. }) => Some(settings_path.clone()),
+            _ => None,
+        };
         let mut ctx = tera::Context::new();
         ctx.insert("env", env);
         ctx.insert("source", source);
         ctx.insert("chart_name", &chart_name);
         ctx.insert("description", &format!("SkyPilot API server, environment {} (generated by skyhelm)", env.name));
-        ctx.insert("allowed_contexts", &allowed);
+        ctx.insert("allowed_contexts", &allowed.clone().unwrap_or_default());
+        ctx.insert("allowed_contexts_set", &allowed.is_some());
         ctx.insert("kube_contexts", &kube_contexts);
-        ctx.insert("config_yaml", &config_yaml(env, &allowed));
+        ctx.insert("contexts_file", &contexts_file);
+        let config_text = config_yaml(env, &plan);
+        ctx.insert("config_yaml", &config_text);
+        ctx.insert("format", format_name);
         // The chart keeps its own RBAC; skyhelm's mode (`rbac` in skyhelm.yaml) works on top of it.
         ctx.insert("rbac_create", &true);
         let mut files = BTreeMap::new();
-        for (name, _) in templates {
+        let wanted = |name: &str| format == Format::Chart || name == "skyhelm.yaml.tera";
+        if format != Format::Chart {
+            let values = gitops::values(env, &config_text);
+            let repo_name = match repositories.iter().position(|(_, u)| *u == env.repository) {
+                Some(i) => repositories[i].0.clone(),
+                None => {
+                    let n = match repositories.len() {
+                        0 => gitops::REPOSITORY_NAME.to_string(),
+                        k => format!("{}-{}", gitops::REPOSITORY_NAME, k + 1),
+                    };
+                    repositories.push((n.clone(), env.repository.clone()));
+                    n
+                }
+            };
+            let source_label = format!("{source} (environment {})", env.name);
+            match format {
+                Format::Flux => {
+                    let v = gitops::helm_release(&chart_name, &repo_name, env, values);
+                    files.insert("helmrelease.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+                }
+                Format::ArgoCd => {
+                    let v = gitops::application(&chart_name, env, values);
+                    files.insert("application.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+                }
+                Format::Helmfile => releases.push(gitops::helmfile_release(&chart_name, &repo_name, env, values)),
+                Format::Chart => {}
+            }
+        }
+        for (name, _) in templates.iter().filter(|(n, _)| wanted(n)) {
             match tera.render(name, &ctx) {
                 Ok(text) => {
                     files.insert(name.trim_end_matches(".tera").to_string(), text);
@@ -287,13 +558,67 @@ pub fn generate(
                 Err(e) => errors.push(GenerateError::Template { file: name.clone(), message: tera_message(&e) }),
             }
         }
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
         charts.push(GeneratedChart {
             dir: chart_name,
             files,
-            notes: notes.into_iter().map(|n| format!("{}: {n}", env.name)).collect(),
+            notes: plan.notes.into_iter().map(|n| format!("{}: {n}", env.name)).collect(),
+            warnings,
         });
     }
+    if format != Format::Chart && errors.is_empty() {
+        let mut files = BTreeMap::new();
+        let mut add = |name: &str, v: &Value| {
+            files.insert(name.to_string(), gitops::document(source, format_name, v));
+        };
+        match format {
+            Format::Flux => {
+                for (name, url) in &repositories {
+                    add(&format!("helmrepository-{name}.yaml"), &gitops::helm_repository(name, url));
+                }
+            }
+            Format::ArgoCd => add("cmp-plugin.yaml", &gitops::cmp_plugin()),
+            Format::Helmfile => add("helmfile.yaml", &gitops::helmfile(&repositories, releases)),
+            Format::Chart => {}
+        }
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
+        charts.push(GeneratedChart { dir: String::new(), files, notes: Vec::new(), warnings: Vec::new() });
+    }
     if errors.is_empty() { Ok(charts) } else { Err(errors) }
+}
+
+/// `{{ v | yaml }}`: the one way templates write a value into YAML ([`emit::scalar`]: strings
+/// a YAML 1.1 reader could take for anything else, such as `yes`, `0123` or `1e3`, are
+/// double-quoted).
+fn yaml_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
+    Ok(Value::String(emit::scalar(v)))
+}
+
+/// `{{ v | sh }}`: a value as one shell word (single-quoted unless it is plainly safe).
+fn sh_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok(Value::String(shell_quote(&s)))
+}
+
+/// `{{ v | gotpl }}`: text in a file Helm renders as a Go template (templates/NOTES.txt), with
+/// `{{` written so that Helm prints it instead of running it.
+fn gotpl_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
+    let s = match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok(Value::String(s.replace("{{", "{{ \"{{\" }}")))
+}
+
+pub fn shell_quote(s: &str) -> String {
+    let safe = !s.is_empty()
+        && s.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/' | b':' | b'@' | b'=' | b'+' | b',')
+        });
+    if safe { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
 }
 
 /// A tera error with its causes (which carry the line and column).
@@ -306,4 +631,35 @@ fn tera_message(e: &tera::Error) -> String {
         source = s.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every value a built-in template writes into a YAML file goes through `| yaml` (the one
+    /// YAML 1.1-safe quoting function), except the config text, which `emit` wrote.
+    #[test]
+    fn yaml_templates_quote_every_value_through_one_function() {
+        for (name, text) in EMBEDDED.iter().filter(|(n, _)| n.ends_with(".yaml.tera")) {
+            for line in text.lines().filter(|l| !l.trim_start().starts_with('#')) {
+                let mut rest = line;
+                while let Some(i) = rest.find("{{") {
+                    let end = rest[i..].find("}}").map_or(rest.len(), |e| i + e + 2);
+                    let expr = &rest[i..end];
+                    assert!(
+                        expr.ends_with("| yaml }}") || expr.starts_with("{{ config_yaml | indent("),
+                        "{name}: `{expr}` is not written through `| yaml`"
+                    );
+                    rest = &rest[end..];
+                }
+            }
+        }
+        let q = |s: &str| yaml_filter(&Value::String(s.into()), &Default::default()).unwrap();
+        for s in ["yes", "0123", "1e3", "on", "~", "null", "a: b"] {
+            assert_eq!(q(s), Value::String(serde_json::to_string(s).unwrap()), "{s}");
+        }
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("prod-eu"), "prod-eu");
+    }
 }

@@ -43,6 +43,43 @@ fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, 
     Finding { severity, check, subject: subject.into(), message: message.into() }
 }
 
+/// The server of a URL, as shown in findings (never user information), when it is a loopback
+/// address (used for contexts files, which record each context's server).
+pub fn loopback_host(server: &str) -> Option<String> {
+    server_host(server).filter(|(_, host)| is_loopback(host)).map(|(shown, _)| shown)
+}
+
+/// The `loopback-server` warning for `subject`, whose server `shown` is a loopback address.
+pub fn loopback_finding(subject: &str, shown: &str) -> Finding {
+    finding(
+        Severity::Warning,
+        "loopback-server",
+        subject,
+        format!(
+            "server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach"
+        ),
+    )
+}
+
+/// doctor for a contexts file (`kubeconfig pack --contexts-file`): the allowed names against
+/// its contexts, its current-context, and the exec plugins and loopback servers it records.
+pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &DoctorInput) -> Vec<Finding> {
+    let config = super::LoadedKubeconfig::names_of(file).config;
+    let mut out = Vec::new();
+    if file.current_context.is_none() {
+        out.push(finding(
+            Severity::Error,
+            "current-context",
+            "kubeconfig",
+            "current-context is not set; with an unset allowed_contexts SkyPilot would have no context to use",
+        ));
+    }
+    out.extend(file.findings(&file.context_names()));
+    check_contexts(&config, input, &mut out);
+    out.sort_by_key(|f| f.severity);
+    out
+}
+
 pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     let mut out = Vec::new();
     let text = match std::str::from_utf8(input.text) {

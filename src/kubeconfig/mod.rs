@@ -1,6 +1,7 @@
 //! Kubeconfigs, read with kube's types (`kube::config::Kubeconfig`).
 
 pub mod cert;
+pub mod contexts_file;
 pub mod doctor;
 pub mod identity;
 pub mod live;
@@ -30,6 +31,21 @@ impl LoadedKubeconfig {
         let config = Kubeconfig::from_yaml(text)
             .map_err(|e| KubeconfigError::Parse { path: path.into(), message: parse_message(&e) })?;
         Ok(LoadedKubeconfig { path: path.into(), config })
+    }
+
+    /// The names and current-context of a contexts file, as a kubeconfig without clusters or
+    /// users (enough for checking names).
+    pub fn names_of(file: &contexts_file::ContextsFile) -> LoadedKubeconfig {
+        let config = Kubeconfig {
+            current_context: file.current_context.clone(),
+            contexts: file
+                .contexts
+                .iter()
+                .map(|c| kube::config::NamedContext { name: c.name.clone(), context: None, other: Default::default() })
+                .collect(),
+            ..Kubeconfig::default()
+        };
+        LoadedKubeconfig { path: "contexts file".into(), config }
     }
 
     pub fn context_names(&self) -> Vec<String> {

@@ -175,3 +175,530 @@ fn template_errors_name_the_file_and_line() {
     assert_eq!(code, 1);
     assert!(err.contains("template chart/values.yaml.tera") && err.contains("--> 3:1"), "{err}");
 }
+
+#[test]
+fn rerun_keeps_chart_lock_dependency_archives_and_user_files() {
+    let (_dir, charts) = scratch_charts();
+    let out = charts.to_str().expect("p");
+    let chart = charts.join("skypilot-dev");
+    Helm::new("helm3").ok(&["dependency", "update", chart.to_str().expect("p")]);
+    let lock = std::fs::read_to_string(chart.join("Chart.lock")).expect("Chart.lock written by helm");
+    assert!(chart.join("charts/skypilot-0.0.0.tgz").exists());
+    std::fs::write(chart.join("templates/extra.yaml"), "# mine\n").expect("user file");
+    std::fs::write(chart.join("README.md"), "mine\n").expect("user file");
+    // --check ignores files generate does not own.
+    let (code, stdout, err) = generate(&["examples/environments.yaml", "--check", "--out", out]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", out]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(std::fs::read_to_string(chart.join("Chart.lock")).expect("kept"), lock);
+    assert!(chart.join("charts/skypilot-0.0.0.tgz").exists(), "dependency archive removed");
+    assert_eq!(std::fs::read_to_string(chart.join("templates/extra.yaml")).expect("kept"), "# mine\n");
+    assert_eq!(std::fs::read_to_string(chart.join("README.md")).expect("kept"), "mine\n");
+    // Still renders offline with the kept lock and archive.
+    let rendered = Helm::new("helm3").ok(&["template", "skypilot", chart.to_str().expect("p"), "-n", "ns"]);
+    assert!(rendered.contains("kind: Deployment"));
+}
+
+#[test]
+fn check_reports_a_stale_generated_file_and_a_rerun_removes_only_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tpl = dir.path().join("tpl");
+    std::fs::create_dir_all(tpl.join("templates")).expect("mkdir");
+    for (name, text) in [
+        ("Chart.yaml.tera", "apiVersion: v2\nname: {{ chart_name }}\nversion: 0.1.0\n"),
+        ("templates/old.txt.tera", "old {{ env.name }}\n"),
+    ] {
+        std::fs::write(tpl.join(name), text).expect("write");
+    }
+    let out = dir.path().join("out");
+    let args = |t: &Path| {
+        vec![
+            "examples/environments.yaml".to_string(),
+            "--out".into(),
+            out.to_str().expect("p").into(),
+            "--templates".into(),
+            t.to_str().expect("p").into(),
+        ]
+    };
+    let run = |a: Vec<String>| generate(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, _, err) = run(args(&tpl));
+    assert_eq!(code, 0, "{err}");
+    let chart = out.join("skypilot-dev");
+    assert_eq!(std::fs::read_to_string(chart.join("templates/old.txt")).expect("gen"), "old dev\n");
+    std::fs::write(chart.join("templates/mine.txt"), "mine\n").expect("user file");
+    // The template goes away: --check reports the file it generated, not the user's.
+    std::fs::remove_file(tpl.join("templates/old.txt.tera")).expect("rm");
+    let mut check = args(&tpl);
+    check.push("--check".into());
+    let (code, stdout, _) = run(check.clone());
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("templates/old.txt (no longer generated") && stdout.contains("-old dev"), "{stdout}");
+    assert!(!stdout.contains("mine.txt"), "{stdout}");
+    let (code, _, err) = run(args(&tpl));
+    assert_eq!(code, 0, "{err}");
+    assert!(!chart.join("templates/old.txt").exists(), "stale generated file kept");
+    assert_eq!(std::fs::read_to_string(chart.join("templates/mine.txt")).expect("kept"), "mine\n");
+    let (code, stdout, _) = run(check);
+    assert_eq!(code, 0, "{stdout}");
+    // New files are private.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(chart.join("Chart.yaml")).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[test]
+fn a_hostile_owned_list_cannot_make_generate_remove_files_outside_the_chart() {
+    let (dir, charts) = scratch_charts();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep\n").expect("victim");
+    std::fs::write(charts.join("skypilot-dev/.skyhelm-generated"), "../../victim.txt\n").expect("list");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", charts.to_str().expect("p")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("`../../victim.txt` is not a plain relative path"), "{err}");
+    assert!(victim.exists());
+}
+
+/// Writes `envs` (with `repository` pointing at a copy of the stand-in chart) and the example
+/// kubeconfig into a scratch folder; runs generate into `<dir>/charts`.
+fn generate_in(envs: &str, kubeconfig: &str) -> (tempfile::TempDir, i32, String, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(&root().join("charts/skypilot"), &dir.path().join("charts/skypilot"));
+    std::fs::write(dir.path().join("kubeconfig"), kubeconfig).expect("kubeconfig");
+    let file = dir.path().join("envs.yaml");
+    std::fs::write(&file, envs).expect("envs");
+    let out = dir.path().join("charts");
+    let (code, stdout, err) = generate(&[file.to_str().expect("p"), "--out", out.to_str().expect("p")]);
+    (dir, code, stdout, err)
+}
+
+fn example_kubeconfig() -> String {
+    std::fs::read_to_string(root().join("examples/kubeconfig")).expect("kubeconfig")
+}
+
+/// helm template of a generated chart, then `skyhelm diff --config` with its skyhelm.yaml:
+/// returns the diff's exit code, report, and the rendered manifests.
+fn render_and_diff(chart: &Path, helm: &str) -> (i32, String, String) {
+    let h = Helm::new(helm);
+    let c = chart.to_str().expect("p");
+    h.ok(&["dependency", "build", c]);
+    let rendered = h.ok(&["template", "skypilot", c, "-n", "ns"]);
+    let cfg = chart.join("skyhelm.yaml");
+    let out = skyhelm(&["diff", "--config", cfg.to_str().expect("p"), "--color", "never"], rendered.as_bytes());
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().expect("code"), report, rendered)
+}
+
+/// The SkyPilot config a generated chart's values carry, as PyYAML reads it.
+fn values_config(chart: &Path) -> serde_json::Value {
+    let values = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"));
+    let config = values["skypilot"]["apiService"]["config"].as_str().expect("config string").to_string();
+    crate::util::pyyaml_json(&config)
+}
+
+#[test]
+fn mount_kubeconfig_false_mounts_nothing_at_post_render_and_still_checks_contexts() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\nenvironments:\n  - name: dev\n    mountKubeconfig: false\n    allowedContexts: [in-cluster]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    let values = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"));
+    assert_eq!(values["skypilot"]["kubernetesCredentials"]["useKubeconfig"], serde_json::json!(false));
+    // A kubeconfig context listed without a kubeconfig to read it from is pointed out.
+    let (_d, code, _, err) = generate_in(
+        "name: sky\nenvironments:\n  - name: dev\n    mountKubeconfig: false\n    allowedContexts: [in-cluster, prod-eu]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dev: `prod-eu` is listed, but mountKubeconfig is false"), "{err}");
+    let settings = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg"));
+    assert_eq!(settings["mount-kubeconfig"], serde_json::json!(false));
+    for helm in ["helm3", "helm4"] {
+        let (code, report, rendered) = render_and_diff(&chart, helm);
+        assert_eq!(code, 0, "{helm}: post-render would change:\n{report}");
+        // The same rendering post-rendered with the settings: no kubeconfig volume is added.
+        let cfg = chart.join("skyhelm.yaml");
+        let out = crate::util::post_render_ok(&["--config", cfg.to_str().expect("p")], &rendered);
+        assert!(!out.contains("kube-config") && !out.contains("/root/.kube"), "{helm}: mounted:\n{out}");
+    }
+    // Without --no-mount the same rendering gets the mount: the setting is what prevents it.
+    let (_, _, rendered) = render_and_diff(&chart, "helm3");
+    let mounted = crate::util::post_render_ok(&["--allowed-context", "in-cluster"], &rendered);
+    assert!(mounted.contains("mountPath: /root/.kube"));
+    // --no-mount still checks context names against the kubeconfig.
+    let kc = dir.path().join("kubeconfig");
+    let out = skyhelm(
+        &["post-render", "--no-mount", "--kubeconfig", kc.to_str().expect("p"), "--allowed-context", "prod-ue"],
+        rendered.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `prod-eu`"));
+    // And the environment variable works like the flag.
+    let out = crate::util::run_with_stdin(
+        crate::util::clean(&mut Command::new(bin())).arg("post-render").env("SKYHELM_NO_MOUNT", "true"),
+        rendered.as_bytes(),
+    );
+    assert!(out.status.success());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("/root/.kube"));
+}
+
+#[test]
+fn empty_list_stays_empty_and_workspace_lists_are_never_widened() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: empty\n    allowedContexts: []\n  - name: teams\n    allowedContexts: [prod-eu]\n    config:\n      workspaces:\n        team-a:\n          kubernetes:\n            allowed_contexts: [TRAIN-US, ssh-pool]\n        team-b:\n          kubernetes:\n            allowed_contexts: []\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let empty = values_config(&dir.path().join("charts/sky-empty"));
+    assert_eq!(empty["kubernetes"]["allowed_contexts"], serde_json::json!([]), "{empty}");
+    let teams = values_config(&dir.path().join("charts/sky-teams"));
+    assert_eq!(teams["kubernetes"]["allowed_contexts"], serde_json::json!(["prod-eu", "in-cluster"]));
+    assert_eq!(teams["workspaces"]["team-a"]["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us"]));
+    assert_eq!(teams["workspaces"]["team-b"]["kubernetes"]["allowed_contexts"], serde_json::json!([]));
+    assert!(err.contains("team-a.kubernetes.allowed_contexts: `TRAIN-US` corrected to `train-us`"), "{err}");
+    // Post-render, with the same context policy, changes nothing in either.
+    for env in ["sky-empty", "sky-teams"] {
+        for helm in ["helm3", "helm4"] {
+            let (code, report, _) = render_and_diff(&dir.path().join("charts").join(env), helm);
+            assert_eq!(code, 0, "{env} {helm}: post-render would change:\n{report}");
+        }
+    }
+}
+
+#[test]
+fn both_lists_set_is_an_error_naming_the_environment() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: ok\n    allowedContexts: [prod-eu]\n  - name: both\n    allowedContexts: [prod-eu]\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("environment `both`: both allowedContexts and config.kubernetes.allowed_contexts are set"),
+        "{err}"
+    );
+    assert!(!dir.path().join("charts/sky-ok").exists(), "nothing may be written");
+    // The config's list alone is the list, checked and kept (not replaced by [current, in-cluster]).
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: cfg\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let cfg = values_config(&dir.path().join("charts/sky-cfg"));
+    assert_eq!(cfg["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us", "in-cluster"]));
+}
+
+#[test]
+fn kubeconfig_findings_for_allowed_contexts_are_warnings_naming_the_environment() {
+    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: local\nclusters:\n- name: local\n  cluster: {server: 'https://127.0.0.1:6443'}\n- name: v6\n  cluster: {server: 'https://[::1]:6443'}\n- name: far\n  cluster: {server: 'https://far.example.com'}\ncontexts:\n- name: local\n  context: {cluster: local, user: tok}\n- name: cloud\n  context: {cluster: far, user: gke}\n- name: unused\n  context: {cluster: v6, user: gke}\nusers:\n- name: tok\n  user: {token: SECRETSECRET123}\n- name: gke\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: gke-gcloud-auth-plugin}\n";
+    let (_dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    allowedContexts: [local, cloud]\n  - name: prod\n    allowedContexts: [local]\n",
+        kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("warning: environment `dev`: cluster local: loopback-server:"), "{err}");
+    assert!(err.contains("warning: environment `dev`: user gke: exec-plugin:"), "{err}");
+    assert!(err.contains("warning: environment `prod`: cluster local: loopback-server:"), "{err}");
+    assert!(!err.contains("environment `prod`: user gke"), "prod does not use gke:\n{err}");
+    assert!(!err.contains("cluster v6"), "unused contexts are not reported:\n{err}");
+    assert!(!err.contains("SECRETSECRET123"));
+    // An unknown name: the message does not suggest a flag generate lacks.
+    let (_dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    allowedContexts: [locl]\n",
+        kubeconfig,
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("environment `dev`: allowedContexts: context `locl` is not in the kubeconfig"), "{err}");
+    assert!(!err.contains("--"), "suggests a flag:\n{err}");
+}
+
+#[test]
+fn secret_names_are_dns1123_subdomains_and_shell_values_are_quoted() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\nenvironments:\n  - name: dev\n    kubeconfigSecretName: '../Not a Valid.Name'\n    allowedContexts: [in-cluster]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("environment `dev`: kubeconfigSecretName \"../Not a Valid.Name\" is not a valid Secret name"),
+        "{err}"
+    );
+    assert!(!dir.path().join("charts/sky-dev").exists());
+    for bad in ["a..b", ".a", "a.", "A.b", "a_b.c"] {
+        let (_d, code, _, err) = generate_in(
+            &format!(
+                "name: sky\nenvironments:\n  - name: dev\n    kubeconfigSecretName: '{bad}'\n    allowedContexts: [in-cluster]\n"
+            ),
+            &example_kubeconfig(),
+        );
+        assert_eq!(code, 1, "{bad} accepted: {err}");
+    }
+    // A context name with shell and template syntax: one shell word in NOTES.txt, printed literally by Helm.
+    let hostile = "x; touch pwned {{ .Release.Name }}";
+    let kubeconfig =
+        example_kubeconfig().replace("- name: train-us\n  context:", &format!("- name: '{hostile}'\n  context:"));
+    let (dir, code, _, err) = generate_in(
+        &format!(
+            "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    kubeconfigSecretName: kube.credentials\n    allowedContexts: ['{hostile}']\n"
+        ),
+        &kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    let notes = Helm::new("helm4");
+    let c = chart.to_str().expect("p");
+    notes.ok(&["dependency", "build", c]);
+    let out = notes.ok(&["install", "skypilot", c, "-n", "ns", "--dry-run=client"]);
+    let line = out.lines().find(|l| l.contains("kubeconfig pack")).expect("pack line");
+    let words = Command::new("python3")
+        .args(["-c", "import shlex, sys, json; print(json.dumps(shlex.split(sys.argv[1])))"])
+        .arg(line.split('|').next().expect("cmd"))
+        .output()
+        .expect("python3");
+    let words: Vec<String> = serde_json::from_slice(&words.stdout).expect("json");
+    let i = words.iter().position(|w| w == "--context").expect("--context");
+    assert_eq!(words[i + 1], hostile, "{line}");
+    assert!(words.contains(&"kube.credentials".to_string()), "{line}");
+}
+
+#[test]
+fn yaml_values_keep_their_meaning_for_yaml11_readers() {
+    // Names a YAML 1.1 reader would take for a bool, an octal int or a float.
+    let kubeconfig = example_kubeconfig()
+        .replace("- name: prod-eu\n  context:", "- name: 'yes'\n  context:")
+        .replace("- name: train-us\n  context:", "- name: '0123'\n  context:")
+        .replace("current-context: prod-eu", "current-context: '1e3'")
+        + "- name: '1e3'\n  context: {cluster: prod-eu, user: skypilot-sa}\n";
+    let kubeconfig = kubeconfig
+        .replace("users:\n", "")
+        .replace("- name: skypilot-sa\n  user:\n    token: placeholder-not-a-real-token\n", "")
+        + "users:\n- name: skypilot-sa\n  user: {token: placeholder}\n";
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    namespace: '0123'\n    release: 'yes'\n    kubeconfigSecretName: '1e3'\n    image: '0777'\n    allowedContexts: ['yes', '0123', '1e3']\n",
+        &kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    let settings_text = std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg");
+    let values_text = std::fs::read_to_string(chart.join("values.yaml")).expect("values");
+    let settings = crate::util::pyyaml_json(&settings_text);
+    assert_eq!(settings["namespace"], serde_json::json!("0123"));
+    assert_eq!(settings["secret-name"], serde_json::json!("1e3"));
+    assert_eq!(settings["allowed-contexts"], serde_json::json!(["yes", "0123", "1e3", "in-cluster"]));
+    // Kubernetes' reader (what Helm reads values with) agrees.
+    let k8s = crate::util::k8s_json(&values_text);
+    assert_eq!(k8s[0]["skypilot"]["kubernetesCredentials"]["kubeconfigSecretName"], serde_json::json!("1e3"));
+    assert_eq!(k8s[0]["skypilot"]["apiService"]["image"], serde_json::json!("0777"));
+    let config = values_config(&chart);
+    assert_eq!(config["kubernetes"]["allowed_contexts"], serde_json::json!(["yes", "0123", "1e3", "in-cluster"]));
+}
+
+#[test]
+fn templates_dir_symlinks_out_of_it_or_in_a_cycle_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tpl = dir.path().join("tpl");
+    copy_dir(&root().join("templates/chart"), &tpl);
+    let outside = dir.path().join("secret.tera");
+    std::fs::write(&outside, "SECRETSECRET123 {{ env.name }}\n").expect("outside");
+    std::os::unix::fs::symlink(&outside, tpl.join("leak.yaml.tera")).expect("link");
+    let out = dir.path().join("out");
+    let run = || {
+        generate(&[
+            "examples/environments.yaml",
+            "--out",
+            out.to_str().expect("p"),
+            "--templates",
+            tpl.to_str().expect("p"),
+        ])
+    };
+    let (code, _, err) = run();
+    assert_eq!(code, 1);
+    assert!(err.contains("leak.yaml.tera is a symbolic link out of"), "{err}");
+    assert!(!out.exists());
+    std::fs::remove_file(tpl.join("leak.yaml.tera")).expect("rm");
+    std::os::unix::fs::symlink(&tpl, tpl.join("templates/loop")).expect("cycle");
+    let (code, _, err) = run();
+    assert_eq!(code, 1);
+    assert!(err.contains("loop is a symbolic link to a folder"), "{err}");
+    // A link to a file inside the folder is fine.
+    std::fs::remove_file(tpl.join("templates/loop")).expect("rm");
+    std::os::unix::fs::symlink(tpl.join("values.yaml.tera"), tpl.join("copy.yaml.tera")).expect("link");
+    let (code, _, err) = run();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("skypilot-dev/copy.yaml").exists());
+}
+
+/// `kubeconfig pack --contexts-file` into `dir`: returns (secret stdout, contexts file text).
+fn pack_with_contexts_file(dir: &Path, kubeconfig: &str, contexts: &[&str]) -> (String, String) {
+    let kc = dir.join("full-kubeconfig");
+    std::fs::write(&kc, kubeconfig).expect("kc");
+    let file = dir.join("contexts.yaml");
+    let mut args = vec!["kubeconfig", "pack", "--kubeconfig", kc.to_str().expect("p"), "--contexts-file"];
+    args.push(file.to_str().expect("p"));
+    for c in contexts {
+        args.extend(["--context", c]);
+    }
+    let out = skyhelm(&args, b"");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    (String::from_utf8(out.stdout).expect("utf-8"), std::fs::read_to_string(&file).expect("contexts file"))
+}
+
+fn sha256_of_secret_config(secret: &str) -> String {
+    let secret = &crate::util::k8s_json(secret)[0];
+    let out = Command::new("python3")
+        .args(["-c", "import sys, base64, hashlib; print(hashlib.sha256(base64.b64decode(sys.argv[1])).hexdigest())"])
+        .arg(secret["data"]["config"].as_str().expect("data.config"))
+        .output()
+        .expect("python3");
+    String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
+}
+
+#[test]
+fn pack_writes_a_credential_free_contexts_file() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c1\n  cluster: {server: 'https://admin:SECRETPASSWORD@c1.example.com:6443/k8s'}\n- name: c2\n  cluster: {server: 'https://127.0.0.1:6443'}\ncontexts:\n- name: prod\n  context: {cluster: c1, user: u1}\n- name: train\n  context: {cluster: c2, user: u2}\n- name: other\n  context: {cluster: c1, user: u1}\nusers:\n- name: u1\n  user: {token: SECRETSECRET123}\n- name: u2\n  user: {client-certificate-data: Zm9v, client-key-data: U0VDUkVUS0VZ}\n";
+    let (secret, text) = pack_with_contexts_file(dir.path(), kubeconfig, &["prod", "train"]);
+    for secret_text in ["SECRETSECRET123", "SECRETPASSWORD", "U0VDUkVUS0VZ", "Zm9v", "admin"] {
+        assert!(!text.contains(secret_text), "{secret_text} in the contexts file:\n{text}");
+    }
+    let v = crate::util::pyyaml_json(&text);
+    assert_eq!(v["apiVersion"], "skyhelm.io/v1");
+    assert_eq!(v["kind"], "ContextsFile");
+    assert_eq!(v["secretName"], "kube-credentials");
+    assert_eq!(v["currentContext"], "prod");
+    assert_eq!(
+        v["contexts"],
+        serde_json::json!([
+            {"name": "prod", "server": "https://c1.example.com:6443/k8s", "auth": "token"},
+            {"name": "train", "server": "https://127.0.0.1:6443", "auth": "client-certificate"},
+        ])
+    );
+    assert_eq!(v["configSha256"], sha256_of_secret_config(&secret));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("contexts.yaml")).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // doctor reads it: names, the loopback server.
+    let file = dir.path().join("contexts.yaml");
+    let out = skyhelm(
+        &[
+            "doctor",
+            "--contexts-file",
+            file.to_str().expect("p"),
+            "--allowed-context",
+            "prod",
+            "--allowed-context",
+            "trian",
+        ],
+        b"",
+    );
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.contains("allowed-not-found") && report.contains("did you mean `train`"), "{report}");
+    assert!(report.contains("loopback-server"), "{report}");
+}
+
+#[test]
+fn contexts_file_checks_names_and_sets_the_rollout_annotation_at_post_render() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (secret, _) = pack_with_contexts_file(dir.path(), crate::util::KUBECONFIG, &["prod", "Dev-EU"]);
+    let sha = sha256_of_secret_config(&secret);
+    let file = dir.path().join("contexts.yaml");
+    let f = file.to_str().expect("p");
+    let rendered = Helm::new("helm3").ok(&["template", "sky", crate::helm::CHART, "-n", "sky"]);
+    let out = crate::util::post_render_ok(&["--contexts-file", f, "--allowed-context", "dev-eu"], &rendered);
+    let docs = crate::util::k8s_json(&out);
+    let deploy = docs.iter().find(|d| d["kind"] == "Deployment").expect("deployment");
+    assert_eq!(
+        deploy["spec"]["template"]["metadata"]["annotations"]["skyhelm.io/kubeconfig-sha256"],
+        serde_json::json!(sha)
+    );
+    let cm = docs.iter().find(|d| d["kind"] == "ConfigMap").expect("configmap");
+    let config = crate::util::pyyaml_json(cm["data"]["config.yaml"].as_str().expect("config"));
+    assert_eq!(config["kubernetes"]["allowed_contexts"], serde_json::json!(["Dev-EU", "in-cluster"]));
+    // An unknown name is an error; the context `train` was not packed.
+    for cmd in ["post-render", "diff"] {
+        let out = skyhelm(&[cmd, "--contexts-file", f, "--allowed-context", "train"], rendered.as_bytes());
+        assert_eq!(out.status.code(), Some(1), "{cmd}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("context `train` is not in the kubeconfig"));
+    }
+    // Both sources at once is refused.
+    let kc = crate::util::kubeconfig_file(dir.path());
+    let out =
+        skyhelm(&["post-render", "--contexts-file", f, "--kubeconfig", kc.to_str().expect("p")], rendered.as_bytes());
+    assert_ne!(out.status.code(), Some(0));
+}
+
+#[test]
+fn generate_checks_names_against_a_contexts_file_and_points_post_render_at_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(&root().join("charts/skypilot"), &dir.path().join("charts/skypilot"));
+    let (secret, _) = pack_with_contexts_file(dir.path(), &example_kubeconfig(), &["prod-eu", "train-us"]);
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  contexts: contexts.yaml\nenvironments:\n  - name: dev\n    allowedContexts: [TRAIN-US]\n  - name: bad\n    allowedContexts: [prod-ue]\n",
+    )
+    .expect("envs");
+    let out = dir.path().join("charts");
+    let (code, _, err) = generate(&[envs.to_str().expect("p"), "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(
+            "environment `bad`: allowedContexts: context `prod-ue` is not in the kubeconfig (did you mean `prod-eu`?)"
+        ),
+        "{err}"
+    );
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  contexts: contexts.yaml\nenvironments:\n  - name: dev\n    allowedContexts: [TRAIN-US]\n",
+    )
+    .expect("envs");
+    let (code, _, err) = generate(&[envs.to_str().expect("p"), "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    let chart = out.join("sky-dev");
+    let settings = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg"));
+    assert_eq!(settings["contexts-file"], "../../contexts.yaml");
+    assert_eq!(values_config(&chart)["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us", "in-cluster"]));
+    // post-render with the generated settings changes only the rollout annotation, to the recorded sha256.
+    let (code, report, rendered) = render_and_diff(&chart, "helm3");
+    assert_eq!(code, 2, "{report}");
+    let cfg = chart.join("skyhelm.yaml");
+    let out = crate::util::post_render_ok(&["--config", cfg.to_str().expect("p")], &rendered);
+    let docs = crate::util::k8s_json(&out);
+    let deploy = docs.iter().find(|d| d["kind"] == "Deployment").expect("deployment");
+    assert_eq!(
+        deploy["spec"]["template"]["metadata"]["annotations"]["skyhelm.io/kubeconfig-sha256"],
+        serde_json::json!(sha256_of_secret_config(&secret))
+    );
+    let diff = skyhelm(&["diff", "--config", cfg.to_str().expect("p"), "--output", "json"], rendered.as_bytes());
+    let report: serde_json::Value = serde_json::from_slice(&diff.stdout).expect("json");
+    let text = report.to_string();
+    assert!(text.contains("kubeconfig-sha256") && !text.contains("allowed_contexts"), "{text}");
+}
+
+#[test]
+fn generate_never_writes_through_a_symbolic_link_in_a_chart_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let out = dir.path().join("out");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    // A folder inside a chart replaced by a link to somewhere else.
+    let t = out.join("skypilot-dev/templates");
+    std::fs::remove_dir_all(&t).expect("rm");
+    std::os::unix::fs::symlink(&elsewhere, &t).expect("link");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 1);
+    assert!(err.contains("templates is a symbolic link"), "{err}");
+    assert_eq!(std::fs::read_dir(&elsewhere).expect("read").count(), 0, "wrote through the link");
+    // The output folder itself may be a link (the user's choice).
+    std::fs::remove_file(&t).expect("rm");
+    let linked = dir.path().join("linked-out");
+    std::os::unix::fs::symlink(&out, &linked).expect("link");
+    let (code, _, err) = generate(&["examples/environments.yaml", "--out", linked.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("skypilot-dev/templates/NOTES.txt").exists());
+}

@@ -6,6 +6,7 @@ mod contexts;
 mod diff;
 mod fidelity;
 mod generate;
+mod gitops;
 mod helm;
 mod hostile;
 mod kubeconfig;

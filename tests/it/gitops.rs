@@ -1,0 +1,317 @@
+//! `generate --format flux|argocd|helmfile`: the committed examples are what the environments
+//! file generates; their objects have the shape the engines require (JSON Schemas in
+//! schemas/gitops/, checked by python jsonschema); and each environment's values, rendered with
+//! the chart by real Helm 3 and Helm 4 and post-rendered with that environment's settings, need
+//! no change (`skyhelm diff` exits 0).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helm::{CHART, Helm};
+use crate::util::{bin, clean, k8s_json, root, skyhelm};
+
+const FORMATS: [&str; 3] = ["flux", "argocd", "helmfile"];
+const ENVS: &str = "examples/gitops/environments.yaml";
+
+fn generate(args: &[&str]) -> (i32, String, String) {
+    let out = clean(&mut Command::new(bin())).arg("generate").args(args).current_dir(root()).output().expect("run");
+    (
+        out.status.code().expect("code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn validate(schema: &str, doc: &Value) {
+    let out = crate::util::run_with_stdin(
+        Command::new("python3").args([
+            "-c",
+            "import json, sys, pathlib\nfrom jsonschema import Draft7Validator\nfrom referencing import Registry, Resource\nd = pathlib.Path(sys.argv[1])\nreg = Registry().with_resources([(p.name, Resource.from_contents(json.load(open(p)))) for p in d.glob('*.json')])\nschema = json.load(open(d / sys.argv[2]))\nerrors = [e.message for e in Draft7Validator(schema, registry=reg).iter_errors(json.load(sys.stdin))]\nprint('\\n'.join(errors)); sys.exit(1 if errors else 0)",
+        ])
+        .arg(root().join("schemas/gitops"))
+        .arg(schema),
+        doc.to_string().as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{schema}: {}{}\n{doc}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn read_doc(p: &Path) -> Value {
+    let docs = k8s_json(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
+    assert_eq!(docs.len(), 1, "{}", p.display());
+    docs.into_iter().next().expect("doc")
+}
+
+/// One deployment of the upstream chart a format describes: release, namespace, values, and
+/// the post-render settings of its environment.
+struct Deployment {
+    release: String,
+    namespace: String,
+    values: Value,
+    settings: PathBuf,
+}
+
+/// The deployments a generated output folder describes (shape-checked on the way).
+fn deployments(format: &str, dir: &Path) -> Vec<Deployment> {
+    let mut out = Vec::new();
+    match format {
+        "helmfile" => {
+            let hf = read_doc(&dir.join("helmfile.yaml"));
+            validate("helmfile.schema.json", &hf);
+            for r in hf["releases"].as_array().expect("releases") {
+                let arg = r["postRendererArgs"][0].as_str().expect("arg");
+                out.push(Deployment {
+                    release: r["name"].as_str().expect("name").into(),
+                    namespace: r["namespace"].as_str().expect("ns").into(),
+                    values: r["values"][0].clone(),
+                    settings: dir.join(arg.trim_start_matches("--config=")),
+                });
+            }
+        }
+        _ => {
+            let (file, schema) = if format == "flux" {
+                ("helmrelease.yaml", "helmrelease.schema.json")
+            } else {
+                ("application.yaml", "application.schema.json")
+            };
+            for env in ["skypilot-dev", "skypilot-prod"] {
+                let d = read_doc(&dir.join(env).join(file));
+                validate(schema, &d);
+                let s = &d["spec"];
+                out.push(if format == "flux" {
+                    Deployment {
+                        release: s["releaseName"].as_str().expect("r").into(),
+                        namespace: s["targetNamespace"].as_str().expect("ns").into(),
+                        values: s["values"].clone(),
+                        settings: dir.join(env).join("skyhelm.yaml"),
+                    }
+                } else {
+                    Deployment {
+                        release: s["source"]["helm"]["releaseName"].as_str().expect("r").into(),
+                        namespace: s["destination"]["namespace"].as_str().expect("ns").into(),
+                        values: s["source"]["helm"]["valuesObject"].clone(),
+                        settings: dir.join(env).join("skyhelm.yaml"),
+                    }
+                });
+            }
+            if format == "flux" {
+                validate("helmrepository.schema.json", &read_doc(&dir.join("helmrepository-skypilot.yaml")));
+            } else {
+                validate("cmp-plugin.schema.json", &read_doc(&dir.join("cmp-plugin.yaml")));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn committed_gitops_examples_are_what_the_environments_file_generates() {
+    for format in FORMATS {
+        let out = format!("examples/gitops/{format}");
+        let (code, stdout, err) = generate(&[ENVS, "--format", format, "--out", &out, "--check"]);
+        assert_eq!(code, 0, "{format}: {stdout}{err}");
+    }
+}
+
+#[test]
+fn every_format_and_environment_renders_with_real_helm_and_needs_no_post_render_change() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for format in FORMATS {
+        let deployments = deployments(format, &root().join("examples/gitops").join(format));
+        assert_eq!(deployments.len(), 2, "{format}");
+        for d in deployments {
+            let values = tmp.path().join(format!("{format}-{}.json", d.namespace));
+            std::fs::write(&values, d.values.to_string()).expect("values");
+            for helm in ["helm3", "helm4"] {
+                let rendered = Helm::new(helm).ok(&[
+                    "template",
+                    &d.release,
+                    CHART,
+                    "-n",
+                    &d.namespace,
+                    "-f",
+                    values.to_str().expect("p"),
+                ]);
+                assert!(rendered.contains("kind: Deployment"));
+                let out = skyhelm(
+                    &["diff", "--config", d.settings.to_str().expect("p"), "--color", "never"],
+                    rendered.as_bytes(),
+                );
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{format} {} with {helm}: post-render would change:\n{}{}",
+                    d.namespace,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn gitops_formats_refuse_a_repository_the_engine_cannot_fetch() {
+    let dir = tempfile::tempdir().expect("tmp");
+    for format in FORMATS {
+        let out = dir.path().join(format);
+        let (code, _, err) =
+            generate(&["examples/environments.yaml", "--format", format, "--out", out.to_str().expect("p")]);
+        assert_eq!(code, 1, "{format}");
+        assert!(err.contains("environment `dev`: repository \"file://../skypilot\" is not one"), "{err}");
+        assert!(!out.exists());
+    }
+}
+
+#[test]
+fn hard_cases_hold_in_every_format() {
+    // mountKubeconfig false, an in-cluster-only list, conflicting lists: as for charts.
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\nenvironments:\n  - name: nomount\n    mountKubeconfig: false\n    allowedContexts: [in-cluster]\n",
+    )
+    .expect("envs");
+    for format in FORMATS {
+        let out = dir.path().join(format);
+        let (code, _, err) =
+            generate(&[envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p")]);
+        assert_eq!(code, 0, "{format}: {err}");
+        let settings = out.join("sky-nomount/skyhelm.yaml");
+        let v = crate::util::pyyaml_json(&std::fs::read_to_string(&settings).expect("settings"));
+        assert_eq!(v["mount-kubeconfig"], Value::Bool(false), "{format}");
+        // Rerun with a user file in the folder: it survives, --check ignores it.
+        std::fs::write(out.join("kustomization.yaml"), "# mine\n").expect("user file");
+        let (code, _, err) =
+            generate(&[envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p")]);
+        assert_eq!(code, 0, "{err}");
+        let (code, stdout, _) =
+            generate(&[envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p"), "--check"]);
+        assert_eq!(code, 0, "{stdout}");
+        assert_eq!(std::fs::read_to_string(out.join("kustomization.yaml")).expect("kept"), "# mine\n");
+        let d = deployments_one(format, &out);
+        assert_eq!(d["kubernetesCredentials"]["useKubeconfig"], Value::Bool(false), "{format}");
+        let values = dir.path().join(format!("{format}.json"));
+        std::fs::write(&values, d.to_string()).expect("values");
+        let rendered =
+            Helm::new("helm3").ok(&["template", "sky", CHART, "-n", "ns", "-f", values.to_str().expect("p")]);
+        let out = skyhelm(&["diff", "--config", settings.to_str().expect("p")], rendered.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+/// The values of the only environment in a generated output.
+fn deployments_one(format: &str, out: &Path) -> Value {
+    match format {
+        "flux" => read_doc(&out.join("sky-nomount/helmrelease.yaml"))["spec"]["values"].clone(),
+        "argocd" => {
+            read_doc(&out.join("sky-nomount/application.yaml"))["spec"]["source"]["helm"]["valuesObject"].clone()
+        }
+        _ => read_doc(&out.join("helmfile.yaml"))["releases"][0]["values"][0].clone(),
+    }
+}
+
+#[test]
+fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n  - name: b\n  - name: c\n    repository: oci://registry.example.com/charts\n",
+    )
+    .expect("envs");
+    let out = dir.path().join("helmfile");
+    let (code, _, err) =
+        generate(&[envs.to_str().expect("p"), "--format", "helmfile", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    let hf = read_doc(&out.join("helmfile.yaml"));
+    validate("helmfile.schema.json", &hf);
+    assert_eq!(
+        hf["repositories"],
+        serde_json::json!([
+            {"name": "skypilot", "url": "https://helm.skypilot.co"},
+            {"name": "skypilot-2", "url": "registry.example.com/charts", "oci": true},
+        ])
+    );
+    let charts: Vec<&str> =
+        hf["releases"].as_array().expect("r").iter().map(|r| r["chart"].as_str().expect("c")).collect();
+    assert_eq!(charts, ["skypilot/skypilot", "skypilot/skypilot", "skypilot-2/skypilot"]);
+    let out = dir.path().join("flux");
+    let (code, _, err) = generate(&[envs.to_str().expect("p"), "--format", "flux", "--out", out.to_str().expect("p")]);
+    assert_eq!(code, 0, "{err}");
+    let repo = read_doc(&out.join("helmrepository-skypilot-2.yaml"));
+    validate("helmrepository.schema.json", &repo);
+    assert_eq!(repo["spec"]["type"], "oci");
+    let rel = read_doc(&out.join("sky-c/helmrelease.yaml"));
+    assert_eq!(rel["spec"]["chart"]["spec"]["sourceRef"]["name"], "skypilot-2");
+}
+
+#[test]
+fn argocd_plugin_command_post_renders_a_wrapper_chart_and_fails_when_helm_fails() {
+    let plugin = read_doc(&root().join("examples/gitops/argocd/cmp-plugin.yaml"));
+    let spec = &plugin["spec"];
+    let strings = |v: &Value| -> Vec<String> {
+        v.as_array().expect("list").iter().map(|s| s.as_str().expect("str").to_string()).collect()
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let bin_dir = dir.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).expect("mkdir");
+    std::os::unix::fs::symlink(crate::util::tool("helm3"), bin_dir.join("helm")).expect("helm");
+    std::os::unix::fs::symlink(bin(), bin_dir.join("skyhelm")).expect("skyhelm");
+    let charts = dir.path().join("charts");
+    for c in ["skypilot", "skypilot-prod"] {
+        copy_dir(&root().join("charts").join(c), &charts.join(c));
+    }
+    let app = charts.join("skypilot-prod");
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let helm_home = dir.path().join("helm");
+    let run = |cmd: Vec<String>| {
+        clean(&mut Command::new(&cmd[0]))
+            .args(&cmd[1..])
+            .current_dir(&app)
+            .env("PATH", &path)
+            .env("HELM_CONFIG_HOME", helm_home.join("config"))
+            .env("HELM_CACHE_HOME", helm_home.join("cache"))
+            .env("HELM_DATA_HOME", helm_home.join("data"))
+            .env("ARGOCD_APP_NAME", "skypilot")
+            .env("ARGOCD_APP_NAMESPACE", "skypilot-prod")
+            .output()
+            .expect("run")
+    };
+    let init = run(strings(&spec["init"]["command"]));
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let mut generate_cmd = strings(&spec["generate"]["command"]);
+    generate_cmd.extend(strings(&spec["generate"]["args"]));
+    let out = run(generate_cmd.clone());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let docs = k8s_json(&String::from_utf8_lossy(&out.stdout));
+    assert!(docs.iter().any(|d| d["kind"] == "Deployment"));
+    // The chart is already right: post-render changed nothing.
+    let rendered = Helm::new("helm3").ok(&["template", "skypilot", app.to_str().expect("p"), "-n", "skypilot-prod"]);
+    assert_eq!(k8s_json(&rendered), docs);
+    // A broken chart fails the sync instead of producing an empty stream.
+    std::fs::write(app.join("templates/broken.yaml"), "{{ .Values.nope.nope }}\n").expect("broken");
+    let out = run(generate_cmd);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read") {
+        let p = e.expect("entry").path();
+        let dest = to.join(p.file_name().expect("name"));
+        if p.is_dir() {
+            copy_dir(&p, &dest);
+        } else {
+            std::fs::copy(&p, &dest).expect("copy");
+        }
+    }
+}
