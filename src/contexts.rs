@@ -69,6 +69,10 @@ pub enum ContextError {
         "{list}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {reads_as}, not a context name; quote it: '{text}'"
     )]
     NotString { list: String, index: usize, text: String, reads_as: String },
+    #[error("{list}: keys `{name}` and `{existing}` name the same context `{existing}` (case ignored); keep one")]
+    KeyClash { list: String, name: String, existing: String },
+    #[error("{list}: item {index} is {found}, not a context name")]
+    NotAName { list: String, index: usize, found: String },
     #[error("{list}: {found}, expected a list of context names or `all`")]
     NotAList { list: String, found: String },
     #[error(

@@ -33,6 +33,12 @@ pub enum ContextsError {
     Yaml11Break { at: DocRef, line: usize, code: u32 },
     #[error("{at}: `data.{CONFIG_KEY}` is {found}; the SkyPilot config must be a string (or null for an empty config)")]
     ConfigNotString { at: DocRef, found: String },
+    #[error("{at}: `data.{CONFIG_KEY}` carries the tag `{tag}`; skyhelm edits only untagged strings (remove the tag)")]
+    ConfigTagged { at: DocRef, tag: String },
+    #[error(
+        "{at}: config.yaml line {line} has the tag `{tag}`, which PyYAML's safe loader (SkyPilot's reader) cannot construct; remove it"
+    )]
+    ConfigUnloadable { at: DocRef, line: usize, tag: String },
     #[error("{at}: the SkyPilot config in `{CONFIG_KEY}` does not parse: {message} (line {line} of config.yaml)")]
     ConfigParse { at: DocRef, message: String, line: usize },
     #[error("{at}: editing config.yaml: {source}")]
@@ -142,6 +148,12 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
         }
     };
     let LoadedConfig { cm, key: cm_key, value, text: config_text, tree: config, value_line } = loaded;
+    if let Some((_, None)) = env_value(tree, api.container, IN_CLUSTER_NAME_ENV) {
+        out.notes.push(note(
+            Severity::Warning,
+            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", facts.in_cluster_name),
+        ));
+    }
     let cm_tree = m.tree(cm)?;
     let at = |line: Option<usize>| m.doc_ref(cm, line);
     let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
@@ -248,6 +260,11 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
         }
         .into());
     }
+    if let Some(tag) = value.and_then(|v| cm_tree.tag(v))
+        && !matches!(tag, "!" | "tag:yaml.org,2002:str" | "tag:yaml.org,2002:null" | "!!str" | "!!null")
+    {
+        return Err(ContextsError::ConfigTagged { at: m.doc_ref(cm, value_line), tag: tag.to_string() }.into());
+    }
     let text = match value {
         None => "",
         Some(v) if cm_tree.is_null(v) => "",
@@ -275,6 +292,24 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
         message: e.message,
         line: e.line,
     })?;
+    // PyYAML's safe loader constructs only the core tags; any other makes SkyPilot's load fail.
+    const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
+    for (id, node) in tree.nodes().iter().enumerate() {
+        if let Some(tag) = tree.tag(id)
+            && tag != "!"
+            && !tag
+                .strip_prefix("tag:yaml.org,2002:")
+                .or_else(|| tag.strip_prefix("!!"))
+                .is_some_and(|t| SAFE.contains(&t))
+        {
+            return Err(ContextsError::ConfigUnloadable {
+                at: m.doc_ref(cm, value_line),
+                line: node.line,
+                tag: tag.to_string(),
+            }
+            .into());
+        }
+    }
     Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
 }
 
@@ -285,15 +320,19 @@ fn names(config: &Tree, seq: NodeId, list: &str) -> (Vec<String>, Vec<ContextErr
     for (i, &item) in config.items(seq).iter().enumerate() {
         match config.py_str(item) {
             Some(n) => out.push(n.to_string()),
-            None => {
-                let text = config.raw(item).unwrap_or("(a collection)").to_string();
-                let reads_as = match config.pyyaml(item) {
-                    Some(p) => p.describe(&text),
-                    None if config.is_map(item) => "a mapping".into(),
-                    None => "a list".into(),
-                };
-                errors.push(ContextError::NotString { list: list.into(), index: i + 1, text, reads_as });
-            }
+            None => match config.raw(item) {
+                Some(text) => errors.push(ContextError::NotString {
+                    list: list.into(),
+                    index: i + 1,
+                    text: text.to_string(),
+                    reads_as: config.pyyaml(item).map_or_else(String::new, |p| p.describe(text)),
+                }),
+                None => errors.push(ContextError::NotAName {
+                    list: list.into(),
+                    index: i + 1,
+                    found: if config.is_map(item) { "a mapping" } else { "a list" }.into(),
+                }),
+            },
         }
     }
     (out, errors)
@@ -314,6 +353,18 @@ fn plan_items(
         Err(e) => {
             errors.extend(e);
             Err(errors)
+        }
+    }
+}
+
+/// Records keys of `map` that PyYAML reads as one (`a` and `"a"`, `yes` and `on`): the last wins
+/// there, so an edit of the first would not take effect; the rule refuses them.
+fn note_duplicate_entries(config: &Tree, map: NodeId) {
+    let entries = config.entries(map);
+    let names: Vec<String> = entries.iter().map(|&(k, _)| key_name(config, k)).collect();
+    for (i, n) in names.iter().enumerate() {
+        if let Some(j) = names[i + 1..].iter().position(|m| m == n) {
+            config.record_duplicate(entries[i].0, entries[i + 1 + j].0);
         }
     }
 }
@@ -534,6 +585,9 @@ fn plan_config(
 
     // Each workspace's own list, when set: only ever narrowed.
     let workspaces = root.and_then(|r| config.get(r, "workspaces"));
+    if let Some(w) = workspaces {
+        note_duplicate_entries(config, w);
+    }
     for &(ws_key, ws) in workspaces.map(|w| config.entries(w)).unwrap_or_default() {
         let name = key_name(config, ws_key);
         let Some(k) = config.get(ws, "kubernetes") else { continue };
@@ -565,6 +619,9 @@ fn plan_config(
         }
         plan.reasons.extend(p.reasons.iter().map(|r| format!("{list}: {r}")));
         plan.unknown.extend(p.unknown_kept.iter().cloned());
+        if p.result.is_empty() && !config.items(value).is_empty() {
+            plan.notes.push(note(Severity::Warning, format!("{list} is now empty: none of its names is a context SkyPilot can use, so workspace `{name}` will use no Kubernetes context")));
+        }
         if global_has_in_cluster && !p.result.contains(&f.in_cluster_name) {
             plan.notes.push(note(
                 Severity::Info,
@@ -590,6 +647,7 @@ fn plan_config(
     }
     for (label, path, k) in &scopes {
         if let Some(cc) = config.get(*k, "context_configs").filter(|&c| config.is_map(c)) {
+            note_duplicate_entries(config, cc);
             plan_context_configs(
                 &editor,
                 config,
@@ -605,6 +663,7 @@ fn plan_config(
             (config.get(*k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts)
         {
             let available = f.available();
+            note_duplicate_entries(config, ri);
             for &(pk, _) in config.entries(ri) {
                 let Some(pattern) = config.py_str(pk) else { continue };
                 if !available.iter().any(|c| fnmatch(pattern, c)) {
@@ -646,11 +705,9 @@ fn plan_context_configs(
         };
         match contexts::classify(name, f) {
             NameClass::Ssh | NameClass::InCluster | NameClass::Exact => {}
-            NameClass::CaseOf(one) if written.contains(&one) => errors.push(ContextError::AmbiguousCase {
-                list: label.into(),
-                name: name.into(),
-                candidates: vec![one],
-            }),
+            NameClass::CaseOf(one) if written.contains(&one) => {
+                errors.push(ContextError::KeyClash { list: label.into(), name: name.into(), existing: one })
+            }
             NameClass::CaseOf(one) => {
                 plan.edits.push(editor.replace_scalar(k, &json!(one))?);
                 plan.reasons.push(format!(

@@ -62,7 +62,7 @@ pub enum ManifestError {
     #[error("{at}: the document has no kind or metadata.name")]
     Unnamed { at: DocRef },
     #[error(
-        "{at}: `{key}` appears twice in one mapping (lines {first} and {second}): readers take the last one, so an edit of the first would not take effect; remove one"
+        "{at}: `{key}` appears twice (lines {first} and {second}): readers take the last one, so an edit of the first would not take effect; remove one"
     )]
     DuplicateKey { at: DocRef, key: String, first: usize, second: usize },
     #[error(

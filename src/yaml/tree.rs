@@ -370,6 +370,12 @@ impl Tree {
         }
     }
 
+    /// Records two keys (or two `name:` values of list items) that readers take as one, so the
+    /// pipeline refuses the document (see [`Tree::duplicate_reads`]).
+    pub fn record_duplicate(&self, first: NodeId, last: NodeId) {
+        self.duplicate_reads.borrow_mut().push((first, last));
+    }
+
     /// How many nodes a reader decodes with aliases expanded (large for alias bombs, which only
     /// `--allow-excessive-aliasing` lets through).
     pub fn decoded_nodes(&self) -> u64 {
@@ -409,6 +415,14 @@ impl Tree {
             NodeKind::Scalar { value, style, tag } => {
                 (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(value.as_str())
             }
+            _ => None,
+        }
+    }
+
+    /// The explicit tag of a scalar (after following aliases), as `tag:yaml.org,2002:int` or `!foo`.
+    pub fn tag(&self, id: NodeId) -> Option<&str> {
+        match &self.nodes[self.resolve(id)].kind {
+            NodeKind::Scalar { tag, .. } => tag.as_deref(),
             _ => None,
         }
     }

@@ -208,13 +208,13 @@ fn duplicate_keys_that_skyhelm_reads_are_refused_with_both_lines() {
     let twice = input.replacen("data:\n  config.yaml: |-\n", "data:\n  config.yaml: \"{}\"\n  config.yaml: |-\n", 1);
     assert_ne!(twice, input);
     let r = run(&twice, &[], &[]);
-    refused(&r, "data", &["`config.yaml` appears twice in one mapping (lines 24 and 25)"]);
+    refused(&r, "data", &["`config.yaml` appears twice (lines 24 and 25)"]);
     // The pod spec has `volumes` twice: an added volume would land in the one readers ignore.
     let first_volumes = input.find("      volumes:\n").expect("volumes");
     let mut twice = input.clone();
     twice.insert_str(first_volumes, "      volumes: []\n");
     let r = run(&twice, &[], &[]);
-    refused(&r, "pod spec", &["`volumes` appears twice in one mapping", "Deployment skypilot/sky-api-server"]);
+    refused(&r, "pod spec", &["`volumes` appears twice", "Deployment skypilot/sky-api-server"]);
 }
 
 #[test]
@@ -358,4 +358,59 @@ fn allowed_context_all_sets_all() {
         assert_eq!(config_of(&r.stdout), json!({"kubernetes": {"allowed_contexts": "all"}}), "{form:?}");
         assert!(r.report.contains("kubernetes.allowed_contexts set to `all` from --allowed-context"), "{}", r.report);
     }
+}
+
+/// Found by a hostile pass: keys PyYAML reads as one, tags, emptied workspace lists, the
+/// in-cluster name set twice or through valueFrom.
+#[test]
+fn hostile_config_shapes_are_refused_or_warned() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "workspaces:\n  a:\n    kubernetes:\n      allowed_contexts: [PROD]\n  \"a\":\n    kubernetes:\n      allowed_contexts: [train]\n",
+            "`a` appears twice in config.yaml (lines 2 and 5 of config.yaml)",
+        ),
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    \"prod\": {}\n    prod: {}\n",
+            "`prod` appears twice in config.yaml (lines 4 and 5 of config.yaml)",
+        ),
+        (
+            "kubernetes:\n  allowed_contexts: [!foo prod]\n",
+            "config.yaml line 2 has the tag `!foo`, which PyYAML's safe loader",
+        ),
+        (
+            "kubernetes:\n  allowed_contexts: [prod, [x]]\n",
+            "kubernetes.allowed_contexts: item 2 is a list, not a context name",
+        ),
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    PROD: {}\n    prod: {}\n",
+            "keys `PROD` and `prod` name the same context `prod`",
+        ),
+    ];
+    for form in FORMS {
+        for (cfg, want) in cases {
+            let r = run(&render(form, &config(cfg)), &[], &[]);
+            refused(&r, &format!("{form:?} {cfg:?}"), &[want]);
+        }
+        let emptied = config(
+            "kubernetes:\n  allowed_contexts: [prod]\nworkspaces:\n  c:\n    kubernetes:\n      allowed_contexts: [ssh-x]\n",
+        );
+        let r = run(&render(form, &emptied), &[], &[]);
+        assert!(r.ok, "{}", r.stderr);
+        assert!(r.report.contains("workspaces.c.kubernetes.allowed_contexts is now empty"), "{}", r.report);
+        let twice = "apiService:\n  extraEnvs:\n  - name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME\n    value: home\n  - name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME\n    value: other\n  config: |\n    kubernetes:\n      allowed_contexts: [prod]\n";
+        refused(
+            &run(&render(form, twice), &[], &[]),
+            &format!("{form:?} env twice"),
+            &["`SKYPILOT_IN_CLUSTER_CONTEXT_NAME` appears twice"],
+        );
+        let from = "apiService:\n  extraEnvs:\n  - name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME\n    valueFrom:\n      configMapKeyRef: {name: x, key: y}\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
+        let r = run(&render(form, from), &[], &[]);
+        assert!(r.ok, "{}", r.stderr);
+        assert!(r.report.contains("SKYPILOT_IN_CLUSTER_CONTEXT_NAME is set through valueFrom"), "{}", r.report);
+    }
+    // A tagged config.yaml (Kubernetes would reject the edited `!!binary` text).
+    let base = render(Form::Helm3, &config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n"));
+    let tagged = base.replacen("config.yaml: |-", "config.yaml: !!binary |-", 1);
+    assert_ne!(tagged, base);
+    refused(&run(&tagged, &[], &[]), "binary", &["`data.config.yaml` carries the tag"]);
 }
