@@ -7,18 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helm::Helm;
-use crate::util::{bin, clean, root, skyhelm};
+use crate::util::{bin, generate, root, skyhelm};
 
 const ENVS: [&str; 2] = ["skypilot-dev", "skypilot-prod"];
-
-fn generate(args: &[&str]) -> (i32, String, String) {
-    let out = clean(&mut Command::new(bin())).arg("generate").args(args).current_dir(root()).output().expect("run");
-    (
-        out.status.code().expect("code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");

@@ -10,19 +10,10 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::helm::{CHART, Helm};
-use crate::util::{bin, clean, k8s_json, root, skyhelm};
+use crate::util::{bin, clean, generate, k8s_json, root, skyhelm};
 
 const FORMATS: [&str; 3] = ["flux", "argocd", "helmfile"];
 const ENVS: &str = "examples/gitops/environments.yaml";
-
-fn generate(args: &[&str]) -> (i32, String, String) {
-    let out = clean(&mut Command::new(bin())).arg("generate").args(args).current_dir(root()).output().expect("run");
-    (
-        out.status.code().expect("code"),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn validate(schema: &str, doc: &Value) {
     let out = crate::util::run_with_stdin(

@@ -139,3 +139,13 @@ spec:
         emptyDir: {}
       serviceAccountName: sky-api
 ";
+
+/// Runs `skyhelm generate ARGS` from the project's root: (exit code, stdout, stderr).
+pub fn generate(args: &[&str]) -> (i32, String, String) {
+    let out = clean(&mut Command::new(bin())).arg("generate").args(args).current_dir(root()).output().expect("run");
+    (
+        out.status.code().expect("code"),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
