@@ -7,22 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helm::Helm;
-use crate::util::{bin, generate, root, skyhelm};
+use crate::util::{bin, copy_dir, generate, root, skyhelm};
 
 const ENVS: [&str; 2] = ["skypilot-dev", "skypilot-prod"];
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read") {
-        let p = e.expect("entry").path();
-        let dest = to.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).expect("copy");
-        }
-    }
-}
 
 /// A scratch folder with the stand-in chart and the generated ones, as in charts/.
 fn scratch_charts() -> (tempfile::TempDir, PathBuf) {

@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::helm::{CHART, Helm};
-use crate::util::{bin, clean, generate, k8s_json, root, skyhelm};
+use crate::util::{bin, clean, copy_dir, generate, k8s_json, root, skyhelm};
 
 const FORMATS: [&str; 3] = ["flux", "argocd", "helmfile"];
 const ENVS: &str = "examples/gitops/environments.yaml";
@@ -292,17 +292,4 @@ fn argocd_plugin_command_post_renders_a_wrapper_chart_and_fails_when_helm_fails(
     let out = run(generate_cmd);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read") {
-        let p = e.expect("entry").path();
-        let dest = to.join(p.file_name().expect("name"));
-        if p.is_dir() {
-            copy_dir(&p, &dest);
-        } else {
-            std::fs::copy(&p, &dest).expect("copy");
-        }
-    }
 }

@@ -9,7 +9,7 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use serde_json::Value;
 
 use crate::helm::{Form, added_by_skyhelm, render, render_chart};
-use crate::util::{API_DEPLOYMENT, docs, k8s_json, kubeconfig_file, root, run_with_stdin, skyhelm};
+use crate::util::{API_DEPLOYMENT, copy_dir, docs, k8s_json, kubeconfig_file, root, run_with_stdin, skyhelm};
 
 const CONFIG: &str = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
 const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"];
@@ -267,19 +267,6 @@ const RBAC_KINDS: &[&str] = &["ServiceAccount", "Role", "ClusterRole", "RoleBind
 enum Shape {
     Y2025,
     Y2026,
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read_dir") {
-        let e = e.expect("entry");
-        let target = to.join(e.file_name());
-        if e.file_type().expect("type").is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).expect("copy");
-        }
-    }
 }
 
 /// charts/skypilot with the RBAC templates of one upstream shape, rendered by real Helm.
