@@ -9,7 +9,7 @@ use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfi
 use crate::settings::Settings;
 use crate::stream::{self, DocRef, InputError, ManifestError, Manifests};
 use crate::verify::{self, Mismatch};
-use crate::yaml::{Limits, Reader};
+use crate::yaml::{Limits, Reader, Tree};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PostRenderError {
@@ -153,19 +153,20 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     let (mut output, edited) = m.render(&edits)?;
     let mut outcome = Outcome { notes, ..Outcome::default() };
     for (doc, after) in edited {
-        let Some(resource) = changes.iter().find(|c| c.doc == doc).map(|c| c.resource.clone()) else { continue };
+        let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
+        let Some(resource) = ours.first().map(|c| c.resource.clone()) else { continue };
         m.check_duplicate_reads(doc)?;
         let before = m.text(doc);
         if let Some((line, c)) = verify::yaml11_break(before).or_else(|| verify::yaml11_break(&after)) {
             return Err(ManifestError::Yaml11Break { at: m.doc_ref(doc, Some(line)), code: u32::from(c) }.into());
         }
-        let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
         let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
         let tree = m.tree(doc)?;
         let internal = |source| PostRenderError::Internal { at: m.doc_ref(doc, None), source };
         if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
             // Only --allow-excessive-aliasing lets such a document through; expanding it to
-            // compare meanings would cost what the limit exists to prevent.
+            // compare meanings would cost what the limit exists to prevent. It must still parse.
+            Tree::parse(&after, limits).map_err(|e| internal(Mismatch::Parse(e.to_string())))?;
             outcome.notes.push(Note {
                 severity: Severity::Warning,
                 rule: ours.first().map_or(RuleId::KubeconfigMount, |c| c.rule),
