@@ -186,7 +186,7 @@ fn fault_injection() {
 /// last`. Returns where it went; a failure to keep it is a warning, never the run's failure.
 fn keep_last_run(result: &Result<Outcome, AppError>) -> Option<PathBuf> {
     let path = files::last_run_path()?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let now = cert::unix_now();
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
     let (status, body) = match result {
         Ok(outcome) => ("ok", outcome.summary()),
@@ -365,7 +365,8 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     let kubeconfig = pack::render_kubeconfig(&packed);
     if let Some(path) = &args.contexts_file {
         let file = crate::kubeconfig::contexts_file::ContextsFile::of(&packed, &args.secret_name, &kubeconfig);
-        write_private_atomic(path, file.render().as_bytes())?;
+        files::write_atomic(path, file.render().as_bytes(), Mode::KeepExisting)
+            .map_err(file_err("writing", path))?;
     }
     let out = match args.output {
         PackOutput::Kubeconfig => kubeconfig,
@@ -682,7 +683,7 @@ fn write_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), A
         if let Some(parent) = p.parent() {
             std::fs::create_dir_all(parent).map_err(file_err("creating", parent))?;
         }
-        write_private_atomic(&p, text.as_bytes())?;
+        files::write_atomic(&p, text.as_bytes(), Mode::KeepExisting).map_err(file_err("writing", &p))?;
     }
     for name in crate::chart::owned::stale(&previous, &c.files) {
         refuse_links(out, &format!("{}/{name}", c.dir))?;
@@ -702,26 +703,4 @@ fn write_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), A
         }
     }
     Ok(())
-}
-
-/// Writes through a temporary file and a rename; a new file gets mode 0600, a rewritten one
-/// keeps its mode.
-fn write_private_atomic(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    let tmp = path
-        .with_file_name(format!(".{}.skyhelm-tmp", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
-    let _ = std::fs::remove_file(&tmp);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(&tmp).map_err(file_err("writing", &tmp))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(file_err("writing", &tmp))?;
-    drop(f);
-    if let Ok(m) = std::fs::metadata(path) {
-        std::fs::set_permissions(&tmp, m.permissions()).map_err(file_err("writing", &tmp))?;
-    }
-    std::fs::rename(&tmp, path).map_err(file_err("writing", path))
 }

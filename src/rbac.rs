@@ -81,9 +81,6 @@ pub const FEATURES: &[Feature] = &[
     },
 ];
 
-/// Resources whose rules need `escalate` and `bind` kept (see `RBAC_MANAGEMENT_VERBS`).
-pub const ESCALATE_BIND_RESOURCES: &[&str] = &["roles", "clusterroles"];
-
 /// One permission: verb on group/resource, in a namespace or cluster-wide.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Perm {

@@ -65,7 +65,8 @@ pub fn auth_kind(a: Option<&AuthInfo>) -> &'static str {
 /// A server URL with any `user:password@`, query and fragment removed (they may carry
 /// credentials); scheme, host, port and path stay.
 pub fn strip_userinfo(server: &str) -> String {
-    let (scheme, rest) = server.split_once("://").map_or(("", server), |(s, r)| (s, r));
+    let (scheme, rest) = super::doctor::split_scheme(server);
+    let scheme = scheme.unwrap_or_default();
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let end = rest.find('/').unwrap_or(rest.len());
     let (authority, path) = rest.split_at(end);
@@ -140,7 +141,10 @@ impl ContextsFile {
         if let Some(cur) = &f.current_context
             && !f.contexts.iter().any(|c| &c.name == cur)
         {
-            return Err(bad(format!("currentContext `{cur}` is not one of its contexts")));
+            return Err(bad(format!(
+                "currentContext `{}` is not one of its contexts",
+                super::live::sanitize(cur, &[])
+            )));
         }
         Ok(f)
     }
@@ -180,6 +184,8 @@ mod tests {
             ("https://c1.example.com?token=SECRET#frag", "https://c1.example.com"),
             ("https://u@[::1]:6443/p?x=1", "https://[::1]:6443/p"),
             ("c1.example.com:6443", "c1.example.com:6443"),
+            // Text before `://` that is no scheme is authority (found in review: it was kept).
+            ("u:pw@host/p?r=https://x", "host/p"),
         ] {
             assert_eq!(super::strip_userinfo(given), want);
         }

@@ -46,7 +46,8 @@ fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, 
 /// The server of a URL, as shown in findings (never user information), when it is a loopback
 /// address (used for contexts files, which record each context's server).
 pub fn loopback_host(server: &str) -> Option<String> {
-    server_host(server).filter(|(_, host)| is_loopback(host)).map(|(shown, _)| shown)
+    // The port part is any text up to `/`: control characters are escaped before it is shown.
+    server_host(server).filter(|(_, host)| is_loopback(host)).map(|(shown, _)| super::live::sanitize(&shown, &[]))
 }
 
 /// The `loopback-server` warning for `subject`, whose server `shown` is a loopback address.
@@ -318,13 +319,8 @@ fn check_cluster(cl: &NamedCluster, now: i64, out: &mut Vec<Finding>) {
             "insecure-skip-tls-verify is true: the server's certificate is not checked",
         ));
     }
-    if let Some((shown, _)) = info.server.as_deref().and_then(server_host).filter(|(_, host)| is_loopback(host)) {
-        out.push(finding(
-            Severity::Warning,
-            "loopback-server",
-            subject,
-            format!("server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach"),
-        ));
+    if let Some(shown) = info.server.as_deref().and_then(loopback_host) {
+        out.push(loopback_finding(&subject, &shown));
     }
 }
 
@@ -361,7 +357,7 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
     }
     if let Some(exec) = &a.exec {
         let cmd = match exec.command.as_deref().filter(|c| !c.is_empty()) {
-            Some(c) => format!("exec.command `{c}`"),
+            Some(c) => format!("exec.command `{}`", super::live::sanitize(c, &[])),
             None => "exec.command unset".to_string(),
         };
         out.push(finding(
@@ -378,7 +374,7 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
             subject,
             format!(
                 "uses the deprecated auth-provider `{}`, which needs its plugin inside the API server image",
-                p.name
+                super::live::sanitize(&p.name, &[])
             ),
         ));
     }
@@ -386,18 +382,21 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
 
 /// A server URL as it may be shown (scheme, host and port: no user info, path or query) and
 /// its host (without brackets or an IPv6 zone).
-fn server_host(server: &str) -> Option<(String, &str)> {
-    let server = server.trim();
-    // A scheme is letters, digits, `+`, `-`, `.` after a letter; anything else before `://` is
-    // part of the authority (and may hold user info).
+/// A server URL's scheme and the rest. A scheme is letters, digits, `+`, `-`, `.` after a
+/// letter; anything else before `://` is part of the authority (and may hold user info).
+pub fn split_scheme(server: &str) -> (Option<&str>, &str) {
     let is_scheme = |s: &str| {
         s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     };
-    let (scheme, rest) = match server.split_once("://") {
+    match server.split_once("://") {
         Some((s, r)) if is_scheme(s) => (Some(s), r),
         _ => (None, server),
-    };
+    }
+}
+
+fn server_host(server: &str) -> Option<(String, &str)> {
+    let (scheme, rest) = split_scheme(server.trim());
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
