@@ -365,8 +365,7 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     let kubeconfig = pack::render_kubeconfig(&packed);
     if let Some(path) = &args.contexts_file {
         let file = crate::kubeconfig::contexts_file::ContextsFile::of(&packed, &args.secret_name, &kubeconfig);
-        files::write_atomic(path, file.render().as_bytes(), Mode::KeepExisting)
-            .map_err(file_err("writing", path))?;
+        files::write_atomic(path, file.render().as_bytes(), Mode::KeepExisting).map_err(file_err("writing", path))?;
     }
     let out = match args.output {
         PackOutput::Kubeconfig => kubeconfig,

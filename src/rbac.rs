@@ -199,19 +199,16 @@ pub struct SubjectMatch {
     pub others: Vec<String>,
 }
 
+/// The subject grants to the account: the account itself, or a group it is in.
 fn subject_is(s: &Subject, sa_ns: &str, sa_name: &str, binding_ns: Option<&str>) -> bool {
-    match s.kind.as_str() {
-        "ServiceAccount" => s.name == sa_name && s.namespace.as_deref().or(binding_ns) == Some(sa_ns),
-        "Group" => {
-            s.name == "system:serviceaccounts"
+    exactly_account(s, sa_ns, sa_name, binding_ns)
+        || (s.kind == "Group"
+            && (s.name == "system:serviceaccounts"
                 || s.name == format!("system:serviceaccounts:{sa_ns}")
-                || s.name == "system:authenticated"
-        }
-        "User" => s.name == format!("system:serviceaccount:{sa_ns}:{sa_name}"),
-        _ => false,
-    }
+                || s.name == "system:authenticated"))
 }
 
+/// The subject is the account itself (as a ServiceAccount or as its user name).
 fn exactly_account(s: &Subject, sa_ns: &str, sa_name: &str, binding_ns: Option<&str>) -> bool {
     match s.kind.as_str() {
         "ServiceAccount" => s.name == sa_name && s.namespace.as_deref().or(binding_ns) == Some(sa_ns),
