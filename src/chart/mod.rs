@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::contexts::{self, ContextError, ContextFacts};
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
+use crate::policy::contexts::{self, ContextError, ContextFacts};
 use crate::yaml::emit::{self, Layout};
 
 pub const DEFAULT_REPOSITORY: &str = "https://helm.skypilot.co";

@@ -143,7 +143,7 @@ impl ContextsFile {
         {
             return Err(bad(format!(
                 "currentContext `{}` is not one of its contexts",
-                super::live::sanitize(cur, &[])
+                crate::live::sanitize(cur, &[])
             )));
         }
         Ok(f)
@@ -164,7 +164,7 @@ impl ContextsFile {
             }
             if c.auth == "exec" || c.auth == "auth-provider" {
                 out.push(super::doctor::Finding {
-                    severity: crate::change::Severity::Warning,
+                    severity: crate::rules::change::Severity::Warning,
                     check: if c.auth == "exec" { "exec-plugin" } else { "auth-provider" },
                     subject,
                     message: format!("authenticates with an {} (as recorded in the contexts file): the API server image must contain it", if c.auth == "exec" { "exec plugin" } else { "auth-provider" }),

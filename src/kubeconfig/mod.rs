@@ -4,7 +4,6 @@ pub mod cert;
 pub mod contexts_file;
 pub mod doctor;
 pub mod identity;
-pub mod live;
 pub mod pack;
 
 use kube::config::Kubeconfig;

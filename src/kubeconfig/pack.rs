@@ -12,7 +12,7 @@ use kube::config::Kubeconfig;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::contexts::nearest;
+use crate::policy::contexts::nearest;
 use crate::yaml::emit::{self, Layout};
 
 #[derive(Debug, thiserror::Error)]

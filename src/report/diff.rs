@@ -6,7 +6,7 @@ use std::fmt::Write;
 use similar::{ChangeTag, TextDiff};
 
 use super::{Report, ReportOptions, ResourceReport, group_of};
-use crate::change::{Action, Severity};
+use crate::rules::change::{Action, Severity};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -104,7 +104,7 @@ pub fn render_human(report: &Report, opts: &ReportOptions) -> String {
     if !report.notes.is_empty() {
         out.push('\n');
     }
-    out.push_str(&report.summary());
+    out.push_str(&report.totals());
     out.push('\n');
     out
 }

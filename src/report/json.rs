@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Report, ReportOptions};
-use crate::change::{Action, RuleId, Severity};
+use crate::rules::change::{Action, RuleId, Severity};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

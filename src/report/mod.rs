@@ -10,7 +10,7 @@ pub use diff::render_human;
 pub use json::render_json;
 pub use redact::redact_secret;
 
-use crate::change::{Action, FieldDiff, Note, Outcome, RuleId};
+use crate::rules::change::{Action, FieldDiff, Note, Outcome, RuleId};
 use crate::stream::ResourceId;
 
 #[derive(Debug, Clone, Copy)]
@@ -85,7 +85,7 @@ impl Report {
         self.resources.iter().filter(|r| r.action == action).count()
     }
 
-    pub fn summary(&self) -> String {
+    pub fn totals(&self) -> String {
         let (c, a) = (self.count(Action::Changed), self.count(Action::Added));
         if c + a == 0 {
             return "no changes".into();

@@ -1,11 +1,11 @@
 //! Normalizes `kubernetes.allowed_contexts` (and each workspace's) in the SkyPilot config that
-//! the API server mounts, following the rules in `crate::contexts`.
+//! the API server mounts, following the rules in `crate::policy::contexts`.
 
 use serde_json::{Map, Value, json};
 
-use crate::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
-use crate::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope};
 use crate::kubeconfig::LoadedKubeconfig;
+use crate::policy::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope};
+use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocRef, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
 
@@ -280,7 +280,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
             }
         },
     };
-    if let Some((line, c)) = crate::verify::yaml11_break(text) {
+    if let Some((line, c)) = crate::post_render::verify::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
     let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
@@ -417,7 +417,7 @@ pub fn final_lists(
 }
 
 /// What the manifests say about contexts, for `doctor --manifests`.
-pub struct Inspected {
+pub struct DeployedContexts {
     pub facts: ContextFacts,
     /// None when an external database holds the config, or no ConfigMap was found.
     pub lists: Option<Vec<(String, AllowedList)>>,
@@ -425,7 +425,7 @@ pub struct Inspected {
     pub external_database: bool,
 }
 
-pub fn inspect(m: &Manifests, api: &ApiServer) -> Result<Inspected, RuleError> {
+pub fn deployed_contexts(m: &Manifests, api: &ApiServer) -> Result<DeployedContexts, RuleError> {
     let s = ContextSettings { kubeconfig: None, explicit: &[], explicit_source: "", allow_unknown: false };
     let facts = facts(m, api, &s, true)?;
     let tree = m.tree(api.doc)?;
@@ -438,7 +438,7 @@ pub fn inspect(m: &Manifests, api: &ApiServer) -> Result<Inspected, RuleError> {
             ConfigSource::NotInStream(_) => None,
         }
     };
-    Ok(Inspected { facts, lists, external_database })
+    Ok(DeployedContexts { facts, lists, external_database })
 }
 
 enum PlanError {

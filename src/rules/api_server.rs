@@ -57,7 +57,7 @@ impl ApiServer {
     pub fn locate(m: &Manifests, deployment: Option<&str>, container: &str) -> Result<ApiServer, RuleError> {
         let mut hits = Vec::new();
         for doc in m.containing(container) {
-            if let Some(api) = Self::inspect(m, doc, container)?
+            if let Some(api) = Self::from_document(m, doc, container)?
                 && deployment.is_none_or(|d| d == api.resource.name)
             {
                 hits.push(api);
@@ -82,7 +82,7 @@ impl ApiServer {
         }
     }
 
-    fn inspect(m: &Manifests, doc: usize, container: &str) -> Result<Option<ApiServer>, ManifestError> {
+    fn from_document(m: &Manifests, doc: usize, container: &str) -> Result<Option<ApiServer>, ManifestError> {
         let Some(resource) = m.resource(doc)? else {
             return Ok(None);
         };

@@ -6,10 +6,10 @@
 //! (an unset list: the current-context; `all`: every context); every context when the lists
 //! are not in the stream (an external database holds them). No credential is ever named.
 
-use crate::change::{Change, Note, RuleId, Severity};
-use crate::contexts::ContextFacts;
 use crate::kubeconfig::doctor::{self, Finding};
 use crate::kubeconfig::{LoadedKubeconfig, cert};
+use crate::policy::contexts::ContextFacts;
+use crate::rules::change::{Change, Note, RuleId, Severity};
 use crate::stream::Manifests;
 
 use super::RuleError;

@@ -5,7 +5,7 @@
 use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
 use serde_json::{Map, Value};
 
-use crate::change::{Change, Intent, RuleId, RuleOutput, Seg, keys};
+use crate::rules::change::{Change, Intent, RuleId, RuleOutput, Seg, keys};
 use crate::stream::{DocRef, Manifests};
 use crate::yaml::{Edit, Editor, NodeId, Tree};
 

@@ -3,6 +3,7 @@
 
 pub mod allowed_contexts;
 pub mod api_server;
+pub mod change;
 pub mod kubeconfig_checks;
 pub mod kubeconfig_mount;
 pub mod rbac;

@@ -1,16 +1,15 @@
 //! RBAC for the API server's service account: add what the minimal set lacks, audit what the
-//! stream grants, or tighten wildcard rules bound only to that account (data in `crate::rbac`).
+//! stream grants, or tighten wildcard rules bound only to that account (data in `crate::policy`).
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
 
-use crate::change::{AddedDoc, Change, Intent, Note, RuleId, Seg, Severity};
-use crate::contexts::ContextFacts;
-use crate::rbac::{
-    self, ALL_VERBS, Binding, FEATURES, Grant, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm, RbacObjects, RoleDoc, RoleKey,
-};
+use crate::policy::contexts::ContextFacts;
+use crate::policy::grants::{self, Binding, Grant, RbacObjects, RoleDoc, RoleKey};
+use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
+use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, Seg, Severity};
 use crate::stream::{DocRef, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor};
@@ -50,7 +49,7 @@ pub enum RbacError {
 }
 
 /// What the RBAC rule returns: the one shape every rule returns.
-pub type RbacOutcome = crate::change::RuleOutput;
+pub type RbacOutcome = crate::rules::change::RuleOutput;
 
 fn note(severity: Severity, message: String) -> Note {
     Note { severity, rule: RuleId::Rbac, message }
@@ -129,7 +128,7 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
             },
             _ => continue,
         };
-        let sm = rbac::match_subjects(
+        let sm = grants::match_subjects(
             subjects.as_deref().unwrap_or_default(),
             &acc.namespace,
             &acc.name,
@@ -181,13 +180,13 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
 
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.
 fn minimal(acc: &Account) -> Vec<Perm> {
-    let mut p = rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns));
-    p.extend(rbac::perms(MINIMAL_CLUSTER, None));
+    let mut p = minimal_rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns));
+    p.extend(minimal_rbac::perms(MINIMAL_CLUSTER, None));
     p
 }
 
 fn describe(perms: &[Perm]) -> String {
-    rbac::to_rules(perms)
+    minimal_rbac::to_rules(perms)
         .iter()
         .map(|r| {
             let group = r
@@ -317,8 +316,8 @@ fn add(
     if !facts.in_cluster_exists {
         return Ok(());
     }
-    let missing_ns = rbac::missing(grants, &rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)));
-    let missing_cl = rbac::missing(grants, &rbac::perms(MINIMAL_CLUSTER, None));
+    let missing_ns = grants::missing(grants, &minimal_rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)));
+    let missing_cl = grants::missing(grants, &minimal_rbac::perms(MINIMAL_CLUSTER, None));
     let complete = missing_ns.is_empty() && missing_cl.is_empty();
     if acc.name == "default" {
         if complete {
@@ -391,7 +390,7 @@ fn add(
             ));
             continue;
         }
-        let rules = rbac::to_rules(&perms);
+        let rules = minimal_rbac::to_rules(&perms);
         let why = format!("grants what the minimal set needs and nothing in the stream grants: {}", describe(&perms));
         let role_ref = RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.clone() };
         let ((role_value, role_text), (binding_value, binding_text)) = if cluster {
@@ -437,7 +436,7 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
     let rewritten = tightened.unwrap_or_default();
     let account = acc.label();
     if !facts.in_cluster_exists {
-        let mut seen: Vec<&rbac::Source> = Vec::new();
+        let mut seen: Vec<&grants::Source> = Vec::new();
         for g in grants {
             if seen.contains(&&g.source) {
                 continue;
@@ -501,7 +500,7 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
     if tightened.is_some() {
         return;
     }
-    let missing = rbac::missing(grants, &minimal(acc));
+    let missing = grants::missing(grants, &minimal(acc));
     if missing.is_empty() {
         out.notes.push(note(Severity::Info, format!("{account}: has every permission of the minimal set")));
     } else {
@@ -511,7 +510,7 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
 }
 
 /// Features whose resources the account's grants name explicitly (the chart rendered them).
-fn features_in_use(grants: &[Grant]) -> Vec<&'static rbac::Feature> {
+fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
     FEATURES
         .iter()
         .filter(|f| {
@@ -529,8 +528,13 @@ fn features_in_use(grants: &[Grant]) -> Vec<&'static rbac::Feature> {
 }
 
 /// Verbs the documented needs give `group/resource` in a scope; None when undocumented.
-fn needed_verbs(group: &str, resource: &str, cluster: bool, features: &[&rbac::Feature]) -> Option<Vec<String>> {
-    let base: &[rbac::RuleSpec] = if cluster { MINIMAL_CLUSTER } else { MINIMAL_NAMESPACED };
+fn needed_verbs(
+    group: &str,
+    resource: &str,
+    cluster: bool,
+    features: &[&minimal_rbac::Feature],
+) -> Option<Vec<String>> {
+    let base: &[minimal_rbac::RuleSpec] = if cluster { MINIMAL_CLUSTER } else { MINIMAL_NAMESPACED };
     let specs = base.iter().chain(features.iter().filter(|f| f.cluster == cluster).flat_map(|f| f.rules.iter()));
     let mut verbs: Vec<String> = Vec::new();
     for s in specs.filter(|s| s.group == group && s.resources.contains(&resource)) {
@@ -621,9 +625,9 @@ fn tighten(
 /// Narrows one role's `*` verbs: (changed something, left some `*` verbs).
 fn narrow(
     m: &Manifests,
-    role: &rbac::RoleDoc,
+    role: &grants::RoleDoc,
     cluster: bool,
-    features: &[&rbac::Feature],
+    features: &[&minimal_rbac::Feature],
     out: &mut RbacOutcome,
 ) -> Result<(bool, bool), RuleError> {
     let doc = role.doc;

@@ -1,15 +1,17 @@
 //! The post-render pipeline: split → locate the API server → rules → edits → output.
 
+pub mod verify;
+
 use sha2::{Digest, Sha256};
 
-use crate::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
+use crate::rules::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, DocRef, InputError, ManifestError, Manifests};
-use crate::verify::{self, Mismatch};
 use crate::yaml::{Limits, Reader, Tree};
+use verify::Mismatch;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PostRenderError {
@@ -224,13 +226,13 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
 }
 
 /// Reads what rendered manifests say about contexts (for `doctor --manifests`).
-pub fn inspect(
+pub fn deployed_contexts(
     input: &[u8],
     deployment: Option<&str>,
     container: &str,
-) -> Result<allowed_contexts::Inspected, PostRenderError> {
+) -> Result<allowed_contexts::DeployedContexts, PostRenderError> {
     let text = stream::decode(input)?;
     let m = Manifests::new(text, Limits::default(), None);
     let api = ApiServer::locate(&m, deployment, container)?;
-    Ok(allowed_contexts::inspect(&m, &api)?)
+    Ok(allowed_contexts::deployed_contexts(&m, &api)?)
 }

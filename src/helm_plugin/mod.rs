@@ -1,11 +1,13 @@
 //! Installing, packaging and removing the Helm 4 plugin (I/O and processes, like `app`).
-//! The manifest itself is `crate::plugin`.
+//! The manifest itself is `crate::helm_plugin::manifest`.
+
+pub mod manifest;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::plugin::{self, PLUGIN_NAME};
+use manifest::PLUGIN_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
@@ -102,7 +104,7 @@ fn helm3_reading(dir: &Path) -> Option<(PathBuf, String)> {
 /// folder holds another plugin.
 fn existing(folder: &Path) -> Result<Option<String>, PluginError> {
     match std::fs::read_to_string(folder.join("plugin.yaml")) {
-        Ok(text) => match plugin::installed_version(&text) {
+        Ok(text) => match manifest::installed_version(&text) {
             Some(v) => Ok(Some(v.to_string())),
             None => Err(PluginError::NotOurPlugin(folder.to_path_buf())),
         },
@@ -119,7 +121,7 @@ fn write_plugin_folder(parent: &Path, folder: &Path) -> Result<(), PluginError> 
         .prefix(".skyhelm-install.")
         .tempdir_in(parent)
         .map_err(file_err("creating a temporary folder in", parent))?;
-    let bin = staging.path().join(plugin::BINARY);
+    let bin = staging.path().join(manifest::BINARY);
     if let Some(b) = bin.parent() {
         std::fs::create_dir_all(b).map_err(file_err("creating", b))?;
     }
@@ -128,7 +130,7 @@ fn write_plugin_folder(parent: &Path, folder: &Path) -> Result<(), PluginError> 
     set_mode(staging.path(), 0o755)?;
     // A fresh folder of our own: a plain write; plugin.yaml is not private (0644 under umask 022).
     let manifest = staging.path().join("plugin.yaml");
-    std::fs::write(&manifest, plugin::plugin_yaml()).map_err(file_err("writing", &manifest))?;
+    std::fs::write(&manifest, manifest::plugin_yaml()).map_err(file_err("writing", &manifest))?;
     let old = parent.join(format!(".skyhelm-old.{}", std::process::id()));
     if folder.exists() {
         std::fs::rename(folder, &old).map_err(file_err("moving aside", folder))?;
@@ -218,10 +220,10 @@ pub fn package(out: &Path, sign: Option<&Signing>) -> Result<Vec<PathBuf>, Plugi
     if !status.success() {
         return Err(PluginError::HelmFailed(status.to_string()));
     }
-    let tgz = out.join(plugin::package_name());
+    let tgz = out.join(manifest::package_name());
     let mut written = vec![tgz.clone()];
     if sign.is_some() {
-        written.push(out.join(format!("{}.prov", plugin::package_name())));
+        written.push(out.join(format!("{}.prov", manifest::package_name())));
     }
     for f in &written {
         if !f.is_file() {

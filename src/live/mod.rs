@@ -1,15 +1,17 @@
 //! `doctor --live`: what SkyPilot needs of each allowed context, checked with
 //! SelfSubjectAccessReview. This module is the pure part (the permissions and how results
-//! become findings); the network calls live in `crate::live_client`.
+//! become findings); the network calls live in `crate::live::client`.
+
+pub mod client;
 
 use base64::Engine;
 use kube::config::{AuthInfo, Kubeconfig};
 use secrecy::ExposeSecret;
 
-use crate::change::Severity;
-use crate::rbac::{MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
+use crate::policy::minimal_rbac::{MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
+use crate::rules::change::Severity;
 
-use super::doctor::Finding;
+use crate::kubeconfig::doctor::Finding;
 
 /// One permission SkyPilot needs (cloud-permissions/kubernetes, FACTS.md §3 RBAC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,7 +24,7 @@ pub struct Permission {
     pub namespaced: bool,
 }
 
-/// How many permissions the minimal set has (`crate::rbac`, one entry per resource and verb).
+/// How many permissions the minimal set has (`crate::policy::minimal_rbac`, one entry per resource and verb).
 const fn count(specs: &[RuleSpec]) -> usize {
     let mut n = 0;
     let mut i = 0;
@@ -84,7 +86,7 @@ const fn expand() -> [Permission; COUNT] {
 const EXPANDED: [Permission; COUNT] = expand();
 
 /// What doctor --live checks in each allowed context: every permission of SkyPilot's minimal
-/// set (`crate::rbac::MINIMAL_NAMESPACED` in the context's namespace, `MINIMAL_CLUSTER`
+/// set (`crate::policy::minimal_rbac::MINIMAL_NAMESPACED` in the context's namespace, `MINIMAL_CLUSTER`
 /// cluster-wide), the same data `post-render --rbac add|audit|tighten` uses.
 pub const NEEDED: &[Permission] = &EXPANDED;
 

@@ -1,5 +1,5 @@
 //! The network side of `doctor --live` (I/O, like `app`): connects to each context with kube's
-//! client and asks SelfSubjectAccessReview for every permission in `kubeconfig::live::NEEDED`.
+//! client and asks SelfSubjectAccessReview for every permission in `live::NEEDED`.
 //! Nothing from a server is shown unsanitized (`live::sanitize`), no credential goes over plain
 //! http and no exec plugin runs without --allow-exec (`live::precheck`, before any connection).
 
@@ -9,7 +9,7 @@ use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessR
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::kubeconfig::live::{self, LiveResult, NEEDED};
+use crate::live::{self, LiveResult, NEEDED};
 
 /// kube's errors may quote a kubeconfig's lines (`kubeconfig::scrub` drops those) and a
 /// server's text (`live::sanitize`).

@@ -170,7 +170,7 @@ pub struct Outcome {
 
 impl Outcome {
     /// A short human summary: one line per change reason, then the notes.
-    pub fn summary(&self) -> String {
+    pub fn log_lines(&self) -> String {
         let mut s = String::new();
         for c in &self.changes {
             for r in &c.reasons {

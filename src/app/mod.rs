@@ -1,5 +1,7 @@
 //! The only place that touches stdin, stdout, stderr, files, the environment and processes.
 
+pub mod files;
+
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -7,21 +9,21 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-use crate::change::Outcome;
 use crate::cli::{
     Cli, ColorChoice, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand,
     PackArgs, PackOutput, PluginCommand, PluginPackageArgs, PostRenderArgs,
 };
-use crate::contexts::{self, AllowedList};
 use crate::exit::Exit;
-use crate::files::{self, Mode};
 use crate::helm_plugin::{self, PluginError};
 use crate::kubeconfig::cert;
 use crate::kubeconfig::doctor::{self, DoctorInput};
 use crate::kubeconfig::pack::{self, PackError, PackInput};
+use crate::policy::contexts::{self, AllowedList};
 use crate::post_render::PostRenderError;
 use crate::report::{self, Report, ReportOptions};
+use crate::rules::change::Outcome;
 use crate::settings::{ConfigFile, Settings, SettingsError};
+use files::Mode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -168,7 +170,7 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
     };
     let mut out = std::io::stdout().lock();
     out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
-    eprint!("{}", outcome.summary().lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
+    eprint!("{}", outcome.log_lines().lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
     Ok(Exit::Ok.into())
 }
 
@@ -189,7 +191,7 @@ fn keep_last_run(result: &Result<Outcome, AppError>) -> Option<PathBuf> {
     let now = cert::unix_now();
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
     let (status, body) = match result {
-        Ok(outcome) => ("ok", outcome.summary()),
+        Ok(outcome) => ("ok", outcome.log_lines()),
         Err(e) => ("failed", format!("error: {e}\n")),
     };
     let text =
@@ -244,7 +246,7 @@ fn run_core(settings: &Settings, input: &[u8]) -> Result<Outcome, AppError> {
 fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> Result<(), AppError> {
     if let Some(path) = &settings.report_file {
         let text = match result {
-            Ok(outcome) => outcome.summary(),
+            Ok(outcome) => outcome.log_lines(),
             Err(e) => format!("error: {e}\n"),
         };
         files::write_atomic(path, text.as_bytes(), Mode::KeepExisting).map_err(file_err("writing", path))?;
@@ -318,7 +320,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     };
     if let Some(manifests) = &args.manifests {
         let bytes = read_input(manifests)?;
-        let inspected = crate::post_render::inspect(
+        let inspected = crate::post_render::deployed_contexts(
             &bytes,
             args.deployment.as_deref(),
             args.container.as_deref().unwrap_or(crate::rules::api_server::DEFAULT_CONTAINER),
@@ -351,7 +353,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         DoctorOutput::Json => doctor::render_json(&path, &findings),
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
-    let errors = findings.iter().any(|f| f.severity == crate::change::Severity::Error);
+    let errors = findings.iter().any(|f| f.severity == crate::rules::change::Severity::Error);
     Ok(if errors { Exit::Error } else { Exit::Ok }.into())
 }
 
@@ -442,9 +444,9 @@ fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64, allow_exec: boo
             true
         }
     });
-    crate::live_client::check_contexts(&config, &wanted, std::time::Duration::from_secs(timeout), allow_exec)
+    crate::live::client::check_contexts(&config, &wanted, std::time::Duration::from_secs(timeout), allow_exec)
         .iter()
-        .flat_map(|(c, r)| crate::kubeconfig::live::findings(c, r))
+        .flat_map(|(c, r)| crate::live::findings(c, r))
         .collect()
 }
 

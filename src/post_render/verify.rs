@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::change::{Intent, Seg};
+use crate::rules::change::{Intent, Seg};
 use crate::yaml::{Limits, ParseError, Reader, Tree};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -178,7 +178,7 @@ pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::change::keys;
+    use crate::rules::change::keys;
     use serde_json::json;
 
     #[test]
