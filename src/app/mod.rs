@@ -31,8 +31,8 @@ pub enum AppError {
     PostRender(#[from] Box<PostRenderError>),
     #[error(transparent)]
     Settings(#[from] SettingsError),
-    #[error("{what} {path}: {source}")]
-    File { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{what} {path}: {cause}")]
+    File { what: &'static str, path: PathBuf, cause: std::io::Error },
     #[error("reading stdin: {0}")]
     Stdin(std::io::Error),
     #[error("writing stdout: {0}")]
@@ -46,8 +46,8 @@ pub enum AppError {
     #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
     Generate(Vec<crate::chart::GenerateError>),
     /// A post-render error, with where its report is kept (Helm 4 hides the plugin's stderr).
-    #[error("{source}\nskyhelm: this report is kept in {}: `skyhelm last` prints it", .kept.display())]
-    Kept { source: Box<AppError>, kept: PathBuf },
+    #[error("{error}\nskyhelm: this report is kept in {}: `skyhelm last` prints it", .kept.display())]
+    Kept { error: Box<AppError>, kept: PathBuf },
     #[error("no post-render run recorded yet ({} does not exist)", .0.display())]
     NoLastRun(PathBuf),
     #[error("cannot tell where to keep the last run: set XDG_STATE_HOME or HOME to an absolute path")]
@@ -59,14 +59,14 @@ impl AppError {
     fn is_internal(&self) -> bool {
         match self {
             AppError::PostRender(p) => p.is_internal(),
-            AppError::Kept { source, .. } => source.is_internal(),
+            AppError::Kept { error, .. } => error.is_internal(),
             _ => false,
         }
     }
 }
 
 fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> AppError + 'p {
-    move |source| AppError::File { what, path: path.to_path_buf(), source }
+    move |cause| AppError::File { what, path: path.to_path_buf(), cause }
 }
 
 /// Parses arguments, runs, prints the error chain once, maps it to an exit code.
@@ -165,7 +165,7 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
     let kept = keep_last_run(&result);
     let outcome = match (result, kept) {
         (Ok(outcome), _) => outcome,
-        (Err(e), Some(kept)) => return Err(AppError::Kept { source: Box::new(e), kept }),
+        (Err(e), Some(kept)) => return Err(AppError::Kept { error: Box::new(e), kept }),
         (Err(e), None) => return Err(e),
     };
     let mut out = std::io::stdout().lock();
@@ -210,7 +210,7 @@ fn run_last() -> Result<ExitCode, AppError> {
     let text = match std::fs::read(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NoLastRun(path)),
-        Err(e) => return Err(AppError::File { what: "reading", path, source: e }),
+        Err(e) => return Err(AppError::File { what: "reading", path, cause: e }),
     };
     std::io::stdout().lock().write_all(&text).map_err(AppError::Stdout)?;
     Ok(Exit::Ok.into())
@@ -614,7 +614,7 @@ fn previously_owned(dir: &Path) -> Result<Vec<String>, AppError> {
     let list = dir.join(owned::OWNED_FILE);
     match std::fs::symlink_metadata(&list) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(AppError::File { what: "reading", path: list, source: e }),
+        Err(e) => Err(AppError::File { what: "reading", path: list, cause: e }),
         Ok(m) if !m.file_type().is_file() => {
             Err(AppError::Usage(format!("{} is not a regular file; refusing to use it", list.display())))
         }
@@ -692,7 +692,7 @@ fn write_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<(), A
         match std::fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(AppError::File { what: "removing", path: p, source: e }),
+            Err(e) => return Err(AppError::File { what: "removing", path: p, cause: e }),
         }
         // Folders the removal left empty go too (never the generated folder itself).
         let mut parent = p.parent();

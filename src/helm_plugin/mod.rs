@@ -13,8 +13,8 @@ use manifest::PLUGIN_NAME;
 pub enum PluginError {
     #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})")]
     Dir(String),
-    #[error("{what} {path}: {source}")]
-    File { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("{what} {path}: {cause}")]
+    File { what: &'static str, path: PathBuf, cause: std::io::Error },
     #[error("{0} does not hold the skyhelm plugin; not touching it")]
     NotOurPlugin(PathBuf),
     #[error(
@@ -35,7 +35,7 @@ pub enum PluginError {
 }
 
 fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Error) -> PluginError + 'p {
-    move |source| PluginError::File { what, path: path.to_path_buf(), source }
+    move |cause| PluginError::File { what, path: path.to_path_buf(), cause }
 }
 
 /// The first folder of a `a:b` list (Helm reads plugins from each; installs go to the first).

@@ -27,8 +27,8 @@ pub enum PackError {
         "user `{user}` authenticates with the exec plugin `{command}`, which the API server image may not have; use a static-token kubeconfig, or pass --allow-exec to pack it anyway"
     )]
     Exec { user: String, command: String },
-    #[error("reading {field} of {subject} ({path}): {source}")]
-    ReadFile { field: &'static str, subject: String, path: PathBuf, source: std::io::Error },
+    #[error("reading {field} of {subject} ({path}): {cause}")]
+    ReadFile { field: &'static str, subject: String, path: PathBuf, cause: std::io::Error },
     /// What is wrong with a file `pack` would inline; never its content.
     #[error("{field} of {subject} ({path}) {problem}")]
     BadFile { field: &'static str, subject: String, path: PathBuf, problem: String },
@@ -71,7 +71,7 @@ fn inline(
 ) -> Result<Vec<u8>, PackError> {
     let bytes = match read(&path) {
         Ok(b) => b,
-        Err(source) => return Err(PackError::ReadFile { field, subject: subject.into(), path, source }),
+        Err(cause) => return Err(PackError::ReadFile { field, subject: subject.into(), path, cause }),
     };
     let problem = if bytes.len() > MAX_FILE_BYTES {
         Some(format!("is larger than 1 MiB ({MAX_FILE_BYTES} bytes); certificates, keys and tokens are far smaller"))

@@ -27,8 +27,8 @@ pub enum PostRenderError {
     #[error("--strict: {} (nothing was written; fix these at the source):\n{}", counts(.fixes.len(), .warnings.len()), list_strict(.fixes, .warnings))]
     Strict { fixes: Vec<String>, warnings: Vec<String> },
     /// An edited or added document does not mean what the rules declared: a bug (exit 70).
-    #[error("{at}: internal error (a bug): after editing, {source}; nothing was written")]
-    Internal { at: DocRef, source: Mismatch },
+    #[error("{at}: internal error (a bug): after editing, {cause}; nothing was written")]
+    Internal { at: DocRef, cause: Mismatch },
 }
 
 impl PostRenderError {
@@ -164,7 +164,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         }
         let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
         let tree = m.tree(doc)?;
-        let internal = |source| PostRenderError::Internal { at: m.doc_ref(doc, None), source };
+        let internal = |cause| PostRenderError::Internal { at: m.doc_ref(doc, None), cause };
         if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
             // Only --allow-excessive-aliasing lets such a document through; expanding it to
             // compare meanings would cost what the limit exists to prevent. It must still parse.
@@ -194,7 +194,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         let doc = m.len() + i;
         let at = || DocRef { document: doc + 1, resource: Some(added.resource.to_string()), line: None };
         verify::check_added(&added.value, &added.text, limits)
-            .map_err(|source| PostRenderError::Internal { at: at(), source })?;
+            .map_err(|cause| PostRenderError::Internal { at: at(), cause })?;
         if let Some((line, c)) = verify::yaml11_break(&added.text) {
             let at = DocRef { line: Some(line), ..at() };
             return Err(ManifestError::Yaml11Break { at, code: u32::from(c) }.into());

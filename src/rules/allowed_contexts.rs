@@ -41,8 +41,8 @@ pub enum ContextsError {
     ConfigUnloadable { at: DocRef, line: usize, tag: String },
     #[error("{at}: the SkyPilot config in `{CONFIG_KEY}` does not parse: {message} (line {line} of config.yaml)")]
     ConfigParse { at: DocRef, message: String, line: usize },
-    #[error("{at}: editing config.yaml: {source}")]
-    ConfigEdit { at: DocRef, source: crate::yaml::EditError },
+    #[error("{at}: editing config.yaml: {cause}")]
+    ConfigEdit { at: DocRef, cause: crate::yaml::EditError },
 }
 
 fn list_errors(errors: &[ContextError]) -> String {
@@ -156,7 +156,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
     }
     let cm_tree = m.tree(cm)?;
     let at = |line: Option<usize>| m.doc_ref(cm, line);
-    let edit_err = |source| ContextsError::ConfigEdit { at: at(value_line), source };
+    let edit_err = |cause| ContextsError::ConfigEdit { at: at(value_line), cause };
 
     let plan = plan_config(config_text, &config, facts, s.explicit, s.explicit_source).map_err(|e| match e {
         PlanError::Rule(errors) => ContextsError::Rule { at: at(value_line), errors },
@@ -177,7 +177,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
     let new_text = edit::apply(config_text, &edits).map_err(edit_err)?;
 
     let cm_editor = Editor::new(m.text(cm), cm_tree);
-    let manifest_edit = |source| ManifestError::Edit { at: at(value_line), source };
+    let manifest_edit = |cause| ManifestError::Edit { at: at(value_line), cause };
     let cm_edit = match (cm_key, value) {
         (_, Some(v)) if cm_tree.str(v).is_some() => vec![cm_editor.replace_text(v, &new_text).map_err(manifest_edit)?],
         (Some(k), Some(v)) => {
@@ -189,7 +189,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
             let root = cm_tree.root().ok_or(ManifestError::Empty { at: at(None) })?;
             cm_editor
                 .merge(root, &Map::from_iter([("data".to_string(), json!({ CONFIG_KEY: new_text }))]))
-                .map_err(|source| ManifestError::Edit { at: at(None), source })?
+                .map_err(|cause| ManifestError::Edit { at: at(None), cause })?
         }
     };
     let resource = m.resource(cm)?.ok_or(ManifestError::Unnamed { at: at(None) })?;

@@ -109,7 +109,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<RuleOutp
     let text = m.text(api.doc);
     let editor = Editor::new(text, tree);
     let at = |line: Option<usize>| m.doc_ref(api.doc, line);
-    let edit_err = |source| RuleError::from(crate::stream::ManifestError::Edit { at: at(None), source });
+    let edit_err = |cause| RuleError::from(crate::stream::ManifestError::Edit { at: at(None), cause });
 
     let vols = volumes(tree, api.pod_spec);
     let mnts = mounts(tree, api.container);

@@ -714,7 +714,7 @@ fn narrow(
                     Severity::Warning,
                     format!(
                         "{label} rule {n}: `*` verbs left as they are: {}",
-                        ManifestError::Edit { at: m.doc_ref(doc, Some(tree.node(value).line)), source: e }
+                        ManifestError::Edit { at: m.doc_ref(doc, Some(tree.node(value).line)), cause: e }
                     ),
                 ));
                 continue;

@@ -51,10 +51,10 @@ impl fmt::Display for DocRef {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
-    #[error("{at}: {source}")]
-    Parse { at: DocRef, source: ParseError },
-    #[error("{at}: {source}")]
-    Edit { at: DocRef, source: EditError },
+    #[error("{at}: {cause}")]
+    Parse { at: DocRef, cause: ParseError },
+    #[error("{at}: {cause}")]
+    Edit { at: DocRef, cause: EditError },
     #[error("{at}: the document is empty")]
     Empty { at: DocRef },
     #[error("{at}: the document has no kind or metadata.name")]
@@ -166,7 +166,7 @@ impl<'a> Manifests<'a> {
                 resource: self.quick_label(doc),
                 line: Some(self.stream_line(doc, e.line)),
             },
-            source: ParseError { message: e.message.clone(), line: self.stream_line(doc, e.line), col: e.col },
+            cause: ParseError { message: e.message.clone(), line: self.stream_line(doc, e.line), col: e.col },
         }
     }
 
@@ -236,7 +236,7 @@ impl<'a> Manifests<'a> {
                 continue;
             }
             let edited = edit::apply(self.text(doc), doc_edits)
-                .map_err(|source| ManifestError::Edit { at: self.doc_ref(doc, None), source })?;
+                .map_err(|cause| ManifestError::Edit { at: self.doc_ref(doc, None), cause })?;
             out.push_str(&edited);
             edited_docs.push((doc, edited));
         }
