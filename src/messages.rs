@@ -1,6 +1,16 @@
-//! Messages of third-party libraries, made fit for users: parser libraries sometimes append
-//! advice meant for the programmer who calls them ("set DuplicateKeyPolicy in Options", "use
-//! Option<String>"); a skyhelm user can act on none of it.
+//! Wording shared by several messages, and messages of third-party libraries made fit for
+//! users: parser libraries sometimes append advice meant for the programmer who calls them
+//! ("set DuplicateKeyPolicy in Options", "use Option<String>"); a skyhelm user can act on none
+//! of it.
+
+/// ` (did you mean `a` or `b`?)` for names close to a misspelt one; empty when there are none.
+pub fn did_you_mean(suggestions: &[String]) -> String {
+    if suggestions.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = suggestions.iter().map(|n| format!("`{n}`")).collect();
+    format!(" (did you mean {}?)", names.join(" or "))
+}
 
 /// The programmer-facing advice serde-saphyr (pinned in Cargo.toml) appends to its messages.
 const LIBRARY_HINTS: &[&str] = &[
@@ -25,6 +35,13 @@ pub fn without_library_hints(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn did_you_mean_quotes_and_joins_names() {
+        assert_eq!(did_you_mean(&[]), "");
+        assert_eq!(did_you_mean(&["train".into()]), " (did you mean `train`?)");
+        assert_eq!(did_you_mean(&["a".into(), "b".into()]), " (did you mean `a` or `b`?)");
+    }
 
     #[derive(Debug, serde::Deserialize)]
     #[allow(dead_code)]

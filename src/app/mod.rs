@@ -43,7 +43,7 @@ pub enum AppError {
     Pack(#[from] PackError),
     #[error("{0}")]
     Usage(String),
-    #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    #[error("{}", lines(.0))]
     Generate(Vec<crate::chart::GenerateError>),
     /// A post-render error, with where its report is kept (Helm 4 hides the plugin's stderr).
     #[error("{error}\nskyhelm: this report is kept in {}: `skyhelm last` prints it", .kept.display())]
@@ -52,6 +52,11 @@ pub enum AppError {
     NoLastRun(PathBuf),
     #[error("cannot tell where to keep the last run: set XDG_STATE_HOME or HOME to an absolute path")]
     NoStateDir,
+}
+
+/// Each error on its own line.
+fn lines(errors: &[crate::chart::GenerateError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }
 
 impl AppError {

@@ -276,14 +276,7 @@ fn global_config_list(config: &Map<String, Value>) -> Option<&Value> {
 fn context_message(e: ContextError) -> String {
     match e {
         ContextError::Unknown { list, name, suggestions, available, .. } => {
-            let hint = if suggestions.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (did you mean {}?)",
-                    suggestions.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or ")
-                )
-            };
+            let hint = crate::messages::did_you_mean(&suggestions);
             format!(
                 "{list}: context `{name}` is not in the kubeconfig{hint}; available contexts: {}. SkyPilot would skip it; fix the name or the kubeconfig",
                 available.join(", ")

@@ -510,14 +510,7 @@ fn check_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
         for name in items {
             match contexts::classify(name, &facts) {
                 NameClass::Unknown(suggestions) => {
-                    let hint = if suggestions.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            " (did you mean {}?)",
-                            suggestions.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(" or ")
-                        )
-                    };
+                    let hint = crate::messages::did_you_mean(&suggestions);
                     out.push(finding(
                         Severity::Error,
                         "allowed-not-found",

@@ -12,6 +12,7 @@ use kube::config::Kubeconfig;
 use secrecy::SecretString;
 use serde_json::Value;
 
+use crate::messages::did_you_mean;
 use crate::policy::contexts::nearest;
 use crate::yaml::emit::{self, Layout};
 
@@ -19,7 +20,7 @@ use crate::yaml::emit::{self, Layout};
 pub enum PackError {
     #[error("kubeconfig {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("context `{name}` is not in the kubeconfig{}; available: {}", if suggestions.is_empty() { String::new() } else { format!(" (did you mean {}?)", suggestions.join(" or ")) }, available.join(", "))]
+    #[error("context `{name}` is not in the kubeconfig{}; available: {}", did_you_mean(suggestions), available.join(", "))]
     UnknownContext { name: String, suggestions: Vec<String>, available: Vec<String> },
     #[error("context `{context}` names {what} `{name}`, which is not in the kubeconfig")]
     Dangling { context: String, what: &'static str, name: String },

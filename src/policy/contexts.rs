@@ -63,7 +63,7 @@ pub enum Scope {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContextError {
-    #[error("{list}: context `{name}` is not in the kubeconfig{}{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", suggest_text(suggestions), renamed_text(name, in_cluster), available.join(", "))]
+    #[error("{list}: context `{name}` is not in the kubeconfig{}{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", crate::messages::did_you_mean(suggestions), renamed_text(name, in_cluster), available.join(", "))]
     Unknown { list: String, name: String, suggestions: Vec<String>, available: Vec<String>, in_cluster: Option<String> },
     #[error(
         "{list}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {reads_as}, not a context name; quote it: '{text}'"
@@ -111,14 +111,6 @@ fn renamed_text(name: &str, in_cluster: &Option<String>) -> String {
             format!(" (the in-cluster context is named `{ic}` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)")
         }
         _ => String::new(),
-    }
-}
-
-fn suggest_text(s: &[String]) -> String {
-    if s.is_empty() {
-        String::new()
-    } else {
-        format!(" (did you mean {}?)", s.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(" or "))
     }
 }
 

@@ -40,9 +40,14 @@ fn describe(found: &[Found]) -> String {
         .join("; ")
 }
 
+/// ` and the name `NAME`` when --deployment was given.
+fn and_named(deployment: Option<&str>) -> String {
+    deployment.map(|d| format!(" and the name `{d}`")).unwrap_or_default()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiServerError {
-    #[error("no Deployment has a container named `{container}`{}; found: {}. Use --deployment and --container to name the API server", deployment.as_ref().map(|d| format!(" and the name `{d}`")).unwrap_or_default(), describe(found))]
+    #[error("no Deployment has a container named `{container}`{}; found: {}. Use --deployment and --container to name the API server", and_named(deployment.as_deref()), describe(found))]
     NotFound { container: String, deployment: Option<String>, found: Vec<Found> },
     #[error(
         "several Deployments have a container named `{container}`: {}. Use --deployment to choose one",
