@@ -192,7 +192,7 @@ pub struct PackArgs {
     /// A context to keep (repeatable; the first becomes current-context).
     #[arg(long = "context", value_name = "NAME", required = true)]
     pub contexts: Vec<String>,
-    #[arg(long, default_value = "kube-credentials", value_name = "NAME")]
+    #[arg(long, default_value = crate::settings::DEFAULT_SECRET_NAME, value_name = "NAME")]
     pub secret_name: String,
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
@@ -212,8 +212,7 @@ pub struct PostRenderArgs {
     /// YAML file with any of these options (kebab-case keys, e.g. `secret-name: x`).
     #[arg(long, env = "SKYHELM_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Secret that holds the kubeconfig under key `config` [default: kube-credentials].
-    #[arg(long, env = "SKYHELM_SECRET_NAME", value_name = "NAME")]
+    #[arg(long, env = "SKYHELM_SECRET_NAME", value_name = "NAME", help = secret_name_help())]
     pub secret_name: Option<String>,
     /// Local copy of the kubeconfig in that Secret (adds a checksum annotation that rolls the pods).
     #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
@@ -369,4 +368,10 @@ pub struct PluginPackageArgs {
     /// The secret keyring (e.g. `gpg --export-secret-keys > secring.gpg`).
     #[arg(long, value_name = "FILE", requires = "sign")]
     pub keyring: Option<PathBuf>,
+}
+
+/// `--secret-name`'s help (no `default_value`: a config file may set it, so the default is
+/// applied in `settings`).
+fn secret_name_help() -> String {
+    format!("Secret that holds the kubeconfig under key `config` [default: {}]", crate::settings::DEFAULT_SECRET_NAME)
 }

@@ -152,7 +152,7 @@ fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         namespace: pick(&s.namespace, &d.namespace).unwrap_or_else(|| format!("{}-{}", file.name, e.name)),
         image: pick(&s.image, &d.image).unwrap_or_else(|| DEFAULT_IMAGE.into()),
         secret_name: pick(&s.kubeconfig_secret_name, &d.kubeconfig_secret_name)
-            .unwrap_or_else(|| "kube-credentials".into()),
+            .unwrap_or_else(|| crate::settings::DEFAULT_SECRET_NAME.into()),
         in_cluster: s.in_cluster.or(d.in_cluster).unwrap_or(true),
         mount_kubeconfig: s.mount_kubeconfig.or(d.mount_kubeconfig).unwrap_or(true),
         allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()),
