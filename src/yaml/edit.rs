@@ -28,7 +28,14 @@ pub enum EditError {
     #[error("`{key}` at line {line} is {found}, expected {expected}")]
     WrongType { key: String, line: usize, found: &'static str, expected: &'static str },
     #[error("unsupported layout at line {line}: {what}")]
-    Layout { line: usize, what: String },
+    Layout { line: usize, what: &'static str },
+    /// Explicit keys (`? key`) anywhere in the document: a property of the whole document, not
+    /// of one line (the message has always named line 1).
+    #[error("unsupported layout at line 1: a document with explicit keys (`?`)")]
+    ExplicitKeys,
+    /// A list keeps at least one item (an index past its end is refused the same way).
+    #[error("unsupported layout at line {line}: cannot remove the only item of a list")]
+    OnlyItem { line: usize },
     #[error("overlapping edits at byte {at}")]
     Overlap { at: usize },
 }
@@ -126,7 +133,7 @@ impl<'a> Editor<'a> {
                     let v = self.tree.node(v);
                     if matches!(v.kind, NodeKind::Seq { flow: false, .. })
                         && v.line > self.tree.node(k).line
-                        && let Ok(dash) = self.dash_col_at(v.start)
+                        && let Some(dash) = self.dash_col_at(v.start)
                     {
                         return dash.saturating_sub(self.tree.node(k).col);
                     }
@@ -222,8 +229,7 @@ impl<'a> Editor<'a> {
                 return Err(EditError::Layout {
                     line: self.tree.node(leaf).line,
                     what:
-                        "a block scalar ends the document without a line break; adding after it would change its value"
-                            .into(),
+                        "a block scalar ends the document without a line break; adding after it would change its value",
                 });
             }
         }
@@ -235,7 +241,7 @@ impl<'a> Editor<'a> {
     /// document.
     fn refuse_explicit_keys(&self) -> Result<(), EditError> {
         if self.explicit_keys {
-            return Err(EditError::Layout { line: 1, what: "a document with explicit keys (`?`)".into() });
+            return Err(EditError::ExplicitKeys);
         }
         Ok(())
     }
@@ -252,14 +258,10 @@ impl<'a> Editor<'a> {
     }
 
     /// Column of the `-` before a block sequence item starting at `item_start`.
-    fn dash_col_at(&self, item_start: usize) -> Result<usize, EditError> {
+    fn dash_col_at(&self, item_start: usize) -> Option<usize> {
         let before = self.text[..item_start].trim_end_matches([' ', '\t', '\r', '\n']);
-        if before.ends_with('-') {
-            let dash = before.len() - 1;
-            Ok(self.text[self.line_start(dash)..dash].chars().count())
-        } else {
-            Err(EditError::Layout { line: 0, what: "cannot find the `-` of a block sequence item".into() })
-        }
+        let dash = before.strip_suffix('-')?.len();
+        Some(self.text[self.line_start(dash)..dash].chars().count())
     }
 
     /// Adds `text` as the last entry of a flow collection: after the last content before its
@@ -277,7 +279,7 @@ impl<'a> Editor<'a> {
             return match last.map(|l| self.tree.node(l)).filter(|l| l.end > l.start) {
                 Some(l) => Ok(Edit { at: l.end, delete: 0, insert: format!(", {text}") }),
                 None => {
-                    Err(EditError::Layout { line: node.line, what: "a flow collection ending in a comment".into() })
+                    Err(EditError::Layout { line: node.line, what: "a flow collection ending in a comment" })
                 }
             };
         }
@@ -300,11 +302,11 @@ impl<'a> Editor<'a> {
             return self.flow_append(seq, items.last().copied(), &emit::flow(item));
         }
         let (Some(&first), Some(&last)) = (items.first(), items.last()) else {
-            return Err(EditError::Layout { line: node.line, what: "empty block sequence".into() });
+            return Err(EditError::Layout { line: node.line, what: "empty block sequence" });
         };
         let dash = self
             .dash_col_at(self.tree.node(first).start)
-            .map_err(|_| EditError::Layout { line: node.line, what: "cannot find the `-` of the first item".into() })?;
+            .ok_or(EditError::Layout { line: node.line, what: "cannot find the `-` of the first item" })?;
         let mut lines = String::new();
         emit::block_seq(std::slice::from_ref(item), dash, self.layout, &mut lines);
         self.insert_after(last, lines)
@@ -326,7 +328,7 @@ impl<'a> Editor<'a> {
         }
         let Some(&(first_key, last_value)) = existing.first().map(|f| (f.0, existing[existing.len() - 1].1)).as_ref()
         else {
-            return Err(EditError::Layout { line: node.line, what: "empty block mapping".into() });
+            return Err(EditError::Layout { line: node.line, what: "empty block mapping" });
         };
         let mut lines = String::new();
         emit::block_map(entries, self.map_indent(first_key), self.layout, &mut lines);
@@ -442,7 +444,7 @@ impl<'a> Editor<'a> {
         self.text[k.end..]
             .find(':')
             .map(|i| k.end + i + 1)
-            .ok_or(EditError::Layout { line: k.line, what: "no `:` after the key".into() })
+            .ok_or(EditError::Layout { line: k.line, what: "no `:` after the key" })
     }
 
     /// Replaces the whole value of `key` with `new`: in block style when the old value was a
@@ -501,7 +503,7 @@ impl<'a> Editor<'a> {
             return Err(self.wrong_type(seq, "", "a sequence"));
         };
         if items.len() < 2 || index >= items.len() {
-            return Err(EditError::Layout { line: node.line, what: "cannot remove the only item of a list".into() });
+            return Err(EditError::OnlyItem { line: node.line });
         }
         let item = self.tree.node(items[index]);
         if *flow {
@@ -514,14 +516,14 @@ impl<'a> Editor<'a> {
         }
         let before = self.text[..item.start].trim_end_matches([' ', '\t', '\r', '\n']);
         if !before.ends_with('-') {
-            return Err(EditError::Layout { line: item.line, what: "cannot find the `-` of the item".into() });
+            return Err(EditError::Layout { line: item.line, what: "cannot find the `-` of the item" });
         }
         let dash = before.len() - 1;
         let ls = self.line_start(dash);
         if !self.text[ls..dash].trim().is_empty() {
             return Err(EditError::Layout {
                 line: item.line,
-                what: "an item that shares its line with another".into(),
+                what: "an item that shares its line with another",
             });
         }
         let (end, _) = self.line_after(self.content_end(items[index]), false);
@@ -599,5 +601,35 @@ impl<'a> Editor<'a> {
             (Scalar11::Int(i), Value::Number(n)) => n.as_i64().is_some_and(|w| i128::from(w) == i),
             _ => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::Limits;
+
+    fn first_value(tree: &Tree) -> NodeId {
+        let root = tree.root().unwrap();
+        tree.entries(root)[0].1
+    }
+
+    /// The conditions that are not about one line keep the words they always had.
+    #[test]
+    fn explicit_keys_and_only_item_keep_their_messages() {
+        let text = "? a\n: [x]\nb: [y]\n";
+        let tree = Tree::parse(text, &Limits::default()).unwrap();
+        let editor = Editor::new(text, &tree);
+        let mut m = Map::new();
+        m.insert("c".into(), Value::from(vec!["z"]));
+        let e = editor.add_entries(tree.root().unwrap(), &m).unwrap_err();
+        assert_eq!(e, EditError::ExplicitKeys);
+        assert_eq!(e.to_string(), "unsupported layout at line 1: a document with explicit keys (`?`)");
+
+        let text = "a:\n- x\n";
+        let tree = Tree::parse(text, &Limits::default()).unwrap();
+        let e = Editor::new(text, &tree).remove_item(first_value(&tree), 0).unwrap_err();
+        assert_eq!(e, EditError::OnlyItem { line: 2 });
+        assert_eq!(e.to_string(), "unsupported layout at line 2: cannot remove the only item of a list");
     }
 }
