@@ -241,7 +241,7 @@ pub struct PostRenderArgs {
     /// RBAC for the API server's service account [default: add].
     #[arg(long, env = "SKYHELM_RBAC", value_enum, value_name = "MODE")]
     pub rbac: Option<RbacChoice>,
-    /// Show Secret values in reports instead of their size and hash.
+    /// Show Secret values in reports instead of their size.
     #[arg(long, env = "SKYHELM_SHOW_SECRETS")]
     pub show_secrets: bool,
     /// Refuse a larger input [default: 536870912, 512 MiB].

@@ -1,16 +1,17 @@
 //! Secret values never appear in a report: each value under `data` and `stringData` is
-//! replaced by its size and a sha256 prefix, so a change is still visible.
+//! replaced by its size in bytes. No hash, not even a prefix: a hash of a short secret is a
+//! fingerprint of it (it confirms a guess).
 
 use base64::Engine;
 use serde_json::Value;
 
 use crate::yaml::{Editor, Limits, Tree, edit};
 
-/// The Secret document with every `data`/`stringData` value replaced by
-/// `(redacted, N bytes, sha256 PREFIX)`. A document that does not parse is replaced whole.
+/// The Secret document with every `data`/`stringData` value replaced by `(redacted, N bytes)`.
+/// A document that does not parse is replaced whole.
 pub fn redact_secret(text: &str) -> String {
     let Ok(tree) = Tree::parse(text, &Limits::default()) else {
-        return format!("(redacted Secret, {} bytes, sha256 {})\n", text.len(), prefix(text.as_bytes()));
+        return format!("(redacted Secret, {} bytes)\n", text.len());
     };
     let Some(root) = tree.root() else { return text.to_string() };
     let editor = Editor::new(text, &tree);
@@ -28,7 +29,7 @@ pub fn redact_secret(text: &str) -> String {
             } else {
                 raw.as_bytes().to_vec()
             };
-            let label = format!("(redacted, {} bytes, sha256 {})", bytes.len(), prefix(&bytes));
+            let label = format!("(redacted, {} bytes)", bytes.len());
             match editor.replace_scalar(v, &Value::String(label)) {
                 Ok(e) => edits.push(e),
                 Err(_) => return format!("(redacted Secret, {} bytes)\n", text.len()),
@@ -38,21 +39,30 @@ pub fn redact_secret(text: &str) -> String {
     edit::apply(text, &edits).unwrap_or_else(|_| format!("(redacted Secret, {} bytes)\n", text.len()))
 }
 
-fn prefix(bytes: &[u8]) -> String {
-    crate::post_render::sha256_hex(bytes)[..12].to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn values_are_replaced_by_size_and_hash() {
+    fn values_are_replaced_by_their_size_only() {
         let doc = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  config: aHVudGVyMg==\nstringData:\n  token: |\n    hunter2\n";
         let out = redact_secret(doc);
-        assert!(!out.contains("aHVudGVyMg") && !out.contains("hunter2"), "{out}");
-        assert!(out.contains("config: \"(redacted, 7 bytes, sha256 "), "{out}");
-        assert!(out.contains("token: \"(redacted, 8 bytes, sha256 "), "{out}");
+        assert!(!out.contains("aHVudGVyMg") && !out.contains("hunter2") && !out.contains("sha256"), "{out}");
+        assert!(out.contains("config: \"(redacted, 7 bytes)\"\n"), "{out}");
+        assert!(out.contains("token: \"(redacted, 8 bytes)\"\n"), "{out}");
+    }
+
+    /// base64 `data` counts the decoded bytes; text that is not base64 counts as it stands.
+    #[test]
+    fn data_counts_decoded_bytes() {
+        let out = redact_secret("kind: Secret\ndata:\n  a: \"\"\n  b: not base64!\n");
+        assert!(out.contains("a: \"(redacted, 0 bytes)\"") && out.contains("b: \"(redacted, 11 bytes)\""), "{out}");
+    }
+
+    #[test]
+    fn a_document_that_does_not_parse_is_replaced_whole() {
+        let doc = "kind: Secret\ndata: [unclosed\n";
+        assert_eq!(redact_secret(doc), format!("(redacted Secret, {} bytes)\n", doc.len()));
     }
 
     #[test]
