@@ -16,6 +16,7 @@ use crate::cli::{
 use crate::exit::Exit;
 use crate::helm_plugin::{self, PluginError};
 use crate::kubeconfig::cert;
+use crate::kubeconfig::contexts_file::ContextsFileError;
 use crate::kubeconfig::doctor::{self, DoctorInput};
 use crate::kubeconfig::pack::{self, PackError, PackInput};
 use crate::policy::contexts::{self, AllowedList};
@@ -41,8 +42,33 @@ pub enum AppError {
     Plugin(#[from] PluginError),
     #[error(transparent)]
     Pack(#[from] PackError),
-    #[error("{0}")]
-    Usage(String),
+    #[error("both a kubeconfig ({}) and a contexts file ({}) are given; pass one", .kubeconfig.display(), .contexts_file.display())]
+    KubeconfigAndContextsFile { kubeconfig: PathBuf, contexts_file: PathBuf },
+    #[error("pass --kubeconfig FILE or --contexts-file FILE")]
+    NoKubeconfig,
+    #[error(
+        "--live contacts only the allowed contexts: name them with --allowed-context NAME (repeatable) or \
+         --manifests FILE (the rendered chart); it never contacts every context of a kubeconfig"
+    )]
+    LiveWithoutContexts,
+    #[error("--live contacts only the allowed contexts, and the manifests name none: pass --allowed-context NAME")]
+    LiveManifestsNameNone,
+    #[error("--now {0}: expected YYYY-MM-DD")]
+    NowNotADate(String),
+    #[error("{}: not UTF-8", .0.display())]
+    NotUtf8(PathBuf),
+    #[error(transparent)]
+    ContextsFile(#[from] ContextsFileError),
+    #[error("template {} is a symbolic link out of {}; not following it", .template.display(), .dir.display())]
+    TemplateLinkOut { template: PathBuf, dir: PathBuf },
+    #[error("template {} is a symbolic link to a folder; not following it (links to folders can loop)", .0.display())]
+    TemplateLinkToFolder(PathBuf),
+    #[error("{} is not a regular file; refusing to use it", .0.display())]
+    NotRegularFile(PathBuf),
+    #[error(transparent)]
+    Owned(#[from] crate::chart::owned::OwnedError),
+    #[error("{} is a symbolic link; skyhelm generate does not write through links", .0.display())]
+    WriteThroughLink(PathBuf),
     #[error("{}", lines(.0))]
     Generate(Vec<crate::chart::GenerateError>),
     /// A post-render error, with where its report is kept (Helm 4 hides the plugin's stderr).
@@ -236,11 +262,7 @@ fn plugin_package(args: &PluginPackageArgs) -> Result<ExitCode, AppError> {
 fn run_core(settings: &Settings, input: &[u8]) -> Result<Outcome, AppError> {
     let kubeconfig = settings.kubeconfig.as_deref().map(|p| read_file("reading kubeconfig", p)).transpose()?;
     if let (Some(k), Some(c)) = (&settings.kubeconfig, &settings.contexts_file) {
-        return Err(AppError::Usage(format!(
-            "both a kubeconfig ({}) and a contexts file ({}) are given; pass one",
-            k.display(),
-            c.display()
-        )));
+        return Err(AppError::KubeconfigAndContextsFile { kubeconfig: k.clone(), contexts_file: c.clone() });
     }
     let contexts = settings.contexts_file.as_deref().map(read_contexts_file).transpose()?;
     Ok(crate::post_render::post_render_with(input, settings, kubeconfig.as_deref(), contexts.as_ref())
@@ -299,19 +321,15 @@ fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     if args.live && args.allowed_context.is_empty() && args.manifests.is_none() {
-        return Err(AppError::Usage(
-            "--live contacts only the allowed contexts: name them with --allowed-context NAME (repeatable) or \
-             --manifests FILE (the rendered chart); it never contacts every context of a kubeconfig"
-                .into(),
-        ));
+        return Err(AppError::LiveWithoutContexts);
     }
     let (path, text, contexts_file) = match (&args.kubeconfig, &args.contexts_file) {
         (_, Some(c)) => (c.display().to_string(), Vec::new(), Some(read_contexts_file(c)?)),
         (Some(k), None) => (k.display().to_string(), read_file("reading kubeconfig", k)?, None),
-        (None, None) => return Err(AppError::Usage("pass --kubeconfig FILE or --contexts-file FILE".into())),
+        (None, None) => return Err(AppError::NoKubeconfig),
     };
     let now = match &args.now {
-        Some(d) => cert::parse_date(d).ok_or_else(|| AppError::Usage(format!("--now {d}: expected YYYY-MM-DD")))?,
+        Some(d) => cert::parse_date(d).ok_or_else(|| AppError::NowNotADate(d.clone()))?,
         None => cert::unix_now(),
     };
     let mut input = DoctorInput {
@@ -340,10 +358,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         input.allowed = Some(vec![("--allowed-context".into(), AllowedList::from_flag(&args.allowed_context))]);
     }
     if args.live && input.allowed.is_none() {
-        return Err(AppError::Usage(
-            "--live contacts only the allowed contexts, and the manifests name none: pass --allowed-context NAME"
-                .into(),
-        ));
+        return Err(AppError::LiveManifestsNameNone);
     }
     let mut findings = match &contexts_file {
         Some(f) => doctor::doctor_contexts_file(f, &input),
@@ -364,8 +379,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
 
 fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     let bytes = read_file("reading kubeconfig", &args.kubeconfig)?;
-    let text =
-        String::from_utf8(bytes).map_err(|_| AppError::Usage(format!("{}: not UTF-8", args.kubeconfig.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| AppError::NotUtf8(args.kubeconfig.clone()))?;
     let input =
         PackInput { path: &args.kubeconfig, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
     let packed = pack::pack(&input, &mut |p: &Path| read_regular_file(p, pack::MAX_FILE_BYTES))?;
@@ -471,17 +485,10 @@ fn load_templates(dir: Option<&Path>) -> Result<Vec<(String, String)>, AppError>
             if meta.file_type().is_symlink() {
                 let target = std::fs::canonicalize(&p).map_err(file_err("following link", &p))?;
                 if !target.starts_with(&root) {
-                    return Err(AppError::Usage(format!(
-                        "template {} is a symbolic link out of {}; not following it",
-                        p.display(),
-                        dir.display()
-                    )));
+                    return Err(AppError::TemplateLinkOut { template: p, dir: dir.to_path_buf() });
                 }
                 if target.is_dir() {
-                    return Err(AppError::Usage(format!(
-                        "template {} is a symbolic link to a folder; not following it (links to folders can loop)",
-                        p.display()
-                    )));
+                    return Err(AppError::TemplateLinkToFolder(p));
                 }
             } else if meta.is_dir() {
                 stack.push(p);
@@ -489,8 +496,8 @@ fn load_templates(dir: Option<&Path>) -> Result<Vec<(String, String)>, AppError>
             }
             if p.extension().is_some_and(|e| e == "tera") {
                 let name = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-                let text = String::from_utf8(read_file("reading template", &p)?)
-                    .map_err(|_| AppError::Usage(format!("{}: not UTF-8", p.display())))?;
+                let text =
+                    String::from_utf8(read_file("reading template", &p)?).map_err(|_| AppError::NotUtf8(p.clone()))?;
                 out.push((name, text));
             }
         }
@@ -503,7 +510,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     use crate::chart;
     let path = args.environments.display().to_string();
     let text = String::from_utf8(read_file("reading environments file", &args.environments)?)
-        .map_err(|_| AppError::Usage(format!("{path}: not UTF-8")))?;
+        .map_err(|_| AppError::NotUtf8(args.environments.clone()))?;
     let file = chart::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
     let envs = chart::environments(&file).map_err(AppError::Generate)?;
     let base = args.environments.parent().unwrap_or(Path::new(""));
@@ -579,9 +586,8 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
 
 fn read_contexts_file(path: &Path) -> Result<crate::kubeconfig::contexts_file::ContextsFile, AppError> {
     let text = String::from_utf8(read_file("reading contexts file", path)?)
-        .map_err(|_| AppError::Usage(format!("contexts file {}: not UTF-8", path.display())))?;
-    crate::kubeconfig::contexts_file::ContextsFile::parse(&path.display().to_string(), &text)
-        .map_err(|e| AppError::Usage(e.to_string()))
+        .map_err(|_| ContextsFileError::NotUtf8 { path: path.display().to_string() })?;
+    Ok(crate::kubeconfig::contexts_file::ContextsFile::parse(&path.display().to_string(), &text)?)
 }
 
 /// `target` as seen from the folder `from` (both taken from the current folder when relative),
@@ -620,12 +626,10 @@ fn previously_owned(dir: &Path) -> Result<Vec<String>, AppError> {
     match std::fs::symlink_metadata(&list) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(AppError::File { what: "reading", path: list, cause: e }),
-        Ok(m) if !m.file_type().is_file() => {
-            Err(AppError::Usage(format!("{} is not a regular file; refusing to use it", list.display())))
-        }
+        Ok(m) if !m.file_type().is_file() => Err(AppError::NotRegularFile(list)),
         Ok(_) => {
             let text = String::from_utf8_lossy(&read_file("reading", &list)?).into_owned();
-            owned::parse(&list.display().to_string(), &text).map_err(|e| AppError::Usage(e.to_string()))
+            Ok(owned::parse(&list.display().to_string(), &text)?)
         }
     }
 }
@@ -638,10 +642,7 @@ fn refuse_links(out: &Path, rel: &str) -> Result<(), AppError> {
     for part in rel.split('/').filter(|p| !p.is_empty()) {
         p.push(part);
         if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(AppError::Usage(format!(
-                "{} is a symbolic link; skyhelm generate does not write through links",
-                p.display()
-            )));
+            return Err(AppError::WriteThroughLink(p));
         }
     }
     Ok(())

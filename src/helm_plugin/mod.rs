@@ -11,6 +11,9 @@ use manifest::PLUGIN_NAME;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
+    #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH (helm: {0})")]
+    NoHelm(std::io::Error),
+    /// `helm env HELM_PLUGINS` failed: what helm printed on stderr.
     #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH ({0})")]
     Dir(String),
     #[error("{what} {path}: {cause}")]
@@ -29,7 +32,9 @@ pub enum PluginError {
     #[error("`helm-plugin package` runs `helm plugin package` of Helm 4, and the helm on PATH is {0}")]
     NeedsHelm4(String),
     #[error("`helm plugin package` failed ({0}); its messages are above")]
-    HelmFailed(String),
+    HelmNotStarted(std::io::Error),
+    #[error("`helm plugin package` failed ({0}); its messages are above")]
+    HelmFailed(std::process::ExitStatus),
     #[error("`helm plugin package` did not write {0}")]
     Missing(PathBuf),
 }
@@ -55,7 +60,7 @@ pub fn plugin_dir(dir: Option<&Path>) -> Result<PathBuf, PluginError> {
         .args(["env", "HELM_PLUGINS"])
         .stdin(Stdio::null())
         .output()
-        .map_err(|e| PluginError::Dir(format!("helm: {e}")))?;
+        .map_err(PluginError::NoHelm)?;
     let d = String::from_utf8_lossy(&out.stdout).trim().to_string();
     match first_of(OsStr::new(&d)) {
         Some(p) if out.status.success() => Ok(p),
@@ -216,9 +221,9 @@ pub fn package(out: &Path, sign: Option<&Signing>) -> Result<Vec<PathBuf>, Plugi
         None => cmd.arg("--sign=false"),
     };
     // Helm may ask for the key's passphrase: it keeps the terminal.
-    let status = cmd.status().map_err(|e| PluginError::HelmFailed(e.to_string()))?;
+    let status = cmd.status().map_err(PluginError::HelmNotStarted)?;
     if !status.success() {
-        return Err(PluginError::HelmFailed(status.to_string()));
+        return Err(PluginError::HelmFailed(status));
     }
     let tgz = out.join(manifest::package_name());
     let mut written = vec![tgz.clone()];

@@ -38,10 +38,17 @@ pub struct ContextEntry {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextsFileError {
+    #[error("contexts file {path}: not UTF-8")]
+    NotUtf8 { path: String },
     #[error("contexts file {path}: {message}")]
     Parse { path: String, message: String },
-    #[error("contexts file {path}: {message}")]
-    Invalid { path: String, message: String },
+    #[error("contexts file {path}: expected apiVersion {API_VERSION} and kind {KIND}")]
+    WrongKind { path: String },
+    #[error("contexts file {path}: configSha256 is not a lowercase hex sha256")]
+    BadSha256 { path: String },
+    /// `name` is already sanitized for display.
+    #[error("contexts file {path}: currentContext `{name}` is not one of its contexts")]
+    UnknownCurrentContext { path: String, name: String },
 }
 
 /// The kind of authentication a user entry uses (never its value).
@@ -129,22 +136,21 @@ impl ContextsFile {
             path: path.into(),
             message: crate::kubeconfig::scrub(&e.to_string()),
         })?;
-        let bad = |message: String| ContextsFileError::Invalid { path: path.into(), message };
         if f.api_version != API_VERSION || f.kind != KIND {
-            return Err(bad(format!("expected apiVersion {API_VERSION} and kind {KIND}")));
+            return Err(ContextsFileError::WrongKind { path: path.into() });
         }
         if f.config_sha256.len() != 64
             || !f.config_sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            return Err(bad("configSha256 is not a lowercase hex sha256".into()));
+            return Err(ContextsFileError::BadSha256 { path: path.into() });
         }
         if let Some(cur) = &f.current_context
             && !f.contexts.iter().any(|c| &c.name == cur)
         {
-            return Err(bad(format!(
-                "currentContext `{}` is not one of its contexts",
-                crate::live::sanitize(cur, &[])
-            )));
+            return Err(ContextsFileError::UnknownCurrentContext {
+                path: path.into(),
+                name: crate::live::sanitize(cur, &[]),
+            });
         }
         Ok(f)
     }

@@ -168,7 +168,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
             // Only --allow-excessive-aliasing lets such a document through; expanding it to
             // compare meanings would cost what the limit exists to prevent. It must still parse.
-            Tree::parse(&after, limits).map_err(|e| internal(Mismatch::Parse(e.to_string())))?;
+            Tree::parse(&after, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
             outcome.notes.push(Note {
                 severity: Severity::Warning,
                 rule: ours.first().map_or(RuleId::KubeconfigMount, |c| c.rule),
@@ -183,8 +183,8 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
             verify::check(&meaning, &after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
         }
         for field in ours.iter().filter_map(|c| c.field.as_ref()) {
-            let before = verify::meaning(&field.before, Reader::PyYaml, limits)
-                .map_err(|e| internal(Mismatch::Parse(e.to_string())))?;
+            let before =
+                verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
             verify::check(&before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
         }
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });

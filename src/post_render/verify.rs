@@ -10,11 +10,28 @@ use crate::yaml::{Limits, ParseError, Reader, Tree};
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Mismatch {
     #[error("it no longer parses: {0}")]
-    Parse(String),
+    Parse(ParseError),
     #[error("it does not mean what the rules declared: `{path}` is {found}, expected {expected}")]
     Differs { path: String, found: String, expected: String },
     #[error("a declared change cannot be applied to the original: {0}")]
-    Undeclarable(String),
+    Undeclarable(Undeclarable),
+}
+
+/// Why a declared change cannot be applied to the meaning of the original.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Undeclarable {
+    #[error("`{0}` is missing")]
+    Missing(String),
+    #[error("no item named `{0}`")]
+    NoNamedItem(String),
+    #[error("no item {0}")]
+    NoItem(usize),
+    #[error("cannot follow `{seg}` into {found}")]
+    CannotFollow { seg: String, found: String },
+    #[error("{0} is not a list")]
+    NotAList(String),
+    #[error("renaming a key of something that is not a mapping")]
+    RenameInNonMapping,
 }
 
 /// Documents that expand to more nodes than this (alias bombs let through by
@@ -43,7 +60,7 @@ pub fn check(before: &Value, after: &str, intents: &[Intent], reader: Reader, li
     for intent in intents {
         apply(&mut expected, intent).map_err(Mismatch::Undeclarable)?;
     }
-    let found = meaning(after, reader, limits).map_err(|e| Mismatch::Parse(e.to_string()))?;
+    let found = meaning(after, reader, limits).map_err(Mismatch::Parse)?;
     match first_difference(&found, &expected, &mut String::new()) {
         None => Ok(()),
         Some((path, found, expected)) => Err(Mismatch::Differs { path, found, expected }),
@@ -121,7 +138,7 @@ fn seg_text(s: &Seg) -> String {
 }
 
 /// Walks `path` from `v`, creating mappings for missing keys (and in place of nulls) when `create`.
-fn walk<'v>(mut v: &'v mut Value, path: &[Seg], create: bool) -> Result<&'v mut Value, String> {
+fn walk<'v>(mut v: &'v mut Value, path: &[Seg], create: bool) -> Result<&'v mut Value, Undeclarable> {
     for seg in path {
         if create && v.is_null() && matches!(seg, Seg::Key(_)) {
             *v = Value::Object(Map::new());
@@ -131,22 +148,24 @@ fn walk<'v>(mut v: &'v mut Value, path: &[Seg], create: bool) -> Result<&'v mut 
                 if create {
                     m.entry(k.clone()).or_insert(Value::Null)
                 } else {
-                    m.get_mut(k).ok_or_else(|| format!("`{}` is missing", seg_text(seg)))?
+                    m.get_mut(k).ok_or_else(|| Undeclarable::Missing(seg_text(seg)))?
                 }
             }
             (Seg::Named(n), Value::Array(items)) => items
                 .iter_mut()
                 .find(|i| i.get("name").and_then(Value::as_str) == Some(n.as_str()))
-                .ok_or_else(|| format!("no item named `{n}`"))?,
-            (Seg::Index(i), Value::Array(items)) => items.get_mut(*i).ok_or_else(|| format!("no item {i}"))?,
-            (seg, other) => return Err(format!("cannot follow `{}` into {}", seg_text(seg), describe(Some(other)))),
+                .ok_or_else(|| Undeclarable::NoNamedItem(n.clone()))?,
+            (Seg::Index(i), Value::Array(items)) => items.get_mut(*i).ok_or(Undeclarable::NoItem(*i))?,
+            (seg, other) => {
+                return Err(Undeclarable::CannotFollow { seg: seg_text(seg), found: describe(Some(other)) });
+            }
         };
     }
     Ok(v)
 }
 
 /// Applies one declared change to a meaning.
-pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), String> {
+pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), Undeclarable> {
     match intent {
         Intent::Append { path, items } => {
             let target = walk(v, path, true)?;
@@ -154,7 +173,7 @@ pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), String> {
                 *target = Value::Array(Vec::new());
             }
             let Value::Array(list) = target else {
-                return Err(format!("{} is not a list", path.iter().map(seg_text).collect::<Vec<_>>().join(".")));
+                return Err(Undeclarable::NotAList(path.iter().map(seg_text).collect::<Vec<_>>().join(".")));
             };
             list.extend(items.iter().cloned());
             Ok(())
@@ -165,7 +184,7 @@ pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), String> {
         }
         Intent::RenameKey { path, from, to } => {
             let Value::Object(m) = walk(v, path, false)? else {
-                return Err("renaming a key of something that is not a mapping".into());
+                return Err(Undeclarable::RenameInNonMapping);
             };
             let renamed: Map<String, Value> =
                 std::mem::take(m).into_iter().map(|(k, x)| (if k == *from { to.clone() } else { k }, x)).collect();
@@ -201,6 +220,21 @@ mod tests {
         assert_eq!(v, json!({"kubernetes": {"allowed_contexts": ["a"]}}));
         apply(&mut v, &Intent::RenameKey { path: vec![], from: "kubernetes".into(), to: "k".into() }).unwrap();
         assert_eq!(v, json!({"k": {"allowed_contexts": ["a"]}}));
+    }
+
+    #[test]
+    fn undeclarable_changes_say_why() {
+        let l = Limits::default();
+        let before = json!({"a": "x", "b": [1]});
+        let append = [Intent::Append { path: keys("a"), items: vec![json!("w")] }];
+        let err = check(&before, "a: x\nb: [1]\n", &append, Reader::Kubernetes, &l).unwrap_err();
+        assert_eq!(err.to_string(), "a declared change cannot be applied to the original: a is not a list");
+        let rename = [Intent::RenameKey { path: keys("c"), from: "d".into(), to: "e".into() }];
+        let err = check(&before, "a: x\nb: [1]\n", &rename, Reader::Kubernetes, &l).unwrap_err();
+        assert_eq!(err, Mismatch::Undeclarable(Undeclarable::Missing("c".into())));
+        assert_eq!(err.to_string(), "a declared change cannot be applied to the original: `c` is missing");
+        let err = check(&before, "a: [\n", &[], Reader::Kubernetes, &l).unwrap_err();
+        assert!(matches!(err, Mismatch::Parse(_)) && err.to_string().starts_with("it no longer parses: "), "{err}");
     }
 
     #[test]

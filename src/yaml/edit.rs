@@ -228,8 +228,7 @@ impl<'a> Editor<'a> {
             if !indicators.contains('-') {
                 return Err(EditError::Layout {
                     line: self.tree.node(leaf).line,
-                    what:
-                        "a block scalar ends the document without a line break; adding after it would change its value",
+                    what: "a block scalar ends the document without a line break; adding after it would change its value",
                 });
             }
         }
@@ -278,9 +277,7 @@ impl<'a> Editor<'a> {
             // A comment runs up to the line's end: go after the last entry's own text instead.
             return match last.map(|l| self.tree.node(l)).filter(|l| l.end > l.start) {
                 Some(l) => Ok(Edit { at: l.end, delete: 0, insert: format!(", {text}") }),
-                None => {
-                    Err(EditError::Layout { line: node.line, what: "a flow collection ending in a comment" })
-                }
+                None => Err(EditError::Layout { line: node.line, what: "a flow collection ending in a comment" }),
             };
         }
         let insert = match trimmed.chars().last() {
@@ -521,10 +518,7 @@ impl<'a> Editor<'a> {
         let dash = before.len() - 1;
         let ls = self.line_start(dash);
         if !self.text[ls..dash].trim().is_empty() {
-            return Err(EditError::Layout {
-                line: item.line,
-                what: "an item that shares its line with another",
-            });
+            return Err(EditError::Layout { line: item.line, what: "an item that shares its line with another" });
         }
         let (end, _) = self.line_after(self.content_end(items[index]), false);
         Ok(Edit { at: ls, delete: end - ls, insert: String::new() })

@@ -45,7 +45,7 @@ pub struct Node {
     pub anchor: usize,
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{message} (line {line}, column {col})")]
 pub struct ParseError {
     pub message: String,
