@@ -18,7 +18,8 @@
 //! - `report`: the helm-diff style text and JSON report of what changed and why.
 //! - `kubeconfig`: reading kubeconfigs (`doctor`, `pack`, certificates, contexts files).
 //! - `chart`: `generate`, one chart per environment from tera templates.
-//! - `messages`: wording shared by errors (third-party messages made fit for users).
+//! - `messages`: wording shared by errors (third-party messages made fit for users, outside
+//!   text made safe to show).
 //!
 //! The modules above do no process I/O: they take bytes and settings and return bytes, changes
 //! and notes. I/O happens in three places only:
@@ -27,7 +28,7 @@
 //! - `helm_plugin`: runs `helm` to package and installs the plugin folder (`manifest` is the
 //!   pure plugin.yaml).
 //! - `live::client`: network connections to Kubernetes API servers for `doctor --live` (the
-//!   rest of `live` is pure: the permissions to ask for, prechecks, sanitizing answers).
+//!   rest of `live` is pure: the permissions to ask for, prechecks, the credentials to hide).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 

@@ -1,7 +1,7 @@
-//! Wording shared by several messages, and messages of third-party libraries made fit for
-//! users: parser libraries sometimes append advice meant for the programmer who calls them
-//! ("set DuplicateKeyPolicy in Options", "use Option<String>"); a skyhelm user can act on none
-//! of it.
+//! Wording shared by several messages, and text from outside made fit for users: parser
+//! libraries sometimes append advice meant for the programmer who calls them ("set
+//! DuplicateKeyPolicy in Options", "use Option<String>"), which a skyhelm user can act on none
+//! of; servers and kubeconfigs may hold control characters and credentials (`sanitize`).
 
 /// ` (did you mean `a` or `b`?)` for names close to a misspelt one; empty when there are none.
 pub fn did_you_mean(suggestions: &[String]) -> String {
@@ -32,9 +32,84 @@ pub fn without_library_hints(message: &str) -> String {
     out
 }
 
+/// The most of such text that is shown.
+pub const MAX_MESSAGE_CHARS: usize = 300;
+/// A run this long of any credential's characters is removed even when the rest is not there
+/// (a server that echoes part of a token).
+const MIN_FRAGMENT: usize = 12;
+
+/// Text from outside (a server's answer, a name from a kubeconfig or contexts file, an error
+/// that may quote them), made safe to show on a terminal: control characters (escape sequences,
+/// newlines) and invisible direction marks become spaces, every value in `credentials` and any
+/// long fragment of one is replaced by `[redacted]`, and the length is capped.
+pub fn sanitize(message: &str, credentials: &[String]) -> String {
+    // Bound the work before anything else; the cap below is far shorter.
+    let head: String = message.chars().take(MAX_MESSAGE_CHARS * 8).collect();
+    let clean: String = head
+        .chars()
+        .map(|c| {
+            if c.is_control()
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+            {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    let chars: Vec<char> = clean.chars().collect();
+    let mut hidden = vec![false; chars.len()];
+    for cred in credentials {
+        let c: Vec<char> = cred.chars().collect();
+        let window = c.len().min(MIN_FRAGMENT);
+        if window == 0 || chars.len() < window {
+            continue;
+        }
+        let fragments: std::collections::HashSet<&[char]> = c.windows(window).collect();
+        for i in 0..=chars.len() - window {
+            if fragments.contains(&chars[i..i + window]) {
+                hidden[i..i + window].iter_mut().for_each(|h| *h = true);
+            }
+        }
+    }
+    let mut out = String::new();
+    let mut shown = 0;
+    let mut i = 0;
+    while i < chars.len() && shown < MAX_MESSAGE_CHARS {
+        if hidden[i] {
+            out.push_str("[redacted]");
+            while i < chars.len() && hidden[i] {
+                i += 1;
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+        shown += 1;
+    }
+    let mut out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    if i < chars.len() || head.len() < message.len() {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sanitize_strips_controls_and_credentials_and_caps() {
+        let creds = vec!["s3cr3t-token-abcdefghijklmnop".to_string(), "pw".to_string()];
+        let msg =
+            "Unauthorized: \u{1b}[31mBearer s3cr3t-token-abcdefghijklmnop\u{1b}[0m\nand s3cr3t-token-abcdefgh half";
+        let out = sanitize(msg, &creds);
+        assert!(!out.contains("s3cr3t") && !out.contains('\u{1b}') && !out.contains('\n'), "{out}");
+        assert!(out.starts_with("Unauthorized: [31mBearer [redacted] [0m and [redacted] half"), "{out}");
+        let long = "x".repeat(10_000);
+        let out = sanitize(&long, &creds);
+        assert_eq!(out.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
 
     #[test]
     fn did_you_mean_quotes_and_joins_names() {

@@ -149,7 +149,7 @@ impl ContextsFile {
         {
             return Err(ContextsFileError::UnknownCurrentContext {
                 path: path.into(),
-                name: crate::live::sanitize(cur, &[]),
+                name: crate::messages::sanitize(cur, &[]),
             });
         }
         Ok(f)

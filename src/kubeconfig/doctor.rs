@@ -47,7 +47,7 @@ fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, 
 /// address (used for contexts files, which record each context's server).
 pub fn loopback_host(server: &str) -> Option<String> {
     // The port part is any text up to `/`: control characters are escaped before it is shown.
-    server_host(server).filter(|(_, host)| is_loopback(host)).map(|(shown, _)| crate::live::sanitize(&shown, &[]))
+    server_host(server).filter(|(_, host)| is_loopback(host)).map(|(shown, _)| crate::messages::sanitize(&shown, &[]))
 }
 
 /// The `loopback-server` warning for `subject`, whose server `shown` is a loopback address.
@@ -357,7 +357,7 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
     }
     if let Some(exec) = &a.exec {
         let cmd = match exec.command.as_deref().filter(|c| !c.is_empty()) {
-            Some(c) => format!("exec.command `{}`", crate::live::sanitize(c, &[])),
+            Some(c) => format!("exec.command `{}`", crate::messages::sanitize(c, &[])),
             None => "exec.command unset".to_string(),
         };
         out.push(finding(
@@ -374,7 +374,7 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
             subject,
             format!(
                 "uses the deprecated auth-provider `{}`, which needs its plugin inside the API server image",
-                crate::live::sanitize(&p.name, &[])
+                crate::messages::sanitize(&p.name, &[])
             ),
         ));
     }

@@ -1,6 +1,6 @@
 //! The network side of `doctor --live` (I/O, like `app`): connects to each context with kube's
 //! client and asks SelfSubjectAccessReview for every permission in `live::NEEDED`.
-//! Nothing from a server is shown unsanitized (`live::sanitize`), no credential goes over plain
+//! Nothing from a server is shown unsanitized (`messages::sanitize`), no credential goes over plain
 //! http and no exec plugin runs without --allow-exec (`live::precheck`, before any connection).
 
 use std::time::Duration;
@@ -12,14 +12,14 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::live::{self, LiveResult, NEEDED};
 
 /// kube's errors may quote a kubeconfig's lines (`kubeconfig::scrub` drops those) and a
-/// server's text (`live::sanitize`).
+/// server's text (`messages::sanitize`).
 fn describe(e: &kube::Error, credentials: &[String]) -> String {
     match e {
-        kube::Error::Api(status) => live::sanitize(
+        kube::Error::Api(status) => crate::messages::sanitize(
             &format!("the server answered {} {}: {}", status.code, status.reason, status.message),
             credentials,
         ),
-        other => live::sanitize(&crate::kubeconfig::scrub(&other.to_string()), credentials),
+        other => crate::messages::sanitize(&crate::kubeconfig::scrub(&other.to_string()), credentials),
     }
 }
 
@@ -57,7 +57,10 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
     let mut config = match kube::Config::from_custom_kubeconfig(kubeconfig, &options).await {
         Ok(c) => c,
         Err(e) => {
-            return LiveResult::Unreachable(live::sanitize(&crate::kubeconfig::scrub(&e.to_string()), credentials));
+            return LiveResult::Unreachable(crate::messages::sanitize(
+                &crate::kubeconfig::scrub(&e.to_string()),
+                credentials,
+            ));
         }
     };
     if config.cluster_url.scheme_str() == Some("http") && !has_proxy_url {
@@ -139,7 +142,7 @@ pub fn check_contexts(
         Err(e) => {
             return contexts
                 .iter()
-                .map(|c| (c.clone(), LiveResult::Unreachable(live::sanitize(&e.to_string(), &credentials))))
+                .map(|c| (c.clone(), LiveResult::Unreachable(crate::messages::sanitize(&e.to_string(), &credentials))))
                 .collect();
         }
     };

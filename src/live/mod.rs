@@ -179,13 +179,13 @@ pub fn precheck(config: &Kubeconfig, context: &str, allow_exec: bool) -> Option<
             let cmd = exec.command.as_deref().unwrap_or("?");
             return Some(LiveResult::NotChecked(format!(
                 "the user authenticates with the exec plugin `{}`, which skyhelm runs only with --allow-exec",
-                sanitize(cmd, &[])
+                crate::messages::sanitize(cmd, &[])
             )));
         }
         if let Some(p) = &u.auth_provider {
             return Some(LiveResult::NotChecked(format!(
                 "the user authenticates with the auth-provider `{}`, which skyhelm uses only with --allow-exec",
-                sanitize(&p.name, &[])
+                crate::messages::sanitize(&p.name, &[])
             )));
         }
     }
@@ -256,83 +256,9 @@ pub fn credentials(config: &Kubeconfig) -> Vec<String> {
     out
 }
 
-/// The most of a server's text that is shown.
-pub const MAX_MESSAGE_CHARS: usize = 300;
-/// A run this long of any credential's characters is removed even when the rest is not there
-/// (a server that echoes part of a token).
-const MIN_FRAGMENT: usize = 12;
-
-/// Text from a server (or an error that may quote it), made safe to show: control characters
-/// (escape sequences, newlines) become spaces, every credential value and any long fragment of
-/// one is replaced by `[redacted]`, and the length is capped.
-pub fn sanitize(message: &str, credentials: &[String]) -> String {
-    // Bound the work before anything else; the cap below is far shorter.
-    let head: String = message.chars().take(MAX_MESSAGE_CHARS * 8).collect();
-    let clean: String = head
-        .chars()
-        .map(|c| {
-            if c.is_control()
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-            {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
-    let chars: Vec<char> = clean.chars().collect();
-    let mut hidden = vec![false; chars.len()];
-    for cred in credentials {
-        let c: Vec<char> = cred.chars().collect();
-        let window = c.len().min(MIN_FRAGMENT);
-        if window == 0 || chars.len() < window {
-            continue;
-        }
-        let fragments: std::collections::HashSet<&[char]> = c.windows(window).collect();
-        for i in 0..=chars.len() - window {
-            if fragments.contains(&chars[i..i + window]) {
-                hidden[i..i + window].iter_mut().for_each(|h| *h = true);
-            }
-        }
-    }
-    let mut out = String::new();
-    let mut shown = 0;
-    let mut i = 0;
-    while i < chars.len() && shown < MAX_MESSAGE_CHARS {
-        if hidden[i] {
-            out.push_str("[redacted]");
-            while i < chars.len() && hidden[i] {
-                i += 1;
-            }
-        } else {
-            out.push(chars[i]);
-            i += 1;
-        }
-        shown += 1;
-    }
-    let mut out = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    if i < chars.len() || head.len() < message.len() {
-        out.push('…');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitize_strips_controls_and_credentials_and_caps() {
-        let creds = vec!["s3cr3t-token-abcdefghijklmnop".to_string(), "pw".to_string()];
-        let msg =
-            "Unauthorized: \u{1b}[31mBearer s3cr3t-token-abcdefghijklmnop\u{1b}[0m\nand s3cr3t-token-abcdefgh half";
-        let out = sanitize(msg, &creds);
-        assert!(!out.contains("s3cr3t") && !out.contains('\u{1b}') && !out.contains('\n'), "{out}");
-        assert!(out.starts_with("Unauthorized: [31mBearer [redacted] [0m and [redacted] half"), "{out}");
-        let long = "x".repeat(10_000);
-        let out = sanitize(&long, &creds);
-        assert_eq!(out.chars().count(), MAX_MESSAGE_CHARS + 1);
-    }
 
     #[test]
     fn credentials_cover_basic_auth_and_key_lines() {
