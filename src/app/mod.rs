@@ -26,6 +26,10 @@ use crate::rules::change::Outcome;
 use crate::settings::{ConfigFile, Settings, SettingsError};
 use files::Mode;
 
+/// Every error skyhelm prints. Only its `Display` is printed (`main_with`), so each message
+/// holds its whole cause: the crate's errors print a wrapped error in their message from a plain
+/// field (`cause`, never `source`, `#[source]` or `#[from]`) or are `transparent`, never both,
+/// so a printed chain would not show a cause twice.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
