@@ -120,20 +120,20 @@ pub enum PemWant {
 /// `CertPool.AppendCertsFromPEM`): certificates are the `CERTIFICATE` blocks, the key the first
 /// `PRIVATE KEY` or `… PRIVATE KEY` block, which must not be encrypted. None when it is right.
 /// The answer never quotes the text.
-pub fn pem_problem(bytes: &[u8], want: PemWant) -> Option<String> {
+pub fn pem_problem(bytes: &[u8], want: PemWant) -> Option<&'static str> {
     let blocks = pem::parse_many(bytes).unwrap_or_default();
     match want {
         PemWant::Certificate if blocks.iter().any(|b| b.tag() == "CERTIFICATE") => None,
-        PemWant::Certificate => Some("does not hold a PEM certificate (a CERTIFICATE block)".into()),
+        PemWant::Certificate => Some("does not hold a PEM certificate (a CERTIFICATE block)"),
         PemWant::PrivateKey => {
             let key = blocks.iter().find(|b| b.tag() == "PRIVATE KEY" || b.tag().ends_with(" PRIVATE KEY"));
             match key {
-                None => Some("does not hold a PEM private key (a PRIVATE KEY block)".into()),
+                None => Some("does not hold a PEM private key (a PRIVATE KEY block)"),
                 Some(b)
                     if b.tag() == "ENCRYPTED PRIVATE KEY"
                         || b.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED")) =>
                 {
-                    Some("holds an encrypted private key, which kubectl cannot use".into())
+                    Some("holds an encrypted private key, which kubectl cannot use")
                 }
                 Some(_) => None,
             }

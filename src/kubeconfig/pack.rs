@@ -32,7 +32,11 @@ pub enum PackError {
     ReadFile { field: &'static str, subject: String, path: PathBuf, cause: std::io::Error },
     /// What is wrong with a file `pack` would inline; never its content.
     #[error("{field} of {subject} ({path}) {problem}")]
-    BadFile { field: &'static str, subject: String, path: PathBuf, problem: String },
+    BadFile { field: &'static str, subject: String, path: PathBuf, problem: &'static str },
+    #[error(
+        "{field} of {subject} ({path}) is larger than 1 MiB ({MAX_FILE_BYTES} bytes); certificates, keys and tokens are far smaller"
+    )]
+    TooLarge { field: &'static str, subject: String, path: PathBuf },
     #[error("no --context given")]
     NoContext,
 }
@@ -74,17 +78,16 @@ fn inline(
         Ok(b) => b,
         Err(cause) => return Err(PackError::ReadFile { field, subject: subject.into(), path, cause }),
     };
-    let problem = if bytes.len() > MAX_FILE_BYTES {
-        Some(format!("is larger than 1 MiB ({MAX_FILE_BYTES} bytes); certificates, keys and tokens are far smaller"))
-    } else {
-        match holds {
-            Holds::Certificate => super::cert::pem_problem(&bytes, super::cert::PemWant::Certificate),
-            Holds::PrivateKey => super::cert::pem_problem(&bytes, super::cert::PemWant::PrivateKey),
-            Holds::Token => match token(&bytes) {
-                Ok(t) => return Ok(t.into_bytes()),
-                Err(p) => Some(p.to_string()),
-            },
-        }
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(PackError::TooLarge { field, subject: subject.into(), path });
+    }
+    let problem = match holds {
+        Holds::Certificate => super::cert::pem_problem(&bytes, super::cert::PemWant::Certificate),
+        Holds::PrivateKey => super::cert::pem_problem(&bytes, super::cert::PemWant::PrivateKey),
+        Holds::Token => match token(&bytes) {
+            Ok(t) => return Ok(t.into_bytes()),
+            Err(p) => Some(p),
+        },
     };
     match problem {
         None => Ok(bytes),
@@ -191,7 +194,7 @@ pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackEr
                         field: "client-key",
                         subject,
                         path: resolve(p),
-                        problem: "is not the key of client-certificate (their public keys differ)".into(),
+                        problem: "is not the key of client-certificate (their public keys differ)",
                     });
                 }
                 if let Some(c) = cert {
