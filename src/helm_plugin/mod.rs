@@ -9,6 +9,10 @@ use std::process::{Command, Stdio};
 
 use manifest::PLUGIN_NAME;
 
+fn version_or_missing(version: Option<&str>) -> &str {
+    version.unwrap_or("missing or not working")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PluginError {
     #[error("cannot find Helm's plugin folder: pass --dir, set HELM_PLUGINS, or put helm on PATH (helm: {0})")]
@@ -29,8 +33,9 @@ pub enum PluginError {
          --post-renderer skyhelm` runs this binary directly."
     )]
     SharedWithHelm3 { dir: PathBuf, helm: PathBuf, version: String },
-    #[error("`helm-plugin package` runs `helm plugin package` of Helm 4, and the helm on PATH is {0}")]
-    NeedsHelm4(String),
+    /// The version `helm version` printed, or None when helm is missing or did not answer.
+    #[error("`helm-plugin package` runs `helm plugin package` of Helm 4, and the helm on PATH is {}", version_or_missing(.0.as_deref()))]
+    NeedsHelm4(Option<String>),
     #[error("`helm plugin package` failed ({0}); its messages are above")]
     HelmNotStarted(std::io::Error),
     #[error("`helm plugin package` failed ({0}); its messages are above")]
@@ -203,8 +208,8 @@ pub struct Signing<'a> {
 /// `helm-plugin package`: stages `skyhelm/` (plugin.yaml, bin/skyhelm) and runs Helm 4's
 /// `helm plugin package` on it. Returns the files written.
 pub fn package(out: &Path, sign: Option<&Signing>) -> Result<Vec<PathBuf>, PluginError> {
-    let version = helm_version(Path::new("helm")).unwrap_or_else(|| "missing or not working".into());
-    if !version.starts_with("v4.") {
+    let version = helm_version(Path::new("helm"));
+    if !version.as_ref().is_some_and(|v| v.starts_with("v4.")) {
         return Err(PluginError::NeedsHelm4(version));
     }
     let staging = tempfile::Builder::new()
