@@ -276,7 +276,7 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
     let report = Report::from_outcome(&outcome, &opts);
     let text = match args.output {
         DiffOutput::Diff => report::render_human(&report, &opts),
-        DiffOutput::Json => report::render_json(&report, &opts),
+        DiffOutput::Json => report::render_json(&report),
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
     Ok(if report.changed() { Exit::Changes } else { Exit::Ok }.into())

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::policy::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope};
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
-use crate::stream::{DocRef, ManifestError, Manifests};
+use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
 
 use super::{
@@ -100,7 +100,7 @@ fn token_mounted(m: &Manifests, api: &ApiServer) -> Result<bool, ManifestError> 
         return Ok(tree.scalar(v) != Some(Scalar11::Bool(false)));
     }
     let sa = tree.get_str(api.pod_spec, "serviceAccountName").unwrap_or("default").to_string();
-    if let Some(doc) = m.find("ServiceAccount", &sa, Some(api.resource.namespace.as_deref()))? {
+    if let Some(doc) = m.find("ServiceAccount", &sa, InNamespace::Exactly(api.resource.namespace.as_deref()))? {
         let t = m.tree(doc)?;
         let v = t.root().and_then(|root| t.get(root, "automountServiceAccountToken"));
         return Ok(v.is_none_or(|v| t.scalar(v) != Some(Scalar11::Bool(false))));
@@ -122,8 +122,8 @@ pub fn config_map_name(m: &Manifests, api: &ApiServer) -> Result<String, Manifes
     Ok(from_volume.unwrap_or_else(|| format!("{}-config", api.fullname)))
 }
 
-pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Option<usize>, ManifestError> {
-    m.find("ConfigMap", name, Some(api.resource.namespace.as_deref()))
+pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Option<DocIndex>, ManifestError> {
+    m.find("ConfigMap", name, InNamespace::Exactly(api.resource.namespace.as_deref()))
 }
 
 /// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.
@@ -220,7 +220,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
 
 /// The SkyPilot config as the API server mounts it.
 pub struct LoadedConfig<'m> {
-    pub cm: usize,
+    pub cm: DocIndex,
     /// The `config.yaml` key and value in the ConfigMap's `data`, when present.
     pub key: Option<NodeId>,
     pub value: Option<NodeId>,

@@ -10,7 +10,7 @@ use crate::policy::contexts::ContextFacts;
 use crate::policy::grants::{self, Binding, Grant, RbacObjects, RoleDoc, RoleKey};
 use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, Seg, Severity};
-use crate::stream::{DocRef, ManifestError, Manifests, ResourceId};
+use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor};
 
@@ -143,7 +143,7 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
     }
     let wanted = objs.wanted_roles();
     objs.shared.retain(|k, _| wanted.contains(k));
-    let mut docs: Vec<usize> = Vec::new();
+    let mut docs: Vec<DocIndex> = Vec::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
     for name in
         wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect::<std::collections::BTreeSet<_>>()
@@ -346,7 +346,7 @@ fn add(
         helm4: !m.containing(FILENAME_ANNOTATION).is_empty(),
         layout: Editor::new(m.text(api.doc), tree).layout(),
     });
-    if m.find("ServiceAccount", &acc.name, Some(Some(&acc.namespace)))?.is_none() {
+    if m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_none() {
         let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), &style), ..Default::default() };
         let (value, text) = document(&sa, "v1", "ServiceAccount", &style);
         out.added.push(AddedDoc {
@@ -380,7 +380,8 @@ fn add(
         } else {
             ("Role", "RoleBinding", Some(acc.in_cluster_ns.as_str()), &ns_name)
         };
-        if m.find(kind, name, ns.map(Some))?.is_some() || m.find(bkind, name, ns.map(Some))?.is_some() {
+        let within = ns.map_or(InNamespace::Any, |ns| InNamespace::Exactly(Some(ns)));
+        if m.find(kind, name, within)?.is_some() || m.find(bkind, name, within)?.is_some() {
             out.notes.push(note(
                 Severity::Warning,
                 format!(
