@@ -290,7 +290,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
     })?;
     // PyYAML's safe loader constructs only the core tags; any other makes SkyPilot's load fail.
     const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
-    for (id, node) in tree.nodes().iter().enumerate() {
+    for id in tree.ids() {
         if let Some(tag) = tree.tag(id)
             && tag != "!"
             && !tag
@@ -300,7 +300,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
         {
             return Err(ContextsError::ConfigUnloadable {
                 at: m.doc_ref(cm, value_line),
-                line: node.line,
+                line: tree.node(id).line,
                 tag: tag.to_string(),
             }
             .into());
