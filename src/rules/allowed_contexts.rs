@@ -292,6 +292,20 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
         }
         .into());
     }
+    let text = config_text(m, cm, value, value_line)?;
+    let tree = parse_config(m, cm, text, value_line)?;
+    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
+}
+
+/// config.yaml's text: the ConfigMap's value when it is a string (empty when absent or null);
+/// a tag or a value Kubernetes does not read as a string is refused.
+fn config_text<'m>(
+    m: &'m Manifests,
+    cm: DocIndex,
+    value: Option<NodeId>,
+    value_line: Option<usize>,
+) -> Result<&'m str, RuleError> {
+    let cm_tree = m.tree(cm)?;
     if let Some(tag) = value.and_then(|v| cm_tree.tag(v))
         && !matches!(tag, "!" | "tag:yaml.org,2002:str" | "tag:yaml.org,2002:null" | "!!str" | "!!null")
     {
@@ -316,6 +330,11 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
             }
         },
     };
+    Ok(text)
+}
+
+/// Parses config.yaml, refusing what PyYAML (SkyPilot) would read differently or not load.
+fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usize>) -> Result<Tree, RuleError> {
     if let Some((line, c)) = crate::post_render::verify::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
@@ -342,7 +361,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
             .into());
         }
     }
-    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
+    Ok(tree)
 }
 
 /// A list's items as PyYAML reads them: the names, and an error for each item that is not a string.

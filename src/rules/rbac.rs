@@ -105,9 +105,26 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestEr
 /// account costs a substring search, not a parse each.
 fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<RbacObjects, ManifestError> {
     let mut objs = RbacObjects::default();
-    let bad = |r: &ResourceId, e: serde_json::Error| {
-        note(Severity::Warning, format!("{r} is not a valid {}: {e}; ignored", r.kind))
-    };
+    read_bindings(m, acc, &mut objs, notes)?;
+    let wanted = objs.wanted_roles();
+    objs.shared.retain(|k, _| wanted.contains(k));
+    read_roles(m, &wanted, &mut objs, notes)?;
+    Ok(objs)
+}
+
+/// A warning for an object that does not deserialize as its kind.
+fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
+    note(Severity::Warning, format!("{r} is not a valid {}: {e}; ignored", r.kind))
+}
+
+/// The bindings of the account (into `objs.bindings`), and the other subjects of each role
+/// they bind (into `objs.shared`).
+fn read_bindings(
+    m: &Manifests,
+    acc: &Account,
+    objs: &mut RbacObjects,
+    notes: &mut Vec<Note>,
+) -> Result<(), ManifestError> {
     for doc in m.containing("Binding") {
         let tree = m.parse_once(doc)?;
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
@@ -141,8 +158,17 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
             objs.bindings.push(binding);
         }
     }
-    let wanted = objs.wanted_roles();
-    objs.shared.retain(|k, _| wanted.contains(k));
+    Ok(())
+}
+
+/// The roles in `wanted` (into `objs.roles`), reading only the documents that contain one of
+/// their names.
+fn read_roles(
+    m: &Manifests,
+    wanted: &std::collections::BTreeSet<RoleKey>,
+    objs: &mut RbacObjects,
+    notes: &mut Vec<Note>,
+) -> Result<(), ManifestError> {
     let mut docs: Vec<DocIndex> = Vec::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
     for name in
@@ -175,7 +201,7 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
             Err(e) => notes.push(bad(&r, e)),
         }
     }
-    Ok(objs)
+    Ok(())
 }
 
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.

@@ -18,7 +18,16 @@ use super::scalar::{self, PyScalar, Scalar11};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct NodeId {
     tree: TreeId,
-    index: usize,
+    /// u32 keeps a NodeId as small as the plain index it replaces; a tree holds fewer nodes
+    /// (parsing refuses more).
+    index: u32,
+}
+
+impl NodeId {
+    /// The node's slot in its tree's arena.
+    fn slot(self) -> usize {
+        self.index as usize
+    }
 }
 
 /// Which tree a [`NodeId`] belongs to: each parse gets the next one.
@@ -248,7 +257,7 @@ impl<'l> Builder<'l> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
-                Some(self.scalar(value.into_owned(), style, anchor, tag, at))
+                Some(self.scalar(value.into_owned(), style, anchor, tag, at)?)
             }
             Event::Alias(anchor) => Some(self.alias(anchor, at)?),
             Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
@@ -270,7 +279,22 @@ impl<'l> Builder<'l> {
         }
     }
 
-    fn scalar(&mut self, value: String, style: ScalarStyle, anchor: usize, tag: Option<String>, at: At) -> NodeId {
+    /// Adds a node with its decoded counts (see `expanded`).
+    fn push(&mut self, node: Node, expanded: (u64, u64)) -> Result<NodeId, ParseError> {
+        let (line, col) = (node.line, node.col);
+        let id = self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))?;
+        self.expanded.push(expanded);
+        Ok(id)
+    }
+
+    fn scalar(
+        &mut self,
+        value: String,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<String>,
+        at: At,
+    ) -> Result<NodeId, ParseError> {
         let style = match style {
             ScalarStyle::Plain => Style::Plain,
             ScalarStyle::SingleQuoted => Style::SingleQuoted,
@@ -278,9 +302,7 @@ impl<'l> Builder<'l> {
             ScalarStyle::Literal => Style::Literal,
             _ => Style::Folded,
         };
-        let id = self.tree.push(at.node(NodeKind::Scalar { value, style, tag }, anchor));
-        self.expanded.push((1, 0));
-        id
+        self.push(at.node(NodeKind::Scalar { value, style, tag }, anchor), (1, 0))
     }
 
     fn alias(&mut self, anchor: usize, at: At) -> Result<NodeId, ParseError> {
@@ -292,18 +314,15 @@ impl<'l> Builder<'l> {
         }
         self.tree.aliased.push(anchor);
         // go-yaml counts every node it decodes through an alias as aliased.
-        let (n, _) = self.expanded[target.index];
-        let id = self.tree.push(at.node(NodeKind::Alias { anchor }, 0));
-        self.expanded.push((n.saturating_add(1), n));
-        Ok(id)
+        let (n, _) = self.expanded[target.slot()];
+        self.push(at.node(NodeKind::Alias { anchor }, 0), (n.saturating_add(1), n))
     }
 
     fn open_collection(&mut self, kind: NodeKind, anchor: usize, at: At) -> Result<(), ParseError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(err_at(format!("exceeded max depth of {}", self.limits.max_depth), at.line, at.col));
         }
-        let id = self.tree.push(at.node(kind, anchor));
-        self.expanded.push((1, 0));
+        let id = self.push(at.node(kind, anchor), (1, 0))?;
         if anchor != 0 {
             self.tree.anchors.insert(anchor, id);
             self.open.insert(id);
@@ -340,12 +359,12 @@ impl<'l> Builder<'l> {
         {
             tree.anchors.insert(tree.node(id).anchor, id);
         }
-        let child = self.expanded[id.index];
+        let child = self.expanded[id.slot()];
         match self.stack.last_mut() {
             None => tree.root = Some(id),
             Some(frame) => {
                 let parent = frame.id;
-                let e = &mut self.expanded[parent.index];
+                let e = &mut self.expanded[parent.slot()];
                 *e = (e.0.saturating_add(child.0), e.1.saturating_add(child.1));
                 match &mut tree.node_mut(parent).kind {
                     NodeKind::Seq { items, .. } => items.push(id),
@@ -369,9 +388,11 @@ impl<'l> Builder<'l> {
 }
 
 impl Tree {
-    fn push(&mut self, node: Node) -> NodeId {
+    /// Adds a node; None when the tree is full (a NodeId's index is a u32).
+    fn push(&mut self, node: Node) -> Option<NodeId> {
+        let index = u32::try_from(self.nodes.len()).ok().filter(|&i| i < u32::MAX)?;
         self.nodes.push(node);
-        NodeId { tree: self.id, index: self.nodes.len() - 1 }
+        Some(NodeId { tree: self.id, index })
     }
 
     pub fn root(&self) -> Option<NodeId> {
@@ -381,18 +402,19 @@ impl Tree {
     /// The node `id` names; `id` must come from this tree.
     pub fn node(&self, id: NodeId) -> &Node {
         debug_assert_eq!(id.tree, self.id, "a NodeId used with a tree that did not make it");
-        &self.nodes[id.index]
+        &self.nodes[id.slot()]
     }
 
     fn node_mut(&mut self, id: NodeId) -> &mut Node {
         debug_assert_eq!(id.tree, self.id, "a NodeId used with a tree that did not make it");
-        &mut self.nodes[id.index]
+        &mut self.nodes[id.slot()]
     }
 
     /// Every node of the tree, in document order.
     pub fn ids(&self) -> impl Iterator<Item = NodeId> + use<> {
         let tree = self.id;
-        (0..self.nodes.len()).map(move |index| NodeId { tree, index })
+        // `push` keeps the count within u32.
+        (0..u32::try_from(self.nodes.len()).unwrap_or(u32::MAX)).map(move |index| NodeId { tree, index })
     }
 
     /// Follows an alias to the node it names.
@@ -638,5 +660,24 @@ impl Tree {
             }
             NodeKind::Alias { .. } => Value::Null,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_id_is_as_small_as_an_index() {
+        assert_eq!(std::mem::size_of::<NodeId>(), 8);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a NodeId used with a tree that did not make it")]
+    fn a_node_of_another_tree_is_refused() {
+        let a = Tree::parse("a: 1", &Limits::default()).unwrap();
+        let b = Tree::parse("a: 1", &Limits::default()).unwrap();
+        let _ = b.node(a.root().unwrap());
     }
 }
