@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
 use skyhelm::rules::api_server::ApiServer;
-use skyhelm::settings::{ConfigFile, Settings};
+use skyhelm::settings::Settings;
 use skyhelm::stream::{self, Manifests};
 use skyhelm::yaml::{Editor, Limits, Tree};
 
@@ -69,7 +69,7 @@ fn edit_api_server(b: Bencher) {
 #[divan::bench]
 fn post_render(b: Bencher) {
     let input = STREAM.as_bytes();
-    let mut settings = Settings::resolve(&Default::default(), ConfigFile::default());
+    let mut settings = Settings::default();
     settings.kubeconfig = Some("examples/kubeconfig".into());
     b.counter(BytesCount::new(input.len()))
         .bench(|| skyhelm::post_render::post_render(black_box(input), &settings, Some(KUBECONFIG)).unwrap());

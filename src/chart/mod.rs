@@ -13,6 +13,7 @@ use crate::kubeconfig::LoadedKubeconfig;
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
 use crate::policy::contexts::{self, ContextError, ContextFacts};
+use crate::rules::rbac::RbacMode;
 use crate::yaml::emit::{self, Layout};
 
 pub const DEFAULT_REPOSITORY: &str = "https://helm.skypilot.co";
@@ -90,7 +91,7 @@ pub struct Environment {
     pub allowed_contexts: Option<Vec<String>>,
     pub kubeconfig: Option<String>,
     pub contexts: Option<String>,
-    pub rbac: String,
+    pub rbac: RbacMode,
     pub config: Map<String, Value>,
     pub chart_version: String,
     pub repository: String,
@@ -140,6 +141,11 @@ pub fn is_dns1123_label(s: &str, max: usize) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// The RBAC mode an environment names (its own, else the defaults'), as written.
+fn rbac_name<'f>(file: &'f EnvironmentsFile, e: &'f EnvironmentEntry) -> Option<&'f str> {
+    e.settings.rbac.as_deref().or(file.defaults.rbac.as_deref())
+}
+
 fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
     let d = &file.defaults;
     let s = &e.settings;
@@ -152,13 +158,13 @@ fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         namespace: pick(&s.namespace, &d.namespace).unwrap_or_else(|| format!("{}-{}", file.name, e.name)),
         image: pick(&s.image, &d.image).unwrap_or_else(|| DEFAULT_IMAGE.into()),
         secret_name: pick(&s.kubeconfig_secret_name, &d.kubeconfig_secret_name)
-            .unwrap_or_else(|| "kube-credentials".into()),
+            .unwrap_or_else(|| crate::settings::DEFAULT_SECRET_NAME.into()),
         in_cluster: s.in_cluster.or(d.in_cluster).unwrap_or(true),
         mount_kubeconfig: s.mount_kubeconfig.or(d.mount_kubeconfig).unwrap_or(true),
         allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()),
         kubeconfig: pick(&s.kubeconfig, &d.kubeconfig),
         contexts: pick(&s.contexts, &d.contexts),
-        rbac: pick(&s.rbac, &d.rbac).unwrap_or_else(|| "add".into()),
+        rbac: rbac_name(file, e).and_then(|n| RbacMode::from_name(n)).unwrap_or_default(),
         config,
         chart_version: pick(&s.chart_version, &d.chart_version).unwrap_or_else(|| "0.0.0".into()),
         repository: pick(&s.repository, &d.repository).unwrap_or_else(|| DEFAULT_REPOSITORY.into()),
@@ -201,8 +207,8 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
         if env.kubeconfig.is_some() && env.contexts.is_some() {
             errors.push(bad("both kubeconfig and contexts are set; keep one".into()));
         }
-        if !["add", "audit", "tighten", "off"].contains(&env.rbac.as_str()) {
-            errors.push(bad(format!("rbac `{}` is not one of add, audit, tighten, off", env.rbac)));
+        if let Some(name) = rbac_name(file, e).filter(|n| RbacMode::from_name(n).is_none()) {
+            errors.push(bad(format!("rbac `{name}` is not one of {}", RbacMode::names())));
         }
         out.push(env);
     }
@@ -439,12 +445,7 @@ pub fn generate(
 ) -> Result<Vec<GeneratedChart>, Vec<GenerateError>> {
     use gitops::Format;
     let envs = environments(file)?;
-    let format_name = match format {
-        Format::Chart => "chart",
-        Format::Flux => "flux",
-        Format::ArgoCd => "argocd",
-        Format::Helmfile => "helmfile",
-    };
+    let format_name = format.name();
     // The repositories (by URL) the GitOps objects fetch the upstream chart from.
     let mut repositories: Vec<(String, String)> = Vec::new();
     let mut releases = Vec::new();
