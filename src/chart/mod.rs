@@ -164,7 +164,7 @@ fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()),
         kubeconfig: pick(&s.kubeconfig, &d.kubeconfig),
         contexts: pick(&s.contexts, &d.contexts),
-        rbac: rbac_name(file, e).and_then(|n| RbacMode::from_name(n)).unwrap_or_default(),
+        rbac: rbac_name(file, e).and_then(RbacMode::from_name).unwrap_or_default(),
         config,
         chart_version: pick(&s.chart_version, &d.chart_version).unwrap_or_else(|| "0.0.0".into()),
         repository: pick(&s.repository, &d.repository).unwrap_or_else(|| DEFAULT_REPOSITORY.into()),
