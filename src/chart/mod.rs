@@ -638,6 +638,62 @@ fn tera_message(e: &tera::Error) -> String {
 mod tests {
     use super::*;
 
+    /// The fields serde accepts for `T` (from its unknown-field message: serde is the one
+    /// place that knows them).
+    fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
+        let Err(e) = serde_json::from_value::<T>(json!({"\u{1}": 0})) else { panic!("accepted an unknown field") };
+        let msg = e.to_string();
+        let list = msg.split("expected one of ").nth(1).expect("serde lists the fields");
+        list.split(", ").map(|f| f.trim_matches(|c: char| c == '`' || c.is_whitespace()).to_string()).collect()
+    }
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    /// schemas/environments.schema.json (for editors) is checked against the types that read
+    /// the file: the same fields, each property's type accepted and a wrong type refused, the
+    /// RBAC modes, the defaults.
+    #[test]
+    fn environments_schema_matches_the_types() {
+        let schema: Value = serde_json::from_str(include_str!("../../schemas/environments.schema.json")).unwrap();
+        let mut top = serde_fields::<EnvironmentsFile>();
+        top.sort();
+        assert_eq!(keys(&schema["properties"]), top);
+        assert_eq!(schema["required"], json!(["environments"]));
+        assert!(serde_json::from_value::<EnvironmentsFile>(json!({})).is_err());
+        assert_eq!(schema["properties"]["name"]["default"], default_name());
+
+        let props = &schema["definitions"]["settings"]["properties"];
+        let mut fields = serde_fields::<EnvSettings>();
+        fields.push("name".into()); // EnvironmentEntry's own field, next to the flattened settings
+        fields.sort();
+        assert_eq!(keys(props), fields);
+        for (name, p) in props.as_object().unwrap().iter().filter(|(n, _)| *n != "name") {
+            let (good, bad) = match (p["type"].as_str(), p.get("enum")) {
+                (Some("string"), _) => (json!("x"), json!(1)),
+                (Some("boolean"), _) => (json!(true), json!("x")),
+                (Some("array"), _) => {
+                    assert_eq!(p["items"]["type"], "string", "{name}");
+                    (json!(["a"]), json!("a"))
+                }
+                (Some("object"), _) => (json!({"a": 1}), json!("x")),
+                (None, Some(values)) => {
+                    let values: Vec<&str> = values.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                    assert_eq!(values.join(", "), RbacMode::names(), "{name}");
+                    (json!(values[0]), json!(1))
+                }
+                other => panic!("{name}: no check for {other:?}"),
+            };
+            assert!(serde_json::from_value::<EnvSettings>(json!({ name.as_str(): good })).is_ok(), "{name}: {good}");
+            assert!(serde_json::from_value::<EnvSettings>(json!({ name.as_str(): bad })).is_err(), "{name}: {bad}");
+        }
+        let secret = props["kubeconfigSecretName"]["description"].as_str().unwrap();
+        assert!(secret.contains(&format!("(default {})", crate::settings::DEFAULT_SECRET_NAME)), "{secret}");
+    }
+
     /// Every value a built-in template writes into a YAML file goes through `| yaml` (the one
     /// YAML 1.1-safe quoting function), except the config text, which `emit` wrote.
     #[test]
