@@ -26,13 +26,43 @@ pub const ADDED_FILENAME: &str = "skyhelm/rbac.yaml";
 pub const ADDED_LABEL: (&str, &str) = ("skyhelm.io/added-by", "rbac");
 pub const IN_CLUSTER_NAMESPACE_ENV: &str = "SKYPILOT_IN_CLUSTER_NAMESPACE";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What the RBAC rule does: the one definition behind `--rbac`, `rbac` in the `--config` file
+/// and in skyhelm.yaml, and `rbac` in generate's environments file (the doc comments are
+/// `--help`'s text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RbacMode {
+    /// Add a ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing.
     #[default]
     Add,
+    /// Change nothing; report excess and missing grants.
     Audit,
+    /// Add what is missing (as add), then rewrite wildcard verbs in roles bound only to the API
+    /// server's account (keeping escalate/bind where RBAC management is granted).
     Tighten,
     Off,
+}
+
+impl RbacMode {
+    /// The name users write (`--rbac add`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RbacMode::Add => "add",
+            RbacMode::Audit => "audit",
+            RbacMode::Tighten => "tighten",
+            RbacMode::Off => "off",
+        }
+    }
+
+    /// The mode a name stands for.
+    pub fn from_name(name: &str) -> Option<RbacMode> {
+        <RbacMode as clap::ValueEnum>::value_variants().iter().copied().find(|m| m.name() == name)
+    }
+
+    /// Every name, for messages: `add, audit, tighten, off`.
+    pub fn names() -> String {
+        <RbacMode as clap::ValueEnum>::value_variants().iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Why RBAC refuses to write anything.
@@ -67,15 +97,6 @@ struct Account {
 impl Account {
     fn label(&self) -> String {
         format!("ServiceAccount {}/{}", self.namespace, self.name)
-    }
-}
-
-fn mode_name(mode: RbacMode) -> &'static str {
-    match mode {
-        RbacMode::Add => "add",
-        RbacMode::Audit => "audit",
-        RbacMode::Tighten => "tighten",
-        RbacMode::Off => "off",
     }
 }
 
@@ -314,7 +335,7 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         if mode == RbacMode::Add && !facts.in_cluster_exists {
             return Ok(out);
         }
-        return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode_name(mode) }.into());
+        return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode.name() }.into());
     };
     let objs = read_objects(m, &acc, &mut out.notes)?;
     let grants = objs.grants();
@@ -396,7 +417,7 @@ fn default_account(
     Err(RbacError::DefaultServiceAccount {
         at: m.doc_ref(api.doc, Some(line)),
         namespace: acc.namespace.clone(),
-        mode: mode_name(mode),
+        mode: mode.name(),
     }
     .into())
 }
