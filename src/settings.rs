@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{PostRenderArgs, RbacChoice};
+use crate::chart::gitops::Format;
+use crate::cli::{DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
 use crate::rules::api_server::DEFAULT_CONTAINER;
 use crate::rules::rbac::RbacMode;
 use crate::yaml::Limits;
@@ -34,63 +35,53 @@ pub struct Settings {
     pub strict: bool,
 }
 
-/// The `--config` file: the same options as the command line, in kebab-case.
-#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct ConfigFile {
-    pub secret_name: Option<String>,
-    pub kubeconfig: Option<PathBuf>,
-    pub deployment: Option<String>,
-    pub container: Option<String>,
-    pub namespace: Option<String>,
-    pub report_file: Option<PathBuf>,
-    pub allowed_contexts: Option<Vec<String>>,
-    pub allow_unknown_contexts: Option<bool>,
-    pub diff_file: Option<PathBuf>,
-    pub show_secrets: Option<bool>,
-    pub rbac: Option<RbacChoice>,
-    pub max_input_bytes: Option<usize>,
-    pub max_documents: Option<usize>,
-    pub max_depth: Option<usize>,
-    pub max_line_bytes: Option<usize>,
-    pub allow_excessive_aliasing: Option<bool>,
-    pub mount_kubeconfig: Option<bool>,
-    pub contexts_file: Option<PathBuf>,
-    pub strict: Option<bool>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("config file {path}: {message}")]
     Config { path: PathBuf, message: String },
+    #[error(
+        "--live contacts only the allowed contexts: name them with --allowed-context NAME (repeatable) or --manifests FILE (the rendered chart); it never contacts every context of a kubeconfig"
+    )]
+    LiveWithoutContexts,
+    #[error("pass --kubeconfig FILE or --contexts-file FILE")]
+    NoKubeconfig,
+    #[error("--now {0}: expected YYYY-MM-DD")]
+    BadDate(String),
 }
 
-impl ConfigFile {
-    /// Parses a config file's text. Relative paths in it are taken relative to its folder.
-    pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, SettingsError> {
-        let mut cfg: ConfigFile = if text.trim().is_empty() {
-            ConfigFile::default()
-        } else {
-            serde_saphyr::from_str(text).map_err(|e| SettingsError::Config {
-                path: path.to_path_buf(),
-                message: crate::messages::without_library_hints(&e.to_string()),
-            })?
-        };
-        let base = path.parent().unwrap_or(Path::new(""));
-        for p in [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file]
-            .into_iter()
-            .flatten()
-        {
-            if p.is_relative() {
-                *p = base.join(&*p);
-            }
+/// The `--config` file: the post-render options in kebab-case (`secret-name: x`), read into
+/// the command line's own type. Relative paths in it are taken relative to its folder.
+pub fn config_file(path: &Path, text: &str) -> Result<PostRenderArgs, SettingsError> {
+    let mut cfg: PostRenderArgs = if text.trim().is_empty() {
+        PostRenderArgs::default()
+    } else {
+        serde_saphyr::from_str(text).map_err(|e| SettingsError::Config {
+            path: path.to_path_buf(),
+            message: crate::messages::without_library_hints(&e.to_string()),
+        })?
+    };
+    let base = path.parent().unwrap_or(Path::new(""));
+    for p in
+        [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file].into_iter().flatten()
+    {
+        if p.is_relative() {
+            *p = base.join(&*p);
         }
-        Ok(cfg)
+    }
+    Ok(cfg)
+}
+
+impl Default for Settings {
+    /// No flags, no environment, no config file.
+    fn default() -> Settings {
+        Settings::resolve(&PostRenderArgs::default(), PostRenderArgs::default())
     }
 }
 
 impl Settings {
-    pub fn resolve(args: &PostRenderArgs, config: ConfigFile) -> Settings {
+    /// Flags and environment (`args`, clap reads both) over the `--config` file (`config`)
+    /// over defaults.
+    pub fn resolve(args: &PostRenderArgs, config: PostRenderArgs) -> Settings {
         // Destructured so that a new option cannot be forgotten here.
         let PostRenderArgs {
             config: _,
@@ -129,32 +120,172 @@ impl Settings {
             container: container.or(config.container).unwrap_or_else(|| DEFAULT_CONTAINER.into()),
             namespace: namespace.or(config.namespace),
             report_file: report_file.or(config.report_file),
-            allowed_contexts: if allowed_context.is_empty() {
-                config.allowed_contexts.unwrap_or_default()
-            } else {
-                allowed_context
-            },
+            allowed_contexts: if allowed_context.is_empty() { config.allowed_context } else { allowed_context },
             allowed_contexts_source,
-            allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts.unwrap_or(false),
+            allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts,
             limits: Limits {
                 max_input_bytes: max_input_bytes.or(config.max_input_bytes).unwrap_or(d.max_input_bytes),
                 max_documents: max_documents.or(config.max_documents).unwrap_or(d.max_documents),
                 max_depth: max_depth.or(config.max_depth).unwrap_or(d.max_depth),
                 max_line_bytes: max_line_bytes.or(config.max_line_bytes).unwrap_or(d.max_line_bytes),
-                refuse_excessive_aliasing: !(allow_excessive_aliasing
-                    || config.allow_excessive_aliasing.unwrap_or(false)),
+                refuse_excessive_aliasing: !(allow_excessive_aliasing || config.allow_excessive_aliasing),
             },
             diff_file: diff_file.or(config.diff_file),
-            rbac: match rbac.or(config.rbac).unwrap_or(RbacChoice::Add) {
-                RbacChoice::Add => RbacMode::Add,
-                RbacChoice::Audit => RbacMode::Audit,
-                RbacChoice::Tighten => RbacMode::Tighten,
-                RbacChoice::Off => RbacMode::Off,
-            },
-            show_secrets: show_secrets || config.show_secrets.unwrap_or(false),
-            mount_kubeconfig: !no_mount && config.mount_kubeconfig.unwrap_or(true),
+            rbac: rbac.or(config.rbac).unwrap_or_default(),
+            show_secrets: show_secrets || config.show_secrets,
+            mount_kubeconfig: !(no_mount || config.no_mount),
             contexts_file: contexts_file.or(config.contexts_file),
-            strict: strict || config.strict.unwrap_or(false),
+            strict: strict || config.strict,
+        }
+    }
+}
+
+/// What `doctor` checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DoctorSource {
+    Kubeconfig(PathBuf),
+    /// A contexts file from `kubeconfig pack --contexts-file`.
+    ContextsFile(PathBuf),
+}
+
+impl DoctorSource {
+    pub fn path(&self) -> &Path {
+        match self {
+            DoctorSource::Kubeconfig(p) | DoctorSource::ContextsFile(p) => p,
+        }
+    }
+}
+
+/// `doctor --live`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LiveSettings {
+    pub timeout: std::time::Duration,
+    pub allow_exec: bool,
+}
+
+/// `doctor`'s settings: flags, then the environment (clap reads `SKYHELM_KUBECONFIG`), then
+/// defaults. doctor has no `--config` file (its options are not post-render's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorSettings {
+    pub source: DoctorSource,
+    /// `--allowed-context`; empty: from `manifests`.
+    pub allowed_contexts: Vec<String>,
+    pub manifests: Option<PathBuf>,
+    pub deployment: Option<String>,
+    pub container: String,
+    pub output: DoctorOutput,
+    /// Seconds since the epoch to check certificate expiry at; None: now.
+    pub now: Option<i64>,
+    pub live: Option<LiveSettings>,
+}
+
+impl DoctorSettings {
+    pub fn resolve(args: &DoctorArgs) -> Result<DoctorSettings, SettingsError> {
+        let DoctorArgs {
+            kubeconfig,
+            contexts_file,
+            allowed_context,
+            manifests,
+            deployment,
+            container,
+            output,
+            now,
+            live,
+            timeout,
+            allow_exec,
+        } = args.clone();
+        if live && allowed_context.is_empty() && manifests.is_none() {
+            return Err(SettingsError::LiveWithoutContexts);
+        }
+        let source = match (kubeconfig, contexts_file) {
+            (_, Some(c)) => DoctorSource::ContextsFile(c),
+            (Some(k), None) => DoctorSource::Kubeconfig(k),
+            (None, None) => return Err(SettingsError::NoKubeconfig),
+        };
+        let now = match now {
+            Some(d) => Some(crate::kubeconfig::cert::parse_date(&d).ok_or(SettingsError::BadDate(d))?),
+            None => None,
+        };
+        Ok(DoctorSettings {
+            source,
+            allowed_contexts: allowed_context,
+            manifests,
+            deployment,
+            container: container.unwrap_or_else(|| DEFAULT_CONTAINER.into()),
+            output,
+            now,
+            live: live.then_some(LiveSettings { timeout: std::time::Duration::from_secs(timeout), allow_exec }),
+        })
+    }
+}
+
+/// `generate`'s settings: flags, then defaults (the output folder follows the format).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateSettings {
+    pub environments: PathBuf,
+    pub out: PathBuf,
+    pub templates: Option<PathBuf>,
+    pub check: bool,
+    pub format: Format,
+}
+
+impl GenerateSettings {
+    pub fn resolve(args: &GenerateArgs) -> GenerateSettings {
+        let GenerateArgs { environments, out, templates, check, format } = args.clone();
+        GenerateSettings {
+            environments,
+            out: out.unwrap_or_else(|| format.default_out().into()),
+            templates,
+            check,
+            format,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::ValueEnum;
+
+    use super::*;
+
+    #[test]
+    fn config_file_reads_the_command_line_type() {
+        let path = Path::new("/etc/skyhelm/config.yaml");
+        let cfg = config_file(
+            path,
+            "rbac: tighten\nmount-kubeconfig: false\nstrict: true\nallowed-contexts: [a, b]\nkubeconfig: k\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.rbac, Some(RbacMode::Tighten));
+        assert!(cfg.no_mount && cfg.strict);
+        assert_eq!(cfg.allowed_context, ["a", "b"]);
+        assert_eq!(cfg.kubeconfig.as_deref(), Some(Path::new("/etc/skyhelm/k")));
+        // null is unset, as it was when the file had its own all-Option type.
+        let cfg = config_file(path, "mount-kubeconfig: null\nallowed-contexts: ~\nstrict:\nrbac: null\n").unwrap();
+        assert_eq!(cfg, PostRenderArgs::default());
+        assert!(config_file(path, "mount-kubeconfig: true\n").is_ok_and(|c| !c.no_mount));
+        // Options that only the command line has are unknown in the file.
+        for key in ["config", "no-mount", "allowed-context", "allowed-context-from-env"] {
+            assert!(config_file(path, &format!("{key}: x\n")).is_err(), "{key}");
+        }
+        // Flags win over the file; the file over defaults.
+        let args = PostRenderArgs { rbac: Some(RbacMode::Audit), ..Default::default() };
+        let file = config_file(path, "rbac: off\nmount-kubeconfig: false\n").unwrap();
+        let s = Settings::resolve(&args, file);
+        assert_eq!((s.rbac, s.mount_kubeconfig), (RbacMode::Audit, false));
+        assert_eq!(Settings::default().rbac, RbacMode::Add);
+    }
+
+    #[test]
+    fn each_mode_and_format_has_one_name() {
+        for m in RbacMode::value_variants() {
+            assert_eq!(m.to_possible_value().map(|v| v.get_name().to_string()), Some(m.name().to_string()));
+            assert_eq!(RbacMode::from_name(m.name()), Some(*m));
+            assert_eq!(serde_json::to_value(m).unwrap(), m.name());
+        }
+        assert_eq!(RbacMode::names(), "add, audit, tighten, off");
+        for f in Format::value_variants() {
+            assert_eq!(f.to_possible_value().map(|v| v.get_name().to_string()), Some(f.name().to_string()));
         }
     }
 }

@@ -4,7 +4,7 @@
 //! it, the original plus the declared changes (checked inside post-render: an internal error is
 //! a bug).
 use libfuzzer_sys::fuzz_target;
-use skyhelm::settings::{ConfigFile, Settings};
+use skyhelm::settings::Settings;
 
 const API: &str = "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: sky-api-server\n  namespace: sky\nspec:\n  template:\n    spec:\n      containers:\n      - name: skypilot-api\n        image: img\n      volumes:\n      - name: skypilot-config\n        configMap:\n          name: sky-config\n";
 
@@ -12,7 +12,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = std::str::from_utf8(data) else { return };
     let quoted = serde_json::to_string(config).expect("json string");
     let stream = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sky-config\n  namespace: sky\ndata:\n  config.yaml: {quoted}\n{API}");
-    let mut settings = Settings::resolve(&Default::default(), ConfigFile::default());
+    let mut settings = Settings::default();
     settings.allowed_contexts = vec!["a".into(), "in-cluster".into()];
     match skyhelm::post_render::post_render(stream.as_bytes(), &settings, None) {
         Ok(out) => assert!(!out.output.is_empty()),

@@ -4,10 +4,10 @@
 //! never fails its own check that each edited document means the original plus the declared
 //! changes (an internal error is a bug).
 use libfuzzer_sys::fuzz_target;
-use skyhelm::settings::{ConfigFile, Settings};
+use skyhelm::settings::Settings;
 
 fuzz_target!(|data: &[u8]| {
-    let settings = Settings::resolve(&Default::default(), ConfigFile::default());
+    let settings = Settings::default();
     match skyhelm::post_render::post_render(data, &settings, None) {
         Ok(out) if out.changes.is_empty() => assert_eq!(out.output.as_bytes(), data),
         Ok(out) => assert!(!out.output.is_empty()),

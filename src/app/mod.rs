@@ -23,7 +23,7 @@ use crate::policy::contexts::{self, AllowedList};
 use crate::post_render::PostRenderError;
 use crate::report::{self, Report, ReportOptions};
 use crate::rules::change::Outcome;
-use crate::settings::{ConfigFile, Settings, SettingsError};
+use crate::settings::{self, DoctorSettings, DoctorSource, GenerateSettings, LiveSettings, Settings, SettingsError};
 use files::Mode;
 
 /// Every error skyhelm prints. Only its `Display` is printed (`main_with`), so each message
@@ -48,17 +48,8 @@ pub enum AppError {
     Pack(#[from] PackError),
     #[error("both a kubeconfig ({}) and a contexts file ({}) are given; pass one", .kubeconfig.display(), .contexts_file.display())]
     KubeconfigAndContextsFile { kubeconfig: PathBuf, contexts_file: PathBuf },
-    #[error("pass --kubeconfig FILE or --contexts-file FILE")]
-    NoKubeconfig,
-    #[error(
-        "--live contacts only the allowed contexts: name them with --allowed-context NAME (repeatable) or \
-         --manifests FILE (the rendered chart); it never contacts every context of a kubeconfig"
-    )]
-    LiveWithoutContexts,
     #[error("--live contacts only the allowed contexts, and the manifests name none: pass --allowed-context NAME")]
     LiveManifestsNameNone,
-    #[error("--now {0}: expected YYYY-MM-DD")]
-    NowNotADate(String),
     #[error("{}: not UTF-8", .0.display())]
     NotUtf8(PathBuf),
     #[error(transparent)]
@@ -183,9 +174,9 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
     let config = match &args.config {
         Some(path) => {
             let bytes = read_file("reading config file", path)?;
-            ConfigFile::parse(path, &String::from_utf8_lossy(&bytes))?
+            settings::config_file(path, &String::from_utf8_lossy(&bytes))?
         }
-        None => ConfigFile::default(),
+        None => PostRenderArgs::default(),
     };
     Ok(Settings::resolve(args, config))
 }
@@ -307,7 +298,7 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
     let report = Report::from_outcome(&outcome, &opts);
     let text = match args.output {
         DiffOutput::Diff => report::render_human(&report, &opts),
-        DiffOutput::Json => report::render_json(&report, &opts),
+        DiffOutput::Json => report::render_json(&report),
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
     Ok(if report.changed() { Exit::Changes } else { Exit::Ok }.into())
@@ -324,18 +315,13 @@ fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
 }
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
-    if args.live && args.allowed_context.is_empty() && args.manifests.is_none() {
-        return Err(AppError::LiveWithoutContexts);
-    }
-    let (path, text, contexts_file) = match (&args.kubeconfig, &args.contexts_file) {
-        (_, Some(c)) => (c.display().to_string(), Vec::new(), Some(read_contexts_file(c)?)),
-        (Some(k), None) => (k.display().to_string(), read_file("reading kubeconfig", k)?, None),
-        (None, None) => return Err(AppError::NoKubeconfig),
+    let settings = DoctorSettings::resolve(args)?;
+    let path = settings.source.path().display().to_string();
+    let (text, contexts_file) = match &settings.source {
+        DoctorSource::ContextsFile(c) => (Vec::new(), Some(read_contexts_file(c)?)),
+        DoctorSource::Kubeconfig(k) => (read_file("reading kubeconfig", k)?, None),
     };
-    let now = match &args.now {
-        Some(d) => cert::parse_date(d).ok_or_else(|| AppError::NowNotADate(d.clone()))?,
-        None => cert::unix_now(),
-    };
+    let now = settings.now.unwrap_or_else(cert::unix_now);
     let mut input = DoctorInput {
         path: &path,
         text: &text,
@@ -345,34 +331,31 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         now,
         external_database: false,
     };
-    if let Some(manifests) = &args.manifests {
+    if let Some(manifests) = &settings.manifests {
         let bytes = read_input(manifests)?;
-        let inspected = crate::post_render::deployed_contexts(
-            &bytes,
-            args.deployment.as_deref(),
-            args.container.as_deref().unwrap_or(crate::rules::api_server::DEFAULT_CONTAINER),
-        )
-        .map_err(Box::new)?;
+        let inspected =
+            crate::post_render::deployed_contexts(&bytes, settings.deployment.as_deref(), &settings.container)
+                .map_err(Box::new)?;
         input.in_cluster_name = inspected.facts.in_cluster_name;
         input.in_cluster_exists = Some(inspected.facts.in_cluster_exists);
         input.allowed = inspected.lists;
         input.external_database = inspected.external_database;
     }
-    if !args.allowed_context.is_empty() {
-        input.allowed = Some(vec![("--allowed-context".into(), AllowedList::from_flag(&args.allowed_context))]);
+    if !settings.allowed_contexts.is_empty() {
+        input.allowed = Some(vec![("--allowed-context".into(), AllowedList::from_flag(&settings.allowed_contexts))]);
     }
-    if args.live && input.allowed.is_none() {
+    if settings.live.is_some() && input.allowed.is_none() {
         return Err(AppError::LiveManifestsNameNone);
     }
     let mut findings = match &contexts_file {
         Some(f) => doctor::doctor_contexts_file(f, &input),
         None => doctor::doctor(&input),
     };
-    if args.live {
-        findings.extend(live_findings(&text, &input, args.timeout, args.allow_exec));
+    if let Some(live) = settings.live {
+        findings.extend(live_findings(&text, &input, live));
         findings.sort_by_key(|f| f.severity);
     }
-    let text = match args.output {
+    let text = match settings.output {
         DoctorOutput::Table => doctor::render_table(&path, &findings),
         DoctorOutput::Json => doctor::render_json(&path, &findings),
     };
@@ -443,7 +426,7 @@ fn read_regular_file(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
 
 /// The contexts `doctor --live` checks: those the allowed lists use (`run_doctor` makes sure
 /// there is a list).
-fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64, allow_exec: bool) -> Vec<doctor::Finding> {
+fn live_findings(text: &[u8], input: &DoctorInput, live: LiveSettings) -> Vec<doctor::Finding> {
     let Ok(config) =
         std::str::from_utf8(text).map_err(|_| ()).and_then(|t| kube::config::Kubeconfig::from_yaml(t).map_err(|_| ()))
     else {
@@ -467,7 +450,7 @@ fn live_findings(text: &[u8], input: &DoctorInput, timeout: u64, allow_exec: boo
             true
         }
     });
-    crate::live::client::check_contexts(&config, &wanted, std::time::Duration::from_secs(timeout), allow_exec)
+    crate::live::client::check_contexts(&config, &wanted, live.timeout, live.allow_exec)
         .iter()
         .flat_map(|(c, r)| crate::live::findings(c, r))
         .collect()
@@ -512,20 +495,14 @@ fn load_templates(dir: Option<&Path>) -> Result<Vec<(String, String)>, AppError>
 
 fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     use crate::chart;
-    let path = args.environments.display().to_string();
-    let text = String::from_utf8(read_file("reading environments file", &args.environments)?)
-        .map_err(|_| AppError::NotUtf8(args.environments.clone()))?;
+    let settings = GenerateSettings::resolve(args);
+    let path = settings.environments.display().to_string();
+    let text = String::from_utf8(read_file("reading environments file", &settings.environments)?)
+        .map_err(|_| AppError::NotUtf8(settings.environments.clone()))?;
     let file = chart::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
     let envs = chart::environments(&file).map_err(AppError::Generate)?;
-    let base = args.environments.parent().unwrap_or(Path::new(""));
-    let (format, default_out) = match args.format {
-        crate::cli::GenerateFormat::Chart => (chart::gitops::Format::Chart, "charts"),
-        crate::cli::GenerateFormat::Flux => (chart::gitops::Format::Flux, "flux"),
-        crate::cli::GenerateFormat::Argocd => (chart::gitops::Format::ArgoCd, "argocd"),
-        crate::cli::GenerateFormat::Helmfile => (chart::gitops::Format::Helmfile, "helmfile"),
-    };
-    let out = args.out.clone().unwrap_or_else(|| PathBuf::from(default_out));
-    let out = &out;
+    let base = settings.environments.parent().unwrap_or(Path::new(""));
+    let out = &settings.out;
     let mut kubeconfigs = std::collections::BTreeMap::new();
     for env in &envs {
         if let Some(k) = &env.kubeconfig {
@@ -546,16 +523,17 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
             kubeconfigs.insert(env.name.clone(), loaded);
         }
     }
-    let templates = load_templates(args.templates.as_deref())?;
+    let templates = load_templates(settings.templates.as_deref())?;
     // The file's name goes into comments of generated files: no line breaks or control characters.
-    let source: String = args
+    let source: String = settings
         .environments
         .file_name()
         .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned())
         .chars()
         .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') { '?' } else { c })
         .collect();
-    let charts = chart::generate(&file, &source, &kubeconfigs, &templates, format).map_err(AppError::Generate)?;
+    let charts =
+        chart::generate(&file, &source, &kubeconfigs, &templates, settings.format).map_err(AppError::Generate)?;
     for c in &charts {
         for n in &c.notes {
             eprintln!("skyhelm: note: {n}");
@@ -564,7 +542,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
             eprintln!("skyhelm: warning: {w}");
         }
     }
-    if args.check {
+    if settings.check {
         let mut differs = false;
         for c in &charts {
             differs |= check_generated(out, c)?;

@@ -13,6 +13,7 @@ use crate::kubeconfig::LoadedKubeconfig;
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
 use crate::policy::contexts::{self, ContextError, ContextFacts};
+use crate::rules::rbac::RbacMode;
 use crate::yaml::emit::{self, Layout};
 
 pub const DEFAULT_REPOSITORY: &str = "https://helm.skypilot.co";
@@ -90,7 +91,7 @@ pub struct Environment {
     pub allowed_contexts: Option<Vec<String>>,
     pub kubeconfig: Option<String>,
     pub contexts: Option<String>,
-    pub rbac: String,
+    pub rbac: RbacMode,
     pub config: Map<String, Value>,
     pub chart_version: String,
     pub repository: String,
@@ -140,6 +141,11 @@ pub fn is_dns1123_label(s: &str, max: usize) -> bool {
         && b[b.len() - 1] != b'-'
 }
 
+/// The RBAC mode an environment names (its own, else the defaults'), as written.
+fn rbac_name<'f>(file: &'f EnvironmentsFile, e: &'f EnvironmentEntry) -> Option<&'f str> {
+    e.settings.rbac.as_deref().or(file.defaults.rbac.as_deref())
+}
+
 fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
     let d = &file.defaults;
     let s = &e.settings;
@@ -158,7 +164,7 @@ fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()),
         kubeconfig: pick(&s.kubeconfig, &d.kubeconfig),
         contexts: pick(&s.contexts, &d.contexts),
-        rbac: pick(&s.rbac, &d.rbac).unwrap_or_else(|| "add".into()),
+        rbac: rbac_name(file, e).and_then(RbacMode::from_name).unwrap_or_default(),
         config,
         chart_version: pick(&s.chart_version, &d.chart_version).unwrap_or_else(|| "0.0.0".into()),
         repository: pick(&s.repository, &d.repository).unwrap_or_else(|| DEFAULT_REPOSITORY.into()),
@@ -201,8 +207,8 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
         if env.kubeconfig.is_some() && env.contexts.is_some() {
             errors.push(bad("both kubeconfig and contexts are set; keep one".into()));
         }
-        if !["add", "audit", "tighten", "off"].contains(&env.rbac.as_str()) {
-            errors.push(bad(format!("rbac `{}` is not one of add, audit, tighten, off", env.rbac)));
+        if let Some(name) = rbac_name(file, e).filter(|n| RbacMode::from_name(n).is_none()) {
+            errors.push(bad(format!("rbac `{name}` is not one of {}", RbacMode::names())));
         }
         out.push(env);
     }
@@ -432,12 +438,7 @@ pub fn generate(
 ) -> Result<Vec<GeneratedChart>, Vec<GenerateError>> {
     use gitops::Format;
     let envs = environments(file)?;
-    let format_name = match format {
-        Format::Chart => "chart",
-        Format::Flux => "flux",
-        Format::ArgoCd => "argocd",
-        Format::Helmfile => "helmfile",
-    };
+    let format_name = format.name();
     // The repositories (by URL) the GitOps objects fetch the upstream chart from.
     let mut repositories: Vec<(String, String)> = Vec::new();
     let mut releases = Vec::new();
@@ -629,6 +630,62 @@ fn tera_message(e: &tera::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields serde accepts for `T` (from its unknown-field message: serde is the one
+    /// place that knows them).
+    fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
+        let Err(e) = serde_json::from_value::<T>(json!({"\u{1}": 0})) else { panic!("accepted an unknown field") };
+        let msg = e.to_string();
+        let list = msg.split("expected one of ").nth(1).expect("serde lists the fields");
+        list.split(", ").map(|f| f.trim_matches(|c: char| c == '`' || c.is_whitespace()).to_string()).collect()
+    }
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("an object").keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    /// schemas/environments.schema.json (for editors) is checked against the types that read
+    /// the file: the same fields, each property's type accepted and a wrong type refused, the
+    /// RBAC modes, the defaults.
+    #[test]
+    fn environments_schema_matches_the_types() {
+        let schema: Value = serde_json::from_str(include_str!("../../schemas/environments.schema.json")).unwrap();
+        let mut top = serde_fields::<EnvironmentsFile>();
+        top.sort();
+        assert_eq!(keys(&schema["properties"]), top);
+        assert_eq!(schema["required"], json!(["environments"]));
+        assert!(serde_json::from_value::<EnvironmentsFile>(json!({})).is_err());
+        assert_eq!(schema["properties"]["name"]["default"], default_name());
+
+        let props = &schema["definitions"]["settings"]["properties"];
+        let mut fields = serde_fields::<EnvSettings>();
+        fields.push("name".into()); // EnvironmentEntry's own field, next to the flattened settings
+        fields.sort();
+        assert_eq!(keys(props), fields);
+        for (name, p) in props.as_object().unwrap().iter().filter(|(n, _)| *n != "name") {
+            let (good, bad) = match (p["type"].as_str(), p.get("enum")) {
+                (Some("string"), _) => (json!("x"), json!(1)),
+                (Some("boolean"), _) => (json!(true), json!("x")),
+                (Some("array"), _) => {
+                    assert_eq!(p["items"]["type"], "string", "{name}");
+                    (json!(["a"]), json!("a"))
+                }
+                (Some("object"), _) => (json!({"a": 1}), json!("x")),
+                (None, Some(values)) => {
+                    let values: Vec<&str> = values.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+                    assert_eq!(values.join(", "), RbacMode::names(), "{name}");
+                    (json!(values[0]), json!(1))
+                }
+                other => panic!("{name}: no check for {other:?}"),
+            };
+            assert!(serde_json::from_value::<EnvSettings>(json!({ name.as_str(): good })).is_ok(), "{name}: {good}");
+            assert!(serde_json::from_value::<EnvSettings>(json!({ name.as_str(): bad })).is_err(), "{name}: {bad}");
+        }
+        let secret = props["kubeconfigSecretName"]["description"].as_str().unwrap();
+        assert!(secret.contains(&format!("(default {})", crate::settings::DEFAULT_SECRET_NAME)), "{secret}");
+    }
 
     /// Every value a built-in template writes into a YAML file goes through `| yaml` (the one
     /// YAML 1.1-safe quoting function), except the config text, which `emit` wrote.

@@ -4,6 +4,7 @@
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, PolicyRule, RoleBinding, Subject};
 
 use super::minimal_rbac::Perm;
+use crate::stream::DocIndex;
 
 /// Where a rule came from, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,7 +78,7 @@ impl RoleKey {
 /// A RoleBinding or ClusterRoleBinding that binds the account, reduced to what evaluation needs.
 #[derive(Debug, Clone)]
 pub struct Binding {
-    pub doc: usize,
+    pub doc: DocIndex,
     /// `RoleBinding ns/name` or `ClusterRoleBinding name`.
     pub label: String,
     /// The namespace a RoleBinding grants in; None for a ClusterRoleBinding.
@@ -130,7 +131,7 @@ pub fn match_subjects(subjects: &[Subject], sa_ns: &str, sa_name: &str, binding_
 }
 
 impl Binding {
-    pub fn from_role_binding(doc: usize, rb: &RoleBinding, namespace: Option<String>) -> Binding {
+    pub fn from_role_binding(doc: DocIndex, rb: &RoleBinding, namespace: Option<String>) -> Binding {
         let cluster = rb.role_ref.kind != "Role";
         Binding {
             doc,
@@ -149,7 +150,7 @@ impl Binding {
         }
     }
 
-    pub fn from_cluster_role_binding(doc: usize, crb: &ClusterRoleBinding) -> Binding {
+    pub fn from_cluster_role_binding(doc: DocIndex, crb: &ClusterRoleBinding) -> Binding {
         Binding {
             doc,
             label: format!("ClusterRoleBinding {}", crb.metadata.name.as_deref().unwrap_or("")),
@@ -163,7 +164,7 @@ impl Binding {
 /// A Role or ClusterRole some binding of the account refers to.
 #[derive(Debug, Clone)]
 pub struct RoleDoc {
-    pub doc: usize,
+    pub doc: DocIndex,
     pub key: RoleKey,
     pub rules: Vec<PolicyRule>,
 }

@@ -9,7 +9,7 @@ use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::rules::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
-use crate::stream::{self, DocRef, InputError, ManifestError, Manifests};
+use crate::stream::{self, DocIndex, DocRef, InputError, ManifestError, Manifests};
 use crate::yaml::{Limits, Reader, Tree};
 use verify::Mismatch;
 
@@ -148,7 +148,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     let RuleOutput { changes, added, notes } = rules;
     let mut edits = vec![Vec::new(); m.len()];
     for c in &changes {
-        if let Some(e) = edits.get_mut(c.doc) {
+        if let Some(e) = edits.get_mut(c.doc.index()) {
             e.extend(c.edits.iter().cloned());
         }
     }
@@ -191,8 +191,8 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     }
     outcome.changes = changes;
     for (i, added) in added.into_iter().enumerate() {
-        let doc = m.len() + i;
-        let at = || DocRef { document: doc + 1, resource: Some(added.resource.to_string()), line: None };
+        let doc = DocIndex::new(m.len() + i);
+        let at = || DocRef { document: doc, resource: Some(added.resource.to_string()), line: None };
         verify::check_added(&added.value, &added.text, limits)
             .map_err(|cause| PostRenderError::Internal { at: at(), cause })?;
         if let Some((line, c)) = verify::yaml11_break(&added.text) {

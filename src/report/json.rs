@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Report, ReportOptions};
+use super::Report;
 use crate::rules::change::{Action, RuleId, Severity};
 
 #[derive(Serialize)]
@@ -18,6 +18,7 @@ struct Json<'a> {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct JsonResource<'a> {
+    /// 1-based, as the text report counts documents.
     document: usize,
     api_version: &'a str,
     kind: &'a str,
@@ -50,7 +51,7 @@ struct JsonSummary {
     added: usize,
 }
 
-pub fn render_json(report: &Report, _opts: &ReportOptions) -> String {
+pub fn render_json(report: &Report) -> String {
     let resources = report
         .resources
         .iter()
@@ -58,7 +59,7 @@ pub fn render_json(report: &Report, _opts: &ReportOptions) -> String {
             let mut rules: Vec<RuleId> = r.reasons.iter().map(|(rule, _)| *rule).collect();
             rules.dedup();
             JsonResource {
-                document: r.document,
+                document: r.document.number(),
                 api_version: &r.id.api_version,
                 kind: &r.id.kind,
                 namespace: r.id.namespace.as_deref(),

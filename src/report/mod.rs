@@ -11,7 +11,7 @@ pub use json::render_json;
 pub use redact::redact_secret;
 
 use crate::rules::change::{Action, FieldDiff, Note, Outcome, RuleId};
-use crate::stream::ResourceId;
+use crate::stream::{DocIndex, ResourceId};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ReportOptions {
@@ -30,8 +30,7 @@ impl Default for ReportOptions {
 /// One resource in the report.
 #[derive(Debug, Clone)]
 pub struct ResourceReport {
-    /// 1-based position in the stream.
-    pub document: usize,
+    pub document: DocIndex,
     pub id: ResourceId,
     pub action: Action,
     pub reasons: Vec<(RuleId, String)>,
@@ -63,7 +62,7 @@ impl Report {
                     _ => None,
                 };
                 ResourceReport {
-                    document: d.doc + 1,
+                    document: d.doc,
                     id: d.resource.clone(),
                     action: d.action,
                     reasons: changes.iter().flat_map(|c| c.reasons.iter().map(|r| (c.rule, r.clone()))).collect(),

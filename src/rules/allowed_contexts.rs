@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::policy::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope};
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
-use crate::stream::{DocRef, ManifestError, Manifests};
+use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
 
 use super::{
@@ -100,7 +100,7 @@ fn token_mounted(m: &Manifests, api: &ApiServer) -> Result<bool, ManifestError> 
         return Ok(tree.scalar(v) != Some(Scalar11::Bool(false)));
     }
     let sa = tree.get_str(api.pod_spec, "serviceAccountName").unwrap_or("default").to_string();
-    if let Some(doc) = m.find("ServiceAccount", &sa, Some(api.resource.namespace.as_deref()))? {
+    if let Some(doc) = m.find("ServiceAccount", &sa, InNamespace::Exactly(api.resource.namespace.as_deref()))? {
         let t = m.tree(doc)?;
         let v = t.root().and_then(|root| t.get(root, "automountServiceAccountToken"));
         return Ok(v.is_none_or(|v| t.scalar(v) != Some(Scalar11::Bool(false))));
@@ -122,50 +122,15 @@ pub fn config_map_name(m: &Manifests, api: &ApiServer) -> Result<String, Manifes
     Ok(from_volume.unwrap_or_else(|| format!("{}-config", api.fullname)))
 }
 
-pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Option<usize>, ManifestError> {
-    m.find("ConfigMap", name, Some(api.resource.namespace.as_deref()))
+pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Option<DocIndex>, ManifestError> {
+    m.find("ConfigMap", name, InNamespace::Exactly(api.resource.namespace.as_deref()))
 }
 
 /// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.
 pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextFacts) -> Result<RuleOutput, RuleError> {
     let mut out = RuleOutput::default();
-    let tree = m.tree(api.doc)?;
-    if env_value(tree, api.container, DB_ENV).is_some() {
-        out.notes.push(note(
-            Severity::Info,
-            format!("{DB_ENV} is set: the API server keeps its config in the external database and the chart requires the ConfigMap config to be null, so allowed_contexts was left alone; set it through SkyPilot (`sky api` / dashboard)"),
-        ));
-        return Ok(out);
-    }
-    let loaded = match load_config(m, api)? {
-        ConfigSource::Found(l) => l,
-        ConfigSource::NotInStream(cm_name) => {
-            out.notes.push(note(
-                Severity::Warning,
-                format!("ConfigMap `{cm_name}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked"),
-            ));
-            return Ok(out);
-        }
-    };
-    let LoadedConfig { cm, key: cm_key, value, text: config_text, tree: config, value_line } = loaded;
-    if let Some((_, None)) = env_value(tree, api.container, IN_CLUSTER_NAME_ENV) {
-        out.notes.push(note(
-            Severity::Warning,
-            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", facts.in_cluster_name),
-        ));
-    }
-    let cm_tree = m.tree(cm)?;
-    let at = |line: Option<usize>| m.doc_ref(cm, line);
-    let edit_err = |cause| ContextsError::ConfigEdit { at: at(value_line), cause };
-
-    let plan = plan_config(config_text, &config, facts, s.explicit, s.explicit_source).map_err(|e| match e {
-        PlanError::Rule(errors) => ContextsError::Rule { at: at(value_line), errors },
-        PlanError::Edit(x) => edit_err(x),
-    })?;
-    if let Some((first, second, key)) = config.duplicate_reads().into_iter().next() {
-        return Err(ContextsError::DuplicateKey { at: at(value_line), key, first, second }.into());
-    }
-    let ConfigPlan { edits, reasons, unknown, intents, notes } = plan;
+    let Some(loaded) = config_to_check(m, api, facts, &mut out.notes)? else { return Ok(out) };
+    let ConfigPlan { edits, reasons, unknown, intents, notes } = checked_plan(m, &loaded, s, facts)?;
     out.notes.extend(notes);
     for name in unknown {
         out.notes.push(note(Severity::Warning, format!("context `{name}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)")));
@@ -174,11 +139,86 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
         return Ok(out);
     }
     // The pipeline reads the new text again and compares it with the plan (`verify`).
-    let new_text = edit::apply(config_text, &edits).map_err(edit_err)?;
+    let new_text = edit::apply(loaded.text, &edits)
+        .map_err(|cause| ContextsError::ConfigEdit { at: m.doc_ref(loaded.cm, loaded.value_line), cause })?;
+    out.changes.push(config_map_change(m, &loaded, reasons, intents, new_text)?);
+    out.notes.push(note(
+        Severity::Info,
+        "allowed_contexts changed: SkyPilot copies config.yaml to its state volume only on first start, so on an existing installation apply the same change through SkyPilot too (`sky api`, the dashboard, or the server's config)".into(),
+    ));
+    Ok(out)
+}
 
+/// The config to check, or None (with a note) when the API server keeps its config in an
+/// external database or its ConfigMap is not in the stream. Warns when the in-cluster
+/// context's name comes through `valueFrom`.
+fn config_to_check<'m>(
+    m: &'m Manifests,
+    api: &ApiServer,
+    facts: &ContextFacts,
+    notes: &mut Vec<Note>,
+) -> Result<Option<LoadedConfig<'m>>, RuleError> {
+    let tree = m.tree(api.doc)?;
+    if env_value(tree, api.container, DB_ENV).is_some() {
+        notes.push(note(
+            Severity::Info,
+            format!("{DB_ENV} is set: the API server keeps its config in the external database and the chart requires the ConfigMap config to be null, so allowed_contexts was left alone; set it through SkyPilot (`sky api` / dashboard)"),
+        ));
+        return Ok(None);
+    }
+    let loaded = match load_config(m, api)? {
+        ConfigSource::Found(l) => l,
+        ConfigSource::NotInStream(cm_name) => {
+            notes.push(note(
+                Severity::Warning,
+                format!("ConfigMap `{cm_name}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked"),
+            ));
+            return Ok(None);
+        }
+    };
+    if let Some((_, None)) = env_value(tree, api.container, IN_CLUSTER_NAME_ENV) {
+        notes.push(note(
+            Severity::Warning,
+            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", facts.in_cluster_name),
+        ));
+    }
+    Ok(Some(loaded))
+}
+
+/// The plan for config.yaml, refused when a key it read is written twice.
+fn checked_plan(
+    m: &Manifests,
+    loaded: &LoadedConfig,
+    s: &ContextSettings,
+    facts: &ContextFacts,
+) -> Result<ConfigPlan, RuleError> {
+    let at = || m.doc_ref(loaded.cm, loaded.value_line);
+    let config = &loaded.tree;
+    let plan = plan_config(loaded.text, config, facts, s.explicit, s.explicit_source).map_err(|e| match e {
+        PlanError::Rule(errors) => ContextsError::Rule { at: at(), errors },
+        PlanError::Edit(cause) => ContextsError::ConfigEdit { at: at(), cause },
+    })?;
+    if let Some((first, second, key)) = config.duplicate_reads().into_iter().next() {
+        return Err(ContextsError::DuplicateKey { at: at(), key, first, second }.into());
+    }
+    Ok(plan)
+}
+
+/// The ConfigMap's change: config.yaml's value replaced by `new_text` (written where there was
+/// none), shown in the report as the decoded text before and after.
+fn config_map_change(
+    m: &Manifests,
+    loaded: &LoadedConfig,
+    reasons: Vec<String>,
+    intents: Vec<Intent>,
+    new_text: String,
+) -> Result<Change, RuleError> {
+    let cm = loaded.cm;
+    let at = |line: Option<usize>| m.doc_ref(cm, line);
+    let cm_tree = m.tree(cm)?;
     let cm_editor = Editor::new(m.text(cm), cm_tree);
-    let manifest_edit = |cause| ManifestError::Edit { at: at(value_line), cause };
-    let cm_edit = match (cm_key, value) {
+    let manifest_edit = |cause| ManifestError::Edit { at: at(loaded.value_line), cause };
+    let cm_edit = match (loaded.key, loaded.value) {
         (_, Some(v)) if cm_tree.str(v).is_some() => vec![cm_editor.replace_text(v, &new_text).map_err(manifest_edit)?],
         (Some(k), Some(v)) => {
             // A null config.yaml: Helm 4 sends strings double-quoted, Helm 3 as literal blocks.
@@ -193,7 +233,7 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
         }
     };
     let resource = m.resource(cm)?.ok_or(ManifestError::Unnamed { at: at(None) })?;
-    out.changes.push(Change {
+    Ok(Change {
         doc: cm,
         resource,
         rule: RuleId::AllowedContexts,
@@ -206,22 +246,18 @@ pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextF
         }],
         field: Some(FieldDiff {
             path: format!("data.{CONFIG_KEY}"),
-            before: config_text.to_string(),
+            before: loaded.text.to_string(),
             after: new_text,
             intents,
         }),
-    });
-    out.notes.push(note(
-        Severity::Info,
-        "allowed_contexts changed: SkyPilot copies config.yaml to its state volume only on first start, so on an existing installation apply the same change through SkyPilot too (`sky api`, the dashboard, or the server's config)".into(),
-    ));
-    Ok(out)
+    })
 }
 
 /// The SkyPilot config as the API server mounts it.
 pub struct LoadedConfig<'m> {
-    pub cm: usize,
-    /// The `config.yaml` key and value in the ConfigMap's `data`, when present.
+    pub cm: DocIndex,
+    /// The `config.yaml` key and value in the ConfigMap's `data`, when present: nodes of the
+    /// ConfigMap's tree (`m.tree(cm)`), not of `tree`.
     pub key: Option<NodeId>,
     pub value: Option<NodeId>,
     pub text: &'m str,
@@ -256,6 +292,20 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
         }
         .into());
     }
+    let text = config_text(m, cm, value, value_line)?;
+    let tree = parse_config(m, cm, text, value_line)?;
+    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
+}
+
+/// config.yaml's text: the ConfigMap's value when it is a string (empty when absent or null);
+/// a tag or a value Kubernetes does not read as a string is refused.
+fn config_text<'m>(
+    m: &'m Manifests,
+    cm: DocIndex,
+    value: Option<NodeId>,
+    value_line: Option<usize>,
+) -> Result<&'m str, RuleError> {
+    let cm_tree = m.tree(cm)?;
     if let Some(tag) = value.and_then(|v| cm_tree.tag(v))
         && !matches!(tag, "!" | "tag:yaml.org,2002:str" | "tag:yaml.org,2002:null" | "!!str" | "!!null")
     {
@@ -280,6 +330,11 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
             }
         },
     };
+    Ok(text)
+}
+
+/// Parses config.yaml, refusing what PyYAML (SkyPilot) would read differently or not load.
+fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usize>) -> Result<Tree, RuleError> {
     if let Some((line, c)) = crate::post_render::verify::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
@@ -290,7 +345,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
     })?;
     // PyYAML's safe loader constructs only the core tags; any other makes SkyPilot's load fail.
     const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
-    for (id, node) in tree.nodes().iter().enumerate() {
+    for id in tree.ids() {
         if let Some(tag) = tree.tag(id)
             && tag != "!"
             && !tag
@@ -300,13 +355,13 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
         {
             return Err(ContextsError::ConfigUnloadable {
                 at: m.doc_ref(cm, value_line),
-                line: node.line,
+                line: tree.node(id).line,
                 tag: tag.to_string(),
             }
             .into());
         }
     }
-    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
+    Ok(tree)
 }
 
 /// A list's items as PyYAML reads them: the names, and an error for each item that is not a string.
@@ -472,6 +527,8 @@ enum Final {
     Names(Vec<String>),
 }
 
+/// Plans config.yaml's edits: the global list, each workspace's list, then the keys of
+/// `context_configs` and the patterns of `remote_identity`.
 fn plan_config(
     text: &str,
     config: &Tree,
@@ -479,63 +536,120 @@ fn plan_config(
     explicit: &[String],
     source: &str,
 ) -> Result<ConfigPlan, PlanError> {
-    let editor = Editor::new(text, config);
-    let mut plan = ConfigPlan::default();
-    let mut errors: Vec<ContextError> = Vec::new();
-    let root = config.root().filter(|&r| !config.is_null(r));
-    let global = root.and_then(|r| config.get(r, "kubernetes")).filter(|&k| config.is_map(k));
-    let global_list = global.and_then(|k| match config.lookup(k, "allowed_contexts") {
-        crate::yaml::tree::Lookup::Found { key, value } => Some((key, value)),
-        _ => None,
-    });
-    let set_global = |list: &[String]| Intent::Set { path: keys(GLOBAL), value: json!(list) };
+    let mut planner = Planner {
+        config,
+        editor: Editor::new(text, config),
+        f,
+        root: config.root().filter(|&r| !config.is_null(r)),
+        plan: ConfigPlan::default(),
+        errors: Vec::new(),
+    };
+    let global = planner.root.and_then(|r| config.get(r, "kubernetes")).filter(|&k| config.is_map(k));
+    let global_final = planner.global_list(global, explicit, source)?;
+    let global_has_in_cluster = f.in_cluster_exists
+        && match &global_final {
+            Final::All => true,
+            Final::Names(n) => n.contains(&f.in_cluster_name),
+            Final::Unset => false,
+        };
+    let workspaces = planner.root.and_then(|r| config.get(r, "workspaces"));
+    planner.workspace_lists(workspaces, global_has_in_cluster)?;
+    for (label, path, k) in &context_scopes(config, global, workspaces) {
+        planner.context_keys(label, path, *k)?;
+    }
+    if !planner.errors.is_empty() {
+        return Err(PlanError::Rule(planner.errors));
+    }
+    Ok(planner.plan)
+}
 
-    // The global list: explicit, set, `all`, or unset.
-    let mut global_final = Final::Unset;
-    if explicit == [contexts::ALL] {
-        // `--allowed-context all`: every context, as SkyPilot reads `all`.
+/// config.yaml being planned, and what the plan has gathered so far.
+struct Planner<'a> {
+    config: &'a Tree,
+    editor: Editor<'a>,
+    f: &'a ContextFacts,
+    /// The config's root, unless the config is empty or null.
+    root: Option<NodeId>,
+    plan: ConfigPlan,
+    /// Every refusal, reported together at the end.
+    errors: Vec<ContextError>,
+}
+
+impl Planner<'_> {
+    /// The global list: `--allowed-context` when given (`all`, or names), else the written list
+    /// checked, else (unset) what SkyPilot would otherwise use made explicit. Returns what the
+    /// list ends up as.
+    fn global_list(&mut self, global: Option<NodeId>, explicit: &[String], source: &str) -> Result<Final, PlanError> {
+        let global_list = global.and_then(|k| match self.config.lookup(k, "allowed_contexts") {
+            crate::yaml::tree::Lookup::Found { key, value } => Some((key, value)),
+            _ => None,
+        });
+        if explicit == [contexts::ALL] {
+            self.explicit_all(global_list, source)
+        } else if !explicit.is_empty() {
+            self.explicit_names(global_list, explicit, source)
+        } else {
+            self.written_global(global_list)
+        }
+    }
+
+    /// `--allowed-context all`: every context, as SkyPilot reads `all`.
+    fn explicit_all(&mut self, global_list: Option<(NodeId, NodeId)>, source: &str) -> Result<Final, PlanError> {
+        let (config, plan) = (self.config, &mut self.plan);
         let already = global_list.is_some_and(|(_, v)| config.py_str(v) == Some(contexts::ALL));
         if !already {
             match global_list {
-                Some((key, value)) => plan.edits.push(editor.replace_value(key, value, &json!(contexts::ALL))?),
-                None => plan.edits.extend(write_global(&editor, config, root, json!(contexts::ALL))?),
+                Some((key, value)) => plan.edits.push(self.editor.replace_value(key, value, &json!(contexts::ALL))?),
+                None => plan.edits.extend(write_global(&self.editor, config, self.root, json!(contexts::ALL))?),
             }
             plan.reasons.push(format!("{GLOBAL} set to `all` from {source}"));
             plan.intents.push(Intent::Set { path: keys(GLOBAL), value: json!(contexts::ALL) });
         }
-        global_final = Final::All;
-    } else if !explicit.is_empty() {
-        match contexts::plan_list(source, Scope::Global, explicit, f) {
-            Err(e) => errors.extend(e),
-            Ok(p) => {
-                let result = p.result.clone();
-                match global_list {
-                    Some((key, value)) => {
-                        let same = config.is_seq(value) && names(config, value, GLOBAL) == (result.clone(), Vec::new());
-                        if !same {
-                            plan.edits.push(editor.replace_value(key, value, &json!(result))?);
-                            plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
-                            plan.intents.push(set_global(&result));
-                        }
-                    }
-                    None => {
-                        plan.edits.extend(write_unset(&editor, config, root, &result)?);
-                        plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
-                        plan.intents.push(set_global(&result));
-                    }
-                }
-                plan.reasons.extend(p.reasons);
-                plan.unknown.extend(p.unknown_kept);
-                global_final = Final::Names(result);
+        Ok(Final::All)
+    }
+
+    /// `--allowed-context NAME...`: the names, checked, replace the global list.
+    fn explicit_names(
+        &mut self,
+        global_list: Option<(NodeId, NodeId)>,
+        explicit: &[String],
+        source: &str,
+    ) -> Result<Final, PlanError> {
+        let (config, plan) = (self.config, &mut self.plan);
+        let p = match contexts::plan_list(source, Scope::Global, explicit, self.f) {
+            Err(e) => {
+                self.errors.extend(e);
+                return Ok(Final::Unset);
             }
+            Ok(p) => p,
+        };
+        let result = p.result.clone();
+        let same = global_list.is_some_and(|(_, value)| {
+            config.is_seq(value) && names(config, value, GLOBAL) == (result.clone(), Vec::new())
+        });
+        if !same {
+            match global_list {
+                Some((key, value)) => plan.edits.push(self.editor.replace_value(key, value, &json!(result))?),
+                None => plan.edits.extend(write_unset(&self.editor, config, self.root, &result)?),
+            }
+            plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
+            plan.intents.push(set_global(&result));
         }
-    } else {
+        plan.reasons.extend(p.reasons);
+        plan.unknown.extend(p.unknown_kept);
+        Ok(Final::Names(result))
+    }
+
+    /// The global list as written: a list is checked item by item, `all` kept, null or unset
+    /// made explicit (SkyPilot would use only the current context), anything else refused.
+    fn written_global(&mut self, global_list: Option<(NodeId, NodeId)>) -> Result<Final, PlanError> {
+        let (config, f, plan) = (self.config, self.f, &mut self.plan);
         match global_list {
             Some((key, value)) if config.is_seq(value) => match plan_items(config, value, GLOBAL, Scope::Global, f) {
-                Err(e) => errors.extend(e),
+                Err(e) => self.errors.extend(e),
                 Ok(p) => {
                     if p.changes() {
-                        plan.edits.extend(apply_plan(&editor, config, key, value, &p)?);
+                        plan.edits.extend(apply_plan(&self.editor, config, key, value, &p)?);
                         plan.intents.push(set_global(&p.result));
                     }
                     plan.reasons.extend(p.reasons.iter().map(|r| format!("{GLOBAL}: {r}")));
@@ -543,71 +657,84 @@ fn plan_config(
                     if p.result.is_empty() && !config.items(value).is_empty() {
                         plan.notes.push(note(Severity::Warning, format!("{GLOBAL} is now empty: none of its names is a context SkyPilot can use, so it will use no Kubernetes context")));
                     }
-                    global_final = Final::Names(p.result);
+                    return Ok(Final::Names(p.result));
                 }
             },
-            Some((_, value)) if config.py_str(value) == Some(contexts::ALL) => global_final = Final::All,
+            Some((_, value)) if config.py_str(value) == Some(contexts::ALL) => return Ok(Final::All),
             Some((key, value)) if config.is_null(value) => match contexts::plan_unset(f) {
-                Err(e) => errors.push(e),
+                Err(e) => self.errors.push(e),
                 Ok(Some(list)) => {
-                    plan.edits.push(editor.replace_value(key, value, &json!(list))?);
+                    plan.edits.push(self.editor.replace_value(key, value, &json!(list))?);
                     plan.reasons.push(unset_reason(&list));
                     plan.intents.push(set_global(&list));
-                    global_final = Final::Names(list);
+                    return Ok(Final::Names(list));
                 }
                 Ok(None) => {}
             },
             Some((_, value)) => {
-                errors.push(ContextError::NotAList { list: GLOBAL.into(), found: found_text(config, value) })
+                self.errors.push(ContextError::NotAList { list: GLOBAL.into(), found: found_text(config, value) })
             }
             None => match contexts::plan_unset(f) {
-                Err(e) => errors.push(e),
+                Err(e) => self.errors.push(e),
                 Ok(Some(list)) => {
-                    plan.edits.extend(write_unset(&editor, config, root, &list)?);
+                    plan.edits.extend(write_unset(&self.editor, config, self.root, &list)?);
                     plan.reasons.push(unset_reason(&list));
                     plan.intents.push(set_global(&list));
-                    global_final = Final::Names(list);
+                    return Ok(Final::Names(list));
                 }
                 Ok(None) => {}
             },
         }
+        Ok(Final::Unset)
     }
-    let global_has_in_cluster = f.in_cluster_exists
-        && match &global_final {
-            Final::All => true,
-            Final::Names(n) => n.contains(&f.in_cluster_name),
-            Final::Unset => false,
-        };
 
-    // Each workspace's own list, when set: only ever narrowed.
-    let workspaces = root.and_then(|r| config.get(r, "workspaces"));
-    if let Some(w) = workspaces {
-        note_duplicate_entries(config, w);
+    /// Each workspace's own list, when set: only ever narrowed.
+    fn workspace_lists(&mut self, workspaces: Option<NodeId>, global_has_in_cluster: bool) -> Result<(), PlanError> {
+        let config = self.config;
+        if let Some(w) = workspaces {
+            note_duplicate_entries(config, w);
+        }
+        for &(ws_key, ws) in workspaces.map(|w| config.entries(w)).unwrap_or_default() {
+            let name = key_name(config, ws_key);
+            let Some(k) = config.get(ws, "kubernetes") else { continue };
+            let crate::yaml::tree::Lookup::Found { key, value } = config.lookup(k, "allowed_contexts") else {
+                continue;
+            };
+            self.workspace_list(&name, key, value, global_has_in_cluster)?;
+        }
+        Ok(())
     }
-    for &(ws_key, ws) in workspaces.map(|w| config.entries(w)).unwrap_or_default() {
-        let name = key_name(config, ws_key);
-        let Some(k) = config.get(ws, "kubernetes") else { continue };
-        let crate::yaml::tree::Lookup::Found { key, value } = config.lookup(k, "allowed_contexts") else { continue };
+
+    /// One workspace's list: null and `all` are left alone; a list is checked item by item, and
+    /// notes say when it is now empty or lacks the in-cluster context the global list has.
+    fn workspace_list(
+        &mut self,
+        name: &str,
+        key: NodeId,
+        value: NodeId,
+        global_has_in_cluster: bool,
+    ) -> Result<(), PlanError> {
+        let (config, f, plan) = (self.config, self.f, &mut self.plan);
         let list = format!("workspaces.{name}.kubernetes.allowed_contexts");
         if config.is_null(value) || config.py_str(value) == Some(contexts::ALL) {
-            continue;
+            return Ok(());
         }
         if !config.is_seq(value) {
-            errors.push(ContextError::NotAList { list, found: found_text(config, value) });
-            continue;
+            self.errors.push(ContextError::NotAList { list, found: found_text(config, value) });
+            return Ok(());
         }
         let p = match plan_items(config, value, &list, Scope::Workspace, f) {
             Err(e) => {
-                errors.extend(e);
-                continue;
+                self.errors.extend(e);
+                return Ok(());
             }
             Ok(p) => p,
         };
         if p.changes() {
-            plan.edits.extend(apply_plan(&editor, config, key, value, &p)?);
+            plan.edits.extend(apply_plan(&self.editor, config, key, value, &p)?);
             let path = vec![
                 Seg::key("workspaces"),
-                Seg::Key(name.clone()),
+                Seg::Key(name.to_string()),
                 Seg::key("kubernetes"),
                 Seg::key("allowed_contexts"),
             ];
@@ -624,9 +751,85 @@ fn plan_config(
                 format!("{list} does not name `{}`: workspace `{name}` cannot use the API server's own cluster (the global list can); add it there if intended — skyhelm never widens a workspace list", f.in_cluster_name),
             ));
         }
+        Ok(())
     }
 
-    // context_configs keys are exact context names; remote_identity keys are glob patterns.
+    /// The context names in one `kubernetes` mapping (`label`, at `path`): `context_configs`
+    /// keys are exact context names; `remote_identity` keys are glob patterns.
+    fn context_keys(&mut self, label: &str, path: &[Seg], k: NodeId) -> Result<(), PlanError> {
+        let (config, f) = (self.config, self.f);
+        if let Some(cc) = config.get(k, "context_configs").filter(|&c| config.is_map(c)) {
+            note_duplicate_entries(config, cc);
+            self.context_configs(&format!("{label}.context_configs"), path, cc)?;
+        }
+        if let (Some(ri), Some(_)) =
+            (config.get(k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts)
+        {
+            let available = f.available();
+            note_duplicate_entries(config, ri);
+            for &(pk, _) in config.entries(ri) {
+                let Some(pattern) = config.py_str(pk) else { continue };
+                if !available.iter().any(|c| fnmatch(pattern, c)) {
+                    self.plan.notes.push(note(
+                        Severity::Warning,
+                        format!("{label}.remote_identity: pattern `{pattern}` matches no context (available: {}); it applies to nothing", available.join(", ")),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the keys of one `context_configs` mapping against the contexts: a case slip is
+    /// corrected (the key renamed), a name that matches nothing is an error.
+    fn context_configs(&mut self, label: &str, path: &[Seg], cc: NodeId) -> Result<(), PlanError> {
+        let (config, f, plan, errors) = (self.config, self.f, &mut self.plan, &mut self.errors);
+        let written: Vec<String> =
+            config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
+        for (i, &(k, _)) in config.entries(cc).iter().enumerate() {
+            let Some(name) = config.py_str(k) else {
+                let text = config.raw(k).unwrap_or("(a collection)").to_string();
+                let reads_as = config.pyyaml(k).map_or_else(|| "a collection".into(), |p| p.describe(&text));
+                errors.push(ContextError::NotString { list: label.into(), index: i + 1, text, reads_as });
+                continue;
+            };
+            match contexts::classify(name, f) {
+                NameClass::Ssh | NameClass::InCluster | NameClass::Exact => {}
+                NameClass::CaseOf(one) if written.contains(&one) => {
+                    errors.push(ContextError::KeyClash { list: label.into(), name: name.into(), existing: one })
+                }
+                NameClass::CaseOf(one) => {
+                    plan.edits.push(self.editor.replace_scalar(k, &json!(one))?);
+                    plan.reasons.push(format!(
+                        "{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"
+                    ));
+                    let mut p = path.to_vec();
+                    p.push(Seg::key("context_configs"));
+                    plan.intents.push(Intent::RenameKey { path: p, from: name.into(), to: one });
+                }
+                NameClass::Unknown(_) if f.allow_unknown => plan.unknown.push(name.into()),
+                NameClass::Unknown(suggestions) => errors.push(ContextError::unknown(label, name, suggestions, f)),
+                NameClass::AmbiguousCase(candidates) => {
+                    errors.push(ContextError::AmbiguousCase { list: label.into(), name: name.into(), candidates })
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The intent of setting the global list to `list`.
+fn set_global(list: &[String]) -> Intent {
+    Intent::Set { path: keys(GLOBAL), value: json!(list) }
+}
+
+/// The `kubernetes` mappings whose context names are checked, global first, with their labels
+/// and paths.
+fn context_scopes(
+    config: &Tree,
+    global: Option<NodeId>,
+    workspaces: Option<NodeId>,
+) -> Vec<(String, Vec<Seg>, NodeId)> {
     let mut scopes: Vec<(String, Vec<Seg>, NodeId)> = Vec::new();
     if let Some(g) = global {
         scopes.push(("kubernetes".into(), keys("kubernetes"), g));
@@ -641,86 +844,7 @@ fn plan_config(
             ));
         }
     }
-    for (label, path, k) in &scopes {
-        if let Some(cc) = config.get(*k, "context_configs").filter(|&c| config.is_map(c)) {
-            note_duplicate_entries(config, cc);
-            plan_context_configs(
-                &editor,
-                config,
-                f,
-                &format!("{label}.context_configs"),
-                path,
-                cc,
-                &mut plan,
-                &mut errors,
-            )?;
-        }
-        if let (Some(ri), Some(_)) =
-            (config.get(*k, "remote_identity").filter(|&r| config.is_map(r)), &f.kubeconfig_contexts)
-        {
-            let available = f.available();
-            note_duplicate_entries(config, ri);
-            for &(pk, _) in config.entries(ri) {
-                let Some(pattern) = config.py_str(pk) else { continue };
-                if !available.iter().any(|c| fnmatch(pattern, c)) {
-                    plan.notes.push(note(
-                        Severity::Warning,
-                        format!("{label}.remote_identity: pattern `{pattern}` matches no context (available: {}); it applies to nothing", available.join(", ")),
-                    ));
-                }
-            }
-        }
-    }
-    if !errors.is_empty() {
-        return Err(PlanError::Rule(errors));
-    }
-    Ok(plan)
-}
-
-/// Checks the keys of one `context_configs` mapping against the contexts: a case slip is
-/// corrected (the key renamed), a name that matches nothing is an error.
-#[allow(clippy::too_many_arguments)]
-fn plan_context_configs(
-    editor: &Editor,
-    config: &Tree,
-    f: &ContextFacts,
-    label: &str,
-    path: &[Seg],
-    cc: NodeId,
-    plan: &mut ConfigPlan,
-    errors: &mut Vec<ContextError>,
-) -> Result<(), PlanError> {
-    let written: Vec<String> =
-        config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
-    for (i, &(k, _)) in config.entries(cc).iter().enumerate() {
-        let Some(name) = config.py_str(k) else {
-            let text = config.raw(k).unwrap_or("(a collection)").to_string();
-            let reads_as = config.pyyaml(k).map_or_else(|| "a collection".into(), |p| p.describe(&text));
-            errors.push(ContextError::NotString { list: label.into(), index: i + 1, text, reads_as });
-            continue;
-        };
-        match contexts::classify(name, f) {
-            NameClass::Ssh | NameClass::InCluster | NameClass::Exact => {}
-            NameClass::CaseOf(one) if written.contains(&one) => {
-                errors.push(ContextError::KeyClash { list: label.into(), name: name.into(), existing: one })
-            }
-            NameClass::CaseOf(one) => {
-                plan.edits.push(editor.replace_scalar(k, &json!(one))?);
-                plan.reasons.push(format!(
-                    "{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"
-                ));
-                let mut p = path.to_vec();
-                p.push(Seg::key("context_configs"));
-                plan.intents.push(Intent::RenameKey { path: p, from: name.into(), to: one });
-            }
-            NameClass::Unknown(_) if f.allow_unknown => plan.unknown.push(name.into()),
-            NameClass::Unknown(suggestions) => errors.push(ContextError::unknown(label, name, suggestions, f)),
-            NameClass::AmbiguousCase(candidates) => {
-                errors.push(ContextError::AmbiguousCase { list: label.into(), name: name.into(), candidates })
-            }
-        }
-    }
-    Ok(())
+    scopes
 }
 
 /// Python's `fnmatch.fnmatchcase`: `*`, `?`, `[seq]`, `[!seq]`, case-sensitive.

@@ -1,6 +1,6 @@
 //! Finds the SkyPilot API server: the Deployment whose pod template has the API container.
 
-use crate::stream::{DocRef, ManifestError, Manifests, ResourceId};
+use crate::stream::{DocIndex, DocRef, ManifestError, Manifests, ResourceId};
 use crate::yaml::{NodeId, Tree};
 
 use super::RuleError;
@@ -13,7 +13,7 @@ pub const DEPLOYMENT_SUFFIX: &str = "-api-server";
 /// The located API server Deployment, with nodes of its (cached) parsed tree.
 #[derive(Debug, Clone)]
 pub struct ApiServer {
-    pub doc: usize,
+    pub doc: DocIndex,
     pub resource: ResourceId,
     pub template: NodeId,
     pub pod_spec: NodeId,
@@ -87,7 +87,7 @@ impl ApiServer {
         }
     }
 
-    fn from_document(m: &Manifests, doc: usize, container: &str) -> Result<Option<ApiServer>, ManifestError> {
+    fn from_document(m: &Manifests, doc: DocIndex, container: &str) -> Result<Option<ApiServer>, ManifestError> {
         let Some(resource) = m.resource(doc)? else {
             return Ok(None);
         };

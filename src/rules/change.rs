@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::stream::ResourceId;
+use crate::stream::{DocIndex, ResourceId};
 use crate::yaml::Edit;
 
 /// One step of a path into a document.
@@ -63,8 +63,7 @@ impl fmt::Display for RuleId {
 /// One rule's edits to one document, and why.
 #[derive(Debug, Clone)]
 pub struct Change {
-    /// 0-based index of the document in the stream.
-    pub doc: usize,
+    pub doc: DocIndex,
     pub resource: ResourceId,
     pub rule: RuleId,
     pub reasons: Vec<String>,
@@ -125,8 +124,8 @@ pub enum Action {
 /// One document that post-render changed or added, with its text before and after.
 #[derive(Debug, Clone)]
 pub struct DocChange {
-    /// 0-based index in the input stream (for added documents: where they were inserted).
-    pub doc: usize,
+    /// Its position in the input stream (for added documents: where they were inserted).
+    pub doc: DocIndex,
     pub resource: ResourceId,
     pub action: Action,
     pub before: String,

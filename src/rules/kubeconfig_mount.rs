@@ -6,8 +6,8 @@ use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount
 use serde_json::{Map, Value};
 
 use crate::rules::change::{Change, Intent, RuleId, RuleOutput, Seg, keys};
-use crate::stream::{DocRef, Manifests};
-use crate::yaml::{Edit, Editor, NodeId, Tree};
+use crate::stream::{DocRef, ManifestError, Manifests};
+use crate::yaml::{Edit, EditError, Editor, NodeId, Tree};
 
 use super::{
     RuleError,
@@ -104,184 +104,263 @@ fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or(Value::Null)
 }
 
+/// Mounts the kubeconfig Secret (and, with SSH node pools, points KUBECONFIG at both files),
+/// and annotates the pod template with the kubeconfig's checksum.
 pub fn run(m: &Manifests, api: &ApiServer, s: &MountSettings) -> Result<RuleOutput, RuleError> {
-    let tree = m.tree(api.doc)?;
-    let text = m.text(api.doc);
-    let editor = Editor::new(text, tree);
-    let at = |line: Option<usize>| m.doc_ref(api.doc, line);
-    let edit_err = |cause| RuleError::from(crate::stream::ManifestError::Edit { at: at(None), cause });
+    let pod = Pod::read(m, api, s)?;
+    let mut out = Pending::default();
+    pod.mount_secret(&mut out)?;
+    pod.kubeconfig_env(&mut out)?;
+    pod.annotate_checksum(&mut out)?;
+    Ok(out.into_output(api))
+}
 
-    let vols = volumes(tree, api.pod_spec);
-    let mnts = mounts(tree, api.container);
-    let kubeconfig_env = env_value(tree, api.container, "KUBECONFIG");
-    let ssh_secret = format!("{}-ssh-node-pools", api.fullname);
-    let ssh_mode = vols.iter().any(|v| v.secret.as_deref() == Some(ssh_secret.as_str()))
-        || kubeconfig_env.is_some_and(|(_, v)| v == Some(SSH_KUBECONFIG));
-    let target = if ssh_mode { SSH_MOUNT_PATH } else { MOUNT_PATH };
-    let ours = |v: &VolumeInfo| v.secret.as_deref() == Some(s.secret_name);
+/// What the rule reads of the API server's pod, and where it writes.
+struct Pod<'m> {
+    m: &'m Manifests<'m>,
+    api: &'m ApiServer,
+    s: &'m MountSettings<'m>,
+    tree: &'m Tree,
+    editor: Editor<'m>,
+    vols: Vec<VolumeInfo>,
+    mnts: Vec<MountInfo>,
+    /// The container's KUBECONFIG entry and its `value` (None for `valueFrom`).
+    kubeconfig_env: Option<(NodeId, Option<&'m str>)>,
+    /// SSH node pools are set up (their Secret is mounted, or KUBECONFIG names their file).
+    ssh_mode: bool,
+    /// Where the kubeconfig Secret goes.
+    target: &'static str,
+}
 
-    let mut edits: Vec<Edit> = Vec::new();
-    let mut reasons = Vec::new();
-    let mut paths: Vec<String> = Vec::new();
-    let mut intents: Vec<Intent> = Vec::new();
-    let container_path = format!("spec.template.spec.containers[{}]", api.container_name);
-    let in_container = |field: &str| {
+/// The edits so far, with their reasons, paths and intents.
+#[derive(Default)]
+struct Pending {
+    edits: Vec<Edit>,
+    reasons: Vec<String>,
+    paths: Vec<String>,
+    intents: Vec<Intent>,
+}
+
+impl Pending {
+    fn push(&mut self, edits: Vec<Edit>, reason: String, path: String, intent: Intent) {
+        self.edits.extend(edits);
+        self.reasons.push(reason);
+        self.paths.push(path);
+        self.intents.push(intent);
+    }
+
+    /// One change of the API server's document, or none when nothing is edited.
+    fn into_output(self, api: &ApiServer) -> RuleOutput {
+        let changes = if self.edits.is_empty() {
+            Vec::new()
+        } else {
+            vec![Change {
+                doc: api.doc,
+                resource: api.resource.clone(),
+                rule: RuleId::KubeconfigMount,
+                reasons: self.reasons,
+                edits: self.edits,
+                paths: self.paths,
+                field: None,
+                intents: self.intents,
+            }]
+        };
+        RuleOutput { changes, ..RuleOutput::default() }
+    }
+}
+
+impl<'m> Pod<'m> {
+    fn read(m: &'m Manifests, api: &'m ApiServer, s: &'m MountSettings) -> Result<Pod<'m>, RuleError> {
+        let tree = m.tree(api.doc)?;
+        let vols = volumes(tree, api.pod_spec);
+        let mnts = mounts(tree, api.container);
+        let kubeconfig_env = env_value(tree, api.container, "KUBECONFIG");
+        let ssh_secret = format!("{}-ssh-node-pools", api.fullname);
+        let ssh_mode = vols.iter().any(|v| v.secret.as_deref() == Some(ssh_secret.as_str()))
+            || kubeconfig_env.is_some_and(|(_, v)| v == Some(SSH_KUBECONFIG));
+        Ok(Pod {
+            m,
+            api,
+            s,
+            tree,
+            editor: Editor::new(m.text(api.doc), tree),
+            vols,
+            mnts,
+            kubeconfig_env,
+            ssh_mode,
+            target: if ssh_mode { SSH_MOUNT_PATH } else { MOUNT_PATH },
+        })
+    }
+
+    fn at(&self, line: Option<usize>) -> DocRef {
+        self.m.doc_ref(self.api.doc, line)
+    }
+
+    fn edit_err(&self, cause: EditError) -> RuleError {
+        RuleError::from(ManifestError::Edit { at: self.at(None), cause })
+    }
+
+    /// The volume comes from the kubeconfig Secret.
+    fn ours(&self, v: &VolumeInfo) -> bool {
+        v.secret.as_deref() == Some(self.s.secret_name)
+    }
+
+    /// The path of one of the API container's fields.
+    fn in_container(&self, field: &str) -> Vec<Seg> {
         let mut p = keys("spec.template.spec.containers");
-        p.push(Seg::Named(api.container_name.clone()));
+        p.push(Seg::Named(self.api.container_name.clone()));
         p.push(Seg::key(field));
         p
-    };
+    }
 
-    let at_target = mnts.iter().find(|mt| {
-        (mt.path == target && mt.sub_path.is_none())
-            || (mt.path == format!("{target}/config") && mt.sub_path.as_deref() == Some("config"))
-    });
-    match at_target {
-        Some(mt) => {
-            let vol = vols.iter().find(|v| v.name == mt.name);
-            if !vol.is_some_and(ours) {
+    fn container_path(&self) -> String {
+        format!("spec.template.spec.containers[{}]", self.api.container_name)
+    }
+
+    /// Mounts the Secret read-only at the target, unless a mount of it (whole, or its `config`
+    /// as a subPath) is there already; refuses a target that another volume holds.
+    fn mount_secret(&self, out: &mut Pending) -> Result<(), RuleError> {
+        let target = self.target;
+        let at_target = self.mnts.iter().find(|mt| {
+            (mt.path == target && mt.sub_path.is_none())
+                || (mt.path == format!("{target}/config") && mt.sub_path.as_deref() == Some("config"))
+        });
+        if let Some(mt) = at_target {
+            let vol = self.vols.iter().find(|v| v.name == mt.name);
+            if !vol.is_some_and(|v| self.ours(v)) {
                 return Err(MountError::PathTaken {
-                    at: at(Some(mt.line)),
+                    at: self.at(Some(mt.line)),
                     target: target.into(),
                     volume: mt.name.clone(),
                     source_desc: vol.map_or_else(|| "no such volume in the pod".to_string(), |v| v.source.clone()),
-                    secret: s.secret_name.into(),
+                    secret: self.s.secret_name.into(),
                 }
                 .into());
             }
+            return Ok(());
         }
-        None => {
-            if let Some(mt) = mnts.iter().find(|mt| mt.path == target) {
-                let vol = vols.iter().find(|v| v.name == mt.name);
-                return Err(MountError::PathTaken {
-                    at: at(Some(mt.line)),
-                    target: target.into(),
-                    volume: mt.name.clone(),
-                    source_desc: vol.map_or_else(
-                        || "no such volume in the pod".to_string(),
-                        |v| format!("{}, subPath {}", v.source, mt.sub_path.as_deref().unwrap_or("")),
-                    ),
-                    secret: s.secret_name.into(),
-                }
-                .into());
-            }
-            let volume_name = match vols.iter().find(|v| v.name == VOLUME_NAME) {
-                Some(v) if ours(v) => VOLUME_NAME.to_string(),
-                Some(v) => {
-                    return Err(MountError::NameTaken {
-                        at: at(None),
-                        source_desc: v.source.clone(),
-                        secret: s.secret_name.into(),
-                    }
-                    .into());
-                }
-                None => match vols.iter().find(|v| ours(v) && !v.has_items) {
-                    Some(v) => v.name.clone(),
-                    None => {
-                        let volume = Volume {
-                            name: VOLUME_NAME.into(),
-                            secret: Some(SecretVolumeSource {
-                                secret_name: Some(s.secret_name.into()),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        };
-                        edits.extend(
-                            editor.push_to_list(api.pod_spec, "volumes", &to_value(&volume)).map_err(edit_err)?,
-                        );
-                        reasons.push(format!("added volume `{VOLUME_NAME}` from Secret `{}`", s.secret_name));
-                        paths.push("spec.template.spec.volumes".into());
-                        intents.push(Intent::Append {
-                            path: keys("spec.template.spec.volumes"),
-                            items: vec![to_value(&volume)],
-                        });
-                        VOLUME_NAME.to_string()
-                    }
-                },
-            };
-            let mount = VolumeMount {
-                name: volume_name.clone(),
-                mount_path: target.into(),
-                read_only: Some(true),
-                ..Default::default()
-            };
-            edits.extend(editor.push_to_list(api.container, "volumeMounts", &to_value(&mount)).map_err(edit_err)?);
-            reasons.push(format!(
-                "mounted volume `{volume_name}` read-only at {target} in container `{}`",
-                api.container_name
-            ));
-            paths.push(format!("{container_path}.volumeMounts"));
-            intents.push(Intent::Append { path: in_container("volumeMounts"), items: vec![to_value(&mount)] });
-        }
-    }
-
-    if ssh_mode {
-        match kubeconfig_env {
-            None => {
-                let env =
-                    EnvVar { name: "KUBECONFIG".into(), value: Some(SSH_KUBECONFIG.into()), ..Default::default() };
-                edits.extend(editor.push_to_list(api.container, "env", &to_value(&env)).map_err(edit_err)?);
-                reasons.push(format!(
-                    "set KUBECONFIG={SSH_KUBECONFIG} (SSH node pools keep /root/.kube on the state volume)"
-                ));
-                paths.push(format!("{container_path}.env"));
-                intents.push(Intent::Append { path: in_container("env"), items: vec![to_value(&env)] });
-            }
-            Some((node, value)) => {
-                let wanted = format!("{SSH_MOUNT_PATH}/config");
-                if !value.is_some_and(|v| v.split(':').any(|p| p == wanted)) {
-                    return Err(MountError::KubeconfigEnv {
-                        at: at(Some(tree.node(node).line)),
-                        value: value.unwrap_or("(valueFrom)").into(),
-                        wanted,
-                    }
-                    .into());
-                }
-            }
-        }
-    } else if let Some((node, value)) = kubeconfig_env {
-        // KUBECONFIG replaces the default ~/.kube/config: it must name the mounted file.
-        let wanted = format!("{MOUNT_PATH}/config");
-        if !value.is_some_and(|v| v.split(':').any(|p| p == wanted || p == "~/.kube/config")) {
-            return Err(MountError::KubeconfigEnv {
-                at: at(Some(tree.node(node).line)),
-                value: value.unwrap_or("(valueFrom)").into(),
-                wanted,
+        if let Some(mt) = self.mnts.iter().find(|mt| mt.path == target) {
+            let vol = self.vols.iter().find(|v| v.name == mt.name);
+            return Err(MountError::PathTaken {
+                at: self.at(Some(mt.line)),
+                target: target.into(),
+                volume: mt.name.clone(),
+                source_desc: vol.map_or_else(
+                    || "no such volume in the pod".to_string(),
+                    |v| format!("{}, subPath {}", v.source, mt.sub_path.as_deref().unwrap_or("")),
+                ),
+                secret: self.s.secret_name.into(),
             }
             .into());
         }
+        let volume_name = self.secret_volume(out)?;
+        let mount = VolumeMount {
+            name: volume_name.clone(),
+            mount_path: target.into(),
+            read_only: Some(true),
+            ..Default::default()
+        };
+        out.push(
+            self.editor
+                .push_to_list(self.api.container, "volumeMounts", &to_value(&mount))
+                .map_err(|e| self.edit_err(e))?,
+            format!("mounted volume `{volume_name}` read-only at {target} in container `{}`", self.api.container_name),
+            format!("{}.volumeMounts", self.container_path()),
+            Intent::Append { path: self.in_container("volumeMounts"), items: vec![to_value(&mount)] },
+        );
+        Ok(())
     }
 
-    if let Some(sum) = s.kubeconfig_sha256 {
+    /// The name of the Secret's volume to mount: `kube-config` when it is the Secret's (and
+    /// refused when it is something else), else another volume of the whole Secret, else a
+    /// new `kube-config` volume.
+    fn secret_volume(&self, out: &mut Pending) -> Result<String, RuleError> {
+        match self.vols.iter().find(|v| v.name == VOLUME_NAME) {
+            Some(v) if self.ours(v) => return Ok(VOLUME_NAME.to_string()),
+            Some(v) => {
+                return Err(MountError::NameTaken {
+                    at: self.at(None),
+                    source_desc: v.source.clone(),
+                    secret: self.s.secret_name.into(),
+                }
+                .into());
+            }
+            None => {}
+        }
+        if let Some(v) = self.vols.iter().find(|v| self.ours(v) && !v.has_items) {
+            return Ok(v.name.clone());
+        }
+        let volume = Volume {
+            name: VOLUME_NAME.into(),
+            secret: Some(SecretVolumeSource { secret_name: Some(self.s.secret_name.into()), ..Default::default() }),
+            ..Default::default()
+        };
+        out.push(
+            self.editor.push_to_list(self.api.pod_spec, "volumes", &to_value(&volume)).map_err(|e| self.edit_err(e))?,
+            format!("added volume `{VOLUME_NAME}` from Secret `{}`", self.s.secret_name),
+            "spec.template.spec.volumes".into(),
+            Intent::Append { path: keys("spec.template.spec.volumes"), items: vec![to_value(&volume)] },
+        );
+        Ok(VOLUME_NAME.to_string())
+    }
+
+    /// KUBECONFIG must name the mounted file: with SSH node pools it is set to both files when
+    /// unset; a value that leaves the mounted file out is refused.
+    fn kubeconfig_env(&self, out: &mut Pending) -> Result<(), RuleError> {
+        let (wanted, also) = if self.ssh_mode {
+            (format!("{SSH_MOUNT_PATH}/config"), None)
+        } else {
+            // KUBECONFIG replaces the default ~/.kube/config: it must name the mounted file.
+            (format!("{MOUNT_PATH}/config"), Some("~/.kube/config"))
+        };
+        match self.kubeconfig_env {
+            None if self.ssh_mode => {
+                let env =
+                    EnvVar { name: "KUBECONFIG".into(), value: Some(SSH_KUBECONFIG.into()), ..Default::default() };
+                out.push(
+                    self.editor
+                        .push_to_list(self.api.container, "env", &to_value(&env))
+                        .map_err(|e| self.edit_err(e))?,
+                    format!("set KUBECONFIG={SSH_KUBECONFIG} (SSH node pools keep /root/.kube on the state volume)"),
+                    format!("{}.env", self.container_path()),
+                    Intent::Append { path: self.in_container("env"), items: vec![to_value(&env)] },
+                );
+                Ok(())
+            }
+            None => Ok(()),
+            Some((node, value)) => {
+                if value.is_some_and(|v| v.split(':').any(|p| p == wanted || Some(p) == also)) {
+                    return Ok(());
+                }
+                Err(MountError::KubeconfigEnv {
+                    at: self.at(Some(self.tree.node(node).line)),
+                    value: value.unwrap_or("(valueFrom)").into(),
+                    wanted,
+                }
+                .into())
+            }
+        }
+    }
+
+    /// Annotates the pod template with the kubeconfig's sha256, so that a changed kubeconfig
+    /// rolls the pods.
+    fn annotate_checksum(&self, out: &mut Pending) -> Result<(), RuleError> {
+        let Some(sum) = self.s.kubeconfig_sha256 else { return Ok(()) };
         let patch = Map::from_iter([(
             "metadata".to_string(),
             serde_json::json!({ "annotations": { CHECKSUM_ANNOTATION: sum } }),
         )]);
-        let ann = editor.merge(api.template, &patch).map_err(edit_err)?;
+        let ann = self.editor.merge(self.api.template, &patch).map_err(|e| self.edit_err(e))?;
         if !ann.is_empty() {
-            edits.extend(ann);
-            reasons
-                .push(format!("set pod annotation {CHECKSUM_ANNOTATION} so that a changed kubeconfig rolls the pods"));
-            paths.push("spec.template.metadata.annotations".into());
             let mut path = keys("spec.template.metadata.annotations");
             path.push(Seg::key(CHECKSUM_ANNOTATION));
-            intents.push(Intent::Set { path, value: Value::String(sum.to_string()) });
+            out.push(
+                ann,
+                format!("set pod annotation {CHECKSUM_ANNOTATION} so that a changed kubeconfig rolls the pods"),
+                "spec.template.metadata.annotations".into(),
+                Intent::Set { path, value: Value::String(sum.to_string()) },
+            );
         }
+        Ok(())
     }
-
-    let changes = if edits.is_empty() {
-        Vec::new()
-    } else {
-        vec![Change {
-            doc: api.doc,
-            resource: api.resource.clone(),
-            rule: RuleId::KubeconfigMount,
-            reasons,
-            edits,
-            paths,
-            field: None,
-            intents,
-        }]
-    };
-    Ok(RuleOutput { changes, ..RuleOutput::default() })
 }

@@ -10,9 +10,9 @@ use crate::policy::contexts::ContextFacts;
 use crate::policy::grants::{self, Binding, Grant, RbacObjects, RoleDoc, RoleKey};
 use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, Seg, Severity};
-use crate::stream::{DocRef, ManifestError, Manifests, ResourceId};
+use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
-use crate::yaml::{Edit, Editor};
+use crate::yaml::{Edit, Editor, NodeId};
 
 use super::{
     RuleError,
@@ -26,13 +26,43 @@ pub const ADDED_FILENAME: &str = "skyhelm/rbac.yaml";
 pub const ADDED_LABEL: (&str, &str) = ("skyhelm.io/added-by", "rbac");
 pub const IN_CLUSTER_NAMESPACE_ENV: &str = "SKYPILOT_IN_CLUSTER_NAMESPACE";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What the RBAC rule does: the one definition behind `--rbac`, `rbac` in the `--config` file
+/// and in skyhelm.yaml, and `rbac` in generate's environments file (the doc comments are
+/// `--help`'s text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum RbacMode {
+    /// Add a ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing.
     #[default]
     Add,
+    /// Change nothing; report excess and missing grants.
     Audit,
+    /// Add what is missing (as add), then rewrite wildcard verbs in roles bound only to the API
+    /// server's account (keeping escalate/bind where RBAC management is granted).
     Tighten,
     Off,
+}
+
+impl RbacMode {
+    /// The name users write (`--rbac add`).
+    pub fn name(self) -> &'static str {
+        match self {
+            RbacMode::Add => "add",
+            RbacMode::Audit => "audit",
+            RbacMode::Tighten => "tighten",
+            RbacMode::Off => "off",
+        }
+    }
+
+    /// The mode a name stands for.
+    pub fn from_name(name: &str) -> Option<RbacMode> {
+        <RbacMode as clap::ValueEnum>::value_variants().iter().copied().find(|m| m.name() == name)
+    }
+
+    /// Every name, for messages: `add, audit, tighten, off`.
+    pub fn names() -> String {
+        <RbacMode as clap::ValueEnum>::value_variants().iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    }
 }
 
 /// Why RBAC refuses to write anything.
@@ -70,15 +100,6 @@ impl Account {
     }
 }
 
-fn mode_name(mode: RbacMode) -> &'static str {
-    match mode {
-        RbacMode::Add => "add",
-        RbacMode::Audit => "audit",
-        RbacMode::Tighten => "tighten",
-        RbacMode::Off => "off",
-    }
-}
-
 /// The account, or None when no namespace is known.
 fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestError> {
     let tree = m.tree(api.doc)?;
@@ -105,9 +126,26 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestEr
 /// account costs a substring search, not a parse each.
 fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<RbacObjects, ManifestError> {
     let mut objs = RbacObjects::default();
-    let bad = |r: &ResourceId, e: serde_json::Error| {
-        note(Severity::Warning, format!("{r} is not a valid {}: {e}; ignored", r.kind))
-    };
+    read_bindings(m, acc, &mut objs, notes)?;
+    let wanted = objs.wanted_roles();
+    objs.shared.retain(|k, _| wanted.contains(k));
+    read_roles(m, &wanted, &mut objs, notes)?;
+    Ok(objs)
+}
+
+/// A warning for an object that does not deserialize as its kind.
+fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
+    note(Severity::Warning, format!("{r} is not a valid {}: {e}; ignored", r.kind))
+}
+
+/// The bindings of the account (into `objs.bindings`), and the other subjects of each role
+/// they bind (into `objs.shared`).
+fn read_bindings(
+    m: &Manifests,
+    acc: &Account,
+    objs: &mut RbacObjects,
+    notes: &mut Vec<Note>,
+) -> Result<(), ManifestError> {
     for doc in m.containing("Binding") {
         let tree = m.parse_once(doc)?;
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
@@ -141,9 +179,18 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
             objs.bindings.push(binding);
         }
     }
-    let wanted = objs.wanted_roles();
-    objs.shared.retain(|k, _| wanted.contains(k));
-    let mut docs: Vec<usize> = Vec::new();
+    Ok(())
+}
+
+/// The roles in `wanted` (into `objs.roles`), reading only the documents that contain one of
+/// their names.
+fn read_roles(
+    m: &Manifests,
+    wanted: &std::collections::BTreeSet<RoleKey>,
+    objs: &mut RbacObjects,
+    notes: &mut Vec<Note>,
+) -> Result<(), ManifestError> {
+    let mut docs: Vec<DocIndex> = Vec::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
     for name in
         wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect::<std::collections::BTreeSet<_>>()
@@ -175,7 +222,7 @@ fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<R
             Err(e) => notes.push(bad(&r, e)),
         }
     }
-    Ok(objs)
+    Ok(())
 }
 
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.
@@ -288,7 +335,7 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         if mode == RbacMode::Add && !facts.in_cluster_exists {
             return Ok(out);
         }
-        return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode_name(mode) }.into());
+        return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode.name() }.into());
     };
     let objs = read_objects(m, &acc, &mut out.notes)?;
     let grants = objs.grants();
@@ -304,6 +351,9 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
     Ok(out)
 }
 
+/// Adds what the minimal set needs and the stream does not grant the account: its
+/// ServiceAccount when nothing creates it, then a Role and RoleBinding for the namespaced part
+/// and a ClusterRole and ClusterRoleBinding for the cluster-wide part.
 fn add(
     m: &Manifests,
     api: &ApiServer,
@@ -320,48 +370,113 @@ fn add(
     let missing_cl = grants::missing(grants, &minimal_rbac::perms(MINIMAL_CLUSTER, None));
     let complete = missing_ns.is_empty() && missing_cl.is_empty();
     if acc.name == "default" {
-        if complete {
-            out.notes.push(note(
-                Severity::Warning,
-                format!(
-                    "{}: the API server runs as the namespace's `default` ServiceAccount, which the stream grants SkyPilot's permissions: every pod in namespace {} gets them; give the API server its own account (rbac.serviceAccountName)",
-                    acc.label(),
-                    acc.namespace
-                ),
-            ));
-            return Ok(());
-        }
-        let tree = m.tree(api.doc)?;
-        let line = tree.node(api.pod_spec).line;
-        return Err(RbacError::DefaultServiceAccount {
-            at: m.doc_ref(api.doc, Some(line)),
-            namespace: acc.namespace.clone(),
-            mode: mode_name(mode),
-        }
-        .into());
+        return default_account(m, api, acc, complete, mode, out);
     }
     let tree = m.tree(api.doc)?;
     // Only worked out when something is added: it scans the whole stream.
-    let style = std::cell::LazyCell::new(|| Style {
+    let style: LazyStyle = std::cell::LazyCell::new(Box::new(|| Style {
         helm4: !m.containing(FILENAME_ANNOTATION).is_empty(),
         layout: Editor::new(m.text(api.doc), tree).layout(),
-    });
-    if m.find("ServiceAccount", &acc.name, Some(Some(&acc.namespace)))?.is_none() {
-        let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), &style), ..Default::default() };
-        let (value, text) = document(&sa, "v1", "ServiceAccount", &style);
-        out.added.push(AddedDoc {
-            rule: RuleId::Rbac,
-            resource: id("v1", "ServiceAccount", Some(&acc.namespace), &acc.name),
-            value,
-            text,
-            reasons: vec![format!(
-                "ServiceAccount `{}` added: the Deployment runs as it and nothing in the stream creates it",
-                acc.name
-            )],
-            paths: vec!["metadata".into()],
-        });
-    }
+    }));
+    add_service_account(m, acc, &style, out)?;
     if complete {
+        return Ok(());
+    }
+    for (perms, cluster) in [(missing_ns, false), (missing_cl, true)] {
+        if !perms.is_empty() {
+            add_role(m, api, acc, &perms, cluster, &style, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The account is the namespace's `default`: a warning when the stream already grants it the
+/// minimal set (every pod of the namespace has it), else an error (skyhelm will not grant more
+/// to every pod of the namespace).
+fn default_account(
+    m: &Manifests,
+    api: &ApiServer,
+    acc: &Account,
+    complete: bool,
+    mode: RbacMode,
+    out: &mut RbacOutcome,
+) -> Result<(), RuleError> {
+    if complete {
+        out.notes.push(note(
+            Severity::Warning,
+            format!(
+                "{}: the API server runs as the namespace's `default` ServiceAccount, which the stream grants SkyPilot's permissions: every pod in namespace {} gets them; give the API server its own account (rbac.serviceAccountName)",
+                acc.label(),
+                acc.namespace
+            ),
+        ));
+        return Ok(());
+    }
+    let tree = m.tree(api.doc)?;
+    let line = tree.node(api.pod_spec).line;
+    Err(RbacError::DefaultServiceAccount {
+        at: m.doc_ref(api.doc, Some(line)),
+        namespace: acc.namespace.clone(),
+        mode: mode.name(),
+    }
+    .into())
+}
+
+/// The style of added documents, worked out on first use.
+type LazyStyle<'m> = std::cell::LazyCell<Style, Box<dyn FnOnce() -> Style + 'm>>;
+
+/// Adds the account's ServiceAccount when nothing in the stream creates it.
+fn add_service_account(
+    m: &Manifests,
+    acc: &Account,
+    style: &LazyStyle,
+    out: &mut RbacOutcome,
+) -> Result<(), RuleError> {
+    if m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_some() {
+        return Ok(());
+    }
+    let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), style), ..Default::default() };
+    let (value, text) = document(&sa, "v1", "ServiceAccount", style);
+    out.added.push(AddedDoc {
+        rule: RuleId::Rbac,
+        resource: id("v1", "ServiceAccount", Some(&acc.namespace), &acc.name),
+        value,
+        text,
+        reasons: vec![format!(
+            "ServiceAccount `{}` added: the Deployment runs as it and nothing in the stream creates it",
+            acc.name
+        )],
+        paths: vec!["metadata".into()],
+    });
+    Ok(())
+}
+
+/// Adds a role granting `perms` (a ClusterRole when `cluster`) and its binding to the account,
+/// unless a role or binding of that name is already in the stream (then a warning).
+fn add_role(
+    m: &Manifests,
+    api: &ApiServer,
+    acc: &Account,
+    perms: &[Perm],
+    cluster: bool,
+    style: &LazyStyle,
+    out: &mut RbacOutcome,
+) -> Result<(), RuleError> {
+    let (ns_name, cluster_name) = names(api, acc);
+    let (kind, bkind, ns, name) = if cluster {
+        ("ClusterRole", "ClusterRoleBinding", None, &cluster_name)
+    } else {
+        ("Role", "RoleBinding", Some(acc.in_cluster_ns.as_str()), &ns_name)
+    };
+    let within = ns.map_or(InNamespace::Any, |ns| InNamespace::Exactly(Some(ns)));
+    if m.find(kind, name, within)?.is_some() || m.find(bkind, name, within)?.is_some() {
+        out.notes.push(note(
+            Severity::Warning,
+            format!(
+                "{kind} `{name}` is already in the stream but the account still lacks: {}; not adding a second one",
+                describe(perms)
+            ),
+        ));
         return Ok(());
     }
     let subject = Subject {
@@ -370,60 +485,35 @@ fn add(
         namespace: Some(acc.namespace.clone()),
         ..Default::default()
     };
-    let (ns_name, cluster_name) = names(api, acc);
-    for (perms, cluster) in [(missing_ns, false), (missing_cl, true)] {
-        if perms.is_empty() {
-            continue;
-        }
-        let (kind, bkind, ns, name) = if cluster {
-            ("ClusterRole", "ClusterRoleBinding", None, &cluster_name)
-        } else {
-            ("Role", "RoleBinding", Some(acc.in_cluster_ns.as_str()), &ns_name)
-        };
-        if m.find(kind, name, ns.map(Some))?.is_some() || m.find(bkind, name, ns.map(Some))?.is_some() {
-            out.notes.push(note(
-                Severity::Warning,
-                format!(
-                    "{kind} `{name}` is already in the stream but the account still lacks: {}; not adding a second one",
-                    describe(&perms)
-                ),
-            ));
-            continue;
-        }
-        let rules = minimal_rbac::to_rules(&perms);
-        let why = format!("grants what the minimal set needs and nothing in the stream grants: {}", describe(&perms));
-        let role_ref = RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.clone() };
-        let ((role_value, role_text), (binding_value, binding_text)) = if cluster {
-            let role = ClusterRole { metadata: metadata(name, None, &style), rules: Some(rules), ..Default::default() };
-            let binding = ClusterRoleBinding {
-                metadata: metadata(name, None, &style),
-                role_ref,
-                subjects: Some(vec![subject.clone()]),
-            };
-            (document(&role, RBAC_V1, kind, &style), document(&binding, RBAC_V1, bkind, &style))
-        } else {
-            let role = Role { metadata: metadata(name, ns, &style), rules: Some(rules) };
-            let binding =
-                RoleBinding { metadata: metadata(name, ns, &style), role_ref, subjects: Some(vec![subject.clone()]) };
-            (document(&role, RBAC_V1, kind, &style), document(&binding, RBAC_V1, bkind, &style))
-        };
-        out.added.push(AddedDoc {
-            rule: RuleId::Rbac,
-            resource: id(RBAC_V1, kind, ns, name),
-            value: role_value,
-            text: role_text,
-            reasons: vec![format!("{kind} added: {why}")],
-            paths: vec!["rules".into()],
-        });
-        out.added.push(AddedDoc {
-            rule: RuleId::Rbac,
-            resource: id(RBAC_V1, bkind, ns, name),
-            value: binding_value,
-            text: binding_text,
-            reasons: vec![format!("{bkind} added: binds {kind} `{name}` to {}", acc.label())],
-            paths: vec!["subjects".into(), "roleRef".into()],
-        });
-    }
+    let rules = minimal_rbac::to_rules(perms);
+    let why = format!("grants what the minimal set needs and nothing in the stream grants: {}", describe(perms));
+    let role_ref = RoleRef { api_group: "rbac.authorization.k8s.io".into(), kind: kind.into(), name: name.clone() };
+    let ((role_value, role_text), (binding_value, binding_text)) = if cluster {
+        let role = ClusterRole { metadata: metadata(name, None, style), rules: Some(rules), ..Default::default() };
+        let binding =
+            ClusterRoleBinding { metadata: metadata(name, None, style), role_ref, subjects: Some(vec![subject]) };
+        (document(&role, RBAC_V1, kind, style), document(&binding, RBAC_V1, bkind, style))
+    } else {
+        let role = Role { metadata: metadata(name, ns, style), rules: Some(rules) };
+        let binding = RoleBinding { metadata: metadata(name, ns, style), role_ref, subjects: Some(vec![subject]) };
+        (document(&role, RBAC_V1, kind, style), document(&binding, RBAC_V1, bkind, style))
+    };
+    out.added.push(AddedDoc {
+        rule: RuleId::Rbac,
+        resource: id(RBAC_V1, kind, ns, name),
+        value: role_value,
+        text: role_text,
+        reasons: vec![format!("{kind} added: {why}")],
+        paths: vec!["rules".into()],
+    });
+    out.added.push(AddedDoc {
+        rule: RuleId::Rbac,
+        resource: id(RBAC_V1, bkind, ns, name),
+        value: binding_value,
+        text: binding_text,
+        reasons: vec![format!("{bkind} added: binds {kind} `{name}` to {}", acc.label())],
+        paths: vec!["subjects".into(), "roleRef".into()],
+    });
     Ok(())
 }
 
@@ -433,68 +523,17 @@ const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clus
 /// Audit findings. `tightened`: under tighten, the roles it narrowed in this run (their `*`
 /// verbs are not reported again, and tighten reports the minimal set itself).
 fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Option<&[String]>, out: &mut RbacOutcome) {
-    let rewritten = tightened.unwrap_or_default();
-    let account = acc.label();
     if !facts.in_cluster_exists {
-        let mut seen: Vec<&grants::Source> = Vec::new();
-        for g in grants {
-            if seen.contains(&&g.source) {
-                continue;
-            }
-            seen.push(&g.source);
-            out.notes.push(note(
-                Severity::Warning,
-                format!(
-                    "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
-                    g.source.role, g.source.binding
-                ),
-            ));
-        }
+        warn_unused(acc, grants, out);
         return;
     }
+    let rewritten = tightened.unwrap_or_default();
+    let account = acc.label();
     let mut seen: Vec<String> = Vec::new();
-    let mut warn = |msg: String| {
+    for msg in grants.iter().flat_map(|g| grant_warnings(&account, g, rewritten)) {
         if !seen.contains(&msg) {
             seen.push(msg.clone());
             out.notes.push(note(Severity::Warning, msg));
-        }
-    };
-    for g in grants {
-        let via = format!("{} (via {})", g.source.role, g.source.binding);
-        let groups = g.rule.api_groups.clone().unwrap_or_default();
-        let resources = g.rule.resources.clone().unwrap_or_default();
-        let scope = g.namespace.as_deref().map_or_else(|| "cluster-wide".to_string(), |n| format!("in namespace {n}"));
-        if g.rule.verbs.iter().any(|v| v == "*") && !rewritten.contains(&g.source.role) {
-            let what = if resources.is_empty() {
-                g.rule.non_resource_urls.clone().unwrap_or_default().join(", ")
-            } else {
-                resources.join(", ")
-            };
-            warn(format!("{account}: {via} grants every verb (`*`) on {what} {scope}"));
-        }
-        if resources.iter().any(|r| r == "*") || groups.iter().any(|r| r == "*") {
-            warn(format!("{account}: {via} grants a wildcard resource or API group {scope}"));
-        }
-        let probe = |res: &str, verb: &str| Perm {
-            group: String::new(),
-            resource: res.into(),
-            verb: verb.into(),
-            namespace: None,
-        };
-        if g.namespace.is_none() && (g.allows(&probe("secrets", "get")) || g.allows(&probe("secrets", "list"))) {
-            warn(format!("{account}: {via} can read Secrets in every namespace"));
-        }
-        for v in g.rule.verbs.iter().filter(|v| DANGEROUS_VERBS.contains(&v.as_str())) {
-            warn(format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"));
-        }
-        let rbac_res: Vec<&String> = resources.iter().filter(|r| RBAC_RESOURCES.contains(&r.as_str())).collect();
-        if !rbac_res.is_empty()
-            && g.rule.verbs.iter().any(|v| ["*", "create", "update", "patch", "delete"].contains(&v.as_str()))
-        {
-            warn(format!(
-                "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
-                rbac_res.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-            ));
         }
     }
     if tightened.is_some() {
@@ -507,6 +546,64 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
         out.notes
             .push(note(Severity::Warning, format!("{account}: lacks part of the minimal set: {}", describe(&missing))));
     }
+}
+
+/// Without a service-account token every grant is unused: one warning per role and binding.
+fn warn_unused(acc: &Account, grants: &[Grant], out: &mut RbacOutcome) {
+    let account = acc.label();
+    let mut seen: Vec<&grants::Source> = Vec::new();
+    for g in grants {
+        if seen.contains(&&g.source) {
+            continue;
+        }
+        seen.push(&g.source);
+        out.notes.push(note(
+            Severity::Warning,
+            format!(
+                "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
+                g.source.role, g.source.binding
+            ),
+        ));
+    }
+}
+
+/// What is risky in one grant of the account: `*` verbs (unless tighten `rewritten` its role),
+/// wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC.
+fn grant_warnings(account: &str, g: &Grant, rewritten: &[String]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let via = format!("{} (via {})", g.source.role, g.source.binding);
+    let groups = g.rule.api_groups.clone().unwrap_or_default();
+    let resources = g.rule.resources.clone().unwrap_or_default();
+    let scope = g.namespace.as_deref().map_or_else(|| "cluster-wide".to_string(), |n| format!("in namespace {n}"));
+    if g.rule.verbs.iter().any(|v| v == "*") && !rewritten.contains(&g.source.role) {
+        let what = if resources.is_empty() {
+            g.rule.non_resource_urls.clone().unwrap_or_default().join(", ")
+        } else {
+            resources.join(", ")
+        };
+        warnings.push(format!("{account}: {via} grants every verb (`*`) on {what} {scope}"));
+    }
+    if resources.iter().any(|r| r == "*") || groups.iter().any(|r| r == "*") {
+        warnings.push(format!("{account}: {via} grants a wildcard resource or API group {scope}"));
+    }
+    let probe =
+        |res: &str, verb: &str| Perm { group: String::new(), resource: res.into(), verb: verb.into(), namespace: None };
+    if g.namespace.is_none() && (g.allows(&probe("secrets", "get")) || g.allows(&probe("secrets", "list"))) {
+        warnings.push(format!("{account}: {via} can read Secrets in every namespace"));
+    }
+    for v in g.rule.verbs.iter().filter(|v| DANGEROUS_VERBS.contains(&v.as_str())) {
+        warnings.push(format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"));
+    }
+    let rbac_res: Vec<&String> = resources.iter().filter(|r| RBAC_RESOURCES.contains(&r.as_str())).collect();
+    if !rbac_res.is_empty()
+        && g.rule.verbs.iter().any(|v| ["*", "create", "update", "patch", "delete"].contains(&v.as_str()))
+    {
+        warnings.push(format!(
+            "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
+            rbac_res.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    warnings
 }
 
 /// Features whose resources the account's grants name explicitly (the chart rendered them).
@@ -558,6 +655,20 @@ fn tighten(
     out: &mut RbacOutcome,
 ) -> Result<(), RuleError> {
     let features = features_in_use(grants);
+    let (rewritten, left) = narrow_roles(m, objs, &features, out)?;
+    audit(facts, acc, grants, Some(&rewritten), out);
+    out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &rewritten, &left)));
+    Ok(())
+}
+
+/// Narrows the `*` verbs of each role the account is bound to, except roles also bound to
+/// someone else (a warning). Returns the roles rewritten and the roles that keep `*` verbs.
+fn narrow_roles(
+    m: &Manifests,
+    objs: &RbacObjects,
+    features: &[&minimal_rbac::Feature],
+    out: &mut RbacOutcome,
+) -> Result<(Vec<String>, Vec<String>), RuleError> {
     let mut rewritten: Vec<String> = Vec::new();
     let mut left: Vec<String> = Vec::new();
     for role in &objs.roles {
@@ -581,7 +692,7 @@ fn tighten(
         }
         // A ClusterRole used through RoleBindings only grants in namespaces.
         let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
-        let (changed, kept) = narrow(m, role, cluster, &features, out)?;
+        let (changed, kept) = narrow(m, role, cluster, features, out)?;
         if changed {
             rewritten.push(role.key.describe());
         }
@@ -589,7 +700,18 @@ fn tighten(
             left.push(role.key.describe());
         }
     }
-    audit(facts, acc, grants, Some(&rewritten), out);
+    Ok((rewritten, left))
+}
+
+/// What the account holds after tighten: the minimal set, the features in use, the roles
+/// rewritten and the roles left with `*` verbs.
+fn tighten_summary(
+    facts: &ContextFacts,
+    acc: &Account,
+    features: &[&minimal_rbac::Feature],
+    rewritten: &[String],
+    left: &[String],
+) -> String {
     let mut names: Vec<&str> = features.iter().map(|f| f.name).collect();
     names.dedup();
     let minimal = if facts.in_cluster_exists {
@@ -597,29 +719,21 @@ fn tighten(
     } else {
         "no added permission (the pod gets no service-account token, so the minimal set is not needed)"
     };
-    out.notes.push(note(
-        Severity::Info,
-        format!(
-            "tighten: {} now holds {minimal}{}{}{}",
-            acc.label(),
-            if names.is_empty() {
-                String::new()
-            } else {
-                format!(", what the features in use need ({})", names.join(", "))
-            },
-            if rewritten.is_empty() {
-                String::new()
-            } else {
-                format!("; `*` verbs rewritten in {}", rewritten.join(", "))
-            },
-            if left.is_empty() {
-                String::new()
-            } else {
-                format!("; `*` verbs left (see the warnings) in {}", left.join(", "))
-            }
-        ),
-    ));
-    Ok(())
+    format!(
+        "tighten: {} now holds {minimal}{}{}{}",
+        acc.label(),
+        if names.is_empty() {
+            String::new()
+        } else {
+            format!(", what the features in use need ({})", names.join(", "))
+        },
+        if rewritten.is_empty() { String::new() } else { format!("; `*` verbs rewritten in {}", rewritten.join(", ")) },
+        if left.is_empty() {
+            String::new()
+        } else {
+            format!("; `*` verbs left (see the warnings) in {}", left.join(", "))
+        }
+    )
 }
 
 /// Narrows one role's `*` verbs: (changed something, left some `*` verbs).
@@ -632,107 +746,32 @@ fn narrow(
 ) -> Result<(bool, bool), RuleError> {
     let doc = role.doc;
     let tree = m.parse_once(doc)?;
-    let label = role.key.describe();
     let (Some(root), Some(resource)) = (tree.root(), m.resource_in(&tree)) else { return Ok((false, true)) };
     let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
+    let role_rules = RoleRules {
+        m,
+        doc,
+        tree: &tree,
+        editor: Editor::new(m.text(doc), &tree),
+        label: role.key.describe(),
+        cluster,
+        features,
+    };
     // `*` rules not rewritten.
     let mut left = 0usize;
-    let editor = Editor::new(m.text(doc), &tree);
     let mut edits: Vec<Edit> = Vec::new();
     let mut reasons = Vec::new();
     let mut intents = Vec::new();
     for (i, &rule_node) in tree.items(rules).iter().enumerate() {
-        let n = i + 1;
-        let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
-            Ok(r) => r,
-            Err(e) => {
-                out.notes.push(note(
-                    Severity::Warning,
-                    format!("{label} rule {n} is not a valid rule ({e}): left as it is"),
-                ));
-                left += 1;
-                continue;
-            }
-        };
-        if !rule.verbs.iter().any(|v| v == "*") {
-            continue;
-        }
-        left += 1;
-        let groups = rule.api_groups.clone().unwrap_or_default();
-        let resources = rule.resources.clone().unwrap_or_default();
-        if resources.is_empty() {
-            out.notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs on non-resource URLs left as they are (no documented list)"),
-            ));
-            continue;
-        }
-        if groups.iter().any(|g| g == "*")
-            || resources.iter().any(|r| r == "*" || r.starts_with("*/") || r.ends_with("/*"))
-        {
-            out.notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)"),
-            ));
-            continue;
-        }
-        let mut verbs: Vec<String> = Vec::new();
-        let mut undocumented: Vec<String> = Vec::new();
-        for group in &groups {
-            for res in &resources {
-                let need = needed_verbs(group, res, cluster, features).unwrap_or_else(|| {
-                    undocumented.push(if group.is_empty() { res.clone() } else { format!("{group}/{res}") });
-                    ALL_VERBS.iter().map(|v| v.to_string()).collect()
-                });
-                for v in need {
-                    if !verbs.contains(&v) {
-                        verbs.push(v);
-                    }
-                }
-            }
-        }
-        let crate::yaml::tree::Lookup::Found { key, value } = tree.lookup(rule_node, "verbs") else {
-            out.notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs come through a merge key; left as they are"),
-            ));
-            continue;
-        };
-        // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
-        // an anchor, say) is left as written, with the reason.
-        match editor.replace_value(key, value, &json!(verbs)) {
-            Ok(edit) => {
+        match role_rules.narrow_rule(i, rule_node, &mut out.notes) {
+            Narrowed::NoWildcard => {}
+            Narrowed::Left => left += 1,
+            Narrowed::Rewritten { edit, intent, reason } => {
                 edits.push(edit);
-                intents.push(Intent::Set {
-                    path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")],
-                    value: json!(verbs),
-                });
-                left -= 1;
-            }
-            Err(e) => {
-                out.notes.push(note(
-                    Severity::Warning,
-                    format!(
-                        "{label} rule {n}: `*` verbs left as they are: {}",
-                        ManifestError::Edit { at: m.doc_ref(doc, Some(tree.node(value).line)), cause: e }
-                    ),
-                ));
-                continue;
+                intents.push(intent);
+                reasons.push(reason);
             }
         }
-        let mut reason = format!("rule {n} ({}): verbs `*` → [{}]", resources.join(", "), verbs.join(", "));
-        if !undocumented.is_empty() {
-            reason.push_str(&format!(
-                "; all standard verbs for {} (not in SkyPilot's documented needs, so nothing is dropped)",
-                undocumented.join(", ")
-            ));
-        }
-        if verbs.iter().any(|v| v == "escalate" || v == "bind") {
-            reason.push_str(
-                "; `escalate` and `bind` kept: SkyPilot creates and binds Roles and ClusterRoles for its workloads (all verbs on all resources of its namespace, a ClusterRole that creates namespaces), which Kubernetes allows only to an account holding `escalate` and `bind` on roles/clusterroles (or every permission it grants)",
-            );
-        }
-        reasons.push(reason);
     }
     if edits.is_empty() {
         return Ok((false, left > 0));
@@ -748,4 +787,135 @@ fn narrow(
         intents,
     });
     Ok((true, left > 0))
+}
+
+/// What narrowing did to one rule of a role.
+enum Narrowed {
+    /// The rule has no `*` verb.
+    NoWildcard,
+    /// Its `*` verbs stay (with a warning saying why).
+    Left,
+    /// Its `*` verbs are replaced by the documented ones.
+    Rewritten { edit: Edit, intent: Intent, reason: String },
+}
+
+/// One role being narrowed: its document, and what decides the verbs its rules need.
+struct RoleRules<'a> {
+    m: &'a Manifests<'a>,
+    doc: DocIndex,
+    tree: &'a crate::yaml::Tree,
+    editor: Editor<'a>,
+    /// The role, as notes name it.
+    label: String,
+    /// It grants cluster-wide (bound by a ClusterRoleBinding).
+    cluster: bool,
+    features: &'a [&'a minimal_rbac::Feature],
+}
+
+impl RoleRules<'_> {
+    /// Replaces the `*` verbs of rule `i` by what SkyPilot's documented needs give its
+    /// resources (all standard verbs for a resource they do not name), or says why it cannot.
+    fn narrow_rule(&self, i: usize, rule_node: NodeId, notes: &mut Vec<Note>) -> Narrowed {
+        let (label, tree) = (&self.label, self.tree);
+        let n = i + 1;
+        let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
+            Ok(r) => r,
+            Err(e) => {
+                notes.push(note(
+                    Severity::Warning,
+                    format!("{label} rule {n} is not a valid rule ({e}): left as it is"),
+                ));
+                return Narrowed::Left;
+            }
+        };
+        if !rule.verbs.iter().any(|v| v == "*") {
+            return Narrowed::NoWildcard;
+        }
+        let groups = rule.api_groups.clone().unwrap_or_default();
+        let resources = rule.resources.clone().unwrap_or_default();
+        if resources.is_empty() {
+            notes.push(note(
+                Severity::Warning,
+                format!("{label} rule {n}: `*` verbs on non-resource URLs left as they are (no documented list)"),
+            ));
+            return Narrowed::Left;
+        }
+        if groups.iter().any(|g| g == "*")
+            || resources.iter().any(|r| r == "*" || r.starts_with("*/") || r.ends_with("/*"))
+        {
+            notes.push(note(
+                Severity::Warning,
+                format!("{label} rule {n}: `*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)"),
+            ));
+            return Narrowed::Left;
+        }
+        let (verbs, undocumented) = self.needed(&groups, &resources);
+        let crate::yaml::tree::Lookup::Found { key, value } = tree.lookup(rule_node, "verbs") else {
+            notes.push(note(
+                Severity::Warning,
+                format!("{label} rule {n}: `*` verbs come through a merge key; left as they are"),
+            ));
+            return Narrowed::Left;
+        };
+        // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
+        // an anchor, say) is left as written, with the reason.
+        match self.editor.replace_value(key, value, &json!(verbs)) {
+            Ok(edit) => Narrowed::Rewritten {
+                edit,
+                intent: Intent::Set {
+                    path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")],
+                    value: json!(verbs),
+                },
+                reason: narrowing_reason(n, &resources, &verbs, &undocumented),
+            },
+            Err(e) => {
+                notes.push(note(
+                    Severity::Warning,
+                    format!(
+                        "{label} rule {n}: `*` verbs left as they are: {}",
+                        ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }
+                    ),
+                ));
+                Narrowed::Left
+            }
+        }
+    }
+
+    /// The verbs the documented needs give each group/resource pair (all standard verbs for a
+    /// pair they do not name), and those undocumented pairs.
+    fn needed(&self, groups: &[String], resources: &[String]) -> (Vec<String>, Vec<String>) {
+        let mut verbs: Vec<String> = Vec::new();
+        let mut undocumented: Vec<String> = Vec::new();
+        for group in groups {
+            for res in resources {
+                let need = needed_verbs(group, res, self.cluster, self.features).unwrap_or_else(|| {
+                    undocumented.push(if group.is_empty() { res.clone() } else { format!("{group}/{res}") });
+                    ALL_VERBS.iter().map(|v| v.to_string()).collect()
+                });
+                for v in need {
+                    if !verbs.contains(&v) {
+                        verbs.push(v);
+                    }
+                }
+            }
+        }
+        (verbs, undocumented)
+    }
+}
+
+/// Why rule `n`'s verbs became `verbs`.
+fn narrowing_reason(n: usize, resources: &[String], verbs: &[String], undocumented: &[String]) -> String {
+    let mut reason = format!("rule {n} ({}): verbs `*` → [{}]", resources.join(", "), verbs.join(", "));
+    if !undocumented.is_empty() {
+        reason.push_str(&format!(
+            "; all standard verbs for {} (not in SkyPilot's documented needs, so nothing is dropped)",
+            undocumented.join(", ")
+        ));
+    }
+    if verbs.iter().any(|v| v == "escalate" || v == "bind") {
+        reason.push_str(
+            "; `escalate` and `bind` kept: SkyPilot creates and binds Roles and ClusterRoles for its workloads (all verbs on all resources of its namespace, a ClusterRole that creates namespaces), which Kubernetes allows only to an account holding `escalate` and `bind` on roles/clusterroles (or every permission it grants)",
+        );
+    }
+    reason
 }

@@ -2,6 +2,7 @@ use std::cell::OnceCell;
 use std::fmt;
 use std::ops::Range;
 
+use super::DocIndex;
 use crate::yaml::{Edit, EditError, Limits, ParseError, Tree, edit};
 
 /// What Kubernetes keys a resource on.
@@ -22,11 +23,30 @@ impl fmt::Display for ResourceId {
     }
 }
 
-/// Where something is, for error messages: the document's ordinal in the stream (1-based),
-/// its kind and name when known, and a line of the whole stream.
+/// Which namespace [`Manifests::find`] asks of a document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InNamespace<'n> {
+    /// Any, or none (cluster-scoped kinds, whose documents still get the release namespace).
+    Any,
+    /// Exactly this one, as `ResourceId` gives it: the document's own or else the release
+    /// namespace; `None` when there is neither.
+    Exactly(Option<&'n str>),
+}
+
+impl InNamespace<'_> {
+    fn accepts(self, namespace: Option<&str>) -> bool {
+        match self {
+            InNamespace::Any => true,
+            InNamespace::Exactly(want) => namespace == want,
+        }
+    }
+}
+
+/// Where something is, for error messages: the document's position in the stream, its kind
+/// and name when known, and a line of the whole stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DocRef {
-    pub document: usize,
+    pub document: DocIndex,
     pub resource: Option<String>,
     pub line: Option<usize>,
 }
@@ -94,13 +114,18 @@ impl<'a> Manifests<'a> {
         self.ranges.is_empty()
     }
 
-    pub fn text(&self, doc: usize) -> &'a str {
-        &self.input[self.ranges[doc].clone()]
+    /// Every document of the stream, in order.
+    pub fn docs(&self) -> impl Iterator<Item = DocIndex> + use<> {
+        (0..self.len()).map(DocIndex::new)
+    }
+
+    pub fn text(&self, doc: DocIndex) -> &'a str {
+        &self.input[self.ranges[doc.index()].clone()]
     }
 
     /// Documents whose text contains `needle`: a cheap filter before parsing. One pass of
     /// memmem over the whole input, skipping to the next document after each hit.
-    pub fn containing(&self, needle: &str) -> Vec<usize> {
+    pub fn containing(&self, needle: &str) -> Vec<DocIndex> {
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
         let bytes = self.input.as_bytes();
         let mut docs = Vec::new();
@@ -110,26 +135,20 @@ impl<'a> Manifests<'a> {
             let doc = self.ranges.partition_point(|r| r.start <= at).saturating_sub(1);
             // A hit that runs past its document's end is not inside one document.
             if at + needle.len() <= self.ranges[doc].end {
-                docs.push(doc);
+                docs.push(DocIndex::new(doc));
             }
             pos = self.ranges[doc].end.max(at + 1);
         }
         docs
     }
 
-    /// The first document of `kind` named `name` (`namespace`: `Some` to require one, as
-    /// `ResourceId` gives it; `None` for any).
-    pub fn find(
-        &self,
-        kind: &str,
-        name: &str,
-        namespace: Option<Option<&str>>,
-    ) -> Result<Option<usize>, ManifestError> {
+    /// The first document of `kind` named `name` whose namespace `namespace` accepts.
+    pub fn find(&self, kind: &str, name: &str, namespace: InNamespace) -> Result<Option<DocIndex>, ManifestError> {
         for doc in self.containing(name) {
             if let Some(r) = self.resource(doc)?
                 && r.kind == kind
                 && r.name == name
-                && namespace.is_none_or(|ns| r.namespace.as_deref() == ns)
+                && namespace.accepts(r.namespace.as_deref())
             {
                 return Ok(Some(doc));
             }
@@ -138,41 +157,37 @@ impl<'a> Manifests<'a> {
     }
 
     /// 1-based line in the whole stream of a 1-based line of document `doc`.
-    pub fn stream_line(&self, doc: usize, line: usize) -> usize {
-        let before = &self.input.as_bytes()[..self.ranges[doc].start];
+    pub fn stream_line(&self, doc: DocIndex, line: usize) -> usize {
+        let before = &self.input.as_bytes()[..self.ranges[doc.index()].start];
         memchr::memchr_iter(b'\n', before).count() + line
     }
 
     /// The parsed document, or an error saying where it does not parse.
-    pub fn tree(&self, doc: usize) -> Result<&Tree, ManifestError> {
-        let cell =
-            self.trees[doc].get_or_init(|| Tree::parse(self.text(doc), &self.limits).map(Box::new).map_err(Box::new));
+    pub fn tree(&self, doc: DocIndex) -> Result<&Tree, ManifestError> {
+        let cell = self.trees[doc.index()]
+            .get_or_init(|| Tree::parse(self.text(doc), &self.limits).map(Box::new).map_err(Box::new));
         cell.as_ref().map(|t| &**t).map_err(|e| self.parse_error(doc, e))
     }
 
     /// The parsed document without keeping it (for rules that read many small documents once,
     /// such as RBAC over thousands of Roles): the caller drops the tree when done.
-    pub fn parse_once(&self, doc: usize) -> Result<Tree, ManifestError> {
-        match self.trees[doc].get() {
+    pub fn parse_once(&self, doc: DocIndex) -> Result<Tree, ManifestError> {
+        match self.trees[doc.index()].get() {
             Some(Ok(_)) | None => Tree::parse(self.text(doc), &self.limits).map_err(|e| self.parse_error(doc, &e)),
             Some(Err(e)) => Err(self.parse_error(doc, e)),
         }
     }
 
-    fn parse_error(&self, doc: usize, e: &ParseError) -> ManifestError {
+    fn parse_error(&self, doc: DocIndex, e: &ParseError) -> ManifestError {
         ManifestError::Parse {
-            at: DocRef {
-                document: doc + 1,
-                resource: self.quick_label(doc),
-                line: Some(self.stream_line(doc, e.line)),
-            },
+            at: DocRef { document: doc, resource: self.quick_label(doc), line: Some(self.stream_line(doc, e.line)) },
             cause: ParseError { message: e.message.clone(), line: self.stream_line(doc, e.line), col: e.col },
         }
     }
 
     /// Kind, name and namespace of a parsed document (None for an empty document or one that
     /// is not a Kubernetes object). Documents without a namespace get the release namespace.
-    pub fn resource(&self, doc: usize) -> Result<Option<ResourceId>, ManifestError> {
+    pub fn resource(&self, doc: DocIndex) -> Result<Option<ResourceId>, ManifestError> {
         Ok(self.resource_in(self.tree(doc)?))
     }
 
@@ -196,21 +211,21 @@ impl<'a> Manifests<'a> {
 
     /// "Kind name" of a document that does not parse, from what parses of it: `kind` and
     /// `metadata.name` where they stand, never a line that only looks like them (see `label`).
-    fn quick_label(&self, doc: usize) -> Option<String> {
+    fn quick_label(&self, doc: DocIndex) -> Option<String> {
         let (kind, name) = super::label::head(self.text(doc), self.limits.max_depth);
         Some(format!("{} {}", kind?, name.as_deref().unwrap_or("?")))
     }
 
-    pub fn doc_ref(&self, doc: usize, line: Option<usize>) -> DocRef {
+    pub fn doc_ref(&self, doc: DocIndex, line: Option<usize>) -> DocRef {
         let resource = match self.resource(doc) {
             Ok(Some(r)) => Some(r.to_string()),
             _ => self.quick_label(doc),
         };
-        DocRef { document: doc + 1, resource, line: line.map(|l| self.stream_line(doc, l)) }
+        DocRef { document: doc, resource, line: line.map(|l| self.stream_line(doc, l)) }
     }
 
     /// Refuses a document whose keys that skyhelm read were written twice.
-    pub fn check_duplicate_reads(&self, doc: usize) -> Result<(), ManifestError> {
+    pub fn check_duplicate_reads(&self, doc: DocIndex) -> Result<(), ManifestError> {
         if let Some((first, second, key)) = self.tree(doc)?.duplicate_reads().into_iter().next() {
             return Err(ManifestError::DuplicateKey {
                 at: self.doc_ref(doc, Some(second)),
@@ -222,15 +237,15 @@ impl<'a> Manifests<'a> {
         Ok(())
     }
 
-    /// The output stream: every document's original bytes, with `edits[i]` applied to
-    /// document i (the pipeline then reads each edited document again, see `verify`). Also
-    /// returns the edited documents' new texts.
-    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<(String, Vec<(usize, String)>), ManifestError> {
+    /// The output stream: every document's original bytes, with `edits[i]` applied to the
+    /// document at index i (the pipeline then reads each edited document again, see `verify`).
+    /// Also returns the edited documents' new texts.
+    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<(String, Vec<(DocIndex, String)>), ManifestError> {
         let extra: usize = edits.iter().flatten().map(|e| e.insert.len()).sum();
         let mut out = String::with_capacity(self.input.len() + extra);
         let mut edited_docs = Vec::new();
-        for doc in 0..self.len() {
-            let doc_edits = edits.get(doc).map(Vec::as_slice).unwrap_or_default();
+        for doc in self.docs() {
+            let doc_edits = edits.get(doc.index()).map(Vec::as_slice).unwrap_or_default();
             if doc_edits.is_empty() {
                 out.push_str(self.text(doc));
                 continue;

@@ -4,14 +4,43 @@
 mod label;
 mod manifests;
 
-pub use manifests::{DocRef, ManifestError, Manifests, ResourceId};
+pub use manifests::{DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 
+use std::fmt;
 use std::ops::Range;
+
+/// A document's position in the stream: 0-based inside skyhelm (it indexes the stream's
+/// documents), shown 1-based to people ("document 3") by `Display` and [`DocIndex::number`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DocIndex(usize);
+
+impl DocIndex {
+    /// The document at 0-based position `index`.
+    pub const fn new(index: usize) -> Self {
+        DocIndex(index)
+    }
+
+    /// The 0-based position, for indexing.
+    pub const fn index(self) -> usize {
+        self.0
+    }
+
+    /// The 1-based position, as reports and errors count documents.
+    pub const fn number(self) -> usize {
+        self.0 + 1
+    }
+}
+
+impl fmt::Display for DocIndex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.number())
+    }
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum InputError {
     #[error("document {document}, line {line}, column {column}: the input is not valid UTF-8")]
-    NotUtf8 { document: usize, line: usize, column: usize },
+    NotUtf8 { document: DocIndex, line: usize, column: usize },
     #[error("the input is {size} bytes, more than --max-input-bytes {limit}")]
     TooLarge { size: usize, limit: usize },
     #[error("the input has {count} documents, more than --max-documents {limit}")]
@@ -61,7 +90,7 @@ pub fn line_col(input: &[u8], offset: usize) -> (usize, usize) {
 pub fn decode(input: &[u8]) -> Result<&str, InputError> {
     std::str::from_utf8(input).map_err(|e| {
         let at = e.valid_up_to();
-        let document = split(input).iter().position(|r| r.contains(&at)).map_or(1, |i| i + 1);
+        let document = DocIndex::new(split(input).iter().position(|r| r.contains(&at)).unwrap_or(0));
         let (line, column) = line_col(input, at);
         InputError::NotUtf8 { document, line, column }
     })
@@ -100,6 +129,6 @@ mod tests {
     #[test]
     fn non_utf8_names_document_and_line() {
         let err = decode(b"a: 1\n---\nb: 2\nc: \xff\n").unwrap_err();
-        assert_eq!(err, InputError::NotUtf8 { document: 2, line: 4, column: 4 });
+        assert_eq!(err, InputError::NotUtf8 { document: DocIndex::new(1), line: 4, column: 4 });
     }
 }

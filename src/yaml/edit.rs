@@ -113,7 +113,8 @@ impl<'a> Editor<'a> {
             explicit_keys: has_explicit_keys(text),
         };
         editor.layout.seq_offset = editor.detect_seq_offset();
-        editor.shared = (0..tree.nodes().len())
+        editor.shared = tree
+            .ids()
             .filter(|&id| tree.is_shared(id))
             .map(|id| (tree.node(id).start, tree.node(id).end, tree.node(id).line))
             .collect();

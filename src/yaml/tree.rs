@@ -5,13 +5,41 @@
 //! It never re-emits anything: edits are made to the original text (see `edit`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle};
 
 use super::limits::Limits;
 use super::scalar::{self, PyScalar, Scalar11};
 
-pub type NodeId = usize;
+/// A node of one tree, valid only for the [`Tree`] that made it: it carries that tree's
+/// identity, which the tree's accessors check (in debug builds, so every test catches a node
+/// of one document used with another document's tree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct NodeId {
+    tree: TreeId,
+    /// u32 keeps a NodeId as small as the plain index it replaces; a tree holds fewer nodes
+    /// (parsing refuses more).
+    index: u32,
+}
+
+impl NodeId {
+    /// The node's slot in its tree's arena.
+    fn slot(self) -> usize {
+        self.index as usize
+    }
+}
+
+/// Which tree a [`NodeId`] belongs to: each parse gets the next one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct TreeId(u32);
+
+impl TreeId {
+    fn next() -> TreeId {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        TreeId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
@@ -57,6 +85,7 @@ pub struct ParseError {
 
 #[derive(Debug)]
 pub struct Tree {
+    id: TreeId,
     nodes: Vec<Node>,
     root: Option<NodeId>,
     anchors: HashMap<usize, NodeId>,
@@ -89,11 +118,6 @@ pub enum Lookup {
     Missing,
 }
 
-struct Frame {
-    id: NodeId,
-    pending_key: Option<NodeId>,
-}
-
 fn err_at(message: impl Into<String>, line: usize, col: usize) -> ParseError {
     ParseError { message: message.into(), line, col: col + 1 }
 }
@@ -102,187 +126,300 @@ impl Tree {
     /// Parses the first document of `text`. Empty and comment-only text gives a tree without
     /// a root. A second document in the same text is an error: callers split streams first.
     pub fn parse(text: &str, limits: &Limits) -> Result<Tree, ParseError> {
-        if let Some((i, line)) = text.split('\n').enumerate().find(|(_, l)| l.len() > limits.max_line_bytes) {
-            return Err(err_at(
-                format!("a line of {} bytes, more than --max-line-bytes {}", line.len(), limits.max_line_bytes),
-                i + 1,
-                0,
-            ));
-        }
-        // YAML breaks lines at a bare CR too; skyhelm edits by `\n` lines, so it refuses them
-        // (real manifests use LF or CRLF).
-        if let Some(i) =
-            memchr::memchr_iter(b'\r', text.as_bytes()).find(|&i| text.as_bytes().get(i + 1) != Some(&b'\n'))
-        {
-            let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..i]).count() + 1;
-            return Err(err_at(
-                "a carriage return without a line feed (a bare CR line break) is not supported",
-                line,
-                0,
-            ));
-        }
-        let mut tree = Tree {
-            nodes: Vec::new(),
-            root: None,
-            anchors: HashMap::new(),
-            aliased: Vec::new(),
-            duplicate_reads: std::cell::RefCell::new(Vec::new()),
-            decoded: 0,
-        };
-        let mut stack: Vec<Frame> = Vec::new();
-        // Per node: nodes decoded with aliases expanded, and how many of those are decoded through
-        // an alias, as go-yaml v2 counts them for its excessive-aliasing check.
-        let mut expanded: Vec<(u64, u64)> = Vec::new();
-        let mut documents = 0usize;
-        // Anchored collections not yet closed: an alias to one would make the value contain itself.
-        let mut open: std::collections::HashSet<NodeId> = std::collections::HashSet::new();
-        let mut options = Options::default();
-        options.flow_nesting_limit = limits.max_depth;
-        options.block_nesting_limit = limits.max_depth;
-        // As libyaml, go-yaml (Kubernetes) and PyYAML: a block scalar's last line at the end of
-        // the input, without a line break, gets none.
-        options.block_scalar_eof_without_line_feed = true;
-        let mut parser = Parser::new_from_str_with_options(text, options);
+        check_lines(text, limits)?;
+        let mut builder = Builder::new(limits);
+        let mut parser = Parser::new_from_str_with_options(text, parser_options(limits));
         while let Some(item) = parser.next_event() {
-            let (event, span) = item.map_err(|e| {
-                let m = e.marker();
-                let message = match e.kind() {
-                    ErrorKind::RecursionLimitExceeded => {
-                        format!("exceeded max depth of {}", limits.max_depth)
-                    }
-                    // The column says where; the character itself may be part of a secret.
-                    ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_string(),
-                    _ => e.info(),
-                };
-                err_at(message, m.line(), m.col())
-            })?;
+            let (event, span) = item.map_err(|e| parser_error(&e, limits))?;
             let start = span.start.byte_offset().unwrap_or(0);
-            let end = span.end.byte_offset().unwrap_or(start);
-            let (line, col) = (span.start.line(), span.start.col());
-            let new_node = |kind, anchor| Node { kind, start, end, line, col, anchor };
-            let completed: Option<NodeId> = match event {
-                Event::DocumentStart(..) => {
-                    documents += 1;
-                    if documents > 1 {
-                        return Err(err_at(
-                            "a second YAML document inside one document (after '...' without '---')",
-                            line,
-                            col,
-                        ));
-                    }
-                    None
-                }
-                Event::Scalar(value, style, anchor, tag) => {
-                    let style = match style {
-                        ScalarStyle::Plain => Style::Plain,
-                        ScalarStyle::SingleQuoted => Style::SingleQuoted,
-                        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
-                        ScalarStyle::Literal => Style::Literal,
-                        _ => Style::Folded,
-                    };
-                    let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
-                    let id = tree.push(new_node(NodeKind::Scalar { value: value.into_owned(), style, tag }, anchor));
-                    expanded.push((1, 0));
-                    Some(id)
-                }
-                Event::Alias(anchor) => {
-                    let target =
-                        *tree.anchors.get(&anchor).ok_or_else(|| err_at("alias to an unknown anchor", line, col))?;
-                    if open.contains(&target) {
-                        // go-yaml refuses this too ("anchor '…' value contains itself").
-                        return Err(err_at("an anchor's value contains an alias to itself", line, col));
-                    }
-                    tree.aliased.push(anchor);
-                    // go-yaml counts every node it decodes through an alias as aliased.
-                    let (n, _) = expanded[target];
-                    let id = tree.push(new_node(NodeKind::Alias { anchor }, 0));
-                    expanded.push((n.saturating_add(1), n));
-                    Some(id)
-                }
-                Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
-                    if stack.len() >= limits.max_depth {
-                        return Err(err_at(format!("exceeded max depth of {}", limits.max_depth), line, col));
-                    }
-                    let flow = style == granit_parser::StructureStyle::Flow;
-                    let kind = if matches!(event, Event::SequenceStart(..)) {
-                        NodeKind::Seq { items: Vec::new(), flow }
-                    } else {
-                        NodeKind::Map { entries: Vec::new(), flow }
-                    };
-                    let id = tree.push(new_node(kind, anchor));
-                    expanded.push((1, 0));
-                    if anchor != 0 {
-                        tree.anchors.insert(anchor, id);
-                        open.insert(id);
-                    }
-                    stack.push(Frame { id, pending_key: None });
-                    None
-                }
-                Event::SequenceEnd | Event::MappingEnd => {
-                    let frame = stack.pop().ok_or_else(|| err_at("unbalanced collection end", line, col))?;
-                    let id = frame.id;
-                    open.remove(&id);
-                    let (flow, last_child) = match &tree.nodes[id].kind {
-                        NodeKind::Seq { items, flow } => (*flow, items.last().copied()),
-                        NodeKind::Map { entries, flow } => (*flow, entries.last().map(|e| e.1)),
-                        _ => (false, None),
-                    };
-                    tree.nodes[id].end =
-                        if flow { end } else { last_child.map_or(tree.nodes[id].start, |c| tree.nodes[c].end) };
-                    Some(id)
-                }
-                _ => None,
+            let at = At {
+                start,
+                end: span.end.byte_offset().unwrap_or(start),
+                line: span.start.line(),
+                col: span.start.col(),
             };
-            let Some(id) = completed else { continue };
-            if let NodeKind::Scalar { .. } = tree.nodes[id].kind
-                && tree.nodes[id].anchor != 0
-            {
-                tree.anchors.insert(tree.nodes[id].anchor, id);
-            }
-            let child = expanded[id];
-            match stack.last_mut() {
-                None => tree.root = Some(id),
-                Some(frame) => {
-                    let parent = frame.id;
-                    let e = &mut expanded[parent];
-                    *e = (e.0.saturating_add(child.0), e.1.saturating_add(child.1));
-                    match &mut tree.nodes[parent].kind {
-                        NodeKind::Seq { items, .. } => items.push(id),
-                        NodeKind::Map { entries, .. } => match frame.pending_key.take() {
-                            None => frame.pending_key = Some(id),
-                            Some(k) => entries.push((k, id)),
-                        },
-                        _ => {}
-                    }
-                }
-            }
-            if stack.is_empty() {
-                let (n, a) = child;
-                tree.decoded = n;
-                if limits.excessive_aliasing(n, a) {
-                    return Err(err_at("document contains excessive aliasing", line, col));
-                }
-            }
+            builder.event(event, at)?;
         }
-        Ok(tree)
+        Ok(builder.tree)
+    }
+}
+
+/// Refuses lines the parser should never see: longer than `--max-line-bytes`, or broken by a
+/// bare CR (YAML breaks lines there too; skyhelm edits by `\n` lines, and real manifests use
+/// LF or CRLF).
+fn check_lines(text: &str, limits: &Limits) -> Result<(), ParseError> {
+    if let Some((i, line)) = text.split('\n').enumerate().find(|(_, l)| l.len() > limits.max_line_bytes) {
+        return Err(err_at(
+            format!("a line of {} bytes, more than --max-line-bytes {}", line.len(), limits.max_line_bytes),
+            i + 1,
+            0,
+        ));
+    }
+    if let Some(i) = memchr::memchr_iter(b'\r', text.as_bytes()).find(|&i| text.as_bytes().get(i + 1) != Some(&b'\n')) {
+        let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..i]).count() + 1;
+        return Err(err_at("a carriage return without a line feed (a bare CR line break) is not supported", line, 0));
+    }
+    Ok(())
+}
+
+/// The parser's options: nesting limited to `--max-depth`, and, as libyaml, go-yaml
+/// (Kubernetes) and PyYAML, a block scalar's last line at the end of the input, without a line
+/// break, gets none.
+fn parser_options(limits: &Limits) -> Options {
+    let mut options = Options::default();
+    options.flow_nesting_limit = limits.max_depth;
+    options.block_nesting_limit = limits.max_depth;
+    options.block_scalar_eof_without_line_feed = true;
+    options
+}
+
+/// The parser's error in skyhelm's words.
+fn parser_error(e: &granit_parser::ScanError, limits: &Limits) -> ParseError {
+    let m = e.marker();
+    let message = match e.kind() {
+        ErrorKind::RecursionLimitExceeded => format!("exceeded max depth of {}", limits.max_depth),
+        // The column says where; the character itself may be part of a secret.
+        ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_string(),
+        _ => e.info(),
+    };
+    err_at(message, m.line(), m.col())
+}
+
+/// Where an event is: byte offsets in the text, 1-based line and 0-based column of `start`.
+#[derive(Clone, Copy)]
+struct At {
+    start: usize,
+    end: usize,
+    line: usize,
+    col: usize,
+}
+
+impl At {
+    fn node(self, kind: NodeKind, anchor: usize) -> Node {
+        Node { kind, start: self.start, end: self.end, line: self.line, col: self.col, anchor }
+    }
+}
+
+/// A collection being built: its node, and a key read whose value has not come yet.
+struct Frame {
+    id: NodeId,
+    pending_key: Option<NodeId>,
+}
+
+/// Builds a tree from the parser's events, one at a time.
+struct Builder<'l> {
+    tree: Tree,
+    limits: &'l Limits,
+    /// The collections open around the current event, innermost last.
+    stack: Vec<Frame>,
+    /// Per node: nodes decoded with aliases expanded, and how many of those are decoded through
+    /// an alias, as go-yaml v2 counts them for its excessive-aliasing check.
+    expanded: Vec<(u64, u64)>,
+    documents: usize,
+    /// Anchored collections not yet closed: an alias to one would make the value contain itself.
+    open: std::collections::HashSet<NodeId>,
+}
+
+impl<'l> Builder<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Builder {
+            tree: Tree {
+                id: TreeId::next(),
+                nodes: Vec::new(),
+                root: None,
+                anchors: HashMap::new(),
+                aliased: Vec::new(),
+                duplicate_reads: std::cell::RefCell::new(Vec::new()),
+                decoded: 0,
+            },
+            limits,
+            stack: Vec::new(),
+            expanded: Vec::new(),
+            documents: 0,
+            open: std::collections::HashSet::new(),
+        }
     }
 
-    fn push(&mut self, node: Node) -> NodeId {
+    /// Takes one event: a node that it completes (a scalar, an alias, a closed collection) is
+    /// attached to its parent.
+    fn event(&mut self, event: Event<'_>, at: At) -> Result<(), ParseError> {
+        let completed = match event {
+            Event::DocumentStart(..) => {
+                self.documents += 1;
+                if self.documents > 1 {
+                    return Err(err_at(
+                        "a second YAML document inside one document (after '...' without '---')",
+                        at.line,
+                        at.col,
+                    ));
+                }
+                None
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
+                Some(self.scalar(value.into_owned(), style, anchor, tag, at)?)
+            }
+            Event::Alias(anchor) => Some(self.alias(anchor, at)?),
+            Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
+                let flow = style == granit_parser::StructureStyle::Flow;
+                let kind = if matches!(event, Event::SequenceStart(..)) {
+                    NodeKind::Seq { items: Vec::new(), flow }
+                } else {
+                    NodeKind::Map { entries: Vec::new(), flow }
+                };
+                self.open_collection(kind, anchor, at)?;
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => Some(self.close_collection(at)?),
+            _ => None,
+        };
+        match completed {
+            Some(id) => self.attach(id, at),
+            None => Ok(()),
+        }
+    }
+
+    /// Adds a node with its decoded counts (see `expanded`).
+    fn push(&mut self, node: Node, expanded: (u64, u64)) -> Result<NodeId, ParseError> {
+        let (line, col) = (node.line, node.col);
+        let id = self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))?;
+        self.expanded.push(expanded);
+        Ok(id)
+    }
+
+    fn scalar(
+        &mut self,
+        value: String,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<String>,
+        at: At,
+    ) -> Result<NodeId, ParseError> {
+        let style = match style {
+            ScalarStyle::Plain => Style::Plain,
+            ScalarStyle::SingleQuoted => Style::SingleQuoted,
+            ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+            ScalarStyle::Literal => Style::Literal,
+            _ => Style::Folded,
+        };
+        self.push(at.node(NodeKind::Scalar { value, style, tag }, anchor), (1, 0))
+    }
+
+    fn alias(&mut self, anchor: usize, at: At) -> Result<NodeId, ParseError> {
+        let target =
+            *self.tree.anchors.get(&anchor).ok_or_else(|| err_at("alias to an unknown anchor", at.line, at.col))?;
+        if self.open.contains(&target) {
+            // go-yaml refuses this too ("anchor '…' value contains itself").
+            return Err(err_at("an anchor's value contains an alias to itself", at.line, at.col));
+        }
+        self.tree.aliased.push(anchor);
+        // go-yaml counts every node it decodes through an alias as aliased.
+        let (n, _) = self.expanded[target.slot()];
+        self.push(at.node(NodeKind::Alias { anchor }, 0), (n.saturating_add(1), n))
+    }
+
+    fn open_collection(&mut self, kind: NodeKind, anchor: usize, at: At) -> Result<(), ParseError> {
+        if self.stack.len() >= self.limits.max_depth {
+            return Err(err_at(format!("exceeded max depth of {}", self.limits.max_depth), at.line, at.col));
+        }
+        let id = self.push(at.node(kind, anchor), (1, 0))?;
+        if anchor != 0 {
+            self.tree.anchors.insert(anchor, id);
+            self.open.insert(id);
+        }
+        self.stack.push(Frame { id, pending_key: None });
+        Ok(())
+    }
+
+    /// Closes the innermost collection: a flow collection ends past its closing bracket, a
+    /// block collection with its last child.
+    fn close_collection(&mut self, at: At) -> Result<NodeId, ParseError> {
+        let frame = self.stack.pop().ok_or_else(|| err_at("unbalanced collection end", at.line, at.col))?;
+        let id = frame.id;
+        self.open.remove(&id);
+        let tree = &mut self.tree;
+        let (flow, last_child) = match &tree.node(id).kind {
+            NodeKind::Seq { items, flow } => (*flow, items.last().copied()),
+            NodeKind::Map { entries, flow } => (*flow, entries.last().map(|e| e.1)),
+            _ => (false, None),
+        };
+        tree.node_mut(id).end =
+            if flow { at.end } else { last_child.map_or(tree.node(id).start, |c| tree.node(c).end) };
+        Ok(id)
+    }
+
+    /// Puts a completed node in its place: an anchored scalar is registered, the node becomes
+    /// an item, a key or a value of the open collection (or the root), and its decoded count
+    /// adds to the parent's; at the root, the document's count is checked for excessive
+    /// aliasing.
+    fn attach(&mut self, id: NodeId, at: At) -> Result<(), ParseError> {
+        let tree = &mut self.tree;
+        if let NodeKind::Scalar { .. } = tree.node(id).kind
+            && tree.node(id).anchor != 0
+        {
+            tree.anchors.insert(tree.node(id).anchor, id);
+        }
+        let child = self.expanded[id.slot()];
+        match self.stack.last_mut() {
+            None => tree.root = Some(id),
+            Some(frame) => {
+                let parent = frame.id;
+                let e = &mut self.expanded[parent.slot()];
+                *e = (e.0.saturating_add(child.0), e.1.saturating_add(child.1));
+                match &mut tree.node_mut(parent).kind {
+                    NodeKind::Seq { items, .. } => items.push(id),
+                    NodeKind::Map { entries, .. } => match frame.pending_key.take() {
+                        None => frame.pending_key = Some(id),
+                        Some(k) => entries.push((k, id)),
+                    },
+                    _ => {}
+                }
+            }
+        }
+        if self.stack.is_empty() {
+            let (n, a) = child;
+            tree.decoded = n;
+            if self.limits.excessive_aliasing(n, a) {
+                return Err(err_at("document contains excessive aliasing", at.line, at.col));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Tree {
+    /// Adds a node; None when the tree is full (a NodeId's index is a u32).
+    fn push(&mut self, node: Node) -> Option<NodeId> {
+        let index = u32::try_from(self.nodes.len()).ok().filter(|&i| i < u32::MAX)?;
         self.nodes.push(node);
-        self.nodes.len() - 1
+        Some(NodeId { tree: self.id, index })
     }
 
     pub fn root(&self) -> Option<NodeId> {
         self.root
     }
 
+    /// The node `id` names; `id` must come from this tree.
     pub fn node(&self, id: NodeId) -> &Node {
-        &self.nodes[id]
+        debug_assert_eq!(id.tree, self.id, "a NodeId used with a tree that did not make it");
+        &self.nodes[id.slot()]
+    }
+
+    fn node_mut(&mut self, id: NodeId) -> &mut Node {
+        debug_assert_eq!(id.tree, self.id, "a NodeId used with a tree that did not make it");
+        &mut self.nodes[id.slot()]
+    }
+
+    /// Every node of the tree, in document order.
+    pub fn ids(&self) -> impl Iterator<Item = NodeId> + use<> {
+        let tree = self.id;
+        // `push` keeps the count within u32.
+        (0..u32::try_from(self.nodes.len()).unwrap_or(u32::MAX)).map(move |index| NodeId { tree, index })
     }
 
     /// Follows an alias to the node it names.
     pub fn resolve(&self, id: NodeId) -> NodeId {
-        match self.nodes[id].kind {
+        match self.node(id).kind {
             NodeKind::Alias { anchor } => self.anchors.get(&anchor).copied().unwrap_or(id),
             _ => id,
         }
@@ -291,39 +428,39 @@ impl Tree {
     /// True when this node carries an anchor that an alias in the document refers to: editing
     /// it would also change every place that alias stands.
     pub fn is_shared(&self, id: NodeId) -> bool {
-        let a = self.nodes[id].anchor;
+        let a = self.node(id).anchor;
         a != 0 && self.aliased.contains(&a)
     }
 
     pub fn entries(&self, id: NodeId) -> &[(NodeId, NodeId)] {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Map { entries, .. } => entries,
             _ => &[],
         }
     }
 
     pub fn items(&self, id: NodeId) -> &[NodeId] {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Seq { items, .. } => items,
             _ => &[],
         }
     }
 
     pub fn is_map(&self, id: NodeId) -> bool {
-        matches!(self.nodes[self.resolve(id)].kind, NodeKind::Map { .. })
+        matches!(self.node(self.resolve(id)).kind, NodeKind::Map { .. })
     }
 
     pub fn is_seq(&self, id: NodeId) -> bool {
-        matches!(self.nodes[self.resolve(id)].kind, NodeKind::Seq { .. })
+        matches!(self.node(self.resolve(id)).kind, NodeKind::Seq { .. })
     }
 
     pub fn is_flow(&self, id: NodeId) -> bool {
-        matches!(self.nodes[id].kind, NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
+        matches!(self.node(id).kind, NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
     }
 
     /// The node's value as Kubernetes reads a scalar (YAML 1.1), after following aliases.
     pub fn scalar(&self, id: NodeId) -> Option<Scalar11> {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(value, *style, tag.as_deref())),
             _ => None,
         }
@@ -331,7 +468,7 @@ impl Tree {
 
     /// The node's text when Kubernetes reads it as a string.
     pub fn str(&self, id: NodeId) -> Option<&str> {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => match scalar::resolve(value, *style, tag.as_deref()) {
                 Scalar11::Str => Some(value.as_str()),
                 _ => None,
@@ -351,7 +488,7 @@ impl Tree {
         let mut merged = false;
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
-            if let NodeKind::Scalar { value, style, .. } = &self.nodes[self.resolve(k)].kind {
+            if let NodeKind::Scalar { value, style, .. } = &self.node(self.resolve(k)).kind {
                 if value == key {
                     if let Some((first, _)) = found {
                         self.duplicate_reads.borrow_mut().push((first, k));
@@ -389,11 +526,11 @@ impl Tree {
             .borrow()
             .iter()
             .map(|&(a, b)| {
-                let key = match &self.nodes[self.resolve(b)].kind {
+                let key = match &self.node(self.resolve(b)).kind {
                     NodeKind::Scalar { value, .. } => value.clone(),
                     _ => String::new(),
                 };
-                (self.nodes[a].line, self.nodes[b].line, key)
+                (self.node(a).line, self.node(b).line, key)
             })
             .collect();
         out.sort();
@@ -403,7 +540,7 @@ impl Tree {
 
     /// The node's value as PyYAML's `safe_load` reads a scalar (SkyPilot's config.yaml).
     pub fn pyyaml(&self, id: NodeId) -> Option<PyScalar> {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => Some(scalar::resolve_pyyaml(value, *style, tag.as_deref())),
             _ => None,
         }
@@ -411,7 +548,7 @@ impl Tree {
 
     /// The node's text when PyYAML reads it as a string.
     pub fn py_str(&self, id: NodeId) -> Option<&str> {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => {
                 (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(value.as_str())
             }
@@ -421,7 +558,7 @@ impl Tree {
 
     /// The explicit tag of a scalar (after following aliases), as `tag:yaml.org,2002:int` or `!foo`.
     pub fn tag(&self, id: NodeId) -> Option<&str> {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { tag, .. } => tag.as_deref(),
             _ => None,
         }
@@ -429,7 +566,7 @@ impl Tree {
 
     /// The scalar's text as written (after following aliases), whatever it means.
     pub fn raw(&self, id: NodeId) -> Option<&str> {
-        match &self.nodes[self.resolve(id)].kind {
+        match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, .. } => Some(value.as_str()),
             _ => None,
         }
@@ -474,7 +611,7 @@ impl Tree {
         let number =
             |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
         let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
-        match &self.nodes[id].kind {
+        match &self.node(id).kind {
             NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {
                 match scalar::resolve_pyyaml(value, *style, tag.as_deref()) {
                     PyScalar::Null => Value::Null,
@@ -498,7 +635,7 @@ impl Tree {
                 let mut out = serde_json::Map::new();
                 for &(k, v) in entries {
                     let key = self.to_json_as(k, reader);
-                    let is_merge = matches!(&self.nodes[self.resolve(k)].kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
+                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
                     if is_merge {
                         let sources = match self.to_json_as(v, reader) {
                             Value::Array(a) => a,
@@ -523,5 +660,24 @@ impl Tree {
             }
             NodeKind::Alias { .. } => Value::Null,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_id_is_as_small_as_an_index() {
+        assert_eq!(std::mem::size_of::<NodeId>(), 8);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "a NodeId used with a tree that did not make it")]
+    fn a_node_of_another_tree_is_refused() {
+        let a = Tree::parse("a: 1", &Limits::default()).unwrap();
+        let b = Tree::parse("a: 1", &Limits::default()).unwrap();
+        let _ = b.node(a.root().unwrap());
     }
 }

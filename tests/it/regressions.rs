@@ -46,7 +46,7 @@ fn k8s_reads(text: &str) -> bool {
 }
 
 /// The yaml_edit fuzz target's check, with the meaning read by the Kubernetes YAML reader
-/// (tools/k8syaml), not ours.
+/// (tests/tools/k8syaml), not ours.
 fn edit_outcome(data: &[u8]) -> &'static str {
     let text = std::str::from_utf8(data).expect("regression inputs are UTF-8");
     let Ok(tree) = Tree::parse(text, &Limits::default()) else { return "parse-refused" };

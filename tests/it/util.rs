@@ -1,5 +1,5 @@
 //! Test harness: runs the real binary with a clean environment, and the independent reader of
-//! Kubernetes YAML (tools/k8syaml, sigs.k8s.io/yaml) that meaning is checked with.
+//! Kubernetes YAML (tests/tools/k8syaml, sigs.k8s.io/yaml) that meaning is checked with.
 
 use std::io::Write;
 use std::path::PathBuf;
