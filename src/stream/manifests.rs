@@ -1,3 +1,6 @@
+//! [`Manifests`]: the stream's documents with their resource ids, each parsed on first use, and the
+//! rendering of edits back into the stream's bytes.
+
 use std::cell::OnceCell;
 use std::fmt;
 use std::ops::Range;
