@@ -16,8 +16,10 @@
 //!   contexts, kubeconfig checks, RBAC); each returns `rules::change` values and never prints.
 //! - `post_render`: runs the rules, applies their edits, and proves each edit (`verify`).
 //! - `report`: the helm-diff style text and JSON report of what changed and why.
-//! - `kubeconfig`: reading kubeconfigs (`doctor`, `pack`, certificates, contexts files).
-//! - `chart`: `generate`, one chart per environment from tera templates.
+//! - `kubeconfig`: reading kubeconfigs (`doctor`, `pack`, certificates and client identities,
+//!   contexts files).
+//! - `chart`: `generate`, one chart per environment from tera templates, or GitOps objects
+//!   (`gitops`), and the list of files it owns (`owned`).
 //! - `messages`: wording shared by errors (third-party messages made fit for users, outside
 //!   text made safe to show).
 //!
