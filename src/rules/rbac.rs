@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use crate::policy::contexts::ContextFacts;
 use crate::policy::grants::{self, Binding, Grant, RbacObjects, RoleDoc, RoleKey};
 use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
-use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, Seg, Severity};
+use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Severity};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor, NodeId};
@@ -77,9 +77,6 @@ pub enum RbacError {
     )]
     NoNamespace { at: DocRef, mode: &'static str },
 }
-
-/// What the RBAC rule returns: the one shape every rule returns.
-pub type RbacOutcome = crate::rules::change::RuleOutput;
 
 fn note(severity: Severity, message: String) -> Note {
     Note { severity, rule: RuleId::Rbac, message }
@@ -318,8 +315,8 @@ fn names(api: &ApiServer, acc: &Account) -> (String, String) {
     (object_name(namespaced), object_name(scoped))
 }
 
-pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode) -> Result<RbacOutcome, RuleError> {
-    let mut out = RbacOutcome::default();
+pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode) -> Result<RuleOutput, RuleError> {
+    let mut out = RuleOutput::default();
     if mode == RbacMode::Off {
         return Ok(out);
     }
@@ -361,7 +358,7 @@ fn add(
     acc: &Account,
     grants: &[Grant],
     mode: RbacMode,
-    out: &mut RbacOutcome,
+    out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     if !facts.in_cluster_exists {
         return Ok(());
@@ -399,7 +396,7 @@ fn default_account(
     acc: &Account,
     complete: bool,
     mode: RbacMode,
-    out: &mut RbacOutcome,
+    out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     if complete {
         out.notes.push(note(
@@ -430,7 +427,7 @@ fn add_service_account(
     m: &Manifests,
     acc: &Account,
     style: &LazyStyle,
-    out: &mut RbacOutcome,
+    out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     if m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_some() {
         return Ok(());
@@ -460,7 +457,7 @@ fn add_role(
     perms: &[Perm],
     cluster: bool,
     style: &LazyStyle,
-    out: &mut RbacOutcome,
+    out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     let (ns_name, cluster_name) = names(api, acc);
     let (kind, bkind, ns, name) = if cluster {
@@ -522,7 +519,7 @@ const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clus
 
 /// Audit findings. `tightened`: under tighten, the roles it narrowed in this run (their `*`
 /// verbs are not reported again, and tighten reports the minimal set itself).
-fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Option<&[String]>, out: &mut RbacOutcome) {
+fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Option<&[String]>, out: &mut RuleOutput) {
     if !facts.in_cluster_exists {
         warn_unused(acc, grants, out);
         return;
@@ -549,7 +546,7 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
 }
 
 /// Without a service-account token every grant is unused: one warning per role and binding.
-fn warn_unused(acc: &Account, grants: &[Grant], out: &mut RbacOutcome) {
+fn warn_unused(acc: &Account, grants: &[Grant], out: &mut RuleOutput) {
     let account = acc.label();
     let mut seen: Vec<&grants::Source> = Vec::new();
     for g in grants {
@@ -652,7 +649,7 @@ fn tighten(
     acc: &Account,
     objs: &RbacObjects,
     grants: &[Grant],
-    out: &mut RbacOutcome,
+    out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     let features = features_in_use(grants);
     let (rewritten, left) = narrow_roles(m, objs, &features, out)?;
@@ -667,7 +664,7 @@ fn narrow_roles(
     m: &Manifests,
     objs: &RbacObjects,
     features: &[&minimal_rbac::Feature],
-    out: &mut RbacOutcome,
+    out: &mut RuleOutput,
 ) -> Result<(Vec<String>, Vec<String>), RuleError> {
     let mut rewritten: Vec<String> = Vec::new();
     let mut left: Vec<String> = Vec::new();
@@ -742,7 +739,7 @@ fn narrow(
     role: &grants::RoleDoc,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
-    out: &mut RbacOutcome,
+    out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
     let doc = role.doc;
     let tree = m.parse_once(doc)?;
