@@ -308,7 +308,7 @@ fn object_name(name: String) -> String {
 /// with the API server's namespace when they live in another one), and
 /// `<namespace>-<deployment>-skyhelm` for the cluster-scoped ClusterRole and
 /// ClusterRoleBinding, so two environments in one cluster never share one.
-fn names(api: &ApiServer, acc: &Account) -> (String, String) {
+fn added_names(api: &ApiServer, acc: &Account) -> (String, String) {
     let base = format!("{}-skyhelm", api.resource.name);
     let scoped = format!("{}-{base}", acc.namespace);
     let namespaced = if acc.in_cluster_ns == acc.namespace { base } else { scoped.clone() };
@@ -459,7 +459,7 @@ fn add_role(
     style: &LazyStyle,
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
-    let (ns_name, cluster_name) = names(api, acc);
+    let (ns_name, cluster_name) = added_names(api, acc);
     let (kind, bkind, ns, name) = if cluster {
         ("ClusterRole", "ClusterRoleBinding", None, &cluster_name)
     } else {
