@@ -43,6 +43,16 @@ fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, 
     Finding { severity, check, subject: subject.into(), message: message.into() }
 }
 
+/// A kubeconfig or contexts file without a current-context.
+fn current_context_unset() -> Finding {
+    finding(
+        Severity::Error,
+        "current-context",
+        "kubeconfig",
+        "current-context is not set; with an unset allowed_contexts SkyPilot would have no context to use",
+    )
+}
+
 /// The server of a URL, as shown in findings (never user information), when it is a loopback
 /// address (used for contexts files, which record each context's server).
 pub fn loopback_host(server: &str) -> Option<String> {
@@ -68,12 +78,7 @@ pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &D
     let config = super::LoadedKubeconfig::names_of(file).config;
     let mut out = Vec::new();
     if file.current_context.is_none() {
-        out.push(finding(
-            Severity::Error,
-            "current-context",
-            "kubeconfig",
-            "current-context is not set; with an unset allowed_contexts SkyPilot would have no context to use",
-        ));
+        out.push(current_context_unset());
     }
     out.extend(file.findings(&file.context_names()));
     check_contexts(&config, input, &mut out);
@@ -160,12 +165,7 @@ fn check_structure(c: &Kubeconfig, out: &mut Vec<Finding>) {
         }
     }
     match c.current_context.as_deref().filter(|s| !s.is_empty()) {
-        None => out.push(finding(
-            Severity::Error,
-            "current-context",
-            "kubeconfig",
-            "current-context is not set; with an unset allowed_contexts SkyPilot would have no context to use",
-        )),
+        None => out.push(current_context_unset()),
         Some(cur) if !c.contexts.iter().any(|x| x.name == cur) => {
             out.push(finding(
                 Severity::Error,
