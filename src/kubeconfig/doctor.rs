@@ -81,7 +81,7 @@ pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &D
         out.push(current_context_unset());
     }
     out.extend(file.findings(&file.context_names()));
-    check_contexts(&config, input, &mut out);
+    check_allowed_contexts(&config, input, &mut out);
     out.sort_by_key(|f| f.severity);
     out
 }
@@ -110,7 +110,7 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     };
     check_structure(&config, &mut out);
     check_entries(&config, input, &mut out);
-    check_contexts(&config, input, &mut out);
+    check_allowed_contexts(&config, input, &mut out);
     out.sort_by_key(|f| f.severity);
     out
 }
@@ -471,7 +471,9 @@ fn inet_aton(s: &str) -> Option<std::net::Ipv4Addr> {
     Some(std::net::Ipv4Addr::from(value))
 }
 
-fn check_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
+/// The allowed lists (from `--allowed-context` or the rendered chart) against the kubeconfig's
+/// contexts (static; `live::client::check_contexts` is the one that contacts them).
+fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
     let names: Vec<String> = c.contexts.iter().map(|x| x.name.clone()).collect();
     let Some(lists) = &input.allowed else {
         if input.external_database {
