@@ -423,12 +423,7 @@ fn default_account(
 type LazyStyle<'m> = std::cell::LazyCell<Style, Box<dyn FnOnce() -> Style + 'm>>;
 
 /// Adds the account's ServiceAccount when nothing in the stream creates it.
-fn add_service_account(
-    m: &Manifests,
-    acc: &Account,
-    style: &LazyStyle,
-    out: &mut RuleOutput,
-) -> Result<(), RuleError> {
+fn add_service_account(m: &Manifests, acc: &Account, style: &LazyStyle, out: &mut RuleOutput) -> Result<(), RuleError> {
     if m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_some() {
         return Ok(());
     }
