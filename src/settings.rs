@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::chart::gitops::Format;
-use crate::cli::{DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
+use crate::cli::{ColorChoice, DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
 use crate::rules::api_server::DEFAULT_CONTAINER;
 use crate::rules::rbac::RbacMode;
 use crate::yaml::Limits;
@@ -242,6 +242,16 @@ impl GenerateSettings {
     }
 }
 
+/// `diff --color`: the flag, then the environment (`NO_COLOR` set and not empty turns `auto`
+/// off), then `auto`: colour when stdout is a terminal.
+pub fn diff_color(choice: ColorChoice, stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stdout_is_terminal && no_color.is_none_or(|v| v.is_empty()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::ValueEnum;
@@ -287,5 +297,16 @@ mod tests {
         for f in Format::value_variants() {
             assert_eq!(f.to_possible_value().map(|v| v.get_name().to_string()), Some(f.name().to_string()));
         }
+    }
+
+    #[test]
+    fn diff_color_is_flag_then_no_color_then_terminal() {
+        let set = Some(std::ffi::OsStr::new("1"));
+        assert!(diff_color(ColorChoice::Always, false, set));
+        assert!(!diff_color(ColorChoice::Never, true, None));
+        assert!(diff_color(ColorChoice::Auto, true, None));
+        assert!(diff_color(ColorChoice::Auto, true, Some(std::ffi::OsStr::new(""))));
+        assert!(!diff_color(ColorChoice::Auto, true, set));
+        assert!(!diff_color(ColorChoice::Auto, false, None));
     }
 }

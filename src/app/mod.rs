@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 
 use crate::cli::{
-    Cli, ColorChoice, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand,
-    PackArgs, PackOutput, PluginCommand, PluginPackageArgs, PostRenderArgs,
+    Cli, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand, PackArgs,
+    PackOutput, PluginCommand, PluginPackageArgs, PostRenderArgs,
 };
 use crate::exit::Exit;
 use crate::helm_plugin::{self, PluginError};
@@ -287,13 +287,8 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
     let result = read_input(&input).and_then(|bytes| run_core(&settings, &bytes));
     write_side_files(&settings, &result)?;
     let outcome = result?;
-    let color = match args.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
+    let color =
+        settings::diff_color(args.color, std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
     let opts = ReportOptions { context: args.context, color, show_secrets: settings.show_secrets };
     let report = Report::from_outcome(&outcome, &opts);
     let text = match args.output {
