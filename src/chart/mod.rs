@@ -429,6 +429,10 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
 
 /// Renders every environment's chart. `kubeconfigs` holds each environment's kubeconfig (by
 /// environment name) when it names one; `templates` maps template paths to sources.
+///
+/// The steps: compile the templates ([`template_engine`]); render each environment's chart
+/// ([`Generator::environment`]), collecting every environment's errors; for the GitOps formats,
+/// add the folder of objects the environments share ([`Generator::shared`]).
 pub fn generate(
     file: &EnvironmentsFile,
     source: &str,
@@ -436,12 +440,32 @@ pub fn generate(
     templates: &[(String, String)],
     format: gitops::Format,
 ) -> Result<Vec<GeneratedChart>, Vec<GenerateError>> {
-    use gitops::Format;
     let envs = environments(file)?;
-    let format_name = format.name();
-    // The repositories (by URL) the GitOps objects fetch the upstream chart from.
-    let mut repositories: Vec<(String, String)> = Vec::new();
-    let mut releases = Vec::new();
+    let mut generator = Generator {
+        source,
+        templates,
+        tera: template_engine(templates)?,
+        format,
+        repositories: Vec::new(),
+        releases: Vec::new(),
+    };
+    let mut errors = Vec::new();
+    let mut charts = Vec::new();
+    for env in &envs {
+        match generator.environment(&file.name, env, kubeconfigs.get(&env.name)) {
+            Ok(chart) => charts.push(chart),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    charts.extend(generator.shared());
+    Ok(charts)
+}
+
+/// A tera engine with skyhelm's filters and every template compiled; all templates' errors.
+fn template_engine(templates: &[(String, String)]) -> Result<tera::Tera, Vec<GenerateError>> {
     let mut tera = tera::Tera::default();
     tera.register_filter("yaml", yaml_filter);
     tera.register_filter("sh", sh_filter);
@@ -452,39 +476,50 @@ pub fn generate(
             errors.push(GenerateError::Template { file: name.clone(), message: tera_message(&e) });
         }
     }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    let mut charts = Vec::new();
-    for env in &envs {
-        if format != Format::Chart && !gitops::fetchable(&env.repository) {
-            errors.push(GenerateError::Invalid {
+    if errors.is_empty() { Ok(tera) } else { Err(errors) }
+}
+
+/// What every environment's chart is rendered with, and what the GitOps formats collect
+/// across environments.
+struct Generator<'a> {
+    source: &'a str,
+    templates: &'a [(String, String)],
+    tera: tera::Tera,
+    format: gitops::Format,
+    /// The repositories (name, URL) the GitOps objects fetch the upstream chart from, named in
+    /// the order the environments first use them.
+    repositories: Vec<(String, String)>,
+    /// helmfile's releases, one per environment.
+    releases: Vec<gitops::HelmfileRelease>,
+}
+
+impl Generator<'_> {
+    /// One environment's chart (folder `<file name>-<environment>`): its allowed lists checked
+    /// against its kubeconfig, the templates rendered, and for a GitOps format its object.
+    fn environment(
+        &mut self,
+        file_name: &str,
+        env: &Environment,
+        kubeconfig: Option<&Result<ContextSource, String>>,
+    ) -> Result<GeneratedChart, Vec<GenerateError>> {
+        use gitops::Format;
+        let format_name = self.format.name();
+        if self.format != Format::Chart && !gitops::fetchable(&env.repository) {
+            return Err(vec![GenerateError::Invalid {
                 env: env.name.clone(),
                 message: format!(
                     "repository {} is not one {format_name} can fetch charts from (https://, http:// or oci://)",
                     emit::scalar(&Value::String(env.repository.clone()))
                 ),
-            });
-            continue;
+            }]);
         }
-        let kubeconfig = match kubeconfigs.get(&env.name) {
+        let kubeconfig = match kubeconfig {
             Some(Ok(k)) => Some(k),
-            Some(Err(e)) => {
-                errors.push(GenerateError::Invalid { env: env.name.clone(), message: e.clone() });
-                continue;
-            }
+            Some(Err(e)) => return Err(vec![GenerateError::Invalid { env: env.name.clone(), message: e.clone() }]),
             None => None,
         };
-        let plan = match contexts_for(env, kubeconfig) {
-            Ok(x) => x,
-            Err(e) => {
-                errors.extend(e);
-                continue;
-            }
-        };
-        let chart_name = format!("{}-{}", file.name, env.name);
-        let allowed: Option<Vec<String>> =
-            plan.global.as_ref().and_then(|g| serde_json::from_value::<Vec<String>>(g.clone()).ok());
+        let plan = contexts_for(env, kubeconfig)?;
+        let chart_name = format!("{file_name}-{}", env.name);
         let mut kube_contexts: Vec<String> = Vec::new();
         for c in &plan.used {
             if c != contexts::DEFAULT_IN_CLUSTER && !kube_contexts.contains(c) {
@@ -497,88 +532,131 @@ pub fn generate(
             .into_iter()
             .map(|f| format!("environment `{}`: {}: {}: {}", env.name, f.subject, f.check, f.message))
             .collect();
-        let contexts_file = match kubeconfig {
-            Some(ContextSource::ContextsFile { settings_path, .. }) => Some(settings_path.clone()),
-            _ => None,
-        };
-        let mut ctx = tera::Context::new();
-        ctx.insert("env", env);
-        ctx.insert("source", source);
-        ctx.insert("chart_name", &chart_name);
-        ctx.insert("description", &format!("SkyPilot API server, environment {} (generated by skyhelm)", env.name));
-        ctx.insert("allowed_contexts", &allowed.clone().unwrap_or_default());
-        ctx.insert("allowed_contexts_set", &allowed.is_some());
-        ctx.insert("kube_contexts", &kube_contexts);
-        ctx.insert("contexts_file", &contexts_file);
         let config_text = config_yaml(env, &plan);
-        ctx.insert("config_yaml", &config_text);
-        ctx.insert("format", format_name);
-        // The chart keeps its own RBAC; skyhelm's mode (`rbac` in skyhelm.yaml) works on top of it.
-        ctx.insert("rbac_create", &true);
-        let mut files = BTreeMap::new();
-        let wanted = |name: &str| format == Format::Chart || name == "skyhelm.yaml.tera";
-        if format != Format::Chart {
-            let values = gitops::values(env, &config_text);
-            let repo_name = match repositories.iter().position(|(_, u)| *u == env.repository) {
-                Some(i) => repositories[i].0.clone(),
-                None => {
-                    let n = match repositories.len() {
-                        0 => gitops::REPOSITORY_NAME.to_string(),
-                        k => format!("{}-{}", gitops::REPOSITORY_NAME, k + 1),
-                    };
-                    repositories.push((n.clone(), env.repository.clone()));
-                    n
-                }
-            };
-            let source_label = format!("{source} (environment {})", env.name);
-            match format {
-                Format::Flux => {
-                    let v = gitops::helm_release(&chart_name, &repo_name, env, values);
-                    files.insert("helmrelease.yaml".to_string(), gitops::document(&source_label, format_name, &v));
-                }
-                Format::ArgoCd => {
-                    let v = gitops::application(&chart_name, env, values);
-                    files.insert("application.yaml".to_string(), gitops::document(&source_label, format_name, &v));
-                }
-                Format::Helmfile => releases.push(gitops::helmfile_release(&chart_name, &repo_name, env, values)),
-                Format::Chart => {}
-            }
-        }
-        for (name, _) in templates.iter().filter(|(n, _)| wanted(n)) {
-            match tera.render(name, &ctx) {
+        let ctx = self.template_context(env, &chart_name, &plan, &kube_contexts, kubeconfig, &config_text);
+        let mut files = self.gitops_files(env, &chart_name, &config_text);
+        let mut errors = Vec::new();
+        let wanted = |name: &str| self.format == Format::Chart || name == "skyhelm.yaml.tera";
+        for (name, _) in self.templates.iter().filter(|(n, _)| wanted(n)) {
+            match self.tera.render(name, &ctx) {
                 Ok(text) => {
                     files.insert(name.trim_end_matches(".tera").to_string(), text);
                 }
                 Err(e) => errors.push(GenerateError::Template { file: name.clone(), message: tera_message(&e) }),
             }
         }
-        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
-        charts.push(GeneratedChart {
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(self.source, &files));
+        Ok(GeneratedChart {
             dir: chart_name,
             files,
             notes: plan.notes.into_iter().map(|n| format!("{}: {n}", env.name)).collect(),
             warnings,
-        });
+        })
     }
-    if format != Format::Chart && errors.is_empty() {
+
+    /// The variables the templates see for one environment.
+    fn template_context(
+        &self,
+        env: &Environment,
+        chart_name: &str,
+        plan: &ContextPlan,
+        kube_contexts: &[String],
+        kubeconfig: Option<&ContextSource>,
+        config_text: &str,
+    ) -> tera::Context {
+        let allowed: Option<Vec<String>> =
+            plan.global.as_ref().and_then(|g| serde_json::from_value::<Vec<String>>(g.clone()).ok());
+        let contexts_file = match kubeconfig {
+            Some(ContextSource::ContextsFile { settings_path, .. }) => Some(settings_path.clone()),
+            _ => None,
+        };
+        let mut ctx = tera::Context::new();
+        ctx.insert("env", env);
+        ctx.insert("source", self.source);
+        ctx.insert("chart_name", chart_name);
+        ctx.insert("description", &format!("SkyPilot API server, environment {} (generated by skyhelm)", env.name));
+        ctx.insert("allowed_contexts", &allowed.clone().unwrap_or_default());
+        ctx.insert("allowed_contexts_set", &allowed.is_some());
+        ctx.insert("kube_contexts", kube_contexts);
+        ctx.insert("contexts_file", &contexts_file);
+        ctx.insert("config_yaml", config_text);
+        ctx.insert("format", self.format.name());
+        // The chart keeps its own RBAC; skyhelm's mode (`rbac` in skyhelm.yaml) works on top of it.
+        ctx.insert("rbac_create", &true);
+        ctx
+    }
+
+    /// For a GitOps format, the environment's object (Flux's HelmRelease, Argo CD's
+    /// Application) as a file of its folder; helmfile's release is kept for `helmfile.yaml`.
+    fn gitops_files(&mut self, env: &Environment, chart_name: &str, config_text: &str) -> BTreeMap<String, String> {
+        use gitops::Format;
+        let mut files = BTreeMap::new();
+        if self.format == Format::Chart {
+            return files;
+        }
+        let format_name = self.format.name();
+        let values = gitops::values(env, config_text);
+        let repo_name = self.repository_name(&env.repository);
+        let source_label = format!("{} (environment {})", self.source, env.name);
+        match self.format {
+            Format::Flux => {
+                let v = gitops::helm_release(chart_name, &repo_name, env, values);
+                files.insert("helmrelease.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+            }
+            Format::ArgoCd => {
+                let v = gitops::application(chart_name, env, values);
+                files.insert("application.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+            }
+            Format::Helmfile => self.releases.push(gitops::helmfile_release(chart_name, &repo_name, env, values)),
+            Format::Chart => {}
+        }
+        files
+    }
+
+    /// The name of the repository at `url`: `REPOSITORY_NAME` for the first one, then
+    /// `REPOSITORY_NAME-2`, `-3`, ….
+    fn repository_name(&mut self, url: &str) -> String {
+        match self.repositories.iter().position(|(_, u)| u == url) {
+            Some(i) => self.repositories[i].0.clone(),
+            None => {
+                let n = match self.repositories.len() {
+                    0 => gitops::REPOSITORY_NAME.to_string(),
+                    k => format!("{}-{}", gitops::REPOSITORY_NAME, k + 1),
+                };
+                self.repositories.push((n.clone(), url.to_string()));
+                n
+            }
+        }
+    }
+
+    /// For a GitOps format, the folder (`dir` empty: the output folder itself) of what the
+    /// environments share: Flux's HelmRepositories, Argo CD's plugin, `helmfile.yaml`.
+    fn shared(self) -> Option<GeneratedChart> {
+        use gitops::Format;
+        if self.format == Format::Chart {
+            return None;
+        }
+        let (source, format_name) = (self.source, self.format.name());
         let mut files = BTreeMap::new();
         let mut add = |name: &str, v: &Value| {
             files.insert(name.to_string(), gitops::document(source, format_name, v));
         };
-        match format {
+        match self.format {
             Format::Flux => {
-                for (name, url) in &repositories {
+                for (name, url) in &self.repositories {
                     add(&format!("helmrepository-{name}.yaml"), &gitops::helm_repository(name, url));
                 }
             }
             Format::ArgoCd => add("cmp-plugin.yaml", &gitops::cmp_plugin()),
-            Format::Helmfile => add("helmfile.yaml", &gitops::helmfile(&repositories, releases)),
+            Format::Helmfile => add("helmfile.yaml", &gitops::helmfile(&self.repositories, self.releases)),
             Format::Chart => {}
         }
         files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
-        charts.push(GeneratedChart { dir: String::new(), files, notes: Vec::new(), warnings: Vec::new() });
+        Some(GeneratedChart { dir: String::new(), files, notes: Vec::new(), warnings: Vec::new() })
     }
-    if errors.is_empty() { Ok(charts) } else { Err(errors) }
 }
 
 /// `{{ v | yaml }}`: the one way templates write a value into YAML ([`emit::scalar`]: strings
