@@ -8,7 +8,7 @@ use base64::Engine;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::config::Kubeconfig;
+use kube::config::{Kubeconfig, NamedAuthInfo, NamedCluster};
 use secrecy::SecretString;
 use serde_json::Value;
 
@@ -117,16 +117,14 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
+/// The kubeconfig with only `input.contexts` (the first becomes current-context) and the
+/// clusters ([`packed_cluster`]) and users ([`packed_user`]) they name, files inlined.
 pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackError> {
     let path = input.path.display().to_string();
     let full = Kubeconfig::from_yaml(input.text)
         .map_err(|e| PackError::Parse { path: path.clone(), message: super::parse_message(&e) })?;
     let first = input.contexts.first().ok_or(PackError::NoContext)?;
     let base = input.path.parent().unwrap_or(Path::new(""));
-    let resolve = |p: &str| -> PathBuf {
-        let p = Path::new(p);
-        if p.is_relative() { base.join(p) } else { p.to_path_buf() }
-    };
     let available: Vec<String> = full.contexts.iter().map(|c| c.name.clone()).collect();
     let mut out = Kubeconfig {
         api_version: Some("v1".into()),
@@ -145,74 +143,102 @@ pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackEr
         })?;
         let inner = ctx.context.clone().unwrap_or_default();
         if !out.clusters.iter().any(|c| c.name == inner.cluster) {
-            let mut cl = full.clusters.iter().find(|c| c.name == inner.cluster).cloned().ok_or_else(|| {
-                PackError::Dangling { context: name.clone(), what: "cluster", name: inner.cluster.clone() }
-            })?;
-            if let Some(info) = cl.cluster.as_mut()
-                && let Some(p) = info.certificate_authority.take()
-            {
-                let subject = format!("cluster {}", cl.name);
-                let bytes = inline(read, "certificate-authority", &subject, resolve(&p), Holds::Certificate)?;
-                info.certificate_authority_data = Some(b64(&bytes));
-            }
-            out.clusters.push(cl);
+            out.clusters.push(packed_cluster(&full, name, &inner.cluster, base, read)?);
         }
         if let Some(user) = &inner.user
             && !out.auth_infos.iter().any(|u| &u.name == user)
         {
-            let mut u = full
-                .auth_infos
-                .iter()
-                .find(|u| &u.name == user)
-                .cloned()
-                .ok_or_else(|| PackError::Dangling { context: name.clone(), what: "user", name: user.clone() })?;
-            let subject = format!("user {}", u.name);
-            if let Some(a) = u.auth_info.as_mut() {
-                if let Some(exec) = &a.exec
-                    && !input.allow_exec
-                {
-                    return Err(PackError::Exec {
-                        user: user.clone(),
-                        command: exec.command.clone().unwrap_or_default(),
-                    });
-                }
-                let mut load =
-                    |field: &'static str, p: String, holds: Holds| inline(read, field, &subject, resolve(&p), holds);
-                let cert = match a.client_certificate.take() {
-                    Some(p) => Some(load("client-certificate", p, Holds::Certificate)?),
-                    None => None,
-                };
-                let key = match a.client_key.take() {
-                    Some(p) => Some((load("client-key", p.clone(), Holds::PrivateKey)?, p)),
-                    None => None,
-                };
-                // Any certificate version, as kubectl (`identity::key_matches`).
-                if let (Some(c), Some((k, p))) = (&cert, &key)
-                    && super::identity::key_matches(c, k) == Some(false)
-                {
-                    return Err(PackError::BadFile {
-                        field: "client-key",
-                        subject,
-                        path: resolve(p),
-                        problem: "is not the key of client-certificate (their public keys differ)",
-                    });
-                }
-                if let Some(c) = cert {
-                    a.client_certificate_data = Some(b64(&c));
-                }
-                if let Some((k, _)) = key {
-                    a.client_key_data = Some(SecretString::from(b64(&k)));
-                }
-                if let Some(p) = a.token_file.take() {
-                    let token = String::from_utf8_lossy(&load("tokenFile", p, Holds::Token)?).into_owned();
-                    a.token = Some(SecretString::from(token));
-                }
-            }
-            out.auth_infos.push(u);
+            out.auth_infos.push(packed_user(&full, name, user, input.allow_exec, base, read)?);
         }
         out.contexts.push(ctx.clone());
     }
     Ok(out)
+}
+
+/// A file reference as kubectl reads it: relative to the kubeconfig's folder `base`.
+fn resolve(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_relative() { base.join(p) } else { p.to_path_buf() }
+}
+
+/// The cluster `cluster` that context `context` names, its certificate-authority file inlined.
+fn packed_cluster(
+    full: &Kubeconfig,
+    context: &str,
+    cluster: &str,
+    base: &Path,
+    read: &mut ReadFile,
+) -> Result<NamedCluster, PackError> {
+    let mut cl = full.clusters.iter().find(|c| c.name == cluster).cloned().ok_or_else(|| PackError::Dangling {
+        context: context.to_string(),
+        what: "cluster",
+        name: cluster.to_string(),
+    })?;
+    if let Some(info) = cl.cluster.as_mut()
+        && let Some(p) = info.certificate_authority.take()
+    {
+        let subject = format!("cluster {}", cl.name);
+        let bytes = inline(read, "certificate-authority", &subject, resolve(base, &p), Holds::Certificate)?;
+        info.certificate_authority_data = Some(b64(&bytes));
+    }
+    Ok(cl)
+}
+
+/// The user `user` that context `context` names, its client certificate, client key (which
+/// must match) and token file inlined; a user with an exec plugin only with `allow_exec`.
+fn packed_user(
+    full: &Kubeconfig,
+    context: &str,
+    user: &str,
+    allow_exec: bool,
+    base: &Path,
+    read: &mut ReadFile,
+) -> Result<NamedAuthInfo, PackError> {
+    let mut u = full.auth_infos.iter().find(|u| u.name == user).cloned().ok_or_else(|| PackError::Dangling {
+        context: context.to_string(),
+        what: "user",
+        name: user.to_string(),
+    })?;
+    let subject = format!("user {}", u.name);
+    if let Some(a) = u.auth_info.as_mut() {
+        if let Some(exec) = &a.exec
+            && !allow_exec
+        {
+            return Err(PackError::Exec { user: user.to_string(), command: exec.command.clone().unwrap_or_default() });
+        }
+        let mut load =
+            |field: &'static str, p: String, holds: Holds| inline(read, field, &subject, resolve(base, &p), holds);
+        let cert = match a.client_certificate.take() {
+            Some(p) => Some(load("client-certificate", p, Holds::Certificate)?),
+            None => None,
+        };
+        let key = match a.client_key.take() {
+            Some(p) => Some((load("client-key", p.clone(), Holds::PrivateKey)?, p)),
+            None => None,
+        };
+        // Any certificate version, as kubectl (`identity::key_matches`).
+        if let (Some(c), Some((k, p))) = (&cert, &key)
+            && super::identity::key_matches(c, k) == Some(false)
+        {
+            return Err(PackError::BadFile {
+                field: "client-key",
+                subject,
+                path: resolve(base, p),
+                problem: "is not the key of client-certificate (their public keys differ)",
+            });
+        }
+        if let Some(c) = cert {
+            a.client_certificate_data = Some(b64(&c));
+        }
+        if let Some((k, _)) = key {
+            a.client_key_data = Some(SecretString::from(b64(&k)));
+        }
+        if let Some(p) = a.token_file.take() {
+            let token = String::from_utf8_lossy(&load("tokenFile", p, Holds::Token)?).into_owned();
+            a.token = Some(SecretString::from(token));
+        }
+    }
+    Ok(u)
 }
 
 fn layout() -> Layout {
