@@ -18,8 +18,8 @@ use crate::yaml::emit::{self, Layout};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
-    #[error("kubeconfig {path}: {message}")]
-    Parse { path: String, message: String },
+    #[error(transparent)]
+    Kubeconfig(#[from] super::KubeconfigError),
     #[error("context `{name}` is not in the kubeconfig{}; available: {}", did_you_mean(suggestions), available.join(", "))]
     UnknownContext { name: String, suggestions: Vec<String>, available: Vec<String> },
     #[error("context `{context}` names {what} `{name}`, which is not in the kubeconfig")]
@@ -120,9 +120,10 @@ fn b64(bytes: &[u8]) -> String {
 /// The kubeconfig with only `input.contexts` (the first becomes current-context) and the
 /// clusters ([`packed_cluster`]) and users ([`packed_user`]) they name, files inlined.
 pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackError> {
-    let path = input.path.display().to_string();
-    let full = Kubeconfig::from_yaml(input.text)
-        .map_err(|e| PackError::Parse { path: path.clone(), message: super::parse_message(&e) })?;
+    let full = Kubeconfig::from_yaml(input.text).map_err(|e| super::KubeconfigError::Parse {
+        path: input.path.display().to_string(),
+        message: super::parse_message(&e),
+    })?;
     let first = input.contexts.first().ok_or(PackError::NoContext)?;
     let base = input.path.parent().unwrap_or(Path::new(""));
     let available: Vec<String> = full.contexts.iter().map(|c| c.name.clone()).collect();
