@@ -496,37 +496,10 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         .map_err(|_| AppError::NotUtf8(settings.environments.clone()))?;
     let file = chart::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
     let envs = chart::environments(&file).map_err(AppError::Generate)?;
-    let base = settings.environments.parent().unwrap_or(Path::new(""));
     let out = &settings.out;
-    let mut kubeconfigs = std::collections::BTreeMap::new();
-    for env in &envs {
-        if let Some(k) = &env.kubeconfig {
-            let p = base.join(k);
-            let loaded = std::fs::read(&p).map_err(|e| format!("kubeconfig {}: {e}", p.display())).and_then(|b| {
-                crate::kubeconfig::LoadedKubeconfig::parse(&p.display().to_string(), &b)
-                    .map(|loaded| chart::ContextSource::Kubeconfig { loaded, text: b })
-                    .map_err(|e| e.to_string())
-            });
-            kubeconfigs.insert(env.name.clone(), loaded);
-        }
-        if let Some(c) = &env.contexts {
-            let p = base.join(c);
-            let chart_dir = out.join(format!("{}-{}", file.name, env.name));
-            let loaded = read_contexts_file(&p)
-                .map_err(|e| e.to_string())
-                .map(|file| chart::ContextSource::ContextsFile { file, settings_path: relative_path(&chart_dir, &p) });
-            kubeconfigs.insert(env.name.clone(), loaded);
-        }
-    }
+    let kubeconfigs = context_sources(&file, &envs, &settings);
     let templates = load_templates(settings.templates.as_deref())?;
-    // The file's name goes into comments of generated files: no line breaks or control characters.
-    let source: String = settings
-        .environments
-        .file_name()
-        .map_or_else(|| path.clone(), |n| n.to_string_lossy().into_owned())
-        .chars()
-        .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') { '?' } else { c })
-        .collect();
+    let source = comment_safe_name(&settings.environments);
     let charts =
         chart::generate(&file, &source, &kubeconfigs, &templates, settings.format).map_err(AppError::Generate)?;
     for c in &charts {
@@ -559,6 +532,49 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         println!("wrote {}", out.join(&c.dir).display());
     }
     Ok(Exit::Ok.into())
+}
+
+/// Each environment's kubeconfig or contexts file (relative to the environments file), read
+/// and parsed; a failure is that environment's error, which `chart::generate` reports.
+fn context_sources(
+    file: &crate::chart::EnvironmentsFile,
+    envs: &[crate::chart::Environment],
+    settings: &GenerateSettings,
+) -> std::collections::BTreeMap<String, Result<crate::chart::ContextSource, String>> {
+    use crate::chart;
+    let base = settings.environments.parent().unwrap_or(Path::new(""));
+    let mut kubeconfigs = std::collections::BTreeMap::new();
+    for env in envs {
+        if let Some(k) = &env.kubeconfig {
+            let p = base.join(k);
+            let loaded = std::fs::read(&p).map_err(|e| format!("kubeconfig {}: {e}", p.display())).and_then(|b| {
+                crate::kubeconfig::LoadedKubeconfig::parse(&p.display().to_string(), &b)
+                    .map(|loaded| chart::ContextSource::Kubeconfig { loaded, text: b })
+                    .map_err(|e| e.to_string())
+            });
+            kubeconfigs.insert(env.name.clone(), loaded);
+        }
+        if let Some(c) = &env.contexts {
+            let p = base.join(c);
+            let chart_dir = settings.out.join(chart::chart_name(file, env));
+            let loaded = read_contexts_file(&p)
+                .map_err(|e| e.to_string())
+                .map(|file| chart::ContextSource::ContextsFile { file, settings_path: relative_path(&chart_dir, &p) });
+            kubeconfigs.insert(env.name.clone(), loaded);
+        }
+    }
+    kubeconfigs
+}
+
+/// The environments file's name as generated files' comments show it: no line breaks or
+/// control characters.
+fn comment_safe_name(environments: &Path) -> String {
+    environments
+        .file_name()
+        .map_or_else(|| environments.display().to_string(), |n| n.to_string_lossy().into_owned())
+        .chars()
+        .map(|c| if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{85}') { '?' } else { c })
+        .collect()
 }
 
 fn read_contexts_file(path: &Path) -> Result<crate::kubeconfig::contexts_file::ContextsFile, AppError> {

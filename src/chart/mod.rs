@@ -427,6 +427,11 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
     s
 }
 
+/// The folder (and chart name) of an environment's chart: `<name>-<environment>`.
+pub fn chart_name(file: &EnvironmentsFile, env: &Environment) -> String {
+    format!("{}-{}", file.name, env.name)
+}
+
 /// Renders every environment's chart. `kubeconfigs` holds each environment's kubeconfig (by
 /// environment name) when it names one; `templates` maps template paths to sources.
 ///
@@ -452,7 +457,7 @@ pub fn generate(
     let mut errors = Vec::new();
     let mut charts = Vec::new();
     for env in &envs {
-        match generator.environment(&file.name, env, kubeconfigs.get(&env.name)) {
+        match generator.environment(file, env, kubeconfigs.get(&env.name)) {
             Ok(chart) => charts.push(chart),
             Err(e) => errors.extend(e),
         }
@@ -494,11 +499,11 @@ struct Generator<'a> {
 }
 
 impl Generator<'_> {
-    /// One environment's chart (folder `<file name>-<environment>`): its allowed lists checked
+    /// One environment's chart (folder [`chart_name`]): its allowed lists checked
     /// against its kubeconfig, the templates rendered, and for a GitOps format its object.
     fn environment(
         &mut self,
-        file_name: &str,
+        file: &EnvironmentsFile,
         env: &Environment,
         kubeconfig: Option<&Result<ContextSource, String>>,
     ) -> Result<GeneratedChart, Vec<GenerateError>> {
@@ -519,7 +524,7 @@ impl Generator<'_> {
             None => None,
         };
         let plan = contexts_for(env, kubeconfig)?;
-        let chart_name = format!("{file_name}-{}", env.name);
+        let chart_name = chart_name(file, env);
         let mut kube_contexts: Vec<String> = Vec::new();
         for c in &plan.used {
             if c != contexts::DEFAULT_IN_CLUSTER && !kube_contexts.contains(c) {
