@@ -510,39 +510,20 @@ fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Fin
         }
         let AllowedList::Names(items) = value else { continue };
         for name in items {
-            match contexts::classify(name, &facts) {
+            let message = match contexts::classify(name, &facts) {
                 NameClass::Unknown(suggestions) => {
                     let hint = crate::messages::did_you_mean(&suggestions);
-                    out.push(finding(
-                        Severity::Error,
-                        "allowed-not-found",
-                        format!("context {name}"),
-                        format!("{list} names `{name}`, which matches no context{hint}; SkyPilot would skip it"),
-                    ));
+                    format!("{list} names `{name}`, which matches no context{hint}; SkyPilot would skip it")
                 }
                 NameClass::CaseOf(real) => {
-                    out.push(finding(
-                        Severity::Error,
-                        "allowed-not-found",
-                        format!("context {name}"),
-                        format!(
-                            "{list} names `{name}`, but the context is `{real}` (names match exactly, case included)"
-                        ),
-                    ));
+                    format!("{list} names `{name}`, but the context is `{real}` (names match exactly, case included)")
                 }
                 NameClass::AmbiguousCase(c) => {
-                    out.push(finding(
-                        Severity::Error,
-                        "allowed-not-found",
-                        format!("context {name}"),
-                        format!(
-                            "{list} names `{name}`, which matches no context exactly ({} differ in case)",
-                            c.join(", ")
-                        ),
-                    ));
+                    format!("{list} names `{name}`, which matches no context exactly ({} differ in case)", c.join(", "))
                 }
-                _ => {}
-            }
+                _ => continue,
+            };
+            out.push(finding(Severity::Error, "allowed-not-found", format!("context {name}"), message));
         }
     }
     if !all {
