@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
-use crate::rules::change::{Action, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
+use crate::rules::change::{Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, DocIndex, DocRef, InputError, ManifestError, Manifests};
@@ -143,7 +143,7 @@ fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
 
 /// Applies every rule's output the same way: edits are rendered into their documents, added
 /// documents appended; each edited or added document is read again and must mean exactly the
-/// original plus the declared changes.
+/// original plus the declared changes ([`prove_edited`], [`prove_added`]).
 fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
     let RuleOutput { changes, added, notes } = rules;
     let mut edits = vec![Vec::new(); m.len()];
@@ -157,48 +157,14 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     for (doc, after) in edited {
         let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
         let Some(resource) = ours.first().map(|c| c.resource.clone()) else { continue };
-        m.check_duplicate_reads(doc)?;
+        prove_edited(m, doc, &ours, &after, limits, &mut outcome.notes)?;
         let before = m.text(doc);
-        if let Some((line, c)) = verify::yaml11_break(before).or_else(|| verify::yaml11_break(&after)) {
-            return Err(ManifestError::Yaml11Break { at: m.doc_ref(doc, Some(line)), code: u32::from(c) }.into());
-        }
-        let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
-        let tree = m.tree(doc)?;
-        let internal = |cause| PostRenderError::Internal { at: m.doc_ref(doc, None), cause };
-        if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
-            // Only --allow-excessive-aliasing lets such a document through; expanding it to
-            // compare meanings would cost what the limit exists to prevent. It must still parse.
-            Tree::parse(&after, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
-            outcome.notes.push(Note {
-                severity: Severity::Warning,
-                rule: ours.first().map_or(RuleId::KubeconfigMount, |c| c.rule),
-                message: format!(
-                    "{}: not verified after editing: it expands to {} nodes through aliases (--allow-excessive-aliasing)",
-                    m.doc_ref(doc, None),
-                    tree.decoded_nodes()
-                ),
-            });
-        } else {
-            let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
-            verify::check(&meaning, &after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
-        }
-        for field in ours.iter().filter_map(|c| c.field.as_ref()) {
-            let before =
-                verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
-            verify::check(&before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
-        }
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
     }
     outcome.changes = changes;
     for (i, added) in added.into_iter().enumerate() {
         let doc = DocIndex::new(m.len() + i);
-        let at = || DocRef { document: doc, resource: Some(added.resource.to_string()), line: None };
-        verify::check_added(&added.value, &added.text, limits)
-            .map_err(|cause| PostRenderError::Internal { at: at(), cause })?;
-        if let Some((line, c)) = verify::yaml11_break(&added.text) {
-            let at = DocRef { line: Some(line), ..at() };
-            return Err(ManifestError::Yaml11Break { at, code: u32::from(c) }.into());
-        }
+        prove_added(doc, &added, limits)?;
         if !output.is_empty() && !output.ends_with('\n') {
             output.push('\n');
         }
@@ -223,6 +189,64 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     }
     outcome.output = output;
     Ok(outcome)
+}
+
+/// The proof of an edited document (`after`, with the changes `ours`): no document read twice,
+/// no YAML 1.1 line break, and it means what the original means plus the declared intents, as
+/// Kubernetes reads it (and, for an edited config.yaml field, as PyYAML reads that). A
+/// document that expands past [`verify::MAX_DECODED_NODES`] only has to parse: a note says so.
+fn prove_edited(
+    m: &Manifests,
+    doc: DocIndex,
+    ours: &[&Change],
+    after: &str,
+    limits: &Limits,
+    notes: &mut Vec<Note>,
+) -> Result<(), PostRenderError> {
+    m.check_duplicate_reads(doc)?;
+    let before = m.text(doc);
+    if let Some((line, c)) = verify::yaml11_break(before).or_else(|| verify::yaml11_break(after)) {
+        return Err(ManifestError::Yaml11Break { at: m.doc_ref(doc, Some(line)), code: u32::from(c) }.into());
+    }
+    let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
+    let tree = m.tree(doc)?;
+    let internal = |cause| PostRenderError::Internal { at: m.doc_ref(doc, None), cause };
+    if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
+        // Only --allow-excessive-aliasing lets such a document through; expanding it to
+        // compare meanings would cost what the limit exists to prevent. It must still parse.
+        Tree::parse(after, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
+        notes.push(Note {
+            severity: Severity::Warning,
+            rule: ours.first().map_or(RuleId::KubeconfigMount, |c| c.rule),
+            message: format!(
+                "{}: not verified after editing: it expands to {} nodes through aliases (--allow-excessive-aliasing)",
+                m.doc_ref(doc, None),
+                tree.decoded_nodes()
+            ),
+        });
+    } else {
+        let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
+        verify::check(&meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+    }
+    for field in ours.iter().filter_map(|c| c.field.as_ref()) {
+        let before =
+            verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
+        verify::check(&before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+    }
+    Ok(())
+}
+
+/// The proof of an added document (at `doc`, after the stream's own): its text means its value,
+/// and it holds no YAML 1.1 line break.
+fn prove_added(doc: DocIndex, added: &AddedDoc, limits: &Limits) -> Result<(), PostRenderError> {
+    let at = || DocRef { document: doc, resource: Some(added.resource.to_string()), line: None };
+    verify::check_added(&added.value, &added.text, limits)
+        .map_err(|cause| PostRenderError::Internal { at: at(), cause })?;
+    if let Some((line, c)) = verify::yaml11_break(&added.text) {
+        let at = DocRef { line: Some(line), ..at() };
+        return Err(ManifestError::Yaml11Break { at, code: u32::from(c) }.into());
+    }
+    Ok(())
 }
 
 /// Reads what rendered manifests say about contexts (for `doctor --manifests`).
