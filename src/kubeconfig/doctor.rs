@@ -179,7 +179,7 @@ fn check_structure(c: &Kubeconfig, out: &mut Vec<Finding>) {
 }
 
 /// Checks a `*-data` field: base64 of PEM, with the expected blocks, certificates not expired.
-fn check_data(subject: &str, field: &str, value: &str, want_cert: bool, now: i64, out: &mut Vec<Finding>) {
+fn check_data(subject: &str, field: &str, value: &str, want: cert::PemWant, now: i64, out: &mut Vec<Finding>) {
     let bytes = match base64::engine::general_purpose::STANDARD.decode(value.trim()) {
         Ok(b) => b,
         Err(_) => {
@@ -187,7 +187,6 @@ fn check_data(subject: &str, field: &str, value: &str, want_cert: bool, now: i64
             return;
         }
     };
-    let want = if want_cert { cert::PemWant::Certificate } else { cert::PemWant::PrivateKey };
     if let Some(problem) = cert::pem_problem(&bytes, want) {
         out.push(finding(Severity::Error, "data-not-pem", subject, format!("{field} is base64 but {problem}")));
         return;
@@ -309,7 +308,7 @@ fn check_cluster(cl: &NamedCluster, now: i64, out: &mut Vec<Finding>) {
         file_ref(&subject, "certificate-authority", p, out);
     }
     if let Some(d) = &info.certificate_authority_data {
-        check_data(&subject, "certificate-authority-data", d, true, now, out);
+        check_data(&subject, "certificate-authority-data", d, cert::PemWant::Certificate, now, out);
     }
     if info.insecure_skip_tls_verify == Some(true) {
         out.push(finding(
@@ -337,10 +336,10 @@ fn check_user(u: &NamedAuthInfo, now: i64, out: &mut Vec<Finding>) {
         file_ref(&subject, "tokenFile", p, out);
     }
     if let Some(d) = &a.client_certificate_data {
-        check_data(&subject, "client-certificate-data", d, true, now, out);
+        check_data(&subject, "client-certificate-data", d, cert::PemWant::Certificate, now, out);
     }
     if let Some(d) = &a.client_key_data {
-        check_data(&subject, "client-key-data", d.expose_secret(), false, now, out);
+        check_data(&subject, "client-key-data", d.expose_secret(), cert::PemWant::PrivateKey, now, out);
     }
     if let (Some(c), Some(k)) = (&a.client_certificate_data, &a.client_key_data) {
         let decode = |v: &str| base64::engine::general_purpose::STANDARD.decode(v.trim()).ok();
