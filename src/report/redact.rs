@@ -11,7 +11,7 @@ use crate::yaml::{Editor, Limits, Tree, edit};
 /// A document that does not parse is replaced whole.
 pub fn redact_secret(text: &str) -> String {
     let Ok(tree) = Tree::parse(text, &Limits::default()) else {
-        return format!("(redacted Secret, {} bytes)\n", text.len());
+        return redact_whole(text);
     };
     let Some(root) = tree.root() else { return text.to_string() };
     let editor = Editor::new(text, &tree);
@@ -32,11 +32,16 @@ pub fn redact_secret(text: &str) -> String {
             let label = format!("(redacted, {} bytes)", bytes.len());
             match editor.replace_scalar(v, &Value::String(label)) {
                 Ok(e) => edits.push(e),
-                Err(_) => return format!("(redacted Secret, {} bytes)\n", text.len()),
+                Err(_) => return redact_whole(text),
             }
         }
     }
-    edit::apply(text, &edits).unwrap_or_else(|_| format!("(redacted Secret, {} bytes)\n", text.len()))
+    edit::apply(text, &edits).unwrap_or_else(|_| redact_whole(text))
+}
+
+/// A Secret document that cannot be redacted value by value: replaced whole by its size.
+fn redact_whole(text: &str) -> String {
+    format!("(redacted Secret, {} bytes)\n", text.len())
 }
 
 #[cfg(test)]
