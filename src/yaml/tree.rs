@@ -173,11 +173,16 @@ fn parser_options(limits: &Limits) -> Options {
     options
 }
 
+/// A document nested deeper than `--max-depth` (the parser's limit or the tree's own).
+fn max_depth_message(max_depth: usize) -> String {
+    format!("exceeded max depth of {max_depth}")
+}
+
 /// The parser's error in skyhelm's words.
 fn parser_error(e: &granit_parser::ScanError, limits: &Limits) -> ParseError {
     let m = e.marker();
     let message = match e.kind() {
-        ErrorKind::RecursionLimitExceeded => format!("exceeded max depth of {}", limits.max_depth),
+        ErrorKind::RecursionLimitExceeded => max_depth_message(limits.max_depth),
         // The column says where; the character itself may be part of a secret.
         ErrorKind::UnexpectedCharacter { .. } => "unexpected character".to_string(),
         _ => e.info(),
@@ -320,7 +325,7 @@ impl<'l> Builder<'l> {
 
     fn open_collection(&mut self, kind: NodeKind, anchor: usize, at: At) -> Result<(), ParseError> {
         if self.stack.len() >= self.limits.max_depth {
-            return Err(err_at(format!("exceeded max depth of {}", self.limits.max_depth), at.line, at.col));
+            return Err(err_at(max_depth_message(self.limits.max_depth), at.line, at.col));
         }
         let id = self.push(at.node(kind, anchor), (1, 0))?;
         if anchor != 0 {
