@@ -19,6 +19,8 @@ pub const MOUNT_PATH: &str = "/root/.kube";
 pub const SSH_MOUNT_PATH: &str = "/var/skypilot/kubeconfig";
 pub const SSH_KUBECONFIG: &str = "/root/.kube/config:/var/skypilot/kubeconfig/config";
 pub const CHECKSUM_ANNOTATION: &str = "skyhelm.io/kubeconfig-sha256";
+/// What [`MountError::PathTaken`] says of a mount whose volume the pod does not define.
+const NO_SUCH_VOLUME: &str = "no such volume in the pod";
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -232,7 +234,7 @@ impl<'m> Pod<'m> {
                     at: self.at(Some(mt.line)),
                     target: target.into(),
                     volume: mt.name.clone(),
-                    source_desc: vol.map_or_else(|| "no such volume in the pod".to_string(), |v| v.source.clone()),
+                    source_desc: vol.map_or_else(|| NO_SUCH_VOLUME.to_string(), |v| v.source.clone()),
                     secret: self.s.secret_name.into(),
                 }
                 .into());
@@ -246,7 +248,7 @@ impl<'m> Pod<'m> {
                 target: target.into(),
                 volume: mt.name.clone(),
                 source_desc: vol.map_or_else(
-                    || "no such volume in the pod".to_string(),
+                    || NO_SUCH_VOLUME.to_string(),
                     |v| format!("{}, subPath {}", v.source, mt.sub_path.as_deref().unwrap_or("")),
                 ),
                 secret: self.s.secret_name.into(),
