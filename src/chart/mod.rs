@@ -118,11 +118,14 @@ pub struct GeneratedChart {
     pub warnings: Vec<String>,
 }
 
-pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> {
-    serde_saphyr::from_str(text).map_err(|e| GenerateError::Parse {
-        path: path.into(),
-        message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
-    })
+impl EnvironmentsFile {
+    /// Reads an environments file (`path` names it in errors).
+    pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> {
+        serde_saphyr::from_str(text).map_err(|e| GenerateError::Parse {
+            path: path.into(),
+            message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
+        })
+    }
 }
 
 /// DNS-1123 subdomain (what Kubernetes requires of a Secret's name): DNS-1123 labels joined
