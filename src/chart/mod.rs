@@ -188,7 +188,7 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
             ("environment name", &env.name, 63),
             ("release", &env.release, 53),
             ("namespace", &env.namespace, 63),
-            ("chart name", &format!("{}-{}", file.name, env.name), 63),
+            ("chart name", &chart_name(file, &env), 63),
         ] {
             if !is_dns1123_label(value, max) {
                 errors.push(bad(format!(
