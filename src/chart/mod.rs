@@ -149,7 +149,8 @@ fn rbac_name<'f>(file: &'f EnvironmentsFile, e: &'f EnvironmentEntry) -> Option<
     e.settings.rbac.as_deref().or(file.defaults.rbac.as_deref())
 }
 
-fn resolve(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
+/// The entry with the file's defaults, then skyhelm's, filled in.
+fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
     let d = &file.defaults;
     let s = &e.settings;
     let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
@@ -179,7 +180,7 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
     let mut errors = Vec::new();
     let mut out: Vec<Environment> = Vec::new();
     for e in &file.environments {
-        let env = resolve(file, e);
+        let env = with_defaults(file, e);
         let bad = |message: String| GenerateError::Invalid { env: env.name.clone(), message };
         if out.iter().any(|o| o.name == env.name) {
             errors.push(bad("defined twice".into()));
