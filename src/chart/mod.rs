@@ -204,9 +204,9 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
             )));
         }
         if env.allowed_contexts.is_some() && global_config_list(&env.config).is_some() {
-            errors.push(bad(
-                "both allowedContexts and config.kubernetes.allowed_contexts are set; keep one (they would disagree silently)".into(),
-            ));
+            errors.push(bad(format!(
+                "both allowedContexts and {CONFIG_GLOBAL} are set; keep one (they would disagree silently)"
+            )));
         }
         if env.kubeconfig.is_some() && env.contexts.is_some() {
             errors.push(bad("both kubeconfig and contexts are set; keep one".into()));
@@ -276,6 +276,9 @@ impl ContextSource {
         }
     }
 }
+
+/// The global allowed list as an environment's `config` holds it (messages name it so).
+const CONFIG_GLOBAL: &str = "config.kubernetes.allowed_contexts";
 
 /// `config.kubernetes.allowed_contexts`, when set.
 fn global_config_list(config: &Map<String, Value>) -> Option<&Value> {
@@ -349,12 +352,9 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
         (None, Some(Value::String(s))) if s == contexts::ALL => {
             plan.global = Some(Value::String(s.clone()));
             plan.used = facts.kubeconfig_contexts.clone().unwrap_or_default();
-            ("config.kubernetes.allowed_contexts", None)
+            (CONFIG_GLOBAL, None)
         }
-        (None, Some(v)) => (
-            "config.kubernetes.allowed_contexts",
-            Some(string_list("config.kubernetes.allowed_contexts", v).map_err(bad)?),
-        ),
+        (None, Some(v)) => (CONFIG_GLOBAL, Some(string_list(CONFIG_GLOBAL, v).map_err(bad)?)),
         (None, None) => ("allowedContexts", None),
     };
     match global {
