@@ -327,17 +327,22 @@ fn string_list(what: &str, v: &Value) -> Result<Vec<String>, String> {
         .collect()
 }
 
+/// `message` as the environment's error.
+fn invalid(env: &Environment, message: String) -> Vec<GenerateError> {
+    vec![GenerateError::Invalid { env: env.name.clone(), message }]
+}
+
+/// The context rules' errors as the environment's.
+fn invalid_contexts(env: &Environment, errors: Vec<ContextError>) -> Vec<GenerateError> {
+    errors.into_iter().map(|e| GenerateError::Invalid { env: env.name.clone(), message: context_message(e) }).collect()
+}
+
 /// Applies the context rules (the same module as post-render) to one environment. Only the
 /// global list gets the in-cluster name appended; a workspace list is an allowlist and is never
 /// widened; an explicit `[]` stays `[]`.
 fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<ContextPlan, Vec<GenerateError>> {
-    let bad = |message: String| vec![GenerateError::Invalid { env: env.name.clone(), message }];
-    let many = |errors: Vec<ContextError>| -> Vec<GenerateError> {
-        errors
-            .into_iter()
-            .map(|e| GenerateError::Invalid { env: env.name.clone(), message: context_message(e) })
-            .collect()
-    };
+    let bad = |message| invalid(env, message);
+    let many = |errors| invalid_contexts(env, errors);
     let facts = ContextFacts {
         in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
         in_cluster_exists: env.in_cluster,
@@ -386,25 +391,31 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
             ));
         }
     }
-    // Workspace lists: checked and case-corrected, never widened (no name appended).
-    if let Some(Value::Object(ws)) = env.config.get("workspaces") {
-        for (name, w) in ws {
-            let Some(v) = w.get("kubernetes").and_then(|k| k.get("allowed_contexts")).filter(|v| !v.is_null()) else {
-                continue;
-            };
-            let label = format!("config.workspaces.{name}.kubernetes.allowed_contexts");
-            if v.as_str() == Some(contexts::ALL) {
-                plan.used.extend(facts.kubeconfig_contexts.clone().unwrap_or_default());
-                continue;
-            }
-            let list = string_list(&label, v).map_err(bad)?;
-            let p = contexts::plan_list(&label, contexts::Scope::Workspace, &list, &facts).map_err(&many)?;
-            plan.notes.extend(p.reasons.iter().map(|r| format!("{label}: {r}")));
-            plan.used.extend(p.result.iter().cloned());
-            plan.workspaces.push((name.clone(), p.result));
-        }
-    }
+    workspace_lists(env, &facts, &mut plan)?;
     Ok(plan)
+}
+
+/// The workspace lists of `config`: checked and case-corrected, never widened (no name
+/// appended); what they use goes to `plan.used`.
+fn workspace_lists(env: &Environment, facts: &ContextFacts, plan: &mut ContextPlan) -> Result<(), Vec<GenerateError>> {
+    let Some(Value::Object(ws)) = env.config.get("workspaces") else { return Ok(()) };
+    for (name, w) in ws {
+        let Some(v) = w.get("kubernetes").and_then(|k| k.get("allowed_contexts")).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        let label = format!("config.workspaces.{name}.kubernetes.allowed_contexts");
+        if v.as_str() == Some(contexts::ALL) {
+            plan.used.extend(facts.kubeconfig_contexts.clone().unwrap_or_default());
+            continue;
+        }
+        let list = string_list(&label, v).map_err(|m| invalid(env, m))?;
+        let p = contexts::plan_list(&label, contexts::Scope::Workspace, &list, facts)
+            .map_err(|e| invalid_contexts(env, e))?;
+        plan.notes.extend(p.reasons.iter().map(|r| format!("{label}: {r}")));
+        plan.used.extend(p.result.iter().cloned());
+        plan.workspaces.push((name.clone(), p.result));
+    }
+    Ok(())
 }
 
 /// The SkyPilot config.yaml text: the extra config with the normalized lists set.
