@@ -11,9 +11,9 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use crate::live::{self, LiveResult, NEEDED};
 
-/// kube's errors may quote a kubeconfig's lines (`kubeconfig::scrub` drops those) and a
-/// server's text (`messages::sanitize`).
-fn describe(e: &kube::Error, credentials: &[String]) -> String {
+/// kube's error as text safe to show: kube's errors may quote a kubeconfig's lines
+/// (`kubeconfig::scrub` drops those) and a server's text (`messages::sanitize`).
+fn error_message(e: &kube::Error, credentials: &[String]) -> String {
     match e {
         kube::Error::Api(status) => crate::messages::sanitize(
             &format!("the server answered {} {}: {}", status.code, status.reason, status.message),
@@ -69,7 +69,7 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
     let namespace = config.default_namespace.clone();
     let client = match kube::Client::try_from(config) {
         Ok(c) => c,
-        Err(e) => return LiveResult::Unreachable(describe(&e, credentials)),
+        Err(e) => return LiveResult::Unreachable(error_message(&e, credentials)),
     };
     let api: Api<SelfSubjectAccessReview> = Api::all(client);
     let mut results = Vec::new();
@@ -92,8 +92,8 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
             Ok(r) => results.push((*perm, Ok(r.status.is_some_and(|s| s.allowed)))),
             // The first call failing as a whole (connection, TLS, authentication) means the
             // context cannot be checked at all.
-            Err(e) if results.is_empty() => return LiveResult::Unreachable(describe(&e, credentials)),
-            Err(e) => results.push((*perm, Err(describe(&e, credentials)))),
+            Err(e) if results.is_empty() => return LiveResult::Unreachable(error_message(&e, credentials)),
+            Err(e) => results.push((*perm, Err(error_message(&e, credentials)))),
         }
     }
     LiveResult::Checked { namespace, results }
