@@ -427,24 +427,8 @@ fn live_findings(text: &[u8], input: &DoctorInput, live: LiveSettings) -> Vec<do
     else {
         return Vec::new();
     };
-    let names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
-    let facts = contexts::ContextFacts {
-        in_cluster_name: input.in_cluster_name.clone(),
-        current_context: config.current_context.clone(),
-        kubeconfig_contexts: Some(names.clone()),
-        ..Default::default()
-    };
-    let mut wanted: Vec<String> = Vec::new();
-    for (_, list) in input.allowed.iter().flatten() {
-        wanted.extend(list.used_kubeconfig_contexts(&facts).unwrap_or_else(|| names.clone()));
-    }
-    let mut seen = Vec::new();
-    wanted.retain(|n| {
-        names.contains(n) && !seen.contains(n) && {
-            seen.push(n.clone());
-            true
-        }
-    });
+    let allowed = input.allowed.as_deref().unwrap_or_default();
+    let wanted = crate::live::contexts_to_check(&config, allowed, &input.in_cluster_name);
     crate::live::client::check_contexts(&config, &wanted, live.timeout, live.allow_exec)
         .iter()
         .flat_map(|(c, r)| crate::live::findings(c, r))

@@ -8,6 +8,7 @@ use base64::Engine;
 use kube::config::{AuthInfo, Kubeconfig};
 use secrecy::ExposeSecret;
 
+use crate::policy::contexts::{AllowedList, ContextFacts};
 use crate::policy::minimal_rbac::{MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
 use crate::rules::change::Severity;
 
@@ -115,6 +116,30 @@ pub enum LiveResult {
     Insecure(String),
     /// Each permission and whether the identity has it.
     Checked { namespace: String, results: Vec<(Permission, Result<bool, String>)> },
+}
+
+/// The contexts `doctor --live` contacts: the contexts of `config` that the allowed lists use
+/// (every one for a list that allows all), each once, in the lists' order.
+pub fn contexts_to_check(config: &Kubeconfig, allowed: &[(String, AllowedList)], in_cluster_name: &str) -> Vec<String> {
+    let names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
+    let facts = ContextFacts {
+        in_cluster_name: in_cluster_name.to_string(),
+        current_context: config.current_context.clone(),
+        kubeconfig_contexts: Some(names.clone()),
+        ..Default::default()
+    };
+    let mut wanted: Vec<String> = Vec::new();
+    for (_, list) in allowed {
+        wanted.extend(list.used_kubeconfig_contexts(&facts).unwrap_or_else(|| names.clone()));
+    }
+    let mut seen = Vec::new();
+    wanted.retain(|n| {
+        names.contains(n) && !seen.contains(n) && {
+            seen.push(n.clone());
+            true
+        }
+    });
+    wanted
 }
 
 pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
