@@ -30,7 +30,8 @@
 //! - `helm_plugin`: runs `helm` to package and installs the plugin folder (`manifest` is the
 //!   pure plugin.yaml).
 //! - `live::client`: network connections to Kubernetes API servers for `doctor --live` (the
-//!   rest of `live` is pure: the permissions to ask for, prechecks, the credentials to hide).
+//!   rest of `live` is pure: the contexts to contact, the permissions to ask for, prechecks,
+//!   the credentials to hide).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
