@@ -450,9 +450,9 @@ pub fn chart_name(file: &EnvironmentsFile, env: &Environment) -> String {
 /// Renders every environment's chart. `kubeconfigs` holds each environment's kubeconfig (by
 /// environment name) when it names one; `templates` maps template paths to sources.
 ///
-/// The steps: compile the templates ([`template_engine`]); render each environment's chart
-/// ([`Generator::environment`]), collecting every environment's errors; for the GitOps formats,
-/// add the folder of objects the environments share ([`Generator::shared`]).
+/// The steps: compile the templates (`template_engine`); render each environment's chart
+/// (`Generator::environment`), collecting every environment's errors; for the GitOps formats,
+/// add the folder of objects the environments share (`Generator::shared`).
 pub fn generate(
     file: &EnvironmentsFile,
     source: &str,

@@ -118,7 +118,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// The kubeconfig with only `input.contexts` (the first becomes current-context) and the
-/// clusters ([`packed_cluster`]) and users ([`packed_user`]) they name, files inlined.
+/// clusters (`packed_cluster`) and users (`packed_user`) they name, files inlined.
 pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackError> {
     let full = Kubeconfig::from_yaml(input.text).map_err(|e| super::KubeconfigError::Parse {
         path: input.path.display().to_string(),
