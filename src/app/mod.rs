@@ -121,21 +121,25 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
             }
         }),
         Some(Command::HelmPlugin(PluginCommand::Install(a))) => {
-            println!("{}", helm_plugin::install(a.dir.dir.as_deref(), a.force)?);
+            stdout(format!("{}\n", helm_plugin::install(a.dir.dir.as_deref(), a.force)?))?;
             Ok(Exit::Ok.into())
         }
         Some(Command::HelmPlugin(PluginCommand::Uninstall(dir))) => {
-            println!("{}", helm_plugin::uninstall(dir.dir.as_deref())?);
+            stdout(format!("{}\n", helm_plugin::uninstall(dir.dir.as_deref())?))?;
             Ok(Exit::Ok.into())
         }
         Some(Command::HelmPlugin(PluginCommand::Package(args))) => plugin_package(&args),
         Some(Command::Completions(args)) => {
-            clap_complete::generate(args.shell, &mut Cli::command(), "skyhelm", &mut std::io::stdout().lock());
+            // Into a buffer: clap_complete panics when its writer fails (a closed or full stdout).
+            let mut script = Vec::new();
+            clap_complete::generate(args.shell, &mut Cli::command(), "skyhelm", &mut script);
+            stdout(script)?;
             Ok(Exit::Ok.into())
         }
         Some(Command::Man) => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(Cli::command()).render(&mut out).map_err(AppError::Stdout)?;
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut page).map_err(AppError::Stdout)?;
+            stdout(page)?;
             Ok(Exit::Ok.into())
         }
         Some(Command::Last) => run_last(),
@@ -157,6 +161,12 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
 
 /// `--output json` failed: stdout gets only `{…fields, "error": MESSAGE}`, so that a script
 /// reading it sees the failure; the message also goes to stderr and the exit code is 1.
+/// Writes to stdout; a failed write (closed pipe, full disk) is an error, not a panic as
+/// `println!` makes it.
+fn stdout(bytes: impl AsRef<[u8]>) -> Result<(), AppError> {
+    std::io::stdout().lock().write_all(bytes.as_ref()).map_err(AppError::Stdout)
+}
+
 fn print_json_error(e: &AppError, mut fields: serde_json::Value) {
     if matches!(e, AppError::Stdout(_)) {
         return;
@@ -248,7 +258,7 @@ fn plugin_package(args: &PluginPackageArgs) -> Result<ExitCode, AppError> {
         _ => None,
     };
     for f in helm_plugin::package(&args.out, signing.as_ref())? {
-        println!("wrote {}", f.display());
+        stdout(format!("wrote {}\n", f.display()))?;
     }
     Ok(Exit::Ok.into())
 }
@@ -508,12 +518,12 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
             );
             return Ok(Exit::Error.into());
         }
-        println!("generated files in {} are up to date", out.display());
+        stdout(format!("generated files in {} are up to date\n", out.display()))?;
         return Ok(Exit::Ok.into());
     }
     for c in &charts {
         write_generated(out, c)?;
-        println!("wrote {}", out.join(&c.dir).display());
+        stdout(format!("wrote {}\n", out.join(&c.dir).display()))?;
     }
     Ok(Exit::Ok.into())
 }
@@ -632,22 +642,26 @@ fn check_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<bool,
     let dir = out.join(&c.dir);
     let mut differs = false;
     let show = |p: &Path, have: &str, want: &str, what: &str| {
-        println!("--- {} (on disk)\n+++ {} ({what})", p.display(), p.display());
-        print!("{}", similar::TextDiff::from_lines(have, want).unified_diff().context_radius(3));
+        stdout(format!(
+            "--- {} (on disk)\n+++ {} ({what})\n{}",
+            p.display(),
+            p.display(),
+            similar::TextDiff::from_lines(have, want).unified_diff().context_radius(3)
+        ))
     };
     for (name, want) in &c.files {
         let p = dir.join(name);
         let have = std::fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
         if &have != want {
             differs = true;
-            show(&p, &have, want, "generated");
+            show(&p, &have, want, "generated")?;
         }
     }
     for name in crate::chart::owned::stale(&previously_owned(&dir)?, &c.files) {
         let p = dir.join(&name);
         if let Ok(b) = std::fs::read(&p) {
             differs = true;
-            show(&p, &String::from_utf8_lossy(&b), "", "no longer generated: a rerun removes it");
+            show(&p, &String::from_utf8_lossy(&b), "", "no longer generated: a rerun removes it")?;
         }
     }
     Ok(differs)

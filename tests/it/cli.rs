@@ -267,3 +267,31 @@ fn a_broken_kubeconfig_error_shows_no_credential() {
     assert!(err.contains("kubeconfig") && err.contains("line"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// A stdout that cannot be written (full disk, here /dev/full) is an error (exit 1, "writing
+/// stdout"), never a panic (exit 70) — for every command that prints, not only post-render.
+#[test]
+fn a_failed_stdout_write_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = crate::util::root().join("examples/environments.yaml");
+    let out = dir.path().join("charts");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["completions".into(), "bash".into()],
+        vec!["man".into()],
+        vec!["generate".into(), envs.display().to_string(), "--out".into(), out.display().to_string()],
+        vec!["diff".into(), crate::util::root().join("examples/helm3-rendered.yaml").display().to_string()],
+    ];
+    for args in cases {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let o = clean(&mut Command::new(bin()))
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("writing stdout"), "{args:?}: {err}");
+        assert!(!err.contains("internal error"), "{args:?}: {err}");
+    }
+}
