@@ -16,6 +16,12 @@ use crate::messages::did_you_mean;
 use crate::policy::contexts::nearest;
 use crate::yaml::emit::{self, Layout};
 
+/// A name or command from the kubeconfig (or the command line) as errors show it: control
+/// characters and direction marks made harmless, the length capped (as doctor shows them).
+fn shown(text: &str) -> String {
+    crate::messages::sanitize(text, &[])
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
     #[error(transparent)]
@@ -138,9 +144,9 @@ pub fn pack(input: &PackInput, read: &mut ReadFile) -> Result<Kubeconfig, PackEr
             continue;
         }
         let ctx = full.contexts.iter().find(|c| &c.name == name).ok_or_else(|| PackError::UnknownContext {
-            name: name.clone(),
-            suggestions: nearest(name, &available),
-            available: available.clone(),
+            name: shown(name),
+            suggestions: nearest(name, &available).iter().map(|n| shown(n)).collect(),
+            available: available.iter().map(|n| shown(n)).collect(),
         })?;
         let inner = ctx.context.clone().unwrap_or_default();
         if !out.clusters.iter().any(|c| c.name == inner.cluster) {
@@ -171,14 +177,14 @@ fn packed_cluster(
     read: &mut ReadFile,
 ) -> Result<NamedCluster, PackError> {
     let mut cl = full.clusters.iter().find(|c| c.name == cluster).cloned().ok_or_else(|| PackError::Dangling {
-        context: context.to_string(),
+        context: shown(context),
         what: "cluster",
-        name: cluster.to_string(),
+        name: shown(cluster),
     })?;
     if let Some(info) = cl.cluster.as_mut()
         && let Some(p) = info.certificate_authority.take()
     {
-        let subject = format!("cluster {}", cl.name);
+        let subject = format!("cluster {}", shown(&cl.name));
         let bytes = inline(read, "certificate-authority", &subject, resolve(base, &p), Holds::Certificate)?;
         info.certificate_authority_data = Some(b64(&bytes));
     }
@@ -196,16 +202,19 @@ fn packed_user(
     read: &mut ReadFile,
 ) -> Result<NamedAuthInfo, PackError> {
     let mut u = full.auth_infos.iter().find(|u| u.name == user).cloned().ok_or_else(|| PackError::Dangling {
-        context: context.to_string(),
+        context: shown(context),
         what: "user",
-        name: user.to_string(),
+        name: shown(user),
     })?;
-    let subject = format!("user {}", u.name);
+    let subject = format!("user {}", shown(&u.name));
     if let Some(a) = u.auth_info.as_mut() {
         if let Some(exec) = &a.exec
             && !allow_exec
         {
-            return Err(PackError::Exec { user: user.to_string(), command: exec.command.clone().unwrap_or_default() });
+            return Err(PackError::Exec {
+                user: shown(user),
+                command: shown(exec.command.as_deref().unwrap_or_default()),
+            });
         }
         let mut load =
             |field: &'static str, p: String, holds: Holds| inline(read, field, &subject, resolve(base, &p), holds);

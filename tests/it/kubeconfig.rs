@@ -276,3 +276,27 @@ fn pack_refuses_exec_and_unknown_contexts() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("context `nope` is not in the kubeconfig"));
 }
+
+/// Names and commands from a kubeconfig (and the `--context` asked for) reach pack's errors
+/// with control characters and direction marks made harmless, as doctor shows them: a
+/// kubeconfig cannot move the cursor, clear the screen or retitle the terminal of whoever
+/// packs it.
+#[test]
+fn pack_errors_show_kubeconfig_names_without_terminal_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("evil.yaml");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: \"c\\e[2J\"\n  cluster: {server: \"https://10.0.0.1\"}\nusers:\n- name: \"u\\e]0;pwned\\a\"\n  user:\n    exec: {command: \"gcloud\\e[31m\", apiVersion: client.authentication.k8s.io/v1}\ncontexts:\n- name: \"prod\\e[2J\"\n  context: {cluster: \"c\\e[2J\", user: \"u\\e]0;pwned\\a\"}\n- name: \"dangling\\u202e\"\n  context: {cluster: \"missing\\e[1m\", user: \"u\"}\ncurrent-context: \"prod\\e[2J\"\n",
+    )
+    .unwrap();
+    let kc = kc.to_str().unwrap();
+    for context in ["nope\u{1b}[2J", "prod\u{1b}[2J", "dangling\u{202e}"] {
+        let out = skyhelm(&["kubeconfig", "pack", "--kubeconfig", kc, "--context", context], b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{context:?}: {err}");
+        assert!(out.stdout.is_empty());
+        assert!(!err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\u{202e}'), "{context:?}: {err:?}");
+        assert!(err.starts_with("skyhelm: error: "), "{err}");
+    }
+}
