@@ -168,6 +168,11 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
     if p.is_relative() { base.join(p) } else { p.to_path_buf() }
 }
 
+/// Context `context` names a `what` (cluster or user) `name` the kubeconfig does not have.
+fn dangling(context: &str, what: &'static str, name: &str) -> PackError {
+    PackError::Dangling { context: shown(context), what, name: shown(name) }
+}
+
 /// The cluster `cluster` that context `context` names, its certificate-authority file inlined.
 fn packed_cluster(
     full: &Kubeconfig,
@@ -176,11 +181,12 @@ fn packed_cluster(
     base: &Path,
     read: &mut ReadFile,
 ) -> Result<NamedCluster, PackError> {
-    let mut cl = full.clusters.iter().find(|c| c.name == cluster).cloned().ok_or_else(|| PackError::Dangling {
-        context: shown(context),
-        what: "cluster",
-        name: shown(cluster),
-    })?;
+    let mut cl = full
+        .clusters
+        .iter()
+        .find(|c| c.name == cluster)
+        .cloned()
+        .ok_or_else(|| dangling(context, "cluster", cluster))?;
     if let Some(info) = cl.cluster.as_mut()
         && let Some(p) = info.certificate_authority.take()
     {
@@ -201,11 +207,8 @@ fn packed_user(
     base: &Path,
     read: &mut ReadFile,
 ) -> Result<NamedAuthInfo, PackError> {
-    let mut u = full.auth_infos.iter().find(|u| u.name == user).cloned().ok_or_else(|| PackError::Dangling {
-        context: shown(context),
-        what: "user",
-        name: shown(user),
-    })?;
+    let mut u =
+        full.auth_infos.iter().find(|u| u.name == user).cloned().ok_or_else(|| dangling(context, "user", user))?;
     let subject = format!("user {}", shown(&u.name));
     if let Some(a) = u.auth_info.as_mut() {
         if let Some(exec) = &a.exec
