@@ -149,13 +149,27 @@ fn rbac_name<'f>(file: &'f EnvironmentsFile, e: &'f EnvironmentEntry) -> Option<
     e.settings.rbac.as_deref().or(file.defaults.rbac.as_deref())
 }
 
+/// `over` merged into `base` as SkyPilot merges config: maps key by key, any other value
+/// (a list included) replaced whole. An environment's `config.kubernetes` thus keeps the
+/// defaults' `allowed_contexts` and workspaces unless it sets its own.
+fn merge_config(base: &mut Map<String, Value>, over: &Map<String, Value>) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(Value::Object(b)), Value::Object(o)) => merge_config(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
 /// The entry with the file's defaults, then skyhelm's, filled in.
 fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
     let d = &file.defaults;
     let s = &e.settings;
     let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
     let mut config = d.config.clone().unwrap_or_default();
-    config.extend(s.config.clone().unwrap_or_default());
+    merge_config(&mut config, s.config.as_ref().unwrap_or(&Map::new()));
     Environment {
         name: e.name.clone(),
         release: pick(&s.release, &d.release).unwrap_or_else(|| file.name.clone()),

@@ -347,6 +347,23 @@ fn empty_list_stays_empty_and_workspace_lists_are_never_widened() {
 }
 
 #[test]
+fn an_environments_config_keeps_the_lists_its_defaults_set() {
+    // The environment's config adds keys under `kubernetes` and `workspaces`: the defaults'
+    // lists stay (a shallow merge dropped them, and the unset global list became the wider
+    // [<current-context>, in-cluster]).
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\n  config:\n    kubernetes:\n      allowed_contexts: [train-us]\n    workspaces:\n      team-a:\n        kubernetes:\n          allowed_contexts: [train-us]\nenvironments:\n  - name: dev\n    config:\n      kubernetes:\n        pod_config: {}\n      workspaces:\n        team-b: {}\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let cfg = values_config(&dir.path().join("charts/sky-dev"));
+    assert_eq!(cfg["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us", "in-cluster"]), "{cfg}");
+    assert_eq!(cfg["kubernetes"]["pod_config"], serde_json::json!({}), "{cfg}");
+    assert_eq!(cfg["workspaces"]["team-a"]["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us"]), "{cfg}");
+    assert_eq!(cfg["workspaces"]["team-b"], serde_json::json!({}), "{cfg}");
+}
+
+#[test]
 fn both_lists_set_is_an_error_naming_the_environment() {
     let (dir, code, _, err) = generate_in(
         "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: ok\n    allowedContexts: [prod-eu]\n  - name: both\n    allowedContexts: [prod-eu]\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
