@@ -364,6 +364,19 @@ fn an_environments_config_keeps_the_lists_its_defaults_set() {
 }
 
 #[test]
+fn notes_show_a_global_all_as_all_not_as_unset() {
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    config:\n      kubernetes:\n        allowed_contexts: all\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    assert_eq!(values_config(&chart)["kubernetes"]["allowed_contexts"], "all");
+    let notes = std::fs::read_to_string(chart.join("templates/NOTES.txt")).expect("notes");
+    assert!(notes.contains("Allowed contexts, in failover order: all.\n"), "{notes}");
+}
+
+#[test]
 fn both_lists_set_is_an_error_naming_the_environment() {
     let (dir, code, _, err) = generate_in(
         "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: ok\n    allowedContexts: [prod-eu]\n  - name: both\n    allowedContexts: [prod-eu]\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
