@@ -55,16 +55,18 @@ pub struct Metadata {
     pub namespace: String,
 }
 
-/// source.toolkit.fluxcd.io/v1 HelmRepository.
+/// A Kubernetes object: Flux's HelmRepository ([`HelmRepositorySpec`]) and HelmRelease
+/// ([`HelmReleaseSpec`]), Argo CD's Application ([`ApplicationSpec`]).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct HelmRepository {
+pub struct Object<Spec> {
     pub api_version: &'static str,
     pub kind: &'static str,
     pub metadata: Metadata,
-    pub spec: HelmRepositorySpec,
+    pub spec: Spec,
 }
 
+/// source.toolkit.fluxcd.io/v1 HelmRepository's spec.
 #[derive(Debug, Serialize)]
 pub struct HelmRepositorySpec {
     /// `oci` for an OCI registry (Flux needs it), else absent.
@@ -74,16 +76,7 @@ pub struct HelmRepositorySpec {
     pub url: String,
 }
 
-/// helm.toolkit.fluxcd.io/v2 HelmRelease.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct HelmRelease {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub metadata: Metadata,
-    pub spec: HelmReleaseSpec,
-}
-
+/// helm.toolkit.fluxcd.io/v2 HelmRelease's spec.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HelmReleaseSpec {
@@ -95,16 +88,7 @@ pub struct HelmReleaseSpec {
     pub values: Value,
 }
 
-/// argoproj.io/v1alpha1 Application.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Application {
-    pub api_version: &'static str,
-    pub kind: &'static str,
-    pub metadata: Metadata,
-    pub spec: ApplicationSpec,
-}
-
+/// argoproj.io/v1alpha1 Application's spec.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationSpec {
@@ -169,7 +153,7 @@ pub fn document(source: &str, format: &str, value: &Value) -> String {
 }
 
 pub fn helm_repository(name: &str, url: &str) -> Value {
-    to_value(&HelmRepository {
+    to_value(&Object {
         api_version: "source.toolkit.fluxcd.io/v1",
         kind: "HelmRepository",
         metadata: Metadata { name: name.into(), namespace: FLUX_NAMESPACE.into() },
@@ -178,7 +162,7 @@ pub fn helm_repository(name: &str, url: &str) -> Value {
 }
 
 pub fn helm_release(chart_name: &str, repo_name: &str, env: &Environment, values: Value) -> Value {
-    to_value(&HelmRelease {
+    to_value(&Object {
         api_version: "helm.toolkit.fluxcd.io/v2",
         kind: "HelmRelease",
         metadata: Metadata { name: chart_name.into(), namespace: FLUX_NAMESPACE.into() },
@@ -198,7 +182,7 @@ pub fn helm_release(chart_name: &str, repo_name: &str, env: &Environment, values
 }
 
 pub fn application(chart_name: &str, env: &Environment, values: Value) -> Value {
-    to_value(&Application {
+    to_value(&Object {
         api_version: "argoproj.io/v1alpha1",
         kind: "Application",
         metadata: Metadata { name: chart_name.into(), namespace: ARGOCD_NAMESPACE.into() },
