@@ -539,17 +539,17 @@ impl Generator<'_> {
         use gitops::Format;
         let format_name = self.format.name();
         if self.format != Format::Chart && !gitops::fetchable(&env.repository) {
-            return Err(vec![GenerateError::Invalid {
-                env: env.name.clone(),
-                message: format!(
+            return Err(invalid(
+                env,
+                format!(
                     "repository {} is not one {format_name} can fetch charts from (https://, http:// or oci://)",
                     emit::scalar(&Value::String(env.repository.clone()))
                 ),
-            }]);
+            ));
         }
         let kubeconfig = match kubeconfig {
             Some(Ok(k)) => Some(k),
-            Some(Err(e)) => return Err(vec![GenerateError::Invalid { env: env.name.clone(), message: e.clone() }]),
+            Some(Err(e)) => return Err(invalid(env, e.clone())),
             None => None,
         };
         let plan = contexts_for(env, kubeconfig)?;
@@ -704,21 +704,21 @@ fn yaml_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera:
 
 /// `{{ v | sh }}`: a value as one shell word (single-quoted unless it is plainly safe).
 fn sh_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
-    let s = match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    Ok(Value::String(shell_quote(&s)))
+    Ok(Value::String(shell_quote(&filter_text(v))))
 }
 
 /// `{{ v | gotpl }}`: text in a file Helm renders as a Go template (templates/NOTES.txt), with
 /// `{{` written so that Helm prints it instead of running it.
 fn gotpl_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
-    let s = match v {
+    Ok(Value::String(filter_text(v).replace("{{", "{{ \"{{\" }}")))
+}
+
+/// A filter's input as text: a string as it is, anything else as JSON.
+fn filter_text(v: &Value) -> String {
+    match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
-    };
-    Ok(Value::String(s.replace("{{", "{{ \"{{\" }}")))
+    }
 }
 
 pub fn shell_quote(s: &str) -> String {
