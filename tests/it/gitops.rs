@@ -48,57 +48,63 @@ struct Deployment {
     settings: PathBuf,
 }
 
-/// The deployments a generated output folder describes (shape-checked on the way).
-fn deployments(format: &str, dir: &Path) -> Vec<Deployment> {
-    let mut out = Vec::new();
-    match format {
-        "helmfile" => {
-            let hf = read_doc(&dir.join("helmfile.yaml"));
-            validate("helmfile.schema.json", &hf);
-            for r in hf["releases"].as_array().expect("releases") {
-                let arg = r["postRendererArgs"][0].as_str().expect("arg");
-                out.push(Deployment {
-                    release: r["name"].as_str().expect("name").into(),
-                    namespace: r["namespace"].as_str().expect("ns").into(),
-                    values: r["values"][0].clone(),
-                    settings: dir.join(arg.trim_start_matches("--config=")),
-                });
+/// The deployments a generated output folder describes, with the environments' folders
+/// `envs` (shape-checked on the way).
+fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
+    let text = |d: &Value, pointer: &str| d.pointer(pointer).and_then(Value::as_str).expect(pointer).to_string();
+    if format == "helmfile" {
+        let hf = read_doc(&dir.join("helmfile.yaml"));
+        validate("helmfile.schema.json", &hf);
+        return hf["releases"]
+            .as_array()
+            .expect("releases")
+            .iter()
+            .map(|r| Deployment {
+                release: text(r, "/name"),
+                namespace: text(r, "/namespace"),
+                values: r["values"][0].clone(),
+                settings: dir.join(text(r, "/postRendererArgs/0").trim_start_matches("--config=")),
+            })
+            .collect();
+    }
+    // Where each object keeps the release, its namespace and the values.
+    let (file, schema, release, namespace, values) = if format == "flux" {
+        ("helmrelease.yaml", "helmrelease.schema.json", "/spec/releaseName", "/spec/targetNamespace", "/spec/values")
+    } else {
+        (
+            "application.yaml",
+            "application.schema.json",
+            "/spec/source/helm/releaseName",
+            "/spec/destination/namespace",
+            "/spec/source/helm/valuesObject",
+        )
+    };
+    let out = envs
+        .iter()
+        .map(|env| {
+            let d = read_doc(&dir.join(env).join(file));
+            validate(schema, &d);
+            Deployment {
+                release: text(&d, release),
+                namespace: text(&d, namespace),
+                values: d.pointer(values).expect(values).clone(),
+                settings: dir.join(env).join("skyhelm.yaml"),
             }
-        }
-        _ => {
-            let (file, schema) = if format == "flux" {
-                ("helmrelease.yaml", "helmrelease.schema.json")
-            } else {
-                ("application.yaml", "application.schema.json")
-            };
-            for env in ["skypilot-dev", "skypilot-prod"] {
-                let d = read_doc(&dir.join(env).join(file));
-                validate(schema, &d);
-                let s = &d["spec"];
-                out.push(if format == "flux" {
-                    Deployment {
-                        release: s["releaseName"].as_str().expect("r").into(),
-                        namespace: s["targetNamespace"].as_str().expect("ns").into(),
-                        values: s["values"].clone(),
-                        settings: dir.join(env).join("skyhelm.yaml"),
-                    }
-                } else {
-                    Deployment {
-                        release: s["source"]["helm"]["releaseName"].as_str().expect("r").into(),
-                        namespace: s["destination"]["namespace"].as_str().expect("ns").into(),
-                        values: s["source"]["helm"]["valuesObject"].clone(),
-                        settings: dir.join(env).join("skyhelm.yaml"),
-                    }
-                });
-            }
-            if format == "flux" {
-                validate("helmrepository.schema.json", &read_doc(&dir.join("helmrepository-skypilot.yaml")));
-            } else {
-                validate("cmp-plugin.schema.json", &read_doc(&dir.join("cmp-plugin.yaml")));
-            }
-        }
+        })
+        .collect();
+    if format == "flux" {
+        validate("helmrepository.schema.json", &read_doc(&dir.join("helmrepository-skypilot.yaml")));
+    } else {
+        validate("cmp-plugin.schema.json", &read_doc(&dir.join("cmp-plugin.yaml")));
     }
     out
+}
+
+/// `skyhelm generate ENVS --format FORMAT --out OUT` and `extra`.
+fn generate_to(envs: &Path, format: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p")];
+    args.extend(extra);
+    generate(&args)
 }
 
 #[test]
@@ -114,7 +120,8 @@ fn committed_gitops_examples_are_what_the_environments_file_generates() {
 fn every_format_and_environment_renders_with_real_helm_and_needs_no_post_render_change() {
     let tmp = tempfile::tempdir().expect("tmp");
     for format in FORMATS {
-        let deployments = deployments(format, &root().join("examples/gitops").join(format));
+        let deployments =
+            deployments(format, &root().join("examples/gitops").join(format), &["skypilot-dev", "skypilot-prod"]);
         assert_eq!(deployments.len(), 2, "{format}");
         for d in deployments {
             let values = tmp.path().join(format!("{format}-{}.json", d.namespace));
@@ -152,8 +159,7 @@ fn gitops_formats_refuse_a_repository_the_engine_cannot_fetch() {
     let dir = tempfile::tempdir().expect("tmp");
     for format in FORMATS {
         let out = dir.path().join(format);
-        let (code, _, err) =
-            generate(&["examples/environments.yaml", "--format", format, "--out", out.to_str().expect("p")]);
+        let (code, _, err) = generate_to(Path::new("examples/environments.yaml"), format, &out, &[]);
         assert_eq!(code, 1, "{format}");
         assert!(err.contains("environment `dev`: repository \"file://../skypilot\" is not one"), "{err}");
         assert!(!out.exists());
@@ -172,22 +178,19 @@ fn hard_cases_hold_in_every_format() {
     .expect("envs");
     for format in FORMATS {
         let out = dir.path().join(format);
-        let (code, _, err) =
-            generate(&[envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p")]);
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
         assert_eq!(code, 0, "{format}: {err}");
         let settings = out.join("sky-nomount/skyhelm.yaml");
         let v = crate::util::pyyaml_json(&std::fs::read_to_string(&settings).expect("settings"));
         assert_eq!(v["mount-kubeconfig"], Value::Bool(false), "{format}");
         // Rerun with a user file in the folder: it survives, --check ignores it.
         std::fs::write(out.join("kustomization.yaml"), "# mine\n").expect("user file");
-        let (code, _, err) =
-            generate(&[envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p")]);
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
         assert_eq!(code, 0, "{err}");
-        let (code, stdout, _) =
-            generate(&[envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p"), "--check"]);
+        let (code, stdout, _) = generate_to(&envs, format, &out, &["--check"]);
         assert_eq!(code, 0, "{stdout}");
         assert_eq!(std::fs::read_to_string(out.join("kustomization.yaml")).expect("kept"), "# mine\n");
-        let d = deployments_one(format, &out);
+        let d = deployments(format, &out, &["sky-nomount"]).remove(0).values;
         assert_eq!(d["kubernetesCredentials"]["useKubeconfig"], Value::Bool(false), "{format}");
         let values = dir.path().join(format!("{format}.json"));
         std::fs::write(&values, d.to_string()).expect("values");
@@ -195,17 +198,6 @@ fn hard_cases_hold_in_every_format() {
             Helm::new("helm3").ok(&["template", "sky", CHART, "-n", "ns", "-f", values.to_str().expect("p")]);
         let out = skyhelm(&["diff", "--config", settings.to_str().expect("p")], rendered.as_bytes());
         assert_eq!(out.status.code(), Some(0), "{format}: {}", String::from_utf8_lossy(&out.stdout));
-    }
-}
-
-/// The values of the only environment in a generated output.
-fn deployments_one(format: &str, out: &Path) -> Value {
-    match format {
-        "flux" => read_doc(&out.join("sky-nomount/helmrelease.yaml"))["spec"]["values"].clone(),
-        "argocd" => {
-            read_doc(&out.join("sky-nomount/application.yaml"))["spec"]["source"]["helm"]["valuesObject"].clone()
-        }
-        _ => read_doc(&out.join("helmfile.yaml"))["releases"][0]["values"][0].clone(),
     }
 }
 
@@ -219,8 +211,7 @@ fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
     )
     .expect("envs");
     let out = dir.path().join("helmfile");
-    let (code, _, err) =
-        generate(&[envs.to_str().expect("p"), "--format", "helmfile", "--out", out.to_str().expect("p")]);
+    let (code, _, err) = generate_to(&envs, "helmfile", &out, &[]);
     assert_eq!(code, 0, "{err}");
     let hf = read_doc(&out.join("helmfile.yaml"));
     validate("helmfile.schema.json", &hf);
@@ -235,7 +226,7 @@ fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
         hf["releases"].as_array().expect("r").iter().map(|r| r["chart"].as_str().expect("c")).collect();
     assert_eq!(charts, ["skypilot/skypilot", "skypilot/skypilot", "skypilot-2/skypilot"]);
     let out = dir.path().join("flux");
-    let (code, _, err) = generate(&[envs.to_str().expect("p"), "--format", "flux", "--out", out.to_str().expect("p")]);
+    let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
     assert_eq!(code, 0, "{err}");
     let repo = read_doc(&out.join("helmrepository-skypilot-2.yaml"));
     validate("helmrepository.schema.json", &repo);
