@@ -217,6 +217,9 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
                 emit::scalar(&Value::String(env.secret_name.clone()))
             )));
         }
+        if let Some(k) = env.config.get("kubernetes").filter(|k| !k.is_null() && !k.is_object()) {
+            errors.push(bad(format!("config.kubernetes is {}, not a map", emit::scalar(k))));
+        }
         if env.allowed_contexts.is_some() && global_config_list(&env.config).is_some() {
             errors.push(bad(format!(
                 "both allowedContexts and {CONFIG_GLOBAL} are set; keep one (they would disagree silently)"
@@ -437,6 +440,10 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
     let mut config = env.config.clone();
     if let Some(global) = &plan.global {
         let k = config.entry("kubernetes").or_insert_with(|| json!({}));
+        if k.is_null() {
+            // `kubernetes:` with nothing under it (children commented out, say) is no map yet.
+            *k = json!({});
+        }
         if let Value::Object(m) = k {
             m.insert("allowed_contexts".into(), global.clone());
         }

@@ -377,6 +377,27 @@ fn notes_show_a_global_all_as_all_not_as_unset() {
 }
 
 #[test]
+fn an_empty_kubernetes_key_in_config_still_gets_the_written_list() {
+    // `kubernetes:` with its children commented out is null: the list the note says was
+    // written must be in the config (it was left out: SkyPilot then dropped in-cluster).
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    config:\n      kubernetes:\n        # pod_config: {}\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dev: allowedContexts unset: wrote [prod-eu, in-cluster]"), "{err}");
+    let cfg = values_config(&dir.path().join("charts/sky-dev"));
+    assert_eq!(cfg["kubernetes"]["allowed_contexts"], serde_json::json!(["prod-eu", "in-cluster"]), "{cfg}");
+    // Anything else that is not a map is refused, not silently left without the list.
+    let (_dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    config:\n      kubernetes: 'yes'\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("environment `dev`: config.kubernetes is \"yes\", not a map"), "{err}");
+}
+
+#[test]
 fn both_lists_set_is_an_error_naming_the_environment() {
     let (dir, code, _, err) = generate_in(
         "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: ok\n    allowedContexts: [prod-eu]\n  - name: both\n    allowedContexts: [prod-eu]\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
