@@ -714,10 +714,20 @@ fn sh_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::R
     Ok(Value::String(shell_quote(&filter_text(v))))
 }
 
-/// `{{ v | gotpl }}`: text in a file Helm renders as a Go template (templates/NOTES.txt), with
-/// `{{` written so that Helm prints it instead of running it.
+/// `{{ v | gotpl }}`: text in a file Helm renders as a Go template (templates/NOTES.txt, which
+/// Helm prints on a terminal), with `{{` written so that Helm prints it instead of running it,
+/// and control characters (escape sequences, line breaks) and invisible direction marks
+/// written as `\u{..}` (the characters `messages::sanitize` hides).
 fn gotpl_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
-    Ok(Value::String(filter_text(v).replace("{{", "{{ \"{{\" }}")))
+    let mut out = String::new();
+    for c in filter_text(v).chars() {
+        if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(Value::String(out.replace("{{", "{{ \"{{\" }}")))
 }
 
 /// A filter's input as text: a string as it is, anything else as JSON.

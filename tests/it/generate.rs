@@ -398,6 +398,23 @@ fn an_empty_kubernetes_key_in_config_still_gets_the_written_list() {
 }
 
 #[test]
+fn notes_show_control_characters_of_context_names_escaped() {
+    // Without a kubeconfig the names are taken as written; Helm prints NOTES.txt on a terminal.
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\nenvironments:\n  - name: dev\n    allowedContexts: [\"a\\e[2J\\u202eb\", in-cluster]\n",
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    let notes = std::fs::read_to_string(chart.join("templates/NOTES.txt")).expect("notes");
+    assert!(!notes.contains(['\u{1b}', '\u{202e}']), "{notes:?}");
+    assert!(notes.contains("--context 'a\\u{1b}[2J\\u{202e}b'"), "{notes}");
+    assert!(notes.contains("[a\\u{1b}[2J\\u{202e}b, in-cluster]"), "{notes}");
+    // The values keep the name itself.
+    assert_eq!(values_config(&chart)["kubernetes"]["allowed_contexts"][0], "a\u{1b}[2J\u{202e}b");
+}
+
+#[test]
 fn both_lists_set_is_an_error_naming_the_environment() {
     let (dir, code, _, err) = generate_in(
         "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: ok\n    allowedContexts: [prod-eu]\n  - name: both\n    allowedContexts: [prod-eu]\n    config:\n      kubernetes:\n        allowed_contexts: [train-us]\n",
