@@ -126,27 +126,39 @@ pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Opt
     m.find("ConfigMap", name, InNamespace::Exactly(api.resource.namespace.as_deref()))
 }
 
+/// The configured allowed lists, named: the global one first, then each workspace's that is set.
+pub type Lists = Vec<(String, AllowedList)>;
+
 /// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.
-pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextFacts) -> Result<RuleOutput, RuleError> {
+/// Also returns the lists SkyPilot reads after this rule's edits, or None when the stream does
+/// not hold them (an external database keeps the config, or the ConfigMap is missing).
+pub fn run(
+    m: &Manifests,
+    api: &ApiServer,
+    s: &ContextSettings,
+    facts: &ContextFacts,
+) -> Result<(RuleOutput, Option<Lists>), RuleError> {
     let mut out = RuleOutput::default();
-    let Some(loaded) = config_to_check(m, api, facts, &mut out.notes)? else { return Ok(out) };
-    let ConfigPlan { edits, reasons, unknown, intents, notes } = checked_plan(m, &loaded, s, facts)?;
+    let Some(loaded) = config_to_check(m, api, facts, &mut out.notes)? else { return Ok((out, None)) };
+    let ConfigPlan { edits, reasons, unknown, intents, notes, lists } = checked_plan(m, &loaded, s, facts)?;
     out.notes.extend(notes);
     for name in unknown {
         out.notes.push(note(Severity::Warning, format!("context `{name}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)")));
     }
     if edits.is_empty() {
-        return Ok(out);
+        debug_assert_eq!(lists, self::lists(&loaded.tree));
+        return Ok((out, Some(lists)));
     }
     // The pipeline reads the new text again and compares it with the plan (`verify`).
     let new_text = edit::apply(loaded.text, &edits)
         .map_err(|cause| ContextsError::ConfigEdit { at: m.doc_ref(loaded.cm, loaded.value_line), cause })?;
+    debug_assert!(Tree::parse(&new_text, &Limits::default()).is_ok_and(|t| self::lists(&t) == lists));
     out.changes.push(config_map_change(m, &loaded, reasons, intents, new_text)?);
     out.notes.push(note(
         Severity::Info,
         "allowed_contexts changed: SkyPilot copies config.yaml to its state volume only on first start, so on an existing installation apply the same change through SkyPilot too (`sky api`, the dashboard, or the server's config)".into(),
     ));
-    Ok(out)
+    Ok((out, Some(lists)))
 }
 
 /// The config to check, or None (with a note) when the API server keeps its config in an
@@ -429,7 +441,7 @@ fn key_name(config: &Tree, key: NodeId) -> String {
 }
 
 /// The configured lists: the global one first, then each workspace's that is set.
-pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
+pub fn lists(config: &Tree) -> Lists {
     let read = |v: Option<NodeId>, list: &str| match v {
         None => AllowedList::Unset,
         Some(v) if config.is_null(v) => AllowedList::Unset,
@@ -450,32 +462,11 @@ pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
     out
 }
 
-/// The allowed lists SkyPilot reads after post-render: config.yaml as `config_after` (the
-/// text this rule wrote, when it changed it) or as the stream has it. None when the stream does
-/// not hold them (an external database keeps the config, or the ConfigMap is missing).
-pub fn final_lists(
-    m: &Manifests,
-    api: &ApiServer,
-    config_after: Option<&str>,
-) -> Result<Option<Vec<(String, AllowedList)>>, RuleError> {
-    if env_value(m.tree(api.doc)?, api.container, DB_ENV).is_some() {
-        return Ok(None);
-    }
-    let ConfigSource::Found(loaded) = load_config(m, api)? else { return Ok(None) };
-    let Some(text) = config_after else { return Ok(Some(lists(&loaded.tree))) };
-    let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
-        at: m.doc_ref(loaded.cm, loaded.value_line),
-        message: e.message,
-        line: e.line,
-    })?;
-    Ok(Some(lists(&tree)))
-}
-
 /// What the manifests say about contexts, for `doctor --manifests`.
 pub struct DeployedContexts {
     pub facts: ContextFacts,
     /// None when an external database holds the config, or no ConfigMap was found.
-    pub lists: Option<Vec<(String, AllowedList)>>,
+    pub lists: Option<Lists>,
     /// `SKYPILOT_DB_CONNECTION_URI` is set: the config lives in the external database.
     pub external_database: bool,
 }
@@ -509,7 +500,8 @@ impl From<crate::yaml::EditError> for PlanError {
 
 const GLOBAL: &str = "kubernetes.allowed_contexts";
 
-/// Edits to config.yaml's text, the reasons, what they mean, notes, and the unknown names kept.
+/// Edits to config.yaml's text, the reasons, what they mean, notes, the unknown names kept, and
+/// the lists as they read after the edits (as [`lists`] reads them).
 #[derive(Default)]
 struct ConfigPlan {
     edits: Vec<Edit>,
@@ -517,14 +509,7 @@ struct ConfigPlan {
     unknown: Vec<String>,
     intents: Vec<Intent>,
     notes: Vec<Note>,
-}
-
-/// What a list ended up as (for the workspace notes).
-#[derive(PartialEq)]
-enum Final {
-    Unset,
-    All,
-    Names(Vec<String>),
+    lists: Lists,
 }
 
 /// Plans config.yaml's edits: the global list, each workspace's list, then the keys of
@@ -548,10 +533,11 @@ fn plan_config(
     let global_final = planner.global_list(global, explicit, source)?;
     let global_has_in_cluster = f.in_cluster_exists
         && match &global_final {
-            Final::All => true,
-            Final::Names(n) => n.contains(&f.in_cluster_name),
-            Final::Unset => false,
+            AllowedList::All => true,
+            AllowedList::Names(n) => n.contains(&f.in_cluster_name),
+            AllowedList::Unset => false,
         };
+    planner.plan.lists.push((GLOBAL.to_string(), global_final));
     let workspaces = planner.root.and_then(|r| config.get(r, "workspaces"));
     planner.workspace_lists(workspaces, global_has_in_cluster)?;
     for (label, path, k) in &context_scopes(config, global, workspaces) {
@@ -579,7 +565,12 @@ impl Planner<'_> {
     /// The global list: `--allowed-context` when given (`all`, or names), else the written list
     /// checked, else (unset) what SkyPilot would otherwise use made explicit. Returns what the
     /// list ends up as.
-    fn global_list(&mut self, global: Option<NodeId>, explicit: &[String], source: &str) -> Result<Final, PlanError> {
+    fn global_list(
+        &mut self,
+        global: Option<NodeId>,
+        explicit: &[String],
+        source: &str,
+    ) -> Result<AllowedList, PlanError> {
         let global_list = global.and_then(|k| match self.config.lookup(k, "allowed_contexts") {
             crate::yaml::tree::Lookup::Found { key, value } => Some((key, value)),
             _ => None,
@@ -594,7 +585,7 @@ impl Planner<'_> {
     }
 
     /// `--allowed-context all`: every context, as SkyPilot reads `all`.
-    fn explicit_all(&mut self, global_list: Option<(NodeId, NodeId)>, source: &str) -> Result<Final, PlanError> {
+    fn explicit_all(&mut self, global_list: Option<(NodeId, NodeId)>, source: &str) -> Result<AllowedList, PlanError> {
         let (config, plan) = (self.config, &mut self.plan);
         let already = global_list.is_some_and(|(_, v)| config.py_str(v) == Some(contexts::ALL));
         if !already {
@@ -605,7 +596,7 @@ impl Planner<'_> {
             plan.reasons.push(format!("{GLOBAL} set to `all` from {source}"));
             plan.intents.push(Intent::Set { path: keys(GLOBAL), value: json!(contexts::ALL) });
         }
-        Ok(Final::All)
+        Ok(AllowedList::All)
     }
 
     /// `--allowed-context NAME...`: the names, checked, replace the global list.
@@ -614,12 +605,12 @@ impl Planner<'_> {
         global_list: Option<(NodeId, NodeId)>,
         explicit: &[String],
         source: &str,
-    ) -> Result<Final, PlanError> {
+    ) -> Result<AllowedList, PlanError> {
         let (config, plan) = (self.config, &mut self.plan);
         let p = match contexts::plan_list(source, Scope::Global, explicit, self.f) {
             Err(e) => {
                 self.errors.extend(e);
-                return Ok(Final::Unset);
+                return Ok(AllowedList::Unset);
             }
             Ok(p) => p,
         };
@@ -637,12 +628,12 @@ impl Planner<'_> {
         }
         plan.reasons.extend(p.reasons);
         plan.unknown.extend(p.unknown_kept);
-        Ok(Final::Names(result))
+        Ok(AllowedList::Names(result))
     }
 
     /// The global list as written: a list is checked item by item, `all` kept, null or unset
     /// made explicit (SkyPilot would use only the current context), anything else refused.
-    fn written_global(&mut self, global_list: Option<(NodeId, NodeId)>) -> Result<Final, PlanError> {
+    fn written_global(&mut self, global_list: Option<(NodeId, NodeId)>) -> Result<AllowedList, PlanError> {
         let (config, f, plan) = (self.config, self.f, &mut self.plan);
         match global_list {
             Some((key, value)) if config.is_seq(value) => match plan_items(config, value, GLOBAL, Scope::Global, f) {
@@ -657,17 +648,17 @@ impl Planner<'_> {
                     if p.result.is_empty() && !config.items(value).is_empty() {
                         plan.notes.push(note(Severity::Warning, format!("{GLOBAL} is now empty: none of its names is a context SkyPilot can use, so it will use no Kubernetes context")));
                     }
-                    return Ok(Final::Names(p.result));
+                    return Ok(AllowedList::Names(p.result));
                 }
             },
-            Some((_, value)) if config.py_str(value) == Some(contexts::ALL) => return Ok(Final::All),
+            Some((_, value)) if config.py_str(value) == Some(contexts::ALL) => return Ok(AllowedList::All),
             Some((key, value)) if config.is_null(value) => match contexts::plan_unset(f) {
                 Err(e) => self.errors.push(e),
                 Ok(Some(list)) => {
                     plan.edits.push(self.editor.replace_value(key, value, &json!(list))?);
                     plan.reasons.push(unset_reason(&list));
                     plan.intents.push(set_global(&list));
-                    return Ok(Final::Names(list));
+                    return Ok(AllowedList::Names(list));
                 }
                 Ok(None) => {}
             },
@@ -680,12 +671,12 @@ impl Planner<'_> {
                     plan.edits.extend(write_unset(&self.editor, config, self.root, &list)?);
                     plan.reasons.push(unset_reason(&list));
                     plan.intents.push(set_global(&list));
-                    return Ok(Final::Names(list));
+                    return Ok(AllowedList::Names(list));
                 }
                 Ok(None) => {}
             },
         }
-        Ok(Final::Unset)
+        Ok(AllowedList::Unset)
     }
 
     /// Each workspace's own list, when set: only ever narrowed.
@@ -716,7 +707,12 @@ impl Planner<'_> {
     ) -> Result<(), PlanError> {
         let (config, f, plan) = (self.config, self.f, &mut self.plan);
         let list = format!("workspaces.{name}.kubernetes.allowed_contexts");
-        if config.is_null(value) || config.py_str(value) == Some(contexts::ALL) {
+        if config.is_null(value) {
+            plan.lists.push((list, AllowedList::Unset));
+            return Ok(());
+        }
+        if config.py_str(value) == Some(contexts::ALL) {
+            plan.lists.push((list, AllowedList::All));
             return Ok(());
         }
         if !config.is_seq(value) {
@@ -751,6 +747,7 @@ impl Planner<'_> {
                 format!("{list} does not name `{}`: workspace `{name}` cannot use the API server's own cluster (the global list can); add it there if intended — skyhelm never widens a workspace list", f.in_cluster_name),
             ));
         }
+        plan.lists.push((list, AllowedList::Names(p.result)));
         Ok(())
     }
 
