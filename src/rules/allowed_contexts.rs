@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::kubeconfig::LoadedKubeconfig;
-use crate::policy::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope};
+use crate::policy::contexts::{
+    self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope, shown,
+};
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
@@ -143,7 +145,7 @@ pub fn run(
     let ConfigPlan { edits, reasons, unknown, intents, notes, lists } = checked_plan(m, &loaded, s, facts)?;
     out.notes.extend(notes);
     for name in unknown {
-        out.notes.push(note(Severity::Warning, format!("context `{name}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)")));
+        out.notes.push(note(Severity::Warning, format!("context `{}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)", shown(&name))));
     }
     if edits.is_empty() {
         debug_assert_eq!(lists, self::lists(&loaded.tree));
@@ -183,7 +185,10 @@ fn config_to_check<'m>(
         ConfigSource::NotInStream(cm_name) => {
             notes.push(note(
                 Severity::Warning,
-                format!("ConfigMap `{cm_name}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked"),
+                format!(
+                    "ConfigMap `{}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked",
+                    shown(&cm_name)
+                ),
             ));
             return Ok(None);
         }
@@ -191,7 +196,7 @@ fn config_to_check<'m>(
     if let Some((_, None)) = env_value(tree, api.container, IN_CLUSTER_NAME_ENV) {
         notes.push(note(
             Severity::Warning,
-            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", facts.in_cluster_name),
+            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", shown(&facts.in_cluster_name)),
         ));
     }
     Ok(Some(loaded))
@@ -623,7 +628,7 @@ impl Planner<'_> {
                 Some((key, value)) => plan.edits.push(self.editor.replace_value(key, value, &json!(result))?),
                 None => plan.edits.extend(write_unset(&self.editor, config, self.root, &result)?),
             }
-            plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
+            plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", shown_list(&result)));
             plan.intents.push(set_global(&result));
         }
         plan.reasons.extend(p.reasons);
@@ -736,15 +741,16 @@ impl Planner<'_> {
             ];
             plan.intents.push(Intent::Set { path, value: json!(p.result) });
         }
-        plan.reasons.extend(p.reasons.iter().map(|r| format!("{list}: {r}")));
+        let (shown_list, shown_name) = (shown(&list), shown(name));
+        plan.reasons.extend(p.reasons.iter().map(|r| format!("{shown_list}: {r}")));
         plan.unknown.extend(p.unknown_kept.iter().cloned());
         if p.result.is_empty() && !config.items(value).is_empty() {
-            plan.notes.push(note(Severity::Warning, format!("{list} is now empty: none of its names is a context SkyPilot can use, so workspace `{name}` will use no Kubernetes context")));
+            plan.notes.push(note(Severity::Warning, format!("{shown_list} is now empty: none of its names is a context SkyPilot can use, so workspace `{shown_name}` will use no Kubernetes context")));
         }
         if global_has_in_cluster && !p.result.contains(&f.in_cluster_name) {
             plan.notes.push(note(
                 Severity::Info,
-                format!("{list} does not name `{}`: workspace `{name}` cannot use the API server's own cluster (the global list can); add it there if intended — skyhelm never widens a workspace list", f.in_cluster_name),
+                format!("{shown_list} does not name `{}`: workspace `{shown_name}` cannot use the API server's own cluster (the global list can); add it there if intended — skyhelm never widens a workspace list", shown(&f.in_cluster_name)),
             ));
         }
         plan.lists.push((list, AllowedList::Names(p.result)));
@@ -769,7 +775,7 @@ impl Planner<'_> {
                 if !available.iter().any(|c| fnmatch(pattern, c)) {
                     self.plan.notes.push(note(
                         Severity::Warning,
-                        format!("{label}.remote_identity: pattern `{pattern}` matches no context (available: {}); it applies to nothing", available.join(", ")),
+                        format!("{}.remote_identity: pattern `{}` matches no context (available: {}); it applies to nothing", shown(label), shown(pattern), shown_list(&available)),
                     ));
                 }
             }
@@ -798,7 +804,10 @@ impl Planner<'_> {
                 NameClass::CaseOf(one) => {
                     plan.edits.push(self.editor.replace_scalar(k, &json!(one))?);
                     plan.reasons.push(format!(
-                        "{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"
+                        "{}: key `{}` corrected to `{}` (context names match exactly, case included)",
+                        shown(label),
+                        shown(name),
+                        shown(&one)
                     ));
                     let mut p = path.to_vec();
                     p.push(Seg::key("context_configs"));
@@ -923,9 +932,14 @@ fn found_text(config: &Tree, v: NodeId) -> String {
 fn unset_reason(list: &[String]) -> String {
     format!(
         "kubernetes.allowed_contexts set to [{}]: it was unset, and with both a kubeconfig and the in-cluster context SkyPilot would use only the current-context `{}`",
-        list.join(", "),
-        list.first().map_or("", String::as_str)
+        shown_list(list),
+        shown(list.first().map_or("", String::as_str))
     )
+}
+
+/// Names from outside, as a message lists them ([`shown`]).
+fn shown_list(names: &[String]) -> String {
+    names.iter().map(|n| shown(n)).collect::<Vec<_>>().join(", ")
 }
 
 /// Writes a global list where there was none (or the config was empty).

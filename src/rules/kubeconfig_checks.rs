@@ -8,7 +8,7 @@
 
 use crate::kubeconfig::doctor::{self, Finding};
 use crate::kubeconfig::{LoadedKubeconfig, cert};
-use crate::policy::contexts::ContextFacts;
+use crate::policy::contexts::{ContextFacts, shown};
 use crate::rules::change::{Note, RuleId, Severity};
 
 use super::allowed_contexts::Lists;
@@ -55,14 +55,14 @@ fn group<'c>(
 }
 
 fn to_note((f, contexts): (Finding, Vec<&str>)) -> Note {
-    let quoted: Vec<String> = contexts.iter().map(|c| format!("`{c}`")).collect();
+    let quoted: Vec<String> = contexts.iter().map(|c| format!("`{}`", shown(c))).collect();
     let who = match quoted.as_slice() {
         [one] => format!("context {one}"),
         many => format!("contexts {}", many.join(", ")),
     };
     let via = match f.subject.split_once(' ') {
         Some(("context", _)) | None => String::new(),
-        Some((what, name)) => format!(" ({what} `{name}`)"),
+        Some((what, name)) => format!(" ({what} `{}`)", shown(name)),
     };
     Note {
         severity: Severity::Warning,
