@@ -26,7 +26,8 @@ pub enum ContextsError {
     #[error("{at}: {}", list_errors(errors))]
     Rule { at: DocRef, errors: Vec<ContextError> },
     #[error(
-        "{at}: `{key}` appears twice in config.yaml (lines {first} and {second} of config.yaml): PyYAML takes the last one, so an edit of the first would not take effect; remove one"
+        "{at}: `{}` appears twice in config.yaml (lines {first} and {second} of config.yaml): PyYAML takes the last one, so an edit of the first would not take effect; remove one",
+        shown(key)
     )]
     DuplicateKey { at: DocRef, key: String, first: usize, second: usize },
     #[error(

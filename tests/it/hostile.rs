@@ -534,4 +534,11 @@ fn context_names_reach_messages_without_terminal_escapes() {
         assert!(stderr.contains("red ]0;pwn"), "{extra:?}: the name is still shown: {stderr}");
         assert!(!all.contains(['\u{1b}', '\u{7}']), "{extra:?}: {all}");
     }
+    // A workspace key written twice is named in the refusal.
+    let config = "apiService:\n  config: |\n    workspaces:\n      \"t\\e[2Jx\": {}\n      \"t\\e[2Jx\": {}\n";
+    let input = crate::helm::render(crate::helm::Form::Helm3, config);
+    let out = skyhelm(&["post-render", "--no-mount"], input.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`t [2Jx` appears twice in config.yaml"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
