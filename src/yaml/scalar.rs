@@ -105,10 +105,14 @@ fn parse_int(v: &str) -> Option<i128> {
     if digits.is_empty() {
         return None;
     }
-    let (radix, num) = if let Some(h) = digits.strip_prefix("0x") {
+    // Go's strconv.ParseInt with base 0: `0x`, `0b`, `0o` in either case, else a leading `0`.
+    let prefixed = |p: &str| digits.get(..2).filter(|h| h.eq_ignore_ascii_case(p)).map(|_| &digits[2..]);
+    let (radix, num) = if let Some(h) = prefixed("0x") {
         (16, h)
-    } else if let Some(b) = digits.strip_prefix("0b") {
+    } else if let Some(b) = prefixed("0b") {
         (2, b)
+    } else if let Some(o) = prefixed("0o") {
+        (8, o)
     } else if digits.len() > 1 && digits.starts_with('0') {
         (8, &digits[1..])
     } else {
@@ -198,6 +202,10 @@ mod tests {
         assert_eq!(resolve_plain("-_1"), Scalar11::Int(-1));
         assert_eq!(resolve_plain("-.Inf"), Scalar11::Float(f64::NEG_INFINITY));
         assert_eq!(resolve_plain(".5"), Scalar11::Float(0.5));
+        // Go's base prefixes, in either case.
+        for (s, n) in [("0o17", 15), ("0O17", 15), ("0X1F", 31), ("0B11", 3), ("+0o7", 7), ("0o1_7", 15)] {
+            assert_eq!(resolve_plain(s), Scalar11::Int(n), "{s}");
+        }
     }
 
     #[test]
