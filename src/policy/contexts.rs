@@ -61,28 +61,31 @@ pub enum Scope {
     Workspace,
 }
 
+/// Every text field is shown through [`shown`]: names, list labels and written text come from
+/// config.yaml, the kubeconfig or the manifests.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ContextError {
-    #[error("{list}: context `{name}` is not in the kubeconfig{}{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", crate::messages::did_you_mean(suggestions), renamed_text(name, in_cluster), available.join(", "))]
+    #[error("{}: context `{}` is not in the kubeconfig{}{}; available contexts: {}. SkyPilot would skip it with one log line (pass --allow-unknown-contexts to keep it anyway)", shown(list), shown(name), crate::messages::did_you_mean(&shown_each(suggestions)), renamed_text(name, in_cluster), shown_each(available).join(", "))]
     Unknown { list: String, name: String, suggestions: Vec<String>, available: Vec<String>, in_cluster: Option<String> },
     #[error(
-        "{list}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {reads_as}, not a context name; quote it: '{text}'"
+        "{}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {}, not a context name; quote it: '{text}'", shown(list), shown(reads_as), text = shown(text)
     )]
     NotString { list: String, index: usize, text: String, reads_as: String },
-    #[error("{list}: keys `{name}` and `{existing}` name the same context `{existing}` (case ignored); keep one")]
+    #[error("{}: keys `{}` and `{existing}` name the same context `{existing}` (case ignored); keep one", shown(list), shown(name), existing = shown(existing))]
     KeyClash { list: String, name: String, existing: String },
-    #[error("{list}: item {index} is {found}, not a context name")]
+    #[error("{}: item {index} is {found}, not a context name", shown(list))]
     NotAName { list: String, index: usize, found: String },
-    #[error("{list}: {found}, expected a list of context names or `all`")]
+    #[error("{}: {}, expected a list of context names or `all`", shown(list), shown(found))]
     NotAList { list: String, found: String },
     #[error(
-        "kubernetes.allowed_contexts is unset and the kubeconfig's current-context `{name}` names no context in it; set the list with --allowed-context NAME (skyhelm never writes a context that does not exist)"
+        "kubernetes.allowed_contexts is unset and the kubeconfig's current-context `{}` names no context in it; set the list with --allowed-context NAME (skyhelm never writes a context that does not exist)",
+        shown(name)
     )]
     CurrentContextMissing { name: String },
-    #[error("{list}: `{name}` matches several kubeconfig contexts when case is ignored ({}); write it exactly", candidates.join(", "))]
+    #[error("{}: `{}` matches several kubeconfig contexts when case is ignored ({}); write it exactly", shown(list), shown(name), shown_each(candidates).join(", "))]
     AmbiguousCase { list: String, name: String, candidates: Vec<String> },
     #[error(
-        "kubernetes.allowed_contexts is unset while both a kubeconfig and the in-cluster context are available: SkyPilot would then use only the kubeconfig's current-context and silently drop `{in_cluster}`. Pass --kubeconfig (skyhelm then writes [<current-context>, {in_cluster}]), or set the list with --allowed-context NAME (repeatable) or in the chart's apiService.config"
+        "kubernetes.allowed_contexts is unset while both a kubeconfig and the in-cluster context are available: SkyPilot would then use only the kubeconfig's current-context and silently drop `{in_cluster}`. Pass --kubeconfig (skyhelm then writes [<current-context>, {in_cluster}]), or set the list with --allowed-context NAME (repeatable) or in the chart's apiService.config", in_cluster = shown(in_cluster)
     )]
     UnsetNeedsKubeconfig { in_cluster: String },
     #[error(
@@ -104,11 +107,24 @@ impl ContextError {
     }
 }
 
+/// A name or text from outside (config.yaml, the kubeconfig, the manifests) as a message shows
+/// it ([`crate::messages::sanitize`]): no terminal escapes or direction marks, bounded length.
+pub fn shown(text: &str) -> String {
+    crate::messages::sanitize(text, &[])
+}
+
+fn shown_each(names: &[String]) -> Vec<String> {
+    names.iter().map(|n| shown(n)).collect()
+}
+
 /// When SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames the in-cluster context and the old name is used.
 fn renamed_text(name: &str, in_cluster: &Option<String>) -> String {
     match in_cluster {
         Some(ic) if name == DEFAULT_IN_CLUSTER && ic != DEFAULT_IN_CLUSTER => {
-            format!(" (the in-cluster context is named `{ic}` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)")
+            format!(
+                " (the in-cluster context is named `{}` here: SKYPILOT_IN_CLUSTER_CONTEXT_NAME renames it)",
+                shown(ic)
+            )
         }
         _ => String::new(),
     }
@@ -161,7 +177,7 @@ pub fn plan_list(list: &str, scope: Scope, items: &[String], f: &ContextFacts) -
         };
         let final_name = match final_name {
             Some(n) if plan.result.contains(&n) => {
-                plan.reasons.push(format!("`{name}` removed (listed twice; the first one wins)"));
+                plan.reasons.push(format!("`{}` removed (listed twice; the first one wins)", shown(name)));
                 plan.ops.push(ItemOp::Remove);
                 continue;
             }
@@ -183,7 +199,7 @@ pub fn plan_list(list: &str, scope: Scope, items: &[String], f: &ContextFacts) -
         plan.result.push(f.in_cluster_name.clone());
         plan.reasons.push(format!(
             "`{}` appended (a mounted kubeconfig would otherwise hide the API server's own cluster)",
-            f.in_cluster_name
+            shown(&f.in_cluster_name)
         ));
     }
     Ok(plan)
@@ -246,20 +262,26 @@ fn resolve_item(
     match classify(name, f) {
         NameClass::Ssh => {
             plan.reasons.push(format!(
-                "`{name}` removed (names starting with `ssh-` are SSH node pools; list them in ssh.allowed_node_pools)"
+                "`{}` removed (names starting with `ssh-` are SSH node pools; list them in ssh.allowed_node_pools)",
+                shown(name)
             ));
             Ok((ItemOp::Remove, None))
         }
         NameClass::InCluster if f.in_cluster_exists => Ok((ItemOp::Keep, Some(name.into()))),
         NameClass::InCluster => {
             plan.reasons.push(format!(
-                "`{name}` removed (the pod gets no service-account token, so there is no in-cluster context)"
+                "`{}` removed (the pod gets no service-account token, so there is no in-cluster context)",
+                shown(name)
             ));
             Ok((ItemOp::Remove, None))
         }
         NameClass::Exact => Ok((ItemOp::Keep, Some(name.into()))),
         NameClass::CaseOf(one) => {
-            plan.reasons.push(format!("`{name}` corrected to `{one}` (context names match exactly, case included)"));
+            plan.reasons.push(format!(
+                "`{}` corrected to `{}` (context names match exactly, case included)",
+                shown(name),
+                shown(&one)
+            ));
             Ok((ItemOp::Rename(one.clone()), Some(one)))
         }
         NameClass::Unknown(_) if f.allow_unknown => {

@@ -105,11 +105,11 @@ pub fn post_render_with(
     };
     // The kubeconfig is mounted unless `--no-mount` says the chart uses none.
     let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
-    rules.extend(allowed_contexts::run(&m, &api, &ctx, &facts)?);
+    let (contexts_output, final_lists) = allowed_contexts::run(&m, &api, &ctx, &facts)?;
+    rules.extend(contexts_output);
     // With --kubeconfig: doctor's checks of each context the final allowed lists use.
     if let Some(k) = &loaded {
-        let notes = kubeconfig_checks::notes(&m, &api, &facts, k, &rules.changes)?;
-        rules.notes.extend(notes);
+        rules.notes.extend(kubeconfig_checks::notes(final_lists.as_ref(), &facts, k));
     }
     rules.extend(rbac::run(&m, &api, &facts, settings.rbac)?);
     // The API server's keys that the rules read must be written once.

@@ -4,7 +4,9 @@
 use serde_json::{Map, Value, json};
 
 use crate::kubeconfig::LoadedKubeconfig;
-use crate::policy::contexts::{self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope};
+use crate::policy::contexts::{
+    self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope, shown,
+};
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
@@ -24,7 +26,8 @@ pub enum ContextsError {
     #[error("{at}: {}", list_errors(errors))]
     Rule { at: DocRef, errors: Vec<ContextError> },
     #[error(
-        "{at}: `{key}` appears twice in config.yaml (lines {first} and {second} of config.yaml): PyYAML takes the last one, so an edit of the first would not take effect; remove one"
+        "{at}: `{}` appears twice in config.yaml (lines {first} and {second} of config.yaml): PyYAML takes the last one, so an edit of the first would not take effect; remove one",
+        shown(key)
     )]
     DuplicateKey { at: DocRef, key: String, first: usize, second: usize },
     #[error(
@@ -126,27 +129,39 @@ pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Opt
     m.find("ConfigMap", name, InNamespace::Exactly(api.resource.namespace.as_deref()))
 }
 
+/// The configured allowed lists, named: the global one first, then each workspace's that is set.
+pub type Lists = Vec<(String, AllowedList)>;
+
 /// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.
-pub fn run(m: &Manifests, api: &ApiServer, s: &ContextSettings, facts: &ContextFacts) -> Result<RuleOutput, RuleError> {
+/// Also returns the lists SkyPilot reads after this rule's edits, or None when the stream does
+/// not hold them (an external database keeps the config, or the ConfigMap is missing).
+pub fn run(
+    m: &Manifests,
+    api: &ApiServer,
+    s: &ContextSettings,
+    facts: &ContextFacts,
+) -> Result<(RuleOutput, Option<Lists>), RuleError> {
     let mut out = RuleOutput::default();
-    let Some(loaded) = config_to_check(m, api, facts, &mut out.notes)? else { return Ok(out) };
-    let ConfigPlan { edits, reasons, unknown, intents, notes } = checked_plan(m, &loaded, s, facts)?;
+    let Some(loaded) = config_to_check(m, api, facts, &mut out.notes)? else { return Ok((out, None)) };
+    let ConfigPlan { edits, reasons, unknown, intents, notes, lists } = checked_plan(m, &loaded, s, facts)?;
     out.notes.extend(notes);
     for name in unknown {
-        out.notes.push(note(Severity::Warning, format!("context `{name}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)")));
+        out.notes.push(note(Severity::Warning, format!("context `{}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)", shown(&name))));
     }
     if edits.is_empty() {
-        return Ok(out);
+        debug_assert_eq!(lists, self::lists(&loaded.tree));
+        return Ok((out, Some(lists)));
     }
     // The pipeline reads the new text again and compares it with the plan (`verify`).
     let new_text = edit::apply(loaded.text, &edits)
         .map_err(|cause| ContextsError::ConfigEdit { at: m.doc_ref(loaded.cm, loaded.value_line), cause })?;
+    debug_assert!(Tree::parse(&new_text, &Limits::default()).is_ok_and(|t| self::lists(&t) == lists));
     out.changes.push(config_map_change(m, &loaded, reasons, intents, new_text)?);
     out.notes.push(note(
         Severity::Info,
         "allowed_contexts changed: SkyPilot copies config.yaml to its state volume only on first start, so on an existing installation apply the same change through SkyPilot too (`sky api`, the dashboard, or the server's config)".into(),
     ));
-    Ok(out)
+    Ok((out, Some(lists)))
 }
 
 /// The config to check, or None (with a note) when the API server keeps its config in an
@@ -171,7 +186,10 @@ fn config_to_check<'m>(
         ConfigSource::NotInStream(cm_name) => {
             notes.push(note(
                 Severity::Warning,
-                format!("ConfigMap `{cm_name}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked"),
+                format!(
+                    "ConfigMap `{}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked",
+                    shown(&cm_name)
+                ),
             ));
             return Ok(None);
         }
@@ -179,7 +197,7 @@ fn config_to_check<'m>(
     if let Some((_, None)) = env_value(tree, api.container, IN_CLUSTER_NAME_ENV) {
         notes.push(note(
             Severity::Warning,
-            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", facts.in_cluster_name),
+            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", shown(&facts.in_cluster_name)),
         ));
     }
     Ok(Some(loaded))
@@ -429,7 +447,7 @@ fn key_name(config: &Tree, key: NodeId) -> String {
 }
 
 /// The configured lists: the global one first, then each workspace's that is set.
-pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
+pub fn lists(config: &Tree) -> Lists {
     let read = |v: Option<NodeId>, list: &str| match v {
         None => AllowedList::Unset,
         Some(v) if config.is_null(v) => AllowedList::Unset,
@@ -450,32 +468,11 @@ pub fn lists(config: &Tree) -> Vec<(String, AllowedList)> {
     out
 }
 
-/// The allowed lists SkyPilot reads after post-render: config.yaml as `config_after` (the
-/// text this rule wrote, when it changed it) or as the stream has it. None when the stream does
-/// not hold them (an external database keeps the config, or the ConfigMap is missing).
-pub fn final_lists(
-    m: &Manifests,
-    api: &ApiServer,
-    config_after: Option<&str>,
-) -> Result<Option<Vec<(String, AllowedList)>>, RuleError> {
-    if env_value(m.tree(api.doc)?, api.container, DB_ENV).is_some() {
-        return Ok(None);
-    }
-    let ConfigSource::Found(loaded) = load_config(m, api)? else { return Ok(None) };
-    let Some(text) = config_after else { return Ok(Some(lists(&loaded.tree))) };
-    let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
-        at: m.doc_ref(loaded.cm, loaded.value_line),
-        message: e.message,
-        line: e.line,
-    })?;
-    Ok(Some(lists(&tree)))
-}
-
 /// What the manifests say about contexts, for `doctor --manifests`.
 pub struct DeployedContexts {
     pub facts: ContextFacts,
     /// None when an external database holds the config, or no ConfigMap was found.
-    pub lists: Option<Vec<(String, AllowedList)>>,
+    pub lists: Option<Lists>,
     /// `SKYPILOT_DB_CONNECTION_URI` is set: the config lives in the external database.
     pub external_database: bool,
 }
@@ -509,7 +506,8 @@ impl From<crate::yaml::EditError> for PlanError {
 
 const GLOBAL: &str = "kubernetes.allowed_contexts";
 
-/// Edits to config.yaml's text, the reasons, what they mean, notes, and the unknown names kept.
+/// Edits to config.yaml's text, the reasons, what they mean, notes, the unknown names kept, and
+/// the lists as they read after the edits (as [`lists`] reads them).
 #[derive(Default)]
 struct ConfigPlan {
     edits: Vec<Edit>,
@@ -517,14 +515,7 @@ struct ConfigPlan {
     unknown: Vec<String>,
     intents: Vec<Intent>,
     notes: Vec<Note>,
-}
-
-/// What a list ended up as (for the workspace notes).
-#[derive(PartialEq)]
-enum Final {
-    Unset,
-    All,
-    Names(Vec<String>),
+    lists: Lists,
 }
 
 /// Plans config.yaml's edits: the global list, each workspace's list, then the keys of
@@ -548,10 +539,11 @@ fn plan_config(
     let global_final = planner.global_list(global, explicit, source)?;
     let global_has_in_cluster = f.in_cluster_exists
         && match &global_final {
-            Final::All => true,
-            Final::Names(n) => n.contains(&f.in_cluster_name),
-            Final::Unset => false,
+            AllowedList::All => true,
+            AllowedList::Names(n) => n.contains(&f.in_cluster_name),
+            AllowedList::Unset => false,
         };
+    planner.plan.lists.push((GLOBAL.to_string(), global_final));
     let workspaces = planner.root.and_then(|r| config.get(r, "workspaces"));
     planner.workspace_lists(workspaces, global_has_in_cluster)?;
     for (label, path, k) in &context_scopes(config, global, workspaces) {
@@ -579,7 +571,12 @@ impl Planner<'_> {
     /// The global list: `--allowed-context` when given (`all`, or names), else the written list
     /// checked, else (unset) what SkyPilot would otherwise use made explicit. Returns what the
     /// list ends up as.
-    fn global_list(&mut self, global: Option<NodeId>, explicit: &[String], source: &str) -> Result<Final, PlanError> {
+    fn global_list(
+        &mut self,
+        global: Option<NodeId>,
+        explicit: &[String],
+        source: &str,
+    ) -> Result<AllowedList, PlanError> {
         let global_list = global.and_then(|k| match self.config.lookup(k, "allowed_contexts") {
             crate::yaml::tree::Lookup::Found { key, value } => Some((key, value)),
             _ => None,
@@ -594,7 +591,7 @@ impl Planner<'_> {
     }
 
     /// `--allowed-context all`: every context, as SkyPilot reads `all`.
-    fn explicit_all(&mut self, global_list: Option<(NodeId, NodeId)>, source: &str) -> Result<Final, PlanError> {
+    fn explicit_all(&mut self, global_list: Option<(NodeId, NodeId)>, source: &str) -> Result<AllowedList, PlanError> {
         let (config, plan) = (self.config, &mut self.plan);
         let already = global_list.is_some_and(|(_, v)| config.py_str(v) == Some(contexts::ALL));
         if !already {
@@ -605,7 +602,7 @@ impl Planner<'_> {
             plan.reasons.push(format!("{GLOBAL} set to `all` from {source}"));
             plan.intents.push(Intent::Set { path: keys(GLOBAL), value: json!(contexts::ALL) });
         }
-        Ok(Final::All)
+        Ok(AllowedList::All)
     }
 
     /// `--allowed-context NAME...`: the names, checked, replace the global list.
@@ -614,12 +611,12 @@ impl Planner<'_> {
         global_list: Option<(NodeId, NodeId)>,
         explicit: &[String],
         source: &str,
-    ) -> Result<Final, PlanError> {
+    ) -> Result<AllowedList, PlanError> {
         let (config, plan) = (self.config, &mut self.plan);
         let p = match contexts::plan_list(source, Scope::Global, explicit, self.f) {
             Err(e) => {
                 self.errors.extend(e);
-                return Ok(Final::Unset);
+                return Ok(AllowedList::Unset);
             }
             Ok(p) => p,
         };
@@ -632,17 +629,17 @@ impl Planner<'_> {
                 Some((key, value)) => plan.edits.push(self.editor.replace_value(key, value, &json!(result))?),
                 None => plan.edits.extend(write_unset(&self.editor, config, self.root, &result)?),
             }
-            plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", result.join(", ")));
+            plan.reasons.push(format!("{GLOBAL} set to [{}] from {source}", shown_list(&result)));
             plan.intents.push(set_global(&result));
         }
         plan.reasons.extend(p.reasons);
         plan.unknown.extend(p.unknown_kept);
-        Ok(Final::Names(result))
+        Ok(AllowedList::Names(result))
     }
 
     /// The global list as written: a list is checked item by item, `all` kept, null or unset
     /// made explicit (SkyPilot would use only the current context), anything else refused.
-    fn written_global(&mut self, global_list: Option<(NodeId, NodeId)>) -> Result<Final, PlanError> {
+    fn written_global(&mut self, global_list: Option<(NodeId, NodeId)>) -> Result<AllowedList, PlanError> {
         let (config, f, plan) = (self.config, self.f, &mut self.plan);
         match global_list {
             Some((key, value)) if config.is_seq(value) => match plan_items(config, value, GLOBAL, Scope::Global, f) {
@@ -657,17 +654,17 @@ impl Planner<'_> {
                     if p.result.is_empty() && !config.items(value).is_empty() {
                         plan.notes.push(note(Severity::Warning, format!("{GLOBAL} is now empty: none of its names is a context SkyPilot can use, so it will use no Kubernetes context")));
                     }
-                    return Ok(Final::Names(p.result));
+                    return Ok(AllowedList::Names(p.result));
                 }
             },
-            Some((_, value)) if config.py_str(value) == Some(contexts::ALL) => return Ok(Final::All),
+            Some((_, value)) if config.py_str(value) == Some(contexts::ALL) => return Ok(AllowedList::All),
             Some((key, value)) if config.is_null(value) => match contexts::plan_unset(f) {
                 Err(e) => self.errors.push(e),
                 Ok(Some(list)) => {
                     plan.edits.push(self.editor.replace_value(key, value, &json!(list))?);
                     plan.reasons.push(unset_reason(&list));
                     plan.intents.push(set_global(&list));
-                    return Ok(Final::Names(list));
+                    return Ok(AllowedList::Names(list));
                 }
                 Ok(None) => {}
             },
@@ -680,12 +677,12 @@ impl Planner<'_> {
                     plan.edits.extend(write_unset(&self.editor, config, self.root, &list)?);
                     plan.reasons.push(unset_reason(&list));
                     plan.intents.push(set_global(&list));
-                    return Ok(Final::Names(list));
+                    return Ok(AllowedList::Names(list));
                 }
                 Ok(None) => {}
             },
         }
-        Ok(Final::Unset)
+        Ok(AllowedList::Unset)
     }
 
     /// Each workspace's own list, when set: only ever narrowed.
@@ -716,7 +713,12 @@ impl Planner<'_> {
     ) -> Result<(), PlanError> {
         let (config, f, plan) = (self.config, self.f, &mut self.plan);
         let list = format!("workspaces.{name}.kubernetes.allowed_contexts");
-        if config.is_null(value) || config.py_str(value) == Some(contexts::ALL) {
+        if config.is_null(value) {
+            plan.lists.push((list, AllowedList::Unset));
+            return Ok(());
+        }
+        if config.py_str(value) == Some(contexts::ALL) {
+            plan.lists.push((list, AllowedList::All));
             return Ok(());
         }
         if !config.is_seq(value) {
@@ -740,17 +742,19 @@ impl Planner<'_> {
             ];
             plan.intents.push(Intent::Set { path, value: json!(p.result) });
         }
-        plan.reasons.extend(p.reasons.iter().map(|r| format!("{list}: {r}")));
+        let (shown_list, shown_name) = (shown(&list), shown(name));
+        plan.reasons.extend(p.reasons.iter().map(|r| format!("{shown_list}: {r}")));
         plan.unknown.extend(p.unknown_kept.iter().cloned());
         if p.result.is_empty() && !config.items(value).is_empty() {
-            plan.notes.push(note(Severity::Warning, format!("{list} is now empty: none of its names is a context SkyPilot can use, so workspace `{name}` will use no Kubernetes context")));
+            plan.notes.push(note(Severity::Warning, format!("{shown_list} is now empty: none of its names is a context SkyPilot can use, so workspace `{shown_name}` will use no Kubernetes context")));
         }
         if global_has_in_cluster && !p.result.contains(&f.in_cluster_name) {
             plan.notes.push(note(
                 Severity::Info,
-                format!("{list} does not name `{}`: workspace `{name}` cannot use the API server's own cluster (the global list can); add it there if intended — skyhelm never widens a workspace list", f.in_cluster_name),
+                format!("{shown_list} does not name `{}`: workspace `{shown_name}` cannot use the API server's own cluster (the global list can); add it there if intended — skyhelm never widens a workspace list", shown(&f.in_cluster_name)),
             ));
         }
+        plan.lists.push((list, AllowedList::Names(p.result)));
         Ok(())
     }
 
@@ -772,7 +776,7 @@ impl Planner<'_> {
                 if !available.iter().any(|c| fnmatch(pattern, c)) {
                     self.plan.notes.push(note(
                         Severity::Warning,
-                        format!("{label}.remote_identity: pattern `{pattern}` matches no context (available: {}); it applies to nothing", available.join(", ")),
+                        format!("{}.remote_identity: pattern `{}` matches no context (available: {}); it applies to nothing", shown(label), shown(pattern), shown_list(&available)),
                     ));
                 }
             }
@@ -801,7 +805,10 @@ impl Planner<'_> {
                 NameClass::CaseOf(one) => {
                     plan.edits.push(self.editor.replace_scalar(k, &json!(one))?);
                     plan.reasons.push(format!(
-                        "{label}: key `{name}` corrected to `{one}` (context names match exactly, case included)"
+                        "{}: key `{}` corrected to `{}` (context names match exactly, case included)",
+                        shown(label),
+                        shown(name),
+                        shown(&one)
                     ));
                     let mut p = path.to_vec();
                     p.push(Seg::key("context_configs"));
@@ -926,9 +933,14 @@ fn found_text(config: &Tree, v: NodeId) -> String {
 fn unset_reason(list: &[String]) -> String {
     format!(
         "kubernetes.allowed_contexts set to [{}]: it was unset, and with both a kubeconfig and the in-cluster context SkyPilot would use only the current-context `{}`",
-        list.join(", "),
-        list.first().map_or("", String::as_str)
+        shown_list(list),
+        shown(list.first().map_or("", String::as_str))
     )
+}
+
+/// Names from outside, as a message lists them ([`shown`]).
+fn shown_list(names: &[String]) -> String {
+    names.iter().map(|n| shown(n)).collect::<Vec<_>>().join(", ")
 }
 
 /// Writes a global list where there was none (or the config was empty).

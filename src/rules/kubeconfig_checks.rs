@@ -8,31 +8,17 @@
 
 use crate::kubeconfig::doctor::{self, Finding};
 use crate::kubeconfig::{LoadedKubeconfig, cert};
-use crate::policy::contexts::ContextFacts;
-use crate::rules::change::{Change, Note, RuleId, Severity};
-use crate::stream::Manifests;
+use crate::policy::contexts::{ContextFacts, shown};
+use crate::rules::change::{Note, RuleId, Severity};
 
-use super::RuleError;
-use super::allowed_contexts::final_lists;
-use super::api_server::ApiServer;
+use super::allowed_contexts::Lists;
 
-/// The warnings for the contexts the final lists use. `changes` are the changes made so far
-/// (the allowed-contexts rule's edited config.yaml is read from them).
-pub fn notes(
-    m: &Manifests,
-    api: &ApiServer,
-    facts: &ContextFacts,
-    kubeconfig: &LoadedKubeconfig,
-    changes: &[Change],
-) -> Result<Vec<Note>, RuleError> {
-    let after = changes
-        .iter()
-        .find(|c| c.rule == RuleId::AllowedContexts)
-        .and_then(|c| c.field.as_ref())
-        .map(|f| f.after.as_str());
+/// The warnings for the contexts the final lists use: `lists` as the allowed-contexts rule left
+/// them ([`super::allowed_contexts::run`]), None when the stream does not hold them.
+pub fn notes(lists: Option<&Lists>, facts: &ContextFacts, kubeconfig: &LoadedKubeconfig) -> Vec<Note> {
     let names = kubeconfig.context_names();
     let mut used: Vec<String> = Vec::new();
-    match final_lists(m, api, after)? {
+    match lists {
         None => used.clone_from(&names),
         Some(lists) => {
             for (_, list) in lists {
@@ -46,7 +32,7 @@ pub fn notes(
             contexts.push(n);
         }
     }
-    Ok(group(&kubeconfig.config, &contexts, facts, cert::unix_now()).into_iter().map(to_note).collect())
+    group(&kubeconfig.config, &contexts, facts, cert::unix_now()).into_iter().map(to_note).collect()
 }
 
 /// The findings of each context, one entry per finding with every context that has it.
@@ -69,14 +55,14 @@ fn group<'c>(
 }
 
 fn to_note((f, contexts): (Finding, Vec<&str>)) -> Note {
-    let quoted: Vec<String> = contexts.iter().map(|c| format!("`{c}`")).collect();
+    let quoted: Vec<String> = contexts.iter().map(|c| format!("`{}`", shown(c))).collect();
     let who = match quoted.as_slice() {
         [one] => format!("context {one}"),
         many => format!("contexts {}", many.join(", ")),
     };
     let via = match f.subject.split_once(' ') {
         Some(("context", _)) | None => String::new(),
-        Some((what, name)) => format!(" ({what} `{name}`)"),
+        Some((what, name)) => format!(" ({what} `{}`)", shown(name)),
     };
     Note {
         severity: Severity::Warning,

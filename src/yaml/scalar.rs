@@ -13,13 +13,44 @@ pub enum Scalar11 {
     Str,
 }
 
-const TRUE_WORDS: &[&str] = &["y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"];
-const FALSE_WORDS: &[&str] = &["n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
+/// The YAML 1.1 booleans both readers know; go-yaml v2 also reads `y`/`Y` and `n`/`N`.
+const TRUE_WORDS: &[&str] = &["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"];
+const FALSE_WORDS: &[&str] = &["no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
 const NULL_WORDS: &[&str] = &["", "~", "null", "Null", "NULL"];
 
 /// The core-schema name of an explicit tag (`!!int`, `tag:yaml.org,2002:int` → `int`).
 fn tag_name(tag: Option<&str>) -> Option<&str> {
     tag.map(|t| t.rsplit_once(':').map_or(t, |(_, s)| s))
+}
+
+/// A scalar both readers take as a string without resolving it: quoted or block, tagged
+/// `!!str`, or with the non-specific tag `!`.
+fn forced_str(style: Style, tag: Option<&str>) -> bool {
+    style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!")
+}
+
+/// Both readers try numbers only on text that starts like one (go-yaml v2's hint table,
+/// PyYAML's first-character patterns): a sign, a dot or a digit.
+fn starts_like_number(v: &str) -> bool {
+    matches!(v.as_bytes().first(), Some(b'-' | b'+' | b'.' | b'0'..=b'9'))
+}
+
+/// A leading sign: (negative, the rest). None for empty text.
+fn split_sign(v: &str) -> Option<(bool, &str)> {
+    Some(match v.as_bytes().first()? {
+        b'-' => (true, &v[1..]),
+        b'+' => (false, &v[1..]),
+        _ => (false, v),
+    })
+}
+
+/// `[-+]?.inf` and `.nan` in their three spellings, the same for both readers.
+fn special_float(v: &str) -> Option<f64> {
+    if matches!(v, ".nan" | ".NaN" | ".NAN") {
+        return Some(f64::NAN);
+    }
+    let (neg, body) = split_sign(v)?;
+    matches!(body, ".inf" | ".Inf" | ".INF").then_some(if neg { f64::NEG_INFINITY } else { f64::INFINITY })
 }
 
 pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
@@ -39,7 +70,7 @@ pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
         }
         _ => {}
     }
-    if style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!") {
+    if forced_str(style, tag) {
         return Scalar11::Str;
     }
     resolve_plain(value)
@@ -50,11 +81,14 @@ pub fn resolve_plain(v: &str) -> Scalar11 {
     if NULL_WORDS.contains(&v) {
         return Scalar11::Null;
     }
-    if TRUE_WORDS.contains(&v) {
+    if matches!(v, "y" | "Y") || TRUE_WORDS.contains(&v) {
         return Scalar11::Bool(true);
     }
-    if FALSE_WORDS.contains(&v) {
+    if matches!(v, "n" | "N") || FALSE_WORDS.contains(&v) {
         return Scalar11::Bool(false);
+    }
+    if !starts_like_number(v) {
+        return Scalar11::Str;
     }
     if let Some(i) = parse_int(v) {
         return Scalar11::Int(i);
@@ -66,19 +100,19 @@ pub fn resolve_plain(v: &str) -> Scalar11 {
 }
 
 fn parse_int(v: &str) -> Option<i128> {
-    let (neg, body) = match v.as_bytes().first()? {
-        b'-' => (true, &v[1..]),
-        b'+' => (false, &v[1..]),
-        _ => (false, v),
-    };
+    let (neg, body) = split_sign(v)?;
     let digits: String = body.chars().filter(|&c| c != '_').collect();
     if digits.is_empty() {
         return None;
     }
-    let (radix, num) = if let Some(h) = digits.strip_prefix("0x") {
+    // Go's strconv.ParseInt with base 0: `0x`, `0b`, `0o` in either case, else a leading `0`.
+    let prefixed = |p: &str| digits.get(..2).filter(|h| h.eq_ignore_ascii_case(p)).map(|_| &digits[2..]);
+    let (radix, num) = if let Some(h) = prefixed("0x") {
         (16, h)
-    } else if let Some(b) = digits.strip_prefix("0b") {
+    } else if let Some(b) = prefixed("0b") {
         (2, b)
+    } else if let Some(o) = prefixed("0o") {
+        (8, o)
     } else if digits.len() > 1 && digits.starts_with('0') {
         (8, &digits[1..])
     } else {
@@ -92,15 +126,12 @@ fn parse_int(v: &str) -> Option<i128> {
 }
 
 fn parse_float(v: &str) -> Option<f64> {
-    let lower = v.trim_start_matches(['+', '-']);
-    if matches!(lower, ".inf" | ".Inf" | ".INF") {
-        return Some(if v.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
-    }
-    if matches!(v, ".nan" | ".NaN" | ".NAN") {
-        return Some(f64::NAN);
+    if let Some(f) = special_float(v) {
+        return Some(f);
     }
     // [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
-    let b = lower.as_bytes();
+    let (_, unsigned) = split_sign(v)?;
+    let b = unsigned.as_bytes();
     let mut i = 0;
     let int_digits = b.iter().take_while(|c| c.is_ascii_digit() || **c == b'_').count();
     i += int_digits;
@@ -163,6 +194,18 @@ mod tests {
         assert_eq!(resolve_plain("2001-12-14"), Scalar11::Str);
         assert_eq!(resolve("on", Style::DoubleQuoted, None), Scalar11::Str);
         assert_eq!(resolve_plain("~"), Scalar11::Null);
+        // Numbers only where go-yaml v2 tries them: text that starts with a sign, dot or digit,
+        // and one sign at most (as k8syaml reads them).
+        for s in ["_1", "_1.5", "+-.inf", "--.inf", "-+1"] {
+            assert_eq!(resolve_plain(s), Scalar11::Str, "{s}");
+        }
+        assert_eq!(resolve_plain("-_1"), Scalar11::Int(-1));
+        assert_eq!(resolve_plain("-.Inf"), Scalar11::Float(f64::NEG_INFINITY));
+        assert_eq!(resolve_plain(".5"), Scalar11::Float(0.5));
+        // Go's base prefixes, in either case.
+        for (s, n) in [("0o17", 15), ("0O17", 15), ("0X1F", 31), ("0B11", 3), ("+0o7", 7), ("0o1_7", 15)] {
+            assert_eq!(resolve_plain(s), Scalar11::Int(n), "{s}");
+        }
     }
 
     #[test]
@@ -222,7 +265,7 @@ pub fn resolve_pyyaml(value: &str, style: Style, tag: Option<&str>) -> PyScalar 
         Some("timestamp") => return PyScalar::Timestamp,
         _ => {}
     }
-    if style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!") {
+    if forced_str(style, tag) {
         return PyScalar::Str;
     }
     resolve_plain_pyyaml(value)
@@ -258,11 +301,7 @@ fn sexagesimal(s: &str) -> Option<f64> {
 }
 
 fn pyyaml_int(v: &str) -> Option<i128> {
-    let (neg, body) = match v.as_bytes().first()? {
-        b'-' => (true, &v[1..]),
-        b'+' => (false, &v[1..]),
-        _ => (false, v),
-    };
+    let (neg, body) = split_sign(v)?;
     let clean = |s: &str| s.replace('_', "");
     let n = if let Some(b) = body.strip_prefix("0b") {
         if b.is_empty() || !all_bytes(b, |c| matches!(c, b'0' | b'1' | b'_')) {
@@ -296,17 +335,10 @@ fn pyyaml_int(v: &str) -> Option<i128> {
 }
 
 fn pyyaml_float(v: &str) -> Option<f64> {
-    if matches!(v, ".nan" | ".NaN" | ".NAN") {
-        return Some(f64::NAN);
+    if let Some(f) = special_float(v) {
+        return Some(f);
     }
-    let (neg, body) = match v.as_bytes().first()? {
-        b'-' => (true, &v[1..]),
-        b'+' => (false, &v[1..]),
-        _ => (false, v),
-    };
-    if matches!(body, ".inf" | ".Inf" | ".INF") {
-        return Some(if neg { f64::NEG_INFINITY } else { f64::INFINITY });
-    }
+    let (neg, body) = split_sign(v)?;
     let signed = body.len() != v.len();
     // [0-9][0-9_]*(:[0-5]?[0-9])+\.[0-9_]*
     if let Some((head, frac)) = body.rsplit_once('.')
@@ -418,16 +450,13 @@ fn pyyaml_timestamp(v: &str) -> bool {
 /// Resolves the text of a plain scalar as PyYAML's resolver does (first character decides which
 /// patterns are tried, in PyYAML's order: bool, float, int, merge, null, timestamp, value).
 pub fn resolve_plain_pyyaml(v: &str) -> PyScalar {
-    const TRUE: &[&str] = &["yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"];
-    const FALSE: &[&str] = &["no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"];
-    if TRUE.contains(&v) {
+    if TRUE_WORDS.contains(&v) {
         return PyScalar::Bool(true);
     }
-    if FALSE.contains(&v) {
+    if FALSE_WORDS.contains(&v) {
         return PyScalar::Bool(false);
     }
-    let first = v.as_bytes().first().copied();
-    if matches!(first, Some(b'-' | b'+' | b'.' | b'0'..=b'9')) {
+    if starts_like_number(v) {
         if let Some(f) = pyyaml_float(v) {
             return PyScalar::Float(f);
         }
@@ -435,7 +464,7 @@ pub fn resolve_plain_pyyaml(v: &str) -> PyScalar {
             return PyScalar::Int(i);
         }
     }
-    if matches!(v, "" | "~" | "null" | "Null" | "NULL") {
+    if NULL_WORDS.contains(&v) {
         return PyScalar::Null;
     }
     if pyyaml_timestamp(v) {

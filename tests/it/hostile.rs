@@ -505,3 +505,40 @@ fn pem_body(text: &str) -> Vec<u8> {
     let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     base64::engine::general_purpose::STANDARD.decode(b64).expect("base64")
 }
+
+/// A context name (config.yaml's lists, workspace keys, kubeconfig contexts) reaches messages
+/// only as `messages::sanitize` shows it: no terminal escapes in stderr or the report, whether
+/// the run is refused, warns, or checks the contexts the lists use.
+#[test]
+fn context_names_reach_messages_without_terminal_escapes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = write(
+        dir.path(),
+        "kubeconfig",
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: c1\n  cluster: {server: https://c1.example.com, insecure-skip-tls-verify: true}\ncontexts:\n- name: prod\n  context: {cluster: c1, user: u1}\n- name: \"p\\e]0;t\\ax\"\n  context: {cluster: c1, user: u1}\nusers:\n- name: u1\n  user: {token: t}\n",
+    );
+    let report = dir.path().join("report.txt");
+    let config = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, \"p\\e]0;t\\ax\", \"\\e[31mred\\e]0;pwn\\a\"]\n    workspaces:\n      \"t\\e[2Jx\":\n        kubernetes:\n          allowed_contexts: [ssh-x, \"\\e]8;;http://evil\\aTRAIN\"]\n";
+    let input = crate::helm::render(crate::helm::Form::Helm3, config);
+    for extra in [&[][..], &["--allow-unknown-contexts"][..]] {
+        let mut args = vec![
+            "post-render".to_string(),
+            format!("--kubeconfig={}", kc.display()),
+            format!("--report-file={}", report.display()),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = skyhelm(&argv, input.as_bytes());
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let all = format!("{stderr}{}", std::fs::read_to_string(&report).unwrap_or_default());
+        assert!(stderr.contains("red ]0;pwn"), "{extra:?}: the name is still shown: {stderr}");
+        assert!(!all.contains(['\u{1b}', '\u{7}']), "{extra:?}: {all}");
+    }
+    // A workspace key written twice is named in the refusal.
+    let config = "apiService:\n  config: |\n    workspaces:\n      \"t\\e[2Jx\": {}\n      \"t\\e[2Jx\": {}\n";
+    let input = crate::helm::render(crate::helm::Form::Helm3, config);
+    let out = skyhelm(&["post-render", "--no-mount"], input.as_bytes());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`t [2Jx` appears twice in config.yaml"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
