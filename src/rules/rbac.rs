@@ -119,14 +119,14 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestEr
 /// Reads what the stream grants the account, one document at a time: each candidate document
 /// is parsed, reduced to what evaluation needs and dropped (no tree is kept per Role). First
 /// the bindings (documents that contain `Binding`), then only the roles they refer to
-/// (documents that contain one of those names): a stream of many Roles that bind nothing to the
-/// account costs a substring search, not a parse each.
+/// (documents that contain one of those names, found in one pass over the stream): a stream of
+/// many Roles that bind nothing to the account costs a substring search, not a parse each.
 fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<RbacObjects, ManifestError> {
     let mut objs = RbacObjects::default();
-    read_bindings(m, acc, &mut objs, notes)?;
+    let bindings = read_bindings(m, acc, &mut objs, notes)?;
     let wanted = objs.wanted_roles();
     objs.shared.retain(|k, _| wanted.contains(k));
-    read_roles(m, &wanted, &mut objs, notes)?;
+    read_roles(m, &wanted, &bindings, &mut objs, notes)?;
     Ok(objs)
 }
 
@@ -136,32 +136,37 @@ fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
 }
 
 /// The bindings of the account (into `objs.bindings`), and the other subjects of each role
-/// they bind (into `objs.shared`).
+/// they bind (into `objs.shared`). Returns every binding document read, in stream order.
 fn read_bindings(
     m: &Manifests,
     acc: &Account,
     objs: &mut RbacObjects,
     notes: &mut Vec<Note>,
-) -> Result<(), ManifestError> {
+) -> Result<Vec<DocIndex>, ManifestError> {
+    let mut read = Vec::new();
     for doc in m.containing("Binding") {
         let tree = m.parse_once(doc)?;
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
-        let (binding, subjects) = match r.kind.as_str() {
-            "RoleBinding" => match serde_json::from_value::<RoleBinding>(tree.to_json(root)) {
+        if !matches!(r.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
+            continue;
+        }
+        read.push(doc);
+        let (binding, subjects) = if r.kind == "RoleBinding" {
+            match serde_json::from_value::<RoleBinding>(tree.to_json(root)) {
                 Ok(rb) => (Binding::from_role_binding(doc, &rb, r.namespace.clone()), rb.subjects),
                 Err(e) => {
                     notes.push(bad(&r, e));
                     continue;
                 }
-            },
-            "ClusterRoleBinding" => match serde_json::from_value::<ClusterRoleBinding>(tree.to_json(root)) {
+            }
+        } else {
+            match serde_json::from_value::<ClusterRoleBinding>(tree.to_json(root)) {
                 Ok(crb) => (Binding::from_cluster_role_binding(doc, &crb), crb.subjects),
                 Err(e) => {
                     notes.push(bad(&r, e));
                     continue;
                 }
-            },
-            _ => continue,
+            }
         };
         let sm = grants::match_subjects(
             subjects.as_deref().unwrap_or_default(),
@@ -176,27 +181,30 @@ fn read_bindings(
             objs.bindings.push(binding);
         }
     }
-    Ok(())
+    Ok(read)
 }
 
 /// The roles in `wanted` (into `objs.roles`), reading only the documents that contain one of
-/// their names.
+/// their names: one pass over the stream whatever the number of names. `bindings` (documents
+/// already read as bindings, sorted) are not read again: they name the roles they bind.
 fn read_roles(
     m: &Manifests,
     wanted: &std::collections::BTreeSet<RoleKey>,
+    bindings: &[DocIndex],
     objs: &mut RbacObjects,
     notes: &mut Vec<Note>,
 ) -> Result<(), ManifestError> {
-    let mut docs: Vec<DocIndex> = Vec::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
-    for name in
-        wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect::<std::collections::BTreeSet<_>>()
-    {
-        docs.extend(m.containing(name));
+    let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
+    if names.is_empty() {
+        return Ok(());
     }
-    docs.sort_unstable();
-    docs.dedup();
-    for doc in docs {
+    // Building fails only past the automaton's size limits: then every document is a candidate.
+    let names = aho_corasick::AhoCorasick::new(&names).ok();
+    for doc in m.docs() {
+        if bindings.binary_search(&doc).is_ok() || names.as_ref().is_some_and(|n| !n.is_match(m.text(doc))) {
+            continue;
+        }
         let tree = m.parse_once(doc)?;
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
         let cluster = match r.kind.as_str() {
