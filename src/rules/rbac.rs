@@ -529,10 +529,9 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
     }
     let rewritten = tightened.unwrap_or_default();
     let account = acc.label();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for msg in grants.iter().flat_map(|g| grant_warnings(&account, g, rewritten)) {
-        if !seen.contains(&msg) {
-            seen.push(msg.clone());
+        if seen.insert(msg.clone()) {
             out.notes.push(note(Severity::Warning, msg));
         }
     }
@@ -551,12 +550,11 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
 /// Without a service-account token every grant is unused: one warning per role and binding.
 fn warn_unused(acc: &Account, grants: &[Grant], out: &mut RuleOutput) {
     let account = acc.label();
-    let mut seen: Vec<&grants::Source> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for g in grants {
-        if seen.contains(&&g.source) {
+        if !seen.insert(&g.source) {
             continue;
         }
-        seen.push(&g.source);
         out.notes.push(note(
             Severity::Warning,
             format!(
