@@ -121,13 +121,27 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestEr
 /// the bindings (documents that contain `Binding`), then only the roles they refer to
 /// (documents that contain one of those names, found in one pass over the stream): a stream of
 /// many Roles that bind nothing to the account costs a substring search, not a parse each.
-fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<RbacObjects, ManifestError> {
+/// With `narrowing` (tighten), the trees of the roles tighten rewrites are kept (see `Narrowable`).
+fn read_objects(
+    m: &Manifests,
+    acc: &Account,
+    narrowing: bool,
+    notes: &mut Vec<Note>,
+) -> Result<(RbacObjects, Narrowable), ManifestError> {
     let mut objs = RbacObjects::default();
     let bindings = read_bindings(m, acc, &mut objs, notes)?;
     let wanted = objs.wanted_roles();
     objs.shared.retain(|k, _| wanted.contains(k));
-    read_roles(m, &wanted, &bindings, &mut objs, notes)?;
-    Ok(objs)
+    let narrowable = read_roles(m, &wanted, &bindings, narrowing, &mut objs, notes)?;
+    Ok((objs, narrowable))
+}
+
+/// The parsed documents of the roles tighten narrows (`*` verbs, bound to no one but the
+/// account), in stream order: read once by `read_roles`, edited by `narrow`.
+type Narrowable = Vec<(DocIndex, crate::yaml::Tree)>;
+
+fn has_wildcard_verbs(rules: &[PolicyRule]) -> bool {
+    rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"))
 }
 
 /// A warning for an object that does not deserialize as its kind.
@@ -191,13 +205,15 @@ fn read_roles(
     m: &Manifests,
     wanted: &std::collections::BTreeSet<RoleKey>,
     bindings: &[DocIndex],
+    narrowing: bool,
     objs: &mut RbacObjects,
     notes: &mut Vec<Note>,
-) -> Result<(), ManifestError> {
+) -> Result<Narrowable, ManifestError> {
+    let mut narrowable = Narrowable::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
     let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
-        return Ok(());
+        return Ok(narrowable);
     }
     // Building fails only past the automaton's size limits: then every document is a candidate.
     let names = aho_corasick::AhoCorasick::new(&names).ok();
@@ -223,11 +239,17 @@ fn read_roles(
             serde_json::from_value::<Role>(tree.to_json(root)).map(|c| c.rules)
         };
         match rules {
-            Ok(rules) => objs.roles.push(RoleDoc { doc, key, rules: rules.unwrap_or_default() }),
+            Ok(rules) => {
+                let rules = rules.unwrap_or_default();
+                if narrowing && has_wildcard_verbs(&rules) && !objs.shared.contains_key(&key) {
+                    narrowable.push((doc, tree));
+                }
+                objs.roles.push(RoleDoc { doc, key, rules });
+            }
             Err(e) => notes.push(bad(&r, e)),
         }
     }
-    Ok(())
+    Ok(narrowable)
 }
 
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.
@@ -342,14 +364,14 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         }
         return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode.name() }.into());
     };
-    let objs = read_objects(m, &acc, &mut out.notes)?;
+    let (objs, narrowable) = read_objects(m, &acc, mode == RbacMode::Tighten, &mut out.notes)?;
     let grants = objs.grants();
     match mode {
         RbacMode::Add => add(m, api, facts, &acc, &grants, mode, &mut out)?,
         RbacMode::Audit => audit(facts, &acc, &grants, None, &mut out),
         RbacMode::Tighten => {
             add(m, api, facts, &acc, &grants, mode, &mut out)?;
-            tighten(m, facts, &acc, &objs, &grants, &mut out)?;
+            tighten(m, facts, &acc, &objs, &narrowable, &grants, &mut out)?;
         }
         RbacMode::Off => {}
     }
@@ -649,11 +671,12 @@ fn tighten(
     facts: &ContextFacts,
     acc: &Account,
     objs: &RbacObjects,
+    narrowable: &Narrowable,
     grants: &[Grant],
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     let features = features_in_use(grants);
-    let (rewritten, left) = narrow_roles(m, objs, &features, out)?;
+    let (rewritten, left) = narrow_roles(m, objs, narrowable, &features, out)?;
     audit(facts, acc, grants, Some(&rewritten), out);
     out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &rewritten, &left)));
     Ok(())
@@ -664,15 +687,15 @@ fn tighten(
 fn narrow_roles(
     m: &Manifests,
     objs: &RbacObjects,
+    narrowable: &Narrowable,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
 ) -> Result<(Vec<String>, Vec<String>), RuleError> {
     let mut rewritten: Vec<String> = Vec::new();
     let mut left: Vec<String> = Vec::new();
     for role in &objs.roles {
-        let wildcard_verbs = role.rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"));
         if let Some(others) = objs.shared.get(&role.key) {
-            if wildcard_verbs {
+            if has_wildcard_verbs(&role.rules) {
                 out.notes.push(note(
                     Severity::Warning,
                     format!(
@@ -685,12 +708,11 @@ fn narrow_roles(
             }
             continue;
         }
-        if !wildcard_verbs {
-            continue;
-        }
+        // Every other role with `*` verbs is narrowable (its tree kept by read_roles).
+        let Ok(i) = narrowable.binary_search_by_key(&role.doc, |(doc, _)| *doc) else { continue };
         // A ClusterRole used through RoleBindings only grants in namespaces.
         let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
-        let (changed, kept) = narrow(m, role, cluster, features, out)?;
+        let (changed, kept) = narrow(m, role, &narrowable[i].1, cluster, features, out)?;
         if changed {
             rewritten.push(role.key.describe());
         }
@@ -738,19 +760,19 @@ fn tighten_summary(
 fn narrow(
     m: &Manifests,
     role: &grants::RoleDoc,
+    tree: &crate::yaml::Tree,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
     let doc = role.doc;
-    let tree = m.parse_once(doc)?;
-    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(&tree)) else { return Ok((false, true)) };
+    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(tree)) else { return Ok((false, true)) };
     let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
     let role_rules = RoleRules {
         m,
         doc,
-        tree: &tree,
-        editor: Editor::new(m.text(doc), &tree),
+        tree,
+        editor: Editor::new(m.text(doc), tree),
         label: role.key.describe(),
         cluster,
         features,
