@@ -535,6 +535,21 @@ fn tighten_leaves_shared_and_wildcard_resource_roles_with_a_warning() {
     assert_eq!(docs_in[1..], docs_out[1..docs_in.len()], "the RBAC documents are byte for byte as they were");
 }
 
+/// Names in the stream reach stderr in warnings (a binding, its other subjects): terminal
+/// escapes and direction marks in them are shown escaped, never sent to the terminal.
+#[test]
+fn names_from_the_stream_reach_stderr_escaped() {
+    let input = format!(
+        "{API_DEPLOYMENT}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: shared, namespace: sky}}\nrules: [{{apiGroups: [\"\"], resources: [pods], verbs: [\"*\"]}}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: \"b\\e]0;title\\a\", namespace: sky}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: shared}}\nsubjects: [{{kind: ServiceAccount, name: sky-api}}, {{kind: User, name: \"u\\e[2J\\u202E\"}}]\n"
+    );
+    let out = skyhelm(&["post-render", "--rbac", "tighten"], input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(!err.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{err:?}");
+    assert!(err.contains("is also bound to User u\\u{1b}[2J\\u{202e}: left as it is"), "{err}");
+    assert!(err.contains("(via RoleBinding sky/b\\u{1b}]0;title\\u{7})"), "{err}");
+}
+
 fn refusal(input: &str, args: &[&str]) -> String {
     let out = skyhelm(args, input.as_bytes());
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
