@@ -626,7 +626,9 @@ fn grant_warnings(account: &str, g: &Grant, rewritten: &[String]) -> Vec<String>
     warnings
 }
 
-/// Features whose resources the account's grants name explicitly (the chart rendered them).
+/// Features whose resources the account's grants name explicitly (the chart rendered them): a
+/// cluster-wide feature through a cluster-wide grant, a namespaced one through any grant (a
+/// cluster-wide grant holds in every namespace).
 fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
     FEATURES
         .iter()
@@ -634,7 +636,7 @@ fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
             f.rules.iter().any(|spec| {
                 spec.resources.iter().any(|res| {
                     grants.iter().any(|g| {
-                        g.namespace.is_none() == f.cluster
+                        (!f.cluster || g.namespace.is_none())
                             && g.rule.resources.iter().flatten().any(|r| r == res)
                             && g.rule.api_groups.iter().flatten().any(|x| x == spec.group)
                     })
@@ -644,15 +646,20 @@ fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
         .collect()
 }
 
-/// Verbs the documented needs give `group/resource` in a scope; None when undocumented.
+/// Verbs the documented needs give `group/resource` in a scope; None when undocumented. A
+/// cluster-wide grant also grants in the API server's namespace, so it keeps the namespaced
+/// needs too (narrowing it to the cluster-wide ones alone would take away the minimal set).
 fn needed_verbs(
     group: &str,
     resource: &str,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
 ) -> Option<Vec<String>> {
-    let base: &[minimal_rbac::RuleSpec] = if cluster { MINIMAL_CLUSTER } else { MINIMAL_NAMESPACED };
-    let specs = base.iter().chain(features.iter().filter(|f| f.cluster == cluster).flat_map(|f| f.rules.iter()));
+    let base: &[minimal_rbac::RuleSpec] = if cluster { MINIMAL_CLUSTER } else { &[] };
+    let specs = MINIMAL_NAMESPACED
+        .iter()
+        .chain(base)
+        .chain(features.iter().filter(|f| cluster || !f.cluster).flat_map(|f| f.rules.iter()));
     let mut verbs: Vec<String> = Vec::new();
     for s in specs.filter(|s| s.group == group && s.resources.contains(&resource)) {
         for v in s.verbs {
