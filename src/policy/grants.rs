@@ -7,7 +7,7 @@ use super::minimal_rbac::Perm;
 use crate::stream::DocIndex;
 
 /// Where a rule came from, for reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Source {
     /// `Role ns/name` or `ClusterRole name`.
     pub role: String,
@@ -185,6 +185,11 @@ impl RbacObjects {
     /// Every rule that applies to the account.
     pub fn grants(&self) -> Vec<Grant> {
         let mut out = Vec::new();
+        // The roles of each key, in stream order (looked up once per binding).
+        let mut by_key: std::collections::BTreeMap<&RoleKey, Vec<&RoleDoc>> = std::collections::BTreeMap::new();
+        for r in &self.roles {
+            by_key.entry(&r.key).or_default().push(r);
+        }
         // RoleBindings first, then ClusterRoleBindings, each in stream order.
         let ordered = self
             .bindings
@@ -192,7 +197,7 @@ impl RbacObjects {
             .filter(|b| !b.cluster_binding)
             .chain(self.bindings.iter().filter(|b| b.cluster_binding));
         for b in ordered {
-            for r in self.roles.iter().filter(|r| r.key == b.role) {
+            for r in by_key.get(&b.role).into_iter().flatten() {
                 for rule in &r.rules {
                     out.push(Grant {
                         rule: rule.clone(),

@@ -143,7 +143,6 @@ impl ApiServer {
     }
 }
 
-/// The value of an env var of the container, if set with `value`.
 /// The last entry of the container's `env` named `name` (the one the kubelet uses) and its
 /// `value` (None for `valueFrom`). A name set twice is recorded as a duplicate read, which the
 /// pipeline refuses.

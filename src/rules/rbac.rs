@@ -119,15 +119,29 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestEr
 /// Reads what the stream grants the account, one document at a time: each candidate document
 /// is parsed, reduced to what evaluation needs and dropped (no tree is kept per Role). First
 /// the bindings (documents that contain `Binding`), then only the roles they refer to
-/// (documents that contain one of those names): a stream of many Roles that bind nothing to the
-/// account costs a substring search, not a parse each.
-fn read_objects(m: &Manifests, acc: &Account, notes: &mut Vec<Note>) -> Result<RbacObjects, ManifestError> {
+/// (documents that contain one of those names, found in one pass over the stream): a stream of
+/// many Roles that bind nothing to the account costs a substring search, not a parse each.
+/// With `narrowing` (tighten), the trees of the roles tighten rewrites are kept (see `Narrowable`).
+fn read_objects(
+    m: &Manifests,
+    acc: &Account,
+    narrowing: bool,
+    notes: &mut Vec<Note>,
+) -> Result<(RbacObjects, Narrowable), ManifestError> {
     let mut objs = RbacObjects::default();
-    read_bindings(m, acc, &mut objs, notes)?;
+    let bindings = read_bindings(m, acc, &mut objs, notes)?;
     let wanted = objs.wanted_roles();
     objs.shared.retain(|k, _| wanted.contains(k));
-    read_roles(m, &wanted, &mut objs, notes)?;
-    Ok(objs)
+    let narrowable = read_roles(m, &wanted, &bindings, narrowing, &mut objs, notes)?;
+    Ok((objs, narrowable))
+}
+
+/// The parsed documents of the roles tighten narrows (`*` verbs, bound to no one but the
+/// account), in stream order: read once by `read_roles`, edited by `narrow`.
+type Narrowable = Vec<(DocIndex, crate::yaml::Tree)>;
+
+fn has_wildcard_verbs(rules: &[PolicyRule]) -> bool {
+    rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"))
 }
 
 /// A warning for an object that does not deserialize as its kind.
@@ -136,32 +150,37 @@ fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
 }
 
 /// The bindings of the account (into `objs.bindings`), and the other subjects of each role
-/// they bind (into `objs.shared`).
+/// they bind (into `objs.shared`). Returns every binding document read, in stream order.
 fn read_bindings(
     m: &Manifests,
     acc: &Account,
     objs: &mut RbacObjects,
     notes: &mut Vec<Note>,
-) -> Result<(), ManifestError> {
+) -> Result<Vec<DocIndex>, ManifestError> {
+    let mut read = Vec::new();
     for doc in m.containing("Binding") {
         let tree = m.parse_once(doc)?;
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
-        let (binding, subjects) = match r.kind.as_str() {
-            "RoleBinding" => match serde_json::from_value::<RoleBinding>(tree.to_json(root)) {
+        if !matches!(r.kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
+            continue;
+        }
+        read.push(doc);
+        let (binding, subjects) = if r.kind == "RoleBinding" {
+            match serde_json::from_value::<RoleBinding>(tree.to_json(root)) {
                 Ok(rb) => (Binding::from_role_binding(doc, &rb, r.namespace.clone()), rb.subjects),
                 Err(e) => {
                     notes.push(bad(&r, e));
                     continue;
                 }
-            },
-            "ClusterRoleBinding" => match serde_json::from_value::<ClusterRoleBinding>(tree.to_json(root)) {
+            }
+        } else {
+            match serde_json::from_value::<ClusterRoleBinding>(tree.to_json(root)) {
                 Ok(crb) => (Binding::from_cluster_role_binding(doc, &crb), crb.subjects),
                 Err(e) => {
                     notes.push(bad(&r, e));
                     continue;
                 }
-            },
-            _ => continue,
+            }
         };
         let sm = grants::match_subjects(
             subjects.as_deref().unwrap_or_default(),
@@ -176,27 +195,32 @@ fn read_bindings(
             objs.bindings.push(binding);
         }
     }
-    Ok(())
+    Ok(read)
 }
 
 /// The roles in `wanted` (into `objs.roles`), reading only the documents that contain one of
-/// their names.
+/// their names: one pass over the stream whatever the number of names. `bindings` (documents
+/// already read as bindings, sorted) are not read again: they name the roles they bind.
 fn read_roles(
     m: &Manifests,
     wanted: &std::collections::BTreeSet<RoleKey>,
+    bindings: &[DocIndex],
+    narrowing: bool,
     objs: &mut RbacObjects,
     notes: &mut Vec<Note>,
-) -> Result<(), ManifestError> {
-    let mut docs: Vec<DocIndex> = Vec::new();
+) -> Result<Narrowable, ManifestError> {
+    let mut narrowable = Narrowable::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
-    for name in
-        wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect::<std::collections::BTreeSet<_>>()
-    {
-        docs.extend(m.containing(name));
+    let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
+    if names.is_empty() {
+        return Ok(narrowable);
     }
-    docs.sort_unstable();
-    docs.dedup();
-    for doc in docs {
+    // Building fails only past the automaton's size limits: then every document is a candidate.
+    let names = aho_corasick::AhoCorasick::new(&names).ok();
+    for doc in m.docs() {
+        if bindings.binary_search(&doc).is_ok() || names.as_ref().is_some_and(|n| !n.is_match(m.text(doc))) {
+            continue;
+        }
         let tree = m.parse_once(doc)?;
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
         let cluster = match r.kind.as_str() {
@@ -215,11 +239,17 @@ fn read_roles(
             serde_json::from_value::<Role>(tree.to_json(root)).map(|c| c.rules)
         };
         match rules {
-            Ok(rules) => objs.roles.push(RoleDoc { doc, key, rules: rules.unwrap_or_default() }),
+            Ok(rules) => {
+                let rules = rules.unwrap_or_default();
+                if narrowing && has_wildcard_verbs(&rules) && !objs.shared.contains_key(&key) {
+                    narrowable.push((doc, tree));
+                }
+                objs.roles.push(RoleDoc { doc, key, rules });
+            }
             Err(e) => notes.push(bad(&r, e)),
         }
     }
-    Ok(())
+    Ok(narrowable)
 }
 
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.
@@ -334,14 +364,14 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         }
         return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode.name() }.into());
     };
-    let objs = read_objects(m, &acc, &mut out.notes)?;
+    let (objs, narrowable) = read_objects(m, &acc, mode == RbacMode::Tighten, &mut out.notes)?;
     let grants = objs.grants();
     match mode {
         RbacMode::Add => add(m, api, facts, &acc, &grants, mode, &mut out)?,
         RbacMode::Audit => audit(facts, &acc, &grants, None, &mut out),
         RbacMode::Tighten => {
             add(m, api, facts, &acc, &grants, mode, &mut out)?;
-            tighten(m, facts, &acc, &objs, &grants, &mut out)?;
+            tighten(m, facts, &acc, &objs, &narrowable, &grants, &mut out)?;
         }
         RbacMode::Off => {}
     }
@@ -521,10 +551,9 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
     }
     let rewritten = tightened.unwrap_or_default();
     let account = acc.label();
-    let mut seen: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for msg in grants.iter().flat_map(|g| grant_warnings(&account, g, rewritten)) {
-        if !seen.contains(&msg) {
-            seen.push(msg.clone());
+        if seen.insert(msg.clone()) {
             out.notes.push(note(Severity::Warning, msg));
         }
     }
@@ -543,12 +572,11 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
 /// Without a service-account token every grant is unused: one warning per role and binding.
 fn warn_unused(acc: &Account, grants: &[Grant], out: &mut RuleOutput) {
     let account = acc.label();
-    let mut seen: Vec<&grants::Source> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for g in grants {
-        if seen.contains(&&g.source) {
+        if !seen.insert(&g.source) {
             continue;
         }
-        seen.push(&g.source);
         out.notes.push(note(
             Severity::Warning,
             format!(
@@ -598,7 +626,9 @@ fn grant_warnings(account: &str, g: &Grant, rewritten: &[String]) -> Vec<String>
     warnings
 }
 
-/// Features whose resources the account's grants name explicitly (the chart rendered them).
+/// Features whose resources the account's grants name explicitly (the chart rendered them): a
+/// cluster-wide feature through a cluster-wide grant, a namespaced one through any grant (a
+/// cluster-wide grant holds in every namespace).
 fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
     FEATURES
         .iter()
@@ -606,7 +636,7 @@ fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
             f.rules.iter().any(|spec| {
                 spec.resources.iter().any(|res| {
                     grants.iter().any(|g| {
-                        g.namespace.is_none() == f.cluster
+                        (!f.cluster || g.namespace.is_none())
                             && g.rule.resources.iter().flatten().any(|r| r == res)
                             && g.rule.api_groups.iter().flatten().any(|x| x == spec.group)
                     })
@@ -616,15 +646,20 @@ fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
         .collect()
 }
 
-/// Verbs the documented needs give `group/resource` in a scope; None when undocumented.
+/// Verbs the documented needs give `group/resource` in a scope; None when undocumented. A
+/// cluster-wide grant also grants in the API server's namespace, so it keeps the namespaced
+/// needs too (narrowing it to the cluster-wide ones alone would take away the minimal set).
 fn needed_verbs(
     group: &str,
     resource: &str,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
 ) -> Option<Vec<String>> {
-    let base: &[minimal_rbac::RuleSpec] = if cluster { MINIMAL_CLUSTER } else { MINIMAL_NAMESPACED };
-    let specs = base.iter().chain(features.iter().filter(|f| f.cluster == cluster).flat_map(|f| f.rules.iter()));
+    let base: &[minimal_rbac::RuleSpec] = if cluster { MINIMAL_CLUSTER } else { &[] };
+    let specs = MINIMAL_NAMESPACED
+        .iter()
+        .chain(base)
+        .chain(features.iter().filter(|f| cluster || !f.cluster).flat_map(|f| f.rules.iter()));
     let mut verbs: Vec<String> = Vec::new();
     for s in specs.filter(|s| s.group == group && s.resources.contains(&resource)) {
         for v in s.verbs {
@@ -643,11 +678,12 @@ fn tighten(
     facts: &ContextFacts,
     acc: &Account,
     objs: &RbacObjects,
+    narrowable: &Narrowable,
     grants: &[Grant],
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     let features = features_in_use(grants);
-    let (rewritten, left) = narrow_roles(m, objs, &features, out)?;
+    let (rewritten, left) = narrow_roles(m, objs, narrowable, &features, out)?;
     audit(facts, acc, grants, Some(&rewritten), out);
     out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &rewritten, &left)));
     Ok(())
@@ -658,15 +694,15 @@ fn tighten(
 fn narrow_roles(
     m: &Manifests,
     objs: &RbacObjects,
+    narrowable: &Narrowable,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
 ) -> Result<(Vec<String>, Vec<String>), RuleError> {
     let mut rewritten: Vec<String> = Vec::new();
     let mut left: Vec<String> = Vec::new();
     for role in &objs.roles {
-        let wildcard_verbs = role.rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"));
         if let Some(others) = objs.shared.get(&role.key) {
-            if wildcard_verbs {
+            if has_wildcard_verbs(&role.rules) {
                 out.notes.push(note(
                     Severity::Warning,
                     format!(
@@ -679,12 +715,11 @@ fn narrow_roles(
             }
             continue;
         }
-        if !wildcard_verbs {
-            continue;
-        }
+        // Every other role with `*` verbs is narrowable (its tree kept by read_roles).
+        let Ok(i) = narrowable.binary_search_by_key(&role.doc, |(doc, _)| *doc) else { continue };
         // A ClusterRole used through RoleBindings only grants in namespaces.
         let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
-        let (changed, kept) = narrow(m, role, cluster, features, out)?;
+        let (changed, kept) = narrow(m, role, &narrowable[i].1, cluster, features, out)?;
         if changed {
             rewritten.push(role.key.describe());
         }
@@ -732,19 +767,19 @@ fn tighten_summary(
 fn narrow(
     m: &Manifests,
     role: &grants::RoleDoc,
+    tree: &crate::yaml::Tree,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
     let doc = role.doc;
-    let tree = m.parse_once(doc)?;
-    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(&tree)) else { return Ok((false, true)) };
+    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(tree)) else { return Ok((false, true)) };
     let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
     let role_rules = RoleRules {
         m,
         doc,
-        tree: &tree,
-        editor: Editor::new(m.text(doc), &tree),
+        tree,
+        editor: Editor::new(m.text(doc), tree),
         label: role.key.describe(),
         cluster,
         features,

@@ -535,6 +535,35 @@ fn tighten_leaves_shared_and_wildcard_resource_roles_with_a_warning() {
     assert_eq!(docs_in[1..], docs_out[1..docs_in.len()], "the RBAC documents are byte for byte as they were");
 }
 
+/// A cluster-wide `*` grant also holds in the API server's namespace: narrowing it keeps the
+/// namespaced needs (pods: every verb), not only the cluster-wide ones (pods: get, list).
+#[test]
+fn tighten_keeps_namespaced_needs_of_a_cluster_wide_grant() {
+    let input = format!(
+        "{API_DEPLOYMENT}---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: sky-api, namespace: sky}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {{name: wide}}\nrules:\n- apiGroups: [\"\"]\n  resources: [pods]\n  verbs: [\"*\"]\n- apiGroups: [\"\"]\n  resources: [pods/status, pods/exec, pods/portforward, services, secrets, events, nodes]\n  verbs: [\"*\"]\n- apiGroups: [node.k8s.io, storage.k8s.io]\n  resources: [runtimeclasses, storageclasses]\n  verbs: [get, list, watch]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: wide}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: wide}}\nsubjects: [{{kind: ServiceAccount, name: sky-api, namespace: sky}}]\n"
+    );
+    let text = post_render(&input, &["--rbac", "tighten"]);
+    let out = k8s_json(&text);
+    assert!(added(&out).is_empty(), "the stream grants the minimal set: nothing to add");
+    assert!(!text.contains("\"*\""), "{text}");
+    assert_covers(&out, "sky", "sky-api", &minimal("sky"));
+}
+
+/// Names in the stream reach stderr in warnings (a binding, its other subjects): terminal
+/// escapes and direction marks in them are shown escaped, never sent to the terminal.
+#[test]
+fn names_from_the_stream_reach_stderr_escaped() {
+    let input = format!(
+        "{API_DEPLOYMENT}---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {{name: shared, namespace: sky}}\nrules: [{{apiGroups: [\"\"], resources: [pods], verbs: [\"*\"]}}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {{name: \"b\\e]0;title\\a\", namespace: sky}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: shared}}\nsubjects: [{{kind: ServiceAccount, name: sky-api}}, {{kind: User, name: \"u\\e[2J\\u202E\"}}]\n"
+    );
+    let out = skyhelm(&["post-render", "--rbac", "tighten"], input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert!(!err.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{err:?}");
+    assert!(err.contains("is also bound to User u\\u{1b}[2J\\u{202e}: left as it is"), "{err}");
+    assert!(err.contains("(via RoleBinding sky/b\\u{1b}]0;title\\u{7})"), "{err}");
+}
+
 fn refusal(input: &str, args: &[&str]) -> String {
     let out = skyhelm(args, input.as_bytes());
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
