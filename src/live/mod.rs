@@ -144,7 +144,7 @@ pub fn contexts_to_check(config: &Kubeconfig, allowed: &[(String, AllowedList)],
 
 pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
     let subject = format!("context {context}");
-    let f = |severity, check, message: String| Finding { severity, check, subject: subject.clone(), message };
+    let f = |severity, check, message: String| crate::kubeconfig::doctor::finding(severity, check, &subject, message);
     match result {
         LiveResult::Unreachable(why) => {
             vec![f(Severity::Error, "live-unreachable", format!("cannot check the context: {why}"))]

@@ -300,3 +300,33 @@ fn pack_errors_show_kubeconfig_names_without_terminal_escapes() {
         assert!(err.starts_with("skyhelm: error: "), "{err}");
     }
 }
+
+/// doctor's findings name what a kubeconfig chose (context, cluster and user names, the
+/// references between them, file paths): every finding shows them with control characters and
+/// direction marks made harmless and its length bounded, in the table and in JSON (a script
+/// printing a JSON subject gets no escapes either). Found in review: only exec commands,
+/// auth-provider names and server ports were escaped.
+#[test]
+fn doctor_findings_show_kubeconfig_names_without_terminal_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("evil.yaml");
+    let long = "x".repeat(5_000);
+    std::fs::write(
+        &kc,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: \"c\\e]0;pwned\\a\"\n  cluster: {{server: \"https://127.0.0.1:6443\", certificate-authority: \"/ca\\e[2J\"}}\nusers:\n- name: \"u\\e[2J\"\n  user: {{tokenFile: \"/t\\u202e\"}}\ncontexts:\n- name: \"prod\\e[31m\"\n  context: {{cluster: \"c\\e]0;pwned\\a\", user: \"u\\e[2J\"}}\n- name: \"dangling\\u202e{long}\"\n  context: {{cluster: \"missing\\e[1m\", user: \"nobody\\e[1m\"}}\ncurrent-context: \"gone\\e[2J\"\n"),
+    )
+    .unwrap();
+    let kc = kc.to_str().unwrap();
+    let out = skyhelm(&["doctor", "--kubeconfig", kc, "--allowed-context", "prod\u{1b}[31m"], b"");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    for check in ["dangling-reference", "current-context", "file-reference", "loopback-server", "context-not-allowed"] {
+        assert!(table.contains(check), "{check}: {table}");
+    }
+    assert!(!table.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{table:?}");
+    assert!(table.lines().all(|l| l.chars().count() < 2_000), "{table}");
+    let (_, f, json) = doctor(&["--kubeconfig", kc, "--allowed-context", "prod\u{1b}[31m"], b"");
+    assert!(has(&f, "error", "file-reference", "user u [2J"), "{f:?}");
+    let text = json.to_string();
+    assert!(!text.contains("\\u001b") && !text.contains("\\u0007") && !text.contains('\u{202e}'), "{text}");
+}
