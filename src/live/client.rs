@@ -100,10 +100,16 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
 }
 
 /// The kubeconfig's credentials, and the tokens in its token files (kube reads and sends them).
+/// A token file is read as `kubeconfig pack` reads the files a kubeconfig names: a regular
+/// file of at most `pack::MAX_FILE_BYTES` (never a FIFO or a device, which could block or
+/// never end).
 fn all_credentials(kubeconfig: &Kubeconfig) -> Vec<String> {
     let mut creds = live::credentials(kubeconfig);
     for path in kubeconfig.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()?.token_file.as_ref()) {
-        if let Ok(t) = std::fs::read_to_string(path)
+        let limit = crate::kubeconfig::pack::MAX_FILE_BYTES;
+        if let Ok(bytes) = crate::app::files::read_regular_file(std::path::Path::new(path), limit)
+            && bytes.len() <= limit
+            && let Ok(t) = String::from_utf8(bytes)
             && t.trim().len() >= 4
         {
             creds.push(t.trim().to_string());
