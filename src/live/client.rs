@@ -1,5 +1,5 @@
 //! The network side of `doctor --live` (I/O, like `app`): connects to each context with kube's
-//! client and asks SelfSubjectAccessReview for every permission in `live::NEEDED`.
+//! client and asks SelfSubjectAccessReview for every permission of `live::needed`.
 //! Nothing from a server is shown unsanitized (`messages::sanitize`), no credential goes over plain
 //! http and no exec plugin runs without --allow-exec (`live::precheck`, before any connection).
 
@@ -9,7 +9,7 @@ use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessR
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::live::{self, LiveResult, NEEDED};
+use crate::live::{self, LiveResult};
 
 /// kube's error as text safe to show: kube's errors may quote a kubeconfig's lines
 /// (`kubeconfig::scrub` drops those) and a server's text (`messages::sanitize`).
@@ -73,15 +73,19 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
     };
     let api: Api<SelfSubjectAccessReview> = Api::all(client);
     let mut results = Vec::new();
-    for perm in NEEDED {
+    for perm in live::needed(&namespace) {
+        let (resource, subresource) = match perm.resource.split_once('/') {
+            Some((r, s)) => (r.to_string(), Some(s.to_string())),
+            None => (perm.resource.clone(), None),
+        };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
-                    group: Some(perm.group.into()),
-                    resource: Some(perm.resource.into()),
-                    subresource: perm.subresource.map(str::to_string),
-                    verb: Some(perm.verb.into()),
-                    namespace: perm.namespaced.then(|| namespace.clone()),
+                    group: Some(perm.group.clone()),
+                    resource: Some(resource),
+                    subresource,
+                    verb: Some(perm.verb.clone()),
+                    namespace: perm.namespace.clone(),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -89,11 +93,11 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
             ..Default::default()
         };
         match api.create(&PostParams::default(), &review).await {
-            Ok(r) => results.push((*perm, Ok(r.status.is_some_and(|s| s.allowed)))),
+            Ok(r) => results.push((perm, Ok(r.status.is_some_and(|s| s.allowed)))),
             // The first call failing as a whole (connection, TLS, authentication) means the
             // context cannot be checked at all.
             Err(e) if results.is_empty() => return LiveResult::Unreachable(error_message(&e, credentials)),
-            Err(e) => results.push((*perm, Err(error_message(&e, credentials)))),
+            Err(e) => results.push((perm, Err(error_message(&e, credentials)))),
         }
     }
     LiveResult::Checked { namespace, results }

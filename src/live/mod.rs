@@ -9,99 +9,26 @@ use kube::config::{AuthInfo, Kubeconfig};
 use secrecy::ExposeSecret;
 
 use crate::policy::contexts::{AllowedList, ContextFacts};
-use crate::policy::minimal_rbac::{MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
+use crate::policy::minimal_rbac::{self, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::Severity;
 
 use crate::kubeconfig::doctor::Finding;
 
-/// One permission SkyPilot needs (cloud-permissions/kubernetes, FACTS.md §3 RBAC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Permission {
-    pub group: &'static str,
-    pub resource: &'static str,
-    pub subresource: Option<&'static str>,
-    pub verb: &'static str,
-    /// False for cluster-scoped resources (nodes).
-    pub namespaced: bool,
-}
-
-/// How many permissions the minimal set has (`crate::policy::minimal_rbac`, one entry per resource and verb).
-const fn count(specs: &[RuleSpec]) -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < specs.len() {
-        n += specs[i].resources.len() * specs[i].verbs.len();
-        i += 1;
-    }
-    n
-}
-
-const COUNT: usize = count(MINIMAL_NAMESPACED) + count(MINIMAL_CLUSTER);
-
-/// `pods/exec` → (`pods`, Some(`exec`)), at compile time.
-const fn split_subresource(resource: &'static str) -> (&'static str, Option<&'static str>) {
-    let bytes = resource.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'/' {
-            let (base, rest) = bytes.split_at(i);
-            let (_, sub) = rest.split_at(1);
-            return match (std::str::from_utf8(base), std::str::from_utf8(sub)) {
-                (Ok(b), Ok(s)) => (b, Some(s)),
-                _ => (resource, None),
-            };
-        }
-        i += 1;
-    }
-    (resource, None)
-}
-
-const fn expand() -> [Permission; COUNT] {
-    let mut out = [Permission { group: "", resource: "", subresource: None, verb: "", namespaced: true }; COUNT];
-    let mut n = 0;
-    let sets: [(&[RuleSpec], bool); 2] = [(MINIMAL_NAMESPACED, true), (MINIMAL_CLUSTER, false)];
-    let mut s = 0;
-    while s < sets.len() {
-        let (specs, namespaced) = sets[s];
-        let mut i = 0;
-        while i < specs.len() {
-            let spec = specs[i];
-            let mut r = 0;
-            while r < spec.resources.len() {
-                let (resource, subresource) = split_subresource(spec.resources[r]);
-                let mut v = 0;
-                while v < spec.verbs.len() {
-                    out[n] = Permission { group: spec.group, resource, subresource, verb: spec.verbs[v], namespaced };
-                    n += 1;
-                    v += 1;
-                }
-                r += 1;
-            }
-            i += 1;
-        }
-        s += 1;
-    }
+/// What doctor --live checks in a context whose namespace is `namespace`: every permission of
+/// SkyPilot's minimal set (cloud-permissions/kubernetes, FACTS.md §3 RBAC;
+/// `crate::policy::minimal_rbac::MINIMAL_NAMESPACED` in the namespace, `MINIMAL_CLUSTER`
+/// cluster-wide), the same data `post-render --rbac add|audit|tighten` uses.
+pub fn needed(namespace: &str) -> Vec<Perm> {
+    let mut out = minimal_rbac::perms(MINIMAL_NAMESPACED, Some(namespace));
+    out.extend(minimal_rbac::perms(MINIMAL_CLUSTER, None));
     out
 }
 
-const EXPANDED: [Permission; COUNT] = expand();
-
-/// What doctor --live checks in each allowed context: every permission of SkyPilot's minimal
-/// set (`crate::policy::minimal_rbac::MINIMAL_NAMESPACED` in the context's namespace, `MINIMAL_CLUSTER`
-/// cluster-wide), the same data `post-render --rbac add|audit|tighten` uses.
-pub const NEEDED: &[Permission] = &EXPANDED;
-
-impl Permission {
-    pub fn describe(&self, namespace: &str) -> String {
-        let res = match self.subresource {
-            Some(s) => format!("{}/{s}", self.resource),
-            None => self.resource.to_string(),
-        };
-        if self.namespaced {
-            format!("{} {res} in namespace {namespace}", self.verb)
-        } else {
-            format!("{} {res} (cluster-wide)", self.verb)
-        }
+/// `create pods/exec in namespace NS`, `list nodes (cluster-wide)`.
+pub fn describe(p: &Perm) -> String {
+    match &p.namespace {
+        Some(ns) => format!("{} {} in namespace {ns}", p.verb, p.resource),
+        None => format!("{} {} (cluster-wide)", p.verb, p.resource),
     }
 }
 
@@ -115,7 +42,7 @@ pub enum LiveResult {
     /// Not contacted: it would send credentials over plain http.
     Insecure(String),
     /// Each permission and whether the identity has it.
-    Checked { namespace: String, results: Vec<(Permission, Result<bool, String>)> },
+    Checked { namespace: String, results: Vec<(Perm, Result<bool, String>)> },
 }
 
 /// The contexts `doctor --live` contacts: the contexts of `config` that the allowed lists use
@@ -161,11 +88,9 @@ pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
                     Ok(false) => Some(f(
                         Severity::Error,
                         "live-denied",
-                        format!("the identity may not {}; SkyPilot needs it", perm.describe(namespace)),
+                        format!("the identity may not {}; SkyPilot needs it", describe(perm)),
                     )),
-                    Err(e) => {
-                        Some(f(Severity::Error, "live-error", format!("checking {}: {e}", perm.describe(namespace))))
-                    }
+                    Err(e) => Some(f(Severity::Error, "live-error", format!("checking {}: {e}", describe(perm)))),
                 })
                 .collect();
             if out.is_empty() {
