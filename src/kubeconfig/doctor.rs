@@ -275,7 +275,7 @@ pub fn context_findings(
 }
 
 /// Indexes of the cluster and user a context uses (the first of each name, as clients do).
-fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Option<usize>) {
+pub fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Option<usize>) {
     let Some(inner) = config.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()) else {
         return (None, None);
     };

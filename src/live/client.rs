@@ -45,14 +45,8 @@ fn http_proxy_for(host: Option<&str>) -> Option<String> {
 }
 
 async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) -> LiveResult {
-    let has_proxy_url = kubeconfig
-        .contexts
-        .iter()
-        .find(|c| c.name == context)
-        .and_then(|c| c.context.as_ref())
-        .and_then(|c| kubeconfig.clusters.iter().find(|k| k.name == c.cluster))
-        .and_then(|k| k.cluster.as_ref())
-        .is_some_and(|k| k.proxy_url.as_deref().is_some_and(|p| !p.is_empty()));
+    let has_proxy_url =
+        live::cluster_of(&kubeconfig, context).is_some_and(|k| k.proxy_url.as_deref().is_some_and(|p| !p.is_empty()));
     let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let mut config = match kube::Config::from_custom_kubeconfig(kubeconfig, &options).await {
         Ok(c) => c,

@@ -5,14 +5,14 @@
 pub mod client;
 
 use base64::Engine;
-use kube::config::{AuthInfo, Kubeconfig};
+use kube::config::{AuthInfo, Cluster, Kubeconfig};
 use secrecy::ExposeSecret;
 
 use crate::policy::contexts::{AllowedList, ContextFacts};
 use crate::policy::minimal_rbac::{self, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::Severity;
 
-use crate::kubeconfig::doctor::Finding;
+use crate::kubeconfig::doctor::{Finding, context_entries};
 
 /// What doctor --live checks in a context whose namespace is `namespace`: every permission of
 /// SkyPilot's minimal set (cloud-permissions/kubernetes, FACTS.md §3 RBAC;
@@ -109,14 +109,12 @@ pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
 }
 
 fn user_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a AuthInfo> {
-    let ctx = config.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
-    let user = ctx.user.as_deref()?;
-    config.auth_infos.iter().find(|a| a.name == user)?.auth_info.as_ref()
+    config.auth_infos.get(context_entries(config, context).1?)?.auth_info.as_ref()
 }
 
-fn server_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a str> {
-    let ctx = config.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
-    config.clusters.iter().find(|c| c.name == ctx.cluster)?.cluster.as_ref()?.server.as_deref()
+/// The cluster entry `context` uses, as clients find it (`doctor::context_entries`).
+pub fn cluster_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a Cluster> {
+    config.clusters.get(context_entries(config, context).0?)?.cluster.as_ref()
 }
 
 /// Why `context` must not be contacted, if it must not: an exec plugin or auth-provider without
@@ -139,7 +137,9 @@ pub fn precheck(config: &Kubeconfig, context: &str, allow_exec: bool) -> Option<
             )));
         }
     }
-    let plain = server_of(config, context).is_some_and(|s| s.trim_start().to_ascii_lowercase().starts_with("http://"));
+    let plain = cluster_of(config, context)
+        .and_then(|c| c.server.as_deref())
+        .is_some_and(|s| s.trim_start().to_ascii_lowercase().starts_with("http://"));
     if plain && let Some(kind) = user.and_then(credential_kind) {
         return Some(LiveResult::Insecure(format!(
             "the server is plain http:// and the user has {kind}; skyhelm never sends credentials unencrypted (use https://)"
