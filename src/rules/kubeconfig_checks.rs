@@ -69,7 +69,7 @@ fn group<'c>(
 }
 
 fn to_note((f, contexts): (Finding, Vec<&str>)) -> Note {
-    let quoted: Vec<String> = contexts.iter().map(|c| format!("`{c}`")).collect();
+    let quoted: Vec<String> = contexts.iter().map(|c| format!("`{}`", crate::messages::sanitize(c, &[]))).collect();
     let who = match quoted.as_slice() {
         [one] => format!("context {one}"),
         many => format!("contexts {}", many.join(", ")),

@@ -330,3 +330,37 @@ fn doctor_findings_show_kubeconfig_names_without_terminal_escapes() {
     let text = json.to_string();
     assert!(!text.contains("\\u001b") && !text.contains("\\u0007") && !text.contains('\u{202e}'), "{text}");
 }
+
+/// post-render's notes about the allowed contexts' kubeconfig entries name the contexts and the
+/// findings' subjects: on stderr (Helm's terminal) and in the report files they show no
+/// terminal escapes. Found in review: the context names were shown raw.
+#[test]
+fn post_render_notes_show_kubeconfig_names_without_terminal_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("evil.yaml");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\ncurrent-context: \"p\\e[31m\"\nclusters:\n- name: \"c\\e[2J\"\n  cluster: {server: \"https://10.0.0.1\", certificate-authority: /ca}\ncontexts:\n- name: \"p\\e[31m\"\n  context: {cluster: \"c\\e[2J\", user: u}\nusers:\n- name: u\n  user: {token: placeholder}\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.txt");
+    let out = skyhelm(
+        &[
+            "post-render",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--allowed-context",
+            "p\u{1b}[31m",
+            "--report-file",
+            report.to_str().unwrap(),
+        ],
+        crate::util::API_DEPLOYMENT.as_bytes(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("[file-reference]"), "{err}");
+    let report = std::fs::read_to_string(&report).unwrap();
+    for text in [&*err, &report] {
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
+}
