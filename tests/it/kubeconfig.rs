@@ -299,6 +299,18 @@ fn pack_errors_show_kubeconfig_names_without_terminal_escapes() {
         assert!(!err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\u{202e}'), "{context:?}: {err:?}");
         assert!(err.starts_with("skyhelm: error: "), "{err}");
     }
+    // The paths of files it would inline too (found in review: they were shown raw).
+    let kc = dir.path().join("paths.yaml");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://10.0.0.1\", certificate-authority: \"/nonexistent\\e[2J\\u202e\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: p\n  context: {cluster: c, user: u}\n",
+    )
+    .unwrap();
+    let out = skyhelm(&["kubeconfig", "pack", "--kubeconfig", kc.to_str().unwrap(), "--context", "p"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("certificate-authority of cluster c (/nonexistent [2J"), "{err:?}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{202e}'), "{err:?}");
 }
 
 /// doctor's findings name what a kubeconfig chose (context, cluster and user names, the
