@@ -43,8 +43,14 @@ const MIN_FRAGMENT: usize = 12;
 /// newlines) and invisible direction marks become spaces, every value in `credentials` and any
 /// long fragment of one is replaced by `[redacted]`, and the length is capped.
 pub fn sanitize(message: &str, credentials: &[String]) -> String {
+    sanitize_capped(message, credentials, MAX_MESSAGE_CHARS)
+}
+
+/// [`sanitize`] with another cap on the characters shown (for a sentence of skyhelm's own
+/// that quotes outside text, such as a doctor finding).
+pub fn sanitize_capped(message: &str, credentials: &[String], max_chars: usize) -> String {
     // Bound the work before anything else; the cap below is far shorter.
-    let head: String = message.chars().take(MAX_MESSAGE_CHARS * 8).collect();
+    let head: String = message.chars().take(max_chars * 8).collect();
     let clean: String = head
         .chars()
         .map(|c| {
@@ -75,7 +81,7 @@ pub fn sanitize(message: &str, credentials: &[String]) -> String {
     let mut out = String::new();
     let mut shown = 0;
     let mut i = 0;
-    while i < chars.len() && shown < MAX_MESSAGE_CHARS {
+    while i < chars.len() && shown < max_chars {
         if hidden[i] {
             out.push_str("[redacted]");
             while i < chars.len() && hidden[i] {

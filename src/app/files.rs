@@ -1,7 +1,8 @@
 //! Files skyhelm writes beside a run (I/O, like `app`): written atomically through a uniquely
-//! named temporary file in the same folder, private when new.
+//! named temporary file in the same folder, private when new; and files a kubeconfig names,
+//! read only when regular and bounded.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// Mode of a file that did not exist before (`--report-file`, `--diff-file` may hold config
@@ -77,6 +78,47 @@ pub fn save_last_run(path: &Path, text: &str) -> std::io::Result<()> {
 pub fn utc_timestamp(secs: i64) -> String {
     let rem = secs.rem_euclid(86_400);
     format!("{}T{:02}:{:02}:{:02}Z", crate::kubeconfig::cert::format_date(secs), rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Reads a file a kubeconfig names (`kubeconfig pack`, token files for `doctor --live`): a regular file only, never a FIFO
+/// or a device, which could block or never end. The type is checked before opening and again
+/// on the opened file (it is opened non-blocking, so a FIFO swapped in between cannot hang
+/// the open); at most `limit` + 1 bytes are read, so the caller can refuse a larger file.
+pub fn read_regular_file(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
+    fn regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
+        let t = meta.file_type();
+        if t.is_file() {
+            return Ok(());
+        }
+        #[cfg(unix)]
+        let what = {
+            use std::os::unix::fs::FileTypeExt;
+            if t.is_fifo() {
+                "a FIFO (named pipe)"
+            } else if t.is_char_device() || t.is_block_device() {
+                "a device"
+            } else if t.is_socket() {
+                "a socket"
+            } else if t.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            }
+        };
+        #[cfg(not(unix))]
+        let what = if t.is_dir() { "a directory" } else { "not a regular file" };
+        Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}; only regular files are inlined")))
+    }
+    regular(&std::fs::metadata(path)?)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
+    let file = options.open(path)?;
+    regular(&file.metadata()?)?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -374,7 +374,7 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     let text = String::from_utf8(bytes).map_err(|_| AppError::NotUtf8(args.kubeconfig.clone()))?;
     let input =
         PackInput { path: &args.kubeconfig, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
-    let packed = pack::pack(&input, &mut |p: &Path| read_regular_file(p, pack::MAX_FILE_BYTES))?;
+    let packed = pack::pack(&input, &mut |p: &Path| files::read_regular_file(p, pack::MAX_FILE_BYTES))?;
     let kubeconfig = pack::render_kubeconfig(&packed);
     if let Some(path) = &args.contexts_file {
         let file = crate::kubeconfig::contexts_file::ContextsFile::of(&packed, &args.secret_name, &kubeconfig);
@@ -386,47 +386,6 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     };
     std::io::stdout().lock().write_all(out.as_bytes()).map_err(AppError::Stdout)?;
     Ok(Exit::Ok.into())
-}
-
-/// Reads a file a kubeconfig names (for `kubeconfig pack`): a regular file only, never a FIFO
-/// or a device, which could block or never end. The type is checked before opening and again
-/// on the opened file (it is opened non-blocking, so a FIFO swapped in between cannot hang
-/// the open); at most `limit` + 1 bytes are read, so the caller can refuse a larger file.
-fn read_regular_file(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> {
-    fn regular(meta: &std::fs::Metadata) -> std::io::Result<()> {
-        let t = meta.file_type();
-        if t.is_file() {
-            return Ok(());
-        }
-        #[cfg(unix)]
-        let what = {
-            use std::os::unix::fs::FileTypeExt;
-            if t.is_fifo() {
-                "a FIFO (named pipe)"
-            } else if t.is_char_device() || t.is_block_device() {
-                "a device"
-            } else if t.is_socket() {
-                "a socket"
-            } else if t.is_dir() {
-                "a directory"
-            } else {
-                "not a regular file"
-            }
-        };
-        #[cfg(not(unix))]
-        let what = if t.is_dir() { "a directory" } else { "not a regular file" };
-        Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("{what}; only regular files are inlined")))
-    }
-    regular(&std::fs::metadata(path)?)?;
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK | libc::O_NOCTTY);
-    let file = options.open(path)?;
-    regular(&file.metadata()?)?;
-    let mut bytes = Vec::new();
-    file.take(limit as u64 + 1).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// The contexts `doctor --live` checks: those the allowed lists use (`run_doctor` makes sure

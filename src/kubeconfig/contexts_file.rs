@@ -169,12 +169,12 @@ impl ContextsFile {
                 out.push(super::doctor::loopback_finding(&subject, &host));
             }
             if c.auth == "exec" || c.auth == "auth-provider" {
-                out.push(super::doctor::Finding {
-                    severity: crate::rules::change::Severity::Warning,
-                    check: if c.auth == "exec" { "exec-plugin" } else { "auth-provider" },
+                out.push(super::doctor::finding(
+                    crate::rules::change::Severity::Warning,
+                    if c.auth == "exec" { "exec-plugin" } else { "auth-provider" },
                     subject,
-                    message: format!("authenticates with an {} (as recorded in the contexts file): the API server image must contain it", if c.auth == "exec" { "exec plugin" } else { "auth-provider" }),
-                });
+                    format!("authenticates with an {} (as recorded in the contexts file): the API server image must contain it", if c.auth == "exec" { "exec plugin" } else { "auth-provider" }),
+                ));
             }
         }
         out

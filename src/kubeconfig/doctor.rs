@@ -39,8 +39,19 @@ pub struct DoctorInput<'a> {
     pub external_database: bool,
 }
 
-fn finding(severity: Severity, check: &'static str, subject: impl Into<String>, message: impl Into<String>) -> Finding {
-    Finding { severity, check, subject: subject.into(), message: message.into() }
+/// The most of a finding's message that is shown (its own words and the names it quotes).
+const MAX_FINDING_CHARS: usize = 4 * crate::messages::MAX_MESSAGE_CHARS;
+
+/// A finding. Its subject and message name what a kubeconfig, a contexts file or a server
+/// chose (names, paths, references), so both are made safe to show here, once for every
+/// check (`messages::sanitize`): no terminal escapes, direction marks or unbounded text.
+pub fn finding(severity: Severity, check: &'static str, subject: impl AsRef<str>, message: impl AsRef<str>) -> Finding {
+    Finding {
+        severity,
+        check,
+        subject: crate::messages::sanitize(subject.as_ref(), &[]),
+        message: crate::messages::sanitize_capped(message.as_ref(), &[], MAX_FINDING_CHARS),
+    }
 }
 
 /// A kubeconfig or contexts file without a current-context.
@@ -264,7 +275,7 @@ pub fn context_findings(
 }
 
 /// Indexes of the cluster and user a context uses (the first of each name, as clients do).
-fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Option<usize>) {
+pub fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Option<usize>) {
     let Some(inner) = config.contexts.iter().find(|c| c.name == context).and_then(|c| c.context.as_ref()) else {
         return (None, None);
     };

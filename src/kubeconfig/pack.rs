@@ -22,6 +22,11 @@ fn shown(text: &str) -> String {
     crate::messages::sanitize(text, &[])
 }
 
+/// A path the kubeconfig names, as errors show it (`shown`).
+fn shown_path(path: &Path) -> String {
+    shown(&path.display().to_string())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
     #[error(transparent)]
@@ -35,14 +40,14 @@ pub enum PackError {
     )]
     Exec { user: String, command: String },
     #[error("reading {field} of {subject} ({path}): {cause}")]
-    ReadFile { field: &'static str, subject: String, path: PathBuf, cause: std::io::Error },
+    ReadFile { field: &'static str, subject: String, path: String, cause: std::io::Error },
     /// What is wrong with a file `pack` would inline; never its content.
     #[error("{field} of {subject} ({path}) {problem}")]
-    BadFile { field: &'static str, subject: String, path: PathBuf, problem: &'static str },
+    BadFile { field: &'static str, subject: String, path: String, problem: &'static str },
     #[error(
         "{field} of {subject} ({path}) is larger than 1 MiB ({MAX_FILE_BYTES} bytes); certificates, keys and tokens are far smaller"
     )]
-    TooLarge { field: &'static str, subject: String, path: PathBuf },
+    TooLarge { field: &'static str, subject: String, path: String },
     #[error("no --context given")]
     NoContext,
 }
@@ -82,10 +87,12 @@ fn inline(
 ) -> Result<Vec<u8>, PackError> {
     let bytes = match read(&path) {
         Ok(b) => b,
-        Err(cause) => return Err(PackError::ReadFile { field, subject: subject.into(), path, cause }),
+        Err(cause) => {
+            return Err(PackError::ReadFile { field, subject: subject.into(), path: shown_path(&path), cause });
+        }
     };
     if bytes.len() > MAX_FILE_BYTES {
-        return Err(PackError::TooLarge { field, subject: subject.into(), path });
+        return Err(PackError::TooLarge { field, subject: subject.into(), path: shown_path(&path) });
     }
     let problem = match holds {
         Holds::Certificate => super::cert::pem_problem(&bytes, super::cert::PemWant::Certificate),
@@ -97,7 +104,7 @@ fn inline(
     };
     match problem {
         None => Ok(bytes),
-        Some(problem) => Err(PackError::BadFile { field, subject: subject.into(), path, problem }),
+        Some(problem) => Err(PackError::BadFile { field, subject: subject.into(), path: shown_path(&path), problem }),
     }
 }
 
@@ -236,7 +243,7 @@ fn packed_user(
             return Err(PackError::BadFile {
                 field: "client-key",
                 subject,
-                path: resolve(base, p),
+                path: shown_path(&resolve(base, p)),
                 problem: "is not the key of client-certificate (their public keys differ)",
             });
         }

@@ -1,5 +1,5 @@
 //! The network side of `doctor --live` (I/O, like `app`): connects to each context with kube's
-//! client and asks SelfSubjectAccessReview for every permission in `live::NEEDED`.
+//! client and asks SelfSubjectAccessReview for every permission of `live::needed`.
 //! Nothing from a server is shown unsanitized (`messages::sanitize`), no credential goes over plain
 //! http and no exec plugin runs without --allow-exec (`live::precheck`, before any connection).
 
@@ -9,7 +9,7 @@ use k8s_openapi::api::authorization::v1::{ResourceAttributes, SelfSubjectAccessR
 use kube::api::{Api, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-use crate::live::{self, LiveResult, NEEDED};
+use crate::live::{self, LiveResult};
 
 /// kube's error as text safe to show: kube's errors may quote a kubeconfig's lines
 /// (`kubeconfig::scrub` drops those) and a server's text (`messages::sanitize`).
@@ -45,14 +45,8 @@ fn http_proxy_for(host: Option<&str>) -> Option<String> {
 }
 
 async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) -> LiveResult {
-    let has_proxy_url = kubeconfig
-        .contexts
-        .iter()
-        .find(|c| c.name == context)
-        .and_then(|c| c.context.as_ref())
-        .and_then(|c| kubeconfig.clusters.iter().find(|k| k.name == c.cluster))
-        .and_then(|k| k.cluster.as_ref())
-        .is_some_and(|k| k.proxy_url.as_deref().is_some_and(|p| !p.is_empty()));
+    let has_proxy_url =
+        live::cluster_of(&kubeconfig, context).is_some_and(|k| k.proxy_url.as_deref().is_some_and(|p| !p.is_empty()));
     let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
     let mut config = match kube::Config::from_custom_kubeconfig(kubeconfig, &options).await {
         Ok(c) => c,
@@ -73,15 +67,19 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
     };
     let api: Api<SelfSubjectAccessReview> = Api::all(client);
     let mut results = Vec::new();
-    for perm in NEEDED {
+    for perm in live::needed(&namespace) {
+        let (resource, subresource) = match perm.resource.split_once('/') {
+            Some((r, s)) => (r.to_string(), Some(s.to_string())),
+            None => (perm.resource.clone(), None),
+        };
         let review = SelfSubjectAccessReview {
             spec: SelfSubjectAccessReviewSpec {
                 resource_attributes: Some(ResourceAttributes {
-                    group: Some(perm.group.into()),
-                    resource: Some(perm.resource.into()),
-                    subresource: perm.subresource.map(str::to_string),
-                    verb: Some(perm.verb.into()),
-                    namespace: perm.namespaced.then(|| namespace.clone()),
+                    group: Some(perm.group.clone()),
+                    resource: Some(resource),
+                    subresource,
+                    verb: Some(perm.verb.clone()),
+                    namespace: perm.namespace.clone(),
                     ..Default::default()
                 }),
                 ..Default::default()
@@ -89,21 +87,27 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
             ..Default::default()
         };
         match api.create(&PostParams::default(), &review).await {
-            Ok(r) => results.push((*perm, Ok(r.status.is_some_and(|s| s.allowed)))),
+            Ok(r) => results.push((perm, Ok(r.status.is_some_and(|s| s.allowed)))),
             // The first call failing as a whole (connection, TLS, authentication) means the
             // context cannot be checked at all.
             Err(e) if results.is_empty() => return LiveResult::Unreachable(error_message(&e, credentials)),
-            Err(e) => results.push((*perm, Err(error_message(&e, credentials)))),
+            Err(e) => results.push((perm, Err(error_message(&e, credentials)))),
         }
     }
     LiveResult::Checked { namespace, results }
 }
 
 /// The kubeconfig's credentials, and the tokens in its token files (kube reads and sends them).
+/// A token file is read as `kubeconfig pack` reads the files a kubeconfig names: a regular
+/// file of at most `pack::MAX_FILE_BYTES` (never a FIFO or a device, which could block or
+/// never end).
 fn all_credentials(kubeconfig: &Kubeconfig) -> Vec<String> {
     let mut creds = live::credentials(kubeconfig);
     for path in kubeconfig.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()?.token_file.as_ref()) {
-        if let Ok(t) = std::fs::read_to_string(path)
+        let limit = crate::kubeconfig::pack::MAX_FILE_BYTES;
+        if let Ok(bytes) = crate::app::files::read_regular_file(std::path::Path::new(path), limit)
+            && bytes.len() <= limit
+            && let Ok(t) = String::from_utf8(bytes)
             && t.trim().len() >= 4
         {
             creds.push(t.trim().to_string());

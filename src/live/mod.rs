@@ -5,103 +5,30 @@
 pub mod client;
 
 use base64::Engine;
-use kube::config::{AuthInfo, Kubeconfig};
+use kube::config::{AuthInfo, Cluster, Kubeconfig};
 use secrecy::ExposeSecret;
 
 use crate::policy::contexts::{AllowedList, ContextFacts};
-use crate::policy::minimal_rbac::{MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
+use crate::policy::minimal_rbac::{self, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::Severity;
 
-use crate::kubeconfig::doctor::Finding;
+use crate::kubeconfig::doctor::{Finding, context_entries};
 
-/// One permission SkyPilot needs (cloud-permissions/kubernetes, FACTS.md §3 RBAC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Permission {
-    pub group: &'static str,
-    pub resource: &'static str,
-    pub subresource: Option<&'static str>,
-    pub verb: &'static str,
-    /// False for cluster-scoped resources (nodes).
-    pub namespaced: bool,
-}
-
-/// How many permissions the minimal set has (`crate::policy::minimal_rbac`, one entry per resource and verb).
-const fn count(specs: &[RuleSpec]) -> usize {
-    let mut n = 0;
-    let mut i = 0;
-    while i < specs.len() {
-        n += specs[i].resources.len() * specs[i].verbs.len();
-        i += 1;
-    }
-    n
-}
-
-const COUNT: usize = count(MINIMAL_NAMESPACED) + count(MINIMAL_CLUSTER);
-
-/// `pods/exec` → (`pods`, Some(`exec`)), at compile time.
-const fn split_subresource(resource: &'static str) -> (&'static str, Option<&'static str>) {
-    let bytes = resource.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'/' {
-            let (base, rest) = bytes.split_at(i);
-            let (_, sub) = rest.split_at(1);
-            return match (std::str::from_utf8(base), std::str::from_utf8(sub)) {
-                (Ok(b), Ok(s)) => (b, Some(s)),
-                _ => (resource, None),
-            };
-        }
-        i += 1;
-    }
-    (resource, None)
-}
-
-const fn expand() -> [Permission; COUNT] {
-    let mut out = [Permission { group: "", resource: "", subresource: None, verb: "", namespaced: true }; COUNT];
-    let mut n = 0;
-    let sets: [(&[RuleSpec], bool); 2] = [(MINIMAL_NAMESPACED, true), (MINIMAL_CLUSTER, false)];
-    let mut s = 0;
-    while s < sets.len() {
-        let (specs, namespaced) = sets[s];
-        let mut i = 0;
-        while i < specs.len() {
-            let spec = specs[i];
-            let mut r = 0;
-            while r < spec.resources.len() {
-                let (resource, subresource) = split_subresource(spec.resources[r]);
-                let mut v = 0;
-                while v < spec.verbs.len() {
-                    out[n] = Permission { group: spec.group, resource, subresource, verb: spec.verbs[v], namespaced };
-                    n += 1;
-                    v += 1;
-                }
-                r += 1;
-            }
-            i += 1;
-        }
-        s += 1;
-    }
+/// What doctor --live checks in a context whose namespace is `namespace`: every permission of
+/// SkyPilot's minimal set (cloud-permissions/kubernetes, FACTS.md §3 RBAC;
+/// `crate::policy::minimal_rbac::MINIMAL_NAMESPACED` in the namespace, `MINIMAL_CLUSTER`
+/// cluster-wide), the same data `post-render --rbac add|audit|tighten` uses.
+pub fn needed(namespace: &str) -> Vec<Perm> {
+    let mut out = minimal_rbac::perms(MINIMAL_NAMESPACED, Some(namespace));
+    out.extend(minimal_rbac::perms(MINIMAL_CLUSTER, None));
     out
 }
 
-const EXPANDED: [Permission; COUNT] = expand();
-
-/// What doctor --live checks in each allowed context: every permission of SkyPilot's minimal
-/// set (`crate::policy::minimal_rbac::MINIMAL_NAMESPACED` in the context's namespace, `MINIMAL_CLUSTER`
-/// cluster-wide), the same data `post-render --rbac add|audit|tighten` uses.
-pub const NEEDED: &[Permission] = &EXPANDED;
-
-impl Permission {
-    pub fn describe(&self, namespace: &str) -> String {
-        let res = match self.subresource {
-            Some(s) => format!("{}/{s}", self.resource),
-            None => self.resource.to_string(),
-        };
-        if self.namespaced {
-            format!("{} {res} in namespace {namespace}", self.verb)
-        } else {
-            format!("{} {res} (cluster-wide)", self.verb)
-        }
+/// `create pods/exec in namespace NS`, `list nodes (cluster-wide)`.
+pub fn describe(p: &Perm) -> String {
+    match &p.namespace {
+        Some(ns) => format!("{} {} in namespace {ns}", p.verb, p.resource),
+        None => format!("{} {} (cluster-wide)", p.verb, p.resource),
     }
 }
 
@@ -115,7 +42,7 @@ pub enum LiveResult {
     /// Not contacted: it would send credentials over plain http.
     Insecure(String),
     /// Each permission and whether the identity has it.
-    Checked { namespace: String, results: Vec<(Permission, Result<bool, String>)> },
+    Checked { namespace: String, results: Vec<(Perm, Result<bool, String>)> },
 }
 
 /// The contexts `doctor --live` contacts: the contexts of `config` that the allowed lists use
@@ -144,7 +71,7 @@ pub fn contexts_to_check(config: &Kubeconfig, allowed: &[(String, AllowedList)],
 
 pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
     let subject = format!("context {context}");
-    let f = |severity, check, message: String| Finding { severity, check, subject: subject.clone(), message };
+    let f = |severity, check, message: String| crate::kubeconfig::doctor::finding(severity, check, &subject, message);
     match result {
         LiveResult::Unreachable(why) => {
             vec![f(Severity::Error, "live-unreachable", format!("cannot check the context: {why}"))]
@@ -161,11 +88,9 @@ pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
                     Ok(false) => Some(f(
                         Severity::Error,
                         "live-denied",
-                        format!("the identity may not {}; SkyPilot needs it", perm.describe(namespace)),
+                        format!("the identity may not {}; SkyPilot needs it", describe(perm)),
                     )),
-                    Err(e) => {
-                        Some(f(Severity::Error, "live-error", format!("checking {}: {e}", perm.describe(namespace))))
-                    }
+                    Err(e) => Some(f(Severity::Error, "live-error", format!("checking {}: {e}", describe(perm)))),
                 })
                 .collect();
             if out.is_empty() {
@@ -184,14 +109,12 @@ pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
 }
 
 fn user_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a AuthInfo> {
-    let ctx = config.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
-    let user = ctx.user.as_deref()?;
-    config.auth_infos.iter().find(|a| a.name == user)?.auth_info.as_ref()
+    config.auth_infos.get(context_entries(config, context).1?)?.auth_info.as_ref()
 }
 
-fn server_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a str> {
-    let ctx = config.contexts.iter().find(|c| c.name == context)?.context.as_ref()?;
-    config.clusters.iter().find(|c| c.name == ctx.cluster)?.cluster.as_ref()?.server.as_deref()
+/// The cluster entry `context` uses, as clients find it (`doctor::context_entries`).
+pub fn cluster_of<'a>(config: &'a Kubeconfig, context: &str) -> Option<&'a Cluster> {
+    config.clusters.get(context_entries(config, context).0?)?.cluster.as_ref()
 }
 
 /// Why `context` must not be contacted, if it must not: an exec plugin or auth-provider without
@@ -214,7 +137,9 @@ pub fn precheck(config: &Kubeconfig, context: &str, allow_exec: bool) -> Option<
             )));
         }
     }
-    let plain = server_of(config, context).is_some_and(|s| s.trim_start().to_ascii_lowercase().starts_with("http://"));
+    let plain = cluster_of(config, context)
+        .and_then(|c| c.server.as_deref())
+        .is_some_and(|s| s.trim_start().to_ascii_lowercase().starts_with("http://"));
     if plain && let Some(kind) = user.and_then(credential_kind) {
         return Some(LiveResult::Insecure(format!(
             "the server is plain http:// and the user has {kind}; skyhelm never sends credentials unencrypted (use https://)"

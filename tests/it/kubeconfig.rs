@@ -299,4 +299,80 @@ fn pack_errors_show_kubeconfig_names_without_terminal_escapes() {
         assert!(!err.contains('\u{1b}') && !err.contains('\u{7}') && !err.contains('\u{202e}'), "{context:?}: {err:?}");
         assert!(err.starts_with("skyhelm: error: "), "{err}");
     }
+    // The paths of files it would inline too (found in review: they were shown raw).
+    let kc = dir.path().join("paths.yaml");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: \"https://10.0.0.1\", certificate-authority: \"/nonexistent\\e[2J\\u202e\"}\nusers:\n- name: u\n  user: {token: t}\ncontexts:\n- name: p\n  context: {cluster: c, user: u}\n",
+    )
+    .unwrap();
+    let out = skyhelm(&["kubeconfig", "pack", "--kubeconfig", kc.to_str().unwrap(), "--context", "p"], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("certificate-authority of cluster c (/nonexistent [2J"), "{err:?}");
+    assert!(!err.contains('\u{1b}') && !err.contains('\u{202e}'), "{err:?}");
+}
+
+/// doctor's findings name what a kubeconfig chose (context, cluster and user names, the
+/// references between them, file paths): every finding shows them with control characters and
+/// direction marks made harmless and its length bounded, in the table and in JSON (a script
+/// printing a JSON subject gets no escapes either). Found in review: only exec commands,
+/// auth-provider names and server ports were escaped.
+#[test]
+fn doctor_findings_show_kubeconfig_names_without_terminal_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("evil.yaml");
+    let long = "x".repeat(5_000);
+    std::fs::write(
+        &kc,
+        format!("apiVersion: v1\nkind: Config\nclusters:\n- name: \"c\\e]0;pwned\\a\"\n  cluster: {{server: \"https://127.0.0.1:6443\", certificate-authority: \"/ca\\e[2J\"}}\nusers:\n- name: \"u\\e[2J\"\n  user: {{tokenFile: \"/t\\u202e\"}}\ncontexts:\n- name: \"prod\\e[31m\"\n  context: {{cluster: \"c\\e]0;pwned\\a\", user: \"u\\e[2J\"}}\n- name: \"dangling\\u202e{long}\"\n  context: {{cluster: \"missing\\e[1m\", user: \"nobody\\e[1m\"}}\ncurrent-context: \"gone\\e[2J\"\n"),
+    )
+    .unwrap();
+    let kc = kc.to_str().unwrap();
+    let out = skyhelm(&["doctor", "--kubeconfig", kc, "--allowed-context", "prod\u{1b}[31m"], b"");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    for check in ["dangling-reference", "current-context", "file-reference", "loopback-server", "context-not-allowed"] {
+        assert!(table.contains(check), "{check}: {table}");
+    }
+    assert!(!table.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{table:?}");
+    assert!(table.lines().all(|l| l.chars().count() < 2_000), "{table}");
+    let (_, f, json) = doctor(&["--kubeconfig", kc, "--allowed-context", "prod\u{1b}[31m"], b"");
+    assert!(has(&f, "error", "file-reference", "user u [2J"), "{f:?}");
+    let text = json.to_string();
+    assert!(!text.contains("\\u001b") && !text.contains("\\u0007") && !text.contains('\u{202e}'), "{text}");
+}
+
+/// post-render's notes about the allowed contexts' kubeconfig entries name the contexts and the
+/// findings' subjects: on stderr (Helm's terminal) and in the report files they show no
+/// terminal escapes. Found in review: the context names were shown raw.
+#[test]
+fn post_render_notes_show_kubeconfig_names_without_terminal_escapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("evil.yaml");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\ncurrent-context: \"p\\e[31m\"\nclusters:\n- name: \"c\\e[2J\"\n  cluster: {server: \"https://10.0.0.1\", certificate-authority: /ca}\ncontexts:\n- name: \"p\\e[31m\"\n  context: {cluster: \"c\\e[2J\", user: u}\nusers:\n- name: u\n  user: {token: placeholder}\n",
+    )
+    .unwrap();
+    let report = dir.path().join("report.txt");
+    let out = skyhelm(
+        &[
+            "post-render",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--allowed-context",
+            "p\u{1b}[31m",
+            "--report-file",
+            report.to_str().unwrap(),
+        ],
+        crate::util::API_DEPLOYMENT.as_bytes(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("[file-reference]"), "{err}");
+    let report = std::fs::read_to_string(&report).unwrap();
+    for text in [&*err, &report] {
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+    }
 }

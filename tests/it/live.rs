@@ -367,6 +367,48 @@ fn live_reports_unreachable_and_unauthorized_contexts_without_the_token() {
     assert!(!json.to_string().contains("wrong-token"));
 }
 
+/// The token files of every user are read (to hide what a server echoes of them) as pack reads
+/// the files a kubeconfig names: a FIFO (or a device) is not opened, so a kubeconfig cannot
+/// make `doctor --live` wait forever. Found in review: they were read whole, blocking on a
+/// FIFO with no writer.
+#[cfg(unix)]
+#[test]
+fn live_does_not_block_on_a_token_file_that_is_a_fifo() {
+    let api = ApiDouble::start(|_, _, _| false);
+    let dir = tempfile::tempdir().expect("tmp");
+    let fifo = dir.path().join("token");
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let kc = format!("{}- name: v\n  user: {{tokenFile: {}}}\n", kubeconfig(api.port, "test-token"), fifo.display());
+    // Were the FIFO opened, this writer would end the wait after 20 s (and the test fail).
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let unblock = {
+        let (done, fifo) = (Arc::clone(&done), fifo.clone());
+        std::thread::spawn(move || {
+            let start = std::time::Instant::now();
+            while !done.load(Ordering::SeqCst) && start.elapsed() < std::time::Duration::from_secs(20) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = std::fs::OpenOptions::new().read(true).write(true).open(&fifo);
+        })
+    };
+    let start = std::time::Instant::now();
+    let (code, json, stderr) = live_with(&kc, &["--allowed-context", "double"], &[]);
+    let took = start.elapsed();
+    done.store(true, Ordering::SeqCst);
+    unblock.join().expect("join");
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+    // Exit 1 for doctor's own finding: a tokenFile will not exist inside the pod.
+    assert_eq!(code, 1, "{json} {stderr}");
+    assert_eq!(
+        checks(&json, "user v"),
+        [format!(
+            "file-reference tokenFile points to the file {}, which will not exist inside the API server pod; inline it (`skyhelm kubeconfig pack` does)",
+            fifo.display()
+        )]
+    );
+    assert!(only(&json, "context double").starts_with("live-ok"), "{json}");
+}
+
 fn only(json: &Value, subject: &str) -> String {
     let found = checks(json, subject);
     assert_eq!(found.len(), 1, "{subject}: {json}");
