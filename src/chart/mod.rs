@@ -265,12 +265,15 @@ impl ContextSource {
         match self {
             ContextSource::ContextsFile { file, .. } => file.findings(used),
             ContextSource::Kubeconfig { loaded, text } => {
+                // Compared as doctor writes a finding's subject (made safe to show), so a name
+                // with control characters still matches its findings.
+                let subject = |what: &str, name: &str| doctor::finding_subject(&format!("{what} {name}"));
                 let mut subjects: Vec<String> = Vec::new();
                 for c in loaded.config.contexts.iter().filter(|c| used.contains(&c.name)) {
-                    subjects.push(format!("context {}", c.name));
+                    subjects.push(subject("context", &c.name));
                     if let Some(i) = &c.context {
-                        subjects.push(format!("cluster {}", i.cluster));
-                        subjects.extend(i.user.as_ref().map(|u| format!("user {u}")));
+                        subjects.push(subject("cluster", &i.cluster));
+                        subjects.extend(i.user.as_ref().map(|u| subject("user", u)));
                     }
                 }
                 let input = DoctorInput {

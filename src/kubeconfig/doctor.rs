@@ -42,6 +42,11 @@ pub struct DoctorInput<'a> {
 /// The most of a finding's message that is shown (its own words and the names it quotes).
 const MAX_FINDING_CHARS: usize = 4 * crate::messages::MAX_MESSAGE_CHARS;
 
+/// A finding's subject (`context NAME`, `user NAME`) as findings carry it: safe to show.
+pub fn finding_subject(subject: &str) -> String {
+    crate::messages::sanitize(subject, &[])
+}
+
 /// A finding. Its subject and message name what a kubeconfig, a contexts file or a server
 /// chose (names, paths, references), so both are made safe to show here, once for every
 /// check (`messages::sanitize`): no terminal escapes, direction marks or unbounded text.
@@ -49,7 +54,7 @@ pub fn finding(severity: Severity, check: &'static str, subject: impl AsRef<str>
     Finding {
         severity,
         check,
-        subject: crate::messages::sanitize(subject.as_ref(), &[]),
+        subject: finding_subject(subject.as_ref()),
         message: crate::messages::sanitize_capped(message.as_ref(), &[], MAX_FINDING_CHARS),
     }
 }

@@ -748,3 +748,18 @@ fn generate_never_writes_through_a_symbolic_link_in_a_chart_folder() {
     assert_eq!(code, 0, "{err}");
     assert!(out.join("skypilot-dev/templates/NOTES.txt").exists());
 }
+
+/// A context whose name has control characters still gets its kubeconfig findings (findings
+/// carry names made safe to show; generate compares with the same form), shown escaped.
+#[test]
+fn kubeconfig_findings_reach_contexts_with_control_characters_in_their_names() {
+    let kubeconfig = "apiVersion: v1\nkind: Config\ncurrent-context: \"a\\e[2Jb\"\nclusters:\n- name: \"lo\\e[1m\"\n  cluster: {server: 'https://127.0.0.1:6443'}\ncontexts:\n- name: \"a\\e[2Jb\"\n  context: {cluster: \"lo\\e[1m\", user: \"g\\e[31m\"}\nusers:\n- name: \"g\\e[31m\"\n  user:\n    exec: {apiVersion: client.authentication.k8s.io/v1beta1, command: gke-gcloud-auth-plugin}\n";
+    let (_dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    allowedContexts: [\"a\\e[2Jb\"]\n",
+        kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("loopback-server"), "{err}");
+    assert!(err.contains("exec-plugin"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+}
