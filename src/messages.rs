@@ -42,6 +42,28 @@ const MIN_FRAGMENT: usize = 12;
 /// that may quote them), made safe to show on a terminal: control characters (escape sequences,
 /// newlines) and invisible direction marks become spaces, every value in `credentials` and any
 /// long fragment of one is replaced by `[redacted]`, and the length is capped.
+/// A character a terminal acts on or hides instead of showing: control characters (escape
+/// sequences, line breaks) and invisible direction marks.
+pub fn hides_text(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// `line` with the characters of [`hides_text`] written escaped (`\u{1b}`, `\n`, as `DocRef`
+/// shows them), for lines that name what the stream holds and go to a terminal or a report.
+pub fn escaped(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else if hides_text(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 pub fn sanitize(message: &str, credentials: &[String]) -> String {
     sanitize_capped(message, credentials, MAX_MESSAGE_CHARS)
 }
@@ -51,18 +73,7 @@ pub fn sanitize(message: &str, credentials: &[String]) -> String {
 pub fn sanitize_capped(message: &str, credentials: &[String], max_chars: usize) -> String {
     // Bound the work before anything else; the cap below is far shorter.
     let head: String = message.chars().take(max_chars * 8).collect();
-    let clean: String = head
-        .chars()
-        .map(|c| {
-            if c.is_control()
-                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-            {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect();
+    let clean: String = head.chars().map(|c| if hides_text(c) { ' ' } else { c }).collect();
     let chars: Vec<char> = clean.chars().collect();
     let mut hidden = vec![false; chars.len()];
     for cred in credentials {

@@ -724,7 +724,7 @@ fn sh_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::R
 fn gotpl_filter(v: &Value, _: &std::collections::HashMap<String, Value>) -> tera::Result<Value> {
     let mut out = String::new();
     for c in filter_text(v).chars() {
-        if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+        if crate::messages::hides_text(c) {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);

@@ -99,7 +99,7 @@ pub fn render_human(report: &Report, opts: &ReportOptions) -> String {
             Severity::Info => CYAN,
         };
         paint(&mut out, opts.color, code, n.severity.label());
-        let _ = writeln!(out, " ({}): {}", n.rule, n.message);
+        let _ = writeln!(out, " ({}): {}", n.rule, crate::messages::escaped(&n.message));
     }
     if !report.notes.is_empty() {
         out.push('\n');

@@ -169,17 +169,17 @@ pub struct Outcome {
 
 impl Outcome {
     /// A short human summary: one line per change reason, then the notes. Names from the
-    /// stream in them are shown escaped (see `escaped`).
+    /// stream in them are shown escaped (`messages::escaped`).
     pub fn log_lines(&self) -> String {
         let mut s = String::new();
         for c in &self.changes {
             for r in &c.reasons {
-                s.push_str(&escaped(&format!("changed {} [{}]: {}", c.resource, c.rule, r)));
+                s.push_str(&crate::messages::escaped(&format!("changed {} [{}]: {}", c.resource, c.rule, r)));
                 s.push('\n');
             }
         }
         for n in &self.notes {
-            s.push_str(&escaped(&format!("{} [{}]: {}", n.severity.label(), n.rule, n.message)));
+            s.push_str(&crate::messages::escaped(&format!("{} [{}]: {}", n.severity.label(), n.rule, n.message)));
             s.push('\n');
         }
         if self.changes.is_empty() {
@@ -187,21 +187,4 @@ impl Outcome {
         }
         s
     }
-}
-
-/// `line` with control characters (terminal escapes, line breaks) and invisible direction marks
-/// written escaped (`\u{1b}`, as `DocRef` shows them): a name in the stream may hold them, and
-/// the summary goes to a terminal.
-fn escaped(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    for c in line.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else if matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
-            out.extend(c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }

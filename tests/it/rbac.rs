@@ -562,6 +562,11 @@ fn names_from_the_stream_reach_stderr_escaped() {
     assert!(!err.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{err:?}");
     assert!(err.contains("is also bound to User u\\u{1b}[2J\\u{202e}: left as it is"), "{err}");
     assert!(err.contains("(via RoleBinding sky/b\\u{1b}]0;title\\u{7})"), "{err}");
+    // The diff report's notes too.
+    let out = skyhelm(&["diff", "--rbac", "tighten", "--color", "never"], input.as_bytes());
+    let report = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(!report.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{report:?}");
+    assert!(report.contains("is also bound to User u\\u{1b}[2J\\u{202e}: left as it is"), "{report}");
 }
 
 fn refusal(input: &str, args: &[&str]) -> String {
