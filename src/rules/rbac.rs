@@ -215,10 +215,8 @@ fn read_roles(
     if names.is_empty() {
         return Ok(narrowable);
     }
-    // Building fails only past the automaton's size limits: then every document is a candidate.
-    let names = aho_corasick::AhoCorasick::new(&names).ok();
-    for doc in m.docs() {
-        if bindings.binary_search(&doc).is_ok() || names.as_ref().is_some_and(|n| !n.is_match(m.text(doc))) {
+    for doc in m.containing_any(&names) {
+        if bindings.binary_search(&doc).is_ok() {
             continue;
         }
         let tree = m.parse_once(doc)?;

@@ -104,6 +104,21 @@ mod tests {
         split(s.as_bytes()).into_iter().map(|r| &s[r]).collect()
     }
 
+    /// Both strategies of `containing_any` (memmem per needle, one aho-corasick pass) give the
+    /// documents that contain a needle inside themselves, sorted, each once.
+    #[test]
+    fn containing_any_finds_the_documents_with_a_needle() {
+        let text = "a: r1\n---\nb: x\n---\nc: r2 r1\n---\nd: r3\n---\ne: r\n---\nf: r6";
+        let m = Manifests::new(text, crate::yaml::Limits::default(), None);
+        let expect = |needles: &[&str]| -> Vec<DocIndex> {
+            m.docs().filter(|&d| needles.iter().any(|n| m.text(d).contains(n))).collect()
+        };
+        for needles in [&["r1", "r3"][..], &["r1", "r2", "r3", "r4", "r5", "r6"][..], &["x"][..], &["zz"][..]] {
+            assert_eq!(m.containing_any(needles), expect(needles), "{needles:?}");
+        }
+        assert_eq!(m.containing_any(&["r1", "r2", "r3", "r4", "r5", "r6"]).len(), 4);
+    }
+
     #[test]
     fn ranges_tile_the_input() {
         for s in [
