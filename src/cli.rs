@@ -214,18 +214,23 @@ pub struct PostRenderArgs {
     pub config: Option<PathBuf>,
     #[arg(long, env = "SKYHELM_SECRET_NAME", value_name = "NAME", help = secret_name_help())]
     pub secret_name: Option<String>,
-    /// Local copy of the kubeconfig in that Secret (adds a checksum annotation that rolls the pods).
-    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
+    /// Local copy of the kubeconfig in that Secret (adds a checksum annotation that rolls the
+    /// pods). Not `--kubeconfig`: Helm reads its own global flags from every argument, the
+    /// post-renderer's included.
+    #[arg(long = "skypilot-kubeconfig", env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
+    #[serde(rename = "kubeconfig")]
+    pub skypilot_kubeconfig: Option<PathBuf>,
     /// Name of the API server Deployment (default: found by its container).
     #[arg(long, env = "SKYHELM_DEPLOYMENT", value_name = "NAME")]
     pub deployment: Option<String>,
     /// Name of the API server container [default: skypilot-api].
     #[arg(long, env = "SKYHELM_CONTAINER", value_name = "NAME")]
     pub container: Option<String>,
-    /// Release namespace, for documents that carry none.
-    #[arg(long, env = "SKYHELM_NAMESPACE", value_name = "NS")]
-    pub namespace: Option<String>,
+    /// Release namespace, for documents that carry none (the API server's namespace in RBAC
+    /// subjects). Not `--namespace`: Helm would take that as its own `-n/--namespace`.
+    #[arg(long = "release-namespace", env = "SKYHELM_NAMESPACE", value_name = "NS")]
+    #[serde(rename = "namespace")]
+    pub release_namespace: Option<String>,
     /// Also write errors, changes and notes to this file (Helm hides the post-renderer's stderr).
     #[arg(long, env = "SKYHELM_REPORT_FILE", value_name = "FILE")]
     pub report_file: Option<PathBuf>,
@@ -269,12 +274,21 @@ pub struct PostRenderArgs {
     pub no_mount: bool,
     /// Contexts file from `kubeconfig pack --contexts-file`: checks names like --kubeconfig, and
     /// its recorded sha256 becomes the rollout annotation.
-    #[arg(long, env = "SKYHELM_CONTEXTS_FILE", value_name = "FILE", conflicts_with = "kubeconfig")]
+    #[arg(long, env = "SKYHELM_CONTEXTS_FILE", value_name = "FILE", conflicts_with_all = ["skypilot_kubeconfig", "helm_kubeconfig"])]
     pub contexts_file: Option<PathBuf>,
     /// For CI: every correction of an allowed list or context_configs key, and every warning, is an error (nothing on stdout).
     #[arg(long, env = "SKYHELM_STRICT")]
     #[serde(deserialize_with = "null_is_default")]
     pub strict: bool,
+    /// Helm's global `--kubeconfig`, refused by post-render ([`HELM_GLOBAL_SPELLINGS`]);
+    /// `diff`, which Helm never runs, takes it as `--skypilot-kubeconfig`.
+    #[arg(long = "kubeconfig", value_name = "FILE", hide = true, conflicts_with = "skypilot_kubeconfig")]
+    #[serde(skip)]
+    pub helm_kubeconfig: Option<PathBuf>,
+    /// Helm's global `--namespace`: as `helm_kubeconfig`, for `--release-namespace`.
+    #[arg(long = "namespace", value_name = "NS", hide = true, conflicts_with = "release_namespace")]
+    #[serde(skip)]
+    pub helm_namespace: Option<String>,
     /// `allowed_context` came from `SKYHELM_ALLOWED_CONTEXTS` (set by [`Cli::parse_args`]).
     #[arg(skip)]
     #[serde(skip)]
@@ -293,7 +307,19 @@ fn no_mount_from_config<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, 
     Ok(<Option<bool> as serde::Deserialize>::deserialize(d)? == Some(false))
 }
 
+/// Post-render spellings that are Helm global flags, with the option that replaced each: Helm
+/// pre-parses its global flags from all its arguments, `--post-renderer-args --kubeconfig=F`
+/// included (FACTS.md §4), so under Helm 3 such a flag would also change what Helm itself does.
+pub const HELM_GLOBAL_SPELLINGS: [(&str, &str); 2] =
+    [("--kubeconfig", "--skypilot-kubeconfig"), ("--namespace", "--release-namespace")];
+
 impl PostRenderArgs {
+    /// The first Helm global flag given to post-render, with its replacement.
+    pub fn helm_global_flag(&self) -> Option<(&'static str, &'static str)> {
+        let given = [self.helm_kubeconfig.is_some(), self.helm_namespace.is_some()];
+        HELM_GLOBAL_SPELLINGS.into_iter().zip(given).find_map(|(spelling, given)| given.then_some(spelling))
+    }
+
     fn note_env_source(&mut self, m: &ArgMatches) {
         if m.value_source("allowed_context") == Some(ValueSource::EnvVariable) {
             self.allowed_context_from_env = true;

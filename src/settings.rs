@@ -45,6 +45,10 @@ pub enum SettingsError {
     LiveWithoutContexts,
     #[error("pass --kubeconfig FILE or --contexts-file FILE")]
     NoKubeconfig,
+    #[error(
+        "post-render takes no `{flag}`: it is Helm's own global flag, and Helm reads it from `--post-renderer-args {flag} VALUE` too (then Helm itself uses it: {what}). Use `{replacement}=VALUE` (with Helm: `--post-renderer-args={replacement}=VALUE`)"
+    )]
+    HelmGlobalFlag { flag: &'static str, replacement: &'static str, what: &'static str },
     #[error("--now {0}: expected YYYY-MM-DD")]
     BadDate(String),
 }
@@ -61,14 +65,32 @@ pub fn config_file(path: &Path, text: &str) -> Result<PostRenderArgs, SettingsEr
         })?
     };
     let base = path.parent().unwrap_or(Path::new(""));
-    for p in
-        [&mut cfg.kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file].into_iter().flatten()
+    for p in [&mut cfg.skypilot_kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file]
+        .into_iter()
+        .flatten()
     {
         if p.is_relative() {
             *p = base.join(&*p);
         }
     }
     Ok(cfg)
+}
+
+/// Post-render refuses the spellings of Helm's global flags (`cli::HELM_GLOBAL_SPELLINGS`): an
+/// old command line must fail, not run with Helm talking to another cluster or namespace.
+pub fn refuse_helm_global_flags(args: &PostRenderArgs) -> Result<(), SettingsError> {
+    match args.helm_global_flag() {
+        None => Ok(()),
+        Some((flag, replacement)) => Err(SettingsError::HelmGlobalFlag {
+            flag,
+            replacement,
+            what: if flag == "--kubeconfig" {
+                "it installs into that kubeconfig's cluster"
+            } else {
+                "it installs the release into that namespace"
+            },
+        }),
+    }
 }
 
 impl Default for Settings {
@@ -86,10 +108,10 @@ impl Settings {
         let PostRenderArgs {
             config: _,
             secret_name,
-            kubeconfig,
+            skypilot_kubeconfig,
             deployment,
             container,
-            namespace,
+            release_namespace,
             report_file,
             allowed_context,
             allow_unknown_contexts,
@@ -105,6 +127,8 @@ impl Settings {
             contexts_file,
             strict,
             allowed_context_from_env,
+            helm_kubeconfig,
+            helm_namespace,
         } = args.clone();
         let allowed_contexts_source = match (allowed_context.is_empty(), allowed_context_from_env) {
             (false, false) => "--allowed-context",
@@ -115,10 +139,11 @@ impl Settings {
         let d = Limits::default();
         Settings {
             secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
-            kubeconfig: kubeconfig.or(config.kubeconfig),
+            // post-render refuses Helm's spellings before this (`helm_global_flag`); diff takes them.
+            kubeconfig: skypilot_kubeconfig.or(helm_kubeconfig).or(config.skypilot_kubeconfig),
             deployment: deployment.or(config.deployment),
             container: container.or(config.container).unwrap_or_else(|| DEFAULT_CONTAINER.into()),
-            namespace: namespace.or(config.namespace),
+            namespace: release_namespace.or(helm_namespace).or(config.release_namespace),
             report_file: report_file.or(config.report_file),
             allowed_contexts: if allowed_context.is_empty() { config.allowed_context } else { allowed_context },
             allowed_contexts_source,
@@ -269,7 +294,7 @@ mod tests {
         assert_eq!(cfg.rbac, Some(RbacMode::Tighten));
         assert!(cfg.no_mount && cfg.strict);
         assert_eq!(cfg.allowed_context, ["a", "b"]);
-        assert_eq!(cfg.kubeconfig.as_deref(), Some(Path::new("/etc/skyhelm/k")));
+        assert_eq!(cfg.skypilot_kubeconfig.as_deref(), Some(Path::new("/etc/skyhelm/k")));
         // null is unset, as it was when the file had its own all-Option type.
         let cfg = config_file(path, "mount-kubeconfig: null\nallowed-contexts: ~\nstrict:\nrbac: null\n").unwrap();
         assert_eq!(cfg, PostRenderArgs::default());

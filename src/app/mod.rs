@@ -192,7 +192,8 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
 }
 
 fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
-    let result = load_settings(args).and_then(|settings| {
+    let result = settings::refuse_helm_global_flags(args).map_err(AppError::from).and_then(|()| load_settings(args));
+    let result = result.and_then(|settings| {
         fault_injection();
         let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
         write_side_files(&settings, &result)?;

@@ -85,7 +85,7 @@ pub enum ContextError {
     #[error("{}: `{}` matches several kubeconfig contexts when case is ignored ({}); write it exactly", shown(list), shown(name), shown_each(candidates).join(", "))]
     AmbiguousCase { list: String, name: String, candidates: Vec<String> },
     #[error(
-        "kubernetes.allowed_contexts is unset while both a kubeconfig and the in-cluster context are available: SkyPilot would then use only the kubeconfig's current-context and silently drop `{in_cluster}`. Pass --kubeconfig (skyhelm then writes [<current-context>, {in_cluster}]), or set the list with --allowed-context NAME (repeatable) or in the chart's apiService.config", in_cluster = shown(in_cluster)
+        "kubernetes.allowed_contexts is unset while both a kubeconfig and the in-cluster context are available: SkyPilot would then use only the kubeconfig's current-context and silently drop `{in_cluster}`. Pass --skypilot-kubeconfig (skyhelm then writes [<current-context>, {in_cluster}]), or set the list with --allowed-context NAME (repeatable) or in the chart's apiService.config", in_cluster = shown(in_cluster)
     )]
     UnsetNeedsKubeconfig { in_cluster: String },
     #[error(

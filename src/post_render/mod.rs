@@ -57,7 +57,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Post-renders a manifest stream. `kubeconfig` is the content of `--kubeconfig`, if given.
+/// Post-renders a manifest stream. `kubeconfig` is the content of `--skypilot-kubeconfig`, if given.
 /// On error nothing of the output exists: the caller writes `output` only on success.
 pub fn post_render(input: &[u8], settings: &Settings, kubeconfig: Option<&[u8]>) -> Result<Outcome, PostRenderError> {
     post_render_with(input, settings, kubeconfig, None)
@@ -107,7 +107,7 @@ pub fn post_render_with(
     let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
     let (contexts_output, final_lists) = allowed_contexts::run(&m, &api, &ctx, &facts)?;
     rules.extend(contexts_output);
-    // With --kubeconfig: doctor's checks of each context the final allowed lists use.
+    // With --skypilot-kubeconfig: doctor's checks of each context the final allowed lists use.
     if let Some(k) = &loaded {
         rules.notes.extend(kubeconfig_checks::notes(final_lists.as_ref(), &facts, k));
     }

@@ -1,4 +1,4 @@
-//! With `--kubeconfig`, post-render runs doctor's per-context checks
+//! With `--skypilot-kubeconfig`, post-render runs doctor's per-context checks
 //! ([`doctor::context_findings`]) on every context the final allowed lists use, and reports
 //! each finding as a warning: exec plugins and auth-providers, file references, insecure TLS,
 //! expired or expiring certificates, a loopback server, a context shadowed by the in-cluster

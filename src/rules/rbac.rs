@@ -73,7 +73,7 @@ pub enum RbacError {
     )]
     DefaultServiceAccount { at: DocRef, namespace: String, mode: &'static str },
     #[error(
-        "{at}: neither the documents nor --namespace say which namespace the API server runs in, so --rbac {mode} cannot name its ServiceAccount in a binding (it will not guess `default`). Pass the release namespace with --namespace NS (Helm 4 plugin: --post-renderer-args=--namespace=NS, or SKYHELM_NAMESPACE), or use --rbac off"
+        "{at}: neither the documents nor --release-namespace say which namespace the API server runs in, so --rbac {mode} cannot name its ServiceAccount in a binding (it will not guess `default`). Pass the release namespace with --release-namespace NS (with Helm: --post-renderer-args=--release-namespace=NS, or SKYHELM_NAMESPACE), or use --rbac off"
     )]
     NoNamespace { at: DocRef, mode: &'static str },
 }
@@ -85,7 +85,7 @@ fn note(severity: Severity, message: String) -> Note {
 /// The service account and namespaces that matter.
 struct Account {
     name: String,
-    /// The API server's namespace (the Deployment's, else `--namespace`).
+    /// The API server's namespace (the Deployment's, else `--release-namespace`).
     namespace: String,
     /// Where the in-cluster context works (SKYPILOT_IN_CLUSTER_NAMESPACE, else the pod's).
     in_cluster_ns: String,
@@ -352,7 +352,7 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         if mode == RbacMode::Audit {
             out.notes.push(note(
                 Severity::Warning,
-                "RBAC not audited: neither the documents nor --namespace say which namespace the API server runs in"
+                "RBAC not audited: neither the documents nor --release-namespace say which namespace the API server runs in"
                     .into(),
             ));
             return Ok(out);

@@ -262,7 +262,7 @@ fn a_broken_kubeconfig_error_shows_no_credential() {
         "apiVersion: v1\nusers:\n- name: u\n  user:\n    token: \"hunter2-token\"\n    exec: [broken\n",
     )
     .expect("write");
-    let arg = format!("--kubeconfig={}", kc.display());
+    let arg = format!("--skypilot-kubeconfig={}", kc.display());
     let err = fails(&[&arg], stream("", API).as_bytes());
     assert!(err.contains("kubeconfig") && err.contains("line"), "{err}");
     assert!(!err.contains("hunter2"), "{err}");

@@ -162,18 +162,20 @@ fn each_finding_of_the_allowed_contexts_is_a_warning_on_stderr_report_file_and_d
     let want = expected_warnings(&soon_date);
     for form in [Form::Helm3, Form::Helm4] {
         let input = render(form, LISTS);
-        let out =
-            skyhelm(&["post-render", "--kubeconfig", kc, "--report-file", report.to_str().unwrap()], input.as_bytes());
+        let out = skyhelm(
+            &["post-render", "--skypilot-kubeconfig", kc, "--report-file", report.to_str().unwrap()],
+            input.as_bytes(),
+        );
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
         assert_eq!(warnings(&stderr, "skyhelm: warning [allowed-contexts]: "), want, "{stderr}");
         let file = std::fs::read_to_string(&report).expect("report");
         assert_eq!(warnings(&file, "warning [allowed-contexts]: "), want, "{file}");
-        let diff = skyhelm(&["diff", "--kubeconfig", kc, "--color", "never"], input.as_bytes());
+        let diff = skyhelm(&["diff", "--skypilot-kubeconfig", kc, "--color", "never"], input.as_bytes());
         let diff_text = String::from_utf8_lossy(&diff.stdout).into_owned();
         assert_eq!(diff.status.code(), Some(2), "{}", String::from_utf8_lossy(&diff.stderr));
         assert_eq!(warnings(&diff_text, "warning (allowed-contexts): "), want, "{diff_text}");
-        let json = skyhelm(&["diff", "--kubeconfig", kc, "--output", "json"], input.as_bytes());
+        let json = skyhelm(&["diff", "--skypilot-kubeconfig", kc, "--output", "json"], input.as_bytes());
         let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
         let notes: Vec<String> = v["notes"]
             .as_array()
@@ -204,7 +206,7 @@ fn a_finding_shared_by_contexts_is_one_warning_naming_them() {
     .expect("write");
     let input =
         render(Form::Helm3, "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [a, b, in-cluster]\n");
-    let out = skyhelm(&["post-render", "--kubeconfig", kc.to_str().unwrap()], input.as_bytes());
+    let out = skyhelm(&["post-render", "--skypilot-kubeconfig", kc.to_str().unwrap()], input.as_bytes());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert_eq!(
@@ -253,7 +255,7 @@ fn the_contexts_checked_are_those_the_final_lists_use() {
     for (name, values, want) in cases {
         for form in [Form::Helm3, Form::Helm4] {
             let input = render(form, values);
-            let out = skyhelm(&["post-render", "--kubeconfig", kc], input.as_bytes());
+            let out = skyhelm(&["post-render", "--skypilot-kubeconfig", kc], input.as_bytes());
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{name}: {stderr}");
             assert_eq!(warnings(&stderr, "skyhelm: warning [allowed-contexts]: "), *want, "{name}: {stderr}");

@@ -106,11 +106,11 @@ const CASES: &[Case] = &[
         report: &["current-context `prod`"],
     },
     Case {
-        name: "unset list without --kubeconfig is refused with the options that fix it",
+        name: "unset list without --skypilot-kubeconfig is refused with the options that fix it",
         values: "{}\n",
         args: &[],
         with_kubeconfig: false,
-        expect: Expect::Error("Pass --kubeconfig"),
+        expect: Expect::Error("Pass --skypilot-kubeconfig"),
         keeps: &[],
         report: &[],
     },
@@ -172,7 +172,7 @@ fn run_case(case: &Case, form: Form) {
     let report = dir.path().join("report.txt");
     let mut args = vec!["post-render".to_string(), format!("--report-file={}", report.display())];
     if case.with_kubeconfig {
-        args.push(format!("--kubeconfig={kc}"));
+        args.push(format!("--skypilot-kubeconfig={kc}"));
     }
     args.extend(case.args.iter().map(|s| s.to_string()));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -22,7 +22,7 @@ const CASES: &[(&str, &str)] = &[
 
 fn diff(input: &str, extra: &[&str]) -> (i32, String, String) {
     let dir = tempfile::tempdir().expect("tmp");
-    let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
     let mut args = vec!["diff", &kc];
     args.extend_from_slice(extra);
     let out = skyhelm(&args, input.as_bytes());
@@ -67,7 +67,7 @@ fn exit_codes_follow_diff() {
     let (code, _, _) = diff(&input, &[]);
     assert_eq!(code, 2);
     let dir = tempfile::tempdir().expect("tmp");
-    let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
     let out = skyhelm(&["post-render", &kc], input.as_bytes());
     let (code, text, _) = diff(&String::from_utf8(out.stdout).expect("utf-8"), &[]);
     assert_eq!((code, text.as_str()), (0, "no changes\n"));
@@ -81,7 +81,7 @@ fn diff_file_equals_diff_output() {
     for form in [Form::Helm3, Form::Helm4] {
         let input = render(form, CASES[2].1);
         let dir = tempfile::tempdir().expect("tmp");
-        let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+        let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
         let file = dir.path().join("diff.txt");
         let out = run_with_stdin(
             clean(&mut Command::new(bin())).args(["post-render", &kc]).env("SKYHELM_DIFF_FILE", &file),
@@ -163,7 +163,7 @@ fn secrets_never_appear_in_reports() {
     let kc = kubeconfig_file(dir.path());
     let report = dir.path().join("report.txt");
     let diff_file = dir.path().join("diff.txt");
-    let kc_arg = format!("--kubeconfig={}", kc.display());
+    let kc_arg = format!("--skypilot-kubeconfig={}", kc.display());
     let mut outputs = Vec::new();
     for args in
         [vec!["diff", &kc_arg], vec!["diff", &kc_arg, "--output", "json"], vec!["diff", &kc_arg, "--color", "always"]]

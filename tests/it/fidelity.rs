@@ -109,7 +109,7 @@ fn yaml11_stream_keeps_meaning_and_bytes() {
         std::fs::read_to_string(crate::util::root().join("tests/fixtures/yaml11-stream.yaml")).expect("fixture");
     let dir = tempfile::tempdir().expect("tmp");
     let kc = kubeconfig_file(dir.path());
-    let arg = format!("--kubeconfig={}", kc.display());
+    let arg = format!("--skypilot-kubeconfig={}", kc.display());
     let (out, added) = check(&input, &[&arg]);
     expect_standard_mount(&added);
     let sum = added.annotation.expect("checksum annotation");

@@ -308,7 +308,14 @@ fn mount_kubeconfig_false_mounts_nothing_at_post_render_and_still_checks_context
     // --no-mount still checks context names against the kubeconfig.
     let kc = dir.path().join("kubeconfig");
     let out = skyhelm(
-        &["post-render", "--no-mount", "--kubeconfig", kc.to_str().expect("p"), "--allowed-context", "prod-ue"],
+        &[
+            "post-render",
+            "--no-mount",
+            "--skypilot-kubeconfig",
+            kc.to_str().expect("p"),
+            "--allowed-context",
+            "prod-ue",
+        ],
         rendered.as_bytes(),
     );
     assert_eq!(out.status.code(), Some(1));
@@ -671,8 +678,10 @@ fn contexts_file_checks_names_and_sets_the_rollout_annotation_at_post_render() {
     }
     // Both sources at once is refused.
     let kc = crate::util::kubeconfig_file(dir.path());
-    let out =
-        skyhelm(&["post-render", "--contexts-file", f, "--kubeconfig", kc.to_str().expect("p")], rendered.as_bytes());
+    let out = skyhelm(
+        &["post-render", "--contexts-file", f, "--skypilot-kubeconfig", kc.to_str().expect("p")],
+        rendered.as_bytes(),
+    );
     assert_ne!(out.status.code(), Some(0));
 }
 

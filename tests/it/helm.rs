@@ -180,7 +180,7 @@ fn helm3_template_mounts_the_secret_and_changes_nothing_else() {
         "--post-renderer",
         b.to_str().expect("path"),
         "--post-renderer-args",
-        &format!("--kubeconfig={}", kc.display()),
+        &format!("--skypilot-kubeconfig={}", kc.display()),
     ]);
     let (plain_j, post_j) = (k8s_json(&plain), k8s_json(&post));
     others_unchanged(&plain_j, &post_j);
@@ -236,7 +236,7 @@ fn helm3_reports_skyhelm_errors() {
 fn helm3_and_helm4_write_the_list_that_keeps_in_cluster() {
     let dir = tempfile::tempdir().expect("tmp");
     let kc = kubeconfig_file(dir.path());
-    let kc_arg = format!("--kubeconfig={}", kc.display());
+    let kc_arg = format!("--skypilot-kubeconfig={}", kc.display());
     let b = bin();
     let h3 = Helm::new("helm3");
     let out3 = h3.ok(&[
@@ -274,7 +274,7 @@ fn helm4_template_and_dry_run_install_through_the_plugin() {
     let dir = tempfile::tempdir().expect("tmp");
     let kc = kubeconfig_file(dir.path());
     let vf = values_file(dir.path(), GOOD_CONFIG);
-    let kc_arg = format!("--post-renderer-args=--kubeconfig={}", kc.display());
+    let kc_arg = format!("--post-renderer-args=--skypilot-kubeconfig={}", kc.display());
     let plain = helm.ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf]);
     let post = helm.ok(&["template", "sky", CHART, "-n", "skypilot", "-f", &vf, "--post-renderer", "skyhelm", &kc_arg]);
     let (plain_j, post_j) = (k8s_json(&plain), k8s_json(&post));

@@ -115,9 +115,13 @@ fn duplicate_keys_are_reported_by_line_and_column_never_quoted() {
         (vec!["doctor", "--kubeconfig", secret, "--output", "json"], b"", "line 6, column 3"),
         (vec!["kubeconfig", "pack", "--kubeconfig", kc, "--context", "c"], b"", "line 15, column 5"),
         (vec!["kubeconfig", "pack", "--kubeconfig", secret, "--context", "c"], b"", "line 6, column 3"),
-        (vec!["post-render", "--kubeconfig", kc, "--report-file", rf], stream, "line 15, column 5"),
-        (vec!["diff", "--kubeconfig", kc, "--report-file", rf], stream, "line 15, column 5"),
-        (vec!["diff", "--kubeconfig", secret, "--output", "json", "--report-file", rf], stream, "line 6, column 3"),
+        (vec!["post-render", "--skypilot-kubeconfig", kc, "--report-file", rf], stream, "line 15, column 5"),
+        (vec!["diff", "--skypilot-kubeconfig", kc, "--report-file", rf], stream, "line 15, column 5"),
+        (
+            vec!["diff", "--skypilot-kubeconfig", secret, "--output", "json", "--report-file", rf],
+            stream,
+            "line 6, column 3",
+        ),
     ] {
         let _ = std::fs::remove_file(&report);
         let out = skyhelm(&args, stdin);
@@ -523,7 +527,7 @@ fn context_names_reach_messages_without_terminal_escapes() {
     for extra in [&[][..], &["--allow-unknown-contexts"][..]] {
         let mut args = vec![
             "post-render".to_string(),
-            format!("--kubeconfig={}", kc.display()),
+            format!("--skypilot-kubeconfig={}", kc.display()),
             format!("--report-file={}", report.display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));

@@ -359,7 +359,7 @@ fn post_render_notes_show_kubeconfig_names_without_terminal_escapes() {
     let out = skyhelm(
         &[
             "post-render",
-            "--kubeconfig",
+            "--skypilot-kubeconfig",
             kc.to_str().unwrap(),
             "--allowed-context",
             "p\u{1b}[31m",

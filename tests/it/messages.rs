@@ -40,11 +40,13 @@ fn post_render_options_may_come_before_post_render_and_diff() {
     let kc = kc.to_str().unwrap();
     for form in [Form::Helm3, Form::Helm4] {
         let input = render(form, GOOD);
-        let out = skyhelm(&["--config", cfg, "post-render", "--kubeconfig", kc], input.as_bytes());
+        let out = skyhelm(&["--config", cfg, "post-render", "--skypilot-kubeconfig", kc], input.as_bytes());
         assert!(out.status.success(), "{}", text(&out.stderr));
         assert!(text(&out.stdout).contains("secretName: creds-from-config"), "{}", text(&out.stdout));
-        let out =
-            skyhelm(&[&format!("--config={cfg}"), "--kubeconfig", kc, "diff", "--color", "never"], input.as_bytes());
+        let out = skyhelm(
+            &[&format!("--config={cfg}"), "--skypilot-kubeconfig", kc, "diff", "--color", "never"],
+            input.as_bytes(),
+        );
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
         assert!(
             text(&out.stdout)
@@ -64,7 +66,17 @@ fn post_render_options_may_come_before_post_render_and_diff() {
     assert!(text(&out.stdout).contains("secretName: from-flag"), "{}", text(&out.stderr));
     // Repeatable options add up on both sides.
     let out = skyhelm(
-        &["--kubeconfig", kc, "--allowed-context", "train", "diff", "--allowed-context", "prod", "--output", "json"],
+        &[
+            "--skypilot-kubeconfig",
+            kc,
+            "--allowed-context",
+            "train",
+            "diff",
+            "--allowed-context",
+            "prod",
+            "--output",
+            "json",
+        ],
         input.as_bytes(),
     );
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -199,7 +211,7 @@ fn skyhelm_allowed_contexts_is_trimmed_and_named_in_errors() {
     for form in [Form::Helm3, Form::Helm4] {
         let input = render(form, "{}\n");
         let out = run_env(
-            &["post-render", "--kubeconfig", kc],
+            &["post-render", "--skypilot-kubeconfig", kc],
             &[("SKYHELM_ALLOWED_CONTEXTS", " prod , train,, ")],
             None,
             input.as_bytes(),
@@ -217,7 +229,7 @@ fn skyhelm_allowed_contexts_is_trimmed_and_named_in_errors() {
         assert_eq!(config["kubernetes"]["allowed_contexts"], json!(["prod", "train", "in-cluster"]));
 
         let out = run_env(
-            &["post-render", "--kubeconfig", kc],
+            &["post-render", "--skypilot-kubeconfig", kc],
             &[("SKYHELM_ALLOWED_CONTEXTS", "prod, trian")],
             None,
             input.as_bytes(),
@@ -232,7 +244,8 @@ fn skyhelm_allowed_contexts_is_trimmed_and_named_in_errors() {
             "{err}"
         );
         // The flag is named when the flag is used; its values are taken as written.
-        let out = skyhelm(&["post-render", "--kubeconfig", kc, "--allowed-context", "trian"], input.as_bytes());
+        let out =
+            skyhelm(&["post-render", "--skypilot-kubeconfig", kc, "--allowed-context", "trian"], input.as_bytes());
         assert!(text(&out.stderr).contains(": --allowed-context: context `trian` is not in the kubeconfig"));
     }
 }
@@ -280,7 +293,7 @@ fn no_parser_library_hints_in_messages() {
     let kc = dir.path().join("kc");
     std::fs::write(&kc, "apiVersion: v1\nkind: Config\nusers:\n- name: ~\n").expect("write");
     let kcs = kc.to_str().unwrap();
-    let out = skyhelm(&["post-render", "--kubeconfig", kcs], input.as_bytes());
+    let out = skyhelm(&["post-render", "--skypilot-kubeconfig", kcs], input.as_bytes());
     let msg = "failed to parse kubeconfig YAML: a value of the wrong type or form (line 4, column 9)";
     // The first line is the error; post-render adds where its report is kept (`skyhelm last`).
     let stderr = text(&out.stderr);
@@ -288,7 +301,7 @@ fn no_parser_library_hints_in_messages() {
     let (_, v) = doctor_json(&["--kubeconfig", kcs], b"");
     assert_eq!(v["findings"][0]["message"], msg);
     std::fs::write(&kc, format!("{KUBECONFIG}kind: Config\n")).expect("write");
-    let out = skyhelm(&["post-render", "--kubeconfig", kcs], input.as_bytes());
+    let out = skyhelm(&["post-render", "--skypilot-kubeconfig", kcs], input.as_bytes());
     assert_eq!(out.status.code(), Some(1));
     clean_of_hints("kubeconfig", &text(&out.stderr));
     let out = skyhelm(&["doctor", "--kubeconfig", kcs], b"");
@@ -314,7 +327,8 @@ fn the_report_file_ends_with_one_newline() {
     let r = report.to_str().unwrap();
     let kc = kubeconfig_file(dir.path());
     let input = render(Form::Helm3, GOOD);
-    let out = skyhelm(&["post-render", "--kubeconfig", kc.to_str().unwrap(), "--report-file", r], input.as_bytes());
+    let out =
+        skyhelm(&["post-render", "--skypilot-kubeconfig", kc.to_str().unwrap(), "--report-file", r], input.as_bytes());
     assert!(out.status.success());
     let ok = std::fs::read_to_string(&report).expect("report");
     assert!(ok.ends_with("\n") && !ok.ends_with("\n\n"), "{ok:?}");
@@ -343,7 +357,7 @@ fn cluster_scoped_resources_have_no_namespace_in_diff_headers() {
     for form in [Form::Helm3, Form::Helm4] {
         let input = render(form, &values);
         for extra in [&[][..], &["--namespace", "skypilot"][..]] {
-            let mut args = vec!["diff", "--kubeconfig", kc, "--color", "never"];
+            let mut args = vec!["diff", "--skypilot-kubeconfig", kc, "--color", "never"];
             args.extend_from_slice(extra);
             let out = skyhelm(&args, input.as_bytes());
             let headers: Vec<String> = text(&out.stdout)

@@ -147,7 +147,7 @@ fn file_server(dir: PathBuf) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String
 }
 
 fn kubeconfig_arg() -> String {
-    format!("--post-renderer-args=--kubeconfig={}", root().join("examples/kubeconfig").display())
+    format!("--post-renderer-args=--skypilot-kubeconfig={}", root().join("examples/kubeconfig").display())
 }
 
 /// The Deployment of a render mounts the kubeconfig Secret (checked with Kubernetes' reader).

@@ -24,7 +24,7 @@ fn run(input: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let report = dir.path().join("report.txt");
     let mut args = vec!["post-render".to_string(), format!("--report-file={}", report.display())];
     if !extra.contains(&"--no-kubeconfig") {
-        args.push(format!("--kubeconfig={kc}"));
+        args.push(format!("--skypilot-kubeconfig={kc}"));
     }
     args.extend(extra.iter().filter(|a| **a != "--no-kubeconfig").map(|s| s.to_string()));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -278,7 +278,8 @@ fn unset_list_with_a_current_context_that_names_no_context_is_refused() {
     let kc = dir.path().join("kc");
     std::fs::write(&kc, crate::util::KUBECONFIG.replace("current-context: prod", "current-context: gone")).expect("kc");
     for form in FORMS {
-        let r = run(&render(form, "{}\n"), &["--no-kubeconfig", &format!("--kubeconfig={}", kc.display())], &[]);
+        let r =
+            run(&render(form, "{}\n"), &["--no-kubeconfig", &format!("--skypilot-kubeconfig={}", kc.display())], &[]);
         refused(&r, &format!("{form:?}"), &["the kubeconfig's current-context `gone` names no context in it"]);
     }
 }

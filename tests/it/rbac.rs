@@ -16,7 +16,7 @@ const VERBS: &[&str] = &["get", "list", "watch", "create", "update", "patch", "d
 
 fn post_render(input: &str, extra: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("tmp");
-    let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
     let mut args = vec!["post-render", kc.as_str()];
     args.extend_from_slice(extra);
     let out = skyhelm(&args, input.as_bytes());
@@ -198,7 +198,7 @@ fn no_in_cluster_context_needs_no_permissions() {
 
 fn audit_report(values: &str) -> String {
     let dir = tempfile::tempdir().expect("tmp");
-    let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
     let out = skyhelm(&["diff", &kc, "--rbac", "audit", "--color", "never"], render(Form::Helm3, values).as_bytes());
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(!text.contains("has been added"), "audit adds nothing");
@@ -488,7 +488,7 @@ fn tighten_reports_every_rewrite_and_what_it_leaves() {
     for form in [Form::Helm3, Form::Helm4] {
         let input = render_shape(Shape::Y2025, form, CONFIG);
         let dir = tempfile::tempdir().expect("tmp");
-        let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+        let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
         let out = skyhelm(&["diff", &kc, "--rbac", "tighten", "--color", "never"], input.as_bytes());
         let text = String::from_utf8(out.stdout).expect("utf-8");
         // The 2025 ClusterRole lacks storageclasses: added first, with its reason.
@@ -587,7 +587,7 @@ fn default_service_account_is_refused_with_the_fix() {
             &format!("rbac:\n  create: false\n  serviceAccountName: default\n{CONFIG}"),
         );
         let dir = tempfile::tempdir().expect("tmp");
-        let kc = format!("--kubeconfig={}", kubeconfig_file(dir.path()).display());
+        let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
         for mode in ["add", "tighten"] {
             let err = refusal(&input, &["post-render", &kc, "--rbac", mode]);
             assert!(err.contains("Deployment skypilot/sky-api-server"), "{err}");
@@ -612,11 +612,11 @@ fn unknown_namespace_is_refused_not_guessed() {
     assert_ne!(no_ns, API_DEPLOYMENT);
     for mode in ["add", "tighten"] {
         let err = refusal(&no_ns, &["post-render", "--rbac", mode]);
-        assert!(err.contains("neither the documents nor --namespace say which namespace"), "{err}");
-        assert!(err.contains("--namespace NS"), "{err}");
+        assert!(err.contains("neither the documents nor --release-namespace say which namespace"), "{err}");
+        assert!(err.contains("--release-namespace NS"), "{err}");
     }
-    let text =
-        String::from_utf8(skyhelm(&["post-render", "--namespace", "team-a"], no_ns.as_bytes()).stdout).expect("utf-8");
+    let text = String::from_utf8(skyhelm(&["post-render", "--release-namespace", "team-a"], no_ns.as_bytes()).stdout)
+        .expect("utf-8");
     let out = k8s_json(&text);
     let rb = out.iter().find(|d| d["kind"] == "RoleBinding").expect("a RoleBinding");
     assert_eq!(rb["subjects"][0]["namespace"], "team-a");
@@ -677,7 +677,7 @@ fn many_roles_stay_within_memory_budget() {
             .args(["-f", "%M", "-o"])
             .arg(&rss)
             .arg(crate::util::bin())
-            .args(["post-render", "--allow-unknown-contexts", "--rbac", mode, "--kubeconfig"])
+            .args(["post-render", "--allow-unknown-contexts", "--rbac", mode, "--skypilot-kubeconfig"])
             .arg(&kc)
             .stdin(std::fs::File::open(&path).expect("open"))
             .stdout(std::process::Stdio::null())

@@ -103,7 +103,7 @@ fn skyhelm_last_prints_the_last_runs_report() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no post-render run recorded yet"));
 
     let kc = kubeconfig_file(tmp.path());
-    let arg = format!("--kubeconfig={}", kc.display());
+    let arg = format!("--skypilot-kubeconfig={}", kc.display());
     assert!(post_render(&[&arg], &state, API_DEPLOYMENT).status.success());
     let file = state.join("skyhelm/last-run.txt");
     assert_eq!((mode(&file), mode(&state.join("skyhelm"))), (0o600, 0o700));
