@@ -4,6 +4,7 @@
 pub mod allowed_contexts;
 pub mod api_server;
 pub mod change;
+pub mod container_env;
 pub mod kubeconfig_checks;
 pub mod kubeconfig_mount;
 pub mod rbac;
