@@ -336,6 +336,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         in_cluster_exists: None,
         now,
         external_database: false,
+        env: contexts::ContextEnv::default(),
     };
     if let Some(manifests) = &settings.manifests {
         let bytes = read_input(manifests)?;
@@ -344,6 +345,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
                 .map_err(Box::new)?;
         input.in_cluster_name = inspected.facts.in_cluster_name;
         input.in_cluster_exists = Some(inspected.facts.in_cluster_exists);
+        input.env = inspected.facts.env;
         input.allowed = inspected.lists;
         input.external_database = inspected.external_database;
     }
@@ -398,7 +400,7 @@ fn live_findings(text: &[u8], input: &DoctorInput, live: LiveSettings) -> Vec<do
         return Vec::new();
     };
     let allowed = input.allowed.as_deref().unwrap_or_default();
-    let wanted = crate::live::contexts_to_check(&config, allowed, &input.in_cluster_name);
+    let wanted = crate::live::contexts_to_check(&config, allowed, &input.in_cluster_name, &input.env);
     crate::live::client::check_contexts(&config, &wanted, live.timeout, live.allow_exec)
         .iter()
         .flat_map(|(c, r)| crate::live::findings(c, r))

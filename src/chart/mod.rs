@@ -284,6 +284,7 @@ impl ContextSource {
                     in_cluster_exists: None,
                     external_database: false,
                     now: 0,
+                    env: contexts::ContextEnv::default(),
                 };
                 doctor::doctor(&input)
                     .into_iter()
@@ -370,6 +371,7 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
         kubeconfig_contexts: source.map(ContextSource::names),
         current_context: source.and_then(ContextSource::current),
         allow_unknown: false,
+        env: contexts::ContextEnv::default(),
     };
     let mut plan = ContextPlan { global: None, workspaces: Vec::new(), notes: Vec::new(), used: Vec::new() };
     let (label, global) = match (&env.allowed_contexts, global_config_list(&env.config)) {

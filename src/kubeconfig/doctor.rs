@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::cert;
-use crate::policy::contexts::{self, AllowedList, ContextFacts, NameClass};
+use crate::policy::contexts::{self, AllowedList, ContextEnv, ContextFacts, NameClass};
 use crate::rules::change::Severity;
 
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -37,6 +37,16 @@ pub struct DoctorInput<'a> {
     pub now: i64,
     /// The manifests set `SKYPILOT_DB_CONNECTION_URI`: the allowed lists are in that database.
     pub external_database: bool,
+    /// SkyPilot's other context settings on the API container (from the manifests).
+    pub env: ContextEnv,
+}
+
+impl DoctorInput<'_> {
+    /// Whether a context named like the in-cluster context is the pod's own (as
+    /// [`context_findings`] takes it): never when the name is not known at render time.
+    fn in_cluster_shadows(&self) -> Option<bool> {
+        if self.env.in_cluster_name_unknown.is_some() { Some(false) } else { self.in_cluster_exists }
+    }
 }
 
 /// The most of a finding's message that is shown (its own words and the names it quotes).
@@ -294,12 +304,12 @@ pub fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Op
 fn check_entries(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
     let (mut clusters, mut users) = (vec![false; c.clusters.len()], vec![false; c.auth_infos.len()]);
     for ctx in &c.contexts {
-        for f in context_findings(c, &ctx.name, &input.in_cluster_name, input.in_cluster_exists, input.now) {
+        for f in context_findings(c, &ctx.name, &input.in_cluster_name, input.in_cluster_shadows(), input.now) {
             if !out.contains(&f) {
                 out.push(f);
             }
         }
-        if ctx.name == input.in_cluster_name && input.in_cluster_exists != Some(false) {
+        if ctx.name == input.in_cluster_name && input.in_cluster_shadows() != Some(false) {
             continue;
         }
         let (cl, u) = context_entries(c, &ctx.name);
@@ -490,6 +500,16 @@ fn inet_aton(s: &str) -> Option<std::net::Ipv4Addr> {
 /// contexts (static; `live::client::check_contexts` is the one that contacts them).
 fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
     let names: Vec<String> = c.contexts.iter().map(|x| x.name.clone()).collect();
+    if let Some(source) = &input.env.in_cluster_name_unknown
+        && input.in_cluster_exists != Some(false)
+    {
+        out.push(finding(
+            Severity::Warning,
+            "in-cluster-name-unknown",
+            "API server",
+            format!("{} comes from {source}, which cannot be known at render time: no context can be checked for being shadowed by the in-cluster context, and names that match no context may be it", contexts::IN_CLUSTER_NAME_ENV),
+        ));
+    }
     let Some(lists) = &input.allowed else {
         if input.external_database {
             out.push(finding(
@@ -515,14 +535,10 @@ fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Fin
         kubeconfig_contexts: Some(names.clone()),
         current_context: c.current_context.clone(),
         allow_unknown: false,
+        env: input.env.clone(),
     };
-    let mut used: Vec<String> = Vec::new();
-    let mut all = false;
+    let used = contexts::used_by_lists(lists, &facts);
     for (list, value) in lists {
-        match value.used_kubeconfig_contexts(&facts) {
-            None => all = true,
-            Some(v) => used.extend(v),
-        }
         let AllowedList::Names(items) = value else { continue };
         for name in items {
             let message = match contexts::classify(name, &facts) {
@@ -541,7 +557,7 @@ fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Fin
             out.push(finding(Severity::Error, "allowed-not-found", format!("context {name}"), message));
         }
     }
-    if !all {
+    if let Some(used) = used {
         for n in names.iter().filter(|n| !used.contains(n) && **n != input.in_cluster_name) {
             out.push(finding(Severity::Warning, "context-not-allowed", format!("context {n}"), "not allowed by any allowed_contexts list: its credentials would be shipped for nothing; leave it out (`skyhelm kubeconfig pack`)"));
         }

@@ -8,7 +8,7 @@ use base64::Engine;
 use kube::config::{AuthInfo, Cluster, Kubeconfig};
 use secrecy::ExposeSecret;
 
-use crate::policy::contexts::{AllowedList, ContextFacts};
+use crate::policy::contexts::{AllowedList, ContextEnv, ContextFacts};
 use crate::policy::minimal_rbac::{self, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::Severity;
 
@@ -47,18 +47,21 @@ pub enum LiveResult {
 
 /// The contexts `doctor --live` contacts: the contexts of `config` that the allowed lists use
 /// (every one for a list that allows all), each once, in the lists' order.
-pub fn contexts_to_check(config: &Kubeconfig, allowed: &[(String, AllowedList)], in_cluster_name: &str) -> Vec<String> {
+pub fn contexts_to_check(
+    config: &Kubeconfig,
+    allowed: &[(String, AllowedList)],
+    in_cluster_name: &str,
+    env: &ContextEnv,
+) -> Vec<String> {
     let names: Vec<String> = config.contexts.iter().map(|c| c.name.clone()).collect();
     let facts = ContextFacts {
         in_cluster_name: in_cluster_name.to_string(),
+        env: env.clone(),
         current_context: config.current_context.clone(),
         kubeconfig_contexts: Some(names.clone()),
         ..Default::default()
     };
-    let mut wanted: Vec<String> = Vec::new();
-    for (_, list) in allowed {
-        wanted.extend(list.used_kubeconfig_contexts(&facts).unwrap_or_else(|| names.clone()));
-    }
+    let mut wanted = crate::policy::contexts::used_by_lists(allowed, &facts).unwrap_or_else(|| names.clone());
     let mut seen = Vec::new();
     wanted.retain(|n| {
         names.contains(n) && !seen.contains(n) && {

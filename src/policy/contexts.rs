@@ -10,6 +10,68 @@
 pub const DEFAULT_IN_CLUSTER: &str = "in-cluster";
 pub const SSH_PREFIX: &str = "ssh-";
 pub const ALL: &str = "all";
+/// Renames the in-cluster context (SkyPilot: `os.environ.get(NAME) or 'in-cluster'`).
+pub const IN_CLUSTER_NAME_ENV: &str = "SKYPILOT_IN_CLUSTER_CONTEXT_NAME";
+/// True: a list unset everywhere (the workspace's and the global one) means every context.
+pub const ALLOW_ALL_ENV: &str = "SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS";
+/// False: the in-cluster context is left out of every list SkyPilot derives (`all`, the
+/// allow-all variable, an unset list); an explicit list is used as written.
+pub const INCLUDES_IN_CLUSTER_ENV: &str = "SKYPILOT_ALL_KUBERNETES_CONTEXTS_INCLUDES_IN_CLUSTER";
+
+/// A boolean option as SkyPilot reads it (`env_options.Options.get`: `os.getenv(name,
+/// str(default)).lower() in ('true', '1')`): only `true` and `1`, any case, are true; an empty
+/// value is false; unset is the default.
+pub fn env_flag(value: Option<&str>, default: bool) -> bool {
+    value.map_or(default, |v| matches!(v.to_lowercase().as_str(), "true" | "1"))
+}
+
+/// A boolean option of the API container, or where it comes from when its value is not known at
+/// render time (the text is safe to show).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnvFlag {
+    Is(bool),
+    Unknown(String),
+}
+
+/// What the API container's environment says about contexts, besides the in-cluster name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextEnv {
+    /// `SKYPILOT_IN_CLUSTER_CONTEXT_NAME` is set to a value not known at render time: from
+    /// where (safe to show). [`ContextFacts::in_cluster_name`] is then only a placeholder.
+    pub in_cluster_name_unknown: Option<String>,
+    /// [`ALLOW_ALL_ENV`].
+    pub allow_all: EnvFlag,
+    /// [`INCLUDES_IN_CLUSTER_ENV`].
+    pub includes_in_cluster: EnvFlag,
+}
+
+impl Default for ContextEnv {
+    fn default() -> Self {
+        ContextEnv { in_cluster_name_unknown: None, allow_all: EnvFlag::Is(false), includes_in_cluster: EnvFlag::Is(true) }
+    }
+}
+
+/// Why skyhelm adds the in-cluster name to no list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InClusterOff {
+    /// [`INCLUDES_IN_CLUSTER_ENV`] is false: the admin opted out.
+    OptedOut,
+    /// [`INCLUDES_IN_CLUSTER_ENV`] comes from this source.
+    OptOutUnknown(String),
+    /// [`IN_CLUSTER_NAME_ENV`] comes from this source.
+    NameUnknown(String),
+}
+
+/// What an unset list (unset in the workspace and globally) means to SkyPilot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsetMeans {
+    /// The kubeconfig's current-context (the in-cluster context when there is none).
+    CurrentContext,
+    /// Every context ([`ALLOW_ALL_ENV`] is true).
+    All,
+    /// Either: [`ALLOW_ALL_ENV`] comes from this source.
+    Unknown(String),
+}
 
 /// What decides which contexts exist for the API server.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +85,8 @@ pub struct ContextFacts {
     pub kubeconfig_contexts: Option<Vec<String>>,
     pub current_context: Option<String>,
     pub allow_unknown: bool,
+    /// SkyPilot's other context settings on the API container.
+    pub env: ContextEnv,
 }
 
 /// What happens to one listed name.
@@ -193,6 +257,7 @@ pub fn plan_list(list: &str, scope: Scope, items: &[String], f: &ContextFacts) -
         && !plan.result.is_empty()
         && f.in_cluster_exists
         && f.kubeconfig_mounted
+        && f.in_cluster_off().is_none()
         && !plan.result.contains(&f.in_cluster_name)
     {
         plan.append.push(f.in_cluster_name.clone());
@@ -206,13 +271,48 @@ pub fn plan_list(list: &str, scope: Scope, items: &[String], f: &ContextFacts) -
 }
 
 impl ContextFacts {
-    /// The contexts SkyPilot can use: the kubeconfig's, and the in-cluster one when it exists.
+    /// The contexts SkyPilot can use: the kubeconfig's, and the in-cluster one when it exists
+    /// (and its name is known).
     pub fn available(&self) -> Vec<String> {
         let mut all = self.kubeconfig_contexts.clone().unwrap_or_default();
-        if self.in_cluster_exists && !all.contains(&self.in_cluster_name) {
+        if self.in_cluster_exists && self.env.in_cluster_name_unknown.is_none() && !all.contains(&self.in_cluster_name) {
             all.push(self.in_cluster_name.clone());
         }
         all
+    }
+
+    /// Why skyhelm must add the in-cluster name to no list, if it must not (an opt-out, or a
+    /// setting whose value is unknown at render time).
+    pub fn in_cluster_off(&self) -> Option<InClusterOff> {
+        match (&self.env.includes_in_cluster, &self.env.in_cluster_name_unknown) {
+            (EnvFlag::Is(false), _) => Some(InClusterOff::OptedOut),
+            (EnvFlag::Unknown(source), _) => Some(InClusterOff::OptOutUnknown(source.clone())),
+            (EnvFlag::Is(true), Some(source)) => Some(InClusterOff::NameUnknown(source.clone())),
+            (EnvFlag::Is(true), None) => None,
+        }
+    }
+
+    /// What a list unset everywhere means ([`ALLOW_ALL_ENV`]).
+    pub fn unset_means(&self) -> UnsetMeans {
+        match &self.env.allow_all {
+            EnvFlag::Is(true) => UnsetMeans::All,
+            EnvFlag::Is(false) => UnsetMeans::CurrentContext,
+            EnvFlag::Unknown(source) => UnsetMeans::Unknown(source.clone()),
+        }
+    }
+
+    /// SkyPilot can use the in-cluster context through `list` (a workspace's `Unset` is taken
+    /// as unset everywhere). False when the name is unknown.
+    pub fn reaches_in_cluster(&self, list: &AllowedList) -> bool {
+        if !self.in_cluster_exists || self.env.in_cluster_name_unknown.is_some() {
+            return false;
+        }
+        let derived = self.env.includes_in_cluster == EnvFlag::Is(true);
+        match list {
+            AllowedList::All => derived,
+            AllowedList::Unset => derived && self.unset_means() == UnsetMeans::All,
+            AllowedList::Names(n) => n.contains(&self.in_cluster_name),
+        }
     }
 }
 
@@ -231,13 +331,17 @@ pub enum NameClass {
     AmbiguousCase(Vec<String>),
     /// Matches none; the nearest names.
     Unknown(Vec<String>),
+    /// Matches no kubeconfig context, but may be the in-cluster context, whose name is not
+    /// known at render time: kept as written.
+    MaybeInCluster,
 }
 
 pub fn classify(name: &str, f: &ContextFacts) -> NameClass {
     if name.starts_with(SSH_PREFIX) {
         return NameClass::Ssh;
     }
-    if name == f.in_cluster_name {
+    let name_unknown = f.env.in_cluster_name_unknown.is_some();
+    if name == f.in_cluster_name && !name_unknown {
         return NameClass::InCluster;
     }
     let Some(available) = &f.kubeconfig_contexts else { return NameClass::Exact };
@@ -247,6 +351,7 @@ pub fn classify(name: &str, f: &ContextFacts) -> NameClass {
     let same_case: Vec<String> =
         f.available().into_iter().filter(|a| a.to_lowercase() == name.to_lowercase()).collect();
     match same_case.len() {
+        0 if name_unknown && f.in_cluster_exists => NameClass::MaybeInCluster,
         0 => NameClass::Unknown(nearest(name, &f.available())),
         1 => NameClass::CaseOf(same_case.into_iter().next().unwrap_or_default()),
         _ => NameClass::AmbiguousCase(same_case),
@@ -275,7 +380,7 @@ fn resolve_item(
             ));
             Ok((ItemOp::Remove, None))
         }
-        NameClass::Exact => Ok((ItemOp::Keep, Some(name.into()))),
+        NameClass::Exact | NameClass::MaybeInCluster => Ok((ItemOp::Keep, Some(name.into()))),
         NameClass::CaseOf(one) => {
             plan.reasons.push(format!(
                 "`{}` corrected to `{}` (context names match exactly, case included)",
@@ -313,19 +418,42 @@ impl AllowedList {
         }
     }
 
-    /// The contexts SkyPilot will use from the kubeconfig with this list (None: all of them).
+    /// The contexts SkyPilot will use from the kubeconfig with this list (None: all of them, or
+    /// perhaps all when [`ALLOW_ALL_ENV`] is unknown).
     pub fn used_kubeconfig_contexts(&self, f: &ContextFacts) -> Option<Vec<String>> {
         match self {
             AllowedList::All => None,
-            AllowedList::Unset => Some(f.current_context.iter().cloned().collect()),
+            AllowedList::Unset => match f.unset_means() {
+                UnsetMeans::CurrentContext => Some(f.current_context.iter().cloned().collect()),
+                UnsetMeans::All | UnsetMeans::Unknown(_) => None,
+            },
             AllowedList::Names(n) => Some(n.clone()),
         }
     }
 }
 
-/// The global list to write when it is unset: only when both sources exist.
+/// The kubeconfig contexts `lists` use together (None: every context). The first list is the
+/// global one; a later (workspace) list that is unset falls back to it, as SkyPilot's
+/// `get_workspace_cloud` lookup does.
+pub fn used_by_lists(lists: &[(String, AllowedList)], f: &ContextFacts) -> Option<Vec<String>> {
+    let mut used = Vec::new();
+    for (i, (_, list)) in lists.iter().enumerate() {
+        if i > 0 && *list == AllowedList::Unset {
+            continue;
+        }
+        used.extend(list.used_kubeconfig_contexts(f)?);
+    }
+    Some(used)
+}
+
+/// The global list to write when it is unset: only when both sources exist, SkyPilot would use
+/// only the current-context ([`ALLOW_ALL_ENV`] false) and skyhelm may add the in-cluster name
+/// ([`ContextFacts::in_cluster_off`]); otherwise the list is left unset.
 pub fn plan_unset(f: &ContextFacts) -> Result<Option<Vec<String>>, ContextError> {
-    if !(f.in_cluster_exists && f.kubeconfig_mounted) {
+    if !(f.in_cluster_exists && f.kubeconfig_mounted)
+        || f.unset_means() != UnsetMeans::CurrentContext
+        || f.in_cluster_off().is_some()
+    {
         return Ok(None);
     }
     if f.kubeconfig_contexts.is_none() {
@@ -350,6 +478,7 @@ mod tests {
             kubeconfig_contexts: Some(vec!["Prod-EU".into(), "train-us".into(), "in-cluster".into()]),
             current_context: Some("Prod-EU".into()),
             allow_unknown: false,
+            env: ContextEnv::default(),
         }
     }
 

@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::policy::contexts::{
-    self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope, shown,
+    self, AllowedList, ContextEnv, ContextError, ContextFacts, EnvFlag, InClusterOff, ItemOp, ListPlan, NameClass,
+    Scope, shown,
 };
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
@@ -13,13 +14,15 @@ use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
 
 use super::{
     RuleError,
-    api_server::{ApiServer, env_value},
+    api_server::ApiServer,
+    container_env::{ContainerEnv, EnvValue},
 };
 
 pub const CONFIG_VOLUME: &str = "skypilot-config";
 pub const CONFIG_KEY: &str = "config.yaml";
 pub const DB_ENV: &str = "SKYPILOT_DB_CONNECTION_URI";
-pub const IN_CLUSTER_NAME_ENV: &str = "SKYPILOT_IN_CLUSTER_CONTEXT_NAME";
+pub use contexts::IN_CLUSTER_NAME_ENV;
+use contexts::{ALLOW_ALL_ENV as ALLOW_ALL, INCLUDES_IN_CLUSTER_ENV as INCLUDES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ContextsError {
@@ -72,26 +75,50 @@ fn note(severity: Severity, message: String) -> Note {
     Note { severity, rule: RuleId::AllowedContexts, message }
 }
 
-/// What the API server Deployment says about contexts.
+/// What the API server Deployment says about contexts: the token, and SkyPilot's settings in
+/// the API container's environment ([`ContainerEnv`], as the kubelet resolves it).
 pub fn facts(
     m: &Manifests,
     api: &ApiServer,
     s: &ContextSettings,
     kubeconfig_mounted: bool,
 ) -> Result<ContextFacts, ManifestError> {
-    let tree = m.tree(api.doc)?;
-    let in_cluster_name = env_value(tree, api.container, IN_CLUSTER_NAME_ENV)
-        .and_then(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-        .unwrap_or(contexts::DEFAULT_IN_CLUSTER)
-        .to_string();
+    let env = ContainerEnv::read(m, api)?;
+    let name = env.get(IN_CLUSTER_NAME_ENV)?.value;
+    let flag = |var: &str, default: bool| -> Result<EnvFlag, ManifestError> {
+        Ok(match env.get(var)?.value {
+            EnvValue::Unset => EnvFlag::Is(default),
+            EnvValue::Known(v) => EnvFlag::Is(contexts::env_flag(Some(&v), default)),
+            EnvValue::Unknown { source, .. } => EnvFlag::Unknown(source),
+        })
+    };
     Ok(ContextFacts {
-        in_cluster_name,
+        in_cluster_name: name.non_empty().unwrap_or(contexts::DEFAULT_IN_CLUSTER).to_string(),
         in_cluster_exists: token_mounted(m, api)?,
         kubeconfig_mounted,
         kubeconfig_contexts: s.kubeconfig.map(LoadedKubeconfig::context_names),
         current_context: s.kubeconfig.and_then(|k| k.current_context().map(str::to_string)),
         allow_unknown: s.allow_unknown,
+        env: ContextEnv {
+            in_cluster_name_unknown: match name {
+                EnvValue::Unknown { source, .. } => Some(source),
+                _ => None,
+            },
+            allow_all: flag(contexts::ALLOW_ALL_ENV, false)?,
+            includes_in_cluster: flag(contexts::INCLUDES_IN_CLUSTER_ENV, true)?,
+        },
+    })
+}
+
+/// Where SkyPilot keeps its config: in the external database when `SKYPILOT_DB_CONNECTION_URI`
+/// is set to a non-empty value (SkyPilot: `if db_url:`). Some(source): a source not in the
+/// stream may set it.
+fn external_database(m: &Manifests, api: &ApiServer) -> Result<(bool, Option<String>), ManifestError> {
+    Ok(match ContainerEnv::read(m, api)?.get(DB_ENV)?.value {
+        EnvValue::Known(v) => (!v.is_empty(), None),
+        EnvValue::Unset => (false, None),
+        EnvValue::Unknown { certain: true, .. } => (true, None),
+        EnvValue::Unknown { source, certain: false } => (false, Some(source)),
     })
 }
 
@@ -165,21 +192,27 @@ pub fn run(
 }
 
 /// The config to check, or None (with a note) when the API server keeps its config in an
-/// external database or its ConfigMap is not in the stream. Warns when the in-cluster
-/// context's name comes through `valueFrom`.
+/// external database or its ConfigMap is not in the stream. Notes what SkyPilot's context
+/// settings on the API container change ([`env_notes`]).
 fn config_to_check<'m>(
     m: &'m Manifests,
     api: &ApiServer,
     facts: &ContextFacts,
     notes: &mut Vec<Note>,
 ) -> Result<Option<LoadedConfig<'m>>, RuleError> {
-    let tree = m.tree(api.doc)?;
-    if env_value(tree, api.container, DB_ENV).is_some() {
+    let (external, maybe) = external_database(m, api)?;
+    if external {
         notes.push(note(
             Severity::Info,
             format!("{DB_ENV} is set: the API server keeps its config in the external database and the chart requires the ConfigMap config to be null, so allowed_contexts was left alone; set it through SkyPilot (`sky api` / dashboard)"),
         ));
         return Ok(None);
+    }
+    if let Some(source) = maybe {
+        notes.push(note(
+            Severity::Warning,
+            format!("{DB_ENV} may be set by {source}: if it is, the API server keeps its config in that database and the allowed_contexts checked here are not the ones it uses"),
+        ));
     }
     let loaded = match load_config(m, api)? {
         ConfigSource::Found(l) => l,
@@ -194,13 +227,36 @@ fn config_to_check<'m>(
             return Ok(None);
         }
     };
-    if let Some((_, None)) = env_value(tree, api.container, IN_CLUSTER_NAME_ENV) {
-        notes.push(note(
+    notes.extend(env_notes(facts));
+    Ok(Some(loaded))
+}
+
+/// What SkyPilot's context settings on the API container mean for the in-cluster fix.
+fn env_notes(f: &ContextFacts) -> Vec<Note> {
+    let mut out = Vec::new();
+    if let Some(source) = &f.env.in_cluster_name_unknown
+        && f.in_cluster_exists
+    {
+        out.push(note(
             Severity::Warning,
-            format!("{IN_CLUSTER_NAME_ENV} is set through valueFrom: its value is unknown at render time, so the lists were judged with the in-cluster context named `{}`", shown(&facts.in_cluster_name)),
+            format!("{IN_CLUSTER_NAME_ENV} comes from {source}, which cannot be known at render time: skyhelm adds the in-cluster context to no list, and names that match no kubeconfig context are kept (one may be the in-cluster context); set it with `value:` to have it checked"),
         ));
     }
-    Ok(Some(loaded))
+    if !(f.in_cluster_exists && f.kubeconfig_mounted) {
+        return out;
+    }
+    match f.in_cluster_off() {
+        Some(InClusterOff::OptedOut) => out.push(note(
+            Severity::Info,
+            format!("{INCLUDES} is false: the in-cluster context was opted out, so skyhelm adds `{}` to no list (SkyPilot leaves it out of `all`, of {ALLOW_ALL} and of an unset list, and uses an explicit list as written)", shown(&f.in_cluster_name)),
+        )),
+        Some(InClusterOff::OptOutUnknown(source)) => out.push(note(
+            Severity::Warning,
+            format!("{INCLUDES} comes from {source}, which cannot be known at render time (false opts the in-cluster context out): skyhelm adds the in-cluster context to no list"),
+        )),
+        Some(InClusterOff::NameUnknown(_)) | None => {}
+    }
+    out
 }
 
 /// The plan for config.yaml, refused when a key it read is written twice.
@@ -480,8 +536,7 @@ pub struct DeployedContexts {
 pub fn deployed_contexts(m: &Manifests, api: &ApiServer) -> Result<DeployedContexts, RuleError> {
     let s = ContextSettings { kubeconfig: None, explicit: &[], explicit_source: "", allow_unknown: false };
     let facts = facts(m, api, &s, true)?;
-    let tree = m.tree(api.doc)?;
-    let external_database = env_value(tree, api.container, DB_ENV).is_some();
+    let external_database = external_database(m, api)?.0;
     let lists = if external_database {
         None
     } else {
@@ -537,12 +592,7 @@ fn plan_config(
     };
     let global = planner.root.and_then(|r| config.get(r, "kubernetes")).filter(|&k| config.is_map(k));
     let global_final = planner.global_list(global, explicit, source)?;
-    let global_has_in_cluster = f.in_cluster_exists
-        && match &global_final {
-            AllowedList::All => true,
-            AllowedList::Names(n) => n.contains(&f.in_cluster_name),
-            AllowedList::Unset => false,
-        };
+    let global_has_in_cluster = f.reaches_in_cluster(&global_final);
     planner.plan.lists.push((GLOBAL.to_string(), global_final));
     let workspaces = planner.root.and_then(|r| config.get(r, "workspaces"));
     planner.workspace_lists(workspaces, global_has_in_cluster)?;
@@ -798,7 +848,7 @@ impl Planner<'_> {
                 continue;
             };
             match contexts::classify(name, f) {
-                NameClass::Ssh | NameClass::InCluster | NameClass::Exact => {}
+                NameClass::Ssh | NameClass::InCluster | NameClass::Exact | NameClass::MaybeInCluster => {}
                 NameClass::CaseOf(one) if written.contains(&one) => {
                     errors.push(ContextError::KeyClash { list: label.into(), name: name.into(), existing: one })
                 }

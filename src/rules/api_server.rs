@@ -1,7 +1,7 @@
 //! Finds the SkyPilot API server: the Deployment whose pod template has the API container.
 
 use crate::stream::{DocIndex, DocRef, ManifestError, Manifests, ResourceId};
-use crate::yaml::{NodeId, Tree};
+use crate::yaml::NodeId;
 
 use super::RuleError;
 
@@ -141,19 +141,4 @@ impl ApiServer {
         }
         found
     }
-}
-
-/// The last entry of the container's `env` named `name` (the one the kubelet uses) and its
-/// `value` (None for `valueFrom`). A name set twice is recorded as a duplicate read, which the
-/// pipeline refuses.
-pub fn env_value<'t>(tree: &'t Tree, container: NodeId, name: &str) -> Option<(NodeId, Option<&'t str>)> {
-    let list = tree.get(container, "env")?;
-    let named: Vec<NodeId> =
-        tree.items(list).iter().copied().filter(|&e| tree.get_str(e, "name") == Some(name)).collect();
-    if let [first, .., last] = named.as_slice()
-        && let (Some(a), Some(b)) = (tree.get(*first, "name"), tree.get(*last, "name"))
-    {
-        tree.record_duplicate(a, b);
-    }
-    named.last().map(|&e| (e, tree.get_str(e, "value")))
 }

@@ -8,7 +8,7 @@
 
 use crate::kubeconfig::doctor::{self, Finding};
 use crate::kubeconfig::{LoadedKubeconfig, cert};
-use crate::policy::contexts::{ContextFacts, shown};
+use crate::policy::contexts::{self, ContextFacts, shown};
 use crate::rules::change::{Note, RuleId, Severity};
 
 use super::allowed_contexts::Lists;
@@ -17,15 +17,7 @@ use super::allowed_contexts::Lists;
 /// them ([`super::allowed_contexts::run`]), None when the stream does not hold them.
 pub fn notes(lists: Option<&Lists>, facts: &ContextFacts, kubeconfig: &LoadedKubeconfig) -> Vec<Note> {
     let names = kubeconfig.context_names();
-    let mut used: Vec<String> = Vec::new();
-    match lists {
-        None => used.clone_from(&names),
-        Some(lists) => {
-            for (_, list) in lists {
-                used.extend(list.used_kubeconfig_contexts(facts).unwrap_or_else(|| names.clone()));
-            }
-        }
-    }
+    let used = lists.and_then(|l| contexts::used_by_lists(l, facts)).unwrap_or_else(|| names.clone());
     let mut contexts: Vec<&String> = Vec::new();
     for n in &used {
         if names.contains(n) && !contexts.contains(&n) {

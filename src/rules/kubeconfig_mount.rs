@@ -5,18 +5,21 @@
 use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
 use serde_json::{Map, Value};
 
-use crate::rules::change::{Change, Intent, RuleId, RuleOutput, Seg, keys};
+use crate::rules::change::{Change, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocRef, ManifestError, Manifests};
 use crate::yaml::{Edit, EditError, Editor, NodeId, Tree};
 
 use super::{
     RuleError,
-    api_server::{ApiServer, env_value},
+    api_server::ApiServer,
+    container_env::{ContainerEnv, EnvValue, Resolved},
 };
 
 pub const VOLUME_NAME: &str = "kube-config";
 pub const MOUNT_PATH: &str = "/root/.kube";
 pub const SSH_MOUNT_PATH: &str = "/var/skypilot/kubeconfig";
+/// The variable naming the kubeconfig files SkyPilot (the kubernetes client) reads.
+pub const KUBECONFIG_ENV: &str = "KUBECONFIG";
 pub const SSH_KUBECONFIG: &str = "/root/.kube/config:/var/skypilot/kubeconfig/config";
 pub const CHECKSUM_ANNOTATION: &str = "skyhelm.io/kubeconfig-sha256";
 /// What [`MountError::PathTaken`] says of a mount whose volume the pod does not define.
@@ -36,6 +39,10 @@ pub enum MountError {
         "{at}: KUBECONFIG is set to `{value}`, which does not include {wanted}; SkyPilot would not read the mounted kubeconfig"
     )]
     KubeconfigEnv { at: DocRef, value: String, wanted: String },
+    #[error(
+        "{at}: KUBECONFIG comes from {from}, which cannot be known at render time; SkyPilot reads the mounted kubeconfig only if it includes {wanted}: set it with `value:`"
+    )]
+    KubeconfigEnvUnknown { at: DocRef, from: String, wanted: String },
 }
 
 /// What mounting needs to know about the API server.
@@ -126,8 +133,8 @@ struct Pod<'m> {
     editor: Editor<'m>,
     vols: Vec<VolumeInfo>,
     mnts: Vec<MountInfo>,
-    /// The container's KUBECONFIG entry and its `value` (None for `valueFrom`).
-    kubeconfig_env: Option<(NodeId, Option<&'m str>)>,
+    /// The container's KUBECONFIG ([`ContainerEnv`]).
+    kubeconfig_env: Resolved,
     /// SSH node pools are set up (their Secret is mounted, or KUBECONFIG names their file).
     ssh_mode: bool,
     /// Where the kubeconfig Secret goes.
@@ -141,6 +148,8 @@ struct Pending {
     reasons: Vec<String>,
     paths: Vec<String>,
     intents: Vec<Intent>,
+    /// Warnings.
+    notes: Vec<String>,
 }
 
 impl Pending {
@@ -167,7 +176,12 @@ impl Pending {
                 intents: self.intents,
             }]
         };
-        RuleOutput { changes, ..RuleOutput::default() }
+        let notes = self
+            .notes
+            .into_iter()
+            .map(|message| Note { severity: Severity::Warning, rule: RuleId::KubeconfigMount, message })
+            .collect();
+        RuleOutput { changes, notes, ..RuleOutput::default() }
     }
 }
 
@@ -176,10 +190,10 @@ impl<'m> Pod<'m> {
         let tree = m.tree(api.doc)?;
         let vols = volumes(tree, api.pod_spec);
         let mnts = mounts(tree, api.container);
-        let kubeconfig_env = env_value(tree, api.container, "KUBECONFIG");
+        let kubeconfig_env = ContainerEnv::read(m, api)?.get(KUBECONFIG_ENV)?;
         let ssh_secret = format!("{}-ssh-node-pools", api.fullname);
         let ssh_mode = vols.iter().any(|v| v.secret.as_deref() == Some(ssh_secret.as_str()))
-            || kubeconfig_env.is_some_and(|(_, v)| v == Some(SSH_KUBECONFIG));
+            || kubeconfig_env.value == EnvValue::Known(SSH_KUBECONFIG.into());
         Ok(Pod {
             m,
             api,
@@ -315,10 +329,12 @@ impl<'m> Pod<'m> {
             // KUBECONFIG replaces the default ~/.kube/config: it must name the mounted file.
             (format!("{MOUNT_PATH}/config"), Some("~/.kube/config"))
         };
-        match self.kubeconfig_env {
-            None if self.ssh_mode => {
+        let line = self.kubeconfig_env.entry.map(|e| self.tree.node(e).line);
+        match &self.kubeconfig_env.value {
+            // An `env` entry overrides what an `envFrom` source not in the stream may set.
+            EnvValue::Unset | EnvValue::Unknown { certain: false, .. } if self.ssh_mode => {
                 let env =
-                    EnvVar { name: "KUBECONFIG".into(), value: Some(SSH_KUBECONFIG.into()), ..Default::default() };
+                    EnvVar { name: KUBECONFIG_ENV.into(), value: Some(SSH_KUBECONFIG.into()), ..Default::default() };
                 out.push(
                     self.editor
                         .push_to_list(self.api.container, "env", &to_value(&env))
@@ -329,17 +345,20 @@ impl<'m> Pod<'m> {
                 );
                 Ok(())
             }
-            None => Ok(()),
-            Some((node, value)) => {
-                if value.is_some_and(|v| v.split(':').any(|p| p == wanted || Some(p) == also)) {
+            EnvValue::Unset => Ok(()),
+            EnvValue::Known(value) => {
+                // An empty KUBECONFIG is not unset: the kubernetes client then reads the path "".
+                if value.split(':').any(|p| p == wanted || Some(p) == also) {
                     return Ok(());
                 }
-                Err(MountError::KubeconfigEnv {
-                    at: self.at(Some(self.tree.node(node).line)),
-                    value: value.unwrap_or("(valueFrom)").into(),
-                    wanted,
-                }
-                .into())
+                Err(MountError::KubeconfigEnv { at: self.at(line), value: value.clone(), wanted }.into())
+            }
+            EnvValue::Unknown { source, certain: false } => {
+                out.notes.push(format!("KUBECONFIG may be set by {source}: if it is, it must include {wanted}, or SkyPilot will not read the mounted kubeconfig"));
+                Ok(())
+            }
+            EnvValue::Unknown { source, certain: true } => {
+                Err(MountError::KubeconfigEnvUnknown { at: self.at(line), from: source.clone(), wanted }.into())
             }
         }
     }

@@ -16,7 +16,8 @@ use crate::yaml::{Edit, Editor, NodeId};
 
 use super::{
     RuleError,
-    api_server::{ApiServer, env_value},
+    api_server::ApiServer,
+    container_env::{ContainerEnv, EnvValue},
 };
 
 pub const FILENAME_ANNOTATION: &str = "postrenderer.helm.sh/postrender-filename";
@@ -98,7 +99,7 @@ impl Account {
 }
 
 /// The account, or None when no namespace is known.
-fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestError> {
+fn account(m: &Manifests, api: &ApiServer, notes: &mut Vec<Note>) -> Result<Option<Account>, ManifestError> {
     let tree = m.tree(api.doc)?;
     let name = tree
         .get_str(api.pod_spec, "serviceAccountName")
@@ -109,10 +110,18 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestEr
     let Some(namespace) = api.resource.namespace.clone().filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
-    let in_cluster_ns = env_value(tree, api.container, IN_CLUSTER_NAMESPACE_ENV)
-        .and_then(|(_, v)| v)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| namespace.clone(), str::to_string);
+    // SkyPilot: `if env_namespace: return env_namespace`, else the pod's namespace.
+    let in_cluster_ns = match ContainerEnv::read(m, api)?.get(IN_CLUSTER_NAMESPACE_ENV)?.value {
+        EnvValue::Known(v) if !v.is_empty() => v,
+        EnvValue::Known(_) | EnvValue::Unset => namespace.clone(),
+        EnvValue::Unknown { source, .. } => {
+            notes.push(note(
+                Severity::Warning,
+                format!("{IN_CLUSTER_NAMESPACE_ENV} comes from {source}, which cannot be known at render time: RBAC was judged for the in-cluster context working in the pod's namespace `{namespace}`"),
+            ));
+            namespace.clone()
+        }
+    };
     Ok(Some(Account { name, namespace, in_cluster_ns }))
 }
 
@@ -348,7 +357,7 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
     if mode == RbacMode::Off {
         return Ok(out);
     }
-    let Some(acc) = account(m, api)? else {
+    let Some(acc) = account(m, api, &mut out.notes)? else {
         if mode == RbacMode::Audit {
             out.notes.push(note(
                 Severity::Warning,
