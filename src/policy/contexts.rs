@@ -281,6 +281,12 @@ impl ContextFacts {
         all
     }
 
+    /// A kubeconfig context named like [`ContextFacts::in_cluster_name`] is hidden by the
+    /// in-cluster context: there is one, and its name is known.
+    pub fn shadows_by_name(&self) -> bool {
+        self.in_cluster_exists && self.env.in_cluster_name_unknown.is_none()
+    }
+
     /// Why skyhelm must add the in-cluster name to no list, if it must not (an opt-out, or a
     /// setting whose value is unknown at render time).
     pub fn in_cluster_off(&self) -> Option<InClusterOff> {

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::policy::contexts::{
     self, AllowedList, ContextEnv, ContextError, ContextFacts, EnvFlag, InClusterOff, ItemOp, ListPlan, NameClass,
-    Scope, shown,
+    Scope, UnsetMeans, shown,
 };
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
@@ -172,6 +172,9 @@ pub fn run(
     let Some(loaded) = config_to_check(m, api, facts, &mut out.notes)? else { return Ok((out, None)) };
     let ConfigPlan { edits, reasons, unknown, intents, notes, lists } = checked_plan(m, &loaded, s, facts)?;
     out.notes.extend(notes);
+    if let Some((_, AllowedList::Unset)) = lists.first() {
+        out.notes.extend(unset_note(facts));
+    }
     for name in unknown {
         out.notes.push(note(Severity::Warning, format!("context `{}` is not in the kubeconfig; kept because of --allow-unknown-contexts (SkyPilot will skip it)", shown(&name))));
     }
@@ -229,6 +232,25 @@ fn config_to_check<'m>(
     };
     notes.extend(env_notes(facts));
     Ok(Some(loaded))
+}
+
+/// Why a global list left unset was not written although both a kubeconfig and the in-cluster
+/// context exist: SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS (the opt-out has its own note).
+fn unset_note(f: &ContextFacts) -> Option<Note> {
+    if !(f.in_cluster_exists && f.kubeconfig_mounted) {
+        return None;
+    }
+    match f.unset_means() {
+        UnsetMeans::All => Some(note(
+            Severity::Info,
+            format!("{ALLOW_ALL} is true and {GLOBAL} is unset: SkyPilot uses every context, so the list was left unset"),
+        )),
+        UnsetMeans::Unknown(source) => Some(note(
+            Severity::Warning,
+            format!("{ALLOW_ALL} comes from {source}, which cannot be known at render time, and {GLOBAL} is unset: SkyPilot uses every context when it is true, only the current-context otherwise; the list was left unset (set it, or set the variable with `value:`)"),
+        )),
+        UnsetMeans::CurrentContext => None,
+    }
 }
 
 /// What SkyPilot's context settings on the API container mean for the in-cluster fix.

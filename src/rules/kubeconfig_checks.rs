@@ -36,7 +36,7 @@ fn group<'c>(
 ) -> Vec<(Finding, Vec<&'c str>)> {
     let mut out: Vec<(Finding, Vec<&str>)> = Vec::new();
     for ctx in contexts {
-        for f in doctor::context_findings(config, ctx, &facts.in_cluster_name, Some(facts.in_cluster_exists), now) {
+        for f in doctor::context_findings(config, ctx, &facts.in_cluster_name, Some(facts.shadows_by_name()), now) {
             match out.iter_mut().find(|(g, _)| *g == f) {
                 Some((_, names)) => names.push(ctx.as_str()),
                 None => out.push((f, vec![ctx.as_str()])),

@@ -10,15 +10,15 @@ use crate::util::{docs, k8s_json, kubeconfig_file, pyyaml_json};
 
 const FORMS: [Form; 2] = [Form::Helm3, Form::Helm4];
 
-struct Run {
-    ok: bool,
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    report: String,
+pub struct Run {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub report: String,
 }
 
-fn run(input: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
+pub fn run(input: &str, extra: &[&str], env: &[(&str, &str)]) -> Run {
     let dir = tempfile::tempdir().expect("tmp");
     let kc = kubeconfig_file(dir.path()).display().to_string();
     let report = dir.path().join("report.txt");
@@ -48,7 +48,7 @@ fn config(values: &str) -> String {
 }
 
 /// Expects a refusal: exit 1, nothing on stdout, every `want` in the message (stderr and report).
-fn refused(r: &Run, label: &str, want: &[&str]) {
+pub fn refused(r: &Run, label: &str, want: &[&str]) {
     assert_eq!(r.code, Some(1), "{label}: expected exit 1: {}", r.stderr);
     assert!(r.stdout.is_empty(), "{label}: stdout must stay empty");
     for w in want {
@@ -57,7 +57,7 @@ fn refused(r: &Run, label: &str, want: &[&str]) {
     }
 }
 
-fn config_of(stdout: &str) -> Value {
+pub fn config_of(stdout: &str) -> Value {
     config_map(&k8s_json(stdout))
 }
 
@@ -407,7 +407,11 @@ fn hostile_config_shapes_are_refused_or_warned() {
         let from = "apiService:\n  extraEnvs:\n  - name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME\n    valueFrom:\n      configMapKeyRef: {name: x, key: y}\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
         let r = run(&render(form, from), &[], &[]);
         assert!(r.ok, "{}", r.stderr);
-        assert!(r.report.contains("SKYPILOT_IN_CLUSTER_CONTEXT_NAME is set through valueFrom"), "{}", r.report);
+        assert!(
+            r.report.contains("SKYPILOT_IN_CLUSTER_CONTEXT_NAME comes from `valueFrom.configMapKeyRef` (ConfigMap `x`, key `y`, not in the stream), which cannot be known at render time"),
+            "{}",
+            r.report
+        );
     }
     // A tagged config.yaml (Kubernetes would reject the edited `!!binary` text).
     let base = render(Form::Helm3, &config("kubernetes:\n  allowed_contexts: [prod, in-cluster]\n"));
