@@ -47,7 +47,11 @@ pub struct ContextEnv {
 
 impl Default for ContextEnv {
     fn default() -> Self {
-        ContextEnv { in_cluster_name_unknown: None, allow_all: EnvFlag::Is(false), includes_in_cluster: EnvFlag::Is(true) }
+        ContextEnv {
+            in_cluster_name_unknown: None,
+            allow_all: EnvFlag::Is(false),
+            includes_in_cluster: EnvFlag::Is(true),
+        }
     }
 }
 
@@ -275,7 +279,8 @@ impl ContextFacts {
     /// (and its name is known).
     pub fn available(&self) -> Vec<String> {
         let mut all = self.kubeconfig_contexts.clone().unwrap_or_default();
-        if self.in_cluster_exists && self.env.in_cluster_name_unknown.is_none() && !all.contains(&self.in_cluster_name) {
+        if self.in_cluster_exists && self.env.in_cluster_name_unknown.is_none() && !all.contains(&self.in_cluster_name)
+        {
             all.push(self.in_cluster_name.clone());
         }
         all
@@ -555,5 +560,56 @@ mod tests {
         let mut f = facts();
         f.current_context = Some("gone".into());
         assert_eq!(plan_unset(&f), Err(ContextError::CurrentContextMissing { name: "gone".into() }));
+    }
+
+    #[test]
+    fn env_flags_as_skypilot_parses_them() {
+        for (v, want) in [("true", true), ("TRUE", true), ("1", true), ("yes", false), ("", false), ("0", false)] {
+            assert_eq!(env_flag(Some(v), true), want, "{v:?}");
+        }
+        assert!(env_flag(None, true));
+        assert!(!env_flag(None, false));
+    }
+
+    #[test]
+    fn the_in_cluster_fix_is_off_when_opted_out_or_unknown() {
+        let offs = [
+            ContextEnv { includes_in_cluster: EnvFlag::Is(false), ..ContextEnv::default() },
+            ContextEnv { includes_in_cluster: EnvFlag::Unknown("s".into()), ..ContextEnv::default() },
+            ContextEnv { in_cluster_name_unknown: Some("s".into()), ..ContextEnv::default() },
+        ];
+        for env in offs {
+            let f = ContextFacts { env, ..facts() };
+            assert!(f.in_cluster_off().is_some());
+            assert_eq!(plan_list("g", Scope::Global, &names(&["train-us"]), &f).unwrap().result, names(&["train-us"]));
+            assert_eq!(plan_unset(&f).unwrap(), None);
+        }
+        let all = ContextFacts { env: ContextEnv { allow_all: EnvFlag::Is(true), ..ContextEnv::default() }, ..facts() };
+        assert_eq!(plan_unset(&all).unwrap(), None);
+        assert!(all.reaches_in_cluster(&AllowedList::Unset));
+        assert_eq!(AllowedList::Unset.used_kubeconfig_contexts(&all), None);
+    }
+
+    #[test]
+    fn an_unknown_in_cluster_name_keeps_names_that_match_nothing() {
+        let f = ContextFacts {
+            env: ContextEnv { in_cluster_name_unknown: Some("s".into()), ..ContextEnv::default() },
+            ..facts()
+        };
+        assert_eq!(classify("home", &f), NameClass::MaybeInCluster);
+        assert_eq!(classify("prod-eu", &f), NameClass::CaseOf("Prod-EU".into()));
+        assert!(!f.shadows_by_name());
+        assert!(!f.available().contains(&"home".to_string()));
+    }
+
+    #[test]
+    fn an_unset_workspace_list_falls_back_to_the_global_one() {
+        let all = ContextFacts { env: ContextEnv { allow_all: EnvFlag::Is(true), ..ContextEnv::default() }, ..facts() };
+        let lists =
+            vec![("g".to_string(), AllowedList::Names(names(&["train-us"]))), ("w".to_string(), AllowedList::Unset)];
+        assert_eq!(used_by_lists(&lists, &all), Some(names(&["train-us"])));
+        let unset = vec![("g".to_string(), AllowedList::Unset)];
+        assert_eq!(used_by_lists(&unset, &all), None);
+        assert_eq!(used_by_lists(&unset, &facts()), Some(names(&["Prod-EU"])));
     }
 }

@@ -243,11 +243,15 @@ fn unset_note(f: &ContextFacts) -> Option<Note> {
     match f.unset_means() {
         UnsetMeans::All => Some(note(
             Severity::Info,
-            format!("{ALLOW_ALL} is true and {GLOBAL} is unset: SkyPilot uses every context, so the list was left unset"),
+            format!(
+                "{ALLOW_ALL} is true and {GLOBAL} is unset: SkyPilot uses every context, so the list was left unset"
+            ),
         )),
         UnsetMeans::Unknown(source) => Some(note(
             Severity::Warning,
-            format!("{ALLOW_ALL} comes from {source}, which cannot be known at render time, and {GLOBAL} is unset: SkyPilot uses every context when it is true, only the current-context otherwise; the list was left unset (set it, or set the variable with `value:`)"),
+            format!(
+                "{ALLOW_ALL} comes from {source}, which cannot be known at render time, and {GLOBAL} is unset: SkyPilot uses every context when it is true, only the current-context otherwise; the list was left unset (set it, or set the variable with `value:`)"
+            ),
         )),
         UnsetMeans::CurrentContext => None,
     }

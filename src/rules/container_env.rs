@@ -87,7 +87,13 @@ pub struct ContainerEnv<'m> {
 impl<'m> ContainerEnv<'m> {
     pub fn read(m: &'m Manifests<'m>, api: &ApiServer) -> Result<ContainerEnv<'m>, ManifestError> {
         let tree = m.tree(api.doc)?;
-        let mut env = ContainerEnv { m, tree, container: api.container, namespace: api.resource.namespace.clone(), from: Vec::new() };
+        let mut env = ContainerEnv {
+            m,
+            tree,
+            container: api.container,
+            namespace: api.resource.namespace.clone(),
+            from: Vec::new(),
+        };
         let list = tree.get(api.container, "envFrom").map(|l| tree.items(l).to_vec()).unwrap_or_default();
         for item in list {
             let prefix = tree.get_str(item, "prefix").unwrap_or("").to_string();
@@ -128,8 +134,7 @@ impl<'m> ContainerEnv<'m> {
     /// What the container's environment says about `name`.
     pub fn get(&self, name: &str) -> Result<Resolved, ManifestError> {
         let tree = self.tree;
-        let entries: Vec<NodeId> =
-            tree.get(self.container, "env").map(|l| tree.items(l).to_vec()).unwrap_or_default();
+        let entries: Vec<NodeId> = tree.get(self.container, "env").map(|l| tree.items(l).to_vec()).unwrap_or_default();
         let named: Vec<NodeId> = entries.iter().copied().filter(|&e| tree.get_str(e, "name") == Some(name)).collect();
         if let [first, .., last] = named.as_slice()
             && let (Some(a), Some(b)) = (tree.get(*first, "name"), tree.get(*last, "name"))
@@ -150,7 +155,7 @@ impl<'m> ContainerEnv<'m> {
         }
         let value = match defined.remove(name) {
             Some(v) => v,
-            None => self.from_env_from(name),
+            None => self.env_from_says(name),
         };
         Ok(Resolved { value, entry: last })
     }
@@ -167,10 +172,13 @@ impl<'m> ContainerEnv<'m> {
         let value = tree.get(e, "value").filter(|&v| !tree.is_null(v));
         if let Some(v) = value {
             let Some(text) = tree.str(v) else {
-                return Ok(Some(unknown(format!("`env` entry `{}` has a `value` that is not a string", shown(n)), true)));
+                return Ok(Some(unknown(
+                    format!("`env` entry `{}` has a `value` that is not a string", shown(n)),
+                    true,
+                )));
             };
             if !text.is_empty() {
-                let lookup = |var: &str| defined.get(var).cloned().unwrap_or_else(|| self.from_env_from(var));
+                let lookup = |var: &str| defined.get(var).cloned().unwrap_or_else(|| self.env_from_says(var));
                 return Ok(Some(expand(text, n, &lookup)));
             }
         }
@@ -183,30 +191,49 @@ impl<'m> ContainerEnv<'m> {
     fn value_from(&self, vf: NodeId) -> Result<Option<EnvValue>, ManifestError> {
         let tree = self.tree;
         let optional = |r: NodeId| tree.get(r, "optional").and_then(|o| tree.scalar(o)) == Some(Scalar11::Bool(true));
-        let name_key = |r: NodeId| {
-            (tree.get_str(r, "name").unwrap_or("").to_string(), tree.get_str(r, "key").unwrap_or("").to_string())
+        // A `name` or `key` that is not a string: Kubernetes rejects the Deployment.
+        let name_key = |r: NodeId, what: &str| {
+            let text = |k| tree.get(r, k).map_or(Some(""), |v| tree.str(v));
+            match (text("name"), text("key")) {
+                (Some(n), Some(k)) => Ok((n.to_string(), k.to_string())),
+                _ => Err(unknown(format!("`valueFrom.{what}` with a `name` or `key` that is not a string"), true)),
+            }
         };
         if let Some(r) = tree.get(vf, "configMapKeyRef") {
-            let (name, key) = name_key(r);
+            let (name, key) = match name_key(r, "configMapKeyRef") {
+                Ok(nk) => nk,
+                Err(e) => return Ok(Some(e)),
+            };
             let Some(t) = self.find("ConfigMap", &name)? else {
                 return Ok(Some(unknown(
-                    format!("`valueFrom.configMapKeyRef` (ConfigMap `{}`, key `{}`, not in the stream)", shown(&name), shown(&key)),
+                    format!(
+                        "`valueFrom.configMapKeyRef` (ConfigMap `{}`, key `{}`, not in the stream)",
+                        shown(&name),
+                        shown(&key)
+                    ),
                     !optional(r),
                 )));
             };
             let data = t.root().map(|root| config_map_data(t, root)).unwrap_or_default();
-            return Ok(match data.into_iter().filter(|(k, _)| *k == key).next_back() {
+            return Ok(match data.into_iter().rfind(|(k, _)| *k == key) {
                 Some((_, Some(v))) => Some(EnvValue::Known(v)),
                 Some((_, None)) => Some(unknown(bad_key(&name, &key), true)),
                 None if optional(r) => None,
                 None => Some(unknown(
-                    format!("`valueFrom.configMapKeyRef` (ConfigMap `{}` has no key `{}`: the container would not start)", shown(&name), shown(&key)),
+                    format!(
+                        "`valueFrom.configMapKeyRef` (ConfigMap `{}` has no key `{}`: the container would not start)",
+                        shown(&name),
+                        shown(&key)
+                    ),
                     true,
                 )),
             });
         }
         if let Some(r) = tree.get(vf, "secretKeyRef") {
-            let (name, key) = name_key(r);
+            let (name, key) = match name_key(r, "secretKeyRef") {
+                Ok(nk) => nk,
+                Err(e) => return Ok(Some(e)),
+            };
             return Ok(Some(unknown(
                 format!("`valueFrom.secretKeyRef` (Secret `{}`, key `{}`)", shown(&name), shown(&key)),
                 !optional(r),
@@ -224,11 +251,12 @@ impl<'m> ContainerEnv<'m> {
 
     /// What the `envFrom` sources say about `var`: the last source that has it decides; a source
     /// not in the stream may have it.
-    fn from_env_from(&self, var: &str) -> EnvValue {
+    fn env_from_says(&self, var: &str) -> EnvValue {
         let mut maybe: Option<String> = None;
         for s in self.from.iter().rev() {
             let Some(key) = var.strip_prefix(s.prefix.as_str()) else { continue };
-            let prefixed = if s.prefix.is_empty() { String::new() } else { format!(" with prefix `{}`", shown(&s.prefix)) };
+            let prefixed =
+                if s.prefix.is_empty() { String::new() } else { format!(" with prefix `{}`", shown(&s.prefix)) };
             let found = match &s.data {
                 FromData::Known(data) => match data.iter().rfind(|(k, _)| k == key) {
                     Some((_, Some(v))) => EnvValue::Known(v.clone()),
@@ -308,13 +336,21 @@ fn expand(input: &str, entry: &str, lookup: &dyn Fn(&str) -> EnvValue) -> EnvVal
                             EnvValue::Known(v) => out.extend_from_slice(v.as_bytes()),
                             EnvValue::Unknown { source, .. } => {
                                 return unknown(
-                                    format!("`env` entry `{}` refers to `$({})`, which comes from {source}", shown(entry), shown(&var)),
+                                    format!(
+                                        "`env` entry `{}` refers to `$({})`, which comes from {source}",
+                                        shown(entry),
+                                        shown(&var)
+                                    ),
                                     true,
                                 );
                             }
                             EnvValue::Unset if may_be_service_link(&var) => {
                                 return unknown(
-                                    format!("`env` entry `{}` refers to `$({})`, which may be a Service link variable (the Services of the namespace are not known at render time)", shown(entry), shown(&var)),
+                                    format!(
+                                        "`env` entry `{}` refers to `$({})`, which may be a Service link variable (the Services of the namespace are not known at render time)",
+                                        shown(entry),
+                                        shown(&var)
+                                    ),
                                     true,
                                 );
                             }
@@ -343,7 +379,10 @@ fn expand(input: &str, entry: &str, lookup: &dyn Fn(&str) -> EnvValue) -> EnvVal
     match String::from_utf8(out) {
         Ok(s) => EnvValue::Known(s),
         Err(_) => unknown(
-            format!("`env` entry `{}` has a `$` before a non-ASCII character, which the kubelet turns into bytes that are not UTF-8", shown(entry)),
+            format!(
+                "`env` entry `{}` has a `$` before a non-ASCII character, which the kubelet turns into bytes that are not UTF-8",
+                shown(entry)
+            ),
             true,
         ),
     }
@@ -375,8 +414,10 @@ mod tests {
         EnvValue::Known(v.into())
     }
 
-    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ctx, namespace: ns}\ndata: {X: from-cm, P_X: prefixed}\n";
-    const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata: {name: sec, namespace: ns}\nstringData: {X: hidden}\n";
+    const CM: &str =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ctx, namespace: ns}\ndata: {X: from-cm, P_X: prefixed}\n";
+    const SECRET: &str =
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: sec, namespace: ns}\nstringData: {X: hidden}\n";
 
     #[test]
     fn env_entries_and_expansion_as_the_kubelet() {
@@ -404,10 +445,12 @@ mod tests {
         check("envFrom: [{prefix: P_, configMapRef: {name: ctx}}]", CM, "X", &EnvValue::Unset);
         check("envFrom: [{configMapRef: {name: ctx}}]\nenv: [{name: X, value: mine}]", CM, "X", &known("mine"));
         check("envFrom: [{configMapRef: {name: ctx}}]\nenv: [{name: Z, value: '$(X)'}]", CM, "Z", &known("from-cm"));
-        let ext = EnvValue::Unknown { source: "`envFrom` ConfigMap `other` (not in the stream)".into(), certain: false };
+        let ext =
+            EnvValue::Unknown { source: "`envFrom` ConfigMap `other` (not in the stream)".into(), certain: false };
         check("envFrom: [{configMapRef: {name: other}}]", CM, "X", &ext);
         check("envFrom: [{configMapRef: {name: other}}]\nenv: [{name: X, value: v}]", CM, "X", &known("v"));
-        let over = EnvValue::Unknown { source: "`envFrom` ConfigMap `other` (not in the stream)".into(), certain: true };
+        let over =
+            EnvValue::Unknown { source: "`envFrom` ConfigMap `other` (not in the stream)".into(), certain: true };
         check("envFrom: [{configMapRef: {name: ctx}}, {configMapRef: {name: other}}]", CM, "X", &over);
         check("envFrom: [{configMapRef: {name: other}}, {configMapRef: {name: ctx}}]", CM, "X", &known("from-cm"));
         check("envFrom: [{prefix: Q_, configMapRef: {name: other}}]", CM, "X", &EnvValue::Unset);
@@ -420,22 +463,31 @@ mod tests {
     fn value_from() {
         check("env: [{name: X, valueFrom: {configMapKeyRef: {name: ctx, key: P_X}}}]", CM, "X", &known("prefixed"));
         check(
-            "envFrom: [{configMapRef: {name: ctx}}]\nenv: [{name: X, valueFrom: {configMapKeyRef: {name: ctx, key: no, optional: true}}}]",
+            "envFrom: [{configMapRef: {name: ctx}}]\nenv: [{name: X, valueFrom: {configMapKeyRef: {name: ctx, key: absent, optional: true}}}]",
             CM,
             "X",
             &known("from-cm"),
         );
-        let secret = EnvValue::Unknown { source: "`valueFrom.secretKeyRef` (Secret `s`, key `k`)".into(), certain: true };
+        let secret =
+            EnvValue::Unknown { source: "`valueFrom.secretKeyRef` (Secret `s`, key `k`)".into(), certain: true };
         check("env: [{name: X, valueFrom: {secretKeyRef: {name: s, key: k}}}]", "", "X", &secret);
         let EnvValue::Unknown { source, certain: true } = ({
-            let text = format!("{}---\n", deployment("env: [{name: B, valueFrom: {fieldRef: {fieldPath: metadata.name}}}, {name: X, value: 'a-$(B)'}]"));
+            let text = format!(
+                "{}---\n",
+                deployment(
+                    "env: [{name: B, valueFrom: {fieldRef: {fieldPath: metadata.name}}}, {name: X, value: 'a-$(B)'}]"
+                )
+            );
             let m = Manifests::new(&text, Limits::default(), None);
             let api = ApiServer::locate(&m, None, "skypilot-api").expect("api");
             ContainerEnv::read(&m, &api).expect("env").get("X").expect("get").value
         }) else {
             panic!("a reference to a fieldRef is unknown")
         };
-        assert!(source.contains("refers to `$(B)`, which comes from `valueFrom.fieldRef` (`metadata.name`)"), "{source}");
+        assert!(
+            source.contains("refers to `$(B)`, which comes from `valueFrom.fieldRef` (`metadata.name`)"),
+            "{source}"
+        );
         let link = "env: [{name: X, value: '$(DB_SERVICE_HOST)'}]";
         let text = format!("{}---\n", deployment(link));
         let m = Manifests::new(&text, Limits::default(), None);

@@ -90,7 +90,8 @@ fn in_api_container(stream: &str, yaml: &str) -> String {
 /// A ConfigMap (or Secret, with `stringData`) in the release namespace.
 fn env_doc(kind: &str, name: &str, data: &[(&str, &str)]) -> String {
     let field = if kind == "Secret" { "stringData" } else { "data" };
-    let entries: String = data.iter().map(|(k, v)| format!("  {k}: {}\n", serde_json::to_string(v).expect("json"))).collect();
+    let entries: String =
+        data.iter().map(|(k, v)| format!("  {k}: {}\n", serde_json::to_string(v).expect("json"))).collect();
     format!("---\napiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n  namespace: skypilot\n{field}:\n{entries}")
 }
 
@@ -108,7 +109,11 @@ fn opt_out_of_in_cluster_adds_it_to_no_list() {
         let r = run(&input, &[], &[]);
         assert!(r.ok, "{label}: {}", r.stderr);
         assert_eq!(global_list(&r.stdout), json!(["prod"]), "{label}");
-        assert!(r.report.contains(&format!("{INCLUDES} is false: the in-cluster context was opted out")), "{label}: {}", r.report);
+        assert!(
+            r.report.contains(&format!("{INCLUDES} is false: the in-cluster context was opted out")),
+            "{label}: {}",
+            r.report
+        );
         // An info note: --strict still passes.
         assert!(run(&input, &["--strict"], &[]).ok, "{label}");
     }
@@ -146,7 +151,13 @@ fn allow_all_keeps_an_unset_list_unset() {
         let r = run(&input, &[], &[]);
         assert!(r.ok, "{label}: {}", r.stderr);
         assert_eq!(global_list(&r.stdout), Value::Null, "{label}");
-        assert!(r.report.contains(&format!("{ALLOW_ALL} is true and kubernetes.allowed_contexts is unset: SkyPilot uses every context")), "{label}: {}", r.report);
+        assert!(
+            r.report.contains(&format!(
+                "{ALLOW_ALL} is true and kubernetes.allowed_contexts is unset: SkyPilot uses every context"
+            )),
+            "{label}: {}",
+            r.report
+        );
     }
     for form in FORMS {
         let r = run(&render(form, &values(&[(ALLOW_ALL, "yes")], "")), &[], &[]);
@@ -159,16 +170,23 @@ fn allow_all_keeps_an_unset_list_unset() {
         let r = run(&input, &[], &[]);
         assert!(r.ok, "{}", r.stderr);
         assert_eq!(global_list(&r.stdout), Value::Null);
-        assert!(r.report.contains(&format!("{ALLOW_ALL} comes from `envFrom` ConfigMap `outside` (not in the stream)")), "{}", r.report);
+        assert!(
+            r.report.contains(&format!("{ALLOW_ALL} comes from `envFrom` ConfigMap `outside` (not in the stream)")),
+            "{}",
+            r.report
+        );
         refused(&run(&input, &["--strict"], &[]), "strict", &[&format!("{ALLOW_ALL} comes from")]);
     }
 }
+
+/// (envFrom YAML, extra `env` variables, an extra document, the name expected appended)
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
 
 /// The in-cluster name as the kubelet resolves it. SkyPilot with the name `home` and [prod,
 /// home]: ["prod", "home"].
 #[test]
 fn in_cluster_name_from_env_from_and_references() {
-    let cases: &[(&str, &[(&str, &str)], &str, &str)] = &[
+    let cases: &[Case] = &[
         // (envFrom, extra env, extra document, expected appended name)
         ("envFrom:\n- configMapRef: {name: ctx-env}", &[], &env_doc("ConfigMap", "ctx-env", &[(NAME, "home")]), "home"),
         (
@@ -221,7 +239,11 @@ fn unknown_in_cluster_name_appends_nothing_and_names_its_source() {
     let dir = tempfile::tempdir().expect("tmp");
     let kc = format!("--skypilot-kubeconfig={}", kubeconfig_with_in_cluster(dir.path()));
     let cases: &[(&str, String, &str)] = &[
-        ("envFrom:\n- configMapRef: {name: outside}", String::new(), "`envFrom` ConfigMap `outside` (not in the stream)"),
+        (
+            "envFrom:\n- configMapRef: {name: outside}",
+            String::new(),
+            "`envFrom` ConfigMap `outside` (not in the stream)",
+        ),
         (
             "envFrom:\n- secretRef: {name: ctx-secret}",
             env_doc("Secret", "ctx-secret", &[(NAME, "home")]),
@@ -244,14 +266,21 @@ fn unknown_in_cluster_name_appends_nothing_and_names_its_source() {
     for (env_from, doc, source) in cases {
         let vals = if env_from.is_empty() { value_from.clone() } else { values(&[], config) };
         for (label, base) in renders(&vals) {
-            let input =
-                if env_from.is_empty() { base } else { format!("{}{doc}", in_api_container(&base, env_from)) };
+            let input = if env_from.is_empty() { base } else { format!("{}{doc}", in_api_container(&base, env_from)) };
             let r = run(&input, &["--no-kubeconfig", &kc], &[]);
             assert!(r.ok, "{label} {env_from}: {}", r.stderr);
             assert_eq!(global_list(&r.stdout), json!(["prod"]), "{label} {env_from}");
-            assert!(r.report.contains(&format!("{NAME} comes from {source}, which cannot be known at render time")), "{label}: {}", r.report);
+            assert!(
+                r.report.contains(&format!("{NAME} comes from {source}, which cannot be known at render time")),
+                "{label}: {}",
+                r.report
+            );
             assert!(!r.report.contains("named like the in-cluster context"), "{label}: {}", r.report);
-            refused(&run(&input, &["--no-kubeconfig", &kc, "--strict"], &[]), &label, &[&format!("{NAME} comes from {source}")]);
+            refused(
+                &run(&input, &["--no-kubeconfig", &kc, "--strict"], &[]),
+                &label,
+                &[&format!("{NAME} comes from {source}")],
+            );
         }
     }
 }
@@ -267,11 +296,17 @@ fn doctor_manifests_agrees() {
     for form in FORMS {
         let m = dir.path().join("m.yaml");
         std::fs::write(&m, render(form, &values(&[(ALLOW_ALL, "true")], ""))).expect("write");
-        let out = skyhelm(&["doctor", "--kubeconfig", &kc, "--manifests", m.to_str().expect("path"), "--output", "json"], b"");
+        let out = skyhelm(
+            &["doctor", "--kubeconfig", &kc, "--manifests", m.to_str().expect("path"), "--output", "json"],
+            b"",
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains("context-not-allowed"), "{form:?}: {text}");
         std::fs::write(&m, render(form, &values(&[(ALLOW_ALL, "false")], ""))).expect("write");
-        let out = skyhelm(&["doctor", "--kubeconfig", &kc, "--manifests", m.to_str().expect("path"), "--output", "json"], b"");
+        let out = skyhelm(
+            &["doctor", "--kubeconfig", &kc, "--manifests", m.to_str().expect("path"), "--output", "json"],
+            b"",
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("context-not-allowed"), "{form:?}: the check still runs without the variable: {text}");
 
@@ -281,7 +316,10 @@ fn doctor_manifests_agrees() {
             "envFrom:\n- configMapRef: {name: outside}",
         );
         std::fs::write(&m, input).expect("write");
-        let out = skyhelm(&["doctor", "--kubeconfig", &kc2, "--manifests", m.to_str().expect("path"), "--output", "json"], b"");
+        let out = skyhelm(
+            &["doctor", "--kubeconfig", &kc2, "--manifests", m.to_str().expect("path"), "--output", "json"],
+            b"",
+        );
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains("shadowed-context"), "{form:?}: {text}");
         assert!(text.contains("in-cluster-name-unknown"), "{form:?}: {text}");
@@ -296,15 +334,26 @@ fn doctor_manifests_agrees() {
 #[test]
 fn db_uri_and_kubeconfig_through_the_resolver() {
     for form in FORMS {
-        let r = run(&render(form, &values(&[("SKYPILOT_DB_CONNECTION_URI", "")], "kubernetes:\n  allowed_contexts: [PROD]\n")), &[], &[]);
+        let r = run(
+            &render(form, &values(&[("SKYPILOT_DB_CONNECTION_URI", "")], "kubernetes:\n  allowed_contexts: [PROD]\n")),
+            &[],
+            &[],
+        );
         assert!(r.ok, "{form:?}: {}", r.stderr);
         assert_eq!(global_list(&r.stdout), json!(["prod", "in-cluster"]), "{form:?}");
         let input = format!(
             "{}{}",
-            in_api_container(&render(form, &values(&[], "kubernetes:\n  allowed_contexts: [prod]\n")), "envFrom:\n- configMapRef: {name: kc-env}"),
+            in_api_container(
+                &render(form, &values(&[], "kubernetes:\n  allowed_contexts: [prod]\n")),
+                "envFrom:\n- configMapRef: {name: kc-env}"
+            ),
             env_doc("ConfigMap", "kc-env", &[("KUBECONFIG", "/etc/other/config")])
         );
-        refused(&run(&input, &[], &[]), &format!("{form:?}"), &["KUBECONFIG is set to `/etc/other/config`, which does not include /root/.kube/config"]);
+        refused(
+            &run(&input, &[], &[]),
+            &format!("{form:?}"),
+            &["KUBECONFIG is set to `/etc/other/config`, which does not include /root/.kube/config"],
+        );
         // The documents skyhelm left alone keep their meaning (read by Kubernetes' own reader).
         let ok = input.replace("/etc/other/config", "/root/.kube/config");
         let r = run(&ok, &[], &[]);
