@@ -18,5 +18,6 @@ mod props;
 mod rbac;
 mod regressions;
 mod release;
+mod seams;
 mod sidefiles;
 mod util;
