@@ -19,4 +19,5 @@ mod rbac;
 mod regressions;
 mod release;
 mod sidefiles;
+mod skypilot;
 mod util;
