@@ -100,7 +100,8 @@ fn admitted(configured: &Value, out: &Value) -> (Vec<String>, bool) {
 
 /// Whether the documented in-cluster fix applies to a scope whose admin value is `configured`:
 /// the kubeconfig is mounted, the pod gets a token, the admin has not opted out of the
-/// in-cluster context, and the list is unset or names something other than SSH node pools.
+/// in-cluster context, its name is known at render time, and the list is unset or names
+/// something other than SSH node pools.
 fn fix_applies(configured: &Value, out: &Value) -> bool {
     let list_ok = match configured {
         Value::Null => true,
@@ -110,10 +111,22 @@ fn fix_applies(configured: &Value, out: &Value) -> bool {
     out["kubeconfig_mounted"] == true
         && out["token"] == true
         && env_flag(out, "SKYPILOT_ALL_KUBERNETES_CONTEXTS_INCLUDES_IN_CLUSTER", true)
+        && in_cluster_name_known(out)
         && list_ok
 }
 
+/// Whether the render shows the in-cluster name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME neither comes
+/// from a source outside the stream (`valueFrom`) nor may come from an `envFrom` source that is
+/// not in the stream. Otherwise no name may be appended (issue 20 §2).
+fn in_cluster_name_known(out: &Value) -> bool {
+    !out["unresolved_env"]
+        .as_array()
+        .is_some_and(|u| u.iter().any(|e| e["name"] == "SKYPILOT_IN_CLUSTER_CONTEXT_NAME" || e["name"] == "*"))
+}
+
 /// Every way the output's view breaks the contract against the input's view (empty: none).
+/// The kubeconfig given to the oracle is taken as the one the admin means the pod to have: an
+/// output that does not mount it loses its contexts.
 /// Per scope (global, each workspace of the input): never wider than what the admin's config
 /// allows in the output's pod (names case-fixed), except the in-cluster name in the global list
 /// (and workspaces that inherit it) when the fix applies; nothing the admin allowed is lost, in
@@ -222,7 +235,10 @@ pub fn judge_upstream(values: &str, kubeconfig: &str, extra: &[&str]) -> Vec<Jud
     let runs: Vec<(String, String, String)> = [Form::Helm3, Form::Helm4]
         .into_iter()
         .map(|form| {
-            let label = format!("{form:?} {}", extra.join(" "));
+            let label = std::iter::once(format!("{form:?}"))
+                .chain(extra.iter().map(|e| e.to_string()))
+                .collect::<Vec<_>>()
+                .join(" ");
             let input = render_chart(form, chart, values);
             let output = post_render(&args, &input, &label);
             (label, input, output)
@@ -538,4 +554,126 @@ fn upstream_no_mount_on_chart_mount() {
         }
     }
     assert!(failed.is_empty(), "SkyPilot judges the output wrong:\n{}", failed.join("\n"));
+}
+
+/// `values` with `extra_envs` (YAML list items, indented two spaces) as `apiService.extraEnvs`
+/// and `config` as config.yaml.
+fn with_envs(extra_envs: &str, config_yaml: &str) -> String {
+    format!("{}  extraEnvs:\n{extra_envs}", config(config_yaml))
+}
+
+/// Adds `envFrom: [{configMapRef: {name}}]` to the API container of a rendered stream (either
+/// form: inserted beside the container's `name: skypilot-api`) and the ConfigMap with `data`
+/// (YAML map lines, indented two spaces) as a document of its own. The chart has no value for
+/// `envFrom`.
+fn with_env_from(stream: &str, name: &str, data: &str) -> String {
+    let mut out = String::new();
+    let mut done = false;
+    for line in stream.split_inclusive('\n') {
+        out.push_str(line);
+        let body = line.trim_start().trim_start_matches("- ");
+        if !done && body.trim_end() == "name: skypilot-api" {
+            let col = " ".repeat(line.len() - line.trim_start().len() + (line.trim_start().len() - body.len()));
+            out.push_str(&format!("{col}envFrom:\n{col}- configMapRef:\n{col}    name: {name}\n"));
+            done = true;
+        }
+    }
+    assert!(done, "no API container in:\n{stream}");
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    format!(
+        "{out}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: skypilot\ndata:\n{data}"
+    )
+}
+
+/// `violations` of every Helm form's run, labelled; the ignored §2 cases assert it is empty.
+fn all_violations(case: &str, judged: &[Judged]) -> Vec<String> {
+    judged
+        .iter()
+        .flat_map(|j| violations(&j.input, &j.output).into_iter().map(move |v| format!("{case} ({}): {v}", j.label)))
+        .collect()
+}
+
+#[test]
+#[ignore = "issue 20 §2: SKYPILOT_ALL_KUBERNETES_CONTEXTS_INCLUDES_IN_CLUSTER=False still gets `in-cluster` appended; SkyPilot then uses [prod, in-cluster] (an explicit list beats the opt-out)"]
+fn upstream_opted_out_of_in_cluster() {
+    let values = with_envs(
+        "  - {name: SKYPILOT_ALL_KUBERNETES_CONTEXTS_INCLUDES_IN_CLUSTER, value: 'False'}\n",
+        "kubernetes:\n  allowed_contexts: [prod]",
+    );
+    let judged = judge_upstream(&values, KUBECONFIG, &[]);
+    let v = all_violations("opted out", &judged);
+    assert!(v.is_empty(), "{}", v.join("\n"));
+    for j in &judged {
+        assert_eq!(j.output["global"], json!(["prod"]), "{}", j.label);
+    }
+}
+
+#[test]
+#[ignore = "issue 20 §2: SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS=true with the list unset: skyhelm writes [prod, in-cluster]; SkyPilot loses Dev-EU and train"]
+fn upstream_allow_all_contexts_list_unset() {
+    let values = with_envs("  - {name: SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS, value: 'true'}\n", "jobs: {}");
+    let judged = judge_upstream(&values, KUBECONFIG, &[]);
+    let v = all_violations("allow all", &judged);
+    assert!(v.is_empty(), "{}", v.join("\n"));
+}
+
+#[test]
+#[ignore = "issue 20 §2: SKYPILOT_IN_CLUSTER_CONTEXT_NAME=$(BASE)-cluster: skyhelm appends the literal `$(BASE)-cluster`; SkyPilot skips it (not found in kubeconfig) and loses its in-cluster context `home-cluster`"]
+fn upstream_in_cluster_name_by_reference() {
+    let values = with_envs(
+        "  - {name: BASE, value: home}\n  - {name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME, value: '$(BASE)-cluster'}\n",
+        "kubernetes:\n  allowed_contexts: [prod]",
+    );
+    let judged = judge_upstream(&values, KUBECONFIG, &[]);
+    let v = all_violations("$(VAR)", &judged);
+    assert!(v.is_empty(), "{}", v.join("\n"));
+    for j in &judged {
+        assert_eq!(j.output["in_cluster_name"], "home-cluster", "{}", j.label);
+        assert_eq!(j.output["global"], json!(["prod", "home-cluster"]), "{}", j.label);
+    }
+}
+
+#[test]
+#[ignore = "issue 20 §2: SKYPILOT_IN_CLUSTER_CONTEXT_NAME from valueFrom (unknown at render time): skyhelm still appends `in-cluster` (with a warning)"]
+fn upstream_in_cluster_name_from_value_from() {
+    let values = with_envs(
+        "  - name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME\n    valueFrom: {secretKeyRef: {name: names, key: in-cluster}}\n",
+        "kubernetes:\n  allowed_contexts: [prod]",
+    );
+    let judged = judge_upstream(&values, KUBECONFIG, &[]);
+    let v = all_violations("valueFrom", &judged);
+    assert!(v.is_empty(), "{}", v.join("\n"));
+}
+
+#[test]
+#[ignore = "issue 20 §2: SKYPILOT_IN_CLUSTER_CONTEXT_NAME from an envFrom ConfigMap in the stream: skyhelm appends `in-cluster`; SkyPilot skips it and loses its in-cluster context `home`"]
+fn upstream_in_cluster_name_from_env_from() {
+    let chart = upstream_chart();
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = crate::util::kubeconfig_file(dir.path());
+    let args = [format!("--skypilot-kubeconfig={}", kc.display())];
+    let values = config("kubernetes:\n  allowed_contexts: [prod]");
+    let mut runs = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = with_env_from(
+            &render_chart(form, chart.to_str().expect("path"), &values),
+            "sky-names",
+            "  SKYPILOT_IN_CLUSTER_CONTEXT_NAME: home\n",
+        );
+        let output = post_render(&args, &input, &format!("{form:?}"));
+        runs.push((format!("{form:?}"), input, output));
+    }
+    let jobs: Vec<(&str, Option<&Path>)> = runs
+        .iter()
+        .flat_map(|(_, i, o)| [(i.as_str(), Some(kc.as_path())), (o.as_str(), Some(kc.as_path()))])
+        .collect();
+    let views = skypilot_views(&jobs);
+    let mut v = Vec::new();
+    for (k, (label, _, _)) in runs.iter().enumerate() {
+        assert_eq!(views[2 * k]["in_cluster_name"], "home", "{label}: the oracle reads envFrom");
+        v.extend(violations(&views[2 * k], &views[2 * k + 1]).into_iter().map(|x| format!("{label}: {x}")));
+    }
+    assert!(v.is_empty(), "{}", v.join("\n"));
 }
