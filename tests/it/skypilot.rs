@@ -677,3 +677,15 @@ fn upstream_in_cluster_name_from_env_from() {
     }
     assert!(v.is_empty(), "{}", v.join("\n"));
 }
+
+/// A kubeconfig context literally named `all`: the list `[all]` is a list of one name (SkyPilot
+/// reads only the plain string `all` as the keyword), so SkyPilot uses `all` and never `train`.
+#[test]
+fn upstream_context_named_all() {
+    let kubeconfig = KUBECONFIG.replace("- name: Dev-EU\n", "- name: all\n");
+    let values = config("kubernetes:\n  allowed_contexts: [all]");
+    for j in judge_all_ok("context named all", &values, &kubeconfig, &[]) {
+        assert_eq!(j.output["configured"]["global"], json!(["all", "in-cluster"]), "{}", j.label);
+        assert_eq!(j.output["global"], json!(["all", "in-cluster"]), "{}", j.label);
+    }
+}
