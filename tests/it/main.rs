@@ -20,4 +20,5 @@ mod regressions;
 mod release;
 mod seams;
 mod sidefiles;
+mod skypilot;
 mod util;
