@@ -19,5 +19,7 @@ mod props;
 mod rbac;
 mod regressions;
 mod release;
+mod seams;
 mod sidefiles;
+mod skypilot;
 mod util;
