@@ -5,18 +5,22 @@
 //! - `SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS` (an unset list means every context)
 //! - `SKYPILOT_IN_CLUSTER_CONTEXT_NAME` from `env`, `envFrom`, `valueFrom` or `$(VAR)`
 //!
-//! What SkyPilot decides is written as the expectation. Checked by hand with SkyPilot 0.14.1's
-//! own code (`Kubernetes.existing_allowed_contexts()`, in a scratch HOME holding the config.yaml
-//! at ~/.sky/config.yaml and `util::KUBECONFIG` at ~/.kube/config, the variables set in
-//! os.environ, `is_incluster_config_available` patched to True for the pod's token); the
-//! results are quoted as "SkyPilot: [...]" (SkyPilot builds `all` from a set: order is not kept).
+//! What SkyPilot decides is written as the expectation, first checked by hand with SkyPilot
+//! 0.14.1's own code (`Kubernetes.existing_allowed_contexts()`, in a scratch HOME holding the
+//! config.yaml at ~/.sky/config.yaml and `util::KUBECONFIG` at ~/.kube/config, the variables set
+//! in os.environ, `is_incluster_config_available` patched to True for the pod's token) and
+//! quoted as "SkyPilot: [...]" (SkyPilot builds `all` from a set: order is not kept). Every
+//! post-render run is also judged by the oracle (`crate::skypilot`: SkyPilot's own code on the
+//! pod the input and the output describe): never wider, nothing lost, and the output's global
+//! contexts are the quoted ones.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
 use crate::helm::{Form, render, render_chart};
-use crate::policy::{config_of, refused, run};
+use crate::policy::{Run, config_of, refused, run};
+use crate::skypilot::{assert_never_wider_nothing_lost, skypilot_views, upstream_chart};
 use crate::util::{k8s_json, skyhelm};
 
 const FORMS: [Form; 2] = [Form::Helm3, Form::Helm4];
@@ -26,12 +30,55 @@ const NAME: &str = "SKYPILOT_IN_CLUSTER_CONTEXT_NAME";
 
 /// The upstream SkyPilot chart (../shared/fixtures/upstream-chart/skypilot from the project).
 fn upstream() -> String {
-    let found = crate::util::root()
-        .ancestors()
-        .map(|a| a.join("shared/fixtures/upstream-chart/skypilot"))
-        .find(|p| p.join("Chart.yaml").is_file());
-    let path: PathBuf = found.expect("the upstream chart (../shared/fixtures/upstream-chart/skypilot) is missing");
-    path.display().to_string()
+    upstream_chart().display().to_string()
+}
+
+/// Post-render runs that SkyPilot's own code judges together (one start of SkyPilot).
+struct Judge {
+    kubeconfig: PathBuf,
+    runs: Vec<(String, String, String)>,
+}
+
+impl Judge {
+    /// Runs judged with `kubeconfig` as the file the Secret holds (`policy::run` mounts
+    /// `util::KUBECONFIG`).
+    fn new(kubeconfig: &Path) -> Judge {
+        Judge { kubeconfig: kubeconfig.to_path_buf(), runs: Vec::new() }
+    }
+
+    /// Records a successful run of `input`.
+    fn add(&mut self, label: &str, input: &str, r: &Run) {
+        assert!(r.ok, "{label}: {}", r.stderr);
+        self.runs.push((label.to_string(), input.to_string(), r.stdout.clone()));
+    }
+
+    /// Asserts that no output is wider than its input allows, loses nothing or breaks SkyPilot's
+    /// schema; returns the contexts SkyPilot uses globally with each output, sorted.
+    fn verdicts(&self) -> Vec<Vec<String>> {
+        let kc = Some(self.kubeconfig.as_path());
+        let jobs: Vec<(&str, Option<&Path>)> =
+            self.runs.iter().flat_map(|(_, i, o)| [(i.as_str(), kc), (o.as_str(), kc)]).collect();
+        let views = skypilot_views(&jobs);
+        let mut out = Vec::new();
+        for (k, (label, _, _)) in self.runs.iter().enumerate() {
+            assert_never_wider_nothing_lost(label, &views[2 * k], &views[2 * k + 1]);
+            out.push(sorted(&views[2 * k + 1]["global"]));
+        }
+        out
+    }
+}
+
+fn sorted(v: &Value) -> Vec<String> {
+    let mut names: Vec<String> =
+        v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default();
+    names.sort();
+    names
+}
+
+fn set(names: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
 }
 
 /// Chart values: `env` as the API container's extra variables (YAML list items), `config` as
@@ -105,9 +152,11 @@ fn global_list(stdout: &str) -> Value {
 /// "in-cluster"]); after: left unset, SkyPilot: ["prod"].
 #[test]
 fn opt_out_of_in_cluster_adds_it_to_no_list() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut judge = Judge::new(&crate::util::kubeconfig_file(dir.path()));
     for (label, input) in renders(&values(&[(INCLUDES, "false")], "kubernetes:\n  allowed_contexts: [prod]\n")) {
         let r = run(&input, &[], &[]);
-        assert!(r.ok, "{label}: {}", r.stderr);
+        judge.add(&label, &input, &r);
         assert_eq!(global_list(&r.stdout), json!(["prod"]), "{label}");
         assert!(
             r.report.contains(&format!("{INCLUDES} is false: the in-cluster context was opted out")),
@@ -119,8 +168,11 @@ fn opt_out_of_in_cluster_adds_it_to_no_list() {
     }
     for (label, input) in renders(&values(&[(INCLUDES, "false")], "")) {
         let r = run(&input, &[], &[]);
-        assert!(r.ok, "{label}: {}", r.stderr);
+        judge.add(&format!("{label} unset"), &input, &r);
         assert_eq!(global_list(&r.stdout), Value::Null, "{label}: the list stays unset");
+    }
+    for global in judge.verdicts() {
+        assert_eq!(global, set(&["prod"]));
     }
 }
 
@@ -129,15 +181,20 @@ fn opt_out_of_in_cluster_adds_it_to_no_list() {
 /// `TRUE`, `1` → SkyPilot: ["prod", "Dev-EU", "train", "in-cluster"].
 #[test]
 fn opt_out_is_parsed_as_skypilot_parses_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut judge = Judge::new(&crate::util::kubeconfig_file(dir.path()));
+    let mut wants = Vec::new();
     for (value, opted_out) in [("False", true), ("0", true), ("yes", true), ("", true), ("TRUE", false), ("1", false)] {
         for form in FORMS {
             let input = render(form, &values(&[(INCLUDES, value)], "kubernetes:\n  allowed_contexts: [prod]\n"));
             let r = run(&input, &[], &[]);
-            assert!(r.ok, "{value:?} {form:?}: {}", r.stderr);
+            judge.add(&format!("{value:?} {form:?}"), &input, &r);
             let want = if opted_out { json!(["prod"]) } else { json!(["prod", "in-cluster"]) };
             assert_eq!(global_list(&r.stdout), want, "{value:?} {form:?}");
+            wants.push(if opted_out { set(&["prod"]) } else { set(&["prod", "in-cluster"]) });
         }
     }
+    assert_eq!(judge.verdicts(), wants);
 }
 
 /// Unset list with SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS=true, before: skyhelm wrote [prod,
@@ -147,9 +204,13 @@ fn opt_out_is_parsed_as_skypilot_parses_it() {
 /// (SkyPilot with [prod, in-cluster]: ["prod", "in-cluster"]).
 #[test]
 fn allow_all_keeps_an_unset_list_unset() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut judge = Judge::new(&crate::util::kubeconfig_file(dir.path()));
+    let mut wants = Vec::new();
     for (label, input) in renders(&values(&[(ALLOW_ALL, "true")], "")) {
         let r = run(&input, &[], &[]);
-        assert!(r.ok, "{label}: {}", r.stderr);
+        judge.add(&label, &input, &r);
+        wants.push(set(&["prod", "Dev-EU", "train", "in-cluster"]));
         assert_eq!(global_list(&r.stdout), Value::Null, "{label}");
         assert!(
             r.report.contains(&format!(
@@ -160,15 +221,22 @@ fn allow_all_keeps_an_unset_list_unset() {
         );
     }
     for form in FORMS {
-        let r = run(&render(form, &values(&[(ALLOW_ALL, "yes")], "")), &[], &[]);
-        assert_eq!(global_list(&r.stdout), json!(["prod", "in-cluster"]), "yes {form:?}: {}", r.stderr);
-        let r = run(&render(form, &values(&[(ALLOW_ALL, "1")], "kubernetes:\n  allowed_contexts: [prod]\n")), &[], &[]);
-        assert_eq!(global_list(&r.stdout), json!(["prod", "in-cluster"]), "explicit {form:?}: {}", r.stderr);
+        let input = render(form, &values(&[(ALLOW_ALL, "yes")], ""));
+        let r = run(&input, &[], &[]);
+        judge.add(&format!("yes {form:?}"), &input, &r);
+        wants.push(set(&["prod", "in-cluster"]));
+        assert_eq!(global_list(&r.stdout), json!(["prod", "in-cluster"]), "yes {form:?}");
+        let input = render(form, &values(&[(ALLOW_ALL, "1")], "kubernetes:\n  allowed_contexts: [prod]\n"));
+        let r = run(&input, &[], &[]);
+        judge.add(&format!("explicit {form:?}"), &input, &r);
+        wants.push(set(&["prod", "in-cluster"]));
+        assert_eq!(global_list(&r.stdout), json!(["prod", "in-cluster"]), "explicit {form:?}");
         // From a ConfigMap not in the stream: either meaning is possible, so the list is left
-        // unset with a warning (an error under --strict).
+        // unset with a warning (an error under --strict). SkyPilot without the variable: ["prod"].
         let input = in_api_container(&render(form, &values(&[], "")), "envFrom:\n- configMapRef: {name: outside}");
         let r = run(&input, &[], &[]);
-        assert!(r.ok, "{}", r.stderr);
+        judge.add(&format!("outside {form:?}"), &input, &r);
+        wants.push(set(&["prod"]));
         assert_eq!(global_list(&r.stdout), Value::Null);
         assert!(
             r.report.contains(&format!("{ALLOW_ALL} comes from `envFrom` ConfigMap `outside` (not in the stream)")),
@@ -177,6 +245,7 @@ fn allow_all_keeps_an_unset_list_unset() {
         );
         refused(&run(&input, &["--strict"], &[]), "strict", &[&format!("{ALLOW_ALL} comes from")]);
     }
+    assert_eq!(judge.verdicts(), wants);
 }
 
 /// (envFrom YAML, extra `env` variables, an extra document, the name expected appended)
@@ -210,23 +279,28 @@ fn in_cluster_name_from_env_from_and_references() {
             "home",
         ),
     ];
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut judge = Judge::new(&crate::util::kubeconfig_file(dir.path()));
+    let mut wants = Vec::new();
     for (env_from, env, doc, want) in cases {
         for form in FORMS {
             let base = render(form, &values(env, "kubernetes:\n  allowed_contexts: [prod]\n"));
             let input = format!("{}{doc}", in_api_container(&base, env_from));
             let r = run(&input, &[], &[]);
-            assert!(r.ok, "{env_from} {env:?} {form:?}: {}", r.stderr);
+            judge.add(&format!("{env_from} {env:?} {form:?}"), &input, &r);
             assert_eq!(global_list(&r.stdout), json!(["prod", want]), "{env_from} {env:?} {form:?}");
+            wants.push(set(&["prod", want]));
         }
     }
+    assert_eq!(judge.verdicts(), wants);
 }
 
 /// A kubeconfig whose contexts are `prod` (current) and `in-cluster`.
-fn kubeconfig_with_in_cluster(dir: &std::path::Path) -> String {
+fn kubeconfig_with_in_cluster(dir: &Path) -> PathBuf {
     let text = crate::util::KUBECONFIG.replace("- name: Dev-EU\n", "- name: in-cluster\n");
     let p = dir.join("kc-in-cluster");
     std::fs::write(&p, text).expect("write");
-    p.display().to_string()
+    p
 }
 
 /// A name the stream cannot show. Before: skyhelm appended `in-cluster`, which (the real name
@@ -237,7 +311,9 @@ fn kubeconfig_with_in_cluster(dir: &std::path::Path) -> String {
 #[test]
 fn unknown_in_cluster_name_appends_nothing_and_names_its_source() {
     let dir = tempfile::tempdir().expect("tmp");
-    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_with_in_cluster(dir.path()));
+    let kc_file = kubeconfig_with_in_cluster(dir.path());
+    let kc = format!("--skypilot-kubeconfig={}", kc_file.display());
+    let mut judge = Judge::new(&kc_file);
     let cases: &[(&str, String, &str)] = &[
         (
             "envFrom:\n- configMapRef: {name: outside}",
@@ -270,6 +346,11 @@ fn unknown_in_cluster_name_appends_nothing_and_names_its_source() {
             let r = run(&input, &["--no-kubeconfig", &kc], &[]);
             assert!(r.ok, "{label} {env_from}: {}", r.stderr);
             assert_eq!(global_list(&r.stdout), json!(["prod"]), "{label} {env_from}");
+            // The oracle reads a Secret in the stream (its value is there); skyhelm does not read
+            // Secret values (they may be replaced at deploy time, and are never shown).
+            if !doc.contains("kind: Secret") {
+                judge.add(&format!("{label} {env_from}"), &input, &r);
+            }
             assert!(
                 r.report.contains(&format!("{NAME} comes from {source}, which cannot be known at render time")),
                 "{label}: {}",
@@ -282,6 +363,9 @@ fn unknown_in_cluster_name_appends_nothing_and_names_its_source() {
                 &[&format!("{NAME} comes from {source}")],
             );
         }
+    }
+    for global in judge.verdicts() {
+        assert_eq!(global, set(&["prod"]));
     }
 }
 
@@ -310,7 +394,7 @@ fn doctor_manifests_agrees() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("context-not-allowed"), "{form:?}: the check still runs without the variable: {text}");
 
-        let kc2 = kubeconfig_with_in_cluster(dir.path());
+        let kc2 = kubeconfig_with_in_cluster(dir.path()).display().to_string();
         let input = in_api_container(
             &render(form, &values(&[], "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n")),
             "envFrom:\n- configMapRef: {name: outside}",
@@ -333,13 +417,13 @@ fn doctor_manifests_agrees() {
 /// stream is judged like a `value:` (before: invisible, and the mounted kubeconfig unread).
 #[test]
 fn db_uri_and_kubeconfig_through_the_resolver() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut judge = Judge::new(&crate::util::kubeconfig_file(dir.path()));
     for form in FORMS {
-        let r = run(
-            &render(form, &values(&[("SKYPILOT_DB_CONNECTION_URI", "")], "kubernetes:\n  allowed_contexts: [PROD]\n")),
-            &[],
-            &[],
-        );
-        assert!(r.ok, "{form:?}: {}", r.stderr);
+        let input =
+            render(form, &values(&[("SKYPILOT_DB_CONNECTION_URI", "")], "kubernetes:\n  allowed_contexts: [PROD]\n"));
+        let r = run(&input, &[], &[]);
+        judge.add(&format!("empty DB URI {form:?}"), &input, &r);
         assert_eq!(global_list(&r.stdout), json!(["prod", "in-cluster"]), "{form:?}");
         let input = format!(
             "{}{}",
@@ -357,7 +441,10 @@ fn db_uri_and_kubeconfig_through_the_resolver() {
         // The documents skyhelm left alone keep their meaning (read by Kubernetes' own reader).
         let ok = input.replace("/etc/other/config", "/root/.kube/config");
         let r = run(&ok, &[], &[]);
-        assert!(r.ok, "{form:?}: {}", r.stderr);
+        judge.add(&format!("KUBECONFIG from envFrom {form:?}"), &ok, &r);
         assert!(k8s_json(&r.stdout).iter().any(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == "kc-env"));
+    }
+    for global in judge.verdicts() {
+        assert_eq!(global, set(&["prod", "in-cluster"]));
     }
 }

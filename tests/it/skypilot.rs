@@ -596,7 +596,6 @@ fn all_violations(case: &str, judged: &[Judged]) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "issue 20 §2: SKYPILOT_ALL_KUBERNETES_CONTEXTS_INCLUDES_IN_CLUSTER=False still gets `in-cluster` appended; SkyPilot then uses [prod, in-cluster] (an explicit list beats the opt-out)"]
 fn upstream_opted_out_of_in_cluster() {
     let values = with_envs(
         "  - {name: SKYPILOT_ALL_KUBERNETES_CONTEXTS_INCLUDES_IN_CLUSTER, value: 'False'}\n",
@@ -611,7 +610,6 @@ fn upstream_opted_out_of_in_cluster() {
 }
 
 #[test]
-#[ignore = "issue 20 §2: SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS=true with the list unset: skyhelm writes [prod, in-cluster]; SkyPilot loses Dev-EU and train"]
 fn upstream_allow_all_contexts_list_unset() {
     let values = with_envs("  - {name: SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS, value: 'true'}\n", "jobs: {}");
     let judged = judge_upstream(&values, KUBECONFIG, &[]);
@@ -620,7 +618,6 @@ fn upstream_allow_all_contexts_list_unset() {
 }
 
 #[test]
-#[ignore = "issue 20 §2: SKYPILOT_IN_CLUSTER_CONTEXT_NAME=$(BASE)-cluster: skyhelm appends the literal `$(BASE)-cluster`; SkyPilot skips it (not found in kubeconfig) and loses its in-cluster context `home-cluster`"]
 fn upstream_in_cluster_name_by_reference() {
     let values = with_envs(
         "  - {name: BASE, value: home}\n  - {name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME, value: '$(BASE)-cluster'}\n",
@@ -636,7 +633,6 @@ fn upstream_in_cluster_name_by_reference() {
 }
 
 #[test]
-#[ignore = "issue 20 §2: SKYPILOT_IN_CLUSTER_CONTEXT_NAME from valueFrom (unknown at render time): skyhelm still appends `in-cluster` (with a warning)"]
 fn upstream_in_cluster_name_from_value_from() {
     let values = with_envs(
         "  - name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME\n    valueFrom: {secretKeyRef: {name: names, key: in-cluster}}\n",
@@ -648,7 +644,6 @@ fn upstream_in_cluster_name_from_value_from() {
 }
 
 #[test]
-#[ignore = "issue 20 §2: SKYPILOT_IN_CLUSTER_CONTEXT_NAME from an envFrom ConfigMap in the stream: skyhelm appends `in-cluster`; SkyPilot skips it and loses its in-cluster context `home`"]
 fn upstream_in_cluster_name_from_env_from() {
     let chart = upstream_chart();
     let dir = tempfile::tempdir().expect("tmp");
