@@ -241,6 +241,10 @@ impl<'m> ContainerEnv<'m> {
         }
         if let Some(r) = tree.get(vf, "fieldRef") {
             let path = tree.get_str(r, "fieldPath").unwrap_or("");
+            // The pod runs in its Deployment's namespace.
+            if let (Some(ns), "metadata.namespace") = (&self.namespace, path) {
+                return Ok(Some(EnvValue::Known(ns.clone())));
+            }
             return Ok(Some(unknown(format!("`valueFrom.fieldRef` (`{}`)", shown(path)), true)));
         }
         if tree.get(vf, "resourceFieldRef").is_some() {
@@ -488,6 +492,7 @@ mod tests {
             source.contains("refers to `$(B)`, which comes from `valueFrom.fieldRef` (`metadata.name`)"),
             "{source}"
         );
+        check("env: [{name: X, valueFrom: {fieldRef: {fieldPath: metadata.namespace}}}]", "", "X", &known("ns"));
         let link = "env: [{name: X, value: '$(DB_SERVICE_HOST)'}]";
         let text = format!("{}---\n", deployment(link));
         let m = Manifests::new(&text, Limits::default(), None);

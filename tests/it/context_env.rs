@@ -447,4 +447,22 @@ fn db_uri_and_kubeconfig_through_the_resolver() {
     for global in judge.verdicts() {
         assert_eq!(global, set(&["prod", "in-cluster"]));
     }
+    // SKYPILOT_IN_CLUSTER_NAMESPACE from `fieldRef: metadata.namespace` is the Deployment's
+    // namespace: known, so --strict has no warning to refuse (another fieldRef would be one).
+    let from_field = |path: &str| {
+        values(&[], "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n").replacen(
+            "apiService:\n",
+            &format!("apiService:\n  extraEnvs:\n  - name: SKYPILOT_IN_CLUSTER_NAMESPACE\n    valueFrom: {{fieldRef: {{fieldPath: {path}}}}}\n"),
+            1,
+        )
+    };
+    for form in FORMS {
+        let r = run(&render(form, &from_field("metadata.namespace")), &["--strict"], &[]);
+        assert!(r.ok, "{form:?}: {}", r.stderr);
+        refused(
+            &run(&render(form, &from_field("metadata.name")), &["--strict"], &[]),
+            &format!("{form:?}"),
+            &["SKYPILOT_IN_CLUSTER_NAMESPACE comes from `valueFrom.fieldRef` (`metadata.name`)"],
+        );
+    }
 }
