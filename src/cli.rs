@@ -242,6 +242,11 @@ pub struct PostRenderArgs {
     #[arg(long, env = "SKYHELM_ALLOW_UNKNOWN_CONTEXTS")]
     #[serde(deserialize_with = "null_is_default")]
     pub allow_unknown_contexts: bool,
+    /// Render even when an allowed context cannot work inside the API server pod (a file
+    /// reference, a loopback server, an expired certificate): those become warnings.
+    #[arg(long, env = "SKYHELM_ALLOW_UNUSABLE_CONTEXTS")]
+    #[serde(deserialize_with = "null_is_default")]
+    pub allow_unusable_contexts: bool,
     /// Also write the report of what changed and why (as `skyhelm diff` prints it) to FILE.
     #[arg(long, env = "SKYHELM_DIFF_FILE", value_name = "FILE")]
     pub diff_file: Option<PathBuf>,

@@ -24,6 +24,8 @@ pub struct Settings {
     /// `SKYHELM_ALLOWED_CONTEXTS`, `allowed-contexts in the --config file`).
     pub allowed_contexts_source: String,
     pub allow_unknown_contexts: bool,
+    /// Findings that make an allowed context unusable in the pod are warnings, not errors.
+    pub allow_unusable_contexts: bool,
     pub diff_file: Option<PathBuf>,
     pub show_secrets: bool,
     pub rbac: RbacMode,
@@ -115,6 +117,7 @@ impl Settings {
             report_file,
             allowed_context,
             allow_unknown_contexts,
+            allow_unusable_contexts,
             diff_file,
             show_secrets,
             rbac,
@@ -148,6 +151,7 @@ impl Settings {
             allowed_contexts: if allowed_context.is_empty() { config.allowed_context } else { allowed_context },
             allowed_contexts_source,
             allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts,
+            allow_unusable_contexts: allow_unusable_contexts || config.allow_unusable_contexts,
             limits: Limits {
                 max_input_bytes: max_input_bytes.or(config.max_input_bytes).unwrap_or(d.max_input_bytes),
                 max_documents: max_documents.or(config.max_documents).unwrap_or(d.max_documents),

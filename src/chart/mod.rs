@@ -265,17 +265,11 @@ impl ContextSource {
         match self {
             ContextSource::ContextsFile { file, .. } => file.findings(used),
             ContextSource::Kubeconfig { loaded, text } => {
-                // Compared as doctor writes a finding's subject (made safe to show), so a name
-                // with control characters still matches its findings.
-                let subject = |what: &str, name: &str| doctor::finding_subject(&format!("{what} {name}"));
-                let mut subjects: Vec<String> = Vec::new();
-                for c in loaded.config.contexts.iter().filter(|c| used.contains(&c.name)) {
-                    subjects.push(subject("context", &c.name));
-                    if let Some(i) = &c.context {
-                        subjects.push(subject("cluster", &i.cluster));
-                        subjects.extend(i.user.as_ref().map(|u| subject("user", u)));
-                    }
-                }
+                // doctor names each finding of a context's cluster or user by the context,
+                // as it writes a subject (made safe to show), so a name with control
+                // characters still matches its findings.
+                let subjects: Vec<String> =
+                    used.iter().map(|c| doctor::finding_subject(&format!("context {c}"))).collect();
                 let input = DoctorInput {
                     path: &loaded.path,
                     text,

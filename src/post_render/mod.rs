@@ -5,6 +5,7 @@ pub mod verify;
 use sha2::{Digest, Sha256};
 
 use crate::kubeconfig::contexts_file::ContextsFile;
+use crate::kubeconfig::doctor;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::rules::change::{Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
@@ -107,9 +108,26 @@ pub fn post_render_with(
     let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
     let (contexts_output, final_lists) = allowed_contexts::run(&m, &api, &ctx, &facts)?;
     rules.extend(contexts_output);
-    // With --skypilot-kubeconfig: doctor's checks of each context the final allowed lists use.
+    // Doctor's checks of each context the final allowed lists use: those that cannot work in
+    // the pod fail the render unless --allow-unusable-contexts.
     if let Some(k) = &loaded {
-        rules.notes.extend(kubeconfig_checks::notes(final_lists.as_ref(), &facts, k));
+        let now = crate::kubeconfig::cert::unix_now();
+        let of_kubeconfig = |ctx: &str| {
+            doctor::context_findings(&k.config, ctx, &facts.in_cluster_name, Some(facts.in_cluster_exists), now)
+        };
+        let of_file = |ctx: &str| contexts_file.map(|f| f.findings(&[ctx.to_string()])).unwrap_or_default();
+        let findings_of: &dyn Fn(&str) -> Vec<doctor::Finding> =
+            if kubeconfig.is_some() { &of_kubeconfig } else { &of_file };
+        let names = k.context_names();
+        let checked = kubeconfig_checks::check(
+            final_lists.as_ref(),
+            &facts,
+            &names,
+            findings_of,
+            settings.allow_unusable_contexts,
+        )
+        .map_err(RuleError::from)?;
+        rules.notes.extend(checked);
     }
     rules.extend(rbac::run(&m, &api, &facts, settings.rbac)?);
     // The API server's keys that the rules read must be written once.
