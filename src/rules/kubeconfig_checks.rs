@@ -48,14 +48,14 @@ pub fn check(
             }
         }
     }
+    // In the order the lists use them; then the others, in the kubeconfig's order.
     let mut contexts: Vec<&String> = Vec::new();
-    let mut unused: Vec<&String> = Vec::new();
-    for n in names {
-        let to = if used.contains(n) { &mut contexts } else { &mut unused };
-        if !to.contains(&n) {
-            to.push(n);
+    for n in &used {
+        if names.contains(n) && !contexts.contains(&n) {
+            contexts.push(n);
         }
     }
+    let unused: Vec<&String> = names.iter().filter(|n| !used.contains(n)).collect();
     let mut notes = Vec::new();
     let mut unusable = Vec::new();
     for (f, ctxs) in group(&contexts, findings_of) {
