@@ -451,11 +451,11 @@ fn kubeconfig_findings_for_allowed_contexts_are_warnings_naming_the_environment(
         kubeconfig,
     );
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("warning: environment `dev`: cluster local: loopback-server:"), "{err}");
-    assert!(err.contains("warning: environment `dev`: user gke: exec-plugin:"), "{err}");
-    assert!(err.contains("warning: environment `prod`: cluster local: loopback-server:"), "{err}");
-    assert!(!err.contains("environment `prod`: user gke"), "prod does not use gke:\n{err}");
-    assert!(!err.contains("cluster v6"), "unused contexts are not reported:\n{err}");
+    assert!(err.contains("warning: environment `dev`: context local: loopback-server: cluster `local`:"), "{err}");
+    assert!(err.contains("warning: environment `dev`: context cloud: exec-plugin: user `gke`:"), "{err}");
+    assert!(err.contains("warning: environment `prod`: context local: loopback-server: cluster `local`:"), "{err}");
+    assert!(!err.contains("environment `prod`: context cloud"), "prod does not use gke:\n{err}");
+    assert!(!err.contains("cluster `v6`"), "unused contexts are not reported:\n{err}");
     assert!(!err.contains("SECRETSECRET123"));
     // An unknown name: the message does not suggest a flag generate lacks.
     let (_dir, code, _, err) = generate_in(
