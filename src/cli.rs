@@ -298,6 +298,10 @@ pub struct PostRenderArgs {
     #[arg(skip)]
     #[serde(skip)]
     pub allowed_context_from_env: bool,
+    /// `secret_name` came from `SKYHELM_SECRET_NAME` (set by [`Cli::parse_args`]).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub secret_name_from_env: bool,
 }
 
 /// A config-file value where `null` means unset.
@@ -326,6 +330,7 @@ impl PostRenderArgs {
     }
 
     fn note_env_source(&mut self, m: &ArgMatches) {
+        self.secret_name_from_env = m.value_source("secret_name") == Some(ValueSource::EnvVariable);
         if m.value_source("allowed_context") == Some(ValueSource::EnvVariable) {
             self.allowed_context_from_env = true;
             self.allowed_context =

@@ -13,7 +13,12 @@ pub const DEFAULT_SECRET_NAME: &str = "kube-credentials";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    pub secret_name: String,
+    /// The kubeconfig Secret's name as given; None: the contexts file's, else
+    /// [`DEFAULT_SECRET_NAME`] ([`Settings::secret_name`]).
+    pub secret_name_given: Option<String>,
+    /// Where `secret_name_given` came from, as messages name it (`--secret-name`,
+    /// `SKYHELM_SECRET_NAME`, `secret-name in the --config file`).
+    pub secret_name_source: &'static str,
     pub kubeconfig: Option<PathBuf>,
     pub deployment: Option<String>,
     pub container: String,
@@ -51,6 +56,12 @@ pub enum SettingsError {
         "post-render takes no `{flag}`: it is Helm's own global flag, and Helm reads it from `--post-renderer-args {flag} VALUE` too (then Helm itself uses it: {what}). Use `{replacement}=VALUE` (with Helm: `--post-renderer-args={replacement}=VALUE`)"
     )]
     HelmGlobalFlag { flag: &'static str, replacement: &'static str, what: &'static str },
+    #[error("{from}: {problem}; a Secret of that name cannot exist, so the pod would never start")]
+    SecretName { from: &'static str, problem: String },
+    #[error(
+        "{from} is `{given}`, but the --contexts-file records the contexts of Secret `{file}`: the Secret mounted must be the one whose contexts were checked. Pack that Secret again with `skyhelm kubeconfig pack --secret-name {given} --contexts-file …`, or drop {from}"
+    )]
+    SecretNotContextsFiles { from: &'static str, given: String, file: String },
     #[error("--now {0}: expected YYYY-MM-DD")]
     BadDate(String),
 }
@@ -103,6 +114,28 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The kubeconfig Secret's name: as given, else the contexts file's (`contexts_secret`), else
+    /// [`DEFAULT_SECRET_NAME`]; refused when Kubernetes would refuse it, or when it is not the
+    /// contexts file's (the Secret mounted must be the one whose contexts were checked).
+    pub fn secret_name(&self, contexts_secret: Option<&str>) -> Result<String, SettingsError> {
+        let (name, source) = match (&self.secret_name_given, contexts_secret) {
+            (Some(given), Some(file)) if given != file => {
+                return Err(SettingsError::SecretNotContextsFiles {
+                    from: self.secret_name_source,
+                    given: crate::messages::sanitize(given, &[]),
+                    file: crate::messages::sanitize(file, &[]),
+                });
+            }
+            (Some(given), _) => (given.as_str(), self.secret_name_source),
+            (None, Some(file)) => (file, "secretName in the --contexts-file"),
+            (None, None) => (DEFAULT_SECRET_NAME, ""),
+        };
+        match crate::kubeconfig::secret_name_problem(name) {
+            Some(problem) => Err(SettingsError::SecretName { from: source, problem }),
+            None => Ok(name.to_string()),
+        }
+    }
+
     /// Flags and environment (`args`, clap reads both) over the `--config` file (`config`)
     /// over defaults.
     pub fn resolve(args: &PostRenderArgs, config: PostRenderArgs) -> Settings {
@@ -130,6 +163,7 @@ impl Settings {
             contexts_file,
             strict,
             allowed_context_from_env,
+            secret_name_from_env,
             helm_kubeconfig,
             helm_namespace,
         } = args.clone();
@@ -141,7 +175,12 @@ impl Settings {
         .to_string();
         let d = Limits::default();
         Settings {
-            secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
+            secret_name_source: match (&secret_name, secret_name_from_env) {
+                (Some(_), false) => "--secret-name",
+                (Some(_), true) => "SKYHELM_SECRET_NAME",
+                (None, _) => "secret-name in the --config file",
+            },
+            secret_name_given: secret_name.or(config.secret_name),
             // post-render refuses Helm's spellings before this (`helm_global_flag`); diff takes them.
             kubeconfig: skypilot_kubeconfig.or(helm_kubeconfig).or(config.skypilot_kubeconfig),
             deployment: deployment.or(config.deployment),

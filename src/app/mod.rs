@@ -371,6 +371,9 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
 }
 
 fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
+    if let Some(problem) = crate::kubeconfig::secret_name_problem(&args.secret_name) {
+        return Err(SettingsError::SecretName { from: "--secret-name", problem }.into());
+    }
     let bytes = read_file("reading kubeconfig", &args.kubeconfig)?;
     let text = String::from_utf8(bytes).map_err(|_| AppError::NotUtf8(args.kubeconfig.clone()))?;
     let input =

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::kubeconfig::LoadedKubeconfig;
+use crate::kubeconfig::{LoadedKubeconfig, is_dns1123_label};
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
 use crate::policy::contexts::{self, ContextError, ContextFacts};
@@ -128,22 +128,6 @@ impl EnvironmentsFile {
     }
 }
 
-/// DNS-1123 subdomain (what Kubernetes requires of a Secret's name): DNS-1123 labels joined
-/// by `.`, at most 253 characters.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(|l| is_dns1123_label(l, 63))
-}
-
-/// DNS-1123 label: lowercase alphanumerics and `-`, starting and ending alphanumeric.
-pub fn is_dns1123_label(s: &str, max: usize) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= max
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
-}
-
 /// The RBAC mode an environment names (its own, else the defaults'), as written.
 fn rbac_name<'f>(file: &'f EnvironmentsFile, e: &'f EnvironmentEntry) -> Option<&'f str> {
     e.settings.rbac.as_deref().or(file.defaults.rbac.as_deref())
@@ -211,11 +195,8 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
                 )));
             }
         }
-        if !is_dns1123_subdomain(&env.secret_name) {
-            errors.push(bad(format!(
-                "kubeconfigSecretName {} is not a valid Secret name (a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, at most 253)",
-                emit::scalar(&Value::String(env.secret_name.clone()))
-            )));
+        if let Some(problem) = crate::kubeconfig::secret_name_problem(&env.secret_name) {
+            errors.push(bad(format!("kubeconfigSecretName {problem}")));
         }
         if let Some(k) = env.config.get("kubernetes").filter(|k| !k.is_null() && !k.is_object()) {
             errors.push(bad(format!("config.kubernetes is {}, not a map", emit::scalar(k))));

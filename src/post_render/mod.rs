@@ -24,6 +24,8 @@ pub enum PostRenderError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
     /// `--strict`: corrections and warnings are errors; nothing is written.
     #[error("--strict: {} (nothing was written; fix these at the source):\n{}", counts(.fixes.len(), .warnings.len()), list_strict(.fixes, .warnings))]
     Strict { fixes: Vec<String>, warnings: Vec<String> },
@@ -86,8 +88,8 @@ pub fn post_render_with(
     }
     let api = ApiServer::locate(&m, settings.deployment.as_deref(), &settings.container)?;
     let checksum = kubeconfig.map(sha256_hex).or_else(|| contexts_file.map(|f| f.config_sha256.clone()));
-    let mount =
-        kubeconfig_mount::MountSettings { secret_name: &settings.secret_name, kubeconfig_sha256: checksum.as_deref() };
+    let secret_name = settings.secret_name(contexts_file.map(|f| f.secret_name.as_str()))?;
+    let mount = kubeconfig_mount::MountSettings { secret_name: &secret_name, kubeconfig_sha256: checksum.as_deref() };
 
     let mut rules = RuleOutput::default();
     if settings.mount_kubeconfig {
