@@ -117,7 +117,8 @@ impl Settings {
     /// The kubeconfig Secret's name: as given, else the contexts file's (`contexts_secret`), else
     /// [`DEFAULT_SECRET_NAME`]; refused when Kubernetes would refuse it, or when it is not the
     /// contexts file's (the Secret mounted must be the one whose contexts were checked).
-    pub fn secret_name(&self, contexts_secret: Option<&str>) -> Result<String, SettingsError> {
+    /// Also returns where the name came from, None for the default.
+    pub fn secret_name(&self, contexts_secret: Option<&str>) -> Result<(String, Option<&'static str>), SettingsError> {
         let (name, source) = match (&self.secret_name_given, contexts_secret) {
             (Some(given), Some(file)) if given != file => {
                 return Err(SettingsError::SecretNotContextsFiles {
@@ -128,11 +129,11 @@ impl Settings {
             }
             (Some(given), _) => (given.as_str(), self.secret_name_source),
             (None, Some(file)) => (file, "secretName in the --contexts-file"),
-            (None, None) => (DEFAULT_SECRET_NAME, ""),
+            (None, None) => return Ok((DEFAULT_SECRET_NAME.to_string(), None)),
         };
         match crate::kubeconfig::secret_name_problem(name) {
             Some(problem) => Err(SettingsError::SecretName { from: source, problem }),
-            None => Ok(name.to_string()),
+            None => Ok((name.to_string(), Some(source))),
         }
     }
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::kubeconfig::{LoadedKubeconfig, is_dns1123_label};
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
+use crate::kubeconfig::{LoadedKubeconfig, is_dns1123_label};
 use crate::policy::contexts::{self, ContextError, ContextFacts};
 use crate::rules::rbac::RbacMode;
 use crate::yaml::emit::{self, Layout};
@@ -85,6 +85,9 @@ pub struct Environment {
     pub namespace: String,
     pub image: String,
     pub secret_name: String,
+    /// `kubeconfigSecretName` is set (by the environment or the defaults).
+    #[serde(skip)]
+    pub secret_name_set: bool,
     pub in_cluster: bool,
     pub mount_kubeconfig: bool,
     /// None: unset; `Some([])` is an explicit empty list.
@@ -161,6 +164,7 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         image: pick(&s.image, &d.image).unwrap_or_else(|| DEFAULT_IMAGE.into()),
         secret_name: pick(&s.kubeconfig_secret_name, &d.kubeconfig_secret_name)
             .unwrap_or_else(|| crate::settings::DEFAULT_SECRET_NAME.into()),
+        secret_name_set: s.kubeconfig_secret_name.is_some() || d.kubeconfig_secret_name.is_some(),
         in_cluster: s.in_cluster.or(d.in_cluster).unwrap_or(true),
         mount_kubeconfig: s.mount_kubeconfig.or(d.mount_kubeconfig).unwrap_or(true),
         allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()),
@@ -498,6 +502,28 @@ fn template_engine(templates: &[(String, String)]) -> Result<tera::Tera, Vec<Gen
     if errors.is_empty() { Ok(tera) } else { Err(errors) }
 }
 
+/// The environment with the contexts file's Secret: the Secret the chart mounts and
+/// post-render checks must be the one whose contexts the file records. A `kubeconfigSecretName`
+/// that names another is an error naming both.
+fn contexts_file_secret(env: &Environment, file: &ContextsFile, path: &str) -> Result<Environment, Vec<GenerateError>> {
+    let shown = |n: &str| emit::scalar(&Value::String(n.to_string()));
+    if env.secret_name_set && env.secret_name != file.secret_name {
+        return Err(invalid(
+            env,
+            format!(
+                "kubeconfigSecretName is {}, but the contexts file {path} records the contexts of Secret {}: the Secret mounted must be the one whose contexts were checked; drop kubeconfigSecretName (the contexts file's is used) or pack that Secret again with `skyhelm kubeconfig pack --secret-name {} --contexts-file …`",
+                shown(&env.secret_name),
+                shown(&file.secret_name),
+                shown(&env.secret_name),
+            ),
+        ));
+    }
+    if let Some(problem) = crate::kubeconfig::secret_name_problem(&file.secret_name) {
+        return Err(invalid(env, format!("the contexts file {path}: secretName {problem}")));
+    }
+    Ok(Environment { secret_name: file.secret_name.clone(), ..env.clone() })
+}
+
 /// What every environment's chart is rendered with, and what the GitOps formats collect
 /// across environments.
 struct Generator<'a> {
@@ -536,6 +562,14 @@ impl Generator<'_> {
             Some(Ok(k)) => Some(k),
             Some(Err(e)) => return Err(invalid(env, e.clone())),
             None => None,
+        };
+        let with_secret;
+        let env = match kubeconfig {
+            Some(ContextSource::ContextsFile { file: contexts, settings_path }) => {
+                with_secret = contexts_file_secret(env, contexts, settings_path)?;
+                &with_secret
+            }
+            _ => env,
         };
         let plan = contexts_for(env, kubeconfig)?;
         let chart_name = chart_name(file, env);

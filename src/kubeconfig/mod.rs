@@ -8,7 +8,6 @@ pub mod pack;
 
 use kube::config::Kubeconfig;
 
-
 /// DNS-1123 subdomain (what Kubernetes requires of a Secret's name): DNS-1123 labels joined
 /// by `.`, at most 253 characters.
 pub fn is_dns1123_subdomain(s: &str) -> bool {

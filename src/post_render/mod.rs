@@ -88,12 +88,26 @@ pub fn post_render_with(
     }
     let api = ApiServer::locate(&m, settings.deployment.as_deref(), &settings.container)?;
     let checksum = kubeconfig.map(sha256_hex).or_else(|| contexts_file.map(|f| f.config_sha256.clone()));
-    let secret_name = settings.secret_name(contexts_file.map(|f| f.secret_name.as_str()))?;
+    let (secret_name, secret_from) = settings.secret_name(contexts_file.map(|f| f.secret_name.as_str()))?;
     let mount = kubeconfig_mount::MountSettings { secret_name: &secret_name, kubeconfig_sha256: checksum.as_deref() };
 
     let mut rules = RuleOutput::default();
+    // What the pod spec mounts, whoever mounts it: with --no-mount the chart may mount the
+    // kubeconfig itself, and the pod then has one all the same.
+    let chart_mount = kubeconfig_mount::mounted_secret(&m, &api)?;
     if settings.mount_kubeconfig {
         rules.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+    } else if let (Some(mounted), Some(from)) = (&chart_mount, secret_from)
+        && mounted.secret != secret_name
+    {
+        return Err(RuleError::from(kubeconfig_mount::MountError::OtherSecret {
+            at: mounted.at.clone(),
+            path: mounted.path.clone(),
+            mounted: mounted.secret.clone(),
+            checked: secret_name,
+            from: from.into(),
+        })
+        .into());
     }
 
     let loaded = match (&settings.kubeconfig, kubeconfig) {
@@ -106,8 +120,8 @@ pub fn post_render_with(
         explicit_source: &settings.allowed_contexts_source,
         allow_unknown: settings.allow_unknown_contexts,
     };
-    // The kubeconfig is mounted unless `--no-mount` says the chart uses none.
-    let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
+    // The pod has a kubeconfig when skyhelm mounts it or the pod spec already does.
+    let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig || chart_mount.is_some())?;
     let (contexts_output, final_lists) = allowed_contexts::run(&m, &api, &ctx, &facts)?;
     rules.extend(contexts_output);
     // Doctor's checks of each context the final allowed lists use: those that cannot work in

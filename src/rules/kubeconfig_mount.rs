@@ -36,6 +36,53 @@ pub enum MountError {
         "{at}: KUBECONFIG is set to `{value}`, which does not include {wanted}; SkyPilot would not read the mounted kubeconfig"
     )]
     KubeconfigEnv { at: DocRef, value: String, wanted: String },
+    /// `--no-mount`: the chart mounts a kubeconfig Secret other than the one checked.
+    #[error(
+        "{at}: the chart mounts Secret `{mounted}` at {path} (the kubeconfig SkyPilot reads), but the contexts were checked against Secret `{checked}` ({from}); the Secret mounted must be the one checked. Set the chart's Secret (upstream: kubernetesCredentials.kubeconfigSecretName) to `{checked}`, or check `{mounted}`"
+    )]
+    OtherSecret { at: DocRef, path: String, mounted: String, checked: String, from: String },
+}
+
+/// A Secret volume mounted where the API container reads its kubeconfig: KUBECONFIG's files
+/// (`:`-separated), else `/root/.kube/config`; a mount of the file's folder (whole) or of the
+/// file itself counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountedSecret {
+    pub secret: String,
+    /// Where it is mounted.
+    pub path: String,
+    pub at: DocRef,
+}
+
+/// The kubeconfig Secret the pod spec mounts, whoever mounted it (the chart itself, e.g.
+/// upstream `kubernetesCredentials.useKubeconfig: true`), or None: whether the pod has a
+/// kubeconfig is read here, not from `--no-mount`. KUBECONFIG from `valueFrom` is taken as
+/// unset (its value is not in the stream).
+pub fn mounted_secret(m: &Manifests, api: &ApiServer) -> Result<Option<MountedSecret>, RuleError> {
+    let tree = m.tree(api.doc)?;
+    let vols = volumes(tree, api.pod_spec);
+    let mnts = mounts(tree, api.container);
+    let files: Vec<String> = match env_value(tree, api.container, "KUBECONFIG") {
+        Some((_, Some(v))) if !v.is_empty() => v.split(':').filter(|p| !p.is_empty()).map(str::to_string).collect(),
+        _ => vec![format!("{MOUNT_PATH}/config")],
+    };
+    for file in &files {
+        let file = file.trim_end_matches('/');
+        let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+        for mt in &mnts {
+            if !((mt.sub_path.is_none() && mt.path == dir) || mt.path == file) {
+                continue;
+            }
+            if let Some(secret) = vols.iter().find(|v| v.name == mt.name).and_then(|v| v.secret.clone()) {
+                return Ok(Some(MountedSecret {
+                    secret,
+                    path: mt.path.clone(),
+                    at: m.doc_ref(api.doc, Some(mt.line)),
+                }));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// What mounting needs to know about the API server.

@@ -18,5 +18,6 @@ mod props;
 mod rbac;
 mod regressions;
 mod release;
+mod secret_mount;
 mod sidefiles;
 mod util;
