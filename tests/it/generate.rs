@@ -733,6 +733,61 @@ fn generate_checks_names_against_a_contexts_file_and_points_post_render_at_it() 
     assert!(text.contains("kubeconfig-sha256") && !text.contains("allowed_contexts"), "{text}");
 }
 
+/// generate with `contexts:` writes the contexts file's Secret into the values and skyhelm.yaml,
+/// so the Secret the chart mounts is the one whose contexts were checked (post-render with the
+/// generated settings agrees); a `kubeconfigSecretName` naming another Secret is an error naming
+/// both.
+#[test]
+fn generate_with_a_contexts_file_mounts_its_secret() {
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(&root().join("charts/skypilot"), &dir.path().join("charts/skypilot"));
+    let kc = dir.path().join("full-kubeconfig");
+    std::fs::write(&kc, example_kubeconfig()).expect("kc");
+    let file = dir.path().join("contexts.yaml");
+    let out = skyhelm(
+        &[
+            "kubeconfig",
+            "pack",
+            "--kubeconfig",
+            kc.to_str().expect("p"),
+            "--context",
+            "prod-eu",
+            "--secret-name",
+            "sky-kube",
+            "--contexts-file",
+            file.to_str().expect("p"),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let envs = dir.path().join("envs.yaml");
+    let out = dir.path().join("charts");
+    let run = |text: &str| {
+        std::fs::write(&envs, text).expect("envs");
+        generate(&[envs.to_str().expect("p"), "--out", out.to_str().expect("p")])
+    };
+    let base = "name: sky\ndefaults:\n  repository: file://../skypilot\n  contexts: contexts.yaml\nenvironments:\n  - name: dev\n    allowedContexts: [prod-eu]\n";
+    let (code, _, err) = run(&format!("{base}    kubeconfigSecretName: kube-credentials\n"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("environment `dev`: kubeconfigSecretName is kube-credentials, but the contexts file ../../contexts.yaml records the contexts of Secret sky-kube"),
+        "{err}"
+    );
+    for text in [base.to_string(), format!("{base}    kubeconfigSecretName: sky-kube\n")] {
+        let (code, _, err) = run(&text);
+        assert_eq!(code, 0, "{err}");
+        let chart = out.join("sky-dev");
+        let values = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"));
+        assert_eq!(values["skypilot"]["kubernetesCredentials"]["kubeconfigSecretName"], "sky-kube");
+        let settings = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg"));
+        assert_eq!(settings["secret-name"], "sky-kube");
+        // The chart mounts it, and post-render with the generated settings agrees.
+        let (code, report, _) = render_and_diff(&chart, "helm3");
+        assert_eq!(code, 2, "{report}");
+        assert!(!report.contains("error"), "{report}");
+    }
+}
+
 #[test]
 fn generate_never_writes_through_a_symbolic_link_in_a_chart_folder() {
     let dir = tempfile::tempdir().expect("tmp");
