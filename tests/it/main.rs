@@ -18,6 +18,7 @@ mod props;
 mod rbac;
 mod regressions;
 mod release;
+mod seams;
 mod secret_mount;
 mod sidefiles;
 mod util;
