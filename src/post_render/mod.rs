@@ -89,7 +89,11 @@ pub fn post_render_with(
     let api = ApiServer::locate(&m, settings.deployment.as_deref(), &settings.container)?;
     let checksum = kubeconfig.map(sha256_hex).or_else(|| contexts_file.map(|f| f.config_sha256.clone()));
     let (secret_name, secret_from) = settings.secret_name(contexts_file.map(|f| f.secret_name.as_str()))?;
-    let mount = kubeconfig_mount::MountSettings { secret_name: &secret_name, kubeconfig_sha256: checksum.as_deref() };
+    let mount = kubeconfig_mount::MountSettings {
+        secret_name: &secret_name,
+        secret_from,
+        kubeconfig_sha256: checksum.as_deref(),
+    };
 
     let mut rules = RuleOutput::default();
     // What the pod spec mounts, whoever mounts it: with --no-mount the chart may mount the

@@ -25,9 +25,9 @@ const NO_SUCH_VOLUME: &str = "no such volume in the pod";
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     #[error(
-        "{at}: {target} is already mounted from volume `{volume}` ({source_desc}); skyhelm would mount Secret `{secret}` there. Remove one of them, or set --secret-name to the Secret that volume uses"
+        "{at}: {target} is already mounted from volume `{volume}` ({source_desc}); skyhelm would mount Secret `{secret}`{from} there. Remove one of them, or name the Secret that volume uses (--secret-name, or the contexts file's secretName: `kubeconfig pack --secret-name`)"
     )]
-    PathTaken { at: DocRef, target: String, volume: String, source_desc: String, secret: String },
+    PathTaken { at: DocRef, target: String, volume: String, source_desc: String, secret: String, from: String },
     #[error(
         "{at}: volume `kube-config` comes from {source_desc}, not from Secret `{secret}`; rename that volume or set --secret-name"
     )]
@@ -88,6 +88,9 @@ pub fn mounted_secret(m: &Manifests, api: &ApiServer) -> Result<Option<MountedSe
 /// What mounting needs to know about the API server.
 pub struct MountSettings<'a> {
     pub secret_name: &'a str,
+    /// Where the name came from (`--secret-name`, `secretName in the --contexts-file`, …); None:
+    /// the default.
+    pub secret_from: Option<&'a str>,
     /// sha256 of the kubeconfig file, as lowercase hex.
     pub kubeconfig_sha256: Option<&'a str>,
 }
@@ -249,6 +252,11 @@ impl<'m> Pod<'m> {
         RuleError::from(ManifestError::Edit { at: self.at(None), cause })
     }
 
+    /// Where the Secret's name came from, as messages add it after the name.
+    fn from(&self) -> String {
+        self.s.secret_from.map(|f| format!(" ({f})")).unwrap_or_default()
+    }
+
     /// The volume comes from the kubeconfig Secret.
     fn ours(&self, v: &VolumeInfo) -> bool {
         v.secret.as_deref() == Some(self.s.secret_name)
@@ -283,6 +291,7 @@ impl<'m> Pod<'m> {
                     volume: mt.name.clone(),
                     source_desc: vol.map_or_else(|| NO_SUCH_VOLUME.to_string(), |v| v.source.clone()),
                     secret: self.s.secret_name.into(),
+                    from: self.from(),
                 }
                 .into());
             }
@@ -299,6 +308,7 @@ impl<'m> Pod<'m> {
                     |v| format!("{}, subPath {}", v.source, mt.sub_path.as_deref().unwrap_or("")),
                 ),
                 secret: self.s.secret_name.into(),
+                from: self.from(),
             }
             .into());
         }

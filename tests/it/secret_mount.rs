@@ -154,7 +154,7 @@ fn the_contexts_files_secret_is_the_one_mounted() {
     for form in [Form::Helm3, Form::Helm4] {
         let input = render_chart(form, &chart, own);
         let err = fails(&skyhelm(&["post-render", "--contexts-file", &file], input.as_bytes()));
-        assert!(err.contains("/root/.kube is already mounted from volume `kube-config` (Secret `other`); skyhelm would mount Secret `sky-kube` there"), "{err}");
+        assert!(err.contains("/root/.kube is already mounted from volume `kube-config` (Secret `other`); skyhelm would mount Secret `sky-kube` (secretName in the --contexts-file) there"), "{err}");
         let err = fails(&skyhelm(&["post-render", "--no-mount", "--contexts-file", &file], input.as_bytes()));
         assert!(
             err.contains("the chart mounts Secret `other` at /root/.kube (the kubeconfig SkyPilot reads), but the contexts were checked against Secret `sky-kube` (secretName in the --contexts-file)"),
