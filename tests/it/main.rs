@@ -21,4 +21,5 @@ mod release;
 mod seams;
 mod secret_mount;
 mod sidefiles;
+mod skypilot;
 mod util;
