@@ -2,7 +2,7 @@
 //! (its name valid for Kubernetes, the contexts file's, whoever mounts it), and what cannot work
 //! in the pod fails the render (Helm 4's `install --dry-run=client` through the plugin included).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use serde_json::Value;
@@ -10,13 +10,9 @@ use serde_json::Value;
 use crate::helm::{Form, Helm, config_map, render, render_chart};
 use crate::util::{KUBECONFIG, bin, clean, k8s_json, root, run_with_stdin, skyhelm};
 
-/// The upstream SkyPilot chart (../shared/fixtures/upstream-chart/skypilot from the main
-/// checkout; a worktree is one folder deeper). Missing is a failure, never a skip.
+/// The upstream SkyPilot chart, where the oracle finds it.
 fn upstream_chart() -> String {
-    let candidates: Vec<PathBuf> =
-        ["../shared", "../../shared"].iter().map(|s| root().join(s).join("fixtures/upstream-chart/skypilot")).collect();
-    let found = candidates.iter().find(|p| p.join("Chart.yaml").is_file());
-    found.unwrap_or_else(|| panic!("the upstream chart is missing: {candidates:?}")).display().to_string()
+    crate::skypilot::upstream_chart().display().to_string()
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -214,6 +210,14 @@ fn no_mount_on_a_chart_that_mounts_the_kubeconfig_applies_the_context_rules() {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let docs = k8s_json(&String::from_utf8_lossy(&out.stdout));
         assert_eq!(config_map(&docs)["kubernetes"]["allowed_contexts"], serde_json::json!(["prod"]));
+    }
+    // SkyPilot's own code judges it: the chart's mount alone drops in-cluster ([prod]);
+    // the output keeps everything the admin allowed plus the documented in-cluster fix.
+    for j in [&mounting, &ssh].into_iter().flat_map(|v| crate::skypilot::judge_upstream(v, KUBECONFIG, &["--no-mount"]))
+    {
+        assert_eq!(j.input["global"], serde_json::json!(["prod"]), "{}: {}", j.label, j.input);
+        assert_eq!(j.output["global"], serde_json::json!(["prod", "in-cluster"]), "{}: {}", j.label, j.output);
+        crate::skypilot::assert_never_wider_nothing_lost(&j.label, &j.input, &j.output);
     }
 }
 
