@@ -403,3 +403,45 @@ fn doctor_reports_a_loopback_server() {
         assert!(!text.contains("loopback-server"), "{server}: {text}");
     }
 }
+
+/// A contexts file records each context's server: a loopback one fails post-render too (the same
+/// classification), and doctor --contexts-file exits 1 for it only when a list uses the context.
+#[test]
+fn a_contexts_files_loopback_server_fails_post_render_and_doctor() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        crate::util::KUBECONFIG
+            .replace("clusters:\n", "clusters:\n- name: local\n  cluster: {server: 'https://127.0.0.1:6443'}\n")
+            .replace(
+                "- name: train\n  context: {cluster: c1, user: u1}",
+                "- name: train\n  context: {cluster: local, user: u1}",
+            ),
+    )
+    .expect("write");
+    let file = dir.path().join("contexts.yaml");
+    let (kc, file) = (kc.to_str().unwrap(), file.to_str().unwrap());
+    let out = skyhelm(
+        &["kubeconfig", "pack", "--kubeconfig", kc, "--context", "prod", "--context", "train", "--contexts-file", file],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let input = render(Form::Helm3, "{}\n");
+    let input = input.as_bytes();
+    let out = skyhelm(&["post-render", "--contexts-file", file, "--allowed-context", "prod,train"], input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("context `train`: server https://127.0.0.1:6443 is a loopback address"), "{err}");
+    // Not allowed: a note, and the render goes through.
+    let out = skyhelm(&["post-render", "--contexts-file", file, "--allowed-context", "prod,in-cluster"], input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("note [allowed-contexts]: not used by any allowed list: context `train`: server"), "{err}");
+    for (allowed, code) in [("train", 1), ("prod", 0)] {
+        let out = skyhelm(&["doctor", "--contexts-file", file, "--allowed-context", allowed], b"");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{allowed}: {text}");
+        assert!(text.contains("context train  loopback-server"), "{text}");
+    }
+}
