@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::helm::{Form, Helm, config_map, render, render_chart};
-use crate::util::{KUBECONFIG, bin, clean, k8s_json, root, run_with_stdin, skyhelm};
+use crate::util::{KUBECONFIG, bin, clean, k8s_json, run_with_stdin, skyhelm};
 
 /// The upstream SkyPilot chart, where the oracle finds it.
 fn upstream_chart() -> String {
