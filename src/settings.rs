@@ -61,7 +61,7 @@ pub enum SettingsError {
     #[error(
         "{from} is `{given}`, but the --contexts-file records the contexts of Secret `{file}`: the Secret mounted must be the one whose contexts were checked. Pack that Secret again with `skyhelm kubeconfig pack --secret-name {given} --contexts-file …`, or drop {from}"
     )]
-    SecretNotContextsFiles { from: &'static str, given: String, file: String },
+    NotTheContextsFilesSecret { from: &'static str, given: String, file: String },
     #[error("--now {0}: expected YYYY-MM-DD")]
     BadDate(String),
 }
@@ -121,7 +121,7 @@ impl Settings {
     pub fn secret_name(&self, contexts_secret: Option<&str>) -> Result<(String, Option<&'static str>), SettingsError> {
         let (name, source) = match (&self.secret_name_given, contexts_secret) {
             (Some(given), Some(file)) if given != file => {
-                return Err(SettingsError::SecretNotContextsFiles {
+                return Err(SettingsError::NotTheContextsFilesSecret {
                     from: self.secret_name_source,
                     given: crate::messages::sanitize(given, &[]),
                     file: crate::messages::sanitize(file, &[]),
