@@ -71,8 +71,16 @@ pub enum ContextError {
         "{}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {}, not a context name; quote it: '{text}'", shown(list), shown(reads_as), text = shown(text)
     )]
     NotString { list: String, index: usize, text: String, reads_as: String },
-    #[error("{}: keys `{}` and `{existing}` name the same context `{existing}` (case ignored); keep one", shown(list), shown(name), existing = shown(existing))]
-    KeyClash { list: String, name: String, existing: String },
+    /// Two keys that would both become (or already are) the context `context`: renaming would
+    /// write the key twice, and PyYAML would keep only the last one's settings.
+    #[error(
+        "{}: keys `{}` and `{}` name the same context `{}` (case ignored); keep one",
+        shown(list),
+        shown(first),
+        shown(second),
+        shown(context)
+    )]
+    KeyClash { list: String, first: String, second: String, context: String },
     #[error("{}: item {index} is {found}, not a context name", shown(list))]
     NotAName { list: String, index: usize, found: String },
     #[error("{}: {}, expected a list of context names or `all`", shown(list), shown(found))]

@@ -790,6 +790,9 @@ impl Planner<'_> {
         let (config, f, plan, errors) = (self.config, self.f, &mut self.plan, &mut self.errors);
         let written: Vec<String> =
             config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
+        // The context each corrected key becomes, with the key: a second key that would
+        // become the same context is refused (both renamed, PyYAML would keep only the last).
+        let mut renamed: Vec<(String, String)> = Vec::new();
         for (i, &(k, _)) in config.entries(cc).iter().enumerate() {
             let Some(name) = config.py_str(k) else {
                 let text = config.raw(k).unwrap_or("(a collection)").to_string();
@@ -799,10 +802,23 @@ impl Planner<'_> {
             };
             match contexts::classify(name, f) {
                 NameClass::Ssh | NameClass::InCluster | NameClass::Exact => {}
-                NameClass::CaseOf(one) if written.contains(&one) => {
-                    errors.push(ContextError::KeyClash { list: label.into(), name: name.into(), existing: one })
+                NameClass::CaseOf(one) if written.contains(&one) => errors.push(ContextError::KeyClash {
+                    list: label.into(),
+                    first: name.into(),
+                    second: one.clone(),
+                    context: one,
+                }),
+                NameClass::CaseOf(one) if renamed.iter().any(|(to, _)| *to == one) => {
+                    let first = renamed.iter().find(|(to, _)| *to == one).map(|(_, from)| from.clone());
+                    errors.push(ContextError::KeyClash {
+                        list: label.into(),
+                        first: first.unwrap_or_default(),
+                        second: name.into(),
+                        context: one,
+                    })
                 }
                 NameClass::CaseOf(one) => {
+                    renamed.push((one.clone(), name.to_string()));
                     plan.edits.push(self.editor.replace_scalar(k, &json!(one))?);
                     plan.reasons.push(format!(
                         "{}: key `{}` corrected to `{}` (context names match exactly, case included)",

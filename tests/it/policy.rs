@@ -386,6 +386,16 @@ fn hostile_config_shapes_are_refused_or_warned() {
             "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    PROD: {}\n    prod: {}\n",
             "keys `PROD` and `prod` name the same context `prod`",
         ),
+        // Issue 20: two keys that would both be corrected to `Dev-EU`. Before, both were
+        // renamed and PyYAML kept only the second one's settings (provision_timeout 20).
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    DEV-EU:\n      provision_timeout: 10\n    dev-eu:\n      provision_timeout: 20\n",
+            "kubernetes.context_configs: keys `DEV-EU` and `dev-eu` name the same context `Dev-EU` (case ignored); keep one",
+        ),
+        (
+            "workspaces:\n  w:\n    kubernetes:\n      context_configs:\n        dev-eu: {}\n        Dev-EU: {}\n",
+            "workspaces.w.kubernetes.context_configs: keys `dev-eu` and `Dev-EU` name the same context `Dev-EU`",
+        ),
     ];
     for form in FORMS {
         for (cfg, want) in cases {
