@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::policy::contexts::{
-    self, AllowedList, ContextError, ContextFacts, ItemOp, ListPlan, NameClass, Scope, shown,
+    self, AllowedList, ContextError, ContextFacts, GivenList, ItemOp, ListPlan, NameClass, Scope, shown,
 };
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
@@ -62,7 +62,7 @@ fn list_errors(errors: &[ContextError]) -> String {
 pub struct ContextSettings<'a> {
     pub kubeconfig: Option<&'a LoadedKubeconfig>,
     /// `--allowed-context`: sets the global list.
-    pub explicit: &'a [String],
+    pub explicit: &'a GivenList,
     /// Where `explicit` came from, for messages (`--allowed-context`, `SKYHELM_ALLOWED_CONTEXTS`).
     pub explicit_source: &'a str,
     pub allow_unknown: bool,
@@ -478,7 +478,7 @@ pub struct DeployedContexts {
 }
 
 pub fn deployed_contexts(m: &Manifests, api: &ApiServer) -> Result<DeployedContexts, RuleError> {
-    let s = ContextSettings { kubeconfig: None, explicit: &[], explicit_source: "", allow_unknown: false };
+    let s = ContextSettings { kubeconfig: None, explicit: &GivenList::None, explicit_source: "", allow_unknown: false };
     let facts = facts(m, api, &s, true)?;
     let tree = m.tree(api.doc)?;
     let external_database = env_value(tree, api.container, DB_ENV).is_some();
@@ -524,7 +524,7 @@ fn plan_config(
     text: &str,
     config: &Tree,
     f: &ContextFacts,
-    explicit: &[String],
+    explicit: &GivenList,
     source: &str,
 ) -> Result<ConfigPlan, PlanError> {
     let mut planner = Planner {
@@ -574,19 +574,21 @@ impl Planner<'_> {
     fn global_list(
         &mut self,
         global: Option<NodeId>,
-        explicit: &[String],
+        explicit: &GivenList,
         source: &str,
     ) -> Result<AllowedList, PlanError> {
         let global_list = global.and_then(|k| match self.config.lookup(k, "allowed_contexts") {
             crate::yaml::tree::Lookup::Found { key, value } => Some((key, value)),
             _ => None,
         });
-        if explicit == [contexts::ALL] {
-            self.explicit_all(global_list, source)
-        } else if !explicit.is_empty() {
-            self.explicit_names(global_list, explicit, source)
-        } else {
-            self.written_global(global_list)
+        match explicit {
+            GivenList::AllFlag if self.f.available().iter().any(|c| c == contexts::ALL) => {
+                self.errors.push(ContextError::AmbiguousAll { given_by: source.into() });
+                Ok(AllowedList::Unset)
+            }
+            GivenList::All | GivenList::AllFlag => self.explicit_all(global_list, source),
+            GivenList::Names(names) => self.explicit_names(global_list, names, source),
+            GivenList::None => self.written_global(global_list),
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helm::Helm;
-use crate::util::{bin, copy_dir, generate, root, skyhelm};
+use crate::util::{bin, copy_dir, generate, pyyaml_json, root, skyhelm};
 
 const ENVS: [&str; 2] = ["skypilot-dev", "skypilot-prod"];
 
@@ -368,6 +368,28 @@ fn an_environments_config_keeps_the_lists_its_defaults_set() {
     assert_eq!(cfg["kubernetes"]["pod_config"], serde_json::json!({}), "{cfg}");
     assert_eq!(cfg["workspaces"]["team-a"]["kubernetes"]["allowed_contexts"], serde_json::json!(["train-us"]), "{cfg}");
     assert_eq!(cfg["workspaces"]["team-b"], serde_json::json!({}), "{cfg}");
+}
+
+/// Issue 20: `allowedContexts: [all]` names the context `all` (SkyPilot: a list holds names;
+/// only the string `all` is every context). skyhelm.yaml carries that list, and post-render
+/// reads it back as the same list: before, it read `allowed-contexts: [all]` as the keyword
+/// and wrote `allowed_contexts: all` (every context).
+#[test]
+fn a_list_naming_the_context_all_reads_back_as_the_same_list() {
+    let kubeconfig = example_kubeconfig().replace("- name: train-us\n  context:", "- name: all\n  context:");
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    inCluster: false\n    allowedContexts: [all]\n",
+        &kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    assert_eq!(values_config(&chart)["kubernetes"]["allowed_contexts"], serde_json::json!(["all"]));
+    let settings = std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("skyhelm.yaml");
+    assert_eq!(pyyaml_json(&settings)["allowed-contexts"], serde_json::json!(["all"]), "{settings}");
+    for helm in ["helm3", "helm4"] {
+        let (code, report, _) = render_and_diff(&chart, helm);
+        assert_eq!(code, 0, "{helm}: post-render would change the list:\n{report}");
+    }
 }
 
 #[test]
