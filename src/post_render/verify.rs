@@ -15,6 +15,8 @@ pub enum Mismatch {
     Differs { path: String, found: String, expected: String },
     #[error("a declared change cannot be applied to the original: {0}")]
     Undeclarable(Undeclarable),
+    #[error("PyYAML cannot load it: {0}")]
+    PyYamlRefuses(crate::yaml::pyyaml::RefusedTab),
     /// A key written more times in one mapping than the original wrote it: readers keep only
     /// the last entry, so the values alone would not show it.
     #[error("`{}` is written {count} times in one mapping (a reader keeps only the last), which the original does not do", crate::messages::sanitize(.key, &[]))]
@@ -96,7 +98,13 @@ pub fn check(
     for intent in intents {
         apply(&mut expected, intent).map_err(Mismatch::Undeclarable)?;
     }
-    let found = meaning(after, reader, limits).map_err(Mismatch::Parse)?;
+    let tree = Tree::parse(after, limits).map_err(Mismatch::Parse)?;
+    if reader == Reader::PyYaml
+        && let Some(tab) = crate::yaml::pyyaml::refused_tab(after, &tree)
+    {
+        return Err(Mismatch::PyYamlRefuses(tab));
+    }
+    let found = Meaning::of(&tree, reader);
     if let Some((path, found, expected)) = first_difference(&found.value, &expected, &mut String::new()) {
         return Err(Mismatch::Differs { path, found, expected });
     }
@@ -329,6 +337,24 @@ mod tests {
         let rename_p = [Intent::RenameKey { path: vec![], from: "P".into(), to: "p".into() }];
         assert_eq!(check(&dup, "p: {a: 1, a: 2}\n", &rename_p, Reader::PyYaml, &l), Ok(()));
         assert!(check(&dup, "p: {a: 1, a: 2, a: 3}\n", &rename_p, Reader::PyYaml, &l).is_err());
+    }
+
+    /// Issue 20: a config.yaml that PyYAML cannot load (SkyPilot then runs with an empty config)
+    /// never passes the proof, even when it means the same to our YAML 1.2 parser.
+    #[test]
+    fn an_edit_pyyaml_cannot_load_never_passes() {
+        let l = Limits::default();
+        let before = meaning("a: [x]\n", Reader::PyYaml, &l).unwrap();
+        let append = [Intent::Append { path: keys("a"), items: vec![json!("w")] }];
+        assert_eq!(check(&before, "a: [x, w]\n", &append, Reader::PyYaml, &l), Ok(()));
+        let err = check(&before, "a: [x,\tw]\n", &append, Reader::PyYaml, &l).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "PyYAML cannot load it: a tab inside a flow collection at line 1, column 7 (PyYAML: found character '\\t' that cannot start any token)"
+        );
+        // Kubernetes' reader (go-yaml v2) is not PyYAML: manifests are judged by their meaning.
+        let k = meaning("a: [x]\n", Reader::Kubernetes, &l).unwrap();
+        assert_eq!(check(&k, "a: [x,\tw]\n", &append, Reader::Kubernetes, &l), Ok(()));
     }
 
     #[test]

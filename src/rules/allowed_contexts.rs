@@ -44,9 +44,16 @@ pub enum ContextsError {
     ConfigUnloadable { at: DocRef, line: usize, tag: String },
     #[error("{at}: the SkyPilot config in `{CONFIG_KEY}` does not parse: {message} (line {line} of config.yaml)")]
     ConfigParse { at: DocRef, message: String, line: usize },
+    #[error(
+        "{at}: PyYAML (SkyPilot's reader) cannot load config.yaml: {tab} of config.yaml; SkyPilot would log a syntax error and run with an empty config. {TAB_FIX}"
+    )]
+    ConfigTab { at: DocRef, tab: crate::yaml::pyyaml::RefusedTab },
     #[error("{at}: editing config.yaml: {cause}")]
     ConfigEdit { at: DocRef, cause: crate::yaml::EditError },
 }
+
+/// How to fix a tab PyYAML refuses.
+pub const TAB_FIX: &str = "Use spaces: PyYAML takes a tab only inside quotes, comments and block scalar text";
 
 fn list_errors(errors: &[ContextError]) -> String {
     match errors {
@@ -356,11 +363,25 @@ fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usiz
     if let Some((line, c)) = crate::post_render::verify::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
-    let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
-        at: m.doc_ref(cm, value_line),
-        message: e.message,
-        line: e.line,
+    let tree = Tree::parse(text, &Limits::default()).map_err(|e| {
+        let at = m.doc_ref(cm, value_line);
+        // Our parser refuses some tabs too, in its own words (and sometimes a line later): name
+        // the tab as PyYAML would, a tab in indentation first.
+        let lines: Vec<&str> = text.lines().take(e.line).collect();
+        let indented =
+            lines.iter().position(|l| l.trim_start_matches([' ', '\t']).len() < l.trim_start_matches(' ').len());
+        match indented.or_else(|| lines.iter().rposition(|l| l.contains('\t'))) {
+            Some(i) => ContextsError::ConfigParse {
+                at,
+                message: format!("{} (at line {}); line {} holds a tab. {TAB_FIX}", e.message, e.line, i + 1),
+                line: i + 1,
+            },
+            None => ContextsError::ConfigParse { at, message: e.message, line: e.line },
+        }
     })?;
+    if let Some(tab) = crate::yaml::pyyaml::refused_tab(text, &tree) {
+        return Err(ContextsError::ConfigTab { at: m.doc_ref(cm, value_line), tab }.into());
+    }
     // PyYAML's safe loader constructs only the core tags; any other makes SkyPilot's load fail.
     const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
     for id in tree.ids() {

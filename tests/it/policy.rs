@@ -425,3 +425,139 @@ fn hostile_config_shapes_are_refused_or_warned() {
     assert_ne!(tagged, base);
     refused(&run(&tagged, &[], &[]), "binary", &["`data.config.yaml` carries the tag"]);
 }
+
+/// Whether PyYAML loads each text, with both of SkyPilot's loaders (`yaml.CSafeLoader`, libyaml,
+/// when PyYAML has its C extension; `yaml.SafeLoader` otherwise): for each, None when both load
+/// it, else the 1-based line of the first loader's error.
+fn pyyaml_refusals(texts: &[String]) -> Vec<Option<usize>> {
+    let script = r#"
+import json, sys, yaml
+assert yaml.__with_libyaml__, "PyYAML without libyaml: CSafeLoader is missing"
+out = []
+for text in json.load(sys.stdin):
+    line = None
+    for loader in (yaml.SafeLoader, yaml.CSafeLoader):
+        try:
+            yaml.load(text, Loader=loader)
+        except yaml.YAMLError as e:
+            line = line or e.problem_mark.line + 1
+    out.append(line)
+print(json.dumps(out))
+"#;
+    let out = crate::util::run_with_stdin(
+        std::process::Command::new("python3").args(["-c", script]),
+        serde_json::to_string(texts).expect("json").as_bytes(),
+    );
+    assert!(out.status.success(), "python3: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// Issue 20: a config.yaml PyYAML cannot load (SkyPilot logs a syntax error and runs with an
+/// empty config) is refused, with the line and PyYAML's reason; what both of SkyPilot's loaders
+/// load passes untouched. Every case is judged by PyYAML itself (SafeLoader and CSafeLoader),
+/// and skyhelm must name the line PyYAML names. Before, every case our YAML 1.2 parser reads
+/// (a tab after `:`, before a comment, inside a flow list, …) passed as a valid config.
+#[test]
+fn a_config_pyyaml_cannot_load_is_refused_with_the_line_pyyaml_names() {
+    const HEAD: &str = "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n";
+    let cases = [
+        "a:\tb\n",
+        "a: \tb\n",
+        "a:\t\nb: c\n",
+        "a: b\t\n",
+        "a: b\t# c\n",
+        "a: b \t# c\n",
+        "x:\n-\ta\n",
+        "x:\n- \ta\n",
+        "a:\n  -\tb\n",
+        "a:\n  \tb: c\n",
+        "a: b\n\t\nc: d\n",
+        "a: [b,\tc]\n",
+        "a: [\tb]\n",
+        "a: [b\t]\n",
+        "a: {b:\tc}\n",
+        "a: {\tb: c}\n",
+        "a: b\tc\n",
+        "a: \"b\tc\"\n",
+        "a: 'b\tc'\n",
+        "a\t: b\n",
+        "a \t: b\n",
+        "a:\t[b]\n",
+        "a: |\n  x\ty\n",
+        "a: |\n  x\n\ty\n",
+        "a: |\t\n  x\n",
+        "a: b\n\t# c\nd: e\n",
+        "a: b\n  \tc\n",
+        "a: &x\tb\n",
+        "a: !!str\tb\n",
+        "a: [b,\n\tc]\n",
+        "\"a\"\t: b\n",
+        "a:\t\"b\"\n",
+        "x:\n-\t\"b\"\n",
+        "a: [b]\t# c\n",
+        "a:\n  b:\t\n  c: d\n",
+        "a: |\n  \tx\n",
+        "a: |\n  x\n  \ty\n",
+        "a: >\n  x\n  \ty\n",
+        "a: b # c\td\n",
+        "# a\tb\na: c\n",
+        "a: | # x\ty\n  z\n",
+        "a: \"b\n\tc\"\n",
+        "a: 'b\n\tc'\n",
+        "\"a\tb\": c\n",
+        "a: b\n  c\td\n",
+        "a: [b]\t\n",
+        "a: {b: c,\n  \td: e}\n",
+        "a: |2\n   \tx\n",
+        "a: |\n  x\n  \t\n  y\n",
+        "a: |\n  x\n \t\n  y\n",
+        "x:\n- a:\tb\n",
+    ];
+    // Rendered by real Helm from values; PyYAML judges the config.yaml the pod would get.
+    let mut inputs: Vec<(Form, String, String)> = Vec::new();
+    for form in FORMS {
+        for case in cases {
+            let input = render(form, &config(&format!("{HEAD}{case}")));
+            let cm = k8s_json(&input).into_iter().find(|d| d["kind"] == "ConfigMap").expect("cm");
+            let text = cm["data"]["config.yaml"].as_str().expect("config.yaml").to_string();
+            inputs.push((form, input, text));
+        }
+    }
+    let texts: Vec<String> = inputs.iter().map(|(_, _, t)| t.clone()).collect();
+    let refusals = pyyaml_refusals(&texts);
+    assert!(refusals.iter().any(Option::is_none) && refusals.iter().any(Option::is_some));
+    for ((form, input, text), refusal) in inputs.iter().zip(&refusals) {
+        let r = run(input, &[], &[]);
+        let label = format!("{form:?} {text:?}");
+        match refusal {
+            None => {
+                assert!(r.ok, "{label}: PyYAML loads it, skyhelm refused: {}", r.stderr);
+                let cm = |s: &str| docs(s).into_iter().find(|d| d.contains("kind: ConfigMap")).expect("cm");
+                assert_eq!(cm(&r.stdout), cm(input), "{label}: the ConfigMap must stay as it is");
+            }
+            Some(line) => {
+                let at = format!("at line {line}, column");
+                let parse = format!("(line {line} of config.yaml)");
+                refused(&r, &label, &[]);
+                assert!(
+                    (r.stderr.contains("PyYAML (SkyPilot's reader) cannot load config.yaml: a tab ")
+                        && r.stderr.contains(&at))
+                        || (r.stderr.contains(&format!("line {line} holds a tab")) && r.stderr.contains(&parse)),
+                    "{label}: PyYAML refuses it at line {line}: {}",
+                    r.stderr
+                );
+            }
+        }
+    }
+    // Through real Helm from values, with the reason PyYAML gives.
+    for form in FORMS {
+        let r = run(&render(form, &config("kubernetes:\n  allowed_contexts: [prod,\tin-cluster]\n")), &[], &[]);
+        refused(
+            &r,
+            &format!("{form:?} values"),
+            &[
+                "PyYAML (SkyPilot's reader) cannot load config.yaml: a tab inside a flow collection at line 2, column 27 (PyYAML: found character '\\t' that cannot start any token) of config.yaml; SkyPilot would log a syntax error and run with an empty config. Use spaces",
+            ],
+        );
+    }
+}
