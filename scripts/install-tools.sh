@@ -7,6 +7,8 @@
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
 #   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml), jsonschema and
 #     kubernetes-validate (Kubernetes 1.34 schemas, for RBAC output);
+#   - SkyPilot itself, skypilot[kubernetes] 0.14.1 from PyPI, in the venv .tools/skypilot-venv
+#     (tests/tools/skypilot_view.py asks SkyPilot's own code which contexts the pod would use);
 #   - gpg and openssl (throwaway signing key, throwaway CA) and GNU time from Debian.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +39,7 @@ need_apt=()
 command -v go >/dev/null || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need_apt+=(golang-k8s-sigs-yaml-dev)
 python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # GNU time measures peak memory (the RBAC memory test, scripts/bench.py).
 [ -x /usr/bin/time ] || need_apt+=(time)
 # gpg signs the Helm 4 plugin package with a throwaway key; openssl makes the throwaway CA and
@@ -55,8 +58,20 @@ python3 -c 'import jsonschema' 2>/dev/null || pip install --quiet 'jsonschema==4
 # (offline: kubernetes_validate/kubernetes-json-schema/v1.34.0-local-strict).
 python3 -c 'import kubernetes_validate' 2>/dev/null || pip install --quiet 'kubernetes-validate==1.37.0'
 
+# SkyPilot in its own venv, pinned; reused when it is there and complete (the marker is written
+# only after pip succeeded).
+skypilot_version=0.14.1
+venv="$tools/skypilot-venv"
+if [ "$(cat "$venv/.installed" 2>/dev/null)" != "$skypilot_version" ] || [ ! -x "$venv/bin/python" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "skypilot[kubernetes]==$skypilot_version"
+  "$venv/bin/python" -c "import importlib.metadata as m, kubernetes, yaml; assert m.version('skypilot') == '$skypilot_version'"
+  echo "$skypilot_version" > "$venv/.installed"
+fi
+
 if [ ! -x "$tools/k8syaml" ] || [ "$root/tests/tools/k8syaml/main.go" -nt "$tools/k8syaml" ]; then
   (cd "$root/tests/tools/k8syaml" && GO111MODULE=off GOPATH=/usr/share/gocode GOCACHE="$tools/gocache" \
      go build -o "$tools/k8syaml" .)
 fi
-echo "tools ready in $tools: $("$tools/helm3" version --short) $("$tools/helm4" version --short)"
+echo "tools ready in $tools: $("$tools/helm3" version --short) $("$tools/helm4" version --short) skypilot $(cat "$venv/.installed")"

@@ -19,13 +19,20 @@ impl Helm {
         Helm { bin: tool(name), home: tempfile::tempdir().expect("tmp") }
     }
 
-    fn plugins(&self) -> PathBuf {
+    pub fn plugins(&self) -> PathBuf {
         self.home.path().join("plugins")
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
+        self.run_env(args, &[])
+    }
+
+    /// As `run`, with extra environment variables (KUBECONFIG, SKYHELM_*, …) for Helm and the
+    /// post-renderer it starts.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
         let h = self.home.path();
         clean(&mut Command::new(&self.bin))
+            .envs(env.iter().copied())
             .args(args)
             .env("HELM_PLUGINS", self.plugins())
             .env("HELM_CONFIG_HOME", h.join("config"))

@@ -18,5 +18,7 @@ mod props;
 mod rbac;
 mod regressions;
 mod release;
+mod seams;
 mod sidefiles;
+mod skypilot;
 mod util;
