@@ -302,3 +302,36 @@ fn a_context_named_all_is_a_name_in_a_list_and_every_context_only_as_the_string(
         );
     }
 }
+
+/// The same through the upstream chart, judged by SkyPilot's own code (the oracle): with
+/// skyhelm.yaml saying `allowed-contexts: [all]` (as generate writes it), SkyPilot uses the
+/// context `all` and the in-cluster one, nothing wider; with `allowed-contexts: all` it uses
+/// every context, as the admin asked.
+#[test]
+fn skypilot_judges_a_list_naming_all_in_skyhelm_settings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = crate::util::KUBECONFIG.replace("name: Dev-EU", "name: all");
+    let values = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [all]\n";
+    let settings = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("settings");
+        format!("--config={}", p.display())
+    };
+    let list = settings("list.yaml", "allowed-contexts: [all]\n");
+    for j in crate::skypilot::judge_upstream(values, &kubeconfig, &[&list]) {
+        crate::skypilot::assert_never_wider_nothing_lost(&j.label, &j.input, &j.output);
+        assert_eq!(j.output["global"], serde_json::json!(["all", "in-cluster"]), "{}", j.label);
+    }
+    let keyword = settings("keyword.yaml", "allowed-contexts: all\n");
+    for j in crate::skypilot::judge_upstream(values, &kubeconfig, &[&keyword]) {
+        assert_eq!(j.output["configured"]["global"], "all", "{}", j.label);
+        let mut used: Vec<String> = j.output["global"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|v| v.as_str().expect("name").to_string())
+            .collect();
+        used.sort();
+        assert_eq!(used, ["all", "in-cluster", "prod", "train"], "{}", j.label);
+    }
+}

@@ -526,6 +526,23 @@ fn a_config_pyyaml_cannot_load_is_refused_with_the_line_pyyaml_names() {
     let texts: Vec<String> = inputs.iter().map(|(_, _, t)| t.clone()).collect();
     let refusals = pyyaml_refusals(&texts);
     assert!(refusals.iter().any(Option::is_none) && refusals.iter().any(Option::is_some));
+    // SkyPilot itself (the oracle, PyYAML as SkyPilot 0.14.1 loads it: CSafeLoader here): every
+    // config it cannot load is one PyYAML refuses above; the Python loader refuses more. Judged
+    // on Helm 3's inputs (a SkyPilot view costs a fork).
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = kubeconfig_file(dir.path());
+    let helm3 = &inputs[..cases.len()];
+    let jobs: Vec<(&str, Option<&std::path::Path>)> =
+        helm3.iter().map(|(_, input, _)| (input.as_str(), Some(kc.as_path()))).collect();
+    let views = crate::skypilot::skypilot_views(&jobs);
+    let mut skypilot_refuses = 0;
+    for ((view, refusal), (form, _, text)) in views.iter().zip(&refusals).zip(helm3) {
+        if !view["yaml_error"].is_null() {
+            skypilot_refuses += 1;
+            assert!(refusal.is_some(), "{form:?} {text:?}: SkyPilot cannot load it: {}", view["yaml_error"]);
+        }
+    }
+    assert!(skypilot_refuses > 0, "SkyPilot loaded every case");
     for ((form, input, text), refusal) in inputs.iter().zip(&refusals) {
         let r = run(input, &[], &[]);
         let label = format!("{form:?} {text:?}");
