@@ -45,7 +45,7 @@ pub enum ContextsError {
     #[error("{at}: the SkyPilot config in `{CONFIG_KEY}` does not parse: {message} (line {line} of config.yaml)")]
     ConfigParse { at: DocRef, message: String, line: usize },
     #[error(
-        "{at}: PyYAML (SkyPilot's reader) cannot load config.yaml: {tab} of config.yaml; SkyPilot would log a syntax error and run with an empty config. {TAB_FIX}"
+        "{at}: PyYAML (SkyPilot's reader) cannot load config.yaml, which has {tab}; SkyPilot would log a syntax error and run with an empty config. {TAB_FIX}"
     )]
     ConfigTab { at: DocRef, tab: crate::yaml::pyyaml::RefusedTab },
     #[error("{at}: editing config.yaml: {cause}")]

@@ -557,7 +557,7 @@ fn a_config_pyyaml_cannot_load_is_refused_with_the_line_pyyaml_names() {
                 let parse = format!("(line {line} of config.yaml)");
                 refused(&r, &label, &[]);
                 assert!(
-                    (r.stderr.contains("PyYAML (SkyPilot's reader) cannot load config.yaml: a tab ")
+                    (r.stderr.contains("PyYAML (SkyPilot's reader) cannot load config.yaml, which has a tab ")
                         && r.stderr.contains(&at))
                         || (r.stderr.contains(&format!("line {line} holds a tab")) && r.stderr.contains(&parse)),
                     "{label}: PyYAML refuses it at line {line}: {}",
@@ -573,7 +573,7 @@ fn a_config_pyyaml_cannot_load_is_refused_with_the_line_pyyaml_names() {
             &r,
             &format!("{form:?} values"),
             &[
-                "PyYAML (SkyPilot's reader) cannot load config.yaml: a tab inside a flow collection at line 2, column 27 (PyYAML: found character '\\t' that cannot start any token) of config.yaml; SkyPilot would log a syntax error and run with an empty config. Use spaces",
+                "PyYAML (SkyPilot's reader) cannot load config.yaml, which has a tab inside a flow collection at line 2, column 27 (PyYAML: found character '\\t' that cannot start any token); SkyPilot would log a syntax error and run with an empty config. Use spaces",
             ],
         );
     }
