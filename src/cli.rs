@@ -235,9 +235,16 @@ pub struct PostRenderArgs {
     #[arg(long, env = "SKYHELM_REPORT_FILE", value_name = "FILE")]
     pub report_file: Option<PathBuf>,
     /// Sets kubernetes.allowed_contexts (repeatable, in failover order; env: comma-separated).
+    /// `all` alone: every context (refused when a context is named `all`: then say which in
+    /// the --config file, `allowed-contexts: all` or `[all]`).
     #[arg(long, env = "SKYHELM_ALLOWED_CONTEXTS", value_name = "NAME", value_delimiter = ',')]
-    #[serde(rename = "allowed-contexts", deserialize_with = "null_is_default")]
+    #[serde(skip)]
     pub allowed_context: Vec<String>,
+    /// `allowed-contexts` in the --config file, spelled as in SkyPilot's config: the string
+    /// `all`, or a list of names (`[all]` is the context named `all`).
+    #[arg(skip)]
+    #[serde(rename = "allowed-contexts", deserialize_with = "config_contexts")]
+    pub allowed_contexts_config: Option<ConfigContexts>,
     /// Keep allowed context names that match no kubeconfig context (with a warning).
     #[arg(long, env = "SKYHELM_ALLOW_UNKNOWN_CONTEXTS")]
     #[serde(deserialize_with = "null_is_default")]
@@ -309,6 +316,35 @@ fn null_is_default<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de> 
     d: D,
 ) -> Result<T, D::Error> {
     Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `allowed-contexts` in the --config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigContexts {
+    /// The string `all`: every context (SkyPilot's keyword).
+    All,
+    /// A list: these names, `all` included as a name.
+    Names(Vec<String>),
+}
+
+/// Reads `allowed-contexts` as SkyPilot reads `allowed_contexts`: a list of names, or the string
+/// `all`; null is unset.
+fn config_contexts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ConfigContexts>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Word(String),
+        Names(Vec<String>),
+    }
+    match <Option<Raw> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Names(n)) => Ok(Some(ConfigContexts::Names(n))),
+        Some(Raw::Word(w)) if w == "all" => Ok(Some(ConfigContexts::All)),
+        Some(Raw::Word(w)) => Err(serde::de::Error::custom(format!(
+            "allowed-contexts: {}: expected `all` (every context) or a list of context names (`[{0}]`)",
+            crate::messages::sanitize(&w, &[])
+        ))),
+    }
 }
 
 /// `mount-kubeconfig: false` in the config file is `--no-mount`.

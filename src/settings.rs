@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::chart::gitops::Format;
-use crate::cli::{ColorChoice, DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
+use crate::cli::{ColorChoice, ConfigContexts, DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
+use crate::policy::contexts::GivenList;
 use crate::rules::api_server::DEFAULT_CONTAINER;
 use crate::rules::rbac::RbacMode;
 use crate::yaml::Limits;
@@ -24,7 +25,7 @@ pub struct Settings {
     pub container: String,
     pub namespace: Option<String>,
     pub report_file: Option<PathBuf>,
-    pub allowed_contexts: Vec<String>,
+    pub allowed_contexts: GivenList,
     /// Where `allowed_contexts` came from, as messages name it (`--allowed-context`,
     /// `SKYHELM_ALLOWED_CONTEXTS`, `allowed-contexts in the --config file`).
     pub allowed_contexts_source: String,
@@ -150,6 +151,7 @@ impl Settings {
             release_namespace,
             report_file,
             allowed_context,
+            allowed_contexts_config: _,
             allow_unknown_contexts,
             allow_unusable_contexts,
             diff_file,
@@ -188,7 +190,12 @@ impl Settings {
             container: container.or(config.container).unwrap_or_else(|| DEFAULT_CONTAINER.into()),
             namespace: release_namespace.or(helm_namespace).or(config.release_namespace),
             report_file: report_file.or(config.report_file),
-            allowed_contexts: if allowed_context.is_empty() { config.allowed_context } else { allowed_context },
+            allowed_contexts: match (GivenList::from_flag(&allowed_context), config.allowed_contexts_config) {
+                (GivenList::None, Some(ConfigContexts::All)) => GivenList::All,
+                // `[]` sets nothing, as it always has (an empty flag list is no flag).
+                (GivenList::None, Some(ConfigContexts::Names(n))) if !n.is_empty() => GivenList::Names(n),
+                (given, _) => given,
+            },
             allowed_contexts_source,
             allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts,
             allow_unusable_contexts: allow_unusable_contexts || config.allow_unusable_contexts,
@@ -337,7 +344,15 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.rbac, Some(RbacMode::Tighten));
         assert!(cfg.no_mount && cfg.strict);
-        assert_eq!(cfg.allowed_context, ["a", "b"]);
+        assert_eq!(cfg.allowed_contexts_config, Some(ConfigContexts::Names(vec!["a".into(), "b".into()])));
+        // As in SkyPilot's config: the string `all` is every context, a list holds names.
+        let given = |text: &str| Settings::resolve(&PostRenderArgs::default(), config_file(path, text).unwrap());
+        assert_eq!(given("allowed-contexts: all\n").allowed_contexts, GivenList::All);
+        assert_eq!(given("allowed-contexts: [all]\n").allowed_contexts, GivenList::Names(vec!["all".into()]));
+        assert_eq!(given("allowed-contexts:\n- all\n").allowed_contexts, GivenList::Names(vec!["all".into()]));
+        assert_eq!(given("allowed-contexts: []\n").allowed_contexts, GivenList::None);
+        let err = config_file(path, "allowed-contexts: prod\n").unwrap_err().to_string();
+        assert!(err.contains("expected `all` (every context) or a list of context names (`[prod]`)"), "{err}");
         assert_eq!(cfg.skypilot_kubeconfig.as_deref(), Some(Path::new("/etc/skyhelm/k")));
         // null is unset, as it was when the file had its own all-Option type.
         let cfg = config_file(path, "mount-kubeconfig: null\nallowed-contexts: ~\nstrict:\nrbac: null\n").unwrap();

@@ -451,7 +451,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     let path = settings.environments.display().to_string();
     let text = String::from_utf8(read_file("reading environments file", &settings.environments)?)
         .map_err(|_| AppError::NotUtf8(settings.environments.clone()))?;
-    let file = chart::EnvironmentsFile::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
+    let file = chart::EnvironmentsFile::parse(&path, &text).map_err(AppError::Generate)?;
     let envs = chart::environments(&file).map_err(AppError::Generate)?;
     let out = &settings.out;
     let kubeconfigs = context_sources(&file, &envs, &settings);

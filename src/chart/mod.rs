@@ -3,6 +3,7 @@
 
 pub mod gitops;
 pub mod owned;
+pub mod pyyaml_config;
 
 use std::collections::BTreeMap;
 
@@ -122,12 +123,18 @@ pub struct GeneratedChart {
 }
 
 impl EnvironmentsFile {
-    /// Reads an environments file (`path` names it in errors).
-    pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> {
-        serde_saphyr::from_str(text).map_err(|e| GenerateError::Parse {
-            path: path.into(),
-            message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
-        })
+    /// Reads an environments file (`path` names it in errors), refusing every `config:` scalar
+    /// or key that this reader and PyYAML (SkyPilot's) read differently
+    /// ([`pyyaml_config::disagreements`]).
+    pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, Vec<GenerateError>> {
+        let file: EnvironmentsFile = serde_saphyr::from_str(text).map_err(|e| {
+            vec![GenerateError::Parse {
+                path: path.into(),
+                message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
+            }]
+        })?;
+        let errors = pyyaml_config::disagreements(text, &file);
+        if errors.is_empty() { Ok(file) } else { Err(errors) }
     }
 }
 
@@ -418,7 +425,8 @@ fn workspace_lists(env: &Environment, facts: &ContextFacts, plan: &mut ContextPl
 }
 
 /// The SkyPilot config.yaml text: the extra config with the normalized lists set.
-fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
+/// Also checks that PyYAML (SkyPilot's reader) reads the text as exactly that config.
+fn config_yaml(env: &Environment, plan: &ContextPlan) -> Result<String, Vec<GenerateError>> {
     let mut config = env.config.clone();
     if let Some(global) = &plan.global {
         let k = config.entry("kubernetes").or_insert_with(|| json!({}));
@@ -438,11 +446,20 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
         }
     }
     if config.is_empty() {
-        return "{}\n".into();
+        return Ok("{}\n".into());
     }
     let mut s = String::new();
     emit::block_map(&config, 0, Layout { seq_offset: 0, nl: "\n" }, &mut s);
-    s
+    let read = crate::yaml::Tree::parse(&s, &crate::yaml::Limits::default())
+        .ok()
+        .and_then(|t| t.root().map(|r| t.to_json_as(r, crate::yaml::Reader::PyYaml)));
+    match read {
+        Some(v) if pyyaml_config::same(&v, &Value::Object(config.clone())) => Ok(s),
+        _ => Err(invalid(
+            env,
+            "config: a value SkyPilot's YAML reader (PyYAML) would not read back as written (a number out of range?); write it as a quoted string".into(),
+        )),
+    }
 }
 
 /// The folder (and chart name) of an environment's chart: `<name>-<environment>`.
@@ -585,7 +602,7 @@ impl Generator<'_> {
             .into_iter()
             .map(|f| format!("environment `{}`: {}: {}: {}", env.name, f.subject, f.check, f.message))
             .collect();
-        let config_text = config_yaml(env, &plan);
+        let config_text = config_yaml(env, &plan)?;
         let ctx = self.template_context(env, &chart_name, &plan, &kube_contexts, kubeconfig, &config_text);
         let mut files = self.gitops_files(env, &chart_name, &config_text);
         let mut errors = Vec::new();

@@ -263,7 +263,7 @@ fn prove_edited(
             ),
         });
     } else {
-        let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
+        let meaning = verify::Meaning::of(tree, Reader::Kubernetes);
         verify::check(&meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
     for field in ours.iter().filter_map(|c| c.field.as_ref()) {
