@@ -235,13 +235,25 @@ pub struct PostRenderArgs {
     #[arg(long, env = "SKYHELM_REPORT_FILE", value_name = "FILE")]
     pub report_file: Option<PathBuf>,
     /// Sets kubernetes.allowed_contexts (repeatable, in failover order; env: comma-separated).
+    /// `all` alone: every context (refused when a context is named `all`: then say which in
+    /// the --config file, `allowed-contexts: all` or `[all]`).
     #[arg(long, env = "SKYHELM_ALLOWED_CONTEXTS", value_name = "NAME", value_delimiter = ',')]
-    #[serde(rename = "allowed-contexts", deserialize_with = "null_is_default")]
+    #[serde(skip)]
     pub allowed_context: Vec<String>,
+    /// `allowed-contexts` in the --config file, spelled as in SkyPilot's config: the string
+    /// `all`, or a list of names (`[all]` is the context named `all`).
+    #[arg(skip)]
+    #[serde(rename = "allowed-contexts", deserialize_with = "config_contexts")]
+    pub allowed_contexts_config: Option<ConfigContexts>,
     /// Keep allowed context names that match no kubeconfig context (with a warning).
     #[arg(long, env = "SKYHELM_ALLOW_UNKNOWN_CONTEXTS")]
     #[serde(deserialize_with = "null_is_default")]
     pub allow_unknown_contexts: bool,
+    /// Render even when an allowed context cannot work inside the API server pod (a file
+    /// reference, a loopback server, an expired certificate): those become warnings.
+    #[arg(long, env = "SKYHELM_ALLOW_UNUSABLE_CONTEXTS")]
+    #[serde(deserialize_with = "null_is_default")]
+    pub allow_unusable_contexts: bool,
     /// Also write the report of what changed and why (as `skyhelm diff` prints it) to FILE.
     #[arg(long, env = "SKYHELM_DIFF_FILE", value_name = "FILE")]
     pub diff_file: Option<PathBuf>,
@@ -293,6 +305,10 @@ pub struct PostRenderArgs {
     #[arg(skip)]
     #[serde(skip)]
     pub allowed_context_from_env: bool,
+    /// `secret_name` came from `SKYHELM_SECRET_NAME` (set by [`Cli::parse_args`]).
+    #[arg(skip)]
+    #[serde(skip)]
+    pub secret_name_from_env: bool,
 }
 
 /// A config-file value where `null` means unset.
@@ -300,6 +316,35 @@ fn null_is_default<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de> 
     d: D,
 ) -> Result<T, D::Error> {
     Ok(<Option<T> as serde::Deserialize>::deserialize(d)?.unwrap_or_default())
+}
+
+/// `allowed-contexts` in the --config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigContexts {
+    /// The string `all`: every context (SkyPilot's keyword).
+    All,
+    /// A list: these names, `all` included as a name.
+    Names(Vec<String>),
+}
+
+/// Reads `allowed-contexts` as SkyPilot reads `allowed_contexts`: a list of names, or the string
+/// `all`; null is unset.
+fn config_contexts<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ConfigContexts>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Word(String),
+        Names(Vec<String>),
+    }
+    match <Option<Raw> as serde::Deserialize>::deserialize(d)? {
+        None => Ok(None),
+        Some(Raw::Names(n)) => Ok(Some(ConfigContexts::Names(n))),
+        Some(Raw::Word(w)) if w == "all" => Ok(Some(ConfigContexts::All)),
+        Some(Raw::Word(w)) => Err(serde::de::Error::custom(format!(
+            "allowed-contexts: {}: expected `all` (every context) or a list of context names (`[{0}]`)",
+            crate::messages::sanitize(&w, &[])
+        ))),
+    }
 }
 
 /// `mount-kubeconfig: false` in the config file is `--no-mount`.
@@ -321,6 +366,7 @@ impl PostRenderArgs {
     }
 
     fn note_env_source(&mut self, m: &ArgMatches) {
+        self.secret_name_from_env = m.value_source("secret_name") == Some(ValueSource::EnvVariable);
         if m.value_source("allowed_context") == Some(ValueSource::EnvVariable) {
             self.allowed_context_from_env = true;
             self.allowed_context =

@@ -4,7 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::chart::gitops::Format;
-use crate::cli::{ColorChoice, DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
+use crate::cli::{ColorChoice, ConfigContexts, DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
+use crate::policy::contexts::GivenList;
 use crate::rules::api_server::DEFAULT_CONTAINER;
 use crate::rules::rbac::RbacMode;
 use crate::yaml::Limits;
@@ -13,17 +14,24 @@ pub const DEFAULT_SECRET_NAME: &str = "kube-credentials";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
-    pub secret_name: String,
+    /// The kubeconfig Secret's name as given; None: the contexts file's, else
+    /// [`DEFAULT_SECRET_NAME`] ([`Settings::secret_name`]).
+    pub secret_name_given: Option<String>,
+    /// Where `secret_name_given` came from, as messages name it (`--secret-name`,
+    /// `SKYHELM_SECRET_NAME`, `secret-name in the --config file`).
+    pub secret_name_source: &'static str,
     pub kubeconfig: Option<PathBuf>,
     pub deployment: Option<String>,
     pub container: String,
     pub namespace: Option<String>,
     pub report_file: Option<PathBuf>,
-    pub allowed_contexts: Vec<String>,
+    pub allowed_contexts: GivenList,
     /// Where `allowed_contexts` came from, as messages name it (`--allowed-context`,
     /// `SKYHELM_ALLOWED_CONTEXTS`, `allowed-contexts in the --config file`).
     pub allowed_contexts_source: String,
     pub allow_unknown_contexts: bool,
+    /// Findings that make an allowed context unusable in the pod are warnings, not errors.
+    pub allow_unusable_contexts: bool,
     pub diff_file: Option<PathBuf>,
     pub show_secrets: bool,
     pub rbac: RbacMode,
@@ -49,6 +57,12 @@ pub enum SettingsError {
         "post-render takes no `{flag}`: it is Helm's own global flag, and Helm reads it from `--post-renderer-args {flag} VALUE` too (then Helm itself uses it: {what}). Use `{replacement}=VALUE` (with Helm: `--post-renderer-args={replacement}=VALUE`)"
     )]
     HelmGlobalFlag { flag: &'static str, replacement: &'static str, what: &'static str },
+    #[error("{from}: {problem}; a Secret of that name cannot exist, so the pod would never start")]
+    SecretName { from: &'static str, problem: String },
+    #[error(
+        "{from} is `{given}`, but the --contexts-file records the contexts of Secret `{file}`: the Secret mounted must be the one whose contexts were checked. Pack that Secret again with `skyhelm kubeconfig pack --secret-name {given} --contexts-file …`, or drop {from}"
+    )]
+    NotTheContextsFilesSecret { from: &'static str, given: String, file: String },
     #[error("--now {0}: expected YYYY-MM-DD")]
     BadDate(String),
 }
@@ -101,6 +115,29 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The kubeconfig Secret's name: as given, else the contexts file's (`contexts_secret`), else
+    /// [`DEFAULT_SECRET_NAME`]; refused when Kubernetes would refuse it, or when it is not the
+    /// contexts file's (the Secret mounted must be the one whose contexts were checked).
+    /// Also returns where the name came from, None for the default.
+    pub fn secret_name(&self, contexts_secret: Option<&str>) -> Result<(String, Option<&'static str>), SettingsError> {
+        let (name, source) = match (&self.secret_name_given, contexts_secret) {
+            (Some(given), Some(file)) if given != file => {
+                return Err(SettingsError::NotTheContextsFilesSecret {
+                    from: self.secret_name_source,
+                    given: crate::messages::sanitize(given, &[]),
+                    file: crate::messages::sanitize(file, &[]),
+                });
+            }
+            (Some(given), _) => (given.as_str(), self.secret_name_source),
+            (None, Some(file)) => (file, "secretName in the --contexts-file"),
+            (None, None) => return Ok((DEFAULT_SECRET_NAME.to_string(), None)),
+        };
+        match crate::kubeconfig::secret_name_problem(name) {
+            Some(problem) => Err(SettingsError::SecretName { from: source, problem }),
+            None => Ok((name.to_string(), Some(source))),
+        }
+    }
+
     /// Flags and environment (`args`, clap reads both) over the `--config` file (`config`)
     /// over defaults.
     pub fn resolve(args: &PostRenderArgs, config: PostRenderArgs) -> Settings {
@@ -114,7 +151,9 @@ impl Settings {
             release_namespace,
             report_file,
             allowed_context,
+            allowed_contexts_config: _,
             allow_unknown_contexts,
+            allow_unusable_contexts,
             diff_file,
             show_secrets,
             rbac,
@@ -127,6 +166,7 @@ impl Settings {
             contexts_file,
             strict,
             allowed_context_from_env,
+            secret_name_from_env,
             helm_kubeconfig,
             helm_namespace,
         } = args.clone();
@@ -138,16 +178,27 @@ impl Settings {
         .to_string();
         let d = Limits::default();
         Settings {
-            secret_name: secret_name.or(config.secret_name).unwrap_or_else(|| DEFAULT_SECRET_NAME.into()),
+            secret_name_source: match (&secret_name, secret_name_from_env) {
+                (Some(_), false) => "--secret-name",
+                (Some(_), true) => "SKYHELM_SECRET_NAME",
+                (None, _) => "secret-name in the --config file",
+            },
+            secret_name_given: secret_name.or(config.secret_name),
             // post-render refuses Helm's spellings before this (`helm_global_flag`); diff takes them.
             kubeconfig: skypilot_kubeconfig.or(helm_kubeconfig).or(config.skypilot_kubeconfig),
             deployment: deployment.or(config.deployment),
             container: container.or(config.container).unwrap_or_else(|| DEFAULT_CONTAINER.into()),
             namespace: release_namespace.or(helm_namespace).or(config.release_namespace),
             report_file: report_file.or(config.report_file),
-            allowed_contexts: if allowed_context.is_empty() { config.allowed_context } else { allowed_context },
+            allowed_contexts: match (GivenList::from_flag(&allowed_context), config.allowed_contexts_config) {
+                (GivenList::None, Some(ConfigContexts::All)) => GivenList::All,
+                // `[]` sets nothing, as it always has (an empty flag list is no flag).
+                (GivenList::None, Some(ConfigContexts::Names(n))) if !n.is_empty() => GivenList::Names(n),
+                (given, _) => given,
+            },
             allowed_contexts_source,
             allow_unknown_contexts: allow_unknown_contexts || config.allow_unknown_contexts,
+            allow_unusable_contexts: allow_unusable_contexts || config.allow_unusable_contexts,
             limits: Limits {
                 max_input_bytes: max_input_bytes.or(config.max_input_bytes).unwrap_or(d.max_input_bytes),
                 max_documents: max_documents.or(config.max_documents).unwrap_or(d.max_documents),
@@ -293,7 +344,15 @@ mod tests {
         .unwrap();
         assert_eq!(cfg.rbac, Some(RbacMode::Tighten));
         assert!(cfg.no_mount && cfg.strict);
-        assert_eq!(cfg.allowed_context, ["a", "b"]);
+        assert_eq!(cfg.allowed_contexts_config, Some(ConfigContexts::Names(vec!["a".into(), "b".into()])));
+        // As in SkyPilot's config: the string `all` is every context, a list holds names.
+        let given = |text: &str| Settings::resolve(&PostRenderArgs::default(), config_file(path, text).unwrap());
+        assert_eq!(given("allowed-contexts: all\n").allowed_contexts, GivenList::All);
+        assert_eq!(given("allowed-contexts: [all]\n").allowed_contexts, GivenList::Names(vec!["all".into()]));
+        assert_eq!(given("allowed-contexts:\n- all\n").allowed_contexts, GivenList::Names(vec!["all".into()]));
+        assert_eq!(given("allowed-contexts: []\n").allowed_contexts, GivenList::None);
+        let err = config_file(path, "allowed-contexts: prod\n").unwrap_err().to_string();
+        assert!(err.contains("expected `all` (every context) or a list of context names (`[prod]`)"), "{err}");
         assert_eq!(cfg.skypilot_kubeconfig.as_deref(), Some(Path::new("/etc/skyhelm/k")));
         // null is unset, as it was when the file had its own all-Option type.
         let cfg = config_file(path, "mount-kubeconfig: null\nallowed-contexts: ~\nstrict:\nrbac: null\n").unwrap();

@@ -373,6 +373,9 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
 }
 
 fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
+    if let Some(problem) = crate::kubeconfig::secret_name_problem(&args.secret_name) {
+        return Err(SettingsError::SecretName { from: "--secret-name", problem }.into());
+    }
     let bytes = read_file("reading kubeconfig", &args.kubeconfig)?;
     let text = String::from_utf8(bytes).map_err(|_| AppError::NotUtf8(args.kubeconfig.clone()))?;
     let input =
@@ -450,7 +453,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     let path = settings.environments.display().to_string();
     let text = String::from_utf8(read_file("reading environments file", &settings.environments)?)
         .map_err(|_| AppError::NotUtf8(settings.environments.clone()))?;
-    let file = chart::EnvironmentsFile::parse(&path, &text).map_err(|e| AppError::Generate(vec![e]))?;
+    let file = chart::EnvironmentsFile::parse(&path, &text).map_err(AppError::Generate)?;
     let envs = chart::environments(&file).map_err(AppError::Generate)?;
     let out = &settings.out;
     let kubeconfigs = context_sources(&file, &envs, &settings);

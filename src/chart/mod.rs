@@ -3,15 +3,16 @@
 
 pub mod gitops;
 pub mod owned;
+pub mod pyyaml_config;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::kubeconfig::LoadedKubeconfig;
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
+use crate::kubeconfig::{LoadedKubeconfig, is_dns1123_label};
 use crate::policy::contexts::{self, ContextError, ContextFacts};
 use crate::rules::rbac::RbacMode;
 use crate::yaml::emit::{self, Layout};
@@ -85,6 +86,9 @@ pub struct Environment {
     pub namespace: String,
     pub image: String,
     pub secret_name: String,
+    /// `kubeconfigSecretName` is set (by the environment or the defaults).
+    #[serde(skip)]
+    pub secret_name_set: bool,
     pub in_cluster: bool,
     pub mount_kubeconfig: bool,
     /// None: unset; `Some([])` is an explicit empty list.
@@ -119,29 +123,19 @@ pub struct GeneratedChart {
 }
 
 impl EnvironmentsFile {
-    /// Reads an environments file (`path` names it in errors).
-    pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, GenerateError> {
-        serde_saphyr::from_str(text).map_err(|e| GenerateError::Parse {
-            path: path.into(),
-            message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
-        })
+    /// Reads an environments file (`path` names it in errors), refusing every `config:` scalar
+    /// or key that this reader and PyYAML (SkyPilot's) read differently
+    /// ([`pyyaml_config::disagreements`]).
+    pub fn parse(path: &str, text: &str) -> Result<EnvironmentsFile, Vec<GenerateError>> {
+        let file: EnvironmentsFile = serde_saphyr::from_str(text).map_err(|e| {
+            vec![GenerateError::Parse {
+                path: path.into(),
+                message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
+            }]
+        })?;
+        let errors = pyyaml_config::disagreements(text, &file);
+        if errors.is_empty() { Ok(file) } else { Err(errors) }
     }
-}
-
-/// DNS-1123 subdomain (what Kubernetes requires of a Secret's name): DNS-1123 labels joined
-/// by `.`, at most 253 characters.
-pub fn is_dns1123_subdomain(s: &str) -> bool {
-    s.len() <= 253 && s.split('.').all(|l| is_dns1123_label(l, 63))
-}
-
-/// DNS-1123 label: lowercase alphanumerics and `-`, starting and ending alphanumeric.
-pub fn is_dns1123_label(s: &str, max: usize) -> bool {
-    let b = s.as_bytes();
-    !b.is_empty()
-        && b.len() <= max
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 /// The RBAC mode an environment names (its own, else the defaults'), as written.
@@ -177,6 +171,7 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         image: pick(&s.image, &d.image).unwrap_or_else(|| DEFAULT_IMAGE.into()),
         secret_name: pick(&s.kubeconfig_secret_name, &d.kubeconfig_secret_name)
             .unwrap_or_else(|| crate::settings::DEFAULT_SECRET_NAME.into()),
+        secret_name_set: s.kubeconfig_secret_name.is_some() || d.kubeconfig_secret_name.is_some(),
         in_cluster: s.in_cluster.or(d.in_cluster).unwrap_or(true),
         mount_kubeconfig: s.mount_kubeconfig.or(d.mount_kubeconfig).unwrap_or(true),
         allowed_contexts: s.allowed_contexts.clone().or_else(|| d.allowed_contexts.clone()),
@@ -211,11 +206,8 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
                 )));
             }
         }
-        if !is_dns1123_subdomain(&env.secret_name) {
-            errors.push(bad(format!(
-                "kubeconfigSecretName {} is not a valid Secret name (a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, at most 253)",
-                emit::scalar(&Value::String(env.secret_name.clone()))
-            )));
+        if let Some(problem) = crate::kubeconfig::secret_name_problem(&env.secret_name) {
+            errors.push(bad(format!("kubeconfigSecretName {problem}")));
         }
         if let Some(k) = env.config.get("kubernetes").filter(|k| !k.is_null() && !k.is_object()) {
             errors.push(bad(format!("config.kubernetes is {}, not a map", emit::scalar(k))));
@@ -265,17 +257,11 @@ impl ContextSource {
         match self {
             ContextSource::ContextsFile { file, .. } => file.findings(used),
             ContextSource::Kubeconfig { loaded, text } => {
-                // Compared as doctor writes a finding's subject (made safe to show), so a name
-                // with control characters still matches its findings.
-                let subject = |what: &str, name: &str| doctor::finding_subject(&format!("{what} {name}"));
-                let mut subjects: Vec<String> = Vec::new();
-                for c in loaded.config.contexts.iter().filter(|c| used.contains(&c.name)) {
-                    subjects.push(subject("context", &c.name));
-                    if let Some(i) = &c.context {
-                        subjects.push(subject("cluster", &i.cluster));
-                        subjects.extend(i.user.as_ref().map(|u| subject("user", u)));
-                    }
-                }
+                // doctor names each finding of a context's cluster or user by the context,
+                // as it writes a subject (made safe to show), so a name with control
+                // characters still matches its findings.
+                let subjects: Vec<String> =
+                    used.iter().map(|c| doctor::finding_subject(&format!("context {c}"))).collect();
                 let input = DoctorInput {
                     path: &loaded.path,
                     text,
@@ -441,7 +427,8 @@ fn workspace_lists(env: &Environment, facts: &ContextFacts, plan: &mut ContextPl
 }
 
 /// The SkyPilot config.yaml text: the extra config with the normalized lists set.
-fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
+/// Also checks that PyYAML (SkyPilot's reader) reads the text as exactly that config.
+fn config_yaml(env: &Environment, plan: &ContextPlan) -> Result<String, Vec<GenerateError>> {
     let mut config = env.config.clone();
     if let Some(global) = &plan.global {
         let k = config.entry("kubernetes").or_insert_with(|| json!({}));
@@ -461,11 +448,20 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> String {
         }
     }
     if config.is_empty() {
-        return "{}\n".into();
+        return Ok("{}\n".into());
     }
     let mut s = String::new();
     emit::block_map(&config, 0, Layout { seq_offset: 0, nl: "\n" }, &mut s);
-    s
+    let read = crate::yaml::Tree::parse(&s, &crate::yaml::Limits::default())
+        .ok()
+        .and_then(|t| t.root().map(|r| t.to_json_as(r, crate::yaml::Reader::PyYaml)));
+    match read {
+        Some(v) if pyyaml_config::same(&v, &Value::Object(config.clone())) => Ok(s),
+        _ => Err(invalid(
+            env,
+            "config: a value SkyPilot's YAML reader (PyYAML) would not read back as written (a number out of range?); write it as a quoted string".into(),
+        )),
+    }
 }
 
 /// The folder (and chart name) of an environment's chart: `<name>-<environment>`.
@@ -525,6 +521,28 @@ fn template_engine(templates: &[(String, String)]) -> Result<tera::Tera, Vec<Gen
     if errors.is_empty() { Ok(tera) } else { Err(errors) }
 }
 
+/// The environment with the contexts file's Secret: the Secret the chart mounts and
+/// post-render checks must be the one whose contexts the file records. A `kubeconfigSecretName`
+/// that names another is an error naming both.
+fn contexts_file_secret(env: &Environment, file: &ContextsFile, path: &str) -> Result<Environment, Vec<GenerateError>> {
+    let shown = |n: &str| emit::scalar(&Value::String(n.to_string()));
+    if env.secret_name_set && env.secret_name != file.secret_name {
+        return Err(invalid(
+            env,
+            format!(
+                "kubeconfigSecretName is {}, but the contexts file {path} records the contexts of Secret {}: the Secret mounted must be the one whose contexts were checked; drop kubeconfigSecretName (the contexts file's is used) or pack that Secret again with `skyhelm kubeconfig pack --secret-name {} --contexts-file …`",
+                shown(&env.secret_name),
+                shown(&file.secret_name),
+                shown(&env.secret_name),
+            ),
+        ));
+    }
+    if let Some(problem) = crate::kubeconfig::secret_name_problem(&file.secret_name) {
+        return Err(invalid(env, format!("the contexts file {path}: secretName {problem}")));
+    }
+    Ok(Environment { secret_name: file.secret_name.clone(), ..env.clone() })
+}
+
 /// What every environment's chart is rendered with, and what the GitOps formats collect
 /// across environments.
 struct Generator<'a> {
@@ -564,6 +582,14 @@ impl Generator<'_> {
             Some(Err(e)) => return Err(invalid(env, e.clone())),
             None => None,
         };
+        let with_secret;
+        let env = match kubeconfig {
+            Some(ContextSource::ContextsFile { file: contexts, settings_path }) => {
+                with_secret = contexts_file_secret(env, contexts, settings_path)?;
+                &with_secret
+            }
+            _ => env,
+        };
         let plan = contexts_for(env, kubeconfig)?;
         let chart_name = chart_name(file, env);
         let mut kube_contexts: Vec<String> = Vec::new();
@@ -578,7 +604,7 @@ impl Generator<'_> {
             .into_iter()
             .map(|f| format!("environment `{}`: {}: {}: {}", env.name, f.subject, f.check, f.message))
             .collect();
-        let config_text = config_yaml(env, &plan);
+        let config_text = config_yaml(env, &plan)?;
         let ctx = self.template_context(env, &chart_name, &plan, &kube_contexts, kubeconfig, &config_text);
         let mut files = self.gitops_files(env, &chart_name, &config_text);
         let mut errors = Vec::new();

@@ -1,6 +1,15 @@
 //! `skyhelm doctor`: checks a kubeconfig before it becomes the API server's Secret.
-//! Errors are what cannot work in the pod; warnings are what may work but needs a look.
+//! Errors are what cannot work in the pod; warnings are what may work but needs a look; notes
+//! are about contexts no allowed list uses (nothing in the pod reads them).
 //! No finding ever contains a credential.
+//!
+//! One classification of "unusable in the pod" ([`unusable_in_pod`]): a finding of
+//! [`context_findings`] with severity Error (a file reference, a loopback server, a certificate
+//! that is expired or cannot be read, a key that is not the certificate's). doctor exits 1 for
+//! them, post-render and diff fail on them unless `--allow-unusable-contexts`. Exec plugins and
+//! auth-providers stay warnings: whether they work depends on the API server image (SkyPilot's
+//! image ships cloud CLIs; the Python client SkyPilot uses handles the `gcp`, `azure` and `oidc`
+//! auth-providers itself), which skyhelm cannot see.
 
 use std::collections::BTreeMap;
 
@@ -86,10 +95,10 @@ pub fn loopback_host(server: &str) -> Option<String> {
     server_host(server).filter(|(_, host)| is_loopback(host)).map(|(shown, _)| crate::messages::sanitize(&shown, &[]))
 }
 
-/// The `loopback-server` warning for `subject`, whose server `shown` is a loopback address.
+/// The `loopback-server` error for `subject`, whose server `shown` is a loopback address.
 pub fn loopback_finding(subject: &str, shown: &str) -> Finding {
     finding(
-        Severity::Warning,
+        Severity::Error,
         "loopback-server",
         subject,
         format!(
@@ -108,6 +117,7 @@ pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &D
     }
     out.extend(file.findings(&file.context_names()));
     check_allowed_contexts(&config, input, &mut out);
+    demote_unused(&config, input, &mut out);
     out.sort_by_key(|f| f.severity);
     out
 }
@@ -137,8 +147,50 @@ pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
     check_structure(&config, &mut out);
     check_entries(&config, input, &mut out);
     check_allowed_contexts(&config, input, &mut out);
+    demote_unused(&config, input, &mut out);
     out.sort_by_key(|f| f.severity);
     out
+}
+
+/// Whether a finding of [`context_findings`] (or of a contexts file) makes the context unusable
+/// inside the API server pod: the one classification doctor, post-render and diff share.
+pub fn unusable_in_pod(f: &Finding) -> bool {
+    f.severity == Severity::Error
+}
+
+/// The contexts the allowed lists use (their kubeconfig contexts), or None when every context
+/// counts: no list is known, or one is `all`.
+fn used_contexts(c: &Kubeconfig, input: &DoctorInput) -> Option<Vec<String>> {
+    contexts::used_by_lists(input.allowed.as_ref()?, &input_facts(c, input))
+}
+
+fn input_facts(c: &Kubeconfig, input: &DoctorInput) -> ContextFacts {
+    ContextFacts {
+        in_cluster_name: input.in_cluster_name.clone(),
+        in_cluster_exists: input.in_cluster_exists.unwrap_or(true),
+        kubeconfig_mounted: true,
+        kubeconfig_contexts: Some(c.contexts.iter().map(|x| x.name.clone()).collect()),
+        current_context: c.current_context.clone(),
+        allow_unknown: false,
+        env: input.env.clone(),
+    }
+}
+
+/// Findings about a context no allowed list uses become notes: nothing in the pod reads it.
+/// (`context-not-allowed` and `allowed-not-found` are about the lists themselves and stay.)
+fn demote_unused(c: &Kubeconfig, input: &DoctorInput, out: &mut [Finding]) {
+    let Some(used) = used_contexts(c, input) else { return };
+    let used: Vec<String> = used.iter().map(|n| finding_subject(&format!("context {n}"))).collect();
+    for f in out.iter_mut() {
+        if f.subject.starts_with("context ")
+            && !used.contains(&f.subject)
+            && !matches!(f.check, "context-not-allowed" | "allowed-not-found")
+            && f.severity != Severity::Info
+        {
+            f.severity = Severity::Info;
+            f.message = format!("not used by any allowed list: {}", f.message);
+        }
+    }
 }
 
 fn duplicates<'a>(names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -299,12 +351,27 @@ pub fn context_entries(config: &Kubeconfig, context: &str) -> (Option<usize>, Op
     (cluster, user)
 }
 
-/// Every context through [`context_findings`] (a finding shared by several contexts once), then
-/// the clusters and users no context uses, with the same checks: the Secret ships them too.
+/// A finding of a context's cluster or user, named by the context (the subject) and the
+/// entry (the message's start): `context prod` / ``user `gke`: …``.
+pub fn of_context(context: &str, f: Finding) -> Finding {
+    if f.subject.starts_with("context ") {
+        return f;
+    }
+    let message = match f.subject.split_once(' ') {
+        Some((what, name)) => format!("{what} `{name}`: {}", f.message),
+        None => f.message,
+    };
+    Finding { subject: finding_subject(&format!("context {context}")), message, ..f }
+}
+
+/// Every context through [`context_findings`], each finding named by its context; then the
+/// clusters and users no context uses, with the same checks, as notes (the Secret ships them,
+/// but nothing in the pod reads them).
 fn check_entries(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
     let (mut clusters, mut users) = (vec![false; c.clusters.len()], vec![false; c.auth_infos.len()]);
     for ctx in &c.contexts {
         for f in context_findings(c, &ctx.name, &input.in_cluster_name, input.in_cluster_shadows(), input.now) {
+            let f = of_context(&ctx.name, f);
             if !out.contains(&f) {
                 out.push(f);
             }
@@ -319,12 +386,18 @@ fn check_entries(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
             }
         }
     }
+    let mut orphans = Vec::new();
     for (cl, _) in c.clusters.iter().zip(&clusters).filter(|(_, seen)| !**seen) {
-        check_cluster(cl, input.now, out);
+        check_cluster(cl, input.now, &mut orphans);
     }
     for (u, _) in c.auth_infos.iter().zip(&users).filter(|(_, seen)| !**seen) {
-        check_user(u, input.now, out);
+        check_user(u, input.now, &mut orphans);
     }
+    out.extend(orphans.into_iter().map(|f| Finding {
+        severity: Severity::Info,
+        message: format!("used by no context: {}", f.message),
+        ..f
+    }));
 }
 
 fn check_cluster(cl: &NamedCluster, now: i64, out: &mut Vec<Finding>) {
@@ -528,15 +601,7 @@ fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Fin
         ));
         return;
     };
-    let facts = ContextFacts {
-        in_cluster_name: input.in_cluster_name.clone(),
-        in_cluster_exists: input.in_cluster_exists.unwrap_or(true),
-        kubeconfig_mounted: true,
-        kubeconfig_contexts: Some(names.clone()),
-        current_context: c.current_context.clone(),
-        allow_unknown: false,
-        env: input.env.clone(),
-    };
+    let facts = input_facts(c, input);
     let used = contexts::used_by_lists(lists, &facts);
     for (list, value) in lists {
         let AllowedList::Names(items) = value else { continue };

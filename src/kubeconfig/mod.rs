@@ -8,6 +8,35 @@ pub mod pack;
 
 use kube::config::Kubeconfig;
 
+/// DNS-1123 subdomain (what Kubernetes requires of a Secret's name): DNS-1123 labels joined
+/// by `.`, at most 253 characters.
+pub fn is_dns1123_subdomain(s: &str) -> bool {
+    s.len() <= 253 && s.split('.').all(|l| is_dns1123_label(l, 63))
+}
+
+/// DNS-1123 label: lowercase alphanumerics and `-`, starting and ending alphanumeric.
+pub fn is_dns1123_label(s: &str, max: usize) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= max
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+/// Why `name` cannot name the kubeconfig Secret (Kubernetes wants a DNS-1123 subdomain), or
+/// None: the one check of generate's `kubeconfigSecretName`, post-render's `--secret-name`, the
+/// contexts file's `secretName` and pack's `--secret-name`. The name is shown quoted as YAML
+/// would (an empty name as `""`).
+pub fn secret_name_problem(name: &str) -> Option<String> {
+    (!is_dns1123_subdomain(name)).then(|| {
+        format!(
+            "{} is not a valid Secret name (a DNS-1123 subdomain: lowercase letters, digits, `-` and `.`, at most 253)",
+            crate::messages::sanitize(&crate::yaml::emit::scalar(&serde_json::Value::String(name.to_string())), &[])
+        )
+    })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KubeconfigError {
     /// The message holds nothing of the file's text (`parse_message`).

@@ -139,8 +139,16 @@ pub enum ContextError {
         "{}: item {index} is `{text}`, which SkyPilot's YAML reader (PyYAML) reads as {}, not a context name; quote it: '{text}'", shown(list), shown(reads_as), text = shown(text)
     )]
     NotString { list: String, index: usize, text: String, reads_as: String },
-    #[error("{}: keys `{}` and `{existing}` name the same context `{existing}` (case ignored); keep one", shown(list), shown(name), existing = shown(existing))]
-    KeyClash { list: String, name: String, existing: String },
+    /// Two keys that would both become (or already are) the context `context`: renaming would
+    /// write the key twice, and PyYAML would keep only the last one's settings.
+    #[error(
+        "{}: keys `{}` and `{}` name the same context `{}` (case ignored); keep one",
+        shown(list),
+        shown(first),
+        shown(second),
+        shown(context)
+    )]
+    KeyClash { list: String, first: String, second: String, context: String },
     #[error("{}: item {index} is {found}, not a context name", shown(list))]
     NotAName { list: String, index: usize, found: String },
     #[error("{}: {}, expected a list of context names or `all`", shown(list), shown(found))]
@@ -160,6 +168,11 @@ pub enum ContextError {
         "kubernetes.allowed_contexts is unset and the kubeconfig has no current-context; set the list with --allowed-context NAME"
     )]
     NoCurrentContext,
+    #[error(
+        "{}: `all` means every context, but a context is named `all`; say which in the --config file: `allowed-contexts: all` (every context) or `allowed-contexts: [all]` (only the context `all`)",
+        shown(given_by)
+    )]
+    AmbiguousAll { given_by: String },
 }
 
 impl ContextError {
@@ -455,6 +468,35 @@ pub fn used_by_lists(lists: &[(String, AllowedList)], f: &ContextFacts) -> Optio
         used.extend(list.used_kubeconfig_contexts(f)?);
     }
     Some(used)
+}
+
+/// The global list skyhelm is told to write (`--allowed-context`, `SKYHELM_ALLOWED_CONTEXTS`,
+/// `allowed-contexts` in the --config file). As in SkyPilot's config, the keyword `all` is a
+/// string and a list always holds names: `[all]` is the context named `all`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum GivenList {
+    /// None given: the config's own lists are checked.
+    #[default]
+    None,
+    /// `allowed-contexts: all` in the --config file: every context.
+    All,
+    /// `--allowed-context all` alone (or `SKYHELM_ALLOWED_CONTEXTS=all`), which has always
+    /// meant every context; refused when a context is named `all` (a flag has no list syntax to
+    /// say which was meant).
+    AllFlag,
+    /// Names in failover order.
+    Names(Vec<String>),
+}
+
+impl GivenList {
+    /// From the flag's values: `all` alone is [`GivenList::AllFlag`], nothing is None.
+    pub fn from_flag(values: &[String]) -> GivenList {
+        match values {
+            [] => GivenList::None,
+            [only] if only == ALL => GivenList::AllFlag,
+            names => GivenList::Names(names.to_vec()),
+        }
+    }
 }
 
 /// The global list to write when it is unset: only when both sources exist, SkyPilot would use

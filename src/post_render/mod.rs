@@ -5,6 +5,7 @@ pub mod verify;
 use sha2::{Digest, Sha256};
 
 use crate::kubeconfig::contexts_file::ContextsFile;
+use crate::kubeconfig::doctor;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::rules::change::{Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
@@ -23,6 +24,8 @@ pub enum PostRenderError {
     Manifest(#[from] ManifestError),
     #[error(transparent)]
     Kubeconfig(#[from] KubeconfigError),
+    #[error(transparent)]
+    Settings(#[from] crate::settings::SettingsError),
     /// `--strict`: corrections and warnings are errors; nothing is written.
     #[error("--strict: {} (nothing was written; fix these at the source):\n{}", counts(.fixes.len(), .warnings.len()), list_strict(.fixes, .warnings))]
     Strict { fixes: Vec<String>, warnings: Vec<String> },
@@ -85,12 +88,30 @@ pub fn post_render_with(
     }
     let api = ApiServer::locate(&m, settings.deployment.as_deref(), &settings.container)?;
     let checksum = kubeconfig.map(sha256_hex).or_else(|| contexts_file.map(|f| f.config_sha256.clone()));
-    let mount =
-        kubeconfig_mount::MountSettings { secret_name: &settings.secret_name, kubeconfig_sha256: checksum.as_deref() };
+    let (secret_name, secret_from) = settings.secret_name(contexts_file.map(|f| f.secret_name.as_str()))?;
+    let mount = kubeconfig_mount::MountSettings {
+        secret_name: &secret_name,
+        secret_from,
+        kubeconfig_sha256: checksum.as_deref(),
+    };
 
     let mut rules = RuleOutput::default();
+    // What the pod spec mounts, whoever mounts it: with --no-mount the chart may mount the
+    // kubeconfig itself, and the pod then has one all the same.
+    let chart_mount = kubeconfig_mount::mounted_secret(&m, &api)?;
     if settings.mount_kubeconfig {
         rules.extend(kubeconfig_mount::run(&m, &api, &mount)?);
+    } else if let (Some(mounted), Some(from)) = (&chart_mount, secret_from)
+        && mounted.secret != secret_name
+    {
+        return Err(RuleError::from(kubeconfig_mount::MountError::OtherSecret {
+            at: mounted.at.clone(),
+            path: mounted.path.clone(),
+            mounted: mounted.secret.clone(),
+            checked: secret_name,
+            from: from.into(),
+        })
+        .into());
     }
 
     let loaded = match (&settings.kubeconfig, kubeconfig) {
@@ -103,13 +124,30 @@ pub fn post_render_with(
         explicit_source: &settings.allowed_contexts_source,
         allow_unknown: settings.allow_unknown_contexts,
     };
-    // The kubeconfig is mounted unless `--no-mount` says the chart uses none.
-    let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig)?;
+    // The pod has a kubeconfig when skyhelm mounts it or the pod spec already does.
+    let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig || chart_mount.is_some())?;
     let (contexts_output, final_lists) = allowed_contexts::run(&m, &api, &ctx, &facts)?;
     rules.extend(contexts_output);
-    // With --skypilot-kubeconfig: doctor's checks of each context the final allowed lists use.
+    // Doctor's checks of each context the final allowed lists use: those that cannot work in
+    // the pod fail the render unless --allow-unusable-contexts.
     if let Some(k) = &loaded {
-        rules.notes.extend(kubeconfig_checks::notes(final_lists.as_ref(), &facts, k));
+        let now = crate::kubeconfig::cert::unix_now();
+        let of_kubeconfig = |ctx: &str| {
+            doctor::context_findings(&k.config, ctx, &facts.in_cluster_name, Some(facts.shadows_by_name()), now)
+        };
+        let of_file = |ctx: &str| contexts_file.map(|f| f.findings(&[ctx.to_string()])).unwrap_or_default();
+        let findings_of: &dyn Fn(&str) -> Vec<doctor::Finding> =
+            if kubeconfig.is_some() { &of_kubeconfig } else { &of_file };
+        let names = k.context_names();
+        let checked = kubeconfig_checks::check(
+            final_lists.as_ref(),
+            &facts,
+            &names,
+            findings_of,
+            settings.allow_unusable_contexts,
+        )
+        .map_err(RuleError::from)?;
+        rules.notes.extend(checked);
     }
     rules.extend(rbac::run(&m, &api, &facts, settings.rbac)?);
     // The API server's keys that the rules read must be written once.
@@ -225,7 +263,7 @@ fn prove_edited(
             ),
         });
     } else {
-        let meaning = tree.root().map_or(serde_json::Value::Null, |r| tree.to_json(r));
+        let meaning = verify::Meaning::of(tree, Reader::Kubernetes);
         verify::check(&meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
     for field in ours.iter().filter_map(|c| c.field.as_ref()) {

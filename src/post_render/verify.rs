@@ -15,6 +15,12 @@ pub enum Mismatch {
     Differs { path: String, found: String, expected: String },
     #[error("a declared change cannot be applied to the original: {0}")]
     Undeclarable(Undeclarable),
+    #[error("PyYAML cannot load it: {0}")]
+    PyYamlRefuses(crate::yaml::pyyaml::RefusedTab),
+    /// A key written more times in one mapping than the original wrote it: readers keep only
+    /// the last entry, so the values alone would not show it.
+    #[error("`{}` is written {count} times in one mapping (a reader keeps only the last), which the original does not do", crate::messages::sanitize(.key, &[]))]
+    Duplicated { key: String, count: usize },
 }
 
 /// Why a declared change cannot be applied to the meaning of the original.
@@ -32,6 +38,9 @@ pub enum Undeclarable {
     NotAList(String),
     #[error("renaming a key of something that is not a mapping")]
     RenameInNonMapping,
+    /// Two keys would become one: the rename must never collapse them.
+    #[error("renaming `{}` to `{}`, a key the mapping already has", crate::messages::sanitize(.from, &[]), crate::messages::sanitize(.to, &[]))]
+    RenameCollides { from: String, to: String },
 }
 
 /// Documents that expand to more nodes than this (alias bombs let through by
@@ -48,28 +57,72 @@ pub fn yaml11_break(text: &str) -> Option<(usize, char)> {
     Some((memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1, c))
 }
 
-/// The meaning of a whole document (Null when it is empty).
-pub fn meaning(text: &str, reader: Reader, limits: &Limits) -> Result<Value, ParseError> {
-    let tree = Tree::parse(text, limits)?;
-    Ok(tree.root().map_or(Value::Null, |r| tree.to_json_as(r, reader)))
+/// What a document means to a reader, with its keys counted: the value (Null when the document
+/// is empty), and each key written more than once in one mapping with all its values (the value
+/// keeps only the last). Comparing both compares every mapping's multiset of keys.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Meaning {
+    pub value: Value,
+    pub duplicates: Vec<(String, Vec<Value>)>,
 }
 
-/// Checks that `after` means `before` plus `intents`.
-pub fn check(before: &Value, after: &str, intents: &[Intent], reader: Reader, limits: &Limits) -> Result<(), Mismatch> {
-    let mut expected = before.clone();
+impl Meaning {
+    pub fn of(tree: &Tree, reader: Reader) -> Meaning {
+        Meaning {
+            value: tree.root().map_or(Value::Null, |r| tree.to_json_as(r, reader)),
+            duplicates: tree.duplicated_keys(reader),
+        }
+    }
+
+    /// A value built by a rule (its mappings cannot hold a key twice).
+    pub fn value(value: Value) -> Meaning {
+        Meaning { value, duplicates: Vec::new() }
+    }
+}
+
+/// The meaning of a whole document.
+pub fn meaning(text: &str, reader: Reader, limits: &Limits) -> Result<Meaning, ParseError> {
+    Ok(Meaning::of(&Tree::parse(text, limits)?, reader))
+}
+
+/// Checks that `after` means `before` plus `intents`, and writes no key more often than
+/// `before` did (a rename that collapses two keys, an entry written twice).
+pub fn check(
+    before: &Meaning,
+    after: &str,
+    intents: &[Intent],
+    reader: Reader,
+    limits: &Limits,
+) -> Result<(), Mismatch> {
+    let mut expected = before.value.clone();
     for intent in intents {
         apply(&mut expected, intent).map_err(Mismatch::Undeclarable)?;
     }
-    let found = meaning(after, reader, limits).map_err(Mismatch::Parse)?;
-    match first_difference(&found, &expected, &mut String::new()) {
-        None => Ok(()),
-        Some((path, found, expected)) => Err(Mismatch::Differs { path, found, expected }),
+    let tree = Tree::parse(after, limits).map_err(Mismatch::Parse)?;
+    if reader == Reader::PyYaml
+        && let Some(tab) = crate::yaml::pyyaml::refused_tab(after, &tree)
+    {
+        return Err(Mismatch::PyYamlRefuses(tab));
     }
+    let found = Meaning::of(&tree, reader);
+    if let Some((path, found, expected)) = first_difference(&found.value, &expected, &mut String::new()) {
+        return Err(Mismatch::Differs { path, found, expected });
+    }
+    let mut allowed: Vec<&(String, Vec<Value>)> = before.duplicates.iter().collect();
+    for dup in &found.duplicates {
+        match allowed.iter().position(|b| *b == dup) {
+            Some(i) => {
+                allowed.swap_remove(i);
+            }
+            None => return Err(Mismatch::Duplicated { key: dup.0.clone(), count: dup.1.len() }),
+        }
+    }
+    Ok(())
 }
 
 /// Checks that an added document's text means `value`.
 pub fn check_added(value: &Value, text: &str, limits: &Limits) -> Result<(), Mismatch> {
-    check(value, text, &[], Reader::Kubernetes, limits)
+    check(&Meaning::value(value.clone()), text, &[], Reader::Kubernetes, limits)
 }
 
 fn describe(v: Option<&Value>) -> String {
@@ -186,6 +239,15 @@ pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), Undeclarable> {
             let Value::Object(m) = walk(v, path, false)? else {
                 return Err(Undeclarable::RenameInNonMapping);
             };
+            if from == to {
+                return Ok(());
+            }
+            if !m.contains_key(from) {
+                return Err(Undeclarable::Missing(from.clone()));
+            }
+            if m.contains_key(to) {
+                return Err(Undeclarable::RenameCollides { from: from.clone(), to: to.clone() });
+            }
             let renamed: Map<String, Value> =
                 std::mem::take(m).into_iter().map(|(k, x)| (if k == *from { to.clone() } else { k }, x)).collect();
             *m = renamed;
@@ -225,7 +287,7 @@ mod tests {
     #[test]
     fn undeclarable_changes_say_why() {
         let l = Limits::default();
-        let before = json!({"a": "x", "b": [1]});
+        let before = Meaning::value(json!({"a": "x", "b": [1]}));
         let append = [Intent::Append { path: keys("a"), items: vec![json!("w")] }];
         let err = check(&before, "a: x\nb: [1]\n", &append, Reader::Kubernetes, &l).unwrap_err();
         assert_eq!(err.to_string(), "a declared change cannot be applied to the original: a is not a list");
@@ -235,6 +297,64 @@ mod tests {
         assert_eq!(err.to_string(), "a declared change cannot be applied to the original: `c` is missing");
         let err = check(&before, "a: [\n", &[], Reader::Kubernetes, &l).unwrap_err();
         assert!(matches!(err, Mismatch::Parse(_)) && err.to_string().starts_with("it no longer parses: "), "{err}");
+    }
+
+    /// Issue 20: two `context_configs` keys renamed to one context. PyYAML keeps the last entry,
+    /// so the values alone matched; the proof now refuses the collapse however it is declared.
+    #[test]
+    fn a_rename_that_collapses_two_keys_never_passes() {
+        let l = Limits::default();
+        let before_text = "kubernetes:\n  context_configs:\n    DEV-EU: {a: 1}\n    Dev-eu: {a: 1}\n";
+        let after = "kubernetes:\n  context_configs:\n    Dev-EU: {a: 1}\n    Dev-EU: {a: 1}\n";
+        let before = meaning(before_text, Reader::PyYaml, &l).unwrap();
+        let rename = |from: &str| Intent::RenameKey {
+            path: keys("kubernetes.context_configs"),
+            from: from.into(),
+            to: "Dev-EU".into(),
+        };
+        // Both renames declared: the second one collides with the first one's result.
+        let err = check(&before, after, &[rename("DEV-EU"), rename("Dev-eu")], Reader::PyYaml, &l).unwrap_err();
+        assert_eq!(
+            err,
+            Mismatch::Undeclarable(Undeclarable::RenameCollides { from: "Dev-eu".into(), to: "Dev-EU".into() })
+        );
+        // One rename declared: the other key is missing from what PyYAML reads.
+        let err = check(&before, after, &[rename("DEV-EU")], Reader::PyYaml, &l).unwrap_err();
+        assert!(
+            matches!(err, Mismatch::Differs { ref path, .. } if path == "kubernetes.context_configs.Dev-eu"),
+            "{err}"
+        );
+        // Without counting keys, an entry written twice with the same value would mean the same.
+        let err = check(&meaning("a: 1\n", Reader::PyYaml, &l).unwrap(), "a: 1\na: 1\n", &[], Reader::PyYaml, &l)
+            .unwrap_err();
+        assert_eq!(err, Mismatch::Duplicated { key: "a".into(), count: 2 });
+        assert_eq!(
+            err.to_string(),
+            "`a` is written 2 times in one mapping (a reader keeps only the last), which the original does not do"
+        );
+        // A key the original already wrote twice may stay so (under a renamed parent too).
+        let dup = meaning("P: {a: 1, a: 2}\n", Reader::PyYaml, &l).unwrap();
+        let rename_p = [Intent::RenameKey { path: vec![], from: "P".into(), to: "p".into() }];
+        assert_eq!(check(&dup, "p: {a: 1, a: 2}\n", &rename_p, Reader::PyYaml, &l), Ok(()));
+        assert!(check(&dup, "p: {a: 1, a: 2, a: 3}\n", &rename_p, Reader::PyYaml, &l).is_err());
+    }
+
+    /// Issue 20: a config.yaml that PyYAML cannot load (SkyPilot then runs with an empty config)
+    /// never passes the proof, even when it means the same to our YAML 1.2 parser.
+    #[test]
+    fn an_edit_pyyaml_cannot_load_never_passes() {
+        let l = Limits::default();
+        let before = meaning("a: [x]\n", Reader::PyYaml, &l).unwrap();
+        let append = [Intent::Append { path: keys("a"), items: vec![json!("w")] }];
+        assert_eq!(check(&before, "a: [x, w]\n", &append, Reader::PyYaml, &l), Ok(()));
+        let err = check(&before, "a: [x,\tw]\n", &append, Reader::PyYaml, &l).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "PyYAML cannot load it: a tab inside a flow collection at line 1, column 7 (PyYAML: found character '\\t' that cannot start any token)"
+        );
+        // Kubernetes' reader (go-yaml v2) is not PyYAML: manifests are judged by their meaning.
+        let k = meaning("a: [x]\n", Reader::Kubernetes, &l).unwrap();
+        assert_eq!(check(&k, "a: [x,\tw]\n", &append, Reader::Kubernetes, &l), Ok(()));
     }
 
     #[test]

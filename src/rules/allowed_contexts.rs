@@ -5,8 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::kubeconfig::LoadedKubeconfig;
 use crate::policy::contexts::{
-    self, AllowedList, ContextEnv, ContextError, ContextFacts, EnvFlag, InClusterOff, ItemOp, ListPlan, NameClass,
-    Scope, UnsetMeans, shown,
+    self, AllowedList, ContextEnv, ContextError, ContextFacts, EnvFlag, GivenList, InClusterOff, ItemOp, ListPlan,
+    NameClass, Scope, UnsetMeans, shown,
 };
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
@@ -47,9 +47,16 @@ pub enum ContextsError {
     ConfigUnloadable { at: DocRef, line: usize, tag: String },
     #[error("{at}: the SkyPilot config in `{CONFIG_KEY}` does not parse: {message} (line {line} of config.yaml)")]
     ConfigParse { at: DocRef, message: String, line: usize },
+    #[error(
+        "{at}: PyYAML (SkyPilot's reader) cannot load config.yaml, which has {tab}; SkyPilot would log a syntax error and run with an empty config. {TAB_FIX}"
+    )]
+    ConfigTab { at: DocRef, tab: crate::yaml::pyyaml::RefusedTab },
     #[error("{at}: editing config.yaml: {cause}")]
     ConfigEdit { at: DocRef, cause: crate::yaml::EditError },
 }
+
+/// How to fix a tab PyYAML refuses.
+pub const TAB_FIX: &str = "Use spaces: PyYAML takes a tab only inside quotes, comments and block scalar text";
 
 fn list_errors(errors: &[ContextError]) -> String {
     match errors {
@@ -65,7 +72,7 @@ fn list_errors(errors: &[ContextError]) -> String {
 pub struct ContextSettings<'a> {
     pub kubeconfig: Option<&'a LoadedKubeconfig>,
     /// `--allowed-context`: sets the global list.
-    pub explicit: &'a [String],
+    pub explicit: &'a GivenList,
     /// Where `explicit` came from, for messages (`--allowed-context`, `SKYHELM_ALLOWED_CONTEXTS`).
     pub explicit_source: &'a str,
     pub allow_unknown: bool,
@@ -438,11 +445,25 @@ fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usiz
     if let Some((line, c)) = crate::post_render::verify::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
-    let tree = Tree::parse(text, &Limits::default()).map_err(|e| ContextsError::ConfigParse {
-        at: m.doc_ref(cm, value_line),
-        message: e.message,
-        line: e.line,
+    let tree = Tree::parse(text, &Limits::default()).map_err(|e| {
+        let at = m.doc_ref(cm, value_line);
+        // Our parser refuses some tabs too, in its own words (and sometimes a line later): name
+        // the tab as PyYAML would, a tab in indentation first.
+        let lines: Vec<&str> = text.lines().take(e.line).collect();
+        let indented =
+            lines.iter().position(|l| l.trim_start_matches([' ', '\t']).len() < l.trim_start_matches(' ').len());
+        match indented.or_else(|| lines.iter().rposition(|l| l.contains('\t'))) {
+            Some(i) => ContextsError::ConfigParse {
+                at,
+                message: format!("{} (at line {}); line {} holds a tab. {TAB_FIX}", e.message, e.line, i + 1),
+                line: i + 1,
+            },
+            None => ContextsError::ConfigParse { at, message: e.message, line: e.line },
+        }
     })?;
+    if let Some(tab) = crate::yaml::pyyaml::refused_tab(text, &tree) {
+        return Err(ContextsError::ConfigTab { at: m.doc_ref(cm, value_line), tab }.into());
+    }
     // PyYAML's safe loader constructs only the core tags; any other makes SkyPilot's load fail.
     const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
     for id in tree.ids() {
@@ -560,7 +581,7 @@ pub struct DeployedContexts {
 }
 
 pub fn deployed_contexts(m: &Manifests, api: &ApiServer) -> Result<DeployedContexts, RuleError> {
-    let s = ContextSettings { kubeconfig: None, explicit: &[], explicit_source: "", allow_unknown: false };
+    let s = ContextSettings { kubeconfig: None, explicit: &GivenList::None, explicit_source: "", allow_unknown: false };
     let facts = facts(m, api, &s, true)?;
     let external_database = external_database(m, api)?.0;
     let lists = if external_database {
@@ -605,7 +626,7 @@ fn plan_config(
     text: &str,
     config: &Tree,
     f: &ContextFacts,
-    explicit: &[String],
+    explicit: &GivenList,
     source: &str,
 ) -> Result<ConfigPlan, PlanError> {
     let mut planner = Planner {
@@ -650,19 +671,21 @@ impl Planner<'_> {
     fn global_list(
         &mut self,
         global: Option<NodeId>,
-        explicit: &[String],
+        explicit: &GivenList,
         source: &str,
     ) -> Result<AllowedList, PlanError> {
         let global_list = global.and_then(|k| match self.config.lookup(k, "allowed_contexts") {
             crate::yaml::tree::Lookup::Found { key, value } => Some((key, value)),
             _ => None,
         });
-        if explicit == [contexts::ALL] {
-            self.explicit_all(global_list, source)
-        } else if !explicit.is_empty() {
-            self.explicit_names(global_list, explicit, source)
-        } else {
-            self.written_global(global_list)
+        match explicit {
+            GivenList::AllFlag if self.f.available().iter().any(|c| c == contexts::ALL) => {
+                self.errors.push(ContextError::AmbiguousAll { given_by: source.into() });
+                Ok(AllowedList::Unset)
+            }
+            GivenList::All | GivenList::AllFlag => self.explicit_all(global_list, source),
+            GivenList::Names(names) => self.explicit_names(global_list, names, source),
+            GivenList::None => self.written_global(global_list),
         }
     }
 
@@ -866,6 +889,9 @@ impl Planner<'_> {
         let (config, f, plan, errors) = (self.config, self.f, &mut self.plan, &mut self.errors);
         let written: Vec<String> =
             config.entries(cc).iter().filter_map(|&(k, _)| config.py_str(k).map(str::to_string)).collect();
+        // The context each corrected key becomes, with the key: a second key that would
+        // become the same context is refused (both renamed, PyYAML would keep only the last).
+        let mut renamed: Vec<(String, String)> = Vec::new();
         for (i, &(k, _)) in config.entries(cc).iter().enumerate() {
             let Some(name) = config.py_str(k) else {
                 let text = config.raw(k).unwrap_or("(a collection)").to_string();
@@ -875,10 +901,23 @@ impl Planner<'_> {
             };
             match contexts::classify(name, f) {
                 NameClass::Ssh | NameClass::InCluster | NameClass::Exact | NameClass::MaybeInCluster => {}
-                NameClass::CaseOf(one) if written.contains(&one) => {
-                    errors.push(ContextError::KeyClash { list: label.into(), name: name.into(), existing: one })
+                NameClass::CaseOf(one) if written.contains(&one) => errors.push(ContextError::KeyClash {
+                    list: label.into(),
+                    first: name.into(),
+                    second: one.clone(),
+                    context: one,
+                }),
+                NameClass::CaseOf(one) if renamed.iter().any(|(to, _)| *to == one) => {
+                    let first = renamed.iter().find(|(to, _)| *to == one).map(|(_, from)| from.clone());
+                    errors.push(ContextError::KeyClash {
+                        list: label.into(),
+                        first: first.unwrap_or_default(),
+                        second: name.into(),
+                        context: one,
+                    })
                 }
                 NameClass::CaseOf(one) => {
+                    renamed.push((one.clone(), name.to_string()));
                     plan.edits.push(self.editor.replace_scalar(k, &json!(one))?);
                     plan.reasons.push(format!(
                         "{}: key `{}` corrected to `{}` (context names match exactly, case included)",

@@ -28,9 +28,9 @@ const NO_SUCH_VOLUME: &str = "no such volume in the pod";
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     #[error(
-        "{at}: {target} is already mounted from volume `{volume}` ({source_desc}); skyhelm would mount Secret `{secret}` there. Remove one of them, or set --secret-name to the Secret that volume uses"
+        "{at}: {target} is already mounted from volume `{volume}` ({source_desc}); skyhelm would mount Secret `{secret}`{from} there. Remove one of them, or name the Secret that volume uses (--secret-name, or the contexts file's secretName: `kubeconfig pack --secret-name`)"
     )]
-    PathTaken { at: DocRef, target: String, volume: String, source_desc: String, secret: String },
+    PathTaken { at: DocRef, target: String, volume: String, source_desc: String, secret: String, from: String },
     #[error(
         "{at}: volume `kube-config` comes from {source_desc}, not from Secret `{secret}`; rename that volume or set --secret-name"
     )]
@@ -43,11 +43,61 @@ pub enum MountError {
         "{at}: KUBECONFIG comes from {from}, which cannot be known at render time; SkyPilot reads the mounted kubeconfig only if it includes {wanted}: set it with `value:`"
     )]
     KubeconfigEnvUnknown { at: DocRef, from: String, wanted: String },
+    /// `--no-mount`: the chart mounts a kubeconfig Secret other than the one checked.
+    #[error(
+        "{at}: the chart mounts Secret `{mounted}` at {path} (the kubeconfig SkyPilot reads), but the contexts were checked against Secret `{checked}` ({from}); the Secret mounted must be the one checked. Set the chart's Secret (upstream: kubernetesCredentials.kubeconfigSecretName) to `{checked}`, or check `{mounted}`"
+    )]
+    OtherSecret { at: DocRef, path: String, mounted: String, checked: String, from: String },
+}
+
+/// A Secret volume mounted where the API container reads its kubeconfig: KUBECONFIG's files
+/// (`:`-separated), else `/root/.kube/config`; a mount of the file's folder (whole) or of the
+/// file itself counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountedSecret {
+    pub secret: String,
+    /// Where it is mounted.
+    pub path: String,
+    pub at: DocRef,
+}
+
+/// The kubeconfig Secret the pod spec mounts, whoever mounted it (the chart itself, e.g.
+/// upstream `kubernetesCredentials.useKubeconfig: true`), or None: whether the pod has a
+/// kubeconfig is read here, not from `--no-mount`. KUBECONFIG whose value is not known at
+/// render time ([`ContainerEnv`]) is taken as unset.
+pub fn mounted_secret(m: &Manifests, api: &ApiServer) -> Result<Option<MountedSecret>, RuleError> {
+    let tree = m.tree(api.doc)?;
+    let vols = volumes(tree, api.pod_spec);
+    let mnts = mounts(tree, api.container);
+    let files: Vec<String> = match ContainerEnv::read(m, api)?.get(KUBECONFIG_ENV)?.value {
+        EnvValue::Known(v) if !v.is_empty() => v.split(':').filter(|p| !p.is_empty()).map(str::to_string).collect(),
+        _ => vec![format!("{MOUNT_PATH}/config")],
+    };
+    for file in &files {
+        let file = file.trim_end_matches('/');
+        let dir = file.rsplit_once('/').map_or("", |(d, _)| d);
+        for mt in &mnts {
+            if !((mt.sub_path.is_none() && mt.path == dir) || mt.path == file) {
+                continue;
+            }
+            if let Some(secret) = vols.iter().find(|v| v.name == mt.name).and_then(|v| v.secret.clone()) {
+                return Ok(Some(MountedSecret {
+                    secret,
+                    path: mt.path.clone(),
+                    at: m.doc_ref(api.doc, Some(mt.line)),
+                }));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// What mounting needs to know about the API server.
 pub struct MountSettings<'a> {
     pub secret_name: &'a str,
+    /// Where the name came from (`--secret-name`, `secretName in the --contexts-file`, …); None:
+    /// the default.
+    pub secret_from: Option<&'a str>,
     /// sha256 of the kubeconfig file, as lowercase hex.
     pub kubeconfig_sha256: Option<&'a str>,
 }
@@ -216,6 +266,11 @@ impl<'m> Pod<'m> {
         RuleError::from(ManifestError::Edit { at: self.at(None), cause })
     }
 
+    /// Where the Secret's name came from, as messages add it after the name.
+    fn from(&self) -> String {
+        self.s.secret_from.map(|f| format!(" ({f})")).unwrap_or_default()
+    }
+
     /// The volume comes from the kubeconfig Secret.
     fn ours(&self, v: &VolumeInfo) -> bool {
         v.secret.as_deref() == Some(self.s.secret_name)
@@ -250,6 +305,7 @@ impl<'m> Pod<'m> {
                     volume: mt.name.clone(),
                     source_desc: vol.map_or_else(|| NO_SUCH_VOLUME.to_string(), |v| v.source.clone()),
                     secret: self.s.secret_name.into(),
+                    from: self.from(),
                 }
                 .into());
             }
@@ -266,6 +322,7 @@ impl<'m> Pod<'m> {
                     |v| format!("{}, subPath {}", v.source, mt.sub_path.as_deref().unwrap_or("")),
                 ),
                 secret: self.s.secret_name.into(),
+                from: self.from(),
             }
             .into());
         }

@@ -23,4 +23,6 @@ pub enum RuleError {
     Contexts(#[from] allowed_contexts::ContextsError),
     #[error(transparent)]
     Rbac(#[from] rbac::RbacError),
+    #[error(transparent)]
+    Unusable(#[from] kubeconfig_checks::UnusableError),
 }

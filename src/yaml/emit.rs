@@ -20,8 +20,22 @@ pub fn scalar(v: &Value) -> String {
         Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
+        Value::Number(n) => number(n),
         other => flow(other),
+    }
+}
+
+/// A number as YAML 1.1 readers read it back: a float in exponent form gets a dot and a signed
+/// exponent (`1.0e+300`), as PyYAML's float needs (it reads `1e300` as a string).
+fn number(n: &serde_json::Number) -> String {
+    let s = n.to_string();
+    match s.split_once('e') {
+        Some((mantissa, exp)) if n.is_f64() => {
+            let dot = if mantissa.contains('.') { "" } else { ".0" };
+            let sign = if exp.starts_with(['-', '+']) { "" } else { "+" };
+            format!("{mantissa}{dot}e{sign}{exp}")
+        }
+        _ => s,
     }
 }
 
@@ -144,5 +158,20 @@ mod tests {
             "    - name: kube-config\n      secret:\n        secretName: \"on\"\n        defaultMode: 384\n"
         );
         assert_eq!(flow(&json!({"readOnly": true, "name": "a:b"})), "{name: \"a:b\", readOnly: true}");
+    }
+
+    /// PyYAML reads `1e300` as a string; its float needs a dot and a signed exponent.
+    #[test]
+    fn floats_in_exponent_form_read_back_as_floats_in_pyyaml() {
+        assert_eq!(scalar(&json!(1.5e300)), "1.5e+300");
+        assert_eq!(scalar(&json!(1e-7)), "1.0e-7");
+        assert_eq!(scalar(&json!(1000.0)), "1000.0");
+        assert_eq!(scalar(&json!(12)), "12");
+        for v in [json!(1.5e300), json!(1e-7)] {
+            assert_eq!(
+                crate::yaml::scalar::resolve_plain_pyyaml(&scalar(&v)),
+                crate::yaml::PyScalar::Float(v.as_f64().unwrap())
+            );
+        }
     }
 }

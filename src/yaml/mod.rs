@@ -5,6 +5,7 @@
 pub mod edit;
 pub mod emit;
 pub mod limits;
+pub mod pyyaml;
 pub mod scalar;
 pub mod tree;
 

@@ -655,16 +655,55 @@ impl Tree {
                         }
                         continue;
                     }
-                    let key = match key {
-                        Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    out.insert(key, self.to_json_as(v, reader));
+                    out.insert(key_text(key), self.to_json_as(v, reader));
                 }
                 Value::Object(out)
             }
             NodeKind::Alias { .. } => Value::Null,
         }
+    }
+}
+
+impl Tree {
+    /// Every key written more than once in one mapping (as `reader` reads keys; merge keys
+    /// aside), with the values of all its entries in order. A reader keeps only the last
+    /// entry, so the meaning ([`Tree::to_json_as`]) alone cannot tell `a: 1` from `a: 1\na: 1`.
+    pub fn duplicated_keys(&self, reader: Reader) -> Vec<(String, Vec<serde_json::Value>)> {
+        let mut out = Vec::new();
+        for node in &self.nodes {
+            let NodeKind::Map { entries, .. } = &node.kind else { continue };
+            if entries.len() < 2 {
+                continue;
+            }
+            let mut keys: Vec<(String, NodeId)> = Vec::with_capacity(entries.len());
+            for &(k, v) in entries {
+                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
+                if !merge {
+                    keys.push((key_text(self.to_json_as(k, reader)), v));
+                }
+            }
+            let mut count: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+            for (k, _) in &keys {
+                *count.entry(k).or_default() += 1;
+            }
+            for (k, _) in &keys {
+                // Each duplicated key once, at its first entry.
+                if count.insert(k, 0).unwrap_or(0) > 1 {
+                    let values =
+                        keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| self.to_json_as(v, reader)).collect();
+                    out.push((k.clone(), values));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A mapping key's meaning as the key of a JSON object.
+fn key_text(key: serde_json::Value) -> String {
+    match key {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
     }
 }
 

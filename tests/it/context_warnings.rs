@@ -1,6 +1,9 @@
-//! Issue 11 §3: with --kubeconfig, post-render runs doctor's checks on the contexts of the final
-//! allowed lists and reports each finding as a warning on stderr, in the report file and in
-//! the diff's notes; doctor's new `loopback-server` check.
+//! Issue 11 §3 and issue 20 §4: with --skypilot-kubeconfig, post-render runs doctor's checks on
+//! the contexts of the final allowed lists. What makes a context unusable in the pod (a file
+//! reference, a loopback server, an expired certificate) fails the render and the diff (Helm
+//! hides a successful post-renderer's stderr); `--allow-unusable-contexts` makes those warnings.
+//! The other findings are warnings on stderr, in the report file and in the diff's notes;
+//! findings of contexts no list uses are notes. doctor's `loopback-server` check.
 
 use std::process::Command;
 
@@ -151,6 +154,52 @@ fn no_secret(what: &str, text: &str) {
 
 const LISTS: &str = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, dev, in-cluster]\n    workspaces:\n      team-a:\n        kubernetes:\n          allowed_contexts: [old, soon, legacy, in-cluster]\n";
 
+/// The findings of `expected_warnings` that make the context unusable in the pod.
+const UNUSABLE: &[&str] = &["[file-reference]", "[loopback-server]", "[certificate-expired]"];
+
+#[test]
+fn unusable_allowed_contexts_fail_post_render_and_diff_with_the_fix() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (kc_text, soon_date) = problem_kubeconfig();
+    let kc = dir.path().join("kube config");
+    std::fs::write(&kc, &kc_text).expect("write");
+    let kc = kc.to_str().expect("path");
+    let report = dir.path().join("report.txt");
+    let want: Vec<String> =
+        expected_warnings(&soon_date).into_iter().filter(|w| UNUSABLE.iter().any(|u| w.ends_with(u))).collect();
+    assert_eq!(want.len(), 5);
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render(form, LISTS);
+        let out = skyhelm(
+            &["post-render", "--skypilot-kubeconfig", kc, "--report-file", report.to_str().unwrap()],
+            input.as_bytes(),
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(out.stdout.is_empty(), "nothing on stdout");
+        assert!(
+            stderr.starts_with("skyhelm: error: allowed contexts (5 findings) cannot work inside the API server pod"),
+            "{stderr}"
+        );
+        assert_eq!(warnings(&stderr, "  "), want, "{stderr}");
+        assert!(stderr.contains("--post-renderer-args=--allow-unusable-contexts"), "{stderr}");
+        // Not the warnings of the usable contexts, nor the notes of the unused one.
+        assert!(!stderr.contains("[exec-plugin]") && !stderr.contains("`unused`"), "{stderr}");
+        let file = std::fs::read_to_string(&report).expect("report");
+        assert_eq!(warnings(&file, "  "), want, "{file}");
+        let diff = skyhelm(&["diff", "--skypilot-kubeconfig", kc, "--color", "never"], input.as_bytes());
+        let diff_err = String::from_utf8_lossy(&diff.stderr).into_owned();
+        assert_eq!(diff.status.code(), Some(1), "{diff_err}");
+        assert_eq!(warnings(&diff_err, "  "), want, "{diff_err}");
+        for (what, text) in [("stderr", &stderr), ("report", &file), ("diff", &diff_err)] {
+            no_secret(what, text);
+        }
+    }
+}
+
+/// `--allow-unusable-contexts` (or SKYHELM_ALLOW_UNUSABLE_CONTEXTS, or `allow-unusable-contexts`
+/// in the --config file): every finding of the allowed contexts is a warning and the render goes
+/// through; the findings of the context no list uses are notes.
 #[test]
 fn each_finding_of_the_allowed_contexts_is_a_warning_on_stderr_report_file_and_diff() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -159,23 +208,40 @@ fn each_finding_of_the_allowed_contexts_is_a_warning_on_stderr_report_file_and_d
     std::fs::write(&kc, &kc_text).expect("write");
     let kc = kc.to_str().expect("path");
     let report = dir.path().join("report.txt");
+    let config = dir.path().join("skyhelm.yaml");
+    std::fs::write(&config, "allow-unusable-contexts: true\n").expect("write");
+    let config_arg = format!("--config={}", config.display());
     let want = expected_warnings(&soon_date);
-    for form in [Form::Helm3, Form::Helm4] {
+    for (i, form) in [Form::Helm3, Form::Helm4].into_iter().enumerate() {
         let input = render(form, LISTS);
-        let out = skyhelm(
-            &["post-render", "--skypilot-kubeconfig", kc, "--report-file", report.to_str().unwrap()],
-            input.as_bytes(),
-        );
+        let mut cmd = Command::new(crate::util::bin());
+        crate::util::clean(&mut cmd).args([
+            "post-render",
+            "--skypilot-kubeconfig",
+            kc,
+            "--report-file",
+            report.to_str().unwrap(),
+        ]);
+        // Helm 3: the environment; Helm 4: the flag.
+        if i == 0 {
+            cmd.env("SKYHELM_ALLOW_UNUSABLE_CONTEXTS", "true");
+        } else {
+            cmd.arg("--allow-unusable-contexts");
+        }
+        let out = run_with_stdin(&mut cmd, input.as_bytes());
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         assert!(out.status.success(), "{stderr}");
         assert_eq!(warnings(&stderr, "skyhelm: warning [allowed-contexts]: "), want, "{stderr}");
+        let notes = warnings(&stderr, "skyhelm: note [allowed-contexts]: not used by any allowed list: ");
+        assert_eq!(notes.len(), 3, "{stderr}");
+        assert!(notes.iter().all(|n| n.starts_with("context `unused`")), "{notes:?}");
         let file = std::fs::read_to_string(&report).expect("report");
         assert_eq!(warnings(&file, "warning [allowed-contexts]: "), want, "{file}");
-        let diff = skyhelm(&["diff", "--skypilot-kubeconfig", kc, "--color", "never"], input.as_bytes());
+        let diff = skyhelm(&["diff", "--skypilot-kubeconfig", kc, "--color", "never", &config_arg], input.as_bytes());
         let diff_text = String::from_utf8_lossy(&diff.stdout).into_owned();
         assert_eq!(diff.status.code(), Some(2), "{}", String::from_utf8_lossy(&diff.stderr));
         assert_eq!(warnings(&diff_text, "warning (allowed-contexts): "), want, "{diff_text}");
-        let json = skyhelm(&["diff", "--skypilot-kubeconfig", kc, "--output", "json"], input.as_bytes());
+        let json = skyhelm(&["diff", "--skypilot-kubeconfig", kc, "--output", "json", &config_arg], input.as_bytes());
         let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
         let notes: Vec<String> = v["notes"]
             .as_array()
@@ -194,7 +260,8 @@ fn each_finding_of_the_allowed_contexts_is_a_warning_on_stderr_report_file_and_d
     }
 }
 
-/// Two contexts sharing a cluster: one warning naming both.
+/// Two contexts sharing a cluster: one finding naming both (an error; a warning with
+/// --allow-unusable-contexts).
 #[test]
 fn a_finding_shared_by_contexts_is_one_warning_naming_them() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -206,20 +273,27 @@ fn a_finding_shared_by_contexts_is_one_warning_naming_them() {
     .expect("write");
     let input =
         render(Form::Helm3, "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [a, b, in-cluster]\n");
+    let want = [
+        "contexts `a`, `b` (cluster `shared`): server https://[::ffff:127.0.0.1]:6443 is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach [loopback-server]",
+    ];
     let out = skyhelm(&["post-render", "--skypilot-kubeconfig", kc.to_str().unwrap()], input.as_bytes());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    assert_eq!(
-        warnings(&stderr, "skyhelm: warning [allowed-contexts]: "),
-        [
-            "contexts `a`, `b` (cluster `shared`): server https://[::ffff:127.0.0.1]:6443 is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach [loopback-server]"
-        ]
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("skyhelm: error: an allowed context cannot work inside the API server pod"), "{stderr}");
+    assert_eq!(warnings(&stderr, "  "), want);
+    let out = skyhelm(
+        &["post-render", "--skypilot-kubeconfig", kc.to_str().unwrap(), "--allow-unusable-contexts"],
+        input.as_bytes(),
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(warnings(&stderr, "skyhelm: warning [allowed-contexts]: "), want);
 }
 
 /// Which contexts are checked: an unset list uses the current-context, `all` every context,
-/// an external database (lists not in the chart) every context; contexts no list uses are not
-/// checked; without --kubeconfig there is nothing to check.
+/// an external database (lists not in the chart) every context; the findings of contexts no
+/// list uses are notes, so an unusable one fails nothing; without --skypilot-kubeconfig there is
+/// nothing to check.
 #[test]
 fn the_contexts_checked_are_those_the_final_lists_use() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -255,11 +329,23 @@ fn the_contexts_checked_are_those_the_final_lists_use() {
     for (name, values, want) in cases {
         for form in [Form::Helm3, Form::Helm4] {
             let input = render(form, values);
+            // The loopback server of `dev` fails the render exactly when a list uses `dev`.
             let out = skyhelm(&["post-render", "--skypilot-kubeconfig", kc], input.as_bytes());
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.success(), !want.contains(&loopback), "{name}: {stderr}");
+            if out.status.success() {
+                assert_eq!(warnings(&stderr, "skyhelm: warning [allowed-contexts]: "), *want, "{name}: {stderr}");
+                let note = format!("skyhelm: note [allowed-contexts]: not used by any allowed list: {loopback}");
+                assert!(stderr.lines().any(|l| l == note), "{name}: {stderr}");
+            } else {
+                assert_eq!(warnings(&stderr, "  "), [loopback], "{name}: {stderr}");
+            }
+            no_secret(name, &stderr);
+            let out =
+                skyhelm(&["post-render", "--skypilot-kubeconfig", kc, "--allow-unusable-contexts"], input.as_bytes());
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{name}: {stderr}");
             assert_eq!(warnings(&stderr, "skyhelm: warning [allowed-contexts]: "), *want, "{name}: {stderr}");
-            no_secret(name, &stderr);
         }
     }
     // Without --kubeconfig there is no kubeconfig to check.
@@ -298,11 +384,12 @@ fn doctor_reports_a_loopback_server() {
             b"",
         );
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert_eq!(out.status.code(), Some(0), "{text}");
+        // Unusable in the pod: an error, named by the context.
+        assert_eq!(out.status.code(), Some(1), "{text}");
         let line = format!(
-            "  cluster k  loopback-server  server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach\n"
+            "  context c  loopback-server  cluster `k`: server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach\n"
         );
-        assert!(text.contains(&format!("WARNINGS\n{line}")), "{server}:\n{text}");
+        assert!(text.contains(&format!("ERRORS\n{line}")), "{server}:\n{text}");
         no_secret(server, &text);
     }
     for server in ["https://10.0.0.1:6443", "https://localhost.example.com", "https://127.0.0.1.nip.io"] {
@@ -314,5 +401,47 @@ fn doctor_reports_a_loopback_server() {
         let out = skyhelm(&["doctor", "--kubeconfig", kc.to_str().unwrap(), "--allowed-context", "c"], b"");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains("loopback-server"), "{server}: {text}");
+    }
+}
+
+/// A contexts file records each context's server: a loopback one fails post-render too (the same
+/// classification), and doctor --contexts-file exits 1 for it only when a list uses the context.
+#[test]
+fn a_contexts_files_loopback_server_fails_post_render_and_doctor() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        crate::util::KUBECONFIG
+            .replace("clusters:\n", "clusters:\n- name: local\n  cluster: {server: 'https://127.0.0.1:6443'}\n")
+            .replace(
+                "- name: train\n  context: {cluster: c1, user: u1}",
+                "- name: train\n  context: {cluster: local, user: u1}",
+            ),
+    )
+    .expect("write");
+    let file = dir.path().join("contexts.yaml");
+    let (kc, file) = (kc.to_str().unwrap(), file.to_str().unwrap());
+    let out = skyhelm(
+        &["kubeconfig", "pack", "--kubeconfig", kc, "--context", "prod", "--context", "train", "--contexts-file", file],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let input = render(Form::Helm3, "{}\n");
+    let input = input.as_bytes();
+    let out = skyhelm(&["post-render", "--contexts-file", file, "--allowed-context", "prod,train"], input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("context `train`: server https://127.0.0.1:6443 is a loopback address"), "{err}");
+    // Not allowed: a note, and the render goes through.
+    let out = skyhelm(&["post-render", "--contexts-file", file, "--allowed-context", "prod,in-cluster"], input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("note [allowed-contexts]: not used by any allowed list: context `train`: server"), "{err}");
+    for (allowed, code) in [("train", 1), ("prod", 0)] {
+        let out = skyhelm(&["doctor", "--contexts-file", file, "--allowed-context", allowed], b"");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{allowed}: {text}");
+        assert!(text.contains("context train  loopback-server"), "{text}");
     }
 }

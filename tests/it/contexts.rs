@@ -226,3 +226,112 @@ fn allowed_contexts_rules_helm4_form() {
         run_case(case, Form::Helm4);
     }
 }
+
+/// Issue 20: a kubeconfig context literally named `all`. SkyPilot's keyword is the string
+/// `all`; a list naming it is a list of one name. Checked by hand with SkyPilot 0.14.1
+/// (`Kubernetes.existing_allowed_contexts()`, KUBECONFIG with contexts prod, all and train,
+/// SKYPILOT_GLOBAL_CONFIG naming the config): `allowed_contexts: [all]` gives ['all'],
+/// `allowed_contexts: all` every context. Before, `allowed-contexts: [all]` in the --config
+/// file (what generate writes for `allowedContexts: [all]`) became `allowed_contexts: all`.
+#[test]
+fn a_context_named_all_is_a_name_in_a_list_and_every_context_only_as_the_string() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, crate::util::KUBECONFIG.replace("name: Dev-EU", "name: all")).expect("kubeconfig");
+    let kc = format!("--skypilot-kubeconfig={}", kc.display());
+    let settings = |text: &str| {
+        let p = dir.path().join("skyhelm.yaml");
+        std::fs::write(&p, text).expect("settings");
+        format!("--config={}", p.display())
+    };
+    let values = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod]\n";
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render(form, values);
+        let list = |args: &[&str], env: &[(&str, &str)]| {
+            let mut cmd = std::process::Command::new(crate::util::bin());
+            crate::util::clean(&mut cmd).arg("post-render").arg(&kc).args(args);
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let out = crate::util::run_with_stdin(&mut cmd, input.as_bytes());
+            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+            let stdout = String::from_utf8(out.stdout).expect("utf-8");
+            match out.status.code() {
+                Some(0) => Ok(crate::util::pyyaml_json(
+                    k8s_json(&stdout).iter().find(|d| d["kind"] == "ConfigMap").expect("cm")["data"]["config.yaml"]
+                        .as_str()
+                        .expect("config"),
+                )["kubernetes"]["allowed_contexts"]
+                    .clone()),
+                code => {
+                    assert!(stdout.is_empty(), "{form:?}: stdout on error");
+                    Err((code, stderr))
+                }
+            }
+        };
+        let names = serde_json::json!(["all", "in-cluster"]);
+        for text in ["allowed-contexts: [all]\n", "allowed-contexts:\n  - all\n", "allowed-contexts: ['all']\n"] {
+            assert_eq!(list(&[&settings(text)], &[]), Ok(names.clone()), "{form:?} {text:?}");
+        }
+        assert_eq!(list(&[&settings("allowed-contexts: all\n")], &[]), Ok(Value::from("all")), "{form:?}");
+        assert_eq!(
+            list(&["--allowed-context=all", "--allowed-context=prod"], &[]),
+            Ok(serde_json::json!(["all", "prod", "in-cluster"]))
+        );
+        // A flag has no list syntax: `all` alone is refused while a context has that name.
+        let ambiguous = "--allowed-context: `all` means every context, but a context is named `all`; say which in the --config file: `allowed-contexts: all` (every context) or `allowed-contexts: [all]` (only the context `all`)";
+        for (args, env) in
+            [(&["--allowed-context=all"][..], &[][..]), (&[][..], &[("SKYHELM_ALLOWED_CONTEXTS", "all")][..])]
+        {
+            let err = list(args, env).expect_err("ambiguous");
+            assert_eq!(err.0, Some(1), "{form:?}: {}", err.1);
+            let want = if env.is_empty() {
+                ambiguous.to_string()
+            } else {
+                ambiguous.replace("--allowed-context", "SKYHELM_ALLOWED_CONTEXTS")
+            };
+            assert!(err.1.contains(&want), "{form:?}: {}", err.1);
+        }
+        // A list in config.yaml naming `all` is checked as a name and kept a list.
+        let written = render(form, "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [all]\n");
+        let out = skyhelm(&["post-render", &kc], written.as_bytes());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            crate::helm::config_map(&k8s_json(&String::from_utf8_lossy(&out.stdout)))["kubernetes"]["allowed_contexts"],
+            names
+        );
+    }
+}
+
+/// The same through the upstream chart, judged by SkyPilot's own code (the oracle): with
+/// skyhelm.yaml saying `allowed-contexts: [all]` (as generate writes it), SkyPilot uses the
+/// context `all` and the in-cluster one, nothing wider; with `allowed-contexts: all` it uses
+/// every context, as the admin asked.
+#[test]
+fn skypilot_judges_a_list_naming_all_in_skyhelm_settings() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kubeconfig = crate::util::KUBECONFIG.replace("name: Dev-EU", "name: all");
+    let values = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [all]\n";
+    let settings = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).expect("settings");
+        format!("--config={}", p.display())
+    };
+    let list = settings("list.yaml", "allowed-contexts: [all]\n");
+    for j in crate::skypilot::judge_upstream(values, &kubeconfig, &[&list]) {
+        crate::skypilot::assert_never_wider_nothing_lost(&j.label, &j.input, &j.output);
+        assert_eq!(j.output["global"], serde_json::json!(["all", "in-cluster"]), "{}", j.label);
+    }
+    let keyword = settings("keyword.yaml", "allowed-contexts: all\n");
+    for j in crate::skypilot::judge_upstream(values, &kubeconfig, &[&keyword]) {
+        assert_eq!(j.output["configured"]["global"], "all", "{}", j.label);
+        let mut used: Vec<String> = j.output["global"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|v| v.as_str().expect("name").to_string())
+            .collect();
+        used.sort();
+        assert_eq!(used, ["all", "in-cluster", "prod", "train"], "{}", j.label);
+    }
+}

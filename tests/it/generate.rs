@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::helm::Helm;
-use crate::util::{bin, copy_dir, generate, root, skyhelm};
+use crate::util::{bin, copy_dir, generate, pyyaml_json, root, skyhelm};
 
 const ENVS: [&str; 2] = ["skypilot-dev", "skypilot-prod"];
 
@@ -370,6 +370,28 @@ fn an_environments_config_keeps_the_lists_its_defaults_set() {
     assert_eq!(cfg["workspaces"]["team-b"], serde_json::json!({}), "{cfg}");
 }
 
+/// Issue 20: `allowedContexts: [all]` names the context `all` (SkyPilot: a list holds names;
+/// only the string `all` is every context). skyhelm.yaml carries that list, and post-render
+/// reads it back as the same list: before, it read `allowed-contexts: [all]` as the keyword
+/// and wrote `allowed_contexts: all` (every context).
+#[test]
+fn a_list_naming_the_context_all_reads_back_as_the_same_list() {
+    let kubeconfig = example_kubeconfig().replace("- name: train-us\n  context:", "- name: all\n  context:");
+    let (dir, code, _, err) = generate_in(
+        "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\nenvironments:\n  - name: dev\n    inCluster: false\n    allowedContexts: [all]\n",
+        &kubeconfig,
+    );
+    assert_eq!(code, 0, "{err}");
+    let chart = dir.path().join("charts/sky-dev");
+    assert_eq!(values_config(&chart)["kubernetes"]["allowed_contexts"], serde_json::json!(["all"]));
+    let settings = std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("skyhelm.yaml");
+    assert_eq!(pyyaml_json(&settings)["allowed-contexts"], serde_json::json!(["all"]), "{settings}");
+    for helm in ["helm3", "helm4"] {
+        let (code, report, _) = render_and_diff(&chart, helm);
+        assert_eq!(code, 0, "{helm}: post-render would change the list:\n{report}");
+    }
+}
+
 #[test]
 fn notes_show_a_global_all_as_all_not_as_unset() {
     let (dir, code, _, err) = generate_in(
@@ -451,11 +473,11 @@ fn kubeconfig_findings_for_allowed_contexts_are_warnings_naming_the_environment(
         kubeconfig,
     );
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("warning: environment `dev`: cluster local: loopback-server:"), "{err}");
-    assert!(err.contains("warning: environment `dev`: user gke: exec-plugin:"), "{err}");
-    assert!(err.contains("warning: environment `prod`: cluster local: loopback-server:"), "{err}");
-    assert!(!err.contains("environment `prod`: user gke"), "prod does not use gke:\n{err}");
-    assert!(!err.contains("cluster v6"), "unused contexts are not reported:\n{err}");
+    assert!(err.contains("warning: environment `dev`: context local: loopback-server: cluster `local`:"), "{err}");
+    assert!(err.contains("warning: environment `dev`: context cloud: exec-plugin: user `gke`:"), "{err}");
+    assert!(err.contains("warning: environment `prod`: context local: loopback-server: cluster `local`:"), "{err}");
+    assert!(!err.contains("environment `prod`: context cloud"), "prod does not use gke:\n{err}");
+    assert!(!err.contains("cluster `v6`"), "unused contexts are not reported:\n{err}");
     assert!(!err.contains("SECRETSECRET123"));
     // An unknown name: the message does not suggest a flag generate lacks.
     let (_dir, code, _, err) = generate_in(
@@ -733,6 +755,61 @@ fn generate_checks_names_against_a_contexts_file_and_points_post_render_at_it() 
     assert!(text.contains("kubeconfig-sha256") && !text.contains("allowed_contexts"), "{text}");
 }
 
+/// generate with `contexts:` writes the contexts file's Secret into the values and skyhelm.yaml,
+/// so the Secret the chart mounts is the one whose contexts were checked (post-render with the
+/// generated settings agrees); a `kubeconfigSecretName` naming another Secret is an error naming
+/// both.
+#[test]
+fn generate_with_a_contexts_file_mounts_its_secret() {
+    let dir = tempfile::tempdir().expect("tmp");
+    copy_dir(&root().join("charts/skypilot"), &dir.path().join("charts/skypilot"));
+    let kc = dir.path().join("full-kubeconfig");
+    std::fs::write(&kc, example_kubeconfig()).expect("kc");
+    let file = dir.path().join("contexts.yaml");
+    let out = skyhelm(
+        &[
+            "kubeconfig",
+            "pack",
+            "--kubeconfig",
+            kc.to_str().expect("p"),
+            "--context",
+            "prod-eu",
+            "--secret-name",
+            "sky-kube",
+            "--contexts-file",
+            file.to_str().expect("p"),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let envs = dir.path().join("envs.yaml");
+    let out = dir.path().join("charts");
+    let run = |text: &str| {
+        std::fs::write(&envs, text).expect("envs");
+        generate(&[envs.to_str().expect("p"), "--out", out.to_str().expect("p")])
+    };
+    let base = "name: sky\ndefaults:\n  repository: file://../skypilot\n  contexts: contexts.yaml\nenvironments:\n  - name: dev\n    allowedContexts: [prod-eu]\n";
+    let (code, _, err) = run(&format!("{base}    kubeconfigSecretName: kube-credentials\n"));
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("environment `dev`: kubeconfigSecretName is kube-credentials, but the contexts file ../../contexts.yaml records the contexts of Secret sky-kube"),
+        "{err}"
+    );
+    for text in [base.to_string(), format!("{base}    kubeconfigSecretName: sky-kube\n")] {
+        let (code, _, err) = run(&text);
+        assert_eq!(code, 0, "{err}");
+        let chart = out.join("sky-dev");
+        let values = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("values.yaml")).expect("values"));
+        assert_eq!(values["skypilot"]["kubernetesCredentials"]["kubeconfigSecretName"], "sky-kube");
+        let settings = crate::util::pyyaml_json(&std::fs::read_to_string(chart.join("skyhelm.yaml")).expect("cfg"));
+        assert_eq!(settings["secret-name"], "sky-kube");
+        // The chart mounts it, and post-render with the generated settings agrees.
+        let (code, report, _) = render_and_diff(&chart, "helm3");
+        assert_eq!(code, 2, "{report}");
+        assert!(!report.contains("error"), "{report}");
+    }
+}
+
 #[test]
 fn generate_never_writes_through_a_symbolic_link_in_a_chart_folder() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -771,4 +848,52 @@ fn kubeconfig_findings_reach_contexts_with_control_characters_in_their_names() {
     assert!(err.contains("loopback-server"), "{err}");
     assert!(err.contains("exec-plugin"), "{err}");
     assert!(!err.contains('\u{1b}'), "{err:?}");
+}
+
+/// Issue 20: an environment's `config:` is SkyPilot config, read by PyYAML once generate writes
+/// it into config.yaml. Where the environments file reader (serde) and PyYAML read a plain
+/// scalar or key differently, generate refuses it, naming the environment, the key path and the
+/// spelling both read alike. Before, `0123` became 123.0, `y` became true and `1e3` became 1000.0
+/// in the generated config (PyYAML reads 83, "y" and "1e3" from the same text). What both
+/// readers agree on is written so that PyYAML reads exactly it.
+#[test]
+fn an_environments_config_is_read_as_pyyaml_reads_it_or_refused() {
+    let head = "name: sky\ndefaults:\n  repository: file://../skypilot\n  kubeconfig: kubeconfig\n  allowedContexts: [prod-eu]\n";
+    let (_, code, _, err) = generate_in(
+        &format!(
+            "{head}  config:\n    jobs:\n      bucket: 0123\nenvironments:\n  - name: dev\n    config:\n      kubernetes:\n        pod_config: {{a: y, b: [1e3, 2001-12-14]}}\n        2001-12-14: 1\n      x: 1:30\n"
+        ),
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 1, "{err}");
+    // Each reading checked with PyYAML: 0123 -> 83, y -> 'y', 1e3 -> '1e3', 2001-12-14 -> a
+    // date (as a key too), 1:30 -> 90 (sexagesimal). (Keys `yes` or `0123` the environments file
+    // reader already refuses: it reads a boolean or a number where a string key is needed.)
+    for want in [
+        "environment `defaults`: config.jobs.bucket: `0123` is the integer 83 for SkyPilot (PyYAML), the number 123.0 for the environments file reader; write '0123' for the string, or `83` for the integer 83",
+        "environment `dev`: config.kubernetes.pod_config.a: `y` is a string for SkyPilot (PyYAML), the boolean true for the environments file reader; write 'y' for the string",
+        "environment `dev`: config.kubernetes.pod_config.b[0]: `1e3` is a string for SkyPilot (PyYAML), the number 1000.0 for the environments file reader; write '1e3' for the string",
+        "environment `dev`: config.kubernetes.pod_config.b[1]: `2001-12-14` is a date/time (2001-12-14) for SkyPilot (PyYAML), the string \"2001-12-14\" for the environments file reader; write '2001-12-14' for the string",
+        "environment `dev`: config.kubernetes.2001-12-14: the key `2001-12-14` is a date/time (2001-12-14) for SkyPilot (PyYAML), the string `2001-12-14` for the environments file reader; quote it: '2001-12-14'",
+        "environment `dev`: config.x: `1:30` is the integer 90 for SkyPilot (PyYAML), the string \"1:30\" for the environments file reader; write '1:30' for the string, or `90` for the integer 90",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // Spelled as the messages say, the same values pass and mean to PyYAML what they say.
+    let (dir, code, _, err) = generate_in(
+        &format!(
+            "{head}  config:\n    jobs:\n      bucket: '0123'\nenvironments:\n  - name: dev\n    config:\n      kubernetes:\n        pod_config: {{a: 'y', b: ['1e3', '2001-12-14', 1.0e+3, 0x1F, 600, true, ~, 1.5e+300, -2.5e-7]}}\n        '2001-12-14': 1\n      x: 90\n"
+        ),
+        &example_kubeconfig(),
+    );
+    assert_eq!(code, 0, "{err}");
+    let cfg = values_config(&dir.path().join("charts/sky-dev"));
+    assert_eq!(cfg["jobs"], serde_json::json!({"bucket": "0123"}), "{cfg}");
+    assert_eq!(
+        cfg["kubernetes"]["pod_config"],
+        serde_json::json!({"a": "y", "b": ["1e3", "2001-12-14", 1000.0, 31, 600, true, null, 1.5e300, -2.5e-7]}),
+        "{cfg}"
+    );
+    assert_eq!(cfg["kubernetes"]["2001-12-14"], 1, "{cfg}");
+    assert_eq!(cfg["x"], 90, "{cfg}");
 }

@@ -38,9 +38,22 @@ impl Helm {
             .env("HELM_CONFIG_HOME", h.join("config"))
             .env("HELM_DATA_HOME", h.join("data"))
             .env("HELM_CACHE_HOME", h.join("cache"))
+            // skyhelm keeps its last report here (Helm 4 hides the plugin's stderr).
+            .env("XDG_STATE_HOME", h.join("state"))
             .current_dir(root())
             .output()
             .expect("run helm")
+    }
+
+    /// `skyhelm last`: the report of the last post-render this Helm ran.
+    pub fn last(&self) -> String {
+        let out = clean(&mut Command::new(bin()))
+            .env("XDG_STATE_HOME", self.home.path().join("state"))
+            .arg("last")
+            .output()
+            .expect("skyhelm last");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("utf-8")
     }
 
     pub fn ok(&self, args: &[&str]) -> String {

@@ -449,8 +449,10 @@ fn v1_client_certificates_are_accepted_as_kubectl_does() {
         "c",
     ]);
     let json: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(out.status.code(), Some(0), "{json}");
-    // The test server listens on 127.0.0.1, which doctor rightly flags as unreachable from a pod.
+    // The test server listens on 127.0.0.1, which doctor rightly reports as unusable from a pod
+    // (exit 1): the one error.
+    assert_eq!(out.status.code(), Some(1), "{json}");
+    assert_eq!(json["errors"], 1, "{json}");
     let checks: Vec<&str> = json["findings"]
         .as_array()
         .expect("findings")
@@ -468,7 +470,7 @@ fn v1_client_certificates_are_accepted_as_kubectl_does() {
         dir.path(),
         "kc-files",
         &format!(
-            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c1\n  cluster: {{server: \"https://127.0.0.1:1\", certificate-authority: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c1, user: alice}}\nusers:\n- name: alice\n  user: {{client-certificate: \"{}\", client-key: \"{}\"}}\n",
+            "apiVersion: v1\nkind: Config\ncurrent-context: c\nclusters:\n- name: c1\n  cluster: {{server: \"https://10.0.0.1:1\", certificate-authority: \"{}\"}}\ncontexts:\n- name: c\n  context: {{cluster: c1, user: alice}}\nusers:\n- name: alice\n  user: {{client-certificate: \"{}\", client-key: \"{}\"}}\n",
             tls_fixture("ca.crt").display(),
             tls_fixture("client-v1.crt").display(),
             tls_fixture("client-v1.key").display()

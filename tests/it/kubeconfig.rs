@@ -43,15 +43,16 @@ fn has(findings: &[(String, String, String)], severity: &str, check: &str, subje
 fn kind_certificates_expiring_and_expired() {
     let kc = fixture("kind.yaml");
     let (code, f, _) = doctor(&["--kubeconfig", &kc, "--allowed-context", "kind-skypilot", "--now", "2026-11-25"], b"");
-    assert_eq!(code, 0, "{f:?}");
-    assert!(has(&f, "warning", "certificate-expiring", "user kind-skypilot"), "{f:?}");
+    // kind's server is on the host's loopback: unusable in the pod, an error.
+    assert_eq!(code, 1, "{f:?}");
+    assert!(has(&f, "warning", "certificate-expiring", "context kind-skypilot"), "{f:?}");
     let (code, f, _) = doctor(&["--kubeconfig", &kc, "--allowed-context", "kind-skypilot", "--now", "2027-01-01"], b"");
     assert_eq!(code, 1);
-    assert!(has(&f, "error", "certificate-expired", "user kind-skypilot"), "{f:?}");
+    assert!(has(&f, "error", "certificate-expired", "context kind-skypilot"), "{f:?}");
     let (code, f, _) = doctor(&["--kubeconfig", &kc, "--allowed-context", "kind-skypilot", "--now", "2026-01-01"], b"");
-    // kind's server is on the host's loopback: the one finding left.
-    assert_eq!(code, 0, "{f:?}");
-    assert_eq!(f, [("warning".to_string(), "loopback-server".to_string(), "cluster kind-skypilot".to_string())]);
+    // kind's server is on the host's loopback: the one finding left, named by the context.
+    assert_eq!(code, 1, "{f:?}");
+    assert_eq!(f, [("error".to_string(), "loopback-server".to_string(), "context kind-skypilot".to_string())]);
 }
 
 #[test]
@@ -59,11 +60,12 @@ fn cloud_exec_plugins_and_bad_ca_data() {
     let (code, f, json) =
         doctor(&["--kubeconfig", &fixture("cloud-exec.yaml"), "--allowed-context", "gke_proj_us-central1-c_prod"], b"");
     assert_eq!(code, 1);
-    assert!(has(&f, "warning", "exec-plugin", "user gke_proj_us-central1-c_prod"), "{f:?}");
-    assert!(has(&f, "warning", "exec-plugin", "user arn:aws:eks:us-west-2:123456789012:cluster/train"), "{f:?}");
+    assert!(has(&f, "warning", "exec-plugin", "context gke_proj_us-central1-c_prod"), "{f:?}");
+    // A context no list allows: its findings are notes.
+    assert!(has(&f, "info", "exec-plugin", "context arn:aws:eks:us-west-2:123456789012:cluster/train"), "{f:?}");
     assert!(json.to_string().contains("`gke-gcloud-auth-plugin`") && json.to_string().contains("`aws`"));
-    assert!(has(&f, "error", "data-not-pem", "cluster gke_proj_us-central1-c_prod"), "{f:?}");
-    assert!(has(&f, "warning", "insecure-skip-tls-verify", "cluster arn:aws:eks:us-west-2:123456789012:cluster/train"));
+    assert!(has(&f, "error", "data-not-pem", "context gke_proj_us-central1-c_prod"), "{f:?}");
+    assert!(has(&f, "info", "insecure-skip-tls-verify", "context arn:aws:eks:us-west-2:123456789012:cluster/train"));
     assert!(has(&f, "warning", "context-not-allowed", "context arn:aws:eks:us-west-2:123456789012:cluster/train"));
 }
 
@@ -71,9 +73,10 @@ fn cloud_exec_plugins_and_bad_ca_data() {
 fn minikube_file_references() {
     let (code, f, _) = doctor(&["--kubeconfig", &fixture("minikube.yaml"), "--allowed-context", "minikube"], b"");
     assert_eq!(code, 1);
-    for (subject, n) in [("cluster minikube", 1), ("user minikube", 2), ("user robot", 1)] {
+    // Named by the context; those of the context no list allows are notes.
+    for (severity, subject, n) in [("error", "context minikube", 3), ("info", "context minikube-robot", 2)] {
         assert_eq!(
-            f.iter().filter(|(s, c, sub)| s == "error" && c == "file-reference" && sub == subject).count(),
+            f.iter().filter(|(s, c, sub)| s == severity && c == "file-reference" && sub == subject).count(),
             n,
             "{f:?}"
         );
@@ -91,11 +94,11 @@ fn broken_references_duplicates_and_shadowing() {
     for (sev, check, subject) in [
         ("error", "duplicate-name", "context prod"),
         ("error", "duplicate-name", "cluster c1"),
-        ("error", "dangling-reference", "context staging"),
+        ("info", "dangling-reference", "context staging"),
         ("error", "current-context", "kubeconfig"),
-        ("error", "data-not-pem", "user admin"),
+        ("error", "data-not-pem", "context prod"),
         ("error", "allowed-not-found", "context Staging"),
-        ("warning", "shadowed-context", "context in-cluster"),
+        ("info", "shadowed-context", "context in-cluster"),
     ] {
         assert!(has(&f, sev, check, subject), "missing {sev} {check} {subject}: {f:?}");
     }
@@ -338,7 +341,7 @@ fn doctor_findings_show_kubeconfig_names_without_terminal_escapes() {
     assert!(!table.contains(['\u{1b}', '\u{7}', '\u{202e}']), "{table:?}");
     assert!(table.lines().all(|l| l.chars().count() < 2_000), "{table}");
     let (_, f, json) = doctor(&["--kubeconfig", kc, "--allowed-context", "prod\u{1b}[31m"], b"");
-    assert!(has(&f, "error", "file-reference", "user u [2J"), "{f:?}");
+    assert!(has(&f, "error", "file-reference", "context prod [31m"), "{f:?}");
     let text = json.to_string();
     assert!(!text.contains("\\u001b") && !text.contains("\\u0007") && !text.contains('\u{202e}'), "{text}");
 }
@@ -356,8 +359,10 @@ fn post_render_notes_show_kubeconfig_names_without_terminal_escapes() {
     )
     .unwrap();
     let report = dir.path().join("report.txt");
-    let out = skyhelm(
-        &[
+    // The file reference is an error (the context cannot work in the pod); with
+    // --allow-unusable-contexts a warning. Both show the names made harmless.
+    for (extra, code) in [(None, 1), (Some("--allow-unusable-contexts"), 0)] {
+        let mut args = vec![
             "post-render",
             "--skypilot-kubeconfig",
             kc.to_str().unwrap(),
@@ -365,14 +370,16 @@ fn post_render_notes_show_kubeconfig_names_without_terminal_escapes() {
             "p\u{1b}[31m",
             "--report-file",
             report.to_str().unwrap(),
-        ],
-        crate::util::API_DEPLOYMENT.as_bytes(),
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("[file-reference]"), "{err}");
-    let report = std::fs::read_to_string(&report).unwrap();
-    for text in [&*err, &report] {
-        assert!(!text.contains('\u{1b}'), "{text:?}");
+        ];
+        args.extend(extra);
+        let out = skyhelm(&args, crate::util::API_DEPLOYMENT.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(err.contains("[file-reference]"), "{err}");
+        let report = std::fs::read_to_string(&report).unwrap();
+        assert!(report.contains("[file-reference]"), "{report}");
+        for text in [&*err, &report] {
+            assert!(!text.contains('\u{1b}'), "{text:?}");
+        }
     }
 }

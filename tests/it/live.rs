@@ -274,7 +274,20 @@ fn live_with(kc: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Value, Stri
     let out = cmd.output().expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let json = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out.status.code().expect("code"), json, stderr)
+    let (code, json) = without_loopback(out.status.code().expect("code"), json);
+    (code, json, stderr)
+}
+
+/// The test servers listen on 127.0.0.1, which doctor rightly reports as an error (a loopback
+/// server is unusable inside the pod): the report and exit code without those findings, so
+/// that the tests judge the live checks.
+fn without_loopback(code: i32, mut json: Value) -> (i32, Value) {
+    let Some(findings) = json.get_mut("findings").and_then(Value::as_array_mut) else { return (code, json) };
+    let before = findings.len();
+    findings.retain(|f| f["check"] != "loopback-server");
+    let errors = findings.iter().any(|f| f["severity"] == "error");
+    let code = if code == 1 && before != findings.len() && !errors { 0 } else { code };
+    (code, json)
 }
 
 fn live(kc: &str, allowed: &[&str]) -> (i32, Value) {
@@ -293,6 +306,8 @@ fn checks(json: &Value, subject: &str) -> Vec<String> {
         .expect("findings")
         .iter()
         .filter(|f| f["subject"] == subject)
+        // doctor's static findings of the context's cluster and user (named by the context).
+        .filter(|f| !f["message"].as_str().is_some_and(|m| m.starts_with("cluster `") || m.starts_with("user `")))
         .map(|f| format!("{} {}", f["check"].as_str().unwrap_or(""), f["message"].as_str().unwrap_or("")))
         .collect()
 }
@@ -397,12 +412,12 @@ fn live_does_not_block_on_a_token_file_that_is_a_fifo() {
     done.store(true, Ordering::SeqCst);
     unblock.join().expect("join");
     assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
-    // Exit 1 for doctor's own finding: a tokenFile will not exist inside the pod.
-    assert_eq!(code, 1, "{json} {stderr}");
+    // doctor's own finding, a note: no context uses `v`, whose tokenFile will not exist in the pod.
+    assert_eq!(code, 0, "{json} {stderr}");
     assert_eq!(
         checks(&json, "user v"),
         [format!(
-            "file-reference tokenFile points to the file {}, which will not exist inside the API server pod; inline it (`skyhelm kubeconfig pack` does)",
+            "file-reference used by no context: tokenFile points to the file {}, which will not exist inside the API server pod; inline it (`skyhelm kubeconfig pack` does)",
             fifo.display()
         )]
     );

@@ -20,6 +20,7 @@ mod rbac;
 mod regressions;
 mod release;
 mod seams;
+mod secret_mount;
 mod sidefiles;
 mod skypilot;
 mod util;

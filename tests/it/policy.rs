@@ -386,6 +386,16 @@ fn hostile_config_shapes_are_refused_or_warned() {
             "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    PROD: {}\n    prod: {}\n",
             "keys `PROD` and `prod` name the same context `prod`",
         ),
+        // Issue 20: two keys that would both be corrected to `Dev-EU`. Before, both were
+        // renamed and PyYAML kept only the second one's settings (provision_timeout 20).
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n  context_configs:\n    DEV-EU:\n      provision_timeout: 10\n    dev-eu:\n      provision_timeout: 20\n",
+            "kubernetes.context_configs: keys `DEV-EU` and `dev-eu` name the same context `Dev-EU` (case ignored); keep one",
+        ),
+        (
+            "workspaces:\n  w:\n    kubernetes:\n      context_configs:\n        dev-eu: {}\n        Dev-EU: {}\n",
+            "workspaces.w.kubernetes.context_configs: keys `dev-eu` and `Dev-EU` name the same context `Dev-EU`",
+        ),
     ];
     for form in FORMS {
         for (cfg, want) in cases {
@@ -419,4 +429,157 @@ fn hostile_config_shapes_are_refused_or_warned() {
     let tagged = base.replacen("config.yaml: |-", "config.yaml: !!binary |-", 1);
     assert_ne!(tagged, base);
     refused(&run(&tagged, &[], &[]), "binary", &["`data.config.yaml` carries the tag"]);
+}
+
+/// Whether PyYAML loads each text, with both of SkyPilot's loaders (`yaml.CSafeLoader`, libyaml,
+/// when PyYAML has its C extension; `yaml.SafeLoader` otherwise): for each, None when both load
+/// it, else the 1-based line of the first loader's error.
+fn pyyaml_refusals(texts: &[String]) -> Vec<Option<usize>> {
+    let script = r#"
+import json, sys, yaml
+assert yaml.__with_libyaml__, "PyYAML without libyaml: CSafeLoader is missing"
+out = []
+for text in json.load(sys.stdin):
+    line = None
+    for loader in (yaml.SafeLoader, yaml.CSafeLoader):
+        try:
+            yaml.load(text, Loader=loader)
+        except yaml.YAMLError as e:
+            line = line or e.problem_mark.line + 1
+    out.append(line)
+print(json.dumps(out))
+"#;
+    let out = crate::util::run_with_stdin(
+        std::process::Command::new("python3").args(["-c", script]),
+        serde_json::to_string(texts).expect("json").as_bytes(),
+    );
+    assert!(out.status.success(), "python3: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// Issue 20: a config.yaml PyYAML cannot load (SkyPilot logs a syntax error and runs with an
+/// empty config) is refused, with the line and PyYAML's reason; what both of SkyPilot's loaders
+/// load passes untouched. Every case is judged by PyYAML itself (SafeLoader and CSafeLoader),
+/// and skyhelm must name the line PyYAML names. Before, every case our YAML 1.2 parser reads
+/// (a tab after `:`, before a comment, inside a flow list, …) passed as a valid config.
+#[test]
+fn a_config_pyyaml_cannot_load_is_refused_with_the_line_pyyaml_names() {
+    const HEAD: &str = "kubernetes:\n  allowed_contexts: [prod, in-cluster]\n";
+    let cases = [
+        "a:\tb\n",
+        "a: \tb\n",
+        "a:\t\nb: c\n",
+        "a: b\t\n",
+        "a: b\t# c\n",
+        "a: b \t# c\n",
+        "x:\n-\ta\n",
+        "x:\n- \ta\n",
+        "a:\n  -\tb\n",
+        "a:\n  \tb: c\n",
+        "a: b\n\t\nc: d\n",
+        "a: [b,\tc]\n",
+        "a: [\tb]\n",
+        "a: [b\t]\n",
+        "a: {b:\tc}\n",
+        "a: {\tb: c}\n",
+        "a: b\tc\n",
+        "a: \"b\tc\"\n",
+        "a: 'b\tc'\n",
+        "a\t: b\n",
+        "a \t: b\n",
+        "a:\t[b]\n",
+        "a: |\n  x\ty\n",
+        "a: |\n  x\n\ty\n",
+        "a: |\t\n  x\n",
+        "a: b\n\t# c\nd: e\n",
+        "a: b\n  \tc\n",
+        "a: &x\tb\n",
+        "a: !!str\tb\n",
+        "a: [b,\n\tc]\n",
+        "\"a\"\t: b\n",
+        "a:\t\"b\"\n",
+        "x:\n-\t\"b\"\n",
+        "a: [b]\t# c\n",
+        "a:\n  b:\t\n  c: d\n",
+        "a: |\n  \tx\n",
+        "a: |\n  x\n  \ty\n",
+        "a: >\n  x\n  \ty\n",
+        "a: b # c\td\n",
+        "# a\tb\na: c\n",
+        "a: | # x\ty\n  z\n",
+        "a: \"b\n\tc\"\n",
+        "a: 'b\n\tc'\n",
+        "\"a\tb\": c\n",
+        "a: b\n  c\td\n",
+        "a: [b]\t\n",
+        "a: {b: c,\n  \td: e}\n",
+        "a: |2\n   \tx\n",
+        "a: |\n  x\n  \t\n  y\n",
+        "a: |\n  x\n \t\n  y\n",
+        "x:\n- a:\tb\n",
+    ];
+    // Rendered by real Helm from values; PyYAML judges the config.yaml the pod would get.
+    let mut inputs: Vec<(Form, String, String)> = Vec::new();
+    for form in FORMS {
+        for case in cases {
+            let input = render(form, &config(&format!("{HEAD}{case}")));
+            let cm = k8s_json(&input).into_iter().find(|d| d["kind"] == "ConfigMap").expect("cm");
+            let text = cm["data"]["config.yaml"].as_str().expect("config.yaml").to_string();
+            inputs.push((form, input, text));
+        }
+    }
+    let texts: Vec<String> = inputs.iter().map(|(_, _, t)| t.clone()).collect();
+    let refusals = pyyaml_refusals(&texts);
+    assert!(refusals.iter().any(Option::is_none) && refusals.iter().any(Option::is_some));
+    // SkyPilot itself (the oracle, PyYAML as SkyPilot 0.14.1 loads it: CSafeLoader here): every
+    // config it cannot load is one PyYAML refuses above; the Python loader refuses more. Judged
+    // on Helm 3's inputs (a SkyPilot view costs a fork).
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = kubeconfig_file(dir.path());
+    let helm3 = &inputs[..cases.len()];
+    let jobs: Vec<(&str, Option<&std::path::Path>)> =
+        helm3.iter().map(|(_, input, _)| (input.as_str(), Some(kc.as_path()))).collect();
+    let views = crate::skypilot::skypilot_views(&jobs);
+    let mut skypilot_refuses = 0;
+    for ((view, refusal), (form, _, text)) in views.iter().zip(&refusals).zip(helm3) {
+        if !view["yaml_error"].is_null() {
+            skypilot_refuses += 1;
+            assert!(refusal.is_some(), "{form:?} {text:?}: SkyPilot cannot load it: {}", view["yaml_error"]);
+        }
+    }
+    assert!(skypilot_refuses > 0, "SkyPilot loaded every case");
+    for ((form, input, text), refusal) in inputs.iter().zip(&refusals) {
+        let r = run(input, &[], &[]);
+        let label = format!("{form:?} {text:?}");
+        match refusal {
+            None => {
+                assert!(r.ok, "{label}: PyYAML loads it, skyhelm refused: {}", r.stderr);
+                let cm = |s: &str| docs(s).into_iter().find(|d| d.contains("kind: ConfigMap")).expect("cm");
+                assert_eq!(cm(&r.stdout), cm(input), "{label}: the ConfigMap must stay as it is");
+            }
+            Some(line) => {
+                let at = format!("at line {line}, column");
+                let parse = format!("(line {line} of config.yaml)");
+                refused(&r, &label, &[]);
+                assert!(
+                    (r.stderr.contains("PyYAML (SkyPilot's reader) cannot load config.yaml, which has a tab ")
+                        && r.stderr.contains(&at))
+                        || (r.stderr.contains(&format!("line {line} holds a tab")) && r.stderr.contains(&parse)),
+                    "{label}: PyYAML refuses it at line {line}: {}",
+                    r.stderr
+                );
+            }
+        }
+    }
+    // Through real Helm from values, with the reason PyYAML gives.
+    for form in FORMS {
+        let r = run(&render(form, &config("kubernetes:\n  allowed_contexts: [prod,\tin-cluster]\n")), &[], &[]);
+        refused(
+            &r,
+            &format!("{form:?} values"),
+            &[
+                "PyYAML (SkyPilot's reader) cannot load config.yaml, which has a tab inside a flow collection at line 2, column 27 (PyYAML: found character '\\t' that cannot start any token); SkyPilot would log a syntax error and run with an empty config. Use spaces",
+            ],
+        );
+    }
 }

@@ -161,3 +161,62 @@ proptest! {
         prop_assert_eq!(String::from_utf8_lossy(&again.stdout), text.as_str());
     }
 }
+
+/// Context names, `all` among them, and text YAML readers could take for something else.
+const NAMES: &[&str] = &[
+    "all",
+    "ALL",
+    "prod",
+    "in-cluster",
+    "ssh-x",
+    "0123",
+    "yes",
+    "y",
+    "~",
+    "null",
+    "a b",
+    "x:y",
+    "-x",
+    "1e3",
+    "#c",
+    "'q'",
+    "é",
+];
+
+proptest! {
+    // Three PyYAML runs a case: 16 cases by default (PROPTEST_CASES raises it).
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(16), ..ProptestConfig::default() })]
+
+    /// generate's list round trip (issue 20): the list generate writes into skyhelm.yaml reads
+    /// back, as post-render's settings, as the very list it wrote into config.yaml (`[all]`
+    /// included: a list, never the keyword), and PyYAML reads both lists alike.
+    #[test]
+    fn generate_writes_lists_that_read_back_as_the_same_list(
+        names in prop::collection::vec(prop::sample::select(NAMES), 1..5),
+        in_cluster: bool,
+    ) {
+        let file = serde_json::json!({
+            "name": "sky",
+            "environments": [{"name": "dev", "inCluster": in_cluster, "allowedContexts": names}],
+        });
+        let file = skyhelm::chart::EnvironmentsFile::parse("envs.yaml", &file.to_string()).expect("environments file");
+        let templates: Vec<(String, String)> =
+            skyhelm::chart::EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
+        let charts = skyhelm::chart::generate(&file, "envs.yaml", &Default::default(), &templates, skyhelm::chart::gitops::Format::Chart)
+            .expect("generate");
+        let files = &charts[0].files;
+        let values = crate::util::pyyaml_json(&files["values.yaml"]);
+        let config = crate::util::pyyaml_json(values["skypilot"]["apiService"]["config"].as_str().expect("config"));
+        let written = config["kubernetes"]["allowed_contexts"].clone();
+        let settings = &files["skyhelm.yaml"];
+        let cfg = skyhelm::settings::config_file(std::path::Path::new("/charts/sky-dev/skyhelm.yaml"), settings).expect("settings");
+        let read = skyhelm::settings::Settings::resolve(&Default::default(), cfg).allowed_contexts;
+        let list: Vec<String> = serde_json::from_value(written.clone()).expect("a list of names");
+        if list.is_empty() {
+            prop_assert_eq!(read, skyhelm::policy::contexts::GivenList::None);
+        } else {
+            prop_assert_eq!(read, skyhelm::policy::contexts::GivenList::Names(list), "{}", settings);
+            prop_assert_eq!(&crate::util::pyyaml_json(settings)["allowed-contexts"], &written, "{}", settings);
+        }
+    }
+}

@@ -524,10 +524,10 @@ fn upstream_no_token() {
 }
 
 /// `--no-mount` on a chart that mounts the kubeconfig itself: the pod has the kubeconfig, so the
-/// context rules apply as with a mount (issue 20 §3). Today the names are checked (the case slip
-/// is fixed) but the in-cluster fix is not applied: SkyPilot uses `[train, prod]`.
+/// context rules apply as with a mount (issue 20 §3): the names are checked (the case slip is
+/// fixed) and the in-cluster fix applies (SkyPilot uses `[train, prod, in-cluster]`, not the
+/// chart's `[train, prod]`).
 #[test]
-#[ignore = "issue 20 §3: --no-mount on a chart that mounts the kubeconfig itself (useKubeconfig: true) skips the in-cluster fix; SkyPilot uses [train, prod], not [train, prod, in-cluster]"]
 fn upstream_no_mount_on_chart_mount() {
     let chart_mounts = "kubernetesCredentials:\n  useKubeconfig: true\n";
     let pools = "  sshNodePools: |\n    my-pool:\n      hosts: [1.2.3.4]\n";

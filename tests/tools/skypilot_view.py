@@ -297,15 +297,14 @@ def write(root, pod_path, text):
         f.write(text)
 
 
-def evaluate(view):
-    """Runs in the forked child: returns the JSON view."""
+def evaluate(view, root):
+    """Runs in the forked child, with `root` standing for the pod's filesystem: the JSON view."""
     # pylint: disable=import-outside-toplevel
     from sky import clouds, skypilot_config
     from sky.adaptors import kubernetes as k8s_adaptor
     from sky.provision.kubernetes import utils as kubernetes_utils
     from sky.utils import common_utils, schemas, yaml_utils
 
-    root = tempfile.mkdtemp(prefix='skypilot-view-')
     if view['kubeconfig_path'] is not None:
         write(root, view['kubeconfig_path'], view['kubeconfig_text'])
     if view['config_path'] is not None:
@@ -417,7 +416,6 @@ def evaluate(view):
                 own = (isinstance(ws, dict) and isinstance(ws.get('kubernetes'), dict)
                        and 'allowed_contexts' in ws['kubernetes'])
                 out['configured']['workspaces'][name] = {'value': configured(), 'own': own}
-    shutil.rmtree(root, ignore_errors=True)
     return out
 
 
@@ -426,10 +424,13 @@ def run_forked(view, timeout):
     pid = os.fork()
     if pid == 0:
         os.close(read_fd)
+        scratch = tempfile.mkdtemp(prefix='skypilot-view-')
         try:
-            result = {'ok': evaluate(view)}
+            result = {'ok': evaluate(view, scratch)}
         except BaseException as e:  # pylint: disable=broad-except
             result = {'error': f'{type(e).__name__}: {e}'}
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         with os.fdopen(write_fd, 'w', encoding='utf-8') as f:
             json.dump(result, f, default=str)
         os._exit(0)  # pylint: disable=protected-access
