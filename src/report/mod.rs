@@ -1,13 +1,15 @@
 //! The report of what post-render changed and why: a model built from the `Outcome`, rendered
-//! as a helm-diff style text (`diff`) or as JSON (`json`). Secret values are never shown
-//! unless asked for (`redact`).
+//! as a helm-diff style text (`diff`) or as JSON (`json`). Secret values (`redact`) and
+//! credentials in any other document or in config.yaml (`mask`) are never shown unless asked for.
 
 mod diff;
 mod json;
+mod mask;
 mod redact;
 
 pub use diff::render_human;
 pub use json::render_json;
+pub use mask::{mask_config, mask_document};
 pub use redact::redact_secret;
 
 use crate::rules::change::{Action, FieldDiff, Note, Outcome, RuleId};
@@ -35,10 +37,10 @@ pub struct ResourceReport {
     pub action: Action,
     pub reasons: Vec<(RuleId, String)>,
     pub paths: Vec<String>,
-    /// The document before and after (Secret values redacted unless shown).
+    /// The document before and after (Secret values and other credentials masked unless shown).
     pub before: String,
     pub after: String,
-    /// A decoded embedded text to show instead of the document.
+    /// A decoded embedded text to show instead of the document (credentials masked unless shown).
     pub field: Option<FieldDiff>,
 }
 
@@ -55,10 +57,18 @@ impl Report {
             .iter()
             .map(|d| {
                 let changes: Vec<_> = o.changes.iter().filter(|c| c.doc == d.doc).collect();
-                let secret = d.resource.kind == "Secret" && !opts.show_secrets;
-                let text = |t: &str| if secret { redact_secret(t) } else { t.to_string() };
+                let secret = d.resource.kind == "Secret";
+                let text = |t: &str| match (opts.show_secrets, secret) {
+                    (true, _) => t.to_string(),
+                    (false, true) => mask_document(&redact_secret(t)),
+                    (false, false) => mask_document(t),
+                };
                 let field = match changes.as_slice() {
-                    [only] if !secret => only.field.clone(),
+                    [only] if !secret || opts.show_secrets => only.field.clone().map(|f| FieldDiff {
+                        before: if opts.show_secrets { f.before } else { mask_config(&f.before) },
+                        after: if opts.show_secrets { f.after } else { mask_config(&f.after) },
+                        ..f
+                    }),
                     _ => None,
                 };
                 ResourceReport {
