@@ -6,8 +6,11 @@
 //! What is masked is decided on what the document means, as its reader reads it (Kubernetes'
 //! YAML 1.1 for manifests, PyYAML for config.yaml), never on the text alone:
 //! - the value of a key whose name ends in a credential word (`password`, `db_pass`, `apiKey`,
-//!   `client_secret`, `HF_TOKEN`, `credentials`, `secrets`, a connection URI, SkyPilot's `db`):
-//!   every scalar under it but nulls and booleans, the keys under it shown;
+//!   `client_secret`, `HF_TOKEN`, a connection URI, SkyPilot's `db`): a scalar (not a null or a
+//!   boolean: `automountServiceAccountToken: false` stays) or a list's scalars; a mapping there
+//!   is a reference (a volume's `secret: {secretName: ...}`) and is read as any other, except
+//!   under a plural (`secrets`, `credentials`: `{HF_TOKEN: ..., MY_VAR: ...}`), whose every
+//!   value is masked;
 //! - the `value` of a list item whose `name` is such a name (container env, `pod_config`);
 //! - any string holding a URL with user information (`scheme://user:pass@host`, also inside a
 //!   longer string), whatever its key;
@@ -110,8 +113,9 @@ fn tree_edits(text: &str, tree: &Tree, reader: Reader, depth: u8) -> Vec<Edit> {
     // Nodes already visited under a credential key: each is walked once however many aliases
     // lead to it (an alias bomb stays linear).
     let mut seen: HashSet<NodeId> = HashSet::new();
-    let mut stack = vec![(root, false)];
-    while let Some((id, secret)) = stack.pop() {
+    let mut stack = vec![(root, Under::Nothing)];
+    while let Some((id, under)) = stack.pop() {
+        let secret = under != Under::Nothing;
         if secret && !seen.insert(id) {
             continue;
         }
@@ -121,7 +125,7 @@ fn tree_edits(text: &str, tree: &Tree, reader: Reader, depth: u8) -> Vec<Edit> {
             NodeKind::Alias { .. } => {
                 let target = tree.resolve(id);
                 if secret && target != id {
-                    stack.push((target, true));
+                    stack.push((target, under));
                 }
             }
             NodeKind::Scalar { .. } if secret => {
@@ -143,27 +147,36 @@ fn tree_edits(text: &str, tree: &Tree, reader: Reader, depth: u8) -> Vec<Edit> {
                     whole.push(id);
                 }
             }
-            NodeKind::Seq { items, .. } => stack.extend(items.iter().map(|&i| (i, secret))),
+            // A list's scalars are masked like its key's value; a mapping in it (`imagePullSecrets:
+            // [{name: ...}]`) is read as any other.
+            NodeKind::Seq { items, .. } => {
+                let item = if under == Under::Credentials { Under::Credential } else { under };
+                stack.extend(items.iter().map(|&i| (i, item)));
+            }
             NodeKind::Map { entries, .. } => {
                 // `{name: DB_PASSWORD, value: ...}`: an env entry (Kubernetes, SkyPilot's pod_config).
-                let env_secret = !secret
-                    && entries.iter().any(|&(k, v)| read.string(k) == Some("name") && read.string(v).is_some_and(secret_name));
+                let env_secret = entries.iter().any(|&(k, v)| {
+                    read.string(k) == Some("name") && read.string(v).is_some_and(|n| credential(n).is_some())
+                });
                 for &(k, v) in entries {
                     let key = read.string(k);
                     // Keys stay shown: only a key that is itself a URL with user info is masked.
-                    stack.push((k, false));
-                    let value_secret = secret || key.is_some_and(secret_name) || (env_secret && key == Some("value"));
-                    stack.push((v, value_secret));
+                    stack.push((k, Under::Nothing));
+                    let value = match (under, key.and_then(credential)) {
+                        (Under::Credentials, _) | (_, Some(Under::Credential)) => Under::Credential,
+                        (_, Some(Under::Credentials)) => Under::Credentials,
+                        _ if env_secret && key == Some("value") => Under::Credential,
+                        _ => Under::Nothing,
+                    };
+                    stack.push((v, value));
                 }
             }
         }
     }
     let editor = Editor::new(text, tree);
     let whole_set: HashSet<NodeId> = whole.iter().copied().collect();
-    let mut edits: Vec<Edit> = whole
-        .iter()
-        .map(|&id| editor.replace_for_report(id, &label(tree.raw(id).map_or(0, str::len))))
-        .collect();
+    let mut edits: Vec<Edit> =
+        whole.iter().map(|&id| editor.replace_for_report(id, &label(tree.raw(id).map_or(0, str::len)))).collect();
     for (id, inner) in embedded {
         if whole_set.contains(&id) {
             continue;
@@ -288,25 +301,43 @@ fn words(name: &str) -> Vec<String> {
     out
 }
 
+/// What a node is under, on the way down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Under {
+    Nothing,
+    /// The value of a credential key: its scalars are masked.
+    Credential,
+    /// The value of a plural credential key (`secrets`): a mapping's values are credentials.
+    Credentials,
+}
+
 /// Whether a key or variable of this name holds a credential: its last word says so
 /// (`password`, `token`, `secret`, ...; `key` after `api`, `private`, `secret`, `access`, ...;
 /// a connection `uri`/`url`/`string`), or it is SkyPilot's `db` (the database URL) or
 /// `SKYPILOT_DB_CONNECTION_URI`. Names of references stay shown: `secretName`, `tokenFile`,
 /// `credentials_file`, `secretKeyRef` end in another word.
-pub fn secret_name(name: &str) -> bool {
+fn credential(name: &str) -> Option<Under> {
     let w = words(name);
-    let Some(last) = w.last().map(String::as_str) else { return false };
+    let last = w.last().map(String::as_str)?;
     let before = w.len().checked_sub(2).map(|i| w[i].as_str());
-    match last {
-        "password" | "passwd" | "passphrase" | "pass" | "secret" | "secrets" | "token" | "tokens" | "credential"
-        | "credentials" | "apikey" | "dsn" | "db" => true,
+    let one = match last {
+        "secrets" | "credentials" | "tokens" | "passwords" => return Some(Under::Credentials),
+        "password" | "passwd" | "passphrase" | "pass" | "secret" | "token" | "credential" | "apikey" | "dsn" | "db" => {
+            true
+        }
         "key" => matches!(
             before,
             Some("api" | "private" | "secret" | "access" | "signing" | "encryption" | "session" | "master" | "auth")
         ),
         "uri" | "url" | "string" => w.iter().any(|x| matches!(x.as_str(), "connection" | "database" | "db")),
         _ => false,
-    }
+    };
+    one.then_some(Under::Credential)
+}
+
+/// Whether a key or variable of this name holds credentials (see `credential`).
+fn secret_name(name: &str) -> bool {
+    credential(name).is_some()
 }
 
 /// Whether `s` holds a URL with user information: `://` followed on the same line by an `@`
@@ -414,6 +445,17 @@ mod tests {
         assert_eq!(mask_config(multi), "api_key: \"(redacted, 18 bytes)\"\n\n\nother: 3\n");
     }
 
+    /// A mapping under a credential key is a reference and stays readable; a plural's values
+    /// are credentials.
+    #[test]
+    fn references_stay_shown() {
+        let doc = "volumes:\n- name: kube-config\n  secret:\n    secretName: kube-credentials\n    defaultMode: 384\nimagePullSecrets: [{name: regcred}]\nsecrets: {MY_VAR: hunter2, list: [a1b2c3]}\ntoken: [tok123456]\n";
+        assert_eq!(
+            mask_document(doc),
+            "volumes:\n- name: kube-config\n  secret:\n    secretName: kube-credentials\n    defaultMode: 384\nimagePullSecrets: [{name: regcred}]\nsecrets: {MY_VAR: \"(redacted, 7 bytes)\", list: [\"(redacted, 6 bytes)\"]}\ntoken: [\"(redacted, 9 bytes)\"]\n"
+        );
+    }
+
     #[test]
     fn env_entries_and_urls_anywhere() {
         let doc = "kind: Deployment\nspec:\n  containers:\n  - name: api\n    env:\n    - name: SKYPILOT_DB_CONNECTION_URI\n      value: postgresql://sky@db/sky\n    - name: DB_PASS\n      value: \"hunter2\"\n    - name: PLAIN\n      value: visible\n    args: [\"--url=https://u:pw123456@h/x\"]\n    automountServiceAccountToken: false\n";
@@ -435,7 +477,8 @@ mod tests {
             out,
             "kind: ConfigMap\ndata:\n  config.yaml: |-\n    db: \"(redacted, 32 bytes)\"\n    password: \"(redacted, 7 bytes)\"\n    kubernetes:\n      allowed_contexts:\n        - prod\n"
         );
-        let quoted = "kind: ConfigMap\ndata:\n  config.yaml: \"db: postgresql://user:hunter2@db/sky\\npassword: hunter2\\n\"\n";
+        let quoted =
+            "kind: ConfigMap\ndata:\n  config.yaml: \"db: postgresql://user:hunter2@db/sky\\npassword: hunter2\\n\"\n";
         let out = mask_document(quoted);
         assert!(!out.contains("hunter2") && out.contains("password: "), "{out}");
         assert_eq!(out.lines().count(), quoted.lines().count());
@@ -465,7 +508,8 @@ mod tests {
             out,
             "# db: \"(redacted, 32 bytes)\"\nkubernetes:  # was \"(redacted, 19 bytes)\"\n  allowed_contexts: [a]\nurl: https://h/x  # ok\n"
         );
-        let literal = "kind: ConfigMap\ndata:\n  config.yaml: |\n    # db: postgresql://user:hunter2@db/sky\n    a: 1\n";
+        let literal =
+            "kind: ConfigMap\ndata:\n  config.yaml: |\n    # db: postgresql://user:hunter2@db/sky\n    a: 1\n";
         let out = mask_document(literal);
         assert!(!out.contains("hunter2") && out.contains("    a: 1\n"), "{out}");
     }
