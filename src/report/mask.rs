@@ -522,37 +522,3 @@ mod tests {
         assert_eq!(out.lines().count(), 3);
     }
 }
-#[cfg(test)]
-mod timing {
-    #[test]
-    #[ignore]
-    fn timing() {
-        let mut config = String::from("kubernetes:\n  allowed_contexts:\n    - prod-eu\nbig:\n");
-        for i in 0..200_000 {
-            match i % 10 {
-                0 => config.push_str(&format!("  password{i}: hunter{i}\n")),
-                5 => config.push_str(&format!("  url{i}: postgresql://u:pw{i}@h/db\n")),
-                _ => config.push_str(&format!("  key{i}: value {i}\n")),
-            }
-        }
-        let doc = format!("kind: ConfigMap\ndata:\n  config.yaml: |-\n{}", config.lines().map(|l| format!("    {l}\n")).collect::<String>());
-        let t = std::time::Instant::now();
-        let tree = crate::yaml::Tree::parse(&config, &crate::yaml::Limits::default()).unwrap();
-        eprintln!("parse config {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let e = super::tree_edits(&config, &tree, crate::yaml::Reader::PyYaml, 1);
-        eprintln!("tree_edits {:?} {}", t.elapsed(), e.len());
-        let t = std::time::Instant::now();
-        let e = super::with_comments(&config, e);
-        eprintln!("with_comments {:?} {}", t.elapsed(), e.len());
-        let t = std::time::Instant::now();
-        let _ = super::mask_config(&config);
-        eprintln!("mask_config {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let _ = crate::yaml::Tree::parse(&doc, &crate::yaml::Limits::default()).unwrap();
-        eprintln!("parse doc {:?}", t.elapsed());
-        let t = std::time::Instant::now();
-        let _ = super::mask_document(&doc);
-        eprintln!("mask_document {:?}", t.elapsed());
-    }
-}
