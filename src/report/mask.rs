@@ -24,6 +24,7 @@
 
 use std::collections::HashSet;
 
+use crate::messages::{CredentialKey, credential_key, has_userinfo};
 use crate::yaml::edit::{self, Edit, Editor};
 use crate::yaml::tree::{NodeKind, Style};
 use crate::yaml::{Limits, NodeId, PyScalar, Reader, Scalar11, Tree};
@@ -50,8 +51,8 @@ fn masked(text: &str, reader: Reader) -> String {
 }
 
 /// The label of a masked value of `len` bytes (as Secret values are shown).
-pub fn label(len: usize) -> String {
-    format!("(redacted, {len} bytes)")
+fn label(len: usize) -> String {
+    crate::messages::redacted(len)
 }
 
 /// The edits that mask `text`: by meaning when it parses, line by line when not.
@@ -271,36 +272,6 @@ impl Read<'_> {
     }
 }
 
-/// The words of a key or variable name, lowercase: split at anything but letters and digits and
-/// where camelCase starts a word (`apiKey`, `APIKey`, `api_key`, `API-KEY` are `api key`).
-fn words(name: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut word = String::new();
-    let chars: Vec<char> = name.chars().collect();
-    for (i, &c) in chars.iter().enumerate() {
-        if !c.is_alphanumeric() {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
-            }
-            continue;
-        }
-        let prev = i.checked_sub(1).map(|j| chars[j]);
-        let next = chars.get(i + 1);
-        let boundary = c.is_uppercase()
-            && prev.is_some_and(|p| {
-                p.is_lowercase() || p.is_numeric() || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
-            });
-        if boundary && !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-        word.extend(c.to_lowercase());
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
-}
-
 /// What a node is under, on the way down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Under {
@@ -311,49 +282,16 @@ enum Under {
     Credentials,
 }
 
-/// Whether a key or variable of this name holds a credential: its last word says so
-/// (`password`, `token`, `secret`, ...; `key` after `api`, `private`, `secret`, `access`, ...;
-/// a connection `uri`/`url`/`string`), or it is SkyPilot's `db` (the database URL) or
-/// `SKYPILOT_DB_CONNECTION_URI`. Names of references stay shown: `secretName`, `tokenFile`,
-/// `credentials_file`, `secretKeyRef` end in another word.
 fn credential(name: &str) -> Option<Under> {
-    let w = words(name);
-    let last = w.last().map(String::as_str)?;
-    let before = w.len().checked_sub(2).map(|i| w[i].as_str());
-    let one = match last {
-        "secrets" | "credentials" | "tokens" | "passwords" => return Some(Under::Credentials),
-        "password" | "passwd" | "passphrase" | "pass" | "secret" | "token" | "credential" | "apikey" | "dsn" | "db" => {
-            true
-        }
-        "key" => matches!(
-            before,
-            Some("api" | "private" | "secret" | "access" | "signing" | "encryption" | "session" | "master" | "auth")
-        ),
-        "uri" | "url" | "string" => w.iter().any(|x| matches!(x.as_str(), "connection" | "database" | "db")),
-        _ => false,
-    };
-    one.then_some(Under::Credential)
-}
-
-/// Whether a key or variable of this name holds credentials (see `credential`).
-fn secret_name(name: &str) -> bool {
-    credential(name).is_some()
-}
-
-/// Whether `s` holds a URL with user information: `://` followed on the same line by an `@`
-/// (`postgresql://user:pass@host`, `https://token@host`). Generous on purpose: a password may
-/// hold `/`, `#` or a space where a lenient reader (SQLAlchemy's URL pattern) still takes it.
-pub fn has_userinfo(s: &str) -> bool {
-    let mut rest = s;
-    while let Some(i) = memchr::memmem::find(rest.as_bytes(), b"://") {
-        let after = &rest[i + 3..];
-        let line = after.split('\n').next().unwrap_or(after);
-        if line.contains('@') {
-            return true;
-        }
-        rest = after;
+    match credential_key(name)? {
+        CredentialKey::One => Some(Under::Credential),
+        CredentialKey::Many => Some(Under::Credentials),
     }
-    false
+}
+
+/// Whether a key or variable of this name holds credentials (`messages::credential_key`).
+fn secret_name(name: &str) -> bool {
+    credential_key(name).is_some()
 }
 
 /// Masking for text that does not parse, per line: after the first `:` or `=` (the whole line
@@ -380,58 +318,6 @@ fn line_edits(text: &str) -> Vec<Edit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names() {
-        for yes in [
-            "password",
-            "PASSWORD",
-            "db_password",
-            "dbPass",
-            "api_key",
-            "apiKey",
-            "APIKey",
-            "x-api-key",
-            "HF_TOKEN",
-            "service_account_token",
-            "client_secret",
-            "secrets",
-            "credentials",
-            "AWS_SECRET_ACCESS_KEY",
-            "SKYPILOT_DB_CONNECTION_URI",
-            "DATABASE_URL",
-            "connection_string",
-            "db",
-            "privateKey",
-        ] {
-            assert!(secret_name(yes), "{yes}");
-        }
-        for no in [
-            "secretName",
-            "secretKeyRef",
-            "tokenFile",
-            "credentials_file",
-            "AWS_ACCESS_KEY_ID",
-            "key",
-            "name",
-            "endpoint",
-            "automountServiceAccountTokenx",
-            "keys",
-            "",
-        ] {
-            assert!(!secret_name(no), "{no}");
-        }
-    }
-
-    #[test]
-    fn userinfo() {
-        for yes in ["postgresql://u:p@h/db", "https://tok@github.com/x", "run psql postgres://a:b c@h", "x://@h"] {
-            assert!(has_userinfo(yes), "{yes}");
-        }
-        for no in ["https://host/path", "me@example.com", "https://h/\n@x", "a:b@c"] {
-            assert!(!has_userinfo(no), "{no}");
-        }
-    }
 
     #[test]
     fn config_values_are_masked_keys_and_lines_kept() {
