@@ -15,7 +15,8 @@
 //! - any string holding a URL with user information (`scheme://user:pass@host`, also inside a
 //!   longer string), whatever its key;
 //! - the same inside a string that is itself YAML (config.yaml in a ConfigMap's `data`, as Helm
-//!   3 writes it in a literal block or Helm 4 in a quoted string).
+//!   3 writes it in a literal block or Helm 4 in a quoted string);
+//! - in comments, which no reader sees, by their text: `# password: old`, `# db: URL`.
 //!
 //! Masking keeps the text's line count (a value over several lines becomes the label and blank
 //! lines), so that hunks line up, and it is linear in the text's size. A text that does not parse
@@ -58,9 +59,39 @@ fn label(len: usize) -> String {
 /// The edits that mask `text`: by meaning when it parses, line by line when not.
 fn text_edits(text: &str, reader: Reader, depth: u8) -> Vec<Edit> {
     match Tree::parse(text, &Limits::default()) {
-        Ok(tree) => with_comments(text, tree_edits(text, &tree, reader, depth)),
+        Ok(tree) => {
+            let mut edits = tree_edits(text, &tree, reader, depth);
+            edits.extend(comment_edits(text, &tree));
+            edits.sort_by_key(|e| e.at);
+            with_comments(text, edits)
+        }
         Err(_) => line_edits(text),
     }
+}
+
+/// Comments (`#` at a line's start or after a blank, outside every scalar) mean nothing to a
+/// reader, so they are masked as text that does not parse (`line_edits`): `# password: old`.
+fn comment_edits(text: &str, tree: &Tree) -> Vec<Edit> {
+    let mut scalars: Vec<(usize, usize)> =
+        tree.nodes().iter().filter(|n| matches!(n.kind, NodeKind::Scalar { .. })).map(|n| (n.start, n.end)).collect();
+    scalars.sort_unstable();
+    let bytes = text.as_bytes();
+    let (mut edits, mut next, mut past) = (Vec::new(), 0, 0);
+    for i in memchr::memchr_iter(b'#', bytes) {
+        if i < past || (i > 0 && !matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'\r')) {
+            continue;
+        }
+        while next < scalars.len() && scalars[next].1 <= i {
+            next += 1;
+        }
+        if scalars.get(next).is_some_and(|&(start, _)| start <= i) {
+            continue;
+        }
+        past = text[i..].find('\n').map_or(text.len(), |n| i + n);
+        let body = &text[i + 1..past];
+        edits.extend(line_edits(body).into_iter().map(|e| Edit { at: e.at + i + 1, ..e }));
+    }
+    edits
 }
 
 /// `edits` (sorted, not overlapping) plus, for a URL with user information that no edit covers
@@ -208,7 +239,13 @@ fn literal_edits(text: &str, start: usize, value: &str, inner: &[Edit]) -> Optio
     let mut starts = Vec::new();
     let mut raw_lines = text[content..].split('\n');
     let mut at = content;
-    for line in value.split('\n') {
+    let count = value.split('\n').count();
+    for (i, line) in value.split('\n').enumerate() {
+        // After a final line break: where the next line would start, whatever stands there.
+        if i + 1 == count && line.is_empty() {
+            starts.push(at);
+            break;
+        }
         let raw = raw_lines.next()?;
         let bare = raw.strip_suffix('\r').unwrap_or(raw);
         let indent = bare.len().checked_sub(line.len())?;
@@ -392,12 +429,23 @@ mod tests {
         let out = mask_config(config);
         assert_eq!(
             out,
-            "# db: \"(redacted, 32 bytes)\"\nkubernetes:  # was \"(redacted, 19 bytes)\"\n  allowed_contexts: [a]\nurl: https://h/x  # ok\n"
+            "# db: \"(redacted, 32 bytes)\"\nkubernetes:  # \"(redacted, 23 bytes)\"\n  allowed_contexts: [a]\nurl: https://h/x  # ok\n"
         );
         let literal =
             "kind: ConfigMap\ndata:\n  config.yaml: |\n    # db: postgresql://user:hunter2@db/sky\n    a: 1\n";
         let out = mask_document(literal);
         assert!(!out.contains("hunter2") && out.contains("    a: 1\n"), "{out}");
+    }
+
+    /// Comments are masked by their text; a quoted string is no comment; a literal block that
+    /// is itself YAML has its own comments masked.
+    #[test]
+    fn credentials_in_comments() {
+        let config = "a: 1  # password: hunter2\n# api_key=hunter2\nb: '# token: not a comment'\nc: |\n  # password: kept, content\n# plain comment: shown\n";
+        assert_eq!(
+            mask_config(config),
+            "a: 1  # password: \"(redacted, 7 bytes)\"\n# api_key=\"(redacted, 7 bytes)\"\nb: '# token: not a comment'\nc: |\n  # password: \"(redacted, 13 bytes)\"\n# plain comment: shown\n"
+        );
     }
 
     #[test]

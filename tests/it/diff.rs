@@ -198,6 +198,7 @@ const CREDENTIAL_VALUES: &str = "apiService:
         - prod
     db: postgresql://user:hunter2@db/sky
     password: hunter2
+    # previous_password: hf_tokenvalue0123
     jobs:
       controller: {resources: {cpus: 2}}
   extraEnvs:
@@ -279,7 +280,12 @@ fn credentials_in_context_lines_are_masked() {
         }
         // The text report shows config.yaml's credentials as context lines, keys kept.
         let text = &masked[0].1;
-        assert!(text.contains("\n db: \"(redacted, 32 bytes)\"\n password: \"(redacted, 7 bytes)\"\n"), "{text}");
+        assert!(
+            text.contains(
+                "\n db: \"(redacted, 32 bytes)\"\n password: \"(redacted, 7 bytes)\"\n # previous_password: \"(redacted, "
+            ),
+            "{text}"
+        );
         let wide = &masked[2].1;
         for key in ["- name: HF_TOKEN", "- name: APP_ENDPOINT", "value: \"(redacted, 17 bytes)\""] {
             assert!(wide.contains(key), "{form:?} {key}:\n{wide}");
