@@ -183,15 +183,16 @@ pub fn credential_key(name: &str) -> Option<CredentialKey> {
 /// Whether `s` holds a URL with user information: `://` followed on the same line by an `@`
 /// (`postgresql://user:pass@host`, `https://token@host`). Generous on purpose: a password may
 /// hold `/`, `#` or a space where a lenient reader (SQLAlchemy's URL pattern) still takes it.
+///
+/// Linear: only a line's first `://` is looked after (an `@` after a later one is after it too).
 pub fn has_userinfo(s: &str) -> bool {
-    let mut rest = s;
-    while let Some(i) = memchr::memmem::find(rest.as_bytes(), b"://") {
-        let after = &rest[i + 3..];
-        let line = after.split('\n').next().unwrap_or(after);
-        if line.contains('@') {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&s.as_bytes()[from..], b"://").map(|i| from + i) {
+        let line_end = memchr::memchr(b'\n', &s.as_bytes()[i..]).map_or(s.len(), |n| i + n);
+        if memchr::memchr(b'@', &s.as_bytes()[i..line_end]).is_some() {
             return true;
         }
-        rest = after;
+        from = line_end;
     }
     false
 }

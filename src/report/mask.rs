@@ -96,20 +96,27 @@ fn comment_edits(text: &str, tree: &Tree) -> Vec<Edit> {
 
 /// `edits` (sorted, not overlapping) plus, for a URL with user information that no edit covers
 /// (in a comment: `# db: postgresql://user:pass@host`, which no reader sees), the rest of its
-/// line from the start of the URL's word.
+/// line from the start of the URL's word. Linear: the next line break and the next `@` are
+/// looked for once and kept until passed.
 fn with_comments(text: &str, edits: Vec<Edit>) -> Vec<Edit> {
+    let bytes = text.as_bytes();
     let mut out: Vec<Edit> = Vec::with_capacity(edits.len());
     let mut pending = edits.into_iter().peekable();
-    let mut from = 0;
-    while let Some(i) = memchr::memmem::find(&text.as_bytes()[from..], b"://").map(|i| from + i) {
-        let line_end = text[i..].find('\n').map_or(text.len(), |n| i + n);
-        let line_end = if text[..line_end].ends_with('\r') { line_end - 1 } else { line_end };
+    let (mut from, mut next_nl, mut next_at) = (0, 0, 0);
+    while let Some(i) = memchr::memmem::find(&bytes[from..], b"://").map(|i| from + i) {
+        if next_nl <= i {
+            next_nl = memchr::memchr(b'\n', &bytes[i..]).map_or(text.len(), |n| i + n);
+        }
+        if next_at <= i {
+            next_at = memchr::memchr(b'@', &bytes[i..]).map_or(text.len(), |n| i + n);
+        }
+        let line_end = if text[..next_nl].ends_with('\r') { next_nl - 1 } else { next_nl };
         // Edits before this point stand; one covering it masks it already.
         while let Some(e) = pending.next_if(|e| e.at + e.delete <= i) {
             out.push(e);
         }
         let covered = pending.peek().is_some_and(|e| e.at <= i);
-        if covered || !text[i..line_end].contains('@') {
+        if covered || next_at >= line_end {
             from = i + 3;
             continue;
         }
@@ -446,6 +453,17 @@ mod tests {
             mask_config(config),
             "a: 1  # password: \"(redacted, 7 bytes)\"\n# api_key=\"(redacted, 7 bytes)\"\nb: '# token: not a comment'\nc: |\n  # password: \"(redacted, 13 bytes)\"\n# plain comment: shown\n"
         );
+    }
+
+    /// Many `://` on one long line (a config.yaml Helm 4 sends as one quoted line): linear.
+    #[test]
+    fn long_lines_stay_linear() {
+        let line = "x://y ".repeat(150_000);
+        let start = std::time::Instant::now();
+        for text in [format!("k: \"{line}\"  # {line}\n"), format!("config.yaml: \"a: {line}\\n# {line}\"\n")] {
+            assert_eq!(mask_document(&text), text);
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "{:?}", start.elapsed());
     }
 
     #[test]
