@@ -160,9 +160,15 @@ pub enum CredentialKey {
 /// (`password`, `token`, `secret`, ...; `key` after `api`, `private`, `secret`, `access`, ...;
 /// a connection `uri`/`url`/`string`), or it is SkyPilot's `db` (the database URL) or
 /// `SKYPILOT_DB_CONNECTION_URI`. Names of references stay shown: `secretName`, `tokenFile`,
-/// `credentials_file`, `secretKeyRef` end in another word.
+/// `credentials_file`, `secretKeyRef` end in another word. Digits ending a word are not part
+/// of it.
 pub fn credential_key(name: &str) -> Option<CredentialKey> {
-    let w = words(name);
+    // Numbered names are the same names: `password2`, `DB_PASSWORD_1`, `apiKey0`.
+    let w: Vec<String> = words(name)
+        .into_iter()
+        .map(|w| w.trim_end_matches(|c: char| c.is_numeric()).to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
     let last = w.last().map(String::as_str)?;
     let before = w.len().checked_sub(2).map(|i| w[i].as_str());
     let one = match last {
@@ -175,7 +181,8 @@ pub fn credential_key(name: &str) -> Option<CredentialKey> {
             Some("api" | "private" | "secret" | "access" | "signing" | "encryption" | "session" | "master" | "auth")
         ),
         "uri" | "url" | "string" => w.iter().any(|x| matches!(x.as_str(), "connection" | "database" | "db")),
-        _ => false,
+        // Run together: `PGPASSWORD`, `apitoken`, `clientsecret`.
+        _ => ["password", "passwd", "secret", "token", "apikey"].iter().any(|s| last.ends_with(s)),
     };
     one.then_some(CredentialKey::One)
 }
@@ -263,6 +270,12 @@ mod tests {
             "connection_string",
             "db",
             "privateKey",
+            "password0",
+            "DB_PASSWORD_2",
+            "apiKey1",
+            "s3_secret",
+            "PGPASSWORD",
+            "apitoken",
         ] {
             assert!(credential_key(yes).is_some(), "{yes}");
         }
