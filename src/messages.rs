@@ -111,6 +111,99 @@ pub fn sanitize_capped(message: &str, credentials: &[String], max_chars: usize) 
     out
 }
 
+/// How a credential is shown: its size only (no hash, not even a prefix: a hash of a short
+/// secret is a fingerprint of it, which confirms a guess).
+pub fn redacted(len: usize) -> String {
+    format!("(redacted, {len} bytes)")
+}
+
+/// The words of a key or variable name, lowercase: split at anything but letters and digits and
+/// where camelCase starts a word (`apiKey`, `APIKey`, `api_key`, `API-KEY` are `api key`).
+fn words(name: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut word = String::new();
+    let chars: Vec<char> = name.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !word.is_empty() {
+                out.push(std::mem::take(&mut word));
+            }
+            continue;
+        }
+        let prev = i.checked_sub(1).map(|j| chars[j]);
+        let next = chars.get(i + 1);
+        let boundary = c.is_uppercase()
+            && prev.is_some_and(|p| {
+                p.is_lowercase() || p.is_numeric() || (p.is_uppercase() && next.is_some_and(|n| n.is_lowercase()))
+            });
+        if boundary && !word.is_empty() {
+            out.push(std::mem::take(&mut word));
+        }
+        word.extend(c.to_lowercase());
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+/// What a key or variable named so holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKey {
+    /// A credential (`password`, `HF_TOKEN`).
+    One,
+    /// Credentials by name (`secrets`, `credentials`: a mapping of them).
+    Many,
+}
+
+/// Whether a key or variable of this name holds a credential: its last word says so
+/// (`password`, `token`, `secret`, ...; `key` after `api`, `private`, `secret`, `access`, ...;
+/// a connection `uri`/`url`/`string`), or it is SkyPilot's `db` (the database URL) or
+/// `SKYPILOT_DB_CONNECTION_URI`. Names of references stay shown: `secretName`, `tokenFile`,
+/// `credentials_file`, `secretKeyRef` end in another word. Digits ending a word are not part
+/// of it.
+pub fn credential_key(name: &str) -> Option<CredentialKey> {
+    // Numbered names are the same names: `password2`, `DB_PASSWORD_1`, `apiKey0`.
+    let w: Vec<String> = words(name)
+        .into_iter()
+        .map(|w| w.trim_end_matches(|c: char| c.is_numeric()).to_string())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let last = w.last().map(String::as_str)?;
+    let before = w.len().checked_sub(2).map(|i| w[i].as_str());
+    let one = match last {
+        "secrets" | "credentials" | "tokens" | "passwords" => return Some(CredentialKey::Many),
+        "password" | "passwd" | "passphrase" | "pass" | "secret" | "token" | "credential" | "apikey" | "dsn" | "db" => {
+            true
+        }
+        "key" => matches!(
+            before,
+            Some("api" | "private" | "secret" | "access" | "signing" | "encryption" | "session" | "master" | "auth")
+        ),
+        "uri" | "url" | "string" => w.iter().any(|x| matches!(x.as_str(), "connection" | "database" | "db")),
+        // Run together: `PGPASSWORD`, `apitoken`, `clientsecret`.
+        _ => ["password", "passwd", "secret", "token", "apikey"].iter().any(|s| last.ends_with(s)),
+    };
+    one.then_some(CredentialKey::One)
+}
+
+/// Whether `s` holds a URL with user information: `://` followed on the same line by an `@`
+/// (`postgresql://user:pass@host`, `https://token@host`). Generous on purpose: a password may
+/// hold `/`, `#` or a space where a lenient reader (SQLAlchemy's URL pattern) still takes it.
+///
+/// Linear: only a line's first `://` is looked after (an `@` after a later one is after it too).
+pub fn has_userinfo(s: &str) -> bool {
+    let mut from = 0;
+    while let Some(i) = memchr::memmem::find(&s.as_bytes()[from..], b"://").map(|i| from + i) {
+        let line_end = memchr::memchr(b'\n', &s.as_bytes()[i..]).map_or(s.len(), |n| i + n);
+        if memchr::memchr(b'@', &s.as_bytes()[i..line_end]).is_some() {
+            return true;
+        }
+        from = line_end;
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +246,63 @@ mod tests {
         let e = serde_saphyr::from_str::<S>("name: a\nname: b\n").unwrap_err().to_string();
         assert!(e.contains("DuplicateKeyPolicy"), "the library changed its wording: {e}");
         assert!(without_library_hints(&e).contains("duplicate mapping key: name"), "{e}");
+    }
+
+    #[test]
+    fn names() {
+        for yes in [
+            "password",
+            "PASSWORD",
+            "db_password",
+            "dbPass",
+            "api_key",
+            "apiKey",
+            "APIKey",
+            "x-api-key",
+            "HF_TOKEN",
+            "service_account_token",
+            "client_secret",
+            "secrets",
+            "credentials",
+            "AWS_SECRET_ACCESS_KEY",
+            "SKYPILOT_DB_CONNECTION_URI",
+            "DATABASE_URL",
+            "connection_string",
+            "db",
+            "privateKey",
+            "password0",
+            "DB_PASSWORD_2",
+            "apiKey1",
+            "s3_secret",
+            "PGPASSWORD",
+            "apitoken",
+        ] {
+            assert!(credential_key(yes).is_some(), "{yes}");
+        }
+        for no in [
+            "secretName",
+            "secretKeyRef",
+            "tokenFile",
+            "credentials_file",
+            "AWS_ACCESS_KEY_ID",
+            "key",
+            "name",
+            "endpoint",
+            "automountServiceAccountTokenx",
+            "keys",
+            "",
+        ] {
+            assert!(credential_key(no).is_none(), "{no}");
+        }
+    }
+
+    #[test]
+    fn userinfo() {
+        for yes in ["postgresql://u:p@h/db", "https://tok@github.com/x", "run psql postgres://a:b c@h", "x://@h"] {
+            assert!(has_userinfo(yes), "{yes}");
+        }
+        for no in ["https://host/path", "me@example.com", "https://h/\n@x", "a:b@c"] {
+            assert!(!has_userinfo(no), "{no}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::messages;
 use crate::rules::change::{Intent, Seg};
 use crate::yaml::{Limits, ParseError, Reader, Tree};
 
@@ -125,13 +126,36 @@ pub fn check_added(value: &Value, text: &str, limits: &Limits) -> Result<(), Mis
     check(&Meaning::value(value.clone()), text, &[], Reader::Kubernetes, limits)
 }
 
-fn describe(v: Option<&Value>) -> String {
+/// A value for this message, which goes to stderr, `--report-file` and the last-run report:
+/// the size only of a credential (a key named like one, a URL with user information) and of an
+/// embedded text (config.yaml, which may hold them), else its first 80 characters.
+fn describe(path: &str, v: Option<&Value>) -> String {
+    let key = path.rsplit(['.', '[']).next().unwrap_or(path);
     match v {
         None => "missing".into(),
+        Some(Value::String(s))
+            if s.contains('\n') || messages::has_userinfo(s) || messages::credential_key(key).is_some() =>
+        {
+            messages::redacted(s.len())
+        }
+        Some(v) if messages::credential_key(key).is_some() || holds_credential(v) => {
+            messages::redacted(v.to_string().len())
+        }
         Some(v) => {
             let s = v.to_string();
             if s.chars().count() > 80 { format!("{}…", s.chars().take(80).collect::<String>()) } else { s }
         }
+    }
+}
+
+/// Whether a mapping or list holds a key named like a credential, a URL with user
+/// information, or an embedded text, at any depth.
+fn holds_credential(v: &Value) -> bool {
+    match v {
+        Value::Object(m) => m.iter().any(|(k, v)| messages::credential_key(k).is_some() || holds_credential(v)),
+        Value::Array(a) => a.iter().any(holds_credential),
+        Value::String(s) => s.contains('\n') || messages::has_userinfo(s),
+        _ => false,
     }
 }
 
@@ -147,7 +171,7 @@ fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<(String, 
                 path.push_str(k);
                 let d = match y.get(k) {
                     Some(vb) => first_difference(va, vb, path),
-                    None => Some((path.clone(), describe(Some(va)), describe(None))),
+                    None => Some((path.clone(), describe(path, Some(va)), describe(path, None))),
                 };
                 if d.is_some() {
                     return d;
@@ -156,7 +180,7 @@ fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<(String, 
             }
             y.iter()
                 .find(|(k, _)| !x.contains_key(*k))
-                .map(|(k, vb)| (join(path, k), describe(None), describe(Some(vb))))
+                .map(|(k, vb)| (join(path, k), describe(k, None), describe(k, Some(vb))))
         }
         (Value::Array(x), Value::Array(y)) => {
             for (i, (va, vb)) in x.iter().zip(y).enumerate() {
@@ -172,8 +196,8 @@ fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<(String, 
         _ if a == b => None,
         _ => Some((
             if path.is_empty() { "(document)".into() } else { path.clone() },
-            describe(Some(a)),
-            describe(Some(b)),
+            describe(path, Some(a)),
+            describe(path, Some(b)),
         )),
     }
 }
@@ -210,7 +234,7 @@ fn walk<'v>(mut v: &'v mut Value, path: &[Seg], create: bool) -> Result<&'v mut 
                 .ok_or_else(|| Undeclarable::NoNamedItem(n.clone()))?,
             (Seg::Index(i), Value::Array(items)) => items.get_mut(*i).ok_or(Undeclarable::NoItem(*i))?,
             (seg, other) => {
-                return Err(Undeclarable::CannotFollow { seg: seg_text(seg), found: describe(Some(other)) });
+                return Err(Undeclarable::CannotFollow { seg: seg_text(seg), found: describe("", Some(other)) });
             }
         };
     }
@@ -355,6 +379,24 @@ mod tests {
         // Kubernetes' reader (go-yaml v2) is not PyYAML: manifests are judged by their meaning.
         let k = meaning("a: [x]\n", Reader::Kubernetes, &l).unwrap();
         assert_eq!(check(&k, "a: [x,\tw]\n", &append, Reader::Kubernetes, &l), Ok(()));
+    }
+
+    /// An internal error names the path but shows no credential (it goes to the report files).
+    #[test]
+    fn mismatches_show_no_credential() {
+        let l = Limits::default();
+        for (before, after) in [
+            ("password: hunter2\n", "password: hunter3\n"),
+            ("db: postgresql://u:hunter2@h/x\n", "db: x\n"),
+            ("url: postgresql://u:hunter2@h/x\n", "url: x\n"),
+            ("c: {token: hunter2}\n", "c: 1\n"),
+            ("config.yaml: \"a: 1\\npassword: hunter2\\n\"\n", "config.yaml: x\n"),
+        ] {
+            let err = check(&meaning(before, Reader::Kubernetes, &l).unwrap(), after, &[], Reader::Kubernetes, &l)
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains("hunter") && err.contains("(redacted, "), "{err}");
+        }
     }
 
     #[test]

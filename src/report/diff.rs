@@ -83,12 +83,12 @@ pub fn render_human(report: &Report, opts: &ReportOptions) -> String {
         for (rule, reason) in &r.reasons {
             let _ = writeln!(out, "  {rule}: {reason}");
         }
-        match &r.field {
+        match r.field() {
             Some(f) => {
                 let _ = writeln!(out, "{} (decoded):", f.path);
                 unified(&mut out, &f.before, &f.after, opts);
             }
-            None => unified(&mut out, &r.before, &r.after, opts),
+            None => unified(&mut out, &r.before(), &r.after(), opts),
         }
         out.push('\n');
     }

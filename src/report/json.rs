@@ -28,8 +28,8 @@ struct JsonResource<'a> {
     rules: Vec<RuleId>,
     reasons: Vec<JsonReason<'a>>,
     changed_paths: &'a [String],
-    before: &'a str,
-    after: &'a str,
+    before: String,
+    after: String,
 }
 
 #[derive(Serialize)]
@@ -68,8 +68,8 @@ pub fn render_json(report: &Report) -> String {
                 rules,
                 reasons: r.reasons.iter().map(|(rule, reason)| JsonReason { rule: *rule, reason }).collect(),
                 changed_paths: &r.paths,
-                before: &r.before,
-                after: &r.after,
+                before: r.before(),
+                after: r.after(),
             }
         })
         .collect();

@@ -1,13 +1,15 @@
 //! The report of what post-render changed and why: a model built from the `Outcome`, rendered
-//! as a helm-diff style text (`diff`) or as JSON (`json`). Secret values are never shown
-//! unless asked for (`redact`).
+//! as a helm-diff style text (`diff`) or as JSON (`json`). Secret values (`redact`) and
+//! credentials in any other document or in config.yaml (`mask`) are never shown unless asked for.
 
 mod diff;
 mod json;
+mod mask;
 mod redact;
 
 pub use diff::render_human;
 pub use json::render_json;
+pub use mask::{mask_config, mask_document};
 pub use redact::redact_secret;
 
 use crate::rules::change::{Action, FieldDiff, Note, Outcome, RuleId};
@@ -27,7 +29,8 @@ impl Default for ReportOptions {
     }
 }
 
-/// One resource in the report.
+/// One resource in the report. Its texts are kept as in the stream and masked when shown
+/// (`before()`, `after()`, `field()`), so that a format masks only what it prints.
 #[derive(Debug, Clone)]
 pub struct ResourceReport {
     pub document: DocIndex,
@@ -35,11 +38,54 @@ pub struct ResourceReport {
     pub action: Action,
     pub reasons: Vec<(RuleId, String)>,
     pub paths: Vec<String>,
-    /// The document before and after (Secret values redacted unless shown).
-    pub before: String,
-    pub after: String,
-    /// A decoded embedded text to show instead of the document.
-    pub field: Option<FieldDiff>,
+    before: String,
+    after: String,
+    field: Option<FieldDiff>,
+    show: Show,
+}
+
+/// How a resource's texts are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Show {
+    /// `--show-secrets`: as they are.
+    AsIs,
+    /// Credentials masked (`mask`).
+    Masked,
+    /// A Secret: its values redacted (`redact`), other credentials masked.
+    Secret,
+}
+
+impl ResourceReport {
+    fn shown(&self, text: &str) -> String {
+        match self.show {
+            Show::AsIs => text.to_string(),
+            Show::Masked => mask_document(text),
+            Show::Secret => mask_document(&redact_secret(text)),
+        }
+    }
+
+    /// The document before (Secret values and other credentials masked unless shown).
+    pub fn before(&self) -> String {
+        self.shown(&self.before)
+    }
+
+    /// The document after (Secret values and other credentials masked unless shown).
+    pub fn after(&self) -> String {
+        self.shown(&self.after)
+    }
+
+    /// A decoded embedded text to show instead of the document (config.yaml, credentials
+    /// masked unless shown); never for a Secret unless shown.
+    pub fn field(&self) -> Option<FieldDiff> {
+        let f = self.field.as_ref()?;
+        match self.show {
+            Show::AsIs => Some(f.clone()),
+            Show::Masked => {
+                Some(FieldDiff { before: mask_config(&f.before), after: mask_config(&f.after), ..f.clone() })
+            }
+            Show::Secret => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -55,11 +101,10 @@ impl Report {
             .iter()
             .map(|d| {
                 let changes: Vec<_> = o.changes.iter().filter(|c| c.doc == d.doc).collect();
-                let secret = d.resource.kind == "Secret" && !opts.show_secrets;
-                let text = |t: &str| if secret { redact_secret(t) } else { t.to_string() };
-                let field = match changes.as_slice() {
-                    [only] if !secret => only.field.clone(),
-                    _ => None,
+                let show = match (opts.show_secrets, d.resource.kind == "Secret") {
+                    (true, _) => Show::AsIs,
+                    (false, true) => Show::Secret,
+                    (false, false) => Show::Masked,
                 };
                 ResourceReport {
                     document: d.doc,
@@ -67,9 +112,13 @@ impl Report {
                     action: d.action,
                     reasons: changes.iter().flat_map(|c| c.reasons.iter().map(|r| (c.rule, r.clone()))).collect(),
                     paths: changes.iter().flat_map(|c| c.paths.iter().cloned()).collect(),
-                    before: text(&d.before),
-                    after: text(&d.after),
-                    field,
+                    before: d.before.clone(),
+                    after: d.after.clone(),
+                    field: match changes.as_slice() {
+                        [only] => only.field.clone(),
+                        _ => None,
+                    },
+                    show,
                 }
             })
             .collect();

@@ -29,7 +29,7 @@ pub fn redact_secret(text: &str) -> String {
             } else {
                 raw.as_bytes().to_vec()
             };
-            let label = format!("(redacted, {} bytes)", bytes.len());
+            let label = crate::messages::redacted(bytes.len());
             match editor.replace_scalar(v, &Value::String(label)) {
                 Ok(e) => edits.push(e),
                 Err(_) => return redact_whole(text),

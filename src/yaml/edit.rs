@@ -383,6 +383,20 @@ impl<'a> Editor<'a> {
         Ok(Edit { at: start, delete: end - start, insert: emit::flow(value) })
     }
 
+    /// Replaces a scalar with the string `text` (quoted where needed, on one line) for a
+    /// report, never for output: shared (anchored) scalars too, and the document keeps its line
+    /// count (a scalar over several lines becomes `text` and blank lines), so that a diff's
+    /// hunks still line up.
+    pub fn replace_for_report(&self, node: NodeId, text: &str) -> Edit {
+        let (start, end) = self.scalar_range(node);
+        let mut insert = emit::flow(&Value::String(text.to_string()));
+        let lines = self.text[start..end].matches('\n').count();
+        for _ in 0..lines {
+            insert.push_str(self.layout.nl);
+        }
+        Edit { at: start, delete: end - start, insert }
+    }
+
     /// Replaces a string scalar with new text: as a literal block when the original was one and
     /// the text allows it, else double-quoted.
     pub fn replace_text(&self, node: NodeId, new: &str) -> Result<Edit, EditError> {

@@ -188,3 +188,144 @@ fn secrets_never_appear_in_reports() {
         }
     }
 }
+
+/// config.yaml with credentials right after the list skyhelm extends (so they are context
+/// lines), and a Deployment env carrying more.
+const CREDENTIAL_VALUES: &str = "apiService:
+  config: |
+    kubernetes:
+      allowed_contexts:
+        - prod
+    db: postgresql://user:hunter2@db/sky
+    password: hunter2
+    # previous_password: hf_tokenvalue0123
+    jobs:
+      controller: {resources: {cpus: 2}}
+  extraEnvs:
+  - name: HF_TOKEN
+    value: hf_tokenvalue0123
+  - name: APP_ENDPOINT
+    value: https://svcuser:envpassw0rd@api.example.com/v1
+";
+
+/// Each credential the values above (and `dbConnectionString` below) hold.
+const CREDENTIALS: &[&str] = &["hunter2", "hf_tokenvalue0123", "svcuser:envpassw0rd", "dbpassw0rd-xyz"];
+
+/// No run of 6 or more characters of any credential appears in `out`.
+fn assert_no_credential(out: &str, what: &str) {
+    for c in CREDENTIALS {
+        let chars: Vec<char> = c.chars().collect();
+        for run in chars.windows(6.min(chars.len())) {
+            let run: String = run.iter().collect();
+            assert!(!out.contains(&run), "{what} shows {run:?} of {c:?}:\n{out}");
+        }
+    }
+}
+
+/// Every report of a render whose config.yaml and Deployment carry credentials: text (default
+/// context, and a context wide enough that every line shows), coloured, JSON, and post-render's
+/// `--diff-file`, `--report-file`, last-run report and stderr; then with `--show-secrets`.
+fn reports(input: &str, show: bool) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let mut outputs = Vec::new();
+    for extra in [
+        &["--color", "never"][..],
+        &["--color", "never", "--context", "1000"],
+        &["--color", "always"],
+        &["--output", "json"],
+    ] {
+        let mut args = vec!["diff", kc.as_str()];
+        args.extend_from_slice(extra);
+        if show {
+            args.push("--show-secrets");
+        }
+        let out = skyhelm(&args, input.as_bytes());
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        outputs.push((format!("diff {extra:?}"), String::from_utf8(out.stdout).expect("utf-8")));
+        outputs.push((format!("diff {extra:?} stderr"), String::from_utf8_lossy(&out.stderr).into_owned()));
+    }
+    let (diff_file, report, state) = (dir.path().join("d.txt"), dir.path().join("r.txt"), dir.path().join("state"));
+    let mut cmd = Command::new(bin());
+    clean(&mut cmd)
+        .args(["post-render", &kc])
+        .env("SKYHELM_DIFF_FILE", &diff_file)
+        .env("SKYHELM_REPORT_FILE", &report)
+        .env("XDG_STATE_HOME", &state);
+    if show {
+        cmd.env("SKYHELM_SHOW_SECRETS", "true");
+    }
+    let out = run_with_stdin(&mut cmd, input.as_bytes());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    outputs.push(("post-render stderr".into(), String::from_utf8_lossy(&out.stderr).into_owned()));
+    for (name, f) in
+        [("diff file", diff_file), ("report file", report), ("last run", state.join("skyhelm/last-run.txt"))]
+    {
+        outputs.push((name.into(), std::fs::read_to_string(&f).expect(name)));
+    }
+    outputs
+}
+
+/// Credentials in config.yaml's context lines, in the JSON `before`/`after` texts and in the
+/// Deployment's env are shown as `(redacted, N bytes)` with their keys, in Helm 3's and Helm
+/// 4's forms; `--show-secrets` shows them; masking keeps every line where it was.
+#[test]
+fn credentials_in_context_lines_are_masked() {
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render(form, CREDENTIAL_VALUES);
+        assert!(CREDENTIALS[..3].iter().all(|c| input.contains(c)), "{form:?}: the render carries them");
+        let masked = reports(&input, false);
+        for (what, out) in &masked {
+            assert_no_credential(out, &format!("{form:?} {what}"));
+        }
+        // The text report shows config.yaml's credentials as context lines, keys kept.
+        let text = &masked[0].1;
+        assert!(
+            text.contains(
+                "\n db: \"(redacted, 32 bytes)\"\n password: \"(redacted, 7 bytes)\"\n # previous_password: \"(redacted, "
+            ),
+            "{text}"
+        );
+        let wide = &masked[2].1;
+        for key in ["- name: HF_TOKEN", "- name: APP_ENDPOINT", "value: \"(redacted, 17 bytes)\""] {
+            assert!(wide.contains(key), "{form:?} {key}:\n{wide}");
+        }
+        let shown = reports(&input, true);
+        for (i, c) in CREDENTIALS[..3].iter().enumerate() {
+            assert!(shown[2].1.contains(c) && shown[6].1.contains(c), "{form:?} --show-secrets shows {i}");
+        }
+        assert!(shown[0].1.contains("\n db: postgresql://user:hunter2@db/sky\n password: hunter2\n"), "{}", shown[0].1);
+        // Same lines, same hunks: only values differ.
+        let headers = |t: &str| t.lines().filter(|l| l.starts_with("@@")).map(String::from).collect::<Vec<_>>();
+        assert_eq!(headers(&masked[2].1), headers(&shown[2].1));
+        let json = |t: &str| serde_json::from_str::<Value>(t).expect("json");
+        let (m, s) = (json(&masked[6].1), json(&shown[6].1));
+        for (a, b) in m["resources"].as_array().expect("r").iter().zip(s["resources"].as_array().expect("r")) {
+            for side in ["before", "after"] {
+                let (a, b) = (a[side].as_str().expect("text"), b[side].as_str().expect("text"));
+                assert_eq!(a.lines().count(), b.lines().count(), "{form:?} {side}:\n{a}");
+            }
+        }
+    }
+}
+
+/// `SKYPILOT_DB_CONNECTION_URI` written inline (the chart's `dbConnectionString`): masked in the
+/// Deployment's diff, named.
+#[test]
+fn database_uri_in_the_deployment_is_masked() {
+    for form in [Form::Helm3, Form::Helm4] {
+        let values = "apiService:\n  dbConnectionString: postgresql://sky:dbpassw0rd-xyz@pg.internal:5432/sky\n";
+        let input = render(form, values);
+        assert!(input.contains("dbpassw0rd-xyz"));
+        let masked = reports(&input, false);
+        for (what, out) in &masked {
+            assert_no_credential(out, &format!("{form:?} {what}"));
+        }
+        assert!(
+            masked[2].1.contains("- name: SKYPILOT_DB_CONNECTION_URI\n           value: \"(redacted, 52 bytes)\""),
+            "{}",
+            masked[2].1
+        );
+        assert!(reports(&input, true)[6].1.contains("dbpassw0rd-xyz"));
+    }
+}

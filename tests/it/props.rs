@@ -220,3 +220,102 @@ proptest! {
         }
     }
 }
+
+/// Renders (once per form) a chart whose config.yaml has a line `PLACEHOLDER: x` right after
+/// the allowed list skyhelm extends, and whose Deployment has an env entry `APP_ENDPOINT` with
+/// value `ENVPLACEHOLDER`.
+fn credential_render(helm4: bool) -> &'static str {
+    use std::sync::OnceLock;
+    static RENDERS: [OnceLock<String>; 2] = [OnceLock::new(), OnceLock::new()];
+    RENDERS[usize::from(helm4)].get_or_init(|| {
+        let values = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts:\n        - prod\n    PLACEHOLDER: x\n  extraEnvs:\n  - name: APP_ENDPOINT\n    value: ENVPLACEHOLDER\n";
+        let form = if helm4 { crate::helm::Form::Helm4 } else { crate::helm::Form::Helm3 };
+        let input = crate::helm::render(form, values);
+        assert!(input.contains("    PLACEHOLDER: x\n") && input.contains("value: ENVPLACEHOLDER\n"), "{input}");
+        input
+    })
+}
+
+/// A URL with user information in one of its spellings: (text before the secret, after it).
+fn url_around() -> impl Strategy<Value = (String, String)> {
+    let scheme =
+        prop::sample::select(&["postgresql", "postgresql+psycopg2", "mysql", "https", "redis", "s3", "x-y.z"][..]);
+    let user = prop::option::of("[A-Za-z0-9%._~-]{0,8}");
+    let host = prop::sample::select(&["db", "db.internal:5432", "[::1]:5432", "10.0.0.7", "h"][..]);
+    let tail = prop::sample::select(&["", "/sky", "/sky?sslmode=require", "/a/b#frag", "?x=1"][..]);
+    (scheme, user, host, tail).prop_map(|(scheme, user, host, tail)| {
+        let before = match user {
+            Some(u) => format!("{scheme}://{u}:"),
+            None => format!("{scheme}://"),
+        };
+        (before, format!("@{host}{tail}"))
+    })
+}
+
+/// Where the URL stands: (config.yaml line, Deployment env value), with `URL` for it. Quoted so
+/// that the YAML's structure never depends on the secret's characters.
+fn placement(url: &str, style: u8, plain_ok: bool) -> String {
+    let dq = serde_json::to_string(url).expect("json");
+    let sq = format!("'{}'", url.replace('\'', "''"));
+    match style {
+        0 if plain_ok => format!("endpoint: {url}"),
+        0 | 1 => format!("endpoint: {dq}"),
+        2 => format!("endpoint: {sq}"),
+        3 => format!("mirrors: [{sq}, other]"),
+        4 => format!("run: {}", serde_json::to_string(&format!("psql --url={url} --quiet")).expect("json")),
+        5 => format!("# old endpoint: {url}"),
+        _ => format!("nested: {{list: [{{u: {dq}}}]}}"),
+    }
+}
+
+fn credential_input(helm4: bool, before: &str, secret: &str, after: &str, style: u8) -> String {
+    let url = format!("{before}{secret}{after}");
+    let plain_ok = secret.chars().all(|c| c.is_ascii_alphanumeric() || "-._~%".contains(c));
+    let line = placement(&url, style, plain_ok);
+    credential_render(helm4).replacen("    PLACEHOLDER: x\n", &format!("    {line}\n"), 1).replacen(
+        "value: ENVPLACEHOLDER\n",
+        &format!("value: {}\n", serde_json::to_string(&url).expect("json")),
+        1,
+    )
+}
+
+fn reports(input: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = format!("--skypilot-kubeconfig={}", crate::util::kubeconfig_file(dir.path()).display());
+    [&["--output", "json"][..], &["--color", "never", "--context", "1000"]]
+        .iter()
+        .map(|extra| {
+            let mut args = vec!["diff", kc.as_str()];
+            args.extend_from_slice(extra);
+            let out = skyhelm(&args, input.as_bytes());
+            assert_eq!(out.status.code(), Some(2), "{}\n{input}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8(out.stdout).expect("utf-8")
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(32), ..ProptestConfig::default() })]
+
+    /// A URL with user information, in any spelling and place (config.yaml value, list item,
+    /// flow mapping, inside a longer string, a comment; the Deployment's env), Helm 3 or Helm 4:
+    /// the reports do not depend on the secret's characters (only on its length), so they show
+    /// none of it.
+    #[test]
+    fn urls_with_user_info_are_masked(
+        helm4 in any::<bool>(),
+        (before, after) in url_around(),
+        secret in "[A-Za-z0-9%._~!$&*+,;=:/?# -]{6,16}",
+        style in 0..7u8,
+    ) {
+        let shown = reports(&credential_input(helm4, &before, &secret, &after, style));
+        let other: String = secret.chars().map(|c| if c == 'Z' { 'Y' } else { 'Z' }).collect();
+        let hidden = reports(&credential_input(helm4, &before, &other, &after, style));
+        prop_assert_eq!(&shown, &hidden, "the report depends on the secret");
+        if !secret.contains(char::is_whitespace) {
+            for out in &shown {
+                prop_assert!(!out.contains(&secret), "{} shown:\n{}", secret, out);
+            }
+        }
+    }
+}
