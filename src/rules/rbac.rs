@@ -318,29 +318,43 @@ fn id(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Res
 
 const RBAC_V1: &str = "rbac.authorization.k8s.io/v1";
 
-/// Kubernetes object names are at most 253 characters: longer names keep their start and get
-/// a hash of the whole name.
-fn object_name(name: String) -> String {
-    if name.len() <= 253 {
+/// Kubernetes object names are at most 253 characters.
+const MAX_NAME: usize = 253;
+
+/// The name of an added object that is shared beyond the API server's namespace (the
+/// cluster-scoped ClusterRole and ClusterRoleBinding; the Role and RoleBinding when they live
+/// in another namespace): `skyhelm:<namespace>:<deployment>`, in the style of Kubernetes' own
+/// `system:` roles. Namespace and Deployment names cannot contain `:` (DNS labels and
+/// subdomains), so the first `:` after the prefix ends the namespace and the name is injective:
+/// `a-b`/`c` and `a`/`b-c` no longer share one. A name that would be longer than 253
+/// characters, or a part that contains `:` (no valid object has one), becomes
+/// `skyhelm:<readable start>::<hash>` (three colons, which the first form never has; the hash
+/// is 128 bits of SHA-256 over both parts).
+pub fn shared_name(namespace: &str, deployment: &str) -> String {
+    let name = format!("skyhelm:{namespace}:{deployment}");
+    if name.len() <= MAX_NAME && !namespace.contains(':') && !deployment.contains(':') {
         return name;
     }
-    let mut cut = 240;
-    while !name.is_char_boundary(cut) {
+    let hash = crate::post_render::sha256_hex(format!("{}:{namespace}:{deployment}", namespace.len()).as_bytes());
+    let readable: String = format!("{namespace}-{deployment}").chars().filter(|c| *c != ':').collect();
+    // "skyhelm:" + start + "::" + 32 hex characters.
+    let mut cut = MAX_NAME - 8 - 2 - 32;
+    cut = cut.min(readable.len());
+    while !readable.is_char_boundary(cut) {
         cut -= 1;
     }
-    let hash = crate::post_render::sha256_hex(name.as_bytes());
-    format!("{}-{}", name[..cut].trim_end_matches(['-', '.']), &hash[..12])
+    format!("skyhelm:{}::{}", &readable[..cut], &hash[..32])
 }
 
-/// Names of what `add` writes: `<deployment>-skyhelm` for the Role and RoleBinding (prefixed
-/// with the API server's namespace when they live in another one), and
-/// `<namespace>-<deployment>-skyhelm` for the cluster-scoped ClusterRole and
-/// ClusterRoleBinding, so two environments in one cluster never share one.
+/// Names of what `add` writes: the Role and RoleBinding are `<deployment>-skyhelm` in the
+/// API server's own namespace (names of Deployments are unique there), else `shared_name`;
+/// the ClusterRole and ClusterRoleBinding are `shared_name`, so two API servers in one cluster
+/// never share one.
 fn added_names(api: &ApiServer, acc: &Account) -> (String, String) {
+    let shared = shared_name(&acc.namespace, &api.resource.name);
     let base = format!("{}-skyhelm", api.resource.name);
-    let scoped = format!("{}-{base}", acc.namespace);
-    let namespaced = if acc.in_cluster_ns == acc.namespace { base } else { scoped.clone() };
-    (object_name(namespaced), object_name(scoped))
+    let namespaced = if acc.in_cluster_ns == acc.namespace && base.len() <= MAX_NAME { base } else { shared.clone() };
+    (namespaced, shared)
 }
 
 pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode) -> Result<RuleOutput, RuleError> {
@@ -943,4 +957,50 @@ fn narrowing_reason(n: usize, resources: &[String], verbs: &[String], undocument
         );
     }
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn shared_names_of_the_colliding_pair_differ() {
+        assert_eq!(shared_name("a-b", "c"), "skyhelm:a-b:c");
+        assert_eq!(shared_name("a", "b-c"), "skyhelm:a:b-c");
+        let long = shared_name(&"n".repeat(63), &"d".repeat(253));
+        assert_eq!(long.len(), 253);
+        assert!(long.starts_with("skyhelm:nnn") && long.contains("::"), "{long}");
+    }
+
+    /// Names Kubernetes accepts for namespaces (DNS labels) and Deployments (DNS subdomains),
+    /// short and long, plus parts no valid object has (`:`, non-ASCII).
+    fn part(max: usize) -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::string::string_regex(&format!("[a-z0-9]([-a-z0-9.]{{0,{}}}[a-z0-9])?", max - 2)).unwrap(),
+            2 => proptest::string::string_regex("[ab-]{1,6}").unwrap(),
+            1 => proptest::string::string_regex("[a:é-]{1,300}").unwrap(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Distinct (namespace, deployment) pairs never share a name, and every name is a
+        /// valid RBAC object name (at most 253 characters, no `/` or `%`, not `.` or `..`).
+        #[test]
+        fn shared_names_are_injective_and_valid(a in (part(63), part(253)), b in (part(63), part(253))) {
+            let (na, nb) = (shared_name(&a.0, &a.1), shared_name(&b.0, &b.1));
+            prop_assert_eq!(na == nb, a == b, "{:?} {:?} → {} {}", a, b, na, nb);
+            for n in [&na, &nb] {
+                prop_assert!(n.len() <= 253 && !n.contains(['/', '%']), "{}", n);
+            }
+            // And every other split of `a`'s characters at a `-`, `.` or `:`.
+            let joined = format!("{}-{}", a.0, a.1);
+            for (i, _) in joined.match_indices(['-', '.', ':']) {
+                let other = (joined[..i].to_string(), joined[i + 1..].to_string());
+                prop_assert_eq!(shared_name(&other.0, &other.1) == na, other == a, "{:?} {:?}", other, a);
+            }
+        }
+    }
 }

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use serde_json::Value;
 
-use crate::helm::{Form, added_by_skyhelm, render, render_chart};
+use crate::helm::{Form, added_by_skyhelm, render, render_chart, render_chart_in, upstream_chart};
 use crate::util::{API_DEPLOYMENT, copy_dir, docs, k8s_json, kubeconfig_file, root, run_with_stdin, skyhelm};
 
 const CONFIG: &str = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
@@ -641,16 +641,53 @@ fn cluster_scoped_names_differ_between_namespaces() {
             .collect()
     };
     let (dev, prod) = (names("dev"), names("prod"));
-    assert_eq!(dev, ["dev-sky-api-server-skyhelm", "dev-sky-api-server-skyhelm"]);
-    assert_eq!(prod, ["prod-sky-api-server-skyhelm", "prod-sky-api-server-skyhelm"]);
+    assert_eq!(dev, ["skyhelm:dev:sky-api-server", "skyhelm:dev:sky-api-server"]);
+    assert_eq!(prod, ["skyhelm:prod:sky-api-server", "skyhelm:prod:sky-api-server"]);
     // A namespace YAML 1.1 would read as a boolean stays a string in what skyhelm writes.
     let input = API_DEPLOYMENT.replace("namespace: sky", "namespace: \"yes\"");
     let out = k8s_json(&String::from_utf8(skyhelm(&["post-render"], input.as_bytes()).stdout).expect("utf-8"));
     let crb = out.iter().find(|d| d["kind"] == "ClusterRoleBinding").expect("a ClusterRoleBinding");
-    assert_eq!(crb["metadata"]["name"], "yes-sky-api-server-skyhelm");
+    assert_eq!(crb["metadata"]["name"], "skyhelm:yes:sky-api-server");
     assert_eq!(crb["subjects"][0]["namespace"], "yes");
-    let sa = out.iter().find(|d| d["kind"] == "ServiceAccount").expect("a ServiceAccount");
-    assert_eq!(sa["metadata"]["namespace"], "yes");
+}
+
+/// The upstream chart released as `c` in namespace `a-b` and as `b-c` in namespace `a` (both
+/// Helm forms, rbac.create=false so skyhelm adds the roles): the two releases' added
+/// ClusterRoles, ClusterRoleBindings, and Roles in a shared in-cluster namespace, have
+/// different names (they were both `a-b-c-api-server-skyhelm`), each binds its own account,
+/// and the output passes kubernetes-validate --strict.
+#[test]
+fn added_names_of_two_releases_never_collide() {
+    let chart = upstream_chart();
+    let chart = chart.to_str().expect("path");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for (ns, release) in [("a-b", "c"), ("a", "b-c")] {
+            let values = format!(
+                "fullnameOverride: {release}\nrbac:\n  create: false\nkubernetesCredentials:\n  inclusterNamespace: compute\n{CONFIG}"
+            );
+            let input = render_chart_in(form, chart, &values, ns);
+            let text = post_render(&input, &[]);
+            let path = dir.path().join(format!("{}-{ns}.yaml", form as u8));
+            std::fs::write(&path, &text).expect("write");
+            files.push(path);
+            let out = k8s_json(&text);
+            let new: Vec<&Value> = added(&out).into_iter().filter(|d| d["kind"] != "ServiceAccount").collect();
+            let kinds: Vec<&str> = new.iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+            assert_eq!(kinds, ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"], "{form:?} {ns}");
+            for d in &new {
+                let name = d["metadata"]["name"].as_str().unwrap_or("").to_string();
+                assert_eq!(name, format!("skyhelm:{ns}:{release}-api-server"), "{form:?}");
+                let key = (d["kind"].as_str().unwrap_or("").to_string(), name);
+                assert!(!seen.contains(&key), "{form:?}: {key:?} written by both releases");
+                seen.push(key);
+            }
+            assert_covers(&out, ns, &format!("{release}-api-sa"), &minimal("compute"));
+        }
+    }
+    validate_strict(&files);
 }
 
 /// 100,000 small Roles that bind nothing to the API server: peak memory stays within 3× the
