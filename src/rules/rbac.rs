@@ -1,7 +1,6 @@
 //! RBAC for the API server's service account: add what the minimal set lacks, audit what the
 //! stream grants, or tighten wildcard rules bound only to that account (data in `crate::policy`).
 
-use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde_json::{Value, json};
@@ -32,7 +31,8 @@ pub const IN_CLUSTER_NAMESPACE_ENV: &str = "SKYPILOT_IN_CLUSTER_NAMESPACE";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RbacMode {
-    /// Add a ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing.
+    /// Add a Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing (never a
+    /// ServiceAccount: when nothing creates it, a note says it must exist).
     #[default]
     Add,
     /// Change nothing; report excess and missing grants.
@@ -376,13 +376,17 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         }
         return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode.name() }.into());
     };
+    if let Some(missing) = account_must_exist(m, &acc)? {
+        out.notes.push(note(Severity::Info, missing));
+    }
     let (objs, narrowable) = read_objects(m, &acc, mode == RbacMode::Tighten, &mut out.notes)?;
     let grants = objs.grants();
+    let binds = !objs.bindings.is_empty();
     match mode {
-        RbacMode::Add => add(m, api, facts, &acc, &grants, mode, &mut out)?,
+        RbacMode::Add => add(m, api, facts, &acc, &grants, binds, mode, &mut out)?,
         RbacMode::Audit => audit(facts, &acc, &grants, None, &mut out),
         RbacMode::Tighten => {
-            add(m, api, facts, &acc, &grants, mode, &mut out)?;
+            add(m, api, facts, &acc, &grants, binds, mode, &mut out)?;
             tighten(m, facts, &acc, &objs, &narrowable, &grants, &mut out)?;
         }
         RbacMode::Off => {}
@@ -390,15 +394,19 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
     Ok(out)
 }
 
-/// Adds what the minimal set needs and the stream does not grant the account: its
-/// ServiceAccount when nothing creates it, then a Role and RoleBinding for the namespaced part
-/// and a ClusterRole and ClusterRoleBinding for the cluster-wide part.
+/// Adds what the minimal set needs and the stream does not grant the account: a Role and
+/// RoleBinding for the namespaced part and a ClusterRole and ClusterRoleBinding for the
+/// cluster-wide part. Never a ServiceAccount (see `account_must_exist`). `binds_account`: some
+/// binding in the stream binds the account; when none does, the chart expects RBAC to be
+/// managed elsewhere, and a warning says so.
+#[allow(clippy::too_many_arguments)]
 fn add(
     m: &Manifests,
     api: &ApiServer,
     facts: &ContextFacts,
     acc: &Account,
     grants: &[Grant],
+    binds_account: bool,
     mode: RbacMode,
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
@@ -417,7 +425,9 @@ fn add(
         helm4: !m.containing(FILENAME_ANNOTATION).is_empty(),
         layout: Editor::new(m.text(api.doc), tree).layout(),
     }));
-    add_service_account(m, acc, &style, out)?;
+    if !binds_account {
+        out.notes.push(note(Severity::Warning, rbac_elsewhere(acc)));
+    }
     if complete {
         return Ok(());
     }
@@ -461,29 +471,43 @@ fn default_account(
     .into())
 }
 
+/// What to say when nothing in the stream creates the account the Deployment runs as: it must
+/// exist before the pod can start. skyhelm never creates it: under Helm 3 a chart hook that
+/// creates it is not in the stream (Helm 3 passes no hook objects to a post-renderer; Helm 4
+/// does, and a hook object counts), and an account made by Terraform or for IRSA / Workload
+/// Identity must not become Helm's. None for `default` (every namespace has it).
+fn account_must_exist(m: &Manifests, acc: &Account) -> Result<Option<String>, ManifestError> {
+    if acc.name == "default"
+        || m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_some()
+    {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "{} must exist: the API server runs as it and nothing in the stream creates it (upstream chart: rbac.create: false expects an external account; a chart hook that creates it is not shown to post-renderers by Helm 3). skyhelm never creates a ServiceAccount",
+        acc.label()
+    )))
+}
+
+/// For `doctor --manifests`: what `account_must_exist` says about the API server's account
+/// (None when the stream creates it, it is `default`, or no namespace is known).
+pub fn external_account(m: &Manifests, api: &ApiServer) -> Result<Option<String>, ManifestError> {
+    match account(m, api)? {
+        Some(acc) => account_must_exist(m, &acc),
+        None => Ok(None),
+    }
+}
+
+/// The warning when no binding in the stream binds the account (the chart's `rbac.create:
+/// false`): RBAC is expected to be managed elsewhere.
+fn rbac_elsewhere(acc: &Account) -> String {
+    format!(
+        "{}: nothing in the stream binds it a role, so the chart expects its RBAC to be managed elsewhere (upstream chart: rbac.create: false) or makes it in hooks, which Helm 3 does not pass to post-renderers; skyhelm adds the minimal set. Where RBAC is managed elsewhere, use --rbac audit to check it instead (--strict makes this an error)",
+        acc.label()
+    )
+}
+
 /// The style of added documents, worked out on first use.
 type LazyStyle<'m> = std::cell::LazyCell<Style, Box<dyn FnOnce() -> Style + 'm>>;
-
-/// Adds the account's ServiceAccount when nothing in the stream creates it.
-fn add_service_account(m: &Manifests, acc: &Account, style: &LazyStyle, out: &mut RuleOutput) -> Result<(), RuleError> {
-    if m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_some() {
-        return Ok(());
-    }
-    let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), style), ..Default::default() };
-    let (value, text) = document(&sa, "v1", "ServiceAccount", style);
-    out.added.push(AddedDoc {
-        rule: RuleId::Rbac,
-        resource: id("v1", "ServiceAccount", Some(&acc.namespace), &acc.name),
-        value,
-        text,
-        reasons: vec![format!(
-            "ServiceAccount `{}` added: the Deployment runs as it and nothing in the stream creates it",
-            acc.name
-        )],
-        paths: vec!["metadata".into()],
-    });
-    Ok(())
-}
 
 /// Adds a role granting `perms` (a ClusterRole when `cluster`) and its binding to the account,
 /// unless a role or binding of that name is already in the stream (then a warning).

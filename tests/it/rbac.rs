@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use serde_json::Value;
 
-use crate::helm::{Form, added_by_skyhelm, render, render_chart, render_chart_in, upstream_chart};
+use crate::helm::{Form, Helm, added_by_skyhelm, render, render_chart, render_chart_in, upstream_chart};
 use crate::util::{API_DEPLOYMENT, copy_dir, docs, k8s_json, kubeconfig_file, root, run_with_stdin, skyhelm};
 
 const CONFIG: &str = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
@@ -114,35 +114,144 @@ fn no_wildcards(docs: &[&Value]) {
     }
 }
 
+/// Runs post-render and returns (exit code, stdout, stderr).
+fn run(input: &str, args: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let mut all = vec!["post-render", kc.as_str()];
+    all.extend_from_slice(args);
+    let out = skyhelm(&all, input.as_bytes());
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+const MUST_EXIST: &str =
+    "ServiceAccount skypilot/sky-api-sa must exist: the API server runs as it and nothing in the stream creates it";
+const ELSEWHERE: &str = "ServiceAccount skypilot/sky-api-sa: nothing in the stream binds it a role, so the chart expects its RBAC to be managed elsewhere (upstream chart: rbac.create: false) or makes it in hooks";
+
+/// The upstream chart with rbac.create=false ("an external service account is expected"),
+/// both forms: add writes the minimal Role/ClusterRole and their bindings, never the
+/// ServiceAccount; it says the account must exist and that RBAC is expected elsewhere
+/// (suggesting --rbac audit); --strict makes that an error; audit says only the first.
 #[test]
-fn rbac_create_false_gets_account_and_minimal_roles() {
+fn rbac_create_false_gets_bindings_never_the_account() {
+    let chart = upstream_chart();
     for form in [Form::Helm3, Form::Helm4] {
-        let input = render(form, &format!("rbac:\n  create: false\n{CONFIG}"));
+        let input = render_chart(form, chart.to_str().expect("path"), &format!("rbac:\n  create: false\n{CONFIG}"));
         let text = post_render(&input, &[]);
         let out = k8s_json(&text);
         let new = added(&out);
         let kinds: Vec<&str> = new.iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
-        assert_eq!(kinds, ["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"], "{form:?}");
-        let sa: ServiceAccount = serde_json::from_value(new[0].clone()).expect("ServiceAccount");
-        assert_eq!(
-            (sa.metadata.name.as_deref(), sa.metadata.namespace.as_deref()),
-            (Some("sky-api-sa"), Some("skypilot"))
-        );
-        let role: Role = serde_json::from_value(new[1].clone()).expect("Role");
+        assert_eq!(kinds, ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"], "{form:?}");
+        assert!(!out.iter().any(|d| d["kind"] == "ServiceAccount"), "{form:?}: a ServiceAccount was written");
+        let role: Role = serde_json::from_value(new[0].clone()).expect("Role");
         assert_eq!(role.metadata.namespace.as_deref(), Some("skypilot"));
         no_wildcards(&new);
         assert_covers(&out, "skypilot", "sky-api-sa", &minimal("skypilot"));
         if matches!(form, Form::Helm4) {
             let added_docs: Vec<String> =
                 docs(&text).into_iter().filter(|d| d.contains("skyhelm.io/added-by: rbac")).collect();
-            assert_eq!(added_docs.len(), 5);
+            assert_eq!(added_docs.len(), 4);
             assert!(
                 added_docs.iter().all(|d| d.contains("postrenderer.helm.sh/postrender-filename: skyhelm/rbac.yaml"))
             );
         } else {
             assert!(text.contains("# Source: skyhelm/rbac.yaml"));
         }
+        let (code, _, err) = run(&input, &[]);
+        assert_eq!(code, 0);
+        assert!(err.contains(&format!("note [rbac]: {MUST_EXIST}")), "{err}");
+        assert!(err.contains(&format!("warning [rbac]: {ELSEWHERE}")), "{err}");
+        assert!(err.contains("use --rbac audit to check it instead"), "{err}");
+        let (code, stdout, err) = run(&input, &["--strict"]);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{err}");
+        assert!(err.contains(ELSEWHERE), "{err}");
+        let (code, stdout, err) = run(&input, &["--rbac", "audit"]);
+        assert_eq!(code, 0);
+        assert!(err.contains(MUST_EXIST) && !err.contains("managed elsewhere"), "{err}");
+        assert!(!k8s_json(&stdout).iter().any(|d| d["kind"] == "ServiceAccount"));
+        // The chart's default (rbac.create=true) creates the account and binds it: neither.
+        let input = render_chart(form, chart.to_str().expect("path"), CONFIG);
+        let (code, _, err) = run(&input, &["--strict"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(!err.contains("must exist") && !err.contains("managed elsewhere"), "{err}");
     }
+}
+
+/// What Helm 3 hands a post-renderer (`helm template` prints hooks, but the post-renderer
+/// never sees them): a script that keeps its stdin is the post-renderer.
+fn helm3_post_renderer_input(chart: &std::path::Path, values: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, kept, vf) = (dir.path().join("keep.sh"), dir.path().join("input.yaml"), dir.path().join("v.yaml"));
+    std::fs::write(&script, format!("#!/bin/sh\ntee '{}'\n", kept.display())).expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(&vf, values).expect("values");
+    let [chart, script, vf] = [chart, &script, &vf].map(|p| p.to_str().expect("path").to_string());
+    let printed =
+        Helm::new("helm3").ok(&["template", "sky", &chart, "-n", "skypilot", "-f", &vf, "--post-renderer", &script]);
+    assert!(printed.contains("helm.sh/hook"), "helm template prints the hooks");
+    std::fs::read_to_string(&kept).expect("the post-renderer's input")
+}
+
+/// The upstream chart with its ServiceAccount and RBAC made by hooks (a chart that creates
+/// them `pre-install`, as some do for Workload Identity): Helm 4 passes the hooks in the
+/// stream, so they count (the account is created, the hook roles grant the minimal set:
+/// nothing added, nothing said); Helm 3 passes none, so skyhelm adds only the bindings, never
+/// a second ServiceAccount of the hook's name, and says the account must exist.
+#[test]
+fn hook_account_and_rbac_count_under_helm4_and_are_never_duplicated_under_helm3() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let chart = dir.path().join("skypilot");
+    copy_dir(&upstream_chart(), &chart);
+    let rbac = std::fs::read_to_string(chart.join("templates/rbac.yaml")).expect("rbac.yaml");
+    let hooks = rbac
+        .replace("{{- if .Values.rbac.create }}", "{{- if .Values.hookRbac }}")
+        .replace("\nmetadata:\n", "\nmetadata:\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n");
+    assert_eq!(hooks.matches("helm.sh/hook:").count(), 5);
+    std::fs::write(chart.join("templates/hook-rbac.yaml"), hooks).expect("write");
+    let values = format!("hookRbac: true\nrbac:\n  create: false\n{CONFIG}");
+    let mut files = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = match form {
+            Form::Helm3 => helm3_post_renderer_input(&chart, &values),
+            Form::Helm4 => render_chart(form, chart.to_str().expect("path"), &values),
+        };
+        let before = k8s_json(&input);
+        let hook_objects = before.iter().filter(|d| !d["metadata"]["annotations"]["helm.sh/hook"].is_null()).count();
+        let text = post_render(&input, &[]);
+        let path = dir.path().join(format!("{}.yaml", form as u8));
+        std::fs::write(&path, &text).expect("write");
+        files.push(path);
+        let out = k8s_json(&text);
+        let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+        let accounts = out.iter().filter(|d| d["kind"] == "ServiceAccount").count();
+        let (_, _, err) = run(&input, &[]);
+        let (strict, _, strict_err) = run(&input, &["--strict"]);
+        match form {
+            Form::Helm4 => {
+                assert_eq!(hook_objects, 5, "Helm 4 passes hooks");
+                assert!(kinds.is_empty(), "{kinds:?}");
+                assert_eq!(accounts, 1);
+                assert!(!err.contains("must exist") && !err.contains("managed elsewhere"), "{err}");
+                assert_eq!(strict, 0, "{strict_err}");
+                assert_covers(&out, "skypilot", "sky-api-sa", &minimal("skypilot"));
+                // Hook roles are judged like the others: tighten narrows their `*` verbs.
+                let tightened = post_render(&input, &["--rbac", "tighten"]);
+                assert!(!tightened.contains("\"*\"") && !tightened.contains("'*'"), "{tightened}");
+                assert!(tightened.matches("helm.sh/hook: pre-install,pre-upgrade").count() == 5);
+            }
+            Form::Helm3 => {
+                assert_eq!(hook_objects, 0, "Helm 3 passes no hooks");
+                assert_eq!(kinds, ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]);
+                assert_eq!(accounts, 0, "a ServiceAccount would duplicate the hook's");
+                assert!(err.contains(MUST_EXIST), "{err}");
+                // The hooks' RBAC is invisible here: "managed elsewhere", an error with --strict.
+                assert!(err.contains(ELSEWHERE) && strict == 1 && strict_err.contains(ELSEWHERE), "{strict_err}");
+            }
+        }
+    }
+    validate_strict(&files);
 }
 
 #[test]
@@ -152,8 +261,8 @@ fn custom_account_and_in_cluster_namespace() {
     );
     let out = k8s_json(&post_render(&render(Form::Helm3, &values), &[]));
     let new = added(&out);
-    assert_eq!(new[0]["metadata"]["name"], "runner");
-    let rb: RoleBinding = serde_json::from_value(new[2].clone()).expect("RoleBinding");
+    assert!(new.iter().all(|d| d["kind"] != "ServiceAccount"));
+    let rb: RoleBinding = serde_json::from_value(new[1].clone()).expect("RoleBinding");
     assert_eq!(rb.metadata.namespace.as_deref(), Some("compute"));
     let s = &rb.subjects.expect("subjects")[0];
     assert_eq!((s.name.as_str(), s.namespace.as_deref()), ("runner", Some("skypilot")));
@@ -525,11 +634,10 @@ fn tighten_leaves_shared_and_wildcard_resource_roles_with_a_warning() {
     );
     assert!(err.contains("can read Secrets in every namespace"), "{err}");
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    // Nothing rewritten (both roles are left); only the missing ServiceAccount is added (the
-    // roles already grant the minimal set).
+    // Nothing rewritten (both roles are left), nothing added (the roles already grant the
+    // minimal set; the account is never added).
     let out = k8s_json(&text);
-    let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
-    assert_eq!(kinds, ["ServiceAccount"]);
+    assert!(added(&out).is_empty());
     let docs_in: Vec<String> = docs(&input);
     let docs_out: Vec<String> = docs(&text);
     assert_eq!(docs_in[1..], docs_out[1..docs_in.len()], "the RBAC documents are byte for byte as they were");
