@@ -1,7 +1,10 @@
 //! How Kubernetes evaluates the grants in a stream: Role/ClusterRole rules reached through
 //! RoleBinding/ClusterRoleBinding subjects, and which wanted permissions no grant allows.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, PolicyRule, RoleBinding, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
 use super::minimal_rbac::Perm;
 use crate::stream::DocIndex;
@@ -166,7 +169,98 @@ impl Binding {
 pub struct RoleDoc {
     pub doc: DocIndex,
     pub key: RoleKey,
+    /// The rules Kubernetes applies: as written, or for an aggregated ClusterRole the union of
+    /// the ClusterRoles in the stream its selectors match (see `Aggregation`).
     pub rules: Vec<PolicyRule>,
+    /// Set for a ClusterRole with an `aggregationRule`.
+    pub aggregated: Option<Aggregation>,
+}
+
+/// An aggregated ClusterRole: the aggregation controller overwrites its `rules` with the union
+/// of the rules of the ClusterRoles its `clusterRoleSelectors` match, so its written rules
+/// mean nothing and its grant is at least the union of the matching ClusterRoles in the
+/// stream (ClusterRoles elsewhere in the cluster may add more).
+#[derive(Debug, Clone, Default)]
+pub struct Aggregation {
+    pub selectors: Vec<LabelSelector>,
+    /// The ClusterRoles of the stream it aggregates, by name.
+    pub from: Vec<String>,
+}
+
+/// Whether a label selector matches `labels`, as Kubernetes decides it: every matchLabels pair
+/// and every matchExpression holds (an empty selector matches everything; an unknown operator
+/// makes the selector invalid, which matches nothing).
+pub fn selector_matches(sel: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
+    let pairs = sel.match_labels.iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
+    pairs
+        && sel.match_expressions.iter().flatten().all(|e| {
+            let values = e.values.as_deref().unwrap_or_default();
+            let value = labels.get(&e.key);
+            match e.operator.as_str() {
+                "In" => value.is_some_and(|v| values.contains(v)),
+                "NotIn" => value.is_none_or(|v| !values.contains(v)),
+                "Exists" => value.is_some(),
+                "DoesNotExist" => value.is_none(),
+                _ => false,
+            }
+        })
+}
+
+/// A ClusterRole of the stream, as aggregation sees it.
+#[derive(Debug, Clone)]
+pub struct ClusterRoleFacts {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub rules: Vec<PolicyRule>,
+    /// Its own selectors when it is aggregated too.
+    pub selectors: Option<Vec<LabelSelector>>,
+}
+
+/// The rules the aggregation controller gives the ClusterRole `name` with `selectors`, once
+/// every ClusterRole has settled: the union, in name order, of the rules of every other
+/// ClusterRole in `all` that a selector matches (an aggregated one contributes its own union;
+/// a cycle contributes nothing more). Returns the rules and the names aggregated.
+pub fn aggregate(name: &str, selectors: &[LabelSelector], all: &[ClusterRoleFacts]) -> (Vec<PolicyRule>, Vec<String>) {
+    let mut visiting = vec![name.to_string()];
+    let mut from = Vec::new();
+    let rules = aggregate_in(selectors, all, &mut visiting, &mut from);
+    (rules, from)
+}
+
+fn aggregate_in(
+    selectors: &[LabelSelector],
+    all: &[ClusterRoleFacts],
+    visiting: &mut Vec<String>,
+    from: &mut Vec<String>,
+) -> Vec<PolicyRule> {
+    let mut rules: Vec<PolicyRule> = Vec::new();
+    let mut sorted: Vec<&ClusterRoleFacts> = all.iter().collect();
+    sorted.sort_by(|a, b| a.name.cmp(&b.name));
+    for sel in selectors {
+        for c in sorted.iter().filter(|c| selector_matches(sel, &c.labels)) {
+            if visiting.contains(&c.name) {
+                continue;
+            }
+            if !from.contains(&c.name) {
+                from.push(c.name.clone());
+            }
+            let theirs = match &c.selectors {
+                Some(inner) => {
+                    visiting.push(c.name.clone());
+                    let r = aggregate_in(inner, all, visiting, from);
+                    visiting.pop();
+                    r
+                }
+                None => c.rules.clone(),
+            };
+            for r in theirs {
+                if !rules.contains(&r) {
+                    rules.push(r);
+                }
+            }
+        }
+    }
+    rules
 }
 
 /// What the stream grants one account: the bindings that bind it, the roles they refer to, and
@@ -236,6 +330,53 @@ mod tests {
             namespace: ns.map(str::to_string),
             source: Source { role: String::new(), binding: String::new() },
         }
+    }
+
+    #[test]
+    fn selectors_and_nested_aggregation() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelectorRequirement;
+        let labels = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let by = |k: &str, v: &str| LabelSelector { match_labels: Some(labels(&[(k, v)])), ..Default::default() };
+        let expr = |k: &str, op: &str, vs: &[&str]| LabelSelector {
+            match_expressions: Some(vec![LabelSelectorRequirement {
+                key: k.into(),
+                operator: op.into(),
+                values: Some(vs.iter().map(|v| v.to_string()).collect()),
+            }]),
+            ..Default::default()
+        };
+        let l = labels(&[("a", "1")]);
+        assert!(selector_matches(&LabelSelector::default(), &l));
+        assert!(selector_matches(&by("a", "1"), &l) && !selector_matches(&by("a", "2"), &l));
+        assert!(selector_matches(&expr("a", "In", &["1", "2"]), &l));
+        assert!(
+            selector_matches(&expr("b", "NotIn", &["1"]), &l) && !selector_matches(&expr("a", "NotIn", &["1"]), &l)
+        );
+        assert!(
+            selector_matches(&expr("a", "Exists", &[]), &l) && selector_matches(&expr("b", "DoesNotExist", &[]), &l)
+        );
+        assert!(!selector_matches(&expr("a", "Gt", &["0"]), &l));
+        let rule = |res: &str| grant(&[""], &[res], &["get"], None).rule;
+        let role = |name: &str, l: &[(&str, &str)], res: &str, sel: Option<Vec<LabelSelector>>| ClusterRoleFacts {
+            name: name.into(),
+            labels: labels(l),
+            rules: vec![rule(res)],
+            selectors: sel,
+        };
+        // top aggregates `mid` (itself aggregating `leaf`) and `direct`; `mid`'s written rule
+        // (configmaps) does not count; `top` does not aggregate itself.
+        let all = vec![
+            role("top", &[("to-top", "y")], "secrets", Some(vec![by("to-top", "y")])),
+            role("mid", &[("to-top", "y")], "configmaps", Some(vec![by("to-mid", "y")])),
+            role("leaf", &[("to-mid", "y")], "pods", None),
+            role("direct", &[("to-top", "y")], "nodes", None),
+            role("other", &[], "services", None),
+        ];
+        let (rules, from) = aggregate("top", &[by("to-top", "y")], &all);
+        assert_eq!(rules, vec![rule("nodes"), rule("pods")]);
+        assert_eq!(from, ["direct", "mid", "leaf"]);
     }
 
     #[test]

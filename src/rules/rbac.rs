@@ -2,7 +2,7 @@
 //! stream grants, or tighten wildcard rules bound only to that account (data in `crate::policy`).
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::{Value, json};
 
 use crate::policy::contexts::ContextFacts;
@@ -231,23 +231,100 @@ fn read_roles(
         if !wanted.contains(&key) {
             continue;
         }
-        let rules = if cluster {
-            serde_json::from_value::<ClusterRole>(tree.to_json(root)).map(|c| c.rules)
+        let read = if cluster {
+            serde_json::from_value::<ClusterRole>(tree.to_json(root)).map(|c| {
+                let aggregated = c.aggregation_rule.map(|a| grants::Aggregation {
+                    selectors: a.cluster_role_selectors.unwrap_or_default(),
+                    from: Vec::new(),
+                });
+                (c.rules, aggregated)
+            })
         } else {
-            serde_json::from_value::<Role>(tree.to_json(root)).map(|c| c.rules)
+            serde_json::from_value::<Role>(tree.to_json(root)).map(|c| (c.rules, None))
         };
-        match rules {
-            Ok(rules) => {
+        match read {
+            Ok((rules, aggregated)) => {
                 let rules = rules.unwrap_or_default();
-                if narrowing && has_wildcard_verbs(&rules) && !objs.shared.contains_key(&key) {
+                // The rules of an aggregated ClusterRole are the controller's: never edited.
+                if narrowing && aggregated.is_none() && has_wildcard_verbs(&rules) && !objs.shared.contains_key(&key) {
                     narrowable.push((doc, tree));
                 }
-                objs.roles.push(RoleDoc { doc, key, rules });
+                objs.roles.push(RoleDoc { doc, key, rules, aggregated });
             }
             Err(e) => notes.push(bad(&r, e)),
         }
     }
+    resolve_aggregation(m, objs, notes)?;
+    // A ClusterRole some aggregated one gathers is judged as written: narrowing it would
+    // change the aggregated role too.
+    let gathered: Vec<&String> =
+        objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
+    narrowable.retain(|(doc, _)| {
+        !objs.roles.iter().any(|r| r.doc == *doc && r.key.cluster && gathered.contains(&&r.key.name))
+    });
     Ok(narrowable)
+}
+
+/// Gives each aggregated ClusterRole in `objs.roles` the rules Kubernetes gives it: the union of
+/// the ClusterRoles in the stream its selectors match (nested aggregation included), never its
+/// written rules. One pass over the stream's ClusterRoles keeps only those some selector
+/// matches; another pass only when a kept one is aggregated by selectors not yet seen.
+fn resolve_aggregation(m: &Manifests, objs: &mut RbacObjects, notes: &mut Vec<Note>) -> Result<(), ManifestError> {
+    let mut selectors: Vec<LabelSelector> = Vec::new();
+    for a in objs.roles.iter().filter_map(|r| r.aggregated.as_ref()) {
+        for s in &a.selectors {
+            if !selectors.contains(s) {
+                selectors.push(s.clone());
+            }
+        }
+    }
+    if objs.roles.iter().all(|r| r.aggregated.is_none()) {
+        return Ok(());
+    }
+    let mut kept: Vec<grants::ClusterRoleFacts> = Vec::new();
+    let mut scanned = 0;
+    while scanned < selectors.len() {
+        scanned = selectors.len();
+        kept.clear();
+        for doc in m.containing("ClusterRole") {
+            let tree = m.parse_once(doc)?;
+            let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
+            if r.kind != "ClusterRole" {
+                continue;
+            }
+            let c = match serde_json::from_value::<ClusterRole>(tree.to_json(root)) {
+                Ok(c) => c,
+                Err(e) => {
+                    notes.push(bad(&r, e));
+                    continue;
+                }
+            };
+            let labels = c.metadata.labels.unwrap_or_default();
+            if !selectors.iter().any(|s| grants::selector_matches(s, &labels)) {
+                continue;
+            }
+            let own = c.aggregation_rule.map(|a| a.cluster_role_selectors.unwrap_or_default());
+            for s in own.iter().flatten() {
+                if !selectors.contains(s) {
+                    selectors.push(s.clone());
+                }
+            }
+            kept.push(grants::ClusterRoleFacts {
+                name: r.name,
+                labels,
+                rules: c.rules.unwrap_or_default(),
+                selectors: own,
+            });
+        }
+    }
+    for role in &mut objs.roles {
+        if let Some(a) = &mut role.aggregated {
+            let (rules, from) = grants::aggregate(&role.key.name, &a.selectors, &kept);
+            role.rules = rules;
+            a.from = from;
+        }
+    }
+    Ok(())
 }
 
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.
@@ -382,9 +459,16 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
     let (objs, narrowable) = read_objects(m, &acc, mode == RbacMode::Tighten, &mut out.notes)?;
     let grants = objs.grants();
     let binds = !objs.bindings.is_empty();
+    let aggregated: Vec<String> =
+        objs.roles.iter().filter(|r| r.aggregated.is_some()).map(|r| r.key.describe()).collect();
+    for role in &objs.roles {
+        if let Some(a) = &role.aggregated {
+            out.notes.push(note(Severity::Info, aggregation_note(&role.key, a)));
+        }
+    }
     match mode {
         RbacMode::Add => add(m, api, facts, &acc, &grants, binds, mode, &mut out)?,
-        RbacMode::Audit => audit(facts, &acc, &grants, None, &mut out),
+        RbacMode::Audit => audit(facts, &acc, &grants, None, &aggregated, &mut out),
         RbacMode::Tighten => {
             add(m, api, facts, &acc, &grants, binds, mode, &mut out)?;
             tighten(m, facts, &acc, &objs, &narrowable, &grants, &mut out)?;
@@ -497,6 +581,31 @@ pub fn external_account(m: &Manifests, api: &ApiServer) -> Result<Option<String>
     }
 }
 
+/// At most this many names in a message that lists what the stream holds.
+const FIRST_FEW: usize = 5;
+
+/// `a, b, c` or `a, b, c, d, e and 7 more`.
+fn first_few(names: &[String]) -> String {
+    let shown = names.iter().take(FIRST_FEW).cloned().collect::<Vec<_>>().join(", ");
+    match names.len().saturating_sub(FIRST_FEW) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+/// What an aggregated ClusterRole the account is bound to grants, as far as the stream shows.
+fn aggregation_note(key: &RoleKey, a: &grants::Aggregation) -> String {
+    let matched = if a.from.is_empty() {
+        "none of the stream's ClusterRoles match them".to_string()
+    } else {
+        format!("the stream's ClusterRoles that match them ({}) grant", first_few(&a.from))
+    };
+    format!(
+        "{} has an aggregationRule: Kubernetes replaces its rules with those of the ClusterRoles its selectors match, so skyhelm never edits them and counts instead what {matched}; ClusterRoles outside the stream may add more, so it grants at least that",
+        key.describe()
+    )
+}
+
 /// The warning when no binding in the stream binds the account (the chart's `rbac.create:
 /// false`): RBAC is expected to be managed elsewhere.
 fn rbac_elsewhere(acc: &Account) -> String {
@@ -580,7 +689,16 @@ const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clus
 
 /// Audit findings. `tightened`: under tighten, the roles it narrowed in this run (their `*`
 /// verbs are not reported again, and tighten reports the minimal set itself).
-fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Option<&[String]>, out: &mut RuleOutput) {
+/// `aggregated`: the aggregated ClusterRoles the account is bound to (what they grant is a
+/// lower bound).
+fn audit(
+    facts: &ContextFacts,
+    acc: &Account,
+    grants: &[Grant],
+    tightened: Option<&[String]>,
+    aggregated: &[String],
+    out: &mut RuleOutput,
+) {
     if !facts.in_cluster_exists {
         warn_unused(acc, grants, out);
         return;
@@ -599,9 +717,18 @@ fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Optio
     let missing = grants::missing(grants, &minimal(acc));
     if missing.is_empty() {
         out.notes.push(note(Severity::Info, format!("{account}: has every permission of the minimal set")));
-    } else {
+    } else if aggregated.is_empty() {
         out.notes
             .push(note(Severity::Warning, format!("{account}: lacks part of the minimal set: {}", describe(&missing))));
+    } else {
+        out.notes.push(note(
+            Severity::Warning,
+            format!(
+                "{account}: lacks part of the minimal set as far as the stream shows (the aggregated {} may get more from ClusterRoles outside the stream): {}",
+                first_few(aggregated),
+                describe(&missing)
+            ),
+        ));
     }
 }
 
@@ -720,7 +847,7 @@ fn tighten(
 ) -> Result<(), RuleError> {
     let features = features_in_use(grants);
     let (rewritten, left) = narrow_roles(m, objs, narrowable, &features, out)?;
-    audit(facts, acc, grants, Some(&rewritten), out);
+    audit(facts, acc, grants, Some(&rewritten), &[], out);
     out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &rewritten, &left)));
     Ok(())
 }
@@ -737,6 +864,19 @@ fn narrow_roles(
     let mut rewritten: Vec<String> = Vec::new();
     let mut left: Vec<String> = Vec::new();
     for role in &objs.roles {
+        if role.aggregated.is_some() {
+            if has_wildcard_verbs(&role.rules) {
+                out.notes.push(note(
+                    Severity::Warning,
+                    format!(
+                        "{} is aggregated: the `*` verbs it gets from the ClusterRoles it gathers are judged as written (tighten edits neither an aggregated ClusterRole nor what it gathers)",
+                        role.key.describe()
+                    ),
+                ));
+                left.push(role.key.describe());
+            }
+            continue;
+        }
         if let Some(others) = objs.shared.get(&role.key) {
             if has_wildcard_verbs(&role.rules) {
                 out.notes.push(note(

@@ -178,6 +178,159 @@ fn rbac_create_false_gets_bindings_never_the_account() {
     }
 }
 
+/// An aggregated ClusterRole bound to the API server's account (written rules `*` on
+/// everything, which the aggregation controller overwrites) and the two ClusterRoles its
+/// selector gathers (cluster-wide reads, one with `*` verbs), added to the upstream chart.
+const AGGREGATED: &str = r#"{{- if .Values.aggregatedRbac }}
+{{- $fullName := include "skypilot.fullname" . }}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-aggregated
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels:
+      skypilot.co/aggregate-to-api: "true"
+  - matchExpressions:
+    - {key: skypilot.co/tier, operator: In, values: [storage]}
+rules:
+- apiGroups: ["*"]
+  resources: ["*"]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-reads
+  labels:
+    skypilot.co/aggregate-to-api: "true"
+rules:
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+- apiGroups: [node.k8s.io]
+  resources: [runtimeclasses]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-storage
+  labels:
+    skypilot.co/tier: storage
+rules:
+- apiGroups: [storage.k8s.io]
+  resources: [storageclasses]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-not-gathered
+  labels:
+    skypilot.co/tier: compute
+rules:
+- apiGroups: [""]
+  resources: [pods, pods/status, pods/exec, pods/portforward, services, secrets, events]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ $fullName }}-aggregated
+subjects:
+- kind: ServiceAccount
+  name: {{ include "skypilot.serviceAccountName" . }}
+  namespace: {{ .Release.Namespace }}
+roleRef:
+  kind: ClusterRole
+  name: {{ $fullName }}-aggregated
+  apiGroup: rbac.authorization.k8s.io
+{{- end }}
+"#;
+
+/// The document of `kind` named `name` in a stream, as text.
+fn doc_text(text: &str, kind: &str, name: &str) -> String {
+    docs(text)
+        .into_iter()
+        .find(|d| d.contains(&format!("kind: {kind}\n")) && d.contains(&format!("name: {name}\n")))
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// The upstream chart with an aggregated ClusterRole (rbac.create=false, so it is the only RBAC
+/// for the account), both forms. Its written rules (`*` on everything) are never counted or
+/// edited: add sees only what the gathered ClusterRoles grant (cluster-wide reads), so it adds
+/// the namespaced Role and binding and no ClusterRole; audit says what the aggregation gathers
+/// and "as far as the stream shows"; tighten leaves the aggregated ClusterRole and what it
+/// gathers byte for byte (the gathered `*` verbs judged as written).
+#[test]
+fn aggregated_cluster_roles_are_evaluated_as_the_controller_does_and_never_edited() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let chart = dir.path().join("skypilot");
+    copy_dir(&upstream_chart(), &chart);
+    std::fs::write(chart.join("templates/aggregated.yaml"), AGGREGATED).expect("write");
+    let values = format!("aggregatedRbac: true\nrbac:\n  create: false\n{CONFIG}");
+    let mut files = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render_chart(form, chart.to_str().expect("path"), &values);
+        for mode in ["add", "audit", "tighten"] {
+            let tag = format!("{form:?} --rbac {mode}");
+            let (code, text, err) = run(&input, &["--rbac", mode]);
+            assert_eq!(code, 0, "{tag}: {err}");
+            let path = dir.path().join(format!("{}-{mode}.yaml", form as u8));
+            std::fs::write(&path, &text).expect("write");
+            files.push(path);
+            assert!(
+                err.contains("note [rbac]: ClusterRole sky-aggregated has an aggregationRule: Kubernetes replaces its rules with those of the ClusterRoles its selectors match, so skyhelm never edits them and counts instead what the stream's ClusterRoles that match them (sky-reads, sky-storage) grant; ClusterRoles outside the stream may add more, so it grants at least that"),
+                "{tag}: {err}"
+            );
+            for name in ["sky-aggregated", "sky-reads", "sky-storage", "sky-not-gathered"] {
+                assert_eq!(
+                    doc_text(&text, "ClusterRole", name),
+                    doc_text(&input, "ClusterRole", name),
+                    "{tag}: {name}"
+                );
+            }
+            let out = k8s_json(&text);
+            let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+            match mode {
+                "audit" => {
+                    assert!(kinds.is_empty());
+                    assert!(err.contains("warning [rbac]: ServiceAccount skypilot/sky-api-sa: lacks part of the minimal set as far as the stream shows (the aggregated ClusterRole sky-aggregated may get more from ClusterRoles outside the stream): get/list/watch/create/update/patch/delete/deletecollection pods,pods/status,pods/exec,pods/portforward,services,secrets; get/list/watch events"), "{tag}: {err}");
+                    assert!(err.contains("ClusterRole sky-aggregated (via ClusterRoleBinding sky-aggregated) grants every verb (`*`) on storageclasses cluster-wide"), "{tag}: {err}");
+                    assert!(!err.contains("wildcard resource"), "{tag}: the written rules were counted: {err}");
+                }
+                _ => {
+                    assert_eq!(kinds, ["Role", "RoleBinding"], "{tag}: {err}");
+                    no_wildcards(&added(&out));
+                    // What the account holds once the controller has run: the gathered rules
+                    // (test-side: the aggregated role's rules replaced by sky-reads' and
+                    // sky-storage's) plus what skyhelm added.
+                    let mut settled = out.clone();
+                    let gathered: Vec<Value> = ["sky-reads", "sky-storage"]
+                        .iter()
+                        .flat_map(|n| {
+                            let d = out.iter().find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == *n);
+                            d.expect("gathered")["rules"].as_array().expect("rules").clone()
+                        })
+                        .collect();
+                    for d in settled
+                        .iter_mut()
+                        .filter(|d| d["metadata"]["name"] == "sky-aggregated" && d["kind"] == "ClusterRole")
+                    {
+                        d["rules"] = Value::Array(gathered.clone());
+                    }
+                    assert_covers(&settled, "skypilot", "sky-api-sa", &minimal("skypilot"));
+                    if mode == "tighten" {
+                        assert!(err.contains("warning [rbac]: ClusterRole sky-aggregated is aggregated: the `*` verbs it gets from the ClusterRoles it gathers are judged as written"), "{tag}: {err}");
+                    }
+                }
+            }
+        }
+    }
+    validate_strict(&files);
+}
+
 /// What Helm 3 hands a post-renderer (`helm template` prints hooks, but the post-renderer
 /// never sees them): a script that keeps its stdin is the post-renderer.
 fn helm3_post_renderer_input(chart: &std::path::Path, values: &str) -> String {
