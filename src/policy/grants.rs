@@ -9,23 +9,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use super::minimal_rbac::Perm;
 use crate::stream::DocIndex;
 
-/// Where a rule came from, for reports.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Source {
-    /// `Role ns/name` or `ClusterRole name`.
-    pub role: String,
-    /// `RoleBinding ns/name` or `ClusterRoleBinding name`.
-    pub binding: String,
-}
-
-/// A rule that applies to the subject, in a namespace or cluster-wide.
-#[derive(Debug, Clone)]
-pub struct Grant {
-    pub rule: PolicyRule,
-    pub namespace: Option<String>,
-    pub source: Source,
-}
-
 fn matches(list: &[String], value: &str) -> bool {
     list.iter().any(|x| x == "*" || x == value)
 }
@@ -42,20 +25,180 @@ fn resource_matches(list: &[String], resource: &str) -> bool {
     })
 }
 
-impl Grant {
-    /// Whether this grant allows `p` the way the RBAC authorizer decides it (a rule with
-    /// resourceNames never allows an unnamed request).
-    pub fn allows(&self, p: &Perm) -> bool {
-        let scope_ok = match (&self.namespace, &p.namespace) {
-            (None, _) => true,
-            (Some(g), Some(n)) => g == n,
-            (Some(_), None) => false,
-        };
-        scope_ok
-            && self.rule.resource_names.as_ref().is_none_or(Vec::is_empty)
-            && matches(self.rule.api_groups.as_deref().unwrap_or_default(), &p.group)
-            && resource_matches(self.rule.resources.as_deref().unwrap_or_default(), &p.resource)
-            && matches(&self.rule.verbs, &p.verb)
+/// Whether `rule` allows `verb` on `group/resource` the way the RBAC authorizer decides it,
+/// scope aside (a rule with resourceNames never allows an unnamed request).
+pub fn rule_allows(rule: &PolicyRule, group: &str, resource: &str, verb: &str) -> bool {
+    rule.resource_names.as_ref().is_none_or(Vec::is_empty)
+        && matches(rule.api_groups.as_deref().unwrap_or_default(), group)
+        && resource_matches(rule.resources.as_deref().unwrap_or_default(), resource)
+        && matches(&rule.verbs, verb)
+}
+
+/// How many messages list of what they count: the first few, then "and N more".
+pub const FIRST_FEW: usize = 5;
+
+/// A count and its first few examples, so that a report stays bounded whatever the input.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sample {
+    pub count: usize,
+    pub first: Vec<String>,
+}
+
+impl Sample {
+    pub fn push(&mut self, item: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.len() < FIRST_FEW {
+            self.first.push(item());
+        }
+    }
+
+    /// Adds `item` unless it is among the first few already (a later duplicate still counts).
+    pub fn push_distinct(&mut self, item: String) {
+        if !self.first.contains(&item) {
+            self.push(|| item);
+        }
+    }
+
+    /// `a, b, c` or `a, b, c, d, e and 7 more` (with `sep` between items).
+    pub fn describe(&self, sep: &str) -> String {
+        let shown = self.first.join(sep);
+        match self.count.saturating_sub(self.first.len()) {
+            0 => shown,
+            more => format!("{shown} and {more} more"),
+        }
+    }
+}
+
+/// What one role's rules allow and contain, worked out once however many bindings refer to it
+/// (a binding refers to its role; it does not copy it). Small whatever the number of rules.
+#[derive(Debug, Clone, Default)]
+pub struct RoleSummary {
+    /// For each permission of `evaluated` (scope aside): some rule allows it.
+    pub allows: Vec<bool>,
+    pub rules: usize,
+    /// Rules with `*` verbs: what each names (resources, else non-resource URLs).
+    pub star_verbs: Sample,
+    /// Rules with a wildcard resource or API group.
+    pub wildcards: Sample,
+    /// The escalation verbs the rules name (escalate, bind, impersonate).
+    pub dangerous: Vec<String>,
+    /// RBAC resources the rules may change.
+    pub rbac_managed: Vec<String>,
+    /// (group, resource) pairs a rule names explicitly, among those the optional features use.
+    pub named: Vec<(String, String)>,
+}
+
+const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
+const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
+
+/// The permissions whose grant is evaluated (scope aside): the minimal set's, namespaced and
+/// cluster-wide. `Perm::namespace` is None in every one.
+pub fn evaluated() -> Vec<Perm> {
+    let mut out: Vec<Perm> = Vec::new();
+    for p in super::minimal_rbac::perms(super::minimal_rbac::MINIMAL_NAMESPACED, None)
+        .into_iter()
+        .chain(super::minimal_rbac::perms(super::minimal_rbac::MINIMAL_CLUSTER, None))
+    {
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+impl RoleSummary {
+    /// Reads `rules` once. `universe` is `evaluated()`.
+    pub fn of<'a>(rules: impl IntoIterator<Item = &'a PolicyRule>, universe: &[Perm]) -> RoleSummary {
+        let mut s = RoleSummary { allows: vec![false; universe.len()], ..Default::default() };
+        for rule in rules {
+            s.add(rule, universe);
+        }
+        s
+    }
+
+    /// Adds one rule.
+    pub fn add(&mut self, rule: &PolicyRule, universe: &[Perm]) {
+        self.rules += 1;
+        for (held, p) in self.allows.iter_mut().zip(universe) {
+            *held = *held || rule_allows(rule, &p.group, &p.resource, &p.verb);
+        }
+        let groups = rule.api_groups.as_deref().unwrap_or_default();
+        let resources = rule.resources.as_deref().unwrap_or_default();
+        if rule.verbs.iter().any(|v| v == "*") {
+            self.star_verbs.push(|| {
+                if resources.is_empty() {
+                    rule.non_resource_urls.as_deref().unwrap_or_default().join(", ")
+                } else {
+                    resources.join(", ")
+                }
+            });
+        }
+        if resources.iter().any(|r| r == "*") || groups.iter().any(|g| g == "*") {
+            self.wildcards.push(|| resources.join(", "));
+        }
+        for v in rule.verbs.iter().filter(|v| DANGEROUS_VERBS.contains(&v.as_str())) {
+            if !self.dangerous.contains(v) {
+                self.dangerous.push(v.clone());
+            }
+        }
+        if rule.verbs.iter().any(|v| ["*", "create", "update", "patch", "delete"].contains(&v.as_str())) {
+            for r in resources.iter().filter(|r| RBAC_RESOURCES.contains(&r.as_str())) {
+                if !self.rbac_managed.contains(r) {
+                    self.rbac_managed.push(r.clone());
+                }
+            }
+        }
+        for f in super::minimal_rbac::FEATURES {
+            for spec in f.rules {
+                for res in spec.resources {
+                    if resources.iter().any(|r| r == res)
+                        && groups.iter().any(|g| g == spec.group)
+                        && !self.named.iter().any(|(g, r)| g == spec.group && r == res)
+                    {
+                        self.named.push((spec.group.to_string(), (*res).to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether some rule allows `p` (scope aside); false for a permission not evaluated.
+    pub fn allows(&self, p: &Perm, universe: &[Perm]) -> bool {
+        universe
+            .iter()
+            .position(|u| u.group == p.group && u.resource == p.resource && u.verb == p.verb)
+            .is_some_and(|i| self.allows[i])
+    }
+
+    /// Merges another document of the same role (a stream may hold one twice).
+    pub fn merge(&mut self, other: &RoleSummary) {
+        for (a, b) in self.allows.iter_mut().zip(&other.allows) {
+            *a = *a || *b;
+        }
+        self.rules += other.rules;
+        for x in &other.star_verbs.first {
+            self.star_verbs.push(|| x.clone());
+        }
+        self.star_verbs.count += other.star_verbs.count.saturating_sub(other.star_verbs.first.len());
+        for x in &other.wildcards.first {
+            self.wildcards.push(|| x.clone());
+        }
+        self.wildcards.count += other.wildcards.count.saturating_sub(other.wildcards.first.len());
+        for v in &other.dangerous {
+            if !self.dangerous.contains(v) {
+                self.dangerous.push(v.clone());
+            }
+        }
+        for v in &other.rbac_managed {
+            if !self.rbac_managed.contains(v) {
+                self.rbac_managed.push(v.clone());
+            }
+        }
+        for v in &other.named {
+            if !self.named.contains(v) {
+                self.named.push(v.clone());
+            }
+        }
     }
 }
 
@@ -169,9 +312,9 @@ impl Binding {
 pub struct RoleDoc {
     pub doc: DocIndex,
     pub key: RoleKey,
-    /// The rules Kubernetes applies: as written, or for an aggregated ClusterRole the union of
-    /// the ClusterRoles in the stream its selectors match (see `Aggregation`).
-    pub rules: Vec<PolicyRule>,
+    /// What the rules Kubernetes applies allow: as written, or for an aggregated ClusterRole
+    /// the union of the ClusterRoles in the stream its selectors match (see `Aggregation`).
+    pub summary: RoleSummary,
     /// Set for a ClusterRole with an `aggregationRule`.
     pub aggregated: Option<Aggregation>,
 }
@@ -263,42 +406,86 @@ fn aggregate_in(
     rules
 }
 
-/// What the stream grants one account: the bindings that bind it, the roles they refer to, and
-/// the roles also bound to someone else. Built from one document at a time; roles no binding
-/// of the account refers to are never kept, so memory follows what the account is granted,
-/// not the size of the stream.
+/// What the stream grants one account: the bindings that bind it, the roles they refer to
+/// (each summarized once), and the roles also bound to someone else. Built from one document
+/// at a time; roles no binding of the account refers to are never kept, so memory follows what
+/// the account is granted, not the size of the stream.
 #[derive(Debug, Default)]
 pub struct RbacObjects {
     pub bindings: Vec<Binding>,
     pub roles: Vec<RoleDoc>,
-    /// Roles that some binding gives to subjects other than the account: (role, subject).
-    pub shared: std::collections::BTreeMap<RoleKey, Vec<String>>,
+    /// Roles that some binding gives to subjects other than the account: (role, subjects).
+    pub shared: BTreeMap<RoleKey, Sample>,
+}
+
+/// A role and the account's bindings that refer to it.
+pub struct BoundRole<'a> {
+    pub key: &'a RoleKey,
+    pub summary: RoleSummary,
+    pub bindings: Vec<&'a Binding>,
+    pub aggregated: bool,
+}
+
+impl BoundRole<'_> {
+    /// Whether some binding grants the role cluster-wide.
+    pub fn cluster_wide(&self) -> bool {
+        self.bindings.iter().any(|b| b.namespace.is_none())
+    }
+
+    /// `RoleBinding a/b, ClusterRoleBinding c` (the first few).
+    pub fn via(&self) -> String {
+        let mut s = Sample::default();
+        for b in &self.bindings {
+            s.push_distinct(b.label.clone());
+        }
+        s.describe(", ")
+    }
+
+    /// `in namespace a`, `cluster-wide`, or both.
+    pub fn scope(&self) -> String {
+        let mut s = Sample::default();
+        for b in &self.bindings {
+            s.push_distinct(
+                b.namespace.as_deref().map_or_else(|| "cluster-wide".to_string(), |n| format!("in namespace {n}")),
+            );
+        }
+        s.describe(" and ")
+    }
 }
 
 impl RbacObjects {
-    /// Every rule that applies to the account.
-    pub fn grants(&self) -> Vec<Grant> {
-        let mut out = Vec::new();
-        // The roles of each key, in stream order (looked up once per binding).
-        let mut by_key: std::collections::BTreeMap<&RoleKey, Vec<&RoleDoc>> = std::collections::BTreeMap::new();
+    /// The roles of the account's bindings, each once with its summary (documents of one key
+    /// merged) and the bindings that refer to it: RoleBindings' roles first, then
+    /// ClusterRoleBindings', each in stream order.
+    pub fn bound_roles(&self) -> Vec<BoundRole<'_>> {
+        let mut by_key: BTreeMap<&RoleKey, Vec<&RoleDoc>> = BTreeMap::new();
         for r in &self.roles {
             by_key.entry(&r.key).or_default().push(r);
         }
-        // RoleBindings first, then ClusterRoleBindings, each in stream order.
+        let mut out: Vec<BoundRole<'_>> = Vec::new();
+        let mut index: BTreeMap<&RoleKey, usize> = BTreeMap::new();
         let ordered = self
             .bindings
             .iter()
             .filter(|b| !b.cluster_binding)
             .chain(self.bindings.iter().filter(|b| b.cluster_binding));
         for b in ordered {
-            for r in by_key.get(&b.role).into_iter().flatten() {
-                for rule in &r.rules {
-                    out.push(Grant {
-                        rule: rule.clone(),
-                        namespace: b.namespace.clone(),
-                        source: Source { role: r.key.describe(), binding: b.label.clone() },
-                    });
+            let Some(docs) = by_key.get(&b.role) else { continue };
+            let i = *index.entry(&b.role).or_insert_with(|| {
+                let mut summary = RoleSummary::default();
+                for (n, d) in docs.iter().enumerate() {
+                    if n == 0 {
+                        summary = d.summary.clone();
+                    } else {
+                        summary.merge(&d.summary);
+                    }
                 }
+                let aggregated = docs.iter().any(|d| d.aggregated.is_some());
+                out.push(BoundRole { key: &b.role, summary, bindings: Vec::new(), aggregated });
+                out.len() - 1
+            });
+            if let Some(r) = out.get_mut(i) {
+                r.bindings.push(b);
             }
         }
         out
@@ -310,25 +497,31 @@ impl RbacObjects {
     }
 }
 
-/// The permissions of `wanted` that no grant allows.
-pub fn missing(grants: &[Grant], wanted: &[Perm]) -> Vec<Perm> {
-    wanted.iter().filter(|p| !grants.iter().any(|g| g.allows(p))).cloned().collect()
+/// The permissions of `wanted` that no bound role allows in their scope: each role's summary
+/// is combined per binding (a cluster-wide binding holds in every namespace).
+pub fn missing(bound: &[BoundRole<'_>], wanted: &[Perm], universe: &[Perm]) -> Vec<Perm> {
+    let in_scope = |b: &Binding, p: &Perm| match (&b.namespace, &p.namespace) {
+        (None, _) => true,
+        (Some(g), Some(n)) => g == n,
+        (Some(_), None) => false,
+    };
+    wanted
+        .iter()
+        .filter(|p| !bound.iter().any(|r| r.summary.allows(p, universe) && r.bindings.iter().any(|b| in_scope(b, p))))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn grant(groups: &[&str], resources: &[&str], verbs: &[&str], ns: Option<&str>) -> Grant {
-        Grant {
-            rule: PolicyRule {
-                api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
-                resources: Some(resources.iter().map(|s| s.to_string()).collect()),
-                verbs: verbs.iter().map(|s| s.to_string()).collect(),
-                ..Default::default()
-            },
-            namespace: ns.map(str::to_string),
-            source: Source { role: String::new(), binding: String::new() },
+    fn rule(groups: &[&str], resources: &[&str], verbs: &[&str]) -> PolicyRule {
+        PolicyRule {
+            api_groups: Some(groups.iter().map(|s| s.to_string()).collect()),
+            resources: Some(resources.iter().map(|s| s.to_string()).collect()),
+            verbs: verbs.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
         }
     }
 
@@ -358,7 +551,7 @@ mod tests {
             selector_matches(&expr("a", "Exists", &[]), &l) && selector_matches(&expr("b", "DoesNotExist", &[]), &l)
         );
         assert!(!selector_matches(&expr("a", "Gt", &["0"]), &l));
-        let rule = |res: &str| grant(&[""], &[res], &["get"], None).rule;
+        let rule = |res: &str| rule(&[""], &[res], &["get"]);
         let role = |name: &str, l: &[(&str, &str)], res: &str, sel: Option<Vec<LabelSelector>>| ClusterRoleFacts {
             name: name.into(),
             labels: labels(l),
@@ -380,21 +573,40 @@ mod tests {
     }
 
     #[test]
-    fn wildcards_scopes_and_resource_names() {
-        let p = |res: &str, verb: &str, ns: Option<&str>| Perm {
+    fn wildcards_and_resource_names() {
+        let g = rule(&[""], &["pods", "pods/*"], &["*"]);
+        assert!(rule_allows(&g, "", "pods", "delete"));
+        assert!(rule_allows(&g, "", "pods/exec", "create"));
+        assert!(!rule_allows(&g, "apps", "pods", "get"));
+        assert!(rule_allows(&rule(&["*"], &["*"], &["get"]), "", "secrets", "get"));
+        let mut named = rule(&[""], &["secrets"], &["get"]);
+        named.resource_names = Some(vec!["one".into()]);
+        assert!(!rule_allows(&named, "", "secrets", "get"));
+    }
+
+    /// A role read once, bound many times: its summary is combined per binding scope.
+    #[test]
+    fn missing_combines_each_role_per_binding() {
+        let universe = evaluated();
+        let pods = RoleSummary::of(&[rule(&[""], &["pods"], &["*"])], &universe);
+        let key = RoleKey { cluster: false, namespace: Some("a".into()), name: "r".into() };
+        let b = |ns: Option<&str>| Binding {
+            doc: DocIndex::new(0),
+            label: String::new(),
+            namespace: ns.map(str::to_string),
+            cluster_binding: ns.is_none(),
+            role: key.clone(),
+        };
+        let (in_a, wide) = (b(Some("a")), b(None));
+        let p = |ns: Option<&str>| Perm {
             group: String::new(),
-            resource: res.into(),
-            verb: verb.into(),
+            resource: "pods".into(),
+            verb: "get".into(),
             namespace: ns.map(str::to_string),
         };
-        let g = grant(&[""], &["pods", "pods/*"], &["*"], Some("sky"));
-        assert!(g.allows(&p("pods", "delete", Some("sky"))));
-        assert!(g.allows(&p("pods/exec", "create", Some("sky"))));
-        assert!(!g.allows(&p("pods", "get", Some("other"))));
-        assert!(!g.allows(&p("pods", "get", None)));
-        assert!(grant(&["*"], &["*"], &["get"], None).allows(&p("secrets", "get", Some("x"))));
-        let mut named = grant(&[""], &["secrets"], &["get"], None);
-        named.rule.resource_names = Some(vec!["one".into()]);
-        assert!(!named.allows(&p("secrets", "get", Some("x"))));
+        let bound = [BoundRole { key: &key, summary: pods.clone(), bindings: vec![&in_a], aggregated: false }];
+        assert_eq!(missing(&bound, &[p(Some("a")), p(Some("b")), p(None)], &universe), [p(Some("b")), p(None)]);
+        let bound = [BoundRole { key: &key, summary: pods, bindings: vec![&in_a, &wide], aggregated: false }];
+        assert!(missing(&bound, &[p(Some("b")), p(None)], &universe).is_empty());
     }
 }

@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::{Value, json};
 
 use crate::policy::contexts::ContextFacts;
-use crate::policy::grants::{self, Binding, Grant, RbacObjects, RoleDoc, RoleKey};
+use crate::policy::grants::{self, Binding, BoundRole, RbacObjects, RoleDoc, RoleKey, RoleSummary, Sample};
 use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Severity};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
@@ -121,7 +121,8 @@ fn account(m: &Manifests, api: &ApiServer) -> Result<Option<Account>, ManifestEr
 /// the bindings (documents that contain `Binding`), then only the roles they refer to
 /// (documents that contain one of those names, found in one pass over the stream): a stream of
 /// many Roles that bind nothing to the account costs a substring search, not a parse each.
-/// With `narrowing` (tighten), the trees of the roles tighten rewrites are kept (see `Narrowable`).
+/// Each role is summarized once (`RoleSummary`), however many bindings refer to it. With
+/// `narrowing` (tighten), the roles tighten rewrites are listed (see `Narrowable`).
 fn read_objects(
     m: &Manifests,
     acc: &Account,
@@ -129,20 +130,17 @@ fn read_objects(
     notes: &mut Vec<Note>,
 ) -> Result<(RbacObjects, Narrowable), ManifestError> {
     let mut objs = RbacObjects::default();
+    let universe = grants::evaluated();
     let bindings = read_bindings(m, acc, &mut objs, notes)?;
     let wanted = objs.wanted_roles();
     objs.shared.retain(|k, _| wanted.contains(k));
-    let narrowable = read_roles(m, &wanted, &bindings, narrowing, &mut objs, notes)?;
+    let narrowable = read_roles(m, &wanted, &bindings, narrowing, &universe, &mut objs, notes)?;
     Ok((objs, narrowable))
 }
 
-/// The parsed documents of the roles tighten narrows (`*` verbs, bound to no one but the
-/// account), in stream order: read once by `read_roles`, edited by `narrow`.
-type Narrowable = Vec<(DocIndex, crate::yaml::Tree)>;
-
-fn has_wildcard_verbs(rules: &[PolicyRule]) -> bool {
-    rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"))
-}
+/// The documents of the roles tighten narrows (`*` verbs, bound to no one but the account), in
+/// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`.
+type Narrowable = Vec<DocIndex>;
 
 /// A warning for an object that does not deserialize as its kind.
 fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
@@ -189,7 +187,10 @@ fn read_bindings(
             binding.namespace.as_deref(),
         );
         if !sm.others.is_empty() {
-            objs.shared.entry(binding.role.clone()).or_default().extend(sm.others);
+            let shared = objs.shared.entry(binding.role.clone()).or_default();
+            for other in sm.others {
+                shared.push_distinct(other);
+            }
         }
         if sm.binds_account {
             objs.bindings.push(binding);
@@ -206,6 +207,7 @@ fn read_roles(
     wanted: &std::collections::BTreeSet<RoleKey>,
     bindings: &[DocIndex],
     narrowing: bool,
+    universe: &[Perm],
     objs: &mut RbacObjects,
     notes: &mut Vec<Note>,
 ) -> Result<Narrowable, ManifestError> {
@@ -244,24 +246,28 @@ fn read_roles(
         };
         match read {
             Ok((rules, aggregated)) => {
-                let rules = rules.unwrap_or_default();
-                // The rules of an aggregated ClusterRole are the controller's: never edited.
-                if narrowing && aggregated.is_none() && has_wildcard_verbs(&rules) && !objs.shared.contains_key(&key) {
-                    narrowable.push((doc, tree));
+                // The written rules of an aggregated ClusterRole mean nothing (see
+                // `resolve_aggregation`) and are never edited.
+                let summary = match aggregated {
+                    Some(_) => RoleSummary::of(&[], universe),
+                    None => RoleSummary::of(rules.iter().flatten(), universe),
+                };
+                if narrowing && aggregated.is_none() && summary.star_verbs.count > 0 && !objs.shared.contains_key(&key)
+                {
+                    narrowable.push(doc);
                 }
-                objs.roles.push(RoleDoc { doc, key, rules, aggregated });
+                objs.roles.push(RoleDoc { doc, key, summary, aggregated });
             }
             Err(e) => notes.push(bad(&r, e)),
         }
     }
-    resolve_aggregation(m, objs, notes)?;
+    resolve_aggregation(m, objs, universe, notes)?;
     // A ClusterRole some aggregated one gathers is judged as written: narrowing it would
     // change the aggregated role too.
     let gathered: Vec<&String> =
         objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
-    narrowable.retain(|(doc, _)| {
-        !objs.roles.iter().any(|r| r.doc == *doc && r.key.cluster && gathered.contains(&&r.key.name))
-    });
+    narrowable
+        .retain(|doc| !objs.roles.iter().any(|r| r.doc == *doc && r.key.cluster && gathered.contains(&&r.key.name)));
     Ok(narrowable)
 }
 
@@ -269,7 +275,12 @@ fn read_roles(
 /// the ClusterRoles in the stream its selectors match (nested aggregation included), never its
 /// written rules. One pass over the stream's ClusterRoles keeps only those some selector
 /// matches; another pass only when a kept one is aggregated by selectors not yet seen.
-fn resolve_aggregation(m: &Manifests, objs: &mut RbacObjects, notes: &mut Vec<Note>) -> Result<(), ManifestError> {
+fn resolve_aggregation(
+    m: &Manifests,
+    objs: &mut RbacObjects,
+    universe: &[Perm],
+    notes: &mut Vec<Note>,
+) -> Result<(), ManifestError> {
     let mut selectors: Vec<LabelSelector> = Vec::new();
     for a in objs.roles.iter().filter_map(|r| r.aggregated.as_ref()) {
         for s in &a.selectors {
@@ -320,7 +331,7 @@ fn resolve_aggregation(m: &Manifests, objs: &mut RbacObjects, notes: &mut Vec<No
     for role in &mut objs.roles {
         if let Some(a) = &mut role.aggregated {
             let (rules, from) = grants::aggregate(&role.key.name, &a.selectors, &kept);
-            role.rules = rules;
+            role.summary = RoleSummary::of(&rules, universe);
             a.from = from;
         }
     }
@@ -457,7 +468,8 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         out.notes.push(note(Severity::Info, missing));
     }
     let (objs, narrowable) = read_objects(m, &acc, mode == RbacMode::Tighten, &mut out.notes)?;
-    let grants = objs.grants();
+    let universe = grants::evaluated();
+    let bound = objs.bound_roles();
     let binds = !objs.bindings.is_empty();
     let aggregated: Vec<String> =
         objs.roles.iter().filter(|r| r.aggregated.is_some()).map(|r| r.key.describe()).collect();
@@ -467,11 +479,11 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         }
     }
     match mode {
-        RbacMode::Add => add(m, api, facts, &acc, &grants, binds, mode, &mut out)?,
-        RbacMode::Audit => audit(facts, &acc, &grants, None, &aggregated, &mut out),
+        RbacMode::Add => add(m, api, facts, &acc, (&bound, &universe), binds, mode, &mut out)?,
+        RbacMode::Audit => audit(facts, &acc, (&bound, &universe), None, &aggregated, &mut out),
         RbacMode::Tighten => {
-            add(m, api, facts, &acc, &grants, binds, mode, &mut out)?;
-            tighten(m, facts, &acc, &objs, &narrowable, &grants, &mut out)?;
+            add(m, api, facts, &acc, (&bound, &universe), binds, mode, &mut out)?;
+            tighten(m, facts, &acc, &objs, &narrowable, (&bound, &universe), &mut out)?;
         }
         RbacMode::Off => {}
     }
@@ -489,7 +501,7 @@ fn add(
     api: &ApiServer,
     facts: &ContextFacts,
     acc: &Account,
-    grants: &[Grant],
+    (bound, universe): Held,
     binds_account: bool,
     mode: RbacMode,
     out: &mut RuleOutput,
@@ -497,8 +509,9 @@ fn add(
     if !facts.in_cluster_exists {
         return Ok(());
     }
-    let missing_ns = grants::missing(grants, &minimal_rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)));
-    let missing_cl = grants::missing(grants, &minimal_rbac::perms(MINIMAL_CLUSTER, None));
+    let missing_ns =
+        grants::missing(bound, &minimal_rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)), universe);
+    let missing_cl = grants::missing(bound, &minimal_rbac::perms(MINIMAL_CLUSTER, None), universe);
     let complete = missing_ns.is_empty() && missing_cl.is_empty();
     if acc.name == "default" {
         return default_account(m, api, acc, complete, mode, out);
@@ -581,16 +594,13 @@ pub fn external_account(m: &Manifests, api: &ApiServer) -> Result<Option<String>
     }
 }
 
-/// At most this many names in a message that lists what the stream holds.
-const FIRST_FEW: usize = 5;
-
 /// `a, b, c` or `a, b, c, d, e and 7 more`.
 fn first_few(names: &[String]) -> String {
-    let shown = names.iter().take(FIRST_FEW).cloned().collect::<Vec<_>>().join(", ");
-    match names.len().saturating_sub(FIRST_FEW) {
-        0 => shown,
-        more => format!("{shown} and {more} more"),
+    let mut s = Sample::default();
+    for n in names {
+        s.push(|| n.clone());
     }
+    s.describe(", ")
 }
 
 /// What an aggregated ClusterRole the account is bound to grants, as far as the stream shows.
@@ -614,6 +624,10 @@ fn rbac_elsewhere(acc: &Account) -> String {
         acc.label()
     )
 }
+
+/// What the account's bindings give it: each bound role once, and the permissions their
+/// summaries are evaluated over (`grants::evaluated`).
+type Held<'a, 'b> = (&'a [BoundRole<'b>], &'a [Perm]);
 
 /// The style of added documents, worked out on first use.
 type LazyStyle<'m> = std::cell::LazyCell<Style, Box<dyn FnOnce() -> Style + 'm>>;
@@ -684,37 +698,33 @@ fn add_role(
     Ok(())
 }
 
-const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
-const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
-
-/// Audit findings. `tightened`: under tighten, the roles it narrowed in this run (their `*`
-/// verbs are not reported again, and tighten reports the minimal set itself).
-/// `aggregated`: the aggregated ClusterRoles the account is bound to (what they grant is a
-/// lower bound).
+/// Audit findings, one set per role (however many rules and bindings it has). `tightened`:
+/// under tighten, the roles it narrowed in this run (their `*` verbs are not reported again,
+/// and tighten reports the minimal set itself). `aggregated`: the aggregated ClusterRoles the
+/// account is bound to (what they grant is a lower bound).
 fn audit(
     facts: &ContextFacts,
     acc: &Account,
-    grants: &[Grant],
+    (bound, universe): Held,
     tightened: Option<&[String]>,
     aggregated: &[String],
     out: &mut RuleOutput,
 ) {
     if !facts.in_cluster_exists {
-        warn_unused(acc, grants, out);
+        warn_unused(acc, bound, out);
         return;
     }
     let rewritten = tightened.unwrap_or_default();
     let account = acc.label();
-    let mut seen = std::collections::HashSet::new();
-    for msg in grants.iter().flat_map(|g| grant_warnings(&account, g, rewritten)) {
-        if seen.insert(msg.clone()) {
+    for r in bound {
+        for msg in role_warnings(&account, r, rewritten, universe) {
             out.notes.push(note(Severity::Warning, msg));
         }
     }
     if tightened.is_some() {
         return;
     }
-    let missing = grants::missing(grants, &minimal(acc));
+    let missing = grants::missing(bound, &minimal(acc), universe);
     if missing.is_empty() {
         out.notes.push(note(Severity::Info, format!("{account}: has every permission of the minimal set")));
     } else if aggregated.is_empty() {
@@ -732,76 +742,69 @@ fn audit(
     }
 }
 
-/// Without a service-account token every grant is unused: one warning per role and binding.
-fn warn_unused(acc: &Account, grants: &[Grant], out: &mut RuleOutput) {
+/// Without a service-account token every grant is unused: one warning per role.
+fn warn_unused(acc: &Account, bound: &[BoundRole], out: &mut RuleOutput) {
     let account = acc.label();
-    let mut seen = std::collections::HashSet::new();
-    for g in grants {
-        if !seen.insert(&g.source) {
-            continue;
-        }
+    for r in bound {
         out.notes.push(note(
             Severity::Warning,
             format!(
                 "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
-                g.source.role, g.source.binding
+                r.key.describe(),
+                r.via()
             ),
         ));
     }
 }
 
-/// What is risky in one grant of the account: `*` verbs (unless tighten `rewritten` its role),
-/// wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC.
-fn grant_warnings(account: &str, g: &Grant, rewritten: &[String]) -> Vec<String> {
+/// What is risky in one role the account is bound to: `*` verbs (unless tighten `rewritten`
+/// it), wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC. At
+/// most one message of each kind, with counts and the first few rules.
+fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &[Perm]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let via = format!("{} (via {})", g.source.role, g.source.binding);
-    let groups = g.rule.api_groups.clone().unwrap_or_default();
-    let resources = g.rule.resources.clone().unwrap_or_default();
-    let scope = g.namespace.as_deref().map_or_else(|| "cluster-wide".to_string(), |n| format!("in namespace {n}"));
-    if g.rule.verbs.iter().any(|v| v == "*") && !rewritten.contains(&g.source.role) {
-        let what = if resources.is_empty() {
-            g.rule.non_resource_urls.clone().unwrap_or_default().join(", ")
-        } else {
-            resources.join(", ")
-        };
-        warnings.push(format!("{account}: {via} grants every verb (`*`) on {what} {scope}"));
+    let role = r.key.describe();
+    let via = format!("{role} (via {})", r.via());
+    let scope = r.scope();
+    let s = &r.summary;
+    let in_rules = |sample: &Sample| match sample.count {
+        1 => format!("on {}", sample.describe("; ")),
+        n => format!("in {n} rules (on {})", sample.describe("; ")),
+    };
+    if s.star_verbs.count > 0 && !rewritten.contains(&role) {
+        warnings.push(format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)));
     }
-    if resources.iter().any(|r| r == "*") || groups.iter().any(|r| r == "*") {
+    if s.wildcards.count > 0 {
         warnings.push(format!("{account}: {via} grants a wildcard resource or API group {scope}"));
     }
     let probe =
-        |res: &str, verb: &str| Perm { group: String::new(), resource: res.into(), verb: verb.into(), namespace: None };
-    if g.namespace.is_none() && (g.allows(&probe("secrets", "get")) || g.allows(&probe("secrets", "list"))) {
+        |verb: &str| Perm { group: String::new(), resource: "secrets".into(), verb: verb.into(), namespace: None };
+    if r.cluster_wide() && (s.allows(&probe("get"), universe) || s.allows(&probe("list"), universe)) {
         warnings.push(format!("{account}: {via} can read Secrets in every namespace"));
     }
-    for v in g.rule.verbs.iter().filter(|v| DANGEROUS_VERBS.contains(&v.as_str())) {
+    for v in &s.dangerous {
         warnings.push(format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"));
     }
-    let rbac_res: Vec<&String> = resources.iter().filter(|r| RBAC_RESOURCES.contains(&r.as_str())).collect();
-    if !rbac_res.is_empty()
-        && g.rule.verbs.iter().any(|v| ["*", "create", "update", "patch", "delete"].contains(&v.as_str()))
-    {
+    if !s.rbac_managed.is_empty() {
         warnings.push(format!(
             "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
-            rbac_res.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            s.rbac_managed.join(", ")
         ));
     }
     warnings
 }
 
-/// Features whose resources the account's grants name explicitly (the chart rendered them): a
-/// cluster-wide feature through a cluster-wide grant, a namespaced one through any grant (a
-/// cluster-wide grant holds in every namespace).
-fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
+/// Features whose resources the account's roles name explicitly (the chart rendered them): a
+/// cluster-wide feature through a cluster-wide binding, a namespaced one through any binding
+/// (a cluster-wide grant holds in every namespace).
+fn features_in_use(bound: &[BoundRole]) -> Vec<&'static minimal_rbac::Feature> {
     FEATURES
         .iter()
         .filter(|f| {
             f.rules.iter().any(|spec| {
                 spec.resources.iter().any(|res| {
-                    grants.iter().any(|g| {
-                        (!f.cluster || g.namespace.is_none())
-                            && g.rule.resources.iter().flatten().any(|r| r == res)
-                            && g.rule.api_groups.iter().flatten().any(|x| x == spec.group)
+                    bound.iter().any(|r| {
+                        (!f.cluster || r.cluster_wide())
+                            && r.summary.named.iter().any(|(g, x)| g == spec.group && x == res)
                     })
                 })
             })
@@ -835,6 +838,7 @@ fn needed_verbs(
 }
 
 /// Rewrites `*` verbs in the roles bound only to the account (after `add` gave it what the
+/// Rewrites `*` verbs in the roles bound only to the account (after `add` gave it what the
 /// minimal set lacks), and reports what it leaves.
 fn tighten(
     m: &Manifests,
@@ -842,18 +846,19 @@ fn tighten(
     acc: &Account,
     objs: &RbacObjects,
     narrowable: &Narrowable,
-    grants: &[Grant],
+    held: Held,
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
-    let features = features_in_use(grants);
+    let features = features_in_use(held.0);
     let (rewritten, left) = narrow_roles(m, objs, narrowable, &features, out)?;
-    audit(facts, acc, grants, Some(&rewritten), &[], out);
+    audit(facts, acc, held, Some(&rewritten), &[], out);
     out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &rewritten, &left)));
     Ok(())
 }
 
 /// Narrows the `*` verbs of each role the account is bound to, except roles also bound to
-/// someone else (a warning). Returns the roles rewritten and the roles that keep `*` verbs.
+/// someone else and aggregated ClusterRoles (a warning each). Returns the roles rewritten and
+/// the roles that keep `*` verbs.
 fn narrow_roles(
     m: &Manifests,
     objs: &RbacObjects,
@@ -864,8 +869,9 @@ fn narrow_roles(
     let mut rewritten: Vec<String> = Vec::new();
     let mut left: Vec<String> = Vec::new();
     for role in &objs.roles {
+        let wildcard = role.summary.star_verbs.count > 0;
         if role.aggregated.is_some() {
-            if has_wildcard_verbs(&role.rules) {
+            if wildcard {
                 out.notes.push(note(
                     Severity::Warning,
                     format!(
@@ -878,24 +884,26 @@ fn narrow_roles(
             continue;
         }
         if let Some(others) = objs.shared.get(&role.key) {
-            if has_wildcard_verbs(&role.rules) {
+            if wildcard {
                 out.notes.push(note(
                     Severity::Warning,
                     format!(
                         "{} has `*` verbs but is also bound to {}: left as it is (narrowing it would change what they may do)",
                         role.key.describe(),
-                        others.join(", ")
+                        others.describe(", ")
                     ),
                 ));
                 left.push(role.key.describe());
             }
             continue;
         }
-        // Every other role with `*` verbs is narrowable (its tree kept by read_roles).
-        let Ok(i) = narrowable.binary_search_by_key(&role.doc, |(doc, _)| *doc) else { continue };
+        // Every other role with `*` verbs is narrowable (listed by read_roles).
+        if narrowable.binary_search(&role.doc).is_err() {
+            continue;
+        }
         // A ClusterRole used through RoleBindings only grants in namespaces.
         let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
-        let (changed, kept) = narrow(m, role, &narrowable[i].1, cluster, features, out)?;
+        let (changed, kept) = narrow(m, role, cluster, features, out)?;
         if changed {
             rewritten.push(role.key.describe());
         }
@@ -907,7 +915,7 @@ fn narrow_roles(
 }
 
 /// What the account holds after tighten: the minimal set, the features in use, the roles
-/// rewritten and the roles left with `*` verbs.
+/// rewritten and the roles left with `*` verbs (the first few of each).
 fn tighten_summary(
     facts: &ContextFacts,
     acc: &Account,
@@ -930,76 +938,116 @@ fn tighten_summary(
         } else {
             format!(", what the features in use need ({})", names.join(", "))
         },
-        if rewritten.is_empty() { String::new() } else { format!("; `*` verbs rewritten in {}", rewritten.join(", ")) },
+        if rewritten.is_empty() { String::new() } else { format!("; `*` verbs rewritten in {}", first_few(rewritten)) },
         if left.is_empty() {
             String::new()
         } else {
-            format!("; `*` verbs left (see the warnings) in {}", left.join(", "))
+            format!("; `*` verbs left (see the warnings) in {}", first_few(left))
         }
     )
 }
 
-/// Narrows one role's `*` verbs: (changed something, left some `*` verbs).
+/// `rule 3` or `rules 1, 2, 3, 4, 5 and 9 more`.
+fn rule_numbers(numbers: &Sample) -> String {
+    match numbers.count {
+        1 => format!("rule {}", numbers.describe(", ")),
+        _ => format!("rules {}", numbers.describe(", ")),
+    }
+}
+
+/// The rules of one role narrowed to the same verbs: one reason for all of them.
+struct Rewrites {
+    verbs: Vec<String>,
+    numbers: Sample,
+    resources: Sample,
+    undocumented: Sample,
+}
+
+/// Narrows one role's `*` verbs: (changed something, left some `*` verbs). Its document is
+/// parsed again here and dropped when done, so one role's tree is alive at a time. What it
+/// rewrites and leaves is reported per role: one reason per set of verbs written, one warning
+/// per reason for leaving rules, each with counts and the first few rules.
 fn narrow(
     m: &Manifests,
     role: &grants::RoleDoc,
-    tree: &crate::yaml::Tree,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
     let doc = role.doc;
+    let tree = m.parse_once(doc)?;
+    let tree = &tree;
     let (Some(root), Some(resource)) = (tree.root(), m.resource_in(tree)) else { return Ok((false, true)) };
     let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
-    let role_rules = RoleRules {
-        m,
-        doc,
-        tree,
-        editor: Editor::new(m.text(doc), tree),
-        label: role.key.describe(),
-        cluster,
-        features,
-    };
-    // `*` rules not rewritten.
-    let mut left = 0usize;
+    let role_rules = RoleRules { m, doc, tree, editor: Editor::new(m.text(doc), tree), cluster, features };
+    let label = role.key.describe();
+    // Rules left, by why: (why, rule numbers).
+    let mut left: Vec<(String, Sample)> = Vec::new();
     let mut edits: Vec<Edit> = Vec::new();
-    let mut reasons = Vec::new();
     let mut intents = Vec::new();
+    let mut groups: Vec<Rewrites> = Vec::new();
     for (i, &rule_node) in tree.items(rules).iter().enumerate() {
-        match role_rules.narrow_rule(i, rule_node, &mut out.notes) {
+        match role_rules.narrow_rule(i, rule_node) {
             Narrowed::NoWildcard => {}
-            Narrowed::Left => left += 1,
-            Narrowed::Rewritten { edit, intent, reason } => {
+            Narrowed::Left(why) => match left.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, numbers)) => numbers.push(|| (i + 1).to_string()),
+                None => {
+                    let mut numbers = Sample::default();
+                    numbers.push(|| (i + 1).to_string());
+                    left.push((why, numbers));
+                }
+            },
+            Narrowed::Rewritten { edit, intent, verbs, resources, undocumented } => {
                 edits.push(edit);
                 intents.push(intent);
-                reasons.push(reason);
+                let g = match groups.iter().position(|g| g.verbs == verbs) {
+                    Some(at) => &mut groups[at],
+                    None => {
+                        groups.push(Rewrites {
+                            verbs,
+                            numbers: Sample::default(),
+                            resources: Sample::default(),
+                            undocumented: Sample::default(),
+                        });
+                        let last = groups.len() - 1;
+                        &mut groups[last]
+                    }
+                };
+                g.numbers.push(|| (i + 1).to_string());
+                g.resources.push(|| resources.join(", "));
+                for u in undocumented {
+                    g.undocumented.push_distinct(u);
+                }
             }
         }
     }
+    for (why, numbers) in &left {
+        out.notes.push(note(Severity::Warning, format!("{label} {}: {why}", rule_numbers(numbers))));
+    }
     if edits.is_empty() {
-        return Ok((false, left > 0));
+        return Ok((false, !left.is_empty()));
     }
     out.changes.push(Change {
         doc,
         resource,
         rule: RuleId::Rbac,
-        reasons,
+        reasons: groups.iter().map(narrowing_reason).collect(),
         edits,
         paths: vec!["rules".into()],
         field: None,
         intents,
     });
-    Ok((true, left > 0))
+    Ok((true, !left.is_empty()))
 }
 
 /// What narrowing did to one rule of a role.
 enum Narrowed {
     /// The rule has no `*` verb.
     NoWildcard,
-    /// Its `*` verbs stay (with a warning saying why).
-    Left,
+    /// Its `*` verbs stay, for this reason.
+    Left(String),
     /// Its `*` verbs are replaced by the documented ones.
-    Rewritten { edit: Edit, intent: Intent, reason: String },
+    Rewritten { edit: Edit, intent: Intent, verbs: Vec<String>, resources: Vec<String>, undocumented: Vec<String> },
 }
 
 /// One role being narrowed: its document, and what decides the verbs its rules need.
@@ -1008,8 +1056,6 @@ struct RoleRules<'a> {
     doc: DocIndex,
     tree: &'a crate::yaml::Tree,
     editor: Editor<'a>,
-    /// The role, as notes name it.
-    label: String,
     /// It grants cluster-wide (bound by a ClusterRoleBinding).
     cluster: bool,
     features: &'a [&'a minimal_rbac::Feature],
@@ -1018,18 +1064,11 @@ struct RoleRules<'a> {
 impl RoleRules<'_> {
     /// Replaces the `*` verbs of rule `i` by what SkyPilot's documented needs give its
     /// resources (all standard verbs for a resource they do not name), or says why it cannot.
-    fn narrow_rule(&self, i: usize, rule_node: NodeId, notes: &mut Vec<Note>) -> Narrowed {
-        let (label, tree) = (&self.label, self.tree);
-        let n = i + 1;
+    fn narrow_rule(&self, i: usize, rule_node: NodeId) -> Narrowed {
+        let tree = self.tree;
         let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
             Ok(r) => r,
-            Err(e) => {
-                notes.push(note(
-                    Severity::Warning,
-                    format!("{label} rule {n} is not a valid rule ({e}): left as it is"),
-                ));
-                return Narrowed::Left;
-            }
+            Err(e) => return Narrowed::Left(format!("not a valid rule ({e}): left as it is")),
         };
         if !rule.verbs.iter().any(|v| v == "*") {
             return Narrowed::NoWildcard;
@@ -1037,28 +1076,16 @@ impl RoleRules<'_> {
         let groups = rule.api_groups.clone().unwrap_or_default();
         let resources = rule.resources.clone().unwrap_or_default();
         if resources.is_empty() {
-            notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs on non-resource URLs left as they are (no documented list)"),
-            ));
-            return Narrowed::Left;
+            return Narrowed::Left("`*` verbs on non-resource URLs left as they are (no documented list)".to_string());
         }
         if groups.iter().any(|g| g == "*")
             || resources.iter().any(|r| r == "*" || r.starts_with("*/") || r.ends_with("/*"))
         {
-            notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)"),
-            ));
-            return Narrowed::Left;
+            return Narrowed::Left("`*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)".to_string());
         }
         let (verbs, undocumented) = self.needed(&groups, &resources);
         let crate::yaml::tree::Lookup::Found { key, value } = tree.lookup(rule_node, "verbs") else {
-            notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs come through a merge key; left as they are"),
-            ));
-            return Narrowed::Left;
+            return Narrowed::Left("`*` verbs come through a merge key; left as they are".to_string());
         };
         // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
         // an anchor, say) is left as written, with the reason.
@@ -1069,18 +1096,14 @@ impl RoleRules<'_> {
                     path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")],
                     value: json!(verbs),
                 },
-                reason: narrowing_reason(n, &resources, &verbs, &undocumented),
+                verbs,
+                resources,
+                undocumented,
             },
-            Err(e) => {
-                notes.push(note(
-                    Severity::Warning,
-                    format!(
-                        "{label} rule {n}: `*` verbs left as they are: {}",
-                        ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }
-                    ),
-                ));
-                Narrowed::Left
-            }
+            Err(e) => Narrowed::Left(format!(
+                "`*` verbs left as they are: {}",
+                ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }
+            )),
         }
     }
 
@@ -1106,16 +1129,17 @@ impl RoleRules<'_> {
     }
 }
 
-/// Why rule `n`'s verbs became `verbs`.
-fn narrowing_reason(n: usize, resources: &[String], verbs: &[String], undocumented: &[String]) -> String {
-    let mut reason = format!("rule {n} ({}): verbs `*` → [{}]", resources.join(", "), verbs.join(", "));
-    if !undocumented.is_empty() {
+/// Why the verbs of a group of rules became `verbs`.
+fn narrowing_reason(g: &Rewrites) -> String {
+    let mut reason =
+        format!("{} ({}): verbs `*` → [{}]", rule_numbers(&g.numbers), g.resources.describe("; "), g.verbs.join(", "));
+    if g.undocumented.count > 0 {
         reason.push_str(&format!(
             "; all standard verbs for {} (not in SkyPilot's documented needs, so nothing is dropped)",
-            undocumented.join(", ")
+            g.undocumented.describe(", ")
         ));
     }
-    if verbs.iter().any(|v| v == "escalate" || v == "bind") {
+    if g.verbs.iter().any(|v| v == "escalate" || v == "bind") {
         reason.push_str(
             "; `escalate` and `bind` kept: SkyPilot creates and binds Roles and ClusterRoles for its workloads (all verbs on all resources of its namespace, a ClusterRole that creates namespaces), which Kubernetes allows only to an account holding `escalate` and `bind` on roles/clusterroles (or every permission it grants)",
         );
