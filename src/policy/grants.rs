@@ -73,8 +73,8 @@ impl Sample {
 /// (a binding refers to its role; it does not copy it). Small whatever the number of rules.
 #[derive(Debug, Clone, Default)]
 pub struct RoleSummary {
-    /// For each permission of `evaluated` (scope aside): some rule allows it.
-    pub allows: Vec<bool>,
+    /// Bit i: some rule allows permission i of `evaluated` (scope aside).
+    pub allows: u128,
     pub rules: usize,
     /// Rules with `*` verbs: what each names (resources, else non-resource URLs).
     pub star_verbs: Sample,
@@ -92,7 +92,8 @@ const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
 const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
 
 /// The permissions whose grant is evaluated (scope aside): the minimal set's, namespaced and
-/// cluster-wide. `Perm::namespace` is None in every one.
+/// cluster-wide, at most 128 (one bit each in `RoleSummary::allows`; a unit test checks the
+/// count). `Perm::namespace` is None in every one.
 pub fn evaluated() -> Vec<Perm> {
     let mut out: Vec<Perm> = Vec::new();
     for p in super::minimal_rbac::perms(super::minimal_rbac::MINIMAL_NAMESPACED, None)
@@ -106,10 +107,15 @@ pub fn evaluated() -> Vec<Perm> {
     out
 }
 
+/// The bit of `p` (scope aside) in `RoleSummary::allows`.
+fn bit(p: &Perm, universe: &[Perm]) -> Option<usize> {
+    universe.iter().take(128).position(|u| u.group == p.group && u.resource == p.resource && u.verb == p.verb)
+}
+
 impl RoleSummary {
     /// Reads `rules` once. `universe` is `evaluated()`.
     pub fn of<'a>(rules: impl IntoIterator<Item = &'a PolicyRule>, universe: &[Perm]) -> RoleSummary {
-        let mut s = RoleSummary { allows: vec![false; universe.len()], ..Default::default() };
+        let mut s = RoleSummary::default();
         for rule in rules {
             s.add(rule, universe);
         }
@@ -119,8 +125,10 @@ impl RoleSummary {
     /// Adds one rule.
     pub fn add(&mut self, rule: &PolicyRule, universe: &[Perm]) {
         self.rules += 1;
-        for (held, p) in self.allows.iter_mut().zip(universe) {
-            *held = *held || rule_allows(rule, &p.group, &p.resource, &p.verb);
+        for (i, p) in universe.iter().enumerate().take(128) {
+            if self.allows & (1 << i) == 0 && rule_allows(rule, &p.group, &p.resource, &p.verb) {
+                self.allows |= 1 << i;
+            }
         }
         let groups = rule.api_groups.as_deref().unwrap_or_default();
         let resources = rule.resources.as_deref().unwrap_or_default();
@@ -164,17 +172,12 @@ impl RoleSummary {
 
     /// Whether some rule allows `p` (scope aside); false for a permission not evaluated.
     pub fn allows(&self, p: &Perm, universe: &[Perm]) -> bool {
-        universe
-            .iter()
-            .position(|u| u.group == p.group && u.resource == p.resource && u.verb == p.verb)
-            .is_some_and(|i| self.allows[i])
+        bit(p, universe).is_some_and(|i| self.allows & (1 << i) != 0)
     }
 
     /// Merges another document of the same role (a stream may hold one twice).
     pub fn merge(&mut self, other: &RoleSummary) {
-        for (a, b) in self.allows.iter_mut().zip(&other.allows) {
-            *a = *a || *b;
-        }
+        self.allows |= other.allows;
         self.rules += other.rules;
         for x in &other.star_verbs.first {
             self.star_verbs.push(|| x.clone());
@@ -307,7 +310,8 @@ impl Binding {
     }
 }
 
-/// A Role or ClusterRole some binding of the account refers to.
+/// A Role or ClusterRole some binding of the account refers to (once per role: a second
+/// document of the same role is merged into the first's summary).
 #[derive(Debug, Clone)]
 pub struct RoleDoc {
     pub doc: DocIndex,
@@ -421,7 +425,7 @@ pub struct RbacObjects {
 /// A role and the account's bindings that refer to it.
 pub struct BoundRole<'a> {
     pub key: &'a RoleKey,
-    pub summary: RoleSummary,
+    pub summary: &'a RoleSummary,
     pub bindings: Vec<&'a Binding>,
     pub aggregated: bool,
 }
@@ -458,10 +462,7 @@ impl RbacObjects {
     /// merged) and the bindings that refer to it: RoleBindings' roles first, then
     /// ClusterRoleBindings', each in stream order.
     pub fn bound_roles(&self) -> Vec<BoundRole<'_>> {
-        let mut by_key: BTreeMap<&RoleKey, Vec<&RoleDoc>> = BTreeMap::new();
-        for r in &self.roles {
-            by_key.entry(&r.key).or_default().push(r);
-        }
+        let by_key: BTreeMap<&RoleKey, &RoleDoc> = self.roles.iter().map(|r| (&r.key, r)).collect();
         let mut out: Vec<BoundRole<'_>> = Vec::new();
         let mut index: BTreeMap<&RoleKey, usize> = BTreeMap::new();
         let ordered = self
@@ -470,18 +471,10 @@ impl RbacObjects {
             .filter(|b| !b.cluster_binding)
             .chain(self.bindings.iter().filter(|b| b.cluster_binding));
         for b in ordered {
-            let Some(docs) = by_key.get(&b.role) else { continue };
+            let Some(doc) = by_key.get(&b.role) else { continue };
             let i = *index.entry(&b.role).or_insert_with(|| {
-                let mut summary = RoleSummary::default();
-                for (n, d) in docs.iter().enumerate() {
-                    if n == 0 {
-                        summary = d.summary.clone();
-                    } else {
-                        summary.merge(&d.summary);
-                    }
-                }
-                let aggregated = docs.iter().any(|d| d.aggregated.is_some());
-                out.push(BoundRole { key: &b.role, summary, bindings: Vec::new(), aggregated });
+                let aggregated = doc.aggregated.is_some();
+                out.push(BoundRole { key: &b.role, summary: &doc.summary, bindings: Vec::new(), aggregated });
                 out.len() - 1
             });
             if let Some(r) = out.get_mut(i) {
@@ -507,7 +500,10 @@ pub fn missing(bound: &[BoundRole<'_>], wanted: &[Perm], universe: &[Perm]) -> V
     };
     wanted
         .iter()
-        .filter(|p| !bound.iter().any(|r| r.summary.allows(p, universe) && r.bindings.iter().any(|b| in_scope(b, p))))
+        .filter(|p| {
+            let Some(i) = bit(p, universe) else { return true };
+            !bound.iter().any(|r| r.summary.allows & (1 << i) != 0 && r.bindings.iter().any(|b| in_scope(b, p)))
+        })
         .cloned()
         .collect()
 }
@@ -604,9 +600,10 @@ mod tests {
             verb: "get".into(),
             namespace: ns.map(str::to_string),
         };
-        let bound = [BoundRole { key: &key, summary: pods.clone(), bindings: vec![&in_a], aggregated: false }];
+        assert!(universe.len() <= 128, "{} evaluated permissions: more than RoleSummary's bits", universe.len());
+        let bound = [BoundRole { key: &key, summary: &pods, bindings: vec![&in_a], aggregated: false }];
         assert_eq!(missing(&bound, &[p(Some("a")), p(Some("b")), p(None)], &universe), [p(Some("b")), p(None)]);
-        let bound = [BoundRole { key: &key, summary: pods, bindings: vec![&in_a, &wide], aggregated: false }];
+        let bound = [BoundRole { key: &key, summary: &pods, bindings: vec![&in_a, &wide], aggregated: false }];
         assert!(missing(&bound, &[p(Some("b")), p(None)], &universe).is_empty());
     }
 }

@@ -140,7 +140,7 @@ fn read_objects(
 
 /// The documents of the roles tighten narrows (`*` verbs, bound to no one but the account), in
 /// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`.
-type Narrowable = Vec<DocIndex>;
+type Narrowable = Vec<(DocIndex, RoleKey)>;
 
 /// A warning for an object that does not deserialize as its kind.
 fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
@@ -212,6 +212,8 @@ fn read_roles(
     notes: &mut Vec<Note>,
 ) -> Result<Narrowable, ManifestError> {
     let mut narrowable = Narrowable::new();
+    // Where each role is in `objs.roles` (a second document of one role is merged).
+    let mut index: std::collections::BTreeMap<RoleKey, usize> = std::collections::BTreeMap::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
     let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
@@ -221,7 +223,28 @@ fn read_roles(
         if bindings.binary_search(&doc).is_ok() {
             continue;
         }
-        let tree = m.parse_once(doc)?;
+        // The rules are summarized one at a time as the parser completes them and never kept
+        // together (a Role of a million rules costs its text, not a tree of it).
+        let mut summary = RoleSummary::of(&[], universe);
+        let mut bad_rule: Option<serde_json::Error> = None;
+        let mut on_rule = |t: &crate::yaml::Tree, id: crate::yaml::NodeId| match serde_json::from_value::<PolicyRule>(
+            t.to_json(id),
+        ) {
+            Ok(rule) => summary.add(&rule, universe),
+            Err(e) => {
+                bad_rule.get_or_insert(e);
+            }
+        };
+        let pruned = m.parse_pruning(doc, "rules", &mut on_rule)?;
+        let tree = match pruned {
+            Some(tree) => tree,
+            // Anchors or aliases: the whole tree, rules included.
+            None => {
+                summary = RoleSummary::of(&[], universe);
+                bad_rule = None;
+                m.parse_once(doc)?
+            }
+        };
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
         let cluster = match r.kind.as_str() {
             "Role" => false,
@@ -231,6 +254,10 @@ fn read_roles(
         let key =
             RoleKey { cluster, namespace: if cluster { None } else { r.namespace.clone() }, name: r.name.clone() };
         if !wanted.contains(&key) {
+            continue;
+        }
+        if let Some(e) = bad_rule {
+            notes.push(bad(&r, e));
             continue;
         }
         let read = if cluster {
@@ -246,17 +273,27 @@ fn read_roles(
         };
         match read {
             Ok((rules, aggregated)) => {
+                // Rules still in the tree (it was parsed whole) are summarized here.
+                for rule in rules.iter().flatten() {
+                    summary.add(rule, universe);
+                }
                 // The written rules of an aggregated ClusterRole mean nothing (see
                 // `resolve_aggregation`) and are never edited.
-                let summary = match aggregated {
-                    Some(_) => RoleSummary::of(&[], universe),
-                    None => RoleSummary::of(rules.iter().flatten(), universe),
-                };
+                let summary = if aggregated.is_some() { RoleSummary::of(&[], universe) } else { summary };
                 if narrowing && aggregated.is_none() && summary.star_verbs.count > 0 && !objs.shared.contains_key(&key)
                 {
-                    narrowable.push(doc);
+                    narrowable.push((doc, key.clone()));
                 }
-                objs.roles.push(RoleDoc { doc, key, summary, aggregated });
+                match index.get(&key).and_then(|&i| objs.roles.get_mut(i)) {
+                    Some(first) => {
+                        first.summary.merge(&summary);
+                        first.aggregated = first.aggregated.take().or(aggregated);
+                    }
+                    None => {
+                        index.insert(key.clone(), objs.roles.len());
+                        objs.roles.push(RoleDoc { doc, key, summary, aggregated });
+                    }
+                }
             }
             Err(e) => notes.push(bad(&r, e)),
         }
@@ -266,8 +303,7 @@ fn read_roles(
     // change the aggregated role too.
     let gathered: Vec<&String> =
         objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
-    narrowable
-        .retain(|doc| !objs.roles.iter().any(|r| r.doc == *doc && r.key.cluster && gathered.contains(&&r.key.name)));
+    narrowable.retain(|(_, key)| !(key.cluster && gathered.contains(&&key.name)));
     Ok(narrowable)
 }
 
@@ -897,18 +933,21 @@ fn narrow_roles(
             }
             continue;
         }
-        // Every other role with `*` verbs is narrowable (listed by read_roles).
-        if narrowable.binary_search(&role.doc).is_err() {
-            continue;
+    }
+    // Every other role with `*` verbs is narrowable (listed by read_roles). A ClusterRole used
+    // through RoleBindings only grants in namespaces.
+    let cluster_bound: std::collections::BTreeSet<&RoleKey> =
+        objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
+    // A role the stream holds twice is named once.
+    let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for (doc, key) in narrowable {
+        let cluster = key.cluster && cluster_bound.contains(key);
+        let (changed, kept) = narrow(m, *doc, key, cluster, features, out)?;
+        if changed && named_rewritten.insert(key) {
+            rewritten.push(key.describe());
         }
-        // A ClusterRole used through RoleBindings only grants in namespaces.
-        let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
-        let (changed, kept) = narrow(m, role, cluster, features, out)?;
-        if changed {
-            rewritten.push(role.key.describe());
-        }
-        if kept {
-            left.push(role.key.describe());
+        if kept && named_left.insert(key) {
+            left.push(key.describe());
         }
     }
     Ok((rewritten, left))
@@ -969,18 +1008,18 @@ struct Rewrites {
 /// per reason for leaving rules, each with counts and the first few rules.
 fn narrow(
     m: &Manifests,
-    role: &grants::RoleDoc,
+    doc: DocIndex,
+    key: &RoleKey,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
-    let doc = role.doc;
     let tree = m.parse_once(doc)?;
     let tree = &tree;
     let (Some(root), Some(resource)) = (tree.root(), m.resource_in(tree)) else { return Ok((false, true)) };
     let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
     let role_rules = RoleRules { m, doc, tree, editor: Editor::new(m.text(doc), tree), cluster, features };
-    let label = role.key.describe();
+    let label = key.describe();
     // Rules left, by why: (why, rule numbers).
     let mut left: Vec<(String, Sample)> = Vec::new();
     let mut edits: Vec<Edit> = Vec::new();
