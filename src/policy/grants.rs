@@ -228,8 +228,8 @@ impl RoleKey {
 #[derive(Debug, Clone)]
 pub struct Binding {
     pub doc: DocIndex,
-    /// `RoleBinding ns/name` or `ClusterRoleBinding name`.
-    pub label: String,
+    /// The binding's own name (`label` says which kind).
+    pub name: String,
     /// The namespace a RoleBinding grants in; None for a ClusterRoleBinding.
     pub namespace: Option<String>,
     pub cluster_binding: bool,
@@ -280,15 +280,20 @@ pub fn match_subjects(subjects: &[Subject], sa_ns: &str, sa_name: &str, binding_
 }
 
 impl Binding {
+    /// `RoleBinding ns/name` or `ClusterRoleBinding name` (worked out when shown, not kept:
+    /// a stream may bind the account many times).
+    pub fn label(&self) -> String {
+        match (self.cluster_binding, &self.namespace) {
+            (true, _) => format!("ClusterRoleBinding {}", self.name),
+            (false, ns) => format!("RoleBinding {}/{}", ns.as_deref().unwrap_or(""), self.name),
+        }
+    }
+
     pub fn from_role_binding(doc: DocIndex, rb: &RoleBinding, namespace: Option<String>) -> Binding {
         let cluster = rb.role_ref.kind != "Role";
         Binding {
             doc,
-            label: format!(
-                "RoleBinding {}/{}",
-                namespace.as_deref().unwrap_or(""),
-                rb.metadata.name.as_deref().unwrap_or("")
-            ),
+            name: rb.metadata.name.clone().unwrap_or_default(),
             role: RoleKey {
                 cluster,
                 namespace: if cluster { None } else { namespace.clone() },
@@ -302,7 +307,7 @@ impl Binding {
     pub fn from_cluster_role_binding(doc: DocIndex, crb: &ClusterRoleBinding) -> Binding {
         Binding {
             doc,
-            label: format!("ClusterRoleBinding {}", crb.metadata.name.as_deref().unwrap_or("")),
+            name: crb.metadata.name.clone().unwrap_or_default(),
             namespace: None,
             cluster_binding: true,
             role: RoleKey { cluster: true, namespace: None, name: crb.role_ref.name.clone() },
@@ -440,7 +445,7 @@ impl BoundRole<'_> {
     pub fn via(&self) -> String {
         let mut s = Sample::default();
         for b in &self.bindings {
-            s.push_distinct(b.label.clone());
+            s.push_distinct(b.label());
         }
         s.describe(", ")
     }
@@ -588,7 +593,7 @@ mod tests {
         let key = RoleKey { cluster: false, namespace: Some("a".into()), name: "r".into() };
         let b = |ns: Option<&str>| Binding {
             doc: DocIndex::new(0),
-            label: String::new(),
+            name: String::new(),
             namespace: ns.map(str::to_string),
             cluster_binding: ns.is_none(),
             role: key.clone(),
