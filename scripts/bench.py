@@ -3,9 +3,9 @@
 `kubectl kustomize` with the equivalent patches (mount the kubeconfig Secret), on streams of
 growing size. Prints a markdown table; medians of several runs (kustomize: one run, it is slow).
 
-usage: scripts/bench.py [--kustomize-max N] [--roles N]   (needs a release build: cargo build --release)
---roles N adds a stream of N small Roles (the RBAC evaluation's memory case) measured with each
---rbac mode, against the budget 3 × input + 20 MB.
+usage: scripts/bench.py [--kustomize-max N] [--roles N] [--rbac-only]   (needs a release build: cargo build --release)
+--roles N adds the RBAC shapes of issue 21 §1 (scripts/gen_stream.py --rbac; N scales them)
+measured with each --rbac mode, against the budget 3 × input + 20 MB. --rbac-only skips the rest.
 Run as root so kustomize can run without network (`unshare -n`), or it waits for a cluster.
 """
 import argparse
@@ -60,13 +60,14 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kustomize-max", type=int, default=6000, help="largest stream kustomize runs on")
     ap.add_argument("--runs", type=int, default=11)
-    ap.add_argument("--roles", type=int, default=100000, help="small Roles in the RBAC stream (0: skip it)")
+    ap.add_argument("--roles", type=int, default=100000, help="scale of the RBAC shapes (0: skip them)")
+    ap.add_argument("--rbac-only", action="store_true", help="measure only the RBAC shapes")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     kubectl = shutil.which("kubectl") or os.path.join(ROOT, ".tools", "kubectl")
     unshare = ["unshare", "-n"] if os.geteuid() == 0 and shutil.which("unshare") else []
-    streams = [("SkyPilot chart alone", os.path.join(ROOT, "examples", "helm3-rendered.yaml"))]
-    for n in (6000, 60000):
+    streams = [] if args.rbac_only else [("SkyPilot chart alone", os.path.join(ROOT, "examples", "helm3-rendered.yaml"))]
+    for n in () if args.rbac_only else (6000, 60000):
         path = os.path.join(tmp, f"stream-{n}.yaml")
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), str(n), path], check=True)
         streams.append((f"{n} resources", path))
@@ -79,7 +80,7 @@ def main():
         rows = []
         cat = measure(["cat"], path, args.runs)
         rows.append(("cat", cat))
-        rows.append(("skyhelm post-render", measure([SKYHELM, "post-render", "--kubeconfig", KUBECONFIG], path, args.runs)))
+        rows.append(("skyhelm post-render", measure([SKYHELM, "post-render", "--skypilot-kubeconfig", KUBECONFIG], path, args.runs)))
         rows.append(("skyhelm diff", measure([SKYHELM, "diff", "--kubeconfig", KUBECONFIG], path, args.runs)))
         rows.append(("skyhelm doctor --manifests", measure([SKYHELM, "doctor", "--kubeconfig", KUBECONFIG, "--manifests", "-"], path, args.runs)))
         kust = None
@@ -95,18 +96,28 @@ def main():
             x_k = f"{wall / kust[0]:.4f}" if kust else "-"
             print(f"| {label} | {size / 1e6:.2f} MB | {name} | {wall * 1000:.1f} | {rss:.1f} | {x_cat} | {x_k} |")
     if args.roles:
-        path = os.path.join(tmp, "roles.yaml")
-        subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), "--roles", str(args.roles), path], check=True)
-        size = os.path.getsize(path)
-        label = f"{args.roles} small Roles"
-        cat = measure(["cat"], path, args.runs)
-        print(f"\nRBAC evaluation, budget 3 × input + 20 MB = {3 * size / 1e6 + 20:.1f} MB\n")
-        print("| stream | size | command | wall (ms) | peak RSS (MB) | × cat |")
-        print("| --- | --- | --- | --- | --- | --- |")
-        print(f"| {label} | {size / 1e6:.2f} MB | cat | {cat[0] * 1000:.1f} | {cat[1]:.1f} | 1.0 |")
-        for mode in ("off", "add", "audit", "tighten"):
-            wall, rss = measure([SKYHELM, "post-render", "--kubeconfig", KUBECONFIG, "--rbac", mode], path, args.runs)
-            print(f"| {label} | {size / 1e6:.2f} MB | skyhelm post-render --rbac {mode} | {wall * 1000:.1f} | {rss:.1f} | {wall / cat[0]:.1f} |")
+        n = args.roles
+        # (shape, N): the issue's cases at scale n = 100,000.
+        shapes = [
+            ("bindings-x-rules", n // 25),
+            ("huge-role", n * 5 // 2),
+            ("many-roles", n // 2),
+            ("other-accounts", n),
+            ("unbound-roles", n),
+        ]
+        print("\nRBAC shapes (scripts/gen_stream.py --rbac SHAPE N), budget 3 × input + 20 MB\n")
+        print("| shape | N | size | --rbac | wall (ms) | peak RSS (MB) | budget (MB) | stderr lines |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for shape, count in shapes:
+            path = os.path.join(tmp, f"{shape}.yaml")
+            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), "--rbac", shape, str(count), path], check=True)
+            size = os.path.getsize(path)
+            for mode in ("off", "add", "audit", "tighten"):
+                cmd = [SKYHELM, "post-render", "--allow-unknown-contexts", "--skypilot-kubeconfig", KUBECONFIG, "--rbac", mode]
+                wall, rss = measure(cmd, path, args.runs)
+                with open(path, "rb") as stdin:
+                    lines = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).stderr.count(b"\n")
+                print(f"| {shape} | {count} | {size / 1e6:.2f} MB | {mode} | {wall * 1000:.0f} | {rss:.1f} | {3 * size / 1e6 + 20:.1f} | {lines} |")
     shutil.rmtree(tmp)
 
 

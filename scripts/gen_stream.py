@@ -5,6 +5,14 @@
 usage: gen_stream.py RESOURCES OUT
        gen_stream.py --roles N OUT   (N small Roles, ~150 bytes each, and the SkyPilot chart:
                                       the RBAC evaluation's memory benchmark)
+       gen_stream.py --rbac SHAPE N OUT   (the SkyPilot chart and an RBAC shape of issue 21 §1,
+                                      bound to the API server's account skypilot/skypilot-api-sa
+                                      unless said otherwise):
+         bindings-x-rules  one Role of N rules bound by N/4 RoleBindings
+         huge-role         one Role of N `*` rules, bound once
+         many-roles        N small Roles, each bound by its own RoleBinding
+         other-accounts    one Role bound to the account and by N RoleBindings to other accounts
+         unbound-roles     N small Roles bound to no one (as --roles)
 """
 import os
 import sys
@@ -87,9 +95,72 @@ def roles(n, out):
         f.write("".join(parts))
 
 
+SUBJECT = """subjects:
+- kind: ServiceAccount
+  name: {sa}
+  namespace: {ns}
+"""
+
+BINDING = """---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: b-{i:06d}
+  namespace: skypilot
+{subjects}roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: {role}
+"""
+
+# Resources the rules name, in turn (core group): documented and undocumented ones.
+RESOURCES = ["pods", "services", "secrets", "configmaps", "events", "endpoints", "pods/exec", "pods/log"]
+
+
+def rule(i, star):
+    verbs = '["*"]' if star else "[get, list, watch]"
+    return f'- apiGroups: [""]\n  resources: [{RESOURCES[i % len(RESOURCES)]}]\n  verbs: {verbs}\n'
+
+
+def role(name, rules):
+    return f"---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: {name}\n  namespace: skypilot\nrules:\n{rules}"
+
+
+def account():
+    return SUBJECT.format(sa="skypilot-api-sa", ns="skypilot")
+
+
+def rbac(shape, n, out):
+    chart = open(os.path.join(ROOT, "examples", "helm3-rendered.yaml")).read()
+    parts = [chart if chart.startswith("---") else "---\n" + chart]
+    if shape == "bindings-x-rules":
+        parts.append(role("big", "".join(rule(i, i % 2 == 0) for i in range(n))))
+        parts.extend(BINDING.format(i=i, subjects=account(), role="big") for i in range(max(1, n // 4)))
+    elif shape == "huge-role":
+        parts.append(role("huge", "".join(rule(i, True) for i in range(n))))
+        parts.append(BINDING.format(i=0, subjects=account(), role="huge"))
+    elif shape == "many-roles":
+        for i in range(n):
+            parts.append(role(f"r-{i:06d}", rule(i, i % 2 == 0)))
+            parts.append(BINDING.format(i=i, subjects=account(), role=f"r-{i:06d}"))
+    elif shape == "other-accounts":
+        parts.append(role("shared", "".join(rule(i, True) for i in range(8))))
+        parts.append(BINDING.format(i=0, subjects=account(), role="shared"))
+        for i in range(1, n + 1):
+            parts.append(BINDING.format(i=i, subjects=SUBJECT.format(sa=f"sa-{i:06d}", ns=f"t-{i % 100}"), role="shared"))
+    elif shape == "unbound-roles":
+        return roles(n, out)
+    else:
+        sys.exit(f"unknown shape {shape}")
+    with open(out, "w") as f:
+        f.write("".join(parts))
+
+
 def main():
     if sys.argv[1] == "--roles":
         return roles(int(sys.argv[2]), sys.argv[3])
+    if sys.argv[1] == "--rbac":
+        return rbac(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     n, out = int(sys.argv[1]), sys.argv[2]
     chart = open(os.path.join(ROOT, "examples", "helm3-rendered.yaml")).read()
     chart_docs = chart.count("\n---\n") + 1

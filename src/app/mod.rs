@@ -338,10 +338,10 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         external_database: false,
         env: contexts::ContextEnv::default(),
     };
-    if let Some(manifests) = &settings.manifests {
-        let bytes = read_input(manifests)?;
+    let manifests = settings.manifests.as_deref().map(read_input).transpose()?;
+    if let Some(bytes) = &manifests {
         let inspected =
-            crate::post_render::deployed_contexts(&bytes, settings.deployment.as_deref(), &settings.container)
+            crate::post_render::deployed_contexts(bytes, settings.deployment.as_deref(), &settings.container)
                 .map_err(Box::new)?;
         input.in_cluster_name = inspected.facts.in_cluster_name;
         input.in_cluster_exists = Some(inspected.facts.in_cluster_exists);
@@ -361,6 +361,11 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     };
     if let Some(live) = settings.live {
         findings.extend(live_findings(&text, &input, live));
+        if let Some(bytes) = &manifests {
+            let said = crate::post_render::external_account(bytes, settings.deployment.as_deref(), &settings.container)
+                .map_err(Box::new)?;
+            findings.extend(said.as_deref().map(crate::live::account_finding));
+        }
         findings.sort_by_key(|f| f.severity);
     }
     let text = match settings.output {

@@ -72,6 +72,12 @@ pub fn contexts_to_check(
     wanted
 }
 
+/// The API server's own account, which doctor --live cannot check: a warning that it must exist
+/// when the manifests do not create it (`message` from `rules::rbac::external_account`).
+pub fn account_finding(message: &str) -> Finding {
+    crate::kubeconfig::doctor::finding(Severity::Warning, "live-account", "manifests", message)
+}
+
 pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
     let subject = format!("context {context}");
     let f = |severity, check, message: String| crate::kubeconfig::doctor::finding(severity, check, &subject, message);

@@ -287,6 +287,19 @@ fn prove_added(doc: DocIndex, added: &AddedDoc, limits: &Limits) -> Result<(), P
     Ok(())
 }
 
+/// For `doctor --live --manifests`: what to say about the API server's ServiceAccount when the
+/// manifests do not create it (it must exist; see `rbac::external_account`).
+pub fn external_account(
+    input: &[u8],
+    deployment: Option<&str>,
+    container: &str,
+) -> Result<Option<String>, PostRenderError> {
+    let text = stream::decode(input)?;
+    let m = Manifests::new(text, Limits::default(), None);
+    let api = ApiServer::locate(&m, deployment, container)?;
+    Ok(rbac::external_account(&m, &api)?)
+}
+
 /// Reads what rendered manifests say about contexts (for `doctor --manifests`).
 pub fn deployed_contexts(
     input: &[u8],

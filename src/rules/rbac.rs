@@ -1,13 +1,12 @@
 //! RBAC for the API server's service account: add what the minimal set lacks, audit what the
 //! stream grants, or tighten wildcard rules bound only to that account (data in `crate::policy`).
 
-use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::{Value, json};
 
 use crate::policy::contexts::ContextFacts;
-use crate::policy::grants::{self, Binding, Grant, RbacObjects, RoleDoc, RoleKey};
+use crate::policy::grants::{self, Binding, BoundRole, RbacObjects, RoleDoc, RoleKey, RoleSummary, Sample};
 use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
 use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Severity};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
@@ -33,7 +32,8 @@ pub const IN_CLUSTER_NAMESPACE_ENV: &str = "SKYPILOT_IN_CLUSTER_NAMESPACE";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum RbacMode {
-    /// Add a ServiceAccount, Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing.
+    /// Add a Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing (never a
+    /// ServiceAccount: when nothing creates it, a note says it must exist).
     #[default]
     Add,
     /// Change nothing; report excess and missing grants.
@@ -130,7 +130,8 @@ fn account(m: &Manifests, api: &ApiServer, notes: &mut Vec<Note>) -> Result<Opti
 /// the bindings (documents that contain `Binding`), then only the roles they refer to
 /// (documents that contain one of those names, found in one pass over the stream): a stream of
 /// many Roles that bind nothing to the account costs a substring search, not a parse each.
-/// With `narrowing` (tighten), the trees of the roles tighten rewrites are kept (see `Narrowable`).
+/// Each role is summarized once (`RoleSummary`), however many bindings refer to it. With
+/// `narrowing` (tighten), the roles tighten rewrites are listed (see `Narrowable`).
 fn read_objects(
     m: &Manifests,
     acc: &Account,
@@ -138,20 +139,17 @@ fn read_objects(
     notes: &mut Vec<Note>,
 ) -> Result<(RbacObjects, Narrowable), ManifestError> {
     let mut objs = RbacObjects::default();
+    let universe = grants::evaluated();
     let bindings = read_bindings(m, acc, &mut objs, notes)?;
     let wanted = objs.wanted_roles();
     objs.shared.retain(|k, _| wanted.contains(k));
-    let narrowable = read_roles(m, &wanted, &bindings, narrowing, &mut objs, notes)?;
+    let narrowable = read_roles(m, &wanted, &bindings, narrowing, &universe, &mut objs, notes)?;
     Ok((objs, narrowable))
 }
 
-/// The parsed documents of the roles tighten narrows (`*` verbs, bound to no one but the
-/// account), in stream order: read once by `read_roles`, edited by `narrow`.
-type Narrowable = Vec<(DocIndex, crate::yaml::Tree)>;
-
-fn has_wildcard_verbs(rules: &[PolicyRule]) -> bool {
-    rules.iter().any(|r| r.verbs.iter().any(|v| v == "*"))
-}
+/// The documents of the roles tighten narrows (`*` verbs, bound to no one but the account), in
+/// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`.
+type Narrowable = Vec<(DocIndex, RoleKey)>;
 
 /// A warning for an object that does not deserialize as its kind.
 fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
@@ -198,7 +196,10 @@ fn read_bindings(
             binding.namespace.as_deref(),
         );
         if !sm.others.is_empty() {
-            objs.shared.entry(binding.role.clone()).or_default().extend(sm.others);
+            let shared = objs.shared.entry(binding.role.clone()).or_default();
+            for other in sm.others {
+                shared.push_distinct(other);
+            }
         }
         if sm.binds_account {
             objs.bindings.push(binding);
@@ -215,10 +216,13 @@ fn read_roles(
     wanted: &std::collections::BTreeSet<RoleKey>,
     bindings: &[DocIndex],
     narrowing: bool,
+    universe: &[Perm],
     objs: &mut RbacObjects,
     notes: &mut Vec<Note>,
 ) -> Result<Narrowable, ManifestError> {
     let mut narrowable = Narrowable::new();
+    // Where each role is in `objs.roles` (a second document of one role is merged).
+    let mut index: std::collections::BTreeMap<RoleKey, usize> = std::collections::BTreeMap::new();
     // An empty roleRef name matches no role (and as a needle it would match every document).
     let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
@@ -228,7 +232,28 @@ fn read_roles(
         if bindings.binary_search(&doc).is_ok() {
             continue;
         }
-        let tree = m.parse_once(doc)?;
+        // The rules are summarized one at a time as the parser completes them and never kept
+        // together (a Role of a million rules costs its text, not a tree of it).
+        let mut summary = RoleSummary::of(&[], universe);
+        let mut bad_rule: Option<serde_json::Error> = None;
+        let mut on_rule = |t: &crate::yaml::Tree, id: crate::yaml::NodeId| match serde_json::from_value::<PolicyRule>(
+            t.to_json(id),
+        ) {
+            Ok(rule) => summary.add(&rule, universe),
+            Err(e) => {
+                bad_rule.get_or_insert(e);
+            }
+        };
+        let pruned = m.parse_pruning(doc, "rules", &mut on_rule)?;
+        let tree = match pruned {
+            Some(tree) => tree,
+            // Anchors or aliases: the whole tree, rules included.
+            None => {
+                summary = RoleSummary::of(&[], universe);
+                bad_rule = None;
+                m.parse_once(doc)?
+            }
+        };
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
         let cluster = match r.kind.as_str() {
             "Role" => false,
@@ -240,23 +265,122 @@ fn read_roles(
         if !wanted.contains(&key) {
             continue;
         }
-        let rules = if cluster {
-            serde_json::from_value::<ClusterRole>(tree.to_json(root)).map(|c| c.rules)
+        if let Some(e) = bad_rule {
+            notes.push(bad(&r, e));
+            continue;
+        }
+        let read = if cluster {
+            serde_json::from_value::<ClusterRole>(tree.to_json(root)).map(|c| {
+                let aggregated = c.aggregation_rule.map(|a| grants::Aggregation {
+                    selectors: a.cluster_role_selectors.unwrap_or_default(),
+                    from: Vec::new(),
+                });
+                (c.rules, aggregated)
+            })
         } else {
-            serde_json::from_value::<Role>(tree.to_json(root)).map(|c| c.rules)
+            serde_json::from_value::<Role>(tree.to_json(root)).map(|c| (c.rules, None))
         };
-        match rules {
-            Ok(rules) => {
-                let rules = rules.unwrap_or_default();
-                if narrowing && has_wildcard_verbs(&rules) && !objs.shared.contains_key(&key) {
-                    narrowable.push((doc, tree));
+        match read {
+            Ok((rules, aggregated)) => {
+                // Rules still in the tree (it was parsed whole) are summarized here.
+                for rule in rules.iter().flatten() {
+                    summary.add(rule, universe);
                 }
-                objs.roles.push(RoleDoc { doc, key, rules });
+                // The written rules of an aggregated ClusterRole mean nothing (see
+                // `resolve_aggregation`) and are never edited.
+                let summary = if aggregated.is_some() { RoleSummary::of(&[], universe) } else { summary };
+                if narrowing && aggregated.is_none() && summary.star_verbs.count > 0 && !objs.shared.contains_key(&key)
+                {
+                    narrowable.push((doc, key.clone()));
+                }
+                match index.get(&key).and_then(|&i| objs.roles.get_mut(i)) {
+                    Some(first) => {
+                        first.summary.merge(&summary);
+                        first.aggregated = first.aggregated.take().or(aggregated);
+                    }
+                    None => {
+                        index.insert(key.clone(), objs.roles.len());
+                        objs.roles.push(RoleDoc { doc, key, summary, aggregated });
+                    }
+                }
             }
             Err(e) => notes.push(bad(&r, e)),
         }
     }
+    resolve_aggregation(m, objs, universe, notes)?;
+    // A ClusterRole some aggregated one gathers is judged as written: narrowing it would
+    // change the aggregated role too.
+    let gathered: Vec<&String> =
+        objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
+    narrowable.retain(|(_, key)| !(key.cluster && gathered.contains(&&key.name)));
     Ok(narrowable)
+}
+
+/// Gives each aggregated ClusterRole in `objs.roles` the rules Kubernetes gives it: the union of
+/// the ClusterRoles in the stream its selectors match (nested aggregation included), never its
+/// written rules. One pass over the stream's ClusterRoles keeps only those some selector
+/// matches; another pass only when a kept one is aggregated by selectors not yet seen.
+fn resolve_aggregation(
+    m: &Manifests,
+    objs: &mut RbacObjects,
+    universe: &[Perm],
+    notes: &mut Vec<Note>,
+) -> Result<(), ManifestError> {
+    let mut selectors: Vec<LabelSelector> = Vec::new();
+    for a in objs.roles.iter().filter_map(|r| r.aggregated.as_ref()) {
+        for s in &a.selectors {
+            if !selectors.contains(s) {
+                selectors.push(s.clone());
+            }
+        }
+    }
+    if objs.roles.iter().all(|r| r.aggregated.is_none()) {
+        return Ok(());
+    }
+    let mut kept: Vec<grants::ClusterRoleFacts> = Vec::new();
+    let mut scanned = 0;
+    while scanned < selectors.len() {
+        scanned = selectors.len();
+        kept.clear();
+        for doc in m.containing("ClusterRole") {
+            let tree = m.parse_once(doc)?;
+            let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
+            if r.kind != "ClusterRole" {
+                continue;
+            }
+            let c = match serde_json::from_value::<ClusterRole>(tree.to_json(root)) {
+                Ok(c) => c,
+                Err(e) => {
+                    notes.push(bad(&r, e));
+                    continue;
+                }
+            };
+            let labels = c.metadata.labels.unwrap_or_default();
+            if !selectors.iter().any(|s| grants::selector_matches(s, &labels)) {
+                continue;
+            }
+            let own = c.aggregation_rule.map(|a| a.cluster_role_selectors.unwrap_or_default());
+            for s in own.iter().flatten() {
+                if !selectors.contains(s) {
+                    selectors.push(s.clone());
+                }
+            }
+            kept.push(grants::ClusterRoleFacts {
+                name: r.name,
+                labels,
+                rules: c.rules.unwrap_or_default(),
+                selectors: own,
+            });
+        }
+    }
+    for role in &mut objs.roles {
+        if let Some(a) = &mut role.aggregated {
+            let (rules, from) = grants::aggregate(&role.key.name, &a.selectors, &kept);
+            role.summary = RoleSummary::of(&rules, universe);
+            a.from = from;
+        }
+    }
+    Ok(())
 }
 
 /// The minimal permissions, in the in-cluster namespace and cluster-wide.
@@ -327,29 +451,43 @@ fn id(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> Res
 
 const RBAC_V1: &str = "rbac.authorization.k8s.io/v1";
 
-/// Kubernetes object names are at most 253 characters: longer names keep their start and get
-/// a hash of the whole name.
-fn object_name(name: String) -> String {
-    if name.len() <= 253 {
+/// Kubernetes object names are at most 253 characters.
+const MAX_NAME: usize = 253;
+
+/// The name of an added object that is shared beyond the API server's namespace (the
+/// cluster-scoped ClusterRole and ClusterRoleBinding; the Role and RoleBinding when they live
+/// in another namespace): `skyhelm:<namespace>:<deployment>`, in the style of Kubernetes' own
+/// `system:` roles. Namespace and Deployment names cannot contain `:` (DNS labels and
+/// subdomains), so the first `:` after the prefix ends the namespace and the name is injective:
+/// `a-b`/`c` and `a`/`b-c` no longer share one. A name that would be longer than 253
+/// characters, or a part that contains `:` (no valid object has one), becomes
+/// `skyhelm:<readable start>::<hash>` (three colons, which the first form never has; the hash
+/// is 128 bits of SHA-256 over both parts).
+pub fn shared_name(namespace: &str, deployment: &str) -> String {
+    let name = format!("skyhelm:{namespace}:{deployment}");
+    if name.len() <= MAX_NAME && !namespace.contains(':') && !deployment.contains(':') {
         return name;
     }
-    let mut cut = 240;
-    while !name.is_char_boundary(cut) {
+    let hash = crate::post_render::sha256_hex(format!("{}:{namespace}:{deployment}", namespace.len()).as_bytes());
+    let readable: String = format!("{namespace}-{deployment}").chars().filter(|c| *c != ':').collect();
+    // "skyhelm:" + start + "::" + 32 hex characters.
+    let mut cut = MAX_NAME - 8 - 2 - 32;
+    cut = cut.min(readable.len());
+    while !readable.is_char_boundary(cut) {
         cut -= 1;
     }
-    let hash = crate::post_render::sha256_hex(name.as_bytes());
-    format!("{}-{}", name[..cut].trim_end_matches(['-', '.']), &hash[..12])
+    format!("skyhelm:{}::{}", &readable[..cut], &hash[..32])
 }
 
-/// Names of what `add` writes: `<deployment>-skyhelm` for the Role and RoleBinding (prefixed
-/// with the API server's namespace when they live in another one), and
-/// `<namespace>-<deployment>-skyhelm` for the cluster-scoped ClusterRole and
-/// ClusterRoleBinding, so two environments in one cluster never share one.
+/// Names of what `add` writes: the Role and RoleBinding are `<deployment>-skyhelm` in the
+/// API server's own namespace (names of Deployments are unique there), else `shared_name`;
+/// the ClusterRole and ClusterRoleBinding are `shared_name`, so two API servers in one cluster
+/// never share one.
 fn added_names(api: &ApiServer, acc: &Account) -> (String, String) {
+    let shared = shared_name(&acc.namespace, &api.resource.name);
     let base = format!("{}-skyhelm", api.resource.name);
-    let scoped = format!("{}-{base}", acc.namespace);
-    let namespaced = if acc.in_cluster_ns == acc.namespace { base } else { scoped.clone() };
-    (object_name(namespaced), object_name(scoped))
+    let namespaced = if acc.in_cluster_ns == acc.namespace && base.len() <= MAX_NAME { base } else { shared.clone() };
+    (namespaced, shared)
 }
 
 pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode) -> Result<RuleOutput, RuleError> {
@@ -371,37 +509,54 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         }
         return Err(RbacError::NoNamespace { at: m.doc_ref(api.doc, None), mode: mode.name() }.into());
     };
+    if let Some(missing) = account_must_exist(m, &acc)? {
+        out.notes.push(note(Severity::Info, missing));
+    }
     let (objs, narrowable) = read_objects(m, &acc, mode == RbacMode::Tighten, &mut out.notes)?;
-    let grants = objs.grants();
+    let universe = grants::evaluated();
+    let bound = objs.bound_roles();
+    let binds = !objs.bindings.is_empty();
+    let aggregated: Vec<String> =
+        objs.roles.iter().filter(|r| r.aggregated.is_some()).map(|r| r.key.describe()).collect();
+    for role in &objs.roles {
+        if let Some(a) = &role.aggregated {
+            out.notes.push(note(Severity::Info, aggregation_note(&role.key, a)));
+        }
+    }
     match mode {
-        RbacMode::Add => add(m, api, facts, &acc, &grants, mode, &mut out)?,
-        RbacMode::Audit => audit(facts, &acc, &grants, None, &mut out),
+        RbacMode::Add => add(m, api, facts, &acc, (&bound, &universe), binds, mode, &mut out)?,
+        RbacMode::Audit => audit(facts, &acc, (&bound, &universe), None, &aggregated, &mut out),
         RbacMode::Tighten => {
-            add(m, api, facts, &acc, &grants, mode, &mut out)?;
-            tighten(m, facts, &acc, &objs, &narrowable, &grants, &mut out)?;
+            add(m, api, facts, &acc, (&bound, &universe), binds, mode, &mut out)?;
+            tighten(m, facts, &acc, &objs, &narrowable, (&bound, &universe), &mut out)?;
         }
         RbacMode::Off => {}
     }
     Ok(out)
 }
 
-/// Adds what the minimal set needs and the stream does not grant the account: its
-/// ServiceAccount when nothing creates it, then a Role and RoleBinding for the namespaced part
-/// and a ClusterRole and ClusterRoleBinding for the cluster-wide part.
+/// Adds what the minimal set needs and the stream does not grant the account: a Role and
+/// RoleBinding for the namespaced part and a ClusterRole and ClusterRoleBinding for the
+/// cluster-wide part. Never a ServiceAccount (see `account_must_exist`). `binds_account`: some
+/// binding in the stream binds the account; when none does, the chart expects RBAC to be
+/// managed elsewhere, and a warning says so.
+#[allow(clippy::too_many_arguments)]
 fn add(
     m: &Manifests,
     api: &ApiServer,
     facts: &ContextFacts,
     acc: &Account,
-    grants: &[Grant],
+    (bound, universe): Held,
+    binds_account: bool,
     mode: RbacMode,
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     if !facts.in_cluster_exists {
         return Ok(());
     }
-    let missing_ns = grants::missing(grants, &minimal_rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)));
-    let missing_cl = grants::missing(grants, &minimal_rbac::perms(MINIMAL_CLUSTER, None));
+    let missing_ns =
+        grants::missing(bound, &minimal_rbac::perms(MINIMAL_NAMESPACED, Some(&acc.in_cluster_ns)), universe);
+    let missing_cl = grants::missing(bound, &minimal_rbac::perms(MINIMAL_CLUSTER, None), universe);
     let complete = missing_ns.is_empty() && missing_cl.is_empty();
     if acc.name == "default" {
         return default_account(m, api, acc, complete, mode, out);
@@ -412,7 +567,9 @@ fn add(
         helm4: !m.containing(FILENAME_ANNOTATION).is_empty(),
         layout: Editor::new(m.text(api.doc), tree).layout(),
     }));
-    add_service_account(m, acc, &style, out)?;
+    if !binds_account {
+        out.notes.push(note(Severity::Warning, rbac_elsewhere(acc)));
+    }
     if complete {
         return Ok(());
     }
@@ -456,29 +613,69 @@ fn default_account(
     .into())
 }
 
+/// What to say when nothing in the stream creates the account the Deployment runs as: it must
+/// exist before the pod can start. skyhelm never creates it: under Helm 3 a chart hook that
+/// creates it is not in the stream (Helm 3 passes no hook objects to a post-renderer; Helm 4
+/// does, and a hook object counts), and an account made by Terraform or for IRSA / Workload
+/// Identity must not become Helm's. None for `default` (every namespace has it).
+fn account_must_exist(m: &Manifests, acc: &Account) -> Result<Option<String>, ManifestError> {
+    if acc.name == "default"
+        || m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_some()
+    {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "{} must exist: the API server runs as it and nothing in the stream creates it (upstream chart: rbac.create: false expects an external account; a chart hook that creates it is not shown to post-renderers by Helm 3). skyhelm never creates a ServiceAccount",
+        acc.label()
+    )))
+}
+
+/// For `doctor --manifests`: what `account_must_exist` says about the API server's account
+/// (None when the stream creates it, it is `default`, or no namespace is known).
+pub fn external_account(m: &Manifests, api: &ApiServer) -> Result<Option<String>, ManifestError> {
+    match account(m, api)? {
+        Some(acc) => account_must_exist(m, &acc),
+        None => Ok(None),
+    }
+}
+
+/// `a, b, c` or `a, b, c, d, e and 7 more`.
+fn first_few(names: &[String]) -> String {
+    let mut s = Sample::default();
+    for n in names {
+        s.push(|| n.clone());
+    }
+    s.describe(", ")
+}
+
+/// What an aggregated ClusterRole the account is bound to grants, as far as the stream shows.
+fn aggregation_note(key: &RoleKey, a: &grants::Aggregation) -> String {
+    let matched = if a.from.is_empty() {
+        "none of the stream's ClusterRoles match them".to_string()
+    } else {
+        format!("the stream's ClusterRoles that match them ({}) grant", first_few(&a.from))
+    };
+    format!(
+        "{} has an aggregationRule: Kubernetes replaces its rules with those of the ClusterRoles its selectors match, so skyhelm never edits them and counts instead what {matched}; ClusterRoles outside the stream may add more, so it grants at least that",
+        key.describe()
+    )
+}
+
+/// The warning when no binding in the stream binds the account (the chart's `rbac.create:
+/// false`): RBAC is expected to be managed elsewhere.
+fn rbac_elsewhere(acc: &Account) -> String {
+    format!(
+        "{}: nothing in the stream binds it a role, so the chart expects its RBAC to be managed elsewhere (upstream chart: rbac.create: false) or makes it in hooks, which Helm 3 does not pass to post-renderers; skyhelm adds the minimal set. Where RBAC is managed elsewhere, use --rbac audit to check it instead (--strict makes this an error)",
+        acc.label()
+    )
+}
+
+/// What the account's bindings give it: each bound role once, and the permissions their
+/// summaries are evaluated over (`grants::evaluated`).
+type Held<'a, 'b> = (&'a [BoundRole<'b>], &'a [Perm]);
+
 /// The style of added documents, worked out on first use.
 type LazyStyle<'m> = std::cell::LazyCell<Style, Box<dyn FnOnce() -> Style + 'm>>;
-
-/// Adds the account's ServiceAccount when nothing in the stream creates it.
-fn add_service_account(m: &Manifests, acc: &Account, style: &LazyStyle, out: &mut RuleOutput) -> Result<(), RuleError> {
-    if m.find("ServiceAccount", &acc.name, InNamespace::Exactly(Some(&acc.namespace)))?.is_some() {
-        return Ok(());
-    }
-    let sa = ServiceAccount { metadata: metadata(&acc.name, Some(&acc.namespace), style), ..Default::default() };
-    let (value, text) = document(&sa, "v1", "ServiceAccount", style);
-    out.added.push(AddedDoc {
-        rule: RuleId::Rbac,
-        resource: id("v1", "ServiceAccount", Some(&acc.namespace), &acc.name),
-        value,
-        text,
-        reasons: vec![format!(
-            "ServiceAccount `{}` added: the Deployment runs as it and nothing in the stream creates it",
-            acc.name
-        )],
-        paths: vec!["metadata".into()],
-    });
-    Ok(())
-}
 
 /// Adds a role granting `perms` (a ClusterRole when `cluster`) and its binding to the account,
 /// unless a role or binding of that name is already in the stream (then a warning).
@@ -546,106 +743,113 @@ fn add_role(
     Ok(())
 }
 
-const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
-const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
-
-/// Audit findings. `tightened`: under tighten, the roles it narrowed in this run (their `*`
-/// verbs are not reported again, and tighten reports the minimal set itself).
-fn audit(facts: &ContextFacts, acc: &Account, grants: &[Grant], tightened: Option<&[String]>, out: &mut RuleOutput) {
+/// Audit findings, one set per role (however many rules and bindings it has). `tightened`:
+/// under tighten, the roles it narrowed in this run (their `*` verbs are not reported again,
+/// and tighten reports the minimal set itself). `aggregated`: the aggregated ClusterRoles the
+/// account is bound to (what they grant is a lower bound).
+fn audit(
+    facts: &ContextFacts,
+    acc: &Account,
+    (bound, universe): Held,
+    tightened: Option<&[String]>,
+    aggregated: &[String],
+    out: &mut RuleOutput,
+) {
     if !facts.in_cluster_exists {
-        warn_unused(acc, grants, out);
+        warn_unused(acc, bound, out);
         return;
     }
     let rewritten = tightened.unwrap_or_default();
     let account = acc.label();
-    let mut seen = std::collections::HashSet::new();
-    for msg in grants.iter().flat_map(|g| grant_warnings(&account, g, rewritten)) {
-        if seen.insert(msg.clone()) {
+    for r in bound {
+        for msg in role_warnings(&account, r, rewritten, universe) {
             out.notes.push(note(Severity::Warning, msg));
         }
     }
     if tightened.is_some() {
         return;
     }
-    let missing = grants::missing(grants, &minimal(acc));
+    let missing = grants::missing(bound, &minimal(acc), universe);
     if missing.is_empty() {
         out.notes.push(note(Severity::Info, format!("{account}: has every permission of the minimal set")));
-    } else {
+    } else if aggregated.is_empty() {
         out.notes
             .push(note(Severity::Warning, format!("{account}: lacks part of the minimal set: {}", describe(&missing))));
-    }
-}
-
-/// Without a service-account token every grant is unused: one warning per role and binding.
-fn warn_unused(acc: &Account, grants: &[Grant], out: &mut RuleOutput) {
-    let account = acc.label();
-    let mut seen = std::collections::HashSet::new();
-    for g in grants {
-        if !seen.insert(&g.source) {
-            continue;
-        }
+    } else {
         out.notes.push(note(
             Severity::Warning,
             format!(
-                "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
-                g.source.role, g.source.binding
+                "{account}: lacks part of the minimal set as far as the stream shows (the aggregated {} may get more from ClusterRoles outside the stream): {}",
+                first_few(aggregated),
+                describe(&missing)
             ),
         ));
     }
 }
 
-/// What is risky in one grant of the account: `*` verbs (unless tighten `rewritten` its role),
-/// wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC.
-fn grant_warnings(account: &str, g: &Grant, rewritten: &[String]) -> Vec<String> {
-    let mut warnings = Vec::new();
-    let via = format!("{} (via {})", g.source.role, g.source.binding);
-    let groups = g.rule.api_groups.clone().unwrap_or_default();
-    let resources = g.rule.resources.clone().unwrap_or_default();
-    let scope = g.namespace.as_deref().map_or_else(|| "cluster-wide".to_string(), |n| format!("in namespace {n}"));
-    if g.rule.verbs.iter().any(|v| v == "*") && !rewritten.contains(&g.source.role) {
-        let what = if resources.is_empty() {
-            g.rule.non_resource_urls.clone().unwrap_or_default().join(", ")
-        } else {
-            resources.join(", ")
-        };
-        warnings.push(format!("{account}: {via} grants every verb (`*`) on {what} {scope}"));
+/// Without a service-account token every grant is unused: one warning per role.
+fn warn_unused(acc: &Account, bound: &[BoundRole], out: &mut RuleOutput) {
+    let account = acc.label();
+    for r in bound {
+        out.notes.push(note(
+            Severity::Warning,
+            format!(
+                "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
+                r.key.describe(),
+                r.via()
+            ),
+        ));
     }
-    if resources.iter().any(|r| r == "*") || groups.iter().any(|r| r == "*") {
+}
+
+/// What is risky in one role the account is bound to: `*` verbs (unless tighten `rewritten`
+/// it), wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC. At
+/// most one message of each kind, with counts and the first few rules.
+fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &[Perm]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let role = r.key.describe();
+    let via = format!("{role} (via {})", r.via());
+    let scope = r.scope();
+    let s = &r.summary;
+    let in_rules = |sample: &Sample| match sample.count {
+        1 => format!("on {}", sample.describe("; ")),
+        n => format!("in {n} rules (on {})", sample.describe("; ")),
+    };
+    if s.star_verbs.count > 0 && !rewritten.contains(&role) {
+        warnings.push(format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)));
+    }
+    if s.wildcards.count > 0 {
         warnings.push(format!("{account}: {via} grants a wildcard resource or API group {scope}"));
     }
     let probe =
-        |res: &str, verb: &str| Perm { group: String::new(), resource: res.into(), verb: verb.into(), namespace: None };
-    if g.namespace.is_none() && (g.allows(&probe("secrets", "get")) || g.allows(&probe("secrets", "list"))) {
+        |verb: &str| Perm { group: String::new(), resource: "secrets".into(), verb: verb.into(), namespace: None };
+    if r.cluster_wide() && (s.allows(&probe("get"), universe) || s.allows(&probe("list"), universe)) {
         warnings.push(format!("{account}: {via} can read Secrets in every namespace"));
     }
-    for v in g.rule.verbs.iter().filter(|v| DANGEROUS_VERBS.contains(&v.as_str())) {
+    for v in &s.dangerous {
         warnings.push(format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"));
     }
-    let rbac_res: Vec<&String> = resources.iter().filter(|r| RBAC_RESOURCES.contains(&r.as_str())).collect();
-    if !rbac_res.is_empty()
-        && g.rule.verbs.iter().any(|v| ["*", "create", "update", "patch", "delete"].contains(&v.as_str()))
-    {
+    if !s.rbac_managed.is_empty() {
         warnings.push(format!(
             "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
-            rbac_res.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            s.rbac_managed.join(", ")
         ));
     }
     warnings
 }
 
-/// Features whose resources the account's grants name explicitly (the chart rendered them): a
-/// cluster-wide feature through a cluster-wide grant, a namespaced one through any grant (a
-/// cluster-wide grant holds in every namespace).
-fn features_in_use(grants: &[Grant]) -> Vec<&'static minimal_rbac::Feature> {
+/// Features whose resources the account's roles name explicitly (the chart rendered them): a
+/// cluster-wide feature through a cluster-wide binding, a namespaced one through any binding
+/// (a cluster-wide grant holds in every namespace).
+fn features_in_use(bound: &[BoundRole]) -> Vec<&'static minimal_rbac::Feature> {
     FEATURES
         .iter()
         .filter(|f| {
             f.rules.iter().any(|spec| {
                 spec.resources.iter().any(|res| {
-                    grants.iter().any(|g| {
-                        (!f.cluster || g.namespace.is_none())
-                            && g.rule.resources.iter().flatten().any(|r| r == res)
-                            && g.rule.api_groups.iter().flatten().any(|x| x == spec.group)
+                    bound.iter().any(|r| {
+                        (!f.cluster || r.cluster_wide())
+                            && r.summary.named.iter().any(|(g, x)| g == spec.group && x == res)
                     })
                 })
             })
@@ -679,6 +883,7 @@ fn needed_verbs(
 }
 
 /// Rewrites `*` verbs in the roles bound only to the account (after `add` gave it what the
+/// Rewrites `*` verbs in the roles bound only to the account (after `add` gave it what the
 /// minimal set lacks), and reports what it leaves.
 fn tighten(
     m: &Manifests,
@@ -686,18 +891,19 @@ fn tighten(
     acc: &Account,
     objs: &RbacObjects,
     narrowable: &Narrowable,
-    grants: &[Grant],
+    held: Held,
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
-    let features = features_in_use(grants);
+    let features = features_in_use(held.0);
     let (rewritten, left) = narrow_roles(m, objs, narrowable, &features, out)?;
-    audit(facts, acc, grants, Some(&rewritten), out);
+    audit(facts, acc, held, Some(&rewritten), &[], out);
     out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &rewritten, &left)));
     Ok(())
 }
 
 /// Narrows the `*` verbs of each role the account is bound to, except roles also bound to
-/// someone else (a warning). Returns the roles rewritten and the roles that keep `*` verbs.
+/// someone else and aggregated ClusterRoles (a warning each). Returns the roles rewritten and
+/// the roles that keep `*` verbs.
 fn narrow_roles(
     m: &Manifests,
     objs: &RbacObjects,
@@ -708,37 +914,56 @@ fn narrow_roles(
     let mut rewritten: Vec<String> = Vec::new();
     let mut left: Vec<String> = Vec::new();
     for role in &objs.roles {
-        if let Some(others) = objs.shared.get(&role.key) {
-            if has_wildcard_verbs(&role.rules) {
+        let wildcard = role.summary.star_verbs.count > 0;
+        if role.aggregated.is_some() {
+            if wildcard {
                 out.notes.push(note(
                     Severity::Warning,
                     format!(
-                        "{} has `*` verbs but is also bound to {}: left as it is (narrowing it would change what they may do)",
-                        role.key.describe(),
-                        others.join(", ")
+                        "{} is aggregated: the `*` verbs it gets from the ClusterRoles it gathers are judged as written (tighten edits neither an aggregated ClusterRole nor what it gathers)",
+                        role.key.describe()
                     ),
                 ));
                 left.push(role.key.describe());
             }
             continue;
         }
-        // Every other role with `*` verbs is narrowable (its tree kept by read_roles).
-        let Ok(i) = narrowable.binary_search_by_key(&role.doc, |(doc, _)| *doc) else { continue };
-        // A ClusterRole used through RoleBindings only grants in namespaces.
-        let cluster = role.key.cluster && objs.bindings.iter().any(|b| b.cluster_binding && b.role == role.key);
-        let (changed, kept) = narrow(m, role, &narrowable[i].1, cluster, features, out)?;
-        if changed {
-            rewritten.push(role.key.describe());
+        if let Some(others) = objs.shared.get(&role.key) {
+            if wildcard {
+                out.notes.push(note(
+                    Severity::Warning,
+                    format!(
+                        "{} has `*` verbs but is also bound to {}: left as it is (narrowing it would change what they may do)",
+                        role.key.describe(),
+                        others.describe(", ")
+                    ),
+                ));
+                left.push(role.key.describe());
+            }
+            continue;
         }
-        if kept {
-            left.push(role.key.describe());
+    }
+    // Every other role with `*` verbs is narrowable (listed by read_roles). A ClusterRole used
+    // through RoleBindings only grants in namespaces.
+    let cluster_bound: std::collections::BTreeSet<&RoleKey> =
+        objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
+    // A role the stream holds twice is named once.
+    let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for (doc, key) in narrowable {
+        let cluster = key.cluster && cluster_bound.contains(key);
+        let (changed, kept) = narrow(m, *doc, key, cluster, features, out)?;
+        if changed && named_rewritten.insert(key) {
+            rewritten.push(key.describe());
+        }
+        if kept && named_left.insert(key) {
+            left.push(key.describe());
         }
     }
     Ok((rewritten, left))
 }
 
 /// What the account holds after tighten: the minimal set, the features in use, the roles
-/// rewritten and the roles left with `*` verbs.
+/// rewritten and the roles left with `*` verbs (the first few of each).
 fn tighten_summary(
     facts: &ContextFacts,
     acc: &Account,
@@ -761,76 +986,116 @@ fn tighten_summary(
         } else {
             format!(", what the features in use need ({})", names.join(", "))
         },
-        if rewritten.is_empty() { String::new() } else { format!("; `*` verbs rewritten in {}", rewritten.join(", ")) },
+        if rewritten.is_empty() { String::new() } else { format!("; `*` verbs rewritten in {}", first_few(rewritten)) },
         if left.is_empty() {
             String::new()
         } else {
-            format!("; `*` verbs left (see the warnings) in {}", left.join(", "))
+            format!("; `*` verbs left (see the warnings) in {}", first_few(left))
         }
     )
 }
 
-/// Narrows one role's `*` verbs: (changed something, left some `*` verbs).
+/// `rule 3` or `rules 1, 2, 3, 4, 5 and 9 more`.
+fn rule_numbers(numbers: &Sample) -> String {
+    match numbers.count {
+        1 => format!("rule {}", numbers.describe(", ")),
+        _ => format!("rules {}", numbers.describe(", ")),
+    }
+}
+
+/// The rules of one role narrowed to the same verbs: one reason for all of them.
+struct Rewrites {
+    verbs: Vec<String>,
+    numbers: Sample,
+    resources: Sample,
+    undocumented: Sample,
+}
+
+/// Narrows one role's `*` verbs: (changed something, left some `*` verbs). Its document is
+/// parsed again here and dropped when done, so one role's tree is alive at a time. What it
+/// rewrites and leaves is reported per role: one reason per set of verbs written, one warning
+/// per reason for leaving rules, each with counts and the first few rules.
 fn narrow(
     m: &Manifests,
-    role: &grants::RoleDoc,
-    tree: &crate::yaml::Tree,
+    doc: DocIndex,
+    key: &RoleKey,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
-    let doc = role.doc;
+    let tree = m.parse_once(doc)?;
+    let tree = &tree;
     let (Some(root), Some(resource)) = (tree.root(), m.resource_in(tree)) else { return Ok((false, true)) };
     let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
-    let role_rules = RoleRules {
-        m,
-        doc,
-        tree,
-        editor: Editor::new(m.text(doc), tree),
-        label: role.key.describe(),
-        cluster,
-        features,
-    };
-    // `*` rules not rewritten.
-    let mut left = 0usize;
+    let role_rules = RoleRules { m, doc, tree, editor: Editor::new(m.text(doc), tree), cluster, features };
+    let label = key.describe();
+    // Rules left, by why: (why, rule numbers).
+    let mut left: Vec<(String, Sample)> = Vec::new();
     let mut edits: Vec<Edit> = Vec::new();
-    let mut reasons = Vec::new();
     let mut intents = Vec::new();
+    let mut groups: Vec<Rewrites> = Vec::new();
     for (i, &rule_node) in tree.items(rules).iter().enumerate() {
-        match role_rules.narrow_rule(i, rule_node, &mut out.notes) {
+        match role_rules.narrow_rule(i, rule_node) {
             Narrowed::NoWildcard => {}
-            Narrowed::Left => left += 1,
-            Narrowed::Rewritten { edit, intent, reason } => {
+            Narrowed::Left(why) => match left.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, numbers)) => numbers.push(|| (i + 1).to_string()),
+                None => {
+                    let mut numbers = Sample::default();
+                    numbers.push(|| (i + 1).to_string());
+                    left.push((why, numbers));
+                }
+            },
+            Narrowed::Rewritten { edit, intent, verbs, resources, undocumented } => {
                 edits.push(edit);
                 intents.push(intent);
-                reasons.push(reason);
+                let g = match groups.iter().position(|g| g.verbs == verbs) {
+                    Some(at) => &mut groups[at],
+                    None => {
+                        groups.push(Rewrites {
+                            verbs,
+                            numbers: Sample::default(),
+                            resources: Sample::default(),
+                            undocumented: Sample::default(),
+                        });
+                        let last = groups.len() - 1;
+                        &mut groups[last]
+                    }
+                };
+                g.numbers.push(|| (i + 1).to_string());
+                g.resources.push(|| resources.join(", "));
+                for u in undocumented {
+                    g.undocumented.push_distinct(u);
+                }
             }
         }
     }
+    for (why, numbers) in &left {
+        out.notes.push(note(Severity::Warning, format!("{label} {}: {why}", rule_numbers(numbers))));
+    }
     if edits.is_empty() {
-        return Ok((false, left > 0));
+        return Ok((false, !left.is_empty()));
     }
     out.changes.push(Change {
         doc,
         resource,
         rule: RuleId::Rbac,
-        reasons,
+        reasons: groups.iter().map(narrowing_reason).collect(),
         edits,
         paths: vec!["rules".into()],
         field: None,
         intents,
     });
-    Ok((true, left > 0))
+    Ok((true, !left.is_empty()))
 }
 
 /// What narrowing did to one rule of a role.
 enum Narrowed {
     /// The rule has no `*` verb.
     NoWildcard,
-    /// Its `*` verbs stay (with a warning saying why).
-    Left,
+    /// Its `*` verbs stay, for this reason.
+    Left(String),
     /// Its `*` verbs are replaced by the documented ones.
-    Rewritten { edit: Edit, intent: Intent, reason: String },
+    Rewritten { edit: Edit, intent: Intent, verbs: Vec<String>, resources: Vec<String>, undocumented: Vec<String> },
 }
 
 /// One role being narrowed: its document, and what decides the verbs its rules need.
@@ -839,8 +1104,6 @@ struct RoleRules<'a> {
     doc: DocIndex,
     tree: &'a crate::yaml::Tree,
     editor: Editor<'a>,
-    /// The role, as notes name it.
-    label: String,
     /// It grants cluster-wide (bound by a ClusterRoleBinding).
     cluster: bool,
     features: &'a [&'a minimal_rbac::Feature],
@@ -849,18 +1112,11 @@ struct RoleRules<'a> {
 impl RoleRules<'_> {
     /// Replaces the `*` verbs of rule `i` by what SkyPilot's documented needs give its
     /// resources (all standard verbs for a resource they do not name), or says why it cannot.
-    fn narrow_rule(&self, i: usize, rule_node: NodeId, notes: &mut Vec<Note>) -> Narrowed {
-        let (label, tree) = (&self.label, self.tree);
-        let n = i + 1;
+    fn narrow_rule(&self, i: usize, rule_node: NodeId) -> Narrowed {
+        let tree = self.tree;
         let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
             Ok(r) => r,
-            Err(e) => {
-                notes.push(note(
-                    Severity::Warning,
-                    format!("{label} rule {n} is not a valid rule ({e}): left as it is"),
-                ));
-                return Narrowed::Left;
-            }
+            Err(e) => return Narrowed::Left(format!("not a valid rule ({e}): left as it is")),
         };
         if !rule.verbs.iter().any(|v| v == "*") {
             return Narrowed::NoWildcard;
@@ -868,28 +1124,16 @@ impl RoleRules<'_> {
         let groups = rule.api_groups.clone().unwrap_or_default();
         let resources = rule.resources.clone().unwrap_or_default();
         if resources.is_empty() {
-            notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs on non-resource URLs left as they are (no documented list)"),
-            ));
-            return Narrowed::Left;
+            return Narrowed::Left("`*` verbs on non-resource URLs left as they are (no documented list)".to_string());
         }
         if groups.iter().any(|g| g == "*")
             || resources.iter().any(|r| r == "*" || r.starts_with("*/") || r.ends_with("/*"))
         {
-            notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)"),
-            ));
-            return Narrowed::Left;
+            return Narrowed::Left("`*` verbs on wildcard resources or API groups left as they are (no documented list to replace them with)".to_string());
         }
         let (verbs, undocumented) = self.needed(&groups, &resources);
         let crate::yaml::tree::Lookup::Found { key, value } = tree.lookup(rule_node, "verbs") else {
-            notes.push(note(
-                Severity::Warning,
-                format!("{label} rule {n}: `*` verbs come through a merge key; left as they are"),
-            ));
-            return Narrowed::Left;
+            return Narrowed::Left("`*` verbs come through a merge key; left as they are".to_string());
         };
         // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
         // an anchor, say) is left as written, with the reason.
@@ -900,18 +1144,14 @@ impl RoleRules<'_> {
                     path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")],
                     value: json!(verbs),
                 },
-                reason: narrowing_reason(n, &resources, &verbs, &undocumented),
+                verbs,
+                resources,
+                undocumented,
             },
-            Err(e) => {
-                notes.push(note(
-                    Severity::Warning,
-                    format!(
-                        "{label} rule {n}: `*` verbs left as they are: {}",
-                        ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }
-                    ),
-                ));
-                Narrowed::Left
-            }
+            Err(e) => Narrowed::Left(format!(
+                "`*` verbs left as they are: {}",
+                ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }
+            )),
         }
     }
 
@@ -937,19 +1177,66 @@ impl RoleRules<'_> {
     }
 }
 
-/// Why rule `n`'s verbs became `verbs`.
-fn narrowing_reason(n: usize, resources: &[String], verbs: &[String], undocumented: &[String]) -> String {
-    let mut reason = format!("rule {n} ({}): verbs `*` → [{}]", resources.join(", "), verbs.join(", "));
-    if !undocumented.is_empty() {
+/// Why the verbs of a group of rules became `verbs`.
+fn narrowing_reason(g: &Rewrites) -> String {
+    let mut reason =
+        format!("{} ({}): verbs `*` → [{}]", rule_numbers(&g.numbers), g.resources.describe("; "), g.verbs.join(", "));
+    if g.undocumented.count > 0 {
         reason.push_str(&format!(
             "; all standard verbs for {} (not in SkyPilot's documented needs, so nothing is dropped)",
-            undocumented.join(", ")
+            g.undocumented.describe(", ")
         ));
     }
-    if verbs.iter().any(|v| v == "escalate" || v == "bind") {
+    if g.verbs.iter().any(|v| v == "escalate" || v == "bind") {
         reason.push_str(
             "; `escalate` and `bind` kept: SkyPilot creates and binds Roles and ClusterRoles for its workloads (all verbs on all resources of its namespace, a ClusterRole that creates namespaces), which Kubernetes allows only to an account holding `escalate` and `bind` on roles/clusterroles (or every permission it grants)",
         );
     }
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn shared_names_of_the_colliding_pair_differ() {
+        assert_eq!(shared_name("a-b", "c"), "skyhelm:a-b:c");
+        assert_eq!(shared_name("a", "b-c"), "skyhelm:a:b-c");
+        let long = shared_name(&"n".repeat(63), &"d".repeat(253));
+        assert_eq!(long.len(), 253);
+        assert!(long.starts_with("skyhelm:nnn") && long.contains("::"), "{long}");
+    }
+
+    /// Names Kubernetes accepts for namespaces (DNS labels) and Deployments (DNS subdomains),
+    /// short and long, plus parts no valid object has (`:`, non-ASCII).
+    fn part(max: usize) -> impl Strategy<Value = String> {
+        prop_oneof![
+            4 => proptest::string::string_regex(&format!("[a-z0-9]([-a-z0-9.]{{0,{}}}[a-z0-9])?", max - 2)).unwrap(),
+            2 => proptest::string::string_regex("[ab-]{1,6}").unwrap(),
+            1 => proptest::string::string_regex("[a:é-]{1,300}").unwrap(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// Distinct (namespace, deployment) pairs never share a name, and every name is a
+        /// valid RBAC object name (at most 253 characters, no `/` or `%`, not `.` or `..`).
+        #[test]
+        fn shared_names_are_injective_and_valid(a in (part(63), part(253)), b in (part(63), part(253))) {
+            let (na, nb) = (shared_name(&a.0, &a.1), shared_name(&b.0, &b.1));
+            prop_assert_eq!(na == nb, a == b, "{:?} {:?} → {} {}", a, b, na, nb);
+            for n in [&na, &nb] {
+                prop_assert!(n.len() <= 253 && !n.contains(['/', '%']), "{}", n);
+            }
+            // And every other split of `a`'s characters at a `-`, `.` or `:`.
+            let joined = format!("{}-{}", a.0, a.1);
+            for (i, _) in joined.match_indices(['-', '.', ':']) {
+                let other = (joined[..i].to_string(), joined[i + 1..].to_string());
+                prop_assert_eq!(shared_name(&other.0, &other.1) == na, other == a, "{:?} {:?}", other, a);
+            }
+        }
+    }
 }

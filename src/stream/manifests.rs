@@ -174,7 +174,7 @@ impl<'a> Manifests<'a> {
     /// The first document of `kind` named `name` whose namespace `namespace` accepts.
     pub fn find(&self, kind: &str, name: &str, namespace: InNamespace) -> Result<Option<DocIndex>, ManifestError> {
         for doc in self.containing(name) {
-            if let Some(r) = self.resource(doc)?
+            if let Some(r) = self.peek_resource(doc)?
                 && r.kind == kind
                 && r.name == name
                 && namespace.accepts(r.namespace.as_deref())
@@ -207,6 +207,20 @@ impl<'a> Manifests<'a> {
         }
     }
 
+    /// As `parse_once`, handing each item under the root's `key` to `on_item` and dropping it
+    /// (`Tree::parse_pruning`); None when the document has anchors or aliases.
+    pub fn parse_pruning(
+        &self,
+        doc: DocIndex,
+        key: &str,
+        on_item: &mut dyn FnMut(&Tree, crate::yaml::NodeId),
+    ) -> Result<Option<Tree>, ManifestError> {
+        if let Some(Err(e)) = self.trees[doc.index()].get() {
+            return Err(self.parse_error(doc, e));
+        }
+        Tree::parse_pruning(self.text(doc), &self.limits, key, on_item).map_err(|e| self.parse_error(doc, &e))
+    }
+
     fn parse_error(&self, doc: DocIndex, e: &ParseError) -> ManifestError {
         ManifestError::Parse {
             at: DocRef { document: doc, resource: self.quick_label(doc), line: Some(self.stream_line(doc, e.line)) },
@@ -218,6 +232,16 @@ impl<'a> Manifests<'a> {
     /// is not a Kubernetes object). Documents without a namespace get the release namespace.
     pub fn resource(&self, doc: DocIndex) -> Result<Option<ResourceId>, ManifestError> {
         Ok(self.resource_in(self.tree(doc)?))
+    }
+
+    /// As `resource`, without keeping the tree unless it is kept already: for scans over the
+    /// documents that contain a needle many documents may contain (a ServiceAccount's name,
+    /// which every binding of it names), so that memory does not grow with their number.
+    pub fn peek_resource(&self, doc: DocIndex) -> Result<Option<ResourceId>, ManifestError> {
+        match self.trees[doc.index()].get() {
+            Some(Ok(tree)) => Ok(self.resource_in(tree)),
+            _ => Ok(self.resource_in(&self.parse_once(doc)?)),
+        }
     }
 
     /// As `resource`, for a tree of this stream the caller holds (from `parse_once`).

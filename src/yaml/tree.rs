@@ -126,8 +126,29 @@ impl Tree {
     /// Parses the first document of `text`. Empty and comment-only text gives a tree without
     /// a root. A second document in the same text is an error: callers split streams first.
     pub fn parse(text: &str, limits: &Limits) -> Result<Tree, ParseError> {
+        Tree::parse_with(text, limits, None).map(|(tree, _)| tree)
+    }
+
+    /// Parses as `parse`, but hands each item of the sequence under the root mapping's key
+    /// `key` to `on_item` as soon as it is complete and then drops it: the tree returned has
+    /// that sequence empty, so a document of a million such items never holds them all (an
+    /// RBAC Role's `rules`). None when the document has an anchor or an alias (an item could
+    /// be shared): the caller parses it whole instead.
+    pub fn parse_pruning<'a>(
+        text: &str,
+        limits: &'a Limits,
+        key: &'a str,
+        on_item: &'a mut dyn FnMut(&Tree, NodeId),
+    ) -> Result<Option<Tree>, ParseError> {
+        let (tree, pruned) = Tree::parse_with(text, limits, Some(Prune { key, on_item, shared: false }))?;
+        Ok(pruned.then_some(tree))
+    }
+
+    /// Parses; with `prune`, returns whether pruning held (no anchor or alias).
+    fn parse_with<'a>(text: &str, limits: &'a Limits, prune: Option<Prune<'a>>) -> Result<(Tree, bool), ParseError> {
         check_lines(text, limits)?;
         let mut builder = Builder::new(limits);
+        builder.prune = prune;
         let mut parser = Parser::new_from_str_with_options(text, parser_options(limits));
         while let Some(item) = parser.next_event() {
             let (event, span) = item.map_err(|e| parser_error(&e, limits))?;
@@ -139,9 +160,20 @@ impl Tree {
                 col: span.start.col(),
             };
             builder.event(event, at)?;
+            if builder.prune.as_ref().is_some_and(|p| p.shared) {
+                return Ok((builder.tree, false));
+            }
         }
-        Ok(builder.tree)
+        Ok((builder.tree, true))
     }
+}
+
+/// What `parse_pruning` drops as it goes: the items under the root's `key`.
+struct Prune<'c> {
+    key: &'c str,
+    on_item: &'c mut dyn FnMut(&Tree, NodeId),
+    /// An anchor or alias was seen: pruning stops (the caller parses the whole document).
+    shared: bool,
 }
 
 /// Refuses lines the parser should never see: longer than `--max-line-bytes`, or broken by a
@@ -223,6 +255,7 @@ struct Builder<'l> {
     documents: usize,
     /// Anchored collections not yet closed: an alias to one would make the value contain itself.
     open: std::collections::HashSet<NodeId>,
+    prune: Option<Prune<'l>>,
 }
 
 impl<'l> Builder<'l> {
@@ -242,6 +275,7 @@ impl<'l> Builder<'l> {
             expanded: Vec::new(),
             documents: 0,
             open: std::collections::HashSet::new(),
+            prune: None,
         }
     }
 
@@ -358,6 +392,9 @@ impl<'l> Builder<'l> {
     /// adds to the parent's; at the root, the document's count is checked for excessive
     /// aliasing.
     fn attach(&mut self, id: NodeId, at: At) -> Result<(), ParseError> {
+        if self.pruned(id) {
+            return Ok(());
+        }
         let tree = &mut self.tree;
         if let NodeKind::Scalar { .. } = tree.node(id).kind
             && tree.node(id).anchor != 0
@@ -389,6 +426,34 @@ impl<'l> Builder<'l> {
             }
         }
         Ok(())
+    }
+}
+
+impl Builder<'_> {
+    /// With pruning on: hands `id` to the callback and drops it (with every node after it, its
+    /// descendants) when it is an item of the root's pruned sequence. Any anchor or alias ends
+    /// pruning.
+    fn pruned(&mut self, id: NodeId) -> bool {
+        let Some(prune) = self.prune.as_mut() else { return false };
+        if prune.shared {
+            return false;
+        }
+        let node = self.tree.node(id);
+        if node.anchor != 0 || matches!(node.kind, NodeKind::Alias { .. }) || !self.tree.anchors.is_empty() {
+            prune.shared = true;
+            return false;
+        }
+        let [root, seq] = self.stack.as_slice() else { return false };
+        let under_key = root
+            .pending_key
+            .is_some_and(|k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if value == prune.key));
+        if !under_key || !matches!(self.tree.node(seq.id).kind, NodeKind::Seq { .. }) {
+            return false;
+        }
+        (prune.on_item)(&self.tree, id);
+        self.tree.nodes.truncate(id.slot());
+        self.expanded.truncate(id.slot());
+        true
     }
 }
 
@@ -710,6 +775,24 @@ fn key_text(key: serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruning_hands_over_each_item_and_keeps_the_rest() {
+        let text = "kind: Role\nrules:\n- verbs: [get]\n  resources: [pods]\n- {verbs: ['*']}\nother: [1, 2]\n";
+        let mut seen = Vec::new();
+        let tree = Tree::parse_pruning(text, &Limits::default(), "rules", &mut |t, id| seen.push(t.to_json(id)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            seen,
+            [serde_json::json!({"verbs": ["get"], "resources": ["pods"]}), serde_json::json!({"verbs": ["*"]})]
+        );
+        let root = tree.root().unwrap();
+        assert_eq!(tree.to_json(root), serde_json::json!({"kind": "Role", "rules": [], "other": [1, 2]}));
+        // An anchor anywhere: no pruning.
+        let shared = "rules:\n- &r {verbs: [get]}\n- *r\n";
+        assert!(Tree::parse_pruning(shared, &Limits::default(), "rules", &mut |_, _| {}).unwrap().is_none());
+    }
 
     #[test]
     fn a_node_id_is_as_small_as_an_index() {

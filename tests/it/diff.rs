@@ -109,9 +109,9 @@ fn json_report_has_the_documented_structure() {
     assert_eq!(keys(&v), ["changed", "notes", "resources", "summary", "version"]);
     assert_eq!(v["version"], 1);
     assert_eq!(v["changed"], true);
-    assert_eq!(v["summary"], serde_json::json!({"changed": 2, "added": 5}));
+    assert_eq!(v["summary"], serde_json::json!({"changed": 2, "added": 4}));
     let resources = v["resources"].as_array().expect("resources");
-    assert_eq!(resources.len(), 7);
+    assert_eq!(resources.len(), 6);
     for r in resources {
         assert_eq!(
             keys(r),
@@ -146,7 +146,7 @@ fn json_report_has_the_documented_structure() {
     assert_eq!(cm["changedPaths"], serde_json::json!(["data.config.yaml"]));
     assert_eq!(cm["rules"], serde_json::json!(["allowed-contexts"]));
     let added = resources.iter().find(|r| r["action"] == "added").expect("added");
-    assert_eq!((added["kind"].as_str(), added["before"].as_str()), (Some("ServiceAccount"), Some("")));
+    assert_eq!((added["kind"].as_str(), added["before"].as_str()), (Some("Role"), Some("")));
     assert_eq!(added["rules"], serde_json::json!(["rbac"]));
     for n in v["notes"].as_array().expect("notes") {
         assert_eq!(keys(n), ["message", "rule", "severity"]);

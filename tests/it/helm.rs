@@ -106,17 +106,31 @@ pub fn render(form: Form, values: &str) -> String {
 
 /// As `render`, for the chart at `chart` (relative to the project, or absolute).
 pub fn render_chart(form: Form, chart: &str, values: &str) -> String {
+    render_chart_in(form, chart, values, "skypilot")
+}
+
+/// The upstream SkyPilot chart, `../shared/fixtures/upstream-chart/skypilot` from the project
+/// (or from a folder above it, for a worktree of the project): used in place, never copied
+/// into the project. Missing is a failure.
+pub fn upstream_chart() -> PathBuf {
+    let rel = Path::new("shared/fixtures/upstream-chart/skypilot");
+    let found = crate::util::root().ancestors().skip(1).map(|d| d.join(rel)).find(|p| p.join("Chart.yaml").exists());
+    found.unwrap_or_else(|| panic!("the upstream chart ../{} is missing", rel.display()))
+}
+
+/// As `render_chart`, for a release in `namespace`.
+pub fn render_chart_in(form: Form, chart: &str, values: &str, namespace: &str) -> String {
     let dir = tempfile::tempdir().expect("tmp");
     let vf = dir.path().join("values.yaml");
     std::fs::write(&vf, values).expect("values");
     let vf = vf.to_str().expect("path").to_string();
     match form {
-        Form::Helm3 => Helm::new("helm3").ok(&["template", "sky", chart, "-n", "skypilot", "-f", &vf]),
+        Form::Helm3 => Helm::new("helm3").ok(&["template", "sky", chart, "-n", namespace, "-f", &vf]),
         Form::Helm4 => {
             let helm = Helm::new("helm4");
             let captured = dir.path().join("input.yaml");
             helm.install_capture_plugin(&captured);
-            helm.ok(&["template", "sky", chart, "-n", "skypilot", "-f", &vf, "--post-renderer", "capture"]);
+            helm.ok(&["template", "sky", chart, "-n", namespace, "-f", &vf, "--post-renderer", "capture"]);
             let input = std::fs::read_to_string(&captured).expect("captured Helm 4 input");
             assert!(input.contains("postrenderer.helm.sh/postrender-filename"), "not the Helm 4 form:\n{input}");
             input

@@ -571,3 +571,39 @@ fn live_goes_through_https_proxy_no_proxy_and_proxy_url() {
     );
     assert_eq!(plain.connections(), 1);
 }
+
+/// `doctor --live --manifests` on the upstream chart (Helm 3 and Helm 4 forms): the API
+/// server's own account is not something --live can check, so when the manifests do not create
+/// it (rbac.create=false) a warning says it must exist; when they do (the default), nothing.
+#[test]
+fn live_says_the_account_must_exist_when_the_manifests_do_not_create_it() {
+    use crate::helm::{Form, render_chart, upstream_chart};
+    let api = ApiDouble::start(|_, _, _| false);
+    let kc = kubeconfig(api.port, "test-token");
+    let chart = upstream_chart();
+    let dir = tempfile::tempdir().expect("tmp");
+    for form in [Form::Helm3, Form::Helm4] {
+        for (values, expected) in [("rbac:\n  create: false\n", true), ("", false)] {
+            let manifests = dir.path().join("manifests.yaml");
+            std::fs::write(&manifests, render_chart(form, chart.to_str().expect("path"), values)).expect("write");
+            let m = manifests.to_str().expect("path");
+            let (code, json, stderr) = live_with(&kc, &["--manifests", m, "--allowed-context", "double"], &[]);
+            assert_eq!(code, 0, "{json} {stderr}");
+            let found = checks(&json, "manifests");
+            if expected {
+                assert_eq!(found.len(), 1, "{found:?}");
+                assert!(
+                    found[0].starts_with(
+                        "live-account ServiceAccount skypilot/sky-api-sa must exist: the API server runs as it and nothing in the stream creates it"
+                    ),
+                    "{found:?}"
+                );
+                let f = json["findings"].as_array().expect("findings").iter().find(|f| f["subject"] == "manifests");
+                assert_eq!(f.map(|f| f["severity"].clone()), Some(serde_json::json!("warning")), "{json}");
+            } else {
+                assert!(found.is_empty(), "{found:?}");
+            }
+            assert!(only(&json, "context double").starts_with("live-ok"), "{json}");
+        }
+    }
+}

@@ -369,11 +369,10 @@ fn cluster_scoped_resources_have_no_namespace_in_diff_headers() {
                 headers,
                 [
                     "skypilot, sky-api-server, Deployment (apps) has changed:",
-                    "skypilot, sky-api-sa, ServiceAccount (v1) has been added:",
                     "skypilot, sky-api-server-skyhelm, Role (rbac.authorization.k8s.io) has been added:",
                     "skypilot, sky-api-server-skyhelm, RoleBinding (rbac.authorization.k8s.io) has been added:",
-                    "skypilot-sky-api-server-skyhelm, ClusterRole (rbac.authorization.k8s.io) has been added:",
-                    "skypilot-sky-api-server-skyhelm, ClusterRoleBinding (rbac.authorization.k8s.io) has been added:",
+                    "skyhelm:skypilot:sky-api-server, ClusterRole (rbac.authorization.k8s.io) has been added:",
+                    "skyhelm:skypilot:sky-api-server, ClusterRoleBinding (rbac.authorization.k8s.io) has been added:",
                 ],
                 "{}",
                 text(&out.stdout)

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding};
 use serde_json::Value;
 
-use crate::helm::{Form, added_by_skyhelm, render, render_chart};
+use crate::helm::{Form, Helm, added_by_skyhelm, render, render_chart, render_chart_in, upstream_chart};
 use crate::util::{API_DEPLOYMENT, copy_dir, docs, k8s_json, kubeconfig_file, root, run_with_stdin, skyhelm};
 
 const CONFIG: &str = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n";
@@ -114,35 +114,297 @@ fn no_wildcards(docs: &[&Value]) {
     }
 }
 
+/// Runs post-render and returns (exit code, stdout, stderr).
+fn run(input: &str, args: &[&str]) -> (i32, String, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let mut all = vec!["post-render", kc.as_str()];
+    all.extend_from_slice(args);
+    let out = skyhelm(&all, input.as_bytes());
+    let text = |b: Vec<u8>| String::from_utf8(b).expect("utf-8");
+    (out.status.code().unwrap_or(-1), text(out.stdout), text(out.stderr))
+}
+
+const MUST_EXIST: &str =
+    "ServiceAccount skypilot/sky-api-sa must exist: the API server runs as it and nothing in the stream creates it";
+const ELSEWHERE: &str = "ServiceAccount skypilot/sky-api-sa: nothing in the stream binds it a role, so the chart expects its RBAC to be managed elsewhere (upstream chart: rbac.create: false) or makes it in hooks";
+
+/// The upstream chart with rbac.create=false ("an external service account is expected"),
+/// both forms: add writes the minimal Role/ClusterRole and their bindings, never the
+/// ServiceAccount; it says the account must exist and that RBAC is expected elsewhere
+/// (suggesting --rbac audit); --strict makes that an error; audit says only the first.
 #[test]
-fn rbac_create_false_gets_account_and_minimal_roles() {
+fn rbac_create_false_gets_bindings_never_the_account() {
+    let chart = upstream_chart();
     for form in [Form::Helm3, Form::Helm4] {
-        let input = render(form, &format!("rbac:\n  create: false\n{CONFIG}"));
+        let input = render_chart(form, chart.to_str().expect("path"), &format!("rbac:\n  create: false\n{CONFIG}"));
         let text = post_render(&input, &[]);
         let out = k8s_json(&text);
         let new = added(&out);
         let kinds: Vec<&str> = new.iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
-        assert_eq!(kinds, ["ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"], "{form:?}");
-        let sa: ServiceAccount = serde_json::from_value(new[0].clone()).expect("ServiceAccount");
-        assert_eq!(
-            (sa.metadata.name.as_deref(), sa.metadata.namespace.as_deref()),
-            (Some("sky-api-sa"), Some("skypilot"))
-        );
-        let role: Role = serde_json::from_value(new[1].clone()).expect("Role");
+        assert_eq!(kinds, ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"], "{form:?}");
+        assert!(!out.iter().any(|d| d["kind"] == "ServiceAccount"), "{form:?}: a ServiceAccount was written");
+        let role: Role = serde_json::from_value(new[0].clone()).expect("Role");
         assert_eq!(role.metadata.namespace.as_deref(), Some("skypilot"));
         no_wildcards(&new);
         assert_covers(&out, "skypilot", "sky-api-sa", &minimal("skypilot"));
         if matches!(form, Form::Helm4) {
             let added_docs: Vec<String> =
                 docs(&text).into_iter().filter(|d| d.contains("skyhelm.io/added-by: rbac")).collect();
-            assert_eq!(added_docs.len(), 5);
+            assert_eq!(added_docs.len(), 4);
             assert!(
                 added_docs.iter().all(|d| d.contains("postrenderer.helm.sh/postrender-filename: skyhelm/rbac.yaml"))
             );
         } else {
             assert!(text.contains("# Source: skyhelm/rbac.yaml"));
         }
+        let (code, _, err) = run(&input, &[]);
+        assert_eq!(code, 0);
+        assert!(err.contains(&format!("note [rbac]: {MUST_EXIST}")), "{err}");
+        assert!(err.contains(&format!("warning [rbac]: {ELSEWHERE}")), "{err}");
+        assert!(err.contains("use --rbac audit to check it instead"), "{err}");
+        let (code, stdout, err) = run(&input, &["--strict"]);
+        assert_eq!((code, stdout.as_str()), (1, ""), "{err}");
+        assert!(err.contains(ELSEWHERE), "{err}");
+        let (code, stdout, err) = run(&input, &["--rbac", "audit"]);
+        assert_eq!(code, 0);
+        assert!(err.contains(MUST_EXIST) && !err.contains("managed elsewhere"), "{err}");
+        assert!(!k8s_json(&stdout).iter().any(|d| d["kind"] == "ServiceAccount"));
+        // The chart's default (rbac.create=true) creates the account and binds it: neither.
+        let input = render_chart(form, chart.to_str().expect("path"), CONFIG);
+        let (code, _, err) = run(&input, &["--strict"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(!err.contains("must exist") && !err.contains("managed elsewhere"), "{err}");
     }
+}
+
+/// An aggregated ClusterRole bound to the API server's account (written rules `*` on
+/// everything, which the aggregation controller overwrites) and the two ClusterRoles its
+/// selector gathers (cluster-wide reads, one with `*` verbs), added to the upstream chart.
+const AGGREGATED: &str = r#"{{- if .Values.aggregatedRbac }}
+{{- $fullName := include "skypilot.fullname" . }}
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-aggregated
+aggregationRule:
+  clusterRoleSelectors:
+  - matchLabels:
+      skypilot.co/aggregate-to-api: "true"
+  - matchExpressions:
+    - {key: skypilot.co/tier, operator: In, values: [storage]}
+rules:
+- apiGroups: ["*"]
+  resources: ["*"]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-reads
+  labels:
+    skypilot.co/aggregate-to-api: "true"
+rules:
+- apiGroups: [""]
+  resources: [nodes]
+  verbs: [get, list, watch]
+- apiGroups: [node.k8s.io]
+  resources: [runtimeclasses]
+  verbs: [get, list, watch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-storage
+  labels:
+    skypilot.co/tier: storage
+rules:
+- apiGroups: [storage.k8s.io]
+  resources: [storageclasses]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: {{ $fullName }}-not-gathered
+  labels:
+    skypilot.co/tier: compute
+rules:
+- apiGroups: [""]
+  resources: [pods, pods/status, pods/exec, pods/portforward, services, secrets, events]
+  verbs: ["*"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: {{ $fullName }}-aggregated
+subjects:
+- kind: ServiceAccount
+  name: {{ include "skypilot.serviceAccountName" . }}
+  namespace: {{ .Release.Namespace }}
+roleRef:
+  kind: ClusterRole
+  name: {{ $fullName }}-aggregated
+  apiGroup: rbac.authorization.k8s.io
+{{- end }}
+"#;
+
+/// The document of `kind` named `name` in a stream, as text.
+fn doc_text(text: &str, kind: &str, name: &str) -> String {
+    docs(text)
+        .into_iter()
+        .find(|d| d.contains(&format!("kind: {kind}\n")) && d.contains(&format!("name: {name}\n")))
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+/// The upstream chart with an aggregated ClusterRole (rbac.create=false, so it is the only RBAC
+/// for the account), both forms. Its written rules (`*` on everything) are never counted or
+/// edited: add sees only what the gathered ClusterRoles grant (cluster-wide reads), so it adds
+/// the namespaced Role and binding and no ClusterRole; audit says what the aggregation gathers
+/// and "as far as the stream shows"; tighten leaves the aggregated ClusterRole and what it
+/// gathers byte for byte (the gathered `*` verbs judged as written).
+#[test]
+fn aggregated_cluster_roles_are_evaluated_as_the_controller_does_and_never_edited() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let chart = dir.path().join("skypilot");
+    copy_dir(&upstream_chart(), &chart);
+    std::fs::write(chart.join("templates/aggregated.yaml"), AGGREGATED).expect("write");
+    let values = format!("aggregatedRbac: true\nrbac:\n  create: false\n{CONFIG}");
+    let mut files = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render_chart(form, chart.to_str().expect("path"), &values);
+        for mode in ["add", "audit", "tighten"] {
+            let tag = format!("{form:?} --rbac {mode}");
+            let (code, text, err) = run(&input, &["--rbac", mode]);
+            assert_eq!(code, 0, "{tag}: {err}");
+            let path = dir.path().join(format!("{}-{mode}.yaml", form as u8));
+            std::fs::write(&path, &text).expect("write");
+            files.push(path);
+            assert!(
+                err.contains("note [rbac]: ClusterRole sky-aggregated has an aggregationRule: Kubernetes replaces its rules with those of the ClusterRoles its selectors match, so skyhelm never edits them and counts instead what the stream's ClusterRoles that match them (sky-reads, sky-storage) grant; ClusterRoles outside the stream may add more, so it grants at least that"),
+                "{tag}: {err}"
+            );
+            for name in ["sky-aggregated", "sky-reads", "sky-storage", "sky-not-gathered"] {
+                assert_eq!(
+                    doc_text(&text, "ClusterRole", name),
+                    doc_text(&input, "ClusterRole", name),
+                    "{tag}: {name}"
+                );
+            }
+            let out = k8s_json(&text);
+            let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+            match mode {
+                "audit" => {
+                    assert!(kinds.is_empty());
+                    assert!(err.contains("warning [rbac]: ServiceAccount skypilot/sky-api-sa: lacks part of the minimal set as far as the stream shows (the aggregated ClusterRole sky-aggregated may get more from ClusterRoles outside the stream): get/list/watch/create/update/patch/delete/deletecollection pods,pods/status,pods/exec,pods/portforward,services,secrets; get/list/watch events"), "{tag}: {err}");
+                    assert!(err.contains("ClusterRole sky-aggregated (via ClusterRoleBinding sky-aggregated) grants every verb (`*`) on storageclasses cluster-wide"), "{tag}: {err}");
+                    assert!(!err.contains("wildcard resource"), "{tag}: the written rules were counted: {err}");
+                }
+                _ => {
+                    assert_eq!(kinds, ["Role", "RoleBinding"], "{tag}: {err}");
+                    no_wildcards(&added(&out));
+                    // What the account holds once the controller has run: the gathered rules
+                    // (test-side: the aggregated role's rules replaced by sky-reads' and
+                    // sky-storage's) plus what skyhelm added.
+                    let mut settled = out.clone();
+                    let gathered: Vec<Value> = ["sky-reads", "sky-storage"]
+                        .iter()
+                        .flat_map(|n| {
+                            let d = out.iter().find(|d| d["kind"] == "ClusterRole" && d["metadata"]["name"] == *n);
+                            d.expect("gathered")["rules"].as_array().expect("rules").clone()
+                        })
+                        .collect();
+                    for d in settled
+                        .iter_mut()
+                        .filter(|d| d["metadata"]["name"] == "sky-aggregated" && d["kind"] == "ClusterRole")
+                    {
+                        d["rules"] = Value::Array(gathered.clone());
+                    }
+                    assert_covers(&settled, "skypilot", "sky-api-sa", &minimal("skypilot"));
+                    if mode == "tighten" {
+                        assert!(err.contains("warning [rbac]: ClusterRole sky-aggregated is aggregated: the `*` verbs it gets from the ClusterRoles it gathers are judged as written"), "{tag}: {err}");
+                    }
+                }
+            }
+        }
+    }
+    validate_strict(&files);
+}
+
+/// What Helm 3 hands a post-renderer (`helm template` prints hooks, but the post-renderer
+/// never sees them): a script that keeps its stdin is the post-renderer.
+fn helm3_post_renderer_input(chart: &std::path::Path, values: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tmp");
+    let (script, kept, vf) = (dir.path().join("keep.sh"), dir.path().join("input.yaml"), dir.path().join("v.yaml"));
+    std::fs::write(&script, format!("#!/bin/sh\ntee '{}'\n", kept.display())).expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    std::fs::write(&vf, values).expect("values");
+    let [chart, script, vf] = [chart, &script, &vf].map(|p| p.to_str().expect("path").to_string());
+    let printed =
+        Helm::new("helm3").ok(&["template", "sky", &chart, "-n", "skypilot", "-f", &vf, "--post-renderer", &script]);
+    assert!(printed.contains("helm.sh/hook"), "helm template prints the hooks");
+    std::fs::read_to_string(&kept).expect("the post-renderer's input")
+}
+
+/// The upstream chart with its ServiceAccount and RBAC made by hooks (a chart that creates
+/// them `pre-install`, as some do for Workload Identity): Helm 4 passes the hooks in the
+/// stream, so they count (the account is created, the hook roles grant the minimal set:
+/// nothing added, nothing said); Helm 3 passes none, so skyhelm adds only the bindings, never
+/// a second ServiceAccount of the hook's name, and says the account must exist.
+#[test]
+fn hook_account_and_rbac_count_under_helm4_and_are_never_duplicated_under_helm3() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let chart = dir.path().join("skypilot");
+    copy_dir(&upstream_chart(), &chart);
+    let rbac = std::fs::read_to_string(chart.join("templates/rbac.yaml")).expect("rbac.yaml");
+    let hooks = rbac
+        .replace("{{- if .Values.rbac.create }}", "{{- if .Values.hookRbac }}")
+        .replace("\nmetadata:\n", "\nmetadata:\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n");
+    assert_eq!(hooks.matches("helm.sh/hook:").count(), 5);
+    std::fs::write(chart.join("templates/hook-rbac.yaml"), hooks).expect("write");
+    let values = format!("hookRbac: true\nrbac:\n  create: false\n{CONFIG}");
+    let mut files = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = match form {
+            Form::Helm3 => helm3_post_renderer_input(&chart, &values),
+            Form::Helm4 => render_chart(form, chart.to_str().expect("path"), &values),
+        };
+        let before = k8s_json(&input);
+        let hook_objects = before.iter().filter(|d| !d["metadata"]["annotations"]["helm.sh/hook"].is_null()).count();
+        let text = post_render(&input, &[]);
+        let path = dir.path().join(format!("{}.yaml", form as u8));
+        std::fs::write(&path, &text).expect("write");
+        files.push(path);
+        let out = k8s_json(&text);
+        let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+        let accounts = out.iter().filter(|d| d["kind"] == "ServiceAccount").count();
+        let (_, _, err) = run(&input, &[]);
+        let (strict, _, strict_err) = run(&input, &["--strict"]);
+        match form {
+            Form::Helm4 => {
+                assert_eq!(hook_objects, 5, "Helm 4 passes hooks");
+                assert!(kinds.is_empty(), "{kinds:?}");
+                assert_eq!(accounts, 1);
+                assert!(!err.contains("must exist") && !err.contains("managed elsewhere"), "{err}");
+                assert_eq!(strict, 0, "{strict_err}");
+                assert_covers(&out, "skypilot", "sky-api-sa", &minimal("skypilot"));
+                // Hook roles are judged like the others: tighten narrows their `*` verbs.
+                let tightened = post_render(&input, &["--rbac", "tighten"]);
+                assert!(!tightened.contains("\"*\"") && !tightened.contains("'*'"), "{tightened}");
+                assert!(tightened.matches("helm.sh/hook: pre-install,pre-upgrade").count() == 5);
+            }
+            Form::Helm3 => {
+                assert_eq!(hook_objects, 0, "Helm 3 passes no hooks");
+                assert_eq!(kinds, ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"]);
+                assert_eq!(accounts, 0, "a ServiceAccount would duplicate the hook's");
+                assert!(err.contains(MUST_EXIST), "{err}");
+                // The hooks' RBAC is invisible here: "managed elsewhere", an error with --strict.
+                assert!(err.contains(ELSEWHERE) && strict == 1 && strict_err.contains(ELSEWHERE), "{strict_err}");
+            }
+        }
+    }
+    validate_strict(&files);
 }
 
 #[test]
@@ -152,8 +414,8 @@ fn custom_account_and_in_cluster_namespace() {
     );
     let out = k8s_json(&post_render(&render(Form::Helm3, &values), &[]));
     let new = added(&out);
-    assert_eq!(new[0]["metadata"]["name"], "runner");
-    let rb: RoleBinding = serde_json::from_value(new[2].clone()).expect("RoleBinding");
+    assert!(new.iter().all(|d| d["kind"] != "ServiceAccount"));
+    let rb: RoleBinding = serde_json::from_value(new[1].clone()).expect("RoleBinding");
     assert_eq!(rb.metadata.namespace.as_deref(), Some("compute"));
     let s = &rb.subjects.expect("subjects")[0];
     assert_eq!((s.name.as_str(), s.namespace.as_deref()), ("runner", Some("skypilot")));
@@ -525,11 +787,10 @@ fn tighten_leaves_shared_and_wildcard_resource_roles_with_a_warning() {
     );
     assert!(err.contains("can read Secrets in every namespace"), "{err}");
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    // Nothing rewritten (both roles are left); only the missing ServiceAccount is added (the
-    // roles already grant the minimal set).
+    // Nothing rewritten (both roles are left), nothing added (the roles already grant the
+    // minimal set; the account is never added).
     let out = k8s_json(&text);
-    let kinds: Vec<&str> = added(&out).iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
-    assert_eq!(kinds, ["ServiceAccount"]);
+    assert!(added(&out).is_empty());
     let docs_in: Vec<String> = docs(&input);
     let docs_out: Vec<String> = docs(&text);
     assert_eq!(docs_in[1..], docs_out[1..docs_in.len()], "the RBAC documents are byte for byte as they were");
@@ -641,53 +902,108 @@ fn cluster_scoped_names_differ_between_namespaces() {
             .collect()
     };
     let (dev, prod) = (names("dev"), names("prod"));
-    assert_eq!(dev, ["dev-sky-api-server-skyhelm", "dev-sky-api-server-skyhelm"]);
-    assert_eq!(prod, ["prod-sky-api-server-skyhelm", "prod-sky-api-server-skyhelm"]);
+    assert_eq!(dev, ["skyhelm:dev:sky-api-server", "skyhelm:dev:sky-api-server"]);
+    assert_eq!(prod, ["skyhelm:prod:sky-api-server", "skyhelm:prod:sky-api-server"]);
     // A namespace YAML 1.1 would read as a boolean stays a string in what skyhelm writes.
     let input = API_DEPLOYMENT.replace("namespace: sky", "namespace: \"yes\"");
     let out = k8s_json(&String::from_utf8(skyhelm(&["post-render"], input.as_bytes()).stdout).expect("utf-8"));
     let crb = out.iter().find(|d| d["kind"] == "ClusterRoleBinding").expect("a ClusterRoleBinding");
-    assert_eq!(crb["metadata"]["name"], "yes-sky-api-server-skyhelm");
+    assert_eq!(crb["metadata"]["name"], "skyhelm:yes:sky-api-server");
     assert_eq!(crb["subjects"][0]["namespace"], "yes");
-    let sa = out.iter().find(|d| d["kind"] == "ServiceAccount").expect("a ServiceAccount");
-    assert_eq!(sa["metadata"]["namespace"], "yes");
 }
 
-/// 100,000 small Roles that bind nothing to the API server: peak memory stays within 3× the
-/// input + 20 MB (GNU time measures the process).
+/// The upstream chart released as `c` in namespace `a-b` and as `b-c` in namespace `a` (both
+/// Helm forms, rbac.create=false so skyhelm adds the roles): the two releases' added
+/// ClusterRoles, ClusterRoleBindings, and Roles in a shared in-cluster namespace, have
+/// different names (they were both `a-b-c-api-server-skyhelm`), each binds its own account,
+/// and the output passes kubernetes-validate --strict.
+#[test]
+fn added_names_of_two_releases_never_collide() {
+    let chart = upstream_chart();
+    let chart = chart.to_str().expect("path");
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut files = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for (ns, release) in [("a-b", "c"), ("a", "b-c")] {
+            let values = format!(
+                "fullnameOverride: {release}\nrbac:\n  create: false\nkubernetesCredentials:\n  inclusterNamespace: compute\n{CONFIG}"
+            );
+            let input = render_chart_in(form, chart, &values, ns);
+            let text = post_render(&input, &[]);
+            let path = dir.path().join(format!("{}-{ns}.yaml", form as u8));
+            std::fs::write(&path, &text).expect("write");
+            files.push(path);
+            let out = k8s_json(&text);
+            let new: Vec<&Value> = added(&out).into_iter().filter(|d| d["kind"] != "ServiceAccount").collect();
+            let kinds: Vec<&str> = new.iter().map(|d| d["kind"].as_str().unwrap_or("")).collect();
+            assert_eq!(kinds, ["Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"], "{form:?} {ns}");
+            for d in &new {
+                let name = d["metadata"]["name"].as_str().unwrap_or("").to_string();
+                assert_eq!(name, format!("skyhelm:{ns}:{release}-api-server"), "{form:?}");
+                let key = (d["kind"].as_str().unwrap_or("").to_string(), name);
+                assert!(!seen.contains(&key), "{form:?}: {key:?} written by both releases");
+                seen.push(key);
+            }
+            assert_covers(&out, ns, &format!("{release}-api-sa"), &minimal("compute"));
+        }
+    }
+    validate_strict(&files);
+}
+
+/// The RBAC shapes of issue 21 §1, generated by scripts/gen_stream.py (the SkyPilot chart and
+/// the shape, bound to its account skypilot/skypilot-api-sa): peak memory stays within 3 × the
+/// input + 20 MB (GNU time measures the process) and stderr stays bounded (messages per role,
+/// with counts and the first few rules). Not yet within the budget (README, Performance), so
+/// held to a looser bound that still fails on anything worse than linear: many roles each bound
+/// to the account (about 0.7 KB per role and binding beyond it), and tighten on shapes where it
+/// rewrites `*` roles (it still parses each rewritten role whole), which is left out.
 #[test]
 fn many_roles_stay_within_memory_budget() {
     let dir = tempfile::tempdir().expect("tmp");
-    let path = dir.path().join("roles.yaml");
-    let generated = std::process::Command::new("python3")
-        .arg(root().join("scripts/gen_stream.py"))
-        .args(["--roles", "100000"])
-        .arg(&path)
-        .status()
-        .expect("gen_stream.py");
-    assert!(generated.success());
-    let size = std::fs::metadata(&path).expect("size").len();
-    assert!(size > 15_000_000, "{size}");
     let time = std::path::Path::new("/usr/bin/time");
     assert!(time.exists(), "GNU time is missing: run scripts/install-tools.sh");
     let kc = kubeconfig_file(dir.path());
-    for mode in ["add", "audit", "tighten"] {
-        let rss = dir.path().join("rss");
-        let status = crate::util::clean(&mut std::process::Command::new(time))
-            .args(["-f", "%M", "-o"])
-            .arg(&rss)
-            .arg(crate::util::bin())
-            .args(["post-render", "--allow-unknown-contexts", "--rbac", mode, "--skypilot-kubeconfig"])
-            .arg(&kc)
-            .stdin(std::fs::File::open(&path).expect("open"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+    // (shape, N, smallest size, modes, most stderr lines, kB allowed beyond the budget per N)
+    type Shape = (&'static str, usize, u64, &'static [&'static str], usize, u64);
+    let shapes: &[Shape] = &[
+        ("bindings-x-rules", 40_000, 5_000_000, &["add", "audit"], 40, 0),
+        ("huge-role", 100_000, 5_000_000, &["add", "audit"], 40, 0),
+        ("many-roles", 20_000, 8_000_000, &["add", "audit"], 10_100, 1),
+        ("other-accounts", 40_000, 10_000_000, &["add", "audit", "tighten"], 40, 0),
+        ("unbound-roles", 100_000, 15_000_000, &["add", "audit", "tighten"], 40, 0),
+    ];
+    for (shape, n, least, modes, most_lines, excess) in shapes {
+        let path = dir.path().join(format!("{shape}.yaml"));
+        let generated = std::process::Command::new("python3")
+            .arg(root().join("scripts/gen_stream.py"))
+            .args(["--rbac", shape, &n.to_string()])
+            .arg(&path)
             .status()
-            .expect("run");
-        assert!(status.success(), "{mode}");
-        let kb: u64 = std::fs::read_to_string(&rss).expect("rss").trim().parse().expect("kB");
-        let budget = 3 * size / 1024 + 20 * 1024;
-        assert!(kb <= budget, "{mode}: peak {kb} kB > {budget} kB");
+            .expect("gen_stream.py");
+        assert!(generated.success());
+        let size = std::fs::metadata(&path).expect("size").len();
+        assert!(size > *least, "{shape}: {size}");
+        for mode in *modes {
+            let (rss, err) = (dir.path().join("rss"), dir.path().join("err"));
+            let status = crate::util::clean(&mut std::process::Command::new(time))
+                .args(["-f", "%M", "-o"])
+                .arg(&rss)
+                .arg(crate::util::bin())
+                .args(["post-render", "--allow-unknown-contexts", "--rbac", mode, "--skypilot-kubeconfig"])
+                .arg(&kc)
+                .stdin(std::fs::File::open(&path).expect("open"))
+                .stdout(std::process::Stdio::null())
+                .stderr(std::fs::File::create(&err).expect("err"))
+                .status()
+                .expect("run");
+            assert!(status.success(), "{shape} {mode}");
+            let kb: u64 = std::fs::read_to_string(&rss).expect("rss").trim().parse().expect("kB");
+            let budget = 3 * size / 1024 + 20 * 1024 + excess * *n as u64;
+            assert!(kb <= budget, "{shape} --rbac {mode}: peak {kb} kB > {budget} kB");
+            let lines = std::fs::read_to_string(&err).expect("stderr").lines().count();
+            assert!(lines <= *most_lines, "{shape} --rbac {mode}: {lines} stderr lines");
+        }
     }
 }
 
