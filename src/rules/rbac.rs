@@ -633,7 +633,8 @@ fn account_must_exist(m: &Manifests, acc: &Account) -> Result<Option<String>, Ma
 /// For `doctor --manifests`: what `account_must_exist` says about the API server's account
 /// (None when the stream creates it, it is `default`, or no namespace is known).
 pub fn external_account(m: &Manifests, api: &ApiServer) -> Result<Option<String>, ManifestError> {
-    match account(m, api)? {
+    // The in-cluster namespace's warning is post-render's to give; doctor asks only this.
+    match account(m, api, &mut Vec::new())? {
         Some(acc) => account_must_exist(m, &acc),
         None => Ok(None),
     }
