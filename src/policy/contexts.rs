@@ -189,8 +189,14 @@ impl ContextError {
 }
 
 /// A name or text from outside (config.yaml, the kubeconfig, the manifests) as a message shows
-/// it ([`crate::messages::sanitize`]): no terminal escapes or direction marks, bounded length.
+/// it ([`crate::messages::sanitize`]): no terminal escapes or direction marks, bounded length;
+/// one with a URL with user information by its size.
 pub fn shown(text: &str) -> String {
+    // A URL with user information where a name goes (a database URL pasted into a list) is a
+    // credential: shown by its size, as the reports show it.
+    if crate::messages::has_userinfo(text) {
+        return crate::messages::redacted(text.len());
+    }
     crate::messages::sanitize(text, &[])
 }
 
