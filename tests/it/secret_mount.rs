@@ -334,3 +334,20 @@ fn a_home_other_than_root_is_refused_unless_kubeconfig_names_the_mount() {
         assert_eq!(view["global"], serde_json::json!(["prod", "in-cluster"]), "{form:?}: {view}");
     }
 }
+
+/// A contexts file without `secretName` (or another required field) is refused naming the
+/// field: the message showed `missing field "…"`, since every quoted part was scrubbed.
+#[test]
+fn a_contexts_file_missing_a_field_names_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = write(
+        dir.path(),
+        "contexts.yaml",
+        "apiVersion: skyhelm.io/v1\nkind: ContextsFile\nconfigSha256: \"9cc8ebf8e1534bfe1452a849ba2e52a8c76e24d0bdc84e1fd6d12b4a802a9e01\"\ncurrentContext: prod\ncontexts:\n- name: prod\n  auth: token\n",
+    );
+    let out = skyhelm(&["post-render", "--contexts-file", &file], crate::util::API_DEPLOYMENT.as_bytes());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(err.contains("missing field `secretName`"), "{err}");
+}
