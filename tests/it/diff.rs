@@ -74,6 +74,10 @@ fn exit_codes_follow_diff() {
     let (code, text, err) = diff(&input, &["--container", "nope"]);
     assert_eq!(code, 1);
     assert!(text.is_empty() && err.contains("nope"));
+    // The largest --context is every line, not an overflow (a panic, exit 70, in a debug build).
+    let (code, huge, err) = diff(&input, &["--context", &usize::MAX.to_string()]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(huge, diff(&input, &["--context", "1000000"]).1);
 }
 
 #[test]
