@@ -29,17 +29,27 @@ impl Cli {
     /// - The post-render options may also come before `post-render` or `diff`
     ///   (`skyhelm --config F post-render`): they are parsed as if they followed it.
     /// - Names from `SKYHELM_ALLOWED_CONTEXTS` (comma-separated) are trimmed and empty ones dropped.
-    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Cli {
-        let matches = Cli::command().get_matches_from(hoist_post_render_options(args.into_iter().collect()));
-        let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    /// - A usage error is returned (not printed), so that a refused post-render command line is
+    ///   kept as a failed run ([`runs_post_render`]).
+    pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+        let matches = Cli::command().try_get_matches_from(hoist_post_render_options(args.into_iter().collect()))?;
+        let mut cli = Cli::from_arg_matches(&matches)?;
         match (&mut cli.command, matches.subcommand()) {
             (Some(Command::PostRender(a)), Some((_, m))) => a.note_env_source(m),
             (Some(Command::Diff(a)), Some((_, m))) => a.post_render.note_env_source(m),
             (None, _) => cli.post_render.note_env_source(&matches),
             _ => {}
         }
-        cli
+        Ok(cli)
     }
+}
+
+/// Whether a command line runs post-render (explicitly, or as the default with no
+/// subcommand): no argument names another subcommand. Used for command lines clap refused.
+pub fn runs_post_render(args: &[OsString]) -> bool {
+    let cmd = Cli::command();
+    let others: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).filter(|n| *n != "post-render").collect();
+    !args.iter().skip(1).any(|a| a.to_str().is_some_and(|a| others.contains(&a)))
 }
 
 /// `skyhelm [POST-RENDER OPTIONS] (post-render|diff) REST` becomes

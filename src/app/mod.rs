@@ -97,7 +97,20 @@ fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Erro
 
 /// Parses arguments, runs, prints the error chain once, maps it to an exit code.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
-    let cli = Cli::parse_args(args);
+    let args: Vec<OsString> = args.into_iter().collect();
+    let cli = match Cli::parse_args(args.clone()) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Helm 4 hides stderr: a refused post-render command line is the last run's report
+            // (else `skyhelm last` would show the run before as `ok`).
+            if e.use_stderr() && crate::cli::runs_post_render(&args) {
+                let text = e.render().to_string();
+                let lines: String = text.lines().map(|l| crate::messages::sanitize(l, &[]) + "\n").collect();
+                keep_report("failed", &lines);
+            }
+            e.exit()
+        }
+    };
     let result = std::panic::catch_unwind(|| run(cli));
     match result {
         Ok(Ok(code)) => code,
@@ -224,13 +237,18 @@ fn fault_injection() {
 /// The report of this run (errors, changes, notes) at `files::last_run_path()`, for `skyhelm
 /// last`. Returns where it went; a failure to keep it is a warning, never the run's failure.
 fn keep_last_run(result: &Result<Outcome, AppError>) -> Option<PathBuf> {
-    let path = files::last_run_path()?;
-    let now = cert::unix_now();
-    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
     let (status, body) = match result {
         Ok(outcome) => ("ok", outcome.log_lines()),
         Err(e) => ("failed", format!("error: {e}\n")),
     };
+    keep_report(status, &body)
+}
+
+/// Keeps `body` as the last post-render run's report, with its `status` (`ok`, `failed`).
+fn keep_report(status: &str, body: &str) -> Option<PathBuf> {
+    let path = files::last_run_path()?;
+    let now = cert::unix_now();
+    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
     let text =
         format!("skyhelm {} post-render {status} at {} (in {cwd})\n{body}", crate::VERSION, files::utc_timestamp(now));
     match files::save_last_run(&path, &text) {

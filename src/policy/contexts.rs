@@ -189,8 +189,14 @@ impl ContextError {
 }
 
 /// A name or text from outside (config.yaml, the kubeconfig, the manifests) as a message shows
-/// it ([`crate::messages::sanitize`]): no terminal escapes or direction marks, bounded length.
+/// it ([`crate::messages::sanitize`]): no terminal escapes or direction marks, bounded length;
+/// one with a URL with user information by its size.
 pub fn shown(text: &str) -> String {
+    // A URL with user information where a name goes (a database URL pasted into a list) is a
+    // credential: shown by its size, as the reports show it.
+    if crate::messages::has_userinfo(text) {
+        return crate::messages::redacted(text.len());
+    }
     crate::messages::sanitize(text, &[])
 }
 
@@ -443,13 +449,20 @@ impl AllowedList {
     }
 
     /// The contexts SkyPilot will use from the kubeconfig with this list (None: all of them, or
-    /// perhaps all when [`ALLOW_ALL_ENV`] is unknown).
+    /// perhaps all when [`ALLOW_ALL_ENV`] is unknown, and the kubeconfig's contexts are not
+    /// known). "All" never includes an `ssh-*` context: SkyPilot drops them first, and an unset
+    /// list whose current-context is one falls back to the in-cluster context.
     pub fn used_kubeconfig_contexts(&self, f: &ContextFacts) -> Option<Vec<String>> {
+        let every = || {
+            f.kubeconfig_contexts.as_ref().map(|c| c.iter().filter(|n| !n.starts_with(SSH_PREFIX)).cloned().collect())
+        };
         match self {
-            AllowedList::All => None,
+            AllowedList::All => every(),
             AllowedList::Unset => match f.unset_means() {
-                UnsetMeans::CurrentContext => Some(f.current_context.iter().cloned().collect()),
-                UnsetMeans::All | UnsetMeans::Unknown(_) => None,
+                UnsetMeans::CurrentContext => {
+                    Some(f.current_context.iter().filter(|n| !n.starts_with(SSH_PREFIX)).cloned().collect())
+                }
+                UnsetMeans::All | UnsetMeans::Unknown(_) => every(),
             },
             AllowedList::Names(n) => Some(n.clone()),
         }
@@ -629,7 +642,7 @@ mod tests {
         let all = ContextFacts { env: ContextEnv { allow_all: EnvFlag::Is(true), ..ContextEnv::default() }, ..facts() };
         assert_eq!(plan_unset(&all).unwrap(), None);
         assert!(all.reaches_in_cluster(&AllowedList::Unset));
-        assert_eq!(AllowedList::Unset.used_kubeconfig_contexts(&all), None);
+        assert_eq!(AllowedList::Unset.used_kubeconfig_contexts(&all), all.kubeconfig_contexts);
     }
 
     #[test]
@@ -651,7 +664,9 @@ mod tests {
             vec![("g".to_string(), AllowedList::Names(names(&["train-us"]))), ("w".to_string(), AllowedList::Unset)];
         assert_eq!(used_by_lists(&lists, &all), Some(names(&["train-us"])));
         let unset = vec![("g".to_string(), AllowedList::Unset)];
-        assert_eq!(used_by_lists(&unset, &all), None);
+        assert_eq!(used_by_lists(&unset, &all), all.kubeconfig_contexts);
+        let unknown = ContextFacts { kubeconfig_contexts: None, ..all };
+        assert_eq!(used_by_lists(&unset, &unknown), None);
         assert_eq!(used_by_lists(&unset, &facts()), Some(names(&["Prod-EU"])));
     }
 }

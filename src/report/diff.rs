@@ -43,7 +43,9 @@ fn unified(out: &mut String, before: &str, after: &str, opts: &ReportOptions) {
     let with_nl = |t: &str| if t.ends_with('\n') || t.is_empty() { t.to_string() } else { format!("{t}\n") };
     let (before, after) = (with_nl(before), with_nl(after));
     let diff = TextDiff::from_lines(&before, &after);
-    for hunk in diff.unified_diff().context_radius(opts.context).iter_hunks() {
+    // A radius past the line count shows every line; a larger one overflows inside `similar`.
+    let radius = opts.context.min(before.len().max(after.len()) + 1);
+    for hunk in diff.unified_diff().context_radius(radius).iter_hunks() {
         let h = hunk.header().to_string();
         paint(out, opts.color, CYAN, &h);
         out.push('\n');

@@ -39,7 +39,9 @@ pub fn check(
     findings_of: &dyn Fn(&str) -> Vec<Finding>,
     allow_unusable: bool,
 ) -> Result<Vec<Note>, UnusableError> {
-    let used: Vec<String> = lists.and_then(|l| contexts::used_by_lists(l, facts)).unwrap_or_else(|| names.to_vec());
+    let used: Vec<String> = lists
+        .and_then(|l| contexts::used_by_lists(l, facts))
+        .unwrap_or_else(|| names.iter().filter(|n| !n.starts_with(contexts::SSH_PREFIX)).cloned().collect());
     // In the order the lists use them; then the others, in the kubeconfig's order.
     let mut contexts: Vec<&String> = Vec::new();
     for n in &used {

@@ -20,6 +20,8 @@ pub const MOUNT_PATH: &str = "/root/.kube";
 pub const SSH_MOUNT_PATH: &str = "/var/skypilot/kubeconfig";
 /// The variable naming the kubeconfig files SkyPilot (the kubernetes client) reads.
 pub const KUBECONFIG_ENV: &str = "KUBECONFIG";
+/// The home folder: `~/.kube/config` is the kubeconfig when KUBECONFIG is unset.
+pub const HOME_ENV: &str = "HOME";
 pub const SSH_KUBECONFIG: &str = "/root/.kube/config:/var/skypilot/kubeconfig/config";
 pub const CHECKSUM_ANNOTATION: &str = "skyhelm.io/kubeconfig-sha256";
 /// What [`MountError::PathTaken`] says of a mount whose volume the pod does not define.
@@ -43,6 +45,11 @@ pub enum MountError {
         "{at}: KUBECONFIG comes from {from}, which cannot be known at render time; SkyPilot reads the mounted kubeconfig only if it includes {wanted}: set it with `value:`"
     )]
     KubeconfigEnvUnknown { at: DocRef, from: String, wanted: String },
+    /// KUBECONFIG unset: the client reads `$HOME/.kube/config`, so HOME must be /root.
+    #[error(
+        "{at}: HOME is set to `{home}` and KUBECONFIG is unset: SkyPilot reads {home}/.kube/config, not the kubeconfig mounted at {wanted}; set KUBECONFIG to {wanted} (an `env` entry with `value:`)"
+    )]
+    HomeEnv { at: DocRef, home: String, wanted: String },
     /// `--no-mount`: the chart mounts a kubeconfig Secret other than the one checked.
     #[error(
         "{at}: the chart mounts Secret `{mounted}` at {path} (the kubeconfig SkyPilot reads), but the contexts were checked against Secret `{checked}` ({from}); the Secret mounted must be the one checked. Set the chart's Secret (upstream: kubernetesCredentials.kubeconfigSecretName) to `{checked}`, or check `{mounted}`"
@@ -185,6 +192,8 @@ struct Pod<'m> {
     mnts: Vec<MountInfo>,
     /// The container's KUBECONFIG ([`ContainerEnv`]).
     kubeconfig_env: Resolved,
+    /// The container's HOME (where an unset KUBECONFIG points).
+    home_env: Resolved,
     /// SSH node pools are set up (their Secret is mounted, or KUBECONFIG names their file).
     ssh_mode: bool,
     /// Where the kubeconfig Secret goes.
@@ -240,7 +249,8 @@ impl<'m> Pod<'m> {
         let tree = m.tree(api.doc)?;
         let vols = volumes(tree, api.pod_spec);
         let mnts = mounts(tree, api.container);
-        let kubeconfig_env = ContainerEnv::read(m, api)?.get(KUBECONFIG_ENV)?;
+        let env = ContainerEnv::read(m, api)?;
+        let (kubeconfig_env, home_env) = (env.get(KUBECONFIG_ENV)?, env.get(HOME_ENV)?);
         let ssh_secret = format!("{}-ssh-node-pools", api.fullname);
         let ssh_mode = vols.iter().any(|v| v.secret.as_deref() == Some(ssh_secret.as_str()))
             || kubeconfig_env.value == EnvValue::Known(SSH_KUBECONFIG.into());
@@ -253,6 +263,7 @@ impl<'m> Pod<'m> {
             vols,
             mnts,
             kubeconfig_env,
+            home_env,
             ssh_mode,
             target: if ssh_mode { SSH_MOUNT_PATH } else { MOUNT_PATH },
         })
@@ -402,7 +413,14 @@ impl<'m> Pod<'m> {
                 );
                 Ok(())
             }
-            EnvValue::Unset => Ok(()),
+            EnvValue::Unset => match &self.home_env.value {
+                EnvValue::Known(home) if home.trim_end_matches('/') != "/root" => {
+                    let line = self.home_env.entry.map(|e| self.tree.node(e).line);
+                    let home = crate::messages::sanitize(home, &[]);
+                    Err(MountError::HomeEnv { at: self.at(line), home, wanted }.into())
+                }
+                _ => Ok(()),
+            },
             EnvValue::Known(value) => {
                 // An empty KUBECONFIG is not unset: the kubernetes client then reads the path "".
                 if value.split(':').any(|p| p == wanted || Some(p) == also) {

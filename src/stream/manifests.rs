@@ -159,7 +159,8 @@ impl<'a> Manifests<'a> {
         let bytes = self.input.as_bytes();
         let mut docs = Vec::new();
         let mut pos = 0;
-        while let Some((i, len)) = find(&bytes[pos..]) {
+        // `get`: an empty needle matches at the very end too, after which `pos` is past it.
+        while let Some((i, len)) = bytes.get(pos..).and_then(&mut find) {
             let at = pos + i;
             let doc = self.ranges.partition_point(|r| r.start <= at).saturating_sub(1);
             // A hit that runs past its document's end is not inside one document.

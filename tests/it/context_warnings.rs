@@ -445,3 +445,46 @@ fn a_contexts_files_loopback_server_fails_post_render_and_doctor() {
         assert!(text.contains("context train  loopback-server"), "{text}");
     }
 }
+
+/// SkyPilot never uses a kubeconfig context named `ssh-*` (`existing_allowed_contexts` drops
+/// them before `all` and SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS are expanded; an SSH node pool's
+/// context points at a local tunnel, 127.0.0.1): its loopback server is a note, never the error
+/// that fails the render, as SkyPilot's own view of the output confirms.
+#[test]
+fn an_ssh_context_is_never_used_so_its_findings_are_notes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    std::fs::write(
+        &kc,
+        "apiVersion: v1\nkind: Config\ncurrent-context: prod\nclusters:\n- name: gke\n  cluster: {server: 'https://34.1.2.3'}\n- name: tunnel\n  cluster: {server: 'https://127.0.0.1:6443'}\ncontexts:\n- name: prod\n  context: {cluster: gke, user: t}\n- name: ssh-box\n  context: {cluster: tunnel, user: t}\nusers:\n- name: t\n  user: {token: sEcReT-t}\n",
+    )
+    .expect("write");
+    let kc_arg = kc.to_str().unwrap();
+    let note = "skyhelm: note [allowed-contexts]: not used by any allowed list: context `ssh-box` (cluster `tunnel`): server https://127.0.0.1:6443 is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach [loopback-server]";
+    let cases = [
+        ("all", "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: all\n"),
+        (
+            "SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS",
+            "apiService:\n  extraEnvs:\n    - name: SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS\n      value: \"true\"\n",
+        ),
+        ("external database", "apiService:\n  dbConnectionString: postgresql://db/sky\n"),
+    ];
+    for (name, values) in cases {
+        for form in [Form::Helm3, Form::Helm4] {
+            let input = render(form, values);
+            let out = skyhelm(&["post-render", "--skypilot-kubeconfig", kc_arg], input.as_bytes());
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{name} {form:?}: {stderr}");
+            assert!(stderr.lines().any(|l| l == note), "{name} {form:?}: {stderr}");
+            if name == "external database" {
+                continue; // the lists are in the database: SkyPilot's view has none to judge
+            }
+            let view = crate::skypilot::skypilot_view(&String::from_utf8_lossy(&out.stdout), Some(&kc));
+            let used: Vec<&str> =
+                view["global"].as_array().expect("global").iter().filter_map(|v| v.as_str()).collect();
+            assert!(used.contains(&"prod") && !used.contains(&"ssh-box"), "{name} {form:?}: SkyPilot uses {used:?}");
+        }
+    }
+    let out = skyhelm(&["doctor", "--kubeconfig", kc_arg, "--allowed-context", "all"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -74,6 +74,10 @@ fn exit_codes_follow_diff() {
     let (code, text, err) = diff(&input, &["--container", "nope"]);
     assert_eq!(code, 1);
     assert!(text.is_empty() && err.contains("nope"));
+    // The largest --context is every line, not an overflow (a panic, exit 70, in a debug build).
+    let (code, huge, err) = diff(&input, &["--context", &usize::MAX.to_string()]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(huge, diff(&input, &["--context", "1000000"]).1);
 }
 
 #[test]
@@ -328,4 +332,31 @@ fn database_uri_in_the_deployment_is_masked() {
         );
         assert!(reports(&input, true)[6].1.contains("dbpassw0rd-xyz"));
     }
+}
+
+/// A URL with user information pasted where a context name goes (an allowed list, a
+/// `context_configs` key): the error that says it names no context shows its size, never the
+/// password, on stderr, in the last-run report and in the diff's JSON error.
+#[test]
+fn a_url_with_user_information_in_a_context_name_is_not_shown() {
+    let values = "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [prod, \"postgresql://svc:hunter2@db/sky\"]\n      context_configs:\n        \"https://tok:hunter2@h\": {}\n";
+    let input = render(Form::Helm3, values);
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = format!("--skypilot-kubeconfig={}", kubeconfig_file(dir.path()).display());
+    let state = dir.path().join("state");
+    let out = run_with_stdin(
+        clean(&mut Command::new(bin())).args(["post-render", &kc]).env("XDG_STATE_HOME", &state),
+        input.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is not in the kubeconfig") && err.contains("context `(redacted, 31 bytes)`"), "{err}");
+    assert_no_credential(&err, "post-render stderr");
+    let last = std::fs::read_to_string(state.join("skyhelm/last-run.txt")).expect("last run");
+    assert_no_credential(&last, "last run");
+    let (code, json, err) = diff(&input, &["--output", "json"]);
+    assert_eq!(code, 1);
+    assert!(json.contains("\"error\""), "{json}");
+    assert_no_credential(&json, "diff JSON");
+    assert_no_credential(&err, "diff stderr");
 }

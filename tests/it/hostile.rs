@@ -548,3 +548,23 @@ fn context_names_reach_messages_without_terminal_escapes() {
     assert!(stderr.contains("`t [2Jx` appears twice in config.yaml"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
+
+/// An `envFrom` or `valueFrom` reference without a name (Kubernetes refuses it; a chart can
+/// still render it) is no crash: an empty name searched in the stream panicked (exit 70).
+#[test]
+fn references_without_a_name_do_not_crash() {
+    let refs = [
+        "envFrom: [{configMapRef: {}}]",
+        "envFrom: [{secretRef: {name: \"\"}}]",
+        "env: [{name: SKYPILOT_IN_CLUSTER_CONTEXT_NAME, valueFrom: {configMapKeyRef: {key: k}}}]",
+        "env: [{name: SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS, valueFrom: {configMapKeyRef: {name: \"\", key: k}}}]",
+    ];
+    for r in refs {
+        let input = API_DEPLOYMENT.replace("        image: img\n", &format!("        image: img\n        {r}\n"));
+        let out = skyhelm(&["post-render"], input.as_bytes());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{r}: {stderr}");
+        assert!(!stderr.contains("panicked") && !stderr.contains("internal error"), "{r}: {stderr}");
+        assert_eq!(out.status.success(), !out.stdout.is_empty(), "{r}: {stderr}");
+    }
+}

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{bin, clean, k8s_json, root, tool};
+use crate::util::{bin, clean, k8s_json, kubeconfig_file, root, tool};
 
 /// Runs `cmd`, killing it after `limit`; a timeout is a failure.
 fn bounded(cmd: &mut Command, limit: Duration) -> Output {
@@ -291,6 +291,52 @@ fn skyhelm_last_explains_a_failure_helm4_hides() {
         text.contains("post-render failed at ") && text.contains("no Deployment has a container named `nope`"),
         "{text}"
     );
+}
+
+/// An argument post-render refuses before it runs (a Helm global flag such as `--kube-context`
+/// in `--post-renderer-args`, a typo, `--strict=1`) is a failed run too: `skyhelm last` must not
+/// go on showing the previous run as `ok` while Helm 4 only says "exited with error".
+#[test]
+fn skyhelm_last_records_a_refused_command_line() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let home = tmp.path().join("home");
+    let plugins = home.join("data/plugins");
+    let out = clean(&mut Command::new(bin()))
+        .env("PATH", "/usr/bin:/bin")
+        .args(["helm-plugin", "install", "--dir"])
+        .arg(&plugins)
+        .output()
+        .expect("install");
+    ok(&out, "helm-plugin install");
+    let template = |arg: &str| {
+        bounded(
+            helm("helm4", &home).args(["template", "sky", "charts/skypilot", "--post-renderer", "skyhelm", arg]),
+            LIMIT,
+        )
+    };
+    let last = || {
+        let out = clean(&mut Command::new(bin()))
+            .env("XDG_STATE_HOME", home.join("state"))
+            .arg("last")
+            .output()
+            .expect("last");
+        ok(&out, "skyhelm last")
+    };
+    let kc = format!("--post-renderer-args=--skypilot-kubeconfig={}", kubeconfig_file(tmp.path()).display());
+    ok(&template(&kc), "helm4 template");
+    assert!(last().contains("post-render ok at "));
+    for (arg, named) in [
+        ("--post-renderer-args=--kube-context=prod", "--kube-context"),
+        ("--post-renderer-args=--strict=1", "--strict"),
+    ] {
+        let out = template(arg);
+        assert!(!out.status.success(), "{arg}");
+        let text = last();
+        assert!(
+            text.contains("post-render failed at ") && !text.contains("post-render ok") && text.contains(named),
+            "{arg}: skyhelm last shows:\n{text}"
+        );
+    }
 }
 
 fn plugin_files(dir: &Path) -> Vec<String> {

@@ -294,3 +294,60 @@ fn helm_install_fails_on_what_would_fail_in_the_pod() {
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// With KUBECONFIG unset the kubernetes client reads `$HOME/.kube/config`: a HOME other than
+/// /root on the API container would leave the kubeconfig mounted at /root/.kube unread (SkyPilot
+/// then skips every listed context as "not found in kubeconfig"). That is an error naming HOME;
+/// with KUBECONFIG naming the mounted file the render passes and SkyPilot uses the contexts.
+#[test]
+fn a_home_other_than_root_is_refused_unless_kubeconfig_names_the_mount() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kc");
+    std::fs::write(&kc, KUBECONFIG).expect("write");
+    let kc_arg = format!("--skypilot-kubeconfig={}", kc.display());
+    let values = |env: &str| {
+        format!(
+            "apiService:\n  extraEnvs:\n{env}  config: |\n    kubernetes:\n      allowed_contexts: [prod, in-cluster]\n"
+        )
+    };
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render(form, &values("    - name: HOME\n      value: /home/sky\n"));
+        let out = skyhelm(&["post-render", &kc_arg], input.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{form:?}: {err}");
+        assert!(out.stdout.is_empty());
+        assert!(
+            err.contains("(Deployment skypilot/sky-api-server), line ")
+                && err.contains("HOME is set to `/home/sky`")
+                && err.contains("/home/sky/.kube/config"),
+            "{form:?}: {err}"
+        );
+        let input = render(
+            form,
+            &values(
+                "    - name: HOME\n      value: /home/sky\n    - name: KUBECONFIG\n      value: /root/.kube/config\n",
+            ),
+        );
+        let out = skyhelm(&["post-render", &kc_arg], input.as_bytes());
+        assert!(out.status.success(), "{form:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let view = crate::skypilot::skypilot_view(&String::from_utf8_lossy(&out.stdout), Some(&kc));
+        assert_eq!(view["global"], serde_json::json!(["prod", "in-cluster"]), "{form:?}: {view}");
+    }
+}
+
+/// A contexts file without `secretName` (or another required field) is refused naming the
+/// field: the message showed `missing field "…"`, since every quoted part was scrubbed.
+#[test]
+fn a_contexts_file_missing_a_field_names_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = write(
+        dir.path(),
+        "contexts.yaml",
+        "apiVersion: skyhelm.io/v1\nkind: ContextsFile\nconfigSha256: \"9cc8ebf8e1534bfe1452a849ba2e52a8c76e24d0bdc84e1fd6d12b4a802a9e01\"\ncurrentContext: prod\ncontexts:\n- name: prod\n  auth: token\n",
+    );
+    let out = skyhelm(&["post-render", "--contexts-file", &file], crate::util::API_DEPLOYMENT.as_bytes());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(err.contains("missing field `secretName`"), "{err}");
+}
