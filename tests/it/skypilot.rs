@@ -400,25 +400,12 @@ fn judge_flags_wider_lost_skipped_and_schema() {
 
 /// Contexts `prod` (current), `Dev-EU`, `train`, and an SSH node pool `ssh-pool` (SkyPilot
 /// never offers `ssh-*` contexts as Kubernetes).
-const KUBECONFIG_SSH: &str = "apiVersion: v1
-kind: Config
-current-context: prod
-clusters:
-- name: c1
-  cluster: {server: https://c1.example.com}
-contexts:
-- name: prod
-  context: {cluster: c1, user: u1}
-- name: Dev-EU
-  context: {cluster: c1, user: u1}
-- name: train
-  context: {cluster: c1, user: u1}
-- name: ssh-pool
-  context: {cluster: c1, user: u1}
-users:
-- name: u1
-  user: {token: placeholder}
-";
+fn kubeconfig_ssh() -> String {
+    let ssh = "- name: ssh-pool\n  context: {cluster: c1, user: u1}\nusers:\n";
+    let text = KUBECONFIG.replacen("users:\n", ssh, 1);
+    assert_ne!(text, KUBECONFIG);
+    text
+}
 
 /// The chart's default pod (in-cluster only, no kubeconfig) with a list naming only the
 /// in-cluster context: skyhelm mounts the Secret, SkyPilot uses exactly `in-cluster`.
@@ -500,7 +487,7 @@ fn upstream_ssh_node_pools() {
         (format!("kubernetesCredentials:\n  useKubeconfig: true\n{list}{pools}"), true),
         (format!("{list}{pools}"), false),
     ] {
-        for j in judge_all_ok("SSH node pools", &values, KUBECONFIG_SSH, &[]) {
+        for j in judge_all_ok("SSH node pools", &values, &kubeconfig_ssh(), &[]) {
             let label = format!("{} chart_mounts={chart_mounts}", j.label);
             assert_eq!(j.output["kubeconfig_path"], "/var/skypilot/kubeconfig/config", "{label}");
             assert_eq!(j.output["env"]["KUBECONFIG"], "/root/.kube/config:/var/skypilot/kubeconfig/config", "{label}");
@@ -546,7 +533,7 @@ fn upstream_no_mount_on_chart_mount() {
         (
             "SSH node pools",
             format!("{chart_mounts}{}{pools}", config("kubernetes:\n  allowed_contexts: [prod, ssh-pool]")),
-            KUBECONFIG_SSH,
+            &kubeconfig_ssh(),
         ),
     ] {
         for j in judge_upstream(&values, kubeconfig, &["--no-mount"]) {
