@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::chart::gitops::Format;
-use crate::rules::rbac::RbacMode;
+use crate::model::{DEFAULT_SECRET_NAME, Format, RbacMode};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -197,7 +196,7 @@ pub struct PackArgs {
     /// A context to keep (repeatable; the first becomes current-context).
     #[arg(long = "context", value_name = "NAME", required = true)]
     pub contexts: Vec<String>,
-    #[arg(long, default_value = crate::settings::DEFAULT_SECRET_NAME, value_name = "NAME")]
+    #[arg(long, default_value = DEFAULT_SECRET_NAME, value_name = "NAME")]
     pub secret_name: String,
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
@@ -461,5 +460,5 @@ pub struct PluginPackageArgs {
 /// `--secret-name`'s help (no `default_value`: a config file may set it, so the default is
 /// applied in `settings`).
 fn secret_name_help() -> String {
-    format!("Secret that holds the kubeconfig under key `config` [default: {}]", crate::settings::DEFAULT_SECRET_NAME)
+    format!("Secret that holds the kubeconfig under key `config` [default: {}]", DEFAULT_SECRET_NAME)
 }

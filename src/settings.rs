@@ -3,14 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::chart::gitops::Format;
 use crate::cli::{ColorChoice, ConfigContexts, DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
+use crate::model::{DEFAULT_CONTAINER, Format, RbacMode};
 use crate::policy::contexts::GivenList;
-use crate::rules::api_server::DEFAULT_CONTAINER;
-use crate::rules::rbac::RbacMode;
 use crate::yaml::Limits;
 
-pub const DEFAULT_SECRET_NAME: &str = "kube-credentials";
+pub use crate::model::DEFAULT_SECRET_NAME;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

@@ -1,6 +1,6 @@
 //! The only place that touches stdin, stdout, stderr, files, the environment and processes.
 
-pub mod files;
+use crate::files;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
@@ -374,7 +374,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         return Err(AppError::LiveManifestsNameNone);
     }
     let mut findings = match &contexts_file {
-        Some(f) => doctor::doctor_contexts_file(f, &input),
+        Some(f) => crate::kubeconfig::contexts_file::doctor(f, &input),
         None => doctor::doctor(&input),
     };
     if let Some(live) = settings.live {
@@ -391,7 +391,7 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         DoctorOutput::Json => doctor::render_json(&path, &findings),
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
-    let errors = findings.iter().any(|f| f.severity == crate::rules::change::Severity::Error);
+    let errors = findings.iter().any(|f| f.severity == crate::model::Severity::Error);
     Ok(if errors { Exit::Error } else { Exit::Ok }.into())
 }
 

@@ -13,40 +13,7 @@ pub const REPOSITORY_NAME: &str = "skypilot";
 pub const FLUX_NAMESPACE: &str = "flux-system";
 pub const ARGOCD_NAMESPACE: &str = "argocd";
 
-/// How the environments are deployed (`generate --format`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum Format {
-    // One wrapper chart per environment (post-render with its skyhelm.yaml). Plain comments:
-    // doc comments here would become `--help` text.
-    #[default]
-    Chart,
-    Flux,
-    #[value(name = "argocd")]
-    ArgoCd,
-    Helmfile,
-}
-
-impl Format {
-    /// The name users write (`--format argocd`), also the generated files' header.
-    pub fn name(self) -> &'static str {
-        match self {
-            Format::Chart => "chart",
-            Format::Flux => "flux",
-            Format::ArgoCd => "argocd",
-            Format::Helmfile => "helmfile",
-        }
-    }
-
-    /// Where `generate` writes without `--out`.
-    pub fn default_out(self) -> &'static str {
-        match self {
-            Format::Chart => "charts",
-            Format::Flux => "flux",
-            Format::ArgoCd => "argocd",
-            Format::Helmfile => "helmfile",
-        }
-    }
-}
+pub use crate::model::Format;
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,8 +13,8 @@ use serde_json::{Map, Value, json};
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor::{self, DoctorInput, Finding};
 use crate::kubeconfig::{LoadedKubeconfig, is_dns1123_label};
+use crate::model::RbacMode;
 use crate::policy::contexts::{self, ContextError, ContextFacts};
-use crate::rules::rbac::RbacMode;
 use crate::yaml::emit::{self, Layout};
 
 pub const DEFAULT_REPOSITORY: &str = "https://helm.skypilot.co";
@@ -170,7 +170,7 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         namespace: pick(&s.namespace, &d.namespace).unwrap_or_else(|| format!("{}-{}", file.name, e.name)),
         image: pick(&s.image, &d.image).unwrap_or_else(|| DEFAULT_IMAGE.into()),
         secret_name: pick(&s.kubeconfig_secret_name, &d.kubeconfig_secret_name)
-            .unwrap_or_else(|| crate::settings::DEFAULT_SECRET_NAME.into()),
+            .unwrap_or_else(|| crate::model::DEFAULT_SECRET_NAME.into()),
         secret_name_set: s.kubeconfig_secret_name.is_some() || d.kubeconfig_secret_name.is_some(),
         in_cluster: s.in_cluster.or(d.in_cluster).unwrap_or(true),
         mount_kubeconfig: s.mount_kubeconfig.or(d.mount_kubeconfig).unwrap_or(true),
@@ -846,7 +846,7 @@ mod tests {
             assert!(serde_json::from_value::<EnvSettings>(json!({ name.as_str(): bad })).is_err(), "{name}: {bad}");
         }
         let secret = props["kubeconfigSecretName"]["description"].as_str().unwrap();
-        assert!(secret.contains(&format!("(default {})", crate::settings::DEFAULT_SECRET_NAME)), "{secret}");
+        assert!(secret.contains(&format!("(default {})", crate::model::DEFAULT_SECRET_NAME)), "{secret}");
     }
 
     /// Every value a built-in template writes into a YAML file goes through `| yaml` (the one

@@ -6,6 +6,7 @@ use kube::config::{AuthInfo, Kubeconfig};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::doctor::{self, DoctorInput, Finding};
 use crate::yaml::emit::{self, Layout};
 
 pub const API_VERSION: &str = "skyhelm.io/v1";
@@ -72,7 +73,7 @@ pub fn auth_kind(a: Option<&AuthInfo>) -> &'static str {
 /// A server URL with any `user:password@`, query and fragment removed (they may carry
 /// credentials); scheme, host, port and path stay.
 pub fn strip_userinfo(server: &str) -> String {
-    let (scheme, rest) = super::doctor::split_scheme(server);
+    let (scheme, rest) = doctor::split_scheme(server);
     let scheme = scheme.unwrap_or_default();
     let rest = rest.split(['?', '#']).next().unwrap_or_default();
     let end = rest.find('/').unwrap_or(rest.len());
@@ -105,7 +106,7 @@ impl ContextsFile {
             api_version: API_VERSION.into(),
             kind: KIND.into(),
             secret_name: secret_name.into(),
-            config_sha256: crate::post_render::sha256_hex(config.as_bytes()),
+            config_sha256: crate::text::sha256_hex(config.as_bytes()),
             current_context: packed.current_context.clone().filter(|c| !c.is_empty()),
             contexts,
         }
@@ -168,16 +169,16 @@ impl ContextsFile {
 
     /// Doctor-style warnings for the named contexts: exec plugins, auth providers, loopback
     /// servers (subject, check, message).
-    pub fn findings(&self, used: &[String]) -> Vec<super::doctor::Finding> {
+    pub fn findings(&self, used: &[String]) -> Vec<Finding> {
         let mut out = Vec::new();
         for c in self.contexts.iter().filter(|c| used.contains(&c.name)) {
             let subject = format!("context {}", c.name);
-            if let Some(host) = c.server.as_deref().and_then(super::doctor::loopback_host) {
-                out.push(super::doctor::loopback_finding(&subject, &host));
+            if let Some(host) = c.server.as_deref().and_then(doctor::loopback_host) {
+                out.push(doctor::loopback_finding(&subject, &host));
             }
             if c.auth == "exec" || c.auth == "auth-provider" {
-                out.push(super::doctor::finding(
-                    crate::rules::change::Severity::Warning,
+                out.push(doctor::finding(
+                    crate::model::Severity::Warning,
                     if c.auth == "exec" { "exec-plugin" } else { "auth-provider" },
                     subject,
                     format!("authenticates with an {} (as recorded in the contexts file): the API server image must contain it", if c.auth == "exec" { "exec plugin" } else { "auth-provider" }),
@@ -186,6 +187,21 @@ impl ContextsFile {
         }
         out
     }
+}
+
+/// doctor for a contexts file (`kubeconfig pack --contexts-file`): the allowed names against
+/// its contexts, its current-context, and the exec plugins and loopback servers it records.
+pub fn doctor(file: &ContextsFile, input: &DoctorInput) -> Vec<Finding> {
+    let config = super::LoadedKubeconfig::names_of(file).config;
+    let mut out = Vec::new();
+    if file.current_context.is_none() {
+        out.push(doctor::current_context_unset());
+    }
+    out.extend(file.findings(&file.context_names()));
+    doctor::check_allowed_contexts(&config, input, &mut out);
+    doctor::demote_unused(&config, input, &mut out);
+    out.sort_by_key(|f| f.severity);
+    out
 }
 
 #[cfg(test)]

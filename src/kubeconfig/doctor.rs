@@ -19,8 +19,8 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 
 use super::cert;
+use crate::model::Severity;
 use crate::policy::contexts::{self, AllowedList, ContextEnv, ContextFacts, NameClass};
-use crate::rules::change::Severity;
 
 pub const EXPIRY_WARNING_DAYS: i64 = 30;
 
@@ -79,7 +79,7 @@ pub fn finding(severity: Severity, check: &'static str, subject: impl AsRef<str>
 }
 
 /// A kubeconfig or contexts file without a current-context.
-fn current_context_unset() -> Finding {
+pub(super) fn current_context_unset() -> Finding {
     finding(
         Severity::Error,
         "current-context",
@@ -105,21 +105,6 @@ pub fn loopback_finding(subject: &str, shown: &str) -> Finding {
             "server {shown} is a loopback address: inside the API server pod it reaches the pod itself, not this cluster; use an address the pod can reach"
         ),
     )
-}
-
-/// doctor for a contexts file (`kubeconfig pack --contexts-file`): the allowed names against
-/// its contexts, its current-context, and the exec plugins and loopback servers it records.
-pub fn doctor_contexts_file(file: &super::contexts_file::ContextsFile, input: &DoctorInput) -> Vec<Finding> {
-    let config = super::LoadedKubeconfig::names_of(file).config;
-    let mut out = Vec::new();
-    if file.current_context.is_none() {
-        out.push(current_context_unset());
-    }
-    out.extend(file.findings(&file.context_names()));
-    check_allowed_contexts(&config, input, &mut out);
-    demote_unused(&config, input, &mut out);
-    out.sort_by_key(|f| f.severity);
-    out
 }
 
 pub fn doctor(input: &DoctorInput) -> Vec<Finding> {
@@ -178,7 +163,7 @@ fn input_facts(c: &Kubeconfig, input: &DoctorInput) -> ContextFacts {
 
 /// Findings about a context no allowed list uses become notes: nothing in the pod reads it.
 /// (`context-not-allowed` and `allowed-not-found` are about the lists themselves and stay.)
-fn demote_unused(c: &Kubeconfig, input: &DoctorInput, out: &mut [Finding]) {
+pub(super) fn demote_unused(c: &Kubeconfig, input: &DoctorInput, out: &mut [Finding]) {
     let Some(used) = used_contexts(c, input) else { return };
     let used: Vec<String> = used.iter().map(|n| finding_subject(&format!("context {n}"))).collect();
     for f in out.iter_mut() {
@@ -571,7 +556,7 @@ fn inet_aton(s: &str) -> Option<std::net::Ipv4Addr> {
 
 /// The allowed lists (from `--allowed-context` or the rendered chart) against the kubeconfig's
 /// contexts (static; `live::client::check_contexts` is the one that contacts them).
-fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
+pub(super) fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Finding>) {
     let names: Vec<String> = c.contexts.iter().map(|x| x.name.clone()).collect();
     if let Some(source) = &input.env.in_cluster_name_unknown
         && input.in_cluster_exists != Some(false)
@@ -589,7 +574,7 @@ fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &mut Vec<Fin
                 Severity::Info,
                 "external-database",
                 "kubeconfig",
-                format!("{} is set on the API server: SkyPilot keeps its config, allowed_contexts included, in that database, not in the chart; not checking which contexts are allowed (name them with --allowed-context to check a list)", crate::rules::allowed_contexts::DB_ENV),
+                format!("{} is set on the API server: SkyPilot keeps its config, allowed_contexts included, in that database, not in the chart; not checking which contexts are allowed (name them with --allowed-context to check a list)", crate::policy::contexts::DB_ENV),
             ));
             return;
         }

@@ -105,7 +105,7 @@ fn all_credentials(kubeconfig: &Kubeconfig) -> Vec<String> {
     let mut creds = live::credentials(kubeconfig);
     for path in kubeconfig.auth_infos.iter().filter_map(|a| a.auth_info.as_ref()?.token_file.as_ref()) {
         let limit = crate::kubeconfig::pack::MAX_FILE_BYTES;
-        if let Ok(bytes) = crate::app::files::read_regular_file(std::path::Path::new(path), limit)
+        if let Ok(bytes) = crate::files::read_regular_file(std::path::Path::new(path), limit)
             && bytes.len() <= limit
             && let Ok(t) = String::from_utf8(bytes)
             && t.trim().len() >= 4

@@ -8,9 +8,9 @@ use base64::Engine;
 use kube::config::{AuthInfo, Cluster, Kubeconfig};
 use secrecy::ExposeSecret;
 
+use crate::model::Severity;
 use crate::policy::contexts::{AllowedList, ContextEnv, ContextFacts};
 use crate::policy::minimal_rbac::{self, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
-use crate::rules::change::Severity;
 
 use crate::kubeconfig::doctor::{Finding, context_entries};
 

@@ -16,6 +16,8 @@ pub const IN_CLUSTER_NAME_ENV: &str = "SKYPILOT_IN_CLUSTER_CONTEXT_NAME";
 pub const ALLOW_ALL_ENV: &str = "SKYPILOT_ALLOW_ALL_KUBERNETES_CONTEXTS";
 /// False: the in-cluster context is left out of every list SkyPilot derives (`all`, the
 /// allow-all variable, an unset list); an explicit list is used as written.
+/// SkyPilot keeps its config (allowed_contexts included) in this database when set.
+pub const DB_ENV: &str = "SKYPILOT_DB_CONNECTION_URI";
 pub const INCLUDES_IN_CLUSTER_ENV: &str = "SKYPILOT_ALL_KUBERNETES_CONTEXTS_INCLUDES_IN_CLUSTER";
 
 /// A boolean option as SkyPilot reads it (`env_options.Options.get`: `os.getenv(name,

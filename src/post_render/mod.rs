@@ -2,8 +2,6 @@
 
 pub mod verify;
 
-use sha2::{Digest, Sha256};
-
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
@@ -55,10 +53,7 @@ fn list_strict(fixes: &[String], warnings: &[String]) -> String {
         .join("\n")
 }
 
-/// Lowercase hex sha256 of some bytes.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::text::sha256_hex;
 
 /// Post-renders a manifest stream. `kubeconfig` is the content of `--skypilot-kubeconfig`, if given.
 /// On error nothing of the output exists: the caller writes `output` only on success.

@@ -48,15 +48,7 @@ pub enum Undeclarable {
 /// `--allow-excessive-aliasing`) are not expanded to be compared.
 pub const MAX_DECODED_NODES: u64 = 1_000_000;
 
-/// Characters that YAML 1.1 readers (go-yaml v2, PyYAML) take as line breaks but YAML 1.2
-/// parsers (ours) do not: a document holding one means different things to the two.
-pub const YAML11_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];
-
-/// The 1-based line of the first YAML 1.1-only line break in `text`, and the character.
-pub fn yaml11_break(text: &str) -> Option<(usize, char)> {
-    let (at, c) = text.char_indices().find(|(_, c)| YAML11_BREAKS.contains(c))?;
-    Some((memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1, c))
-}
+pub use crate::yaml::scalar::{YAML11_BREAKS, yaml11_break};
 
 /// What a document means to a reader, with its keys counted: the value (Null when the document
 /// is empty), and each key written more than once in one mapping with all its values (the value

@@ -20,7 +20,7 @@ use super::{
 
 pub const CONFIG_VOLUME: &str = "skypilot-config";
 pub const CONFIG_KEY: &str = "config.yaml";
-pub const DB_ENV: &str = "SKYPILOT_DB_CONNECTION_URI";
+pub use crate::policy::contexts::DB_ENV;
 pub use contexts::IN_CLUSTER_NAME_ENV;
 use contexts::{ALLOW_ALL_ENV as ALLOW_ALL, INCLUDES_IN_CLUSTER_ENV as INCLUDES};
 
@@ -442,7 +442,7 @@ fn config_text<'m>(
 
 /// Parses config.yaml, refusing what PyYAML (SkyPilot) would read differently or not load.
 fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usize>) -> Result<Tree, RuleError> {
-    if let Some((line, c)) = crate::post_render::verify::yaml11_break(text) {
+    if let Some((line, c)) = crate::yaml::scalar::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
     let tree = Tree::parse(text, &Limits::default()).map_err(|e| {

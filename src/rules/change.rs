@@ -8,6 +8,8 @@ use serde_json::Value;
 use crate::stream::{DocIndex, ResourceId};
 use crate::yaml::Edit;
 
+pub use crate::model::Severity;
+
 /// One step of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seg {
@@ -130,24 +132,6 @@ pub struct DocChange {
     pub action: Action,
     pub before: String,
     pub after: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-}
-
-impl Severity {
-    pub fn label(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "note",
-        }
-    }
 }
 
 /// Something the user should know that is not an edit.

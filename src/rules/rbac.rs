@@ -13,6 +13,8 @@ use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, Res
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor, NodeId};
 
+pub use crate::model::RbacMode;
+
 use super::{
     RuleError,
     api_server::ApiServer,
@@ -25,46 +27,6 @@ pub const ADDED_FILENAME: &str = "skyhelm/rbac.yaml";
 /// that one to `Helm` at install (FACTS.md §2).
 pub const ADDED_LABEL: (&str, &str) = ("skyhelm.io/added-by", "rbac");
 pub const IN_CLUSTER_NAMESPACE_ENV: &str = "SKYPILOT_IN_CLUSTER_NAMESPACE";
-
-/// What the RBAC rule does: the one definition behind `--rbac`, `rbac` in the `--config` file
-/// and in skyhelm.yaml, and `rbac` in generate's environments file (the doc comments are
-/// `--help`'s text).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum RbacMode {
-    /// Add a Role/RoleBinding and ClusterRole/ClusterRoleBinding for what is missing (never a
-    /// ServiceAccount: when nothing creates it, a note says it must exist).
-    #[default]
-    Add,
-    /// Change nothing; report excess and missing grants.
-    Audit,
-    /// Add what is missing (as add), then rewrite wildcard verbs in roles bound only to the API
-    /// server's account (keeping escalate/bind where RBAC management is granted).
-    Tighten,
-    Off,
-}
-
-impl RbacMode {
-    /// The name users write (`--rbac add`).
-    pub fn name(self) -> &'static str {
-        match self {
-            RbacMode::Add => "add",
-            RbacMode::Audit => "audit",
-            RbacMode::Tighten => "tighten",
-            RbacMode::Off => "off",
-        }
-    }
-
-    /// The mode a name stands for.
-    pub fn from_name(name: &str) -> Option<RbacMode> {
-        <RbacMode as clap::ValueEnum>::value_variants().iter().copied().find(|m| m.name() == name)
-    }
-
-    /// Every name, for messages: `add, audit, tighten, off`.
-    pub fn names() -> String {
-        <RbacMode as clap::ValueEnum>::value_variants().iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
-    }
-}
 
 /// Why RBAC refuses to write anything.
 #[derive(Debug, thiserror::Error)]
@@ -468,7 +430,7 @@ pub fn shared_name(namespace: &str, deployment: &str) -> String {
     if name.len() <= MAX_NAME && !namespace.contains(':') && !deployment.contains(':') {
         return name;
     }
-    let hash = crate::post_render::sha256_hex(format!("{}:{namespace}:{deployment}", namespace.len()).as_bytes());
+    let hash = crate::text::sha256_hex(format!("{}:{namespace}:{deployment}", namespace.len()).as_bytes());
     let readable: String = format!("{namespace}-{deployment}").chars().filter(|c| *c != ':').collect();
     // "skyhelm:" + start + "::" + 32 hex characters.
     let mut cut = MAX_NAME - 8 - 2 - 32;

@@ -2,7 +2,15 @@
 //! (sigs.k8s.io/yaml, used by kubectl and Helm). Only plain scalars are resolved; quoted and
 //! block scalars, and scalars tagged `!!str`, are strings.
 
-use super::tree::Style;
+/// How a scalar is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+    Literal,
+    Folded,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Scalar11 {
@@ -171,6 +179,16 @@ pub fn plain_safe(s: &str) -> bool {
     (first.is_ascii_alphabetic() || first == '/')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
         && resolve_plain(s) == Scalar11::Str
+}
+
+/// Characters that YAML 1.1 readers (go-yaml v2, PyYAML) take as line breaks but YAML 1.2
+/// parsers (ours) do not: a document holding one means different things to the two.
+pub const YAML11_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];
+
+/// The 1-based line of the first YAML 1.1-only line break in `text`, and the character.
+pub fn yaml11_break(text: &str) -> Option<(usize, char)> {
+    let (at, c) = text.char_indices().find(|(_, c)| YAML11_BREAKS.contains(c))?;
+    Some((memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1, c))
 }
 
 #[cfg(test)]

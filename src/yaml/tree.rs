@@ -41,14 +41,7 @@ impl TreeId {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    Plain,
-    SingleQuoted,
-    DoubleQuoted,
-    Literal,
-    Folded,
-}
+pub use super::scalar::Style;
 
 #[derive(Debug, Clone)]
 pub enum NodeKind {

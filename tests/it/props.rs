@@ -202,7 +202,7 @@ proptest! {
         let file = skyhelm::chart::EnvironmentsFile::parse("envs.yaml", &file.to_string()).expect("environments file");
         let templates: Vec<(String, String)> =
             skyhelm::chart::EMBEDDED.iter().map(|(n, t)| (n.to_string(), t.to_string())).collect();
-        let charts = skyhelm::chart::generate(&file, "envs.yaml", &Default::default(), &templates, skyhelm::chart::gitops::Format::Chart)
+        let charts = skyhelm::chart::generate(&file, "envs.yaml", &Default::default(), &templates, skyhelm::model::Format::Chart)
             .expect("generate");
         let files = &charts[0].files;
         let values = crate::util::pyyaml_json(&files["values.yaml"]);
