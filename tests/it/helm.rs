@@ -45,15 +45,18 @@ impl Helm {
             .expect("run helm")
     }
 
-    /// `skyhelm last`: the report of the last post-render this Helm ran.
+    /// `skyhelm last`: the report of the last post-render this Helm ran; its exit code says
+    /// whether that run was ok (0) or not (1).
     pub fn last(&self) -> String {
         let out = clean(&mut Command::new(bin()))
             .env("XDG_STATE_HOME", self.home.path().join("state"))
             .arg("last")
             .output()
             .expect("skyhelm last");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf-8")
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let ok = text.lines().next().is_some_and(|l| l.contains(" post-render ok at "));
+        assert_eq!(out.status.code(), Some(if ok { 0 } else { 1 }), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        text
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
