@@ -197,9 +197,13 @@ fn a_killed_run_leaves_running_not_the_previous_ok() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
-    let file = last_run_file(&state);
+    let running = || {
+        std::fs::read_dir(state.join("skyhelm")).expect("state").any(|e| {
+            std::fs::read_to_string(e.expect("entry").path()).is_ok_and(|t| t.contains(" post-render running since "))
+        })
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !std::fs::read_to_string(&file).expect("report").contains(" post-render running since ") {
+    while !running() {
         assert!(std::time::Instant::now() < deadline, "the run never marked itself running");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
