@@ -119,7 +119,12 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             if e.is_internal() { Exit::Internal } else { Exit::Error }.into()
         }
         Err(_) => {
-            eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");
+            const MESSAGE: &str = "internal error (a bug): the run stopped; nothing was written to stdout";
+            // The report would say "running" (and "killed or aborted"): say what happened.
+            if crate::cli::runs_post_render(&args) {
+                keep_report("failed", &format!("error: {MESSAGE}\n"));
+            }
+            eprintln!("skyhelm: {MESSAGE}");
             Exit::Internal.into()
         }
     }

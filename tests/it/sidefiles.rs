@@ -342,6 +342,22 @@ fn a_report_file_naming_a_redirected_stream_is_written_where_the_stream_is() {
         };
         assert!(text.starts_with(first) && text.contains(later), "append {append}, {args:?}:\n{text}");
     }
+    // `skyhelm diff --report-file /dev/stdout >file`: the report, then the diff after it.
+    let log = tmp.path().join("stdout.log");
+    let out = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", tmp.path().join("state"))
+        .args(["diff", "--report-file=/dev/stdout", "--color=never"])
+        .stdin(std::fs::File::open(&input).expect("stdin"))
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .status()
+        .expect("run");
+    assert_eq!(out.code(), Some(2));
+    let text = std::fs::read_to_string(&log).expect("log");
+    let diff_at = text.find("+        - name: kube-config").unwrap_or_else(|| panic!("no diff: {text}"));
+    assert!(
+        text.starts_with("changed Deployment sky/sky-api-server") && text[..diff_at].contains("\nchanged "),
+        "{text}"
+    );
     // Another descriptor, opened for appending by a shell.
     let log = tmp.path().join("fd3.log");
     std::fs::write(&log, "earlier line\n").expect("log");
