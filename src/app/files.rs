@@ -166,13 +166,32 @@ pub fn last_runs(state: &Path) -> std::io::Result<Vec<PathBuf>> {
         if !(name.starts_with("last-run-") && name.ends_with(".txt")) {
             continue;
         }
-        let meta = entry.metadata()?;
+        // Removed since it was listed (a concurrent run pruned it): not a report any more.
+        let meta = match entry.metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => other?,
+        };
         if meta.is_file() {
             found.push((meta.modified()?, entry.path()));
         }
     }
     found.sort_by(|a, b| b.cmp(a));
     Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// How many last-run reports (working folders) are kept; older ones are removed, so runs from
+/// ever new folders (CI's temporary checkouts) cannot fill the state folder.
+pub const MAX_LAST_RUNS: usize = 64;
+
+/// Removes the oldest last-run reports in `state` beyond [`MAX_LAST_RUNS`], never `keep`.
+pub fn prune_last_runs(state: &Path, keep: &Path) -> std::io::Result<()> {
+    for old in last_runs(state)?.iter().skip(MAX_LAST_RUNS).filter(|p| p.as_path() != keep) {
+        match std::fs::remove_file(old) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Keeps `text` as a last-run report (folder 0700 when created, file 0600): atomically, without

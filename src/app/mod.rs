@@ -287,7 +287,14 @@ fn keep_report(status: &str, body: &str) -> Option<PathBuf> {
     let (path, cwd) = last_run_file()?;
     let text = report_header(status, &cwd) + body;
     match files::save_last_run(&path, &text) {
-        Ok(()) => Some(path),
+        Ok(()) => {
+            if let Some(state) = path.parent()
+                && let Err(e) = files::prune_last_runs(state, &path)
+            {
+                eprintln!("skyhelm: warning: cannot remove old reports in {}: {e}", state.display());
+            }
+            Some(path)
+        }
         Err(e) => {
             eprintln!("skyhelm: warning: cannot keep this report in {}: {e}", path.display());
             None

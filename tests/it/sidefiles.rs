@@ -373,3 +373,33 @@ fn a_report_file_naming_a_redirected_stream_is_written_where_the_stream_is() {
     let text = std::fs::read_to_string(&log).expect("log");
     assert!(text.starts_with("earlier line\nchanged Deployment sky/sky-api-server"), "{text}");
 }
+
+/// Runs from ever new folders (CI checkouts) keep at most 64 reports: the oldest go, the run's
+/// own stays.
+#[test]
+fn old_last_run_reports_are_pruned_to_64() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let dir = state.join("skyhelm");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for i in 0..70u64 {
+        let f = std::fs::File::create(dir.join(format!("last-run-{i:016x}.txt"))).expect("create");
+        f.set_modified(old + std::time::Duration::from_secs(i)).expect("mtime");
+    }
+    std::fs::write(dir.join("unrelated.txt"), "kept").expect("write");
+    assert!(post_render(&[], &state, API_DEPLOYMENT).status.success());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 65, "64 reports and the unrelated file: {names:?}");
+    assert!(names.contains(&"unrelated.txt".to_string()));
+    // The 63 newest fakes (7..70) and this run's report.
+    assert!(
+        !names.contains(&format!("last-run-{:016x}.txt", 6)) && names.contains(&format!("last-run-{:016x}.txt", 7))
+    );
+    let out = last(&[("XDG_STATE_HOME", &state)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" post-render ok at "));
+}
