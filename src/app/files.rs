@@ -1,6 +1,8 @@
-//! Files skyhelm writes beside a run (I/O, like `app`): written atomically through a uniquely
-//! named temporary file in the same folder, private when new; and files a kubeconfig names,
-//! read only when regular and bounded.
+//! Files skyhelm writes beside a run (I/O, like `app`): regular files written atomically
+//! through a uniquely named temporary file in the same folder, private when new, and this
+//! process's streams, other descriptors, devices and pipes written as what they are
+//! ([`write_atomic`]); the last-run reports, one per working folder; and files a kubeconfig
+//! names, read only when regular and bounded.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
