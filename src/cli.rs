@@ -95,8 +95,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout.
     Man,
-    /// Print the report of the last post-render run ($XDG_STATE_HOME/skyhelm/last-run.txt).
-    Last,
+    /// Print the report of the newest post-render run, one kept per working folder in
+    /// $XDG_STATE_HOME/skyhelm/last-run-*.txt (exit 1 unless that run was ok).
+    Last(LastArgs),
     /// Check a kubeconfig before it becomes the API server's Secret (exit 1 on an error finding).
     Doctor(DoctorArgs),
     /// Kubeconfig tools.
@@ -104,6 +105,14 @@ pub enum Command {
     Kubeconfig(KubeconfigCommand),
     /// Generate one chart per environment from an environments file.
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LastArgs {
+    /// List the first line of every kept report (one per working folder), newest first; exit 1
+    /// unless every one of them was ok.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,6 +1,8 @@
-//! Files skyhelm writes beside a run (I/O, like `app`): written atomically through a uniquely
-//! named temporary file in the same folder, private when new; and files a kubeconfig names,
-//! read only when regular and bounded.
+//! Files skyhelm writes beside a run (I/O, like `app`): regular files written atomically
+//! through a uniquely named temporary file in the same folder, private when new, and this
+//! process's streams, other descriptors, devices and pipes written as what they are
+//! ([`write_atomic`]); the last-run reports, one per working folder; and files a kubeconfig
+//! names, read only when regular and bounded.
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -18,18 +20,101 @@ pub enum Mode {
     Private,
 }
 
+/// Writes a file the user named (`--report-file`, `--diff-file`, `--contexts-file`, generated
+/// charts) by what it is:
+///
+/// - this process's stdout or stderr by name (`/dev/stdout`, `/dev/stderr`, `/dev/fd/1`,
+///   `/proc/self/fd/2`, …): through the process's own handle, so the bytes go where the stream
+///   is at (after what was written before, `2>file` and `2>>file` alike), not to offset 0 of a
+///   reopened file;
+/// - another descriptor by name (`/dev/fd/N`, `/proc/self/fd/N`): appended when it is a regular
+///   file (a redirect), plainly written when it is a pipe or a device;
+/// - a character device, a FIFO or a socket (also through a symlink): plainly written;
+/// - anything else: `/proc/self/…` forms in the folder resolved (the parent is canonicalized),
+///   then replaced atomically, with `fsync` ([`replace_atomically`]).
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
+    match classify(path) {
+        Target::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()
+        }
+        Target::Stderr => std::io::stderr().lock().write_all(bytes),
+        Target::Descriptor => {
+            let regular = std::fs::metadata(path)?.is_file();
+            let mut options = std::fs::OpenOptions::new();
+            if regular {
+                options.append(true)
+            } else {
+                options.write(true)
+            };
+            options.open(path)?.write_all(bytes)
+        }
+        Target::Path => {
+            if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+                return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
+            }
+            replace_atomically(&resolve_parent(path)?, bytes, mode, true)
+        }
+    }
+}
+
+/// What a path written to names, by its spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    Stdout,
+    Stderr,
+    /// Another open descriptor of this process (`/dev/fd/N`, `/proc/self/fd/N`).
+    Descriptor,
+    Path,
+}
+
+/// `/dev/stdout`, `/dev/stderr`, `/dev/fd/N`, and `/proc/{self,thread-self,<our pid>}/fd/N`.
+fn classify(path: &Path) -> Target {
+    use std::path::Component;
+    let parts: Vec<String> = path
+        .components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let fd = match parts.as_slice() {
+        ["/", "dev", "stdout"] => "1",
+        ["/", "dev", "stderr"] => "2",
+        ["/", "dev", "fd", n] => n,
+        ["/", "proc", who, "fd", n] if is_this_process(who) => n,
+        _ => return Target::Path,
+    };
+    match fd.parse::<u32>() {
+        Ok(1) => Target::Stdout,
+        Ok(2) => Target::Stderr,
+        Ok(_) => Target::Descriptor,
+        Err(_) => Target::Path,
+    }
+}
+
+fn is_this_process(who: &str) -> bool {
+    who == "self" || who == "thread-self" || who.parse::<u32>().is_ok_and(|pid| pid == std::process::id())
+}
+
+/// `path` with its folder canonicalized (so `/proc/self/cwd/f` becomes the real folder's `f`,
+/// and the temporary file and the rename happen there). A path without a folder is relative to
+/// the working folder, left as it is.
+fn resolve_parent(path: &Path) -> std::io::Result<PathBuf> {
+    let name = path.file_name().ok_or_else(|| std::io::Error::other("not a file name"))?;
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => Ok(std::fs::canonicalize(p)?.join(name)),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
 /// Writes `path` through a temporary file created exclusively (`O_CREAT|O_EXCL`, so never
 /// through a symlink someone placed there) with a unique name in the same folder, then renames
 /// it into place: readers see the old or the new file, never half of one, and concurrent
 /// writers each succeed (the last rename wins). A symlink at `path` itself is replaced, not
-/// followed, unless it leads to a device or a pipe.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()> {
-    // A terminal, a pipe, anything under /dev or /proc (/dev/stderr may lead to a regular file):
-    // written to as it is (renaming over it would replace the device or the link to it).
-    let device = path.starts_with("/dev") || path.starts_with("/proc");
-    if device || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-        return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
-    }
+/// followed. With `sync` the data reaches the disk before the rename (a crash leaves the old or
+/// the new file); without, a crash may lose the new file's content, never mix the two.
+fn replace_atomically(path: &Path, bytes: &[u8], mode: Mode, sync: bool) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -48,21 +133,71 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()
     {
         tmp.as_file().set_permissions(meta.permissions())?;
     }
-    tmp.as_file().sync_all()?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
 
-/// `$XDG_STATE_HOME/skyhelm/last-run.txt` (default `~/.local/state/skyhelm/last-run.txt`);
-/// a relative XDG_STATE_HOME is ignored, as the XDG spec says.
-pub fn last_run_path() -> Option<PathBuf> {
+/// `$XDG_STATE_HOME/skyhelm` (default `~/.local/state/skyhelm`), where the last-run reports
+/// are kept; a relative XDG_STATE_HOME is ignored, as the XDG spec says.
+pub fn state_dir() -> Option<PathBuf> {
     let base = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).filter(|p| p.is_absolute()).or_else(|| {
         std::env::var_os("HOME").map(PathBuf::from).filter(|p| p.is_absolute()).map(|h| h.join(".local/state"))
     })?;
-    Some(base.join("skyhelm").join("last-run.txt"))
+    Some(base.join("skyhelm"))
 }
 
-/// Keeps `text` as the last run's report (folder 0700 when created, file 0600).
+/// The last-run report of runs started in `cwd`: `<state>/last-run-<first 16 hex of
+/// sha256(cwd)>.txt`. Helm passes a post-renderer no release name (Helm 3 nothing, Helm 4 only
+/// HELM_PLUGIN_NAME and HELM_PLUGIN_DIR), so releases rendered from different folders keep
+/// separate reports.
+pub fn last_run_path(state: &Path, cwd: &Path) -> PathBuf {
+    let hash = crate::post_render::sha256_hex(cwd.as_os_str().as_encoded_bytes());
+    state.join(format!("last-run-{}.txt", &hash[..16]))
+}
+
+/// The last-run reports in `state`, newest first (by modification time).
+pub fn last_runs(state: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(state)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with("last-run-") && name.ends_with(".txt")) {
+            continue;
+        }
+        // Removed since it was listed (a concurrent run pruned it): not a report any more.
+        let meta = match entry.metadata() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            other => other?,
+        };
+        if meta.is_file() {
+            found.push((meta.modified()?, entry.path()));
+        }
+    }
+    found.sort_by(|a, b| b.cmp(a));
+    Ok(found.into_iter().map(|(_, p)| p).collect())
+}
+
+/// How many last-run reports (working folders) are kept; older ones are removed, so runs from
+/// ever new folders (CI's temporary checkouts) cannot fill the state folder.
+pub const MAX_LAST_RUNS: usize = 64;
+
+/// Removes the oldest last-run reports in `state` beyond [`MAX_LAST_RUNS`], never `keep`.
+pub fn prune_last_runs(state: &Path, keep: &Path) -> std::io::Result<()> {
+    for old in last_runs(state)?.iter().skip(MAX_LAST_RUNS).filter(|p| p.as_path() != keep) {
+        match std::fs::remove_file(old) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Keeps `text` as a last-run report (folder 0700 when created, file 0600): atomically, without
+/// `fsync` (a diagnostic copy on the hot path: a crash may lose it, never leave half of it).
 pub fn save_last_run(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         let mut b = std::fs::DirBuilder::new();
@@ -71,7 +206,7 @@ pub fn save_last_run(path: &Path, text: &str) -> std::io::Result<()> {
         std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
         b.create(dir)?;
     }
-    write_atomic(path, text.as_bytes(), Mode::Private)
+    replace_atomically(path, text.as_bytes(), Mode::Private, false)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for Unix seconds (proleptic Gregorian, UTC).
@@ -124,6 +259,38 @@ pub fn read_regular_file(path: &Path, limit: usize) -> std::io::Result<Vec<u8>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_this_process_streams() {
+        let pid = std::process::id();
+        for (p, want) in [
+            ("/dev/stdout".to_string(), Target::Stdout),
+            ("/dev/stderr".into(), Target::Stderr),
+            ("/dev//./stderr".into(), Target::Stderr),
+            ("/dev/fd/1".into(), Target::Stdout),
+            ("/dev/fd/2".into(), Target::Stderr),
+            ("/proc/self/fd/1".into(), Target::Stdout),
+            ("/proc/thread-self/fd/2".into(), Target::Stderr),
+            (format!("/proc/{pid}/fd/2"), Target::Stderr),
+            ("/dev/fd/63".into(), Target::Descriptor),
+            ("/proc/self/fd/7".into(), Target::Descriptor),
+            ("/proc/1/fd/2".into(), Target::Path),
+            ("/proc/self/cwd/f".into(), Target::Path),
+            ("/dev/null".into(), Target::Path),
+            ("dev/stderr".into(), Target::Path),
+            ("/dev/fd/x".into(), Target::Path),
+        ] {
+            assert_eq!(classify(Path::new(&p)), want, "{p}");
+        }
+    }
+
+    #[test]
+    fn last_run_names_differ_by_folder() {
+        let (a, b) = (last_run_path(Path::new("/s"), Path::new("/a")), last_run_path(Path::new("/s"), Path::new("/b")));
+        assert_ne!(a, b);
+        let name = a.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        assert!(name.starts_with("last-run-") && name.len() == "last-run-.txt".len() + 16, "{name}");
+    }
 
     #[test]
     fn timestamps() {

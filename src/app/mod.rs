@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::CommandFactory;
 
 use crate::cli::{
-    Cli, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand, PackArgs,
+    Cli, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand, LastArgs, PackArgs,
     PackOutput, PluginCommand, PluginPackageArgs, PostRenderArgs,
 };
 use crate::exit::Exit;
@@ -69,7 +69,7 @@ pub enum AppError {
     /// A post-render error, with where its report is kept (Helm 4 hides the plugin's stderr).
     #[error("{error}\nskyhelm: this report is kept in {}: `skyhelm last` prints it", .kept.display())]
     Kept { error: Box<AppError>, kept: PathBuf },
-    #[error("no post-render run recorded yet ({} does not exist)", .0.display())]
+    #[error("no post-render run recorded yet (no last-run-*.txt in {})", .0.display())]
     NoLastRun(PathBuf),
     #[error("cannot tell where to keep the last run: set XDG_STATE_HOME or HOME to an absolute path")]
     NoStateDir,
@@ -119,7 +119,12 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             if e.is_internal() { Exit::Internal } else { Exit::Error }.into()
         }
         Err(_) => {
-            eprintln!("skyhelm: internal error (a bug): the run stopped; nothing was written to stdout");
+            const MESSAGE: &str = "internal error (a bug): the run stopped; nothing was written to stdout";
+            // The report would say "running" (and "killed or aborted"): say what happened.
+            if crate::cli::runs_post_render(&args) {
+                keep_report("failed", &format!("error: {MESSAGE}\n"));
+            }
+            eprintln!("skyhelm: {MESSAGE}");
             Exit::Internal.into()
         }
     }
@@ -155,7 +160,7 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
             stdout(page)?;
             Ok(Exit::Ok.into())
         }
-        Some(Command::Last) => run_last(),
+        Some(Command::Last(args)) => run_last(&args),
         Some(Command::Doctor(args)) => run_doctor(&args).inspect_err(|e| {
             if args.output == DoctorOutput::Json {
                 let path = args.kubeconfig.as_ref().or(args.contexts_file.as_ref());
@@ -205,6 +210,7 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
 }
 
 fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
+    mark_running();
     let result = settings::refuse_helm_global_flags(args).map_err(AppError::from).and_then(|()| load_settings(args));
     let result = result.and_then(|settings| {
         fault_injection();
@@ -244,15 +250,51 @@ fn keep_last_run(result: &Result<Outcome, AppError>) -> Option<PathBuf> {
     keep_report(status, &body)
 }
 
+/// This working folder's last-run report (`files::last_run_path`), and the folder named in it.
+fn last_run_file() -> Option<(PathBuf, String)> {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let path = files::last_run_path(&files::state_dir()?, &cwd);
+    Some((path, cwd.display().to_string()))
+}
+
+/// `skyhelm VERSION post-render STATUS …`: the first line of every last-run report.
+fn report_header(status: &str, cwd: &str) -> String {
+    let now = files::utc_timestamp(cert::unix_now());
+    let cwd = crate::messages::sanitize_capped(cwd, &[], 4096);
+    match status {
+        "running" => format!(
+            "skyhelm {} post-render running since {now} (pid {}) (in {cwd})\n",
+            crate::VERSION,
+            std::process::id()
+        ),
+        _ => format!("skyhelm {} post-render {status} at {now} (in {cwd})\n", crate::VERSION),
+    }
+}
+
+/// Marks this working folder's last-run report as running before any work, so a run that
+/// never writes its report (killed, aborted by a stack overflow) leaves "running", never the
+/// previous run's "ok". A failure here is left to `keep_report` to warn about.
+fn mark_running() {
+    if let Some((path, cwd)) = last_run_file() {
+        let text = report_header("running", &cwd)
+            + "this run has not finished: it is still running, or it was killed or aborted\n";
+        let _ = files::save_last_run(&path, &text);
+    }
+}
+
 /// Keeps `body` as the last post-render run's report, with its `status` (`ok`, `failed`).
 fn keep_report(status: &str, body: &str) -> Option<PathBuf> {
-    let path = files::last_run_path()?;
-    let now = cert::unix_now();
-    let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default();
-    let text =
-        format!("skyhelm {} post-render {status} at {} (in {cwd})\n{body}", crate::VERSION, files::utc_timestamp(now));
+    let (path, cwd) = last_run_file()?;
+    let text = report_header(status, &cwd) + body;
     match files::save_last_run(&path, &text) {
-        Ok(()) => Some(path),
+        Ok(()) => {
+            if let Some(state) = path.parent()
+                && let Err(e) = files::prune_last_runs(state, &path)
+            {
+                eprintln!("skyhelm: warning: cannot remove old reports in {}: {e}", state.display());
+            }
+            Some(path)
+        }
         Err(e) => {
             eprintln!("skyhelm: warning: cannot keep this report in {}: {e}", path.display());
             None
@@ -260,15 +302,65 @@ fn keep_report(status: &str, body: &str) -> Option<PathBuf> {
     }
 }
 
-fn run_last() -> Result<ExitCode, AppError> {
-    let path = files::last_run_path().ok_or(AppError::NoStateDir)?;
-    let text = match std::fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(AppError::NoLastRun(path)),
-        Err(e) => return Err(AppError::File { what: "reading", path, cause: e }),
+/// The status word of a last-run report (`ok`, `failed`, `running`), from its first line.
+fn report_status(text: &str) -> &str {
+    let header = text.lines().next().unwrap_or_default();
+    match header.strip_prefix("skyhelm ").and_then(|h| h.split_once(" post-render ")) {
+        Some((_, rest)) => rest.split(' ').next().unwrap_or_default(),
+        None => "unknown",
+    }
+}
+
+/// For a report left "running": whether its process is gone (then it was killed or aborted).
+fn running_note(text: &str) -> Option<String> {
+    let header = text.lines().next()?;
+    let pid = header.split("(pid ").nth(1)?.split(')').next()?;
+    let pid: u32 = pid.parse().ok()?;
+    let gone = !Path::new("/proc").join(pid.to_string()).exists();
+    Some(if gone {
+        format!("skyhelm: that run did not finish: process {pid} is gone (killed or aborted)\n")
+    } else {
+        format!("skyhelm: that run has not finished: process {pid} is still running\n")
+    })
+}
+
+/// `skyhelm last`: the newest report of any working folder; exit 0 only when that run was ok.
+/// `--all`: the first line of every report, newest first; exit 0 only when all were ok.
+fn run_last(args: &LastArgs) -> Result<ExitCode, AppError> {
+    let dir = files::state_dir().ok_or(AppError::NoStateDir)?;
+    let paths = match files::last_runs(&dir) {
+        Ok(p) => p,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(AppError::File { what: "reading", path: dir, cause: e }),
     };
-    std::io::stdout().lock().write_all(&text).map_err(AppError::Stdout)?;
-    Ok(Exit::Ok.into())
+    if paths.is_empty() {
+        return Err(AppError::NoLastRun(dir));
+    }
+    let mut all_ok = true;
+    let mut out = String::new();
+    for path in paths.iter().take(if args.all { usize::MAX } else { 1 }) {
+        let text = match std::fs::read(path) {
+            Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+            // Replaced or removed since it was listed: the next one is older anyway.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.all => continue,
+            Err(e) => return Err(AppError::File { what: "reading", path: path.clone(), cause: e }),
+        };
+        let ok = report_status(&text) == "ok";
+        all_ok &= ok;
+        if args.all {
+            out.push_str(text.lines().next().unwrap_or_default());
+            out.push('\n');
+        } else {
+            out.push_str(&text);
+            if report_status(&text) == "running"
+                && let Some(note) = running_note(&text)
+            {
+                eprint!("{note}");
+            }
+        }
+    }
+    stdout(out)?;
+    Ok(if all_ok { Exit::Ok } else { Exit::Error }.into())
 }
 
 fn plugin_package(args: &PluginPackageArgs) -> Result<ExitCode, AppError> {

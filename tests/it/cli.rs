@@ -239,14 +239,24 @@ fn excessive_aliasing_can_be_allowed() {
 /// ignores the variable.
 #[test]
 fn a_panic_becomes_exit_70_with_nothing_on_stdout() {
+    let state = tempfile::tempdir().expect("tmp");
     let out = run_with_stdin(
-        clean(&mut Command::new(bin())).arg("post-render").env("SKYHELM_TEST_PANIC", "1"),
+        clean(&mut Command::new(bin()))
+            .arg("post-render")
+            .env("SKYHELM_TEST_PANIC", "1")
+            .env("XDG_STATE_HOME", state.path()),
         stream("", API).as_bytes(),
     );
     if cfg!(debug_assertions) {
         assert_eq!(out.status.code(), Some(70));
         assert!(out.stdout.is_empty());
         assert!(String::from_utf8_lossy(&out.stderr).contains("internal error"));
+        // The last-run report says so (not "running", as after a kill).
+        let last =
+            clean(&mut Command::new(bin())).env("XDG_STATE_HOME", state.path()).arg("last").output().expect("last");
+        let text = String::from_utf8_lossy(&last.stdout);
+        assert_eq!(last.status.code(), Some(1), "{text}");
+        assert!(text.contains(" post-render failed at ") && text.contains("error: internal error (a bug)"), "{text}");
     } else {
         assert_eq!(out.status.code(), Some(0), "the release binary has test-only behaviour");
     }

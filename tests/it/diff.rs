@@ -5,7 +5,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::helm::{Form, render};
-use crate::util::{bin, clean, kubeconfig_file, run_with_stdin, skyhelm};
+use crate::util::{bin, clean, kubeconfig_file, last_run_file, run_with_stdin, skyhelm};
 
 /// The upstream-shaped cases: (name, chart values).
 const CASES: &[(&str, &str)] = &[
@@ -262,9 +262,7 @@ fn reports(input: &str, show: bool) -> Vec<(String, String)> {
     let out = run_with_stdin(&mut cmd, input.as_bytes());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     outputs.push(("post-render stderr".into(), String::from_utf8_lossy(&out.stderr).into_owned()));
-    for (name, f) in
-        [("diff file", diff_file), ("report file", report), ("last run", state.join("skyhelm/last-run.txt"))]
-    {
+    for (name, f) in [("diff file", diff_file), ("report file", report), ("last run", last_run_file(&state))] {
         outputs.push((name.into(), std::fs::read_to_string(&f).expect(name)));
     }
     outputs
@@ -352,7 +350,7 @@ fn a_url_with_user_information_in_a_context_name_is_not_shown() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not in the kubeconfig") && err.contains("context `(redacted, 31 bytes)`"), "{err}");
     assert_no_credential(&err, "post-render stderr");
-    let last = std::fs::read_to_string(state.join("skyhelm/last-run.txt")).expect("last run");
+    let last = std::fs::read_to_string(last_run_file(&state)).expect("last run");
     assert_no_credential(&last, "last run");
     let (code, json, err) = diff(&input, &["--output", "json"]);
     assert_eq!(code, 1);

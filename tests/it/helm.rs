@@ -30,6 +30,11 @@ impl Helm {
     /// As `run`, with extra environment variables (KUBECONFIG, SKYHELM_*, …) for Helm and the
     /// post-renderer it starts.
     pub fn run_env(&self, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
+        self.run_in(&root(), args, env)
+    }
+
+    /// As `run_env`, with Helm (and so the post-renderer) started in `dir`.
+    pub fn run_in(&self, dir: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Output {
         let h = self.home.path();
         clean(&mut Command::new(&self.bin))
             .envs(env.iter().copied())
@@ -40,20 +45,23 @@ impl Helm {
             .env("HELM_CACHE_HOME", h.join("cache"))
             // skyhelm keeps its last report here (Helm 4 hides the plugin's stderr).
             .env("XDG_STATE_HOME", h.join("state"))
-            .current_dir(root())
+            .current_dir(dir)
             .output()
             .expect("run helm")
     }
 
-    /// `skyhelm last`: the report of the last post-render this Helm ran.
+    /// `skyhelm last`: the report of the last post-render this Helm ran; its exit code says
+    /// whether that run was ok (0) or not (1).
     pub fn last(&self) -> String {
         let out = clean(&mut Command::new(bin()))
             .env("XDG_STATE_HOME", self.home.path().join("state"))
             .arg("last")
             .output()
             .expect("skyhelm last");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).expect("utf-8")
+        let text = String::from_utf8(out.stdout).expect("utf-8");
+        let ok = text.lines().next().is_some_and(|l| l.contains(" post-render ok at "));
+        assert_eq!(out.status.code(), Some(if ok { 0 } else { 1 }), "{text}{}", String::from_utf8_lossy(&out.stderr));
+        text
     }
 
     pub fn ok(&self, args: &[&str]) -> String {
@@ -359,4 +367,55 @@ fn helm4_input_form_keeps_annotations_and_meaning() {
     let d = deployment(&k8s_json(&out)).clone();
     assert!(mounted_at(&d, "/root/.kube"));
     assert!(d["metadata"]["annotations"]["postrenderer.helm.sh/postrender-filename"].is_string());
+}
+
+/// Helm tells a post-renderer no release (Helm 3 nothing; Helm 4 only HELM_PLUGIN_NAME and
+/// HELM_PLUGIN_DIR, and it starts the plugin in Helm's own folder), so skyhelm keeps one
+/// last-run report per working folder: two releases rendered from two folders keep two, and
+/// `skyhelm last` shows the newest (exit 1: it failed), `--all` both.
+#[test]
+fn releases_rendered_from_two_folders_keep_two_last_run_reports() {
+    for which in ["helm3", "helm4"] {
+        let helm = Helm::new(which);
+        let post = if which == "helm4" {
+            helm.install_skyhelm_plugin();
+            "skyhelm".to_string()
+        } else {
+            bin().display().to_string()
+        };
+        let tmp = tempfile::tempdir().expect("tmp");
+        let (a, b) = (tmp.path().join("release a"), tmp.path().join("release b"));
+        let chart = root().join(CHART).display().to_string();
+        let kc = format!("--post-renderer-args=--skypilot-kubeconfig={}", kubeconfig_file(tmp.path()).display());
+        for (dir, release, extra) in [(&a, "sky-a", None), (&b, "sky-b", Some("--post-renderer-args=--container=nope"))]
+        {
+            std::fs::create_dir_all(dir).expect("mkdir");
+            std::thread::sleep(std::time::Duration::from_millis(30));
+            let mut args = vec!["template", release, chart.as_str(), "--post-renderer", post.as_str(), kc.as_str()];
+            args.extend(extra);
+            let out = helm.run_in(dir, &args, &[]);
+            assert_eq!(
+                out.status.success(),
+                extra.is_none(),
+                "{which} {release}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let text = helm.last();
+        assert!(
+            text.contains(" post-render failed at ") && text.contains(&format!("(in {})", b.display())),
+            "{which}: {text}"
+        );
+        let out = clean(&mut Command::new(bin()))
+            .env("XDG_STATE_HOME", helm.home.path().join("state"))
+            .args(["last", "--all"])
+            .output()
+            .expect("last --all");
+        let all = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{which}: {all}");
+        let lines: Vec<&str> = all.lines().collect();
+        assert_eq!(lines.len(), 2, "{which}: {all}");
+        assert!(lines[0].contains(" failed at ") && lines[0].ends_with(&format!("(in {})", b.display())), "{all}");
+        assert!(lines[1].contains(" ok at ") && lines[1].ends_with(&format!("(in {})", a.display())), "{all}");
+    }
 }

@@ -286,7 +286,8 @@ fn skyhelm_last_explains_a_failure_helm4_hides() {
     assert!(stderr.contains("exited with error") && !stderr.contains("nope"), "Helm 4 now shows the message: {stderr}");
     let last =
         clean(&mut Command::new(bin())).env("XDG_STATE_HOME", home.join("state")).arg("last").output().expect("last");
-    let text = ok(&last, "skyhelm last");
+    assert_eq!(last.status.code(), Some(1), "skyhelm last exits 1 after a failed run");
+    let text = String::from_utf8_lossy(&last.stdout);
     assert!(
         text.contains("post-render failed at ") && text.contains("no Deployment has a container named `nope`"),
         "{text}"
@@ -320,18 +321,20 @@ fn skyhelm_last_records_a_refused_command_line() {
             .arg("last")
             .output()
             .expect("last");
-        ok(&out, "skyhelm last")
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
     };
     let kc = format!("--post-renderer-args=--skypilot-kubeconfig={}", kubeconfig_file(tmp.path()).display());
     ok(&template(&kc), "helm4 template");
-    assert!(last().contains("post-render ok at "));
+    let (code, text) = last();
+    assert!(code == Some(0) && text.contains("post-render ok at "), "{code:?} {text}");
     for (arg, named) in [
         ("--post-renderer-args=--kube-context=prod", "--kube-context"),
         ("--post-renderer-args=--strict=1", "--strict"),
     ] {
         let out = template(arg);
         assert!(!out.status.success(), "{arg}");
-        let text = last();
+        let (code, text) = last();
+        assert_eq!(code, Some(1), "{arg}: {text}");
         assert!(
             text.contains("post-render failed at ") && !text.contains("post-render ok") && text.contains(named),
             "{arg}: skyhelm last shows:\n{text}"

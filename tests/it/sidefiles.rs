@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use crate::util::{API_DEPLOYMENT, bin, clean, kubeconfig_file, run_with_stdin};
+use crate::util::{API_DEPLOYMENT, bin, clean, kubeconfig_file, last_run_file, run_with_stdin};
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
@@ -105,9 +105,11 @@ fn skyhelm_last_prints_the_last_runs_report() {
     let kc = kubeconfig_file(tmp.path());
     let arg = format!("--skypilot-kubeconfig={}", kc.display());
     assert!(post_render(&[&arg], &state, API_DEPLOYMENT).status.success());
-    let file = state.join("skyhelm/last-run.txt");
+    let file = last_run_file(&state);
     assert_eq!((mode(&file), mode(&state.join("skyhelm"))), (0o600, 0o700));
-    let text = String::from_utf8(last(&[("XDG_STATE_HOME", &state)]).stdout).expect("utf-8");
+    let out = last(&[("XDG_STATE_HOME", &state)]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(
         text.starts_with(&format!("skyhelm {}", env!("CARGO_PKG_VERSION"))) && text.contains(" post-render ok at "),
         "{text}"
@@ -120,7 +122,9 @@ fn skyhelm_last_prints_the_last_runs_report() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("this report is kept in {}: `skyhelm last` prints it", file.display())), "{err}");
-    let text = String::from_utf8(last(&[("XDG_STATE_HOME", &state)]).stdout).expect("utf-8");
+    let out = last(&[("XDG_STATE_HOME", &state)]);
+    assert_eq!(out.status.code(), Some(1), "skyhelm last exits 1 when the last run failed");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(
         text.contains("post-render failed at") && text.contains("no Deployment has a container named `nope`"),
         "{text}"
@@ -134,7 +138,7 @@ fn skyhelm_last_prints_the_last_runs_report() {
         API_DEPLOYMENT.as_bytes(),
     );
     assert!(out.status.success());
-    assert!(home.join(".local/state/skyhelm/last-run.txt").is_file());
+    assert!(last_run_file(&home.join(".local/state")).is_file());
     let out = last(&[("HOME", &home)]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("post-render ok"));
 
@@ -173,4 +177,229 @@ fn a_report_file_on_a_device_is_written_to_not_replaced() {
     assert_eq!(status.code(), Some(1));
     assert!(std::fs::read_to_string(&log).expect("log").contains("no Deployment has a container named `nope`"));
     assert_eq!(std::fs::symlink_metadata("/dev/stderr").expect("/dev/stderr").file_type().is_symlink(), before);
+}
+
+/// A run that never writes its report (killed here; a stack overflow aborts the same way)
+/// leaves "running since … (pid N)", never the previous run's "ok": `skyhelm last` exits 1 and
+/// says the process is gone.
+#[test]
+fn a_killed_run_leaves_running_not_the_previous_ok() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    assert!(post_render(&[], &state, API_DEPLOYMENT).status.success());
+    assert_eq!(last(&[("XDG_STATE_HOME", &state)]).status.code(), Some(0));
+    // stdin stays open: the run waits in its read, after marking itself running.
+    let mut child = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", &state)
+        .arg("post-render")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let running = || {
+        std::fs::read_dir(state.join("skyhelm")).expect("state").any(|e| {
+            std::fs::read_to_string(e.expect("entry").path()).is_ok_and(|t| t.contains(" post-render running since "))
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !running() {
+        assert!(std::time::Instant::now() < deadline, "the run never marked itself running");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let pid = child.id();
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+    let out = last(&[("XDG_STATE_HOME", &state)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(" post-render running since ") && text.contains(&format!("(pid {pid})")), "{text}");
+    assert!(!text.contains("post-render ok"), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("process {pid} is gone (killed or aborted)")), "{err}");
+}
+
+/// One report per working folder (Helm passes no release name): runs from two folders keep
+/// two reports; `skyhelm last` shows the newest and exits by its status; `--all` lists both,
+/// newest first, and exits 1 while either is not ok.
+#[test]
+fn each_working_folder_keeps_its_report_and_last_shows_the_newest() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let (a, b) = (tmp.path().join("release a"), tmp.path().join("release b"));
+    for d in [&a, &b] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let run_in = |dir: &Path, args: &[&str]| {
+        // File times can be as coarse as a clock tick: keep the runs apart.
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        run_with_stdin(
+            clean(&mut Command::new(bin()))
+                .env("XDG_STATE_HOME", &state)
+                .current_dir(dir)
+                .arg("post-render")
+                .args(args),
+            API_DEPLOYMENT.as_bytes(),
+        )
+    };
+    let last_all = |all: bool| {
+        let mut c = Command::new(bin());
+        clean(&mut c).env("XDG_STATE_HOME", &state).arg("last");
+        if all {
+            c.arg("--all");
+        }
+        let out = c.output().expect("last");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    assert!(run_in(&a, &[]).status.success());
+    assert_eq!(run_in(&b, &["--container", "nope"]).status.code(), Some(1));
+    assert_eq!(std::fs::read_dir(state.join("skyhelm")).expect("dir").count(), 2, "one report per folder");
+    let (code, text) = last_all(false);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("post-render failed at ") && text.contains(&format!("(in {})", b.display())), "{text}");
+    let (code, text) = last_all(true);
+    assert_eq!(code, Some(1), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].contains(" post-render failed at ") && lines[0].ends_with(&format!("(in {})", b.display())),
+        "{text}"
+    );
+    assert!(lines[1].contains(" post-render ok at ") && lines[1].ends_with(&format!("(in {})", a.display())), "{text}");
+    // Folder a fails now: it is the newest; b's report stays.
+    assert_eq!(run_in(&a, &["--container", "nope"]).status.code(), Some(1));
+    assert!(run_in(&b, &[]).status.success());
+    let (code, text) = last_all(false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("(in {})", b.display())), "{text}");
+    let (code, text) = last_all(true);
+    assert_eq!(code, Some(1), "a's run failed: {text}");
+    assert!(text.lines().next().is_some_and(|l| l.contains(" ok at ")), "{text}");
+    assert!(run_in(&a, &[]).status.success());
+    assert_eq!(last_all(true).0, Some(0));
+}
+
+/// `--report-file /proc/self/cwd/FILE` over a longer file: replaced whole (atomically, mode
+/// kept), no old tail left; the same for a plain path through a /proc/self/cwd folder.
+#[test]
+fn a_report_file_under_proc_self_is_replaced_not_overwritten_in_place() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let report = tmp.path().join("r.txt");
+    std::fs::write(&report, "x".repeat(10_000)).expect("write");
+    std::fs::set_permissions(&report, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    let out = run_with_stdin(
+        clean(&mut Command::new(bin()))
+            .env("XDG_STATE_HOME", tmp.path().join("state"))
+            .current_dir(tmp.path())
+            .args(["post-render", "--report-file=/proc/self/cwd/r.txt"]),
+        API_DEPLOYMENT.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&report).expect("report");
+    assert!(text.starts_with("changed Deployment sky/sky-api-server") && !text.contains("xxxx"), "{text}");
+    assert_eq!(mode(&report), 0o640);
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.ends_with(".skyhelm-tmp")), "{names:?}");
+}
+
+/// `--report-file /dev/stderr` with stderr redirected to a file (`2>file`, `2>>file`), and
+/// `/dev/fd/3` with `3>>file`: the report lands where the stream is, before the messages that
+/// follow on stderr, and an appended file keeps what it had.
+#[test]
+fn a_report_file_naming_a_redirected_stream_is_written_where_the_stream_is() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let input = tmp.path().join("input.yaml");
+    std::fs::write(&input, API_DEPLOYMENT).expect("input");
+    for (append, args) in [(false, &[][..]), (true, &[][..]), (false, &["--container", "nope"][..])] {
+        let log = tmp.path().join("stderr.log");
+        std::fs::write(&log, "earlier line\n").expect("log");
+        let stderr =
+            if append { std::fs::OpenOptions::new().append(true).open(&log) } else { std::fs::File::create(&log) };
+        let out = clean(&mut Command::new(bin()))
+            .env("XDG_STATE_HOME", tmp.path().join("state"))
+            .args(["post-render", "--report-file=/dev/stderr"])
+            .args(args)
+            .stdin(std::fs::File::open(&input).expect("stdin"))
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr.expect("log"))
+            .status()
+            .expect("run");
+        let text = std::fs::read_to_string(&log).expect("log");
+        let (first, later) = if args.is_empty() {
+            assert_eq!(out.code(), Some(0), "{text}");
+            ("changed Deployment sky/sky-api-server", "\nskyhelm: changed Deployment sky/sky-api-server")
+        } else {
+            assert_eq!(out.code(), Some(1), "{text}");
+            ("error: no Deployment has a container named `nope`", "\nskyhelm: error: no Deployment has a container")
+        };
+        let text = if append {
+            text.strip_prefix("earlier line\n").unwrap_or_else(|| panic!("2>> lost what the file had: {text}"))
+        } else {
+            &text
+        };
+        assert!(text.starts_with(first) && text.contains(later), "append {append}, {args:?}:\n{text}");
+    }
+    // `skyhelm diff --report-file /dev/stdout >file`: the report, then the diff after it.
+    let log = tmp.path().join("stdout.log");
+    let out = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", tmp.path().join("state"))
+        .args(["diff", "--report-file=/dev/stdout", "--color=never"])
+        .stdin(std::fs::File::open(&input).expect("stdin"))
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .status()
+        .expect("run");
+    assert_eq!(out.code(), Some(2));
+    let text = std::fs::read_to_string(&log).expect("log");
+    let diff_at = text.find("+        - name: kube-config").unwrap_or_else(|| panic!("no diff: {text}"));
+    assert!(
+        text.starts_with("changed Deployment sky/sky-api-server") && text[..diff_at].contains("\nchanged "),
+        "{text}"
+    );
+    // Another descriptor, opened for appending by a shell.
+    let log = tmp.path().join("fd3.log");
+    std::fs::write(&log, "earlier line\n").expect("log");
+    let status = clean(&mut Command::new("/bin/sh"))
+        .env("XDG_STATE_HOME", tmp.path().join("state"))
+        .args(["-c", "exec \"$0\" post-render --report-file=/dev/fd/3 <\"$1\" >/dev/null 3>>\"$2\""])
+        .arg(bin())
+        .arg(&input)
+        .arg(&log)
+        .status()
+        .expect("sh");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(text.starts_with("earlier line\nchanged Deployment sky/sky-api-server"), "{text}");
+}
+
+/// Runs from ever new folders (CI checkouts) keep at most 64 reports: the oldest go, the run's
+/// own stays.
+#[test]
+fn old_last_run_reports_are_pruned_to_64() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let dir = state.join("skyhelm");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for i in 0..70u64 {
+        let f = std::fs::File::create(dir.join(format!("last-run-{i:016x}.txt"))).expect("create");
+        f.set_modified(old + std::time::Duration::from_secs(i)).expect("mtime");
+    }
+    std::fs::write(dir.join("unrelated.txt"), "kept").expect("write");
+    assert!(post_render(&[], &state, API_DEPLOYMENT).status.success());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("e").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 65, "64 reports and the unrelated file: {names:?}");
+    assert!(names.contains(&"unrelated.txt".to_string()));
+    // The 63 newest fakes (7..70) and this run's report.
+    assert!(
+        !names.contains(&format!("last-run-{:016x}.txt", 6)) && names.contains(&format!("last-run-{:016x}.txt", 7))
+    );
+    let out = last(&[("XDG_STATE_HOME", &state)]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" post-render ok at "));
 }

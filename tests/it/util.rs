@@ -31,6 +31,19 @@ pub fn clean(cmd: &mut Command) -> &mut Command {
     cmd.env("XDG_STATE_HOME", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state"))
 }
 
+/// The one last-run report (`last-run-<hash of the working folder>.txt`) under the state folder
+/// `state` (XDG_STATE_HOME); every test runs skyhelm from the same folder, so exactly one.
+pub fn last_run_file(state: &std::path::Path) -> PathBuf {
+    let dir = state.join("skyhelm");
+    let found: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("last-run-")))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    found.into_iter().next().expect("one")
+}
+
 pub fn run_with_stdin(cmd: &mut Command, stdin: &[u8]) -> Output {
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
     let mut input = child.stdin.take().expect("stdin");
