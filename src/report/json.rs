@@ -1,4 +1,4 @@
-//! The JSON report, for CI bots. Its structure is documented in the README ("JSON report").
+//! The JSON report, for CI bots. Its structure is documented in docs/diff.md ("JSON report").
 
 use serde::Serialize;
 

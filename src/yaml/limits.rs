@@ -6,7 +6,7 @@ pub const DEFAULT_MAX_INPUT_BYTES: usize = 512 << 20;
 pub const DEFAULT_MAX_DOCUMENTS: usize = 1_000_000;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
 
-/// What skyhelm accepts; each limit has an option to raise it (README, "Reliability").
+/// What skyhelm accepts; each limit has an option to raise it (docs/reliability.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// `--max-depth`: nesting of a parsed document.
