@@ -35,8 +35,9 @@ pub fn without_library_hints(message: &str) -> String {
 /// The most of such text that is shown.
 pub const MAX_MESSAGE_CHARS: usize = 300;
 /// A run this long of any credential's characters is removed even when the rest is not there
-/// (a server that echoes part of a token).
-const MIN_FRAGMENT: usize = 12;
+/// (a server that echoes part of a token, or all of it in pieces: 8-character chunks got past
+/// a 12-character window).
+pub const MIN_FRAGMENT: usize = 6;
 
 /// Text from outside (a server's answer, a name from a kubeconfig or contexts file, an error
 /// that may quote them), made safe to show on a terminal: control characters (escape sequences,
