@@ -35,8 +35,9 @@ pub fn without_library_hints(message: &str) -> String {
 /// The most of such text that is shown.
 pub const MAX_MESSAGE_CHARS: usize = 300;
 /// A run this long of any credential's characters is removed even when the rest is not there
-/// (a server that echoes part of a token).
-const MIN_FRAGMENT: usize = 12;
+/// (a server that echoes part of a token, or all of it in pieces: 8-character chunks got past
+/// a 12-character window).
+pub const MIN_FRAGMENT: usize = 6;
 
 /// Text from outside (a server's answer, a name from a kubeconfig or contexts file, an error
 /// that may quote them), made safe to show on a terminal: control characters (escape sequences,
@@ -57,6 +58,46 @@ pub fn escaped(line: &str) -> String {
             out.extend(c.escape_debug());
         } else if hides_text(c) {
             out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Text of several lines (an error, a report) with the characters of [`hides_text`] written
+/// escaped as [`escaped`] writes them, except the line breaks and tabs that lay it out: what
+/// goes to a terminal, a report file or the last-run file never holds a raw escape sequence,
+/// whichever message a name from the stream reached.
+pub fn escaped_lines(text: &str) -> String {
+    if !text.chars().any(|c| hides_text(c) && c != '\n' && c != '\t') {
+        return text.to_string();
+    }
+    text.split_inclusive('\n')
+        .map(|l| match l.strip_suffix('\n') {
+            Some(l) => escaped(l).replace("\\t", "\t") + "\n",
+            None => escaped(l).replace("\\t", "\t"),
+        })
+        .collect()
+}
+
+/// JSON (or YAML double-quoted) text with the characters of [`hides_text`] that serde_json
+/// writes raw (C1 controls, DEL, direction marks) written as `\uXXXX` escapes: the same
+/// strings, none of them raw. Such characters occur only inside strings, where the escape
+/// means them; C0 controls are already escaped by serde_json.
+pub fn escape_hidden_json(text: &str) -> String {
+    // C0 controls are JSON's own layout outside strings, and escaped inside them.
+    let raw = |c: char| hides_text(c) && u32::from(c) >= 0x7f;
+    if !text.chars().any(raw) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if raw(c) {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{:04x}", u));
+            }
         } else {
             out.push(c);
         }
@@ -219,6 +260,17 @@ mod tests {
         let long = "x".repeat(10_000);
         let out = sanitize(&long, &creds);
         assert_eq!(out.chars().count(), MAX_MESSAGE_CHARS + 1);
+    }
+
+    #[test]
+    fn escaped_lines_and_json_keep_layout_and_meaning() {
+        let text = "a\u{1b}]0;t\u{7}\tb\n\u{9b}2J\u{202e}c\n";
+        assert_eq!(escaped_lines(text), "a\\u{1b}]0;t\\u{7}\tb\n\\u{9b}2J\\u{202e}c\n");
+        let json =
+            serde_json::to_string_pretty(&serde_json::json!({"n": "x\u{1b}\u{9b}\u{7f}\u{202e}\u{2066}y"})).unwrap();
+        let safe = escape_hidden_json(&json);
+        assert!(!safe.chars().any(|c| hides_text(c) && c != '\n'), "{safe}");
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), serde_json::from_str::<serde_json::Value>(&json).unwrap());
     }
 
     #[test]

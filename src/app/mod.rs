@@ -115,7 +115,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     match result {
         Ok(Ok(code)) => code,
         Ok(Err(e)) => {
-            eprintln!("skyhelm: error: {e}");
+            eprintln!("skyhelm: error: {}", crate::messages::escaped_lines(&e.to_string()));
             if e.is_internal() { Exit::Internal } else { Exit::Error }.into()
         }
         Err(_) => {
@@ -190,7 +190,7 @@ fn print_json_error(e: &AppError, mut fields: serde_json::Value) {
         return;
     }
     fields["error"] = serde_json::Value::String(e.to_string());
-    let text = serde_json::to_string_pretty(&fields).unwrap_or_default() + "\n";
+    let text = crate::messages::escape_hidden_json(&serde_json::to_string_pretty(&fields).unwrap_or_default()) + "\n";
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
@@ -245,7 +245,7 @@ fn fault_injection() {
 fn keep_last_run(result: &Result<Outcome, AppError>) -> Option<PathBuf> {
     let (status, body) = match result {
         Ok(outcome) => ("ok", outcome.log_lines()),
-        Err(e) => ("failed", format!("error: {e}\n")),
+        Err(e) => ("failed", crate::messages::escaped_lines(&format!("error: {e}\n"))),
     };
     keep_report(status, &body)
 }
@@ -390,7 +390,7 @@ fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> 
     if let Some(path) = &settings.report_file {
         let text = match result {
             Ok(outcome) => outcome.log_lines(),
-            Err(e) => format!("error: {e}\n"),
+            Err(e) => crate::messages::escaped_lines(&format!("error: {e}\n")),
         };
         files::write_atomic(path, text.as_bytes(), Mode::KeepExisting).map_err(file_err("writing", path))?;
     }

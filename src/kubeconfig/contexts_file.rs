@@ -71,15 +71,31 @@ pub fn auth_kind(a: Option<&AuthInfo>) -> &'static str {
 }
 
 /// A server URL with any `user:password@`, query and fragment removed (they may carry
-/// credentials); scheme, host, port and path stay.
-pub fn strip_userinfo(server: &str) -> String {
-    let (scheme, rest) = doctor::split_scheme(server);
-    let scheme = scheme.unwrap_or_default();
-    let rest = rest.split(['?', '#']).next().unwrap_or_default();
-    let end = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if scheme.is_empty() { format!("{host}{path}") } else { format!("{scheme}://{host}{path}") }
+/// credentials); scheme, slashes, host, port and path stay as written. Whatever the scheme form
+/// (`https://`, scheme-relative `//`, one slash `https:/`, none), everything up to the last `@`
+/// is user information: a password may hold `/` or `:`, and text before the host is never shown.
+/// `None` when an `@` follows a `?` or `#`: then either the password holds one of them or the
+/// query an `@`, and no part can be shown safely. (A path holding an `@` loses what precedes it.)
+pub fn strip_userinfo(server: &str) -> Option<String> {
+    let is_scheme = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    // `scheme:` counts only before a slash: `u:pw@host` is user information, not a scheme `u`.
+    let scheme_len = server
+        .find(':')
+        .filter(|&i| is_scheme(&server[..i]) && server[i + 1..].starts_with('/'))
+        .map_or(0, |i| i + 1);
+    let after_scheme = &server[scheme_len..];
+    let slashes = after_scheme.len() - after_scheme.trim_start_matches(['/', '\\']).len();
+    let (prefix, rest) = server.split_at(scheme_len + slashes);
+    let cut = rest.find(['?', '#']).unwrap_or(rest.len());
+    if rest[cut..].contains('@') {
+        return None;
+    }
+    let authority_and_path = &rest[..cut];
+    let host_and_path = authority_and_path.rsplit_once('@').map_or(authority_and_path, |(_, h)| h);
+    Some(format!("{prefix}{host_and_path}"))
 }
 
 impl ContextsFile {
@@ -94,7 +110,7 @@ impl ContextsFile {
                     .and_then(|i| packed.clusters.iter().find(|cl| cl.name == i.cluster))
                     .and_then(|cl| cl.cluster.as_ref())
                     .and_then(|cl| cl.server.as_deref())
-                    .map(strip_userinfo);
+                    .and_then(strip_userinfo);
                 let user = inner
                     .and_then(|i| i.user.as_ref())
                     .and_then(|u| packed.auth_infos.iter().find(|a| &a.name == u))
@@ -215,8 +231,59 @@ mod tests {
             ("c1.example.com:6443", "c1.example.com:6443"),
             // Text before `://` that is no scheme is authority (found in review: it was kept).
             ("u:pw@host/p?r=https://x", "host/p"),
+            // Scheme-relative, one slash, three, a password with `/` and `:` (issue 24).
+            ("//admin:PW@host:6443", "//host:6443"),
+            ("https:/PW:x@host", "https:/host"),
+            ("https:///u:p@host/p", "https:///host/p"),
+            ("https://u:p/w:x@host:6443/k8s", "https://host:6443/k8s"),
+            ("HTTPS:PW@host", "host"),
         ] {
-            assert_eq!(super::strip_userinfo(given), want);
+            assert_eq!(super::strip_userinfo(given).as_deref(), Some(want), "{given}");
+        }
+        for unclear in ["https://u:p?w@host", "https://u:p#w@host", "https://host/p?x=a@b"] {
+            assert_eq!(super::strip_userinfo(unclear), None, "{unclear}");
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any spelling of a server URL with user information: neither the user nor the password
+        /// (nor a 3-character piece of either) is kept, and the host is, unless the URL is
+        /// unclear (`None`).
+        #[test]
+        fn no_spelling_keeps_user_information(
+            scheme in prop::sample::select(vec!["https://", "https:/", "https:///", "//", "/", "", "HTTPS://", "https:", "http+unix://", "https:\\\\"]),
+            user in "[A-Za-z0-9._~-]{0,8}",
+            password in proptest::option::of("[A-Za-z0-9/:._~!$&'()*+,;=%@-]{1,12}"),
+            host in prop::sample::select(vec!["c1.example.com", "10.0.0.1", "[::1]", "h"]),
+            port in proptest::option::of(1u16..),
+            path in "(/[a-z0-9]{0,5}){0,3}",
+            query in proptest::option::of("[?#][a-z=&]{0,8}"),
+        ) {
+            let secret_user = format!("U{user}Q");
+            let secret_pw = password.as_ref().map(|p| format!("W{p}X"));
+            let userinfo = match &secret_pw {
+                Some(p) => format!("{secret_user}:{p}"),
+                None => secret_user.clone(),
+            };
+            let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+            let url = format!("{scheme}{userinfo}@{host}{port}{path}{}", query.clone().unwrap_or_default());
+            let shown = super::strip_userinfo(&url);
+            if let Some(shown) = &shown {
+                for secret in std::iter::once(&secret_user).chain(secret_pw.as_ref()) {
+                    let c: Vec<char> = secret.chars().collect();
+                    for w in c.windows(3.min(c.len())) {
+                        let w: String = w.iter().collect();
+                        // Only runs that are not also in the rest of the URL.
+                        let rest = format!("{scheme}{host}{port}{path}");
+                        prop_assert!(!shown.contains(&w) || rest.contains(&w), "{url} -> {shown}");
+                    }
+                }
+                prop_assert!(shown.contains(host), "{url} -> {shown}");
+            } else {
+                prop_assert!(url.contains('?') || url.contains('#'), "{url}");
+            }
         }
     }
 }

@@ -44,7 +44,7 @@ fn http_proxy_for(host: Option<&str>) -> Option<String> {
     ["HTTP_PROXY", "http_proxy"].iter().find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
-async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) -> LiveResult {
+async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String], timeout: Duration) -> LiveResult {
     let has_proxy_url =
         live::cluster_of(&kubeconfig, context).is_some_and(|k| k.proxy_url.as_deref().is_some_and(|p| !p.is_empty()));
     let options = KubeConfigOptions { context: Some(context.to_string()), ..Default::default() };
@@ -60,6 +60,11 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
     if config.cluster_url.scheme_str() == Some("http") && !has_proxy_url {
         config.proxy_url = http_proxy_for(config.cluster_url.host()).and_then(|p| p.parse().ok());
     }
+    let credentials = match pin_credentials(&mut config, timeout) {
+        Ok(minted) => with_minted(credentials, minted),
+        Err(why) => return LiveResult::Unreachable(crate::messages::sanitize(&why, credentials)),
+    };
+    let credentials = credentials.as_slice();
     let namespace = config.default_namespace.clone();
     let client = match kube::Client::try_from(config) {
         Ok(c) => c,
@@ -95,6 +100,178 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String]) ->
         }
     }
     LiveResult::Checked { namespace, results }
+}
+
+/// The most an exec plugin may print (an ExecCredential is a few kilobytes).
+const MAX_EXEC_OUTPUT: u64 = 1 << 20;
+
+/// `known` and the credentials minted for one context, longest first.
+fn with_minted(known: &[String], minted: Vec<String>) -> Vec<String> {
+    let mut all = known.to_vec();
+    all.extend(minted.into_iter().map(|c| c.trim().to_string()).filter(|c| c.len() >= 4));
+    all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    all.dedup();
+    all
+}
+
+/// Fixes what the client will send before anything is sent, and returns it so that it is
+/// redacted: an exec plugin is run once (within `timeout`, killed after it) and an
+/// auth-provider's header computed once, and the result replaces them in `config.auth_info` as
+/// a plain token or client key. kube then sends exactly the returned credentials and runs
+/// nothing again (it would run an exec plugin twice per client, with no time limit, and a
+/// second run may mint another token). Users with a token, token file, password or client key
+/// of their own are left as they are (kube prefers those, and they are already known).
+fn pin_credentials(config: &mut kube::Config, timeout: Duration) -> Result<Vec<String>, String> {
+    let user = &config.auth_info;
+    if user.auth_provider.is_some() {
+        let header = provider_token(config, timeout)?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or("the auth-provider gave a header that is not a bearer token")?
+            .to_string();
+        config.auth_info.token = Some(token.clone().into());
+        config.auth_info.auth_provider = None;
+        return Ok(vec![token]);
+    }
+    let own = (user.username.is_some() && user.password.is_some()) || user.token.is_some() || user.token_file.is_some();
+    let Some(exec) = user.exec.clone().filter(|_| !own) else { return Ok(Vec::new()) };
+    let status = run_exec(&exec, timeout)?;
+    config.auth_info.exec = None;
+    let mut minted = Vec::new();
+    let text = |k: &str| status.get(k).and_then(serde_json::Value::as_str).map(str::to_string);
+    if let (Some(cert), Some(key)) = (text("clientCertificateData"), text("clientKeyData")) {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        minted.extend(key_forms(&key));
+        let key_b64 = base64::Engine::encode(&b64, key.as_bytes());
+        minted.push(key_b64.clone());
+        config.auth_info.client_certificate_data = Some(base64::Engine::encode(&b64, cert.as_bytes()));
+        config.auth_info.client_key_data = Some(key_b64.into());
+    } else if let Some(token) = text("token") {
+        if http::HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(format!(
+                "the exec plugin `{}` returned a token that cannot be sent in a header (a control character or a non-ASCII one)",
+                exec.command.as_deref().unwrap_or("?")
+            ));
+        }
+        minted.push(token.clone());
+        config.auth_info.token = Some(token.into());
+    }
+    Ok(minted)
+}
+
+/// A PEM key as text, and each line of its body (a server could echo any of them).
+fn key_forms(pem: &str) -> Vec<String> {
+    let mut out = vec![pem.trim().to_string()];
+    out.extend(pem.lines().map(str::trim).filter(|l| !l.starts_with("-----")).map(str::to_string));
+    out
+}
+
+/// Runs an exec credential plugin as kube does (command, args, env, drop env,
+/// KUBERNETES_EXEC_INFO) but never interactively (stdin and stderr closed) and within
+/// `timeout`; returns the ExecCredential's `status`. Neither its output nor its stderr is shown
+/// (they hold the credential).
+fn run_exec(exec: &kube::config::ExecConfig, timeout: Duration) -> Result<serde_json::Value, String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let shown = crate::messages::sanitize(exec.command.as_deref().unwrap_or("?"), &[]);
+    let command = exec.command.as_deref().ok_or("the exec plugin names no command")?;
+    let mut cmd = Command::new(command);
+    cmd.args(exec.args.iter().flatten());
+    for env in exec.env.iter().flatten() {
+        if let (Some(name), Some(value)) = (env.get("name"), env.get("value")) {
+            cmd.env(name, value);
+        }
+    }
+    let mut spec = serde_json::json!({"interactive": false});
+    if exec.provide_cluster_info {
+        let cluster = exec.cluster.as_ref().ok_or("the exec plugin wants cluster information and has none")?;
+        spec["cluster"] = serde_json::to_value(cluster).map_err(|e| e.to_string())?;
+    }
+    let info = serde_json::json!({"apiVersion": exec.api_version, "kind": "ExecCredential", "spec": spec});
+    cmd.env("KUBERNETES_EXEC_INFO", info.to_string());
+    for name in exec.drop_env.iter().flatten() {
+        cmd.env_remove(name);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| format!("the exec plugin `{shown}` did not start: {e}"))?;
+    let deadline = std::time::Instant::now() + timeout;
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let mut out = Vec::new();
+            let read = stdout.take(MAX_EXEC_OUTPUT + 1).read_to_end(&mut out);
+            let _ = tx.send(read.map(|_| out));
+        });
+    }
+    let too_slow = || format!("the exec plugin `{shown}` gave no credential within {} s", timeout.as_secs());
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(too_slow());
+            }
+            Err(e) => return Err(format!("the exec plugin `{shown}`: {e}")),
+        }
+    };
+    if !status.success() {
+        return Err(format!("the exec plugin `{shown}` failed ({status})"));
+    }
+    // A child it started may hold the output open: wait no longer than the deadline.
+    let left = deadline.saturating_duration_since(std::time::Instant::now());
+    let out = match rx.recv_timeout(left) {
+        Ok(Ok(out)) if out.len() as u64 <= MAX_EXEC_OUTPUT => out,
+        Ok(Ok(_)) => return Err(format!("the exec plugin `{shown}` printed more than {MAX_EXEC_OUTPUT} bytes")),
+        Ok(Err(e)) => return Err(format!("the exec plugin `{shown}`: {e}")),
+        Err(_) => return Err(too_slow()),
+    };
+    let credential: serde_json::Value = serde_json::from_slice(&out)
+        .map_err(|_| format!("the exec plugin `{shown}` did not print an ExecCredential (JSON)"))?;
+    match credential.get("status") {
+        Some(status) if status.is_object() => Ok(status.clone()),
+        _ => Err(format!("the exec plugin `{shown}` printed an ExecCredential without a status")),
+    }
+}
+
+/// The Authorization header kube would send for `config`'s auth-provider, computed once by
+/// kube's own auth layer (it may run the provider's command, so on a thread, within `timeout`).
+fn provider_token(config: &kube::Config, timeout: Duration) -> Result<String, String> {
+    let config = config.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(provider_header(&config));
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(r) => r,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            Err(format!("the auth-provider gave no credential within {} s", timeout.as_secs()))
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err("the auth-provider failed".to_string()),
+    }
+}
+
+fn provider_header(config: &kube::Config) -> Result<String, String> {
+    use kube::client::ConfigExt;
+    use tower::{Layer, ServiceExt};
+    let failed = |e: &dyn std::fmt::Display| format!("the auth-provider failed: {}", crate::kubeconfig::scrub(&e.to_string()));
+    let layer = config.auth_layer().map_err(|e| failed(&e))?.ok_or("the auth-provider gave no credential")?;
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None::<http::HeaderValue>));
+    let record = seen.clone();
+    let capture = tower::service_fn(move |req: http::Request<kube::client::Body>| {
+        let value = req.headers().get(http::header::AUTHORIZATION).cloned();
+        if let Ok(mut slot) = record.lock() {
+            *slot = value;
+        }
+        async { Ok::<_, tower::BoxError>(http::Response::new(())) }
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| failed(&e))?;
+    runtime
+        .block_on(layer.layer(capture).oneshot(http::Request::new(kube::client::Body::empty())))
+        .map_err(|e| failed(&e))?;
+    let value = seen.lock().ok().and_then(|mut s| s.take()).ok_or("the auth-provider gave no credential")?;
+    value.to_str().map(str::to_string).map_err(|_| "the auth-provider gave a header that is not text".to_string())
 }
 
 /// The kubeconfig's credentials, and the tokens in its token files (kube reads and sends them).
@@ -157,7 +334,7 @@ pub fn check_contexts(
                 return (c.clone(), stopped);
             }
             let result = runtime.block_on(async {
-                match tokio::time::timeout(timeout, check(kubeconfig.clone(), c, &credentials)).await {
+                match tokio::time::timeout(timeout, check(kubeconfig.clone(), c, &credentials, timeout)).await {
                     Ok(r) => r,
                     Err(_) => LiveResult::Unreachable(format!("no answer within {} s", timeout.as_secs())),
                 }

@@ -202,7 +202,16 @@ pub fn credentials(config: &Kubeconfig) -> Vec<String> {
             }
         }
         if let Some(p) = &u.auth_provider {
-            out.extend(p.config.values().cloned());
+            // Every setting but those known to name, not hold, a secret (short runs of any
+            // value are redacted: an issuer URL would hide every `https:`).
+            let public = |k: &str| {
+                matches!(
+                    k,
+                    "client-id" | "idp-issuer-url" | "cmd-path" | "token-key" | "expiry-key" | "expiry" | "extra-scopes"
+                        | "idp-certificate-authority"
+                )
+            };
+            out.extend(p.config.iter().filter(|(k, _)| !public(k)).map(|(_, v)| v.clone()));
         }
         for env in u.exec.iter().flat_map(|e| e.env.iter().flatten()) {
             out.extend(env.get("value").cloned());

@@ -6,6 +6,7 @@ use std::fmt::Write;
 use similar::{ChangeTag, TextDiff};
 
 use super::{Report, ReportOptions, ResourceReport, group_of};
+use crate::messages::{escaped, escaped_lines};
 use crate::rules::change::{Action, Severity};
 
 const RESET: &str = "\x1b[0m";
@@ -31,10 +32,13 @@ fn header(r: &ResourceReport) -> String {
     };
     let group = group_of(&r.id.api_version);
     // helm-diff: `ns, name, Kind (group)`; cluster-scoped resources have no namespace part.
-    match r.id.namespace.as_deref().filter(|ns| !ns.is_empty() && !super::is_cluster_scoped(&r.id.kind)) {
+    // Names from the stream are shown escaped (`messages::escaped`), as everywhere.
+    let header = match r.id.namespace.as_deref().filter(|ns| !ns.is_empty() && !super::is_cluster_scoped(&r.id.kind))
+    {
         Some(ns) => format!("{ns}, {}, {} ({group}) {verb}:", r.id.name, r.id.kind),
         None => format!("{}, {} ({group}) {verb}:", r.id.name, r.id.kind),
-    }
+    };
+    escaped(&header)
 }
 
 /// A unified diff of two texts, with word emphasis inside changed lines when coloured.
@@ -59,11 +63,11 @@ fn unified(out: &mut String, before: &str, after: &str, opts: &ReportOptions) {
                 let mut line = String::new();
                 line.push(sign);
                 for (emphasized, value) in change.iter_strings_lossy() {
-                    let value = value.trim_end_matches(['\n', '\r']);
+                    let value = escaped_lines(value.trim_end_matches(['\n', '\r']));
                     if emphasized && opts.color {
                         let _ = write!(line, "{UNDERLINE}{BOLD}{value}{RESET}{color}");
                     } else {
-                        line.push_str(value);
+                        line.push_str(&value);
                     }
                 }
                 if color.is_empty() {
@@ -83,11 +87,11 @@ pub fn render_human(report: &Report, opts: &ReportOptions) -> String {
         paint(&mut out, opts.color, &format!("{BOLD}{YELLOW}"), &header(r));
         out.push('\n');
         for (rule, reason) in &r.reasons {
-            let _ = writeln!(out, "  {rule}: {reason}");
+            let _ = writeln!(out, "  {rule}: {}", escaped(reason));
         }
         match r.field() {
             Some(f) => {
-                let _ = writeln!(out, "{} (decoded):", f.path);
+                let _ = writeln!(out, "{} (decoded):", escaped(&f.path));
                 unified(&mut out, &f.before, &f.after, opts);
             }
             None => unified(&mut out, &r.before(), &r.after(), opts),
@@ -101,7 +105,7 @@ pub fn render_human(report: &Report, opts: &ReportOptions) -> String {
             Severity::Info => CYAN,
         };
         paint(&mut out, opts.color, code, n.severity.label());
-        let _ = writeln!(out, " ({}): {}", n.rule, crate::messages::escaped(&n.message));
+        let _ = writeln!(out, " ({}): {}", n.rule, escaped(&n.message));
     }
     if !report.notes.is_empty() {
         out.push('\n');

@@ -84,5 +84,6 @@ pub fn render_json(report: &Report) -> String {
             .collect(),
         summary: JsonSummary { changed: report.count(Action::Changed), added: report.count(Action::Added) },
     };
-    serde_json::to_string_pretty(&json).unwrap_or_default() + "\n"
+    // Names from the stream: no C1 control or direction mark raw (serde_json escapes only C0).
+    crate::messages::escape_hidden_json(&serde_json::to_string_pretty(&json).unwrap_or_default()) + "\n"
 }

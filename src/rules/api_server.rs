@@ -1,5 +1,6 @@
 //! Finds the SkyPilot API server: the Deployment whose pod template has the API container.
 
+use crate::messages::escaped;
 use crate::stream::{DocIndex, DocRef, ManifestError, Manifests, ResourceId};
 use crate::yaml::NodeId;
 
@@ -35,22 +36,23 @@ fn describe(found: &[Found]) -> String {
     }
     found
         .iter()
-        .map(|f| format!("{} (containers: {})", f.deployment, f.containers.join(", ")))
+        .map(|f| format!("{} (containers: {})", escaped(&f.deployment), escaped(&f.containers.join(", "))))
         .collect::<Vec<_>>()
         .join("; ")
 }
 
 /// ` and the name `NAME`` when --deployment was given.
 fn and_named(deployment: Option<&str>) -> String {
-    deployment.map(|d| format!(" and the name `{d}`")).unwrap_or_default()
+    deployment.map(|d| format!(" and the name `{}`", escaped(d))).unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiServerError {
-    #[error("no Deployment has a container named `{container}`{}; found: {}. Use --deployment and --container to name the API server", and_named(deployment.as_deref()), describe(found))]
+    #[error("no Deployment has a container named `{}`{}; found: {}. Use --deployment and --container to name the API server", escaped(container), and_named(deployment.as_deref()), describe(found))]
     NotFound { container: String, deployment: Option<String>, found: Vec<Found> },
     #[error(
-        "several Deployments have a container named `{container}`: {}. Use --deployment to choose one",
+        "several Deployments have a container named `{}`: {}. Use --deployment to choose one",
+        escaped(container),
         describe(found)
     )]
     Ambiguous { container: String, found: Vec<Found> },
@@ -61,7 +63,7 @@ pub enum ApiServerError {
 impl ApiServer {
     pub fn locate(m: &Manifests, deployment: Option<&str>, container: &str) -> Result<ApiServer, RuleError> {
         let mut hits = Vec::new();
-        for doc in m.containing(container) {
+        for doc in m.maybe_naming(&[container]) {
             if let Some(api) = Self::from_document(m, doc, container)?
                 && deployment.is_none_or(|d| d == api.resource.name)
             {

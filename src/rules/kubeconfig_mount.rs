@@ -2,6 +2,9 @@
 //! (FACTS.md §3): volume `kube-config` from the Secret, read-only at `/root/.kube`; with SSH
 //! node pools at `/var/skypilot/kubeconfig` with KUBECONFIG naming both files.
 
+// Text from the stream or the settings in an error: control characters and direction marks
+// shown escaped.
+use crate::messages::escaped as e;
 use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
 use serde_json::{Map, Value};
 
@@ -30,29 +33,29 @@ const NO_SUCH_VOLUME: &str = "no such volume in the pod";
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     #[error(
-        "{at}: {target} is already mounted from volume `{volume}` ({source_desc}); skyhelm would mount Secret `{secret}`{from} there. Remove one of them, or name the Secret that volume uses (--secret-name, or the contexts file's secretName: `kubeconfig pack --secret-name`)"
+        "{at}: {} is already mounted from volume `{}` ({}); skyhelm would mount Secret `{}`{} there. Remove one of them, or name the Secret that volume uses (--secret-name, or the contexts file's secretName: `kubeconfig pack --secret-name`)", e(.target), e(.volume), e(.source_desc), e(.secret), e(.from)
     )]
     PathTaken { at: DocRef, target: String, volume: String, source_desc: String, secret: String, from: String },
     #[error(
-        "{at}: volume `kube-config` comes from {source_desc}, not from Secret `{secret}`; rename that volume or set --secret-name"
+        "{at}: volume `kube-config` comes from {}, not from Secret `{}`; rename that volume or set --secret-name", e(.source_desc), e(.secret)
     )]
     NameTaken { at: DocRef, source_desc: String, secret: String },
     #[error(
-        "{at}: KUBECONFIG is set to `{value}`, which does not include {wanted}; SkyPilot would not read the mounted kubeconfig"
+        "{at}: KUBECONFIG is set to `{}`, which does not include {}; SkyPilot would not read the mounted kubeconfig", e(.value), e(.wanted)
     )]
     KubeconfigEnv { at: DocRef, value: String, wanted: String },
     #[error(
-        "{at}: KUBECONFIG comes from {from}, which cannot be known at render time; SkyPilot reads the mounted kubeconfig only if it includes {wanted}: set it with `value:`"
+        "{at}: KUBECONFIG comes from {}, which cannot be known at render time; SkyPilot reads the mounted kubeconfig only if it includes {}: set it with `value:`", e(.from), e(.wanted)
     )]
     KubeconfigEnvUnknown { at: DocRef, from: String, wanted: String },
     /// KUBECONFIG unset: the client reads `$HOME/.kube/config`, so HOME must be /root.
     #[error(
-        "{at}: HOME is set to `{home}` and KUBECONFIG is unset: SkyPilot reads {home}/.kube/config, not the kubeconfig mounted at {wanted}; set KUBECONFIG to {wanted} (an `env` entry with `value:`)"
+        "{at}: HOME is set to `{}` and KUBECONFIG is unset: SkyPilot reads {}/.kube/config, not the kubeconfig mounted at {}; set KUBECONFIG to {} (an `env` entry with `value:`)", e(.home), e(.home), e(.wanted), e(.wanted)
     )]
     HomeEnv { at: DocRef, home: String, wanted: String },
     /// `--no-mount`: the chart mounts a kubeconfig Secret other than the one checked.
     #[error(
-        "{at}: the chart mounts Secret `{mounted}` at {path} (the kubeconfig SkyPilot reads), but the contexts were checked against Secret `{checked}` ({from}); the Secret mounted must be the one checked. Set the chart's Secret (upstream: kubernetesCredentials.kubeconfigSecretName) to `{checked}`, or check `{mounted}`"
+        "{at}: the chart mounts Secret `{}` at {} (the kubeconfig SkyPilot reads), but the contexts were checked against Secret `{}` ({}); the Secret mounted must be the one checked. Set the chart's Secret (upstream: kubernetesCredentials.kubeconfigSecretName) to `{}`, or check `{}`", e(.mounted), e(.path), e(.checked), e(.from), e(.checked), e(.mounted)
     )]
     OtherSecret { at: DocRef, path: String, mounted: String, checked: String, from: String },
 }

@@ -190,7 +190,7 @@ fn read_roles(
     if names.is_empty() {
         return Ok(narrowable);
     }
-    for doc in m.containing_any(&names) {
+    for doc in m.maybe_naming(&names) {
         if bindings.binary_search(&doc).is_ok() {
             continue;
         }

@@ -58,12 +58,9 @@ impl fmt::Display for DocRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "document {}", self.document)?;
         if let Some(r) = &self.resource {
-            // Control characters (a line break, a terminal escape) are shown escaped.
-            f.write_str(" (")?;
-            for c in r.chars() {
-                if c.is_control() { write!(f, "{}", c.escape_debug())? } else { write!(f, "{c}")? }
-            }
-            f.write_str(")")?;
+            // Control characters (a line break, a terminal escape) and direction marks are
+            // shown escaped.
+            write!(f, " ({})", crate::messages::escaped(r))?;
         }
         if let Some(l) = self.line {
             write!(f, ", line {l}")?;
@@ -153,6 +150,22 @@ impl<'a> Manifests<'a> {
         }
     }
 
+    /// The documents that may hold a scalar equal to one of `names`: those whose text contains
+    /// one, and those that could spell one otherwise: with a `\\` (an escape in a
+    /// double-quoted scalar: `"a\\eb"` is `a`, ESC, `b`), or every document when a name holds
+    /// what a quoted or folded scalar writes differently (whitespace, `'`, a control character).
+    /// A filter before parsing, as [`Self::containing_any`]: callers check what they parse.
+    pub fn maybe_naming(&self, names: &[&str]) -> Vec<DocIndex> {
+        if names.iter().any(|n| n.chars().any(|c| c.is_whitespace() || c == '\'' || c.is_control())) {
+            return self.docs().collect();
+        }
+        let mut docs = self.containing_any(names);
+        docs.extend(self.containing("\\"));
+        docs.sort_unstable();
+        docs.dedup();
+        docs
+    }
+
     /// The documents in which `find` (the first match in a slice: offset and length) finds a
     /// match lying inside one document; the search goes on after each hit's document.
     fn documents_with(&self, mut find: impl FnMut(&[u8]) -> Option<(usize, usize)>) -> Vec<DocIndex> {
@@ -174,7 +187,7 @@ impl<'a> Manifests<'a> {
 
     /// The first document of `kind` named `name` whose namespace `namespace` accepts.
     pub fn find(&self, kind: &str, name: &str, namespace: InNamespace) -> Result<Option<DocIndex>, ManifestError> {
-        for doc in self.containing(name) {
+        for doc in self.maybe_naming(&[name]) {
             if let Some(r) = self.peek_resource(doc)?
                 && r.kind == kind
                 && r.name == name

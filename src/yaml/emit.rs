@@ -17,7 +17,9 @@ pub struct Layout {
 pub fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) if plain_safe(s) => s.clone(),
-        Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        // serde_json writes C1 controls and direction marks raw: YAML forbids the first in
+        // its text, and neither may reach a terminal that shows a diff.
+        Value::String(s) => crate::messages::escape_hidden_json(&serde_json::to_string(s).unwrap_or_default()),
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),
         Value::Number(n) => number(n),

@@ -630,6 +630,39 @@ fn sha256_of_secret_config(secret: &str) -> String {
     String::from_utf8(out.stdout).expect("utf-8").trim().to_string()
 }
 
+/// Issue 24: server URLs written scheme-relative (`//user:pw@host`), with one slash
+/// (`https:/pw:x@host`) or with a `/` in the password kept their user information in the
+/// contexts file; an `@` after `?` leaves no part safe to show (no server recorded).
+#[test]
+fn pack_contexts_file_drops_user_information_in_any_url_spelling() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let servers = [
+        ("//admin:PWSLASHLESS@c1.example.com:6443", Some("//c1.example.com:6443")),
+        ("https:/PWONESLASH:x@c2.example.com", Some("https:/c2.example.com")),
+        ("https://admin:PW/WITH:SLASH@c3.example.com/k8s", Some("https://c3.example.com/k8s")),
+        ("https://admin:PW?QUERYLIKE@c4.example.com", None),
+    ];
+    let mut kc = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+    for (i, (server, _)) in servers.iter().enumerate() {
+        kc.push_str(&format!("- name: c{i}\n  cluster: {{server: '{server}'}}\n"));
+    }
+    kc.push_str("contexts:\n");
+    for i in 0..servers.len() {
+        kc.push_str(&format!("- name: x{i}\n  context: {{cluster: c{i}, user: u}}\n"));
+    }
+    kc.push_str("users:\n- name: u\n  user: {token: tok-123456}\n");
+    let names: Vec<String> = (0..servers.len()).map(|i| format!("x{i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let (_, text) = pack_with_contexts_file(dir.path(), &kc, &names);
+    for secret in ["admin", "PWSLASHLESS", "PWONESLASH", "PW/WITH", "SLASH", "QUERYLIKE"] {
+        assert!(!text.contains(secret), "{secret} in the contexts file:\n{text}");
+    }
+    let v = crate::util::pyyaml_json(&text);
+    for (i, (_, want)) in servers.iter().enumerate() {
+        assert_eq!(v["contexts"][i]["server"], serde_json::json!(want), "{text}");
+    }
+}
+
 #[test]
 fn pack_writes_a_credential_free_contexts_file() {
     let dir = tempfile::tempdir().expect("tmp");

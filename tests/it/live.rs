@@ -78,6 +78,23 @@ struct ApiDouble {
 struct Behaviour {
     denied: fn(&str, &str, &str) -> bool,
     echo: bool,
+    /// Echo in 8-character pieces, a space between them (past a redaction that looks for long
+    /// runs of a credential).
+    chunked: bool,
+    /// More text the 401 message quotes (in pieces too when `chunked`).
+    also: &'static str,
+}
+
+impl Behaviour {
+    /// Everything allowed; the 401 message quotes the Authorization header.
+    fn echoing(chunked: bool, also: &'static str) -> Behaviour {
+        Behaviour { denied: |_, _, _| false, echo: true, chunked, also }
+    }
+}
+
+/// `text` in pieces of 8 characters with a space between them.
+fn chunks(text: &str) -> String {
+    text.chars().collect::<Vec<_>>().chunks(8).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
 }
 
 fn handle(stream: impl Read + Write, asked: Arc<Mutex<Vec<Value>>>, b: Behaviour) {
@@ -111,8 +128,10 @@ fn handle(stream: impl Read + Write, asked: Arc<Mutex<Vec<Value>>>, b: Behaviour
             return;
         }
         let (status, reply) = if authorization != "Bearer test-token" {
-            let message = if b.echo {
-                format!("\u{1b}[2JUnauthorized:\n got Authorization: {authorization}")
+            let message = if b.echo && b.chunked {
+                format!("Unauthorized: got Authorization: {} and {}", chunks(&authorization), chunks(b.also))
+            } else if b.echo {
+                format!("\u{1b}[2JUnauthorized:\n got Authorization: {authorization} {}", b.also)
             } else {
                 "Unauthorized".into()
             };
@@ -150,7 +169,7 @@ fn handle(stream: impl Read + Write, asked: Arc<Mutex<Vec<Value>>>, b: Behaviour
 impl ApiDouble {
     /// An HTTPS double.
     fn start(denied: fn(&str, &str, &str) -> bool) -> ApiDouble {
-        ApiDouble::with(Behaviour { denied, echo: false }, true)
+        ApiDouble::with(Behaviour { denied, echo: false, chunked: false, also: "" }, true)
     }
 
     fn with(b: Behaviour, tls: bool) -> ApiDouble {
@@ -432,7 +451,7 @@ fn only(json: &Value, subject: &str) -> String {
 
 #[test]
 fn live_never_shows_what_a_server_echoes_of_the_credentials() {
-    let api = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: true }, true);
+    let api = ApiDouble::with(Behaviour::echoing(false, ""), true);
     let token = "wrong-token-0123456789abcdef";
     let (code, json, _) = live_with(&kubeconfig(api.port, token), &["--allowed-context", "double"], &[]);
     assert_eq!(code, 1);
@@ -455,7 +474,7 @@ fn live_never_shows_what_a_server_echoes_of_the_credentials() {
 
 #[test]
 fn live_never_sends_credentials_over_plain_http() {
-    let api = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: true }, false);
+    let api = ApiDouble::with(Behaviour::echoing(false, ""), false);
     let server = format!("http://127.0.0.1:{}", api.port);
     for user in ["{token: test-token}", "{username: a, password: b-secret}", "{client-key-data: a2V5LWRhdGE=}"] {
         let (code, json, _) = live_with(&one_context(&server, user, ""), &["--allowed-context", "c"], &[]);
@@ -562,7 +581,7 @@ fn live_goes_through_https_proxy_no_proxy_and_proxy_url() {
     assert!(now.len() > through.len() && now.iter().all(|s| s == &target), "{now:?}");
 
     // A plain http:// server (no credentials) goes through HTTP_PROXY.
-    let plain = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: false }, false);
+    let plain = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: false, chunked: false, also: "" }, false);
     let kc = one_context(&format!("http://127.0.0.1:{}", plain.port), "{}", "");
     let _ = live_with(&kc, &["--allowed-context", "c"], &[("HTTP_PROXY", &purl)]);
     assert_eq!(
@@ -606,4 +625,147 @@ fn live_says_the_account_must_exist_when_the_manifests_do_not_create_it() {
             assert!(only(&json, "context double").starts_with("live-ok"), "{json}");
         }
     }
+}
+
+/// `doctor --live` in text form: what a terminal shows (stdout and stderr).
+fn live_text(kc: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tmp");
+    let p = dir.path().join("kc");
+    std::fs::write(&p, kc).expect("write");
+    let mut cmd = Command::new(bin());
+    clean(&mut cmd).args(["doctor", "--live", "--timeout", "5", "--kubeconfig"]).arg(&p).args(args);
+    for k in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY"] {
+        cmd.env_remove(k);
+    }
+    let out = cmd.output().expect("run");
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// No run of 6 characters of `secret` is in `shown` (nor the whole).
+fn assert_no_run_of(secret: &str, shown: &str) {
+    let c: Vec<char> = secret.chars().collect();
+    for w in c.windows(6) {
+        let w: String = w.iter().collect();
+        assert!(!shown.contains(&w), "`{w}` of the credential is shown:\n{shown}");
+    }
+}
+
+/// An exec plugin (a shell script) that appends a line to `runs` each time it runs and prints
+/// `credential` (the ExecCredential's status).
+fn exec_user(dir: &std::path::Path, status: &Value, sleep: u32) -> (String, PathBuf) {
+    let runs = dir.join("runs");
+    let script = dir.join("plugin.sh");
+    let cred = json!({"apiVersion": "client.authentication.k8s.io/v1", "kind": "ExecCredential", "status": status});
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho run >> '{}'\nsleep {sleep}\ncat <<'END'\n{cred}\nEND\n", runs.display()),
+    )
+    .expect("script");
+    let user = format!(
+        "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: /bin/sh, args: [\"{}\"], interactiveMode: Never}}}}",
+        script.display()
+    );
+    (user, runs)
+}
+
+/// Found by a red-team pass: a token an exec plugin minted was shown in clear when the server
+/// echoed the Authorization header (only the kubeconfig's own credentials were redacted), and
+/// kube ran the plugin twice per context. The plugin now runs once, its token is what is sent
+/// and it is redacted, echoed whole or in 8-character pieces, in JSON and in text.
+#[test]
+fn live_redacts_the_token_an_exec_plugin_mints() {
+    let token = "Zq8wK3vN5xR7mT2pL9hJ4cY6";
+    for chunked in [false, true] {
+        let api = ApiDouble::with(Behaviour::echoing(chunked, ""), true);
+        let dir = tempfile::tempdir().expect("tmp");
+        let (user, runs) = exec_user(dir.path(), &json!({"token": token}), 0);
+        let kc = one_context(&format!("https://127.0.0.1:{}", api.port), &user, "");
+        let (code, json, _) = live_with(&kc, &["--allowed-context", "c", "--allow-exec"], &[]);
+        assert_eq!(code, 1, "{json}");
+        let found = only(&json, "context c");
+        assert!(found.starts_with("live-unreachable") && found.contains("got Authorization: "), "{found}");
+        assert!(found.contains("[redacted]"), "{found}");
+        assert_no_run_of(token, &json.to_string());
+        assert_eq!(std::fs::read_to_string(&runs).expect("runs").lines().count(), 1, "the plugin ran more than once");
+        let text = live_text(&kc, &["--allowed-context", "c", "--allow-exec"]);
+        assert!(text.contains("got Authorization: ") && text.contains("[redacted]"), "{text}");
+        assert_no_run_of(token, &text);
+    }
+}
+
+/// A server that echoes a kubeconfig's token in 8-character pieces got past the 12-character
+/// window: every run of 6 is redacted.
+#[test]
+fn live_redacts_a_token_echoed_in_pieces() {
+    let api = ApiDouble::with(Behaviour::echoing(true, ""), true);
+    let token = "wrong-Hq4Xz9Tb2Wm7Kd5Ns8";
+    let kc = kubeconfig(api.port, token);
+    let (code, json, _) = live_with(&kc, &["--allowed-context", "double"], &[]);
+    assert_eq!(code, 1);
+    let found = only(&json, "context double");
+    assert!(found.contains("got Authorization: ") && found.contains("[redacted]"), "{found}");
+    assert_no_run_of(token, &json.to_string());
+    assert_no_run_of(token, &live_text(&kc, &["--allowed-context", "double"]));
+}
+
+/// A client key an exec plugin returns (clientKeyData) is what the client authenticates with
+/// and is redacted like the kubeconfig's own keys, whole or in pieces.
+#[test]
+fn live_redacts_a_client_key_an_exec_plugin_returns() {
+    let c = certs();
+    let key = std::fs::read_to_string(c.dir.join("leaf.key")).expect("key");
+    let cert = std::fs::read_to_string(c.dir.join("leaf.crt")).expect("cert");
+    let body: String = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let body: &'static str = Box::leak(body.into_boxed_str());
+    for chunked in [false, true] {
+        let api = ApiDouble::with(Behaviour::echoing(chunked, body), true);
+        let dir = tempfile::tempdir().expect("tmp");
+        let (user, runs) =
+            exec_user(dir.path(), &json!({"clientCertificateData": cert, "clientKeyData": key}), 0);
+        let kc = one_context(&format!("https://127.0.0.1:{}", api.port), &user, "");
+        let (code, json, _) = live_with(&kc, &["--allowed-context", "c", "--allow-exec"], &[]);
+        assert_eq!(code, 1, "{json}");
+        let found = only(&json, "context c");
+        assert!(found.starts_with("live-unreachable") && found.contains("[redacted]"), "{found}");
+        assert_no_run_of(body, &json.to_string());
+        assert_eq!(std::fs::read_to_string(&runs).expect("runs").lines().count(), 1);
+    }
+}
+
+/// An exec plugin that does not answer is stopped at --timeout (5 s here; kube ran it with no
+/// limit).
+#[test]
+fn live_stops_an_exec_plugin_at_the_timeout() {
+    let api = ApiDouble::start(|_, _, _| false);
+    let dir = tempfile::tempdir().expect("tmp");
+    let (user, _) = exec_user(dir.path(), &json!({"token": "test-token"}), 30);
+    let kc = one_context(&format!("https://127.0.0.1:{}", api.port), &user, "");
+    let start = std::time::Instant::now();
+    let (code, json, _) = live_with(&kc, &["--allowed-context", "c", "--allow-exec"], &[]);
+    assert!(start.elapsed() < std::time::Duration::from_secs(15), "took {:?}", start.elapsed());
+    assert_eq!(code, 1, "{json}");
+    let found = only(&json, "context c");
+    assert!(found.contains("gave no credential within 5 s"), "{found}");
+    assert_eq!(api.connections(), 0);
+}
+
+/// The token a gcp auth-provider's command prints is minted at run time: it is sent once
+/// computed and redacted when echoed.
+#[test]
+fn live_redacts_the_token_an_auth_provider_command_mints() {
+    let token = "Gx7Pv2Lk9Qw4Rt6Ym3Zn8Bc5";
+    let api = ApiDouble::with(Behaviour::echoing(true, ""), true);
+    let dir = tempfile::tempdir().expect("tmp");
+    let script = dir.path().join("gcloud.sh");
+    std::fs::write(&script, format!("#!/bin/sh\nprintf '%s' '{token}'\n")).expect("script");
+    let mut perms = std::fs::metadata(&script).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&script, perms).expect("chmod");
+    let user = format!("{{auth-provider: {{name: gcp, config: {{cmd-path: \"{}\"}}}}}}", script.display());
+    let kc = one_context(&format!("https://127.0.0.1:{}", api.port), &user, "");
+    let (code, json, _) = live_with(&kc, &["--allowed-context", "c", "--allow-exec"], &[]);
+    assert_eq!(code, 1, "{json}");
+    let found = only(&json, "context c");
+    assert!(found.contains("got Authorization: ") && found.contains("[redacted]"), "{found}");
+    assert_no_run_of(token, &json.to_string());
 }

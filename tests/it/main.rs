@@ -5,6 +5,7 @@ mod context_env;
 mod context_warnings;
 mod contexts;
 mod diff;
+mod escapes;
 mod fidelity;
 mod generate;
 mod gitops;
