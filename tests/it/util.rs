@@ -163,3 +163,36 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// A man page as `man -l` shows it (plain text, 200 columns); groff's warnings (`-ww`) fail the
+/// test (`-k`: UTF-8 input, as `man` reads it). groff-base comes from scripts/install-tools.sh.
+pub fn render_man(page: &std::path::Path) -> String {
+    let check = Command::new("groff").args(["-k", "-man", "-Tutf8", "-ww", "-z"]).arg(page).output().expect("groff");
+    assert!(
+        check.status.success() && check.stderr.is_empty(),
+        "groff warns about {}: {}",
+        page.display(),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let out = Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(page)
+        .env("MANWIDTH", "200")
+        .env("MAN_KEEP_FORMATTING", "")
+        .env_remove("MANPAGER")
+        .env_remove("PAGER")
+        .output()
+        .expect("man");
+    assert!(out.status.success(), "man -l {}: {}", page.display(), String::from_utf8_lossy(&out.stderr));
+    // Bold and underline as overstrikes (nroff's) removed.
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut clean = String::new();
+    for c in text.chars() {
+        if c == '\u{8}' {
+            clean.pop();
+        } else {
+            clean.push(c);
+        }
+    }
+    clean
+}
