@@ -633,7 +633,9 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     let text = String::from_utf8(read_file("reading environments file", &settings.environments)?)
         .map_err(|_| AppError::NotUtf8(settings.environments.clone()))?;
     let file = chart::EnvironmentsFile::parse(&path, &text).map_err(AppError::Generate)?;
-    let envs = chart::environments(&file).map_err(AppError::Generate)?;
+    // Environments whose fields are wrong are still read and checked: `chart::generate`
+    // reports every problem of the file in one run.
+    let (envs, _) = chart::environments_and_errors(&file);
     let out = &settings.out;
     let kubeconfigs = context_sources(&file, &envs, &settings);
     let templates = load_templates(settings.templates.as_deref())?;

@@ -278,3 +278,45 @@ fn man_out_writes_a_page_per_subcommand_that_man_renders() {
     let out = skyhelm(&["man"], b"");
     assert_eq!(out.stdout, std::fs::read(dir.path().join("skyhelm.1")).unwrap());
 }
+
+/// generate reports every problem of the environments file in one run (a Secret name, a
+/// context typo, a second environment's), and names the contexts file when it checked one.
+#[test]
+fn generate_reports_every_problem_in_one_run() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kubeconfig");
+    std::fs::copy(crate::util::root().join("examples/kubeconfig"), &kc).unwrap();
+    let contexts = dir.path().join("contexts.yaml");
+    let out = skyhelm(
+        &[
+            "kubeconfig",
+            "pack",
+            "--kubeconfig",
+            kc.to_str().unwrap(),
+            "--contexts-file",
+            contexts.to_str().unwrap(),
+            "--context",
+            "prod-eu",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: file://../skypilot\nenvironments:\n  - name: a\n    kubeconfig: kubeconfig\n    kubeconfigSecretName: 'Not Valid'\n    allowedContexts: [prod-ue]\n  - name: b\n    contexts: contexts.yaml\n    allowedContexts: [train-us]\n",
+    )
+    .unwrap();
+    let out = skyhelm(&["generate", envs.to_str().unwrap(), "--out", dir.path().join("out").to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    for want in [
+        "environment `a`: kubeconfigSecretName \"Not Valid\" is not a valid Secret name",
+        "environment `a`: allowedContexts: context `prod-ue` is not in the kubeconfig (did you mean `prod-eu`?)",
+        "environment `b`: allowedContexts: context `train-us` is not in the contexts file",
+        "fix the name or the contexts file",
+    ] {
+        assert!(err.contains(want), "{want}:\n{err}");
+    }
+    assert!(!dir.path().join("out").exists(), "nothing is written");
+}

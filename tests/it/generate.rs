@@ -723,7 +723,7 @@ fn generate_checks_names_against_a_contexts_file_and_points_post_render_at_it() 
     assert_eq!(code, 1);
     assert!(
         err.contains(
-            "environment `bad`: allowedContexts: context `prod-ue` is not in the kubeconfig (did you mean `prod-eu`?)"
+            "environment `bad`: allowedContexts: context `prod-ue` is not in the contexts file (did you mean `prod-eu`?)"
         ),
         "{err}"
     );
