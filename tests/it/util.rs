@@ -16,6 +16,12 @@ pub fn tool(name: &str) -> PathBuf {
     p
 }
 
+/// The Python of the tests (PyYAML, jsonschema, kubernetes-validate): the venv
+/// scripts/install-tools.sh makes under .tools, never the system Python.
+pub fn python() -> PathBuf {
+    tool("python-venv").join("bin").join("python")
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_skyhelm"))
 }
@@ -110,7 +116,7 @@ users:
 /// A YAML document as PyYAML (YAML 1.1, what SkyPilot reads its config with) reads it, as JSON.
 pub fn pyyaml_json(text: &str) -> serde_json::Value {
     let out = run_with_stdin(
-        Command::new("python3")
+        Command::new(python())
             .args(["-c", "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))"]),
         text.as_bytes(),
     );
