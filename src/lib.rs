@@ -60,5 +60,8 @@ pub mod stream;
 pub mod text;
 pub mod yaml;
 
+/// The one-line description (Cargo.toml's): `skyhelm` alone, `--help`, the man pages' NAME.
+pub const DESCRIPTION: &str = env!("CARGO_PKG_DESCRIPTION");
+
 /// `--version`: the crate version, and the git commit when built from a checkout (build.rs).
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), env!("SKYHELM_VERSION_SUFFIX"));

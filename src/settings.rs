@@ -49,8 +49,6 @@ pub enum SettingsError {
         "--live contacts only the allowed contexts: name them with --allowed-context NAME (repeatable) or --manifests FILE (the rendered chart); it never contacts every context of a kubeconfig"
     )]
     LiveWithoutContexts,
-    #[error("pass --kubeconfig FILE or --contexts-file FILE")]
-    NoKubeconfig,
     #[error(
         "post-render takes no `{flag}`: it is Helm's own global flag, and Helm reads it from `--post-renderer-args {flag} VALUE` too (then Helm itself uses it: {what}). Use `{replacement}=VALUE` (with Helm: `--post-renderer-args={replacement}=VALUE`)"
     )]
@@ -218,16 +216,10 @@ impl Settings {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DoctorSource {
     Kubeconfig(PathBuf),
+    /// No --kubeconfig: kubectl's, from `$KUBECONFIG` (merged) or `~/.kube/config`.
+    Default,
     /// A contexts file from `kubeconfig pack --contexts-file`.
     ContextsFile(PathBuf),
-}
-
-impl DoctorSource {
-    pub fn path(&self) -> &Path {
-        match self {
-            DoctorSource::Kubeconfig(p) | DoctorSource::ContextsFile(p) => p,
-        }
-    }
 }
 
 /// `doctor --live`.
@@ -248,6 +240,7 @@ pub struct DoctorSettings {
     pub deployment: Option<String>,
     pub container: String,
     pub output: DoctorOutput,
+    pub color: ColorChoice,
     /// Seconds since the epoch to check certificate expiry at; None: now.
     pub now: Option<i64>,
     pub live: Option<LiveSettings>,
@@ -263,6 +256,7 @@ impl DoctorSettings {
             deployment,
             container,
             output,
+            color,
             now,
             live,
             timeout,
@@ -274,7 +268,7 @@ impl DoctorSettings {
         let source = match (kubeconfig, contexts_file) {
             (_, Some(c)) => DoctorSource::ContextsFile(c),
             (Some(k), None) => DoctorSource::Kubeconfig(k),
-            (None, None) => return Err(SettingsError::NoKubeconfig),
+            (None, None) => DoctorSource::Default,
         };
         let now = match now {
             Some(d) => Some(crate::kubeconfig::cert::parse_date(&d).ok_or(SettingsError::BadDate(d))?),
@@ -287,6 +281,7 @@ impl DoctorSettings {
             deployment,
             container: container.unwrap_or_else(|| DEFAULT_CONTAINER.into()),
             output,
+            color,
             now,
             live: live.then_some(LiveSettings { timeout: std::time::Duration::from_secs(timeout), allow_exec }),
         })
@@ -316,7 +311,7 @@ impl GenerateSettings {
     }
 }
 
-/// `diff --color`: the flag, then the environment (`NO_COLOR` set and not empty turns `auto`
+/// `diff --color` and `doctor --color`: the flag, then the environment (`NO_COLOR` set and not empty turns `auto`
 /// off), then `auto`: colour when stdout is a terminal.
 pub fn diff_color(choice: ColorChoice, stdout_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     match choice {

@@ -1,13 +1,12 @@
 //! The only place that touches stdin, stdout, stderr, files, the environment and processes.
 
 use crate::files;
+pub mod man;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-
-use clap::CommandFactory;
 
 use crate::cli::{
     Cli, Command, DiffArgs, DiffOutput, DoctorArgs, DoctorOutput, GenerateArgs, KubeconfigCommand, LastArgs, PackArgs,
@@ -52,6 +51,10 @@ pub enum AppError {
     LiveManifestsNameNone,
     #[error("{}: not UTF-8", .0.display())]
     NotUtf8(PathBuf),
+    #[error("no kubeconfig: {0}; pass --kubeconfig FILE (or --contexts-file FILE for doctor)")]
+    NoKubeconfig(String),
+    #[error(transparent)]
+    Kubeconfig(crate::kubeconfig::KubeconfigError),
     #[error(transparent)]
     ContextsFile(#[from] ContextsFileError),
     #[error("template {} is a symbolic link out of {}; not following it", .template.display(), .dir.display())]
@@ -100,16 +103,7 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let args: Vec<OsString> = args.into_iter().collect();
     let cli = match Cli::parse_args(args.clone()) {
         Ok(cli) => cli,
-        Err(e) => {
-            // Helm 4 hides stderr: a refused post-render command line is the last run's report
-            // (else `skyhelm last` would show the run before as `ok`).
-            if e.use_stderr() && crate::cli::runs_post_render(&args) {
-                let text = e.render().to_string();
-                let lines: String = text.lines().map(|l| crate::messages::sanitize(l, &[]) + "\n").collect();
-                keep_report("failed", &lines);
-            }
-            e.exit()
-        }
+        Err(e) => return usage_error(&args, &e),
     };
     let result = std::panic::catch_unwind(|| run(cli));
     match result {
@@ -128,6 +122,41 @@ pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
             Exit::Internal.into()
         }
     }
+}
+
+/// A command line clap refused (or `--help`, `--version`, which clap reports the same way):
+/// its message on stderr, exit 1 on every subcommand (never 2, which `diff` uses for changes),
+/// and the JSON error object on stdout when JSON output was asked for.
+fn usage_error(args: &[OsString], e: &clap::Error) -> ExitCode {
+    if !e.use_stderr() {
+        // --help, --version: clap prints them on stdout.
+        return match e.print() {
+            Ok(()) => Exit::Ok.into(),
+            Err(_) => Exit::Error.into(),
+        };
+    }
+    let text = e.render().to_string();
+    // Helm 4 hides stderr: a refused post-render command line is the last run's report
+    // (else `skyhelm last` would show the run before as `ok`).
+    if crate::cli::runs_post_render(args) {
+        let lines: String = text.lines().map(|l| crate::messages::sanitize(l, &[]) + "\n").collect();
+        keep_report("failed", &lines);
+    }
+    if let Some(sub) = crate::cli::json_requested(args) {
+        // The error and its tips, without the usage line and the pointer to --help.
+        let message: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.starts_with("Usage:"))
+            .map(|l| l.trim().trim_start_matches("error: "))
+            .filter(|l| !l.is_empty())
+            .collect();
+        let message = crate::messages::sanitize(&message.join("; "), &[]);
+        let fields =
+            if sub == "diff" { serde_json::json!({ "version": 1 }) } else { serde_json::json!({ "kubeconfig": null }) };
+        print_json_problems(&[Problem { message, document: None, line: None }], fields);
+    }
+    let _ = e.print();
+    Exit::Usage.into()
 }
 
 fn run(cli: Cli) -> Result<ExitCode, AppError> {
@@ -150,16 +179,11 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Some(Command::Completions(args)) => {
             // Into a buffer: clap_complete panics when its writer fails (a closed or full stdout).
             let mut script = Vec::new();
-            clap_complete::generate(args.shell, &mut Cli::command(), "skyhelm", &mut script);
+            clap_complete::generate(args.shell, &mut crate::cli::command(), "skyhelm", &mut script);
             stdout(script)?;
             Ok(Exit::Ok.into())
         }
-        Some(Command::Man) => {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut page).map_err(AppError::Stdout)?;
-            stdout(page)?;
-            Ok(Exit::Ok.into())
-        }
+        Some(Command::Man(args)) => run_man(args.out.as_deref()),
         Some(Command::Last(args)) => run_last(&args),
         Some(Command::Doctor(args)) => run_doctor(&args).inspect_err(|e| {
             if args.output == DoctorOutput::Json {
@@ -170,26 +194,92 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => run_pack(&args),
         Some(Command::Generate(args)) => run_generate(&args),
         None if std::io::stdin().is_terminal() => {
-            Cli::command().print_help().map_err(AppError::Stdout)?;
+            crate::cli::command().print_help().map_err(AppError::Stdout)?;
             Ok(Exit::Usage.into())
         }
         None => run_post_render(&cli.post_render),
     }
 }
 
-/// `--output json` failed: stdout gets only `{…fields, "error": MESSAGE}`, so that a script
-/// reading it sees the failure; the message also goes to stderr and the exit code is 1.
 /// Writes to stdout; a failed write (closed pipe, full disk) is an error, not a panic as
 /// `println!` makes it.
 fn stdout(bytes: impl AsRef<[u8]>) -> Result<(), AppError> {
     std::io::stdout().lock().write_all(bytes.as_ref()).map_err(AppError::Stdout)
 }
 
-fn print_json_error(e: &AppError, mut fields: serde_json::Value) {
+/// One problem of a failed run, as `--output json` lists it: the message, and where in the
+/// manifest stream when the error says (`document` 1-based, `line` within the stream).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl Problem {
+    fn of(message: impl ToString) -> Problem {
+        Problem { message: message.to_string(), document: None, line: None }
+    }
+}
+
+impl AppError {
+    /// The problems this error holds, one per entry: `--strict`'s corrections and warnings,
+    /// `generate`'s errors, each on its own; a manifest error with its document and line.
+    pub fn problems(&self) -> Vec<Problem> {
+        use crate::stream::ManifestError as M;
+        let manifest = |m: &M| {
+            let at = match m {
+                M::Parse { at, .. }
+                | M::Edit { at, .. }
+                | M::Empty { at }
+                | M::Unnamed { at }
+                | M::DuplicateKey { at, .. }
+                | M::Yaml11Break { at, .. } => at,
+            };
+            Problem { message: m.to_string(), document: Some(at.document.number()), line: at.line }
+        };
+        match self {
+            AppError::Kept { error, .. } => error.problems(),
+            AppError::Generate(errors) => errors.iter().map(Problem::of).collect(),
+            AppError::PostRender(p) => match p.as_ref() {
+                PostRenderError::Strict { fixes, warnings } => fixes
+                    .iter()
+                    .map(|f| Problem::of(format!("--strict: correction: {f}")))
+                    .chain(warnings.iter().map(|w| Problem::of(format!("--strict: warning: {w}"))))
+                    .collect(),
+                PostRenderError::Manifest(m) => vec![manifest(m)],
+                PostRenderError::Rule(crate::rules::RuleError::Manifest(m)) => vec![manifest(m)],
+                PostRenderError::Input(crate::stream::InputError::NotUtf8 { document, line, .. }) => {
+                    vec![Problem { message: p.to_string(), document: Some(document.number()), line: Some(*line) }]
+                }
+                _ => vec![Problem::of(p)],
+            },
+            e => vec![Problem::of(e)],
+        }
+    }
+}
+
+/// `--output json` failed: stdout gets only `{…fields, "errors": [{message, document?,
+/// line?}], "error": ALL MESSAGES}`, so that a script reading it sees the failure; the message
+/// also goes to stderr and the exit code is 1.
+fn print_json_error(e: &AppError, fields: serde_json::Value) {
     if matches!(e, AppError::Stdout(_)) {
         return;
     }
-    fields["error"] = serde_json::Value::String(e.to_string());
+    let mut problems = e.problems();
+    if let [only] = problems.as_mut_slice() {
+        // The whole message (a Kept error says where its report is).
+        only.message = e.to_string();
+    }
+    print_json_problems(&problems, fields);
+}
+
+fn print_json_problems(problems: &[Problem], mut fields: serde_json::Value) {
+    let all: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+    fields["errors"] = serde_json::to_value(problems).unwrap_or_default();
+    fields["error"] = serde_json::Value::String(all.join("\n"));
     let text = crate::messages::escape_hidden_json(&serde_json::to_string_pretty(&fields).unwrap_or_default()) + "\n";
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
@@ -300,6 +390,20 @@ fn keep_report(status: &str, body: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+fn run_man(out: Option<&Path>) -> Result<ExitCode, AppError> {
+    let Some(dir) = out else {
+        stdout(man::top_page().map_err(AppError::Stdout)?)?;
+        return Ok(Exit::Ok.into());
+    };
+    std::fs::create_dir_all(dir).map_err(file_err("creating", dir))?;
+    for (name, page) in man::pages().map_err(AppError::Stdout)? {
+        let path = dir.join(name);
+        files::write_atomic(&path, &page, Mode::KeepExisting).map_err(file_err("writing", &path))?;
+        stdout(format!("wrote {}\n", path.display()))?;
+    }
+    Ok(Exit::Ok.into())
 }
 
 /// The status word of a last-run report (`ok`, `failed`, `running`), from its first line.
@@ -432,10 +536,13 @@ fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
     let settings = DoctorSettings::resolve(args)?;
-    let path = settings.source.path().display().to_string();
-    let (text, contexts_file) = match &settings.source {
-        DoctorSource::ContextsFile(c) => (Vec::new(), Some(read_contexts_file(c)?)),
-        DoctorSource::Kubeconfig(k) => (read_file("reading kubeconfig", k)?, None),
+    let (path, text, contexts_file) = match &settings.source {
+        DoctorSource::ContextsFile(c) => (c.display().to_string(), Vec::new(), Some(read_contexts_file(c)?)),
+        DoctorSource::Kubeconfig(k) => (k.display().to_string(), read_file("reading kubeconfig", k)?, None),
+        DoctorSource::Default => {
+            let (path, text) = kubectl_kubeconfig()?;
+            (path.display().to_string(), text, None)
+        }
     };
     let now = settings.now.unwrap_or_else(cert::unix_now);
     let mut input = DoctorInput {
@@ -479,7 +586,11 @@ fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {
         findings.sort_by_key(|f| f.severity);
     }
     let text = match settings.output {
-        DoctorOutput::Table => doctor::render_table(&path, &findings),
+        DoctorOutput::Table => {
+            let no_color = std::env::var_os("NO_COLOR");
+            let color = settings::diff_color(settings.color, std::io::stdout().is_terminal(), no_color.as_deref());
+            doctor::render_table(&path, &findings, color)
+        }
         DoctorOutput::Json => doctor::render_json(&path, &findings),
     };
     std::io::stdout().lock().write_all(text.as_bytes()).map_err(AppError::Stdout)?;
@@ -491,10 +602,12 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     if let Some(problem) = crate::kubeconfig::secret_name_problem(&args.secret_name) {
         return Err(SettingsError::SecretName { from: "--secret-name", problem }.into());
     }
-    let bytes = read_file("reading kubeconfig", &args.kubeconfig)?;
-    let text = String::from_utf8(bytes).map_err(|_| AppError::NotUtf8(args.kubeconfig.clone()))?;
-    let input =
-        PackInput { path: &args.kubeconfig, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
+    let (path, bytes) = match &args.kubeconfig {
+        Some(k) => (k.clone(), read_file("reading kubeconfig", k)?),
+        None => kubectl_kubeconfig()?,
+    };
+    let text = String::from_utf8(bytes).map_err(|_| AppError::NotUtf8(path.clone()))?;
+    let input = PackInput { path: &path, text: &text, contexts: &args.contexts, allow_exec: args.allow_exec };
     let packed = pack::pack(&input, &mut |p: &Path| files::read_regular_file(p, pack::MAX_FILE_BYTES))?;
     let kubeconfig = pack::render_kubeconfig(&packed);
     if let Some(path) = &args.contexts_file {
@@ -507,6 +620,49 @@ fn run_pack(args: &PackArgs) -> Result<ExitCode, AppError> {
     };
     std::io::stdout().lock().write_all(out.as_bytes()).map_err(AppError::Stdout)?;
     Ok(Exit::Ok.into())
+}
+
+/// The kubeconfig kubectl would use with no `--kubeconfig`: the files `$KUBECONFIG` lists
+/// (missing ones skipped, as kubectl skips them; several merged as kubectl merges them), else
+/// `~/.kube/config`. Returns the name to show (the file, or the list when merged) and the text.
+fn kubectl_kubeconfig() -> Result<(PathBuf, Vec<u8>), AppError> {
+    let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+        .map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect())
+        .unwrap_or_default();
+    if listed.is_empty() {
+        let home = std::env::var_os("HOME").map(PathBuf::from).filter(|h| h.is_absolute());
+        let Some(path) = home.map(|h| h.join(".kube").join("config")) else {
+            return Err(AppError::NoKubeconfig("KUBECONFIG is not set and HOME is not an absolute path".into()));
+        };
+        return match std::fs::read(&path) {
+            Ok(bytes) => Ok((path, bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(AppError::NoKubeconfig(format!("KUBECONFIG is not set and {} does not exist", path.display())))
+            }
+            Err(cause) => Err(AppError::File { what: "reading kubeconfig", path, cause }),
+        };
+    }
+    let mut found = Vec::new();
+    for path in &listed {
+        match std::fs::read(path) {
+            Ok(bytes) => found.push((path.clone(), bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(cause) => return Err(AppError::File { what: "reading kubeconfig", path: path.clone(), cause }),
+        }
+    }
+    let shown = std::env::join_paths(&listed).map(PathBuf::from).unwrap_or_default();
+    match found.len() {
+        0 => Err(AppError::NoKubeconfig(format!("no file that KUBECONFIG lists exists ({})", shown.display()))),
+        1 => Ok(found.remove(0)),
+        _ => {
+            let mut texts = Vec::new();
+            for (path, bytes) in &found {
+                texts.push((path.as_path(), std::str::from_utf8(bytes).map_err(|_| AppError::NotUtf8(path.clone()))?));
+            }
+            let merged = crate::kubeconfig::merge::merge(&texts).map_err(AppError::Kubeconfig)?;
+            Ok((shown, merged.into_bytes()))
+        }
+    }
 }
 
 /// The contexts `doctor --live` checks: those the allowed lists use (`run_doctor` makes sure
@@ -569,7 +725,9 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     let text = String::from_utf8(read_file("reading environments file", &settings.environments)?)
         .map_err(|_| AppError::NotUtf8(settings.environments.clone()))?;
     let file = chart::EnvironmentsFile::parse(&path, &text).map_err(AppError::Generate)?;
-    let envs = chart::environments(&file).map_err(AppError::Generate)?;
+    // Environments whose fields are wrong are still read and checked: `chart::generate`
+    // reports every problem of the file in one run.
+    let (envs, _) = chart::environments_and_errors(&file);
     let out = &settings.out;
     let kubeconfigs = context_sources(&file, &envs, &settings);
     let templates = load_templates(settings.templates.as_deref())?;

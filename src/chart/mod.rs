@@ -186,6 +186,13 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
 
 /// The environments with defaults applied, their kubeconfig paths (to read), or every error.
 pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<GenerateError>> {
+    let (out, errors) = environments_and_errors(file);
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// Every environment with defaults applied, and the errors of their fields: `generate` checks
+/// the contexts of each environment too, so that one run reports every problem of the file.
+pub fn environments_and_errors(file: &EnvironmentsFile) -> (Vec<Environment>, Vec<GenerateError>) {
     let mut errors = Vec::new();
     let mut out: Vec<Environment> = Vec::new();
     for e in &file.environments {
@@ -225,7 +232,7 @@ pub fn environments(file: &EnvironmentsFile) -> Result<Vec<Environment>, Vec<Gen
         }
         out.push(env);
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    (out, errors)
 }
 
 /// Where an environment's context names come from: a local copy of the kubeconfig, or the
@@ -293,12 +300,13 @@ fn global_config_list(config: &Map<String, Value>) -> Option<&Value> {
 }
 
 /// A context error in the words of the environments file (generate has no flags for lists).
-fn context_message(e: ContextError) -> String {
+/// `source` is what the names were checked against: `kubeconfig` or `contexts file`.
+fn context_message(e: ContextError, source: &str) -> String {
     match e {
         ContextError::Unknown { list, name, suggestions, available, .. } => {
             let hint = crate::messages::did_you_mean(&suggestions);
             format!(
-                "{list}: context `{name}` is not in the kubeconfig{hint}; available contexts: {}. SkyPilot would skip it; fix the name or the kubeconfig",
+                "{list}: context `{name}` is not in the {source}{hint}; available contexts: {}. SkyPilot would skip it; fix the name or the {source}",
                 available.join(", ")
             )
         }
@@ -306,10 +314,10 @@ fn context_message(e: ContextError) -> String {
             "allowedContexts is unset while both a kubeconfig and the in-cluster context are available: SkyPilot would use only the kubeconfig's current-context and drop `{in_cluster}`. Set allowedContexts, or give `kubeconfig: PATH` or `contexts: FILE` (skyhelm then writes [<current-context>, {in_cluster}])"
         ),
         ContextError::NoCurrentContext => {
-            "allowedContexts is unset and the kubeconfig has no current-context; set allowedContexts".into()
+            format!("allowedContexts is unset and the {source} has no current-context; set allowedContexts")
         }
         ContextError::CurrentContextMissing { name } => format!(
-            "allowedContexts is unset and the kubeconfig's current-context `{name}` names no context in it; set allowedContexts"
+            "allowedContexts is unset and the {source}'s current-context `{name}` names no context in it; set allowedContexts"
         ),
         other => other.to_string(),
     }
@@ -339,9 +347,20 @@ fn invalid(env: &Environment, message: String) -> Vec<GenerateError> {
     vec![GenerateError::Invalid { env: env.name.clone(), message }]
 }
 
-/// The context rules' errors as the environment's.
-fn invalid_contexts(env: &Environment, errors: Vec<ContextError>) -> Vec<GenerateError> {
-    errors.into_iter().map(|e| GenerateError::Invalid { env: env.name.clone(), message: context_message(e) }).collect()
+/// The context rules' errors as the environment's (`source`: see [`context_message`]).
+fn invalid_contexts(env: &Environment, errors: Vec<ContextError>, source: &str) -> Vec<GenerateError> {
+    errors
+        .into_iter()
+        .map(|e| GenerateError::Invalid { env: env.name.clone(), message: context_message(e, source) })
+        .collect()
+}
+
+/// What an environment's context names are checked against, in messages.
+fn source_kind(source: Option<&ContextSource>) -> &'static str {
+    match source {
+        Some(ContextSource::ContextsFile { .. }) => "contexts file",
+        _ => "kubeconfig",
+    }
 }
 
 /// Applies the context rules (the same module as post-render) to one environment. Only the
@@ -349,7 +368,8 @@ fn invalid_contexts(env: &Environment, errors: Vec<ContextError>) -> Vec<Generat
 /// widened; an explicit `[]` stays `[]`.
 fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<ContextPlan, Vec<GenerateError>> {
     let bad = |message| invalid(env, message);
-    let many = |errors| invalid_contexts(env, errors);
+    let kind = source_kind(source);
+    let many = |errors| invalid_contexts(env, errors, kind);
     let facts = ContextFacts {
         in_cluster_name: contexts::DEFAULT_IN_CLUSTER.into(),
         in_cluster_exists: env.in_cluster,
@@ -389,7 +409,7 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
                 plan.global = Some(json!(list));
             }
             Ok(None) => plan.used.extend(facts.current_context.iter().cloned()),
-            Err(e) => return Err(bad(context_message(e))),
+            Err(e) => return Err(bad(context_message(e, kind))),
         },
     }
     if !env.mount_kubeconfig {
@@ -399,13 +419,18 @@ fn contexts_for(env: &Environment, source: Option<&ContextSource>) -> Result<Con
             ));
         }
     }
-    workspace_lists(env, &facts, &mut plan)?;
+    workspace_lists(env, &facts, &mut plan, kind)?;
     Ok(plan)
 }
 
 /// The workspace lists of `config`: checked and case-corrected, never widened (no name
 /// appended); what they use goes to `plan.used`.
-fn workspace_lists(env: &Environment, facts: &ContextFacts, plan: &mut ContextPlan) -> Result<(), Vec<GenerateError>> {
+fn workspace_lists(
+    env: &Environment,
+    facts: &ContextFacts,
+    plan: &mut ContextPlan,
+    kind: &str,
+) -> Result<(), Vec<GenerateError>> {
     let Some(Value::Object(ws)) = env.config.get("workspaces") else { return Ok(()) };
     for (name, w) in ws {
         let Some(v) = w.get("kubernetes").and_then(|k| k.get("allowed_contexts")).filter(|v| !v.is_null()) else {
@@ -418,7 +443,7 @@ fn workspace_lists(env: &Environment, facts: &ContextFacts, plan: &mut ContextPl
         }
         let list = string_list(&label, v).map_err(|m| invalid(env, m))?;
         let p = contexts::plan_list(&label, contexts::Scope::Workspace, &list, facts)
-            .map_err(|e| invalid_contexts(env, e))?;
+            .map_err(|e| invalid_contexts(env, e, kind))?;
         plan.notes.extend(p.reasons.iter().map(|r| format!("{label}: {r}")));
         plan.used.extend(p.result.iter().cloned());
         plan.workspaces.push((name.clone(), p.result));
@@ -482,7 +507,7 @@ pub fn generate(
     templates: &[(String, String)],
     format: gitops::Format,
 ) -> Result<Vec<GeneratedChart>, Vec<GenerateError>> {
-    let envs = environments(file)?;
+    let (envs, mut errors) = environments_and_errors(file);
     let mut generator = Generator {
         source,
         templates,
@@ -491,7 +516,6 @@ pub fn generate(
         repositories: Vec::new(),
         releases: Vec::new(),
     };
-    let mut errors = Vec::new();
     let mut charts = Vec::new();
     for env in &envs {
         match generator.environment(file, env, kubeconfigs.get(&env.name)) {
@@ -568,8 +592,11 @@ impl Generator<'_> {
     ) -> Result<GeneratedChart, Vec<GenerateError>> {
         use gitops::Format;
         let format_name = self.format.name();
+        // Every problem of the environment at once: the repository's and the Secret's with
+        // the contexts' (only a kubeconfig that cannot be read stops the checks).
+        let mut problems = Vec::new();
         if self.format != Format::Chart && !gitops::fetchable(&env.repository) {
-            return Err(invalid(
+            problems.extend(invalid(
                 env,
                 format!(
                     "repository {} is not one {format_name} can fetch charts from (https://, http:// or oci://)",
@@ -579,18 +606,34 @@ impl Generator<'_> {
         }
         let kubeconfig = match kubeconfig {
             Some(Ok(k)) => Some(k),
-            Some(Err(e)) => return Err(invalid(env, e.clone())),
+            Some(Err(e)) => {
+                problems.extend(invalid(env, e.clone()));
+                return Err(problems);
+            }
             None => None,
         };
         let with_secret;
         let env = match kubeconfig {
             Some(ContextSource::ContextsFile { file: contexts, settings_path }) => {
-                with_secret = contexts_file_secret(env, contexts, settings_path)?;
+                match contexts_file_secret(env, contexts, settings_path) {
+                    Ok(e) => with_secret = e,
+                    Err(e) => {
+                        problems.extend(e);
+                        with_secret = env.clone();
+                    }
+                }
                 &with_secret
             }
             _ => env,
         };
-        let plan = contexts_for(env, kubeconfig)?;
+        let plan = match contexts_for(env, kubeconfig) {
+            Ok(plan) if problems.is_empty() => plan,
+            Ok(_) => return Err(problems),
+            Err(e) => {
+                problems.extend(e);
+                return Err(problems);
+            }
+        };
         let chart_name = chart_name(file, env);
         let mut kube_contexts: Vec<String> = Vec::new();
         for c in &plan.used {

@@ -615,18 +615,28 @@ pub(super) fn check_allowed_contexts(c: &Kubeconfig, input: &DoctorInput, out: &
 }
 
 /// The human table, grouped by severity.
-pub fn render_table(path: &str, findings: &[Finding]) -> String {
-    let mut s = format!("skyhelm doctor: {path}\n");
+/// The table; with `color`, painted as `diff` paints its report (errors red, warnings
+/// yellow, notes cyan, the header bold).
+pub fn render_table(path: &str, findings: &[Finding], color: bool) -> String {
+    const RESET: &str = "\x1b[0m";
+    let paint = |code: &str, text: String| if color { format!("{code}{text}{RESET}") } else { text };
+    let mut s = paint("\x1b[1m", format!("skyhelm doctor: {path}")) + "\n";
     for sev in [Severity::Error, Severity::Warning, Severity::Info] {
         let group: Vec<&Finding> = findings.iter().filter(|f| f.severity == sev).collect();
         if group.is_empty() {
             continue;
         }
-        s.push_str(&format!("\n{}S\n", sev.label().to_uppercase()));
+        let code = match sev {
+            Severity::Error => "\x1b[31m",
+            Severity::Warning => "\x1b[33m",
+            Severity::Info => "\x1b[36m",
+        };
+        s.push_str(&format!("\n{}\n", paint(&format!("\x1b[1m{code}"), format!("{}S", sev.label().to_uppercase()))));
         let w = group.iter().map(|f| f.subject.len()).max().unwrap_or(0);
         let cw = group.iter().map(|f| f.check.len()).max().unwrap_or(0);
         for f in group {
-            s.push_str(&format!("  {:w$}  {:cw$}  {}\n", f.subject, f.check, f.message));
+            let check = paint(code, format!("{:cw$}", f.check));
+            s.push_str(&format!("  {:w$}  {check}  {}\n", f.subject, f.message));
         }
     }
     let count = |sev| findings.iter().filter(|f| f.severity == sev).count();

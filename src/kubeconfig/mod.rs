@@ -4,6 +4,7 @@ pub mod cert;
 pub mod contexts_file;
 pub mod doctor;
 pub mod identity;
+pub mod merge;
 pub mod pack;
 
 use kube::config::Kubeconfig;

@@ -12,14 +12,96 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use crate::live::{self, LiveResult};
 
 /// kube's error as text safe to show: kube's errors may quote a kubeconfig's lines
-/// (`kubeconfig::scrub` drops those) and a server's text (`messages::sanitize`).
-fn error_message(e: &kube::Error, credentials: &[String]) -> String {
+/// (`kubeconfig::scrub` drops those) and a server's text (`messages::sanitize`). A connection
+/// failure says which step failed (DNS, TCP connect, TLS handshake, HTTP) and why, instead of
+/// hyper's "client error (Connect)".
+fn error_message(e: &kube::Error, server: &str, credentials: &[String]) -> String {
+    let text = match e {
+        kube::Error::Api(status) => {
+            format!("the server {server} answered HTTP {} {}: {}", status.code, status.reason, status.message)
+        }
+        other => connect_failure(other, server).unwrap_or_else(|| crate::kubeconfig::scrub(&other.to_string())),
+    };
+    crate::messages::sanitize(&text, credentials)
+}
+
+/// Which step of reaching `server` failed, from the error's chain of causes: hyper-util names
+/// the step ("dns error", "tcp connect error"), rustls the certificate problem (inside an
+/// io::Error), hyper a reply that is not HTTP/1.1 or HTTP/2.
+fn connect_failure(e: &kube::Error, server: &str) -> Option<String> {
+    let mut chain: Vec<&(dyn std::error::Error + 'static)> = vec![e];
+    while let Some(next) = chain.last().and_then(|c| c.source()) {
+        if chain.len() > 32 {
+            break;
+        }
+        chain.push(next);
+    }
+    let host = server.split_once("://").map_or(server, |(_, r)| r).split('/').next().unwrap_or(server);
+    let hostname =
+        host.rsplit_once(':').filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit())).map_or(host, |(h, _)| h);
+    // rustls' error sits inside io::Errors (tokio-rustls wraps it, hyper-rustls wraps that).
+    fn rustls_in<'e>(e: &'e (dyn std::error::Error + 'static), depth: usize) -> Option<&'e rustls::Error> {
+        e.downcast_ref::<rustls::Error>().or_else(|| {
+            let inner = e.downcast_ref::<std::io::Error>()?.get_ref()?;
+            if depth > 8 { None } else { rustls_in(inner, depth + 1) }
+        })
+    }
+    let tls = chain.iter().find_map(|c| rustls_in(*c, 0));
+    if let Some(tls) = tls {
+        return Some(format!("TLS handshake with {server} failed: {}", tls_problem(tls)));
+    }
+    let texts: Vec<String> = chain.iter().map(|c| c.to_string()).collect();
+    // The innermost cause (the operating system's words: "Connection refused (os error 111)").
+    let cause = texts.last().cloned().unwrap_or_default();
+    if texts.iter().any(|t| t == "tls handshake eof") {
+        return Some(format!(
+            "TLS handshake with {server} failed: the server closed the connection during the handshake (is it plain http://, or not an API server?)"
+        ));
+    }
+    if texts.iter().any(|t| t == "dns error") {
+        return Some(format!("DNS lookup of {hostname} failed: {cause}"));
+    }
+    if texts.iter().any(|t| t.starts_with("tcp connect error") || t.starts_with("tcp open error")) {
+        return Some(format!("TCP connect to {host} failed: {cause}"));
+    }
+    let http = texts.iter().find(|t| {
+        let t = t.to_ascii_lowercase();
+        t.contains("http version") || t.contains("http2") || t.contains("invalid http") || t.contains("parse")
+    });
+    if let Some(h) = http {
+        return Some(format!("{server} did not answer in HTTP/1.1 or HTTP/2 (ALPN or HTTP version): {h}"));
+    }
+    if texts.iter().any(|t| t.contains("connection closed before message completed") || t.contains("IncompleteMessage"))
+    {
+        return Some(format!("{server} closed the connection before answering: {cause}"));
+    }
+    None
+}
+
+/// A rustls failure in words: the certificate problem, or what the server did.
+fn tls_problem(e: &rustls::Error) -> String {
+    use rustls::{CertificateError as C, Error as E};
     match e {
-        kube::Error::Api(status) => crate::messages::sanitize(
-            &format!("the server answered {} {}: {}", status.code, status.reason, status.message),
-            credentials,
+        E::InvalidCertificate(c) => {
+            let why = match c {
+                C::UnknownIssuer => "the server's certificate is not signed by a certificate authority the kubeconfig trusts (the cluster's certificate-authority or certificate-authority-data)".to_string(),
+                C::Expired | C::ExpiredContext { .. } => "the server's certificate has expired".to_string(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "the server's certificate is not valid yet".to_string(),
+                C::NotValidForName | C::NotValidForNameContext { .. } => "the server's certificate is not valid for this server's name or IP address (its subjectAltName; the cluster's tls-server-name can name another)".to_string(),
+                C::Revoked => "the server's certificate is revoked".to_string(),
+                C::BadSignature | C::UnsupportedSignatureAlgorithmContext { .. } => "the server's certificate has a bad or unsupported signature".to_string(),
+                _ => "the server's certificate is refused".to_string(),
+            };
+            format!("{why} ({e})")
+        }
+        E::InvalidMessage(_) | E::InappropriateMessage { .. } | E::InappropriateHandshakeMessage { .. } => {
+            format!("the server did not answer in TLS (is it plain http://?) ({e})")
+        }
+        E::NoApplicationProtocol => format!("no HTTP version in common (ALPN) ({e})"),
+        E::AlertReceived(alert) => format!(
+            "the server refused the handshake with the alert {alert:?} (a client certificate it does not accept?)"
         ),
-        other => crate::messages::sanitize(&crate::kubeconfig::scrub(&other.to_string()), credentials),
+        other => other.to_string(),
     }
 }
 
@@ -66,9 +148,11 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String], ti
     };
     let credentials = credentials.as_slice();
     let namespace = config.default_namespace.clone();
+    let server = crate::messages::sanitize(&config.cluster_url.to_string(), credentials);
+    let server = server.trim_end_matches('/').to_string();
     let client = match kube::Client::try_from(config) {
         Ok(c) => c,
-        Err(e) => return LiveResult::Unreachable(error_message(&e, credentials)),
+        Err(e) => return LiveResult::Unreachable(error_message(&e, &server, credentials)),
     };
     let api: Api<SelfSubjectAccessReview> = Api::all(client);
     let mut results = Vec::new();
@@ -95,8 +179,8 @@ async fn check(kubeconfig: Kubeconfig, context: &str, credentials: &[String], ti
             Ok(r) => results.push((perm, Ok(r.status.is_some_and(|s| s.allowed)))),
             // The first call failing as a whole (connection, TLS, authentication) means the
             // context cannot be checked at all.
-            Err(e) if results.is_empty() => return LiveResult::Unreachable(error_message(&e, credentials)),
-            Err(e) => results.push((perm, Err(error_message(&e, credentials)))),
+            Err(e) if results.is_empty() => return LiveResult::Unreachable(error_message(&e, &server, credentials)),
+            Err(e) => results.push((perm, Err(error_message(&e, &server, credentials)))),
         }
     }
     LiveResult::Checked { namespace, results }

@@ -32,6 +32,30 @@ pub fn describe(p: &Perm) -> String {
     }
 }
 
+/// The denied permissions, one line per resource and scope, in the order checked:
+/// `pods/exec: missing create, delete (namespace skypilot)`, `nodes: missing list (cluster-wide)`.
+pub fn missing_by_resource(results: &[(Perm, Result<bool, String>)]) -> Vec<String> {
+    let mut groups: Vec<((&str, &str, Option<&str>), Vec<&str>)> = Vec::new();
+    for (perm, r) in results {
+        if *r != Ok(false) {
+            continue;
+        }
+        let key = (perm.group.as_str(), perm.resource.as_str(), perm.namespace.as_deref());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, verbs)) => verbs.push(&perm.verb),
+            None => groups.push((key, vec![&perm.verb])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((group, resource, namespace), verbs)| {
+            let resource = if group.is_empty() { resource.to_string() } else { format!("{resource}.{group}") };
+            let scope = namespace.map_or_else(|| "cluster-wide".to_string(), |ns| format!("namespace {ns}"));
+            format!("{resource}: missing {} ({scope})", verbs.join(", "))
+        })
+        .collect()
+}
+
 /// The outcome of checking one context.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LiveResult {
@@ -90,18 +114,14 @@ pub fn findings(context: &str, result: &LiveResult) -> Vec<Finding> {
         }
         LiveResult::Insecure(why) => vec![f(Severity::Error, "live-insecure", format!("not checked: {why}"))],
         LiveResult::Checked { namespace, results } => {
-            let mut out: Vec<Finding> = results
-                .iter()
-                .filter_map(|(perm, r)| match r {
-                    Ok(true) => None,
-                    Ok(false) => Some(f(
-                        Severity::Error,
-                        "live-denied",
-                        format!("the identity may not {}; SkyPilot needs it", describe(perm)),
-                    )),
-                    Err(e) => Some(f(Severity::Error, "live-error", format!("checking {}: {e}", describe(perm)))),
-                })
+            let mut out: Vec<Finding> = missing_by_resource(results)
+                .into_iter()
+                .map(|m| f(Severity::Error, "live-denied", format!("{m}; SkyPilot needs them")))
                 .collect();
+            out.extend(results.iter().filter_map(|(perm, r)| match r {
+                Err(e) => Some(f(Severity::Error, "live-error", format!("checking {}: {e}", describe(perm)))),
+                Ok(_) => None,
+            }));
             if out.is_empty() {
                 out.push(f(
                     Severity::Info,
@@ -227,6 +247,26 @@ pub fn credentials(config: &Kubeconfig) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_permissions_are_grouped_per_resource() {
+        let p = |r: &str, v: &str, ns: Option<&str>| Perm {
+            group: String::new(),
+            resource: r.into(),
+            verb: v.into(),
+            namespace: ns.map(Into::into),
+        };
+        let results = vec![
+            (p("pods", "create", Some("s")), Ok(false)),
+            (p("pods", "get", Some("s")), Ok(true)),
+            (p("nodes", "list", None), Ok(false)),
+            (p("pods", "delete", Some("s")), Ok(false)),
+        ];
+        assert_eq!(
+            missing_by_resource(&results),
+            ["pods: missing create, delete (namespace s)", "nodes: missing list (cluster-wide)"]
+        );
+    }
 
     #[test]
     fn credentials_cover_basic_auth_and_key_lines() {

@@ -54,7 +54,7 @@ fn cert_data(not_after: &str) -> String {
 
 /// (GeneralizedTime, YYYY-MM-DD) of now + `days`, computed by Python's datetime.
 fn utc_in(days: i64) -> (String, String) {
-    let out = Command::new("python3")
+    let out = Command::new(crate::util::python())
         .args([
             "-c",
             "import datetime, sys; t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=int(sys.argv[1])); print(t.strftime('%Y%m%d%H%M%SZ %Y-%m-%d'))",

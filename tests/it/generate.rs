@@ -30,7 +30,7 @@ fn committed_charts_are_what_the_environments_file_generates() {
 
 #[test]
 fn environments_example_matches_its_json_schema() {
-    let out = Command::new("python3")
+    let out = Command::new(crate::util::python())
         .args(["-c", "import json, sys, yaml, jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2])))"])
         .arg(root().join("examples/environments.yaml"))
         .arg(root().join("schemas/environments.schema.json"))
@@ -527,7 +527,7 @@ fn secret_names_are_dns1123_subdomains_and_shell_values_are_quoted() {
     notes.ok(&["dependency", "build", c]);
     let out = notes.ok(&["install", "skypilot", c, "-n", "ns", "--dry-run=client"]);
     let line = out.lines().find(|l| l.contains("kubeconfig pack")).expect("pack line");
-    let words = Command::new("python3")
+    let words = Command::new(crate::util::python())
         .args(["-c", "import shlex, sys, json; print(json.dumps(shlex.split(sys.argv[1])))"])
         .arg(line.split('|').next().expect("cmd"))
         .output()
@@ -622,7 +622,7 @@ fn pack_with_contexts_file(dir: &Path, kubeconfig: &str, contexts: &[&str]) -> (
 
 fn sha256_of_secret_config(secret: &str) -> String {
     let secret = &crate::util::k8s_json(secret)[0];
-    let out = Command::new("python3")
+    let out = Command::new(crate::util::python())
         .args(["-c", "import sys, base64, hashlib; print(hashlib.sha256(base64.b64decode(sys.argv[1])).hexdigest())"])
         .arg(secret["data"]["config"].as_str().expect("data.config"))
         .output()
@@ -756,7 +756,7 @@ fn generate_checks_names_against_a_contexts_file_and_points_post_render_at_it() 
     assert_eq!(code, 1);
     assert!(
         err.contains(
-            "environment `bad`: allowedContexts: context `prod-ue` is not in the kubeconfig (did you mean `prod-eu`?)"
+            "environment `bad`: allowedContexts: context `prod-ue` is not in the contexts file (did you mean `prod-eu`?)"
         ),
         "{err}"
     );

@@ -17,7 +17,7 @@ const ENVS: &str = "examples/gitops/environments.yaml";
 
 fn validate(schema: &str, doc: &Value) {
     let out = crate::util::run_with_stdin(
-        Command::new("python3").args([
+        Command::new(crate::util::python()).args([
             "-c",
             "import json, sys, pathlib\nfrom jsonschema import Draft7Validator\nfrom referencing import Registry, Resource\nd = pathlib.Path(sys.argv[1])\nreg = Registry().with_resources([(p.name, Resource.from_contents(json.load(open(p)))) for p in d.glob('*.json')])\nschema = json.load(open(d / sys.argv[2]))\nerrors = [e.message for e in Draft7Validator(schema, registry=reg).iter_errors(json.load(sys.stdin))]\nprint('\\n'.join(errors)); sys.exit(1 if errors else 0)",
         ])

@@ -408,7 +408,7 @@ impl Drop for TlsDouble {
 
 impl TlsDouble {
     fn start() -> TlsDouble {
-        let mut child = Command::new("python3")
+        let mut child = Command::new(crate::util::python())
             .args(["-c", TLS_DOUBLE])
             .args([tls_fixture("server.crt"), tls_fixture("server.key"), tls_fixture("ca.crt")])
             .stdout(Stdio::piped())

@@ -377,16 +377,73 @@ fn live_reports_ok_when_every_permission_is_granted() {
 }
 
 #[test]
-fn live_names_each_missing_permission() {
+fn live_names_each_missing_permission_grouped_per_resource() {
     let api = ApiDouble::start(|res, sub, verb| {
-        (res == "pods" && sub == "exec" && verb == "create") || (res == "secrets" && verb == "delete")
+        (res == "pods" && sub == "exec" && verb == "create")
+            || (res == "secrets" && matches!(verb, "create" | "delete"))
+            || (res == "nodes" && verb == "list")
     });
     let (code, json) = live(&kubeconfig(api.port, "test-token"), &["double"]);
     assert_eq!(code, 1);
     let found = checks(&json, "context double");
-    assert_eq!(found.len(), 2, "{found:?}");
-    assert!(found.iter().any(|f| f.contains("create pods/exec in namespace skypilot")), "{found:?}");
-    assert!(found.iter().any(|f| f.contains("delete secrets in namespace skypilot")), "{found:?}");
+    assert_eq!(found.len(), 3, "one finding per resource: {found:?}");
+    for want in [
+        "live-denied pods/exec: missing create (namespace skypilot); SkyPilot needs them",
+        "live-denied secrets: missing create, delete (namespace skypilot); SkyPilot needs them",
+        "live-denied nodes: missing list (cluster-wide); SkyPilot needs them",
+    ] {
+        assert!(found.iter().any(|f| f == want), "{want}: {found:?}");
+    }
+}
+
+/// A connection failure says which step failed and why (not hyper's "client error (Connect)").
+#[test]
+fn live_says_what_failed_when_it_cannot_connect() {
+    let api = ApiDouble::start(|_, _, _| false);
+    let plain = ApiDouble::with(Behaviour { denied: |_, _, _| false, echo: false, chunked: false, also: "" }, false);
+    let ca = ca_data();
+    let port = api.port;
+    let kc = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n\
+         - name: closed\n  cluster: {{server: \"https://127.0.0.1:1\", certificate-authority-data: {ca}}}\n\
+         - name: dns\n  cluster: {{server: \"https://no-such-host.invalid:6443\", certificate-authority-data: {ca}}}\n\
+         - name: issuer\n  cluster: {{server: \"https://127.0.0.1:{port}\"}}\n\
+         - name: name\n  cluster: {{server: \"https://localhost:{port}\", certificate-authority-data: {ca}}}\n\
+         - name: plain\n  cluster: {{server: \"https://127.0.0.1:{}\", certificate-authority-data: {ca}}}\n\
+         - name: token\n  cluster: {{server: \"https://127.0.0.1:{port}\", certificate-authority-data: {ca}}}\n\
+         contexts:\n\
+         - {{name: closed, context: {{cluster: closed, user: u}}}}\n\
+         - {{name: dns, context: {{cluster: dns, user: u}}}}\n\
+         - {{name: issuer, context: {{cluster: issuer, user: u}}}}\n\
+         - {{name: name, context: {{cluster: name, user: u}}}}\n\
+         - {{name: plain, context: {{cluster: plain, user: u}}}}\n\
+         - {{name: token, context: {{cluster: token, user: w}}}}\n\
+         users:\n- {{name: u, user: {{token: test-token}}}}\n- {{name: w, user: {{token: wrong-token}}}}\n",
+        plain.port
+    );
+    let names = ["closed", "dns", "issuer", "name", "plain", "token"];
+    let (code, json) = live(&kc, &names);
+    assert_eq!(code, 1, "{json}");
+    let said = |ctx: &str| {
+        let found = checks(&json, &format!("context {ctx}"));
+        assert_eq!(found.len(), 1, "{ctx}: {found:?}");
+        found[0].clone()
+    };
+    for (ctx, want) in [
+        ("closed", "TCP connect to 127.0.0.1:1 failed: Connection refused"),
+        ("dns", "DNS lookup of no-such-host.invalid failed"),
+        ("issuer", "TLS handshake with https://127.0.0.1:"),
+        ("issuer", "not signed by a certificate authority the kubeconfig trusts"),
+        ("name", "not valid for this server's name or IP address"),
+        ("plain", "TLS handshake with https://127.0.0.1:"),
+        ("plain", "is it plain http://"),
+        ("token", "answered HTTP 401 Unauthorized"),
+    ] {
+        let f = said(ctx);
+        assert!(f.starts_with("live-unreachable cannot check the context: "), "{ctx}: {f}");
+        assert!(f.contains(want), "{ctx}: {f}");
+        assert!(!f.contains("client error (Connect)"), "{ctx}: {f}");
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cli;
+mod cli_ux;
 mod context_env;
 mod context_warnings;
 mod contexts;

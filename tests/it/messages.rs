@@ -93,11 +93,11 @@ fn post_render_options_may_come_before_post_render_and_diff() {
     assert!(text(&out.stdout).contains("secretName: named-diff"), "{}", text(&out.stderr));
     // Given twice, once on each side: refused, as clap refuses it on one side.
     let out = skyhelm(&["--config", cfg, "post-render", "--config", cfg], input.as_bytes());
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).starts_with("error: the argument '--config <FILE>' cannot be used multiple times\n"));
     // A bad value before the subcommand is named as after it.
     let out = skyhelm(&["--max-depth", "abc", "post-render"], input.as_bytes());
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr)
             .starts_with("error: invalid value 'abc' for '--max-depth <N>': invalid digit found in string\n"),
@@ -106,7 +106,7 @@ fn post_render_options_may_come_before_post_render_and_diff() {
     );
     // The other subcommands do not take post-render's options.
     let out = skyhelm(&["--config", cfg, "doctor", "--kubeconfig", kc], b"");
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(
         text(&out.stderr).starts_with("error: the subcommand 'doctor' cannot be used with '--config <FILE>'\n"),
@@ -122,7 +122,7 @@ fn json_output_reports_failure_as_json() {
     let msg = "no Deployment has a container named `nope`; found: Deployment skypilot/sky-api-server (containers: skypilot-api). Use --deployment and --container to name the API server";
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
-    assert_eq!(v, json!({"version": 1, "error": msg}));
+    assert_eq!(v, json!({"version": 1, "errors": [{"message": msg}], "error": msg}));
     assert_eq!(text(&out.stderr), format!("skyhelm: error: {msg}\n"));
     // Without --output json, stdout stays empty.
     let out = skyhelm(&["diff", "--container", "nope"], input.as_bytes());
@@ -135,7 +135,7 @@ fn json_output_reports_failure_as_json() {
     assert_eq!(out.status.code(), Some(1));
     let v: Value = serde_json::from_slice(&out.stdout).expect("stdout is only JSON");
     let msg = format!("reading kubeconfig {missing}: No such file or directory (os error 2)");
-    assert_eq!(v, json!({"kubeconfig": missing, "error": msg}));
+    assert_eq!(v, json!({"kubeconfig": missing, "errors": [{"message": msg}], "error": msg}));
     assert_eq!(text(&out.stderr), format!("skyhelm: error: {msg}\n"));
     let kc = kubeconfig_file(dir.path());
     let out = skyhelm(&["doctor", "--output", "json", "--kubeconfig", kc.to_str().unwrap(), "--now", "tomorrow"], b"");

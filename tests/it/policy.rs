@@ -450,7 +450,7 @@ for text in json.load(sys.stdin):
 print(json.dumps(out))
 "#;
     let out = crate::util::run_with_stdin(
-        std::process::Command::new("python3").args(["-c", script]),
+        std::process::Command::new(crate::util::python()).args(["-c", script]),
         serde_json::to_string(texts).expect("json").as_bytes(),
     );
     assert!(out.status.success(), "python3: {}", String::from_utf8_lossy(&out.stderr));

@@ -627,7 +627,7 @@ fn rbac_docs(out: &[Value]) -> Vec<Value> {
 /// Runs kubernetes-validate (Kubernetes 1.34 schemas, strict: unknown fields are errors) on
 /// every file; returns how many resources passed.
 fn validate_strict(files: &[std::path::PathBuf]) -> usize {
-    let mut cmd = std::process::Command::new("python3");
+    let mut cmd = std::process::Command::new(crate::util::python());
     cmd.args(["-m", "kubernetes_validate", "-k", "1.34.0", "--strict"]).args(files);
     let out = run_with_stdin(&mut cmd, b"");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -738,7 +738,9 @@ fn strict_validation_rejects_an_unknown_field() {
     let p = dir.path().join("bad.yaml");
     std::fs::write(&p, "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: x\n  namespace: y\nrules:\n- apiGroups: [\"\"]\n  resources: [pods]\n  verbs: [get]\n  resourceName: [z]\n").expect("write");
     let out = run_with_stdin(
-        std::process::Command::new("python3").args(["-m", "kubernetes_validate", "-k", "1.34.0", "--strict"]).arg(&p),
+        std::process::Command::new(crate::util::python())
+            .args(["-m", "kubernetes_validate", "-k", "1.34.0", "--strict"])
+            .arg(&p),
         b"",
     );
     assert!(!out.status.success());
@@ -975,7 +977,7 @@ fn many_roles_stay_within_memory_budget() {
     ];
     for (shape, n, least, modes, most_lines, excess) in shapes {
         let path = dir.path().join(format!("{shape}.yaml"));
-        let generated = std::process::Command::new("python3")
+        let generated = std::process::Command::new(crate::util::python())
             .arg(root().join("scripts/gen_stream.py"))
             .args(["--rbac", shape, &n.to_string()])
             .arg(&path)

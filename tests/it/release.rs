@@ -106,6 +106,6 @@ fn exit_codes_are_the_documented_ones() {
     assert_eq!(run(&["post-render"], API_DEPLOYMENT), Some(0));
     assert_eq!(run(&["post-render", "--container", "nope"], API_DEPLOYMENT), Some(1));
     assert_eq!(run(&["diff", "--rbac", "off"], API_DEPLOYMENT), Some(2), "diff with changes");
-    assert_eq!(run(&["post-render", "--no-such-flag"], API_DEPLOYMENT), Some(2), "usage");
+    assert_eq!(run(&["post-render", "--no-such-flag"], API_DEPLOYMENT), Some(1), "usage");
     assert_eq!(run(&["--version"], ""), Some(0));
 }

@@ -16,6 +16,12 @@ pub fn tool(name: &str) -> PathBuf {
     p
 }
 
+/// The Python of the tests (PyYAML, jsonschema, kubernetes-validate): the venv
+/// scripts/install-tools.sh makes under .tools, never the system Python.
+pub fn python() -> PathBuf {
+    tool("python-venv").join("bin").join("python")
+}
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_skyhelm"))
 }
@@ -123,7 +129,7 @@ users:
 /// A YAML document as PyYAML (YAML 1.1, what SkyPilot reads its config with) reads it, as JSON.
 pub fn pyyaml_json(text: &str) -> serde_json::Value {
     let out = run_with_stdin(
-        Command::new("python3")
+        Command::new(python())
             .args(["-c", "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin.read())))"]),
         text.as_bytes(),
     );
@@ -175,4 +181,37 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(e.path(), target).expect("copy");
         }
     }
+}
+
+/// A man page as `man -l` shows it (plain text, 200 columns); groff's warnings (`-ww`) fail the
+/// test (`-k`: UTF-8 input, as `man` reads it). groff-base comes from scripts/install-tools.sh.
+pub fn render_man(page: &std::path::Path) -> String {
+    let check = Command::new("groff").args(["-k", "-man", "-Tutf8", "-ww", "-z"]).arg(page).output().expect("groff");
+    assert!(
+        check.status.success() && check.stderr.is_empty(),
+        "groff warns about {}: {}",
+        page.display(),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let out = Command::new("man")
+        .args(["-l", "-P", "cat"])
+        .arg(page)
+        .env("MANWIDTH", "200")
+        .env("MAN_KEEP_FORMATTING", "")
+        .env_remove("MANPAGER")
+        .env_remove("PAGER")
+        .output()
+        .expect("man");
+    assert!(out.status.success(), "man -l {}: {}", page.display(), String::from_utf8_lossy(&out.stderr));
+    // Bold and underline as overstrikes (nroff's) removed.
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut clean = String::new();
+    for c in text.chars() {
+        if c == '\u{8}' {
+            clean.pop();
+        } else {
+            clean.push(c);
+        }
+    }
+    clean
 }
