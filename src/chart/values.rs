@@ -1,0 +1,214 @@
+//! An environment's chart values beyond the wrapper chart's: the admin's own `values:` and,
+//! for the GitOps formats (no post-renderer runs there), what post-render would otherwise add.
+//!
+//! ```yaml
+//! # environments file                      # Flux spec.values / Argo CD valuesObject / helmfile
+//! - name: prod                             apiService:
+//!   contexts: prod.contexts.yaml             replicas: 2
+//!   rbac: tighten                            annotations:
+//!   values:                                    skyhelm.io/kubeconfig-sha256: <configSha256>
+//!     apiService: {replicas: 2}            rbac:
+//!     rbac: {manageSystemComponents: false}  manageSystemComponents: false
+//!                                            manageRbacPolicies: false
+//!                                            namespaceRules: [...explicit verbs...]
+//!                                            clusterRules: [...]
+//! ```
+//!
+//! - The rollout annotation: with a contexts file, `apiService.annotations` (the upstream chart
+//!   writes them on the pod template) carries `skyhelm.io/kubeconfig-sha256: <configSha256>`, as
+//!   post-render would set it.
+//! - `rbac: add|tighten`: `rbac.namespaceRules` / `rbac.clusterRules` hold the minimal set
+//!   ([`minimal_rbac`]) and the chart's optional features with explicit verbs, so the chart
+//!   renders them without `*`. tighten also turns the chart's RBAC-management rules (`*` on
+//!   roles, rolebindings, serviceaccounts, clusterroles, clusterrolebindings) into explicit ones
+//!   (`rbac.manageRbacPolicies: false` plus rules with `escalate` and `bind`), and refuses
+//!   `rbac.manageSystemComponents` (a `skypilot-system` Role with `*` on daemonsets that no value
+//!   narrows): never wildcard RBAC deployed silently.
+//! - `values:` keys skyhelm writes itself are refused, naming the setting to use instead.
+
+use serde_json::{Map, Value, json};
+
+use super::Environment;
+use crate::policy::minimal_rbac::{self, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
+use crate::rules::kubeconfig_mount::CHECKSUM_ANNOTATION;
+use crate::rules::rbac::RbacMode;
+
+/// The chart's cluster-wide `services` list/get ("accessing ingress service"), which no
+/// documented feature covers; kept so that the values grant what tighten leaves of the chart.
+const CHART_CLUSTER_EXTRA: &[RuleSpec] = &[RuleSpec { group: "", resources: &["services"], verbs: &["list", "get"] }];
+
+const RBAC_MANAGEMENT: &str = "RBAC management";
+
+/// The `values:` keys skyhelm writes, and the setting that writes each.
+const MANAGED: &[(&[&str], &str)] = &[
+    (&["kubernetesCredentials"], "inCluster, mountKubeconfig, kubeconfigSecretName or contexts"),
+    (&["apiService", "config"], "config (SkyPilot config; skyhelm adds the checked allowed_contexts)"),
+    (&["apiService", "image"], "image"),
+    (
+        &["apiService", "annotations", CHECKSUM_ANNOTATION],
+        "contexts (skyhelm sets it to the contexts file's configSha256)",
+    ),
+];
+
+/// The RBAC rule values skyhelm writes for `rbac: add|tighten`.
+const MANAGED_RBAC: &[&str] = &["namespaceRules", "clusterRules"];
+
+/// `path` of `v`, when every step is a map key.
+fn lookup<'v>(v: &'v Map<String, Value>, path: &[&str]) -> Option<&'v Value> {
+    let (first, rest) = path.split_first()?;
+    let here = v.get(*first)?;
+    if rest.is_empty() {
+        return Some(here);
+    }
+    here.as_object().and_then(|m| lookup(m, rest))
+}
+
+/// Every `values:` key of `env` that skyhelm manages, as a message naming the setting to use.
+pub fn refused_keys(env: &Environment) -> Vec<String> {
+    let mut out = Vec::new();
+    for key in ["kubernetesCredentials", "apiService", "rbac"] {
+        if env.values.get(key).is_some_and(|v| !v.is_object()) {
+            out.push(format!("values.{key} is not a map"));
+        }
+    }
+    for (path, instead) in MANAGED {
+        if lookup(&env.values, path).is_some() {
+            out.push(format!("values.{} is written by skyhelm; set {instead} instead", path.join(".")));
+        }
+    }
+    if matches!(env.rbac, RbacMode::Add | RbacMode::Tighten) {
+        for key in MANAGED_RBAC {
+            if lookup(&env.values, &["rbac", key]).is_some() {
+                out.push(format!(
+                    "values.rbac.{key} is written by skyhelm for rbac: {} (the minimal set and the chart's features, explicit verbs); set rbac: audit or off to write your own rules",
+                    env.rbac.name()
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A bool at `path` of the user's values (None: unset or not a bool).
+fn user_bool(env: &Environment, path: &[&str]) -> Option<bool> {
+    lookup(&env.values, path).and_then(Value::as_bool)
+}
+
+/// The rules of `specs` with explicit verbs, as the chart's `rules:` items.
+fn rules(specs: &[RuleSpec]) -> Vec<Value> {
+    let perms = minimal_rbac::perms(specs, None);
+    minimal_rbac::to_rules(&perms)
+        .into_iter()
+        .map(|r| json!({"apiGroups": r.api_groups, "resources": r.resources, "verbs": r.verbs}))
+        .collect()
+}
+
+/// What `rbac: add|tighten` writes into `rbac:` for a GitOps format, or why the mode cannot be
+/// expressed in values. `format` names the format in messages. None: nothing to write.
+fn rbac_values(env: &Environment, format: &str) -> Result<Option<Map<String, Value>>, String> {
+    if !matches!(env.rbac, RbacMode::Add | RbacMode::Tighten) {
+        return Ok(None);
+    }
+    let mode = env.rbac.name();
+    if user_bool(env, &["rbac", "create"]) == Some(false) {
+        if env.in_cluster {
+            return Err(format!(
+                "rbac: {mode} cannot be expressed in values with values.rbac.create: false (the chart renders no RBAC, and no post-renderer runs under {format} to add the minimal Roles); set rbac: audit or off, or drop rbac.create"
+            ));
+        }
+        return Ok(None);
+    }
+    let tighten = env.rbac == RbacMode::Tighten;
+    // RBAC management: the chart's `*` rules stay under add (as post-render's add leaves them);
+    // tighten writes them out, unless the admin turned the feature off.
+    let manage = tighten && user_bool(env, &["rbac", "manageRbacPolicies"]) != Some(false);
+    if tighten && user_bool(env, &["rbac", "manageSystemComponents"]) != Some(false) {
+        return Err(format!(
+            "rbac: tighten cannot be expressed in values while rbac.manageSystemComponents is on (the chart's default): the chart then renders a Role in skypilot-system with verbs [\"*\"] on daemonsets (and, with manageRbacPolicies, on roles, rolebindings and serviceaccounts) that no value narrows, and no post-renderer runs under {format} to rewrite them; set values.rbac.manageSystemComponents: false (no object-store mounting), use rbac: add, or --format chart (post-render tightens them)"
+        ));
+    }
+    let mut ns: Vec<RuleSpec> = MINIMAL_NAMESPACED.to_vec();
+    let mut cluster: Vec<RuleSpec> = MINIMAL_CLUSTER.to_vec();
+    for f in FEATURES.iter().filter(|f| f.name != RBAC_MANAGEMENT || manage) {
+        if f.cluster { cluster.extend(f.rules) } else { ns.extend(f.rules) }
+    }
+    cluster.extend(CHART_CLUSTER_EXTRA);
+    let mut m = Map::new();
+    if manage {
+        m.insert("manageRbacPolicies".into(), Value::Bool(false));
+    }
+    m.insert("namespaceRules".into(), Value::Array(rules(&ns)));
+    m.insert("clusterRules".into(), Value::Array(rules(&cluster)));
+    Ok(Some(m))
+}
+
+/// `over` merged into `base`: maps key by key, anything else (a list included) replaced whole.
+pub fn merge(base: &mut Map<String, Value>, over: &Map<String, Value>) {
+    for (k, v) in over {
+        match (base.get_mut(k), v) {
+            (Some(Value::Object(b)), Value::Object(o)) => merge(b, o),
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// A GitOps format's values for `env`: skyhelm's `base` (what the wrapper chart's values say),
+/// the admin's `values:` merged over it, the rollout annotation (`checksum`: the contexts file's
+/// configSha256) and the RBAC rules of its mode. Err: the mode cannot be expressed in values.
+pub fn gitops_values(env: &Environment, base: Value, checksum: Option<&str>, format: &str) -> Result<Value, String> {
+    // The admin's values over skyhelm's base (only `rbac.create` of it may be set there: the
+    // other keys are refused), then what post-render would add.
+    let Value::Object(mut out) = base else { return Ok(base) };
+    merge(&mut out, &env.values);
+    let mut ours = Map::new();
+    if let Some(sum) = checksum {
+        ours.insert("apiService".into(), json!({"annotations": {CHECKSUM_ANNOTATION: sum}}));
+    }
+    if let Some(rbac) = rbac_values(env, format)? {
+        ours.insert("rbac".into(), Value::Object(rbac));
+    }
+    merge(&mut out, &ours);
+    Ok(Value::Object(out))
+}
+
+/// A note for `rbac: add` in a GitOps format: the chart's own RBAC-management and system rules
+/// keep their `*` verbs (as post-render's add leaves them).
+pub fn add_note(env: &Environment) -> Option<String> {
+    let on = |key: &str| user_bool(env, &["rbac", key]) != Some(false);
+    (env.rbac == RbacMode::Add
+        && user_bool(env, &["rbac", "create"]) != Some(false)
+        && (on("manageRbacPolicies") || on("manageSystemComponents")))
+    .then(|| {
+        "rbac: add keeps the chart's RBAC-management and skypilot-system rules, which use verbs [\"*\"] (as post-render's add does); rbac: tighten writes them out".to_string()
+    })
+}
+
+/// The admin's values for `--format chart`, split where the wrapper chart's values.yaml
+/// template writes its own keys: (other top-level keys, other `rbac` keys, other `apiService`
+/// keys), each as YAML block text at its depth under `skypilot:` (empty: none).
+pub fn chart_parts(env: &Environment) -> (String, String, String) {
+    use crate::yaml::emit::{Layout, block_map};
+    let l = Layout { seq_offset: 0, nl: "\n" };
+    let text = |m: &Map<String, Value>, indent: usize| {
+        let mut s = String::new();
+        block_map(m, indent, l, &mut s);
+        s.trim_end_matches('\n').to_string()
+    };
+    let mut top = env.values.clone();
+    let sub = |top: &mut Map<String, Value>, key: &str| match top.shift_remove(key) {
+        Some(Value::Object(m)) => m,
+        // Not a map: refused before (`refused_keys`).
+        _ => Map::new(),
+    };
+    let mut rbac = sub(&mut top, "rbac");
+    rbac.shift_remove("create");
+    let api = sub(&mut top, "apiService");
+    (text(&top, 2), text(&rbac, 4), text(&api, 4))
+}
+
+/// `rbac.create` for the wrapper chart: the admin's value, else true.
+pub fn chart_rbac_create(env: &Environment) -> bool {
+    user_bool(env, &["rbac", "create"]).unwrap_or(true)
+}
