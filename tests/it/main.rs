@@ -8,6 +8,7 @@ mod diff;
 mod fidelity;
 mod generate;
 mod gitops;
+mod gitops_values;
 mod helm;
 mod hostile;
 mod kubeconfig;
