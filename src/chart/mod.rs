@@ -138,7 +138,8 @@ impl EnvironmentsFile {
                 message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
             }]
         })?;
-        let errors = pyyaml_config::disagreements(text, &file);
+        let mut errors = pyyaml_config::disagreements(text, &file);
+        errors.extend(values::disagreements(text, &file));
         if errors.is_empty() { Ok(file) } else { Err(errors) }
     }
 }

@@ -212,3 +212,64 @@ pub fn chart_parts(env: &Environment) -> (String, String, String) {
 pub fn chart_rbac_create(env: &Environment) -> bool {
     user_bool(env, &["rbac", "create"]).unwrap_or(true)
 }
+
+/// Every place where the environments file reader's reading of a `values:` (the defaults' and
+/// each environment's) differs from Helm's (the Kubernetes YAML reader, YAML 1.1): `0600` is
+/// 600 for the one and 384 for Helm, so generate would write a value the admin did not mean.
+/// One error each, with the environment, the key path and both readings. `text` is the
+/// environments file `file` was read from.
+pub fn disagreements(text: &str, file: &super::EnvironmentsFile) -> Vec<super::GenerateError> {
+    use crate::yaml::{Limits, Reader, Tree};
+    let Ok(tree) = Tree::parse(text, &Limits::default()) else { return Vec::new() };
+    let Some(root) = tree.root() else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut check = |label: &str, node, serde: Option<&Map<String, Value>>| {
+        if let (Some(node), Some(serde)) = (node, serde) {
+            let mut found = Vec::new();
+            differences(
+                &tree.to_json_as(node, Reader::Kubernetes),
+                &Value::Object(serde.clone()),
+                "values",
+                &mut found,
+            );
+            out.extend(found.into_iter().map(|message| super::GenerateError::Invalid { env: label.into(), message }));
+        }
+    };
+    check("defaults", tree.path(root, &["defaults", "values"]), file.defaults.values.as_ref());
+    let items = tree.get(root, "environments").map(|e| tree.items(e).to_vec()).unwrap_or_default();
+    for (item, entry) in items.into_iter().zip(&file.environments) {
+        check(&entry.name, tree.get(item, "values"), entry.settings.values.as_ref());
+    }
+    out
+}
+
+/// Where `helm` (Helm's reading) and `serde` (the environments file reader's) differ.
+fn differences(helm: &Value, serde: &Value, path: &str, out: &mut Vec<String>) {
+    use crate::messages::sanitize;
+    match (helm, serde) {
+        (Value::Object(h), Value::Object(s)) => {
+            for k in h.keys().filter(|k| !s.contains_key(*k)).chain(s.keys().filter(|k| !h.contains_key(*k))) {
+                out.push(format!(
+                    "{path}: the key `{}` reads differently for Helm (YAML 1.1) and the environments file reader; quote it",
+                    sanitize(k, &[])
+                ));
+            }
+            for (k, hv) in h {
+                if let Some(sv) = s.get(k) {
+                    differences(hv, sv, &format!("{path}.{}", sanitize(k, &[])), out);
+                }
+            }
+        }
+        (Value::Array(h), Value::Array(s)) if h.len() == s.len() => {
+            for (i, (hv, sv)) in h.iter().zip(s).enumerate() {
+                differences(hv, sv, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ if super::pyyaml_config::same(helm, serde) => {}
+        _ => out.push(format!(
+            "{path}: Helm (YAML 1.1) reads {} here, the environments file reader {}; quote it for the string, or write the value Helm reads",
+            sanitize(&helm.to_string(), &[]),
+            sanitize(&serde.to_string(), &[]),
+        )),
+    }
+}

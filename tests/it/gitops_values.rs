@@ -264,3 +264,36 @@ fn rbac_modes_values_cannot_express_are_refused_in_gitops_formats() {
     let (code, _, err) = generate_to(&envs, "flux", &dir.path().join("noin"), &[]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// A `values:` scalar that Helm (YAML 1.1, the Kubernetes reader) and the environments file
+/// reader read apart is refused with its path and both readings: `fsGroup: 0600` is 384 for
+/// Helm, and generate would have written 600. Scalars both read alike are written as read.
+#[test]
+fn values_helm_reads_differently_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  values:\n    podSecurityContext: {fsGroup: 0600}\nenvironments:\n  - name: a\n    values:\n      x: {b: y, d: \"0600\", e: 2001-12-14, f: 12:30, h: on}\n",
+    )
+    .expect("envs");
+    let out = dir.path().join("flux");
+    let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("environment `defaults`: values.podSecurityContext.fsGroup: Helm (YAML 1.1) reads 384 here"),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    assert!(!out.exists());
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  values:\n    podSecurityContext: {fsGroup: 384}\nenvironments:\n  - name: a\n    values:\n      x: {b: y, d: \"0600\", e: 2001-12-14, f: 12:30, h: on}\n",
+    )
+    .expect("envs");
+    let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let v = deployments("flux", &out, &["sky-a"]).remove(0).values;
+    assert_eq!(v["podSecurityContext"]["fsGroup"], 384);
+    assert_eq!(v["x"], json!({"b": true, "d": "0600", "e": "2001-12-14", "f": "12:30", "h": true}));
+}
