@@ -54,7 +54,7 @@ fn wildcard_rules(docs: &[Value]) -> Vec<String> {
     out
 }
 
-/// The committed examples' `team` environment (a contexts file, `rbac: tighten`): in every
+/// The examples' `team` environment (a contexts file, `rbac: tighten`): in every
 /// format, the upstream chart rendered with its values by Helm 3 and Helm 4 carries the pod
 /// annotation with the contexts file's configSha256 and no `*` verb in any Role or
 /// ClusterRole; `dev` (`rbac: add`) gets its namespace and cluster rules with explicit verbs.
@@ -67,7 +67,11 @@ fn examples_deploy_the_rollout_annotation_and_least_privilege_rbac_through_value
         pyyaml_json(&std::fs::read_to_string(root().join("examples/gitops/team.contexts.yaml")).expect("cf"));
     let sha = contexts["configSha256"].as_str().expect("configSha256");
     for format in FORMATS {
-        let all = deployments(format, &root().join("examples/gitops").join(format), EXAMPLE_ENVS);
+        // Generated afresh (the committed copies are checked against these in gitops.rs).
+        let out = tmp.path().join(format);
+        let (code, _, err) = generate_to(&root().join("examples/gitops/environments.yaml"), format, &out, &[]);
+        assert_eq!(code, 0, "{format}: {err}");
+        let all = deployments(format, &out, EXAMPLE_ENVS);
         let team = all.iter().find(|d| d.namespace == "skypilot-team").expect("team");
         assert_eq!(team.values["apiService"]["annotations"][ANNOTATION], sha, "{format}");
         for helm in ["helm3", "helm4"] {
@@ -296,4 +300,41 @@ fn values_helm_reads_differently_are_refused() {
     let v = deployments("flux", &out, &["sky-a"]).remove(0).values;
     assert_eq!(v["podSecurityContext"]["fsGroup"], 384);
     assert_eq!(v["x"], json!({"b": true, "d": "0600", "e": "2001-12-14", "f": "12:30", "h": true}));
+}
+
+/// With a contexts file and nothing else, the values alone roll the pods: the upstream chart
+/// rendered by Helm 3 and Helm 4 carries the annotation, and post-render (the gate) has nothing
+/// to add. Before, the annotation came only from post-render, which no GitOps engine runs (the
+/// gate exited 2).
+#[test]
+fn contexts_file_annotation_reaches_the_pod_through_values() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let contexts = root().join("examples/gitops/team.contexts.yaml");
+    let sha = pyyaml_json(&std::fs::read_to_string(&contexts).expect("cf"))["configSha256"]
+        .as_str()
+        .expect("sha")
+        .to_string();
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        format!(
+            "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\nenvironments:\n  - name: a\n    contexts: {}\n    allowedContexts: [prod-eu]\n",
+            contexts.display()
+        ),
+    )
+    .expect("envs");
+    for format in FORMATS {
+        let out = dir.path().join(format);
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 0, "{format}: {err}");
+        let d = deployments(format, &out, &["sky-a"]).remove(0);
+        for helm in ["helm3", "helm4"] {
+            let (text, docs) = render(helm, &d.release, &d.namespace, &d.values, dir.path());
+            let pod = &api_deployment(&docs)["spec"]["template"];
+            assert_eq!(pod["metadata"]["annotations"][ANNOTATION], sha.as_str(), "{format} {helm}");
+            let gate =
+                skyhelm(&["diff", "--config", d.settings.to_str().expect("p"), "--color", "never"], text.as_bytes());
+            assert_eq!(gate.status.code(), Some(0), "{format} {helm}: {}", String::from_utf8_lossy(&gate.stdout));
+        }
+    }
 }
