@@ -273,3 +273,133 @@ fn differences(helm: &Value, serde: &Value, path: &str, out: &mut Vec<String>) {
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(rbac: RbacMode, in_cluster: bool, values: Value) -> Environment {
+        Environment {
+            name: "e".into(),
+            release: "r".into(),
+            namespace: "n".into(),
+            image: "i".into(),
+            secret_name: "s".into(),
+            secret_name_set: false,
+            in_cluster,
+            mount_kubeconfig: true,
+            allowed_contexts: None,
+            kubeconfig: None,
+            contexts: None,
+            rbac,
+            config: Map::new(),
+            values: values.as_object().cloned().unwrap_or_default(),
+            chart_version: "0".into(),
+            repository: "https://x".into(),
+        }
+    }
+
+    /// (group, resource, verb) of written rules.
+    fn granted(rules: &Value) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for r in rules.as_array().into_iter().flatten() {
+            let s = |k: &str| r[k].as_array().into_iter().flatten().filter_map(Value::as_str).map(String::from);
+            for g in s("apiGroups") {
+                for res in s("resources") {
+                    out.extend(s("verbs").map(|v| (g.clone(), res.clone(), v)));
+                }
+            }
+        }
+        out
+    }
+
+    fn holds(rules: &Value, specs: &[RuleSpec]) -> bool {
+        let g = granted(rules);
+        minimal_rbac::perms(specs, None)
+            .iter()
+            .all(|p| g.contains(&(p.group.clone(), p.resource.clone(), p.verb.clone())))
+    }
+
+    /// Each mode and the values that change it: what `rbac:` gets, or the refusal.
+    #[test]
+    fn rbac_values_by_mode() {
+        let mgmt: Vec<RuleSpec> =
+            FEATURES.iter().filter(|f| f.name == RBAC_MANAGEMENT).flat_map(|f| f.rules.iter().copied()).collect();
+        let off = json!({"rbac": {"manageSystemComponents": false}});
+        // (mode, in-cluster, values, Ok(manageRbacPolicies written, RBAC management rules) or Err(part of the message))
+        let cases: Vec<(RbacMode, bool, Value, Result<Option<(bool, bool)>, &str>)> = vec![
+            (RbacMode::Add, true, json!({}), Ok(Some((false, false)))),
+            (RbacMode::Tighten, true, off.clone(), Ok(Some((true, true)))),
+            (RbacMode::Tighten, false, off, Ok(Some((true, true)))),
+            (
+                RbacMode::Tighten,
+                true,
+                json!({"rbac": {"manageSystemComponents": false, "manageRbacPolicies": false}}),
+                Ok(Some((false, false))),
+            ),
+            (RbacMode::Tighten, true, json!({}), Err("while rbac.manageSystemComponents is on")),
+            (RbacMode::Add, true, json!({"rbac": {"create": false}}), Err("values.rbac.create: false")),
+            (RbacMode::Tighten, true, json!({"rbac": {"create": false}}), Err("values.rbac.create: false")),
+            (RbacMode::Add, false, json!({"rbac": {"create": false}}), Ok(None)),
+            (RbacMode::Audit, true, json!({}), Ok(None)),
+            (RbacMode::Off, true, json!({}), Ok(None)),
+        ];
+        for (mode, in_cluster, values, want) in cases {
+            let e = env(mode, in_cluster, values.clone());
+            let label = format!("{} {in_cluster} {values}", mode.name());
+            match (rbac_values(&e, "flux"), want) {
+                (Ok(None), Ok(None)) => {}
+                (Ok(Some(m)), Ok(Some((manage_key, mgmt_rules)))) => {
+                    assert_eq!(m.get("manageRbacPolicies") == Some(&Value::Bool(false)), manage_key, "{label}");
+                    let ns = &m["namespaceRules"];
+                    let cl = &m["clusterRules"];
+                    assert!(holds(ns, MINIMAL_NAMESPACED) && holds(cl, MINIMAL_CLUSTER), "{label}");
+                    let all = Value::Array(ns.as_array().into_iter().chain(cl.as_array()).flatten().cloned().collect());
+                    assert!(granted(&all).iter().all(|(g, r, v)| g != "*" && r != "*" && v != "*"), "{label}");
+                    let ns_mgmt: Vec<RuleSpec> = mgmt
+                        .iter()
+                        .filter(|r| r.resources[0] != "clusterroles" && r.resources[0] != "clusterrolebindings")
+                        .copied()
+                        .collect();
+                    assert_eq!(holds(ns, &ns_mgmt), mgmt_rules, "{label}");
+                    assert_eq!(
+                        granted(cl).iter().any(|(_, r, v)| r == "clusterroles" && v == "escalate"),
+                        mgmt_rules,
+                        "{label}"
+                    );
+                }
+                (Err(msg), Err(part)) => {
+                    assert!(msg.contains(part) && msg.contains("under flux"), "{label}: {msg}");
+                }
+                (got, want) => panic!("{label}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refused_keys_name_the_setting() {
+        let e = env(
+            RbacMode::Tighten,
+            true,
+            json!({"kubernetesCredentials": {}, "apiService": {"config": "", "image": "x", "annotations": {CHECKSUM_ANNOTATION: "x", "other": "y"}}, "rbac": {"namespaceRules": [], "create": false}}),
+        );
+        let got = refused_keys(&e);
+        assert_eq!(got.len(), 5, "{got:#?}");
+        assert!(got[0].starts_with("values.kubernetesCredentials is written by skyhelm; set inCluster"));
+        assert!(got[4].starts_with("values.rbac.namespaceRules is written by skyhelm for rbac: tighten"));
+        assert!(refused_keys(&env(RbacMode::Audit, true, json!({"rbac": {"namespaceRules": []}}))).is_empty());
+    }
+
+    /// The admin's values over skyhelm's base (only rbac.create of it), then the annotation and rules.
+    #[test]
+    fn gitops_values_layering() {
+        let e =
+            env(RbacMode::Audit, true, json!({"rbac": {"create": false}, "apiService": {"annotations": {"a": "b"}}}));
+        let base = json!({"rbac": {"create": true}, "apiService": {"image": "i"}});
+        let v = gitops_values(&e, base, Some("abc"), "flux").unwrap_or_default();
+        assert_eq!(
+            v,
+            json!({"rbac": {"create": false}, "apiService": {"image": "i", "annotations": {"a": "b", CHECKSUM_ANNOTATION: "abc"}}})
+        );
+    }
+}
