@@ -327,7 +327,8 @@ mod tests {
             FEATURES.iter().filter(|f| f.name == RBAC_MANAGEMENT).flat_map(|f| f.rules.iter().copied()).collect();
         let off = json!({"rbac": {"manageSystemComponents": false}});
         // (mode, in-cluster, values, Ok(manageRbacPolicies written, RBAC management rules) or Err(part of the message))
-        let cases: Vec<(RbacMode, bool, Value, Result<Option<(bool, bool)>, &str>)> = vec![
+        type Want = Result<Option<(bool, bool)>, &'static str>;
+        let cases: Vec<(RbacMode, bool, Value, Want)> = vec![
             (RbacMode::Add, true, json!({}), Ok(Some((false, false)))),
             (RbacMode::Tighten, true, off.clone(), Ok(Some((true, true)))),
             (RbacMode::Tighten, false, off, Ok(Some((true, true)))),
