@@ -338,3 +338,38 @@ fn contexts_file_annotation_reaches_the_pod_through_values() {
         }
     }
 }
+
+/// The RBAC variants the examples do not show pass the gate on the upstream chart with both
+/// Helms: add without the in-cluster context, tighten with the chart's RBAC management off
+/// (no `*` left, none written), audit (the chart's rules as they are).
+#[test]
+fn rbac_variants_pass_the_gate_on_the_upstream_chart() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  mountKubeconfig: false\n  allowedContexts: [in-cluster]\nenvironments:\n  - name: noin\n    inCluster: false\n    allowedContexts: []\n  - name: nomgmt\n    rbac: tighten\n    values: {rbac: {manageSystemComponents: false, manageRbacPolicies: false}}\n  - name: audit\n    rbac: audit\n",
+    )
+    .expect("envs");
+    let out = dir.path().join("flux");
+    let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    for d in deployments("flux", &out, &["sky-noin", "sky-nomgmt", "sky-audit"]) {
+        for helm in ["helm3", "helm4"] {
+            let (text, docs) = render(helm, &d.release, &d.namespace, &d.values, dir.path());
+            if d.namespace == "sky-nomgmt" {
+                assert_eq!(wildcard_rules(&docs), Vec::<String>::new(), "{helm}");
+                assert!(!text.contains("escalate"), "{helm}: RBAC management is off");
+            }
+            let gate =
+                skyhelm(&["diff", "--config", d.settings.to_str().expect("p"), "--color", "never"], text.as_bytes());
+            assert_eq!(
+                gate.status.code(),
+                Some(0),
+                "{} {helm}: {}",
+                d.namespace,
+                String::from_utf8_lossy(&gate.stdout)
+            );
+        }
+    }
+}
