@@ -149,8 +149,8 @@ fn rbac_name<'f>(file: &'f EnvironmentsFile, e: &'f EnvironmentEntry) -> Option<
     e.settings.rbac.as_deref().or(file.defaults.rbac.as_deref())
 }
 
-/// `over` merged into `base` as SkyPilot merges config: maps key by key, any other value
-/// (a list included) replaced whole. An environment's `config.kubernetes` thus keeps the
+/// `over` merged into `base` as SkyPilot merges config (and as `values:` are merged): maps key
+/// by key, any other value (a list included) replaced whole. An environment's `config.kubernetes` thus keeps the
 /// defaults' `allowed_contexts` and workspaces unless it sets its own.
 fn merge_config(base: &mut Map<String, Value>, over: &Map<String, Value>) {
     for (k, v) in over {
@@ -171,7 +171,7 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
     let mut config = d.config.clone().unwrap_or_default();
     merge_config(&mut config, s.config.as_ref().unwrap_or(&Map::new()));
     let mut chart_values = d.values.clone().unwrap_or_default();
-    values::merge(&mut chart_values, s.values.as_ref().unwrap_or(&Map::new()));
+    merge_config(&mut chart_values, s.values.as_ref().unwrap_or(&Map::new()));
     Environment {
         name: e.name.clone(),
         release: pick(&s.release, &d.release).unwrap_or_else(|| file.name.clone()),

@@ -28,7 +28,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Environment;
+use super::{Environment, merge_config};
 use crate::policy::minimal_rbac::{self, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
 use crate::rules::kubeconfig_mount::CHECKSUM_ANNOTATION;
 use crate::rules::rbac::RbacMode;
@@ -142,18 +142,6 @@ fn rbac_values(env: &Environment, format: &str) -> Result<Option<Map<String, Val
     Ok(Some(m))
 }
 
-/// `over` merged into `base`: maps key by key, anything else (a list included) replaced whole.
-pub fn merge(base: &mut Map<String, Value>, over: &Map<String, Value>) {
-    for (k, v) in over {
-        match (base.get_mut(k), v) {
-            (Some(Value::Object(b)), Value::Object(o)) => merge(b, o),
-            _ => {
-                base.insert(k.clone(), v.clone());
-            }
-        }
-    }
-}
-
 /// A GitOps format's values for `env`: skyhelm's `base` (what the wrapper chart's values say),
 /// the admin's `values:` merged over it, the rollout annotation (`checksum`: the contexts file's
 /// configSha256) and the RBAC rules of its mode. Err: the mode cannot be expressed in values.
@@ -161,7 +149,7 @@ pub fn gitops_values(env: &Environment, base: Value, checksum: Option<&str>, for
     // The admin's values over skyhelm's base (only `rbac.create` of it may be set there: the
     // other keys are refused), then what post-render would add.
     let Value::Object(mut out) = base else { return Ok(base) };
-    merge(&mut out, &env.values);
+    merge_config(&mut out, &env.values);
     let mut ours = Map::new();
     if let Some(sum) = checksum {
         ours.insert("apiService".into(), json!({"annotations": {CHECKSUM_ANNOTATION: sum}}));
@@ -169,7 +157,7 @@ pub fn gitops_values(env: &Environment, base: Value, checksum: Option<&str>, for
     if let Some(rbac) = rbac_values(env, format)? {
         ours.insert("rbac".into(), Value::Object(rbac));
     }
-    merge(&mut out, &ours);
+    merge_config(&mut out, &ours);
     Ok(Value::Object(out))
 }
 
