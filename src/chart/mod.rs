@@ -4,6 +4,7 @@
 pub mod gitops;
 pub mod owned;
 pub mod pyyaml_config;
+pub mod values;
 
 use std::collections::BTreeMap;
 
@@ -50,6 +51,8 @@ pub struct EnvSettings {
     pub rbac: Option<String>,
     /// Extra SkyPilot config, merged under the generated `kubernetes.allowed_contexts`.
     pub config: Option<Map<String, Value>>,
+    /// Values of the upstream chart, merged over skyhelm's (keys skyhelm writes are refused).
+    pub values: Option<Map<String, Value>>,
     pub chart_version: Option<String>,
     pub repository: Option<String>,
 }
@@ -97,6 +100,8 @@ pub struct Environment {
     pub contexts: Option<String>,
     pub rbac: RbacMode,
     pub config: Map<String, Value>,
+    /// The defaults' `values:` with the environment's merged over them.
+    pub values: Map<String, Value>,
     pub chart_version: String,
     pub repository: String,
 }
@@ -133,7 +138,8 @@ impl EnvironmentsFile {
                 message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
             }]
         })?;
-        let errors = pyyaml_config::disagreements(text, &file);
+        let mut errors = pyyaml_config::disagreements(text, &file);
+        errors.extend(values::disagreements(text, &file));
         if errors.is_empty() { Ok(file) } else { Err(errors) }
     }
 }
@@ -143,8 +149,8 @@ fn rbac_name<'f>(file: &'f EnvironmentsFile, e: &'f EnvironmentEntry) -> Option<
     e.settings.rbac.as_deref().or(file.defaults.rbac.as_deref())
 }
 
-/// `over` merged into `base` as SkyPilot merges config: maps key by key, any other value
-/// (a list included) replaced whole. An environment's `config.kubernetes` thus keeps the
+/// `over` merged into `base` as SkyPilot merges config (and as `values:` are merged): maps key
+/// by key, any other value (a list included) replaced whole. An environment's `config.kubernetes` thus keeps the
 /// defaults' `allowed_contexts` and workspaces unless it sets its own.
 fn merge_config(base: &mut Map<String, Value>, over: &Map<String, Value>) {
     for (k, v) in over {
@@ -164,6 +170,8 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
     let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
     let mut config = d.config.clone().unwrap_or_default();
     merge_config(&mut config, s.config.as_ref().unwrap_or(&Map::new()));
+    let mut chart_values = d.values.clone().unwrap_or_default();
+    merge_config(&mut chart_values, s.values.as_ref().unwrap_or(&Map::new()));
     Environment {
         name: e.name.clone(),
         release: pick(&s.release, &d.release).unwrap_or_else(|| file.name.clone()),
@@ -179,6 +187,7 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         contexts: pick(&s.contexts, &d.contexts),
         rbac: rbac_name(file, e).and_then(RbacMode::from_name).unwrap_or_default(),
         config,
+        values: chart_values,
         chart_version: pick(&s.chart_version, &d.chart_version).unwrap_or_else(|| "0.0.0".into()),
         repository: pick(&s.repository, &d.repository).unwrap_or_else(|| DEFAULT_REPOSITORY.into()),
     }
@@ -230,6 +239,7 @@ pub fn environments_and_errors(file: &EnvironmentsFile) -> (Vec<Environment>, Ve
         if let Some(name) = rbac_name(file, e).filter(|n| RbacMode::from_name(n).is_none()) {
             errors.push(bad(format!("rbac `{name}` is not one of {}", RbacMode::names())));
         }
+        errors.extend(values::refused_keys(&env).into_iter().map(bad));
         out.push(env);
     }
     (out, errors)
@@ -649,7 +659,20 @@ impl Generator<'_> {
             .collect();
         let config_text = config_yaml(env, &plan)?;
         let ctx = self.template_context(env, &chart_name, &plan, &kube_contexts, kubeconfig, &config_text);
-        let mut files = self.gitops_files(env, &chart_name, &config_text);
+        let mut notes = plan.notes;
+        let chart_values = match self.format {
+            Format::Chart => Value::Null,
+            _ => {
+                let checksum = match kubeconfig {
+                    Some(ContextSource::ContextsFile { file, .. }) => Some(file.config_sha256.as_str()),
+                    _ => None,
+                };
+                notes.extend(values::add_note(env));
+                values::gitops_values(env, gitops::values(env, &config_text), checksum, format_name)
+                    .map_err(|m| invalid(env, m))?
+            }
+        };
+        let mut files = self.gitops_files(env, &chart_name, chart_values);
         let mut errors = Vec::new();
         let wanted = |name: &str| self.format == Format::Chart || name == "skyhelm.yaml.tera";
         for (name, _) in self.templates.iter().filter(|(n, _)| wanted(n)) {
@@ -667,7 +690,7 @@ impl Generator<'_> {
         Ok(GeneratedChart {
             dir: chart_name,
             files,
-            notes: plan.notes.into_iter().map(|n| format!("{}: {n}", env.name)).collect(),
+            notes: notes.into_iter().map(|n| format!("{}: {n}", env.name)).collect(),
             warnings,
         })
     }
@@ -702,20 +725,24 @@ impl Generator<'_> {
         ctx.insert("config_yaml", config_text);
         ctx.insert("format", self.format.name());
         // The chart keeps its own RBAC; skyhelm's mode (`rbac` in skyhelm.yaml) works on top of it.
-        ctx.insert("rbac_create", &true);
+        ctx.insert("rbac_create", &values::chart_rbac_create(env));
+        // The admin's `values:`, as block text where the values.yaml template writes each part.
+        let (other, rbac, api_service) = values::chart_parts(env);
+        ctx.insert("values_other_yaml", &other);
+        ctx.insert("values_rbac_yaml", &rbac);
+        ctx.insert("values_api_service_yaml", &api_service);
         ctx
     }
 
     /// For a GitOps format, the environment's object (Flux's HelmRelease, Argo CD's
     /// Application) as a file of its folder; helmfile's release is kept for `helmfile.yaml`.
-    fn gitops_files(&mut self, env: &Environment, chart_name: &str, config_text: &str) -> BTreeMap<String, String> {
+    fn gitops_files(&mut self, env: &Environment, chart_name: &str, values: Value) -> BTreeMap<String, String> {
         use gitops::Format;
         let mut files = BTreeMap::new();
         if self.format == Format::Chart {
             return files;
         }
         let format_name = self.format.name();
-        let values = gitops::values(env, config_text);
         let repo_name = self.repository_name(&env.repository);
         let source_label = format!("{} (environment {})", self.source, env.name);
         match self.format {
@@ -893,7 +920,8 @@ mod tests {
     }
 
     /// Every value a built-in template writes into a YAML file goes through `| yaml` (the one
-    /// YAML 1.1-safe quoting function), except the config text, which `emit` wrote.
+    /// YAML 1.1-safe quoting function), except the config text and the admin's `values:`, which
+    /// `emit` wrote.
     #[test]
     fn yaml_templates_quote_every_value_through_one_function() {
         for (name, text) in EMBEDDED.iter().filter(|(n, _)| n.ends_with(".yaml.tera")) {
@@ -903,7 +931,10 @@ mod tests {
                     let end = rest[i..].find("}}").map_or(rest.len(), |e| i + e + 2);
                     let expr = &rest[i..end];
                     assert!(
-                        expr.ends_with("| yaml }}") || expr.starts_with("{{ config_yaml | indent("),
+                        expr.ends_with("| yaml }}")
+                            || expr.starts_with("{{ config_yaml | indent(")
+                            || ["{{ values_other_yaml }}", "{{ values_rbac_yaml }}", "{{ values_api_service_yaml }}"]
+                                .contains(&expr),
                         "{name}: `{expr}` is not written through `| yaml`"
                     );
                     rest = &rest[end..];

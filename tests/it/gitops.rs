@@ -12,8 +12,10 @@ use serde_json::Value;
 use crate::helm::{CHART, Helm};
 use crate::util::{bin, clean, copy_dir, generate, k8s_json, root, skyhelm};
 
-const FORMATS: [&str; 3] = ["flux", "argocd", "helmfile"];
+pub const FORMATS: [&str; 3] = ["flux", "argocd", "helmfile"];
 const ENVS: &str = "examples/gitops/environments.yaml";
+/// The folders of examples/gitops/environments.yaml's environments.
+pub const EXAMPLE_ENVS: &[&str] = &["skypilot-dev", "skypilot-prod", "skypilot-team"];
 
 fn validate(schema: &str, doc: &Value) {
     let out = crate::util::run_with_stdin(
@@ -33,7 +35,7 @@ fn validate(schema: &str, doc: &Value) {
     );
 }
 
-fn read_doc(p: &Path) -> Value {
+pub fn read_doc(p: &Path) -> Value {
     let docs = k8s_json(&std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
     assert_eq!(docs.len(), 1, "{}", p.display());
     docs.into_iter().next().expect("doc")
@@ -41,16 +43,16 @@ fn read_doc(p: &Path) -> Value {
 
 /// One deployment of the upstream chart a format describes: release, namespace, values, and
 /// the post-render settings of its environment.
-struct Deployment {
-    release: String,
-    namespace: String,
-    values: Value,
-    settings: PathBuf,
+pub struct Deployment {
+    pub release: String,
+    pub namespace: String,
+    pub values: Value,
+    pub settings: PathBuf,
 }
 
 /// The deployments a generated output folder describes, with the environments' folders
 /// `envs` (shape-checked on the way).
-fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
+pub fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
     let text = |d: &Value, pointer: &str| d.pointer(pointer).and_then(Value::as_str).expect(pointer).to_string();
     if format == "helmfile" {
         let hf = read_doc(&dir.join("helmfile.yaml"));
@@ -101,7 +103,7 @@ fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
 }
 
 /// `skyhelm generate ENVS --format FORMAT --out OUT` and `extra`.
-fn generate_to(envs: &Path, format: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
+pub fn generate_to(envs: &Path, format: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
     let mut args = vec![envs.to_str().expect("p"), "--format", format, "--out", out.to_str().expect("p")];
     args.extend(extra);
     generate(&args)
@@ -118,11 +120,12 @@ fn committed_gitops_examples_are_what_the_environments_file_generates() {
 
 #[test]
 fn every_format_and_environment_renders_with_real_helm_and_needs_no_post_render_change() {
+    // The gate on the real upstream chart (../shared/fixtures/upstream-chart, used in place).
+    let upstream = crate::helm::upstream_chart();
     let tmp = tempfile::tempdir().expect("tmp");
     for format in FORMATS {
-        let deployments =
-            deployments(format, &root().join("examples/gitops").join(format), &["skypilot-dev", "skypilot-prod"]);
-        assert_eq!(deployments.len(), 2, "{format}");
+        let deployments = deployments(format, &root().join("examples/gitops").join(format), EXAMPLE_ENVS);
+        assert_eq!(deployments.len(), EXAMPLE_ENVS.len(), "{format}");
         for d in deployments {
             let values = tmp.path().join(format!("{format}-{}.json", d.namespace));
             std::fs::write(&values, d.values.to_string()).expect("values");
@@ -130,7 +133,7 @@ fn every_format_and_environment_renders_with_real_helm_and_needs_no_post_render_
                 let rendered = Helm::new(helm).ok(&[
                     "template",
                     &d.release,
-                    CHART,
+                    upstream.to_str().expect("p"),
                     "-n",
                     &d.namespace,
                     "-f",

@@ -10,6 +10,7 @@ mod escapes;
 mod fidelity;
 mod generate;
 mod gitops;
+mod gitops_values;
 mod helm;
 mod hostile;
 mod kubeconfig;
