@@ -79,8 +79,7 @@ fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
             "/spec/source/helm/valuesObject",
         )
     };
-    let out = envs
-        .iter()
+    envs.iter()
         .map(|env| {
             let d = read_doc(&dir.join(env).join(format!("deploy/{file}-{env}.yaml")));
             validate(schema, &d);
@@ -97,8 +96,7 @@ fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
                 settings: dir.join(env).join("skyhelm.yaml"),
             }
         })
-        .collect();
-    out
+        .collect()
 }
 
 /// `skyhelm generate ENVS --format FORMAT --out OUT` and `extra`.
