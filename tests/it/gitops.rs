@@ -241,7 +241,8 @@ fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
 /// name (`ARGOCD_APP_NAME`, here `skypilot-prod`), which would rename every object.
 #[test]
 fn argocd_plugin_renders_with_the_environments_release_name_and_fails_when_helm_fails() {
-    let plugin = read_doc(&root().join("examples/gitops/argocd/skypilot-prod/cmp-plugin.yaml"));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let plugin = read_doc(&fresh(tmp.path(), "argocd").join("skypilot-prod/cmp-plugin.yaml"));
     assert_eq!(plugin["metadata"]["name"], "skyhelm-skypilot-prod");
     let spec = &plugin["spec"];
     let strings = |v: &Value| -> Vec<String> {
@@ -291,6 +292,15 @@ fn argocd_plugin_renders_with_the_environments_release_name_and_fails_when_helm_
     assert!(out.stdout.is_empty());
 }
 
+/// `examples/gitops/environments.yaml` generated in `format` into `tmp/format` (the committed
+/// examples are the same: `committed_gitops_examples_are_what_the_environments_file_generates`).
+fn fresh(tmp: &Path, format: &str) -> PathBuf {
+    let out = tmp.join(format);
+    let (code, _, err) = generate_to(Path::new(ENVS), format, &out, &[]);
+    assert_eq!(code, 0, "{format}: {err}");
+    out
+}
+
 /// The files of a folder (not below it), sorted by name.
 fn files_in(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -305,7 +315,8 @@ fn files_in(dir: &Path) -> Vec<String> {
 /// succeeds and yields exactly the environment's HelmRepository and HelmRelease.
 #[test]
 fn each_flux_deploy_folder_kustomizes_to_exactly_its_helmrepository_and_helmrelease() {
-    let dir = root().join("examples/gitops/flux");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = fresh(tmp.path(), "flux");
     for env in ["skypilot-dev", "skypilot-prod"] {
         let deploy = dir.join(env).join("deploy");
         assert_eq!(
@@ -336,7 +347,8 @@ fn each_flux_deploy_folder_kustomizes_to_exactly_its_helmrepository_and_helmrele
 /// in it.
 #[test]
 fn every_file_of_each_argocd_deploy_folder_is_a_kubernetes_object() {
-    let dir = root().join("examples/gitops/argocd");
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = fresh(tmp.path(), "argocd");
     for env in ["skypilot-dev", "skypilot-prod"] {
         let deploy = dir.join(env).join("deploy");
         let files = files_in(&deploy);
