@@ -472,7 +472,8 @@ pub fn cmp_plugin(chart_name: &str, env: &Environment) -> Value {
 }
 
 /// helmfile.yaml: the repositories, the environments some releases are limited to (each
-/// enabling its releases' conditions; `default` always exists), and the releases.
+/// setting every limited release's `<chart>.enabled`, which its `condition` reads; `default`
+/// always exists), and the releases.
 pub fn helmfile(
     repositories: &[(String, String)],
     releases: Vec<HelmfileRelease>,
@@ -489,19 +490,20 @@ pub fn helmfile(
     let mut m = Map::new();
     m.insert("repositories".into(), Value::Array(repos));
     if envs.iter().any(|(_, e)| !e.is_empty()) {
-        // helmfile environment → the charts it enables.
-        let mut enabled: std::collections::BTreeMap<&str, Map<String, Value>> = std::collections::BTreeMap::new();
-        enabled.insert("default", Map::new());
-        for (chart, names) in envs {
-            for name in names {
-                enabled.entry(name).or_default().insert(chart.clone(), json!({"enabled": true}));
-            }
-        }
-        let environments: Map<String, Value> = enabled
+        // Every environment names every conditioned release, enabled or not: helmfile refuses
+        // a condition whose key its environment's values lack.
+        let mut names: std::collections::BTreeSet<&str> =
+            envs.iter().flat_map(|(_, e)| e.iter().map(String::as_str)).collect();
+        names.insert("default");
+        let environments: Map<String, Value> = names
             .into_iter()
-            .map(|(name, charts)| {
-                let e = if charts.is_empty() { json!({}) } else { json!({"values": [charts]}) };
-                (name.to_string(), e)
+            .map(|name| {
+                let charts: Map<String, Value> = envs
+                    .iter()
+                    .filter(|(_, e)| !e.is_empty())
+                    .map(|(chart, e)| (chart.clone(), json!({"enabled": e.iter().any(|x| x == name)})))
+                    .collect();
+                (name.to_string(), json!({"values": [charts]}))
             })
             .collect();
         m.insert("environments".into(), Value::Object(environments));

@@ -567,7 +567,11 @@ fn engine_settings_appear_in_the_objects() {
     assert_eq!(hf["releases"][1]["condition"], "sky-b.enabled");
     assert_eq!(
         hf["environments"],
-        serde_json::json!({"default": {}, "east": {"values": [{"sky-b": {"enabled": true}}]}, "west": {"values": [{"sky-b": {"enabled": true}}]}})
+        serde_json::json!({
+            "default": {"values": [{"sky-b": {"enabled": false}}]},
+            "east": {"values": [{"sky-b": {"enabled": true}}]},
+            "west": {"values": [{"sky-b": {"enabled": true}}]},
+        })
     );
 }
 
