@@ -601,3 +601,27 @@ fn bad_engine_settings_are_errors_naming_the_environment() {
         assert!(err.contains(message), "{extra}: {err}");
     }
 }
+
+/// Output of the earlier flat layout (shared HelmRepository at the top, `helmrelease.yaml` in
+/// each environment's folder): a rerun removes what it listed as generated and writes deploy/.
+#[test]
+fn a_rerun_over_the_earlier_flat_layout_removes_its_generated_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(&envs, TWO_ENVS).expect("envs");
+    let out = dir.path().join("flux");
+    let list = |files: &str| format!("# Files `skyhelm generate` wrote in this folder\n{files}");
+    std::fs::create_dir_all(out.join("sky-a")).expect("mkdir");
+    std::fs::write(out.join(".skyhelm-generated"), list("helmrepository-skypilot.yaml\n")).expect("list");
+    std::fs::write(out.join("helmrepository-skypilot.yaml"), "kind: HelmRepository\n").expect("old");
+    std::fs::write(out.join("sky-a/.skyhelm-generated"), list("helmrelease.yaml\nskyhelm.yaml\n")).expect("list");
+    std::fs::write(out.join("sky-a/helmrelease.yaml"), "kind: HelmRelease\n").expect("old");
+    let (code, stdout, err) = generate_to(&envs, "flux", &out, &["--check"]);
+    assert_eq!(code, 1, "{stdout}{err}");
+    assert!(err.contains("the files an earlier run generated in"), "{err}");
+    let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(files_in(&out), ["sky-a", "sky-b"]);
+    assert_eq!(files_in(&out.join("sky-a")), [".skyhelm-generated", "deploy", "skyhelm.yaml"]);
+    assert_eq!(generate_to(&envs, "flux", &out, &["--check"]).0, 0);
+}
