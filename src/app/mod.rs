@@ -492,7 +492,7 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
             eprintln!("skyhelm: warning: {w}");
         }
     }
-    let stale = stale_folders(out, &charts)?;
+    let stale = stale_folders(out, &charts, &format!("{}-", file.name), settings.format)?;
     if settings.check {
         let mut differs = false;
         for c in &charts {
@@ -667,14 +667,20 @@ fn check_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<bool,
 }
 
 /// The folders of `out` that an earlier run generated (each holds its `.skyhelm-generated`
-/// list) and this run does not: an environment removed or renamed, or the output folder itself
-/// (`""`) when this run writes no shared files there. Links are not followed.
-fn stale_folders(out: &Path, charts: &[crate::chart::GeneratedChart]) -> Result<Vec<String>, AppError> {
+/// list) and this run does not: an environment folder (named `prefix…`, as this file names
+/// them) removed or renamed, or for a GitOps format the output folder itself (`""`) when this
+/// run writes no shared files there. Links are not followed.
+fn stale_folders(
+    out: &Path,
+    charts: &[crate::chart::GeneratedChart],
+    prefix: &str,
+    format: crate::chart::gitops::Format,
+) -> Result<Vec<String>, AppError> {
     use crate::chart::owned::OWNED_FILE;
     let generated = |d: &str| charts.iter().any(|c| c.dir == d);
     let has_list = |dir: &Path| std::fs::symlink_metadata(dir.join(OWNED_FILE)).is_ok_and(|m| m.file_type().is_file());
     let mut stale = Vec::new();
-    if !generated("") && has_list(out) {
+    if format != crate::chart::gitops::Format::Chart && !generated("") && has_list(out) {
         stale.push(String::new());
     }
     let entries = match std::fs::read_dir(out) {
@@ -686,7 +692,7 @@ fn stale_folders(out: &Path, charts: &[crate::chart::GeneratedChart]) -> Result<
         let entry = entry.map_err(file_err("reading", out))?;
         let Ok(name) = entry.file_name().into_string() else { continue };
         let is_dir = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.file_type().is_dir());
-        if is_dir && !generated(&name) && has_list(&entry.path()) {
+        if is_dir && name.starts_with(prefix) && !generated(&name) && has_list(&entry.path()) {
             stale.push(name);
         }
     }

@@ -406,7 +406,9 @@ fn a_removed_environments_folder_is_reported_by_check_and_removed_by_a_rerun() {
     }
 }
 
-/// A folder without generate's list (the stand-in chart next to generated ones) is never stale.
+/// A folder without generate's list (the stand-in chart next to generated ones), or one this
+/// environments file would not name (`<name>-…`: another generated output in the same folder),
+/// is never stale.
 #[test]
 fn folders_generate_did_not_write_are_never_removed() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -415,11 +417,14 @@ fn folders_generate_did_not_write_are_never_removed() {
     let out = dir.path().join("out");
     std::fs::create_dir_all(out.join("skypilot")).expect("mkdir");
     std::fs::write(out.join("skypilot/Chart.yaml"), "name: skypilot\n").expect("chart");
-    for format in FORMATS {
+    // Another output (helmfile's shared folder) inside the chart format's output.
+    assert_eq!(generate_to(&envs, "helmfile", &out.join("helmfile"), &[]).0, 0);
+    for format in ["chart", "flux", "argocd", "helmfile"] {
         assert_eq!(generate_to(&envs, format, &out, &[]).0, 0);
         assert_eq!(generate_to(&envs, format, &out, &["--check"]).0, 0);
     }
     assert_eq!(std::fs::read_to_string(out.join("skypilot/Chart.yaml")).expect("kept"), "name: skypilot\n");
+    assert!(out.join("helmfile/helmfile.yaml").is_file());
 }
 
 /// Two environments with one release name deploying to one cluster would own the chart's
