@@ -742,17 +742,24 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
             eprintln!("skyhelm: warning: {w}");
         }
     }
+    let stale = stale_folders(out, &charts, &format!("{}-", file.name), settings.format)?;
     if settings.check {
         let mut differs = false;
         for c in &charts {
             differs |= check_generated(out, c)?;
         }
+        for dir in &stale {
+            differs |= check_stale_folder(out, dir)?;
+            eprintln!("skyhelm: {}; a rerun removes it", stale_what(out, dir, &path));
+        }
         if differs {
+            let quote = |p: &Path| chart::shell_quote(&p.display().to_string());
             eprintln!(
-                "skyhelm: the generated files in {} differ from what {} generates; run `skyhelm generate {}`",
+                "skyhelm: the generated files in {} differ from what {path} generates; run `skyhelm generate {} --format {} --out {}`",
                 out.display(),
-                path,
-                path
+                quote(&settings.environments),
+                settings.format.name(),
+                quote(out),
             );
             return Ok(Exit::Error.into());
         }
@@ -762,6 +769,10 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
     for c in &charts {
         write_generated(out, c)?;
         stdout(format!("wrote {}\n", out.join(&c.dir).display()))?;
+    }
+    for dir in &stale {
+        remove_stale_folder(out, dir)?;
+        stdout(format!("removed {}\n", stale_what(out, dir, &path)))?;
     }
     Ok(Exit::Ok.into())
 }
@@ -903,6 +914,86 @@ fn check_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<bool,
         }
     }
     Ok(differs)
+}
+
+/// The folders of `out` that an earlier run generated (each holds its `.skyhelm-generated`
+/// list) and this run does not: an environment folder (named `prefix…`, as this file names
+/// them) removed or renamed, or for a GitOps format the output folder itself (`""`) when this
+/// run writes no shared files there. Links are not followed.
+fn stale_folders(
+    out: &Path,
+    charts: &[crate::chart::GeneratedChart],
+    prefix: &str,
+    format: crate::chart::gitops::Format,
+) -> Result<Vec<String>, AppError> {
+    use crate::chart::owned::OWNED_FILE;
+    let generated = |d: &str| charts.iter().any(|c| c.dir == d);
+    let has_list = |dir: &Path| std::fs::symlink_metadata(dir.join(OWNED_FILE)).is_ok_and(|m| m.file_type().is_file());
+    let mut stale = Vec::new();
+    if format != crate::chart::gitops::Format::Chart && !generated("") && has_list(out) {
+        stale.push(String::new());
+    }
+    let entries = match std::fs::read_dir(out) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(stale),
+        Err(e) => return Err(AppError::File { what: "reading", path: out.to_path_buf(), cause: e }),
+    };
+    for entry in entries {
+        let entry = entry.map_err(file_err("reading", out))?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let is_dir = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.file_type().is_dir());
+        if is_dir && name.starts_with(prefix) && !generated(&name) && has_list(&entry.path()) {
+            stale.push(name);
+        }
+    }
+    stale.sort();
+    Ok(stale)
+}
+
+/// What a stale folder is, for the user.
+fn stale_what(out: &Path, dir: &str, environments: &str) -> String {
+    if dir.is_empty() {
+        format!("the files an earlier run generated in {} (this format writes none there now)", out.display())
+    } else {
+        format!("{}, generated for an environment that {environments} no longer has", out.join(dir).display())
+    }
+}
+
+/// `--check` for a stale folder: a diff removing each file it lists (and the list). Returns
+/// true (the folder is there to remove).
+fn check_stale_folder(out: &Path, dir: &str) -> Result<bool, AppError> {
+    let d = out.join(dir);
+    let mut names = previously_owned(&d)?;
+    names.push(crate::chart::owned::OWNED_FILE.to_string());
+    for name in names {
+        let p = d.join(&name);
+        if let Ok(b) = std::fs::read(&p) {
+            let have = String::from_utf8_lossy(&b);
+            stdout(format!(
+                "--- {} (on disk)\n+++ {} (no longer generated: a rerun removes it)\n{}",
+                p.display(),
+                p.display(),
+                similar::TextDiff::from_lines(have.as_ref(), "").unified_diff().context_radius(3)
+            ))?;
+        }
+    }
+    Ok(true)
+}
+
+/// Removes a stale folder's generated files, then its list, then the folder when that left it
+/// empty (files the user added keep it).
+fn remove_stale_folder(out: &Path, dir: &str) -> Result<(), AppError> {
+    use crate::chart::owned::OWNED_FILE;
+    write_generated(out, &crate::chart::GeneratedChart { dir: dir.to_string(), ..Default::default() })?;
+    refuse_links(out, &format!("{dir}/{OWNED_FILE}"))?;
+    let d = out.join(dir);
+    let list = d.join(OWNED_FILE);
+    std::fs::remove_file(&list).map_err(file_err("removing", &list))?;
+    if !dir.is_empty() {
+        // Fails (and keeps it) when something is left in it.
+        let _ = std::fs::remove_dir(&d);
+    }
+    Ok(())
 }
 
 /// Writes one generated folder: each generated file atomically (new files 0600), then removes

@@ -55,6 +55,12 @@ pub struct EnvSettings {
     pub values: Option<Map<String, Value>>,
     pub chart_version: Option<String>,
     pub repository: Option<String>,
+    /// `--format argocd`: the Application's project, destination and sync policy.
+    pub argocd: Option<gitops::ArgoCdSettings>,
+    /// `--format flux`: the HelmRelease's interval, namespace and valuesFrom.
+    pub flux: Option<gitops::FluxSettings>,
+    /// `--format helmfile`: the helmfile environments that install the release.
+    pub helmfile: Option<gitops::HelmfileSettings>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -104,6 +110,8 @@ pub struct Environment {
     pub values: Map<String, Value>,
     pub chart_version: String,
     pub repository: String,
+    /// The GitOps engines' settings.
+    pub engines: gitops::EngineSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,10 +122,14 @@ pub enum GenerateError {
     Invalid { env: String, message: String },
     #[error("template {file}: {message}")]
     Template { file: String, message: String },
+    #[error(
+        "environments `{first}` and `{second}` both deploy release `{release}` to the same cluster ({target}): the chart's cluster-scoped objects (its ClusterRole, ClusterRoleBinding and system namespace objects, named after the release) would belong to both, and each sync would overwrite or prune the other's; give one of them another `release`, or {fix}"
+    )]
+    Collision { first: String, second: String, release: String, target: String, fix: &'static str },
 }
 
 /// A generated chart: its folder name and files (relative paths).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GeneratedChart {
     pub dir: String,
     pub files: BTreeMap<String, String>,
@@ -163,8 +175,9 @@ fn merge_config(base: &mut Map<String, Value>, over: &Map<String, Value>) {
     }
 }
 
-/// The entry with the file's defaults, then skyhelm's, filled in.
-fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
+/// The entry with the file's defaults, then skyhelm's, filled in, and what is wrong with its
+/// engine settings.
+fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> (Environment, Vec<String>) {
     let d = &file.defaults;
     let s = &e.settings;
     let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
@@ -172,10 +185,16 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
     merge_config(&mut config, s.config.as_ref().unwrap_or(&Map::new()));
     let mut chart_values = d.values.clone().unwrap_or_default();
     merge_config(&mut chart_values, s.values.as_ref().unwrap_or(&Map::new()));
-    Environment {
+    let namespace = pick(&s.namespace, &d.namespace).unwrap_or_else(|| format!("{}-{}", file.name, e.name));
+    let (engines, engine_errors) = gitops::EngineSettings::resolve(
+        (s.argocd.as_ref(), s.flux.as_ref(), s.helmfile.as_ref()),
+        (d.argocd.as_ref(), d.flux.as_ref(), d.helmfile.as_ref()),
+        &namespace,
+    );
+    let env = Environment {
         name: e.name.clone(),
         release: pick(&s.release, &d.release).unwrap_or_else(|| file.name.clone()),
-        namespace: pick(&s.namespace, &d.namespace).unwrap_or_else(|| format!("{}-{}", file.name, e.name)),
+        namespace,
         image: pick(&s.image, &d.image).unwrap_or_else(|| DEFAULT_IMAGE.into()),
         secret_name: pick(&s.kubeconfig_secret_name, &d.kubeconfig_secret_name)
             .unwrap_or_else(|| crate::model::DEFAULT_SECRET_NAME.into()),
@@ -190,7 +209,9 @@ fn with_defaults(file: &EnvironmentsFile, e: &EnvironmentEntry) -> Environment {
         values: chart_values,
         chart_version: pick(&s.chart_version, &d.chart_version).unwrap_or_else(|| "0.0.0".into()),
         repository: pick(&s.repository, &d.repository).unwrap_or_else(|| DEFAULT_REPOSITORY.into()),
-    }
+        engines,
+    };
+    (env, engine_errors)
 }
 
 /// The environments with defaults applied, their kubeconfig paths (to read), or every error.
@@ -205,8 +226,9 @@ pub fn environments_and_errors(file: &EnvironmentsFile) -> (Vec<Environment>, Ve
     let mut errors = Vec::new();
     let mut out: Vec<Environment> = Vec::new();
     for e in &file.environments {
-        let env = with_defaults(file, e);
+        let (env, engine_errors) = with_defaults(file, e);
         let bad = |message: String| GenerateError::Invalid { env: env.name.clone(), message };
+        errors.extend(engine_errors.into_iter().map(bad));
         if out.iter().any(|o| o.name == env.name) {
             errors.push(bad("defined twice".into()));
         }
@@ -499,6 +521,53 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> Result<String, Vec<Gene
     }
 }
 
+/// Pairs of environments that deploy the same release to the same cluster under `format`
+/// (the chart's cluster-scoped objects are named after the release): Argo CD, the same
+/// destination; Flux, the same `flux.cluster` (unset: one cluster); helmfile, a helmfile
+/// environment in common (unset: every one). The wrapper charts say nothing of clusters.
+pub fn collisions(envs: &[Environment], format: gitops::Format) -> Vec<GenerateError> {
+    use gitops::Format;
+    let mut out = Vec::new();
+    for (i, a) in envs.iter().enumerate() {
+        for b in envs[i + 1..].iter().filter(|b| b.release == a.release) {
+            let (ea, eb) = (&a.engines, &b.engines);
+            let shared = match format {
+                Format::Chart => None,
+                Format::ArgoCd => (ea.argocd_destination.cluster() == eb.argocd_destination.cluster())
+                    .then(|| (ea.argocd_destination.describe(), "give it another argocd.destination")),
+                Format::Flux => (ea.flux_cluster == eb.flux_cluster).then(|| {
+                    let c = ea
+                        .flux_cluster
+                        .as_deref()
+                        .map_or("no flux.cluster set".into(), |c| format!("flux.cluster {c}"));
+                    (c, "set another flux.cluster if Flux applies it in another cluster")
+                }),
+                Format::Helmfile => {
+                    let (ha, hb) = (&ea.helmfile_environments, &eb.helmfile_environments);
+                    let common = if ha.is_empty() {
+                        hb.first().cloned().unwrap_or_else(|| "default".into())
+                    } else {
+                        ha.iter().find(|e| hb.is_empty() || hb.contains(e)).cloned().unwrap_or_default()
+                    };
+                    (!common.is_empty()).then(|| {
+                        (format!("helmfile environment {common}"), "limit them to different helmfile.environments")
+                    })
+                }
+            };
+            if let Some((target, fix)) = shared {
+                out.push(GenerateError::Collision {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                    release: a.release.clone(),
+                    target,
+                    fix,
+                });
+            }
+        }
+    }
+    out
+}
+
 /// The folder (and chart name) of an environment's chart: `<name>-<environment>`.
 pub fn chart_name(file: &EnvironmentsFile, env: &Environment) -> String {
     format!("{}-{}", file.name, env.name)
@@ -525,6 +594,7 @@ pub fn generate(
         format,
         repositories: Vec::new(),
         releases: Vec::new(),
+        helmfile_environments: Vec::new(),
     };
     let mut charts = Vec::new();
     for env in &envs {
@@ -533,6 +603,7 @@ pub fn generate(
             Err(e) => errors.extend(e),
         }
     }
+    errors.extend(collisions(&envs, format));
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -589,6 +660,8 @@ struct Generator<'a> {
     repositories: Vec<(String, String)>,
     /// helmfile's releases, one per environment.
     releases: Vec<gitops::HelmfileRelease>,
+    /// Each release's chart name and the helmfile environments it is limited to.
+    helmfile_environments: Vec<(String, Vec<String>)>,
 }
 
 impl Generator<'_> {
@@ -743,18 +816,31 @@ impl Generator<'_> {
             return files;
         }
         let format_name = self.format.name();
-        let repo_name = self.repository_name(&env.repository);
         let source_label = format!("{} (environment {})", self.source, env.name);
+        let mut add = |name: String, v: &Value| {
+            files.insert(name, gitops::document(&source_label, format_name, v));
+        };
+        let deploy = gitops::DEPLOY_DIR;
         match self.format {
             Format::Flux => {
-                let v = gitops::helm_release(chart_name, &repo_name, env, values);
-                files.insert("helmrelease.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+                // The environment's own HelmRepository (named after it): two environments'
+                // folders applied to one cluster never own the same object.
+                let repository = format!("helmrepository-{chart_name}.yaml");
+                let release = format!("helmrelease-{chart_name}.yaml");
+                let ns = &env.engines.flux_namespace;
+                add(format!("{deploy}/{repository}"), &gitops::helm_repository(chart_name, ns, &env.repository));
+                add(format!("{deploy}/{release}"), &gitops::helm_release(chart_name, chart_name, env, values));
+                add(format!("{deploy}/kustomization.yaml"), &gitops::kustomization(&[repository, release]));
             }
             Format::ArgoCd => {
-                let v = gitops::application(chart_name, env, values);
-                files.insert("application.yaml".to_string(), gitops::document(&source_label, format_name, &v));
+                add(format!("{deploy}/application-{chart_name}.yaml"), &gitops::application(chart_name, env, values));
+                add("cmp-plugin.yaml".into(), &gitops::cmp_plugin(chart_name, env));
             }
-            Format::Helmfile => self.releases.push(gitops::helmfile_release(chart_name, &repo_name, env, values)),
+            Format::Helmfile => {
+                let repo_name = self.repository_name(&env.repository);
+                self.releases.push(gitops::helmfile_release(chart_name, &repo_name, env, values));
+                self.helmfile_environments.push((chart_name.to_string(), env.engines.helmfile_environments.clone()));
+            }
             Format::Chart => {}
         }
         files
@@ -776,28 +862,16 @@ impl Generator<'_> {
         }
     }
 
-    /// For a GitOps format, the folder (`dir` empty: the output folder itself) of what the
-    /// environments share: Flux's HelmRepositories, Argo CD's plugin, `helmfile.yaml`.
+    /// For helmfile, the folder (`dir` empty: the output folder itself) of what the
+    /// environments share: `helmfile.yaml`. (Flux and Argo CD folders share nothing.)
     fn shared(self) -> Option<GeneratedChart> {
-        use gitops::Format;
-        if self.format == Format::Chart {
+        if self.format != gitops::Format::Helmfile {
             return None;
         }
         let (source, format_name) = (self.source, self.format.name());
-        let mut files = BTreeMap::new();
-        let mut add = |name: &str, v: &Value| {
-            files.insert(name.to_string(), gitops::document(source, format_name, v));
-        };
-        match self.format {
-            Format::Flux => {
-                for (name, url) in &self.repositories {
-                    add(&format!("helmrepository-{name}.yaml"), &gitops::helm_repository(name, url));
-                }
-            }
-            Format::ArgoCd => add("cmp-plugin.yaml", &gitops::cmp_plugin()),
-            Format::Helmfile => add("helmfile.yaml", &gitops::helmfile(&self.repositories, self.releases)),
-            Format::Chart => {}
-        }
+        let helmfile = gitops::helmfile(&self.repositories, self.releases, &self.helmfile_environments);
+        let mut files =
+            BTreeMap::from([("helmfile.yaml".to_string(), gitops::document(source, format_name, &helmfile))]);
         files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
         Some(GeneratedChart { dir: String::new(), files, notes: Vec::new(), warnings: Vec::new() })
     }
@@ -868,7 +942,11 @@ mod tests {
     fn serde_fields<T: serde::de::DeserializeOwned>() -> Vec<String> {
         let Err(e) = serde_json::from_value::<T>(json!({"\u{1}": 0})) else { panic!("accepted an unknown field") };
         let msg = e.to_string();
-        let list = msg.split("expected one of ").nth(1).expect("serde lists the fields");
+        let list = msg
+            .split("expected one of ")
+            .nth(1)
+            .or_else(|| msg.split("expected ").nth(1))
+            .expect("serde lists the fields");
         list.split(", ").map(|f| f.trim_matches(|c: char| c == '`' || c.is_whitespace()).to_string()).collect()
     }
 
@@ -904,6 +982,8 @@ mod tests {
                     assert_eq!(p["items"]["type"], "string", "{name}");
                     (json!(["a"]), json!("a"))
                 }
+                // The engine settings: their fields are checked below.
+                (Some("object"), _) if p.get("properties").is_some() => (json!({}), json!("x")),
                 (Some("object"), _) => (json!({"a": 1}), json!("x")),
                 (None, Some(values)) => {
                     let values: Vec<&str> = values.as_array().unwrap().iter().filter_map(Value::as_str).collect();
@@ -915,6 +995,21 @@ mod tests {
             assert!(serde_json::from_value::<EnvSettings>(json!({ name.as_str(): good })).is_ok(), "{name}: {good}");
             assert!(serde_json::from_value::<EnvSettings>(json!({ name.as_str(): bad })).is_err(), "{name}: {bad}");
         }
+        let sorted = |mut v: Vec<String>| {
+            v.sort();
+            v
+        };
+        assert_eq!(keys(&props["argocd"]["properties"]), sorted(serde_fields::<gitops::ArgoCdSettings>()));
+        let dest = &props["argocd"]["properties"]["destination"]["properties"];
+        assert_eq!(keys(dest), sorted(serde_fields::<gitops::DestinationSettings>()));
+        assert_eq!(keys(&props["flux"]["properties"]), sorted(serde_fields::<gitops::FluxSettings>()));
+        let from = &props["flux"]["properties"]["valuesFrom"]["items"]["properties"];
+        assert_eq!(keys(from), sorted(serde_fields::<gitops::ValuesReference>()));
+        assert_eq!(keys(&props["helmfile"]["properties"]), sorted(serde_fields::<gitops::HelmfileSettings>()));
+        let flux = &props["flux"]["properties"];
+        assert_eq!(flux["interval"]["default"], gitops::FLUX_INTERVAL);
+        assert_eq!(flux["namespace"]["default"], gitops::FLUX_NAMESPACE);
+        assert_eq!(props["argocd"]["properties"]["project"]["default"], gitops::ARGOCD_PROJECT);
         let secret = props["kubeconfigSecretName"]["description"].as_str().unwrap();
         assert!(secret.contains(&format!("(default {})", crate::model::DEFAULT_SECRET_NAME)), "{secret}");
     }

@@ -70,24 +70,37 @@ fn is_block(v: &Value) -> bool {
 
 /// Block mapping entries with keys at column `indent`.
 pub fn block_map(map: &Map<String, Value>, indent: usize, l: Layout, out: &mut String) {
+    map_in(map, indent, l, false, out);
+}
+
+/// [`block_map`]; with `literals`, multi-line strings as literal block scalars ([`literal`]).
+fn map_in(map: &Map<String, Value>, indent: usize, l: Layout, literals: bool, out: &mut String) {
     for (k, v) in ordered(map) {
         out.push_str(&" ".repeat(indent));
         out.push_str(&scalar(&Value::String(k.clone())));
         out.push(':');
-        block_value(v, indent, l, out);
+        value_in(v, indent, l, literals, out);
     }
 }
 
 /// The rest of a `key:` line and the lines under it.
 pub fn block_value(v: &Value, key_col: usize, l: Layout, out: &mut String) {
+    value_in(v, key_col, l, false, out);
+}
+
+fn value_in(v: &Value, key_col: usize, l: Layout, literals: bool, out: &mut String) {
     match v {
         Value::Object(m) if is_block(v) => {
             out.push_str(l.nl);
-            block_map(m, key_col + 2, l, out);
+            map_in(m, key_col + 2, l, literals, out);
         }
         Value::Array(a) if is_block(v) => {
             out.push_str(l.nl);
-            block_seq(a, key_col + l.seq_offset, l, out);
+            seq_in(a, key_col + l.seq_offset, l, literals, out);
+        }
+        Value::String(s) if literals && literal_safe(s) => {
+            out.push(' ');
+            literal(s, key_col + 2, l, out);
         }
         other => {
             out.push(' ');
@@ -99,20 +112,63 @@ pub fn block_value(v: &Value, key_col: usize, l: Layout, out: &mut String) {
 
 /// Block sequence items with `-` at column `dash`.
 pub fn block_seq(items: &[Value], dash: usize, l: Layout, out: &mut String) {
+    seq_in(items, dash, l, false, out);
+}
+
+fn seq_in(items: &[Value], dash: usize, l: Layout, literals: bool, out: &mut String) {
     for item in items {
         out.push_str(&" ".repeat(dash));
         out.push_str("- ");
         match item {
             Value::Object(m) if is_block(item) => {
                 let mut inner = String::new();
-                block_map(m, dash + 2, l, &mut inner);
+                map_in(m, dash + 2, l, literals, &mut inner);
                 out.push_str(&inner[dash + 2..]);
             }
+            Value::String(s) if literals && literal_safe(s) => literal(s, dash + 2, l, out),
             other => {
                 out.push_str(&flow(other));
                 out.push_str(l.nl);
             }
         }
+    }
+}
+
+/// A string a literal block scalar (`|`) carries exactly: more than one line, its first line
+/// neither empty nor starting with a space or tab (no indentation indicator needed), and only
+/// printable characters besides `\n` and tab (no `\r`, NEL, line or paragraph separators,
+/// BOM, which YAML readers take for line breaks or drop).
+fn literal_safe(s: &str) -> bool {
+    s.contains('\n')
+        && !s.starts_with([' ', '\t', '\n'])
+        && s.chars().all(|c| {
+            c == '\n' || c == '\t' || !(c.is_control() || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{85}'))
+        })
+}
+
+/// A literal block scalar ([`literal_safe`]) with its lines at column `indent` (at least 1),
+/// from its header (`|`, `|-` or `|+` for the final line breaks) to its last line. Empty lines
+/// are written empty.
+fn literal(s: &str, indent: usize, l: Layout, out: &mut String) {
+    let body = s.trim_end_matches('\n');
+    let trailing = s.len() - body.len();
+    out.push('|');
+    out.push_str(match trailing {
+        0 => "-",
+        1 => "",
+        _ => "+",
+    });
+    out.push_str(l.nl);
+    let pad = " ".repeat(indent.max(1));
+    for line in body.split('\n') {
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+        out.push_str(l.nl);
+    }
+    for _ in 1..trailing {
+        out.push_str(l.nl);
     }
 }
 
@@ -136,6 +192,16 @@ pub fn document(value: &Value, l: Layout) -> String {
     let mut s = String::new();
     if let Value::Object(m) = value {
         block_map(m, 0, l, &mut s);
+    }
+    s
+}
+
+/// [`document`] with every multi-line string that a literal block scalar carries exactly
+/// written as one (`key: |` and its lines), so that a change to it is a readable diff.
+pub fn document_with_literals(value: &Value, l: Layout) -> String {
+    let mut s = String::new();
+    if let Value::Object(m) = value {
+        map_in(m, 0, l, true, &mut s);
     }
     s
 }
@@ -175,5 +241,22 @@ mod tests {
                 crate::yaml::PyScalar::Float(v.as_f64().unwrap())
             );
         }
+    }
+
+    /// Multi-line strings become literal block scalars that read back as the same string;
+    /// strings a literal cannot carry stay double-quoted.
+    #[test]
+    fn literals_read_back_as_the_same_strings() {
+        let l = Layout { seq_offset: 0, nl: "\n" };
+        let v = json!({"a": {"config": "k:\n  - x\n"}, "b": "one\ntwo", "c": "x\n\n", "d": " lead\n", "e": "a\r\nb", "f": "plain", "g": ["p\nq\n"]});
+        let text = document_with_literals(&v, l);
+        assert!(text.contains("  config: |\n    k:\n      - x\n"), "{text}");
+        assert!(text.contains("b: |-\n  one\n  two\n"), "{text}");
+        assert!(text.contains("c: |+\n  x\n\n"), "{text}");
+        assert!(text.contains("d: \" lead\\n\""), "{text}");
+        assert!(text.contains("- |\n  p\n  q\n"), "{text}");
+        let tree = crate::yaml::Tree::parse(&text, &crate::yaml::Limits::default()).unwrap();
+        assert_eq!(tree.to_json_as(tree.root().unwrap(), crate::yaml::Reader::PyYaml), v);
+        assert_eq!(document(&json!({"b": "one\ntwo"}), l), "b: \"one\\ntwo\"\n");
     }
 }

@@ -30,13 +30,15 @@ fn committed_charts_are_what_the_environments_file_generates() {
 
 #[test]
 fn environments_example_matches_its_json_schema() {
-    let out = Command::new(crate::util::python())
-        .args(["-c", "import json, sys, yaml, jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2])))"])
-        .arg(root().join("examples/environments.yaml"))
-        .arg(root().join("schemas/environments.schema.json"))
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for example in ["examples/environments.yaml", "examples/gitops/environments.yaml"] {
+        let out = Command::new(crate::util::python())
+            .args(["-c", "import json, sys, yaml, jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2])))"])
+            .arg(root().join(example))
+            .arg(root().join("schemas/environments.schema.json"))
+            .output()
+            .expect("python3");
+        assert!(out.status.success(), "{example}: {}", String::from_utf8_lossy(&out.stderr));
+    }
 }
 
 #[test]

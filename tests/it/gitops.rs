@@ -71,21 +71,26 @@ pub fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
     }
     // Where each object keeps the release, its namespace and the values.
     let (file, schema, release, namespace, values) = if format == "flux" {
-        ("helmrelease.yaml", "helmrelease.schema.json", "/spec/releaseName", "/spec/targetNamespace", "/spec/values")
+        ("helmrelease", "helmrelease.schema.json", "/spec/releaseName", "/spec/targetNamespace", "/spec/values")
     } else {
         (
-            "application.yaml",
+            "application",
             "application.schema.json",
             "/spec/source/helm/releaseName",
             "/spec/destination/namespace",
             "/spec/source/helm/valuesObject",
         )
     };
-    let out = envs
-        .iter()
+    envs.iter()
         .map(|env| {
-            let d = read_doc(&dir.join(env).join(file));
+            let d = read_doc(&dir.join(env).join(format!("deploy/{file}-{env}.yaml")));
             validate(schema, &d);
+            if format == "flux" {
+                let repo = read_doc(&dir.join(env).join(format!("deploy/helmrepository-{env}.yaml")));
+                validate("helmrepository.schema.json", &repo);
+            } else {
+                validate("cmp-plugin.schema.json", &read_doc(&dir.join(env).join("cmp-plugin.yaml")));
+            }
             Deployment {
                 release: text(&d, release),
                 namespace: text(&d, namespace),
@@ -93,13 +98,7 @@ pub fn deployments(format: &str, dir: &Path, envs: &[&str]) -> Vec<Deployment> {
                 settings: dir.join(env).join("skyhelm.yaml"),
             }
         })
-        .collect();
-    if format == "flux" {
-        validate("helmrepository.schema.json", &read_doc(&dir.join("helmrepository-skypilot.yaml")));
-    } else {
-        validate("cmp-plugin.schema.json", &read_doc(&dir.join("cmp-plugin.yaml")));
-    }
-    out
+        .collect()
 }
 
 /// `skyhelm generate ENVS --format FORMAT --out OUT` and `extra`.
@@ -210,7 +209,7 @@ fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
     let envs = dir.path().join("envs.yaml");
     std::fs::write(
         &envs,
-        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n  - name: b\n  - name: c\n    repository: oci://registry.example.com/charts\n",
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n  - name: b\n    release: b\n  - name: c\n    release: c\n    repository: oci://registry.example.com/charts\n",
     )
     .expect("envs");
     let out = dir.path().join("helmfile");
@@ -231,16 +230,23 @@ fn oci_registries_get_the_form_each_engine_needs_and_repositories_are_shared() {
     let out = dir.path().join("flux");
     let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
     assert_eq!(code, 0, "{err}");
-    let repo = read_doc(&out.join("helmrepository-skypilot-2.yaml"));
+    // Flux: each environment's deploy folder has its own HelmRepository, named after it.
+    let repo = read_doc(&out.join("sky-c/deploy/helmrepository-sky-c.yaml"));
     validate("helmrepository.schema.json", &repo);
     assert_eq!(repo["spec"]["type"], "oci");
-    let rel = read_doc(&out.join("sky-c/helmrelease.yaml"));
-    assert_eq!(rel["spec"]["chart"]["spec"]["sourceRef"]["name"], "skypilot-2");
+    let rel = read_doc(&out.join("sky-c/deploy/helmrelease-sky-c.yaml"));
+    assert_eq!(rel["spec"]["chart"]["spec"]["sourceRef"]["name"], "sky-c");
+    let repo = read_doc(&out.join("sky-a/deploy/helmrepository-sky-a.yaml"));
+    assert!(repo["spec"].get("type").is_none(), "{repo}");
 }
 
+/// The plugin renders with the environment's release name (`skypilot`), not the Application's
+/// name (`ARGOCD_APP_NAME`, here `skypilot-prod`), which would rename every object.
 #[test]
-fn argocd_plugin_command_post_renders_a_wrapper_chart_and_fails_when_helm_fails() {
-    let plugin = read_doc(&root().join("examples/gitops/argocd/cmp-plugin.yaml"));
+fn argocd_plugin_renders_with_the_environments_release_name_and_fails_when_helm_fails() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let plugin = read_doc(&fresh(tmp.path(), "argocd").join("skypilot-prod/cmp-plugin.yaml"));
+    assert_eq!(plugin["metadata"]["name"], "skyhelm-skypilot-prod");
     let spec = &plugin["spec"];
     let strings = |v: &Value| -> Vec<String> {
         v.as_array().expect("list").iter().map(|s| s.as_str().expect("str").to_string()).collect()
@@ -265,7 +271,7 @@ fn argocd_plugin_command_post_renders_a_wrapper_chart_and_fails_when_helm_fails(
             .env("HELM_CONFIG_HOME", helm_home.join("config"))
             .env("HELM_CACHE_HOME", helm_home.join("cache"))
             .env("HELM_DATA_HOME", helm_home.join("data"))
-            .env("ARGOCD_APP_NAME", "skypilot")
+            .env("ARGOCD_APP_NAME", "skypilot-prod")
             .env("ARGOCD_APP_NAMESPACE", "skypilot-prod")
             .output()
             .expect("run")
@@ -277,7 +283,8 @@ fn argocd_plugin_command_post_renders_a_wrapper_chart_and_fails_when_helm_fails(
     let out = run(generate_cmd.clone());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let docs = k8s_json(&String::from_utf8_lossy(&out.stdout));
-    assert!(docs.iter().any(|d| d["kind"] == "Deployment"));
+    let deployment = docs.iter().find(|d| d["kind"] == "Deployment").expect("a Deployment");
+    assert_eq!(deployment["metadata"]["name"], "skypilot-api-server", "named after the release, not the Application");
     // The chart is already right: post-render changed nothing.
     let rendered = Helm::new("helm3").ok(&["template", "skypilot", app.to_str().expect("p"), "-n", "skypilot-prod"]);
     assert_eq!(k8s_json(&rendered), docs);
@@ -286,4 +293,343 @@ fn argocd_plugin_command_post_renders_a_wrapper_chart_and_fails_when_helm_fails(
     let out = run(generate_cmd);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
+}
+
+/// `examples/gitops/environments.yaml` generated in `format` into `tmp/format` (the committed
+/// examples are the same: `committed_gitops_examples_are_what_the_environments_file_generates`).
+fn fresh(tmp: &Path, format: &str) -> PathBuf {
+    let out = tmp.join(format);
+    let (code, _, err) = generate_to(Path::new(ENVS), format, &out, &[]);
+    assert_eq!(code, 0, "{format}: {err}");
+    out
+}
+
+/// The files of a folder (not below it), sorted by name.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `kubectl kustomize` (the loader Flux's kustomize-controller uses) of each Flux deploy folder
+/// succeeds and yields exactly the environment's HelmRepository and HelmRelease.
+#[test]
+fn each_flux_deploy_folder_kustomizes_to_exactly_its_helmrepository_and_helmrelease() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = fresh(tmp.path(), "flux");
+    for env in ["skypilot-dev", "skypilot-prod"] {
+        let deploy = dir.join(env).join("deploy");
+        assert_eq!(
+            files_in(&deploy),
+            [format!("helmrelease-{env}.yaml"), format!("helmrepository-{env}.yaml"), "kustomization.yaml".into()]
+        );
+        let out = clean(&mut Command::new(crate::util::tool("kubectl")))
+            .args(["kustomize", deploy.to_str().expect("p")])
+            .output()
+            .expect("kubectl");
+        assert!(out.status.success(), "{env}: {}", String::from_utf8_lossy(&out.stderr));
+        let objects = k8s_json(&String::from_utf8_lossy(&out.stdout));
+        let mut kinds: Vec<(String, String)> = objects
+            .iter()
+            .map(|o| (o["kind"].as_str().expect("kind").into(), o["metadata"]["name"].as_str().expect("name").into()))
+            .collect();
+        kinds.sort();
+        assert_eq!(kinds, [("HelmRelease".to_string(), env.to_string()), ("HelmRepository".into(), env.into())]);
+        let release = objects.iter().find(|o| o["kind"] == "HelmRelease").expect("release");
+        assert_eq!(release["spec"]["chart"]["spec"]["sourceRef"]["name"], env);
+        // skyhelm's own settings sit beside deploy/, where no engine reads them.
+        assert!(dir.join(env).join("skyhelm.yaml").is_file());
+    }
+}
+
+/// Every file of each Argo CD deploy folder (a directory app reads every one) is a Kubernetes
+/// object with apiVersion, kind and metadata.name; the plugin config and skyhelm.yaml are not
+/// in it.
+#[test]
+fn every_file_of_each_argocd_deploy_folder_is_a_kubernetes_object() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = fresh(tmp.path(), "argocd");
+    for env in ["skypilot-dev", "skypilot-prod"] {
+        let deploy = dir.join(env).join("deploy");
+        let files = files_in(&deploy);
+        assert_eq!(files, [format!("application-{env}.yaml")]);
+        for f in files {
+            let d = read_doc(&deploy.join(&f));
+            for field in ["/apiVersion", "/kind", "/metadata/name"] {
+                assert!(d.pointer(field).and_then(Value::as_str).is_some_and(|v| !v.is_empty()), "{f}: {field}");
+            }
+            assert_eq!(d["kind"], "Application", "{f}");
+        }
+        assert!(dir.join(env).join("cmp-plugin.yaml").is_file());
+        assert!(dir.join(env).join("skyhelm.yaml").is_file());
+    }
+}
+
+const TWO_ENVS: &str = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n  - name: b\n    release: b\n";
+
+/// Removing an environment: `--check` exits 1 naming its folder and the exact command; a rerun
+/// removes what generate wrote there and nothing else (a user's file keeps the folder).
+#[test]
+fn a_removed_environments_folder_is_reported_by_check_and_removed_by_a_rerun() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    for format in ["chart", "flux", "argocd", "helmfile"] {
+        std::fs::write(&envs, TWO_ENVS).expect("envs");
+        let out = dir.path().join(format);
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 0, "{format}: {err}");
+        assert!(out.join("sky-b/skyhelm.yaml").is_file());
+        std::fs::write(&envs, TWO_ENVS.replace("  - name: b\n    release: b\n", "")).expect("envs");
+        let (code, stdout, err) = generate_to(&envs, format, &out, &["--check"]);
+        assert_eq!(code, 1, "{format}: {stdout}{err}");
+        let b = out.join("sky-b");
+        assert!(err.contains(&format!("{}, generated for an environment that", b.display())), "{err}");
+        let command = format!("run `skyhelm generate {} --format {format} --out {}`", envs.display(), out.display());
+        assert!(err.contains(&command), "{format}: {err}");
+        assert!(stdout.contains(&format!("--- {}", b.join("skyhelm.yaml").display())), "{stdout}");
+        // A rerun removes the folder; --check is then clean.
+        let (code, stdout, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 0, "{err}");
+        assert!(stdout.contains(&format!("removed {}", b.display())), "{stdout}");
+        assert!(!b.exists(), "{format}: {:?}", std::fs::read_dir(&b).map(|d| d.count()));
+        assert!(out.join("sky-a/skyhelm.yaml").is_file());
+        let (code, stdout, err) = generate_to(&envs, format, &out, &["--check"]);
+        assert_eq!(code, 0, "{format}: {stdout}{err}");
+        // With a file of the user's in it, only the generated files go.
+        std::fs::write(&envs, TWO_ENVS).expect("envs");
+        assert_eq!(generate_to(&envs, format, &out, &[]).0, 0);
+        std::fs::write(b.join("notes.txt"), "mine\n").expect("user file");
+        std::fs::write(&envs, TWO_ENVS.replace("  - name: b\n    release: b\n", "")).expect("envs");
+        assert_eq!(generate_to(&envs, format, &out, &[]).0, 0);
+        assert_eq!(files_in(&b), ["notes.txt"], "{format}");
+        assert_eq!(generate_to(&envs, format, &out, &["--check"]).0, 0, "{format}");
+    }
+}
+
+/// A folder without generate's list (the stand-in chart next to generated ones), or one this
+/// environments file would not name (`<name>-…`: another generated output in the same folder),
+/// is never stale.
+#[test]
+fn folders_generate_did_not_write_are_never_removed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(&envs, TWO_ENVS).expect("envs");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(out.join("skypilot")).expect("mkdir");
+    std::fs::write(out.join("skypilot/Chart.yaml"), "name: skypilot\n").expect("chart");
+    // Another output (helmfile's shared folder) inside the chart format's output.
+    assert_eq!(generate_to(&envs, "helmfile", &out.join("helmfile"), &[]).0, 0);
+    for format in ["chart", "flux", "argocd", "helmfile"] {
+        assert_eq!(generate_to(&envs, format, &out, &[]).0, 0);
+        assert_eq!(generate_to(&envs, format, &out, &["--check"]).0, 0);
+    }
+    assert_eq!(std::fs::read_to_string(out.join("skypilot/Chart.yaml")).expect("kept"), "name: skypilot\n");
+    assert!(out.join("helmfile/helmfile.yaml").is_file());
+}
+
+/// Two environments with one release name deploying to one cluster would own the chart's
+/// cluster-scoped objects together: refused with both names; another cluster is fine.
+#[test]
+fn two_environments_with_one_release_in_one_cluster_are_refused_naming_both() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    let base = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n";
+    // (format, the two environments' extra settings, refused)
+    let cases: &[(&str, &str, &str, Option<&str>)] = &[
+        ("argocd", "", "", Some("Argo CD destination server https://kubernetes.default.svc")),
+        ("argocd", "", "    argocd: {destination: {name: in-cluster}}\n", Some("Argo CD destination")),
+        ("argocd", "", "    argocd: {destination: {name: prod}}\n", None),
+        (
+            "argocd",
+            "    argocd: {destination: {server: https://a.example}}\n",
+            "    argocd: {destination: {server: https://a.example}}\n",
+            Some("https://a.example"),
+        ),
+        ("flux", "", "", Some("no flux.cluster set")),
+        ("flux", "    flux: {cluster: east}\n", "    flux: {cluster: east}\n", Some("flux.cluster east")),
+        ("flux", "    flux: {cluster: east}\n", "    flux: {cluster: west}\n", None),
+        ("helmfile", "", "", Some("helmfile environment default")),
+        ("helmfile", "    helmfile: {environments: [dev]}\n", "", Some("helmfile environment dev")),
+        (
+            "helmfile",
+            "    helmfile: {environments: [dev, qa]}\n",
+            "    helmfile: {environments: [qa]}\n",
+            Some("helmfile environment qa"),
+        ),
+        ("helmfile", "    helmfile: {environments: [dev]}\n", "    helmfile: {environments: [prod]}\n", None),
+    ];
+    for (format, a, b, refused) in cases {
+        let text = format!("{base}  - name: dev\n{a}  - name: prod\n{b}");
+        std::fs::write(&envs, &text).expect("envs");
+        let out = dir.path().join("out");
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        match refused {
+            Some(target) => {
+                assert_eq!(code, 1, "{format}: {text}");
+                assert!(
+                    err.contains("environments `dev` and `prod` both deploy release `sky` to the same cluster"),
+                    "{err}"
+                );
+                assert!(err.contains(target), "{format} {target}: {err}");
+                assert!(!out.exists());
+            }
+            None => {
+                assert_eq!(code, 0, "{format}: {text}{err}");
+                // Different releases never collide.
+                std::fs::remove_dir_all(&out).expect("rm");
+            }
+        }
+    }
+    // Different release names in one cluster are fine.
+    std::fs::write(&envs, format!("{base}  - name: dev\n  - name: prod\n    release: sky2\n")).expect("envs");
+    for format in FORMATS {
+        let (code, _, err) = generate_to(&envs, format, &dir.path().join(format), &[]);
+        assert_eq!(code, 0, "{format}: {err}");
+    }
+}
+
+/// `apiService.config` is a literal block scalar in every format, and PyYAML and the
+/// Kubernetes reader read back the same text, which PyYAML (SkyPilot's reader) reads as the
+/// environment's config.
+#[test]
+fn api_service_config_is_a_literal_block_scalar_that_reads_back_identically() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    allowedContexts: [in-cluster]\n    config:\n      jobs:\n        controller:\n          resources: {cpus: '2+', memory: \"# not a comment\"}\n      api_server:\n        note: \"two words: yes\"\n",
+    )
+    .expect("envs");
+    let expected = serde_json::json!({
+        "jobs": {"controller": {"resources": {"cpus": "2+", "memory": "# not a comment"}}},
+        "api_server": {"note": "two words: yes"},
+        "kubernetes": {"allowed_contexts": ["in-cluster"]},
+    });
+    for (format, file, pointer) in [
+        ("flux", "sky-a/deploy/helmrelease-sky-a.yaml", "/spec/values/apiService/config"),
+        ("argocd", "sky-a/deploy/application-sky-a.yaml", "/spec/source/helm/valuesObject/apiService/config"),
+        ("helmfile", "helmfile.yaml", "/releases/0/values/0/apiService/config"),
+        ("chart", "sky-a/values.yaml", "/skypilot/apiService/config"),
+    ] {
+        let out = dir.path().join(format);
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 0, "{format}: {err}");
+        let text = std::fs::read_to_string(out.join(file)).expect("file");
+        assert!(text.contains("  config: |\n"), "{format}: not a literal block scalar:\n{text}");
+        let py = crate::util::pyyaml_json(&text);
+        let k8s = k8s_json(&text).remove(0);
+        let config = py.pointer(pointer).and_then(Value::as_str).unwrap_or_else(|| panic!("{format}: {py}"));
+        assert_eq!(k8s.pointer(pointer).and_then(Value::as_str), Some(config), "{format}");
+        assert_eq!(crate::util::pyyaml_json(config), expected, "{format}: {config}");
+    }
+}
+
+/// The engine settings of the environments file reach the objects; defaults stay as before.
+#[test]
+fn engine_settings_appear_in_the_objects() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(
+        &envs,
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\n  argocd:\n    project: platform\n  flux:\n    interval: 1h30m\nenvironments:\n  - name: a\n    release: a\n  - name: b\n    release: b\n    argocd:\n      destination: {name: east, namespace: sky-b}\n      syncPolicy: {automated: {prune: true, selfHeal: true}}\n    flux:\n      namespace: sky-flux\n      valuesFrom:\n        - {kind: ConfigMap, name: extra-values}\n        - {kind: Secret, name: extra-secret, valuesKey: v.yaml, optional: true}\n    helmfile:\n      environments: [east, west]\n",
+    )
+    .expect("envs");
+    for format in FORMATS {
+        let (code, _, err) = generate_to(&envs, format, &dir.path().join(format), &[]);
+        assert_eq!(code, 0, "{format}: {err}");
+    }
+    let doc = |p: &str| read_doc(&dir.path().join(p));
+    let a = doc("argocd/sky-a/deploy/application-sky-a.yaml");
+    validate("application.schema.json", &a);
+    assert_eq!(a["spec"]["project"], "platform");
+    assert_eq!(
+        a["spec"]["destination"],
+        serde_json::json!({"server": "https://kubernetes.default.svc", "namespace": "sky-a"})
+    );
+    assert_eq!(a["spec"]["syncPolicy"], serde_json::json!({"syncOptions": ["CreateNamespace=true"]}));
+    let b = doc("argocd/sky-b/deploy/application-sky-b.yaml");
+    validate("application.schema.json", &b);
+    assert_eq!(b["spec"]["destination"], serde_json::json!({"name": "east", "namespace": "sky-b"}));
+    assert_eq!(b["spec"]["syncPolicy"], serde_json::json!({"automated": {"prune": true, "selfHeal": true}}));
+    let a = doc("flux/sky-a/deploy/helmrelease-sky-a.yaml");
+    assert_eq!(
+        (a["metadata"]["namespace"].as_str(), a["spec"]["interval"].as_str()),
+        (Some("flux-system"), Some("1h30m"))
+    );
+    assert!(a["spec"].get("valuesFrom").is_none());
+    let b = doc("flux/sky-b/deploy/helmrelease-sky-b.yaml");
+    validate("helmrelease.schema.json", &b);
+    assert_eq!(b["metadata"]["namespace"], "sky-flux");
+    assert_eq!(b["spec"]["chart"]["spec"]["sourceRef"]["namespace"], "sky-flux");
+    assert_eq!(doc("flux/sky-b/deploy/helmrepository-sky-b.yaml")["metadata"]["namespace"], "sky-flux");
+    assert_eq!(
+        b["spec"]["valuesFrom"],
+        serde_json::json!([{"kind": "ConfigMap", "name": "extra-values"}, {"kind": "Secret", "name": "extra-secret", "valuesKey": "v.yaml", "optional": true}])
+    );
+    let hf = doc("helmfile/helmfile.yaml");
+    validate("helmfile.schema.json", &hf);
+    assert!(hf["releases"][0].get("condition").is_none(), "{hf}");
+    assert_eq!(hf["releases"][1]["condition"], "sky-b.enabled");
+    assert_eq!(
+        hf["environments"],
+        serde_json::json!({
+            "default": {"values": [{"sky-b": {"enabled": false}}]},
+            "east": {"values": [{"sky-b": {"enabled": true}}]},
+            "west": {"values": [{"sky-b": {"enabled": true}}]},
+        })
+    );
+}
+
+#[test]
+fn bad_engine_settings_are_errors_naming_the_environment() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    let base = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\nenvironments:\n  - name: a\n";
+    for (extra, message) in [
+        (
+            "    argocd: {destination: {server: https://x, name: x}}\n",
+            "environment `a`: argocd.destination: set server or name, not both",
+        ),
+        (
+            "    argocd: {destination: {namespace: other}}\n",
+            "argocd.destination.namespace `other` is not the environment's namespace `sky-a`",
+        ),
+        ("    flux: {interval: 1d}\n", "environment `a`: flux.interval `1d` is not a duration"),
+        ("    flux: {namespace: Flux}\n", "flux.namespace `Flux` is not a DNS-1123 label"),
+        ("    flux: {valuesFrom: [{kind: Deployment, name: x}]}\n", "unknown variant `Deployment`"),
+        ("    helmfile: {environments: [Prod]}\n", "helmfile.environments: `Prod` is not a DNS-1123 label"),
+        ("    argocd: {project: p, cluster: x}\n", "unknown field `cluster`"),
+    ] {
+        std::fs::write(&envs, format!("{base}{extra}")).expect("envs");
+        let (code, _, err) = generate_to(&envs, "argocd", &dir.path().join("out"), &[]);
+        assert_eq!(code, 1, "{extra}");
+        assert!(err.contains(message), "{extra}: {err}");
+    }
+}
+
+/// Output of the earlier flat layout (shared HelmRepository at the top, `helmrelease.yaml` in
+/// each environment's folder): a rerun removes what it listed as generated and writes deploy/.
+#[test]
+fn a_rerun_over_the_earlier_flat_layout_removes_its_generated_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(&envs, TWO_ENVS).expect("envs");
+    let out = dir.path().join("flux");
+    let list = |files: &str| format!("# Files `skyhelm generate` wrote in this folder\n{files}");
+    std::fs::create_dir_all(out.join("sky-a")).expect("mkdir");
+    std::fs::write(out.join(".skyhelm-generated"), list("helmrepository-skypilot.yaml\n")).expect("list");
+    std::fs::write(out.join("helmrepository-skypilot.yaml"), "kind: HelmRepository\n").expect("old");
+    std::fs::write(out.join("sky-a/.skyhelm-generated"), list("helmrelease.yaml\nskyhelm.yaml\n")).expect("list");
+    std::fs::write(out.join("sky-a/helmrelease.yaml"), "kind: HelmRelease\n").expect("old");
+    let (code, stdout, err) = generate_to(&envs, "flux", &out, &["--check"]);
+    assert_eq!(code, 1, "{stdout}{err}");
+    assert!(err.contains("the files an earlier run generated in"), "{err}");
+    let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(files_in(&out), ["sky-a", "sky-b"]);
+    assert_eq!(files_in(&out.join("sky-a")), [".skyhelm-generated", "deploy", "skyhelm.yaml"]);
+    assert_eq!(generate_to(&envs, "flux", &out, &["--check"]).0, 0);
 }

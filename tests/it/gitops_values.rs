@@ -127,6 +127,7 @@ environments:
       global: {imagePullSecrets: [{name: c}]}
       rbac: {create: false}
   - name: b
+    release: sky-b
 ",
     )
     .expect("envs");
@@ -348,7 +349,7 @@ fn rbac_variants_pass_the_gate_on_the_upstream_chart() {
     let envs = dir.path().join("envs.yaml");
     std::fs::write(
         &envs,
-        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  mountKubeconfig: false\n  allowedContexts: [in-cluster]\nenvironments:\n  - name: noin\n    inCluster: false\n    allowedContexts: []\n  - name: nomgmt\n    rbac: tighten\n    values: {rbac: {manageSystemComponents: false, manageRbacPolicies: false}}\n  - name: audit\n    rbac: audit\n",
+        "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  mountKubeconfig: false\n  allowedContexts: [in-cluster]\nenvironments:\n  - name: noin\n    inCluster: false\n    allowedContexts: []\n  - name: nomgmt\n    release: sky-nomgmt\n    rbac: tighten\n    values: {rbac: {manageSystemComponents: false, manageRbacPolicies: false}}\n  - name: audit\n    release: sky-audit\n    rbac: audit\n",
     )
     .expect("envs");
     let out = dir.path().join("flux");
