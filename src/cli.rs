@@ -128,7 +128,7 @@ pub enum Command {
     HelmPlugin(PluginCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout, or write every page (one per subcommand) to --out DIR.
+    /// Print the man page (roff) on stdout, or write every page (one per subcommand) into a folder.
     Man(ManArgs),
     /// Print the report of the last post-render run ($XDG_STATE_HOME/skyhelm/last-run.txt).
     Last,
