@@ -16,6 +16,9 @@ pub enum Mode {
     KeepExisting,
     /// Always 0600.
     Private,
+    /// An existing regular file keeps its mode; a new one gets 0644 (man pages, which every
+    /// user of the machine reads).
+    Public,
 }
 
 /// Writes `path` through a temporary file created exclusively (`O_CREAT|O_EXCL`, so never
@@ -42,11 +45,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(NEW_FILE_MODE));
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
-    if mode == Mode::KeepExisting
-        && let Ok(meta) = std::fs::symlink_metadata(path)
-        && meta.is_file()
-    {
-        tmp.as_file().set_permissions(meta.permissions())?;
+    let existing = std::fs::symlink_metadata(path).ok().filter(std::fs::Metadata::is_file);
+    match (mode, existing) {
+        (Mode::KeepExisting | Mode::Public, Some(meta)) => tmp.as_file().set_permissions(meta.permissions())?,
+        #[cfg(unix)]
+        (Mode::Public, None) => {
+            tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        }
+        _ => {}
     }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

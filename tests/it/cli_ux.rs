@@ -271,6 +271,12 @@ fn man_out_writes_a_page_per_subcommand_that_man_renders() {
         assert!(rendered.contains("last-run.txt"), "{name}");
         assert!(rendered.contains("KUBECONFIG"), "{name}");
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("skyhelm-diff.1")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "man pages are for every user");
+    }
     let top = crate::util::render_man(&dir.path().join("skyhelm.1"));
     assert!(top.contains("fixes allowed_contexts"), "{top}");
     assert!(top.contains("skyhelm-diff(1)"), "{top}");
