@@ -127,7 +127,7 @@ pub enum Command {
     HelmPlugin(PluginCommand),
     /// Print a shell completion script (bash, zsh, fish, powershell, elvish) on stdout.
     Completions(CompletionsArgs),
-    /// Print the man page (roff) on stdout, or write every page (one per subcommand) to --out DIR.
+    /// Print the man page (roff) on stdout, or write every page (one per subcommand) into a folder.
     Man(ManArgs),
     /// Print the report of the newest post-render run, one kept per working folder in
     /// $XDG_STATE_HOME/skyhelm/last-run-*.txt (exit 1 unless that run was ok).

@@ -400,7 +400,7 @@ fn run_man(out: Option<&Path>) -> Result<ExitCode, AppError> {
     std::fs::create_dir_all(dir).map_err(file_err("creating", dir))?;
     for (name, page) in man::pages().map_err(AppError::Stdout)? {
         let path = dir.join(name);
-        files::write_atomic(&path, &page, Mode::KeepExisting).map_err(file_err("writing", &path))?;
+        files::write_atomic(&path, &page, Mode::Public).map_err(file_err("writing", &path))?;
         stdout(format!("wrote {}\n", path.display()))?;
     }
     Ok(Exit::Ok.into())

@@ -35,7 +35,9 @@ pub fn describe(p: &Perm) -> String {
 /// The denied permissions, one line per resource and scope, in the order checked:
 /// `pods/exec: missing create, delete (namespace skypilot)`, `nodes: missing list (cluster-wide)`.
 pub fn missing_by_resource(results: &[(Perm, Result<bool, String>)]) -> Vec<String> {
-    let mut groups: Vec<((&str, &str, Option<&str>), Vec<&str>)> = Vec::new();
+    /// (API group, resource, namespace) and the verbs missing there.
+    type Group<'a> = ((&'a str, &'a str, Option<&'a str>), Vec<&'a str>);
+    let mut groups: Vec<Group> = Vec::new();
     for (perm, r) in results {
         if *r != Ok(false) {
             continue;

@@ -271,6 +271,12 @@ fn man_out_writes_a_page_per_subcommand_that_man_renders() {
         assert!(rendered.contains("last-run.txt"), "{name}");
         assert!(rendered.contains("KUBECONFIG"), "{name}");
     }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("skyhelm-diff.1")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "man pages are for every user");
+    }
     let top = crate::util::render_man(&dir.path().join("skyhelm.1"));
     assert!(top.contains("fixes allowed_contexts"), "{top}");
     assert!(top.contains("skyhelm-diff(1)"), "{top}");
@@ -319,4 +325,34 @@ fn generate_reports_every_problem_in_one_run() {
         assert!(err.contains(want), "{want}:\n{err}");
     }
     assert!(!dir.path().join("out").exists(), "nothing is written");
+}
+
+/// Runs `skyhelm ARGS` on a terminal (util-linux `script` gives it one): (exit code, output).
+fn on_terminal(args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String) {
+    let line = std::iter::once(bin().display().to_string())
+        .chain(args.iter().map(|a| format!("'{a}'")))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut cmd = Command::new("script");
+    clean(&mut cmd).env_remove("NO_COLOR").args(["-qec", &line, "/dev/null"]);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = run_with_stdin(&mut cmd, b"");
+    (out.status.code(), text(&out.stdout))
+}
+
+#[test]
+fn on_a_terminal_skyhelm_alone_says_what_it_does_and_doctor_is_colored() {
+    let (code, out) = on_terminal(&[], &[]);
+    assert_eq!(code, Some(1), "{out}");
+    let said = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(said.starts_with(crate::util::CARGO_DESCRIPTION), "{said}");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = crate::util::kubeconfig_file(dir.path());
+    let args = ["doctor", "--kubeconfig", kc.to_str().unwrap(), "--allowed-context", "nope"];
+    let (_, out) = on_terminal(&args, &[]);
+    assert!(out.contains("\x1b[1m\x1b[31mERRORS\x1b[0m"), "{out}");
+    let (_, out) = on_terminal(&args, &[("NO_COLOR", "1")]);
+    assert!(out.contains("ERRORS") && !out.contains('\x1b'), "{out}");
 }

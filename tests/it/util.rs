@@ -22,6 +22,9 @@ pub fn python() -> PathBuf {
     tool("python-venv").join("bin").join("python")
 }
 
+/// Cargo.toml's `description`: the one line `skyhelm` alone, `--help` and `man skyhelm` show.
+pub const CARGO_DESCRIPTION: &str = env!("CARGO_PKG_DESCRIPTION");
+
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_skyhelm"))
 }
