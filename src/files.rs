@@ -18,6 +18,9 @@ pub enum Mode {
     KeepExisting,
     /// Always 0600.
     Private,
+    /// An existing regular file keeps its mode; a new one gets 0644 (man pages, which every
+    /// user of the machine reads).
+    Public,
 }
 
 /// Writes a file the user named (`--report-file`, `--diff-file`, `--contexts-file`, generated
@@ -127,11 +130,14 @@ fn replace_atomically(path: &Path, bytes: &[u8], mode: Mode, sync: bool) -> std:
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(NEW_FILE_MODE));
     let mut tmp = builder.tempfile_in(dir)?;
     tmp.write_all(bytes)?;
-    if mode == Mode::KeepExisting
-        && let Ok(meta) = std::fs::symlink_metadata(path)
-        && meta.is_file()
-    {
-        tmp.as_file().set_permissions(meta.permissions())?;
+    let existing = std::fs::symlink_metadata(path).ok().filter(std::fs::Metadata::is_file);
+    match (mode, existing) {
+        (Mode::KeepExisting | Mode::Public, Some(meta)) => tmp.as_file().set_permissions(meta.permissions())?,
+        #[cfg(unix)]
+        (Mode::Public, None) => {
+            tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        }
+        _ => {}
     }
     if sync {
         tmp.as_file().sync_all()?;

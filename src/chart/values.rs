@@ -284,6 +284,7 @@ mod tests {
             values: values.as_object().cloned().unwrap_or_default(),
             chart_version: "0".into(),
             repository: "https://x".into(),
+            engines: crate::chart::gitops::EngineSettings::resolve((None, None, None), (None, None, None), "n").0,
         }
     }
 
