@@ -270,7 +270,10 @@ mod tests {
             serde_json::to_string_pretty(&serde_json::json!({"n": "x\u{1b}\u{9b}\u{7f}\u{202e}\u{2066}y"})).unwrap();
         let safe = escape_hidden_json(&json);
         assert!(!safe.chars().any(|c| hides_text(c) && c != '\n'), "{safe}");
-        assert_eq!(serde_json::from_str::<serde_json::Value>(&safe).unwrap(), serde_json::from_str::<serde_json::Value>(&json).unwrap());
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&safe).unwrap(),
+            serde_json::from_str::<serde_json::Value>(&json).unwrap()
+        );
     }
 
     #[test]

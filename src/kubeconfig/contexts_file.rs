@@ -81,10 +81,8 @@ pub fn strip_userinfo(server: &str) -> Option<String> {
             && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     };
     // `scheme:` counts only before a slash: `u:pw@host` is user information, not a scheme `u`.
-    let scheme_len = server
-        .find(':')
-        .filter(|&i| is_scheme(&server[..i]) && server[i + 1..].starts_with('/'))
-        .map_or(0, |i| i + 1);
+    let scheme_len =
+        server.find(':').filter(|&i| is_scheme(&server[..i]) && server[i + 1..].starts_with('/')).map_or(0, |i| i + 1);
     let after_scheme = &server[scheme_len..];
     let slashes = after_scheme.len() - after_scheme.trim_start_matches(['/', '\\']).len();
     let (prefix, rest) = server.split_at(scheme_len + slashes);

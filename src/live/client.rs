@@ -255,7 +255,8 @@ fn provider_token(config: &kube::Config, timeout: Duration) -> Result<String, St
 fn provider_header(config: &kube::Config) -> Result<String, String> {
     use kube::client::ConfigExt;
     use tower::{Layer, ServiceExt};
-    let failed = |e: &dyn std::fmt::Display| format!("the auth-provider failed: {}", crate::kubeconfig::scrub(&e.to_string()));
+    let failed =
+        |e: &dyn std::fmt::Display| format!("the auth-provider failed: {}", crate::kubeconfig::scrub(&e.to_string()));
     let layer = config.auth_layer().map_err(|e| failed(&e))?.ok_or("the auth-provider gave no credential")?;
     let seen = std::sync::Arc::new(std::sync::Mutex::new(None::<http::HeaderValue>));
     let record = seen.clone();

@@ -207,7 +207,13 @@ pub fn credentials(config: &Kubeconfig) -> Vec<String> {
             let public = |k: &str| {
                 matches!(
                     k,
-                    "client-id" | "idp-issuer-url" | "cmd-path" | "token-key" | "expiry-key" | "expiry" | "extra-scopes"
+                    "client-id"
+                        | "idp-issuer-url"
+                        | "cmd-path"
+                        | "token-key"
+                        | "expiry-key"
+                        | "expiry"
+                        | "extra-scopes"
                         | "idp-certificate-authority"
                 )
             };

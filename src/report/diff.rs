@@ -33,8 +33,7 @@ fn header(r: &ResourceReport) -> String {
     let group = group_of(&r.id.api_version);
     // helm-diff: `ns, name, Kind (group)`; cluster-scoped resources have no namespace part.
     // Names from the stream are shown escaped (`messages::escaped`), as everywhere.
-    let header = match r.id.namespace.as_deref().filter(|ns| !ns.is_empty() && !super::is_cluster_scoped(&r.id.kind))
-    {
+    let header = match r.id.namespace.as_deref().filter(|ns| !ns.is_empty() && !super::is_cluster_scoped(&r.id.kind)) {
         Some(ns) => format!("{ns}, {}, {} ({group}) {verb}:", r.id.name, r.id.kind),
         None => format!("{}, {} ({group}) {verb}:", r.id.name, r.id.kind),
     };

@@ -67,8 +67,18 @@ fn cases() -> Vec<(&'static str, String, String, Vec<&'static str>)> {
             vec!["--rbac", "audit"],
         ),
         ("ConfigMap name", with(&base, "sky-config\n", &format!("{H}\n")), kc.clone(), vec![]),
-        ("API container name", with(&base, "      - name: skypilot-api\n", &format!("      - name: {H}\n")), kc.clone(), vec![]),
-        ("context name in config.yaml", with(&base, "[prod, in-cluster]", &format!("[{H}, in-cluster]")), kc.clone(), vec![]),
+        (
+            "API container name",
+            with(&base, "      - name: skypilot-api\n", &format!("      - name: {H}\n")),
+            kc.clone(),
+            vec![],
+        ),
+        (
+            "context name in config.yaml",
+            with(&base, "[prod, in-cluster]", &format!("[{H}, in-cluster]")),
+            kc.clone(),
+            vec![],
+        ),
         (
             "context name in the kubeconfig (listed as available)",
             with(&base, "[prod, in-cluster]", "[prd, in-cluster]"),
@@ -78,14 +88,34 @@ fn cases() -> Vec<(&'static str, String, String, Vec<&'static str>)> {
         ("KUBECONFIG value", with_env(&base, &format!("name: KUBECONFIG\n          value: {H}")), kc.clone(), vec![]),
         ("HOME value", with_env(&base, &format!("name: HOME\n          value: {H}")), kc.clone(), vec![]),
         ("env name", with_env(&base, &format!("name: {H}\n          value: x")), kc.clone(), vec![]),
-        ("envFrom ConfigMap name", with(&base, "        env:\n", &format!("        envFrom:\n        - configMapRef: {{name: {H}}}\n        env:\n")), kc.clone(), vec![]),
         (
-            "volume holding the kubeconfig path",
-            volume(&format!("name: {H}\n          mountPath: /root/.kube"), &format!("name: {H}\n        emptyDir: {{}}")),
+            "envFrom ConfigMap name",
+            with(
+                &base,
+                "        env:\n",
+                &format!("        envFrom:\n        - configMapRef: {{name: {H}}}\n        env:\n"),
+            ),
             kc.clone(),
             vec![],
         ),
-        ("kube-config volume's Secret", volume("name: other\n          mountPath: /other", &format!("name: kube-config\n        secret: {{secretName: {H}}}")), kc.clone(), vec![]),
+        (
+            "volume holding the kubeconfig path",
+            volume(
+                &format!("name: {H}\n          mountPath: /root/.kube"),
+                &format!("name: {H}\n        emptyDir: {{}}"),
+            ),
+            kc.clone(),
+            vec![],
+        ),
+        (
+            "kube-config volume's Secret",
+            volume(
+                "name: other\n          mountPath: /other",
+                &format!("name: kube-config\n        secret: {{secretName: {H}}}"),
+            ),
+            kc.clone(),
+            vec![],
+        ),
         (
             "Secret the chart mounts (--no-mount)",
             volume(
@@ -97,7 +127,9 @@ fn cases() -> Vec<(&'static str, String, String, Vec<&'static str>)> {
         ),
         (
             "Secret document name",
-            format!("{base}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {H}\n  namespace: skypilot\nstringData:\n  a: b\n"),
+            format!(
+                "{base}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {H}\n  namespace: skypilot\nstringData:\n  a: b\n"
+            ),
             kc.clone(),
             vec!["--secret-name", DECODED],
         ),

@@ -720,8 +720,7 @@ fn live_redacts_a_client_key_an_exec_plugin_returns() {
     for chunked in [false, true] {
         let api = ApiDouble::with(Behaviour::echoing(chunked, body), true);
         let dir = tempfile::tempdir().expect("tmp");
-        let (user, runs) =
-            exec_user(dir.path(), &json!({"clientCertificateData": cert, "clientKeyData": key}), 0);
+        let (user, runs) = exec_user(dir.path(), &json!({"clientCertificateData": cert, "clientKeyData": key}), 0);
         let kc = one_context(&format!("https://127.0.0.1:{}", api.port), &user, "");
         let (code, json, _) = live_with(&kc, &["--allowed-context", "c", "--allow-exec"], &[]);
         assert_eq!(code, 1, "{json}");
