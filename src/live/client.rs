@@ -203,8 +203,8 @@ fn with_minted(known: &[String], minted: Vec<String>) -> Vec<String> {
 /// auth-provider's header computed once, and the result replaces them in `config.auth_info` as
 /// a plain token or client key. kube then sends exactly the returned credentials and runs
 /// nothing again (it would run an exec plugin twice per client, with no time limit, and a
-/// second run may mint another token). Users with a token, token file, password or client key
-/// of their own are left as they are (kube prefers those, and they are already known).
+/// second run may mint another token). Users with a token, token file or password of their own
+/// are left as they are (kube prefers those to an exec plugin, and they are already known).
 fn pin_credentials(config: &mut kube::Config, timeout: Duration) -> Result<Vec<String>, String> {
     let user = &config.auth_info;
     if user.auth_provider.is_some() {

@@ -197,3 +197,37 @@ fn names_from_the_stream_reach_no_output_raw() {
     let details: Vec<String> = failures.iter().map(|(c, d)| format!("{c}: {d}")).collect();
     assert!(failures.is_empty(), "raw escapes in {cases:#?}\n{}", details.join("\n"));
 }
+
+/// Documents skyhelm adds name the stream's names: a name with C1 controls and direction marks
+/// is written with `\u` escapes (raw C1 is not YAML, and raw marks would reach a terminal that
+/// shows the output), and both Kubernetes' reader and PyYAML read back the very name.
+#[test]
+fn added_documents_write_hostile_names_escaped() {
+    let base = render(Form::Helm3, CONFIG);
+    // `--rbac add` binds SkyPilot's permissions to the API server's account, named by the stream.
+    let stream = with(&with(&base, "sky-api-sa\n", &format!("{H}\n")), "kind: RoleBinding", "kind: RoleBindingX");
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(&kc, KUBECONFIG).expect("write");
+    let kc = format!("--skypilot-kubeconfig={}", kc.display());
+    let mut cmd = Command::new(bin());
+    clean(&mut cmd).args(["post-render", kc.as_str(), "--rbac", "add"]).env("XDG_STATE_HOME", dir.path());
+    let out = run_with_stdin(&mut cmd, stream.as_bytes());
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let docs = crate::util::docs(&stdout);
+    let added: Vec<&String> = docs.iter().filter(|d| !stream.contains(d.as_str())).collect();
+    assert!(added.iter().any(|d| d.contains("kind: RoleBinding\n")), "no RoleBinding was added:\n{stdout}");
+    let mut named = 0;
+    for doc in &added {
+        let raw: Vec<char> = doc.chars().filter(|&c| hidden(c)).collect();
+        assert!(raw.is_empty(), "{raw:?} raw in an added document:\n{doc}");
+        for reader in [crate::util::k8s_json(doc).remove(0), crate::util::pyyaml_json(doc)] {
+            for s in reader["subjects"].as_array().into_iter().flatten() {
+                assert_eq!(s["name"], DECODED, "{doc}");
+                named += 1;
+            }
+        }
+    }
+    assert!(named >= 2, "no added binding names the account:\n{stdout}");
+}

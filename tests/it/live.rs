@@ -807,6 +807,7 @@ fn live_stops_an_exec_plugin_at_the_timeout() {
 
 /// The token a gcp auth-provider's command prints is minted at run time: it is sent once
 /// computed and redacted when echoed.
+#[cfg(unix)]
 #[test]
 fn live_redacts_the_token_an_auth_provider_command_mints() {
     let token = "Gx7Pv2Lk9Qw4Rt6Ym3Zn8Bc5";
