@@ -4,6 +4,7 @@ mod cli;
 mod context_env;
 mod context_warnings;
 mod contexts;
+mod depth;
 mod diff;
 mod fidelity;
 mod generate;
