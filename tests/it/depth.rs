@@ -6,7 +6,8 @@
 
 use std::process::{Command, Output};
 
-use crate::util::{API_DEPLOYMENT, clean, run_with_stdin, skyhelm, tool};
+use crate::helm::{CHART, Helm};
+use crate::util::{API_DEPLOYMENT, bin, clean, run_with_stdin, skyhelm, tool};
 
 /// Collections around the API server container's `args` value.
 const ARGS_AT: usize = 6;
@@ -187,7 +188,7 @@ fn max_depth_above_100000_is_refused_from_flag_environment_and_config_file() {
         "{err}"
     );
     let out = run_with_stdin(
-        clean(&mut Command::new(crate::util::bin())).env("SKYHELM_MAX_DEPTH", "1000000").arg("post-render"),
+        clean(&mut Command::new(bin())).env("SKYHELM_MAX_DEPTH", "1000000").arg("post-render"),
         input.as_bytes(),
     );
     assert_eq!(out.status.code(), Some(2));
@@ -206,4 +207,45 @@ fn max_depth_above_100000_is_refused_from_flag_environment_and_config_file() {
     std::fs::write(&config, "max-depth: 100000\n").expect("write");
     let out = skyhelm(&["post-render", "--config", config.to_str().expect("path")], input.as_bytes());
     ok(&out, "max-depth: 100000 in the config file");
+}
+
+/// Through real Helm: a config.yaml nested to the limit renders with Helm 3 and Helm 4, and one
+/// level more fails with `skyhelm last` telling why (Helm 4 hides the plugin's stderr; the
+/// overflow used to leave the previous run's `ok` standing).
+#[test]
+fn helm3_and_helm4_render_config_yaml_at_the_limit_and_skyhelm_last_tells_one_level_more() {
+    let b = bin();
+    let h3 = Helm::new("helm3");
+    let h4 = Helm::new("helm4");
+    h4.install_skyhelm_plugin();
+    let dir = tempfile::tempdir().expect("tmp");
+    for (depth, renders) in [(10_000, true), (10_001, false), (10_000, true)] {
+        let x = nested(Shape::FlowSeq, depth - CONFIG_AT, 1);
+        let values = format!(
+            "apiService:\n  config: |\n    kubernetes:\n      allowed_contexts: [in-cluster, in-cluster]\n    x: {x}\n"
+        );
+        let vf = dir.path().join("values.yaml");
+        std::fs::write(&vf, values).expect("values");
+        let vf = vf.to_str().expect("path");
+        let common = ["template", "sky", CHART, "-n", "skypilot", "-f", vf, "--post-renderer"];
+        let out3 = h3.run(&[&common[..], &[b.to_str().expect("path")]].concat());
+        let out4 = h4.run(&[&common[..], &["skyhelm"]].concat());
+        for (name, helm, out) in [("helm3", &h3, out3), ("helm4", &h4, out4)] {
+            let last = helm.last();
+            if renders {
+                let stdout = ok(&out, &format!("{name} at the limit"));
+                assert!(last.contains(" post-render ok at "), "{name}: {last}");
+                let lines = k8s_lines(&stdout);
+                let cm = lines.iter().find(|l| l.contains("\"ConfigMap\"")).expect("configmap");
+                let cm: serde_json::Value = serde_json::from_str(cm).expect("ConfigMap JSON");
+                assert!(cm["data"]["config.yaml"].as_str().is_some_and(|c| c.contains(&x)), "{name}");
+            } else {
+                assert!(!out.status.success(), "{name}: rendered past the limit");
+                assert!(
+                    last.contains(" post-render failed at ") && last.contains("exceeded max depth of 10000"),
+                    "{name}: {last}"
+                );
+            }
+        }
+    }
 }
