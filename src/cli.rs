@@ -77,6 +77,12 @@ pub fn json_requested(args: &[OsString]) -> Option<&'static str> {
     json.then_some(sub).flatten()
 }
 
+/// `--max-depth N`: a number up to `yaml::limits::MAX_MAX_DEPTH`.
+fn parse_max_depth(value: &str) -> Result<usize, String> {
+    let n: usize = value.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
+    crate::yaml::limits::max_depth_problem(n).map_or(Ok(n), Err)
+}
+
 /// Whether a command line runs post-render (explicitly, or as the default with no
 /// subcommand): no argument names another subcommand. Used for command lines clap refused.
 pub fn runs_post_render(args: &[OsString]) -> bool {
@@ -339,8 +345,9 @@ pub struct PostRenderArgs {
     /// Refuse more documents [default: 1000000].
     #[arg(long, env = "SKYHELM_MAX_DOCUMENTS", value_name = "N")]
     pub max_documents: Option<usize>,
-    /// Refuse deeper nesting in a document skyhelm parses [default: 10000, as Kubernetes].
-    #[arg(long, env = "SKYHELM_MAX_DEPTH", value_name = "N")]
+    /// Refuse deeper nesting in a document skyhelm parses [default: 10000, as Kubernetes; at
+    /// most 100000].
+    #[arg(long, env = "SKYHELM_MAX_DEPTH", value_name = "N", value_parser = parse_max_depth)]
     pub max_depth: Option<usize>,
     /// Refuse longer lines in a document skyhelm parses [default: 1048576].
     #[arg(long, env = "SKYHELM_MAX_LINE_BYTES", value_name = "N")]

@@ -74,6 +74,9 @@ pub fn config_file(path: &Path, text: &str) -> Result<PostRenderArgs, SettingsEr
             message: crate::messages::without_library_hints(&e.to_string()),
         })?
     };
+    if let Some(problem) = cfg.max_depth.and_then(crate::yaml::limits::max_depth_problem) {
+        return Err(SettingsError::Config { path: path.to_path_buf(), message: format!("max-depth: {problem}") });
+    }
     let base = path.parent().unwrap_or(Path::new(""));
     for p in [&mut cfg.skypilot_kubeconfig, &mut cfg.report_file, &mut cfg.diff_file, &mut cfg.contexts_file]
         .into_iter()

@@ -2,6 +2,7 @@
 
 use crate::files;
 pub mod man;
+pub mod stack;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Read, Write};
@@ -76,6 +77,8 @@ pub enum AppError {
     NoLastRun(PathBuf),
     #[error("cannot tell where to keep the last run: set XDG_STATE_HOME or HOME to an absolute path")]
     NoStateDir,
+    #[error(transparent)]
+    Stack(#[from] stack::StackError),
 }
 
 /// Each error on its own line.
@@ -185,20 +188,26 @@ fn run(cli: Cli) -> Result<ExitCode, AppError> {
         }
         Some(Command::Man(args)) => run_man(args.out.as_deref()),
         Some(Command::Last(args)) => run_last(&args),
-        Some(Command::Doctor(args)) => run_doctor(&args).inspect_err(|e| {
+        Some(Command::Doctor(args)) => with_default_depth(|| run_doctor(&args)).inspect_err(|e| {
             if args.output == DoctorOutput::Json {
                 let path = args.kubeconfig.as_ref().or(args.contexts_file.as_ref());
                 print_json_error(e, serde_json::json!({ "kubeconfig": path.map(|p| p.display().to_string()) }));
             }
         }),
-        Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => run_pack(&args),
-        Some(Command::Generate(args)) => run_generate(&args),
+        Some(Command::Kubeconfig(KubeconfigCommand::Pack(args))) => with_default_depth(|| run_pack(&args)),
+        Some(Command::Generate(args)) => with_default_depth(|| run_generate(&args)),
         None if std::io::stdin().is_terminal() => {
             crate::cli::command().print_help().map_err(AppError::Stdout)?;
             Ok(Exit::Usage.into())
         }
         None => run_post_render(&cli.post_render),
     }
+}
+
+/// A command that parses YAML with the default limits (`doctor`, `kubeconfig pack`,
+/// `generate`), on a thread whose stack holds the deepest document they accept.
+fn with_default_depth(work: impl FnOnce() -> Result<ExitCode, AppError> + Send) -> Result<ExitCode, AppError> {
+    stack::with_depth(crate::yaml::limits::DEFAULT_MAX_DEPTH, work)?
 }
 
 /// Writes to stdout; a failed write (closed pipe, full disk) is an error, not a panic as
@@ -299,15 +308,29 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
     Ok(Settings::resolve(args, config))
 }
 
+/// Post-render, on a thread whose stack holds a document nested `--max-depth` deep.
 fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
     mark_running();
-    let result = settings::refuse_helm_global_flags(args).map_err(AppError::from).and_then(|()| load_settings(args));
-    let result = result.and_then(|settings| {
+    let settings = settings::refuse_helm_global_flags(args).map_err(AppError::from).and_then(|()| load_settings(args));
+    let depth = settings.as_ref().map_or(crate::yaml::limits::DEFAULT_MAX_DEPTH, |s| s.limits.max_depth);
+    match stack::with_depth(depth, || post_render(settings)) {
+        Ok(result) => result,
+        Err(e) => finish_post_render(Err(e.into())),
+    }
+}
+
+fn post_render(settings: Result<Settings, AppError>) -> Result<ExitCode, AppError> {
+    let result = settings.and_then(|settings| {
         fault_injection();
         let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
         write_side_files(&settings, &result)?;
         result
     });
+    finish_post_render(result)
+}
+
+/// Keeps the run's report, then prints the output and the log (or returns the error).
+fn finish_post_render(result: Result<Outcome, AppError>) -> Result<ExitCode, AppError> {
     let kept = keep_last_run(&result);
     let outcome = match (result, kept) {
         (Ok(outcome), _) => outcome,
@@ -506,11 +529,16 @@ fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> 
     Ok(())
 }
 
+/// Diff, on a thread whose stack holds a document nested `--max-depth` deep.
 fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
     let settings = load_settings(&args.post_render)?;
+    stack::with_depth(settings.limits.max_depth, || diff(args, &settings))?
+}
+
+fn diff(args: &DiffArgs, settings: &Settings) -> Result<ExitCode, AppError> {
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let result = read_input(&input).and_then(|bytes| run_core(&settings, &bytes));
-    write_side_files(&settings, &result)?;
+    let result = read_input(&input).and_then(|bytes| run_core(settings, &bytes));
+    write_side_files(settings, &result)?;
     let outcome = result?;
     let color =
         settings::diff_color(args.color, std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref());

@@ -10,7 +10,7 @@ use crate::policy::contexts::{
 };
 use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
-use crate::yaml::{Edit, Editor, Limits, NodeId, Reader, Scalar11, Tree, edit};
+use crate::yaml::{Edit, Editor, NodeId, Reader, Scalar11, Tree, edit};
 
 use super::{
     RuleError,
@@ -192,7 +192,7 @@ pub fn run(
     // The pipeline reads the new text again and compares it with the plan (`verify`).
     let new_text = edit::apply(loaded.text, &edits)
         .map_err(|cause| ContextsError::ConfigEdit { at: m.doc_ref(loaded.cm, loaded.value_line), cause })?;
-    debug_assert!(Tree::parse(&new_text, &Limits::default()).is_ok_and(|t| self::lists(&t) == lists));
+    debug_assert!(Tree::parse(&new_text, m.limits()).is_ok_and(|t| self::lists(&t) == lists));
     out.changes.push(config_map_change(m, &loaded, reasons, intents, new_text)?);
     out.notes.push(note(
         Severity::Info,
@@ -445,7 +445,7 @@ fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usiz
     if let Some((line, c)) = crate::yaml::scalar::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
-    let tree = Tree::parse(text, &Limits::default()).map_err(|e| {
+    let tree = Tree::parse(text, m.limits()).map_err(|e| {
         let at = m.doc_ref(cm, value_line);
         // Our parser refuses some tabs too, in its own words (and sometimes a line later): name
         // the tab as PyYAML would, a tab in indentation first.

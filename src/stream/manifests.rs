@@ -117,6 +117,11 @@ impl<'a> Manifests<'a> {
         self.ranges.is_empty()
     }
 
+    /// The limits documents are parsed with (`--max-depth` and the others).
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     /// Every document of the stream, in order.
     pub fn docs(&self) -> impl Iterator<Item = DocIndex> + use<> {
         (0..self.len()).map(DocIndex::new)

@@ -5,6 +5,7 @@ mod cli_ux;
 mod context_env;
 mod context_warnings;
 mod contexts;
+mod depth;
 mod diff;
 mod escapes;
 mod fidelity;
