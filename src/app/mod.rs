@@ -1,9 +1,10 @@
 //! The only place that touches stdin, stdout, stderr, files, the environment and processes.
 
 pub mod files;
+mod stdio;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -205,10 +206,15 @@ fn load_settings(args: &PostRenderArgs) -> Result<Settings, AppError> {
 }
 
 fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
+    // The stream, kept until the output (its own bytes, mostly) is written.
+    let mut input = Vec::new();
     let result = settings::refuse_helm_global_flags(args).map_err(AppError::from).and_then(|()| load_settings(args));
     let result = result.and_then(|settings| {
         fault_injection();
-        let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
+        let result = stdio::read_stdin().map_err(AppError::Stdin).and_then(|read| {
+            input = read;
+            run_core(&settings, &input)
+        });
         write_side_files(&settings, &result)?;
         result
     });
@@ -218,8 +224,7 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
         (Err(e), Some(kept)) => return Err(AppError::Kept { error: Box::new(e), kept }),
         (Err(e), None) => return Err(e),
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
+    stdio::write_stdout(&outcome.output_slices(&input)).map_err(AppError::Stdout)?;
     eprint!("{}", outcome.log_lines().lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
     Ok(Exit::Ok.into())
 }
@@ -329,13 +334,7 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
-    if path.as_os_str() == "-" {
-        let mut v = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut v).map_err(AppError::Stdin)?;
-        Ok(v)
-    } else {
-        read_file("reading", path)
-    }
+    if path.as_os_str() == "-" { stdio::read_stdin().map_err(AppError::Stdin) } else { read_file("reading", path) }
 }
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {

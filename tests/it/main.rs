@@ -23,4 +23,5 @@ mod seams;
 mod secret_mount;
 mod sidefiles;
 mod skypilot;
+mod speed;
 mod util;
