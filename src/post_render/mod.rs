@@ -288,12 +288,12 @@ fn prove_edited(
         });
     } else {
         let meaning = verify::Meaning::of(tree, Reader::Kubernetes);
-        verify::check(&meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        verify::check_owned(meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
     for field in ours.iter().filter_map(|c| c.field.as_ref()) {
         let before =
             verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
-        verify::check(&before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+        verify::check_owned(before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
     }
     Ok(())
 }

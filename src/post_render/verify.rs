@@ -95,7 +95,19 @@ pub fn check(
     reader: Reader,
     limits: &Limits,
 ) -> Result<(), Mismatch> {
-    let mut expected = before.value.clone();
+    check_owned(before.clone(), after, intents, reader, limits)
+}
+
+/// [`check`] that takes the original's meaning, to change it into the expected one in place
+/// (a huge document's meaning is not copied).
+pub fn check_owned(
+    before: Meaning,
+    after: &str,
+    intents: &[Intent],
+    reader: Reader,
+    limits: &Limits,
+) -> Result<(), Mismatch> {
+    let Meaning { value: mut expected, duplicates } = before;
     for intent in intents {
         apply(&mut expected, intent).map_err(Mismatch::Undeclarable)?;
     }
@@ -106,10 +118,12 @@ pub fn check(
         return Err(Mismatch::PyYamlRefuses(tab));
     }
     let found = Meaning::of(&tree, reader);
+    drop(tree);
     if let Some((path, found, expected)) = first_difference(&found.value, &expected, &mut String::new()) {
         return Err(Mismatch::Differs { path, found, expected });
     }
-    let mut allowed: Vec<&(String, Vec<Value>)> = before.duplicates.iter().collect();
+    drop(expected);
+    let mut allowed: Vec<&(String, Vec<Value>)> = duplicates.iter().collect();
     for dup in &found.duplicates {
         match allowed.iter().position(|b| *b == dup) {
             Some(i) => {

@@ -164,6 +164,9 @@ impl Tree {
                 return Ok((builder.tree, false));
             }
         }
+        // The arena grew by doubling: a kept tree (the API server's, config.yaml's) gives the
+        // unused half back.
+        builder.tree.nodes.shrink_to_fit();
         Ok((builder.tree, true))
     }
 }
@@ -735,17 +738,33 @@ impl Tree {
     /// entry, so the meaning ([`Tree::to_json_as`]) alone cannot tell `a: 1` from `a: 1\na: 1`.
     pub fn duplicated_keys(&self, reader: Reader) -> Vec<(String, Vec<serde_json::Value>)> {
         let mut out = Vec::new();
+        // Reused from one mapping to the next: a document of 100,000 small mappings allocates
+        // it once.
+        let mut keys: Vec<(std::borrow::Cow<'_, str>, NodeId)> = Vec::new();
         for node in &self.nodes {
             let NodeKind::Map { entries, .. } = &node.kind else { continue };
             if entries.len() < 2 {
                 continue;
             }
-            let mut keys: Vec<(String, NodeId)> = Vec::with_capacity(entries.len());
+            keys.clear();
             for &(k, v) in entries {
                 let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
                 if !merge {
-                    keys.push((key_text(self.to_json_as(k, reader)), v));
+                    keys.push((self.key_name(k, reader), v));
                 }
+            }
+            let duplicated = |k: &str, out: &mut Vec<(String, Vec<serde_json::Value>)>| {
+                let values = keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| self.to_json_as(v, reader)).collect();
+                out.push((k.to_string(), values));
+            };
+            if keys.len() <= 16 {
+                // Few keys: compared pairwise, each duplicated key once at its first entry.
+                for (i, (k, _)) in keys.iter().enumerate() {
+                    if !keys[..i].iter().any(|(o, _)| o == k) && keys[i + 1..].iter().any(|(o, _)| o == k) {
+                        duplicated(k, &mut out);
+                    }
+                }
+                continue;
             }
             let mut count: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
             for (k, _) in &keys {
@@ -754,13 +773,24 @@ impl Tree {
             for (k, _) in &keys {
                 // Each duplicated key once, at its first entry.
                 if count.insert(k, 0).unwrap_or(0) > 1 {
-                    let values =
-                        keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| self.to_json_as(v, reader)).collect();
-                    out.push((k.clone(), values));
+                    duplicated(k, &mut out);
                 }
             }
         }
         out
+    }
+
+    /// A mapping key as `reader` reads it, as the key of a JSON object ([`Tree::to_json_as`]):
+    /// borrowed when it reads as a string.
+    fn key_name(&self, key: NodeId, reader: Reader) -> std::borrow::Cow<'_, str> {
+        let text = match reader {
+            Reader::Kubernetes => self.str(key),
+            Reader::PyYaml => self.py_str(key),
+        };
+        match text {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(key_text(self.to_json_as(key, reader))),
+        }
     }
 }
 
