@@ -185,11 +185,13 @@ fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
 /// documents appended; each edited or added document is read again and must mean exactly the
 /// original plus the declared changes ([`prove_edited`], [`prove_added`]).
 fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
-    let RuleOutput { changes, added, notes } = rules;
+    let RuleOutput { mut changes, added, notes } = rules;
+    // Moved, not copied (an edit may hold a whole new config.yaml): the outcome's changes keep
+    // their reasons, paths and intents, and the edited documents' texts show the edits.
     let mut edits = vec![Vec::new(); m.len()];
-    for c in &changes {
+    for c in &mut changes {
         if let Some(e) = edits.get_mut(c.doc.index()) {
-            e.extend(c.edits.iter().cloned());
+            e.append(&mut c.edits);
         }
     }
     let edited = m.render(&edits)?;

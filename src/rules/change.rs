@@ -67,6 +67,8 @@ pub struct Change {
     pub resource: ResourceId,
     pub rule: RuleId,
     pub reasons: Vec<String>,
+    /// The edits to the document; in an [`Outcome`] they are applied (moved into the
+    /// document's text, `DocChange::after`) and this is empty.
     pub edits: Vec<Edit>,
     /// Paths of the fields the change touches (for the diff's JSON).
     pub paths: Vec<String>,

@@ -52,7 +52,7 @@ pub enum Style {
 
 #[derive(Debug, Clone)]
 pub enum NodeKind {
-    Scalar { value: String, style: Style, tag: Option<String> },
+    Scalar { value: Box<str>, style: Style, tag: Option<Box<str>> },
     Seq { items: Vec<NodeId>, flow: bool },
     Map { entries: Vec<(NodeId, NodeId)>, flow: bool },
     Alias { anchor: usize },
@@ -344,6 +344,7 @@ impl<'l> Builder<'l> {
             ScalarStyle::Literal => Style::Literal,
             _ => Style::Folded,
         };
+        let (value, tag) = (value.into_boxed_str(), tag.map(String::into_boxed_str));
         self.push(at.node(NodeKind::Scalar { value, style, tag }, anchor), (1, 0))
     }
 
@@ -447,9 +448,9 @@ impl Builder<'_> {
             return false;
         }
         let [root, seq] = self.stack.as_slice() else { return false };
-        let under_key = root
-            .pending_key
-            .is_some_and(|k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if value == prune.key));
+        let under_key = root.pending_key.is_some_and(
+            |k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if **value == *prune.key),
+        );
         if !under_key || !matches!(self.tree.node(seq.id).kind, NodeKind::Seq { .. }) {
             return false;
         }
@@ -543,7 +544,7 @@ impl Tree {
     pub fn str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => match scalar::resolve(value, *style, tag.as_deref()) {
-                Scalar11::Str => Some(value.as_str()),
+                Scalar11::Str => Some(&**value),
                 _ => None,
             },
             _ => None,
@@ -562,13 +563,13 @@ impl Tree {
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
             if let NodeKind::Scalar { value, style, .. } = &self.node(self.resolve(k)).kind {
-                if value == key {
+                if **value == *key {
                     if let Some((first, _)) = found {
                         self.duplicate_reads.borrow_mut().push((first, k));
                     }
                     found = Some((k, v));
                 }
-                if value == "<<" && *style == Style::Plain {
+                if &**value == "<<" && *style == Style::Plain {
                     merged = true;
                 }
             }
@@ -600,7 +601,7 @@ impl Tree {
             .iter()
             .map(|&(a, b)| {
                 let key = match &self.node(self.resolve(b)).kind {
-                    NodeKind::Scalar { value, .. } => value.clone(),
+                    NodeKind::Scalar { value, .. } => value.to_string(),
                     _ => String::new(),
                 };
                 (self.node(a).line, self.node(b).line, key)
@@ -623,7 +624,7 @@ impl Tree {
     pub fn py_str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => {
-                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(value.as_str())
+                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(&**value)
             }
             _ => None,
         }
@@ -640,7 +641,7 @@ impl Tree {
     /// The scalar's text as written (after following aliases), whatever it means.
     pub fn raw(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, .. } => Some(value.as_str()),
+            NodeKind::Scalar { value, .. } => Some(&**value),
             _ => None,
         }
     }
@@ -682,7 +683,7 @@ impl Tree {
         use serde_json::Value;
         let id = self.resolve(id);
         let number =
-            |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
+            |i: i128, value: &str| i64::try_from(i).map_or_else(|_| Value::String(value.to_string()), Value::from);
         let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.node(id).kind {
             NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {
@@ -693,7 +694,7 @@ impl Tree {
                     PyScalar::Float(f) => float(f),
                     PyScalar::Timestamp => Value::String(format!("!!timestamp {value}")),
                     PyScalar::Unconstructible => Value::String(format!("!!value {value}")),
-                    PyScalar::Str => Value::String(value.clone()),
+                    PyScalar::Str => Value::String(value.to_string()),
                 }
             }
             NodeKind::Scalar { value, .. } => match self.scalar(id) {
@@ -701,14 +702,14 @@ impl Tree {
                 Some(Scalar11::Bool(b)) => Value::Bool(b),
                 Some(Scalar11::Int(i)) => number(i, value),
                 Some(Scalar11::Float(f)) => float(f),
-                _ => Value::String(value.clone()),
+                _ => Value::String(value.to_string()),
             },
             NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json_as(i, reader)).collect()),
             NodeKind::Map { entries, .. } => {
                 let mut out = serde_json::Map::new();
                 for &(k, v) in entries {
                     let key = self.to_json_as(k, reader);
-                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
+                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
                     if is_merge {
                         let sources = match self.to_json_as(v, reader) {
                             Value::Array(a) => a,
@@ -748,7 +749,7 @@ impl Tree {
             }
             keys.clear();
             for &(k, v) in entries {
-                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
+                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
                 if !merge {
                     keys.push((self.key_name(k, reader), v));
                 }
@@ -822,6 +823,13 @@ mod tests {
         // An anchor anywhere: no pruning.
         let shared = "rules:\n- &r {verbs: [get]}\n- *r\n";
         assert!(Tree::parse_pruning(shared, &Limits::default(), "rules", &mut |_, _| {}).unwrap().is_none());
+    }
+
+    /// Issue 23: a document of 100,000 env entries is half a million nodes; a scalar's text
+    /// and tag are boxed (no spare capacity, no capacity field).
+    #[test]
+    fn a_node_stays_small() {
+        assert!(std::mem::size_of::<Node>() <= 80, "{}", std::mem::size_of::<Node>());
     }
 
     #[test]
