@@ -499,6 +499,11 @@ impl Tree {
         }
     }
 
+    /// True for a mapping key `<<` written plain: a merge key.
+    pub fn is_merge_key(&self, key: NodeId) -> bool {
+        matches!(&self.node(self.resolve(key)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<")
+    }
+
     /// True when this node carries an anchor that an alias in the document refers to: editing
     /// it would also change every place that alias stands.
     pub fn is_shared(&self, id: NodeId) -> bool {
@@ -783,7 +788,7 @@ impl Tree {
 
     /// A mapping key as `reader` reads it, as the key of a JSON object ([`Tree::to_json_as`]):
     /// borrowed when it reads as a string.
-    fn key_name(&self, key: NodeId, reader: Reader) -> std::borrow::Cow<'_, str> {
+    pub fn key_name(&self, key: NodeId, reader: Reader) -> std::borrow::Cow<'_, str> {
         let text = match reader {
             Reader::Kubernetes => self.str(key),
             Reader::PyYaml => self.py_str(key),
