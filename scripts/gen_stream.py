@@ -13,6 +13,11 @@ usage: gen_stream.py RESOURCES OUT
          many-roles        N small Roles, each bound by its own RoleBinding
          other-accounts    one Role bound to the account and by N RoleBindings to other accounts
          unbound-roles     N small Roles bound to no one (as --roles)
+       gen_stream.py --huge SHAPE N OUT   (the SkyPilot chart with one huge document skyhelm
+                                      parses and edits, issue 23):
+         config            config.yaml of the API server's ConfigMap grown by N env entries
+                           under kubernetes.pod_config (2 lines each; N = 100,000: 16.4 MB)
+         env               the API container with N more env entries (N = 100,000: 6.1 MB)
 """
 import os
 import sys
@@ -156,7 +161,34 @@ def rbac(shape, n, out):
         f.write("".join(parts))
 
 
+def huge(shape, n, out):
+    chart = open(os.path.join(ROOT, "examples", "helm3-rendered.yaml")).read()
+    chart = chart if chart.startswith("---") else "---\n" + chart
+    if shape == "config":
+        anchor = "      allowed_contexts:\n        - prod-eu\n        - train-us\n"
+        pad = "x" * 45
+        entries = "".join(
+            f"              - name: CONFIG_ENV_{i:06d}\n                value: \"{pad}-{i:06d}-{pad}\"\n" for i in range(n)
+        )
+        grown = anchor + "      pod_config:\n        spec:\n          containers:\n            - env:\n" + entries
+        if anchor not in chart:
+            sys.exit("examples/helm3-rendered.yaml: allowed_contexts not found")
+        chart = chart.replace(anchor, grown, 1)
+    elif shape == "env":
+        anchor = "        env:\n        - name: SKYPILOT_DEV\n"
+        entries = "".join(f"        - name: EXTRA_ENV_{i:06d}\n          value: \"v-{i:06d}\"\n" for i in range(n))
+        if anchor not in chart:
+            sys.exit("examples/helm3-rendered.yaml: the API container's env not found")
+        chart = chart.replace(anchor, "        env:\n" + entries + anchor[len("        env:\n"):], 1)
+    else:
+        sys.exit(f"unknown shape {shape}")
+    with open(out, "w") as f:
+        f.write(chart)
+
+
 def main():
+    if sys.argv[1] == "--huge":
+        return huge(sys.argv[2], int(sys.argv[3]), sys.argv[4])
     if sys.argv[1] == "--roles":
         return roles(int(sys.argv[2]), sys.argv[3])
     if sys.argv[1] == "--rbac":

@@ -9,8 +9,8 @@ use skyhelm::settings::Settings;
 fuzz_target!(|data: &[u8]| {
     let settings = Settings::default();
     match skyhelm::post_render::post_render(data, &settings, None) {
-        Ok(out) if out.changes.is_empty() => assert_eq!(out.output.as_bytes(), data),
-        Ok(out) => assert!(!out.output.is_empty()),
+        Ok(out) if out.changes.is_empty() => assert_eq!(out.output_bytes(data), data),
+        Ok(out) => assert!(!out.output_bytes(data).is_empty()),
         Err(e) => assert!(!e.is_internal(), "{e}"),
     }
 });

@@ -3,9 +3,10 @@
 use crate::files;
 pub mod man;
 pub mod stack;
+mod stdio;
 
 use std::ffi::OsString;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -315,30 +316,34 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
     let depth = settings.as_ref().map_or(crate::yaml::limits::DEFAULT_MAX_DEPTH, |s| s.limits.max_depth);
     match stack::with_depth(depth, || post_render(settings)) {
         Ok(result) => result,
-        Err(e) => finish_post_render(Err(e.into())),
+        Err(e) => finish_post_render(Err(e.into()), &[]),
     }
 }
 
 fn post_render(settings: Result<Settings, AppError>) -> Result<ExitCode, AppError> {
+    // The stream, kept until the output (its own bytes, mostly) is written.
+    let mut input = Vec::new();
     let result = settings.and_then(|settings| {
         fault_injection();
-        let result = read_input(Path::new("-")).and_then(|input| run_core(&settings, &input));
+        let result = stdio::read_stdin().map_err(AppError::Stdin).and_then(|read| {
+            input = read;
+            run_core(&settings, &input)
+        });
         write_side_files(&settings, &result)?;
         result
     });
-    finish_post_render(result)
+    finish_post_render(result, &input)
 }
 
 /// Keeps the run's report, then prints the output and the log (or returns the error).
-fn finish_post_render(result: Result<Outcome, AppError>) -> Result<ExitCode, AppError> {
+fn finish_post_render(result: Result<Outcome, AppError>, input: &[u8]) -> Result<ExitCode, AppError> {
     let kept = keep_last_run(&result);
     let outcome = match (result, kept) {
         (Ok(outcome), _) => outcome,
         (Err(e), Some(kept)) => return Err(AppError::Kept { error: Box::new(e), kept }),
         (Err(e), None) => return Err(e),
     };
-    let mut out = std::io::stdout().lock();
-    out.write_all(outcome.output.as_bytes()).and_then(|()| out.flush()).map_err(AppError::Stdout)?;
+    stdio::write_stdout(&outcome.output_slices(input)).map_err(AppError::Stdout)?;
     eprint!("{}", outcome.log_lines().lines().map(|l| format!("skyhelm: {l}\n")).collect::<String>());
     Ok(Exit::Ok.into())
 }
@@ -553,13 +558,7 @@ fn diff(args: &DiffArgs, settings: &Settings) -> Result<ExitCode, AppError> {
 }
 
 fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
-    if path.as_os_str() == "-" {
-        let mut v = Vec::new();
-        std::io::stdin().lock().read_to_end(&mut v).map_err(AppError::Stdin)?;
-        Ok(v)
-    } else {
-        read_file("reading", path)
-    }
+    if path.as_os_str() == "-" { stdio::read_stdin().map_err(AppError::Stdin) } else { read_file("reading", path) }
 }
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {

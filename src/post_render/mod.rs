@@ -5,7 +5,9 @@ pub mod verify;
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
-use crate::rules::change::{Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, RuleId, RuleOutput, Severity};
+use crate::rules::change::{
+    Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, Piece, RuleId, RuleOutput, Severity,
+};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, DocIndex, DocRef, InputError, ManifestError, Manifests};
@@ -75,7 +77,7 @@ pub fn post_render_with(
     }
     let text = stream::decode(input)?;
     if text.trim().is_empty() {
-        return Ok(Outcome { output: text.to_string(), ..Outcome::default() });
+        return Ok(Outcome { output: vec![Piece::Input(0..input.len())], ..Outcome::default() });
     }
     let m = Manifests::new(text, limits.clone(), settings.namespace.clone());
     if m.len() > limits.max_documents {
@@ -178,30 +180,45 @@ fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
 /// documents appended; each edited or added document is read again and must mean exactly the
 /// original plus the declared changes ([`prove_edited`], [`prove_added`]).
 fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
-    let RuleOutput { changes, added, notes } = rules;
+    let RuleOutput { mut changes, added, notes } = rules;
+    // Moved, not copied (an edit may hold a whole new config.yaml): the outcome's changes keep
+    // their reasons, paths and intents, and the edited documents' texts show the edits.
     let mut edits = vec![Vec::new(); m.len()];
-    for c in &changes {
+    for c in &mut changes {
         if let Some(e) = edits.get_mut(c.doc.index()) {
-            e.extend(c.edits.iter().cloned());
+            e.append(&mut c.edits);
         }
     }
-    let (mut output, edited) = m.render(&edits)?;
+    let edited = m.render(&edits)?;
     let mut outcome = Outcome { notes, ..Outcome::default() };
+    // The output: runs of untouched documents as ranges of the input, edited documents' texts.
+    let mut output = Vec::new();
+    let mut next = 0;
     for (doc, after) in edited {
         let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
         let Some(resource) = ours.first().map(|c| c.resource.clone()) else { continue };
         prove_edited(m, doc, &ours, &after, limits, &mut outcome.notes)?;
+        let range = m.range(doc);
+        if range.start > next {
+            output.push(Piece::Input(next..range.start));
+        }
+        next = range.end;
+        output.push(Piece::Document(outcome.documents.len()));
         let before = m.text(doc);
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
+    }
+    let end = m.docs().last().map_or(0, |d| m.range(d).end);
+    if end > next {
+        output.push(Piece::Input(next..end));
     }
     outcome.changes = changes;
     for (i, added) in added.into_iter().enumerate() {
         let doc = DocIndex::new(m.len() + i);
         prove_added(doc, &added, limits)?;
-        if !output.is_empty() && !output.ends_with('\n') {
-            output.push('\n');
+        if last_byte(m, &outcome, &output).is_some_and(|b| b != b'\n') {
+            output.push(Piece::Newline);
         }
-        output.push_str(&added.text);
+        output.push(Piece::Document(outcome.documents.len()));
         outcome.documents.push(DocChange {
             doc,
             resource: added.resource.clone(),
@@ -222,6 +239,15 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     }
     outcome.output = output;
     Ok(outcome)
+}
+
+/// The last byte of the output so far (None while it is empty).
+fn last_byte(m: &Manifests, outcome: &Outcome, output: &[Piece]) -> Option<u8> {
+    output.iter().rev().find_map(|p| match p {
+        Piece::Input(r) => m.input_bytes().get(r.clone()).and_then(|b| b.last().copied()),
+        Piece::Document(i) => outcome.documents.get(*i).and_then(|d| d.after.as_bytes().last().copied()),
+        Piece::Newline => Some(b'\n'),
+    })
 }
 
 /// The proof of an edited document (`after`, with the changes `ours`): no document read twice,
@@ -259,12 +285,12 @@ fn prove_edited(
         });
     } else {
         let meaning = verify::Meaning::of(tree, Reader::Kubernetes);
-        verify::check(&meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        verify::check_owned(meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
     for field in ours.iter().filter_map(|c| c.field.as_ref()) {
         let before =
             verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
-        verify::check(&before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+        verify::check_owned(before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
     }
     Ok(())
 }

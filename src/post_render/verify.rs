@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use crate::messages;
 use crate::rules::change::{Intent, Seg};
-use crate::yaml::{Limits, ParseError, Reader, Tree};
+use crate::yaml::tree::NodeKind;
+use crate::yaml::{Limits, NodeId, ParseError, Reader, Tree};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum Mismatch {
@@ -87,7 +88,19 @@ pub fn check(
     reader: Reader,
     limits: &Limits,
 ) -> Result<(), Mismatch> {
-    let mut expected = before.value.clone();
+    check_owned(before.clone(), after, intents, reader, limits)
+}
+
+/// [`check`] that takes the original's meaning, to change it into the expected one in place
+/// (a huge document's meaning is not copied).
+pub fn check_owned(
+    before: Meaning,
+    after: &str,
+    intents: &[Intent],
+    reader: Reader,
+    limits: &Limits,
+) -> Result<(), Mismatch> {
+    let Meaning { value: mut expected, duplicates } = before;
     for intent in intents {
         apply(&mut expected, intent).map_err(Mismatch::Undeclarable)?;
     }
@@ -97,12 +110,19 @@ pub fn check(
     {
         return Err(Mismatch::PyYamlRefuses(tab));
     }
-    let found = Meaning::of(&tree, reader);
-    if let Some((path, found, expected)) = first_difference(&found.value, &expected, &mut String::new()) {
+    // Compared as the tree stands: the re-read document's meaning is not built whole.
+    let differs = match tree.root() {
+        Some(root) => tree_difference(&tree, root, reader, &expected, &mut String::new()),
+        None => first_difference(&Value::Null, &expected, &mut String::new()),
+    };
+    if let Some((path, found, expected)) = differs {
         return Err(Mismatch::Differs { path, found, expected });
     }
-    let mut allowed: Vec<&(String, Vec<Value>)> = before.duplicates.iter().collect();
-    for dup in &found.duplicates {
+    drop(expected);
+    let found_duplicates = tree.duplicated_keys(reader);
+    drop(tree);
+    let mut allowed: Vec<&(String, Vec<Value>)> = duplicates.iter().collect();
+    for dup in &found_duplicates {
         match allowed.iter().position(|b| *b == dup) {
             Some(i) => {
                 allowed.swap_remove(i);
@@ -192,6 +212,85 @@ fn first_difference(a: &Value, b: &Value, path: &mut String) -> Option<(String, 
             describe(path, Some(b)),
         )),
     }
+}
+
+/// [`first_difference`] of the meaning of `node` (as `reader` reads it, [`Tree::to_json_as`])
+/// and `b`, reading the tree in place: a mapping without merge keys or keys written twice, a
+/// list and a string are compared part by part; anything else (and any difference, to be
+/// described) through its meaning built as JSON.
+fn tree_difference(
+    tree: &Tree,
+    node: NodeId,
+    reader: Reader,
+    b: &Value,
+    path: &mut String,
+) -> Option<(String, String, String)> {
+    let id = tree.resolve(node);
+    let whole = |path: &mut String| first_difference(&tree.to_json_as(id, reader), b, path);
+    match (&tree.node(id).kind, b) {
+        (NodeKind::Map { entries, .. }, Value::Object(y)) => {
+            let keys: Vec<(std::borrow::Cow<'_, str>, NodeId)> =
+                entries.iter().map(|&(k, v)| (tree.key_name(k, reader), v)).collect();
+            let plain = !entries.iter().any(|&(k, _)| tree.is_merge_key(k)) && unique(&keys);
+            if !plain {
+                return whole(path);
+            }
+            for (k, v) in &keys {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                let d = match y.get(k.as_ref()) {
+                    Some(vb) => tree_difference(tree, *v, reader, vb, path),
+                    None => {
+                        Some((path.clone(), describe(path, Some(&tree.to_json_as(*v, reader))), describe(path, None)))
+                    }
+                };
+                if d.is_some() {
+                    return d;
+                }
+                path.truncate(len);
+            }
+            if y.len() == keys.len() {
+                return None;
+            }
+            y.iter()
+                .find(|(k, _)| !keys.iter().any(|(o, _)| o == *k))
+                .map(|(k, vb)| (join(path, k), describe(k, None), describe(k, Some(vb))))
+        }
+        (NodeKind::Seq { items, .. }, Value::Array(y)) => {
+            for (i, (&va, vb)) in items.iter().zip(y).enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                if let Some(d) = tree_difference(tree, va, reader, vb, path) {
+                    return Some(d);
+                }
+                path.truncate(len);
+            }
+            (items.len() != y.len()).then(|| (format!("{path} (length)"), items.len().to_string(), y.len().to_string()))
+        }
+        (NodeKind::Scalar { .. }, Value::String(s)) => {
+            let text = match reader {
+                Reader::Kubernetes => tree.str(id),
+                Reader::PyYaml => tree.py_str(id),
+            };
+            match text {
+                Some(t) if t == s => None,
+                _ => whole(path),
+            }
+        }
+        _ => whole(path),
+    }
+}
+
+/// True when no key is written twice.
+fn unique(keys: &[(std::borrow::Cow<'_, str>, NodeId)]) -> bool {
+    if keys.len() <= 16 {
+        return keys.iter().enumerate().all(|(i, (k, _))| !keys[..i].iter().any(|(o, _)| o == k));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    keys.iter().all(|(k, _)| seen.insert(k.as_ref()))
 }
 
 fn join(path: &str, k: &str) -> String {
@@ -388,6 +487,46 @@ mod tests {
                 .unwrap_err()
                 .to_string();
             assert!(!err.contains("hunter") && err.contains("(redacted, "), "{err}");
+        }
+    }
+
+    /// Issue 23: the re-read document is compared part by part as its tree stands; every
+    /// verdict and message is the one its whole meaning gives (merge keys, aliases, keys written
+    /// twice, reordered keys, other types, other lengths, both readers).
+    #[test]
+    fn the_tree_is_compared_as_its_meaning_would_be() {
+        let l = Limits::default();
+        let texts = [
+            "a: 1\nb: [x, y]\n",
+            "a: 1\nb: [x]\n",
+            "a: 1\na: 2\n",
+            "<<: {a: 1}\nb: [x, y]\n",
+            "a: &x {k: v}\nb: *x\n",
+            "a: {k: v}\nb: {k: v}\n",
+            "a: '1'\nb: [x, y]\n",
+            "b: [x, y]\na: 1\n",
+            "a: 1\n",
+            "c: 1\na: 1\nb: [x, y]\n",
+            "a: [1, {k: [v]}]\nb: yes\n",
+            "a: null\nb: 'yes'\n",
+            "x\n",
+            "[1, 2]\n",
+            "",
+            "? [k]\n: v\na: 1\n",
+        ];
+        for reader in [Reader::Kubernetes, Reader::PyYaml] {
+            for after in texts {
+                let tree = Tree::parse(after, &l).unwrap();
+                for before in texts {
+                    let expected = meaning(before, reader, &l).unwrap().value;
+                    let by_tree = match tree.root() {
+                        Some(r) => tree_difference(&tree, r, reader, &expected, &mut String::new()),
+                        None => first_difference(&Value::Null, &expected, &mut String::new()),
+                    };
+                    let whole = first_difference(&Meaning::of(&tree, reader).value, &expected, &mut String::new());
+                    assert_eq!(by_tree, whole, "{after:?} against {before:?} ({reader:?})");
+                }
+            }
         }
     }
 

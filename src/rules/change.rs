@@ -69,6 +69,8 @@ pub struct Change {
     pub resource: ResourceId,
     pub rule: RuleId,
     pub reasons: Vec<String>,
+    /// The edits to the document; in an [`Outcome`] they are applied (moved into the
+    /// document's text, `DocChange::after`) and this is empty.
     pub edits: Vec<Edit>,
     /// Paths of the fields the change touches (for the diff's JSON).
     pub paths: Vec<String>,
@@ -142,16 +144,46 @@ pub struct Note {
     pub message: String,
 }
 
+/// One piece of the output stream: see [`Outcome::output`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    /// Bytes of the input as they were (documents no rule edited, runs of them as one range).
+    Input(std::ops::Range<usize>),
+    /// The text (`after`) of `Outcome::documents[i]`: an edited or an added document.
+    Document(usize),
+    /// The line break put before an added document when the stream does not end with one.
+    Newline,
+}
+
 /// What post-render produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    pub output: String,
+    /// The output stream as pieces of the input and the edited and added documents' texts, in
+    /// order ([`Outcome::output_slices`]): never a second full-size copy of the stream.
+    pub output: Vec<Piece>,
     pub changes: Vec<Change>,
     pub notes: Vec<Note>,
     pub documents: Vec<DocChange>,
 }
 
 impl Outcome {
+    /// The output stream's bytes as slices, in order; `input` is the stream post-render read.
+    pub fn output_slices<'a>(&'a self, input: &'a [u8]) -> Vec<&'a [u8]> {
+        self.output
+            .iter()
+            .map(|p| match p {
+                Piece::Input(r) => input.get(r.clone()).unwrap_or_default(),
+                Piece::Document(i) => self.documents.get(*i).map_or(&[][..], |d| d.after.as_bytes()),
+                Piece::Newline => b"\n",
+            })
+            .collect()
+    }
+
+    /// The output stream in one buffer (for tests and fuzzing; the binary writes the slices).
+    pub fn output_bytes(&self, input: &[u8]) -> Vec<u8> {
+        self.output_slices(input).concat()
+    }
+
     /// A short human summary: one line per change reason, then the notes. Names from the
     /// stream in them are shown escaped (`messages::escaped`).
     pub fn log_lines(&self) -> String {

@@ -309,24 +309,27 @@ impl<'a> Manifests<'a> {
         Ok(())
     }
 
-    /// The output stream: every document's original bytes, with `edits[i]` applied to the
-    /// document at index i (the pipeline then reads each edited document again, see `verify`).
-    /// Also returns the edited documents' new texts.
-    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<(String, Vec<(DocIndex, String)>), ManifestError> {
-        let extra: usize = edits.iter().flatten().map(|e| e.insert.len()).sum();
-        let mut out = String::with_capacity(self.input.len() + extra);
+    /// The whole stream's bytes.
+    pub fn input_bytes(&self) -> &'a [u8] {
+        self.input.as_bytes()
+    }
+
+    /// The byte range of document `doc` in the stream.
+    pub fn range(&self, doc: DocIndex) -> Range<usize> {
+        self.ranges[doc.index()].clone()
+    }
+
+    /// The new texts of the documents that have edits: `edits[i]` applied to the document at
+    /// index i (the pipeline then reads each edited document again, see `verify`), in stream
+    /// order. Every other document goes out as its input bytes.
+    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<Vec<(DocIndex, String)>, ManifestError> {
         let mut edited_docs = Vec::new();
-        for doc in self.docs() {
-            let doc_edits = edits.get(doc.index()).map(Vec::as_slice).unwrap_or_default();
-            if doc_edits.is_empty() {
-                out.push_str(self.text(doc));
-                continue;
-            }
+        for (i, doc_edits) in edits.iter().enumerate().filter(|(i, e)| !e.is_empty() && *i < self.len()) {
+            let doc = DocIndex::new(i);
             let edited = edit::apply(self.text(doc), doc_edits)
                 .map_err(|cause| ManifestError::Edit { at: self.doc_ref(doc, None), cause })?;
-            out.push_str(&edited);
             edited_docs.push((doc, edited));
         }
-        Ok((out, edited_docs))
+        Ok(edited_docs)
     }
 }

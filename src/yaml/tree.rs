@@ -45,7 +45,7 @@ pub use super::scalar::Style;
 
 #[derive(Debug, Clone)]
 pub enum NodeKind {
-    Scalar { value: String, style: Style, tag: Option<String> },
+    Scalar { value: Box<str>, style: Style, tag: Option<Box<str>> },
     Seq { items: Vec<NodeId>, flow: bool },
     Map { entries: Vec<(NodeId, NodeId)>, flow: bool },
     Alias { anchor: usize },
@@ -157,6 +157,9 @@ impl Tree {
                 return Ok((builder.tree, false));
             }
         }
+        // The arena grew by doubling: a kept tree (the API server's, config.yaml's) gives the
+        // unused half back.
+        builder.tree.nodes.shrink_to_fit();
         Ok((builder.tree, true))
     }
 }
@@ -334,6 +337,7 @@ impl<'l> Builder<'l> {
             ScalarStyle::Literal => Style::Literal,
             _ => Style::Folded,
         };
+        let (value, tag) = (value.into_boxed_str(), tag.map(String::into_boxed_str));
         self.push(at.node(NodeKind::Scalar { value, style, tag }, anchor), (1, 0))
     }
 
@@ -437,9 +441,9 @@ impl Builder<'_> {
             return false;
         }
         let [root, seq] = self.stack.as_slice() else { return false };
-        let under_key = root
-            .pending_key
-            .is_some_and(|k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if value == prune.key));
+        let under_key = root.pending_key.is_some_and(
+            |k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if **value == *prune.key),
+        );
         if !under_key || !matches!(self.tree.node(seq.id).kind, NodeKind::Seq { .. }) {
             return false;
         }
@@ -488,6 +492,11 @@ impl Tree {
         }
     }
 
+    /// True for a mapping key `<<` written plain: a merge key.
+    pub fn is_merge_key(&self, key: NodeId) -> bool {
+        matches!(&self.node(self.resolve(key)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<")
+    }
+
     /// True when this node carries an anchor that an alias in the document refers to: editing
     /// it would also change every place that alias stands.
     pub fn is_shared(&self, id: NodeId) -> bool {
@@ -533,7 +542,7 @@ impl Tree {
     pub fn str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => match scalar::resolve(value, *style, tag.as_deref()) {
-                Scalar11::Str => Some(value.as_str()),
+                Scalar11::Str => Some(&**value),
                 _ => None,
             },
             _ => None,
@@ -552,13 +561,13 @@ impl Tree {
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
             if let NodeKind::Scalar { value, style, .. } = &self.node(self.resolve(k)).kind {
-                if value == key {
+                if **value == *key {
                     if let Some((first, _)) = found {
                         self.duplicate_reads.borrow_mut().push((first, k));
                     }
                     found = Some((k, v));
                 }
-                if value == "<<" && *style == Style::Plain {
+                if &**value == "<<" && *style == Style::Plain {
                     merged = true;
                 }
             }
@@ -590,7 +599,7 @@ impl Tree {
             .iter()
             .map(|&(a, b)| {
                 let key = match &self.node(self.resolve(b)).kind {
-                    NodeKind::Scalar { value, .. } => value.clone(),
+                    NodeKind::Scalar { value, .. } => value.to_string(),
                     _ => String::new(),
                 };
                 (self.node(a).line, self.node(b).line, key)
@@ -613,7 +622,7 @@ impl Tree {
     pub fn py_str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => {
-                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(value.as_str())
+                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(&**value)
             }
             _ => None,
         }
@@ -630,7 +639,7 @@ impl Tree {
     /// The scalar's text as written (after following aliases), whatever it means.
     pub fn raw(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, .. } => Some(value.as_str()),
+            NodeKind::Scalar { value, .. } => Some(&**value),
             _ => None,
         }
     }
@@ -672,7 +681,7 @@ impl Tree {
         use serde_json::Value;
         let id = self.resolve(id);
         let number =
-            |i: i128, value: &String| i64::try_from(i).map_or_else(|_| Value::String(value.clone()), Value::from);
+            |i: i128, value: &str| i64::try_from(i).map_or_else(|_| Value::String(value.to_string()), Value::from);
         let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.node(id).kind {
             NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {
@@ -683,7 +692,7 @@ impl Tree {
                     PyScalar::Float(f) => float(f),
                     PyScalar::Timestamp => Value::String(format!("!!timestamp {value}")),
                     PyScalar::Unconstructible => Value::String(format!("!!value {value}")),
-                    PyScalar::Str => Value::String(value.clone()),
+                    PyScalar::Str => Value::String(value.to_string()),
                 }
             }
             NodeKind::Scalar { value, .. } => match self.scalar(id) {
@@ -691,14 +700,14 @@ impl Tree {
                 Some(Scalar11::Bool(b)) => Value::Bool(b),
                 Some(Scalar11::Int(i)) => number(i, value),
                 Some(Scalar11::Float(f)) => float(f),
-                _ => Value::String(value.clone()),
+                _ => Value::String(value.to_string()),
             },
             NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json_as(i, reader)).collect()),
             NodeKind::Map { entries, .. } => {
                 let mut out = serde_json::Map::new();
                 for &(k, v) in entries {
                     let key = self.to_json_as(k, reader);
-                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
+                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
                     if is_merge {
                         let sources = match self.to_json_as(v, reader) {
                             Value::Array(a) => a,
@@ -728,17 +737,33 @@ impl Tree {
     /// entry, so the meaning ([`Tree::to_json_as`]) alone cannot tell `a: 1` from `a: 1\na: 1`.
     pub fn duplicated_keys(&self, reader: Reader) -> Vec<(String, Vec<serde_json::Value>)> {
         let mut out = Vec::new();
+        // Reused from one mapping to the next: a document of 100,000 small mappings allocates
+        // it once.
+        let mut keys: Vec<(std::borrow::Cow<'_, str>, NodeId)> = Vec::new();
         for node in &self.nodes {
             let NodeKind::Map { entries, .. } = &node.kind else { continue };
             if entries.len() < 2 {
                 continue;
             }
-            let mut keys: Vec<(String, NodeId)> = Vec::with_capacity(entries.len());
+            keys.clear();
             for &(k, v) in entries {
-                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if value == "<<");
+                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
                 if !merge {
-                    keys.push((key_text(self.to_json_as(k, reader)), v));
+                    keys.push((self.key_name(k, reader), v));
                 }
+            }
+            let duplicated = |k: &str, out: &mut Vec<(String, Vec<serde_json::Value>)>| {
+                let values = keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| self.to_json_as(v, reader)).collect();
+                out.push((k.to_string(), values));
+            };
+            if keys.len() <= 16 {
+                // Few keys: compared pairwise, each duplicated key once at its first entry.
+                for (i, (k, _)) in keys.iter().enumerate() {
+                    if !keys[..i].iter().any(|(o, _)| o == k) && keys[i + 1..].iter().any(|(o, _)| o == k) {
+                        duplicated(k, &mut out);
+                    }
+                }
+                continue;
             }
             let mut count: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
             for (k, _) in &keys {
@@ -747,13 +772,24 @@ impl Tree {
             for (k, _) in &keys {
                 // Each duplicated key once, at its first entry.
                 if count.insert(k, 0).unwrap_or(0) > 1 {
-                    let values =
-                        keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| self.to_json_as(v, reader)).collect();
-                    out.push((k.clone(), values));
+                    duplicated(k, &mut out);
                 }
             }
         }
         out
+    }
+
+    /// A mapping key as `reader` reads it, as the key of a JSON object ([`Tree::to_json_as`]):
+    /// borrowed when it reads as a string.
+    pub fn key_name(&self, key: NodeId, reader: Reader) -> std::borrow::Cow<'_, str> {
+        let text = match reader {
+            Reader::Kubernetes => self.str(key),
+            Reader::PyYaml => self.py_str(key),
+        };
+        match text {
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(key_text(self.to_json_as(key, reader))),
+        }
     }
 }
 
@@ -785,6 +821,13 @@ mod tests {
         // An anchor anywhere: no pruning.
         let shared = "rules:\n- &r {verbs: [get]}\n- *r\n";
         assert!(Tree::parse_pruning(shared, &Limits::default(), "rules", &mut |_, _| {}).unwrap().is_none());
+    }
+
+    /// Issue 23: a document of 100,000 env entries is half a million nodes; a scalar's text
+    /// and tag are boxed (no spare capacity, no capacity field).
+    #[test]
+    fn a_node_stays_small() {
+        assert!(std::mem::size_of::<Node>() <= 80, "{}", std::mem::size_of::<Node>());
     }
 
     #[test]

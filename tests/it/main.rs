@@ -27,4 +27,5 @@ mod seams;
 mod secret_mount;
 mod sidefiles;
 mod skypilot;
+mod speed;
 mod util;
