@@ -180,7 +180,7 @@ fn max_depth_100000_handles_its_limit() {
 fn max_depth_above_100000_is_refused_from_flag_environment_and_config_file() {
     let input = deep_args(Shape::FlowSeq, 10);
     let out = skyhelm(&["post-render", "--max-depth", "100001"], input.as_bytes());
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a usage error exits 1");
     assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
     assert!(
@@ -191,7 +191,7 @@ fn max_depth_above_100000_is_refused_from_flag_environment_and_config_file() {
         clean(&mut Command::new(bin())).env("SKYHELM_MAX_DEPTH", "1000000").arg("post-render"),
         input.as_bytes(),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a usage error exits 1");
     assert!(out.stdout.is_empty());
     assert!(text(&out.stderr).contains("1000000 is more than 100000"), "{}", text(&out.stderr));
 
