@@ -15,7 +15,7 @@ use crate::yaml::{Edit, Editor, NodeId, Reader, Scalar11, Tree, edit};
 use super::{
     RuleError,
     api_server::ApiServer,
-    container_env::{ContainerEnv, EnvValue},
+    container_env::{self, ContainerEnv, EnvValue},
 };
 
 pub const CONFIG_VOLUME: &str = "skypilot-config";
@@ -226,11 +226,11 @@ fn config_to_check<'m>(
     }
     let loaded = match load_config(m, api)? {
         ConfigSource::Found(l) => l,
-        ConfigSource::NotInStream(cm_name) => {
+        ConfigSource::NotInStream(cm_name, why) => {
             notes.push(note(
                 Severity::Warning,
                 format!(
-                    "ConfigMap `{}` (volume `{CONFIG_VOLUME}`) is not in the stream; allowed_contexts was not checked",
+                    "ConfigMap `{}` (volume `{CONFIG_VOLUME}`) is {why}; allowed_contexts was not checked",
                     shown(&cm_name)
                 ),
             ));
@@ -375,14 +375,18 @@ pub struct LoadedConfig<'m> {
 /// Where the config is.
 pub enum ConfigSource<'m> {
     Found(LoadedConfig<'m>),
-    /// The ConfigMap the API server mounts (named here) is not in the stream.
-    NotInStream(String),
+    /// The ConfigMap the API server mounts (named here) is not in the stream; why
+    /// ([`container_env::absent_why`]).
+    NotInStream(String, String),
 }
 
 /// Finds and parses config.yaml, refusing what two readers would read differently.
 pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource<'m>, RuleError> {
     let cm_name = config_map_name(m, api)?;
-    let Some(cm) = find_config_map(m, api, &cm_name)? else { return Ok(ConfigSource::NotInStream(cm_name)) };
+    let Some(cm) = find_config_map(m, api, &cm_name)? else {
+        let why = container_env::absent_why(m, "ConfigMap", &cm_name, api.resource.namespace.as_deref())?;
+        return Ok(ConfigSource::NotInStream(cm_name, why));
+    };
     let cm_tree = m.tree(cm)?;
     let data = cm_tree.root().and_then(|r| cm_tree.get(r, "data"));
     let (key, value) = match data.map(|d| cm_tree.lookup(d, CONFIG_KEY)) {
@@ -589,7 +593,7 @@ pub fn deployed_contexts(m: &Manifests, api: &ApiServer) -> Result<DeployedConte
     } else {
         match load_config(m, api)? {
             ConfigSource::Found(l) => Some(lists(&l.tree)),
-            ConfigSource::NotInStream(_) => None,
+            ConfigSource::NotInStream(..) => None,
         }
     };
     Ok(DeployedContexts { facts, lists, external_database })

@@ -64,8 +64,9 @@ enum FromData {
     Known(Vec<(String, Option<String>)>),
     /// A Secret in the stream: its keys (the values are not read).
     SecretKeys(Vec<String>),
-    /// Not in the stream: any key may be there.
-    External,
+    /// Not in the stream: any key may be there. The text says where it is (`not in the stream`,
+    /// or [`absent_why`]'s reason).
+    External(String),
 }
 
 struct FromSource {
@@ -117,7 +118,9 @@ impl<'m> ContainerEnv<'m> {
     }
 
     fn source_data(&self, kind: &str, name: &str) -> Result<FromData, ManifestError> {
-        let Some(t) = self.find(kind, name)? else { return Ok(FromData::External) };
+        let Some(t) = self.find(kind, name)? else {
+            return Ok(FromData::External(absent_why(self.m, kind, name, self.namespace.as_deref())?));
+        };
         let Some(root) = t.root() else { return Ok(FromData::Known(Vec::new())) };
         if kind == "Secret" {
             let mut keys = Vec::new();
@@ -205,12 +208,9 @@ impl<'m> ContainerEnv<'m> {
                 Err(e) => return Ok(Some(e)),
             };
             let Some(t) = self.find("ConfigMap", &name)? else {
+                let why = absent_why(self.m, "ConfigMap", &name, self.namespace.as_deref())?;
                 return Ok(Some(unknown(
-                    format!(
-                        "`valueFrom.configMapKeyRef` (ConfigMap `{}`, key `{}`, not in the stream)",
-                        shown(&name),
-                        shown(&key)
-                    ),
+                    format!("`valueFrom.configMapKeyRef` (ConfigMap `{}`, key `{}`, {why})", shown(&name), shown(&key)),
                     !optional(r),
                 )));
             };
@@ -271,10 +271,8 @@ impl<'m> ContainerEnv<'m> {
                     unknown(format!("`envFrom` Secret `{}`{prefixed} (key `{}`)", shown(&s.name), shown(key)), true)
                 }
                 FromData::SecretKeys(_) => continue,
-                FromData::External => {
-                    maybe.get_or_insert_with(|| {
-                        format!("`envFrom` {} `{}`{prefixed} (not in the stream)", s.kind, shown(&s.name))
-                    });
+                FromData::External(why) => {
+                    maybe.get_or_insert_with(|| format!("`envFrom` {} `{}`{prefixed} ({why})", s.kind, shown(&s.name)));
                     continue;
                 }
             };
@@ -288,6 +286,21 @@ impl<'m> ContainerEnv<'m> {
             None => EnvValue::Unset,
         }
     }
+}
+
+/// Why the `kind` `name` the pod in `namespace` refers to was not found in the stream: `not in
+/// the stream`, or, when the stream has it without a namespace and post-render was not told the
+/// release namespace (Helm puts such a document there, and passes a post-renderer no release
+/// namespace), that it may be elsewhere and how to say it is not. Taking the Deployment's
+/// namespace for the release namespace would be a guess; naming the flag makes it a fact.
+pub fn absent_why(m: &Manifests, kind: &str, name: &str, namespace: Option<&str>) -> Result<String, ManifestError> {
+    Ok(match namespace {
+        Some(ns) if m.find(kind, name, InNamespace::Exactly(None))?.is_some() => format!(
+            "in the stream without a namespace, so in the release namespace, which post-render is not told; if that is `{0}`, pass --release-namespace={0} (with Helm: --post-renderer-args=--release-namespace={0})",
+            shown(ns)
+        ),
+        _ => "not in the stream".to_string(),
+    })
 }
 
 fn unknown(source: String, certain: bool) -> EnvValue {

@@ -671,3 +671,65 @@ fn upstream_context_named_all() {
         assert_eq!(j.output["global"], json!(["all", "in-cluster"]), "{}", j.label);
     }
 }
+
+/// A ConfigMap the pod reads that the stream holds without a namespace, beside the chart's
+/// namespaced Deployment: Helm puts it in the release namespace, which Helm does not tell a
+/// post-renderer. skyhelm does not guess that this is the Deployment's namespace: the warning
+/// says the ConfigMap is in the stream without a namespace and names `--release-namespace`
+/// (it said "not in the stream"), and nothing is appended; with `--release-namespace` it is
+/// read, and SkyPilot uses the in-cluster name it gives. The same for the config ConfigMap.
+#[test]
+fn upstream_config_maps_without_a_namespace_name_the_release_namespace_flag() {
+    let chart = upstream_chart();
+    let dir = tempfile::tempdir().expect("tmp");
+    let kc = crate::util::kubeconfig_file(dir.path());
+    let kc_arg = format!("--skypilot-kubeconfig={}", kc.display());
+    let ns_arg = "--release-namespace=skypilot".to_string();
+    let flag = "pass --release-namespace=skypilot (with Helm: --post-renderer-args=--release-namespace=skypilot)";
+    let values = config("kubernetes:\n  allowed_contexts: [prod]");
+    let mut runs = Vec::new();
+    for form in [Form::Helm3, Form::Helm4] {
+        let label = format!("{form:?}");
+        let rendered = render_chart(form, chart.to_str().expect("path"), &values);
+        let with_names = with_env_from(&rendered, "sky-names", "  SKYPILOT_IN_CLUSTER_CONTEXT_NAME: home\n");
+        let input = with_names.replace("  name: sky-names\n  namespace: skypilot\n", "  name: sky-names\n");
+        assert_ne!(input, with_names, "{label}");
+        let out = skyhelm(&["post-render", &kc_arg], input.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{label}: {err}");
+        assert!(
+            err.contains(&format!("`envFrom` ConfigMap `sky-names` (in the stream without a namespace, so in the release namespace, which post-render is not told; if that is `skypilot`, {flag})")),
+            "{label}: {err}"
+        );
+        let unflagged = String::from_utf8(out.stdout).expect("utf-8");
+        let output = post_render(&[kc_arg.clone(), ns_arg.clone()], &input, &label);
+        runs.push((label.clone(), input, unflagged, output));
+
+        // The config ConfigMap itself without a namespace: not checked unless the flag says where.
+        let input = rendered.replace("  name: sky-config\n  namespace: skypilot\n", "  name: sky-config\n");
+        assert_ne!(input, rendered, "{label}");
+        let out = skyhelm(&["post-render", &kc_arg], input.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.contains(&format!("ConfigMap `sky-config` (volume `skypilot-config`) is in the stream without a namespace, so in the release namespace, which post-render is not told; if that is `skypilot`, {flag}; allowed_contexts was not checked")),
+            "{label}: {err}"
+        );
+        let out = skyhelm(&["post-render", &kc_arg, &ns_arg], input.as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && err.contains("`in-cluster` appended"), "{label}: {err}");
+    }
+    let jobs: Vec<(&str, Option<&Path>)> = runs
+        .iter()
+        .flat_map(|(_, i, u, o)| {
+            [(i.as_str(), Some(kc.as_path())), (u.as_str(), Some(kc.as_path())), (o.as_str(), Some(kc.as_path()))]
+        })
+        .collect();
+    let views = skypilot_views(&jobs);
+    for (k, (label, ..)) in runs.iter().enumerate() {
+        let (input, unflagged, output) = (&views[3 * k], &views[3 * k + 1], &views[3 * k + 2]);
+        assert_eq!(input["in_cluster_name"], "home", "{label}: the pod reads the ConfigMap in its namespace");
+        assert_eq!(unflagged["global"], json!(["prod"]), "{label}: without the flag nothing is appended");
+        assert_never_wider_nothing_lost(label, input, output);
+        assert_eq!(output["global"], json!(["prod", "home"]), "{label}");
+    }
+}
