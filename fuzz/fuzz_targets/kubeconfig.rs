@@ -6,7 +6,7 @@ use skyhelm::kubeconfig::doctor::{DoctorInput, doctor};
 use skyhelm::kubeconfig::pack::{PackInput, pack};
 
 fuzz_target!(|data: &[u8]| {
-    let input = DoctorInput { path: "fuzz", text: data, allowed: None, in_cluster_name: "in-cluster".into(), in_cluster_exists: None, now: 1_795_564_800, external_database: false };
+    let input = DoctorInput { path: "fuzz", text: data, allowed: None, in_cluster_name: "in-cluster".into(), in_cluster_exists: None, now: 1_795_564_800, external_database: false, env: Default::default() };
     let _ = doctor(&input);
     if let Ok(text) = std::str::from_utf8(data) {
         let contexts = vec!["a".to_string()];

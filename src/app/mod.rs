@@ -74,6 +74,8 @@ pub enum AppError {
     /// A post-render error, with where its report is kept (Helm 4 hides the plugin's stderr).
     #[error("{error}\nskyhelm: this report is kept in {}: `skyhelm last` prints it", .kept.display())]
     Kept { error: Box<AppError>, kept: PathBuf },
+    #[error("{flag} {} is the file skyhelm reads as {what}: writing the report there would replace it (nothing was written); name another file", .side.display())]
+    SideFileIsInput { flag: &'static str, side: PathBuf, what: &'static str },
     #[error("no post-render run recorded yet (no last-run-*.txt in {})", .0.display())]
     NoLastRun(PathBuf),
     #[error("cannot tell where to keep the last run: set XDG_STATE_HOME or HOME to an absolute path")]
@@ -314,17 +316,18 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
     mark_running();
     let settings = settings::refuse_helm_global_flags(args).map_err(AppError::from).and_then(|()| load_settings(args));
     let depth = settings.as_ref().map_or(crate::yaml::limits::DEFAULT_MAX_DEPTH, |s| s.limits.max_depth);
-    match stack::with_depth(depth, || post_render(settings)) {
+    match stack::with_depth(depth, || post_render(settings, args.config.as_deref())) {
         Ok(result) => result,
         Err(e) => finish_post_render(Err(e.into()), &[]),
     }
 }
 
-fn post_render(settings: Result<Settings, AppError>) -> Result<ExitCode, AppError> {
+fn post_render(settings: Result<Settings, AppError>, config: Option<&Path>) -> Result<ExitCode, AppError> {
     // The stream, kept until the output (its own bytes, mostly) is written.
     let mut input = Vec::new();
     let result = settings.and_then(|settings| {
         fault_injection();
+        refuse_side_file_over_input(&settings, config, None)?;
         let result = stdio::read_stdin().map_err(AppError::Stdin).and_then(|read| {
             input = read;
             run_core(&settings, &input)
@@ -517,6 +520,39 @@ fn run_core(settings: &Settings, input: &[u8]) -> Result<Outcome, AppError> {
         .map_err(Box::new)?)
 }
 
+/// Refuses a `--report-file` or `--diff-file` that names a file this run reads (the kubeconfig,
+/// the contexts file, the --config file, diff's input): the side file is written even when the
+/// run fails, and would replace it (`--report-file ~/.kube/skypilot-kubeconfig` lost the only
+/// copy of the credentials). The same file is the same entry, or the file an input link leads
+/// to; a side file that is itself a link is replaced, not followed, so it is compared unfollowed.
+fn refuse_side_file_over_input(
+    settings: &Settings,
+    config: Option<&Path>,
+    input: Option<&Path>,
+) -> Result<(), AppError> {
+    use std::os::unix::fs::MetadataExt;
+    let inputs = [
+        ("the kubeconfig", settings.kubeconfig.as_deref()),
+        ("the contexts file", settings.contexts_file.as_deref()),
+        ("the --config file", config),
+        ("its input", input.filter(|p| *p != Path::new("-"))),
+    ];
+    let sides = [("--report-file", &settings.report_file), ("--diff-file", &settings.diff_file)];
+    for (flag, side) in sides {
+        let Some(side) = side else { continue };
+        let Ok(s) = std::fs::symlink_metadata(side) else { continue };
+        for (what, path) in inputs {
+            if let Some(path) = path
+                && let Ok(i) = std::fs::metadata(path)
+                && (i.dev(), i.ino()) == (s.dev(), s.ino())
+            {
+                return Err(AppError::SideFileIsInput { flag, side: side.clone(), what });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `--report-file` (errors, changes, notes) and `--diff-file` (the report), written atomically.
 fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> Result<(), AppError> {
     if let Some(path) = &settings.report_file {
@@ -537,6 +573,7 @@ fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> 
 /// Diff, on a thread whose stack holds a document nested `--max-depth` deep.
 fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
     let settings = load_settings(&args.post_render)?;
+    refuse_side_file_over_input(&settings, args.post_render.config.as_deref(), args.input.as_deref())?;
     stack::with_depth(settings.limits.max_depth, || diff(args, &settings))?
 }
 

@@ -279,6 +279,59 @@ fn each_working_folder_keeps_its_report_and_last_shows_the_newest() {
     assert_eq!(last_all(true).0, Some(0));
 }
 
+/// A `--report-file` or `--diff-file` naming a file the run reads (the kubeconfig, directly or
+/// through a link to it, the --config file, diff's input) is refused before anything is
+/// written: the report replaced the only local copy of the credentials before.
+#[test]
+fn a_side_file_naming_an_input_is_refused_and_the_input_kept() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let kc = kubeconfig_file(tmp.path());
+    let kc_text = std::fs::read_to_string(&kc).expect("kubeconfig");
+    let link = tmp.path().join("link");
+    std::os::unix::fs::symlink(&kc, &link).expect("symlink");
+    let config = tmp.path().join("skyhelm.yaml");
+    std::fs::write(&config, "secret-name: kube-credentials\n").expect("config");
+    let input = tmp.path().join("in.yaml");
+    std::fs::write(&input, API_DEPLOYMENT).expect("input");
+    let (k, l, c, i) =
+        (kc.to_str().expect("p"), link.to_str().expect("p"), config.to_str().expect("p"), input.to_str().expect("p"));
+    for (args, flag, what) in [
+        (vec!["post-render", "--skypilot-kubeconfig", k, "--report-file", k], "--report-file", "the kubeconfig"),
+        (vec!["post-render", "--skypilot-kubeconfig", l, "--diff-file", k], "--diff-file", "the kubeconfig"),
+        (vec!["post-render", "--config", c, "--report-file", c], "--report-file", "the --config file"),
+        (vec!["diff", "--kubeconfig", k, "--diff-file", i, i], "--diff-file", "its input"),
+    ] {
+        let out = run_with_stdin(
+            clean(&mut Command::new(bin())).env("XDG_STATE_HOME", &state).args(&args),
+            API_DEPLOYMENT.as_bytes(),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(
+            err.contains(&format!("{flag} ")) && err.contains(&format!("is the file skyhelm reads as {what}")),
+            "{args:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&kc).expect("kubeconfig"), kc_text, "{args:?}");
+        assert_eq!(std::fs::read_to_string(&config).expect("config"), "secret-name: kube-credentials\n", "{args:?}");
+        assert_eq!(std::fs::read_to_string(&input).expect("input"), API_DEPLOYMENT, "{args:?}");
+    }
+    // A side file that is a link to the kubeconfig is replaced, not followed: allowed.
+    let out = run_with_stdin(
+        clean(&mut Command::new(bin())).env("XDG_STATE_HOME", &state).args([
+            "post-render",
+            "--skypilot-kubeconfig",
+            k,
+            "--report-file",
+            l,
+        ]),
+        API_DEPLOYMENT.as_bytes(),
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&kc).expect("kubeconfig"), kc_text);
+}
+
 /// `--report-file /proc/self/cwd/FILE` over a longer file: replaced whole (atomically, mode
 /// kept), no old tail left; the same for a plain path through a /proc/self/cwd folder.
 #[test]
