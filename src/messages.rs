@@ -228,16 +228,28 @@ pub fn credential_key(name: &str) -> Option<CredentialKey> {
     one.then_some(CredentialKey::One)
 }
 
-/// Whether `s` holds a URL with user information: `://` followed on the same line by an `@`
-/// (`postgresql://user:pass@host`, `https://token@host`). Generous on purpose: a password may
-/// hold `/`, `#` or a space where a lenient reader (SQLAlchemy's URL pattern) still takes it.
+/// Whether `s` holds a URL with a credential: user information, `://` followed on the same line
+/// by an `@` (`postgresql://user:pass@host`, `https://token@host`), or a query parameter named
+/// like a credential ([`credential_key`]: `https://h/hook?token=…`, `?api_key=…`,
+/// `X-Amz-Credential=…`). Generous on purpose: a password may hold `/`, `#` or a space where a
+/// lenient reader (SQLAlchemy's URL pattern) still takes it.
 ///
-/// Linear: only a line's first `://` is looked after (an `@` after a later one is after it too).
+/// Linear: only a line's first `://` is looked after (an `@` or a query after a later one is
+/// after it too).
 pub fn has_userinfo(s: &str) -> bool {
     let mut from = 0;
     while let Some(i) = memchr::memmem::find(&s.as_bytes()[from..], b"://").map(|i| from + i) {
         let line_end = memchr::memchr(b'\n', &s.as_bytes()[i..]).map_or(s.len(), |n| i + n);
-        if memchr::memchr(b'@', &s.as_bytes()[i..line_end]).is_some() {
+        let line = &s[i..line_end];
+        if memchr::memchr(b'@', line.as_bytes()).is_some() {
+            return true;
+        }
+        if let Some((_, query)) = line.split_once('?')
+            && query
+                .split(['&', ';', '?'])
+                .filter_map(|param| param.split_once('=').map(|(name, _)| name))
+                .any(|name| credential_key(name).is_some())
+        {
             return true;
         }
         from = line_end;
@@ -353,10 +365,28 @@ mod tests {
 
     #[test]
     fn userinfo() {
-        for yes in ["postgresql://u:p@h/db", "https://tok@github.com/x", "run psql postgres://a:b c@h", "x://@h"] {
+        for yes in [
+            "postgresql://u:p@h/db",
+            "https://tok@github.com/x",
+            "run psql postgres://a:b c@h",
+            "x://@h",
+            "https://hooks.example.com/x?token=abc",
+            "https://h/p?a=1&api_key=abc#f",
+            "https://b.s3.amazonaws.com/o?X-Amz-Credential=AK%2F1&X-Amz-Signature=ff",
+            "postgresql://h/db?sslmode=require&password=pw",
+        ] {
             assert!(has_userinfo(yes), "{yes}");
         }
-        for no in ["https://host/path", "me@example.com", "https://h/\n@x", "a:b@c"] {
+        for no in [
+            "https://host/path",
+            "me@example.com",
+            "https://h/\n@x",
+            "a:b@c",
+            "https://h/p?page=2&sort=name",
+            "https://h/p?token",
+            "no url ?token=x",
+            "https://h/p\n?token=x",
+        ] {
             assert!(!has_userinfo(no), "{no}");
         }
     }

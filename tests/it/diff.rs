@@ -311,6 +311,36 @@ fn credentials_in_context_lines_are_masked() {
     }
 }
 
+/// A credential in a URL's query (`?token=…`, `&api_key=…`: a RESTful admin policy's or a
+/// webhook's URL) is masked like a URL with user information, in config.yaml's context lines
+/// and in the Deployment's env, in every report; `--show-secrets` shows it.
+#[test]
+fn credentials_in_url_queries_are_masked() {
+    let values = "apiService:
+  config: |
+    admin_policy: https://policy.example.com/check?team=ml&token=qtok-querysecret
+    kubernetes:
+      allowed_contexts:
+        - prod
+  extraEnvs:
+  - name: NOTIFY_URL
+    value: https://hooks.example.com/x?api_key=qkey-querysecret
+";
+    for form in [Form::Helm3, Form::Helm4] {
+        let input = render(form, values);
+        assert_eq!(input.matches("querysecret").count(), 2, "{form:?}: the render carries both");
+        for (what, out) in reports(&input, false) {
+            assert!(
+                !out.contains("querysecret") && !out.contains("qtok") && !out.contains("qkey"),
+                "{form:?} {what}:\n{out}"
+            );
+        }
+        let shown = reports(&input, true);
+        assert!(shown[2].1.contains("token=qtok-querysecret"), "{form:?}: {}", shown[2].1);
+        assert!(shown[2].1.contains("api_key=qkey-querysecret"), "{form:?}: {}", shown[2].1);
+    }
+}
+
 /// `SKYPILOT_DB_CONNECTION_URI` written inline (the chart's `dbConnectionString`): masked in the
 /// Deployment's diff, named.
 #[test]
