@@ -39,6 +39,10 @@ pub enum Intent {
     Set { path: Vec<Seg>, value: Value },
     /// The mapping at `path` has key `from` renamed to `to` (its value and position kept).
     RenameKey { path: Vec<Seg>, from: String, to: String },
+    /// Each item of the list at `path` whose index is in `items` (ascending) has `key` set to
+    /// `value`: one intent for many items (tighten narrows thousands of rules to one list of
+    /// verbs), so that what a change declares stays small.
+    SetEach { path: Vec<Seg>, items: Vec<usize>, key: String, value: Value },
 }
 
 /// The rule behind a change or a note.

@@ -11,7 +11,7 @@ use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MI
 use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Severity};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
-use crate::yaml::{Edit, Editor, NodeId};
+use crate::yaml::{Edit, Editor, NodeId, TextFacts, Tree};
 
 use super::{
     RuleError,
@@ -148,8 +148,9 @@ fn read_objects(
 }
 
 /// The documents of the roles tighten narrows (`*` verbs, bound to no one but the account), in
-/// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`.
-type Narrowable = Vec<(DocIndex, RoleKey)>;
+/// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`,
+/// with what an editor read from the whole document (its layout).
+type Narrowable = Vec<(DocIndex, RoleKey, TextFacts)>;
 
 /// A warning for an object that does not deserialize as its kind.
 fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
@@ -291,7 +292,7 @@ fn read_roles(
                 let summary = if aggregated.is_some() { RoleSummary::of(&[], universe) } else { summary };
                 if narrowing && aggregated.is_none() && summary.star_verbs.count > 0 && !objs.shared.contains_key(&key)
                 {
-                    narrowable.push((doc, key.clone()));
+                    narrowable.push((doc, key.clone(), Editor::new(m.text(doc), &tree).facts()));
                 }
                 match index.get(&key).and_then(|&i| objs.roles.get_mut(i)) {
                     Some(first) => {
@@ -312,7 +313,7 @@ fn read_roles(
     // change the aggregated role too.
     let gathered: Vec<&String> =
         objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
-    narrowable.retain(|(_, key)| !(key.cluster && gathered.contains(&&key.name)));
+    narrowable.retain(|(_, key, _)| !(key.cluster && gathered.contains(&&key.name)));
     Ok(narrowable)
 }
 
@@ -950,9 +951,9 @@ fn narrow_roles(
         objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
     // A role the stream holds twice is named once.
     let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
-    for (doc, key) in narrowable {
+    for (doc, key, facts) in narrowable {
         let cluster = key.cluster && cluster_bound.contains(key);
-        let (changed, kept) = narrow(m, *doc, key, cluster, features, out)?;
+        let (changed, kept) = narrow(m, *doc, key, *facts, cluster, features, out)?;
         if changed && named_rewritten.insert(key) {
             rewritten.push(key.describe());
         }
@@ -1004,89 +1005,147 @@ fn rule_numbers(numbers: &Sample) -> String {
     }
 }
 
-/// The rules of one role narrowed to the same verbs: one reason for all of them.
+/// The rules of one role narrowed to the same verbs: one reason and one intent for all of them.
 struct Rewrites {
     verbs: Vec<String>,
+    /// The rules' indices (0-based), ascending.
+    items: Vec<usize>,
     numbers: Sample,
     resources: Sample,
     undocumented: Sample,
 }
 
-/// Narrows one role's `*` verbs: (changed something, left some `*` verbs). Its document is
-/// parsed again here and dropped when done, so one role's tree is alive at a time. What it
-/// rewrites and leaves is reported per role: one reason per set of verbs written, one warning
-/// per reason for leaving rules, each with counts and the first few rules.
-fn narrow(
-    m: &Manifests,
-    doc: DocIndex,
-    key: &RoleKey,
-    cluster: bool,
-    features: &[&minimal_rbac::Feature],
-    out: &mut RuleOutput,
-) -> Result<(bool, bool), RuleError> {
-    let tree = m.parse_once(doc)?;
-    let tree = &tree;
-    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(tree)) else { return Ok((false, true)) };
-    let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
-    let role_rules = RoleRules { m, doc, tree, editor: Editor::new(m.text(doc), tree), cluster, features };
-    let label = key.describe();
-    // Rules left, by why: (why, rule numbers).
-    let mut left: Vec<(String, Sample)> = Vec::new();
-    let mut edits: Vec<Edit> = Vec::new();
-    let mut intents = Vec::new();
-    let mut groups: Vec<Rewrites> = Vec::new();
-    for (i, &rule_node) in tree.items(rules).iter().enumerate() {
-        match role_rules.narrow_rule(i, rule_node) {
+/// What narrowing one role found, rule by rule, kept small whatever the number of rules:
+/// the edits, the rewritten rules grouped by the verbs written, the rules left by why.
+#[derive(Default)]
+struct RoleNarrowing {
+    /// Rules seen so far (the next rule's index).
+    seen: usize,
+    edits: Vec<Edit>,
+    groups: Vec<Rewrites>,
+    /// Rules left, by why: (why, rule numbers).
+    left: Vec<(String, Sample)>,
+}
+
+impl RoleNarrowing {
+    fn record(&mut self, narrowed: Narrowed) {
+        let i = self.seen;
+        self.seen += 1;
+        match narrowed {
             Narrowed::NoWildcard => {}
-            Narrowed::Left(why) => match left.iter_mut().find(|(w, _)| *w == why) {
-                Some((_, numbers)) => numbers.push(|| (i + 1).to_string()),
-                None => {
-                    let mut numbers = Sample::default();
-                    numbers.push(|| (i + 1).to_string());
-                    left.push((why, numbers));
-                }
-            },
-            Narrowed::Rewritten { edit, intent, verbs, resources, undocumented } => {
-                edits.push(edit);
-                intents.push(intent);
-                let g = match groups.iter().position(|g| g.verbs == verbs) {
-                    Some(at) => &mut groups[at],
+            Narrowed::Left(why) => {
+                let at = match self.left.iter().position(|(w, _)| *w == why) {
+                    Some(at) => at,
                     None => {
-                        groups.push(Rewrites {
+                        self.left.push((why, Sample::default()));
+                        self.left.len() - 1
+                    }
+                };
+                if let Some((_, numbers)) = self.left.get_mut(at) {
+                    numbers.push(|| (i + 1).to_string());
+                }
+            }
+            Narrowed::Rewritten { edit, verbs, resources, undocumented } => {
+                self.edits.push(edit);
+                let at = match self.groups.iter().position(|g| g.verbs == verbs) {
+                    Some(at) => at,
+                    None => {
+                        self.groups.push(Rewrites {
                             verbs,
+                            items: Vec::new(),
                             numbers: Sample::default(),
                             resources: Sample::default(),
                             undocumented: Sample::default(),
                         });
-                        let last = groups.len() - 1;
-                        &mut groups[last]
+                        self.groups.len() - 1
                     }
                 };
-                g.numbers.push(|| (i + 1).to_string());
-                g.resources.push(|| resources.join(", "));
-                for u in undocumented {
-                    g.undocumented.push_distinct(u);
+                if let Some(g) = self.groups.get_mut(at) {
+                    g.items.push(i);
+                    g.numbers.push(|| (i + 1).to_string());
+                    g.resources.push(|| resources.join(", "));
+                    for u in undocumented {
+                        g.undocumented.push_distinct(u);
+                    }
                 }
             }
         }
     }
-    for (why, numbers) in &left {
+}
+
+/// Narrows one role's `*` verbs: (changed something, left some `*` verbs). Its document is
+/// parsed again here one rule at a time (`parse_pruning`: each rule is narrowed as the parser
+/// completes it, then dropped), so a role of a million rules costs its edits, not a tree of it.
+/// What it rewrites and leaves is reported per role: one reason (and one declared intent) per
+/// list of verbs written, one warning per reason for leaving rules, each with counts and the
+/// first few rules.
+fn narrow(
+    m: &Manifests,
+    doc: DocIndex,
+    key: &RoleKey,
+    facts: TextFacts,
+    cluster: bool,
+    features: &[&minimal_rbac::Feature],
+    out: &mut RuleOutput,
+) -> Result<(bool, bool), RuleError> {
+    let text = m.text(doc);
+    let mut found = RoleNarrowing::default();
+    let mut on_rule = |t: &Tree, id: NodeId| {
+        let rules = RoleRules { m, doc, tree: t, editor: Editor::for_item(text, t, facts), cluster, features };
+        let narrowed = rules.narrow_rule(id);
+        found.record(narrowed);
+    };
+    let pruned = m.parse_pruning(doc, "rules", &mut on_rule)?;
+    let resource = match pruned {
+        // One `rules` key: its rules were handed over in order.
+        Some(tree) if tree.root().is_none_or(|root| count_key(&tree, root, "rules") <= 1) => m.resource_in(&tree),
+        // Anchors or aliases (pruning stopped), or `rules` written twice (a reader keeps the
+        // last): the whole tree, narrowed as written.
+        _ => {
+            found = RoleNarrowing::default();
+            let whole = m.parse_once(doc)?;
+            let rules = RoleRules { m, doc, tree: &whole, editor: Editor::new(text, &whole), cluster, features };
+            if let Some(list) = whole.root().and_then(|root| whole.get(root, "rules")) {
+                for &rule in whole.items(list) {
+                    found.record(rules.narrow_rule(rule));
+                }
+            }
+            m.resource_in(&whole)
+        }
+    };
+    let Some(resource) = resource else { return Ok((false, true)) };
+    let label = key.describe();
+    for (why, numbers) in &found.left {
         out.notes.push(note(Severity::Warning, format!("{label} {}: {why}", rule_numbers(numbers))));
     }
-    if edits.is_empty() {
-        return Ok((false, !left.is_empty()));
+    if found.edits.is_empty() {
+        return Ok((false, !found.left.is_empty()));
     }
     out.changes.push(Change {
         doc,
         resource,
         rule: RuleId::Rbac,
-        reasons: groups.iter().map(narrowing_reason).collect(),
-        edits,
+        reasons: found.groups.iter().map(narrowing_reason).collect(),
+        edits: found.edits,
         paths: vec!["rules".into()],
         field: None,
-        intents,
+        intents: found
+            .groups
+            .into_iter()
+            .map(|g| Intent::SetEach {
+                path: vec![Seg::key("rules")],
+                items: g.items,
+                key: "verbs".into(),
+                value: json!(g.verbs),
+            })
+            .collect(),
     });
-    Ok((true, !left.is_empty()))
+    Ok((true, !found.left.is_empty()))
+}
+
+/// How many times a mapping writes `key`.
+fn count_key(tree: &Tree, map: NodeId, key: &str) -> usize {
+    tree.entries(map).iter().filter(|(k, _)| tree.raw(*k) == Some(key)).count()
 }
 
 /// What narrowing did to one rule of a role.
@@ -1096,7 +1155,7 @@ enum Narrowed {
     /// Its `*` verbs stay, for this reason.
     Left(String),
     /// Its `*` verbs are replaced by the documented ones.
-    Rewritten { edit: Edit, intent: Intent, verbs: Vec<String>, resources: Vec<String>, undocumented: Vec<String> },
+    Rewritten { edit: Edit, verbs: Vec<String>, resources: Vec<String>, undocumented: Vec<String> },
 }
 
 /// One role being narrowed: its document, and what decides the verbs its rules need.
@@ -1111,9 +1170,9 @@ struct RoleRules<'a> {
 }
 
 impl RoleRules<'_> {
-    /// Replaces the `*` verbs of rule `i` by what SkyPilot's documented needs give its
+    /// Replaces the `*` verbs of a rule by what SkyPilot's documented needs give its
     /// resources (all standard verbs for a resource they do not name), or says why it cannot.
-    fn narrow_rule(&self, i: usize, rule_node: NodeId) -> Narrowed {
+    fn narrow_rule(&self, rule_node: NodeId) -> Narrowed {
         let tree = self.tree;
         let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
             Ok(r) => r,
@@ -1141,10 +1200,6 @@ impl RoleRules<'_> {
         match self.editor.replace_value(key, value, &json!(verbs)) {
             Ok(edit) => Narrowed::Rewritten {
                 edit,
-                intent: Intent::Set {
-                    path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")],
-                    value: json!(verbs),
-                },
                 verbs,
                 resources,
                 undocumented,

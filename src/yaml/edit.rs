@@ -80,6 +80,13 @@ fn type_name(tree: &Tree, id: NodeId) -> &'static str {
     }
 }
 
+/// What [`Editor::new`] reads from a whole document: its layout and whether it has explicit keys.
+#[derive(Debug, Clone, Copy)]
+pub struct TextFacts {
+    layout: Layout,
+    explicit_keys: bool,
+}
+
 /// Edits one parsed document.
 pub struct Editor<'a> {
     text: &'a str,
@@ -119,6 +126,24 @@ impl<'a> Editor<'a> {
             .map(|id| (tree.node(id).start, tree.node(id).end, tree.node(id).line))
             .collect();
         editor
+    }
+
+    /// An editor for one item of a long document that [`Tree::parse_pruning`] hands over (the
+    /// tree holds that item and the document's other parts), with what [`Editor::new`] read
+    /// from the whole document (`like`: [`Editor::facts`] of it), so that an editor per item
+    /// does not read the whole text again.
+    pub fn for_item(text: &'a str, tree: &'a Tree, like: TextFacts) -> Self {
+        let shared = tree
+            .ids()
+            .filter(|&id| tree.is_shared(id))
+            .map(|id| (tree.node(id).start, tree.node(id).end, tree.node(id).line))
+            .collect();
+        Editor { text, tree, layout: like.layout, shared, explicit_keys: like.explicit_keys }
+    }
+
+    /// What this editor read from the whole text (for [`Editor::for_item`]).
+    pub fn facts(&self) -> TextFacts {
+        TextFacts { layout: self.layout, explicit_keys: self.explicit_keys }
     }
 
     /// How this document lays out block content (for new documents in the same style).
