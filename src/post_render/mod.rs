@@ -187,8 +187,10 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     let mut edits = vec![Vec::new(); m.len()];
     // Moved, not copied: nothing reads a change's edits once they are rendered.
     for c in &mut changes {
-        if let Some(e) = edits.get_mut(c.doc.index()) {
-            e.append(&mut c.edits);
+        match edits.get_mut(c.doc.index()) {
+            Some(e) if e.is_empty() => *e = std::mem::take(&mut c.edits),
+            Some(e) => e.append(&mut c.edits),
+            None => {}
         }
     }
     let (mut output, edited) = m.render(&edits)?;

@@ -763,11 +763,13 @@ fn audit(
     }
     let rewritten = tightened.unwrap_or_default();
     let account = acc.label();
-    for r in bound {
-        for msg in role_warnings(&account, r, rewritten, universe) {
-            out.notes.push(note(Severity::Warning, msg));
+    let mut more = MoreRoles::default();
+    for (n, r) in bound.iter().enumerate() {
+        for (kind, msg) in role_warnings(&account, r, rewritten, universe) {
+            more.add(n, kind, r, msg, out);
         }
     }
+    more.report(&account, out);
     if tightened.is_some() {
         return;
     }
@@ -792,22 +794,61 @@ fn audit(
 /// Without a service-account token every grant is unused: one warning per role.
 fn warn_unused(acc: &Account, bound: &[BoundRole], out: &mut RuleOutput) {
     let account = acc.label();
-    for r in bound {
-        out.notes.push(note(
-            Severity::Warning,
-            format!(
-                "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
-                r.key.describe(),
-                r.via()
-            ),
-        ));
+    let mut more = MoreRoles::default();
+    for (n, r) in bound.iter().enumerate() {
+        let msg = format!(
+            "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
+            r.key.describe(),
+            r.via()
+        );
+        more.add(n, "are unused: the pod gets no service-account token".into(), r, msg, out);
+    }
+    more.report(&account, out);
+}
+
+/// Roles whose warnings are given one by one; each kind of warning about the other roles is
+/// one message with their count and the first few, so that the report stays bounded however
+/// many roles the account is bound to.
+const ROLE_MESSAGES: usize = 10;
+
+/// The warnings about roles beyond the first `ROLE_MESSAGES`: (kind, the roles).
+#[derive(Default)]
+struct MoreRoles(Vec<(String, Sample)>);
+
+impl MoreRoles {
+    /// The warning `msg` of kind `kind` about the `n`th bound role `r`.
+    fn add(&mut self, n: usize, kind: String, r: &BoundRole, msg: String, out: &mut RuleOutput) {
+        if n < ROLE_MESSAGES {
+            out.notes.push(note(Severity::Warning, msg));
+            return;
+        }
+        let at = match self.0.iter().position(|(k, _)| *k == kind) {
+            Some(at) => at,
+            None => {
+                self.0.push((kind, Sample::default()));
+                self.0.len() - 1
+            }
+        };
+        if let Some((_, roles)) = self.0.get_mut(at) {
+            roles.push(|| r.key.describe());
+        }
+    }
+
+    fn report(self, account: &str, out: &mut RuleOutput) {
+        for (kind, roles) in self.0 {
+            let (n, noun) = (roles.count, if roles.count == 1 { "role" } else { "roles" });
+            out.notes.push(note(
+                Severity::Warning,
+                format!("{account}: {n} more bound {noun} {kind} ({})", roles.describe(", ")),
+            ));
+        }
     }
 }
 
 /// What is risky in one role the account is bound to: `*` verbs (unless tighten `rewritten`
 /// it), wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC. At
 /// most one message of each kind, with counts and the first few rules.
-fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &[Perm]) -> Vec<String> {
+fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &[Perm]) -> Vec<(String, String)> {
     let mut warnings = Vec::new();
     let role = r.key.describe();
     let via = format!("{role} (via {})", r.via());
@@ -818,23 +859,38 @@ fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &
         n => format!("in {n} rules (on {})", sample.describe("; ")),
     };
     if s.star_verbs.count > 0 && !rewritten.contains(&role) {
-        warnings.push(format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)));
+        warnings.push((
+            "grant every verb (`*`)".into(),
+            format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)),
+        ));
     }
     if s.wildcards.count > 0 {
-        warnings.push(format!("{account}: {via} grants a wildcard resource or API group {scope}"));
+        warnings.push((
+            "grant a wildcard resource or API group".into(),
+            format!("{account}: {via} grants a wildcard resource or API group {scope}"),
+        ));
     }
     let probe =
         |verb: &str| Perm { group: String::new(), resource: "secrets".into(), verb: verb.into(), namespace: None };
     if r.cluster_wide() && (s.allows(&probe("get"), universe) || s.allows(&probe("list"), universe)) {
-        warnings.push(format!("{account}: {via} can read Secrets in every namespace"));
+        warnings.push((
+            "can read Secrets in every namespace".into(),
+            format!("{account}: {via} can read Secrets in every namespace"),
+        ));
     }
     for v in &s.dangerous {
-        warnings.push(format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"));
+        warnings.push((
+            format!("grant `{v}`, which allows privilege escalation"),
+            format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"),
+        ));
     }
     if !s.rbac_managed.is_empty() {
-        warnings.push(format!(
-            "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
-            s.rbac_managed.join(", ")
+        warnings.push((
+            "may manage RBAC; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)".into(),
+            format!(
+                "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
+                s.rbac_managed.join(", ")
+            ),
         ));
     }
     warnings
@@ -1025,7 +1081,12 @@ struct RoleNarrowing {
     groups: Vec<Rewrites>,
     /// Rules left, by why: (why, rule numbers).
     left: Vec<(String, Sample)>,
+    /// The texts written so far, each kept once (most rules get one of a few lists of verbs).
+    written: Vec<std::sync::Arc<str>>,
 }
+
+/// How many distinct written texts `RoleNarrowing` shares (beyond them, each edit keeps its own).
+const SHARED_TEXTS: usize = 16;
 
 impl RoleNarrowing {
     fn record(&mut self, narrowed: Narrowed) {
@@ -1045,7 +1106,12 @@ impl RoleNarrowing {
                     numbers.push(|| (i + 1).to_string());
                 }
             }
-            Narrowed::Rewritten { edit, verbs, resources, undocumented } => {
+            Narrowed::Rewritten { mut edit, verbs, resources, undocumented } => {
+                match self.written.iter().find(|w| w[..] == edit.insert[..]) {
+                    Some(w) => edit.insert = w.clone(),
+                    None if self.written.len() < SHARED_TEXTS => self.written.push(edit.insert.clone()),
+                    None => {}
+                }
                 self.edits.push(edit);
                 let at = match self.groups.iter().position(|g| g.verbs == verbs) {
                     Some(at) => at,
