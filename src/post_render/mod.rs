@@ -194,6 +194,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         }
     }
     let (mut output, edited) = m.render(&edits)?;
+    drop(edits);
     let mut outcome = Outcome { notes, ..Outcome::default() };
     for (doc, after) in edited {
         let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
@@ -248,17 +249,18 @@ fn prove_edited(
     if let Some((line, c)) = verify::yaml11_break(before).or_else(|| verify::yaml11_break(after)) {
         return Err(ManifestError::Yaml11Break { at: m.doc_ref(doc, Some(line)), code: u32::from(c) }.into());
     }
-    let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
     // Edits of list items only (tighten's narrowed rules): proven item by item, in memory that
     // does not grow with the list, without keeping the document's tree (the rule that made
     // them read it one item at a time and kept no tree whose reads could be duplicated).
+    let declared: Vec<&Intent> = ours.iter().flat_map(|c| &c.intents).collect();
     if ours.iter().all(|c| c.field.is_none())
-        && let Some(list) = verify::item_list(&intents)
-        && verify::check_items(before, after, list, &intents, Reader::Kubernetes, limits) == verify::ItemCheck::Proven
+        && let Some(list) = verify::item_list(&declared)
+        && verify::check_items(before, after, list, &declared, Reader::Kubernetes, limits) == verify::ItemCheck::Proven
     {
         return Ok(());
     }
     m.check_duplicate_reads(doc)?;
+    let intents: Vec<Intent> = declared.into_iter().cloned().collect();
     let tree = m.tree(doc)?;
     let internal = |cause| PostRenderError::Internal { at: m.doc_ref(doc, None), cause };
     if tree.decoded_nodes() > verify::MAX_DECODED_NODES {

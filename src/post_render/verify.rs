@@ -127,22 +127,13 @@ fn compare(found: &Meaning, expected: &Value, duplicates: &[(String, Vec<Value>)
 }
 
 /// The list under the root whose items every declared change edits, when they all do
-/// (`SetEach` on a list at the root, `Set` inside one of its items): such an edit can be proven
-/// item by item ([`check_items`]).
-pub fn item_list(intents: &[Intent]) -> Option<&str> {
+/// (`SetEach` on a list at the root): such an edit can be proven item by item
+/// ([`check_items`]).
+pub fn item_list<'i>(intents: &[&'i Intent]) -> Option<&'i str> {
     let mut list: Option<&str> = None;
     for intent in intents {
-        let key = match intent {
-            Intent::SetEach { path, .. } => match path.as_slice() {
-                [Seg::Key(k)] => k.as_str(),
-                _ => return None,
-            },
-            Intent::Set { path, .. } => match path.as_slice() {
-                [Seg::Key(k), Seg::Index(_), ..] => k.as_str(),
-                _ => return None,
-            },
-            Intent::Append { .. } | Intent::RenameKey { .. } => return None,
-        };
+        let Intent::SetEach { path, .. } = intent else { return None };
+        let [Seg::Key(key)] = path.as_slice() else { return None };
         if list.is_some_and(|l| l != key) {
             return None;
         }
@@ -161,7 +152,7 @@ pub enum ItemCheck {
     Undecided,
 }
 
-/// As [`check`], for edits that change only items of the list under the root's `key` (see
+/// As [`check`], for `SetEach` changes of the items of the list under the root's `key` (see
 /// [`item_list`]), in memory that does not grow with the list: each item of the original is
 /// read as the parser completes it, the declared changes applied to it and only a digest of
 /// its meaning kept (its value and its keys written twice); the edited text is then read the
@@ -171,44 +162,39 @@ pub fn check_items(
     before: &str,
     after: &str,
     key: &str,
-    intents: &[Intent],
+    intents: &[&Intent],
     reader: Reader,
     limits: &Limits,
 ) -> ItemCheck {
     if reader == Reader::PyYaml {
         return ItemCheck::Undecided;
     }
-    // (item, intent) in item order.
-    let mut per_item: Vec<(usize, usize)> = Vec::new();
-    for (n, intent) in intents.iter().enumerate() {
-        match intent {
-            Intent::SetEach { items, .. } => per_item.extend(items.iter().map(|&i| (i, n))),
-            Intent::Set { path, .. } => match path.get(1) {
-                Some(Seg::Index(i)) => per_item.push((*i, n)),
-                _ => return ItemCheck::Undecided,
-            },
-            Intent::Append { .. } | Intent::RenameKey { .. } => return ItemCheck::Undecided,
+    // Each intent's items (ascending) and how far the reading has come in them.
+    let mut each: Vec<(&[usize], &str, &Value, usize)> = Vec::new();
+    for intent in intents {
+        let Intent::SetEach { items, key, value, .. } = intent else { return ItemCheck::Undecided };
+        if !items.is_sorted() {
+            return ItemCheck::Undecided;
         }
+        each.push((items, key, value, 0));
     }
-    per_item.sort_unstable();
     let mut digests: Vec<[u8; 16]> = Vec::new();
-    let mut next = 0;
     let mut declarable = true;
     let mut on_before = |t: &Tree, id: crate::yaml::NodeId| {
         let i = digests.len();
         let mut value = t.to_json_as(id, reader);
-        while let Some(&(item, n)) = per_item.get(next)
-            && item == i
-        {
-            next += 1;
-            declarable &= intents.get(n).is_some_and(|intent| apply_to_item(&mut value, intent).is_ok());
+        for (items, key, set, next) in &mut each {
+            if items.get(*next) == Some(&i) {
+                *next += 1;
+                declarable &= set_key(&mut value, key, set).is_ok();
+            }
         }
         digests.push(digest(&value, &item_duplicates(t, id, reader)));
     };
     let Ok(Some(before_rest)) = Tree::parse_pruning(before, limits, key, &mut on_before) else {
         return ItemCheck::Undecided;
     };
-    if !declarable || next < per_item.len() || count_key(&before_rest, key) > 1 {
+    if !declarable || each.iter().any(|(items, .., next)| *next < items.len()) || count_key(&before_rest, key) > 1 {
         return ItemCheck::Undecided;
     }
     let mut seen = 0;
@@ -234,18 +220,6 @@ pub fn check_items(
 /// How many times the root mapping writes `key`.
 fn count_key(tree: &Tree, key: &str) -> usize {
     tree.root().map_or(0, |root| tree.entries(root).iter().filter(|(k, _)| tree.raw(*k) == Some(key)).count())
-}
-
-/// Applies a declared change to one item of the list (`path` below the item).
-fn apply_to_item(item: &mut Value, intent: &Intent) -> Result<(), Undeclarable> {
-    match intent {
-        Intent::SetEach { key, value, .. } => set_key(item, key, value),
-        Intent::Set { path, value } => {
-            *walk(item, path.get(2..).unwrap_or_default(), true)? = value.clone();
-            Ok(())
-        }
-        Intent::Append { .. } | Intent::RenameKey { .. } => Err(Undeclarable::RenameInNonMapping),
-    }
 }
 
 /// The keys written more than once in the mappings of the subtree at `id` (as
@@ -632,6 +606,54 @@ mod tests {
                 .to_string();
             assert!(!err.contains("hunter") && err.contains("(redacted, "), "{err}");
         }
+    }
+
+    /// Issue 21: tighten's narrowed rules are proven item by item, and anything the declared
+    /// `SetEach` does not say is not proven that way (the whole check then finds it).
+    #[test]
+    fn item_by_item_proof_passes_declared_edits_only() {
+        let l = Limits::default();
+        let before = "kind: Role\nrules:\n- verbs: ['*']\n  resources: [pods]\n- verbs: [get]\n- {verbs: ['*'], resources: [x]}\n";
+        let set = |items: Vec<usize>| Intent::SetEach {
+            path: keys("rules"),
+            items,
+            key: "verbs".into(),
+            value: json!(["get", "list"]),
+        };
+        let intents = [set(vec![0, 2])];
+        let declared: Vec<&Intent> = intents.iter().collect();
+        assert_eq!(item_list(&declared), Some("rules"));
+        let proven = |after: &str| check_items(before, after, "rules", &declared, Reader::Kubernetes, &l);
+        let good = "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n";
+        assert_eq!(proven(good), ItemCheck::Proven);
+        let whole = meaning(before, Reader::Kubernetes, &l).unwrap();
+        assert_eq!(check(&whole, good, &intents, Reader::Kubernetes, &l), Ok(()));
+        for bad in [
+            // An item not declared changed.
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [list]\n- {verbs: [get, list], resources: [x]}\n",
+            // A declared item left as it was.
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: ['*'], resources: [x]}\n",
+            // An item more, an item fewer.
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n- {}\n",
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n",
+            // Outside the list, a key written twice inside an item, `0600` read as a string.
+            "kind: Roles\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n",
+            "kind: Role\nrules:\n- verbs: [get, list]\n  verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n",
+        ] {
+            assert_eq!(proven(bad), ItemCheck::Undecided, "{bad}");
+            assert!(check(&whole, bad, &intents, Reader::Kubernetes, &l).is_err(), "{bad}");
+        }
+        // Anchors, or a declared item the list does not have: the whole check decides.
+        let anchored = "kind: Role\nrules:\n- &a {verbs: ['*']}\n- *a\n";
+        let one = [set(vec![0])];
+        let one: Vec<&Intent> = one.iter().collect();
+        assert_eq!(check_items(anchored, anchored, "rules", &one, Reader::Kubernetes, &l), ItemCheck::Undecided);
+        let beyond = [set(vec![7])];
+        let beyond: Vec<&Intent> = beyond.iter().collect();
+        assert_eq!(check_items(before, before, "rules", &beyond, Reader::Kubernetes, &l), ItemCheck::Undecided);
+        // Other intents are not item edits.
+        let append = [Intent::Append { path: keys("rules"), items: vec![json!({})] }];
+        assert_eq!(item_list(&append.iter().collect::<Vec<_>>()), None);
     }
 
     #[test]
