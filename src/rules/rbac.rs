@@ -141,9 +141,16 @@ fn read_objects(
     let mut objs = RbacObjects::default();
     let universe = grants::evaluated();
     let bindings = read_bindings(m, acc, &mut objs, notes)?;
-    let wanted = objs.wanted_roles();
-    objs.shared.retain(|k, _| wanted.contains(k));
+    // The roles wanted, each once, sorted: borrowed from the account's bindings (set aside
+    // meanwhile), not copied.
+    let account = std::mem::take(&mut objs.bindings);
+    let mut wanted: Vec<&RoleKey> = account.iter().map(|b| &b.role).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    objs.shared.retain(|k, _| wanted.binary_search(&k).is_ok());
     let narrowable = read_roles(m, &wanted, &bindings, narrowing, &universe, &mut objs, notes)?;
+    drop(wanted);
+    objs.bindings = account;
     Ok((objs, narrowable))
 }
 
@@ -214,7 +221,7 @@ fn read_bindings(
 /// already read as bindings, sorted) are not read again: they name the roles they bind.
 fn read_roles(
     m: &Manifests,
-    wanted: &std::collections::BTreeSet<RoleKey>,
+    wanted: &[&RoleKey],
     bindings: &[DocIndex],
     narrowing: bool,
     universe: &[Perm],
@@ -222,8 +229,8 @@ fn read_roles(
     notes: &mut Vec<Note>,
 ) -> Result<Narrowable, ManifestError> {
     let mut narrowable = Narrowable::new();
-    // Where each role is in `objs.roles` (a second document of one role is merged).
-    let mut index: std::collections::BTreeMap<RoleKey, usize> = std::collections::BTreeMap::new();
+    // Where each wanted role is in `objs.roles` (a second document of one role is merged).
+    let mut index: Vec<Option<usize>> = vec![None; wanted.len()];
     // An empty roleRef name matches no role (and as a needle it would match every document).
     let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
@@ -263,9 +270,7 @@ fn read_roles(
         };
         let key =
             RoleKey { cluster, namespace: if cluster { None } else { r.namespace.clone() }, name: r.name.clone() };
-        if !wanted.contains(&key) {
-            continue;
-        }
+        let Ok(slot) = wanted.binary_search(&&key) else { continue };
         if let Some(e) = bad_rule {
             notes.push(bad(&r, e));
             continue;
@@ -294,13 +299,15 @@ fn read_roles(
                 {
                     narrowable.push((doc, key.clone(), Editor::new(m.text(doc), &tree).facts()));
                 }
-                match index.get(&key).and_then(|&i| objs.roles.get_mut(i)) {
+                match index.get(slot).copied().flatten().and_then(|i| objs.roles.get_mut(i)) {
                     Some(first) => {
                         first.summary.merge(&summary);
                         first.aggregated = first.aggregated.take().or(aggregated);
                     }
                     None => {
-                        index.insert(key.clone(), objs.roles.len());
+                        if let Some(at) = index.get_mut(slot) {
+                            *at = Some(objs.roles.len());
+                        }
                         objs.roles.push(RoleDoc { doc, key, summary, aggregated });
                     }
                 }
