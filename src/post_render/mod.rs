@@ -196,13 +196,15 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     let (mut output, edited) = m.render(&edits)?;
     drop(edits);
     let mut outcome = Outcome { notes, ..Outcome::default() };
+    let by_doc = crate::rules::change::by_doc(&changes);
     for (doc, after) in edited {
-        let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
+        let ours: &[&Change] = by_doc.get(&doc).map_or(&[], Vec::as_slice);
         let Some(resource) = ours.first().map(|c| c.resource.clone()) else { continue };
-        prove_edited(m, doc, &ours, &after, limits, &mut outcome.notes)?;
+        prove_edited(m, doc, ours, &after, limits, &mut outcome.notes)?;
         let before = m.text(doc);
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
     }
+    drop(by_doc);
     outcome.changes = changes;
     for (i, added) in added.into_iter().enumerate() {
         let doc = DocIndex::new(m.len() + i);

@@ -162,6 +162,16 @@ pub struct Note {
     pub message: String,
 }
 
+/// The changes of each document, found once for all documents (a scan of every change per
+/// document would be quadratic in the number of edited documents).
+pub fn by_doc(changes: &[Change]) -> std::collections::HashMap<DocIndex, Vec<&Change>> {
+    let mut map: std::collections::HashMap<DocIndex, Vec<&Change>> = std::collections::HashMap::new();
+    for c in changes {
+        map.entry(c.doc).or_default().push(c);
+    }
+    map
+}
+
 /// How many changes of one rule the summary lists (see [`Outcome::log_lines`]).
 pub const CHANGE_LINES: usize = 20;
 

@@ -768,11 +768,12 @@ fn audit(
         warn_unused(acc, bound, out);
         return;
     }
-    let rewritten = tightened.unwrap_or_default();
+    let rewritten: std::collections::HashSet<&str> =
+        tightened.unwrap_or_default().iter().map(String::as_str).collect();
     let account = acc.label();
     let mut more = MoreRoles::default();
     for (n, r) in bound.iter().enumerate() {
-        for (kind, msg) in role_warnings(&account, r, rewritten, universe) {
+        for (kind, msg) in role_warnings(&account, r, &rewritten, universe) {
             more.add(n, kind, r, msg, out);
         }
     }
@@ -855,7 +856,12 @@ impl MoreRoles {
 /// What is risky in one role the account is bound to: `*` verbs (unless tighten `rewritten`
 /// it), wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC. At
 /// most one message of each kind, with counts and the first few rules.
-fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &[Perm]) -> Vec<(String, String)> {
+fn role_warnings(
+    account: &str,
+    r: &BoundRole,
+    rewritten: &std::collections::HashSet<&str>,
+    universe: &[Perm],
+) -> Vec<(String, String)> {
     let mut warnings = Vec::new();
     let role = r.key.describe();
     let via = format!("{role} (via {})", r.via());
@@ -865,7 +871,7 @@ fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &
         1 => format!("on {}", sample.describe("; ")),
         n => format!("in {n} rules (on {})", sample.describe("; ")),
     };
-    if s.star_verbs.count > 0 && !rewritten.contains(&role) {
+    if s.star_verbs.count > 0 && !rewritten.contains(role.as_str()) {
         warnings.push((
             "grant every verb (`*`)".into(),
             format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)),
@@ -1014,9 +1020,10 @@ fn narrow_roles(
         objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
     // A role the stream holds twice is named once.
     let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    let mut written = Written::new();
     for (doc, key, facts) in narrowable {
         let cluster = key.cluster && cluster_bound.contains(key);
-        let (changed, kept) = narrow(m, *doc, key, *facts, cluster, features, out)?;
+        let (changed, kept) = narrow(m, *doc, key, *facts, cluster, features, &mut written, out)?;
         if changed && named_rewritten.insert(key) {
             rewritten.push(key.describe());
         }
@@ -1088,15 +1095,17 @@ struct RoleNarrowing {
     groups: Vec<Rewrites>,
     /// Rules left, by why: (why, rule numbers).
     left: Vec<(String, Sample)>,
-    /// The texts written so far, each kept once (most rules get one of a few lists of verbs).
-    written: Vec<std::sync::Arc<str>>,
 }
+
+/// The texts tighten has written so far, each kept once (most rules of most roles get one of a
+/// few lists of verbs).
+type Written = Vec<std::sync::Arc<str>>;
 
 /// How many distinct written texts `RoleNarrowing` shares (beyond them, each edit keeps its own).
 const SHARED_TEXTS: usize = 16;
 
 impl RoleNarrowing {
-    fn record(&mut self, narrowed: Narrowed) {
+    fn record(&mut self, narrowed: Narrowed, written: &mut Written) {
         let i = self.seen;
         self.seen += 1;
         match narrowed {
@@ -1114,9 +1123,9 @@ impl RoleNarrowing {
                 }
             }
             Narrowed::Rewritten { mut edit, verbs, resources, undocumented } => {
-                match self.written.iter().find(|w| w[..] == edit.insert[..]) {
+                match written.iter().find(|w| w[..] == edit.insert[..]) {
                     Some(w) => edit.insert = w.clone(),
-                    None if self.written.len() < SHARED_TEXTS => self.written.push(edit.insert.clone()),
+                    None if written.len() < SHARED_TEXTS => written.push(edit.insert.clone()),
                     None => {}
                 }
                 self.edits.push(edit);
@@ -1159,6 +1168,7 @@ fn narrow(
     facts: TextFacts,
     cluster: bool,
     features: &[&minimal_rbac::Feature],
+    written: &mut Written,
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
     let text = m.text(doc);
@@ -1166,7 +1176,7 @@ fn narrow(
     let mut on_rule = |t: &Tree, id: NodeId| {
         let rules = RoleRules { m, doc, tree: t, editor: Editor::for_item(text, t, facts), cluster, features };
         let narrowed = rules.narrow_rule(id);
-        found.record(narrowed);
+        found.record(narrowed, written);
     };
     let pruned = m.parse_pruning(doc, "rules", &mut on_rule)?;
     let resource = match pruned {
@@ -1180,7 +1190,7 @@ fn narrow(
             let rules = RoleRules { m, doc, tree: &whole, editor: Editor::new(text, &whole), cluster, features };
             if let Some(list) = whole.root().and_then(|root| whole.get(root, "rules")) {
                 for &rule in whole.items(list) {
-                    found.record(rules.narrow_rule(rule));
+                    found.record(rules.narrow_rule(rule), written);
                 }
             }
             m.resource_in(&whole)
@@ -1194,6 +1204,13 @@ fn narrow(
     if found.edits.is_empty() {
         return Ok((false, !found.left.is_empty()));
     }
+    // Built item by item, not collected from `groups` (whose larger buffer it would keep).
+    let mut intents = Vec::with_capacity(found.groups.len());
+    for g in &mut found.groups {
+        let items = std::mem::take(&mut g.items);
+        intents.push(Intent::SetEach { path: vec![Seg::key("rules")], items, key: "verbs".into(), value: json!(g.verbs) });
+    }
+    found.edits.shrink_to_fit();
     out.changes.push(Change {
         doc,
         resource,
@@ -1202,16 +1219,7 @@ fn narrow(
         edits: found.edits,
         paths: vec!["rules".into()],
         field: None,
-        intents: found
-            .groups
-            .into_iter()
-            .map(|g| Intent::SetEach {
-                path: vec![Seg::key("rules")],
-                items: g.items,
-                key: "verbs".into(),
-                value: json!(g.verbs),
-            })
-            .collect(),
+        intents,
     });
     Ok((true, !found.left.is_empty()))
 }
