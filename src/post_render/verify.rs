@@ -255,7 +255,10 @@ fn item_duplicates(t: &Tree, id: crate::yaml::NodeId, reader: Reader) -> Vec<(St
         for (k, _) in &keys {
             // Each duplicated key once, at its first entry.
             if count.insert(k, 0).unwrap_or(0) > 1 {
-                out.push((k.clone(), keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| t.to_json_as(v, reader)).collect()));
+                out.push((
+                    k.clone(),
+                    keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| t.to_json_as(v, reader)).collect(),
+                ));
             }
         }
     }

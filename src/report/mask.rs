@@ -352,7 +352,11 @@ fn line_edits(text: &str) -> Vec<Edit> {
         let value = line[value_at..].trim();
         if !value.is_empty() && (has_userinfo(line) || key.is_some_and(secret_name)) {
             let start = value_at + (line[value_at..].len() - line[value_at..].trim_start().len());
-            edits.push(Edit { at: at + start, delete: value.len(), insert: format!("\"{}\"", label(value.len())).into() });
+            edits.push(Edit {
+                at: at + start,
+                delete: value.len(),
+                insert: format!("\"{}\"", label(value.len())).into(),
+            });
         }
         at += raw.len();
     }

@@ -768,8 +768,7 @@ fn audit(
         warn_unused(acc, bound, out);
         return;
     }
-    let rewritten: std::collections::HashSet<&str> =
-        tightened.unwrap_or_default().iter().map(String::as_str).collect();
+    let rewritten: std::collections::HashSet<&str> = tightened.unwrap_or_default().iter().map(String::as_str).collect();
     let account = acc.label();
     let mut more = MoreRoles::default();
     for (n, r) in bound.iter().enumerate() {
@@ -1021,9 +1020,10 @@ fn narrow_roles(
     // A role the stream holds twice is named once.
     let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
     let mut written = Written::new();
-    for (doc, key, facts) in narrowable {
+    for role in narrowable {
+        let key = &role.1;
         let cluster = key.cluster && cluster_bound.contains(key);
-        let (changed, kept) = narrow(m, *doc, key, *facts, cluster, features, &mut written, out)?;
+        let (changed, kept) = narrow(m, role, cluster, features, &mut written, out)?;
         if changed && named_rewritten.insert(key) {
             rewritten.push(key.describe());
         }
@@ -1163,14 +1163,13 @@ impl RoleNarrowing {
 /// first few rules.
 fn narrow(
     m: &Manifests,
-    doc: DocIndex,
-    key: &RoleKey,
-    facts: TextFacts,
+    role: &(DocIndex, RoleKey, TextFacts),
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     written: &mut Written,
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
+    let (doc, key, facts) = (role.0, &role.1, role.2);
     let text = m.text(doc);
     let mut found = RoleNarrowing::default();
     let mut on_rule = |t: &Tree, id: NodeId| {
@@ -1208,7 +1207,12 @@ fn narrow(
     let mut intents = Vec::with_capacity(found.groups.len());
     for g in &mut found.groups {
         let items = std::mem::take(&mut g.items);
-        intents.push(Intent::SetEach { path: vec![Seg::key("rules")], items, key: "verbs".into(), value: json!(g.verbs) });
+        intents.push(Intent::SetEach {
+            path: vec![Seg::key("rules")],
+            items,
+            key: "verbs".into(),
+            value: json!(g.verbs),
+        });
     }
     found.edits.shrink_to_fit();
     out.changes.push(Change {
@@ -1279,12 +1283,7 @@ impl RoleRules<'_> {
         // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
         // an anchor, say) is left as written, with the reason.
         match self.editor.replace_value(key, value, &json!(verbs)) {
-            Ok(edit) => Narrowed::Rewritten {
-                edit,
-                verbs,
-                resources,
-                undocumented,
-            },
+            Ok(edit) => Narrowed::Rewritten { edit, verbs, resources, undocumented },
             Err(e) => Narrowed::Left(format!(
                 "`*` verbs left as they are: {}",
                 ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }
