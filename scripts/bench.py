@@ -101,8 +101,9 @@ def main():
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), str(n), path], check=True)
         streams.append((f"{n} resources", path))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}; median of {args.runs} runs (kustomize: 1)\n")
-    print("| stream | size | command | wall (ms) | peak RSS (MB) | × cat | × kustomize |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    if streams:
+        print("| stream | size | command | wall (ms) | peak RSS (MB) | × cat | × kustomize |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, path in streams:
         size = os.path.getsize(path)
         docs = open(path, "rb").read().count(b"\n---") + 1
