@@ -3,14 +3,17 @@
 `kubectl kustomize` with the equivalent patches (mount the kubeconfig Secret), on streams of
 growing size. Prints a markdown table; medians of several runs (kustomize: one run, it is slow).
 
-usage: scripts/bench.py [--kustomize-max N] [--roles N] [--rbac-only] [--floor-only]   (needs a release build: cargo build --release)
+usage: scripts/bench.py [--kustomize-max N] [--roles N] [--rbac-only] [--floor-only] [--linearity]   (needs a release build: cargo build --release)
 The first table (issue 23) measures skyhelm against the floor side by side, run for run: the
 27 MB stream (gen_stream.py 60000) against `cat FILE > /dev/null` with stdin a file and against
 `cat FILE | cat` through a pipe, its peak against 1.2 × input + 12 MB, the huge documents
 (gen_stream.py --huge) against 4 × size + 20 MB and 0.2 s, 2.7 MB, and `--version`.
 --floor-only prints only that table.
 --roles N adds the RBAC shapes of issue 21 §1 (scripts/gen_stream.py --rbac; N scales them)
-measured with each --rbac mode, against the budget 3 × input + 20 MB. --rbac-only skips the rest.
+measured with each --rbac mode, against the budget 3 × input + 20 MB (wall and CPU seconds: on a
+busy machine the CPU time is the steadier one). --rbac-only skips the rest. --linearity also
+runs each shape at twice its size and prints, per mode, the CPU time per input byte at 2N over
+that at N (1.0: linear; 2.0: quadratic).
 Run as root so kustomize can run without network (`unshare -n`), or it waits for a cluster.
 """
 import argparse
@@ -54,6 +57,30 @@ def run(cmd, stdin_path):
     if p.returncode not in (0, 2):
         sys.exit(f"{cmd} failed with {p.returncode}")
     return wall, kb / 1024
+
+
+def run_cpu(cmd, stdin_path):
+    """One run: (wall seconds, CPU seconds (user + system), peak RSS in MB, stderr lines)."""
+    with open(stdin_path, "rb") as stdin, open(os.devnull, "wb") as devnull, tempfile.NamedTemporaryFile("r") as rss, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss.name] + cmd, stdin=stdin, stdout=devnull, stderr=err)
+        wall = time.perf_counter() - start
+        kb, user, system = rss.read().split()[-3:]
+        err.seek(0)
+        lines = err.read().count(b"\n")
+    if p.returncode not in (0, 2):
+        sys.exit(f"{cmd} failed with {p.returncode}")
+    return wall, float(user) + float(system), int(kb) / 1024, lines
+
+
+def measure_cpu(cmd, stdin_path, runs):
+    results = [run_cpu(cmd, stdin_path) for _ in range(runs)]
+    return (
+        statistics.median(r[0] for r in results),
+        statistics.median(r[1] for r in results),
+        max(r[2] for r in results),
+        results[-1][3],
+    )
 
 
 def measure(cmd, stdin_path, runs):
@@ -155,6 +182,7 @@ def main():
     ap.add_argument("--rbac-only", action="store_true", help="measure only the RBAC shapes")
     ap.add_argument("--floor-only", action="store_true", help="measure only issue 23's floor table")
     ap.add_argument("--huge", type=int, default=100000, help="entries of the huge-document shapes")
+    ap.add_argument("--linearity", action="store_true", help="also run each RBAC shape at 2N: CPU time per byte ratio")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     # The last-run report goes to a scratch state folder, never the user's.
@@ -172,8 +200,9 @@ def main():
         subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), str(n), path], check=True)
         streams.append((f"{n} resources", path))
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}; median of {args.runs} runs (kustomize: 1)\n")
-    print("| stream | size | command | wall (ms) | peak RSS (MB) | × cat | × kustomize |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    if streams:
+        print("| stream | size | command | wall (ms) | peak RSS (MB) | × cat | × kustomize |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
     for label, path in streams:
         size = os.path.getsize(path)
         docs = open(path, "rb").read().count(b"\n---") + 1
@@ -206,18 +235,32 @@ def main():
             ("unbound-roles", n),
         ]
         print("\nRBAC shapes (scripts/gen_stream.py --rbac SHAPE N), budget 3 × input + 20 MB\n")
-        print("| shape | N | size | --rbac | wall (ms) | peak RSS (MB) | budget (MB) | stderr lines |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| shape | N | size | --rbac | wall (s) | CPU (s) | peak RSS (MB) | budget (MB) | stderr lines |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        ratios = []
         for shape, count in shapes:
-            path = os.path.join(tmp, f"{shape}.yaml")
-            subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), "--rbac", shape, str(count), path], check=True)
-            size = os.path.getsize(path)
-            for mode in ("off", "add", "audit", "tighten"):
-                cmd = [SKYHELM, "post-render", "--allow-unknown-contexts", "--skypilot-kubeconfig", KUBECONFIG, "--rbac", mode]
-                wall, rss = measure(cmd, path, args.runs)
-                with open(path, "rb") as stdin:
-                    lines = subprocess.run(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE).stderr.count(b"\n")
-                print(f"| {shape} | {count} | {size / 1e6:.2f} MB | {mode} | {wall * 1000:.0f} | {rss:.1f} | {3 * size / 1e6 + 20:.1f} | {lines} |")
+            cpu_at = {}
+            for scale in (1, 2) if args.linearity else (1,):
+                path = os.path.join(tmp, f"{shape}-{scale}.yaml")
+                subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "gen_stream.py"), "--rbac", shape, str(count * scale), path], check=True)
+                size = os.path.getsize(path)
+                for mode in ("off", "add", "audit", "tighten"):
+                    cmd = [SKYHELM, "post-render", "--allow-unknown-contexts", "--skypilot-kubeconfig", KUBECONFIG, "--rbac", mode]
+                    wall, cpu, rss, lines = measure_cpu(cmd, path, args.runs)
+                    cpu_at[(mode, scale)] = (cpu, size)
+                    print(f"| {shape} | {count * scale} | {size / 1e6:.2f} MB | {mode} | {wall:.2f} | {cpu:.2f} | {rss:.1f} | {3 * size / 1e6 + 20:.1f} | {lines} |")
+                os.remove(path)
+            if args.linearity:
+                for mode in ("add", "audit", "tighten"):
+                    (c1, s1), (c2, s2) = cpu_at[(mode, 1)], cpu_at[(mode, 2)]
+                    ratio = (c2 / s2) / (c1 / s1) if c1 > 0 and s1 > 0 else float("nan")
+                    ratios.append((shape, count, mode, c1, c2, ratio))
+        if ratios:
+            print("\nLinearity: CPU time per input byte at 2N over that at N (1.0: linear; 2.0: quadratic)\n")
+            print("| shape | N | --rbac | CPU at N (s) | CPU at 2N (s) | ratio per byte |")
+            print("| --- | --- | --- | --- | --- | --- |")
+            for shape, count, mode, c1, c2, ratio in ratios:
+                print(f"| {shape} | {count} | {mode} | {c1:.2f} | {c2:.2f} | {ratio:.2f} |")
     shutil.rmtree(tmp)
 
 

@@ -488,11 +488,6 @@ impl RbacObjects {
         }
         out
     }
-
-    /// The roles the account's bindings refer to.
-    pub fn wanted_roles(&self) -> std::collections::BTreeSet<RoleKey> {
-        self.bindings.iter().map(|b| b.role.clone()).collect()
-    }
 }
 
 /// The permissions of `wanted` that no bound role allows in their scope: each role's summary

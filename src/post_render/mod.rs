@@ -181,23 +181,27 @@ fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
 /// original plus the declared changes ([`prove_edited`], [`prove_added`]).
 fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
     let RuleOutput { mut changes, added, notes } = rules;
-    // Moved, not copied (an edit may hold a whole new config.yaml): the outcome's changes keep
-    // their reasons, paths and intents, and the edited documents' texts show the edits.
     let mut edits = vec![Vec::new(); m.len()];
+    // Moved, not copied (an edit may hold a whole new config.yaml): nothing reads a change's
+    // edits once they are rendered; the outcome's changes keep their reasons, paths and intents.
     for c in &mut changes {
-        if let Some(e) = edits.get_mut(c.doc.index()) {
-            e.append(&mut c.edits);
+        match edits.get_mut(c.doc.index()) {
+            Some(e) if e.is_empty() => *e = std::mem::take(&mut c.edits),
+            Some(e) => e.append(&mut c.edits),
+            None => {}
         }
     }
     let edited = m.render(&edits)?;
+    drop(edits);
     let mut outcome = Outcome { notes, ..Outcome::default() };
+    let by_doc = crate::rules::change::by_doc(&changes);
     // The output: runs of untouched documents as ranges of the input, edited documents' texts.
     let mut output = Vec::new();
     let mut next = 0;
     for (doc, after) in edited {
-        let ours: Vec<&Change> = changes.iter().filter(|c| c.doc == doc).collect();
+        let ours: &[&Change] = by_doc.get(&doc).map_or(&[], Vec::as_slice);
         let Some(resource) = ours.first().map(|c| c.resource.clone()) else { continue };
-        prove_edited(m, doc, &ours, &after, limits, &mut outcome.notes)?;
+        prove_edited(m, doc, ours, &after, limits, &mut outcome.notes)?;
         let range = m.range(doc);
         if range.start > next {
             output.push(Piece::Input(next..range.start));
@@ -207,6 +211,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         let before = m.text(doc);
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
     }
+    drop(by_doc);
     let end = m.docs().last().map_or(0, |d| m.range(d).end);
     if end > next {
         output.push(Piece::Input(next..end));
@@ -262,12 +267,22 @@ fn prove_edited(
     limits: &Limits,
     notes: &mut Vec<Note>,
 ) -> Result<(), PostRenderError> {
-    m.check_duplicate_reads(doc)?;
     let before = m.text(doc);
     if let Some((line, c)) = verify::yaml11_break(before).or_else(|| verify::yaml11_break(after)) {
         return Err(ManifestError::Yaml11Break { at: m.doc_ref(doc, Some(line)), code: u32::from(c) }.into());
     }
-    let intents: Vec<Intent> = ours.iter().flat_map(|c| c.intents.iter().cloned()).collect();
+    // Edits of list items only (tighten's narrowed rules): proven item by item, in memory that
+    // does not grow with the list, without keeping the document's tree (the rule that made
+    // them read it one item at a time and kept no tree whose reads could be duplicated).
+    let declared: Vec<&Intent> = ours.iter().flat_map(|c| &c.intents).collect();
+    if ours.iter().all(|c| c.field.is_none())
+        && let Some(list) = verify::item_list(&declared)
+        && verify::check_items(before, after, list, &declared, Reader::Kubernetes, limits) == verify::ItemCheck::Proven
+    {
+        return Ok(());
+    }
+    m.check_duplicate_reads(doc)?;
+    let intents: Vec<Intent> = declared.into_iter().cloned().collect();
     let tree = m.tree(doc)?;
     let internal = |cause| PostRenderError::Internal { at: m.doc_ref(doc, None), cause };
     if tree.decoded_nodes() > verify::MAX_DECODED_NODES {

@@ -121,8 +121,22 @@ pub fn check_owned(
     drop(expected);
     let found_duplicates = tree.duplicated_keys(reader);
     drop(tree);
+    no_more_duplicates(&found_duplicates, &duplicates)
+}
+
+/// Checks that `found` means `expected` and writes no key more often than `duplicates` (the
+/// original's) did.
+fn compare(found: &Meaning, expected: &Value, duplicates: &[(String, Vec<Value>)]) -> Result<(), Mismatch> {
+    if let Some((path, found, expected)) = first_difference(&found.value, expected, &mut String::new()) {
+        return Err(Mismatch::Differs { path, found, expected });
+    }
+    no_more_duplicates(&found.duplicates, duplicates)
+}
+
+/// Checks that `found` writes no key more often than `duplicates` (the original's) did.
+fn no_more_duplicates(found: &[(String, Vec<Value>)], duplicates: &[(String, Vec<Value>)]) -> Result<(), Mismatch> {
     let mut allowed: Vec<&(String, Vec<Value>)> = duplicates.iter().collect();
-    for dup in &found_duplicates {
+    for dup in found {
         match allowed.iter().position(|b| *b == dup) {
             Some(i) => {
                 allowed.swap_remove(i);
@@ -131,6 +145,198 @@ pub fn check_owned(
         }
     }
     Ok(())
+}
+
+/// The list under the root whose items every declared change edits, when they all do
+/// (`SetEach` on a list at the root): such an edit can be proven item by item
+/// ([`check_items`]).
+pub fn item_list<'i>(intents: &[&'i Intent]) -> Option<&'i str> {
+    let mut list: Option<&str> = None;
+    for intent in intents {
+        let Intent::SetEach { path, .. } = intent else { return None };
+        let [Seg::Key(key)] = path.as_slice() else { return None };
+        if list.is_some_and(|l| l != key) {
+            return None;
+        }
+        list = Some(key);
+    }
+    list
+}
+
+/// What [`check_items`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ItemCheck {
+    /// The edited document means the original plus the declared changes.
+    Proven,
+    /// It cannot be read item by item (anchors or aliases, the list's key written twice, PyYAML
+    /// as the reader), or something differs: [`check`] decides, and says what differs.
+    Undecided,
+}
+
+/// As [`check`], for `SetEach` changes of the items of the list under the root's `key` (see
+/// [`item_list`]), in memory that does not grow with the list: each item of the original is
+/// read as the parser completes it, the declared changes applied to it and only a digest of
+/// its meaning kept (its value and its keys written twice); the edited text is then read the
+/// same way and each item's digest compared, and the rest of the document (everything but the
+/// items) compared as `check` compares it.
+pub fn check_items(
+    before: &str,
+    after: &str,
+    key: &str,
+    intents: &[&Intent],
+    reader: Reader,
+    limits: &Limits,
+) -> ItemCheck {
+    if reader == Reader::PyYaml {
+        return ItemCheck::Undecided;
+    }
+    // Each intent's items (ascending) and how far the reading has come in them.
+    let mut each: Vec<(&[usize], &str, &Value, usize)> = Vec::new();
+    for intent in intents {
+        let Intent::SetEach { items, key, value, .. } = intent else { return ItemCheck::Undecided };
+        if !items.is_sorted() {
+            return ItemCheck::Undecided;
+        }
+        each.push((items, key, value, 0));
+    }
+    let mut digests: Vec<[u8; 16]> = Vec::new();
+    let mut declarable = true;
+    let mut on_before = |t: &Tree, id: crate::yaml::NodeId| {
+        let i = digests.len();
+        let mut value = t.to_json_as(id, reader);
+        for (items, key, set, next) in &mut each {
+            if items.get(*next) == Some(&i) {
+                *next += 1;
+                declarable &= set_key(&mut value, key, set).is_ok();
+            }
+        }
+        digests.push(digest(&value, &item_duplicates(t, id, reader)));
+    };
+    let Ok(Some(before_rest)) = Tree::parse_pruning(before, limits, key, &mut on_before) else {
+        return ItemCheck::Undecided;
+    };
+    if !declarable || each.iter().any(|(items, .., next)| *next < items.len()) || count_key(&before_rest, key) > 1 {
+        return ItemCheck::Undecided;
+    }
+    let mut seen = 0;
+    let mut same = true;
+    let mut on_after = |t: &Tree, id: crate::yaml::NodeId| {
+        let d = digest(&t.to_json_as(id, reader), &item_duplicates(t, id, reader));
+        same &= digests.get(seen) == Some(&d);
+        seen += 1;
+    };
+    let Ok(Some(after_rest)) = Tree::parse_pruning(after, limits, key, &mut on_after) else {
+        return ItemCheck::Undecided;
+    };
+    if !same || seen != digests.len() || count_key(&after_rest, key) > 1 {
+        return ItemCheck::Undecided;
+    }
+    let original = Meaning::of(&before_rest, reader);
+    match compare(&Meaning::of(&after_rest, reader), &original.value, &original.duplicates) {
+        Ok(()) => ItemCheck::Proven,
+        Err(_) => ItemCheck::Undecided,
+    }
+}
+
+/// How many times the root mapping writes `key`.
+fn count_key(tree: &Tree, key: &str) -> usize {
+    tree.root().map_or(0, |root| tree.entries(root).iter().filter(|(k, _)| tree.raw(*k) == Some(key)).count())
+}
+
+/// The keys written more than once in the mappings of the subtree at `id` (as
+/// [`Tree::duplicated_keys`] finds them in a whole tree; a key written `<<` is counted as any
+/// other, the same way in the original and the edited text).
+fn item_duplicates(t: &Tree, id: crate::yaml::NodeId, reader: Reader) -> Vec<(String, Vec<Value>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![id];
+    while let Some(n) = stack.pop() {
+        stack.extend(t.items(n).iter().rev());
+        let entries = t.entries(n);
+        for &(_, v) in entries.iter().rev() {
+            stack.push(v);
+        }
+        if entries.len() < 2 {
+            continue;
+        }
+        let keys: Vec<(String, crate::yaml::NodeId)> = entries
+            .iter()
+            .filter(|(k, _)| t.raw(*k) != Some("<<"))
+            .map(|&(k, v)| {
+                let text = match t.to_json_as(k, reader) {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (text, v)
+            })
+            .collect();
+        let mut count: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(keys.len());
+        for (k, _) in &keys {
+            *count.entry(k).or_default() += 1;
+        }
+        for (k, _) in &keys {
+            // Each duplicated key once, at its first entry.
+            if count.insert(k, 0).unwrap_or(0) > 1 {
+                out.push((
+                    k.clone(),
+                    keys.iter().filter(|(o, _)| o == k).map(|&(_, v)| t.to_json_as(v, reader)).collect(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// A digest of an item's meaning: its value (mapping keys in sorted order: the comparison of
+/// meanings ignores their order) and its keys written twice.
+fn digest(value: &Value, duplicates: &[(String, Vec<Value>)]) -> [u8; 16] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    feed(&mut h, value);
+    for (k, values) in duplicates {
+        feed(&mut h, &Value::String(k.clone()));
+        for v in values {
+            feed(&mut h, v);
+        }
+    }
+    let full = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+/// Writes `v` into `h` unambiguously (a tag and a length before each part).
+fn feed(h: &mut sha2::Sha256, v: &Value) {
+    use sha2::Digest;
+    let text = |h: &mut sha2::Sha256, tag: u8, s: &str| {
+        h.update([tag]);
+        h.update((s.len() as u64).to_le_bytes());
+        h.update(s.as_bytes());
+    };
+    match v {
+        Value::Null => h.update([0]),
+        Value::Bool(b) => h.update([1, u8::from(*b)]),
+        Value::Number(n) => text(h, 2, &n.to_string()),
+        Value::String(s) => text(h, 3, s),
+        Value::Array(a) => {
+            h.update([4]);
+            h.update((a.len() as u64).to_le_bytes());
+            for x in a {
+                feed(h, x);
+            }
+        }
+        Value::Object(m) => {
+            h.update([5]);
+            h.update((m.len() as u64).to_le_bytes());
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort_unstable();
+            for k in keys {
+                text(h, 3, k);
+                if let Some(x) = m.get(k) {
+                    feed(h, x);
+                }
+            }
+        }
+    }
 }
 
 /// Checks that an added document's text means `value`.
@@ -368,7 +574,22 @@ pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), Undeclarable> {
             *m = renamed;
             Ok(())
         }
+        Intent::SetEach { path, items, key, value } => {
+            let Value::Array(list) = walk(v, path, false)? else {
+                return Err(Undeclarable::NotAList(path.iter().map(seg_text).collect::<Vec<_>>().join(".")));
+            };
+            for &i in items {
+                set_key(list.get_mut(i).ok_or(Undeclarable::NoItem(i))?, key, value)?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// Sets `key` of a mapping (a null becomes one) to `value`.
+fn set_key(item: &mut Value, key: &str, value: &Value) -> Result<(), Undeclarable> {
+    *walk(item, &[Seg::key(key)], true)? = value.clone();
+    Ok(())
 }
 
 #[cfg(test)]
@@ -528,6 +749,54 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Issue 21: tighten's narrowed rules are proven item by item, and anything the declared
+    /// `SetEach` does not say is not proven that way (the whole check then finds it).
+    #[test]
+    fn item_by_item_proof_passes_declared_edits_only() {
+        let l = Limits::default();
+        let before = "kind: Role\nrules:\n- verbs: ['*']\n  resources: [pods]\n- verbs: [get]\n- {verbs: ['*'], resources: [x]}\n";
+        let set = |items: Vec<usize>| Intent::SetEach {
+            path: keys("rules"),
+            items,
+            key: "verbs".into(),
+            value: json!(["get", "list"]),
+        };
+        let intents = [set(vec![0, 2])];
+        let declared: Vec<&Intent> = intents.iter().collect();
+        assert_eq!(item_list(&declared), Some("rules"));
+        let proven = |after: &str| check_items(before, after, "rules", &declared, Reader::Kubernetes, &l);
+        let good = "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n";
+        assert_eq!(proven(good), ItemCheck::Proven);
+        let whole = meaning(before, Reader::Kubernetes, &l).unwrap();
+        assert_eq!(check(&whole, good, &intents, Reader::Kubernetes, &l), Ok(()));
+        for bad in [
+            // An item not declared changed.
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [list]\n- {verbs: [get, list], resources: [x]}\n",
+            // A declared item left as it was.
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: ['*'], resources: [x]}\n",
+            // An item more, an item fewer.
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n- {}\n",
+            "kind: Role\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n",
+            // Outside the list, a key written twice inside an item, `0600` read as a string.
+            "kind: Roles\nrules:\n- verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n",
+            "kind: Role\nrules:\n- verbs: [get, list]\n  verbs: [get, list]\n  resources: [pods]\n- verbs: [get]\n- {verbs: [get, list], resources: [x]}\n",
+        ] {
+            assert_eq!(proven(bad), ItemCheck::Undecided, "{bad}");
+            assert!(check(&whole, bad, &intents, Reader::Kubernetes, &l).is_err(), "{bad}");
+        }
+        // Anchors, or a declared item the list does not have: the whole check decides.
+        let anchored = "kind: Role\nrules:\n- &a {verbs: ['*']}\n- *a\n";
+        let one = [set(vec![0])];
+        let one: Vec<&Intent> = one.iter().collect();
+        assert_eq!(check_items(anchored, anchored, "rules", &one, Reader::Kubernetes, &l), ItemCheck::Undecided);
+        let beyond = [set(vec![7])];
+        let beyond: Vec<&Intent> = beyond.iter().collect();
+        assert_eq!(check_items(before, before, "rules", &beyond, Reader::Kubernetes, &l), ItemCheck::Undecided);
+        // Other intents are not item edits.
+        let append = [Intent::Append { path: keys("rules"), items: vec![json!({})] }];
+        assert_eq!(item_list(&append.iter().collect::<Vec<_>>()), None);
     }
 
     #[test]

@@ -131,7 +131,7 @@ fn with_comments(text: &str, edits: Vec<Edit>) -> Vec<Edit> {
         }
         let mut insert = format!("\"{}\"", label(line_end - start));
         insert.push_str(&"\n".repeat(text[line_end..end].matches('\n').count()));
-        out.push(Edit { at: start, delete: end - start, insert });
+        out.push(Edit { at: start, delete: end - start, insert: insert.into() });
         from = end;
     }
     out.extend(pending);
@@ -352,7 +352,11 @@ fn line_edits(text: &str) -> Vec<Edit> {
         let value = line[value_at..].trim();
         if !value.is_empty() && (has_userinfo(line) || key.is_some_and(secret_name)) {
             let start = value_at + (line[value_at..].len() - line[value_at..].trim_start().len());
-            edits.push(Edit { at: at + start, delete: value.len(), insert: format!("\"{}\"", label(value.len())) });
+            edits.push(Edit {
+                at: at + start,
+                delete: value.len(),
+                insert: format!("\"{}\"", label(value.len())).into(),
+            });
         }
         at += raw.len();
     }

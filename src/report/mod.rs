@@ -96,11 +96,12 @@ pub struct Report {
 
 impl Report {
     pub fn from_outcome(o: &Outcome, opts: &ReportOptions) -> Report {
+        let by_doc = crate::rules::change::by_doc(&o.changes);
         let resources = o
             .documents
             .iter()
             .map(|d| {
-                let changes: Vec<_> = o.changes.iter().filter(|c| c.doc == d.doc).collect();
+                let changes: &[&crate::rules::change::Change] = by_doc.get(&d.doc).map_or(&[], Vec::as_slice);
                 let show = match (opts.show_secrets, d.resource.kind == "Secret") {
                     (true, _) => Show::AsIs,
                     (false, true) => Show::Secret,
@@ -114,7 +115,7 @@ impl Report {
                     paths: changes.iter().flat_map(|c| c.paths.iter().cloned()).collect(),
                     before: d.before.clone(),
                     after: d.after.clone(),
-                    field: match changes.as_slice() {
+                    field: match changes {
                         [only] => only.field.clone(),
                         _ => None,
                     },

@@ -41,6 +41,10 @@ pub enum Intent {
     Set { path: Vec<Seg>, value: Value },
     /// The mapping at `path` has key `from` renamed to `to` (its value and position kept).
     RenameKey { path: Vec<Seg>, from: String, to: String },
+    /// Each item of the list at `path` whose index is in `items` (ascending) has `key` set to
+    /// `value`: one intent for many items (tighten narrows thousands of rules to one list of
+    /// verbs), so that what a change declares stays small.
+    SetEach { path: Vec<Seg>, items: Vec<usize>, key: String, value: Value },
 }
 
 /// The rule behind a change or a note.
@@ -155,6 +159,19 @@ pub enum Piece {
     Newline,
 }
 
+/// The changes of each document, found once for all documents (a scan of every change per
+/// document would be quadratic in the number of edited documents).
+pub fn by_doc(changes: &[Change]) -> std::collections::HashMap<DocIndex, Vec<&Change>> {
+    let mut map: std::collections::HashMap<DocIndex, Vec<&Change>> = std::collections::HashMap::new();
+    for c in changes {
+        map.entry(c.doc).or_default().push(c);
+    }
+    map
+}
+
+/// How many changes of one rule the summary lists (see [`Outcome::log_lines`]).
+pub const CHANGE_LINES: usize = 20;
+
 /// What post-render produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
@@ -186,11 +203,38 @@ impl Outcome {
 
     /// A short human summary: one line per change reason, then the notes. Names from the
     /// stream in them are shown escaped (`messages::escaped`).
+    /// Each rule's first [`CHANGE_LINES`] changes are listed; the others are counted, one line
+    /// per rule, so that the summary stays bounded (`skyhelm diff` lists every change).
     pub fn log_lines(&self) -> String {
         let mut s = String::new();
+        // Per rule: (changes listed, changes beyond them, the first few of those).
+        let mut seen: Vec<(RuleId, usize, crate::policy::grants::Sample)> = Vec::new();
         for c in &self.changes {
+            let at = match seen.iter().position(|(r, ..)| *r == c.rule) {
+                Some(at) => at,
+                None => {
+                    seen.push((c.rule, 0, crate::policy::grants::Sample::default()));
+                    seen.len() - 1
+                }
+            };
+            let Some((_, listed, more)) = seen.get_mut(at) else { continue };
+            if *listed >= CHANGE_LINES {
+                more.push(|| c.resource.to_string());
+                continue;
+            }
+            *listed += 1;
             for r in &c.reasons {
                 s.push_str(&crate::messages::escaped(&format!("changed {} [{}]: {}", c.resource, c.rule, r)));
+                s.push('\n');
+            }
+        }
+        for (rule, _, more) in &seen {
+            if more.count > 0 {
+                s.push_str(&crate::messages::escaped(&format!(
+                    "changed {} more resources [{rule}] (skyhelm diff lists each): {}",
+                    more.count,
+                    more.describe(", ")
+                )));
                 s.push('\n');
             }
         }

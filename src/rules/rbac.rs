@@ -11,7 +11,7 @@ use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MI
 use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Severity};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
-use crate::yaml::{Edit, Editor, NodeId};
+use crate::yaml::{Edit, Editor, NodeId, TextFacts, Tree};
 
 pub use crate::model::RbacMode;
 
@@ -103,15 +103,23 @@ fn read_objects(
     let mut objs = RbacObjects::default();
     let universe = grants::evaluated();
     let bindings = read_bindings(m, acc, &mut objs, notes)?;
-    let wanted = objs.wanted_roles();
-    objs.shared.retain(|k, _| wanted.contains(k));
+    // The roles wanted, each once, sorted: borrowed from the account's bindings (set aside
+    // meanwhile), not copied.
+    let account = std::mem::take(&mut objs.bindings);
+    let mut wanted: Vec<&RoleKey> = account.iter().map(|b| &b.role).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    objs.shared.retain(|k, _| wanted.binary_search(&k).is_ok());
     let narrowable = read_roles(m, &wanted, &bindings, narrowing, &universe, &mut objs, notes)?;
+    drop(wanted);
+    objs.bindings = account;
     Ok((objs, narrowable))
 }
 
 /// The documents of the roles tighten narrows (`*` verbs, bound to no one but the account), in
-/// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`.
-type Narrowable = Vec<(DocIndex, RoleKey)>;
+/// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`,
+/// with what an editor read from the whole document (its layout).
+type Narrowable = Vec<(DocIndex, RoleKey, TextFacts)>;
 
 /// A warning for an object that does not deserialize as its kind.
 fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
@@ -175,7 +183,7 @@ fn read_bindings(
 /// already read as bindings, sorted) are not read again: they name the roles they bind.
 fn read_roles(
     m: &Manifests,
-    wanted: &std::collections::BTreeSet<RoleKey>,
+    wanted: &[&RoleKey],
     bindings: &[DocIndex],
     narrowing: bool,
     universe: &[Perm],
@@ -183,8 +191,8 @@ fn read_roles(
     notes: &mut Vec<Note>,
 ) -> Result<Narrowable, ManifestError> {
     let mut narrowable = Narrowable::new();
-    // Where each role is in `objs.roles` (a second document of one role is merged).
-    let mut index: std::collections::BTreeMap<RoleKey, usize> = std::collections::BTreeMap::new();
+    // Where each wanted role is in `objs.roles` (a second document of one role is merged).
+    let mut index: Vec<Option<usize>> = vec![None; wanted.len()];
     // An empty roleRef name matches no role (and as a needle it would match every document).
     let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
@@ -224,9 +232,7 @@ fn read_roles(
         };
         let key =
             RoleKey { cluster, namespace: if cluster { None } else { r.namespace.clone() }, name: r.name.clone() };
-        if !wanted.contains(&key) {
-            continue;
-        }
+        let Ok(slot) = wanted.binary_search(&&key) else { continue };
         if let Some(e) = bad_rule {
             notes.push(bad(&r, e));
             continue;
@@ -253,15 +259,17 @@ fn read_roles(
                 let summary = if aggregated.is_some() { RoleSummary::of(&[], universe) } else { summary };
                 if narrowing && aggregated.is_none() && summary.star_verbs.count > 0 && !objs.shared.contains_key(&key)
                 {
-                    narrowable.push((doc, key.clone()));
+                    narrowable.push((doc, key.clone(), Editor::new(m.text(doc), &tree).facts()));
                 }
-                match index.get(&key).and_then(|&i| objs.roles.get_mut(i)) {
+                match index.get(slot).copied().flatten().and_then(|i| objs.roles.get_mut(i)) {
                     Some(first) => {
                         first.summary.merge(&summary);
                         first.aggregated = first.aggregated.take().or(aggregated);
                     }
                     None => {
-                        index.insert(key.clone(), objs.roles.len());
+                        if let Some(at) = index.get_mut(slot) {
+                            *at = Some(objs.roles.len());
+                        }
                         objs.roles.push(RoleDoc { doc, key, summary, aggregated });
                     }
                 }
@@ -274,7 +282,7 @@ fn read_roles(
     // change the aggregated role too.
     let gathered: Vec<&String> =
         objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
-    narrowable.retain(|(_, key)| !(key.cluster && gathered.contains(&&key.name)));
+    narrowable.retain(|(_, key, _)| !(key.cluster && gathered.contains(&&key.name)));
     Ok(narrowable)
 }
 
@@ -722,13 +730,15 @@ fn audit(
         warn_unused(acc, bound, out);
         return;
     }
-    let rewritten = tightened.unwrap_or_default();
+    let rewritten: std::collections::HashSet<&str> = tightened.unwrap_or_default().iter().map(String::as_str).collect();
     let account = acc.label();
-    for r in bound {
-        for msg in role_warnings(&account, r, rewritten, universe) {
-            out.notes.push(note(Severity::Warning, msg));
+    let mut more = MoreRoles::default();
+    for (n, r) in bound.iter().enumerate() {
+        for (kind, msg) in role_warnings(&account, r, &rewritten, universe) {
+            more.add(n, kind, r, msg, out);
         }
     }
+    more.report(&account, out);
     if tightened.is_some() {
         return;
     }
@@ -753,22 +763,66 @@ fn audit(
 /// Without a service-account token every grant is unused: one warning per role.
 fn warn_unused(acc: &Account, bound: &[BoundRole], out: &mut RuleOutput) {
     let account = acc.label();
-    for r in bound {
-        out.notes.push(note(
-            Severity::Warning,
-            format!(
-                "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
-                r.key.describe(),
-                r.via()
-            ),
-        ));
+    let mut more = MoreRoles::default();
+    for (n, r) in bound.iter().enumerate() {
+        let msg = format!(
+            "{account}: {} (via {}) is unused: the pod gets no service-account token, so the API server never uses its own cluster",
+            r.key.describe(),
+            r.via()
+        );
+        more.add(n, "are unused: the pod gets no service-account token".into(), r, msg, out);
+    }
+    more.report(&account, out);
+}
+
+/// Roles whose warnings are given one by one; each kind of warning about the other roles is
+/// one message with their count and the first few, so that the report stays bounded however
+/// many roles the account is bound to.
+const ROLE_MESSAGES: usize = 10;
+
+/// The warnings about roles beyond the first `ROLE_MESSAGES`: (kind, the roles).
+#[derive(Default)]
+struct MoreRoles(Vec<(String, Sample)>);
+
+impl MoreRoles {
+    /// The warning `msg` of kind `kind` about the `n`th bound role `r`.
+    fn add(&mut self, n: usize, kind: String, r: &BoundRole, msg: String, out: &mut RuleOutput) {
+        if n < ROLE_MESSAGES {
+            out.notes.push(note(Severity::Warning, msg));
+            return;
+        }
+        let at = match self.0.iter().position(|(k, _)| *k == kind) {
+            Some(at) => at,
+            None => {
+                self.0.push((kind, Sample::default()));
+                self.0.len() - 1
+            }
+        };
+        if let Some((_, roles)) = self.0.get_mut(at) {
+            roles.push(|| r.key.describe());
+        }
+    }
+
+    fn report(self, account: &str, out: &mut RuleOutput) {
+        for (kind, roles) in self.0 {
+            let (n, noun) = (roles.count, if roles.count == 1 { "role" } else { "roles" });
+            out.notes.push(note(
+                Severity::Warning,
+                format!("{account}: {n} more bound {noun} {kind} ({})", roles.describe(", ")),
+            ));
+        }
     }
 }
 
 /// What is risky in one role the account is bound to: `*` verbs (unless tighten `rewritten`
 /// it), wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC. At
 /// most one message of each kind, with counts and the first few rules.
-fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &[Perm]) -> Vec<String> {
+fn role_warnings(
+    account: &str,
+    r: &BoundRole,
+    rewritten: &std::collections::HashSet<&str>,
+    universe: &[Perm],
+) -> Vec<(String, String)> {
     let mut warnings = Vec::new();
     let role = r.key.describe();
     let via = format!("{role} (via {})", r.via());
@@ -778,24 +832,39 @@ fn role_warnings(account: &str, r: &BoundRole, rewritten: &[String], universe: &
         1 => format!("on {}", sample.describe("; ")),
         n => format!("in {n} rules (on {})", sample.describe("; ")),
     };
-    if s.star_verbs.count > 0 && !rewritten.contains(&role) {
-        warnings.push(format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)));
+    if s.star_verbs.count > 0 && !rewritten.contains(role.as_str()) {
+        warnings.push((
+            "grant every verb (`*`)".into(),
+            format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)),
+        ));
     }
     if s.wildcards.count > 0 {
-        warnings.push(format!("{account}: {via} grants a wildcard resource or API group {scope}"));
+        warnings.push((
+            "grant a wildcard resource or API group".into(),
+            format!("{account}: {via} grants a wildcard resource or API group {scope}"),
+        ));
     }
     let probe =
         |verb: &str| Perm { group: String::new(), resource: "secrets".into(), verb: verb.into(), namespace: None };
     if r.cluster_wide() && (s.allows(&probe("get"), universe) || s.allows(&probe("list"), universe)) {
-        warnings.push(format!("{account}: {via} can read Secrets in every namespace"));
+        warnings.push((
+            "can read Secrets in every namespace".into(),
+            format!("{account}: {via} can read Secrets in every namespace"),
+        ));
     }
     for v in &s.dangerous {
-        warnings.push(format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"));
+        warnings.push((
+            format!("grant `{v}`, which allows privilege escalation"),
+            format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"),
+        ));
     }
     if !s.rbac_managed.is_empty() {
-        warnings.push(format!(
-            "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
-            s.rbac_managed.join(", ")
+        warnings.push((
+            "may manage RBAC; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)".into(),
+            format!(
+                "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
+                s.rbac_managed.join(", ")
+            ),
         ));
     }
     warnings
@@ -912,9 +981,11 @@ fn narrow_roles(
         objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
     // A role the stream holds twice is named once.
     let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
-    for (doc, key) in narrowable {
+    let mut written = Written::new();
+    for role in narrowable {
+        let key = &role.1;
         let cluster = key.cluster && cluster_bound.contains(key);
-        let (changed, kept) = narrow(m, *doc, key, cluster, features, out)?;
+        let (changed, kept) = narrow(m, role, cluster, features, &mut written, out)?;
         if changed && named_rewritten.insert(key) {
             rewritten.push(key.describe());
         }
@@ -966,89 +1037,162 @@ fn rule_numbers(numbers: &Sample) -> String {
     }
 }
 
-/// The rules of one role narrowed to the same verbs: one reason for all of them.
+/// The rules of one role narrowed to the same verbs: one reason and one intent for all of them.
 struct Rewrites {
     verbs: Vec<String>,
+    /// The rules' indices (0-based), ascending.
+    items: Vec<usize>,
     numbers: Sample,
     resources: Sample,
     undocumented: Sample,
 }
 
-/// Narrows one role's `*` verbs: (changed something, left some `*` verbs). Its document is
-/// parsed again here and dropped when done, so one role's tree is alive at a time. What it
-/// rewrites and leaves is reported per role: one reason per set of verbs written, one warning
-/// per reason for leaving rules, each with counts and the first few rules.
-fn narrow(
-    m: &Manifests,
-    doc: DocIndex,
-    key: &RoleKey,
-    cluster: bool,
-    features: &[&minimal_rbac::Feature],
-    out: &mut RuleOutput,
-) -> Result<(bool, bool), RuleError> {
-    let tree = m.parse_once(doc)?;
-    let tree = &tree;
-    let (Some(root), Some(resource)) = (tree.root(), m.resource_in(tree)) else { return Ok((false, true)) };
-    let Some(rules) = tree.get(root, "rules") else { return Ok((false, true)) };
-    let role_rules = RoleRules { m, doc, tree, editor: Editor::new(m.text(doc), tree), cluster, features };
-    let label = key.describe();
-    // Rules left, by why: (why, rule numbers).
-    let mut left: Vec<(String, Sample)> = Vec::new();
-    let mut edits: Vec<Edit> = Vec::new();
-    let mut intents = Vec::new();
-    let mut groups: Vec<Rewrites> = Vec::new();
-    for (i, &rule_node) in tree.items(rules).iter().enumerate() {
-        match role_rules.narrow_rule(i, rule_node) {
+/// What narrowing one role found, rule by rule, kept small whatever the number of rules:
+/// the edits, the rewritten rules grouped by the verbs written, the rules left by why.
+#[derive(Default)]
+struct RoleNarrowing {
+    /// Rules seen so far (the next rule's index).
+    seen: usize,
+    edits: Vec<Edit>,
+    groups: Vec<Rewrites>,
+    /// Rules left, by why: (why, rule numbers).
+    left: Vec<(String, Sample)>,
+}
+
+/// The texts tighten has written so far, each kept once (most rules of most roles get one of a
+/// few lists of verbs).
+type Written = Vec<std::sync::Arc<str>>;
+
+/// How many distinct written texts `RoleNarrowing` shares (beyond them, each edit keeps its own).
+const SHARED_TEXTS: usize = 16;
+
+impl RoleNarrowing {
+    fn record(&mut self, narrowed: Narrowed, written: &mut Written) {
+        let i = self.seen;
+        self.seen += 1;
+        match narrowed {
             Narrowed::NoWildcard => {}
-            Narrowed::Left(why) => match left.iter_mut().find(|(w, _)| *w == why) {
-                Some((_, numbers)) => numbers.push(|| (i + 1).to_string()),
-                None => {
-                    let mut numbers = Sample::default();
-                    numbers.push(|| (i + 1).to_string());
-                    left.push((why, numbers));
-                }
-            },
-            Narrowed::Rewritten { edit, intent, verbs, resources, undocumented } => {
-                edits.push(edit);
-                intents.push(intent);
-                let g = match groups.iter().position(|g| g.verbs == verbs) {
-                    Some(at) => &mut groups[at],
+            Narrowed::Left(why) => {
+                let at = match self.left.iter().position(|(w, _)| *w == why) {
+                    Some(at) => at,
                     None => {
-                        groups.push(Rewrites {
+                        self.left.push((why, Sample::default()));
+                        self.left.len() - 1
+                    }
+                };
+                if let Some((_, numbers)) = self.left.get_mut(at) {
+                    numbers.push(|| (i + 1).to_string());
+                }
+            }
+            Narrowed::Rewritten { mut edit, verbs, resources, undocumented } => {
+                match written.iter().find(|w| w[..] == edit.insert[..]) {
+                    Some(w) => edit.insert = w.clone(),
+                    None if written.len() < SHARED_TEXTS => written.push(edit.insert.clone()),
+                    None => {}
+                }
+                self.edits.push(edit);
+                let at = match self.groups.iter().position(|g| g.verbs == verbs) {
+                    Some(at) => at,
+                    None => {
+                        self.groups.push(Rewrites {
                             verbs,
+                            items: Vec::new(),
                             numbers: Sample::default(),
                             resources: Sample::default(),
                             undocumented: Sample::default(),
                         });
-                        let last = groups.len() - 1;
-                        &mut groups[last]
+                        self.groups.len() - 1
                     }
                 };
-                g.numbers.push(|| (i + 1).to_string());
-                g.resources.push(|| resources.join(", "));
-                for u in undocumented {
-                    g.undocumented.push_distinct(u);
+                if let Some(g) = self.groups.get_mut(at) {
+                    g.items.push(i);
+                    g.numbers.push(|| (i + 1).to_string());
+                    g.resources.push(|| resources.join(", "));
+                    for u in undocumented {
+                        g.undocumented.push_distinct(u);
+                    }
                 }
             }
         }
     }
-    for (why, numbers) in &left {
+}
+
+/// Narrows one role's `*` verbs: (changed something, left some `*` verbs). Its document is
+/// parsed again here one rule at a time (`parse_pruning`: each rule is narrowed as the parser
+/// completes it, then dropped), so a role of a million rules costs its edits, not a tree of it.
+/// What it rewrites and leaves is reported per role: one reason (and one declared intent) per
+/// list of verbs written, one warning per reason for leaving rules, each with counts and the
+/// first few rules.
+fn narrow(
+    m: &Manifests,
+    role: &(DocIndex, RoleKey, TextFacts),
+    cluster: bool,
+    features: &[&minimal_rbac::Feature],
+    written: &mut Written,
+    out: &mut RuleOutput,
+) -> Result<(bool, bool), RuleError> {
+    let (doc, key, facts) = (role.0, &role.1, role.2);
+    let text = m.text(doc);
+    let mut found = RoleNarrowing::default();
+    let mut on_rule = |t: &Tree, id: NodeId| {
+        let rules = RoleRules { m, doc, tree: t, editor: Editor::for_item(text, t, facts), cluster, features };
+        let narrowed = rules.narrow_rule(id);
+        found.record(narrowed, written);
+    };
+    let pruned = m.parse_pruning(doc, "rules", &mut on_rule)?;
+    let resource = match pruned {
+        // One `rules` key: its rules were handed over in order.
+        Some(tree) if tree.root().is_none_or(|root| count_key(&tree, root, "rules") <= 1) => m.resource_in(&tree),
+        // Anchors or aliases (pruning stopped), or `rules` written twice (a reader keeps the
+        // last): the whole tree, narrowed as written.
+        _ => {
+            found = RoleNarrowing::default();
+            let whole = m.parse_once(doc)?;
+            let rules = RoleRules { m, doc, tree: &whole, editor: Editor::new(text, &whole), cluster, features };
+            if let Some(list) = whole.root().and_then(|root| whole.get(root, "rules")) {
+                for &rule in whole.items(list) {
+                    found.record(rules.narrow_rule(rule), written);
+                }
+            }
+            m.resource_in(&whole)
+        }
+    };
+    let Some(resource) = resource else { return Ok((false, true)) };
+    let label = key.describe();
+    for (why, numbers) in &found.left {
         out.notes.push(note(Severity::Warning, format!("{label} {}: {why}", rule_numbers(numbers))));
     }
-    if edits.is_empty() {
-        return Ok((false, !left.is_empty()));
+    if found.edits.is_empty() {
+        return Ok((false, !found.left.is_empty()));
     }
+    // Built item by item, not collected from `groups` (whose larger buffer it would keep).
+    let mut intents = Vec::with_capacity(found.groups.len());
+    for g in &mut found.groups {
+        let items = std::mem::take(&mut g.items);
+        intents.push(Intent::SetEach {
+            path: vec![Seg::key("rules")],
+            items,
+            key: "verbs".into(),
+            value: json!(g.verbs),
+        });
+    }
+    found.edits.shrink_to_fit();
     out.changes.push(Change {
         doc,
         resource,
         rule: RuleId::Rbac,
-        reasons: groups.iter().map(narrowing_reason).collect(),
-        edits,
+        reasons: found.groups.iter().map(narrowing_reason).collect(),
+        edits: found.edits,
         paths: vec!["rules".into()],
         field: None,
         intents,
     });
-    Ok((true, !left.is_empty()))
+    Ok((true, !found.left.is_empty()))
+}
+
+/// How many times a mapping writes `key`.
+fn count_key(tree: &Tree, map: NodeId, key: &str) -> usize {
+    tree.entries(map).iter().filter(|(k, _)| tree.raw(*k) == Some(key)).count()
 }
 
 /// What narrowing did to one rule of a role.
@@ -1058,7 +1202,7 @@ enum Narrowed {
     /// Its `*` verbs stay, for this reason.
     Left(String),
     /// Its `*` verbs are replaced by the documented ones.
-    Rewritten { edit: Edit, intent: Intent, verbs: Vec<String>, resources: Vec<String>, undocumented: Vec<String> },
+    Rewritten { edit: Edit, verbs: Vec<String>, resources: Vec<String>, undocumented: Vec<String> },
 }
 
 /// One role being narrowed: its document, and what decides the verbs its rules need.
@@ -1073,9 +1217,9 @@ struct RoleRules<'a> {
 }
 
 impl RoleRules<'_> {
-    /// Replaces the `*` verbs of rule `i` by what SkyPilot's documented needs give its
+    /// Replaces the `*` verbs of a rule by what SkyPilot's documented needs give its
     /// resources (all standard verbs for a resource they do not name), or says why it cannot.
-    fn narrow_rule(&self, i: usize, rule_node: NodeId) -> Narrowed {
+    fn narrow_rule(&self, rule_node: NodeId) -> Narrowed {
         let tree = self.tree;
         let rule: PolicyRule = match serde_json::from_value(tree.to_json(rule_node)) {
             Ok(r) => r,
@@ -1101,16 +1245,7 @@ impl RoleRules<'_> {
         // Narrowing is never required: a rule skyhelm cannot edit safely (verbs shared through
         // an anchor, say) is left as written, with the reason.
         match self.editor.replace_value(key, value, &json!(verbs)) {
-            Ok(edit) => Narrowed::Rewritten {
-                edit,
-                intent: Intent::Set {
-                    path: vec![Seg::key("rules"), Seg::Index(i), Seg::key("verbs")],
-                    value: json!(verbs),
-                },
-                verbs,
-                resources,
-                undocumented,
-            },
+            Ok(edit) => Narrowed::Rewritten { edit, verbs, resources, undocumented },
             Err(e) => Narrowed::Left(format!(
                 "`*` verbs left as they are: {}",
                 ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }

@@ -14,7 +14,8 @@ use super::tree::{Lookup, NodeId, NodeKind, Style, Tree};
 pub struct Edit {
     pub at: usize,
     pub delete: usize,
-    pub insert: String,
+    /// Shared (`Arc`): a rule that writes one text in many places keeps it once.
+    pub insert: std::sync::Arc<str>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -80,6 +81,13 @@ fn type_name(tree: &Tree, id: NodeId) -> &'static str {
     }
 }
 
+/// What [`Editor::new`] reads from a whole document: its layout and whether it has explicit keys.
+#[derive(Debug, Clone, Copy)]
+pub struct TextFacts {
+    layout: Layout,
+    explicit_keys: bool,
+}
+
 /// Edits one parsed document.
 pub struct Editor<'a> {
     text: &'a str,
@@ -119,6 +127,24 @@ impl<'a> Editor<'a> {
             .map(|id| (tree.node(id).start, tree.node(id).end, tree.node(id).line))
             .collect();
         editor
+    }
+
+    /// An editor for one item of a long document that [`Tree::parse_pruning`] hands over (the
+    /// tree holds that item and the document's other parts), with what [`Editor::new`] read
+    /// from the whole document (`like`: [`Editor::facts`] of it), so that an editor per item
+    /// does not read the whole text again.
+    pub fn for_item(text: &'a str, tree: &'a Tree, like: TextFacts) -> Self {
+        let shared = tree
+            .ids()
+            .filter(|&id| tree.is_shared(id))
+            .map(|id| (tree.node(id).start, tree.node(id).end, tree.node(id).line))
+            .collect();
+        Editor { text, tree, layout: like.layout, shared, explicit_keys: like.explicit_keys }
+    }
+
+    /// What this editor read from the whole text (for [`Editor::for_item`]).
+    pub fn facts(&self) -> TextFacts {
+        TextFacts { layout: self.layout, explicit_keys: self.explicit_keys }
     }
 
     /// How this document lays out block content (for new documents in the same style).
@@ -254,7 +280,7 @@ impl<'a> Editor<'a> {
             lines.truncate(body_len);
             lines.insert_str(0, self.layout.nl);
         }
-        Ok(Edit { at, delete: 0, insert: lines })
+        Ok(Edit { at, delete: 0, insert: lines.into() })
     }
 
     /// Column of the `-` before a block sequence item starting at `item_start`.
@@ -277,7 +303,7 @@ impl<'a> Editor<'a> {
         if line.trim_start().starts_with('#') || line.contains(" #") {
             // A comment runs up to the line's end: go after the last entry's own text instead.
             return match last.map(|l| self.tree.node(l)).filter(|l| l.end > l.start) {
-                Some(l) => Ok(Edit { at: l.end, delete: 0, insert: format!(", {text}") }),
+                Some(l) => Ok(Edit { at: l.end, delete: 0, insert: format!(", {text}").into() }),
                 None => Err(EditError::Layout { line: node.line, what: "a flow collection ending in a comment" }),
             };
         }
@@ -286,7 +312,7 @@ impl<'a> Editor<'a> {
             Some(',') => format!(" {text}"),
             _ => format!(", {text}"),
         };
-        Ok(Edit { at: pos, delete: 0, insert })
+        Ok(Edit { at: pos, delete: 0, insert: insert.into() })
     }
 
     /// Appends `item` to a sequence (block or flow).
@@ -342,7 +368,7 @@ impl<'a> Editor<'a> {
         let mut edits = Vec::new();
         self.check_not_shared(k.start)?;
         if v.end > v.start {
-            edits.push(Edit { at: v.start, delete: v.end - v.start, insert: String::new() });
+            edits.push(Edit { at: v.start, delete: v.end - v.start, insert: "".into() });
         }
         // block_value starts with the line break that ends the `key:` line.
         let body = lines.split_off(self.layout.nl.len());
@@ -380,7 +406,7 @@ impl<'a> Editor<'a> {
     pub fn replace_scalar(&self, node: NodeId, value: &Value) -> Result<Edit, EditError> {
         self.check_not_shared(self.tree.node(node).start)?;
         let (start, end) = self.scalar_range(node);
-        Ok(Edit { at: start, delete: end - start, insert: emit::flow(value) })
+        Ok(Edit { at: start, delete: end - start, insert: emit::flow(value).into() })
     }
 
     /// Replaces a scalar with the string `text` (quoted where needed, on one line) for a
@@ -394,7 +420,7 @@ impl<'a> Editor<'a> {
         for _ in 0..lines {
             insert.push_str(self.layout.nl);
         }
-        Edit { at: start, delete: end - start, insert }
+        Edit { at: start, delete: end - start, insert: insert.into() }
     }
 
     /// Replaces a string scalar with new text: as a literal block when the original was one and
@@ -404,7 +430,7 @@ impl<'a> Editor<'a> {
         self.check_not_shared(n.start)?;
         let (start, end) = self.scalar_range(node);
         let literal = matches!(n.kind, NodeKind::Scalar { style: Style::Literal, .. });
-        Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col) })
+        Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col).into() })
     }
 
     /// `new` as a literal block indented to `indent` when `literal` and the text allows it
@@ -447,7 +473,7 @@ impl<'a> Editor<'a> {
         let rest_of_line = self.text[end..].split('\n').next().unwrap_or("");
         // A comment after the null would land inside a block: quoted then.
         let insert = format!(" {}", self.string_value(new, literal && rest_of_line.trim().is_empty(), k.col + 2));
-        Ok(Edit { at, delete: end - at, insert })
+        Ok(Edit { at, delete: end - at, insert: insert.into() })
     }
 
     /// Position just past the `:` that follows a mapping key.
@@ -473,10 +499,10 @@ impl<'a> Editor<'a> {
             let mut text = String::new();
             emit::block_value(new, k.col, self.layout, &mut text);
             text.truncate(text.len() - self.layout.nl.len());
-            return Ok(Edit { at, delete: end - at, insert: text });
+            return Ok(Edit { at, delete: end - at, insert: text.into() });
         }
         let (start, end) = self.scalar_range(value);
-        Ok(Edit { at: start, delete: end - start, insert: emit::flow(new) })
+        Ok(Edit { at: start, delete: end - start, insert: emit::flow(new).into() })
     }
 
     /// End of a node's content (for a block collection, its last scalar, without trailing blanks).
@@ -503,7 +529,7 @@ impl<'a> Editor<'a> {
         Edit {
             at: 0,
             delete: self.text.len(),
-            insert: format!("{body}{}", if keep_nl.contains('\n') { self.layout.nl } else { "" }),
+            insert: format!("{body}{}", if keep_nl.contains('\n') { self.layout.nl } else { "" }).into(),
         }
     }
 
@@ -524,7 +550,7 @@ impl<'a> Editor<'a> {
             } else {
                 (item.start, self.tree.node(items[1]).start)
             };
-            return Ok(Edit { at: start, delete: end - start, insert: String::new() });
+            return Ok(Edit { at: start, delete: end - start, insert: "".into() });
         }
         let before = self.text[..item.start].trim_end_matches([' ', '\t', '\r', '\n']);
         if !before.ends_with('-') {
@@ -536,7 +562,7 @@ impl<'a> Editor<'a> {
             return Err(EditError::Layout { line: item.line, what: "an item that shares its line with another" });
         }
         let (end, _) = self.line_after(self.content_end(items[index]), false);
-        Ok(Edit { at: ls, delete: end - ls, insert: String::new() })
+        Ok(Edit { at: ls, delete: end - ls, insert: "".into() })
     }
 
     fn lookup(&self, map: NodeId, key: &str) -> Result<Option<(NodeId, NodeId)>, EditError> {

@@ -9,7 +9,7 @@ pub mod pyyaml;
 pub mod scalar;
 pub mod tree;
 
-pub use edit::{Edit, EditError, Editor};
+pub use edit::{Edit, EditError, Editor, TextFacts};
 pub use limits::Limits;
 pub use scalar::{PyScalar, Scalar11};
 pub use tree::{NodeId, ParseError, Reader, Tree};
