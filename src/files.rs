@@ -160,7 +160,7 @@ pub fn state_dir() -> Option<PathBuf> {
 /// HELM_PLUGIN_NAME and HELM_PLUGIN_DIR), so releases rendered from different folders keep
 /// separate reports.
 pub fn last_run_path(state: &Path, cwd: &Path) -> PathBuf {
-    let hash = crate::post_render::sha256_hex(cwd.as_os_str().as_encoded_bytes());
+    let hash = crate::text::sha256_hex(cwd.as_os_str().as_encoded_bytes());
     state.join(format!("last-run-{}.txt", &hash[..16]))
 }
 

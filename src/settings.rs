@@ -4,11 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::cli::{ColorChoice, ConfigContexts, DoctorArgs, DoctorOutput, GenerateArgs, PostRenderArgs};
-use crate::model::{DEFAULT_CONTAINER, Format, RbacMode};
+use crate::model::{DEFAULT_CONTAINER, DEFAULT_SECRET_NAME, Format, RbacMode};
 use crate::policy::contexts::GivenList;
 use crate::yaml::Limits;
-
-pub use crate::model::DEFAULT_SECRET_NAME;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {

@@ -325,7 +325,7 @@ fn the_check_catches_upward_references_and_circles() {
         s.entry(module.to_string()).or_default().push_str(code);
         breaches(&s, &layer_of)
     };
-    let upward = add("yaml::tree", "\nuse crate::rules::rbac::RbacMode;\n");
+    let upward = add("yaml::tree", "\nuse crate::rules::rbac::RbacError;\n");
     assert!(upward.iter().any(|b| b.contains("`yaml::tree`") && b.contains("`rules::rbac`")), "{upward:?}");
     let expr = add("cli", "\nfn f() { let _ = crate::settings::Settings::default(); }\n");
     assert!(expr.iter().any(|b| b.contains("`cli`") && b.contains("`settings`")), "{expr:?}");
@@ -338,7 +338,7 @@ fn the_check_catches_upward_references_and_circles() {
         "{circle:?}"
     );
     let comment =
-        add("yaml::tree", "\n// use crate::rules::rbac::RbacMode;\nconst S: &str = \"crate::rules::rbac\";\n");
+        add("yaml::tree", "\n// use crate::rules::rbac::RbacError;\nconst S: &str = \"crate::rules::rbac\";\n");
     assert_eq!(comment, breaches(&sources, &layer_of), "comments and strings are not references");
     let mut extra = sources.clone();
     extra.insert("newtop".into(), String::new());

@@ -988,13 +988,13 @@ fn stale_folders(
     out: &Path,
     charts: &[crate::chart::GeneratedChart],
     prefix: &str,
-    format: crate::chart::gitops::Format,
+    format: crate::model::Format,
 ) -> Result<Vec<String>, AppError> {
     use crate::chart::owned::OWNED_FILE;
     let generated = |d: &str| charts.iter().any(|c| c.dir == d);
     let has_list = |dir: &Path| std::fs::symlink_metadata(dir.join(OWNED_FILE)).is_ok_and(|m| m.file_type().is_file());
     let mut stale = Vec::new();
-    if format != crate::chart::gitops::Format::Chart && !generated("") && has_list(out) {
+    if format != crate::model::Format::Chart && !generated("") && has_list(out) {
         stale.push(String::new());
     }
     let entries = match std::fs::read_dir(out) {

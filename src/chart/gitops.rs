@@ -233,8 +233,6 @@ fn is_go_duration(s: &str) -> bool {
     true
 }
 
-pub use crate::model::Format;
-
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Metadata {

@@ -525,8 +525,8 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> Result<String, Vec<Gene
 /// (the chart's cluster-scoped objects are named after the release): Argo CD, the same
 /// destination; Flux, the same `flux.cluster` (unset: one cluster); helmfile, a helmfile
 /// environment in common (unset: every one). The wrapper charts say nothing of clusters.
-pub fn collisions(envs: &[Environment], format: gitops::Format) -> Vec<GenerateError> {
-    use gitops::Format;
+pub fn collisions(envs: &[Environment], format: crate::model::Format) -> Vec<GenerateError> {
+    use crate::model::Format;
     let mut out = Vec::new();
     for (i, a) in envs.iter().enumerate() {
         for b in envs[i + 1..].iter().filter(|b| b.release == a.release) {
@@ -584,7 +584,7 @@ pub fn generate(
     source: &str,
     kubeconfigs: &BTreeMap<String, Result<ContextSource, String>>,
     templates: &[(String, String)],
-    format: gitops::Format,
+    format: crate::model::Format,
 ) -> Result<Vec<GeneratedChart>, Vec<GenerateError>> {
     let (envs, mut errors) = environments_and_errors(file);
     let mut generator = Generator {
@@ -654,7 +654,7 @@ struct Generator<'a> {
     source: &'a str,
     templates: &'a [(String, String)],
     tera: tera::Tera,
-    format: gitops::Format,
+    format: crate::model::Format,
     /// The repositories (name, URL) the GitOps objects fetch the upstream chart from, named in
     /// the order the environments first use them.
     repositories: Vec<(String, String)>,
@@ -673,7 +673,7 @@ impl Generator<'_> {
         env: &Environment,
         kubeconfig: Option<&Result<ContextSource, String>>,
     ) -> Result<GeneratedChart, Vec<GenerateError>> {
-        use gitops::Format;
+        use crate::model::Format;
         let format_name = self.format.name();
         // Every problem of the environment at once: the repository's and the Secret's with
         // the contexts' (only a kubeconfig that cannot be read stops the checks).
@@ -810,7 +810,7 @@ impl Generator<'_> {
     /// For a GitOps format, the environment's object (Flux's HelmRelease, Argo CD's
     /// Application) as a file of its folder; helmfile's release is kept for `helmfile.yaml`.
     fn gitops_files(&mut self, env: &Environment, chart_name: &str, values: Value) -> BTreeMap<String, String> {
-        use gitops::Format;
+        use crate::model::Format;
         let mut files = BTreeMap::new();
         if self.format == Format::Chart {
             return files;
@@ -865,7 +865,7 @@ impl Generator<'_> {
     /// For helmfile, the folder (`dir` empty: the output folder itself) of what the
     /// environments share: `helmfile.yaml`. (Flux and Argo CD folders share nothing.)
     fn shared(self) -> Option<GeneratedChart> {
-        if self.format != gitops::Format::Helmfile {
+        if self.format != crate::model::Format::Helmfile {
             return None;
         }
         let (source, format_name) = (self.source, self.format.name());

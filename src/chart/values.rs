@@ -29,9 +29,9 @@
 use serde_json::{Map, Value, json};
 
 use super::{Environment, merge_config};
+use crate::model::RbacMode;
 use crate::policy::minimal_rbac::{self, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, RuleSpec};
 use crate::rules::kubeconfig_mount::CHECKSUM_ANNOTATION;
-use crate::rules::rbac::RbacMode;
 
 /// The chart's cluster-wide `services` list/get ("accessing ingress service"), which no
 /// documented feature covers; kept so that the values grant what tighten leaves of the chart.

@@ -5,12 +5,12 @@ pub mod verify;
 use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
-use crate::rules::change::{
-    Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, Piece, RuleId, RuleOutput, Severity,
-};
+use crate::model::Severity;
+use crate::rules::change::{Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, Piece, RuleId, RuleOutput};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, DocIndex, DocRef, InputError, ManifestError, Manifests};
+use crate::text::sha256_hex;
 use crate::yaml::{Limits, Reader, Tree};
 use verify::Mismatch;
 
@@ -54,8 +54,6 @@ fn list_strict(fixes: &[String], warnings: &[String]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
-
-pub use crate::text::sha256_hex;
 
 /// Post-renders a manifest stream. `kubeconfig` is the content of `--skypilot-kubeconfig`, if given.
 /// On error nothing of the output exists: the caller writes `output` only on success.
@@ -268,7 +266,9 @@ fn prove_edited(
     notes: &mut Vec<Note>,
 ) -> Result<(), PostRenderError> {
     let before = m.text(doc);
-    if let Some((line, c)) = verify::yaml11_break(before).or_else(|| verify::yaml11_break(after)) {
+    if let Some((line, c)) =
+        crate::yaml::scalar::yaml11_break(before).or_else(|| crate::yaml::scalar::yaml11_break(after))
+    {
         return Err(ManifestError::Yaml11Break { at: m.doc_ref(doc, Some(line)), code: u32::from(c) }.into());
     }
     // Edits of list items only (tighten's narrowed rules): proven item by item, in memory that
@@ -316,7 +316,7 @@ fn prove_added(doc: DocIndex, added: &AddedDoc, limits: &Limits) -> Result<(), P
     let at = || DocRef { document: doc, resource: Some(added.resource.to_string()), line: None };
     verify::check_added(&added.value, &added.text, limits)
         .map_err(|cause| PostRenderError::Internal { at: at(), cause })?;
-    if let Some((line, c)) = verify::yaml11_break(&added.text) {
+    if let Some((line, c)) = crate::yaml::scalar::yaml11_break(&added.text) {
         let at = DocRef { line: Some(line), ..at() };
         return Err(ManifestError::Yaml11Break { at, code: u32::from(c) }.into());
     }

@@ -49,8 +49,6 @@ pub enum Undeclarable {
 /// `--allow-excessive-aliasing`) are not expanded to be compared.
 pub const MAX_DECODED_NODES: u64 = 1_000_000;
 
-pub use crate::yaml::scalar::{YAML11_BREAKS, yaml11_break};
-
 /// What a document means to a reader, with its keys counted: the value (Null when the document
 /// is empty), and each key written more than once in one mapping with all its values (the value
 /// keeps only the last). Comparing both compares every mapping's multiset of keys.
@@ -801,7 +799,7 @@ mod tests {
 
     #[test]
     fn yaml11_breaks_are_found_with_their_line() {
-        assert_eq!(yaml11_break("a: b\nc: d\u{2028}e\n"), Some((2, '\u{2028}')));
-        assert_eq!(yaml11_break("a: b\n"), None);
+        assert_eq!(crate::yaml::scalar::yaml11_break("a: b\nc: d\u{2028}e\n"), Some((2, '\u{2028}')));
+        assert_eq!(crate::yaml::scalar::yaml11_break("a: b\n"), None);
     }
 }

@@ -7,7 +7,8 @@ use similar::{ChangeTag, TextDiff};
 
 use super::{Report, ReportOptions, ResourceReport, group_of};
 use crate::messages::{escaped, escaped_lines};
-use crate::rules::change::{Action, Severity};
+use crate::model::Severity;
+use crate::rules::change::Action;
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";

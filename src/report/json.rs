@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use super::Report;
-use crate::rules::change::{Action, RuleId, Severity};
+use crate::model::Severity;
+use crate::rules::change::{Action, RuleId};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -27,7 +27,8 @@ use std::collections::HashSet;
 
 use crate::messages::{CredentialKey, credential_key, has_userinfo};
 use crate::yaml::edit::{self, Edit, Editor};
-use crate::yaml::tree::{NodeKind, Style};
+use crate::yaml::scalar::Style;
+use crate::yaml::tree::NodeKind;
 use crate::yaml::{Limits, NodeId, PyScalar, Reader, Scalar11, Tree};
 
 /// How deep strings that are YAML are looked into (a ConfigMap's config.yaml is one level).

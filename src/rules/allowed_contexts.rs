@@ -4,11 +4,13 @@
 use serde_json::{Map, Value, json};
 
 use crate::kubeconfig::LoadedKubeconfig;
+use crate::model::Severity;
+use crate::policy::contexts::DB_ENV;
 use crate::policy::contexts::{
     self, AllowedList, ContextEnv, ContextError, ContextFacts, EnvFlag, GivenList, InClusterOff, ItemOp, ListPlan,
     NameClass, Scope, UnsetMeans, shown,
 };
-use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
+use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, NodeId, Reader, Scalar11, Tree, edit};
 
@@ -20,7 +22,6 @@ use super::{
 
 pub const CONFIG_VOLUME: &str = "skypilot-config";
 pub const CONFIG_KEY: &str = "config.yaml";
-pub use crate::policy::contexts::DB_ENV;
 pub use contexts::IN_CLUSTER_NAME_ENV;
 use contexts::{ALLOW_ALL_ENV as ALLOW_ALL, INCLUDES_IN_CLUSTER_ENV as INCLUDES};
 

@@ -7,7 +7,6 @@ use crate::yaml::NodeId;
 use super::RuleError;
 
 /// Container name of the API server in the upstream chart.
-pub use crate::model::DEFAULT_CONTAINER;
 /// Suffix of the API server Deployment's name in the upstream chart (`<fullname>-api-server`).
 pub const DEPLOYMENT_SUFFIX: &str = "-api-server";
 

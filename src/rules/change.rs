@@ -5,10 +5,9 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::model::Severity;
 use crate::stream::{DocIndex, ResourceId};
 use crate::yaml::Edit;
-
-pub use crate::model::Severity;
 
 /// One step of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]

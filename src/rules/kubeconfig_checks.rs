@@ -11,8 +11,9 @@
 //! stream (an external database holds them). No credential is ever named.
 
 use crate::kubeconfig::doctor::{self, Finding};
+use crate::model::Severity;
 use crate::policy::contexts::{self, ContextFacts, shown};
-use crate::rules::change::{Note, RuleId, Severity};
+use crate::rules::change::{Note, RuleId};
 
 use super::allowed_contexts::Lists;
 

@@ -8,7 +8,8 @@ use crate::messages::escaped as e;
 use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount};
 use serde_json::{Map, Value};
 
-use crate::rules::change::{Change, Intent, Note, RuleId, RuleOutput, Seg, Severity, keys};
+use crate::model::Severity;
+use crate::rules::change::{Change, Intent, Note, RuleId, RuleOutput, Seg, keys};
 use crate::stream::{DocRef, ManifestError, Manifests};
 use crate::yaml::{Edit, EditError, Editor, NodeId, Tree};
 

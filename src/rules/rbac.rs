@@ -5,15 +5,15 @@ use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Ro
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use serde_json::{Value, json};
 
+use crate::model::RbacMode;
+use crate::model::Severity;
 use crate::policy::contexts::ContextFacts;
 use crate::policy::grants::{self, Binding, BoundRole, RbacObjects, RoleDoc, RoleKey, RoleSummary, Sample};
 use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
-use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Severity};
+use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor, NodeId, TextFacts, Tree};
-
-pub use crate::model::RbacMode;
 
 use super::{
     RuleError,

@@ -7,8 +7,8 @@
 use serde_json::{Map, Value};
 
 use super::emit::{self, Layout};
-use super::scalar::Scalar11;
-use super::tree::{Lookup, NodeId, NodeKind, Style, Tree};
+use super::scalar::{Scalar11, Style};
+use super::tree::{Lookup, NodeId, NodeKind, Tree};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Edit {

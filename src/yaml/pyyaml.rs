@@ -15,7 +15,8 @@
 //!
 //! A config is accepted here only when both loaders load it, whichever one the server has.
 
-use super::tree::{NodeKind, Style, Tree};
+use super::scalar::Style;
+use super::tree::{NodeKind, Tree};
 
 /// A tab PyYAML refuses: where, and why in PyYAML's words.
 #[derive(Debug, Clone, PartialEq, Eq)]

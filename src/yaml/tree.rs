@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle};
 
 use super::limits::Limits;
-use super::scalar::{self, PyScalar, Scalar11};
+use super::scalar::{self, PyScalar, Scalar11, Style};
 
 /// A node of one tree, valid only for the [`Tree`] that made it: it carries that tree's
 /// identity, which the tree's accessors check (in debug builds, so every test catches a node
@@ -40,8 +40,6 @@ impl TreeId {
         TreeId(NEXT.fetch_add(1, Ordering::Relaxed))
     }
 }
-
-pub use super::scalar::Style;
 
 #[derive(Debug, Clone)]
 pub enum NodeKind {
