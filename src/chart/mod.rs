@@ -123,9 +123,9 @@ pub enum GenerateError {
     #[error("template {file}: {message}")]
     Template { file: String, message: String },
     #[error(
-        "environments `{first}` and `{second}` both deploy release `{release}` to the same cluster ({target}): the chart's cluster-scoped objects (its ClusterRole, ClusterRoleBinding and system namespace objects, named after the release) would belong to both, and each sync would overwrite or prune the other's; give one of them another `release`, or {fix}"
+        "environments `{first}` and `{second}` both {what} to the same cluster ({target}): the chart's cluster-scoped objects (its ClusterRole, ClusterRoleBinding and system namespace objects, named after the release or values.fullnameOverride) would belong to both, and each sync would overwrite or prune the other's; give one of them another `release` (and no fullnameOverride), or {fix}"
     )]
-    Collision { first: String, second: String, release: String, target: String, fix: &'static str },
+    Collision { first: String, second: String, what: String, target: String, fix: &'static str },
 }
 
 /// A generated chart: its folder name and files (relative paths).
@@ -529,7 +529,7 @@ pub fn collisions(envs: &[Environment], format: gitops::Format) -> Vec<GenerateE
     use gitops::Format;
     let mut out = Vec::new();
     for (i, a) in envs.iter().enumerate() {
-        for b in envs[i + 1..].iter().filter(|b| b.release == a.release) {
+        for b in envs[i + 1..].iter().filter(|b| objects_name(b) == objects_name(a)) {
             let (ea, eb) = (&a.engines, &b.engines);
             let shared = match format {
                 Format::Chart => None,
@@ -555,17 +555,32 @@ pub fn collisions(envs: &[Environment], format: gitops::Format) -> Vec<GenerateE
                 }
             };
             if let Some((target, fix)) = shared {
-                out.push(GenerateError::Collision {
-                    first: a.name.clone(),
-                    second: b.name.clone(),
-                    release: a.release.clone(),
-                    target,
-                    fix,
-                });
+                let name = objects_name(a);
+                let what = if a.release == name && b.release == name {
+                    format!("deploy release `{name}`")
+                } else {
+                    format!(
+                        "deploy chart objects named `{name}` (releases `{}` and `{}`, values.fullnameOverride)",
+                        a.release, b.release
+                    )
+                };
+                out.push(GenerateError::Collision { first: a.name.clone(), second: b.name.clone(), what, target, fix });
             }
         }
     }
     out
+}
+
+/// The name the upstream chart gives its objects (`skypilot.fullname`): the values'
+/// `fullnameOverride` when it is a non-empty string, else the release, cut to 63 characters
+/// and one trailing `-`, as the chart's helper does.
+fn objects_name(env: &Environment) -> String {
+    let base = match env.values.get("fullnameOverride") {
+        Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+        _ => env.release.as_str(),
+    };
+    let cut: String = base.chars().take(63).collect();
+    cut.strip_suffix('-').map_or_else(|| cut.clone(), str::to_string)
 }
 
 /// The folder (and chart name) of an environment's chart: `<name>-<environment>`.

@@ -483,6 +483,37 @@ fn two_environments_with_one_release_in_one_cluster_are_refused_naming_both() {
             }
         }
     }
+    // The chart names its objects after values.fullnameOverride when it is set: two releases
+    // with one override collide as one release does; an override that tells them apart does not.
+    let fo = |a: &str, b: &str| {
+        format!(
+            "{base}  - name: dev\n    values: {{fullnameOverride: {a}}}\n  - name: prod\n    release: sky2\n    values: {{fullnameOverride: {b}}}\n"
+        )
+    };
+    for format in FORMATS {
+        std::fs::write(&envs, fo("shared", "shared")).expect("envs");
+        let out = dir.path().join("fo");
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 1, "{format}: {err}");
+        assert!(
+            err.contains("environments `dev` and `prod` both deploy chart objects named `shared` (releases `sky` and `sky2`, values.fullnameOverride) to the same cluster"),
+            "{format}: {err}"
+        );
+        assert!(!out.exists());
+        // prod's override is dev's release name.
+        std::fs::write(
+            &envs,
+            format!("{base}  - name: dev\n  - name: prod\n    release: sky2\n    values: {{fullnameOverride: sky-}}\n"),
+        )
+        .expect("envs");
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 1, "{format}: {err}");
+        assert!(err.contains("chart objects named `sky`"), "{format}: {err}");
+        std::fs::write(&envs, fo("one", "two")).expect("envs");
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 0, "{format}: {err}");
+        std::fs::remove_dir_all(&out).expect("rm");
+    }
     // Different release names in one cluster are fine.
     std::fs::write(&envs, format!("{base}  - name: dev\n  - name: prod\n    release: sky2\n")).expect("envs");
     for format in FORMATS {
