@@ -604,6 +604,7 @@ pub fn generate(
     let (envs, mut errors) = environments_and_errors(file);
     let mut generator = Generator {
         source,
+        name: &file.name,
         templates,
         tera: template_engine(templates)?,
         format,
@@ -667,6 +668,8 @@ fn contexts_file_secret(env: &Environment, file: &ContextsFile, path: &str) -> R
 /// across environments.
 struct Generator<'a> {
     source: &'a str,
+    /// The environments file's `name:` (recorded in each folder's list of generated files).
+    name: &'a str,
     templates: &'a [(String, String)],
     tera: tera::Tera,
     format: gitops::Format,
@@ -774,7 +777,7 @@ impl Generator<'_> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        files.insert(owned::OWNED_FILE.to_string(), owned::render(self.source, &files));
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(self.source, self.name, &files));
         Ok(GeneratedChart {
             dir: chart_name,
             files,
@@ -887,7 +890,7 @@ impl Generator<'_> {
         let helmfile = gitops::helmfile(&self.repositories, self.releases, &self.helmfile_environments);
         let mut files =
             BTreeMap::from([("helmfile.yaml".to_string(), gitops::document(source, format_name, &helmfile))]);
-        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, self.name, &files));
         Some(GeneratedChart { dir: String::new(), files, notes: Vec::new(), warnings: Vec::new() })
     }
 }

@@ -430,6 +430,35 @@ fn folders_generate_did_not_write_are_never_removed() {
     assert!(out.join("helmfile/helmfile.yaml").is_file());
 }
 
+/// Two environments files whose names share a prefix (`sky`, `sky-team`) write into one output
+/// folder: a run for `sky` neither reports nor removes `sky-team`'s folders (which start with
+/// `sky-` too), in every format; its own removed environment still goes.
+#[test]
+fn another_environments_files_folders_are_never_stale_even_when_their_names_share_the_prefix() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let head = "defaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n";
+    let (sky, team) = (dir.path().join("sky.yaml"), dir.path().join("team.yaml"));
+    std::fs::write(&team, format!("name: sky-team\n{head}  - name: dev\n    release: team\n")).expect("envs");
+    for format in ["chart", "flux", "argocd", "helmfile"] {
+        let out = dir.path().join(format);
+        std::fs::write(&sky, format!("name: sky\n{head}  - name: dev\n  - name: qa\n    release: qa\n")).expect("envs");
+        assert_eq!(generate_to(&team, format, &out, &[]).0, 0, "{format}");
+        assert_eq!(generate_to(&sky, format, &out, &[]).0, 0, "{format}");
+        let (code, stdout, err) = generate_to(&sky, format, &out, &["--check"]);
+        assert_eq!(code, 0, "{format}: {stdout}{err}");
+        assert!(out.join("sky-team-dev/.skyhelm-generated").is_file(), "{format}");
+        // sky drops qa: its folder goes, sky-team's stays.
+        std::fs::write(&sky, format!("name: sky\n{head}  - name: dev\n")).expect("envs");
+        let (code, stdout, err) = generate_to(&sky, format, &out, &["--check"]);
+        assert_eq!(code, 1, "{format}: {stdout}{err}");
+        assert!(err.contains("sky-qa") && !err.contains("sky-team-dev"), "{format}: {err}");
+        assert_eq!(generate_to(&sky, format, &out, &[]).0, 0, "{format}");
+        assert!(!out.join("sky-qa").exists(), "{format}");
+        assert!(out.join("sky-team-dev/.skyhelm-generated").is_file(), "{format}");
+        assert!(out.join("sky-dev/.skyhelm-generated").is_file(), "{format}");
+    }
+}
+
 /// Two environments with one release name deploying to one cluster would own the chart's
 /// cluster-scoped objects together: refused with both names; another cluster is fine.
 #[test]
