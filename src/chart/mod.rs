@@ -522,7 +522,7 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> Result<String, Vec<Gene
 }
 
 /// Pairs of environments that deploy the same release to the same cluster under `format`
-/// (the chart's cluster-scoped objects are named after the release): Argo CD, the same
+/// (the chart's cluster-scoped objects are named after the release or values.fullnameOverride): Argo CD, the same
 /// destination; Flux, the same `flux.cluster` (unset: one cluster); helmfile, a helmfile
 /// environment in common (unset: every one). The wrapper charts say nothing of clusters.
 pub fn collisions(envs: &[Environment], format: gitops::Format) -> Vec<GenerateError> {
