@@ -126,6 +126,10 @@ pub enum GenerateError {
         "environments `{first}` and `{second}` both {what} to the same cluster ({target}): the chart's cluster-scoped objects (its ClusterRole, ClusterRoleBinding and system namespace objects, named after the release or values.fullnameOverride) would belong to both, and each sync would overwrite or prune the other's; give one of them another `release` (and no fullnameOverride), or {fix}"
     )]
     Collision { first: String, second: String, what: String, target: String, fix: &'static str },
+    #[error(
+        "environments `{first}` and `{second}` both render the chart's Namespace skypilot-system (rbac.manageSystemComponents, on by default) to the same cluster ({target}): Argo CD renders the chart without a cluster to look the Namespace up in, so both Applications would own it and deleting either would delete the other's system components; set values.rbac.manageSystemComponents: false in one of them (no object-store mounting there), or give it another argocd.destination"
+    )]
+    SystemNamespace { first: String, second: String, target: String },
 }
 
 /// A generated chart: its folder name and files (relative paths).
@@ -529,6 +533,20 @@ pub fn collisions(envs: &[Environment], format: gitops::Format) -> Vec<GenerateE
     use gitops::Format;
     let mut out = Vec::new();
     for (i, a) in envs.iter().enumerate() {
+        if format == Format::ArgoCd && values::renders_system_namespace(a) {
+            let cluster = a.engines.argocd_destination.cluster();
+            if let Some(b) = envs[i + 1..].iter().find(|b| {
+                objects_name(b) != objects_name(a)
+                    && b.engines.argocd_destination.cluster() == cluster
+                    && values::renders_system_namespace(b)
+            }) {
+                out.push(GenerateError::SystemNamespace {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                    target: a.engines.argocd_destination.describe(),
+                });
+            }
+        }
         for b in envs[i + 1..].iter().filter(|b| objects_name(b) == objects_name(a)) {
             let (ea, eb) = (&a.engines, &b.engines);
             let shared = match format {

@@ -161,6 +161,15 @@ pub fn gitops_values(env: &Environment, base: Value, checksum: Option<&str>, for
     Ok(Value::Object(out))
 }
 
+/// Whether the chart renders its `skypilot-system` Namespace with these values (`rbac.create`
+/// and `rbac.manageSystemComponents`, both on unless the values set them false). Rendered
+/// without a cluster to look it up in (Argo CD's `helm template`), it is in every such
+/// environment's objects.
+pub fn renders_system_namespace(env: &Environment) -> bool {
+    user_bool(env, &["rbac", "create"]) != Some(false)
+        && user_bool(env, &["rbac", "manageSystemComponents"]) != Some(false)
+}
+
 /// A note for `rbac: add` in a GitOps format: the chart's own RBAC-management and system rules
 /// keep their `*` verbs (as post-render's add leaves them).
 pub fn add_note(env: &Environment) -> Option<String> {

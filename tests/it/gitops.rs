@@ -368,7 +368,7 @@ fn every_file_of_each_argocd_deploy_folder_is_a_kubernetes_object() {
     }
 }
 
-const TWO_ENVS: &str = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n  - name: b\n    release: b\n";
+const TWO_ENVS: &str = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n  - name: b\n    release: b\n    values: {rbac: {manageSystemComponents: false}}\n";
 
 /// Removing an environment: `--check` exits 1 naming its folder and the exact command; a rerun
 /// removes what generate wrote there and nothing else (a user's file keeps the folder).
@@ -441,7 +441,7 @@ fn another_environments_files_folders_are_never_stale_even_when_their_names_shar
     std::fs::write(&team, format!("name: sky-team\n{head}  - name: dev\n    release: team\n")).expect("envs");
     for format in ["chart", "flux", "argocd", "helmfile"] {
         let out = dir.path().join(format);
-        std::fs::write(&sky, format!("name: sky\n{head}  - name: dev\n  - name: qa\n    release: qa\n")).expect("envs");
+        std::fs::write(&sky, format!("name: sky\n{head}  - name: dev\n  - name: qa\n    release: qa\n    values: {{rbac: {{manageSystemComponents: false}}}}\n")).expect("envs");
         assert_eq!(generate_to(&team, format, &out, &[]).0, 0, "{format}");
         assert_eq!(generate_to(&sky, format, &out, &[]).0, 0, "{format}");
         let (code, stdout, err) = generate_to(&sky, format, &out, &["--check"]);
@@ -516,7 +516,7 @@ fn two_environments_with_one_release_in_one_cluster_are_refused_naming_both() {
     // with one override collide as one release does; an override that tells them apart does not.
     let fo = |a: &str, b: &str| {
         format!(
-            "{base}  - name: dev\n    values: {{fullnameOverride: {a}}}\n  - name: prod\n    release: sky2\n    values: {{fullnameOverride: {b}}}\n"
+            "{base}  - name: dev\n    values: {{fullnameOverride: {a}, rbac: {{manageSystemComponents: false}}}}\n  - name: prod\n    release: sky2\n    values: {{fullnameOverride: {b}}}\n"
         )
     };
     for format in FORMATS {
@@ -543,11 +543,36 @@ fn two_environments_with_one_release_in_one_cluster_are_refused_naming_both() {
         assert_eq!(code, 0, "{format}: {err}");
         std::fs::remove_dir_all(&out).expect("rm");
     }
-    // Different release names in one cluster are fine.
-    std::fs::write(&envs, format!("{base}  - name: dev\n  - name: prod\n    release: sky2\n")).expect("envs");
-    for format in FORMATS {
-        let (code, _, err) = generate_to(&envs, format, &dir.path().join(format), &[]);
-        assert_eq!(code, 0, "{format}: {err}");
+    // Different release names in one cluster are fine, but for Argo CD, which renders the
+    // chart's skypilot-system Namespace in every Application that manages system components
+    // (no lookup without a cluster), only when at most one of them does.
+    let sys = |a: &str, b: &str| format!("{base}  - name: dev\n{a}  - name: prod\n    release: sky2\n{b}");
+    let off = "    values: {rbac: {manageSystemComponents: false}}\n";
+    let prod = "    argocd: {destination: {name: prod}}\n";
+    for (format, a, b, refused) in [
+        ("flux", "", "", false),
+        ("helmfile", "", "", false),
+        ("argocd", "", "", true),
+        ("argocd", "    values: {rbac: {create: true}}\n", "", true),
+        ("argocd", off, "", false),
+        ("argocd", "", off, false),
+        ("argocd", "", prod, false),
+    ] {
+        let text = sys(a, b);
+        std::fs::write(&envs, &text).expect("envs");
+        let out = dir.path().join(format!("sys-{format}"));
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        if refused {
+            assert_eq!(code, 1, "{format}: {text}");
+            assert!(
+                err.contains("environments `dev` and `prod` both render the chart's Namespace skypilot-system (rbac.manageSystemComponents, on by default) to the same cluster (Argo CD destination server https://kubernetes.default.svc)"),
+                "{err}"
+            );
+            assert!(!out.exists());
+        } else {
+            assert_eq!(code, 0, "{format}: {text}{err}");
+            std::fs::remove_dir_all(&out).expect("rm");
+        }
     }
 }
 
