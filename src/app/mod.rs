@@ -818,8 +818,11 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         }
         if differs {
             let quote = |p: &Path| chart::shell_quote(&p.display().to_string());
+            // The exact command: --templates too when this run used other templates.
+            let templates =
+                settings.templates.as_deref().map_or(String::new(), |t| format!(" --templates {}", quote(t)));
             eprintln!(
-                "skyhelm: the generated files in {} differ from what {path} generates; run `skyhelm generate {} --format {} --out {}`",
+                "skyhelm: the generated files in {} differ from what {path} generates; run `skyhelm generate {} --format {} --out {}{templates}`",
                 out.display(),
                 quote(&settings.environments),
                 settings.format.name(),

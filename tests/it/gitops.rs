@@ -368,7 +368,7 @@ fn every_file_of_each_argocd_deploy_folder_is_a_kubernetes_object() {
     }
 }
 
-const TWO_ENVS: &str = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n  - name: b\n    release: b\n    values: {rbac: {manageSystemComponents: false}}\n";
+const TWO_ENVS: &str = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n    values: {rbac: {manageSystemComponents: false}}\n  - name: b\n    release: b\n";
 
 /// Removing an environment: `--check` exits 1 naming its folder and the exact command; a rerun
 /// removes what generate wrote there and nothing else (a user's file keeps the folder).
@@ -428,6 +428,31 @@ fn folders_generate_did_not_write_are_never_removed() {
     }
     assert_eq!(std::fs::read_to_string(out.join("skypilot/Chart.yaml")).expect("kept"), "name: skypilot\n");
     assert!(out.join("helmfile/helmfile.yaml").is_file());
+}
+
+/// `--check` names the exact command that regenerates: `--templates DIR` too when it was used.
+#[test]
+fn check_names_the_templates_folder_it_was_run_with() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(&envs, TWO_ENVS).expect("envs");
+    let templates = dir.path().join("my templates");
+    copy_dir(&root().join("templates"), &templates);
+    for format in ["chart", "flux"] {
+        let out = dir.path().join(format);
+        let t = templates.to_str().expect("p");
+        let (code, stdout, err) = generate_to(&envs, format, &out, &["--check", "--templates", t]);
+        assert_eq!(code, 1, "{format}: {stdout}{err}");
+        let command = format!(
+            "run `skyhelm generate {} --format {format} --out {} --templates '{t}'`",
+            envs.display(),
+            out.display()
+        );
+        assert!(err.contains(&command), "{format}: {err}");
+        let (code, _, err) = generate_to(&envs, format, &out, &["--check"]);
+        assert_eq!(code, 1, "{format}: {err}");
+        assert!(err.contains(&format!("--out {}`", out.display())), "{format}: {err}");
+    }
 }
 
 /// Two environments files whose names share a prefix (`sky`, `sky-team`) write into one output
