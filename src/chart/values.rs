@@ -76,7 +76,32 @@ pub fn refused_keys(env: &Environment) -> Vec<String> {
             out.push(format!("values.{} is written by skyhelm; set {instead} instead", path.join(".")));
         }
     }
-    if matches!(env.rbac, RbacMode::Add | RbacMode::Tighten) {
+    // Flux merges a valuesFrom value at its targetPath (dot notation, `\.` a literal dot): one
+    // at or above a key skyhelm writes would replace what skyhelm checked.
+    let rbac_managed = matches!(env.rbac, RbacMode::Add | RbacMode::Tighten);
+    for reference in &env.engines.flux_values_from {
+        let Some(target) = reference.target_path.as_deref() else { continue };
+        let target = dot_path(target);
+        let overlaps = |path: &[&str]| path.iter().zip(&target).all(|(a, b)| *a == b.as_str());
+        let managed = MANAGED.iter().map(|(path, instead)| (path.to_vec(), *instead)).chain(
+            MANAGED_RBAC
+                .iter()
+                .filter(|_| rbac_managed)
+                .map(|key| (vec!["rbac", *key], "rbac: audit or off (then the rules are yours)")),
+        );
+        for (path, instead) in managed {
+            if overlaps(&path) {
+                out.push(format!(
+                    "flux.valuesFrom {:?} {}: targetPath `{}` would replace values.{}, which skyhelm writes; set {instead} instead",
+                    reference.kind,
+                    reference.name,
+                    target.join("."),
+                    path.join(".")
+                ));
+            }
+        }
+    }
+    if rbac_managed {
         for key in MANAGED_RBAC {
             if lookup(&env.values, &["rbac", key]).is_some() {
                 out.push(format!(
@@ -87,6 +112,20 @@ pub fn refused_keys(env: &Environment) -> Vec<String> {
         }
     }
     out
+}
+
+/// A Flux/Helm dot-notation path (`a.b\.c` is `a`, `b.c`) as its keys.
+fn dot_path(path: &str) -> Vec<String> {
+    let mut keys = vec![String::new()];
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => keys.last_mut().into_iter().for_each(|k| k.extend(chars.next())),
+            '.' => keys.push(String::new()),
+            c => keys.last_mut().into_iter().for_each(|k| k.push(c)),
+        }
+    }
+    keys
 }
 
 /// A bool at `path` of the user's values (None: unset or not a bool).
