@@ -818,8 +818,11 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, AppError> {
         }
         if differs {
             let quote = |p: &Path| chart::shell_quote(&p.display().to_string());
+            // The exact command: --templates too when this run used other templates.
+            let templates =
+                settings.templates.as_deref().map_or(String::new(), |t| format!(" --templates {}", quote(t)));
             eprintln!(
-                "skyhelm: the generated files in {} differ from what {path} generates; run `skyhelm generate {} --format {} --out {}`",
+                "skyhelm: the generated files in {} differ from what {path} generates; run `skyhelm generate {} --format {} --out {}{templates}`",
                 out.display(),
                 quote(&settings.environments),
                 settings.format.name(),
@@ -982,7 +985,7 @@ fn check_generated(out: &Path, c: &crate::chart::GeneratedChart) -> Result<bool,
 
 /// The folders of `out` that an earlier run generated (each holds its `.skyhelm-generated`
 /// list) and this run does not: an environment folder (named `prefix…`, as this file names
-/// them) removed or renamed, or for a GitOps format the output folder itself (`""`) when this
+/// them, and its list naming no other `name:`) removed or renamed, or for a GitOps format the output folder itself (`""`) when this
 /// run writes no shared files there. Links are not followed.
 fn stale_folders(
     out: &Path,
@@ -1007,7 +1010,13 @@ fn stale_folders(
         let Ok(name) = entry.file_name().into_string() else { continue };
         let is_dir = std::fs::symlink_metadata(entry.path()).is_ok_and(|m| m.file_type().is_dir());
         if is_dir && name.starts_with(prefix) && !generated(&name) && has_list(&entry.path()) {
-            stale.push(name);
+            // A list that names another environments file's `name:` (`sky-team` beside `sky`:
+            // its folders start with `sky-` too) is not this file's to remove.
+            let list = entry.path().join(OWNED_FILE);
+            let text = String::from_utf8_lossy(&read_file("reading", &list)?).into_owned();
+            if crate::chart::owned::owner(&text).is_none_or(|n| format!("{n}-") == prefix) {
+                stale.push(name);
+            }
         }
     }
     stale.sort();

@@ -123,9 +123,13 @@ pub enum GenerateError {
     #[error("template {file}: {message}")]
     Template { file: String, message: String },
     #[error(
-        "environments `{first}` and `{second}` both deploy release `{release}` to the same cluster ({target}): the chart's cluster-scoped objects (its ClusterRole, ClusterRoleBinding and system namespace objects, named after the release) would belong to both, and each sync would overwrite or prune the other's; give one of them another `release`, or {fix}"
+        "environments `{first}` and `{second}` both {what} to the same cluster ({target}): the chart's cluster-scoped objects (its ClusterRole, ClusterRoleBinding and system namespace objects, named after the release or values.fullnameOverride) would belong to both, and each sync would overwrite or prune the other's; give one of them another `release` (and no fullnameOverride), or {fix}"
     )]
-    Collision { first: String, second: String, release: String, target: String, fix: &'static str },
+    Collision { first: String, second: String, what: String, target: String, fix: &'static str },
+    #[error(
+        "environments `{first}` and `{second}` both render the chart's Namespace skypilot-system (rbac.manageSystemComponents, on by default) to the same cluster ({target}): Argo CD renders the chart without a cluster to look the Namespace up in, so both Applications would own it and deleting either would delete the other's system components; set values.rbac.manageSystemComponents: false in one of them (no object-store mounting there), or give it another argocd.destination"
+    )]
+    SystemNamespace { first: String, second: String, target: String },
 }
 
 /// A generated chart: its folder name and files (relative paths).
@@ -522,14 +526,28 @@ fn config_yaml(env: &Environment, plan: &ContextPlan) -> Result<String, Vec<Gene
 }
 
 /// Pairs of environments that deploy the same release to the same cluster under `format`
-/// (the chart's cluster-scoped objects are named after the release): Argo CD, the same
+/// (the chart's cluster-scoped objects are named after the release or values.fullnameOverride): Argo CD, the same
 /// destination; Flux, the same `flux.cluster` (unset: one cluster); helmfile, a helmfile
 /// environment in common (unset: every one). The wrapper charts say nothing of clusters.
 pub fn collisions(envs: &[Environment], format: crate::model::Format) -> Vec<GenerateError> {
     use crate::model::Format;
     let mut out = Vec::new();
     for (i, a) in envs.iter().enumerate() {
-        for b in envs[i + 1..].iter().filter(|b| b.release == a.release) {
+        if format == Format::ArgoCd && values::renders_system_namespace(a) {
+            let cluster = a.engines.argocd_destination.cluster();
+            if let Some(b) = envs[i + 1..].iter().find(|b| {
+                objects_name(b) != objects_name(a)
+                    && b.engines.argocd_destination.cluster() == cluster
+                    && values::renders_system_namespace(b)
+            }) {
+                out.push(GenerateError::SystemNamespace {
+                    first: a.name.clone(),
+                    second: b.name.clone(),
+                    target: a.engines.argocd_destination.describe(),
+                });
+            }
+        }
+        for b in envs[i + 1..].iter().filter(|b| objects_name(b) == objects_name(a)) {
             let (ea, eb) = (&a.engines, &b.engines);
             let shared = match format {
                 Format::Chart => None,
@@ -555,17 +573,32 @@ pub fn collisions(envs: &[Environment], format: crate::model::Format) -> Vec<Gen
                 }
             };
             if let Some((target, fix)) = shared {
-                out.push(GenerateError::Collision {
-                    first: a.name.clone(),
-                    second: b.name.clone(),
-                    release: a.release.clone(),
-                    target,
-                    fix,
-                });
+                let name = objects_name(a);
+                let what = if a.release == name && b.release == name {
+                    format!("deploy release `{name}`")
+                } else {
+                    format!(
+                        "deploy chart objects named `{name}` (releases `{}` and `{}`, values.fullnameOverride)",
+                        a.release, b.release
+                    )
+                };
+                out.push(GenerateError::Collision { first: a.name.clone(), second: b.name.clone(), what, target, fix });
             }
         }
     }
     out
+}
+
+/// The name the upstream chart gives its objects (`skypilot.fullname`): the values'
+/// `fullnameOverride` when it is a non-empty string, else the release, cut to 63 characters
+/// and one trailing `-`, as the chart's helper does.
+fn objects_name(env: &Environment) -> String {
+    let base = match env.values.get("fullnameOverride") {
+        Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+        _ => env.release.as_str(),
+    };
+    let cut: String = base.chars().take(63).collect();
+    cut.strip_suffix('-').map_or_else(|| cut.clone(), str::to_string)
 }
 
 /// The folder (and chart name) of an environment's chart: `<name>-<environment>`.
@@ -589,6 +622,7 @@ pub fn generate(
     let (envs, mut errors) = environments_and_errors(file);
     let mut generator = Generator {
         source,
+        name: &file.name,
         templates,
         tera: template_engine(templates)?,
         format,
@@ -652,6 +686,8 @@ fn contexts_file_secret(env: &Environment, file: &ContextsFile, path: &str) -> R
 /// across environments.
 struct Generator<'a> {
     source: &'a str,
+    /// The environments file's `name:` (recorded in each folder's list of generated files).
+    name: &'a str,
     templates: &'a [(String, String)],
     tera: tera::Tera,
     format: crate::model::Format,
@@ -759,7 +795,7 @@ impl Generator<'_> {
         if !errors.is_empty() {
             return Err(errors);
         }
-        files.insert(owned::OWNED_FILE.to_string(), owned::render(self.source, &files));
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(self.source, self.name, &files));
         Ok(GeneratedChart {
             dir: chart_name,
             files,
@@ -872,7 +908,7 @@ impl Generator<'_> {
         let helmfile = gitops::helmfile(&self.repositories, self.releases, &self.helmfile_environments);
         let mut files =
             BTreeMap::from([("helmfile.yaml".to_string(), gitops::document(source, format_name, &helmfile))]);
-        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, &files));
+        files.insert(owned::OWNED_FILE.to_string(), owned::render(source, self.name, &files));
         Some(GeneratedChart { dir: String::new(), files, notes: Vec::new(), warnings: Vec::new() })
     }
 }

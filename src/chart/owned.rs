@@ -22,10 +22,14 @@ pub fn is_plain_relative(path: &str) -> bool {
         && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
-/// The text of the list for these generated files (the list itself excluded).
-pub fn render(source: &str, files: &BTreeMap<String, String>) -> String {
+/// The comment line of a list that names the environments file's `name:` it was generated for.
+const OWNER_LINE: &str = "# Generated for `name: ";
+
+/// The text of the list for these generated files (the list itself excluded), generated from
+/// `source` for the environments file's `name`.
+pub fn render(source: &str, name: &str, files: &BTreeMap<String, String>) -> String {
     let mut s = format!(
-        "# Files `skyhelm generate` wrote in this folder (from {source}); a rerun rewrites or removes\n# only these. Chart.lock, charts/ and files you add are left alone.\n"
+        "# Files `skyhelm generate` wrote in this folder (from {source}); a rerun rewrites or removes\n# only these. Chart.lock, charts/ and files you add are left alone.\n{OWNER_LINE}{name}`: a run for another name never removes this folder.\n"
     );
     for name in files.keys().filter(|n| n.as_str() != OWNED_FILE) {
         s.push_str(name);
@@ -50,6 +54,11 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<String>, OwnedError> {
     Ok(out)
 }
 
+/// The `name:` a list was generated for; None for a list written before lists named it.
+pub fn owner(text: &str) -> Option<&str> {
+    text.lines().find_map(|l| l.strip_prefix(OWNER_LINE)).and_then(|rest| rest.split('`').next())
+}
+
 /// Files listed before that are no longer generated: a rerun removes them.
 pub fn stale(previous: &[String], files: &BTreeMap<String, String>) -> Vec<String> {
     previous.iter().filter(|p| !files.contains_key(p.as_str())).cloned().collect()
@@ -62,8 +71,10 @@ mod tests {
     #[test]
     fn round_trip_and_refuses_paths_out_of_the_folder() {
         let files = BTreeMap::from([("a.yaml".to_string(), String::new()), ("t/b.txt".to_string(), String::new())]);
-        let text = render("envs.yaml", &files);
+        let text = render("envs.yaml", "sky", &files);
         assert_eq!(parse("x", &text).unwrap(), vec!["a.yaml", "t/b.txt"]);
+        assert_eq!(owner(&text), Some("sky"));
+        assert_eq!(owner("# Files `skyhelm generate` wrote in this folder\na.yaml\n"), None);
         for bad in ["../x", "/etc/passwd", "a/../../b", "./a", "a//b", OWNED_FILE, "a\\..\\b"] {
             assert!(parse("x", &format!("{bad}\n")).is_err(), "{bad}");
         }

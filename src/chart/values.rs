@@ -76,7 +76,32 @@ pub fn refused_keys(env: &Environment) -> Vec<String> {
             out.push(format!("values.{} is written by skyhelm; set {instead} instead", path.join(".")));
         }
     }
-    if matches!(env.rbac, RbacMode::Add | RbacMode::Tighten) {
+    // Flux merges a valuesFrom value at its targetPath (dot notation, `\.` a literal dot): one
+    // at or above a key skyhelm writes would replace what skyhelm checked.
+    let rbac_managed = matches!(env.rbac, RbacMode::Add | RbacMode::Tighten);
+    for reference in &env.engines.flux_values_from {
+        let Some(target) = reference.target_path.as_deref() else { continue };
+        let target = dot_path(target);
+        let overlaps = |path: &[&str]| path.iter().zip(&target).all(|(a, b)| *a == b.as_str());
+        let managed = MANAGED.iter().map(|(path, instead)| (path.to_vec(), *instead)).chain(
+            MANAGED_RBAC
+                .iter()
+                .filter(|_| rbac_managed)
+                .map(|key| (vec!["rbac", *key], "rbac: audit or off (then the rules are yours)")),
+        );
+        for (path, instead) in managed {
+            if overlaps(&path) {
+                out.push(format!(
+                    "flux.valuesFrom {:?} {}: targetPath `{}` would replace values.{}, which skyhelm writes; set {instead} instead",
+                    reference.kind,
+                    reference.name,
+                    target.join("."),
+                    path.join(".")
+                ));
+            }
+        }
+    }
+    if rbac_managed {
         for key in MANAGED_RBAC {
             if lookup(&env.values, &["rbac", key]).is_some() {
                 out.push(format!(
@@ -87,6 +112,20 @@ pub fn refused_keys(env: &Environment) -> Vec<String> {
         }
     }
     out
+}
+
+/// A Flux/Helm dot-notation path (`a.b\.c` is `a`, `b.c`) as its keys.
+fn dot_path(path: &str) -> Vec<String> {
+    let mut keys = vec![String::new()];
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => keys.last_mut().into_iter().for_each(|k| k.extend(chars.next())),
+            '.' => keys.push(String::new()),
+            c => keys.last_mut().into_iter().for_each(|k| k.push(c)),
+        }
+    }
+    keys
 }
 
 /// A bool at `path` of the user's values (None: unset or not a bool).
@@ -159,6 +198,15 @@ pub fn gitops_values(env: &Environment, base: Value, checksum: Option<&str>, for
     }
     merge_config(&mut out, &ours);
     Ok(Value::Object(out))
+}
+
+/// Whether the chart renders its `skypilot-system` Namespace with these values (`rbac.create`
+/// and `rbac.manageSystemComponents`, both on unless the values set them false). Rendered
+/// without a cluster to look it up in (Argo CD's `helm template`), it is in every such
+/// environment's objects.
+pub fn renders_system_namespace(env: &Environment) -> bool {
+    user_bool(env, &["rbac", "create"]) != Some(false)
+        && user_bool(env, &["rbac", "manageSystemComponents"]) != Some(false)
 }
 
 /// A note for `rbac: add` in a GitOps format: the chart's own RBAC-management and system rules

@@ -368,7 +368,7 @@ fn every_file_of_each_argocd_deploy_folder_is_a_kubernetes_object() {
     }
 }
 
-const TWO_ENVS: &str = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n  - name: b\n    release: b\n";
+const TWO_ENVS: &str = "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n  - name: a\n    release: a\n    values: {rbac: {manageSystemComponents: false}}\n  - name: b\n    release: b\n";
 
 /// Removing an environment: `--check` exits 1 naming its folder and the exact command; a rerun
 /// removes what generate wrote there and nothing else (a user's file keeps the folder).
@@ -430,6 +430,60 @@ fn folders_generate_did_not_write_are_never_removed() {
     assert!(out.join("helmfile/helmfile.yaml").is_file());
 }
 
+/// `--check` names the exact command that regenerates: `--templates DIR` too when it was used.
+#[test]
+fn check_names_the_templates_folder_it_was_run_with() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    std::fs::write(&envs, TWO_ENVS).expect("envs");
+    let templates = dir.path().join("my templates");
+    copy_dir(&root().join("templates"), &templates);
+    for format in ["chart", "flux"] {
+        let out = dir.path().join(format);
+        let t = templates.to_str().expect("p");
+        let (code, stdout, err) = generate_to(&envs, format, &out, &["--check", "--templates", t]);
+        assert_eq!(code, 1, "{format}: {stdout}{err}");
+        let command = format!(
+            "run `skyhelm generate {} --format {format} --out {} --templates '{t}'`",
+            envs.display(),
+            out.display()
+        );
+        assert!(err.contains(&command), "{format}: {err}");
+        let (code, _, err) = generate_to(&envs, format, &out, &["--check"]);
+        assert_eq!(code, 1, "{format}: {err}");
+        assert!(err.contains(&format!("--out {}`", out.display())), "{format}: {err}");
+    }
+}
+
+/// Two environments files whose names share a prefix (`sky`, `sky-team`) write into one output
+/// folder: a run for `sky` neither reports nor removes `sky-team`'s folders (which start with
+/// `sky-` too), in every format; its own removed environment still goes.
+#[test]
+fn another_environments_files_folders_are_never_stale_even_when_their_names_share_the_prefix() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let head = "defaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\nenvironments:\n";
+    let (sky, team) = (dir.path().join("sky.yaml"), dir.path().join("team.yaml"));
+    std::fs::write(&team, format!("name: sky-team\n{head}  - name: dev\n    release: team\n")).expect("envs");
+    for format in ["chart", "flux", "argocd", "helmfile"] {
+        let out = dir.path().join(format);
+        std::fs::write(&sky, format!("name: sky\n{head}  - name: dev\n  - name: qa\n    release: qa\n    values: {{rbac: {{manageSystemComponents: false}}}}\n")).expect("envs");
+        assert_eq!(generate_to(&team, format, &out, &[]).0, 0, "{format}");
+        assert_eq!(generate_to(&sky, format, &out, &[]).0, 0, "{format}");
+        let (code, stdout, err) = generate_to(&sky, format, &out, &["--check"]);
+        assert_eq!(code, 0, "{format}: {stdout}{err}");
+        assert!(out.join("sky-team-dev/.skyhelm-generated").is_file(), "{format}");
+        // sky drops qa: its folder goes, sky-team's stays.
+        std::fs::write(&sky, format!("name: sky\n{head}  - name: dev\n")).expect("envs");
+        let (code, stdout, err) = generate_to(&sky, format, &out, &["--check"]);
+        assert_eq!(code, 1, "{format}: {stdout}{err}");
+        assert!(err.contains("sky-qa") && !err.contains("sky-team-dev"), "{format}: {err}");
+        assert_eq!(generate_to(&sky, format, &out, &[]).0, 0, "{format}");
+        assert!(!out.join("sky-qa").exists(), "{format}");
+        assert!(out.join("sky-team-dev/.skyhelm-generated").is_file(), "{format}");
+        assert!(out.join("sky-dev/.skyhelm-generated").is_file(), "{format}");
+    }
+}
+
 /// Two environments with one release name deploying to one cluster would own the chart's
 /// cluster-scoped objects together: refused with both names; another cluster is fine.
 #[test]
@@ -483,11 +537,67 @@ fn two_environments_with_one_release_in_one_cluster_are_refused_naming_both() {
             }
         }
     }
-    // Different release names in one cluster are fine.
-    std::fs::write(&envs, format!("{base}  - name: dev\n  - name: prod\n    release: sky2\n")).expect("envs");
+    // The chart names its objects after values.fullnameOverride when it is set: two releases
+    // with one override collide as one release does; an override that tells them apart does not.
+    let fo = |a: &str, b: &str| {
+        format!(
+            "{base}  - name: dev\n    values: {{fullnameOverride: {a}, rbac: {{manageSystemComponents: false}}}}\n  - name: prod\n    release: sky2\n    values: {{fullnameOverride: {b}}}\n"
+        )
+    };
     for format in FORMATS {
-        let (code, _, err) = generate_to(&envs, format, &dir.path().join(format), &[]);
+        std::fs::write(&envs, fo("shared", "shared")).expect("envs");
+        let out = dir.path().join("fo");
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 1, "{format}: {err}");
+        assert!(
+            err.contains("environments `dev` and `prod` both deploy chart objects named `shared` (releases `sky` and `sky2`, values.fullnameOverride) to the same cluster"),
+            "{format}: {err}"
+        );
+        assert!(!out.exists());
+        // prod's override is dev's release name.
+        std::fs::write(
+            &envs,
+            format!("{base}  - name: dev\n  - name: prod\n    release: sky2\n    values: {{fullnameOverride: sky-}}\n"),
+        )
+        .expect("envs");
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        assert_eq!(code, 1, "{format}: {err}");
+        assert!(err.contains("chart objects named `sky`"), "{format}: {err}");
+        std::fs::write(&envs, fo("one", "two")).expect("envs");
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
         assert_eq!(code, 0, "{format}: {err}");
+        std::fs::remove_dir_all(&out).expect("rm");
+    }
+    // Different release names in one cluster are fine, but for Argo CD, which renders the
+    // chart's skypilot-system Namespace in every Application that manages system components
+    // (no lookup without a cluster), only when at most one of them does.
+    let sys = |a: &str, b: &str| format!("{base}  - name: dev\n{a}  - name: prod\n    release: sky2\n{b}");
+    let off = "    values: {rbac: {manageSystemComponents: false}}\n";
+    let prod = "    argocd: {destination: {name: prod}}\n";
+    for (format, a, b, refused) in [
+        ("flux", "", "", false),
+        ("helmfile", "", "", false),
+        ("argocd", "", "", true),
+        ("argocd", "    values: {rbac: {create: true}}\n", "", true),
+        ("argocd", off, "", false),
+        ("argocd", "", off, false),
+        ("argocd", "", prod, false),
+    ] {
+        let text = sys(a, b);
+        std::fs::write(&envs, &text).expect("envs");
+        let out = dir.path().join(format!("sys-{format}"));
+        let (code, _, err) = generate_to(&envs, format, &out, &[]);
+        if refused {
+            assert_eq!(code, 1, "{format}: {text}");
+            assert!(
+                err.contains("environments `dev` and `prod` both render the chart's Namespace skypilot-system (rbac.manageSystemComponents, on by default) to the same cluster (Argo CD destination server https://kubernetes.default.svc)"),
+                "{err}"
+            );
+            assert!(!out.exists());
+        } else {
+            assert_eq!(code, 0, "{format}: {text}{err}");
+            std::fs::remove_dir_all(&out).expect("rm");
+        }
     }
 }
 

@@ -374,3 +374,57 @@ fn rbac_variants_pass_the_gate_on_the_upstream_chart() {
         }
     }
 }
+
+/// A Flux `valuesFrom` whose targetPath lands on (or above) a key skyhelm writes would replace
+/// what skyhelm checked: refused naming the reference, the path and the setting to use; a
+/// targetPath beside them, or the rules under rbac: audit, are the admin's.
+#[test]
+fn flux_values_from_target_paths_onto_managed_keys_are_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let envs = dir.path().join("envs.yaml");
+    let cases: &[(&str, &str, Option<&str>)] = &[
+        (
+            "apiService.config",
+            "add",
+            Some(
+                "flux.valuesFrom ConfigMap extra: targetPath `apiService.config` would replace values.apiService.config, which skyhelm writes; set config",
+            ),
+        ),
+        ("apiService", "add", Some("targetPath `apiService` would replace values.apiService.config")),
+        (
+            "kubernetesCredentials.useKubeconfig",
+            "add",
+            Some("would replace values.kubernetesCredentials, which skyhelm writes; set inCluster"),
+        ),
+        (
+            "apiService.annotations.skyhelm\\.io/kubeconfig-sha256",
+            "add",
+            Some("targetPath `apiService.annotations.skyhelm.io/kubeconfig-sha256` would replace"),
+        ),
+        ("rbac.namespaceRules", "tighten", Some("would replace values.rbac.namespaceRules")),
+        ("rbac.namespaceRules", "audit", None),
+        ("apiService.replicas", "add", None),
+        ("apiService.annotations.other", "add", None),
+    ];
+    for (target, rbac, refused) in cases {
+        let text = format!(
+            "name: sky\ndefaults:\n  repository: https://helm.skypilot.co\n  allowedContexts: [in-cluster]\n  mountKubeconfig: false\n  rbac: {rbac}\n  values: {{rbac: {{manageSystemComponents: false}}}}\nenvironments:\n  - name: a\n    flux:\n      valuesFrom:\n      - {{kind: ConfigMap, name: extra, valuesKey: v, targetPath: '{target}'}}\n"
+        );
+        std::fs::write(&envs, &text).expect("envs");
+        let out = dir.path().join("out");
+        let (code, _, err) = generate_to(&envs, "flux", &out, &[]);
+        match refused {
+            Some(want) => {
+                assert_eq!(code, 1, "{target}: {err}");
+                assert!(err.contains("environment `a`") && err.contains(want), "{target}: {err}");
+                assert!(!out.exists());
+            }
+            None => {
+                assert_eq!(code, 0, "{target}: {err}");
+                let hr = std::fs::read_to_string(out.join("sky-a/deploy/helmrelease-sky-a.yaml")).expect("hr");
+                assert_eq!(k8s_json(&hr)[0]["spec"]["valuesFrom"][0]["targetPath"], json!(target), "{hr}");
+                std::fs::remove_dir_all(&out).expect("rm");
+            }
+        }
+    }
+}
