@@ -529,3 +529,55 @@ fn old_last_run_reports_are_pruned_to_64() {
     let out = last(&[("XDG_STATE_HOME", &state)]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(" post-render ok at "));
 }
+
+/// `--report-file` naming a FIFO that nothing reads: an error at once (exit 1, nothing on
+/// stdout), not a run blocked for ever in `open` (a Helm install hung); with a reader the
+/// report goes through the FIFO.
+#[test]
+fn a_report_file_naming_a_fifo_nobody_reads_fails_instead_of_hanging() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let fifo = tmp.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut child = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", tmp.path().join("state"))
+        .arg("post-render")
+        .arg("--report-file")
+        .arg(&fifo)
+        .stdin(std::fs::File::open(manifests_file(tmp.path())).expect("stdin"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("skyhelm blocked on a FIFO without a reader");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(err.contains("a FIFO that nothing reads"), "{err}");
+    // With a reader (opened before the run, non-blocking, so no race): the report arrives.
+    let mut reader = std::fs::OpenOptions::new();
+    reader.read(true);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut reader, libc::O_NONBLOCK);
+    let mut reader = reader.open(&fifo).expect("open the fifo's reading end");
+    let out = post_render(&["--report-file", fifo.to_str().expect("p")], &tmp.path().join("state"), API_DEPLOYMENT);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut got).expect("read fifo");
+    assert!(got.starts_with("changed Deployment sky/sky-api-server"), "{got}");
+}
+
+/// The API server Deployment in a file (a stdin that is not a pipe).
+fn manifests_file(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("in.yaml");
+    std::fs::write(&p, API_DEPLOYMENT).expect("input");
+    p
+}
