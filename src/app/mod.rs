@@ -260,7 +260,11 @@ impl AppError {
             AppError::PostRender(p) => match p.as_ref() {
                 PostRenderError::Strict { fixes, warnings } => fixes
                     .iter()
-                    .map(|f| Problem::of(format!("--strict: correction: {f}")))
+                    .map(|(at, f)| Problem {
+                        message: format!("--strict: correction: {at}: {f}"),
+                        document: Some(at.document.number()),
+                        line: at.line,
+                    })
                     .chain(warnings.iter().map(|w| Problem::of(format!("--strict: warning: {w}"))))
                     .collect(),
                 PostRenderError::Manifest(m) => vec![manifest(m)],
