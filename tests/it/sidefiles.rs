@@ -385,7 +385,7 @@ fn a_side_file_leading_to_the_runs_own_stdin_or_stdout_is_refused() {
             .expect("run");
         refused(&Output { stdout: std::fs::read(&output).expect("out"), ..out }, &[path], "--report-file", what);
         assert_eq!(std::fs::read_to_string(&input).expect("input"), API_DEPLOYMENT);
-        assert!(std::fs::symlink_metadata(&links.join("stdin")).expect("link").file_type().is_symlink());
+        assert!(std::fs::symlink_metadata(links.join("stdin")).expect("link").file_type().is_symlink());
     }
     // diff reading the manifests on stdin: not into stdin either.
     let args = ["diff", "--diff-file", stdin_link];
