@@ -45,21 +45,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: Mode) -> std::io::Result<()
         Target::Stderr => std::io::stderr().lock().write_all(bytes),
         Target::Descriptor => {
             let regular = std::fs::metadata(path)?.is_file();
-            let mut options = std::fs::OpenOptions::new();
             if regular {
-                options.append(true)
+                std::fs::OpenOptions::new().append(true).open(path)?.write_all(bytes)
             } else {
-                options.write(true)
-            };
-            options.open(path)?.write_all(bytes)
+                open_unlike_a_file(path)?.write_all(bytes)
+            }
         }
         Target::Path => {
             if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
-                return std::fs::OpenOptions::new().write(true).open(path)?.write_all(bytes);
+                return open_unlike_a_file(path)?.write_all(bytes);
             }
             replace_atomically(&resolve_parent(path)?, bytes, mode, true)
         }
     }
+}
+
+/// Opens a device, FIFO or socket for writing. A FIFO nobody reads is refused at once
+/// instead of blocking the run for ever (`--report-file fifo` hung a Helm install): it is first
+/// opened non-blocking, which fails with ENXIO when no reader is there, then opened as usual
+/// (a reader is there, so that returns at once) so the write blocks as a pipe's should.
+fn open_unlike_a_file(path: &Path) -> std::io::Result<std::fs::File> {
+    #[cfg(unix)]
+    if std::fs::metadata(path).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) {
+        let mut probe = std::fs::OpenOptions::new();
+        probe.write(true);
+        std::os::unix::fs::OpenOptionsExt::custom_flags(&mut probe, libc::O_NONBLOCK | libc::O_NOCTTY);
+        match probe.open(path) {
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                return Err(std::io::Error::other("a FIFO that nothing reads (start its reader first)"));
+            }
+            Err(e) => return Err(e),
+            Ok(_reader_is_there) => {}
+        }
+    }
+    std::fs::OpenOptions::new().write(true).open(path)
 }
 
 /// What a path written to names, by its spelling.

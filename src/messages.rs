@@ -32,6 +32,24 @@ pub fn without_library_hints(message: &str) -> String {
     out
 }
 
+/// For a serde-saphyr reading (kubeconfig, contexts file, `--config` file, environments file)
+/// refused for its nesting: what happened and where, in words (before: `budget breached:
+/// Depth { depth: 65 }`, or "too many aliases, or too large" for a kubeconfig). These readers
+/// take at most [`serde_saphyr::Budget`]'s default depth (64); only the manifests skyhelm
+/// edits go to `--max-depth`.
+pub fn too_deep(e: &serde_saphyr::Error) -> Option<String> {
+    use serde_saphyr::budget::BudgetBreach;
+    let inner = e.without_snippet();
+    let deep = matches!(inner, serde_saphyr::Error::Budget { breach: BudgetBreach::Depth { .. }, .. })
+        || inner.to_string().contains("recursion limit exceeded");
+    if !deep {
+        return None;
+    }
+    let most = serde_saphyr::Budget::default().max_depth;
+    let at = e.location().map(|l| format!(" (line {}, column {})", l.line(), l.column())).unwrap_or_default();
+    Some(format!("nested deeper than {most} levels, the most this file may hold{at}"))
+}
+
 /// The most of such text that is shown.
 pub const MAX_MESSAGE_CHARS: usize = 300;
 /// A run this long of any credential's characters is removed even when the rest is not there

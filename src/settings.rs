@@ -69,7 +69,8 @@ pub fn config_file(path: &Path, text: &str) -> Result<PostRenderArgs, SettingsEr
     } else {
         serde_saphyr::from_str(text).map_err(|e| SettingsError::Config {
             path: path.to_path_buf(),
-            message: crate::messages::without_library_hints(&e.to_string()),
+            message: crate::messages::too_deep(&e)
+                .unwrap_or_else(|| crate::messages::without_library_hints(&e.to_string())),
         })?
     };
     if let Some(problem) = cfg.max_depth.and_then(crate::yaml::limits::max_depth_problem) {

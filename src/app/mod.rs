@@ -76,6 +76,8 @@ pub enum AppError {
     Kept { error: Box<AppError>, kept: PathBuf },
     #[error("{flag} {} is the file skyhelm reads as {what}: writing the report there would replace it (nothing was written); name another file", .side.display())]
     SideFileIsInput { flag: &'static str, side: PathBuf, what: &'static str },
+    #[error("{flag} {} leads to skyhelm's {what}: the report would be mixed into that stream (nothing was written); name another file", .side.display())]
+    SideFileIsStream { flag: &'static str, side: PathBuf, what: &'static str },
     #[error("no post-render run recorded yet (no last-run-*.txt in {})", .0.display())]
     NoLastRun(PathBuf),
     #[error("cannot tell where to keep the last run: set XDG_STATE_HOME or HOME to an absolute path")]
@@ -258,7 +260,11 @@ impl AppError {
             AppError::PostRender(p) => match p.as_ref() {
                 PostRenderError::Strict { fixes, warnings } => fixes
                     .iter()
-                    .map(|f| Problem::of(format!("--strict: correction: {f}")))
+                    .map(|(at, f)| Problem {
+                        message: format!("--strict: correction: {at}: {f}"),
+                        document: Some(at.document.number()),
+                        line: at.line,
+                    })
                     .chain(warnings.iter().map(|w| Problem::of(format!("--strict: warning: {w}"))))
                     .collect(),
                 PostRenderError::Manifest(m) => vec![manifest(m)],
@@ -327,7 +333,7 @@ fn post_render(settings: Result<Settings, AppError>, config: Option<&Path>) -> R
     let mut input = Vec::new();
     let result = settings.and_then(|settings| {
         fault_injection();
-        refuse_side_file_over_input(&settings, config, None)?;
+        refuse_side_file_over_input(&settings, config, None, &[StdStream::Stdin, StdStream::Stdout])?;
         let result = stdio::read_stdin().map_err(AppError::Stdin).and_then(|read| {
             input = read;
             run_core(&settings, &input)
@@ -520,24 +526,71 @@ fn run_core(settings: &Settings, input: &[u8]) -> Result<Outcome, AppError> {
         .map_err(Box::new)?)
 }
 
+/// A standard stream a run uses, for [`refuse_side_file_over_input`].
+#[derive(Debug, Clone, Copy)]
+enum StdStream {
+    Stdin,
+    Stdout,
+}
+
+impl StdStream {
+    fn what(self) -> &'static str {
+        match self {
+            StdStream::Stdin => "standard input, which it reads",
+            StdStream::Stdout => "standard output, where the manifests go",
+        }
+    }
+
+    /// What the stream is open on (`fstat` through a duplicate of its descriptor).
+    fn metadata(self) -> Option<std::fs::Metadata> {
+        use std::os::fd::AsFd;
+        let fd = match self {
+            StdStream::Stdin => std::io::stdin().as_fd().try_clone_to_owned(),
+            StdStream::Stdout => std::io::stdout().as_fd().try_clone_to_owned(),
+        };
+        std::fs::File::from(fd.ok()?).metadata().ok()
+    }
+}
+
 /// Refuses a `--report-file` or `--diff-file` that names a file this run reads (the kubeconfig,
 /// the contexts file, the --config file, diff's input): the side file is written even when the
 /// run fails, and would replace it (`--report-file ~/.kube/skypilot-kubeconfig` lost the only
 /// copy of the credentials). The same file is the same entry, or the file an input link leads
 /// to; a side file that is itself a link is replaced, not followed, so it is compared unfollowed.
+///
+/// The same holds for the streams in `streams` (post-render's stdin and stdout, diff's stdin
+/// when it reads the manifests there) when they are a file, a pipe or a socket: a side file
+/// that leads to one (`/dev/stdout`, `/proc/self/fd/1`, `/dev/stdin`, a link to the file
+/// behind `>`) would put the report into the manifests Helm reads, or replace `/dev/stdin`.
+/// A terminal or `/dev/null` (character devices) takes the report harmlessly.
 fn refuse_side_file_over_input(
     settings: &Settings,
     config: Option<&Path>,
     input: Option<&Path>,
+    streams: &[StdStream],
 ) -> Result<(), AppError> {
-    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let sides = [("--report-file", &settings.report_file), ("--diff-file", &settings.diff_file)];
+    for stream in streams {
+        let Some(s) = stream.metadata() else { continue };
+        if s.file_type().is_char_device() {
+            continue;
+        }
+        for (flag, side) in sides {
+            if let Some(side) = side
+                && let Ok(m) = std::fs::metadata(side)
+                && (m.dev(), m.ino()) == (s.dev(), s.ino())
+            {
+                return Err(AppError::SideFileIsStream { flag, side: side.clone(), what: stream.what() });
+            }
+        }
+    }
     let inputs = [
         ("the kubeconfig", settings.kubeconfig.as_deref()),
         ("the contexts file", settings.contexts_file.as_deref()),
         ("the --config file", config),
         ("its input", input.filter(|p| *p != Path::new("-"))),
     ];
-    let sides = [("--report-file", &settings.report_file), ("--diff-file", &settings.diff_file)];
     for (flag, side) in sides {
         let Some(side) = side else { continue };
         let Ok(s) = std::fs::symlink_metadata(side) else { continue };
@@ -573,7 +626,9 @@ fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> 
 /// Diff, on a thread whose stack holds a document nested `--max-depth` deep.
 fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
     let settings = load_settings(&args.post_render)?;
-    refuse_side_file_over_input(&settings, args.post_render.config.as_deref(), args.input.as_deref())?;
+    let reads_stdin = args.input.as_deref().is_none_or(|p| p == Path::new("-"));
+    let streams: &[StdStream] = if reads_stdin { &[StdStream::Stdin] } else { &[] };
+    refuse_side_file_over_input(&settings, args.post_render.config.as_deref(), args.input.as_deref(), streams)?;
     stack::with_depth(settings.limits.max_depth, || diff(args, &settings))?
 }
 

@@ -151,7 +151,9 @@ impl EnvironmentsFile {
         let file: EnvironmentsFile = serde_saphyr::from_str(text).map_err(|e| {
             vec![GenerateError::Parse {
                 path: path.into(),
-                message: crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default()),
+                message: crate::messages::too_deep(&e).unwrap_or_else(|| {
+                    crate::messages::without_library_hints(e.to_string().lines().next().unwrap_or_default())
+                }),
             }]
         })?;
         let mut errors = pyyaml_config::disagreements(text, &file);

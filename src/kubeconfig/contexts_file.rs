@@ -149,13 +149,14 @@ impl ContextsFile {
     pub fn parse(path: &str, text: &str) -> Result<ContextsFile, ContextsFileError> {
         let f: ContextsFile = serde_saphyr::from_str(text).map_err(|e| ContextsFileError::Parse {
             path: path.into(),
-            message: match e.without_snippet() {
+            message: match (crate::messages::too_deep(&e), e.without_snippet()) {
+                (Some(deep), _) => deep,
                 // The field is one of this file's own names, never the file's text.
-                serde_saphyr::Error::SerdeMissingField { field, .. } => match e.location() {
+                (None, serde_saphyr::Error::SerdeMissingField { field, .. }) => match e.location() {
                     Some(l) => format!("missing field `{field}` (line {}, column {})", l.line(), l.column()),
                     None => format!("missing field `{field}`"),
                 },
-                _ => crate::kubeconfig::scrub(&e.to_string()),
+                (None, _) => crate::kubeconfig::scrub(&e.to_string()),
             },
         })?;
         if f.api_version != API_VERSION || f.kind != KIND {

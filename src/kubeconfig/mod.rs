@@ -96,6 +96,9 @@ pub fn parse_message(e: &kube::config::KubeconfigError) -> String {
     let kube::config::KubeconfigError::Parse(inner) = e else {
         return scrub(&e.to_string());
     };
+    if let Some(deep) = crate::messages::too_deep(inner) {
+        return format!("failed to parse kubeconfig YAML: {deep}");
+    }
     let inner = inner.without_snippet();
     let what = match inner {
         E::DuplicateMappingKey { .. } => "a mapping has the same key twice".to_string(),

@@ -28,7 +28,7 @@ pub enum PostRenderError {
     Settings(#[from] crate::settings::SettingsError),
     /// `--strict`: corrections and warnings are errors; nothing is written.
     #[error("--strict: {} (nothing was written; fix these at the source):\n{}", counts(.fixes.len(), .warnings.len()), list_strict(.fixes, .warnings))]
-    Strict { fixes: Vec<String>, warnings: Vec<String> },
+    Strict { fixes: Vec<(DocRef, String)>, warnings: Vec<String> },
     /// An edited or added document does not mean what the rules declared: a bug (exit 70).
     #[error("{at}: internal error (a bug): after editing, {cause}; nothing was written")]
     Internal { at: DocRef, cause: Mismatch },
@@ -46,10 +46,10 @@ fn counts(fixes: usize, warnings: usize) -> String {
     format!("{} and {}", plural(fixes, "correction"), plural(warnings, "warning"))
 }
 
-fn list_strict(fixes: &[String], warnings: &[String]) -> String {
+fn list_strict(fixes: &[(DocRef, String)], warnings: &[String]) -> String {
     fixes
         .iter()
-        .map(|f| format!("  fix: {f}"))
+        .map(|(at, f)| format!("  fix: {at}: {f}"))
         .chain(warnings.iter().map(|w| format!("  warning: {w}")))
         .collect::<Vec<_>>()
         .join("\n")
@@ -156,11 +156,11 @@ pub fn post_render_with(
 /// `--strict`: every correction of an allowed list or a context_configs key, and every warning,
 /// is an error. Mounting the kubeconfig and adding missing RBAC are the tool's job, not fixes.
 fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
-    let fixes: Vec<String> = rules
+    let fixes: Vec<(DocRef, String)> = rules
         .changes
         .iter()
         .filter(|c| c.rule == RuleId::AllowedContexts)
-        .flat_map(|c| c.reasons.iter().map(move |r| format!("{}: {r}", m.doc_ref(c.doc, None))))
+        .flat_map(|c| c.reasons.iter().map(move |r| (m.doc_ref(c.doc, None), r.to_string())))
         .collect();
     let warnings: Vec<String> = rules
         .notes

@@ -115,6 +115,39 @@ fn json_errors_are_a_list_with_document_and_line() {
         assert!(!e["message"].as_str().unwrap().contains('\n'), "{v}");
         assert!(e.get("document").is_none(), "{v}");
     }
+    // A correction names its document in the `document` field too; a warning has none
+    // (the example stream: its ConfigMap's allowed list gets `in-cluster` appended).
+    let root = crate::util::root();
+    let (example_kc, example) = (root.join("examples/kubeconfig"), root.join("examples/helm3-rendered.yaml"));
+    let out = skyhelm(
+        &[
+            "diff",
+            "-o",
+            "json",
+            "--strict",
+            "--skypilot-kubeconfig",
+            example_kc.to_str().unwrap(),
+            example.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let errors = v["errors"].as_array().expect("list");
+    let mut corrections = 0;
+    for e in errors {
+        let message = e["message"].as_str().unwrap();
+        assert!(!message.contains('\n'), "{v}");
+        match message.strip_prefix("--strict: correction: document ") {
+            Some(rest) => {
+                corrections += 1;
+                let n: u64 = rest.split(' ').next().unwrap().parse().expect("document number");
+                assert_eq!(e["document"], n, "{v}");
+            }
+            None => assert!(e.get("document").is_none(), "{v}"),
+        }
+    }
+    assert!(corrections >= 1, "{v}");
 }
 
 #[test]

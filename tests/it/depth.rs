@@ -4,10 +4,11 @@
 //! sits 6 deep (document, spec, template, spec, containers, the container), a config.yaml
 //! value under a top-level key 1 deep.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::helm::{CHART, Helm};
-use crate::util::{API_DEPLOYMENT, bin, clean, run_with_stdin, skyhelm, tool};
+use crate::util::{API_DEPLOYMENT, KUBECONFIG, bin, clean, run_with_stdin, skyhelm, tool};
 
 /// Collections around the API server container's `args` value.
 const ARGS_AT: usize = 6;
@@ -246,6 +247,64 @@ fn helm3_and_helm4_render_config_yaml_at_the_limit_and_skyhelm_last_tells_one_le
                     "{name}: {last}"
                 );
             }
+        }
+    }
+}
+
+/// The files skyhelm reads beside the stream (kubeconfig, contexts file, `--config` file,
+/// environments file) are read by serde-saphyr, which takes 64 levels: one more is refused
+/// with the limit and the line named (before: "budget breached: Depth { depth: 65 }" from
+/// generate, and "too many aliases, or too large" for a kubeconfig), never an abort.
+#[test]
+fn side_files_take_64_levels_and_name_the_limit_past_it() {
+    const NAMED: &str = "nested deeper than 64 levels, the most this file may hold (line ";
+    let tmp = tempfile::tempdir().expect("tmp");
+    let maps = |levels: usize| format!("{}x{}", "{a: ".repeat(levels), "}".repeat(levels));
+    let write = |name: &str, text: String| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).expect("write");
+        p.to_str().expect("path").to_string()
+    };
+    let run = |args: &[&str]| {
+        let out = run_with_stdin(
+            clean(&mut Command::new(bin())).env("XDG_STATE_HOME", tmp.path().join("state")).args(args),
+            API_DEPLOYMENT.as_bytes(),
+        );
+        // doctor prints its findings on stdout.
+        (out.status.code(), text(&out.stderr) + &text(&out.stdout))
+    };
+    for depth in [64, 65] {
+        // A kubeconfig with an extension value under a top-level key: 1 + the value's maps.
+        let kc = write(&format!("kc{depth}"), format!("{KUBECONFIG}x: {}\n", maps(depth - 1)));
+        let config = write(&format!("cfg{depth}.yaml"), format!("allowed-contexts: {}\n", maps(depth - 1)));
+        // environments (2), the entry (3), config (4), then the value's maps.
+        let envs = write(
+            &format!("envs{depth}.yaml"),
+            format!(
+                "name: s\nenvironments:\n  - name: dev\n    allowedContexts: [in-cluster]\n    config:\n      x: {}\n",
+                maps(depth - 4)
+            ),
+        );
+        let out_dir = tmp.path().join(format!("out{depth}"));
+        let out_dir = out_dir.to_str().expect("path");
+        for args in [
+            vec!["doctor", "--kubeconfig", &kc],
+            vec!["kubeconfig", "pack", "--kubeconfig", &kc, "--context", "prod"],
+            vec!["post-render", "--skypilot-kubeconfig", &kc],
+            vec!["post-render", "--config", &config],
+            vec!["generate", "--out", out_dir, &envs],
+        ] {
+            let (code, err) = run(&args);
+            if depth == 64 {
+                assert!(!err.contains("nested deeper") && !err.contains("failed to parse"), "{args:?}: {err}");
+            } else {
+                assert_eq!(code, Some(1), "{args:?}: {err}");
+                assert!(err.contains(NAMED), "{args:?}: {err}");
+                assert!(!err.contains("budget") && !err.contains("aliases"), "{args:?}: {err}");
+            }
+        }
+        if depth == 64 {
+            assert!(Path::new(out_dir).join("s-dev").is_dir(), "generate at 64 levels wrote nothing");
         }
     }
 }

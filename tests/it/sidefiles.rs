@@ -332,6 +332,79 @@ fn a_side_file_naming_an_input_is_refused_and_the_input_kept() {
     assert_eq!(std::fs::read_to_string(&kc).expect("kubeconfig"), kc_text);
 }
 
+/// A post-render `--report-file` or `--diff-file` leading to its own stdout (the manifests
+/// Helm reads: a pipe, or the file behind `>`) or stdin is refused before anything is written:
+/// before, `--report-file /dev/stdout` put the report in front of the manifests (Helm then
+/// failed to parse them, or worse), and `/dev/stdin` replaced the `/dev/stdin` link or appended
+/// to the input file. A terminal or /dev/null still takes it; diff may write its report to its
+/// own stdout (tested above), not to its stdin.
+#[test]
+fn a_side_file_leading_to_the_runs_own_stdin_or_stdout_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let input = tmp.path().join("in.yaml");
+    std::fs::write(&input, API_DEPLOYMENT).expect("input");
+    let links = tmp.path().join("links");
+    std::fs::create_dir_all(&links).expect("mkdir");
+    std::os::unix::fs::symlink("/proc/self/fd/0", links.join("stdin")).expect("symlink");
+    let stdin_link = links.join("stdin");
+    let stdin_link = stdin_link.to_str().expect("p");
+    let refused = |out: &Output, args: &[&str], flag: &str, what: &str| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            err.contains(&format!("error: {flag} ")) && err.contains(&format!("leads to skyhelm's {what}")),
+            "{args:?}: {err}"
+        );
+    };
+    // Stdout a pipe (as Helm runs post-renderers), stdin a pipe.
+    for (flag, path, what) in [
+        ("--report-file", "/dev/stdout", "standard output"),
+        ("--diff-file", "/proc/self/fd/1", "standard output"),
+        ("--report-file", "/dev/fd/0", "standard input"),
+        ("--diff-file", stdin_link, "standard input"),
+    ] {
+        let args = ["post-render", flag, path];
+        let out = run_with_stdin(
+            clean(&mut Command::new(bin())).env("XDG_STATE_HOME", &state).args(args),
+            API_DEPLOYMENT.as_bytes(),
+        );
+        refused(&out, &args, flag, what);
+    }
+    // Stdout a file (`>out.yaml`), stdin a file (`<in.yaml`): neither gets the report.
+    let output = tmp.path().join("out.yaml");
+    for (path, what) in [("/dev/stdout", "standard output"), (stdin_link, "standard input")] {
+        let out = clean(&mut Command::new(bin()))
+            .env("XDG_STATE_HOME", &state)
+            .args(["post-render", "--report-file", path])
+            .stdin(std::fs::File::open(&input).expect("stdin"))
+            .stdout(std::fs::File::create(&output).expect("out"))
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run");
+        refused(&Output { stdout: std::fs::read(&output).expect("out"), ..out }, &[path], "--report-file", what);
+        assert_eq!(std::fs::read_to_string(&input).expect("input"), API_DEPLOYMENT);
+        assert!(std::fs::symlink_metadata(links.join("stdin")).expect("link").file_type().is_symlink());
+    }
+    // diff reading the manifests on stdin: not into stdin either.
+    let args = ["diff", "--diff-file", stdin_link];
+    let out = run_with_stdin(
+        clean(&mut Command::new(bin())).env("XDG_STATE_HOME", &state).args(args),
+        API_DEPLOYMENT.as_bytes(),
+    );
+    refused(&out, &args, "--diff-file", "standard input");
+    // /dev/null as stdout takes the report: nothing to mix it into.
+    let status = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", &state)
+        .args(["post-render", "--report-file", "/dev/stdout"])
+        .stdin(std::fs::File::open(&input).expect("stdin"))
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run");
+    assert!(status.success());
+}
+
 /// `--report-file /proc/self/cwd/FILE` over a longer file: replaced whole (atomically, mode
 /// kept), no old tail left; the same for a plain path through a /proc/self/cwd folder.
 #[test]
@@ -455,4 +528,56 @@ fn old_last_run_reports_are_pruned_to_64() {
     );
     let out = last(&[("XDG_STATE_HOME", &state)]);
     assert!(String::from_utf8_lossy(&out.stdout).contains(" post-render ok at "));
+}
+
+/// `--report-file` naming a FIFO that nothing reads: an error at once (exit 1, nothing on
+/// stdout), not a run blocked for ever in `open` (a Helm install hung); with a reader the
+/// report goes through the FIFO.
+#[test]
+fn a_report_file_naming_a_fifo_nobody_reads_fails_instead_of_hanging() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let fifo = tmp.path().join("fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut child = clean(&mut Command::new(bin()))
+        .env("XDG_STATE_HOME", tmp.path().join("state"))
+        .arg("post-render")
+        .arg("--report-file")
+        .arg(&fifo)
+        .stdin(std::fs::File::open(manifests_file(tmp.path())).expect("stdin"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("skyhelm blocked on a FIFO without a reader");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("output");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(err.contains("a FIFO that nothing reads"), "{err}");
+    // With a reader (opened before the run, non-blocking, so no race): the report arrives.
+    let mut reader = std::fs::OpenOptions::new();
+    reader.read(true);
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut reader, libc::O_NONBLOCK);
+    let mut reader = reader.open(&fifo).expect("open the fifo's reading end");
+    let out = post_render(&["--report-file", fifo.to_str().expect("p")], &tmp.path().join("state"), API_DEPLOYMENT);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut got = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut got).expect("read fifo");
+    assert!(got.starts_with("changed Deployment sky/sky-api-server"), "{got}");
+}
+
+/// The API server Deployment in a file (a stdin that is not a pipe).
+fn manifests_file(dir: &Path) -> std::path::PathBuf {
+    let p = dir.join("in.yaml");
+    std::fs::write(&p, API_DEPLOYMENT).expect("input");
+    p
 }
