@@ -1,5 +1,6 @@
 //! The post-render pipeline: split → locate the API server → rules → edits → output.
 
+mod expected;
 pub mod verify;
 
 use crate::kubeconfig::contexts_file::ContextsFile;
@@ -299,13 +300,11 @@ fn prove_edited(
             ),
         });
     } else {
-        let meaning = verify::Meaning::of(tree, Reader::Kubernetes);
-        verify::check_owned(meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        verify::check_tree(tree, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
     for field in ours.iter().filter_map(|c| c.field.as_ref()) {
-        let before =
-            verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
-        verify::check_owned(before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+        let before = Tree::parse(&field.before, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
+        verify::check_tree(&before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
     }
     Ok(())
 }
