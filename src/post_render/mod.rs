@@ -1,5 +1,6 @@
 //! The post-render pipeline: split → locate the API server → rules → edits → output.
 
+mod expected;
 pub mod verify;
 
 use crate::kubeconfig::contexts_file::ContextsFile;
@@ -210,6 +211,10 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
     }
     drop(by_doc);
+    // The rules' parses of embedded texts served their proofs.
+    for field in changes.iter_mut().filter_map(|c| c.field.as_mut()) {
+        field.before_tree = None;
+    }
     let end = m.docs().last().map_or(0, |d| m.range(d).end);
     if end > next {
         output.push(Piece::Input(next..end));
@@ -299,13 +304,18 @@ fn prove_edited(
             ),
         });
     } else {
-        let meaning = verify::Meaning::of(tree, Reader::Kubernetes);
-        verify::check_owned(meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
+        verify::check_tree(tree, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
     for field in ours.iter().filter_map(|c| c.field.as_ref()) {
-        let before =
-            verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
-        verify::check_owned(before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+        let parsed;
+        let before = match &field.before_tree {
+            Some(tree) if m.limits() == limits => &**tree,
+            _ => {
+                parsed = Tree::parse(&field.before, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
+                &parsed
+            }
+        };
+        verify::check_tree(before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
     }
     Ok(())
 }

@@ -122,6 +122,25 @@ pub fn check_owned(
     no_more_duplicates(&found_duplicates, &duplicates)
 }
 
+/// [`check_owned`] of the original's tree: the edited text is compared with it node by node
+/// where no change was declared ([`super::expected`]), without building either meaning; only
+/// when that comparison cannot decide does the whole-meaning check run (and say what differs).
+pub fn check_tree(
+    before: &Tree,
+    after: &str,
+    intents: &[Intent],
+    reader: Reader,
+    limits: &Limits,
+) -> Result<(), Mismatch> {
+    if let Ok(tree) = Tree::parse(after, limits) {
+        let refused = reader == Reader::PyYaml && crate::yaml::pyyaml::refused_tab(after, &tree).is_some();
+        if !refused && super::expected::matches(before, &tree, intents, reader).is_ok() {
+            return no_more_duplicates(&tree.duplicated_keys(reader), &before.duplicated_keys(reader));
+        }
+    }
+    check_owned(Meaning::of(before, reader), after, intents, reader, limits)
+}
+
 /// Checks that `found` means `expected` and writes no key more often than `duplicates` (the
 /// original's) did.
 fn compare(found: &Meaning, expected: &Value, duplicates: &[(String, Vec<Value>)]) -> Result<(), Mismatch> {

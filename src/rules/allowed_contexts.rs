@@ -357,6 +357,7 @@ fn config_map_change(
             before: loaded.text.to_string(),
             after: new_text,
             intents,
+            before_tree: Some(loaded.tree.clone()),
         }),
     })
 }
@@ -369,7 +370,7 @@ pub struct LoadedConfig<'m> {
     pub key: Option<NodeId>,
     pub value: Option<NodeId>,
     pub text: &'m str,
-    pub tree: Tree,
+    pub tree: std::sync::Arc<Tree>,
     pub value_line: Option<usize>,
 }
 
@@ -406,7 +407,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
     }
     let text = config_text(m, cm, value, value_line)?;
     let tree = parse_config(m, cm, text, value_line)?;
-    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree, value_line }))
+    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree: std::sync::Arc::new(tree), value_line }))
 }
 
 /// config.yaml's text: the ConfigMap's value when it is a string (empty when absent or null);

@@ -89,9 +89,10 @@ impl ApiServer {
     }
 
     fn from_document(m: &Manifests, doc: DocIndex, container: &str) -> Result<Option<ApiServer>, ManifestError> {
-        // Only a Deployment's tree is kept: every document that names the container (a
-        // ServiceAccount `<container>-sa` in each of many bindings) is read once and dropped.
-        let Some(resource) = m.peek_resource(doc)? else {
+        // Only a Deployment's tree is kept (parsed once): every other document that names the
+        // container (a ServiceAccount `<container>-sa` in each of many bindings) is read once
+        // and dropped.
+        let Some(resource) = m.peek_resource_keeping(doc, |r| r.kind == "Deployment")? else {
             return Ok(None);
         };
         if resource.kind != "Deployment" {

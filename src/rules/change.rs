@@ -84,13 +84,16 @@ pub struct Change {
     pub intents: Vec<Intent>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct FieldDiff {
     pub path: String,
     pub before: String,
     pub after: String,
     /// What the change means inside the embedded text, as PyYAML reads it (SkyPilot's config).
     pub intents: Vec<Intent>,
+    /// `before` as the rule parsed it (with the stream's limits), so that the proof does not
+    /// parse a huge config.yaml once more.
+    pub before_tree: Option<std::sync::Arc<crate::yaml::Tree>>,
 }
 
 /// A document a rule adds to the stream: `value` is what it must mean, `text` how it is written.

@@ -46,6 +46,8 @@ pub fn head(text: &str, max_depth: usize) -> (Option<String>, Option<String>) {
     let mut options = Options::default();
     options.flow_nesting_limit = max_depth;
     options.block_nesting_limit = max_depth;
+    // As the tree's parser: comments are not captured (nor capped in number).
+    options.emit_comments = false;
     let mut parser = Parser::new_from_str_with_options(text, options);
     let (mut kind, mut name) = (None, None);
     let mut stack: Vec<Frame> = Vec::new();

@@ -263,6 +263,26 @@ impl<'a> Manifests<'a> {
         }
     }
 
+    /// As `peek_resource`, keeping the tree when `keep` accepts the resource (the one document
+    /// a rule goes on to read, such as the API server's Deployment), so that it is parsed once.
+    pub fn peek_resource_keeping(
+        &self,
+        doc: DocIndex,
+        keep: impl Fn(&ResourceId) -> bool,
+    ) -> Result<Option<ResourceId>, ManifestError> {
+        let cell = &self.trees[doc.index()];
+        if cell.get().is_some() {
+            return self.resource(doc);
+        }
+        let tree = self.parse_once(doc)?;
+        let resource = self.resource_in(&tree);
+        if resource.as_ref().is_some_and(keep) {
+            // Nothing else set the cell meanwhile (it is not shared across threads).
+            let _ = cell.set(Ok(Box::new(tree)));
+        }
+        Ok(resource)
+    }
+
     /// As `resource`, for a tree of this stream the caller holds (from `parse_once`).
     pub fn resource_in(&self, tree: &Tree) -> Option<ResourceId> {
         let root = tree.root()?;

@@ -53,8 +53,11 @@ fn insert_indent(e: &Edit) -> usize {
 pub fn apply(text: &str, edits: &[Edit]) -> Result<String, EditError> {
     let mut order: Vec<&Edit> = edits.iter().collect();
     order.sort_by_key(|e| (e.at, std::cmp::Reverse(insert_indent(e))));
+    // The exact length when the edits do not overlap (which is checked below): a huge
+    // document is held once, not in a buffer twice its size.
     let extra: usize = edits.iter().map(|e| e.insert.len()).sum();
-    let mut out = String::with_capacity(text.len() + extra);
+    let deleted: usize = edits.iter().map(|e| e.delete).sum();
+    let mut out = String::with_capacity((text.len() + extra).saturating_sub(deleted));
     let mut pos = 0;
     for e in order {
         if e.at < pos || e.at + e.delete > text.len() {
@@ -448,10 +451,20 @@ impl<'a> Editor<'a> {
             Some(b) => (b, "|"),
             None => (new, "|-"),
         };
+        // Written into one buffer of its final size (a config.yaml can be 200,000 lines).
         let indent = " ".repeat(indent);
-        let lines: Vec<String> =
-            body.split('\n').map(|l| if l.is_empty() { String::new() } else { format!("{indent}{l}") }).collect();
-        format!("{header}{}{}", self.layout.nl, lines.join(self.layout.nl))
+        let lines = body.split('\n');
+        let size = header.len() + body.len() + (lines.clone().count()) * (self.layout.nl.len() + indent.len());
+        let mut out = String::with_capacity(size);
+        out.push_str(header);
+        for line in lines {
+            out.push_str(self.layout.nl);
+            if !line.is_empty() {
+                out.push_str(&indent);
+                out.push_str(line);
+            }
+        }
+        out
     }
 
     /// Replaces the null value of `key` (empty, `~`, `!!null ''`) with the string `new`: a literal

@@ -195,3 +195,18 @@ fn nested_and_parent_insertions_at_the_same_place() {
         expect_standard_mount(&added);
     }
 }
+
+/// Comments are YAML's to skip wherever they stand: 150 comment lines between `volumeMounts:`
+/// and its list, and between a key and its nested mapping, were refused ("too many buffered
+/// comments while looking ahead"), which kubectl and Helm accept. They are kept byte for byte.
+#[test]
+fn many_comments_in_one_place_are_read_and_kept() {
+    let comments = "        # a comment\n".repeat(150);
+    let input = BASE
+        .replace("        volumeMounts:\n", &format!("        volumeMounts:\n{comments}"))
+        .replace("  template:\n", &format!("  template:\n{}", "    # another\n".repeat(150)));
+    assert!(input.len() > BASE.len() + 150 * 20, "the comments went in");
+    let (out, added) = check(&input, &[]);
+    expect_standard_mount(&added);
+    assert!(out.contains(&comments) && out.contains(&"    # another\n".repeat(150)), "{out}");
+}
