@@ -400,3 +400,182 @@ mod tests {
         assert_eq!(decides("a: 0600\n", "a: '384'\n", &[]), Err(Undecided));
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use crate::post_render::verify::{Meaning, Mismatch, check_owned};
+    use crate::yaml::Limits;
+    use proptest::prelude::*;
+
+    /// A small YAML value written in one of several ways: scalars that YAML 1.1 and PyYAML read
+    /// differently, quoted or not; mappings with `name`, merge keys and keys written twice;
+    /// block or flow.
+    #[derive(Debug, Clone)]
+    enum Y {
+        S(&'static str),
+        Seq(Vec<Y>, bool),
+        Map(Vec<(&'static str, Y)>, bool),
+    }
+
+    const SCALARS: &[&str] = &[
+        "1",
+        "'1'",
+        "\"1\"",
+        "yes",
+        "'yes'",
+        "y",
+        "0600",
+        "384",
+        "~",
+        "null",
+        "''",
+        "x",
+        "w",
+        "1.0",
+        "!!str 1",
+        "on",
+        "2001-01-01",
+    ];
+    const KEYS: &[&str] = &["a", "b", "name", "k", "<<", "'a'", "1"];
+
+    fn y() -> impl Strategy<Value = Y> {
+        let leaf = prop::sample::select(SCALARS).prop_map(Y::S);
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                (prop::collection::vec(inner.clone(), 0..4), any::<bool>()).prop_map(|(v, f)| Y::Seq(v, f)),
+                (prop::collection::vec((prop::sample::select(KEYS), inner), 0..4), any::<bool>())
+                    .prop_map(|(v, f)| Y::Map(v, f)),
+            ]
+        })
+    }
+
+    /// Writes `v` as the value of a block context indented `indent` (flow inside flow).
+    fn write(v: &Y, indent: usize, flow: bool, out: &mut String) {
+        let pad = " ".repeat(indent);
+        match v {
+            Y::S(s) => out.push_str(s),
+            Y::Seq(items, f) if *f || flow || items.is_empty() => {
+                out.push('[');
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    write(x, indent, true, out);
+                }
+                out.push(']');
+            }
+            Y::Map(entries, f) if *f || flow || entries.is_empty() => {
+                out.push('{');
+                for (i, (k, x)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(k);
+                    out.push_str(": ");
+                    write(x, indent, true, out);
+                }
+                out.push('}');
+            }
+            Y::Seq(items, _) => {
+                for x in items {
+                    out.push('\n');
+                    out.push_str(&pad);
+                    out.push_str("- ");
+                    write(x, indent + 2, false, out);
+                }
+            }
+            Y::Map(entries, _) => {
+                for (k, x) in entries {
+                    out.push('\n');
+                    out.push_str(&pad);
+                    out.push_str(k);
+                    out.push_str(": ");
+                    write(x, indent + 2, false, out);
+                }
+            }
+        }
+    }
+
+    fn doc(entries: &[(&'static str, Y)]) -> String {
+        let mut out = String::new();
+        for (k, v) in entries {
+            out.push_str(k);
+            out.push_str(": ");
+            write(v, 2, false, &mut out);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn intent() -> impl Strategy<Value = Intent> {
+        let key = prop::sample::select(&["a", "b", "k", "name"][..]).prop_map(|k: &str| Seg::Key(k.to_string()));
+        let seg = prop_oneof![
+            key.clone(),
+            prop::sample::select(&["x", "w", "1"][..]).prop_map(|n: &str| Seg::Named(n.to_string())),
+            (0usize..3).prop_map(Seg::Index),
+        ];
+        let path = (key, prop::collection::vec(seg, 0..3)).prop_map(|(k, mut rest)| {
+            rest.insert(0, k);
+            rest
+        });
+        let value = prop::sample::select(&["1", "x", "yes", "[w]", "{k: 1}", "null"][..]).prop_map(|v: &str| {
+            crate::yaml::Tree::parse(v, &Limits::default()).map(|t| t.to_json(t.root().unwrap())).unwrap()
+        });
+        prop_oneof![
+            (path.clone(), value.clone()).prop_map(|(path, value)| Intent::Set { path, value }),
+            (path.clone(), value.clone()).prop_map(|(path, v)| Intent::Append { path, items: vec![v] }),
+            (path.clone(), prop::sample::select(&["a", "b", "z"][..]), prop::sample::select(&["a", "z"][..])).prop_map(
+                |(path, from, to)| Intent::RenameKey {
+                    path: path[..path.len() - 1].to_vec(),
+                    from: from.into(),
+                    to: to.into()
+                }
+            ),
+            (path, prop::collection::btree_set(0usize..3, 1..3), value).prop_map(|(path, items, value)| {
+                Intent::SetEach { path, items: items.into_iter().collect(), key: "k".into(), value }
+            }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(2000), ..ProptestConfig::default() })]
+
+        /// Whatever the node-by-node comparison passes, the whole-meaning check passes (up to
+        /// keys written twice, which the caller compares), for both readers: the original and
+        /// the edited text are written independently (so they often mean the same in other
+        /// words, or differ in one scalar), with any declared change.
+        #[test]
+        fn a_pass_is_always_the_whole_checks_pass(
+            before in prop::collection::vec((prop::sample::select(KEYS), y()), 1..4),
+            after in prop::collection::vec((prop::sample::select(KEYS), y()), 1..4),
+            same in any::<bool>(),
+            intents in prop::collection::vec(intent(), 0..2),
+        ) {
+            let l = Limits::default();
+            let before_text = doc(&before);
+            let after_text = if same { doc(&before) } else { doc(&after) };
+            let Ok(bt) = Tree::parse(&before_text, &l) else { return Ok(()) };
+            for reader in [Reader::Kubernetes, Reader::PyYaml] {
+                // Also the expected meaning itself, written as JSON (which YAML reads as it is).
+                let mut expected = Meaning::of(&bt, reader).value;
+                let declared = intents.iter().all(|i| crate::post_render::verify::apply(&mut expected, i).is_ok());
+                let as_json = serde_json::to_string(&expected).unwrap_or_default();
+                let mut texts = vec![after_text.clone()];
+                if declared {
+                    texts.push(as_json);
+                }
+                for text in &texts {
+                    let Ok(at) = Tree::parse(text, &l) else { continue };
+                    if matches(&bt, &at, &intents, reader).is_ok() {
+                        let whole = check_owned(Meaning::of(&bt, reader), text, &intents, reader, &l);
+                        prop_assert!(
+                            matches!(whole, Ok(()) | Err(Mismatch::Duplicated { .. })),
+                            "{before_text}\n=> {text}\n{intents:?} {reader:?}: {whole:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

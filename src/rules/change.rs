@@ -93,7 +93,7 @@ pub struct FieldDiff {
     pub intents: Vec<Intent>,
     /// `before` as the rule parsed it (with the stream's limits), so that the proof does not
     /// parse a huge config.yaml once more.
-    pub before_tree: Option<std::sync::Arc<crate::yaml::Tree>>,
+    pub before_tree: Option<std::rc::Rc<crate::yaml::Tree>>,
 }
 
 /// A document a rule adds to the stream: `value` is what it must mean, `text` how it is written.
