@@ -1,6 +1,8 @@
 //! The post-render pipeline: split → locate the API server → rules → edits → output.
 
 mod expected;
+#[cfg(test)]
+mod expected_tests;
 pub mod verify;
 
 use crate::kubeconfig::contexts_file::ContextsFile;
