@@ -206,8 +206,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         }
         next = range.end;
         output.push(Piece::Document(outcome.documents.len()));
-        let before = m.text(doc);
-        outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
+        outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: range, after });
     }
     drop(by_doc);
     let end = m.docs().last().map_or(0, |d| m.range(d).end);
@@ -226,7 +225,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
             doc,
             resource: added.resource.clone(),
             action: Action::Added,
-            before: String::new(),
+            before: 0..0,
             after: added.text,
         });
         outcome.changes.push(Change {

@@ -135,8 +135,18 @@ pub struct DocChange {
     pub doc: DocIndex,
     pub resource: ResourceId,
     pub action: Action,
-    pub before: String,
+    /// Where its text before is in the input (empty for an added document): a range, not a
+    /// copy, so that an edited stream is not held twice ([`DocChange::before`]).
+    pub before: std::ops::Range<usize>,
     pub after: String,
+}
+
+impl DocChange {
+    /// The document's text before, from `input` (the stream post-render read; empty for an
+    /// added document).
+    pub fn before<'a>(&self, input: &'a [u8]) -> &'a str {
+        input.get(self.before.clone()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default()
+    }
 }
 
 /// Something the user should know that is not an edit.
