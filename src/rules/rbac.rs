@@ -981,7 +981,7 @@ fn narrow_roles(
         objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
     // A role the stream holds twice is named once.
     let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
-    let mut written = Written::new();
+    let mut written = Written::default();
     for role in narrowable {
         let key = &role.1;
         let cluster = key.cluster && cluster_bound.contains(key);
@@ -1059,9 +1059,28 @@ struct RoleNarrowing {
     left: Vec<(String, Sample)>,
 }
 
-/// The texts tighten has written so far, each kept once (most rules of most roles get one of a
-/// few lists of verbs).
-type Written = Vec<std::sync::Arc<str>>;
+/// The texts tighten has written so far and the lists of verbs its intents declare, each kept
+/// once (most rules of most roles get one of a few lists of verbs).
+#[derive(Default)]
+struct Written {
+    texts: Vec<std::sync::Arc<str>>,
+    values: Vec<std::sync::Arc<Value>>,
+}
+
+impl Written {
+    /// `verbs` as an intent's value, shared with the roles narrowed before to the same verbs.
+    fn value(&mut self, verbs: &[String]) -> std::sync::Arc<Value> {
+        let same = |w: &Value| matches!(w, Value::Array(a) if a.len() == verbs.len() && a.iter().zip(verbs).all(|(x, v)| x.as_str() == Some(v)));
+        if let Some(w) = self.values.iter().find(|w| same(w)) {
+            return w.clone();
+        }
+        let value = std::sync::Arc::new(json!(verbs));
+        if self.values.len() < SHARED_TEXTS {
+            self.values.push(value.clone());
+        }
+        value
+    }
+}
 
 /// How many distinct written texts `RoleNarrowing` shares (beyond them, each edit keeps its own).
 const SHARED_TEXTS: usize = 16;
@@ -1085,9 +1104,9 @@ impl RoleNarrowing {
                 }
             }
             Narrowed::Rewritten { mut edit, verbs, resources, undocumented } => {
-                match written.iter().find(|w| w[..] == edit.insert[..]) {
+                match written.texts.iter().find(|w| w[..] == edit.insert[..]) {
                     Some(w) => edit.insert = w.clone(),
-                    None if written.len() < SHARED_TEXTS => written.push(edit.insert.clone()),
+                    None if written.texts.len() < SHARED_TEXTS => written.texts.push(edit.insert.clone()),
                     None => {}
                 }
                 self.edits.push(edit);
@@ -1173,7 +1192,7 @@ fn narrow(
             path: vec![Seg::key("rules")],
             items,
             key: "verbs".into(),
-            value: json!(g.verbs),
+            value: written.value(&g.verbs),
         });
     }
     found.edits.shrink_to_fit();
