@@ -48,6 +48,8 @@ impl Sample {
     pub fn push(&mut self, item: impl FnOnce() -> String) {
         self.count += 1;
         if self.first.len() < FIRST_FEW {
+            // Most samples of a role hold one item: no room for more until a second comes.
+            self.first.reserve_exact(1);
             self.first.push(item());
         }
     }
@@ -78,6 +80,14 @@ pub struct RoleSummary {
     pub rules: usize,
     /// Rules with `*` verbs: what each names (resources, else non-resource URLs).
     pub star_verbs: Sample,
+    /// What most roles do not have, apart so that a role without any costs one pointer (a
+    /// stream may hold many thousand roles): see [`RoleSummary::rare`].
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a [`RoleSummary`] most roles do not have.
+#[derive(Debug, Clone, Default)]
+pub struct Rare {
     /// Rules with a wildcard resource or API group.
     pub wildcards: Sample,
     /// The escalation verbs the rules name (escalate, bind, impersonate).
@@ -87,6 +97,13 @@ pub struct RoleSummary {
     /// (group, resource) pairs a rule names explicitly, among those the optional features use.
     pub named: Vec<(String, String)>,
 }
+
+static NO_RARE: Rare = Rare {
+    wildcards: Sample { count: 0, first: Vec::new() },
+    dangerous: Vec::new(),
+    rbac_managed: Vec::new(),
+    named: Vec::new(),
+};
 
 const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
 const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
@@ -113,6 +130,16 @@ fn bit(p: &Perm, universe: &[Perm]) -> Option<usize> {
 }
 
 impl RoleSummary {
+    /// Its wildcards, escalation verbs, RBAC resources and named feature resources (all empty
+    /// for most roles).
+    pub fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
     /// Reads `rules` once. `universe` is `evaluated()`.
     pub fn of<'a>(rules: impl IntoIterator<Item = &'a PolicyRule>, universe: &[Perm]) -> RoleSummary {
         let mut s = RoleSummary::default();
@@ -142,17 +169,17 @@ impl RoleSummary {
             });
         }
         if resources.iter().any(|r| r == "*") || groups.iter().any(|g| g == "*") {
-            self.wildcards.push(|| resources.join(", "));
+            self.rare_mut().wildcards.push(|| resources.join(", "));
         }
         for v in rule.verbs.iter().filter(|v| DANGEROUS_VERBS.contains(&v.as_str())) {
-            if !self.dangerous.contains(v) {
-                self.dangerous.push(v.clone());
+            if !self.rare().dangerous.contains(v) {
+                self.rare_mut().dangerous.push(v.clone());
             }
         }
         if rule.verbs.iter().any(|v| ["*", "create", "update", "patch", "delete"].contains(&v.as_str())) {
             for r in resources.iter().filter(|r| RBAC_RESOURCES.contains(&r.as_str())) {
-                if !self.rbac_managed.contains(r) {
-                    self.rbac_managed.push(r.clone());
+                if !self.rare().rbac_managed.contains(r) {
+                    self.rare_mut().rbac_managed.push(r.clone());
                 }
             }
         }
@@ -161,9 +188,9 @@ impl RoleSummary {
                 for res in spec.resources {
                     if resources.iter().any(|r| r == res)
                         && groups.iter().any(|g| g == spec.group)
-                        && !self.named.iter().any(|(g, r)| g == spec.group && r == res)
+                        && !self.rare().named.iter().any(|(g, r)| g == spec.group && r == res)
                     {
-                        self.named.push((spec.group.to_string(), (*res).to_string()));
+                        self.rare_mut().named.push((spec.group.to_string(), (*res).to_string()));
                     }
                 }
             }
@@ -183,23 +210,25 @@ impl RoleSummary {
             self.star_verbs.push(|| x.clone());
         }
         self.star_verbs.count += other.star_verbs.count.saturating_sub(other.star_verbs.first.len());
+        let Some(other) = other.rare.as_deref() else { return };
+        let rare = self.rare_mut();
         for x in &other.wildcards.first {
-            self.wildcards.push(|| x.clone());
+            rare.wildcards.push(|| x.clone());
         }
-        self.wildcards.count += other.wildcards.count.saturating_sub(other.wildcards.first.len());
+        rare.wildcards.count += other.wildcards.count.saturating_sub(other.wildcards.first.len());
         for v in &other.dangerous {
-            if !self.dangerous.contains(v) {
-                self.dangerous.push(v.clone());
+            if !rare.dangerous.contains(v) {
+                rare.dangerous.push(v.clone());
             }
         }
         for v in &other.rbac_managed {
-            if !self.rbac_managed.contains(v) {
-                self.rbac_managed.push(v.clone());
+            if !rare.rbac_managed.contains(v) {
+                rare.rbac_managed.push(v.clone());
             }
         }
         for v in &other.named {
-            if !self.named.contains(v) {
-                self.named.push(v.clone());
+            if !rare.named.contains(v) {
+                rare.named.push(v.clone());
             }
         }
     }
@@ -324,8 +353,8 @@ pub struct RoleDoc {
     /// What the rules Kubernetes applies allow: as written, or for an aggregated ClusterRole
     /// the union of the ClusterRoles in the stream its selectors match (see `Aggregation`).
     pub summary: RoleSummary,
-    /// Set for a ClusterRole with an `aggregationRule`.
-    pub aggregated: Option<Aggregation>,
+    /// Set for a ClusterRole with an `aggregationRule` (boxed: most roles have none).
+    pub aggregated: Option<Box<Aggregation>>,
 }
 
 /// An aggregated ClusterRole: the aggregation controller overwrites its `rules` with the union

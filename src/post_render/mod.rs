@@ -301,7 +301,7 @@ fn prove_edited(
         let meaning = verify::Meaning::of(tree, Reader::Kubernetes);
         verify::check_owned(meaning, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
-    for field in ours.iter().filter_map(|c| c.field.as_ref()) {
+    for field in ours.iter().filter_map(|c| c.field.as_deref()) {
         let before =
             verify::meaning(&field.before, Reader::PyYaml, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
         verify::check_owned(before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;

@@ -118,7 +118,7 @@ impl<'a> Report<'a> {
                     before: d.before(input),
                     after: &d.after,
                     field: match changes {
-                        [only] => only.field.as_ref(),
+                        [only] => only.field.as_deref(),
                         _ => None,
                     },
                     show,

@@ -80,7 +80,8 @@ pub struct Change {
     pub paths: Vec<String>,
     /// When the change is to a text embedded in one field (config.yaml in a ConfigMap): the
     /// decoded text before and after, which the diff shows instead of the escaped string.
-    pub field: Option<FieldDiff>,
+    /// Boxed: most changes have none, and tighten makes one change per role it narrows.
+    pub field: Option<Box<FieldDiff>>,
     /// What the edits mean (checked after rendering).
     pub intents: Vec<Intent>,
 }

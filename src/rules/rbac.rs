@@ -239,9 +239,11 @@ fn read_roles(
         }
         let read = if cluster {
             serde_json::from_value::<ClusterRole>(tree.to_json(root)).map(|c| {
-                let aggregated = c.aggregation_rule.map(|a| grants::Aggregation {
-                    selectors: a.cluster_role_selectors.unwrap_or_default(),
-                    from: Vec::new(),
+                let aggregated = c.aggregation_rule.map(|a| {
+                    Box::new(grants::Aggregation {
+                        selectors: a.cluster_role_selectors.unwrap_or_default(),
+                        from: Vec::new(),
+                    })
                 });
                 (c.rules, aggregated)
             })
@@ -838,7 +840,7 @@ fn role_warnings(
             format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)),
         ));
     }
-    if s.wildcards.count > 0 {
+    if s.rare().wildcards.count > 0 {
         warnings.push((
             "grant a wildcard resource or API group".into(),
             format!("{account}: {via} grants a wildcard resource or API group {scope}"),
@@ -852,18 +854,18 @@ fn role_warnings(
             format!("{account}: {via} can read Secrets in every namespace"),
         ));
     }
-    for v in &s.dangerous {
+    for v in &s.rare().dangerous {
         warnings.push((
             format!("grant `{v}`, which allows privilege escalation"),
             format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"),
         ));
     }
-    if !s.rbac_managed.is_empty() {
+    if !s.rare().rbac_managed.is_empty() {
         warnings.push((
             "may manage RBAC; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)".into(),
             format!(
                 "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
-                s.rbac_managed.join(", ")
+                s.rare().rbac_managed.join(", ")
             ),
         ));
     }
@@ -881,7 +883,7 @@ fn features_in_use(bound: &[BoundRole]) -> Vec<&'static minimal_rbac::Feature> {
                 spec.resources.iter().any(|res| {
                     bound.iter().any(|r| {
                         (!f.cluster || r.cluster_wide())
-                            && r.summary.named.iter().any(|(g, x)| g == spec.group && x == res)
+                            && r.summary.rare().named.iter().any(|(g, x)| g == spec.group && x == res)
                     })
                 })
             })
