@@ -80,6 +80,9 @@ pub struct RoleSummary {
     pub rules: usize,
     /// Rules with `*` verbs: what each names (resources, else non-resource URLs).
     pub star_verbs: Sample,
+    /// Bit i: a rule names the i-th (group, resource) pair of [`feature_resources`] explicitly
+    /// (what the optional features use): a set of positions, not a list of copied names.
+    named: u128,
     /// What most roles do not have, apart so that a role without any costs one pointer (a
     /// stream may hold many thousand roles): see [`RoleSummary::rare`].
     rare: Option<Box<Rare>>,
@@ -94,16 +97,19 @@ pub struct Rare {
     pub dangerous: Vec<String>,
     /// RBAC resources the rules may change.
     pub rbac_managed: Vec<String>,
-    /// (group, resource) pairs a rule names explicitly, among those the optional features use.
-    pub named: Vec<(String, String)>,
 }
 
-static NO_RARE: Rare = Rare {
-    wildcards: Sample { count: 0, first: Vec::new() },
-    dangerous: Vec::new(),
-    rbac_managed: Vec::new(),
-    named: Vec::new(),
-};
+/// The (group, resource) pairs the optional features' minimal rules name, in order: the
+/// positions of [`RoleSummary`]'s set of named pairs (at most 128, checked by a test).
+pub fn feature_resources() -> impl Iterator<Item = (&'static str, &'static str)> {
+    super::minimal_rbac::FEATURES
+        .iter()
+        .flat_map(|f| f.rules)
+        .flat_map(|spec| spec.resources.iter().map(move |res| (spec.group, *res)))
+}
+
+static NO_RARE: Rare =
+    Rare { wildcards: Sample { count: 0, first: Vec::new() }, dangerous: Vec::new(), rbac_managed: Vec::new() };
 
 const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
 const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
@@ -183,18 +189,18 @@ impl RoleSummary {
                 }
             }
         }
-        for f in super::minimal_rbac::FEATURES {
-            for spec in f.rules {
-                for res in spec.resources {
-                    if resources.iter().any(|r| r == res)
-                        && groups.iter().any(|g| g == spec.group)
-                        && !self.rare().named.iter().any(|(g, r)| g == spec.group && r == res)
-                    {
-                        self.rare_mut().named.push((spec.group.to_string(), (*res).to_string()));
-                    }
-                }
+        for (i, (group, res)) in feature_resources().enumerate() {
+            if resources.iter().any(|r| r == res) && groups.iter().any(|g| g == group) {
+                self.named |= 1u128.checked_shl(i as u32).unwrap_or(0);
             }
         }
+    }
+
+    /// Whether a rule names `resource` of `group` explicitly (one of [`feature_resources`]).
+    pub fn names(&self, group: &str, resource: &str) -> bool {
+        feature_resources()
+            .enumerate()
+            .any(|(i, pair)| pair == (group, resource) && self.named & 1u128.checked_shl(i as u32).unwrap_or(0) != 0)
     }
 
     /// Whether some rule allows `p` (scope aside); false for a permission not evaluated.
@@ -210,6 +216,7 @@ impl RoleSummary {
             self.star_verbs.push(|| x.clone());
         }
         self.star_verbs.count += other.star_verbs.count.saturating_sub(other.star_verbs.first.len());
+        self.named |= other.named;
         let Some(other) = other.rare.as_deref() else { return };
         let rare = self.rare_mut();
         for x in &other.wildcards.first {
@@ -224,11 +231,6 @@ impl RoleSummary {
         for v in &other.rbac_managed {
             if !rare.rbac_managed.contains(v) {
                 rare.rbac_managed.push(v.clone());
-            }
-        }
-        for v in &other.named {
-            if !rare.named.contains(v) {
-                rare.named.push(v.clone());
             }
         }
     }
@@ -497,7 +499,7 @@ impl RbacObjects {
     /// ClusterRoleBindings', each in stream order.
     pub fn bound_roles(&self) -> Vec<BoundRole<'_>> {
         let by_key: BTreeMap<&RoleKey, &RoleDoc> = self.roles.iter().map(|r| (&r.key, r)).collect();
-        let mut out: Vec<BoundRole<'_>> = Vec::new();
+        let mut out: Vec<BoundRole<'_>> = Vec::with_capacity(self.roles.len());
         let mut index: BTreeMap<&RoleKey, usize> = BTreeMap::new();
         let ordered = self
             .bindings
@@ -548,6 +550,25 @@ mod tests {
             verbs: verbs.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn every_feature_resource_has_a_place_in_the_set_and_merges_keep_it() {
+        let universe = evaluated();
+        assert!(feature_resources().count() <= 128, "RoleSummary::named holds 128 pairs");
+        let (last_group, last_res) = feature_resources().last().expect("features name resources");
+        let mut s = RoleSummary::of(&[rule(&[last_group], &[last_res], &["get"])], &universe);
+        assert!(s.names(last_group, last_res));
+        assert!(!s.names("", "pods") || (last_group, last_res) == ("", "pods"));
+        // A rule naming the resource in another group names nothing a feature uses.
+        assert!(
+            !RoleSummary::of(&[rule(&["elsewhere.example"], &[last_res], &["get"])], &universe)
+                .names(last_group, last_res)
+        );
+        s.merge(&RoleSummary::of(&[rule(&[""], &["pods"], &["get"])], &universe));
+        assert!(s.names("", "pods") && s.names(last_group, last_res));
+        // Named, not granted through a wildcard.
+        assert!(!RoleSummary::of(&[rule(&["*"], &["*"], &["get"])], &universe).names("", "pods"));
     }
 
     #[test]

@@ -119,7 +119,8 @@ fn read_objects(
 /// The documents of the roles tighten narrows (`*` verbs, bound to no one but the account), in
 /// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`,
 /// with what an editor read from the whole document (its layout).
-type Narrowable = Vec<(DocIndex, RoleKey, TextFacts)>;
+/// Each names its role by its place in `RbacObjects::roles` (not a copy of its key).
+type Narrowable = Vec<(DocIndex, usize, TextFacts)>;
 
 /// A warning for an object that does not deserialize as its kind.
 fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
@@ -175,6 +176,9 @@ fn read_bindings(
             objs.bindings.push(binding);
         }
     }
+    // Kept to the end of the run: without the room its growth left.
+    objs.bindings.shrink_to_fit();
+    read.shrink_to_fit();
     Ok(read)
 }
 
@@ -191,6 +195,9 @@ fn read_roles(
     notes: &mut Vec<Note>,
 ) -> Result<Narrowable, ManifestError> {
     let mut narrowable = Narrowable::new();
+    // At most one entry per wanted role: sized once, not doubled as it grows (a stream may
+    // hold many thousand roles, issue 21 §1).
+    objs.roles.reserve_exact(wanted.len());
     // Where each wanted role is in `objs.roles` (a second document of one role is merged).
     let mut index: Vec<Option<usize>> = vec![None; wanted.len()];
     // An empty roleRef name matches no role (and as a needle it would match every document).
@@ -259,21 +266,29 @@ fn read_roles(
                 // The written rules of an aggregated ClusterRole mean nothing (see
                 // `resolve_aggregation`) and are never edited.
                 let summary = if aggregated.is_some() { RoleSummary::of(&[], universe) } else { summary };
-                if narrowing && aggregated.is_none() && summary.star_verbs.count > 0 && !objs.shared.contains_key(&key)
-                {
-                    narrowable.push((doc, key.clone(), Editor::new(m.text(doc), &tree).facts()));
-                }
-                match index.get(slot).copied().flatten().and_then(|i| objs.roles.get_mut(i)) {
-                    Some(first) => {
-                        first.summary.merge(&summary);
-                        first.aggregated = first.aggregated.take().or(aggregated);
+                let narrow = narrowing
+                    && aggregated.is_none()
+                    && summary.star_verbs.count > 0
+                    && !objs.shared.contains_key(&key);
+                let at = match index.get(slot).copied().flatten() {
+                    Some(i) => {
+                        if let Some(first) = objs.roles.get_mut(i) {
+                            first.summary.merge(&summary);
+                            first.aggregated = first.aggregated.take().or(aggregated);
+                        }
+                        i
                     }
                     None => {
+                        let i = objs.roles.len();
                         if let Some(at) = index.get_mut(slot) {
-                            *at = Some(objs.roles.len());
+                            *at = Some(i);
                         }
                         objs.roles.push(RoleDoc { doc, key, summary, aggregated });
+                        i
                     }
+                };
+                if narrow {
+                    narrowable.push((doc, at, Editor::new(m.text(doc), &tree).facts()));
                 }
             }
             Err(e) => notes.push(bad(&r, e)),
@@ -284,7 +299,9 @@ fn read_roles(
     // change the aggregated role too.
     let gathered: Vec<&String> =
         objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
-    narrowable.retain(|(_, key, _)| !(key.cluster && gathered.contains(&&key.name)));
+    narrowable
+        .retain(|&(_, at, _)| objs.roles.get(at).is_some_and(|r| !(r.key.cluster && gathered.contains(&&r.key.name))));
+    narrowable.shrink_to_fit();
     Ok(narrowable)
 }
 
@@ -881,10 +898,7 @@ fn features_in_use(bound: &[BoundRole]) -> Vec<&'static minimal_rbac::Feature> {
         .filter(|f| {
             f.rules.iter().any(|spec| {
                 spec.resources.iter().any(|res| {
-                    bound.iter().any(|r| {
-                        (!f.cluster || r.cluster_wide())
-                            && r.summary.rare().named.iter().any(|(g, x)| g == spec.group && x == res)
-                    })
+                    bound.iter().any(|r| (!f.cluster || r.cluster_wide()) && r.summary.names(spec.group, res))
                 })
             })
         })
@@ -984,10 +998,11 @@ fn narrow_roles(
     // A role the stream holds twice is named once.
     let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
     let mut written = Written::default();
-    for role in narrowable {
-        let key = &role.1;
+    out.changes.reserve_exact(narrowable.len());
+    for &(doc, at, facts) in narrowable {
+        let Some(key) = objs.roles.get(at).map(|r| &r.key) else { continue };
         let cluster = key.cluster && cluster_bound.contains(key);
-        let (changed, kept) = narrow(m, role, cluster, features, &mut written, out)?;
+        let (changed, kept) = narrow(m, (doc, key, facts), cluster, features, &mut written, out)?;
         if changed && named_rewritten.insert(key) {
             rewritten.push(key.describe());
         }
@@ -1146,13 +1161,13 @@ impl RoleNarrowing {
 /// first few rules.
 fn narrow(
     m: &Manifests,
-    role: &(DocIndex, RoleKey, TextFacts),
+    role: (DocIndex, &RoleKey, TextFacts),
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     written: &mut Written,
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
-    let (doc, key, facts) = (role.0, &role.1, role.2);
+    let (doc, key, facts) = role;
     let text = m.text(doc);
     let mut found = RoleNarrowing::default();
     let mut on_rule = |t: &Tree, id: NodeId| {
