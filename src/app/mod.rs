@@ -338,7 +338,7 @@ fn post_render(settings: Result<Settings, AppError>, config: Option<&Path>) -> R
             input = read;
             run_core(&settings, &input)
         });
-        write_side_files(&settings, &result)?;
+        write_side_files(&settings, &result, &input)?;
         result
     });
     finish_post_render(result, &input)
@@ -607,7 +607,8 @@ fn refuse_side_file_over_input(
 }
 
 /// `--report-file` (errors, changes, notes) and `--diff-file` (the report), written atomically.
-fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> Result<(), AppError> {
+/// `input` is the stream the outcome is of.
+fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>, input: &[u8]) -> Result<(), AppError> {
     if let Some(path) = &settings.report_file {
         let text = match result {
             Ok(outcome) => outcome.log_lines(),
@@ -617,7 +618,7 @@ fn write_side_files(settings: &Settings, result: &Result<Outcome, AppError>) -> 
     }
     if let (Some(path), Ok(outcome)) = (&settings.diff_file, result) {
         let opts = ReportOptions { show_secrets: settings.show_secrets, ..ReportOptions::default() };
-        let text = report::render_human(&Report::from_outcome(outcome, &opts), &opts);
+        let text = report::render_human(&Report::from_outcome(outcome, input, &opts), &opts);
         files::write_atomic(path, text.as_bytes(), Mode::KeepExisting).map_err(file_err("writing", path))?;
     }
     Ok(())
@@ -634,13 +635,20 @@ fn run_diff(args: &DiffArgs) -> Result<ExitCode, AppError> {
 
 fn diff(args: &DiffArgs, settings: &Settings) -> Result<ExitCode, AppError> {
     let input = args.input.clone().unwrap_or_else(|| PathBuf::from("-"));
-    let result = read_input(&input).and_then(|bytes| run_core(settings, &bytes));
-    write_side_files(settings, &result)?;
+    // The input is kept for the report (the documents' texts before are ranges of it).
+    let (bytes, result) = match read_input(&input) {
+        Ok(bytes) => {
+            let result = run_core(settings, &bytes);
+            (bytes, result)
+        }
+        Err(e) => (Vec::new(), Err(e)),
+    };
+    write_side_files(settings, &result, &bytes)?;
     let outcome = result?;
     let color =
         settings::diff_color(args.color, std::io::stdout().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
     let opts = ReportOptions { context: args.context, color, show_secrets: settings.show_secrets };
-    let report = Report::from_outcome(&outcome, &opts);
+    let report = Report::from_outcome(&outcome, &bytes, &opts);
     let text = match args.output {
         DiffOutput::Diff => report::render_human(&report, &opts),
         DiffOutput::Json => report::render_json(&report),

@@ -48,6 +48,8 @@ impl Sample {
     pub fn push(&mut self, item: impl FnOnce() -> String) {
         self.count += 1;
         if self.first.len() < FIRST_FEW {
+            // Most samples of a role hold one item: no room for more until a second comes.
+            self.first.reserve_exact(1);
             self.first.push(item());
         }
     }
@@ -78,15 +80,36 @@ pub struct RoleSummary {
     pub rules: usize,
     /// Rules with `*` verbs: what each names (resources, else non-resource URLs).
     pub star_verbs: Sample,
+    /// Bit i: a rule names the i-th (group, resource) pair of [`feature_resources`] explicitly
+    /// (what the optional features use): a set of positions, not a list of copied names.
+    named: u128,
+    /// What most roles do not have, apart so that a role without any costs one pointer (a
+    /// stream may hold many thousand roles): see [`RoleSummary::rare`].
+    rare: Option<Box<Rare>>,
+}
+
+/// The parts of a [`RoleSummary`] most roles do not have.
+#[derive(Debug, Clone, Default)]
+pub struct Rare {
     /// Rules with a wildcard resource or API group.
     pub wildcards: Sample,
     /// The escalation verbs the rules name (escalate, bind, impersonate).
     pub dangerous: Vec<String>,
     /// RBAC resources the rules may change.
     pub rbac_managed: Vec<String>,
-    /// (group, resource) pairs a rule names explicitly, among those the optional features use.
-    pub named: Vec<(String, String)>,
 }
+
+/// The (group, resource) pairs the optional features' minimal rules name, in order: the
+/// positions of [`RoleSummary`]'s set of named pairs (at most 128, checked by a test).
+pub fn feature_resources() -> impl Iterator<Item = (&'static str, &'static str)> {
+    super::minimal_rbac::FEATURES
+        .iter()
+        .flat_map(|f| f.rules)
+        .flat_map(|spec| spec.resources.iter().map(move |res| (spec.group, *res)))
+}
+
+static NO_RARE: Rare =
+    Rare { wildcards: Sample { count: 0, first: Vec::new() }, dangerous: Vec::new(), rbac_managed: Vec::new() };
 
 const DANGEROUS_VERBS: &[&str] = &["escalate", "bind", "impersonate"];
 const RBAC_RESOURCES: &[&str] = &["roles", "rolebindings", "clusterroles", "clusterrolebindings"];
@@ -113,6 +136,16 @@ fn bit(p: &Perm, universe: &[Perm]) -> Option<usize> {
 }
 
 impl RoleSummary {
+    /// Its wildcards, escalation verbs, RBAC resources and named feature resources (all empty
+    /// for most roles).
+    pub fn rare(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+
+    fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
+
     /// Reads `rules` once. `universe` is `evaluated()`.
     pub fn of<'a>(rules: impl IntoIterator<Item = &'a PolicyRule>, universe: &[Perm]) -> RoleSummary {
         let mut s = RoleSummary::default();
@@ -142,32 +175,32 @@ impl RoleSummary {
             });
         }
         if resources.iter().any(|r| r == "*") || groups.iter().any(|g| g == "*") {
-            self.wildcards.push(|| resources.join(", "));
+            self.rare_mut().wildcards.push(|| resources.join(", "));
         }
         for v in rule.verbs.iter().filter(|v| DANGEROUS_VERBS.contains(&v.as_str())) {
-            if !self.dangerous.contains(v) {
-                self.dangerous.push(v.clone());
+            if !self.rare().dangerous.contains(v) {
+                self.rare_mut().dangerous.push(v.clone());
             }
         }
         if rule.verbs.iter().any(|v| ["*", "create", "update", "patch", "delete"].contains(&v.as_str())) {
             for r in resources.iter().filter(|r| RBAC_RESOURCES.contains(&r.as_str())) {
-                if !self.rbac_managed.contains(r) {
-                    self.rbac_managed.push(r.clone());
+                if !self.rare().rbac_managed.contains(r) {
+                    self.rare_mut().rbac_managed.push(r.clone());
                 }
             }
         }
-        for f in super::minimal_rbac::FEATURES {
-            for spec in f.rules {
-                for res in spec.resources {
-                    if resources.iter().any(|r| r == res)
-                        && groups.iter().any(|g| g == spec.group)
-                        && !self.named.iter().any(|(g, r)| g == spec.group && r == res)
-                    {
-                        self.named.push((spec.group.to_string(), (*res).to_string()));
-                    }
-                }
+        for (i, (group, res)) in feature_resources().enumerate() {
+            if resources.iter().any(|r| r == res) && groups.iter().any(|g| g == group) {
+                self.named |= 1u128.checked_shl(i as u32).unwrap_or(0);
             }
         }
+    }
+
+    /// Whether a rule names `resource` of `group` explicitly (one of [`feature_resources`]).
+    pub fn names(&self, group: &str, resource: &str) -> bool {
+        feature_resources()
+            .enumerate()
+            .any(|(i, pair)| pair == (group, resource) && self.named & 1u128.checked_shl(i as u32).unwrap_or(0) != 0)
     }
 
     /// Whether some rule allows `p` (scope aside); false for a permission not evaluated.
@@ -183,23 +216,21 @@ impl RoleSummary {
             self.star_verbs.push(|| x.clone());
         }
         self.star_verbs.count += other.star_verbs.count.saturating_sub(other.star_verbs.first.len());
+        self.named |= other.named;
+        let Some(other) = other.rare.as_deref() else { return };
+        let rare = self.rare_mut();
         for x in &other.wildcards.first {
-            self.wildcards.push(|| x.clone());
+            rare.wildcards.push(|| x.clone());
         }
-        self.wildcards.count += other.wildcards.count.saturating_sub(other.wildcards.first.len());
+        rare.wildcards.count += other.wildcards.count.saturating_sub(other.wildcards.first.len());
         for v in &other.dangerous {
-            if !self.dangerous.contains(v) {
-                self.dangerous.push(v.clone());
+            if !rare.dangerous.contains(v) {
+                rare.dangerous.push(v.clone());
             }
         }
         for v in &other.rbac_managed {
-            if !self.rbac_managed.contains(v) {
-                self.rbac_managed.push(v.clone());
-            }
-        }
-        for v in &other.named {
-            if !self.named.contains(v) {
-                self.named.push(v.clone());
+            if !rare.rbac_managed.contains(v) {
+                rare.rbac_managed.push(v.clone());
             }
         }
     }
@@ -324,8 +355,8 @@ pub struct RoleDoc {
     /// What the rules Kubernetes applies allow: as written, or for an aggregated ClusterRole
     /// the union of the ClusterRoles in the stream its selectors match (see `Aggregation`).
     pub summary: RoleSummary,
-    /// Set for a ClusterRole with an `aggregationRule`.
-    pub aggregated: Option<Aggregation>,
+    /// Set for a ClusterRole with an `aggregationRule` (boxed: most roles have none).
+    pub aggregated: Option<Box<Aggregation>>,
 }
 
 /// An aggregated ClusterRole: the aggregation controller overwrites its `rules` with the union
@@ -468,7 +499,7 @@ impl RbacObjects {
     /// ClusterRoleBindings', each in stream order.
     pub fn bound_roles(&self) -> Vec<BoundRole<'_>> {
         let by_key: BTreeMap<&RoleKey, &RoleDoc> = self.roles.iter().map(|r| (&r.key, r)).collect();
-        let mut out: Vec<BoundRole<'_>> = Vec::new();
+        let mut out: Vec<BoundRole<'_>> = Vec::with_capacity(self.roles.len());
         let mut index: BTreeMap<&RoleKey, usize> = BTreeMap::new();
         let ordered = self
             .bindings
@@ -519,6 +550,25 @@ mod tests {
             verbs: verbs.iter().map(|s| s.to_string()).collect(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn every_feature_resource_has_a_place_in_the_set_and_merges_keep_it() {
+        let universe = evaluated();
+        assert!(feature_resources().count() <= 128, "RoleSummary::named holds 128 pairs");
+        let (last_group, last_res) = feature_resources().last().expect("features name resources");
+        let mut s = RoleSummary::of(&[rule(&[last_group], &[last_res], &["get"])], &universe);
+        assert!(s.names(last_group, last_res));
+        assert!(!s.names("", "pods") || (last_group, last_res) == ("", "pods"));
+        // A rule naming the resource in another group names nothing a feature uses.
+        assert!(
+            !RoleSummary::of(&[rule(&["elsewhere.example"], &[last_res], &["get"])], &universe)
+                .names(last_group, last_res)
+        );
+        s.merge(&RoleSummary::of(&[rule(&[""], &["pods"], &["get"])], &universe));
+        assert!(s.names("", "pods") && s.names(last_group, last_res));
+        // Named, not granted through a wildcard.
+        assert!(!RoleSummary::of(&[rule(&["*"], &["*"], &["get"])], &universe).names("", "pods"));
     }
 
     #[test]

@@ -209,8 +209,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         }
         next = range.end;
         output.push(Piece::Document(outcome.documents.len()));
-        let before = m.text(doc);
-        outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: before.to_string(), after });
+        outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: range, after });
     }
     drop(by_doc);
     // The rules' parses of embedded texts served their proofs.
@@ -233,7 +232,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
             doc,
             resource: added.resource.clone(),
             action: Action::Added,
-            before: String::new(),
+            before: 0..0,
             after: added.text,
         });
         outcome.changes.push(Change {
@@ -308,7 +307,7 @@ fn prove_edited(
     } else {
         verify::check_tree(tree, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
-    for field in ours.iter().filter_map(|c| c.field.as_ref()) {
+    for field in ours.iter().filter_map(|c| c.field.as_deref()) {
         let parsed;
         let before = match &field.before_tree {
             Some(tree) if m.limits() == limits => &**tree,

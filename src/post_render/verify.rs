@@ -778,7 +778,7 @@ mod tests {
             path: keys("rules"),
             items,
             key: "verbs".into(),
-            value: json!(["get", "list"]),
+            value: json!(["get", "list"]).into(),
         };
         let intents = [set(vec![0, 2])];
         let declared: Vec<&Intent> = intents.iter().collect();

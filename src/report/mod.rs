@@ -30,17 +30,18 @@ impl Default for ReportOptions {
 }
 
 /// One resource in the report. Its texts are kept as in the stream and masked when shown
-/// (`before()`, `after()`, `field()`), so that a format masks only what it prints.
+/// (`before()`, `after()`, `field()`), so that a format masks only what it prints. They are
+/// borrowed from the outcome and the input, never copied.
 #[derive(Debug, Clone)]
-pub struct ResourceReport {
+pub struct ResourceReport<'a> {
     pub document: DocIndex,
     pub id: ResourceId,
     pub action: Action,
     pub reasons: Vec<(RuleId, String)>,
     pub paths: Vec<String>,
-    before: String,
-    after: String,
-    field: Option<FieldDiff>,
+    before: &'a str,
+    after: &'a str,
+    field: Option<&'a FieldDiff>,
     show: Show,
 }
 
@@ -55,7 +56,7 @@ enum Show {
     Secret,
 }
 
-impl ResourceReport {
+impl ResourceReport<'_> {
     fn shown(&self, text: &str) -> String {
         match self.show {
             Show::AsIs => text.to_string(),
@@ -66,18 +67,18 @@ impl ResourceReport {
 
     /// The document before (Secret values and other credentials masked unless shown).
     pub fn before(&self) -> String {
-        self.shown(&self.before)
+        self.shown(self.before)
     }
 
     /// The document after (Secret values and other credentials masked unless shown).
     pub fn after(&self) -> String {
-        self.shown(&self.after)
+        self.shown(self.after)
     }
 
     /// A decoded embedded text to show instead of the document (config.yaml, credentials
     /// masked unless shown); never for a Secret unless shown.
     pub fn field(&self) -> Option<FieldDiff> {
-        let f = self.field.as_ref()?;
+        let f = self.field?;
         match self.show {
             Show::AsIs => Some(f.clone()),
             Show::Masked => {
@@ -89,13 +90,14 @@ impl ResourceReport {
 }
 
 #[derive(Debug, Clone)]
-pub struct Report {
-    pub resources: Vec<ResourceReport>,
+pub struct Report<'a> {
+    pub resources: Vec<ResourceReport<'a>>,
     pub notes: Vec<Note>,
 }
 
-impl Report {
-    pub fn from_outcome(o: &Outcome, opts: &ReportOptions) -> Report {
+impl<'a> Report<'a> {
+    /// The report of `o`; `input` is the stream post-render read (the documents' texts before).
+    pub fn from_outcome(o: &'a Outcome, input: &'a [u8], opts: &ReportOptions) -> Report<'a> {
         let by_doc = crate::rules::change::by_doc(&o.changes);
         let resources = o
             .documents
@@ -113,10 +115,10 @@ impl Report {
                     action: d.action,
                     reasons: changes.iter().flat_map(|c| c.reasons.iter().map(|r| (c.rule, r.clone()))).collect(),
                     paths: changes.iter().flat_map(|c| c.paths.iter().cloned()).collect(),
-                    before: d.before.clone(),
-                    after: d.after.clone(),
+                    before: d.before(input),
+                    after: &d.after,
                     field: match changes {
-                        [only] => only.field.clone(),
+                        [only] => only.field.as_deref(),
                         _ => None,
                     },
                     show,

@@ -352,13 +352,13 @@ fn config_map_change(
             path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)],
             value: Value::String(new_text.clone()),
         }],
-        field: Some(FieldDiff {
+        field: Some(Box::new(FieldDiff {
             path: format!("data.{CONFIG_KEY}"),
             before: loaded.text.to_string(),
             after: new_text,
             intents,
             before_tree: Some(loaded.tree.clone()),
-        }),
+        })),
     })
 }
 

@@ -42,8 +42,9 @@ pub enum Intent {
     RenameKey { path: Vec<Seg>, from: String, to: String },
     /// Each item of the list at `path` whose index is in `items` (ascending) has `key` set to
     /// `value`: one intent for many items (tighten narrows thousands of rules to one list of
-    /// verbs), so that what a change declares stays small.
-    SetEach { path: Vec<Seg>, items: Vec<usize>, key: String, value: Value },
+    /// verbs), so that what a change declares stays small; `value` is shared by the changes
+    /// that set the same (tighten narrows thousands of roles to a few lists of verbs).
+    SetEach { path: Vec<Seg>, items: Vec<usize>, key: String, value: std::sync::Arc<Value> },
 }
 
 /// The rule behind a change or a note.
@@ -79,7 +80,8 @@ pub struct Change {
     pub paths: Vec<String>,
     /// When the change is to a text embedded in one field (config.yaml in a ConfigMap): the
     /// decoded text before and after, which the diff shows instead of the escaped string.
-    pub field: Option<FieldDiff>,
+    /// Boxed: most changes have none, and tighten makes one change per role it narrows.
+    pub field: Option<Box<FieldDiff>>,
     /// What the edits mean (checked after rendering).
     pub intents: Vec<Intent>,
 }
@@ -138,8 +140,18 @@ pub struct DocChange {
     pub doc: DocIndex,
     pub resource: ResourceId,
     pub action: Action,
-    pub before: String,
+    /// Where its text before is in the input (empty for an added document): a range, not a
+    /// copy, so that an edited stream is not held twice ([`DocChange::before`]).
+    pub before: std::ops::Range<usize>,
     pub after: String,
+}
+
+impl DocChange {
+    /// The document's text before, from `input` (the stream post-render read; empty for an
+    /// added document).
+    pub fn before<'a>(&self, input: &'a [u8]) -> &'a str {
+        input.get(self.before.clone()).and_then(|b| std::str::from_utf8(b).ok()).unwrap_or_default()
+    }
 }
 
 /// Something the user should know that is not an edit.

@@ -119,7 +119,8 @@ fn read_objects(
 /// The documents of the roles tighten narrows (`*` verbs, bound to no one but the account), in
 /// stream order: found by `read_roles`, parsed again (one at a time) and edited by `narrow`,
 /// with what an editor read from the whole document (its layout).
-type Narrowable = Vec<(DocIndex, RoleKey, TextFacts)>;
+/// Each names its role by its place in `RbacObjects::roles` (not a copy of its key).
+type Narrowable = Vec<(DocIndex, usize, TextFacts)>;
 
 /// A warning for an object that does not deserialize as its kind.
 fn bad(r: &ResourceId, e: serde_json::Error) -> Note {
@@ -175,6 +176,9 @@ fn read_bindings(
             objs.bindings.push(binding);
         }
     }
+    // Kept to the end of the run: without the room its growth left.
+    objs.bindings.shrink_to_fit();
+    read.shrink_to_fit();
     Ok(read)
 }
 
@@ -191,6 +195,9 @@ fn read_roles(
     notes: &mut Vec<Note>,
 ) -> Result<Narrowable, ManifestError> {
     let mut narrowable = Narrowable::new();
+    // At most one entry per wanted role: sized once, not doubled as it grows (a stream may
+    // hold many thousand roles, issue 21 §1).
+    objs.roles.reserve_exact(wanted.len());
     // Where each wanted role is in `objs.roles` (a second document of one role is merged).
     let mut index: Vec<Option<usize>> = vec![None; wanted.len()];
     // An empty roleRef name matches no role (and as a needle it would match every document).
@@ -239,9 +246,11 @@ fn read_roles(
         }
         let read = if cluster {
             serde_json::from_value::<ClusterRole>(tree.to_json(root)).map(|c| {
-                let aggregated = c.aggregation_rule.map(|a| grants::Aggregation {
-                    selectors: a.cluster_role_selectors.unwrap_or_default(),
-                    from: Vec::new(),
+                let aggregated = c.aggregation_rule.map(|a| {
+                    Box::new(grants::Aggregation {
+                        selectors: a.cluster_role_selectors.unwrap_or_default(),
+                        from: Vec::new(),
+                    })
                 });
                 (c.rules, aggregated)
             })
@@ -257,21 +266,29 @@ fn read_roles(
                 // The written rules of an aggregated ClusterRole mean nothing (see
                 // `resolve_aggregation`) and are never edited.
                 let summary = if aggregated.is_some() { RoleSummary::of(&[], universe) } else { summary };
-                if narrowing && aggregated.is_none() && summary.star_verbs.count > 0 && !objs.shared.contains_key(&key)
-                {
-                    narrowable.push((doc, key.clone(), Editor::new(m.text(doc), &tree).facts()));
-                }
-                match index.get(slot).copied().flatten().and_then(|i| objs.roles.get_mut(i)) {
-                    Some(first) => {
-                        first.summary.merge(&summary);
-                        first.aggregated = first.aggregated.take().or(aggregated);
+                let narrow = narrowing
+                    && aggregated.is_none()
+                    && summary.star_verbs.count > 0
+                    && !objs.shared.contains_key(&key);
+                let at = match index.get(slot).copied().flatten() {
+                    Some(i) => {
+                        if let Some(first) = objs.roles.get_mut(i) {
+                            first.summary.merge(&summary);
+                            first.aggregated = first.aggregated.take().or(aggregated);
+                        }
+                        i
                     }
                     None => {
+                        let i = objs.roles.len();
                         if let Some(at) = index.get_mut(slot) {
-                            *at = Some(objs.roles.len());
+                            *at = Some(i);
                         }
                         objs.roles.push(RoleDoc { doc, key, summary, aggregated });
+                        i
                     }
+                };
+                if narrow {
+                    narrowable.push((doc, at, Editor::new(m.text(doc), &tree).facts()));
                 }
             }
             Err(e) => notes.push(bad(&r, e)),
@@ -282,7 +299,9 @@ fn read_roles(
     // change the aggregated role too.
     let gathered: Vec<&String> =
         objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
-    narrowable.retain(|(_, key, _)| !(key.cluster && gathered.contains(&&key.name)));
+    narrowable
+        .retain(|&(_, at, _)| objs.roles.get(at).is_some_and(|r| !(r.key.cluster && gathered.contains(&&r.key.name))));
+    narrowable.shrink_to_fit();
     Ok(narrowable)
 }
 
@@ -838,7 +857,7 @@ fn role_warnings(
             format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)),
         ));
     }
-    if s.wildcards.count > 0 {
+    if s.rare().wildcards.count > 0 {
         warnings.push((
             "grant a wildcard resource or API group".into(),
             format!("{account}: {via} grants a wildcard resource or API group {scope}"),
@@ -852,18 +871,18 @@ fn role_warnings(
             format!("{account}: {via} can read Secrets in every namespace"),
         ));
     }
-    for v in &s.dangerous {
+    for v in &s.rare().dangerous {
         warnings.push((
             format!("grant `{v}`, which allows privilege escalation"),
             format!("{account}: {via} grants `{v}` ({scope}), which allows privilege escalation"),
         ));
     }
-    if !s.rbac_managed.is_empty() {
+    if !s.rare().rbac_managed.is_empty() {
         warnings.push((
             "may manage RBAC; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)".into(),
             format!(
                 "{account}: {via} may manage RBAC ({}) {scope}; needed only for SkyPilot's RBAC management (chart: rbac.manageRbacPolicies)",
-                s.rbac_managed.join(", ")
+                s.rare().rbac_managed.join(", ")
             ),
         ));
     }
@@ -879,10 +898,7 @@ fn features_in_use(bound: &[BoundRole]) -> Vec<&'static minimal_rbac::Feature> {
         .filter(|f| {
             f.rules.iter().any(|spec| {
                 spec.resources.iter().any(|res| {
-                    bound.iter().any(|r| {
-                        (!f.cluster || r.cluster_wide())
-                            && r.summary.named.iter().any(|(g, x)| g == spec.group && x == res)
-                    })
+                    bound.iter().any(|r| (!f.cluster || r.cluster_wide()) && r.summary.names(spec.group, res))
                 })
             })
         })
@@ -981,11 +997,12 @@ fn narrow_roles(
         objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
     // A role the stream holds twice is named once.
     let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
-    let mut written = Written::new();
-    for role in narrowable {
-        let key = &role.1;
+    let mut written = Written::default();
+    out.changes.reserve_exact(narrowable.len());
+    for &(doc, at, facts) in narrowable {
+        let Some(key) = objs.roles.get(at).map(|r| &r.key) else { continue };
         let cluster = key.cluster && cluster_bound.contains(key);
-        let (changed, kept) = narrow(m, role, cluster, features, &mut written, out)?;
+        let (changed, kept) = narrow(m, (doc, key, facts), cluster, features, &mut written, out)?;
         if changed && named_rewritten.insert(key) {
             rewritten.push(key.describe());
         }
@@ -1059,9 +1076,28 @@ struct RoleNarrowing {
     left: Vec<(String, Sample)>,
 }
 
-/// The texts tighten has written so far, each kept once (most rules of most roles get one of a
-/// few lists of verbs).
-type Written = Vec<std::sync::Arc<str>>;
+/// The texts tighten has written so far and the lists of verbs its intents declare, each kept
+/// once (most rules of most roles get one of a few lists of verbs).
+#[derive(Default)]
+struct Written {
+    texts: Vec<std::sync::Arc<str>>,
+    values: Vec<std::sync::Arc<Value>>,
+}
+
+impl Written {
+    /// `verbs` as an intent's value, shared with the roles narrowed before to the same verbs.
+    fn value(&mut self, verbs: &[String]) -> std::sync::Arc<Value> {
+        let same = |w: &Value| matches!(w, Value::Array(a) if a.len() == verbs.len() && a.iter().zip(verbs).all(|(x, v)| x.as_str() == Some(v)));
+        if let Some(w) = self.values.iter().find(|w| same(w)) {
+            return w.clone();
+        }
+        let value = std::sync::Arc::new(json!(verbs));
+        if self.values.len() < SHARED_TEXTS {
+            self.values.push(value.clone());
+        }
+        value
+    }
+}
 
 /// How many distinct written texts `RoleNarrowing` shares (beyond them, each edit keeps its own).
 const SHARED_TEXTS: usize = 16;
@@ -1085,9 +1121,9 @@ impl RoleNarrowing {
                 }
             }
             Narrowed::Rewritten { mut edit, verbs, resources, undocumented } => {
-                match written.iter().find(|w| w[..] == edit.insert[..]) {
+                match written.texts.iter().find(|w| w[..] == edit.insert[..]) {
                     Some(w) => edit.insert = w.clone(),
-                    None if written.len() < SHARED_TEXTS => written.push(edit.insert.clone()),
+                    None if written.texts.len() < SHARED_TEXTS => written.texts.push(edit.insert.clone()),
                     None => {}
                 }
                 self.edits.push(edit);
@@ -1125,13 +1161,13 @@ impl RoleNarrowing {
 /// first few rules.
 fn narrow(
     m: &Manifests,
-    role: &(DocIndex, RoleKey, TextFacts),
+    role: (DocIndex, &RoleKey, TextFacts),
     cluster: bool,
     features: &[&minimal_rbac::Feature],
     written: &mut Written,
     out: &mut RuleOutput,
 ) -> Result<(bool, bool), RuleError> {
-    let (doc, key, facts) = (role.0, &role.1, role.2);
+    let (doc, key, facts) = role;
     let text = m.text(doc);
     let mut found = RoleNarrowing::default();
     let mut on_rule = |t: &Tree, id: NodeId| {
@@ -1173,7 +1209,7 @@ fn narrow(
             path: vec![Seg::key("rules")],
             items,
             key: "verbs".into(),
-            value: json!(g.verbs),
+            value: written.value(&g.verbs),
         });
     }
     found.edits.shrink_to_fit();

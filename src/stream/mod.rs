@@ -70,7 +70,9 @@ pub fn split(input: &[u8]) -> Vec<Range<usize>> {
     if starts.len() > 1 && starts[1] == 0 {
         starts.remove(0);
     }
-    let mut ranges: Vec<Range<usize>> = starts.windows(2).map(|w| w[0]..w[1]).collect();
+    // Sized once: one range per start (a stream may hold many thousand documents).
+    let mut ranges: Vec<Range<usize>> = Vec::with_capacity(starts.len());
+    ranges.extend(starts.windows(2).map(|w| w[0]..w[1]));
     if let Some(&last) = starts.last() {
         ranges.push(last..input.len());
     }
