@@ -330,7 +330,7 @@ fn run_post_render(args: &PostRenderArgs) -> Result<ExitCode, AppError> {
 
 fn post_render(settings: Result<Settings, AppError>, config: Option<&Path>) -> Result<ExitCode, AppError> {
     // The stream, kept until the output (its own bytes, mostly) is written.
-    let mut input = Vec::new();
+    let mut input = stdio::Input::default();
     let result = settings.and_then(|settings| {
         fault_injection();
         refuse_side_file_over_input(&settings, config, None, &[StdStream::Stdin, StdStream::Stdout])?;
@@ -657,8 +657,12 @@ fn diff(args: &DiffArgs, settings: &Settings) -> Result<ExitCode, AppError> {
     Ok(if report.changed() { Exit::Changes } else { Exit::Ok }.into())
 }
 
-fn read_input(path: &Path) -> Result<Vec<u8>, AppError> {
-    if path.as_os_str() == "-" { stdio::read_stdin().map_err(AppError::Stdin) } else { read_file("reading", path) }
+fn read_input(path: &Path) -> Result<stdio::Input, AppError> {
+    if path.as_os_str() == "-" {
+        stdio::read_stdin().map_err(AppError::Stdin)
+    } else {
+        read_file("reading", path).map(stdio::Input::from)
+    }
 }
 
 fn run_doctor(args: &DoctorArgs) -> Result<ExitCode, AppError> {

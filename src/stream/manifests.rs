@@ -1,7 +1,7 @@
 //! [`Manifests`]: the stream's documents with their resource ids, each parsed on first use, and the
 //! rendering of edits back into the stream's bytes.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use std::fmt;
 use std::ops::Range;
 
@@ -97,16 +97,21 @@ pub struct Manifests<'a> {
     trees: Vec<OnceCell<Result<Box<Tree>, Box<ParseError>>>>,
     limits: Limits,
     namespace: Option<String>,
+    /// The documents found for each needle scanned for so far (see [`Manifests::containing`]).
+    found: RefCell<Vec<(Box<str>, Vec<DocIndex>)>>,
 }
 
 /// Up to this many needles, [`Manifests::containing_any`] runs memmem once per needle.
 const FEW_NEEDLES: usize = 4;
 
+/// [`Manifests::containing`] keeps the documents of this many needles at most.
+const KEPT_NEEDLES: usize = 32;
+
 impl<'a> Manifests<'a> {
     pub fn new(input: &'a str, limits: Limits, default_namespace: Option<String>) -> Self {
         let ranges = super::split(input.as_bytes());
         let trees = ranges.iter().map(|_| OnceCell::new()).collect();
-        Manifests { input, ranges, trees, limits, namespace: default_namespace }
+        Manifests { input, ranges, trees, limits, namespace: default_namespace, found: RefCell::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -133,7 +138,45 @@ impl<'a> Manifests<'a> {
 
     /// Documents whose text contains `needle`: a cheap filter before parsing. One pass of
     /// memmem over the whole input, skipping to the next document after each hit.
+    ///
+    /// Issue 23: the rules ask for the same needle again (`\\` with every name, a role's name
+    /// for each binding) and for needles that extend one asked for already (`skypilot-api-sa`
+    /// after `skypilot-api`), and a pass over a large stream costs more than the rest of a run.
+    /// So each needle's documents are kept: a needle asked for again is not scanned for, and a
+    /// needle that contains one scanned for already is looked for only in that one's documents
+    /// (a document that contains `needle` contains every part of it). At most [`KEPT_NEEDLES`]
+    /// needles are kept, so that a rule asking for many names costs no more than before.
     pub fn containing(&self, needle: &str) -> Vec<DocIndex> {
+        if needle.is_empty() {
+            return self.scan(needle);
+        }
+        let narrowest = {
+            let found = self.found.borrow();
+            if let Some((_, docs)) = found.iter().find(|(n, _)| &**n == needle) {
+                return docs.clone();
+            }
+            found
+                .iter()
+                .filter(|(n, _)| needle.contains(&**n))
+                .min_by_key(|(_, docs)| docs.len())
+                .map(|(_, docs)| docs.clone())
+        };
+        let docs = match narrowest {
+            Some(within) => {
+                let finder = memchr::memmem::Finder::new(needle.as_bytes());
+                within.into_iter().filter(|&d| finder.find(self.text(d).as_bytes()).is_some()).collect()
+            }
+            None => self.scan(needle),
+        };
+        let mut found = self.found.borrow_mut();
+        if found.len() < KEPT_NEEDLES {
+            found.push((needle.into(), docs.clone()));
+        }
+        docs
+    }
+
+    /// [`Self::containing`] by one pass over the whole stream.
+    fn scan(&self, needle: &str) -> Vec<DocIndex> {
         let finder = memchr::memmem::Finder::new(needle.as_bytes());
         self.documents_with(|hay| finder.find(hay).map(|i| (i, needle.len())))
     }

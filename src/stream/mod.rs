@@ -121,6 +121,30 @@ mod tests {
         assert_eq!(m.containing_any(&["r1", "r2", "r3", "r4", "r5", "r6"]).len(), 4);
     }
 
+    /// Needles asked for again, and needles that extend one asked for before (looked for only
+    /// in its documents), give the documents a scan of the whole stream gives, in any order;
+    /// a match across a document boundary counts for neither document.
+    #[test]
+    fn containing_again_or_narrowed_finds_what_a_scan_finds() {
+        let text = "a: r1\n---\nb: r1x\n---\nc: \\ r1xy\n---\nd: r\n---\ne: r1\n---\nx";
+        let scan = |m: &Manifests, n: &str| -> Vec<DocIndex> { m.docs().filter(|&d| m.text(d).contains(n)).collect() };
+        let orders: [&[&str]; 3] = [
+            &["r1", "r1x", "r1xy", "r1", "\\", "\\", "1x", "r1xyz", "r", "\n---", "r1\n"],
+            &["r1xy", "r1x", "r1", "r", "1x", "x", "xy", "\n---\nx"],
+            &["x", "r1x", "r1", "r1xy", "d: r", "r\n", "r\n---"],
+        ];
+        for needles in orders {
+            let m = Manifests::new(text, crate::yaml::Limits::default(), None);
+            for n in needles {
+                assert_eq!(m.containing(n), scan(&m, n), "{n:?} after {needles:?}");
+            }
+        }
+        let m = Manifests::new(text, crate::yaml::Limits::default(), None);
+        assert_eq!(m.containing("r1x"), vec![DocIndex::new(1), DocIndex::new(2)]);
+        assert_eq!(m.containing("r1"), vec![DocIndex::new(0), DocIndex::new(1), DocIndex::new(2), DocIndex::new(4)]);
+        assert_eq!(m.containing("r1xy"), vec![DocIndex::new(2)]);
+    }
+
     #[test]
     fn ranges_tile_the_input() {
         for s in [
