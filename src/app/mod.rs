@@ -641,7 +641,7 @@ fn diff(args: &DiffArgs, settings: &Settings) -> Result<ExitCode, AppError> {
             let result = run_core(settings, &bytes);
             (bytes, result)
         }
-        Err(e) => (Vec::new(), Err(e)),
+        Err(e) => (stdio::Input::from(Vec::new()), Err(e)),
     };
     write_side_files(settings, &result, &bytes)?;
     let outcome = result?;
