@@ -135,8 +135,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page (roff) on stdout, or write every page (one per subcommand) into a folder.
     Man(ManArgs),
-    /// Print the report of the newest post-render run, one kept per working folder in
-    /// $XDG_STATE_HOME/skyhelm/last-run-*.txt (exit 1 unless that run was ok).
+    /// Print the report of the last post-render run in this working folder (else the newest of
+    /// any folder), one kept per folder in $XDG_STATE_HOME/skyhelm/last-run-*.txt (exit 1
+    /// unless that run was ok).
     Last(LastArgs),
     /// Check a kubeconfig before it becomes the API server's Secret (exit 1 on an error finding).
     Doctor(DoctorArgs),

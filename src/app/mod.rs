@@ -465,15 +465,23 @@ fn running_note(text: &str) -> Option<String> {
     })
 }
 
-/// `skyhelm last`: the newest report of any working folder; exit 0 only when that run was ok.
+/// `skyhelm last`: this working folder's report (the run a failed `helm install` here just made,
+/// which its error names), else the newest of any folder; exit 0 only when that run was ok. A
+/// newer run from another folder (a CI job, another terminal) never answers for this one.
 /// `--all`: the first line of every report, newest first; exit 0 only when all were ok.
 fn run_last(args: &LastArgs) -> Result<ExitCode, AppError> {
     let dir = files::state_dir().ok_or(AppError::NoStateDir)?;
-    let paths = match files::last_runs(&dir) {
+    let mut paths = match files::last_runs(&dir) {
         Ok(p) => p,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(AppError::File { what: "reading", path: dir, cause: e }),
     };
+    if !args.all
+        && let Some((here, _)) = last_run_file()
+        && let Some(at) = paths.iter().position(|p| *p == here)
+    {
+        paths[..=at].rotate_right(1);
+    }
     if paths.is_empty() {
         return Err(AppError::NoLastRun(dir));
     }

@@ -405,6 +405,54 @@ fn a_side_file_leading_to_the_runs_own_stdin_or_stdout_is_refused() {
     assert!(status.success());
 }
 
+/// `skyhelm last` run in a folder answers for that folder: a failed run in `a` followed by a
+/// successful one in `b` (a CI job, another terminal) is still reported, exit 1, from `a`
+/// (before, `a` got `b`'s "ok" and exit 0, although the failure's message said `skyhelm last`
+/// prints its report); from `b` it is `b`'s; a folder with no report of its own gets the newest.
+#[test]
+fn last_in_a_folder_prints_that_folders_report_else_the_newest() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let state = tmp.path().join("state");
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    for d in [&a, &b, &c] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let run = |dir: &Path, args: &[&str]| {
+        std::thread::sleep(std::time::Duration::from_millis(30));
+        run_with_stdin(
+            clean(&mut Command::new(bin()))
+                .env("XDG_STATE_HOME", &state)
+                .current_dir(dir)
+                .arg("post-render")
+                .args(args),
+            API_DEPLOYMENT.as_bytes(),
+        )
+    };
+    let last_in = |dir: &Path| {
+        let out = clean(&mut Command::new(bin()))
+            .env("XDG_STATE_HOME", &state)
+            .current_dir(dir)
+            .arg("last")
+            .output()
+            .expect("last");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let failed = run(&a, &["--container", "nope"]);
+    assert_eq!(failed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("`skyhelm last` prints it"));
+    assert!(run(&b, &[]).status.success());
+    let (code, text) = last_in(&a);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains(" post-render failed at ") && text.contains(&format!("(in {})", a.display())), "{text}");
+    assert!(text.contains("nope"), "the failure itself: {text}");
+    let (code, text) = last_in(&b);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(" post-render ok at ") && text.contains(&format!("(in {})", b.display())), "{text}");
+    let (code, text) = last_in(&c);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains(&format!("(in {})", b.display())), "no report for c: the newest, b's: {text}");
+}
+
 /// `--report-file /proc/self/cwd/FILE` over a longer file: replaced whole (atomically, mode
 /// kept), no old tail left; the same for a plain path through a /proc/self/cwd folder.
 #[test]
