@@ -80,6 +80,11 @@ fn helm(which: &str, home: &Path) -> Command {
 
 /// A throwaway signing key in its own GNUPGHOME; returns (secret keyring, public keyring).
 fn throwaway_key(dir: &Path) -> (PathBuf, PathBuf) {
+    throwaway_key_of(dir, "skyhelm test <test@example.invalid>")
+}
+
+/// [`throwaway_key`] for the user id `uid`, in `dir`/gnupg.
+fn throwaway_key_of(dir: &Path, uid: &str) -> (PathBuf, PathBuf) {
     let home = dir.join("gnupg");
     std::fs::create_dir_all(&home).expect("mkdir");
     std::fs::set_permissions(&home, std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
@@ -91,10 +96,7 @@ fn throwaway_key(dir: &Path) -> (PathBuf, PathBuf) {
         }
         text
     };
-    gpg(
-        &["--passphrase", "", "--quick-gen-key", "skyhelm test <test@example.invalid>", "ed25519", "sign", "never"],
-        None,
-    );
+    gpg(&["--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"], None);
     let (sec, public) = (dir.join("secring.gpg"), dir.join("pubring.gpg"));
     gpg(&["--export-secret-keys"], Some(&sec));
     gpg(&["--export"], Some(&public));
@@ -169,6 +171,49 @@ fn template_through_plugin(home: &Path) -> String {
         LIMIT,
     );
     ok(&out, "helm template through the plugin")
+}
+
+/// README's Install section, run as written: the `sh` block that builds the signed package,
+/// verifies it with `helm plugin verify` and installs it, with `skyhelm` and Helm 4 as `helm` on
+/// PATH, a throwaway "Release Key" in GNUPGHOME and Helm's folders in a temporary folder. The
+/// installed plugin is signed and post-renders.
+#[test]
+fn the_readmes_signed_package_commands_work_as_written() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("README");
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .find(|b| b.contains("helm plugin verify"))
+        .expect("README has an sh block with `helm plugin verify`")
+        .to_string();
+    let tmp = tempfile::tempdir().expect("tmp");
+    let t = tmp.path();
+    throwaway_key_of(t, "Release Key <release@example.invalid>");
+    let tools = helm_on_path(t, "helm4");
+    std::os::unix::fs::symlink(bin(), tools.join("skyhelm")).expect("link skyhelm");
+    let work = t.join("work");
+    std::fs::create_dir_all(&work).expect("mkdir");
+    let h = t.join("h");
+    let mut sh = Command::new("bash");
+    clean(&mut sh)
+        .env_remove("HELM_PLUGINS")
+        .env("HELM_DATA_HOME", h.join("data"))
+        .env("HELM_CONFIG_HOME", h.join("config"))
+        .env("HELM_CACHE_HOME", h.join("cache"))
+        .env("XDG_STATE_HOME", h.join("state"))
+        .env("GNUPGHOME", t.join("gnupg"))
+        .env("PATH", path_with(&tools))
+        .current_dir(&work)
+        .args(["-euo", "pipefail", "-c", &block]);
+    let out = bounded(&mut sh, LIMIT);
+    let _ = Command::new("gpgconf").env("GNUPGHOME", t.join("gnupg")).args(["--kill", "all"]).status();
+    let said = ok(&out, &format!("README's block:\n{block}"));
+    assert!(said.contains("Release Key") && said.contains("Installed plugin: skyhelm"), "{said}");
+    let list = ok(&bounded(helm("helm4", &h).args(["plugin", "list"]), LIMIT), "plugin list");
+    let row = list.lines().find(|l| l.starts_with("skyhelm")).unwrap_or_default().to_string();
+    assert!(row.contains("postrenderer/v1") && row.contains("signed"), "{list}");
+    assert_mounted(&template_through_plugin(&h));
 }
 
 #[test]
