@@ -77,10 +77,10 @@ pub fn json_requested(args: &[OsString]) -> Option<&'static str> {
     json.then_some(sub).flatten()
 }
 
-/// `--max-depth N`: a number up to `yaml::limits::MAX_MAX_DEPTH`.
+/// `--max-depth N`: a number up to `model::MAX_MAX_DEPTH`.
 fn parse_max_depth(value: &str) -> Result<usize, String> {
     let n: usize = value.parse().map_err(|e: std::num::ParseIntError| e.to_string())?;
-    crate::yaml::limits::max_depth_problem(n).map_or(Ok(n), Err)
+    crate::model::max_depth_problem(n).map_or(Ok(n), Err)
 }
 
 /// Whether a command line runs post-render (explicitly, or as the default with no

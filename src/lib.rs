@@ -18,7 +18,7 @@
 //! - layer 4 `post_render`: runs the rules, applies their edits, and proves each edit (`verify`).
 //! - layer 5 `report`: the helm-diff style text and JSON report of what changed and why.
 //! - layer 6 `settings`: flag > `SKYHELM_*` environment > config file > default.
-//! - layer 7 `cli`: the clap types.
+//! - layer 7 `cli`: the clap types, standing on layer 13 alone (tests/architecture.rs checks it).
 //! - layer 8 `rules`: the post-render rules (locate the API server, mount the kubeconfig,
 //!   allowed contexts, kubeconfig checks, RBAC); each returns `rules::change` values and never
 //!   prints.

@@ -1,5 +1,5 @@
 //! The vocabulary the layers above share: how serious a finding is, the RBAC mode, the GitOps
-//! format, and the defaults of the settings. It sits below every other module (it refers to
+//! format, the defaults of the settings and the bound on `--max-depth`. It sits below every other module (it refers to
 //! none), so `cli`, `settings`, `rules`, `kubeconfig` and `report` can all stand on it.
 
 /// The kubeconfig Secret's name when none is given.
@@ -7,6 +7,16 @@ pub const DEFAULT_SECRET_NAME: &str = "kube-credentials";
 
 /// The API server's container name when none is given (the upstream chart's).
 pub const DEFAULT_CONTAINER: &str = "skypilot-api";
+
+/// The largest `--max-depth`: deeper nesting is refused whatever the option says (the command's
+/// thread gets a stack sized for the limit, `app::stack`; this bounds it).
+pub const MAX_MAX_DEPTH: usize = 100_000;
+
+/// A `--max-depth` value (or `max-depth` in the config file) above [`MAX_MAX_DEPTH`], in words.
+pub fn max_depth_problem(max_depth: usize) -> Option<String> {
+    (max_depth > MAX_MAX_DEPTH)
+        .then(|| format!("{max_depth} is more than {MAX_MAX_DEPTH}, the deepest nesting skyhelm handles"))
+}
 
 /// How serious a finding or note is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

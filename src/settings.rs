@@ -73,7 +73,7 @@ pub fn config_file(path: &Path, text: &str) -> Result<PostRenderArgs, SettingsEr
                 .unwrap_or_else(|| crate::messages::without_library_hints(&e.to_string())),
         })?
     };
-    if let Some(problem) = cfg.max_depth.and_then(crate::yaml::limits::max_depth_problem) {
+    if let Some(problem) = cfg.max_depth.and_then(crate::model::max_depth_problem) {
         return Err(SettingsError::Config { path: path.to_path_buf(), message: format!("max-depth: {problem}") });
     }
     let base = path.parent().unwrap_or(Path::new(""));

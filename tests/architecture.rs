@@ -288,6 +288,16 @@ fn breaches(sources: &Sources, layer_of: &BTreeMap<String, usize>) -> Vec<String
             }
         }
     }
+    // The clap types stand on the shared vocabulary alone (issue 26): `cli` refers only to
+    // modules of the bottom layer, so parsing a command line never reaches the engine.
+    let bottom = layer_of.values().copied().max().unwrap_or(0);
+    for (from, tos) in graph.iter().filter(|(from, _)| top(from) == "cli") {
+        for to in tos.iter().filter(|to| top(to) != "cli") {
+            if layer_of.get(&top(to)).is_some_and(|&l| l != bottom) {
+                out.push(format!("`{from}` refers to `{to}`: cli may refer only to the bottom layer (layer {bottom})"));
+            }
+        }
+    }
     for c in circles(&graph) {
         out.push(format!("these modules refer to each other in a circle: {}", c.join(", ")));
     }
@@ -329,6 +339,11 @@ fn the_check_catches_upward_references_and_circles() {
     assert!(upward.iter().any(|b| b.contains("`yaml::tree`") && b.contains("`rules::rbac`")), "{upward:?}");
     let expr = add("cli", "\nfn f() { let _ = crate::settings::Settings::default(); }\n");
     assert!(expr.iter().any(|b| b.contains("`cli`") && b.contains("`settings`")), "{expr:?}");
+    let below = add("cli", "\nuse crate::yaml::limits::Limits;\n");
+    assert!(
+        below.iter().any(|b| b.contains("`cli` refers to `yaml::limits`") && b.contains("bottom layer")),
+        "{below:?}"
+    );
     let nested = add("policy::grants", "\nuse crate::{stream, rules::{change::Note, rbac}};\n");
     assert!(nested.iter().any(|b| b.contains("`rules::change`")), "{nested:?}");
     assert!(nested.iter().any(|b| b.contains("`rules::rbac`")), "{nested:?}");

@@ -7,7 +7,7 @@
 //! limit: [`stack_bytes`]. The stack is reserved address space; only the pages a walk touches
 //! are used.
 
-use crate::yaml::limits::MAX_MAX_DEPTH;
+use crate::model::MAX_MAX_DEPTH;
 
 /// Stack one level of nesting may take. Measured on the deepest walk (a flow sequence in a
 /// ConfigMap's config.yaml or in the API server's `args`, through post-render and diff): about

@@ -2,9 +2,6 @@
 
 /// Maximum nesting depth; go-yaml (Kubernetes' reader) refuses deeper documents.
 pub const DEFAULT_MAX_DEPTH: usize = 10_000;
-/// The largest `--max-depth`: deeper nesting is refused whatever the option says (the command's
-/// thread gets a stack sized for the limit, `app::stack`; this bounds it).
-pub const MAX_MAX_DEPTH: usize = 100_000;
 pub const DEFAULT_MAX_INPUT_BYTES: usize = 512 << 20;
 pub const DEFAULT_MAX_DOCUMENTS: usize = 1_000_000;
 pub const DEFAULT_MAX_LINE_BYTES: usize = 1 << 20;
@@ -34,12 +31,6 @@ impl Default for Limits {
             refuse_excessive_aliasing: true,
         }
     }
-}
-
-/// A `--max-depth` value (or `max-depth` in the config file) above [`MAX_MAX_DEPTH`], in words.
-pub fn max_depth_problem(max_depth: usize) -> Option<String> {
-    (max_depth > MAX_MAX_DEPTH)
-        .then(|| format!("{max_depth} is more than {MAX_MAX_DEPTH}, the deepest nesting skyhelm handles"))
 }
 
 impl Limits {
