@@ -301,8 +301,57 @@ fn read_roles(
         objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
     narrowable
         .retain(|&(_, at, _)| objs.roles.get(at).is_some_and(|r| !(r.key.cluster && gathered.contains(&&r.key.name))));
+    // The same for an aggregated ClusterRole the account is not bound to: it still gathers the
+    // roles its selectors match for whoever it is bound to (or will be).
+    let selectors = stream_aggregation_selectors(m)?;
+    if !selectors.is_empty() {
+        let mut kept = Narrowable::with_capacity(narrowable.len());
+        for entry in narrowable {
+            let cluster = objs.roles.get(entry.1).is_some_and(|r| r.key.cluster);
+            if !(cluster && matched_by_any(m, entry.0, &selectors)?) {
+                kept.push(entry);
+            }
+        }
+        narrowable = kept;
+    }
     narrowable.shrink_to_fit();
     Ok(narrowable)
+}
+
+/// The selectors of every aggregated ClusterRole in the stream, bound to anyone or no one.
+fn stream_aggregation_selectors(m: &Manifests) -> Result<Vec<LabelSelector>, ManifestError> {
+    let mut selectors: Vec<LabelSelector> = Vec::new();
+    for doc in m.containing("aggregationRule") {
+        let tree = match m.parse_pruning(doc, "rules", &mut |_, _| {})? {
+            Some(tree) => tree,
+            None => m.parse_once(doc)?,
+        };
+        let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
+        if r.kind != "ClusterRole" {
+            continue;
+        }
+        let Ok(c) = serde_json::from_value::<ClusterRole>(tree.to_json(root)) else { continue };
+        for s in c.aggregation_rule.and_then(|a| a.cluster_role_selectors).into_iter().flatten() {
+            if !selectors.contains(&s) {
+                selectors.push(s);
+            }
+        }
+    }
+    Ok(selectors)
+}
+
+/// Whether the labels of the ClusterRole in `doc` match one of `selectors`.
+fn matched_by_any(m: &Manifests, doc: DocIndex, selectors: &[LabelSelector]) -> Result<bool, ManifestError> {
+    let tree = match m.parse_pruning(doc, "rules", &mut |_, _| {})? {
+        Some(tree) => tree,
+        None => m.parse_once(doc)?,
+    };
+    let Some(root) = tree.root() else { return Ok(false) };
+    let labels = serde_json::from_value::<ClusterRole>(tree.to_json(root))
+        .ok()
+        .and_then(|c| c.metadata.labels)
+        .unwrap_or_default();
+    Ok(selectors.iter().any(|s| grants::selector_matches(s, &labels)))
 }
 
 /// Gives each aggregated ClusterRole in `objs.roles` the rules Kubernetes gives it: the union of

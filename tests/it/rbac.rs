@@ -1041,3 +1041,44 @@ fn tighten_leaves_anchored_verbs_with_a_warning() {
         serde_json::json!(["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"])
     );
 }
+
+/// A ClusterRole that an aggregated ClusterRole gathers is never narrowed, even when the
+/// aggregated one is bound to someone else or to no one (found by review: only aggregated
+/// roles bound to the account were looked at, so tighten rewrote `piece`'s `*`, which also
+/// narrows what `agg` gives other-sa). A ClusterRole no selector matches is still narrowed.
+#[test]
+fn a_cluster_role_gathered_by_an_aggregated_one_bound_elsewhere_is_left_as_written() {
+    let chart = std::fs::read_to_string(root().join("examples/helm3-rendered.yaml")).expect("example");
+    let role = |name: &str, label: &str| {
+        format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {name}\n  labels:\n    x: \"{label}\"\nrules:\n- apiGroups: [\"example.com\"]\n  resources: [\"widgets\"]\n  verbs: [\"*\"]\n"
+        )
+    };
+    let binding = |name: &str, sa: &str, role: &str| {
+        format!(
+            "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: {name}\nsubjects:\n- kind: ServiceAccount\n  name: {sa}\n  namespace: skypilot\nroleRef:\n  kind: ClusterRole\n  name: {role}\n  apiGroup: rbac.authorization.k8s.io\n"
+        )
+    };
+    let agg = "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: agg\naggregationRule:\n  clusterRoleSelectors:\n  - matchLabels:\n      x: \"y\"\nrules: []\n";
+    for (case, agg_binding) in
+        [("bound to other-sa", binding("b-agg", "other-sa", "agg")), ("bound to no one", String::new())]
+    {
+        let input = format!(
+            "{}{}{agg}{}{}{}{agg_binding}",
+            chart.trim_end_matches('\n').to_string() + "\n",
+            role("piece", "y"),
+            binding("b-piece", "skypilot-api-sa", "piece"),
+            role("loose", "n"),
+            binding("b-loose", "skypilot-api-sa", "loose"),
+        );
+        let (code, text, err) = run(&input, &["--allow-unknown-contexts", "--rbac", "tighten"]);
+        assert_eq!(code, 0, "{case}: {err}");
+        assert_eq!(doc_text(&text, "ClusterRole", "piece"), doc_text(&input, "ClusterRole", "piece"), "{case}: {err}");
+        assert!(
+            err.contains("ClusterRole piece (via ClusterRoleBinding b-piece) grants every verb (`*`)"),
+            "{case}: {err}"
+        );
+        assert!(!doc_text(&text, "ClusterRole", "loose").contains("\"*\""), "{case}: loose is narrowed: {err}");
+        assert!(err.contains("ClusterRole loose") && !err.contains("rewritten in ClusterRole piece"), "{case}: {err}");
+    }
+}
