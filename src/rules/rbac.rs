@@ -295,37 +295,39 @@ fn read_roles(
         }
     }
     resolve_aggregation(m, objs, universe, notes)?;
-    // A ClusterRole some aggregated one gathers is judged as written: narrowing it would
-    // change the aggregated role too.
-    let gathered: Vec<&String> =
-        objs.roles.iter().filter_map(|r| r.aggregated.as_ref()).flat_map(|a| &a.from).collect();
-    narrowable
-        .retain(|&(_, at, _)| objs.roles.get(at).is_some_and(|r| !(r.key.cluster && gathered.contains(&&r.key.name))));
-    // The same for an aggregated ClusterRole the account is not bound to: it still gathers the
-    // roles its selectors match for whoever it is bound to (or will be).
-    let selectors = stream_aggregation_selectors(m)?;
-    if !selectors.is_empty() {
-        let mut kept = Narrowable::with_capacity(narrowable.len());
-        for entry in narrowable {
-            let cluster = objs.roles.get(entry.1).is_some_and(|r| r.key.cluster);
-            if !(cluster && matched_by_any(m, entry.0, &selectors)?) {
-                kept.push(entry);
+    // A ClusterRole some aggregated ClusterRole of the stream gathers (bound to the account, to
+    // someone else or to no one) is judged as written: narrowing it would change the aggregated
+    // role too. Looked for only when a ClusterRole is to be narrowed.
+    if narrowable.iter().any(|&(_, at, _)| objs.roles.get(at).is_some_and(|r| r.key.cluster)) {
+        let selectors = stream_aggregation_selectors(m)?;
+        if !selectors.is_empty() {
+            let mut kept = Narrowable::with_capacity(narrowable.len());
+            for entry in narrowable {
+                let cluster = objs.roles.get(entry.1).is_some_and(|r| r.key.cluster);
+                if !(cluster && matched_by_any(m, entry.0, &selectors)?) {
+                    kept.push(entry);
+                }
             }
+            narrowable = kept;
         }
-        narrowable = kept;
     }
     narrowable.shrink_to_fit();
     Ok(narrowable)
+}
+
+/// Document `doc` parsed without its `rules` (whole when anchors or aliases need it).
+fn without_rules(m: &Manifests, doc: DocIndex) -> Result<crate::yaml::Tree, ManifestError> {
+    match m.parse_pruning(doc, "rules", &mut |_, _| {})? {
+        Some(tree) => Ok(tree),
+        None => m.parse_once(doc),
+    }
 }
 
 /// The selectors of every aggregated ClusterRole in the stream, bound to anyone or no one.
 fn stream_aggregation_selectors(m: &Manifests) -> Result<Vec<LabelSelector>, ManifestError> {
     let mut selectors: Vec<LabelSelector> = Vec::new();
     for doc in m.containing("aggregationRule") {
-        let tree = match m.parse_pruning(doc, "rules", &mut |_, _| {})? {
-            Some(tree) => tree,
-            None => m.parse_once(doc)?,
-        };
+        let tree = without_rules(m, doc)?;
         let (Some(r), Some(root)) = (m.resource_in(&tree), tree.root()) else { continue };
         if r.kind != "ClusterRole" {
             continue;
@@ -342,10 +344,7 @@ fn stream_aggregation_selectors(m: &Manifests) -> Result<Vec<LabelSelector>, Man
 
 /// Whether the labels of the ClusterRole in `doc` match one of `selectors`.
 fn matched_by_any(m: &Manifests, doc: DocIndex, selectors: &[LabelSelector]) -> Result<bool, ManifestError> {
-    let tree = match m.parse_pruning(doc, "rules", &mut |_, _| {})? {
-        Some(tree) => tree,
-        None => m.parse_once(doc)?,
-    };
+    let tree = without_rules(m, doc)?;
     let Some(root) = tree.root() else { return Ok(false) };
     let labels = serde_json::from_value::<ClusterRole>(tree.to_json(root))
         .ok()

@@ -68,14 +68,18 @@ fn path_with(first: &Path) -> String {
 /// Helm with its own config, data and cache folders under `home`.
 fn helm(which: &str, home: &Path) -> Command {
     let mut c = Command::new(tool(which));
-    clean(&mut c)
+    helm_homes(&mut c, home).current_dir(root());
+    c
+}
+
+/// `c` with a clean environment whose Helm config, data, cache and state folders are under `home`.
+fn helm_homes<'c>(c: &'c mut Command, home: &Path) -> &'c mut Command {
+    clean(c)
         .env_remove("HELM_PLUGINS")
         .env("HELM_DATA_HOME", home.join("data"))
         .env("HELM_CONFIG_HOME", home.join("config"))
         .env("HELM_CACHE_HOME", home.join("cache"))
         .env("XDG_STATE_HOME", home.join("state"))
-        .current_dir(root());
-    c
 }
 
 /// A throwaway signing key in its own GNUPGHOME; returns (secret keyring, public keyring).
@@ -196,12 +200,7 @@ fn the_readmes_signed_package_commands_work_as_written() {
     std::fs::create_dir_all(&work).expect("mkdir");
     let h = t.join("h");
     let mut sh = Command::new("bash");
-    clean(&mut sh)
-        .env_remove("HELM_PLUGINS")
-        .env("HELM_DATA_HOME", h.join("data"))
-        .env("HELM_CONFIG_HOME", h.join("config"))
-        .env("HELM_CACHE_HOME", h.join("cache"))
-        .env("XDG_STATE_HOME", h.join("state"))
+    helm_homes(&mut sh, &h)
         .env("GNUPGHOME", t.join("gnupg"))
         .env("PATH", path_with(&tools))
         .current_dir(&work)

@@ -18,6 +18,16 @@ fn post_render(args: &[&str], state: &Path, stdin: &str) -> Output {
     )
 }
 
+/// [`post_render`] of the API Deployment run in `dir`, after a pause: file times can be as coarse
+/// as a clock tick, so runs one after another keep their order.
+fn post_render_in(dir: &Path, args: &[&str], state: &Path) -> Output {
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    run_with_stdin(
+        clean(&mut Command::new(bin())).env("XDG_STATE_HOME", state).current_dir(dir).arg("post-render").args(args),
+        API_DEPLOYMENT.as_bytes(),
+    )
+}
+
 #[test]
 fn thirty_concurrent_runs_share_one_report_file() {
     let tmp = tempfile::tempdir().expect("tmp");
@@ -230,18 +240,7 @@ fn each_working_folder_keeps_its_report_and_last_shows_the_newest() {
     for d in [&a, &b] {
         std::fs::create_dir_all(d).expect("mkdir");
     }
-    let run_in = |dir: &Path, args: &[&str]| {
-        // File times can be as coarse as a clock tick: keep the runs apart.
-        std::thread::sleep(std::time::Duration::from_millis(30));
-        run_with_stdin(
-            clean(&mut Command::new(bin()))
-                .env("XDG_STATE_HOME", &state)
-                .current_dir(dir)
-                .arg("post-render")
-                .args(args),
-            API_DEPLOYMENT.as_bytes(),
-        )
-    };
+    let run_in = |dir: &Path, args: &[&str]| post_render_in(dir, args, &state);
     let last_all = |all: bool| {
         let mut c = Command::new(bin());
         clean(&mut c).env("XDG_STATE_HOME", &state).arg("last");
@@ -417,17 +416,7 @@ fn last_in_a_folder_prints_that_folders_report_else_the_newest() {
     for d in [&a, &b, &c] {
         std::fs::create_dir_all(d).expect("mkdir");
     }
-    let run = |dir: &Path, args: &[&str]| {
-        std::thread::sleep(std::time::Duration::from_millis(30));
-        run_with_stdin(
-            clean(&mut Command::new(bin()))
-                .env("XDG_STATE_HOME", &state)
-                .current_dir(dir)
-                .arg("post-render")
-                .args(args),
-            API_DEPLOYMENT.as_bytes(),
-        )
-    };
+    let run = |dir: &Path, args: &[&str]| post_render_in(dir, args, &state);
     let last_in = |dir: &Path| {
         let out = clean(&mut Command::new(bin()))
             .env("XDG_STATE_HOME", &state)
