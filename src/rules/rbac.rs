@@ -1190,7 +1190,8 @@ impl Written {
     }
 }
 
-/// How many distinct written texts `RoleNarrowing` shares (beyond them, each edit keeps its own).
+/// How many distinct written texts, lists of verbs and reasons tighten shares (beyond them, each
+/// edit, intent or change keeps its own).
 const SHARED_TEXTS: usize = 16;
 
 impl RoleNarrowing {
