@@ -10,8 +10,9 @@ The first table (issue 23) measures skyhelm against the floor side by side, run 
 (gen_stream.py --huge) against 4 × size + 20 MB and 0.2 s, 2.7 MB, and `--version`.
 --floor-only prints only that table.
 --roles N adds the RBAC shapes of issue 21 §1 (scripts/gen_stream.py --rbac; N scales them)
-measured with each --rbac mode, against the budget 3 × input + 20 MB (wall and CPU seconds: on a
-busy machine the CPU time is the steadier one). --rbac-only skips the rest. --linearity also
+measured with each --rbac mode, against the budget 3 × input + 20 MB (MB: 10^6 bytes, peak RSS
+converted from GNU time's KiB to the same unit; wall and CPU seconds: on a busy machine the CPU
+time is the steadier one). --rbac-only skips the rest. --linearity also
 runs each shape at twice its size and prints, per mode, the CPU time per input byte at 2N over
 that at N (1.0: linear; 2.0: quadratic).
 Run as root so kustomize can run without network (`unshare -n`), or it waits for a cluster.
@@ -60,7 +61,8 @@ def run(cmd, stdin_path):
 
 
 def run_cpu(cmd, stdin_path):
-    """One run: (wall seconds, CPU seconds (user + system), peak RSS in MB, stderr lines)."""
+    """One run: (wall seconds, CPU seconds (user + system), peak RSS in MB (10^6 bytes, from
+    GNU time's KiB, as the budget counts), stderr lines)."""
     with open(stdin_path, "rb") as stdin, open(os.devnull, "wb") as devnull, tempfile.NamedTemporaryFile("r") as rss, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", rss.name] + cmd, stdin=stdin, stdout=devnull, stderr=err)
@@ -70,7 +72,7 @@ def run_cpu(cmd, stdin_path):
         lines = err.read().count(b"\n")
     if p.returncode not in (0, 2):
         sys.exit(f"{cmd} failed with {p.returncode}")
-    return wall, float(user) + float(system), int(kb) / 1024, lines
+    return wall, float(user) + float(system), int(kb) * 1024 / 1e6, lines
 
 
 def measure_cpu(cmd, stdin_path, runs):
@@ -235,8 +237,8 @@ def main():
             ("unbound-roles", n),
         ]
         print("\nRBAC shapes (scripts/gen_stream.py --rbac SHAPE N), budget 3 × input + 20 MB\n")
-        print("| shape | N | size | --rbac | wall (s) | CPU (s) | peak RSS (MB) | budget (MB) | stderr lines |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        print("| shape | N | size | --rbac | wall (s) | CPU (s) | peak RSS (MB) | budget (MB) | within | stderr lines |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         ratios = []
         for shape, count in shapes:
             cpu_at = {}
@@ -248,7 +250,9 @@ def main():
                     cmd = [SKYHELM, "post-render", "--allow-unknown-contexts", "--skypilot-kubeconfig", KUBECONFIG, "--rbac", mode]
                     wall, cpu, rss, lines = measure_cpu(cmd, path, args.runs)
                     cpu_at[(mode, scale)] = (cpu, size)
-                    print(f"| {shape} | {count * scale} | {size / 1e6:.2f} MB | {mode} | {wall:.2f} | {cpu:.2f} | {rss:.1f} | {3 * size / 1e6 + 20:.1f} | {lines} |")
+                    budget = 3 * size / 1e6 + 20
+                    within = "yes" if rss <= budget else "NO"
+                    print(f"| {shape} | {count * scale} | {size / 1e6:.2f} MB | {mode} | {wall:.2f} | {cpu:.2f} | {rss:.1f} | {budget:.1f} | {within} | {lines} |")
                 os.remove(path)
             if args.linearity:
                 for mode in ("add", "audit", "tighten"):

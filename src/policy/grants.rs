@@ -2,6 +2,7 @@
 //! RoleBinding/ClusterRoleBinding subjects, and which wanted permissions no grant allows.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use k8s_openapi::api::rbac::v1::{ClusterRoleBinding, PolicyRule, RoleBinding, Subject};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -236,16 +237,24 @@ impl RoleSummary {
     }
 }
 
-/// A role as a binding names it: (ClusterRole?, namespace of a Role, name).
+/// A role as a binding names it: (ClusterRole?, namespace of a Role, name). Its texts are
+/// shared (`Arc`): the role's document, the bindings that refer to it and the binding's own
+/// namespace hold them once (a stream may bind the account thousands of roles).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RoleKey {
     pub cluster: bool,
     /// The Role's namespace; None for a ClusterRole.
-    pub namespace: Option<String>,
-    pub name: String,
+    pub namespace: Option<Arc<str>>,
+    pub name: Arc<str>,
 }
 
 impl RoleKey {
+    /// How `RoleKey`'s order compares it with (ClusterRole?, namespace, name), without making
+    /// a key of those.
+    pub fn cmp_to(&self, cluster: bool, namespace: Option<&str>, name: &str) -> std::cmp::Ordering {
+        (self.cluster, self.namespace.as_deref(), &*self.name).cmp(&(cluster, namespace, name))
+    }
+
     pub fn describe(&self) -> String {
         match (&self.namespace, self.cluster) {
             (_, true) => format!("ClusterRole {}", self.name),
@@ -261,8 +270,9 @@ pub struct Binding {
     pub doc: DocIndex,
     /// The binding's own name (`label` says which kind).
     pub name: String,
-    /// The namespace a RoleBinding grants in; None for a ClusterRoleBinding.
-    pub namespace: Option<String>,
+    /// The namespace a RoleBinding grants in; None for a ClusterRoleBinding (the text of a
+    /// Role's key, shared).
+    pub namespace: Option<Arc<str>>,
     pub cluster_binding: bool,
     pub role: RoleKey,
 }
@@ -320,15 +330,16 @@ impl Binding {
         }
     }
 
-    pub fn from_role_binding(doc: DocIndex, rb: &RoleBinding, namespace: Option<String>) -> Binding {
+    pub fn from_role_binding(doc: DocIndex, rb: &RoleBinding, namespace: Option<&str>) -> Binding {
         let cluster = rb.role_ref.kind != "Role";
+        let namespace: Option<Arc<str>> = namespace.map(Arc::from);
         Binding {
             doc,
             name: rb.metadata.name.clone().unwrap_or_default(),
             role: RoleKey {
                 cluster,
                 namespace: if cluster { None } else { namespace.clone() },
-                name: rb.role_ref.name.clone(),
+                name: rb.role_ref.name.as_str().into(),
             },
             namespace,
             cluster_binding: false,
@@ -341,7 +352,7 @@ impl Binding {
             name: crb.metadata.name.clone().unwrap_or_default(),
             namespace: None,
             cluster_binding: true,
-            role: RoleKey { cluster: true, namespace: None, name: crb.role_ref.name.clone() },
+            role: RoleKey { cluster: true, namespace: None, name: crb.role_ref.name.as_str().into() },
         }
     }
 }
@@ -462,20 +473,28 @@ pub struct RbacObjects {
 pub struct BoundRole<'a> {
     pub key: &'a RoleKey,
     pub summary: &'a RoleSummary,
-    pub bindings: Vec<&'a Binding>,
+    /// The first binding that refers to it, and the others (most roles have one binding, and
+    /// then no list).
+    pub first: &'a Binding,
+    pub more: Vec<&'a Binding>,
     pub aggregated: bool,
 }
 
-impl BoundRole<'_> {
+impl<'a> BoundRole<'a> {
+    /// The account's bindings that refer to it, in order.
+    pub fn bindings(&self) -> impl Iterator<Item = &'a Binding> + '_ {
+        std::iter::once(self.first).chain(self.more.iter().copied())
+    }
+
     /// Whether some binding grants the role cluster-wide.
     pub fn cluster_wide(&self) -> bool {
-        self.bindings.iter().any(|b| b.namespace.is_none())
+        self.bindings().any(|b| b.namespace.is_none())
     }
 
     /// `RoleBinding a/b, ClusterRoleBinding c` (the first few).
     pub fn via(&self) -> String {
         let mut s = Sample::default();
-        for b in &self.bindings {
+        for b in self.bindings() {
             s.push_distinct(b.label());
         }
         s.describe(", ")
@@ -484,7 +503,7 @@ impl BoundRole<'_> {
     /// `in namespace a`, `cluster-wide`, or both.
     pub fn scope(&self) -> String {
         let mut s = Sample::default();
-        for b in &self.bindings {
+        for b in self.bindings() {
             s.push_distinct(
                 b.namespace.as_deref().map_or_else(|| "cluster-wide".to_string(), |n| format!("in namespace {n}")),
             );
@@ -508,13 +527,17 @@ impl RbacObjects {
             .chain(self.bindings.iter().filter(|b| b.cluster_binding));
         for b in ordered {
             let Some(doc) = by_key.get(&b.role) else { continue };
-            let i = *index.entry(&b.role).or_insert_with(|| {
-                let aggregated = doc.aggregated.is_some();
-                out.push(BoundRole { key: &b.role, summary: &doc.summary, bindings: Vec::new(), aggregated });
-                out.len() - 1
-            });
-            if let Some(r) = out.get_mut(i) {
-                r.bindings.push(b);
+            match index.entry(&b.role) {
+                std::collections::btree_map::Entry::Vacant(at) => {
+                    at.insert(out.len());
+                    let aggregated = doc.aggregated.is_some();
+                    out.push(BoundRole { key: &b.role, summary: &doc.summary, first: b, more: Vec::new(), aggregated });
+                }
+                std::collections::btree_map::Entry::Occupied(at) => {
+                    if let Some(r) = out.get_mut(*at.get()) {
+                        r.more.push(b);
+                    }
+                }
             }
         }
         out
@@ -526,14 +549,14 @@ impl RbacObjects {
 pub fn missing(bound: &[BoundRole<'_>], wanted: &[Perm], universe: &[Perm]) -> Vec<Perm> {
     let in_scope = |b: &Binding, p: &Perm| match (&b.namespace, &p.namespace) {
         (None, _) => true,
-        (Some(g), Some(n)) => g == n,
+        (Some(g), Some(n)) => **g == **n,
         (Some(_), None) => false,
     };
     wanted
         .iter()
         .filter(|p| {
             let Some(i) = bit(p, universe) else { return true };
-            !bound.iter().any(|r| r.summary.allows & (1 << i) != 0 && r.bindings.iter().any(|b| in_scope(b, p)))
+            !bound.iter().any(|r| r.summary.allows & (1 << i) != 0 && r.bindings().any(|b| in_scope(b, p)))
         })
         .cloned()
         .collect()
@@ -639,7 +662,7 @@ mod tests {
         let b = |ns: Option<&str>| Binding {
             doc: DocIndex::new(0),
             name: String::new(),
-            namespace: ns.map(str::to_string),
+            namespace: ns.map(Arc::from),
             cluster_binding: ns.is_none(),
             role: key.clone(),
         };
@@ -651,9 +674,9 @@ mod tests {
             namespace: ns.map(str::to_string),
         };
         assert!(universe.len() <= 128, "{} evaluated permissions: more than RoleSummary's bits", universe.len());
-        let bound = [BoundRole { key: &key, summary: &pods, bindings: vec![&in_a], aggregated: false }];
+        let bound = [BoundRole { key: &key, summary: &pods, first: &in_a, more: Vec::new(), aggregated: false }];
         assert_eq!(missing(&bound, &[p(Some("a")), p(Some("b")), p(None)], &universe), [p(Some("b")), p(None)]);
-        let bound = [BoundRole { key: &key, summary: &pods, bindings: vec![&in_a, &wide], aggregated: false }];
+        let bound = [BoundRole { key: &key, summary: &pods, first: &in_a, more: vec![&wide], aggregated: false }];
         assert!(missing(&bound, &[p(Some("b")), p(None)], &universe).is_empty());
     }
 }

@@ -71,7 +71,7 @@ fn apply(t: &Tree, reader: Reader, v: &mut Expect, intent: &Intent) -> Result<()
             };
             for &i in items {
                 let item = list.get_mut(i).ok_or(Undecided)?;
-                *walk(t, reader, item, &[Seg::Key(key.clone())], true)? = Expect::Value(value.as_ref().clone());
+                *walk(t, reader, item, &[Seg::Key(key.to_string())], true)? = Expect::Value(value.as_ref().clone());
             }
         }
     }

@@ -61,7 +61,7 @@ mod tests {
             vec![Intent::Append { path: keys("a"), items: vec![json!("w")] }],
             vec![Intent::RenameKey { path: vec![], from: "a".into(), to: "z".into() }],
             vec![Intent::RenameKey { path: vec![], from: "a".into(), to: "b".into() }],
-            vec![Intent::SetEach { path: keys("b"), items: vec![0], key: "k".into(), value: json!(2).into() }],
+            vec![Intent::SetEach { path: keys("b").into(), items: vec![0], key: "k".into(), value: json!(2).into() }],
             vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("x".into()), Seg::key("k")], value: json!(2) }],
             vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("y".into()), Seg::key("k")], value: json!(2) }],
             vec![Intent::Set { path: vec![Seg::key("b"), Seg::Index(1)], value: json!("y") }],
@@ -261,7 +261,12 @@ mod props {
                 }
             ),
             (path, prop::collection::btree_set(0usize..3, 1..3), value).prop_map(|(path, items, value)| {
-                Intent::SetEach { path, items: items.into_iter().collect(), key: "k".into(), value: value.into() }
+                Intent::SetEach {
+                    path: path.into(),
+                    items: items.into_iter().collect(),
+                    key: "k".into(),
+                    value: value.into(),
+                }
             }),
         ]
     }

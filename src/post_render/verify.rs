@@ -171,7 +171,7 @@ pub fn item_list<'i>(intents: &[&'i Intent]) -> Option<&'i str> {
     let mut list: Option<&str> = None;
     for intent in intents {
         let Intent::SetEach { path, .. } = intent else { return None };
-        let [Seg::Key(key)] = path.as_slice() else { return None };
+        let [Seg::Key(key)] = &path[..] else { return None };
         if list.is_some_and(|l| l != key) {
             return None;
         }
@@ -775,7 +775,7 @@ mod tests {
         let l = Limits::default();
         let before = "kind: Role\nrules:\n- verbs: ['*']\n  resources: [pods]\n- verbs: [get]\n- {verbs: ['*'], resources: [x]}\n";
         let set = |items: Vec<usize>| Intent::SetEach {
-            path: keys("rules"),
+            path: keys("rules").into(),
             items,
             key: "verbs".into(),
             value: json!(["get", "list"]).into(),

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use super::Report;
 use crate::model::Severity;
-use crate::rules::change::{Action, RuleId};
+use crate::rules::change::{Action, FieldPath, RuleId};
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,7 +28,7 @@ struct JsonResource<'a> {
     action: Action,
     rules: Vec<RuleId>,
     reasons: Vec<JsonReason<'a>>,
-    changed_paths: &'a [String],
+    changed_paths: &'a [FieldPath],
     before: String,
     after: String,
 }

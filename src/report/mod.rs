@@ -12,7 +12,7 @@ pub use json::render_json;
 pub use mask::{mask_config, mask_document};
 pub use redact::redact_secret;
 
-use crate::rules::change::{Action, FieldDiff, Note, Outcome, RuleId};
+use crate::rules::change::{Action, FieldDiff, FieldPath, Note, Outcome, RuleId, Text};
 use crate::stream::{DocIndex, ResourceId};
 
 #[derive(Debug, Clone, Copy)]
@@ -37,8 +37,8 @@ pub struct ResourceReport<'a> {
     pub document: DocIndex,
     pub id: ResourceId,
     pub action: Action,
-    pub reasons: Vec<(RuleId, String)>,
-    pub paths: Vec<String>,
+    pub reasons: Vec<(RuleId, Text)>,
+    pub paths: Vec<FieldPath>,
     before: &'a str,
     after: &'a str,
     field: Option<&'a FieldDiff>,

@@ -10,7 +10,7 @@ use crate::policy::contexts::{
     self, AllowedList, ContextEnv, ContextError, ContextFacts, EnvFlag, GivenList, InClusterOff, ItemOp, ListPlan,
     NameClass, Scope, UnsetMeans, shown,
 };
-use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, keys};
+use crate::rules::change::{Change, FieldDiff, Intent, Note, RuleId, RuleOutput, Seg, Text, keys};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests};
 use crate::yaml::{Edit, Editor, NodeId, Reader, Scalar11, Tree, edit};
 
@@ -345,9 +345,9 @@ fn config_map_change(
         doc: cm,
         resource,
         rule: RuleId::AllowedContexts,
-        reasons,
+        reasons: reasons.into_iter().map(Text::from).collect(),
         edits: cm_edit,
-        paths: vec![format!("data.{CONFIG_KEY}")],
+        paths: vec![format!("data.{CONFIG_KEY}").into()],
         intents: vec![Intent::Set {
             path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)],
             value: Value::String(new_text.clone()),

@@ -1,7 +1,9 @@
 //! What the rules return: changes (with the edits that make them and the reasons) and notes.
 //! Rules never print; the report renders these.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -42,9 +44,10 @@ pub enum Intent {
     RenameKey { path: Vec<Seg>, from: String, to: String },
     /// Each item of the list at `path` whose index is in `items` (ascending) has `key` set to
     /// `value`: one intent for many items (tighten narrows thousands of rules to one list of
-    /// verbs), so that what a change declares stays small; `value` is shared by the changes
-    /// that set the same (tighten narrows thousands of roles to a few lists of verbs).
-    SetEach { path: Vec<Seg>, items: Vec<usize>, key: String, value: std::sync::Arc<Value> },
+    /// verbs), so that what a change declares stays small; `path`, `key` and `value` are shared
+    /// by the changes that say the same (tighten narrows thousands of roles' `rules` to a few
+    /// lists of verbs).
+    SetEach { path: Arc<[Seg]>, items: Vec<usize>, key: Arc<str>, value: Arc<Value> },
 }
 
 /// The rule behind a change or a note.
@@ -66,18 +69,25 @@ impl fmt::Display for RuleId {
     }
 }
 
+/// A text of a report kept once however many changes say it (`Arc`): tighten gives thousands of
+/// roles the same few reasons.
+pub type Text = Arc<str>;
+
+/// A changed field's path: most are names written in the source (`rules`), not copies.
+pub type FieldPath = Cow<'static, str>;
+
 /// One rule's edits to one document, and why.
 #[derive(Debug, Clone)]
 pub struct Change {
     pub doc: DocIndex,
     pub resource: ResourceId,
     pub rule: RuleId,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Text>,
     /// The edits to the document; in an [`Outcome`] they are applied (moved into the
     /// document's text, `DocChange::after`) and this is empty.
     pub edits: Vec<Edit>,
     /// Paths of the fields the change touches (for the diff's JSON).
-    pub paths: Vec<String>,
+    pub paths: Vec<FieldPath>,
     /// When the change is to a text embedded in one field (config.yaml in a ConfigMap): the
     /// decoded text before and after, which the diff shows instead of the escaped string.
     /// Boxed: most changes have none, and tighten makes one change per role it narrows.
@@ -105,8 +115,8 @@ pub struct AddedDoc {
     pub resource: ResourceId,
     pub value: Value,
     pub text: String,
-    pub reasons: Vec<String>,
-    pub paths: Vec<String>,
+    pub reasons: Vec<Text>,
+    pub paths: Vec<FieldPath>,
 }
 
 /// What every rule returns: edits to documents (with reasons and intents), added documents, and

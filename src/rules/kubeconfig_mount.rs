@@ -9,7 +9,7 @@ use k8s_openapi::api::core::v1::{EnvVar, SecretVolumeSource, Volume, VolumeMount
 use serde_json::{Map, Value};
 
 use crate::model::Severity;
-use crate::rules::change::{Change, Intent, Note, RuleId, RuleOutput, Seg, keys};
+use crate::rules::change::{Change, FieldPath, Intent, Note, RuleId, RuleOutput, Seg, Text, keys};
 use crate::stream::{DocRef, ManifestError, Manifests};
 use crate::yaml::{Edit, EditError, Editor, NodeId, Tree};
 
@@ -232,9 +232,9 @@ impl Pending {
                 doc: api.doc,
                 resource: api.resource.clone(),
                 rule: RuleId::KubeconfigMount,
-                reasons: self.reasons,
+                reasons: self.reasons.into_iter().map(Text::from).collect(),
                 edits: self.edits,
-                paths: self.paths,
+                paths: self.paths.into_iter().map(FieldPath::from).collect(),
                 field: None,
                 intents: self.intents,
             }]

@@ -10,7 +10,7 @@ use crate::model::Severity;
 use crate::policy::contexts::ContextFacts;
 use crate::policy::grants::{self, Binding, BoundRole, RbacObjects, RoleDoc, RoleKey, RoleSummary, Sample};
 use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MINIMAL_NAMESPACED, Perm};
-use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg};
+use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Text};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
 use crate::yaml::{Edit, Editor, NodeId, TextFacts, Tree};
@@ -145,7 +145,7 @@ fn read_bindings(
         read.push(doc);
         let (binding, subjects) = if r.kind == "RoleBinding" {
             match serde_json::from_value::<RoleBinding>(tree.to_json(root)) {
-                Ok(rb) => (Binding::from_role_binding(doc, &rb, r.namespace.clone()), rb.subjects),
+                Ok(rb) => (Binding::from_role_binding(doc, &rb, r.namespace.as_deref()), rb.subjects),
                 Err(e) => {
                     notes.push(bad(&r, e));
                     continue;
@@ -201,7 +201,7 @@ fn read_roles(
     // Where each wanted role is in `objs.roles` (a second document of one role is merged).
     let mut index: Vec<Option<usize>> = vec![None; wanted.len()];
     // An empty roleRef name matches no role (and as a needle it would match every document).
-    let names: Vec<&str> = wanted.iter().map(|k| k.name.as_str()).filter(|n| !n.is_empty()).collect();
+    let names: Vec<&str> = wanted.iter().map(|k| &*k.name).filter(|n| !n.is_empty()).collect();
     if names.is_empty() {
         return Ok(narrowable);
     }
@@ -237,9 +237,10 @@ fn read_roles(
             "ClusterRole" => true,
             _ => continue,
         };
-        let key =
-            RoleKey { cluster, namespace: if cluster { None } else { r.namespace.clone() }, name: r.name.clone() };
-        let Ok(slot) = wanted.binary_search(&&key) else { continue };
+        let namespace = if cluster { None } else { r.namespace.as_deref() };
+        let Ok(slot) = wanted.binary_search_by(|k| k.cmp_to(cluster, namespace, &r.name)) else { continue };
+        // The key the bindings hold (its texts shared, not copied).
+        let Some(key) = wanted.get(slot).map(|k| (*k).clone()) else { continue };
         if let Some(e) = bad_rule {
             notes.push(bad(&r, e));
             continue;
@@ -565,7 +566,7 @@ pub fn run(m: &Manifests, api: &ApiServer, facts: &ContextFacts, mode: RbacMode)
         RbacMode::Audit => audit(facts, &acc, (&bound, &universe), None, &aggregated, &mut out),
         RbacMode::Tighten => {
             add(m, api, facts, &acc, (&bound, &universe), binds, mode, &mut out)?;
-            tighten(m, facts, &acc, &objs, &narrowable, (&bound, &universe), &mut out)?;
+            tighten(m, facts, &acc, &objs, narrowable, (&bound, &universe), &mut out)?;
         }
         RbacMode::Off => {}
     }
@@ -767,7 +768,7 @@ fn add_role(
         resource: id(RBAC_V1, kind, ns, name),
         value: role_value,
         text: role_text,
-        reasons: vec![format!("{kind} added: {why}")],
+        reasons: vec![format!("{kind} added: {why}").into()],
         paths: vec!["rules".into()],
     });
     out.added.push(AddedDoc {
@@ -775,7 +776,7 @@ fn add_role(
         resource: id(RBAC_V1, bkind, ns, name),
         value: binding_value,
         text: binding_text,
-        reasons: vec![format!("{bkind} added: binds {kind} `{name}` to {}", acc.label())],
+        reasons: vec![format!("{bkind} added: binds {kind} `{name}` to {}", acc.label()).into()],
         paths: vec!["subjects".into(), "roleRef".into()],
     });
     Ok(())
@@ -789,7 +790,7 @@ fn audit(
     facts: &ContextFacts,
     acc: &Account,
     (bound, universe): Held,
-    tightened: Option<&[String]>,
+    tightened: Option<&Roles>,
     aggregated: &[String],
     out: &mut RuleOutput,
 ) {
@@ -797,11 +798,12 @@ fn audit(
         warn_unused(acc, bound, out);
         return;
     }
-    let rewritten: std::collections::HashSet<&str> = tightened.unwrap_or_default().iter().map(String::as_str).collect();
+    let none = Roles::new();
+    let rewritten = tightened.unwrap_or(&none);
     let account = acc.label();
     let mut more = MoreRoles::default();
     for (n, r) in bound.iter().enumerate() {
-        for (kind, msg) in role_warnings(&account, r, &rewritten, universe) {
+        for (kind, msg) in role_warnings(&account, r, rewritten, universe) {
             more.add(n, kind, r, msg, out);
         }
     }
@@ -884,12 +886,7 @@ impl MoreRoles {
 /// What is risky in one role the account is bound to: `*` verbs (unless tighten `rewritten`
 /// it), wildcard resources, reading Secrets everywhere, escalation verbs, managing RBAC. At
 /// most one message of each kind, with counts and the first few rules.
-fn role_warnings(
-    account: &str,
-    r: &BoundRole,
-    rewritten: &std::collections::HashSet<&str>,
-    universe: &[Perm],
-) -> Vec<(String, String)> {
+fn role_warnings(account: &str, r: &BoundRole, rewritten: &Roles, universe: &[Perm]) -> Vec<(String, String)> {
     let mut warnings = Vec::new();
     let role = r.key.describe();
     let via = format!("{role} (via {})", r.via());
@@ -899,7 +896,7 @@ fn role_warnings(
         1 => format!("on {}", sample.describe("; ")),
         n => format!("in {n} rules (on {})", sample.describe("; ")),
     };
-    if s.star_verbs.count > 0 && !rewritten.contains(role.as_str()) {
+    if s.star_verbs.count > 0 && !rewritten.contains(r.key) {
         warnings.push((
             "grant every verb (`*`)".into(),
             format!("{account}: {via} grants every verb (`*`) {} {scope}", in_rules(&s.star_verbs)),
@@ -979,36 +976,49 @@ fn needed_verbs(
 }
 
 /// Rewrites `*` verbs in the roles bound only to the account (after `add` gave it what the
-/// Rewrites `*` verbs in the roles bound only to the account (after `add` gave it what the
-/// minimal set lacks), and reports what it leaves.
+/// minimal set lacks), and reports what it leaves. `narrowable` is dropped once narrowed.
 fn tighten(
     m: &Manifests,
     facts: &ContextFacts,
     acc: &Account,
     objs: &RbacObjects,
-    narrowable: &Narrowable,
+    narrowable: Narrowable,
     held: Held,
     out: &mut RuleOutput,
 ) -> Result<(), RuleError> {
     let features = features_in_use(held.0);
-    let (rewritten, left) = narrow_roles(m, objs, narrowable, &features, out)?;
-    audit(facts, acc, held, Some(&rewritten), &[], out);
-    out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &rewritten, &left)));
+    let done = narrow_roles(m, objs, narrowable, &features, out)?;
+    audit(facts, acc, held, Some(&done.rewritten), &[], out);
+    out.notes.push(note(Severity::Info, tighten_summary(facts, acc, &features, &done.named, &done.left)));
     Ok(())
+}
+
+/// Roles, each once (by key: not their descriptions, which a stream of many roles would hold
+/// once more each).
+type Roles<'a> = std::collections::BTreeSet<&'a RoleKey>;
+
+/// What tighten did to the account's roles.
+struct Tightened<'a> {
+    /// The roles it rewrote.
+    rewritten: Roles<'a>,
+    /// The same, as the summary names them: the first few and how many.
+    named: Sample,
+    /// The roles that keep `*` verbs: the first few and how many.
+    left: Sample,
 }
 
 /// Narrows the `*` verbs of each role the account is bound to, except roles also bound to
 /// someone else and aggregated ClusterRoles (a warning each). Returns the roles rewritten and
 /// the roles that keep `*` verbs.
-fn narrow_roles(
+fn narrow_roles<'o>(
     m: &Manifests,
-    objs: &RbacObjects,
-    narrowable: &Narrowable,
+    objs: &'o RbacObjects,
+    narrowable: Narrowable,
     features: &[&minimal_rbac::Feature],
     out: &mut RuleOutput,
-) -> Result<(Vec<String>, Vec<String>), RuleError> {
-    let mut rewritten: Vec<String> = Vec::new();
-    let mut left: Vec<String> = Vec::new();
+) -> Result<Tightened<'o>, RuleError> {
+    let mut named = Sample::default();
+    let mut left = Sample::default();
     for role in &objs.roles {
         let wildcard = role.summary.star_verbs.count > 0;
         if role.aggregated.is_some() {
@@ -1020,7 +1030,7 @@ fn narrow_roles(
                         role.key.describe()
                     ),
                 ));
-                left.push(role.key.describe());
+                left.push(|| role.key.describe());
             }
             continue;
         }
@@ -1034,7 +1044,7 @@ fn narrow_roles(
                         others.describe(", ")
                     ),
                 ));
-                left.push(role.key.describe());
+                left.push(|| role.key.describe());
             }
             continue;
         }
@@ -1044,21 +1054,21 @@ fn narrow_roles(
     let cluster_bound: std::collections::BTreeSet<&RoleKey> =
         objs.bindings.iter().filter(|b| b.cluster_binding).map(|b| &b.role).collect();
     // A role the stream holds twice is named once.
-    let (mut named_rewritten, mut named_left) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    let (mut rewritten, mut named_left) = (Roles::new(), Roles::new());
     let mut written = Written::default();
     out.changes.reserve_exact(narrowable.len());
-    for &(doc, at, facts) in narrowable {
+    for (doc, at, facts) in narrowable {
         let Some(key) = objs.roles.get(at).map(|r| &r.key) else { continue };
         let cluster = key.cluster && cluster_bound.contains(key);
         let (changed, kept) = narrow(m, (doc, key, facts), cluster, features, &mut written, out)?;
-        if changed && named_rewritten.insert(key) {
-            rewritten.push(key.describe());
+        if changed && rewritten.insert(key) {
+            named.push(|| key.describe());
         }
         if kept && named_left.insert(key) {
-            left.push(key.describe());
+            left.push(|| key.describe());
         }
     }
-    Ok((rewritten, left))
+    Ok(Tightened { rewritten, named, left })
 }
 
 /// What the account holds after tighten: the minimal set, the features in use, the roles
@@ -1067,8 +1077,8 @@ fn tighten_summary(
     facts: &ContextFacts,
     acc: &Account,
     features: &[&minimal_rbac::Feature],
-    rewritten: &[String],
-    left: &[String],
+    rewritten: &Sample,
+    left: &Sample,
 ) -> String {
     let mut names: Vec<&str> = features.iter().map(|f| f.name).collect();
     names.dedup();
@@ -1085,11 +1095,15 @@ fn tighten_summary(
         } else {
             format!(", what the features in use need ({})", names.join(", "))
         },
-        if rewritten.is_empty() { String::new() } else { format!("; `*` verbs rewritten in {}", first_few(rewritten)) },
-        if left.is_empty() {
+        if rewritten.count == 0 {
             String::new()
         } else {
-            format!("; `*` verbs left (see the warnings) in {}", first_few(left))
+            format!("; `*` verbs rewritten in {}", rewritten.describe(", "))
+        },
+        if left.count == 0 {
+            String::new()
+        } else {
+            format!("; `*` verbs left (see the warnings) in {}", left.describe(", "))
         }
     )
 }
@@ -1124,15 +1138,44 @@ struct RoleNarrowing {
     left: Vec<(String, Sample)>,
 }
 
-/// The texts tighten has written so far and the lists of verbs its intents declare, each kept
-/// once (most rules of most roles get one of a few lists of verbs).
-#[derive(Default)]
+/// The texts tighten has written so far, the lists of verbs its intents declare and the reasons
+/// it gives, each kept once (most rules of most roles get one of a few lists of verbs, and most
+/// roles of a stream of many one of a few reasons); and the path and key every intent names.
 struct Written {
     texts: Vec<std::sync::Arc<str>>,
     values: Vec<std::sync::Arc<Value>>,
+    reasons: Vec<Text>,
+    /// `rules`, the list every intent edits.
+    path: std::sync::Arc<[Seg]>,
+    /// `verbs`, the key every intent sets.
+    key: std::sync::Arc<str>,
+}
+
+impl Default for Written {
+    fn default() -> Self {
+        Written {
+            texts: Vec::new(),
+            values: Vec::new(),
+            reasons: Vec::new(),
+            path: vec![Seg::key("rules")].into(),
+            key: "verbs".into(),
+        }
+    }
 }
 
 impl Written {
+    /// `reason` as a change's reason, shared with the roles narrowed before for the same reason.
+    fn reason(&mut self, reason: String) -> Text {
+        if let Some(r) = self.reasons.iter().find(|r| ***r == *reason) {
+            return r.clone();
+        }
+        let reason = Text::from(reason);
+        if self.reasons.len() < SHARED_TEXTS {
+            self.reasons.push(reason.clone());
+        }
+        reason
+    }
+
     /// `verbs` as an intent's value, shared with the roles narrowed before to the same verbs.
     fn value(&mut self, verbs: &[String]) -> std::sync::Arc<Value> {
         let same = |w: &Value| matches!(w, Value::Array(a) if a.len() == verbs.len() && a.iter().zip(verbs).all(|(x, v)| x.as_str() == Some(v)));
@@ -1147,7 +1190,8 @@ impl Written {
     }
 }
 
-/// How many distinct written texts `RoleNarrowing` shares (beyond them, each edit keeps its own).
+/// How many distinct written texts, lists of verbs and reasons tighten shares (beyond them, each
+/// edit, intent or change keeps its own).
 const SHARED_TEXTS: usize = 16;
 
 impl RoleNarrowing {
@@ -1254,18 +1298,22 @@ fn narrow(
     for g in &mut found.groups {
         let items = std::mem::take(&mut g.items);
         intents.push(Intent::SetEach {
-            path: vec![Seg::key("rules")],
+            path: written.path.clone(),
             items,
-            key: "verbs".into(),
+            key: written.key.clone(),
             value: written.value(&g.verbs),
         });
     }
     found.edits.shrink_to_fit();
+    let mut reasons = Vec::with_capacity(found.groups.len());
+    for g in &found.groups {
+        reasons.push(written.reason(narrowing_reason(g)));
+    }
     out.changes.push(Change {
         doc,
         resource,
         rule: RuleId::Rbac,
-        reasons: found.groups.iter().map(narrowing_reason).collect(),
+        reasons,
         edits: found.edits,
         paths: vec!["rules".into()],
         field: None,

@@ -51,8 +51,18 @@ fn insert_indent(e: &Edit) -> usize {
 /// collection and its parent both end there, the nested one's new lines must come before the
 /// parent's (or they would land inside the parent's new entry). Otherwise in the order given.
 pub fn apply(text: &str, edits: &[Edit]) -> Result<String, EditError> {
-    let mut order: Vec<&Edit> = edits.iter().collect();
-    order.sort_by_key(|e| (e.at, std::cmp::Reverse(insert_indent(e))));
+    let key = |e: &Edit| (e.at, std::cmp::Reverse(insert_indent(e)));
+    // Edits given in that order already (a rule that edits a long list item by item) are
+    // applied as they are, without a second list of them (the sort is stable: same order).
+    let sorted: Vec<&Edit>;
+    let order: &mut dyn Iterator<Item = &Edit> = if edits.is_sorted_by_key(key) {
+        &mut edits.iter()
+    } else {
+        let mut order: Vec<&Edit> = edits.iter().collect();
+        order.sort_by_key(|e| key(e));
+        sorted = order;
+        &mut sorted.iter().copied()
+    };
     // The exact length when the edits do not overlap (which is checked below): a huge
     // document is held once, not in a buffer twice its size.
     let extra: usize = edits.iter().map(|e| e.insert.len()).sum();
@@ -679,5 +689,21 @@ mod tests {
         let e = Editor::new(text, &tree).remove_item(first_value(&tree), 0).unwrap_err();
         assert_eq!(e, EditError::OnlyItem { line: 2 });
         assert_eq!(e.to_string(), "unsupported layout at line 2: cannot remove the only item of a list");
+    }
+
+    /// Edits given in any order apply as if sorted by offset, deepest insertion first at one
+    /// offset; edits already in that order apply as given; overlapping edits are refused.
+    #[test]
+    fn edits_apply_in_offset_order_whatever_order_they_come_in() {
+        let edit = |at: usize, delete: usize, insert: &str| Edit { at, delete, insert: insert.into() };
+        let text = "a: 1\nb: 2\n";
+        let sorted = [edit(3, 1, "x"), edit(9, 0, "\n    deep"), edit(9, 0, "\n  shallow"), edit(10, 0, "c: 3\n")];
+        let want = "a: x\nb: 2\n    deep\n  shallow\nc: 3\n";
+        assert_eq!(apply(text, &sorted).unwrap(), want);
+        for order in [[3, 2, 1, 0], [2, 0, 3, 1], [1, 3, 0, 2]] {
+            let shuffled: Vec<Edit> = order.iter().map(|&i| sorted[i].clone()).collect();
+            assert_eq!(apply(text, &shuffled).unwrap(), want, "{order:?}");
+        }
+        assert_eq!(apply(text, &[edit(0, 4, "z"), edit(2, 1, "y")]), Err(EditError::Overlap { at: 2 }));
     }
 }
