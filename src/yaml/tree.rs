@@ -138,6 +138,16 @@ impl Tree {
     /// Parses; with `prune`, returns whether pruning held (no anchor or alias).
     fn parse_with<'a>(text: &str, limits: &'a Limits, prune: Option<Prune<'a>>) -> Result<(Tree, bool), ParseError> {
         check_lines(text, limits)?;
+        // Plain block YAML first, with the fast reader; anything it does not take (or that the
+        // builder refuses: the full parser then says why) is parsed again in full. Not while
+        // pruning: the callback must see each item once.
+        if prune.is_none() {
+            let mut builder = Builder::new(limits);
+            if super::fast::parse(text, &mut |event, at| builder.event(event, at).is_ok()).is_ok() {
+                builder.tree.nodes.shrink_to_fit();
+                return Ok((builder.tree, true));
+            }
+        }
         let mut builder = Builder::new(limits);
         builder.prune = prune;
         let mut parser = Parser::new_from_str_with_options(text, parser_options(limits));
@@ -220,12 +230,12 @@ fn parser_error(e: &granit_parser::ScanError, limits: &Limits) -> ParseError {
 }
 
 /// Where an event is: byte offsets in the text, 1-based line and 0-based column of `start`.
-#[derive(Clone, Copy)]
-struct At {
-    start: usize,
-    end: usize,
-    line: usize,
-    col: usize,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct At {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) line: usize,
+    pub(super) col: usize,
 }
 
 impl At {
