@@ -41,9 +41,17 @@ impl TreeId {
     }
 }
 
+/// A scalar's text, kept in its tree's one string (`Tree::text` reads it): a document of a
+/// million scalars makes one allocation for them, not a million.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    at: u32,
+    len: u32,
+}
+
 #[derive(Debug, Clone)]
 pub enum NodeKind {
-    Scalar { value: Box<str>, style: Style, tag: Option<Box<str>> },
+    Scalar { value: Text, style: Style, tag: Option<Box<str>> },
     Seq { items: Vec<NodeId>, flow: bool },
     Map { entries: Vec<(NodeId, NodeId)>, flow: bool },
     Alias { anchor: usize },
@@ -78,6 +86,8 @@ pub struct ParseError {
 pub struct Tree {
     id: TreeId,
     nodes: Vec<Node>,
+    /// The text of every scalar, one after the other.
+    strings: String,
     root: Option<NodeId>,
     anchors: HashMap<usize, NodeId>,
     aliased: Vec<usize>,
@@ -143,8 +153,10 @@ impl Tree {
         // pruning: the callback must see each item once.
         if prune.is_none() {
             let mut builder = Builder::new(limits);
+            builder.tree.strings.reserve(text.len());
             if super::fast::parse(text, &mut |event, at| builder.event(event, at).is_ok()).is_ok() {
                 builder.tree.nodes.shrink_to_fit();
+                builder.tree.strings.shrink_to_fit();
                 return Ok((builder.tree, true));
             }
         }
@@ -168,6 +180,7 @@ impl Tree {
         // The arena grew by doubling: a kept tree (the API server's, config.yaml's) gives the
         // unused half back.
         builder.tree.nodes.shrink_to_fit();
+        builder.tree.strings.shrink_to_fit();
         Ok((builder.tree, true))
     }
 }
@@ -271,6 +284,7 @@ impl<'l> Builder<'l> {
             tree: Tree {
                 id: TreeId::next(),
                 nodes: Vec::new(),
+                strings: String::new(),
                 root: None,
                 anchors: HashMap::new(),
                 aliased: Vec::new(),
@@ -303,7 +317,7 @@ impl<'l> Builder<'l> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
-                Some(self.scalar(value.into_owned(), style, anchor, tag, at)?)
+                Some(self.scalar(&value, style, anchor, tag, at)?)
             }
             Event::Alias(anchor) => Some(self.alias(anchor, at)?),
             Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
@@ -335,7 +349,7 @@ impl<'l> Builder<'l> {
 
     fn scalar(
         &mut self,
-        value: String,
+        text: &str,
         style: ScalarStyle,
         anchor: usize,
         tag: Option<String>,
@@ -348,8 +362,13 @@ impl<'l> Builder<'l> {
             ScalarStyle::Literal => Style::Literal,
             _ => Style::Folded,
         };
-        let (value, tag) = (value.into_boxed_str(), tag.map(String::into_boxed_str));
-        self.push(at.node(NodeKind::Scalar { value, style, tag }, anchor), (1, 0))
+        let strings = &mut self.tree.strings;
+        let value = match (u32::try_from(strings.len()), u32::try_from(text.len())) {
+            (Ok(start), Ok(len)) if start.checked_add(len).is_some() => Text { at: start, len },
+            _ => return Err(err_at("more text than one document may hold", at.line, at.col)),
+        };
+        strings.push_str(text);
+        self.push(at.node(NodeKind::Scalar { value, style, tag: tag.map(String::into_boxed_str) }, anchor), (1, 0))
     }
 
     fn alias(&mut self, anchor: usize, at: At) -> Result<NodeId, ParseError> {
@@ -453,7 +472,7 @@ impl Builder<'_> {
         }
         let [root, seq] = self.stack.as_slice() else { return false };
         let under_key = root.pending_key.is_some_and(
-            |k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if **value == *prune.key),
+            |k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if self.tree.text(*value) == prune.key),
         );
         if !under_key || !matches!(self.tree.node(seq.id).kind, NodeKind::Seq { .. }) {
             return false;
@@ -475,6 +494,12 @@ impl Tree {
 
     pub fn root(&self) -> Option<NodeId> {
         self.root
+    }
+
+    /// A scalar's text.
+    pub fn text(&self, t: Text) -> &str {
+        // `Builder::scalar` made `t` from this string, at character boundaries.
+        self.strings.get(t.at as usize..(t.at + t.len) as usize).unwrap_or_default()
     }
 
     /// The node `id` names; `id` must come from this tree.
@@ -505,7 +530,7 @@ impl Tree {
 
     /// True for a mapping key `<<` written plain: a merge key.
     pub fn is_merge_key(&self, key: NodeId) -> bool {
-        matches!(&self.node(self.resolve(key)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<")
+        matches!(&self.node(self.resolve(key)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<")
     }
 
     /// True when this node carries an anchor that an alias in the document refers to: editing
@@ -544,7 +569,7 @@ impl Tree {
     /// The node's value as Kubernetes reads a scalar (YAML 1.1), after following aliases.
     pub fn scalar(&self, id: NodeId) -> Option<Scalar11> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(value, *style, tag.as_deref())),
+            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(self.text(*value), *style, tag.as_deref())),
             _ => None,
         }
     }
@@ -552,10 +577,12 @@ impl Tree {
     /// The node's text when Kubernetes reads it as a string.
     pub fn str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => match scalar::resolve(value, *style, tag.as_deref()) {
-                Scalar11::Str => Some(&**value),
-                _ => None,
-            },
+            NodeKind::Scalar { value, style, tag } => {
+                match scalar::resolve(self.text(*value), *style, tag.as_deref()) {
+                    Scalar11::Str => Some(self.text(*value)),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -572,13 +599,14 @@ impl Tree {
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
             if let NodeKind::Scalar { value, style, .. } = &self.node(self.resolve(k)).kind {
-                if **value == *key {
+                let value = self.text(*value);
+                if value == key {
                     if let Some((first, _)) = found {
                         self.duplicate_reads.borrow_mut().push((first, k));
                     }
                     found = Some((k, v));
                 }
-                if &**value == "<<" && *style == Style::Plain {
+                if value == "<<" && *style == Style::Plain {
                     merged = true;
                 }
             }
@@ -610,7 +638,7 @@ impl Tree {
             .iter()
             .map(|&(a, b)| {
                 let key = match &self.node(self.resolve(b)).kind {
-                    NodeKind::Scalar { value, .. } => value.to_string(),
+                    NodeKind::Scalar { value, .. } => self.text(*value).to_string(),
                     _ => String::new(),
                 };
                 (self.node(a).line, self.node(b).line, key)
@@ -624,7 +652,9 @@ impl Tree {
     /// The node's value as PyYAML's `safe_load` reads a scalar (SkyPilot's config.yaml).
     pub fn pyyaml(&self, id: NodeId) -> Option<PyScalar> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve_pyyaml(value, *style, tag.as_deref())),
+            NodeKind::Scalar { value, style, tag } => {
+                Some(scalar::resolve_pyyaml(self.text(*value), *style, tag.as_deref()))
+            }
             _ => None,
         }
     }
@@ -633,7 +663,8 @@ impl Tree {
     pub fn py_str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => {
-                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(&**value)
+                let value = self.text(*value);
+                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(value)
             }
             _ => None,
         }
@@ -650,7 +681,7 @@ impl Tree {
     /// The scalar's text as written (after following aliases), whatever it means.
     pub fn raw(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, .. } => Some(&**value),
+            NodeKind::Scalar { value, .. } => Some(self.text(*value)),
             _ => None,
         }
     }
@@ -696,6 +727,7 @@ impl Tree {
         let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.node(id).kind {
             NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {
+                let value = self.text(*value);
                 match scalar::resolve_pyyaml(value, *style, tag.as_deref()) {
                     PyScalar::Null => Value::Null,
                     PyScalar::Bool(b) => Value::Bool(b),
@@ -706,19 +738,19 @@ impl Tree {
                     PyScalar::Str => Value::String(value.to_string()),
                 }
             }
-            NodeKind::Scalar { value, .. } => match self.scalar(id) {
-                Some(Scalar11::Null) => Value::Null,
-                Some(Scalar11::Bool(b)) => Value::Bool(b),
-                Some(Scalar11::Int(i)) => number(i, value),
-                Some(Scalar11::Float(f)) => float(f),
-                _ => Value::String(value.to_string()),
+            NodeKind::Scalar { value, .. } => match (self.scalar(id), self.text(*value)) {
+                (Some(Scalar11::Null), _) => Value::Null,
+                (Some(Scalar11::Bool(b)), _) => Value::Bool(b),
+                (Some(Scalar11::Int(i)), value) => number(i, value),
+                (Some(Scalar11::Float(f)), _) => float(f),
+                (_, value) => Value::String(value.to_string()),
             },
             NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json_as(i, reader)).collect()),
             NodeKind::Map { entries, .. } => {
                 let mut out = serde_json::Map::new();
                 for &(k, v) in entries {
                     let key = self.to_json_as(k, reader);
-                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
+                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<");
                     if is_merge {
                         let sources = match self.to_json_as(v, reader) {
                             Value::Array(a) => a,
@@ -758,7 +790,7 @@ impl Tree {
             }
             keys.clear();
             for &(k, v) in entries {
-                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
+                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<");
                 if !merge {
                     keys.push((self.key_name(k, reader), v));
                 }
