@@ -261,6 +261,9 @@ impl At {
 struct Frame {
     id: NodeId,
     pending_key: Option<NodeId>,
+    /// Nodes decoded so far with aliases expanded, and how many of those through an alias
+    /// (see `Builder::anchored`).
+    count: (u64, u64),
 }
 
 /// Builds a tree from the parser's events, one at a time.
@@ -269,9 +272,10 @@ struct Builder<'l> {
     limits: &'l Limits,
     /// The collections open around the current event, innermost last.
     stack: Vec<Frame>,
-    /// Per node: nodes decoded with aliases expanded, and how many of those are decoded through
-    /// an alias, as go-yaml v2 counts them for its excessive-aliasing check.
-    expanded: Vec<(u64, u64)>,
+    /// Per anchored node: nodes decoded with aliases expanded, and how many of those are decoded
+    /// through an alias, as go-yaml v2 counts them for its excessive-aliasing check (an alias
+    /// decodes its anchor's nodes again). Other nodes' counts live in their parent's frame only.
+    anchored: HashMap<NodeId, (u64, u64)>,
     documents: usize,
     /// Anchored collections not yet closed: an alias to one would make the value contain itself.
     open: std::collections::HashSet<NodeId>,
@@ -293,7 +297,7 @@ impl<'l> Builder<'l> {
             },
             limits,
             stack: Vec::new(),
-            expanded: Vec::new(),
+            anchored: HashMap::new(),
             documents: 0,
             open: std::collections::HashSet::new(),
             prune: None,
@@ -334,17 +338,15 @@ impl<'l> Builder<'l> {
             _ => None,
         };
         match completed {
-            Some(id) => self.attach(id, at),
+            Some((id, count)) => self.attach(id, count, at),
             None => Ok(()),
         }
     }
 
-    /// Adds a node with its decoded counts (see `expanded`).
-    fn push(&mut self, node: Node, expanded: (u64, u64)) -> Result<NodeId, ParseError> {
+    /// Adds a node.
+    fn push(&mut self, node: Node) -> Result<NodeId, ParseError> {
         let (line, col) = (node.line, node.col);
-        let id = self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))?;
-        self.expanded.push(expanded);
-        Ok(id)
+        self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))
     }
 
     fn scalar(
@@ -354,7 +356,7 @@ impl<'l> Builder<'l> {
         anchor: usize,
         tag: Option<String>,
         at: At,
-    ) -> Result<NodeId, ParseError> {
+    ) -> Result<(NodeId, (u64, u64)), ParseError> {
         let style = match style {
             ScalarStyle::Plain => Style::Plain,
             ScalarStyle::SingleQuoted => Style::SingleQuoted,
@@ -368,10 +370,11 @@ impl<'l> Builder<'l> {
             _ => return Err(err_at("more text than one document may hold", at.line, at.col)),
         };
         strings.push_str(text);
-        self.push(at.node(NodeKind::Scalar { value, style, tag: tag.map(String::into_boxed_str) }, anchor), (1, 0))
+        let id = self.push(at.node(NodeKind::Scalar { value, style, tag: tag.map(String::into_boxed_str) }, anchor))?;
+        Ok((id, (1, 0)))
     }
 
-    fn alias(&mut self, anchor: usize, at: At) -> Result<NodeId, ParseError> {
+    fn alias(&mut self, anchor: usize, at: At) -> Result<(NodeId, (u64, u64)), ParseError> {
         let target =
             *self.tree.anchors.get(&anchor).ok_or_else(|| err_at("alias to an unknown anchor", at.line, at.col))?;
         if self.open.contains(&target) {
@@ -380,26 +383,27 @@ impl<'l> Builder<'l> {
         }
         self.tree.aliased.push(anchor);
         // go-yaml counts every node it decodes through an alias as aliased.
-        let (n, _) = self.expanded[target.slot()];
-        self.push(at.node(NodeKind::Alias { anchor }, 0), (n.saturating_add(1), n))
+        let (n, _) = self.anchored.get(&target).copied().unwrap_or((1, 0));
+        let id = self.push(at.node(NodeKind::Alias { anchor }, 0))?;
+        Ok((id, (n.saturating_add(1), n)))
     }
 
     fn open_collection(&mut self, kind: NodeKind, anchor: usize, at: At) -> Result<(), ParseError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(err_at(max_depth_message(self.limits.max_depth), at.line, at.col));
         }
-        let id = self.push(at.node(kind, anchor), (1, 0))?;
+        let id = self.push(at.node(kind, anchor))?;
         if anchor != 0 {
             self.tree.anchors.insert(anchor, id);
             self.open.insert(id);
         }
-        self.stack.push(Frame { id, pending_key: None });
+        self.stack.push(Frame { id, pending_key: None, count: (1, 0) });
         Ok(())
     }
 
     /// Closes the innermost collection: a flow collection ends past its closing bracket, a
     /// block collection with its last child.
-    fn close_collection(&mut self, at: At) -> Result<NodeId, ParseError> {
+    fn close_collection(&mut self, at: At) -> Result<(NodeId, (u64, u64)), ParseError> {
         let frame = self.stack.pop().ok_or_else(|| err_at("unbalanced collection end", at.line, at.col))?;
         let id = frame.id;
         self.open.remove(&id);
@@ -411,29 +415,29 @@ impl<'l> Builder<'l> {
         };
         tree.node_mut(id).end =
             if flow { at.end } else { last_child.map_or(tree.node(id).start, |c| tree.node(c).end) };
-        Ok(id)
+        Ok((id, frame.count))
     }
 
     /// Puts a completed node in its place: an anchored scalar is registered, the node becomes
     /// an item, a key or a value of the open collection (or the root), and its decoded count
     /// adds to the parent's; at the root, the document's count is checked for excessive
     /// aliasing.
-    fn attach(&mut self, id: NodeId, at: At) -> Result<(), ParseError> {
+    fn attach(&mut self, id: NodeId, child: (u64, u64), at: At) -> Result<(), ParseError> {
         if self.pruned(id) {
             return Ok(());
         }
         let tree = &mut self.tree;
-        if let NodeKind::Scalar { .. } = tree.node(id).kind
-            && tree.node(id).anchor != 0
-        {
-            tree.anchors.insert(tree.node(id).anchor, id);
+        if tree.node(id).anchor != 0 {
+            if let NodeKind::Scalar { .. } = tree.node(id).kind {
+                tree.anchors.insert(tree.node(id).anchor, id);
+            }
+            self.anchored.insert(id, child);
         }
-        let child = self.expanded[id.slot()];
         match self.stack.last_mut() {
             None => tree.root = Some(id),
             Some(frame) => {
                 let parent = frame.id;
-                let e = &mut self.expanded[parent.slot()];
+                let e = &mut frame.count;
                 *e = (e.0.saturating_add(child.0), e.1.saturating_add(child.1));
                 match &mut tree.node_mut(parent).kind {
                     NodeKind::Seq { items, .. } => items.push(id),
@@ -479,7 +483,6 @@ impl Builder<'_> {
         }
         (prune.on_item)(&self.tree, id);
         self.tree.nodes.truncate(id.slot());
-        self.expanded.truncate(id.slot());
         true
     }
 }
