@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bounded fuzzing of every target (cargo-fuzz, libFuzzer). SECONDS_PER_TARGET (default 60),
-# FUZZ_TARGETS (default: all six).
+# FUZZ_TARGETS (default: all seven).
 # The corpora are seeded from the project's own fixtures and examples; crashes land in
 # fuzz/artifacts/<target>/ and make this script fail (turn each into a regression test).
 # cargo-fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 lets this machine's stable toolchain use them.
@@ -9,13 +9,13 @@ cd "$(dirname "$0")/.."
 seconds=${SECONDS_PER_TARGET:-60}
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --version 0.13.1 --locked
-read -r -a targets <<< "${FUZZ_TARGETS:-split yaml_edit config_edit kubeconfig post_render depth}"
-for t in split yaml_edit config_edit kubeconfig post_render depth; do
+read -r -a targets <<< "${FUZZ_TARGETS:-split yaml_edit config_edit kubeconfig post_render depth fast_yaml}"
+for t in split yaml_edit config_edit kubeconfig post_render depth fast_yaml; do
   rm -rf "fuzz/corpus/$t" "fuzz/artifacts/$t"; mkdir -p "fuzz/corpus/$t"
 done
 # Seeds: manifests for the stream targets, kubeconfigs for the kubeconfig target.
 for f in tests/fixtures/*.yaml tests/fixtures/fuzz/*.yaml examples/helm3-rendered.yaml; do
-  for t in split yaml_edit post_render; do cp "$f" "fuzz/corpus/$t/seed-$(basename "$f")"; done
+  for t in split yaml_edit post_render fast_yaml; do cp "$f" "fuzz/corpus/$t/seed-$(basename "$f")"; done
 done
 for f in tests/fixtures/kubeconfigs/*.yaml examples/kubeconfig; do cp "$f" "fuzz/corpus/kubeconfig/seed-$(basename "$f")"; done
 # depth builds its documents from a few bytes: [place, offset, block levels, limit, shapes…].

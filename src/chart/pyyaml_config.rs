@@ -74,7 +74,8 @@ fn walk(tree: &Tree, node: NodeId, serde: &Value, path: &str, out: &mut Vec<Stri
                 walk(tree, item, value, &format!("{path}[{i}]"), out);
             }
         }
-        NodeKind::Scalar { value: raw, .. } => {
+        NodeKind::Scalar { value, .. } => {
+            let raw = tree.text(*value);
             let py = tree.to_json_as(node, Reader::PyYaml);
             if !same(&py, serde) {
                 let reads = tree.pyyaml(node).map_or_else(String::new, |p| p.describe(raw));

@@ -240,7 +240,7 @@ fn same_meaning(bt: &Tree, b: NodeId, at: &Tree, a: NodeId, reader: Reader) -> R
             (
                 NodeKind::Scalar { value: vb, style: sb, tag: tb },
                 NodeKind::Scalar { value: va, style: sa, tag: ta },
-            ) if vb == va && sb == sa && tb == ta => true,
+            ) if bt.text(*vb) == at.text(*va) && sb == sa && tb == ta => true,
             (NodeKind::Seq { items: ib, .. }, NodeKind::Seq { items: ia, .. }) => {
                 if ib.len() != ia.len() {
                     return Err(Undecided);

@@ -4,6 +4,10 @@
 
 pub mod edit;
 pub mod emit;
+#[doc(hidden)]
+pub mod fast;
+#[cfg(test)]
+mod fast_tests;
 pub mod limits;
 pub mod pyyaml;
 pub mod scalar;

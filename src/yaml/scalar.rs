@@ -187,8 +187,13 @@ pub const YAML11_BREAKS: &[char] = &['\u{85}', '\u{2028}', '\u{2029}'];
 
 /// The 1-based line of the first YAML 1.1-only line break in `text`, and the character.
 pub fn yaml11_break(text: &str) -> Option<(usize, char)> {
-    let (at, c) = text.char_indices().find(|(_, c)| YAML11_BREAKS.contains(c))?;
-    Some((memchr::memchr_iter(b'\n', &text.as_bytes()[..at]).count() + 1, c))
+    // Their UTF-8 forms start with 0xC2 (U+0085) or 0xE2 (U+2028, U+2029): only there is a
+    // character decoded.
+    let b = text.as_bytes();
+    let (at, c) = memchr::memchr2_iter(0xC2, 0xE2, b)
+        .filter_map(|i| text.get(i..).and_then(|t| t.chars().next()).map(|c| (i, c)))
+        .find(|(_, c)| YAML11_BREAKS.contains(c))?;
+    Some((memchr::memchr_iter(b'\n', &b[..at]).count() + 1, c))
 }
 
 #[cfg(test)]

@@ -41,9 +41,17 @@ impl TreeId {
     }
 }
 
+/// A scalar's text, kept in its tree's one string (`Tree::text` reads it): a document of a
+/// million scalars makes one allocation for them, not a million.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    at: u32,
+    len: u32,
+}
+
 #[derive(Debug, Clone)]
 pub enum NodeKind {
-    Scalar { value: Box<str>, style: Style, tag: Option<Box<str>> },
+    Scalar { value: Text, style: Style, tag: Option<Box<str>> },
     Seq { items: Vec<NodeId>, flow: bool },
     Map { entries: Vec<(NodeId, NodeId)>, flow: bool },
     Alias { anchor: usize },
@@ -78,6 +86,8 @@ pub struct ParseError {
 pub struct Tree {
     id: TreeId,
     nodes: Vec<Node>,
+    /// The text of every scalar, one after the other.
+    strings: String,
     root: Option<NodeId>,
     anchors: HashMap<usize, NodeId>,
     aliased: Vec<usize>,
@@ -138,6 +148,18 @@ impl Tree {
     /// Parses; with `prune`, returns whether pruning held (no anchor or alias).
     fn parse_with<'a>(text: &str, limits: &'a Limits, prune: Option<Prune<'a>>) -> Result<(Tree, bool), ParseError> {
         check_lines(text, limits)?;
+        // Plain block YAML first, with the fast reader; anything it does not take (or that the
+        // builder refuses: the full parser then says why) is parsed again in full. Not while
+        // pruning: the callback must see each item once.
+        if prune.is_none() {
+            let mut builder = Builder::new(limits);
+            builder.tree.strings.reserve(text.len());
+            if super::fast::parse(text, &mut |event, at| builder.event(event, at).is_ok()).is_ok() {
+                builder.tree.nodes.shrink_to_fit();
+                builder.tree.strings.shrink_to_fit();
+                return Ok((builder.tree, true));
+            }
+        }
         let mut builder = Builder::new(limits);
         builder.prune = prune;
         let mut parser = Parser::new_from_str_with_options(text, parser_options(limits));
@@ -158,6 +180,7 @@ impl Tree {
         // The arena grew by doubling: a kept tree (the API server's, config.yaml's) gives the
         // unused half back.
         builder.tree.nodes.shrink_to_fit();
+        builder.tree.strings.shrink_to_fit();
         Ok((builder.tree, true))
     }
 }
@@ -220,12 +243,12 @@ fn parser_error(e: &granit_parser::ScanError, limits: &Limits) -> ParseError {
 }
 
 /// Where an event is: byte offsets in the text, 1-based line and 0-based column of `start`.
-#[derive(Clone, Copy)]
-struct At {
-    start: usize,
-    end: usize,
-    line: usize,
-    col: usize,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct At {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) line: usize,
+    pub(super) col: usize,
 }
 
 impl At {
@@ -238,6 +261,9 @@ impl At {
 struct Frame {
     id: NodeId,
     pending_key: Option<NodeId>,
+    /// Nodes decoded so far with aliases expanded, and how many of those through an alias
+    /// (see `Builder::anchored`).
+    count: (u64, u64),
 }
 
 /// Builds a tree from the parser's events, one at a time.
@@ -246,9 +272,10 @@ struct Builder<'l> {
     limits: &'l Limits,
     /// The collections open around the current event, innermost last.
     stack: Vec<Frame>,
-    /// Per node: nodes decoded with aliases expanded, and how many of those are decoded through
-    /// an alias, as go-yaml v2 counts them for its excessive-aliasing check.
-    expanded: Vec<(u64, u64)>,
+    /// Per anchored node: nodes decoded with aliases expanded, and how many of those are decoded
+    /// through an alias, as go-yaml v2 counts them for its excessive-aliasing check (an alias
+    /// decodes its anchor's nodes again). Other nodes' counts live in their parent's frame only.
+    anchored: HashMap<NodeId, (u64, u64)>,
     documents: usize,
     /// Anchored collections not yet closed: an alias to one would make the value contain itself.
     open: std::collections::HashSet<NodeId>,
@@ -261,6 +288,7 @@ impl<'l> Builder<'l> {
             tree: Tree {
                 id: TreeId::next(),
                 nodes: Vec::new(),
+                strings: String::new(),
                 root: None,
                 anchors: HashMap::new(),
                 aliased: Vec::new(),
@@ -269,7 +297,7 @@ impl<'l> Builder<'l> {
             },
             limits,
             stack: Vec::new(),
-            expanded: Vec::new(),
+            anchored: HashMap::new(),
             documents: 0,
             open: std::collections::HashSet::new(),
             prune: None,
@@ -293,7 +321,7 @@ impl<'l> Builder<'l> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let tag = tag.map(|t| format!("{}{}", t.handle(), t.suffix()));
-                Some(self.scalar(value.into_owned(), style, anchor, tag, at)?)
+                Some(self.scalar(&value, style, anchor, tag, at)?)
             }
             Event::Alias(anchor) => Some(self.alias(anchor, at)?),
             Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
@@ -310,27 +338,25 @@ impl<'l> Builder<'l> {
             _ => None,
         };
         match completed {
-            Some(id) => self.attach(id, at),
+            Some((id, count)) => self.attach(id, count, at),
             None => Ok(()),
         }
     }
 
-    /// Adds a node with its decoded counts (see `expanded`).
-    fn push(&mut self, node: Node, expanded: (u64, u64)) -> Result<NodeId, ParseError> {
+    /// Adds a node.
+    fn push(&mut self, node: Node) -> Result<NodeId, ParseError> {
         let (line, col) = (node.line, node.col);
-        let id = self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))?;
-        self.expanded.push(expanded);
-        Ok(id)
+        self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))
     }
 
     fn scalar(
         &mut self,
-        value: String,
+        text: &str,
         style: ScalarStyle,
         anchor: usize,
         tag: Option<String>,
         at: At,
-    ) -> Result<NodeId, ParseError> {
+    ) -> Result<(NodeId, (u64, u64)), ParseError> {
         let style = match style {
             ScalarStyle::Plain => Style::Plain,
             ScalarStyle::SingleQuoted => Style::SingleQuoted,
@@ -338,11 +364,17 @@ impl<'l> Builder<'l> {
             ScalarStyle::Literal => Style::Literal,
             _ => Style::Folded,
         };
-        let (value, tag) = (value.into_boxed_str(), tag.map(String::into_boxed_str));
-        self.push(at.node(NodeKind::Scalar { value, style, tag }, anchor), (1, 0))
+        let strings = &mut self.tree.strings;
+        let value = match (u32::try_from(strings.len()), u32::try_from(text.len())) {
+            (Ok(start), Ok(len)) if start.checked_add(len).is_some() => Text { at: start, len },
+            _ => return Err(err_at("more text than one document may hold", at.line, at.col)),
+        };
+        strings.push_str(text);
+        let id = self.push(at.node(NodeKind::Scalar { value, style, tag: tag.map(String::into_boxed_str) }, anchor))?;
+        Ok((id, (1, 0)))
     }
 
-    fn alias(&mut self, anchor: usize, at: At) -> Result<NodeId, ParseError> {
+    fn alias(&mut self, anchor: usize, at: At) -> Result<(NodeId, (u64, u64)), ParseError> {
         let target =
             *self.tree.anchors.get(&anchor).ok_or_else(|| err_at("alias to an unknown anchor", at.line, at.col))?;
         if self.open.contains(&target) {
@@ -351,26 +383,27 @@ impl<'l> Builder<'l> {
         }
         self.tree.aliased.push(anchor);
         // go-yaml counts every node it decodes through an alias as aliased.
-        let (n, _) = self.expanded[target.slot()];
-        self.push(at.node(NodeKind::Alias { anchor }, 0), (n.saturating_add(1), n))
+        let (n, _) = self.anchored.get(&target).copied().unwrap_or((1, 0));
+        let id = self.push(at.node(NodeKind::Alias { anchor }, 0))?;
+        Ok((id, (n.saturating_add(1), n)))
     }
 
     fn open_collection(&mut self, kind: NodeKind, anchor: usize, at: At) -> Result<(), ParseError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(err_at(max_depth_message(self.limits.max_depth), at.line, at.col));
         }
-        let id = self.push(at.node(kind, anchor), (1, 0))?;
+        let id = self.push(at.node(kind, anchor))?;
         if anchor != 0 {
             self.tree.anchors.insert(anchor, id);
             self.open.insert(id);
         }
-        self.stack.push(Frame { id, pending_key: None });
+        self.stack.push(Frame { id, pending_key: None, count: (1, 0) });
         Ok(())
     }
 
     /// Closes the innermost collection: a flow collection ends past its closing bracket, a
     /// block collection with its last child.
-    fn close_collection(&mut self, at: At) -> Result<NodeId, ParseError> {
+    fn close_collection(&mut self, at: At) -> Result<(NodeId, (u64, u64)), ParseError> {
         let frame = self.stack.pop().ok_or_else(|| err_at("unbalanced collection end", at.line, at.col))?;
         let id = frame.id;
         self.open.remove(&id);
@@ -382,29 +415,29 @@ impl<'l> Builder<'l> {
         };
         tree.node_mut(id).end =
             if flow { at.end } else { last_child.map_or(tree.node(id).start, |c| tree.node(c).end) };
-        Ok(id)
+        Ok((id, frame.count))
     }
 
     /// Puts a completed node in its place: an anchored scalar is registered, the node becomes
     /// an item, a key or a value of the open collection (or the root), and its decoded count
     /// adds to the parent's; at the root, the document's count is checked for excessive
     /// aliasing.
-    fn attach(&mut self, id: NodeId, at: At) -> Result<(), ParseError> {
+    fn attach(&mut self, id: NodeId, child: (u64, u64), at: At) -> Result<(), ParseError> {
         if self.pruned(id) {
             return Ok(());
         }
         let tree = &mut self.tree;
-        if let NodeKind::Scalar { .. } = tree.node(id).kind
-            && tree.node(id).anchor != 0
-        {
-            tree.anchors.insert(tree.node(id).anchor, id);
+        if tree.node(id).anchor != 0 {
+            if let NodeKind::Scalar { .. } = tree.node(id).kind {
+                tree.anchors.insert(tree.node(id).anchor, id);
+            }
+            self.anchored.insert(id, child);
         }
-        let child = self.expanded[id.slot()];
         match self.stack.last_mut() {
             None => tree.root = Some(id),
             Some(frame) => {
                 let parent = frame.id;
-                let e = &mut self.expanded[parent.slot()];
+                let e = &mut frame.count;
                 *e = (e.0.saturating_add(child.0), e.1.saturating_add(child.1));
                 match &mut tree.node_mut(parent).kind {
                     NodeKind::Seq { items, .. } => items.push(id),
@@ -443,14 +476,13 @@ impl Builder<'_> {
         }
         let [root, seq] = self.stack.as_slice() else { return false };
         let under_key = root.pending_key.is_some_and(
-            |k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if **value == *prune.key),
+            |k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if self.tree.text(*value) == prune.key),
         );
         if !under_key || !matches!(self.tree.node(seq.id).kind, NodeKind::Seq { .. }) {
             return false;
         }
         (prune.on_item)(&self.tree, id);
         self.tree.nodes.truncate(id.slot());
-        self.expanded.truncate(id.slot());
         true
     }
 }
@@ -465,6 +497,12 @@ impl Tree {
 
     pub fn root(&self) -> Option<NodeId> {
         self.root
+    }
+
+    /// A scalar's text.
+    pub fn text(&self, t: Text) -> &str {
+        // `Builder::scalar` made `t` from this string, at character boundaries.
+        self.strings.get(t.at as usize..(t.at + t.len) as usize).unwrap_or_default()
     }
 
     /// The node `id` names; `id` must come from this tree.
@@ -495,7 +533,7 @@ impl Tree {
 
     /// True for a mapping key `<<` written plain: a merge key.
     pub fn is_merge_key(&self, key: NodeId) -> bool {
-        matches!(&self.node(self.resolve(key)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<")
+        matches!(&self.node(self.resolve(key)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<")
     }
 
     /// True when this node carries an anchor that an alias in the document refers to: editing
@@ -534,7 +572,7 @@ impl Tree {
     /// The node's value as Kubernetes reads a scalar (YAML 1.1), after following aliases.
     pub fn scalar(&self, id: NodeId) -> Option<Scalar11> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(value, *style, tag.as_deref())),
+            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(self.text(*value), *style, tag.as_deref())),
             _ => None,
         }
     }
@@ -542,10 +580,12 @@ impl Tree {
     /// The node's text when Kubernetes reads it as a string.
     pub fn str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => match scalar::resolve(value, *style, tag.as_deref()) {
-                Scalar11::Str => Some(&**value),
-                _ => None,
-            },
+            NodeKind::Scalar { value, style, tag } => {
+                match scalar::resolve(self.text(*value), *style, tag.as_deref()) {
+                    Scalar11::Str => Some(self.text(*value)),
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }
@@ -562,13 +602,14 @@ impl Tree {
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
             if let NodeKind::Scalar { value, style, .. } = &self.node(self.resolve(k)).kind {
-                if **value == *key {
+                let value = self.text(*value);
+                if value == key {
                     if let Some((first, _)) = found {
                         self.duplicate_reads.borrow_mut().push((first, k));
                     }
                     found = Some((k, v));
                 }
-                if &**value == "<<" && *style == Style::Plain {
+                if value == "<<" && *style == Style::Plain {
                     merged = true;
                 }
             }
@@ -600,7 +641,7 @@ impl Tree {
             .iter()
             .map(|&(a, b)| {
                 let key = match &self.node(self.resolve(b)).kind {
-                    NodeKind::Scalar { value, .. } => value.to_string(),
+                    NodeKind::Scalar { value, .. } => self.text(*value).to_string(),
                     _ => String::new(),
                 };
                 (self.node(a).line, self.node(b).line, key)
@@ -614,7 +655,9 @@ impl Tree {
     /// The node's value as PyYAML's `safe_load` reads a scalar (SkyPilot's config.yaml).
     pub fn pyyaml(&self, id: NodeId) -> Option<PyScalar> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve_pyyaml(value, *style, tag.as_deref())),
+            NodeKind::Scalar { value, style, tag } => {
+                Some(scalar::resolve_pyyaml(self.text(*value), *style, tag.as_deref()))
+            }
             _ => None,
         }
     }
@@ -623,7 +666,8 @@ impl Tree {
     pub fn py_str(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
             NodeKind::Scalar { value, style, tag } => {
-                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(&**value)
+                let value = self.text(*value);
+                (scalar::resolve_pyyaml(value, *style, tag.as_deref()) == PyScalar::Str).then_some(value)
             }
             _ => None,
         }
@@ -640,7 +684,7 @@ impl Tree {
     /// The scalar's text as written (after following aliases), whatever it means.
     pub fn raw(&self, id: NodeId) -> Option<&str> {
         match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, .. } => Some(&**value),
+            NodeKind::Scalar { value, .. } => Some(self.text(*value)),
             _ => None,
         }
     }
@@ -686,6 +730,7 @@ impl Tree {
         let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.node(id).kind {
             NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {
+                let value = self.text(*value);
                 match scalar::resolve_pyyaml(value, *style, tag.as_deref()) {
                     PyScalar::Null => Value::Null,
                     PyScalar::Bool(b) => Value::Bool(b),
@@ -696,19 +741,19 @@ impl Tree {
                     PyScalar::Str => Value::String(value.to_string()),
                 }
             }
-            NodeKind::Scalar { value, .. } => match self.scalar(id) {
-                Some(Scalar11::Null) => Value::Null,
-                Some(Scalar11::Bool(b)) => Value::Bool(b),
-                Some(Scalar11::Int(i)) => number(i, value),
-                Some(Scalar11::Float(f)) => float(f),
-                _ => Value::String(value.to_string()),
+            NodeKind::Scalar { value, .. } => match (self.scalar(id), self.text(*value)) {
+                (Some(Scalar11::Null), _) => Value::Null,
+                (Some(Scalar11::Bool(b)), _) => Value::Bool(b),
+                (Some(Scalar11::Int(i)), value) => number(i, value),
+                (Some(Scalar11::Float(f)), _) => float(f),
+                (_, value) => Value::String(value.to_string()),
             },
             NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json_as(i, reader)).collect()),
             NodeKind::Map { entries, .. } => {
                 let mut out = serde_json::Map::new();
                 for &(k, v) in entries {
                     let key = self.to_json_as(k, reader);
-                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
+                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<");
                     if is_merge {
                         let sources = match self.to_json_as(v, reader) {
                             Value::Array(a) => a,
@@ -748,7 +793,7 @@ impl Tree {
             }
             keys.clear();
             for &(k, v) in entries {
-                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if &**value == "<<");
+                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<");
                 if !merge {
                     keys.push((self.key_name(k, reader), v));
                 }
