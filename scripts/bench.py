@@ -57,7 +57,7 @@ def run(cmd, stdin_path):
         kb = int(rss.read().split()[-1])
     if p.returncode not in (0, 2):
         sys.exit(f"{cmd} failed with {p.returncode}")
-    return wall, kb / 1024
+    return wall, kb * 1024 / 1e6
 
 
 def run_cpu(cmd, stdin_path):
@@ -121,7 +121,7 @@ def once(cmd, path, pipe):
             p, cpu_cat = child(cmd, f, devnull, rss.name), 0.0
         cpu = reap(p)
         wall = time.perf_counter() - start
-        return wall, cpu + cpu_cat, int(rss.read().split()[-1]) / 1024
+        return wall, cpu + cpu_cat, int(rss.read().split()[-1]) * 1024 / 1e6
 
 
 def side_by_side(cmds, path, pipe, runs):

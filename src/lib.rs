@@ -29,7 +29,8 @@
 //!   post-render, `doctor` and `generate`.
 //! - layer 11 `stream`: splits the manifest stream into documents, keeping every byte; parses a
 //!   document only when asked.
-//! - layer 12 `yaml`: a located tree of one document, what scalars mean (YAML 1.1 as Kubernetes
+//! - layer 12 `yaml`: a located tree of one document (granit-parser's events, or the same
+//!   events from `yaml::fast` for plain block YAML), what scalars mean (YAML 1.1 as Kubernetes
 //!   reads it, and as PyYAML reads SkyPilot's config), byte-preserving edits and the writer of
 //!   new values.
 //! - layer 13 `model`, `text`, `messages`, `exit`: the shared vocabulary (severity, RBAC mode,

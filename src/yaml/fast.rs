@@ -13,7 +13,15 @@ use std::borrow::Cow;
 
 use granit_parser::{Event, ScalarStyle, StructureStyle};
 
-use super::tree::At;
+/// Where an event is: byte offsets in the text, 1-based line and 0-based column of `start`
+/// (granit-parser's spans, as the tree builder takes them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct At {
+    pub(super) start: usize,
+    pub(super) end: usize,
+    pub(super) line: usize,
+    pub(super) col: usize,
+}
 
 /// The text is outside the subset: parse it with the full parser.
 #[derive(Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle};
 
+use super::fast::At;
 use super::limits::Limits;
 use super::scalar::{self, PyScalar, Scalar11, Style};
 
@@ -240,15 +241,6 @@ fn parser_error(e: &granit_parser::ScanError, limits: &Limits) -> ParseError {
         _ => e.info(),
     };
     err_at(message, m.line(), m.col())
-}
-
-/// Where an event is: byte offsets in the text, 1-based line and 0-based column of `start`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct At {
-    pub(super) start: usize,
-    pub(super) end: usize,
-    pub(super) line: usize,
-    pub(super) col: usize,
 }
 
 impl At {
