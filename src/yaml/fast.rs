@@ -33,7 +33,8 @@ type R<T> = Result<T, Unsupported>;
 /// shallow).
 const MAX_DEPTH: usize = 64;
 
-/// YAML's limit on an implicit key's length.
+/// YAML's limit on an implicit key's length: granit-parser measures it from the key's start to
+/// its `:` (spaces before the `:` count).
 const MAX_KEY: usize = 1024;
 
 /// Feeds the events of `text` to `sink` (which answers false to stop: the full parser then
@@ -305,7 +306,7 @@ impl<'a> Reader<'a, '_> {
             b'"' | b'\'' => {
                 let (value, close, style) = self.quoted(line, at)?;
                 let colon = self.skip_spaces(line, close);
-                if !(colon < line.end && self.b[colon] == b':' && self.value_colon(line, colon)) || close - at > MAX_KEY
+                if !(colon < line.end && self.b[colon] == b':' && self.value_colon(line, colon)) || colon - at > MAX_KEY
                 {
                     return Err(Unsupported);
                 }
@@ -315,7 +316,7 @@ impl<'a> Reader<'a, '_> {
             _ => {
                 self.plain_start(line, at)?;
                 let (end, Stop::Colon(colon)) = self.plain_end(line, at)? else { return Err(Unsupported) };
-                if end - at > MAX_KEY {
+                if colon - at > MAX_KEY {
                     return Err(Unsupported);
                 }
                 self.emit(

@@ -357,6 +357,24 @@ fn helm_shaped_documents_are_taken() {
     }
 }
 
+/// Found by review: granit-parser counts a key's length up to its `:`, spaces included.
+#[test]
+fn a_key_whose_colon_is_past_1024_characters_is_left_to_the_full_parser() {
+    let x = |n| "x".repeat(n);
+    for text in [
+        format!("{} : v\n", x(1024)),
+        format!("{}{}: v\n", x(1000), " ".repeat(25)),
+        format!("\"{}\" : v\n", x(1022)),
+        format!("'{}' : v\n", x(1022)),
+        format!("- a: 1\n  {} :\n", x(1024)),
+        format!("- {}  : v\n", x(1024)),
+    ] {
+        assert!(!check(&text), "taken: {text}");
+    }
+    // The colon at 1,024 characters: still a key for both.
+    assert!(check(&format!("{} : v\n", x(1023))));
+}
+
 #[test]
 fn the_projects_and_the_upstream_charts_yaml_reads_as_the_full_parser_reads_it() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

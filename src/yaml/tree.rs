@@ -474,7 +474,17 @@ impl Builder<'_> {
             return false;
         }
         (prune.on_item)(&self.tree, id);
-        self.tree.nodes.truncate(id.slot());
+        // The item's scalars' text goes with it: it is the end of the tree's string, from its
+        // first scalar on.
+        let tree = &mut self.tree;
+        let text_from = tree.nodes[id.slot()..].iter().find_map(|n| match n.kind {
+            NodeKind::Scalar { value, .. } => Some(value.at as usize),
+            _ => None,
+        });
+        if let Some(at) = text_from {
+            tree.strings.truncate(at);
+        }
+        tree.nodes.truncate(id.slot());
         true
     }
 }
