@@ -182,14 +182,12 @@ fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
 /// original plus the declared changes ([`prove_edited`], [`prove_added`]).
 fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
     let RuleOutput { mut changes, added, notes } = rules;
-    let mut edits = vec![Vec::new(); m.len()];
+    let mut edits = vec![crate::yaml::Edits::default(); m.len()];
     // Moved, not copied (an edit may hold a whole new config.yaml): nothing reads a change's
     // edits once they are rendered; the outcome's changes keep their reasons, paths and intents.
     for c in &mut changes {
-        match edits.get_mut(c.doc.index()) {
-            Some(e) if e.is_empty() => *e = std::mem::take(&mut c.edits),
-            Some(e) => e.append(&mut c.edits),
-            None => {}
+        if let Some(e) = edits.get_mut(c.doc.index()) {
+            e.append(&mut c.edits);
         }
     }
     let edited = m.render(&edits)?;
@@ -240,7 +238,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
             resource: added.resource,
             rule: added.rule,
             reasons: added.reasons,
-            edits: Vec::new(),
+            edits: crate::yaml::Edits::default(),
             paths: added.paths,
             field: None,
             intents: Vec::new(),

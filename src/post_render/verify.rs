@@ -192,9 +192,10 @@ pub enum ItemCheck {
 
 /// As [`check`], for `SetEach` changes of the items of the list under the root's `key` (see
 /// [`item_list`]), in memory that does not grow with the list: each item of the original is
-/// read as the parser completes it, the declared changes applied to it and only a digest of
-/// its meaning kept (its value and its keys written twice); the edited text is then read the
-/// same way and each item's digest compared, and the rest of the document (everything but the
+/// read as the parser completes it, the declared changes applied to it and a digest of its
+/// meaning (its value and its keys written twice) folded into one digest of the list; the
+/// edited text is then read the same way and the two lists' digests and counts compared (alike
+/// only when every item is, in order), and the rest of the document (everything but the
 /// items) compared as `check` compares it.
 pub fn check_items(
     before: &str,
@@ -216,10 +217,12 @@ pub fn check_items(
         }
         each.push((items, key, value, 0));
     }
-    let mut digests: Vec<[u8; 16]> = Vec::new();
+    // The items' digests in order, folded into one (two lists of items are alike when their
+    // folds and counts are): nothing is kept per item, however many there are.
+    let mut digests = Items::default();
     let mut declarable = true;
     let mut on_before = |t: &Tree, id: crate::yaml::NodeId| {
-        let i = digests.len();
+        let i = digests.count;
         let mut value = t.to_json_as(id, reader);
         for (items, key, set, next) in &mut each {
             if items.get(*next) == Some(&i) {
@@ -227,7 +230,7 @@ pub fn check_items(
                 declarable &= set_key(&mut value, key, set).is_ok();
             }
         }
-        digests.push(digest(&value, &item_duplicates(t, id, reader)));
+        digests.push(&digest(&value, &item_duplicates(t, id, reader)));
     };
     let Ok(Some(before_rest)) = Tree::parse_pruning(before, limits, key, &mut on_before) else {
         return ItemCheck::Undecided;
@@ -235,23 +238,40 @@ pub fn check_items(
     if !declarable || each.iter().any(|(items, .., next)| *next < items.len()) || count_key(&before_rest, key) > 1 {
         return ItemCheck::Undecided;
     }
-    let mut seen = 0;
-    let mut same = true;
+    let mut seen = Items::default();
     let mut on_after = |t: &Tree, id: crate::yaml::NodeId| {
-        let d = digest(&t.to_json_as(id, reader), &item_duplicates(t, id, reader));
-        same &= digests.get(seen) == Some(&d);
-        seen += 1;
+        seen.push(&digest(&t.to_json_as(id, reader), &item_duplicates(t, id, reader)));
     };
     let Ok(Some(after_rest)) = Tree::parse_pruning(after, limits, key, &mut on_after) else {
         return ItemCheck::Undecided;
     };
-    if !same || seen != digests.len() || count_key(&after_rest, key) > 1 {
+    if seen.finish() != digests.finish() || count_key(&after_rest, key) > 1 {
         return ItemCheck::Undecided;
     }
     let original = Meaning::of(&before_rest, reader);
     match compare(&Meaning::of(&after_rest, reader), &original.value, &original.duplicates) {
         Ok(()) => ItemCheck::Proven,
         Err(_) => ItemCheck::Undecided,
+    }
+}
+
+/// A list of items' digests folded into one, with their count.
+#[derive(Default)]
+struct Items {
+    count: usize,
+    fold: sha2::Sha256,
+}
+
+impl Items {
+    fn push(&mut self, digest: &[u8; 32]) {
+        use sha2::Digest;
+        self.fold.update(digest);
+        self.count += 1;
+    }
+
+    fn finish(self) -> (usize, [u8; 32]) {
+        use sha2::Digest;
+        (self.count, self.fold.finalize().into())
     }
 }
 
@@ -305,20 +325,19 @@ fn item_duplicates(t: &Tree, id: crate::yaml::NodeId, reader: Reader) -> Vec<(St
 
 /// A digest of an item's meaning: its value (mapping keys in sorted order: the comparison of
 /// meanings ignores their order) and its keys written twice.
-fn digest(value: &Value, duplicates: &[(String, Vec<Value>)]) -> [u8; 16] {
+fn digest(value: &Value, duplicates: &[(String, Vec<Value>)]) -> [u8; 32] {
     use sha2::Digest;
     let mut h = sha2::Sha256::new();
     feed(&mut h, value);
+    h.update((duplicates.len() as u64).to_le_bytes());
     for (k, values) in duplicates {
         feed(&mut h, &Value::String(k.clone()));
+        h.update((values.len() as u64).to_le_bytes());
         for v in values {
             feed(&mut h, v);
         }
     }
-    let full = h.finalize();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    out
+    h.finalize().into()
 }
 
 /// Writes `v` into `h` unambiguously (a tag and a length before each part).

@@ -346,7 +346,7 @@ fn config_map_change(
         resource,
         rule: RuleId::AllowedContexts,
         reasons: reasons.into_iter().map(Text::from).collect(),
-        edits: cm_edit,
+        edits: cm_edit.into(),
         paths: vec![format!("data.{CONFIG_KEY}").into()],
         intents: vec![Intent::Set {
             path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)],

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::model::Severity;
 use crate::stream::{DocIndex, ResourceId};
-use crate::yaml::Edit;
+use crate::yaml::Edits;
 
 /// One step of a path into a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ pub struct Change {
     pub reasons: Vec<Text>,
     /// The edits to the document; in an [`Outcome`] they are applied (moved into the
     /// document's text, `DocChange::after`) and this is empty.
-    pub edits: Vec<Edit>,
+    pub edits: Edits,
     /// Paths of the fields the change touches (for the diff's JSON).
     pub paths: Vec<FieldPath>,
     /// When the change is to a text embedded in one field (config.yaml in a ConfigMap): the

@@ -233,7 +233,7 @@ impl Pending {
                 resource: api.resource.clone(),
                 rule: RuleId::KubeconfigMount,
                 reasons: self.reasons.into_iter().map(Text::from).collect(),
-                edits: self.edits,
+                edits: self.edits.into(),
                 paths: self.paths.into_iter().map(FieldPath::from).collect(),
                 field: None,
                 intents: self.intents,

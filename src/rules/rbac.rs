@@ -13,7 +13,7 @@ use crate::policy::minimal_rbac::{self, ALL_VERBS, FEATURES, MINIMAL_CLUSTER, MI
 use crate::rules::change::{AddedDoc, Change, Intent, Note, RuleId, RuleOutput, Seg, Text};
 use crate::stream::{DocIndex, DocRef, InNamespace, ManifestError, Manifests, ResourceId};
 use crate::yaml::emit::{self, Layout};
-use crate::yaml::{Edit, Editor, NodeId, TextFacts, Tree};
+use crate::yaml::{Edit, Editor, Edits, NodeId, TextFacts, Tree};
 
 use super::{
     RuleError,
@@ -1132,7 +1132,7 @@ struct Rewrites {
 struct RoleNarrowing {
     /// Rules seen so far (the next rule's index).
     seen: usize,
-    edits: Vec<Edit>,
+    edits: Edits,
     groups: Vec<Rewrites>,
     /// Rules left, by why: (why, rule numbers).
     left: Vec<(String, Sample)>,

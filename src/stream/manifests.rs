@@ -6,7 +6,7 @@ use std::fmt;
 use std::ops::Range;
 
 use super::DocIndex;
-use crate::yaml::{Edit, EditError, Limits, ParseError, Tree, edit};
+use crate::yaml::{EditError, Limits, ParseError, Tree};
 
 /// What Kubernetes keys a resource on.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -385,11 +385,12 @@ impl<'a> Manifests<'a> {
     /// The new texts of the documents that have edits: `edits[i]` applied to the document at
     /// index i (the pipeline then reads each edited document again, see `verify`), in stream
     /// order. Every other document goes out as its input bytes.
-    pub fn render(&self, edits: &[Vec<Edit>]) -> Result<Vec<(DocIndex, String)>, ManifestError> {
+    pub fn render(&self, edits: &[crate::yaml::Edits]) -> Result<Vec<(DocIndex, String)>, ManifestError> {
         let mut edited_docs = Vec::new();
         for (i, doc_edits) in edits.iter().enumerate().filter(|(i, e)| !e.is_empty() && *i < self.len()) {
             let doc = DocIndex::new(i);
-            let edited = edit::apply(self.text(doc), doc_edits)
+            let edited = doc_edits
+                .apply(self.text(doc))
                 .map_err(|cause| ManifestError::Edit { at: self.doc_ref(doc, None), cause })?;
             edited_docs.push((doc, edited));
         }

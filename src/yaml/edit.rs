@@ -41,44 +41,216 @@ pub enum EditError {
     Overlap { at: usize },
 }
 
-/// Indentation of the first line an edit inserts.
-fn insert_indent(e: &Edit) -> usize {
-    let body = e.insert.trim_start_matches(['\r', '\n']);
+/// Indentation of the first line `insert` writes.
+fn insert_indent(insert: &str) -> usize {
+    let body = insert.trim_start_matches(['\r', '\n']);
     body.len() - body.trim_start_matches(' ').len()
+}
+
+/// One edit as [`apply`] reads it, from an [`Edit`] or from [`Edits`].
+#[derive(Debug, Clone, Copy)]
+pub struct EditRef<'a> {
+    pub at: usize,
+    pub delete: usize,
+    pub insert: &'a str,
+}
+
+impl Edit {
+    pub fn as_ref(&self) -> EditRef<'_> {
+        EditRef { at: self.at, delete: self.delete, insert: &self.insert }
+    }
+}
+
+/// One edit of [`Edits`]: byte offsets that fit 32 bits and which of its texts it writes.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    at: u32,
+    delete: u32,
+    text: u32,
+}
+
+/// A document's edits, kept small: each is a 12-byte span naming one of the texts written,
+/// each distinct text kept once, instead of a 32-byte [`Edit`] (a rule that writes one text in
+/// many places, tighten's list of verbs in each of a huge role's rules, costs 12 bytes a
+/// place). An edit that does not fit 32 bits (a document past 4 GiB) makes them a list of
+/// `Edit`s.
+#[derive(Debug, Clone)]
+pub struct Edits(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Spans { texts: Vec<std::sync::Arc<str>>, spans: Vec<Span> },
+    List(Vec<Edit>),
+}
+
+impl Default for Edits {
+    fn default() -> Self {
+        Edits(Repr::Spans { texts: Vec::new(), spans: Vec::new() })
+    }
+}
+
+/// How many of the texts written last a new edit's text is compared with.
+const RECENT_TEXTS: usize = 16;
+
+impl Edits {
+    pub fn push(&mut self, edit: Edit) {
+        if let Repr::Spans { texts, spans } = &mut self.0 {
+            let found = texts
+                .iter()
+                .enumerate()
+                .rev()
+                .take(RECENT_TEXTS)
+                .find(|(_, t)| std::sync::Arc::ptr_eq(t, &edit.insert) || t[..] == edit.insert[..])
+                .map(|(i, _)| i);
+            let text = found.unwrap_or(texts.len());
+            if let (Ok(at), Ok(delete), Ok(text)) =
+                (u32::try_from(edit.at), u32::try_from(edit.delete), u32::try_from(text))
+            {
+                if found.is_none() {
+                    texts.push(edit.insert);
+                }
+                spans.push(Span { at, delete, text });
+                return;
+            }
+            let list = self.iter().map(|e| Edit { at: e.at, delete: e.delete, insert: e.insert.into() }).collect();
+            self.0 = Repr::List(list);
+        }
+        if let Repr::List(list) = &mut self.0 {
+            list.push(edit);
+        }
+    }
+
+    /// Moves `other`'s edits to the end of these.
+    pub fn append(&mut self, other: &mut Edits) {
+        if self.is_empty() {
+            std::mem::swap(self, other);
+            return;
+        }
+        for edit in std::mem::take(other).into_vec() {
+            self.push(edit);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Spans { spans, .. } => spans.len(),
+            Repr::List(list) => list.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn shrink_to_fit(&mut self) {
+        match &mut self.0 {
+            Repr::Spans { texts, spans } => {
+                texts.shrink_to_fit();
+                spans.shrink_to_fit();
+            }
+            Repr::List(list) => list.shrink_to_fit(),
+        }
+    }
+
+    /// The edits in the order they were pushed.
+    pub fn iter(&self) -> impl Iterator<Item = EditRef<'_>> + Clone {
+        let (texts, spans, list) = match &self.0 {
+            Repr::Spans { texts, spans } => (texts.as_slice(), spans.as_slice(), &[][..]),
+            Repr::List(list) => (&[][..], &[][..], list.as_slice()),
+        };
+        let from_spans = spans.iter().map(move |s| EditRef {
+            at: s.at as usize,
+            delete: s.delete as usize,
+            insert: texts.get(s.text as usize).map_or("", |t| &t[..]),
+        });
+        from_spans.chain(list.iter().map(Edit::as_ref))
+    }
+
+    pub fn into_vec(self) -> Vec<Edit> {
+        match self.0 {
+            Repr::Spans { texts, spans } => spans
+                .into_iter()
+                .map(|s| Edit {
+                    at: s.at as usize,
+                    delete: s.delete as usize,
+                    insert: texts.get(s.text as usize).cloned().unwrap_or_else(|| "".into()),
+                })
+                .collect(),
+            Repr::List(list) => list,
+        }
+    }
+
+    /// `text` with these edits applied (see [`apply`]).
+    pub fn apply(&self, text: &str) -> Result<String, EditError> {
+        apply_each(text, || self.iter())
+    }
+}
+
+impl From<Vec<Edit>> for Edits {
+    fn from(list: Vec<Edit>) -> Self {
+        list.into_iter().collect()
+    }
+}
+
+impl FromIterator<Edit> for Edits {
+    fn from_iter<I: IntoIterator<Item = Edit>>(iter: I) -> Self {
+        let mut edits = Edits::default();
+        for edit in iter {
+            edits.push(edit);
+        }
+        edits
+    }
+}
+
+impl Extend<Edit> for Edits {
+    fn extend<I: IntoIterator<Item = Edit>>(&mut self, iter: I) {
+        for edit in iter {
+            self.push(edit);
+        }
+    }
 }
 
 /// Applies edits to `text`. Insertions at the same offset go deepest first: when a nested
 /// collection and its parent both end there, the nested one's new lines must come before the
 /// parent's (or they would land inside the parent's new entry). Otherwise in the order given.
 pub fn apply(text: &str, edits: &[Edit]) -> Result<String, EditError> {
-    let key = |e: &Edit| (e.at, std::cmp::Reverse(insert_indent(e)));
-    // Edits given in that order already (a rule that edits a long list item by item) are
-    // applied as they are, without a second list of them (the sort is stable: same order).
-    let sorted: Vec<&Edit>;
-    let order: &mut dyn Iterator<Item = &Edit> = if edits.is_sorted_by_key(key) {
-        &mut edits.iter()
-    } else {
-        let mut order: Vec<&Edit> = edits.iter().collect();
-        order.sort_by_key(|e| key(e));
-        sorted = order;
-        &mut sorted.iter().copied()
-    };
+    apply_each(text, || edits.iter().map(Edit::as_ref))
+}
+
+/// [`apply`] over edits that `edits` lists (each call from the first again).
+fn apply_each<'a, I: Iterator<Item = EditRef<'a>>>(text: &str, edits: impl Fn() -> I) -> Result<String, EditError> {
+    fn key(e: &EditRef) -> (usize, std::cmp::Reverse<usize>) {
+        (e.at, std::cmp::Reverse(insert_indent(e.insert)))
+    }
     // The exact length when the edits do not overlap (which is checked below): a huge
     // document is held once, not in a buffer twice its size.
-    let extra: usize = edits.iter().map(|e| e.insert.len()).sum();
-    let deleted: usize = edits.iter().map(|e| e.delete).sum();
+    let (extra, deleted) = edits().fold((0usize, 0usize), |(x, d), e| (x + e.insert.len(), d + e.delete));
     let mut out = String::with_capacity((text.len() + extra).saturating_sub(deleted));
+    // Edits given in that order already (a rule that edits a long list item by item) are
+    // applied as they are, without a second list of them (the sort is stable: same order).
+    if edits().is_sorted_by_key(|e| key(&e)) {
+        write_edits(text, edits(), &mut out)?;
+    } else {
+        let mut sorted: Vec<EditRef> = edits().collect();
+        sorted.sort_by_key(key);
+        write_edits(text, sorted.into_iter(), &mut out)?;
+    }
+    Ok(out)
+}
+
+/// `text` with `edits` (in offset order) applied, into `out`.
+fn write_edits<'a>(text: &str, edits: impl Iterator<Item = EditRef<'a>>, out: &mut String) -> Result<(), EditError> {
     let mut pos = 0;
-    for e in order {
+    for e in edits {
         if e.at < pos || e.at + e.delete > text.len() {
             return Err(EditError::Overlap { at: e.at });
         }
         out.push_str(&text[pos..e.at]);
-        out.push_str(&e.insert);
+        out.push_str(e.insert);
         pos = e.at + e.delete;
     }
     out.push_str(&text[pos..]);
-    Ok(out)
+    Ok(())
 }
 
 fn type_name(tree: &Tree, id: NodeId) -> &'static str {
@@ -705,5 +877,42 @@ mod tests {
             assert_eq!(apply(text, &shuffled).unwrap(), want, "{order:?}");
         }
         assert_eq!(apply(text, &[edit(0, 4, "z"), edit(2, 1, "y")]), Err(EditError::Overlap { at: 2 }));
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1]] {
+            let edits: Edits = order.iter().map(|&i| sorted[i].clone()).collect();
+            assert_eq!(edits.apply(text).unwrap(), want, "{order:?}");
+        }
+        let overlapping: Edits = vec![edit(0, 4, "z"), edit(2, 1, "y")].into();
+        assert_eq!(overlapping.apply(text), Err(EditError::Overlap { at: 2 }));
+    }
+
+    /// `Edits` keeps each text written once (whatever `Arc` it came in), gives its edits back
+    /// in the order pushed, and an edit past 32 bits turns it into a list with nothing lost.
+    #[test]
+    fn edits_keep_their_order_and_texts_past_32_bits_too() {
+        let edit = |at: usize, delete: usize, insert: &str| Edit { at, delete, insert: insert.into() };
+        let pushed = vec![edit(9, 3, "[get]"), edit(1, 0, "x"), edit(30, 3, "[get]"), edit(40, 1, "")];
+        let mut edits = Edits::from(pushed.clone());
+        match &edits.0 {
+            Repr::Spans { texts, spans } => {
+                assert_eq!(texts.iter().map(|t| &t[..]).collect::<Vec<_>>(), ["[get]", "x", ""]);
+                assert_eq!(spans.len(), 4);
+            }
+            Repr::List(_) => panic!("small edits are spans"),
+        }
+        assert_eq!(edits.clone().into_vec(), pushed);
+        let wide = edit(u32::MAX as usize + 7, 1, "far");
+        edits.push(wide.clone());
+        assert!(matches!(edits.0, Repr::List(_)));
+        let mut all = pushed.clone();
+        all.push(wide);
+        assert_eq!(
+            edits.iter().map(|e| (e.at, e.delete, e.insert.to_string())).collect::<Vec<_>>(),
+            all.iter().map(|e| (e.at, e.delete, e.insert.to_string())).collect::<Vec<_>>()
+        );
+        let mut first = Edits::from(pushed[..2].to_vec());
+        let mut rest = Edits::from(pushed[2..].to_vec());
+        first.append(&mut rest);
+        assert!(rest.is_empty());
+        assert_eq!(first.into_vec(), pushed);
     }
 }

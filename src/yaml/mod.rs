@@ -13,7 +13,7 @@ pub mod pyyaml;
 pub mod scalar;
 pub mod tree;
 
-pub use edit::{Edit, EditError, Editor, TextFacts};
+pub use edit::{Edit, EditError, Editor, Edits, TextFacts};
 pub use limits::Limits;
 pub use scalar::{PyScalar, Scalar11};
 pub use tree::{NodeId, ParseError, Reader, Tree};
