@@ -19,15 +19,16 @@ pub struct Undecided;
 
 /// What a node of the edited document must mean.
 #[derive(Debug)]
-enum Expect {
+enum Expect<'i> {
     /// What the original means at this node.
     Node(NodeId),
-    /// A value the rules declared (or a part of the original turned into one).
-    Value(Value),
+    /// A value the rules declared (borrowed from the change: it may be a whole new
+    /// config.yaml), or a part of the original turned into one.
+    Value(Cow<'i, Value>),
     /// A mapping of the original opened along a change's path: its keys in order, each once.
-    Map(Vec<(String, Expect)>),
+    Map(Vec<(String, Expect<'i>)>),
     /// A list of the original opened along a change's path.
-    Seq(Vec<Expect>),
+    Seq(Vec<Expect<'i>>),
 }
 
 /// Whether `after` (re-read) means `before` plus `intents`, both read by `reader`: Ok only when
@@ -42,7 +43,7 @@ pub fn matches(before: &Tree, after: &Tree, intents: &[Intent], reader: Reader) 
 }
 
 /// Applies one declared change, as `verify::apply` applies it to a whole meaning.
-fn apply(t: &Tree, reader: Reader, v: &mut Expect, intent: &Intent) -> Result<(), Undecided> {
+fn apply<'i>(t: &Tree, reader: Reader, v: &mut Expect<'i>, intent: &'i Intent) -> Result<(), Undecided> {
     match intent {
         Intent::Append { path, items } => {
             let target = walk(t, reader, v, path, true)?;
@@ -50,9 +51,9 @@ fn apply(t: &Tree, reader: Reader, v: &mut Expect, intent: &Intent) -> Result<()
                 *target = Expect::Seq(Vec::new());
             }
             let Expect::Seq(list) = open(t, reader, target)? else { return Err(Undecided) };
-            list.extend(items.iter().cloned().map(Expect::Value));
+            list.extend(items.iter().map(|x| Expect::Value(Cow::Borrowed(x))));
         }
-        Intent::Set { path, value } => *walk(t, reader, v, path, true)? = Expect::Value(value.clone()),
+        Intent::Set { path, value } => *walk(t, reader, v, path, true)? = Expect::Value(Cow::Borrowed(value)),
         Intent::RenameKey { path, from, to } => {
             let Expect::Map(entries) = open(t, reader, walk(t, reader, v, path, false)?)? else {
                 return Err(Undecided);
@@ -71,7 +72,7 @@ fn apply(t: &Tree, reader: Reader, v: &mut Expect, intent: &Intent) -> Result<()
             };
             for &i in items {
                 let item = list.get_mut(i).ok_or(Undecided)?;
-                *walk(t, reader, item, &[Seg::Key(key.to_string())], true)? = Expect::Value(value.as_ref().clone());
+                *walk(t, reader, item, &[Seg::Key(key.to_string())], true)? = Expect::Value(Cow::Borrowed(value.as_ref()));
             }
         }
     }
@@ -80,13 +81,13 @@ fn apply(t: &Tree, reader: Reader, v: &mut Expect, intent: &Intent) -> Result<()
 
 /// Follows `path` from `v`, opening the original's mappings and lists on the way; with
 /// `create`, missing keys (and nulls in place of mappings) become mappings, as `verify::walk`.
-fn walk<'e>(
+fn walk<'e, 'i>(
     t: &Tree,
     reader: Reader,
-    mut v: &'e mut Expect,
+    mut v: &'e mut Expect<'i>,
     path: &[Seg],
     create: bool,
-) -> Result<&'e mut Expect, Undecided> {
+) -> Result<&'e mut Expect<'i>, Undecided> {
     for seg in path {
         if create && matches!(seg, Seg::Key(_)) && is_null(t, reader, v) {
             *v = Expect::Map(Vec::new());
@@ -95,7 +96,7 @@ fn walk<'e>(
             (Seg::Key(k), Expect::Map(entries)) => match entries.iter().position(|(e, _)| e == k) {
                 Some(i) => &mut entries[i].1,
                 None if create => {
-                    entries.push((k.clone(), Expect::Value(Value::Null)));
+                    entries.push((k.clone(), Expect::Value(Cow::Owned(Value::Null))));
                     &mut entries.last_mut().ok_or(Undecided)?.1
                 }
                 None => return Err(Undecided),
@@ -153,7 +154,7 @@ fn is_named(t: &Tree, reader: Reader, item: &Expect, n: &str) -> Result<bool, Un
 
 /// Turns an original node into a mapping or list one level deep (anything else into its
 /// meaning as JSON), so that a change can go into it.
-fn open<'e>(t: &Tree, reader: Reader, v: &'e mut Expect) -> Result<&'e mut Expect, Undecided> {
+fn open<'e, 'i>(t: &Tree, reader: Reader, v: &'e mut Expect<'i>) -> Result<&'e mut Expect<'i>, Undecided> {
     match v {
         Expect::Node(n) => {
             let n = t.resolve(*n);
@@ -165,15 +166,17 @@ fn open<'e>(t: &Tree, reader: Reader, v: &'e mut Expect) -> Result<&'e mut Expec
                     }
                     None => return Err(Undecided),
                 },
-                NodeKind::Scalar { .. } => Expect::Value(t.to_json_as(n, reader)),
+                NodeKind::Scalar { .. } => Expect::Value(Cow::Owned(t.to_json_as(n, reader))),
                 NodeKind::Alias { .. } => return Err(Undecided),
             };
         }
-        Expect::Value(Value::Array(items)) => {
-            *v = Expect::Seq(std::mem::take(items).into_iter().map(Expect::Value).collect());
-        }
-        Expect::Value(Value::Object(m)) => {
-            *v = Expect::Map(std::mem::take(m).into_iter().map(|(k, x)| (k, Expect::Value(x))).collect());
+        // A declared list or mapping (copied only now, when a change goes into it).
+        Expect::Value(value) if matches!(**value, Value::Array(_) | Value::Object(_)) => {
+            *v = match std::mem::take(value).into_owned() {
+                Value::Array(items) => Expect::Seq(items.into_iter().map(|x| Expect::Value(Cow::Owned(x))).collect()),
+                Value::Object(m) => Expect::Map(m.into_iter().map(|(k, x)| (k, Expect::Value(Cow::Owned(x)))).collect()),
+                other => Expect::Value(Cow::Owned(other)),
+            };
         }
         _ => {}
     }
@@ -201,7 +204,9 @@ fn plain_entries(t: &Tree, n: NodeId, reader: Reader) -> Option<Vec<(Cow<'_, str
 fn compare(before: &Tree, after: &Tree, a: NodeId, e: &Expect, reader: Reader) -> Result<(), Undecided> {
     let same = match e {
         Expect::Node(b) => return same_meaning(before, *b, after, a, reader),
-        Expect::Value(v) => &after.to_json_as(a, reader) == v,
+        // A declared string (a whole new config.yaml, say) compared in place, not copied.
+        Expect::Value(v) if reader == Reader::Kubernetes && v.as_str().is_some_and(|s| after.str(a) == Some(s)) => true,
+        Expect::Value(v) => after.to_json_as(a, reader) == **v,
         Expect::Map(entries) => {
             let a = after.resolve(a);
             let found = plain_entries(after, a, reader).ok_or(Undecided)?;

@@ -286,7 +286,12 @@ fn prove_edited(
         return Ok(());
     }
     m.check_duplicate_reads(doc)?;
-    let intents: Vec<Intent> = declared.into_iter().cloned().collect();
+    // One change's intents as they are (an intent may hold a whole new config.yaml); several
+    // changes' together.
+    let intents: std::borrow::Cow<[Intent]> = match ours {
+        [one] => std::borrow::Cow::Borrowed(&one.intents),
+        _ => std::borrow::Cow::Owned(declared.into_iter().cloned().collect()),
+    };
     let tree = m.tree(doc)?;
     let internal = |cause| PostRenderError::Internal { at: m.doc_ref(doc, None), cause };
     if tree.decoded_nodes() > verify::MAX_DECODED_NODES {
