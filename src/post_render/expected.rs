@@ -53,7 +53,7 @@ fn apply<'i>(t: &Tree, reader: Reader, v: &mut Expect<'i>, intent: &'i Intent) -
             let Expect::Seq(list) = open(t, reader, target)? else { return Err(Undecided) };
             list.extend(items.iter().map(|x| Expect::Value(Cow::Borrowed(x))));
         }
-        Intent::Set { path, value } => *walk(t, reader, v, path, true)? = Expect::Value(Cow::Borrowed(value)),
+        Intent::Set { path, value } => *walk(t, reader, v, path, true)? = Expect::Value(Cow::Borrowed(&**value)),
         Intent::RenameKey { path, from, to } => {
             let Expect::Map(entries) = open(t, reader, walk(t, reader, v, path, false)?)? else {
                 return Err(Undecided);

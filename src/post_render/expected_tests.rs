@@ -54,19 +54,19 @@ mod tests {
     fn intents() -> Vec<Vec<Intent>> {
         vec![
             vec![],
-            vec![Intent::Set { path: keys("a"), value: json!(2) }],
-            vec![Intent::Set { path: keys("a"), value: json!(1) }],
-            vec![Intent::Set { path: keys("a.c.d"), value: json!([1, 2, 3]) }],
+            vec![Intent::Set { path: keys("a"), value: json!(2).into() }],
+            vec![Intent::Set { path: keys("a"), value: json!(1).into() }],
+            vec![Intent::Set { path: keys("a.c.d"), value: json!([1, 2, 3]).into() }],
             vec![Intent::Append { path: keys("b"), items: vec![json!("w")] }],
             vec![Intent::Append { path: keys("a"), items: vec![json!("w")] }],
             vec![Intent::RenameKey { path: vec![], from: "a".into(), to: "z".into() }],
             vec![Intent::RenameKey { path: vec![], from: "a".into(), to: "b".into() }],
             vec![Intent::SetEach { path: keys("b").into(), items: vec![0], key: "k".into(), value: json!(2).into() }],
-            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("x".into()), Seg::key("k")], value: json!(2) }],
-            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("y".into()), Seg::key("k")], value: json!(2) }],
-            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Index(1)], value: json!("y") }],
+            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("x".into()), Seg::key("k")], value: json!(2).into() }],
+            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("y".into()), Seg::key("k")], value: json!(2).into() }],
+            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Index(1)], value: json!("y").into() }],
             vec![
-                Intent::Set { path: keys("a"), value: json!(1) },
+                Intent::Set { path: keys("a"), value: json!(1).into() },
                 Intent::Append { path: keys("b"), items: vec![json!("w")] },
             ],
         ]
@@ -111,16 +111,16 @@ mod tests {
         assert_eq!(decides(env, env_after, &append), Ok(()));
         assert_eq!(decides(env, env, &append), Err(Undecided));
         assert_eq!(
-            decides("a: 0600\nb: x\n", "a: 0600\nb: w\n", &[Intent::Set { path: keys("b"), value: json!("w") }]),
+            decides("a: 0600\nb: x\n", "a: 0600\nb: w\n", &[Intent::Set { path: keys("b"), value: json!("w").into() }]),
             Ok(())
         );
         // `y` is YAML 1.1's true.
         assert_eq!(
-            decides("a: 0600\nb: x\n", "a: 0600\nb: y\n", &[Intent::Set { path: keys("b"), value: json!("y") }]),
+            decides("a: 0600\nb: x\n", "a: 0600\nb: y\n", &[Intent::Set { path: keys("b"), value: json!("y").into() }]),
             Err(Undecided)
         );
         assert_eq!(
-            decides("a: 0600\nb: x\n", "a: '0600'\nb: w\n", &[Intent::Set { path: keys("b"), value: json!("w") }]),
+            decides("a: 0600\nb: x\n", "a: '0600'\nb: w\n", &[Intent::Set { path: keys("b"), value: json!("w").into() }]),
             Err(Undecided)
         );
         assert_eq!(decides("a: 0600\n", "a: 384\n", &[]), Ok(()));
@@ -251,7 +251,7 @@ mod props {
             crate::yaml::Tree::parse(v, &Limits::default()).map(|t| t.to_json(t.root().unwrap())).unwrap()
         });
         prop_oneof![
-            (path.clone(), value.clone()).prop_map(|(path, value)| Intent::Set { path, value }),
+            (path.clone(), value.clone()).prop_map(|(path, value)| Intent::Set { path, value: value.into() }),
             (path.clone(), value.clone()).prop_map(|(path, v)| Intent::Append { path, items: vec![v] }),
             (path.clone(), prop::sample::select(&["a", "b", "z"][..]), prop::sample::select(&["a", "z"][..])).prop_map(
                 |(path, from, to)| Intent::RenameKey {

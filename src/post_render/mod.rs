@@ -319,7 +319,7 @@ fn prove_edited(
                 &parsed
             }
         };
-        verify::check_tree(before, &field.after, &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+        verify::check_tree(before, field.after(), &field.intents, Reader::PyYaml, limits).map_err(internal)?;
     }
     Ok(())
 }

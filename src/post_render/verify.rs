@@ -589,7 +589,7 @@ pub fn apply(v: &mut Value, intent: &Intent) -> Result<(), Undeclarable> {
             Ok(())
         }
         Intent::Set { path, value } => {
-            *walk(v, path, true)? = value.clone();
+            *walk(v, path, true)? = Value::clone(value);
             Ok(())
         }
         Intent::RenameKey { path, from, to } => {
@@ -650,7 +650,7 @@ mod tests {
     #[test]
     fn set_creates_parents_and_rename_keeps_values() {
         let mut v = Value::Null;
-        apply(&mut v, &Intent::Set { path: keys("kubernetes.allowed_contexts"), value: json!(["a"]) }).unwrap();
+        apply(&mut v, &Intent::Set { path: keys("kubernetes.allowed_contexts"), value: json!(["a"]).into() }).unwrap();
         assert_eq!(v, json!({"kubernetes": {"allowed_contexts": ["a"]}}));
         apply(&mut v, &Intent::RenameKey { path: vec![], from: "kubernetes".into(), to: "k".into() }).unwrap();
         assert_eq!(v, json!({"k": {"allowed_contexts": ["a"]}}));

@@ -92,7 +92,7 @@ pub fn render_human(report: &Report, opts: &ReportOptions) -> String {
         match r.field() {
             Some(f) => {
                 let _ = writeln!(out, "{} (decoded):", escaped(&f.path));
-                unified(&mut out, &f.before, &f.after, opts);
+                unified(&mut out, &f.before, f.after(), opts);
             }
             None => unified(&mut out, &r.before(), &r.after(), opts),
         }

@@ -82,7 +82,11 @@ impl ResourceReport<'_> {
         match self.show {
             Show::AsIs => Some(f.clone()),
             Show::Masked => {
-                Some(FieldDiff { before: mask_config(&f.before), after: mask_config(&f.after), ..f.clone() })
+                Some(FieldDiff {
+                before: mask_config(&f.before),
+                after_value: serde_json::Value::String(mask_config(f.after())).into(),
+                ..f.clone()
+            })
             }
             Show::Secret => None,
         }

@@ -341,6 +341,8 @@ fn config_map_change(
         }
     };
     let resource = m.resource(cm)?.ok_or(ManifestError::Unnamed { at: at(None) })?;
+    // The new text once, for the intent and the diff.
+    let after = std::sync::Arc::new(Value::String(new_text));
     Ok(Change {
         doc: cm,
         resource,
@@ -348,14 +350,11 @@ fn config_map_change(
         reasons: reasons.into_iter().map(Text::from).collect(),
         edits: cm_edit.into(),
         paths: vec![format!("data.{CONFIG_KEY}").into()],
-        intents: vec![Intent::Set {
-            path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)],
-            value: Value::String(new_text.clone()),
-        }],
+        intents: vec![Intent::Set { path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)], value: after.clone() }],
         field: Some(Box::new(FieldDiff {
             path: format!("data.{CONFIG_KEY}"),
             before: loaded.text.to_string(),
-            after: new_text,
+            after_value: after,
             intents,
             before_tree: Some(loaded.tree.clone()),
         })),
@@ -705,7 +704,7 @@ impl Planner<'_> {
                 None => plan.edits.extend(write_global(&self.editor, config, self.root, json!(contexts::ALL))?),
             }
             plan.reasons.push(format!("{GLOBAL} set to `all` from {source}"));
-            plan.intents.push(Intent::Set { path: keys(GLOBAL), value: json!(contexts::ALL) });
+            plan.intents.push(Intent::Set { path: keys(GLOBAL), value: json!(contexts::ALL).into() });
         }
         Ok(AllowedList::All)
     }
@@ -845,7 +844,7 @@ impl Planner<'_> {
                 Seg::key("kubernetes"),
                 Seg::key("allowed_contexts"),
             ];
-            plan.intents.push(Intent::Set { path, value: json!(p.result) });
+            plan.intents.push(Intent::Set { path, value: json!(p.result).into() });
         }
         let (shown_list, shown_name) = (shown(&list), shown(name));
         plan.reasons.extend(p.reasons.iter().map(|r| format!("{shown_list}: {r}")));
@@ -948,7 +947,7 @@ impl Planner<'_> {
 
 /// The intent of setting the global list to `list`.
 fn set_global(list: &[String]) -> Intent {
-    Intent::Set { path: keys(GLOBAL), value: json!(list) }
+    Intent::Set { path: keys(GLOBAL), value: json!(list).into() }
 }
 
 /// The `kubernetes` mappings whose context names are checked, global first, with their labels

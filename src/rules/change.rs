@@ -39,7 +39,9 @@ pub enum Intent {
     /// The list at `path` (created when missing or null) gains `items` at its end.
     Append { path: Vec<Seg>, items: Vec<Value> },
     /// The value at `path` (created with its parent mappings when missing) becomes `value`.
-    Set { path: Vec<Seg>, value: Value },
+    /// Shared: a whole new config.yaml is declared once, and shown by the field diff (its
+    /// [`FieldDiff::after`]) from the same text.
+    Set { path: Vec<Seg>, value: Arc<Value> },
     /// The mapping at `path` has key `from` renamed to `to` (its value and position kept).
     RenameKey { path: Vec<Seg>, from: String, to: String },
     /// Each item of the list at `path` whose index is in `items` (ascending) has `key` set to
@@ -100,12 +102,20 @@ pub struct Change {
 pub struct FieldDiff {
     pub path: String,
     pub before: String,
-    pub after: String,
+    /// The new text, as a string value shared with the change's `Set` intent ([`Self::after`]).
+    pub after_value: Arc<Value>,
     /// What the change means inside the embedded text, as PyYAML reads it (SkyPilot's config).
     pub intents: Vec<Intent>,
     /// `before` as the rule parsed it (with the stream's limits), so that the proof does not
     /// parse a huge config.yaml once more.
     pub before_tree: Option<std::rc::Rc<crate::yaml::Tree>>,
+}
+
+impl FieldDiff {
+    /// The new text.
+    pub fn after(&self) -> &str {
+        self.after_value.as_str().unwrap_or_default()
+    }
 }
 
 /// A document a rule adds to the stream: `value` is what it must mean, `text` how it is written.

@@ -458,7 +458,7 @@ impl<'m> Pod<'m> {
                 ann,
                 format!("set pod annotation {CHECKSUM_ANNOTATION} so that a changed kubeconfig rolls the pods"),
                 "spec.template.metadata.annotations".into(),
-                Intent::Set { path, value: Value::String(sum.to_string()) },
+                Intent::Set { path, value: Value::String(sum.to_string()).into() },
             );
         }
         Ok(())
