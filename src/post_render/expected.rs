@@ -72,7 +72,8 @@ fn apply<'i>(t: &Tree, reader: Reader, v: &mut Expect<'i>, intent: &'i Intent) -
             };
             for &i in items {
                 let item = list.get_mut(i).ok_or(Undecided)?;
-                *walk(t, reader, item, &[Seg::Key(key.to_string())], true)? = Expect::Value(Cow::Borrowed(value.as_ref()));
+                *walk(t, reader, item, &[Seg::Key(key.to_string())], true)? =
+                    Expect::Value(Cow::Borrowed(value.as_ref()));
             }
         }
     }
@@ -174,7 +175,9 @@ fn open<'e, 'i>(t: &Tree, reader: Reader, v: &'e mut Expect<'i>) -> Result<&'e m
         Expect::Value(value) if matches!(**value, Value::Array(_) | Value::Object(_)) => {
             *v = match std::mem::take(value).into_owned() {
                 Value::Array(items) => Expect::Seq(items.into_iter().map(|x| Expect::Value(Cow::Owned(x))).collect()),
-                Value::Object(m) => Expect::Map(m.into_iter().map(|(k, x)| (k, Expect::Value(Cow::Owned(x)))).collect()),
+                Value::Object(m) => {
+                    Expect::Map(m.into_iter().map(|(k, x)| (k, Expect::Value(Cow::Owned(x)))).collect())
+                }
                 other => Expect::Value(Cow::Owned(other)),
             };
         }

@@ -62,8 +62,14 @@ mod tests {
             vec![Intent::RenameKey { path: vec![], from: "a".into(), to: "z".into() }],
             vec![Intent::RenameKey { path: vec![], from: "a".into(), to: "b".into() }],
             vec![Intent::SetEach { path: keys("b").into(), items: vec![0], key: "k".into(), value: json!(2).into() }],
-            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("x".into()), Seg::key("k")], value: json!(2).into() }],
-            vec![Intent::Set { path: vec![Seg::key("b"), Seg::Named("y".into()), Seg::key("k")], value: json!(2).into() }],
+            vec![Intent::Set {
+                path: vec![Seg::key("b"), Seg::Named("x".into()), Seg::key("k")],
+                value: json!(2).into(),
+            }],
+            vec![Intent::Set {
+                path: vec![Seg::key("b"), Seg::Named("y".into()), Seg::key("k")],
+                value: json!(2).into(),
+            }],
             vec![Intent::Set { path: vec![Seg::key("b"), Seg::Index(1)], value: json!("y").into() }],
             vec![
                 Intent::Set { path: keys("a"), value: json!(1).into() },
@@ -120,7 +126,11 @@ mod tests {
             Err(Undecided)
         );
         assert_eq!(
-            decides("a: 0600\nb: x\n", "a: '0600'\nb: w\n", &[Intent::Set { path: keys("b"), value: json!("w").into() }]),
+            decides(
+                "a: 0600\nb: x\n",
+                "a: '0600'\nb: w\n",
+                &[Intent::Set { path: keys("b"), value: json!("w").into() }]
+            ),
             Err(Undecided)
         );
         assert_eq!(decides("a: 0600\n", "a: 384\n", &[]), Ok(()));

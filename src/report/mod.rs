@@ -81,13 +81,11 @@ impl ResourceReport<'_> {
         let f = self.field?;
         match self.show {
             Show::AsIs => Some(f.clone()),
-            Show::Masked => {
-                Some(FieldDiff {
+            Show::Masked => Some(FieldDiff {
                 before: mask_config(&f.before),
                 after_value: serde_json::Value::String(mask_config(f.after())).into(),
                 ..f.clone()
-            })
-            }
+            }),
             Show::Secret => None,
         }
     }
