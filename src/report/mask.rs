@@ -73,8 +73,12 @@ fn text_edits(text: &str, reader: Reader, depth: u8) -> Vec<Edit> {
 /// Comments (`#` at a line's start or after a blank, outside every scalar) mean nothing to a
 /// reader, so they are masked as text that does not parse (`line_edits`): `# password: old`.
 fn comment_edits(text: &str, tree: &Tree) -> Vec<Edit> {
-    let mut scalars: Vec<(usize, usize)> =
-        tree.nodes().iter().filter(|n| matches!(n.kind, NodeKind::Scalar { .. })).map(|n| (n.start, n.end)).collect();
+    let mut scalars: Vec<(usize, usize)> = tree
+        .nodes()
+        .iter()
+        .filter(|n| matches!(n.kind, NodeKind::Scalar { .. }))
+        .map(|n| (n.start(), n.end()))
+        .collect();
     scalars.sort_unstable();
     let bytes = text.as_bytes();
     let (mut edits, mut next, mut past) = (Vec::new(), 0, 0);
@@ -223,7 +227,7 @@ fn tree_edits(text: &str, tree: &Tree, reader: Reader, depth: u8) -> Vec<Edit> {
         }
         let Some(value) = tree.raw(id) else { continue };
         let mapped = match &tree.node(id).kind {
-            NodeKind::Scalar { style: Style::Literal, .. } => literal_edits(text, tree.node(id).start, value, &inner),
+            NodeKind::Scalar { style: Style::Literal, .. } => literal_edits(text, tree.node(id).start(), value, &inner),
             _ => None,
         };
         match mapped {

@@ -394,7 +394,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
         Some(crate::yaml::tree::Lookup::Found { key, value }) => (Some(key), Some(value)),
         _ => (None, None),
     };
-    let value_line = value.map(|v| cm_tree.node(v).line);
+    let value_line = value.map(|v| cm_tree.node(v).line());
     if let Some((first, second, key)) = cm_tree.duplicate_reads().into_iter().next() {
         return Err(ManifestError::DuplicateKey {
             at: m.doc_ref(cm, Some(second)),
@@ -481,7 +481,7 @@ fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usiz
         {
             return Err(ContextsError::ConfigUnloadable {
                 at: m.doc_ref(cm, value_line),
-                line: tree.node(id).line,
+                line: tree.node(id).line(),
                 tag: tag.to_string(),
             }
             .into());

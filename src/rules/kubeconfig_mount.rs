@@ -165,7 +165,7 @@ fn mounts(tree: &Tree, container: NodeId) -> Vec<MountInfo> {
             name: tree.get_str(m, "name").unwrap_or_default().to_string(),
             path: tree.get_str(m, "mountPath").unwrap_or_default().trim_end_matches('/').to_string(),
             sub_path: tree.get_str(m, "subPath").filter(|s| !s.is_empty()).map(str::to_string),
-            line: tree.node(m).line,
+            line: tree.node(m).line(),
         })
         .collect()
 }
@@ -401,7 +401,7 @@ impl<'m> Pod<'m> {
             // KUBECONFIG replaces the default ~/.kube/config: it must name the mounted file.
             (format!("{MOUNT_PATH}/config"), Some("~/.kube/config"))
         };
-        let line = self.kubeconfig_env.entry.map(|e| self.tree.node(e).line);
+        let line = self.kubeconfig_env.entry.map(|e| self.tree.node(e).line());
         match &self.kubeconfig_env.value {
             // An `env` entry overrides what an `envFrom` source not in the stream may set.
             EnvValue::Unset | EnvValue::Unknown { certain: false, .. } if self.ssh_mode => {
@@ -419,7 +419,7 @@ impl<'m> Pod<'m> {
             }
             EnvValue::Unset => match &self.home_env.value {
                 EnvValue::Known(home) if home.trim_end_matches('/') != "/root" => {
-                    let line = self.home_env.entry.map(|e| self.tree.node(e).line);
+                    let line = self.home_env.entry.map(|e| self.tree.node(e).line());
                     let home = crate::messages::sanitize(home, &[]);
                     Err(MountError::HomeEnv { at: self.at(line), home, wanted }.into())
                 }

@@ -642,7 +642,7 @@ fn default_account(
         return Ok(());
     }
     let tree = m.tree(api.doc)?;
-    let line = tree.node(api.pod_spec).line;
+    let line = tree.node(api.pod_spec).line();
     Err(RbacError::DefaultServiceAccount {
         at: m.doc_ref(api.doc, Some(line)),
         namespace: acc.namespace.clone(),
@@ -1380,7 +1380,7 @@ impl RoleRules<'_> {
             Ok(edit) => Narrowed::Rewritten { edit, verbs, resources, undocumented },
             Err(e) => Narrowed::Left(format!(
                 "`*` verbs left as they are: {}",
-                ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line)), cause: e }
+                ManifestError::Edit { at: self.m.doc_ref(self.doc, Some(tree.node(value).line())), cause: e }
             )),
         }
     }

@@ -309,7 +309,7 @@ impl<'a> Editor<'a> {
         editor.shared = tree
             .ids()
             .filter(|&id| tree.is_shared(id))
-            .map(|id| (tree.node(id).start, tree.node(id).end, tree.node(id).line))
+            .map(|id| (tree.node(id).start(), tree.node(id).end(), tree.node(id).line()))
             .collect();
         editor
     }
@@ -322,7 +322,7 @@ impl<'a> Editor<'a> {
         let shared = tree
             .ids()
             .filter(|&id| tree.is_shared(id))
-            .map(|id| (tree.node(id).start, tree.node(id).end, tree.node(id).line))
+            .map(|id| (tree.node(id).start(), tree.node(id).end(), tree.node(id).line()))
             .collect();
         Editor { text, tree, layout: like.layout, shared, explicit_keys: like.explicit_keys }
     }
@@ -344,10 +344,10 @@ impl<'a> Editor<'a> {
                 for &(k, v) in entries {
                     let v = self.tree.node(v);
                     if matches!(v.kind, NodeKind::Seq { flow: false, .. })
-                        && v.line > self.tree.node(k).line
-                        && let Some(dash) = self.dash_col_at(v.start)
+                        && v.line() > self.tree.node(k).line()
+                        && let Some(dash) = self.dash_col_at(v.start())
                     {
-                        return dash.saturating_sub(self.tree.node(k).col);
+                        return dash.saturating_sub(self.tree.node(k).col());
                     }
                 }
             }
@@ -360,7 +360,7 @@ impl<'a> Editor<'a> {
     }
 
     fn line_of(&self, id: NodeId) -> usize {
-        self.tree.node(id).line
+        self.tree.node(id).line()
     }
 
     fn check_not_shared(&self, at: usize) -> Result<(), EditError> {
@@ -397,13 +397,13 @@ impl<'a> Editor<'a> {
     /// so the mapping starts where they do).
     fn map_indent(&self, first_key: NodeId) -> usize {
         let k = self.tree.node(first_key);
-        let prefix = &self.text[self.line_start(k.start)..k.start];
+        let prefix = &self.text[self.line_start(k.start())..k.start()];
         let mut rest = prefix;
         loop {
             let trimmed = rest.trim_start_matches([' ', '\t']);
             match trimmed.strip_prefix('-').filter(|r| r.starts_with([' ', '\t']) || r.is_empty()) {
                 Some(after) => rest = after,
-                None if trimmed.is_empty() => return k.col,
+                None if trimmed.is_empty() => return k.col(),
                 None => return prefix[..prefix.len() - trimmed.len()].chars().count(),
             }
         }
@@ -431,7 +431,7 @@ impl<'a> Editor<'a> {
             matches!(self.tree.node(leaf).kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. });
         if block_scalar
             && !self.text.ends_with('\n')
-            && self.text.trim_end_matches([' ', '\t', '\r']).len() <= self.tree.node(leaf).end
+            && self.text.trim_end_matches([' ', '\t', '\r']).len() <= self.tree.node(leaf).end()
         {
             // Text after it would give its last line a line break: a change of its value
             // unless the header strips it (`|-`, `>-`).
@@ -439,12 +439,12 @@ impl<'a> Editor<'a> {
             let indicators: String = self.text[header..].chars().skip(1).take_while(|c| !c.is_whitespace()).collect();
             if !indicators.contains('-') {
                 return Err(EditError::Layout {
-                    line: self.tree.node(leaf).line,
+                    line: self.tree.node(leaf).line(),
                     what: "a block scalar ends the document without a line break; adding after it would change its value",
                 });
             }
         }
-        self.insert_lines(self.tree.node(leaf).end, block_scalar, lines)
+        self.insert_lines(self.tree.node(leaf).end(), block_scalar, lines)
     }
 
     /// Explicit keys (`? key`) put keys where the mapping's column is not, and their spans are
@@ -481,15 +481,15 @@ impl<'a> Editor<'a> {
     fn flow_append(&self, collection: NodeId, last: Option<NodeId>, text: &str) -> Result<Edit, EditError> {
         self.refuse_explicit_keys()?;
         let node = self.tree.node(collection);
-        let close = node.end.saturating_sub(1);
+        let close = node.end().saturating_sub(1);
         let trimmed = self.text[..close].trim_end_matches([' ', '\t', '\r', '\n']);
         let pos = trimmed.len();
         let line = &self.text[self.line_start(pos)..pos];
         if line.trim_start().starts_with('#') || line.contains(" #") {
             // A comment runs up to the line's end: go after the last entry's own text instead.
-            return match last.map(|l| self.tree.node(l)).filter(|l| l.end > l.start) {
-                Some(l) => Ok(Edit { at: l.end, delete: 0, insert: format!(", {text}").into() }),
-                None => Err(EditError::Layout { line: node.line, what: "a flow collection ending in a comment" }),
+            return match last.map(|l| self.tree.node(l)).filter(|l| l.end() > l.start()) {
+                Some(l) => Ok(Edit { at: l.end(), delete: 0, insert: format!(", {text}").into() }),
+                None => Err(EditError::Layout { line: node.line(), what: "a flow collection ending in a comment" }),
             };
         }
         let insert = match trimmed.chars().last() {
@@ -506,16 +506,16 @@ impl<'a> Editor<'a> {
         let NodeKind::Seq { items, flow } = &node.kind else {
             return Err(self.wrong_type(seq, "", "a sequence"));
         };
-        self.check_not_shared(node.start)?;
+        self.check_not_shared(node.start())?;
         if *flow {
             return self.flow_append(seq, items.last().copied(), &emit::flow(item));
         }
         let (Some(&first), Some(&last)) = (items.first(), items.last()) else {
-            return Err(EditError::Layout { line: node.line, what: "empty block sequence" });
+            return Err(EditError::Layout { line: node.line(), what: "empty block sequence" });
         };
         let dash = self
-            .dash_col_at(self.tree.node(first).start)
-            .ok_or(EditError::Layout { line: node.line, what: "cannot find the `-` of the first item" })?;
+            .dash_col_at(self.tree.node(first).start())
+            .ok_or(EditError::Layout { line: node.line(), what: "cannot find the `-` of the first item" })?;
         let mut lines = String::new();
         emit::block_seq(std::slice::from_ref(item), dash, self.layout, &mut lines);
         self.insert_after(last, lines)
@@ -527,7 +527,7 @@ impl<'a> Editor<'a> {
         let NodeKind::Map { entries: existing, flow } = &node.kind else {
             return Err(self.wrong_type(map, "", "a mapping"));
         };
-        self.check_not_shared(node.start)?;
+        self.check_not_shared(node.start())?;
         if *flow {
             let text: Vec<String> = entries
                 .iter()
@@ -537,7 +537,7 @@ impl<'a> Editor<'a> {
         }
         let Some(&(first_key, last_value)) = existing.first().map(|f| (f.0, existing[existing.len() - 1].1)).as_ref()
         else {
-            return Err(EditError::Layout { line: node.line, what: "empty block mapping" });
+            return Err(EditError::Layout { line: node.line(), what: "empty block mapping" });
         };
         let mut lines = String::new();
         emit::block_map(entries, self.map_indent(first_key), self.layout, &mut lines);
@@ -549,15 +549,15 @@ impl<'a> Editor<'a> {
         let k = self.tree.node(key);
         let v = self.tree.node(null_value);
         let mut lines = String::new();
-        emit::block_value(value, k.col, self.layout, &mut lines);
+        emit::block_value(value, k.col(), self.layout, &mut lines);
         let mut edits = Vec::new();
-        self.check_not_shared(k.start)?;
-        if v.end > v.start {
-            edits.push(Edit { at: v.start, delete: v.end - v.start, insert: "".into() });
+        self.check_not_shared(k.start())?;
+        if v.end() > v.start() {
+            edits.push(Edit { at: v.start(), delete: v.end() - v.start(), insert: "".into() });
         }
         // block_value starts with the line break that ends the `key:` line.
         let body = lines.split_off(self.layout.nl.len());
-        edits.push(self.insert_lines(k.end.max(v.end), false, body)?);
+        edits.push(self.insert_lines(k.end().max(v.end()), false, body)?);
         Ok(edits)
     }
 
@@ -566,12 +566,12 @@ impl<'a> Editor<'a> {
     fn scalar_range(&self, node: NodeId) -> (usize, usize) {
         let n = self.tree.node(node);
         if !matches!(n.kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. }) {
-            return (n.start, n.end);
+            return (n.start(), n.end());
         }
-        let content = &self.text[n.start..n.end];
-        let end = n.start + content.trim_end_matches([' ', '\t', '\r', '\n']).len();
+        let content = &self.text[n.start()..n.end()];
+        let end = n.start() + content.trim_end_matches([' ', '\t', '\r', '\n']).len();
         // The header is on the last non-blank line before the content.
-        let mut line_end = self.line_start(n.start);
+        let mut line_end = self.line_start(n.start());
         while line_end > 0 {
             let ls = self.line_start(line_end - 1);
             let line = &self.text[ls..line_end];
@@ -584,12 +584,12 @@ impl<'a> Editor<'a> {
             }
             line_end = ls;
         }
-        (n.start, end)
+        (n.start(), end)
     }
 
     /// Replaces a scalar with `value`, keeping everything around it.
     pub fn replace_scalar(&self, node: NodeId, value: &Value) -> Result<Edit, EditError> {
-        self.check_not_shared(self.tree.node(node).start)?;
+        self.check_not_shared(self.tree.node(node).start())?;
         let (start, end) = self.scalar_range(node);
         Ok(Edit { at: start, delete: end - start, insert: emit::flow(value).into() })
     }
@@ -612,10 +612,10 @@ impl<'a> Editor<'a> {
     /// the text allows it, else double-quoted.
     pub fn replace_text(&self, node: NodeId, new: &str) -> Result<Edit, EditError> {
         let n = self.tree.node(node);
-        self.check_not_shared(n.start)?;
+        self.check_not_shared(n.start())?;
         let (start, end) = self.scalar_range(node);
         let literal = matches!(n.kind, NodeKind::Scalar { style: Style::Literal, .. });
-        Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col).into() })
+        Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col()).into() })
     }
 
     /// `new` as a literal block indented to `indent` when `literal` and the text allows it
@@ -661,23 +661,23 @@ impl<'a> Editor<'a> {
     ) -> Result<Edit, EditError> {
         let k = self.tree.node(key);
         let v = self.tree.node(value);
-        self.check_not_shared(v.start)?;
+        self.check_not_shared(v.start())?;
         self.refuse_explicit_keys()?;
         let at = self.after_colon(key)?;
-        let end = v.end.max(at);
+        let end = v.end().max(at);
         let rest_of_line = self.text[end..].split('\n').next().unwrap_or("");
         // A comment after the null would land inside a block: quoted then.
-        let insert = format!(" {}", self.string_value(new, literal && rest_of_line.trim().is_empty(), k.col + 2));
+        let insert = format!(" {}", self.string_value(new, literal && rest_of_line.trim().is_empty(), k.col() + 2));
         Ok(Edit { at, delete: end - at, insert: insert.into() })
     }
 
     /// Position just past the `:` that follows a mapping key.
     fn after_colon(&self, key: NodeId) -> Result<usize, EditError> {
         let k = self.tree.node(key);
-        self.text[k.end..]
+        self.text[k.end()..]
             .find(':')
-            .map(|i| k.end + i + 1)
-            .ok_or(EditError::Layout { line: k.line, what: "no `:` after the key" })
+            .map(|i| k.end() + i + 1)
+            .ok_or(EditError::Layout { line: k.line(), what: "no `:` after the key" })
     }
 
     /// Replaces the whole value of `key` with `new`: in block style when the old value was a
@@ -685,14 +685,14 @@ impl<'a> Editor<'a> {
     pub fn replace_value(&self, key: NodeId, value: NodeId, new: &Value) -> Result<Edit, EditError> {
         let k = self.tree.node(key);
         let v = self.tree.node(value);
-        self.check_not_shared(v.start)?;
+        self.check_not_shared(v.start())?;
         let block = matches!(v.kind, NodeKind::Seq { flow: false, .. } | NodeKind::Map { flow: false, .. });
-        if block || (self.tree.is_null(value) && v.start == v.end) {
+        if block || (self.tree.is_null(value) && v.start() == v.end()) {
             self.refuse_explicit_keys()?;
             let at = self.after_colon(key)?;
             let end = self.content_end(value).max(at);
             let mut text = String::new();
-            emit::block_value(new, k.col, self.layout, &mut text);
+            emit::block_value(new, k.col(), self.layout, &mut text);
             text.truncate(text.len() - self.layout.nl.len());
             return Ok(Edit { at, delete: end - at, insert: text.into() });
         }
@@ -704,10 +704,10 @@ impl<'a> Editor<'a> {
     fn content_end(&self, id: NodeId) -> usize {
         let n = self.tree.node(id);
         match &n.kind {
-            NodeKind::Seq { items, flow: false } => items.last().map_or(n.end, |&c| self.content_end(c)),
-            NodeKind::Map { entries, flow: false } => entries.last().map_or(n.end, |&(_, v)| self.content_end(v)),
+            NodeKind::Seq { items, flow: false } => items.last().map_or(n.end(), |&c| self.content_end(c)),
+            NodeKind::Map { entries, flow: false } => entries.last().map_or(n.end(), |&(_, v)| self.content_end(v)),
             NodeKind::Scalar { .. } => self.scalar_range(id).1,
-            _ => n.end,
+            _ => n.end(),
         }
     }
 
@@ -731,30 +731,30 @@ impl<'a> Editor<'a> {
     /// Removes item `index` of a sequence that has at least two items.
     pub fn remove_item(&self, seq: NodeId, index: usize) -> Result<Edit, EditError> {
         let node = self.tree.node(seq);
-        self.check_not_shared(node.start)?;
+        self.check_not_shared(node.start())?;
         let NodeKind::Seq { items, flow } = &node.kind else {
             return Err(self.wrong_type(seq, "", "a sequence"));
         };
         if items.len() < 2 || index >= items.len() {
-            return Err(EditError::OnlyItem { line: node.line });
+            return Err(EditError::OnlyItem { line: node.line() });
         }
         let item = self.tree.node(items[index]);
         if *flow {
             let (start, end) = if index > 0 {
-                (self.tree.node(items[index - 1]).end, item.end)
+                (self.tree.node(items[index - 1]).end(), item.end())
             } else {
-                (item.start, self.tree.node(items[1]).start)
+                (item.start(), self.tree.node(items[1]).start())
             };
             return Ok(Edit { at: start, delete: end - start, insert: "".into() });
         }
-        let before = self.text[..item.start].trim_end_matches([' ', '\t', '\r', '\n']);
+        let before = self.text[..item.start()].trim_end_matches([' ', '\t', '\r', '\n']);
         if !before.ends_with('-') {
-            return Err(EditError::Layout { line: item.line, what: "cannot find the `-` of the item" });
+            return Err(EditError::Layout { line: item.line(), what: "cannot find the `-` of the item" });
         }
         let dash = before.len() - 1;
         let ls = self.line_start(dash);
         if !self.text[ls..dash].trim().is_empty() {
-            return Err(EditError::Layout { line: item.line, what: "an item that shares its line with another" });
+            return Err(EditError::Layout { line: item.line(), what: "an item that shares its line with another" });
         }
         let (end, _) = self.line_after(self.content_end(items[index]), false);
         Ok(Edit { at: ls, delete: end - ls, insert: "".into() })

@@ -115,8 +115,8 @@ fn place_of(text: &str, line_start: usize, at: usize, tree: &Tree) -> (&'static 
     let after = text[at..].trim_start_matches([' ', '\t']);
     let in_flow = tree.nodes().iter().any(|n| {
         matches!(n.kind, NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
-            && n.start < at
-            && at < n.end
+            && n.start() < at
+            && at < n.end()
     });
     if block_header(before) {
         return ("after a block scalar indicator", "expected a comment or a line break, but found '\\t'");
@@ -148,7 +148,7 @@ fn spans(text: &str, tree: &Tree) -> Spans {
     let mut spans = Spans { accepted: Vec::new(), refused: Vec::new() };
     for node in tree.nodes() {
         let NodeKind::Scalar { style, .. } = &node.kind else { continue };
-        let (start, end) = (node.start.min(text.len()), node.end.min(text.len()));
+        let (start, end) = (node.start().min(text.len()), node.end().min(text.len()));
         match style {
             Style::SingleQuoted | Style::DoubleQuoted => spans.accepted.push((start, end)),
             Style::Plain => spans.refused.push((start, end, "inside an unquoted value", NO_TOKEN)),

@@ -58,20 +58,53 @@ pub enum NodeKind {
     Alias { anchor: usize },
 }
 
+/// Positions are kept in 32 bits (56 bytes a node, not 72; a config.yaml of 200,000 lines has
+/// half a million nodes): a document's text is at most 4 GiB (its scalars' text already is,
+/// see [`Text`]), and the parser refuses a larger one.
 #[derive(Debug, Clone)]
 pub struct Node {
     pub kind: NodeKind,
+    start: u32,
+    end: u32,
+    line: u32,
+    col: u32,
+    anchor: u32,
+}
+
+impl Node {
     /// Byte offset where the node's content starts (after any anchor or tag).
-    pub start: usize,
+    pub fn start(&self) -> usize {
+        self.start as usize
+    }
+
     /// Byte offset just past the node's content. For a flow collection, past its closing
     /// bracket; for a block collection, the end of its last child.
-    pub end: usize,
-    /// 1-based line and 0-based column of `start`, relative to the parsed text.
-    pub line: usize,
-    pub col: usize,
+    pub fn end(&self) -> usize {
+        self.end as usize
+    }
+
+    /// 1-based line of `start`, relative to the parsed text.
+    pub fn line(&self) -> usize {
+        self.line as usize
+    }
+
+    /// 0-based column of `start`.
+    pub fn col(&self) -> usize {
+        self.col as usize
+    }
+
     /// Anchor id defined on this node, 0 when none.
-    pub anchor: usize,
+    pub fn anchor(&self) -> usize {
+        self.anchor as usize
+    }
 }
+
+/// `n` in 32 bits, or the error for a document too large to hold.
+fn fit(n: usize, at: &At) -> Result<u32, ParseError> {
+    u32::try_from(n).map_err(|_| err_at(TOO_LARGE, at.line, at.col))
+}
+
+const TOO_LARGE: &str = "more text than one document may hold";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{message} (line {line}, column {col})")]
@@ -244,8 +277,15 @@ fn parser_error(e: &granit_parser::ScanError, limits: &Limits) -> ParseError {
 }
 
 impl At {
-    fn node(self, kind: NodeKind, anchor: usize) -> Node {
-        Node { kind, start: self.start, end: self.end, line: self.line, col: self.col, anchor }
+    fn node(self, kind: NodeKind, anchor: usize) -> Result<Node, ParseError> {
+        Ok(Node {
+            kind,
+            start: fit(self.start, &self)?,
+            end: fit(self.end, &self)?,
+            line: fit(self.line, &self)?,
+            col: fit(self.col, &self)?,
+            anchor: fit(anchor, &self)?,
+        })
     }
 }
 
@@ -337,7 +377,7 @@ impl<'l> Builder<'l> {
 
     /// Adds a node.
     fn push(&mut self, node: Node) -> Result<NodeId, ParseError> {
-        let (line, col) = (node.line, node.col);
+        let (line, col) = (node.line(), node.col());
         self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))
     }
 
@@ -359,10 +399,11 @@ impl<'l> Builder<'l> {
         let strings = &mut self.tree.strings;
         let value = match (u32::try_from(strings.len()), u32::try_from(text.len())) {
             (Ok(start), Ok(len)) if start.checked_add(len).is_some() => Text { at: start, len },
-            _ => return Err(err_at("more text than one document may hold", at.line, at.col)),
+            _ => return Err(err_at(TOO_LARGE, at.line, at.col)),
         };
         strings.push_str(text);
-        let id = self.push(at.node(NodeKind::Scalar { value, style, tag: tag.map(String::into_boxed_str) }, anchor))?;
+        let id =
+            self.push(at.node(NodeKind::Scalar { value, style, tag: tag.map(String::into_boxed_str) }, anchor)?)?;
         Ok((id, (1, 0)))
     }
 
@@ -376,7 +417,7 @@ impl<'l> Builder<'l> {
         self.tree.aliased.push(anchor);
         // go-yaml counts every node it decodes through an alias as aliased.
         let (n, _) = self.anchored.get(&target).copied().unwrap_or((1, 0));
-        let id = self.push(at.node(NodeKind::Alias { anchor }, 0))?;
+        let id = self.push(at.node(NodeKind::Alias { anchor }, 0)?)?;
         Ok((id, (n.saturating_add(1), n)))
     }
 
@@ -384,7 +425,7 @@ impl<'l> Builder<'l> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(err_at(max_depth_message(self.limits.max_depth), at.line, at.col));
         }
-        let id = self.push(at.node(kind, anchor))?;
+        let id = self.push(at.node(kind, anchor)?)?;
         if anchor != 0 {
             self.tree.anchors.insert(anchor, id);
             self.open.insert(id);
@@ -406,7 +447,7 @@ impl<'l> Builder<'l> {
             _ => (false, None),
         };
         tree.node_mut(id).end =
-            if flow { at.end } else { last_child.map_or(tree.node(id).start, |c| tree.node(c).end) };
+            if flow { fit(at.end, &at)? } else { last_child.map_or(tree.node(id).start, |c| tree.node(c).end) };
         Ok((id, frame.count))
     }
 
@@ -421,7 +462,7 @@ impl<'l> Builder<'l> {
         let tree = &mut self.tree;
         if tree.node(id).anchor != 0 {
             if let NodeKind::Scalar { .. } = tree.node(id).kind {
-                tree.anchors.insert(tree.node(id).anchor, id);
+                tree.anchors.insert(tree.node(id).anchor(), id);
             }
             self.anchored.insert(id, child);
         }
@@ -541,7 +582,7 @@ impl Tree {
     /// True when this node carries an anchor that an alias in the document refers to: editing
     /// it would also change every place that alias stands.
     pub fn is_shared(&self, id: NodeId) -> bool {
-        let a = self.node(id).anchor;
+        let a = self.node(id).anchor();
         a != 0 && self.aliased.contains(&a)
     }
 
@@ -646,7 +687,7 @@ impl Tree {
                     NodeKind::Scalar { value, .. } => self.text(*value).to_string(),
                     _ => String::new(),
                 };
-                (self.node(a).line, self.node(b).line, key)
+                (self.node(a).line(), self.node(b).line(), key)
             })
             .collect();
         out.sort();
@@ -940,11 +981,23 @@ mod tests {
         assert!(Tree::parse_pruning(shared, &Limits::default(), "rules", &mut |_, _| {}).unwrap().is_none());
     }
 
-    /// Issue 23: a document of 100,000 env entries is half a million nodes; a scalar's text
-    /// and tag are boxed (no spare capacity, no capacity field).
+    /// Issue 23: a document of 100,000 env entries is half a million nodes; a scalar's text is
+    /// a range of the tree's one string, its tag boxed, and positions are 32 bits.
     #[test]
     fn a_node_stays_small() {
-        assert!(std::mem::size_of::<Node>() <= 80, "{}", std::mem::size_of::<Node>());
+        assert!(std::mem::size_of::<Node>() <= 56, "{}", std::mem::size_of::<Node>());
+    }
+
+    /// A position past 32 bits is refused as a document too large, never truncated.
+    #[test]
+    fn positions_past_32_bits_are_refused() {
+        let at = At { start: 1, end: u32::MAX as usize + 1, line: 1, col: 0 };
+        let e = at.node(NodeKind::Alias { anchor: 1 }, 0).unwrap_err();
+        assert_eq!(e.message, TOO_LARGE);
+        let at = At { start: 1, end: 2, line: 1, col: 0 };
+        assert!(at.node(NodeKind::Alias { anchor: 1 }, u32::MAX as usize + 1).is_err());
+        let n = at.node(NodeKind::Alias { anchor: 1 }, 7).unwrap();
+        assert_eq!((n.start(), n.end(), n.line(), n.col(), n.anchor()), (1, 2, 1, 0, 7));
     }
 
     #[test]
