@@ -9,7 +9,9 @@ use crate::kubeconfig::contexts_file::ContextsFile;
 use crate::kubeconfig::doctor;
 use crate::kubeconfig::{KubeconfigError, LoadedKubeconfig};
 use crate::model::Severity;
-use crate::rules::change::{Action, AddedDoc, Change, DocChange, Intent, Note, Outcome, Piece, RuleId, RuleOutput};
+use crate::rules::change::{
+    Action, AddedDoc, Change, DocChange, FieldDiff, Intent, Note, Outcome, Piece, RuleId, RuleOutput,
+};
 use crate::rules::{RuleError, allowed_contexts, api_server::ApiServer, kubeconfig_checks, kubeconfig_mount, rbac};
 use crate::settings::Settings;
 use crate::stream::{self, DocIndex, DocRef, InputError, ManifestError, Manifests};
@@ -210,9 +212,16 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: range, after });
     }
     drop(by_doc);
-    // The rules' parses of embedded texts served their proofs.
-    for field in changes.iter_mut().filter_map(|c| c.field.as_mut()) {
-        field.before_tree = None;
+    // The rules' parses of embedded texts served their proofs; the texts before are copied
+    // now, for the report.
+    for c in &mut changes {
+        if let Some(field) = c.field.as_deref_mut() {
+            field.before_tree = None;
+            if field.before_node.is_some() {
+                field.before = field_before(m, c.doc, field)?.to_string();
+                field.before_node = None;
+            }
+        }
     }
     let end = m.docs().last().map_or(0, |d| m.range(d).end);
     if end > next {
@@ -315,13 +324,22 @@ fn prove_edited(
         let before = match &field.before_tree {
             Some(tree) if m.limits() == limits => &**tree,
             _ => {
-                parsed = Tree::parse(&field.before, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
+                parsed = Tree::parse(field_before(m, doc, field)?, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
                 &parsed
             }
         };
         verify::check_tree(before, field.after(), &field.intents, Reader::PyYaml, limits).map_err(internal)?;
     }
     Ok(())
+}
+
+/// A field's text before: where the rule left it (a string node of the document's original
+/// tree), or the text it wrote.
+fn field_before<'m>(m: &'m Manifests, doc: DocIndex, field: &'m FieldDiff) -> Result<&'m str, PostRenderError> {
+    match field.before_node {
+        Some(node) => Ok(m.tree(doc)?.str(node).unwrap_or_default()),
+        None => Ok(&field.before),
+    }
 }
 
 /// The proof of an added document (at `doc`, after the stream's own): its text means its value,

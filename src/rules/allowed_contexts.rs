@@ -353,7 +353,8 @@ fn config_map_change(
         intents: vec![Intent::Set { path: vec![Seg::key("data"), Seg::key(CONFIG_KEY)], value: after.clone() }],
         field: Some(Box::new(FieldDiff {
             path: format!("data.{CONFIG_KEY}"),
-            before: loaded.text.to_string(),
+            before: String::new(),
+            before_node: loaded.value.filter(|_| !loaded.text.is_empty()),
             after_value: after,
             intents,
             before_tree: Some(loaded.tree.clone()),

@@ -101,7 +101,12 @@ pub struct Change {
 #[derive(Debug, Clone)]
 pub struct FieldDiff {
     pub path: String,
+    /// The text before; empty while `before_node` says where it is.
     pub before: String,
+    /// The node of the edited document's original tree whose string is the text before: the
+    /// pipeline copies it into `before` once the proofs are done (a whole config.yaml is not
+    /// held twice while they run).
+    pub before_node: Option<crate::yaml::NodeId>,
     /// The new text, as a string value shared with the change's `Set` intent ([`Self::after`]).
     pub after_value: Arc<Value>,
     /// What the change means inside the embedded text, as PyYAML reads it (SkyPilot's config).
