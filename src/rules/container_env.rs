@@ -137,8 +137,17 @@ impl<'m> ContainerEnv<'m> {
     /// What the container's environment says about `name`.
     pub fn get(&self, name: &str) -> Result<Resolved, ManifestError> {
         let tree = self.tree;
-        let entries: Vec<NodeId> = tree.get(self.container, "env").map(|l| tree.items(l).to_vec()).unwrap_or_default();
-        let named: Vec<NodeId> = entries.iter().copied().filter(|&e| tree.get_str(e, "name") == Some(name)).collect();
+        let entries: &[NodeId] = tree.get(self.container, "env").map_or(&[], |l| tree.items(l));
+        // The text first (a container of 100,000 entries is asked a few names): only an entry
+        // whose name's text is `name` can be named `name` (as a string).
+        let named: Vec<NodeId> = entries
+            .iter()
+            .copied()
+            .filter(|&e| {
+                let n = tree.get(e, "name");
+                n.and_then(|n| tree.raw(n)) == Some(name) && n.and_then(|n| tree.str(n)) == Some(name)
+            })
+            .collect();
         if let [first, .., last] = named.as_slice()
             && let (Some(a), Some(b)) = (tree.get(*first, "name"), tree.get(*last, "name"))
         {
