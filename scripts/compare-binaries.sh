@@ -14,9 +14,9 @@ run() { # name, cmd...
   for b in old new; do
     local bin=${!b}
     (cd $work && "$bin" "$@" > $work/$b.out 2> $work/$b.err < ${STDIN:-/dev/null}; echo $? > $work/$b.rc)
-    sed -i "s#$bin#BIN#g" $work/$b.err $work/$b.out
+    sed -i -E "s#$bin#BIN#g; s#git [0-9a-f]{12}#git HASH#g" $work/$b.err $work/$b.out
     # last-run file content
-    cat $XDG_STATE_HOME/skyhelm/* 2>/dev/null | sed -E "s#$bin#BIN#g; s#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z#TIME#g" > $work/$b.last; rm -rf $XDG_STATE_HOME/skyhelm
+    cat $XDG_STATE_HOME/skyhelm/* 2>/dev/null | sed -E "s#$bin#BIN#g; s#git [0-9a-f]{12}#git HASH#g; s#[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z#TIME#g" > $work/$b.last; rm -rf $XDG_STATE_HOME/skyhelm
   done
   total=$((total+1))
   if cmp -s $work/old.out $work/new.out && cmp -s $work/old.err $work/new.err && cmp -s $work/old.rc $work/new.rc && cmp -s $work/old.last $work/new.last; then same=$((same+1)); else diff=$((diff+1)); echo "DIFF: $tag $*"; fi
