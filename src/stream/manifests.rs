@@ -382,13 +382,15 @@ impl<'a> Manifests<'a> {
         self.ranges[doc.index()].clone()
     }
 
-    /// The new texts of the documents that have edits: `edits[i]` applied to the document at
-    /// index i (the pipeline then reads each edited document again, see `verify`), in stream
-    /// order. Every other document goes out as its input bytes.
-    pub fn render(&self, edits: &[crate::yaml::Edits]) -> Result<Vec<(DocIndex, String)>, ManifestError> {
+    /// The new texts of the documents that have edits, each document's edits applied to it
+    /// (the pipeline then reads each edited document again, see `verify`), in stream order.
+    /// Every other document goes out as its input bytes.
+    pub fn render(
+        &self,
+        edits: &std::collections::BTreeMap<DocIndex, crate::yaml::Edits>,
+    ) -> Result<Vec<(DocIndex, String)>, ManifestError> {
         let mut edited_docs = Vec::new();
-        for (i, doc_edits) in edits.iter().enumerate().filter(|(i, e)| !e.is_empty() && *i < self.len()) {
-            let doc = DocIndex::new(i);
+        for (&doc, doc_edits) in edits.iter().filter(|(d, e)| !e.is_empty() && d.index() < self.len()) {
             let edited = doc_edits
                 .apply(self.text(doc))
                 .map_err(|cause| ManifestError::Edit { at: self.doc_ref(doc, None), cause })?;
