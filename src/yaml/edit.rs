@@ -69,54 +69,91 @@ struct Span {
     text: u32,
 }
 
-/// A document's edits, kept small: each is a 12-byte span naming one of the texts written,
-/// each distinct text kept once, instead of a 32-byte [`Edit`] (a rule that writes one text in
-/// many places, tighten's list of verbs in each of a huge role's rules, costs 12 bytes a
-/// place). An edit that does not fit 32 bits (a document past 4 GiB) makes them a list of
-/// `Edit`s.
+/// A document's edits, kept small. A few are a list of [`Edit`]s; from [`FEW`] on, each is a
+/// 12-byte span naming one of the texts written, each distinct text kept once, instead of a
+/// 32-byte `Edit` (a rule that writes one text in many places, tighten's list of verbs in each
+/// of a huge role's rules, costs 12 bytes a place). Edits that do not fit 32 bits (a document
+/// past 4 GiB) stay a list. Empty or few, it is a `Vec`'s 24 bytes (a stream of 100,000 roles
+/// narrowed a few rules each keeps one per role).
 #[derive(Debug, Clone)]
 pub struct Edits(Repr);
 
 #[derive(Debug, Clone)]
 enum Repr {
-    Spans { texts: Vec<std::sync::Arc<str>>, spans: Vec<Span> },
     List(Vec<Edit>),
+    Spans(Box<Spans>),
+}
+
+#[derive(Debug, Clone, Default)]
+struct Spans {
+    texts: Vec<std::sync::Arc<str>>,
+    spans: Vec<Span>,
 }
 
 impl Default for Edits {
     fn default() -> Self {
-        Edits(Repr::Spans { texts: Vec::new(), spans: Vec::new() })
+        Edits(Repr::List(Vec::new()))
     }
 }
+
+/// How many edits a list holds before they become spans.
+const FEW: usize = 64;
 
 /// How many of the texts written last a new edit's text is compared with.
 const RECENT_TEXTS: usize = 16;
 
+impl Spans {
+    /// Adds `edit` as a span; false (nothing added) when it does not fit 32 bits.
+    fn push(&mut self, edit: &Edit) -> bool {
+        let found = self
+            .texts
+            .iter()
+            .enumerate()
+            .rev()
+            .take(RECENT_TEXTS)
+            .find(|(_, t)| std::sync::Arc::ptr_eq(t, &edit.insert) || t[..] == edit.insert[..])
+            .map(|(i, _)| i);
+        let text = found.unwrap_or(self.texts.len());
+        let (Ok(at), Ok(delete), Ok(text)) = (u32::try_from(edit.at), u32::try_from(edit.delete), u32::try_from(text))
+        else {
+            return false;
+        };
+        if found.is_none() {
+            self.texts.push(edit.insert.clone());
+        }
+        self.spans.push(Span { at, delete, text });
+        true
+    }
+
+    fn get(&self, s: &Span) -> EditRef<'_> {
+        EditRef {
+            at: s.at as usize,
+            delete: s.delete as usize,
+            insert: self.texts.get(s.text as usize).map_or("", |t| &t[..]),
+        }
+    }
+}
+
 impl Edits {
     pub fn push(&mut self, edit: Edit) {
-        if let Repr::Spans { texts, spans } = &mut self.0 {
-            let found = texts
-                .iter()
-                .enumerate()
-                .rev()
-                .take(RECENT_TEXTS)
-                .find(|(_, t)| std::sync::Arc::ptr_eq(t, &edit.insert) || t[..] == edit.insert[..])
-                .map(|(i, _)| i);
-            let text = found.unwrap_or(texts.len());
-            if let (Ok(at), Ok(delete), Ok(text)) =
-                (u32::try_from(edit.at), u32::try_from(edit.delete), u32::try_from(text))
-            {
-                if found.is_none() {
-                    texts.push(edit.insert);
+        match &mut self.0 {
+            Repr::Spans(spans) => {
+                if spans.push(&edit) {
+                    return;
                 }
-                spans.push(Span { at, delete, text });
-                return;
+                let mut list = std::mem::take(self).into_vec();
+                list.push(edit);
+                self.0 = Repr::List(list);
             }
-            let list = self.iter().map(|e| Edit { at: e.at, delete: e.delete, insert: e.insert.into() }).collect();
-            self.0 = Repr::List(list);
-        }
-        if let Repr::List(list) = &mut self.0 {
-            list.push(edit);
+            Repr::List(list) => {
+                list.push(edit);
+                if list.len() == FEW {
+                    let mut spans = Spans::default();
+                    if list.iter().all(|e| spans.push(e)) {
+                        self.0 = Repr::Spans(Box::new(spans));
+                    }
+                }
+            }
         }
     }
 
@@ -133,7 +170,7 @@ impl Edits {
 
     pub fn len(&self) -> usize {
         match &self.0 {
-            Repr::Spans { spans, .. } => spans.len(),
+            Repr::Spans(spans) => spans.spans.len(),
             Repr::List(list) => list.len(),
         }
     }
@@ -144,9 +181,9 @@ impl Edits {
 
     pub fn shrink_to_fit(&mut self) {
         match &mut self.0 {
-            Repr::Spans { texts, spans } => {
-                texts.shrink_to_fit();
-                spans.shrink_to_fit();
+            Repr::Spans(spans) => {
+                spans.texts.shrink_to_fit();
+                spans.spans.shrink_to_fit();
             }
             Repr::List(list) => list.shrink_to_fit(),
         }
@@ -154,26 +191,23 @@ impl Edits {
 
     /// The edits in the order they were pushed.
     pub fn iter(&self) -> impl Iterator<Item = EditRef<'_>> + Clone {
-        let (texts, spans, list) = match &self.0 {
-            Repr::Spans { texts, spans } => (texts.as_slice(), spans.as_slice(), &[][..]),
-            Repr::List(list) => (&[][..], &[][..], list.as_slice()),
+        let (spans, list): (Option<&Spans>, &[Edit]) = match &self.0 {
+            Repr::Spans(spans) => (Some(spans), &[]),
+            Repr::List(list) => (None, list),
         };
-        let from_spans = spans.iter().map(move |s| EditRef {
-            at: s.at as usize,
-            delete: s.delete as usize,
-            insert: texts.get(s.text as usize).map_or("", |t| &t[..]),
-        });
+        let from_spans = spans.into_iter().flat_map(|s| s.spans.iter().map(move |span| s.get(span)));
         from_spans.chain(list.iter().map(Edit::as_ref))
     }
 
     pub fn into_vec(self) -> Vec<Edit> {
         match self.0 {
-            Repr::Spans { texts, spans } => spans
-                .into_iter()
-                .map(|s| Edit {
-                    at: s.at as usize,
-                    delete: s.delete as usize,
-                    insert: texts.get(s.text as usize).cloned().unwrap_or_else(|| "".into()),
+            Repr::Spans(spans) => spans
+                .spans
+                .iter()
+                .map(|s| {
+                    let e = spans.get(s);
+                    let insert = spans.texts.get(s.text as usize).cloned().unwrap_or_else(|| "".into());
+                    Edit { at: e.at, delete: e.delete, insert }
                 })
                 .collect(),
             Repr::List(list) => list,
@@ -883,32 +917,51 @@ mod tests {
         }
         let overlapping: Edits = vec![edit(0, 4, "z"), edit(2, 1, "y")].into();
         assert_eq!(overlapping.apply(text), Err(EditError::Overlap { at: 2 }));
+        // Many edits (spans), in reverse and in order, as the slice's `apply` gives them.
+        let long = "x\n".repeat(FEW * 2);
+        let many: Vec<Edit> = (0..FEW * 2).map(|i| edit(2 * i, 1, ["a", "\n  b", "\n    c"][i % 3])).rev().collect();
+        let spans: Edits = many.iter().cloned().collect();
+        assert!(matches!(spans.0, Repr::Spans(_)));
+        assert_eq!(spans.apply(&long), apply(&long, &many));
+        let sorted: Edits = many.iter().rev().cloned().collect();
+        assert_eq!(sorted.apply(&long), apply(&long, &many));
     }
 
-    /// `Edits` keeps each text written once (whatever `Arc` it came in), gives its edits back
-    /// in the order pushed, and an edit past 32 bits turns it into a list with nothing lost.
+    /// `Edits` keeps a few edits as a list and many as spans with each text written once
+    /// (whatever `Arc` it came in), gives its edits back in the order pushed, and an edit past
+    /// 32 bits turns spans into a list with nothing lost.
     #[test]
     fn edits_keep_their_order_and_texts_past_32_bits_too() {
         let edit = |at: usize, delete: usize, insert: &str| Edit { at, delete, insert: insert.into() };
-        let pushed = vec![edit(9, 3, "[get]"), edit(1, 0, "x"), edit(30, 3, "[get]"), edit(40, 1, "")];
+        let few = vec![edit(9, 3, "[get]"), edit(1, 0, "x"), edit(30, 3, "[get]"), edit(40, 1, "")];
+        assert!(matches!(Edits::from(few.clone()).0, Repr::List(_)));
+        let texts = ["[get]", "x", "[get]", ""];
+        let pushed: Vec<Edit> = (0..FEW + 6).map(|i| edit(10 * i, i % 3, texts[i % 4])).collect();
         let mut edits = Edits::from(pushed.clone());
         match &edits.0 {
-            Repr::Spans { texts, spans } => {
-                assert_eq!(texts.iter().map(|t| &t[..]).collect::<Vec<_>>(), ["[get]", "x", ""]);
-                assert_eq!(spans.len(), 4);
+            Repr::Spans(spans) => {
+                assert_eq!(spans.texts.iter().map(|t| &t[..]).collect::<Vec<_>>(), ["[get]", "x", ""]);
+                assert_eq!(spans.spans.len(), FEW + 6);
             }
-            Repr::List(_) => panic!("small edits are spans"),
+            Repr::List(_) => panic!("many small edits are spans"),
         }
         assert_eq!(edits.clone().into_vec(), pushed);
         let wide = edit(u32::MAX as usize + 7, 1, "far");
         edits.push(wide.clone());
         assert!(matches!(edits.0, Repr::List(_)));
         let mut all = pushed.clone();
-        all.push(wide);
+        all.push(wide.clone());
         assert_eq!(
             edits.iter().map(|e| (e.at, e.delete, e.insert.to_string())).collect::<Vec<_>>(),
             all.iter().map(|e| (e.at, e.delete, e.insert.to_string())).collect::<Vec<_>>()
         );
+        // A wide edit among the first few keeps them a list past `FEW`.
+        let mut wide_first = vec![wide];
+        wide_first.extend(pushed.iter().cloned());
+        let edits = Edits::from(wide_first.clone());
+        assert!(matches!(edits.0, Repr::List(_)));
+        assert_eq!(edits.into_vec(), wide_first);
+        assert!(std::mem::size_of::<Edits>() <= 24);
         let mut first = Edits::from(pushed[..2].to_vec());
         let mut rest = Edits::from(pushed[2..].to_vec());
         first.append(&mut rest);
