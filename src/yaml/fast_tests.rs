@@ -401,17 +401,19 @@ fn the_projects_and_the_upstream_charts_yaml_reads_as_the_full_parser_reads_it()
     assert!(files > 20 && taken > 20, "{files} files, {taken} documents taken");
 }
 
-/// Every file of the folder `FAST_YAML_DIR` names, whole: for trying inputs by hand
-/// (`FAST_YAML_DIR=… cargo test --lib -- --ignored fast_yaml_dir`).
+/// Every file of the folder `FAST_YAML_DIR` names, whole (for trying inputs by hand:
+/// `FAST_YAML_DIR=… cargo test --lib fast_yaml_dir`); without it, the fuzz fixtures.
 #[test]
-#[ignore = "reads the files of FAST_YAML_DIR: run by hand"]
 fn files_of_fast_yaml_dir_read_as_the_full_parser_reads_them() {
-    let dir = std::env::var_os("FAST_YAML_DIR").expect("FAST_YAML_DIR names a folder of YAML texts");
-    let mut taken = 0;
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+    let dir = std::env::var_os("FAST_YAML_DIR")
+        .map_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fuzz"), Into::into);
+    let (mut read, mut taken) = (0, 0);
+    for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
         if let Ok(text) = std::fs::read_to_string(entry.path()) {
+            read += 1;
             taken += usize::from(check(&text));
         }
     }
-    eprintln!("{taken} taken");
+    eprintln!("{read} files, {taken} taken");
+    assert!(read > 0, "no file read in {}", dir.display());
 }
