@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use crate::rules::change::{Intent, Seg};
 use crate::yaml::tree::NodeKind;
+use crate::yaml::scalar::Style;
 use crate::yaml::{NodeId, Reader, Tree};
 
 /// Something this comparison does not decide (a merge key or an alias on a change's path, a
@@ -282,4 +283,276 @@ fn same_meaning(bt: &Tree, b: NodeId, at: &Tree, a: NodeId, reader: Reader) -> R
         }
     }
     Ok(())
+}
+
+/// [`matches`] without a tree of the edited text: `after` is read once, each node compared as
+/// the parser completes it, so a huge edited document (a config.yaml of 200,000 lines, a
+/// Deployment of 100,000 env entries) is never held twice as a tree. Ok only when it surely
+/// means `before` plus `intents` and writes no key twice (so the caller has no duplicated keys
+/// to compare) and no merge key. Anything else is undecided: text the fast reader does not take
+/// whole (flow collections, anchors, aliases, tags, ...), a tab that PyYAML may refuse, keys out
+/// of place, any difference; the caller then parses `after` and compares trees.
+pub fn matches_text(
+    before: &Tree,
+    after: &str,
+    intents: &[Intent],
+    reader: Reader,
+    limits: &crate::yaml::Limits,
+) -> Result<(), Undecided> {
+    // Which tabs PyYAML refuses takes a tree to say (`pyyaml::refused_tab`).
+    if reader == Reader::PyYaml && after.contains('\t') {
+        return Err(Undecided);
+    }
+    let root = before.root().ok_or(Undecided)?;
+    let mut expect = Expect::Node(root);
+    for intent in intents {
+        apply(before, reader, &mut expect, intent)?;
+    }
+    let mut step = Lockstep {
+        t: before,
+        reader,
+        max_depth: limits.max_depth,
+        stack: Vec::new(),
+        root: Some(Want::of(&expect)),
+        done: false,
+        decided: Ok(()),
+    };
+    let read = crate::yaml::tree::read_plain(after, limits, &mut |event| step.event(event));
+    step.decided?;
+    if read && step.done && step.stack.is_empty() { Ok(()) } else { Err(Undecided) }
+}
+
+/// What the next node of the edited text must mean.
+#[derive(Clone, Copy)]
+enum Want<'a> {
+    /// What the original means at this node.
+    Node(NodeId),
+    /// A declared value (or part of one).
+    Value(&'a Value),
+    /// A mapping or list of the original opened along a change's path.
+    Opened(&'a Expect<'a>),
+}
+
+impl<'a> Want<'a> {
+    fn of(e: &'a Expect<'a>) -> Want<'a> {
+        match e {
+            Expect::Node(n) => Want::Node(*n),
+            Expect::Value(v) => Want::Value(v),
+            Expect::Map(_) | Expect::Seq(_) => Want::Opened(e),
+        }
+    }
+}
+
+/// The items a list of the edited text must have.
+enum Items<'a> {
+    Node(&'a [NodeId]),
+    Opened(&'a [Expect<'a>]),
+    Value(&'a [Value]),
+}
+
+impl<'a> Items<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Items::Node(i) => i.len(),
+            Items::Opened(i) => i.len(),
+            Items::Value(i) => i.len(),
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<Want<'a>> {
+        match self {
+            Items::Node(items) => items.get(i).map(|&n| Want::Node(n)),
+            Items::Opened(items) => items.get(i).map(Want::of),
+            Items::Value(items) => items.get(i).map(Want::Value),
+        }
+    }
+}
+
+/// The entries a mapping of the edited text must have, each key once.
+enum Entries<'a> {
+    Node(Vec<(Cow<'a, str>, NodeId)>),
+    Opened(&'a [(String, Expect<'a>)]),
+    Value(&'a serde_json::Map<String, Value>),
+}
+
+impl<'a> Entries<'a> {
+    fn len(&self) -> usize {
+        match self {
+            Entries::Node(e) => e.len(),
+            Entries::Opened(e) => e.len(),
+            Entries::Value(e) => e.len(),
+        }
+    }
+
+    /// The entry at `i`: its key and what its value must mean.
+    fn get(&self, i: usize) -> Option<(&str, Want<'a>)> {
+        match self {
+            Entries::Node(e) => e.get(i).map(|(k, n)| (k.as_ref(), Want::Node(*n))),
+            Entries::Opened(e) => e.get(i).map(|(k, x)| (k.as_str(), Want::of(x))),
+            Entries::Value(e) => e.iter().nth(i).map(|(k, v)| (k.as_str(), Want::Value(v))),
+        }
+    }
+}
+
+/// A collection of the edited text being read.
+enum Frame<'a> {
+    Seq {
+        items: Items<'a>,
+        next: usize,
+    },
+    Map {
+        entries: Entries<'a>,
+        /// Which entries the text has written so far (a key written twice is undecided).
+        used: Vec<bool>,
+        /// Where the next key is looked for first: keys usually come in the original's order.
+        next: usize,
+        /// The entries by key, made at the first key out of order in a large mapping.
+        index: Option<HashMap<String, usize>>,
+        /// What the value of the key just read must mean.
+        value: Option<Want<'a>>,
+    },
+}
+
+/// The comparison of the edited text's events with the expected meaning.
+struct Lockstep<'a> {
+    t: &'a Tree,
+    reader: Reader,
+    max_depth: usize,
+    stack: Vec<Frame<'a>>,
+    root: Option<Want<'a>>,
+    done: bool,
+    decided: Result<(), Undecided>,
+}
+
+impl<'a> Lockstep<'a> {
+    fn event(&mut self, event: crate::yaml::tree::PlainEvent<'_>) -> bool {
+        if self.decided.is_ok() {
+            self.decided = self.step(event);
+        }
+        self.decided.is_ok()
+    }
+
+    fn step(&mut self, event: crate::yaml::tree::PlainEvent<'_>) -> Result<(), Undecided> {
+        use crate::yaml::tree::PlainEvent;
+        match event {
+            PlainEvent::Scalar { text, style, tagged: false } => {
+                if let Some(Frame::Map { value: None, .. }) = self.stack.last() {
+                    return self.key(&text, style);
+                }
+                let want = self.want()?;
+                if !self.same_scalar(want, &text, style) {
+                    return Err(Undecided);
+                }
+                self.completed()
+            }
+            PlainEvent::SequenceStart { tagged: false } | PlainEvent::MappingStart { tagged: false } => {
+                let is_map = matches!(event, PlainEvent::MappingStart { .. });
+                if self.stack.len() >= self.max_depth || matches!(self.stack.last(), Some(Frame::Map { value: None, .. })) {
+                    return Err(Undecided);
+                }
+                let frame = self.open(self.want()?, is_map)?;
+                self.stack.push(frame);
+                Ok(())
+            }
+            PlainEvent::End => {
+                let whole = match self.stack.pop().ok_or(Undecided)? {
+                    Frame::Seq { items, next } => next == items.len(),
+                    Frame::Map { entries, used, value, .. } => value.is_none() && used.iter().all(|&u| u) && used.len() == entries.len(),
+                };
+                if !whole {
+                    return Err(Undecided);
+                }
+                self.completed()
+            }
+            _ => Err(Undecided),
+        }
+    }
+
+    /// What the node starting now must mean.
+    fn want(&self) -> Result<Want<'a>, Undecided> {
+        match self.stack.last() {
+            None if !self.done => self.root.ok_or(Undecided),
+            None => Err(Undecided),
+            Some(Frame::Seq { items, next }) => items.get(*next).ok_or(Undecided),
+            Some(Frame::Map { value, .. }) => value.ok_or(Undecided),
+        }
+    }
+
+    /// A node is complete: its parent moves on to the next item or key.
+    fn completed(&mut self) -> Result<(), Undecided> {
+        match self.stack.last_mut() {
+            None => self.done = true,
+            Some(Frame::Seq { next, .. }) => *next += 1,
+            Some(Frame::Map { value, .. }) => *value = None,
+        }
+        Ok(())
+    }
+
+    /// A key of the innermost mapping: the entry it names, written once.
+    fn key(&mut self, text: &str, style: Style) -> Result<(), Undecided> {
+        if style == Style::Plain && text == "<<" {
+            return Err(Undecided);
+        }
+        let name = crate::yaml::tree::key_name(text, style, None, self.reader);
+        let Some(Frame::Map { entries, used, next, index, value }) = self.stack.last_mut() else { return Err(Undecided) };
+        let found = match entries.get(*next) {
+            Some((k, _)) if k == name => Some(*next),
+            _ if entries.len() <= 16 => (0..entries.len()).find(|&i| entries.get(i).is_some_and(|(k, _)| k == name)),
+            _ => index
+                .get_or_insert_with(|| {
+                    (0..entries.len()).filter_map(|i| entries.get(i).map(|(k, _)| (k.to_string(), i))).collect()
+                })
+                .get(name.as_ref())
+                .copied(),
+        };
+        let i = found.ok_or(Undecided)?;
+        if std::mem::replace(&mut used[i], true) {
+            return Err(Undecided);
+        }
+        *next = i + 1;
+        *value = Some(entries.get(i).ok_or(Undecided)?.1);
+        Ok(())
+    }
+
+    /// The frame of a collection of the edited text that must mean `want`.
+    fn open(&self, want: Want<'a>, is_map: bool) -> Result<Frame<'a>, Undecided> {
+        let (t, reader) = (self.t, self.reader);
+        let map = |entries: Entries<'a>| Frame::Map { used: vec![false; entries.len()], entries, next: 0, index: None, value: None };
+        let seq = |items: Items<'a>| Frame::Seq { items, next: 0 };
+        Ok(match (want, is_map) {
+            (Want::Node(n), _) => {
+                let n = t.resolve(n);
+                match (&t.node(n).kind, is_map) {
+                    (NodeKind::Seq { items, .. }, false) => seq(Items::Node(items)),
+                    (NodeKind::Map { .. }, true) => map(Entries::Node(plain_entries(t, n, reader).ok_or(Undecided)?)),
+                    _ => return Err(Undecided),
+                }
+            }
+            (Want::Opened(Expect::Seq(items)), false) => seq(Items::Opened(items)),
+            (Want::Opened(Expect::Map(entries)), true) => map(Entries::Opened(entries)),
+            (Want::Value(Value::Array(items)), false) => seq(Items::Value(items)),
+            (Want::Value(Value::Object(entries)), true) => map(Entries::Value(entries)),
+            _ => return Err(Undecided),
+        })
+    }
+
+    /// Whether a scalar of the edited text means `want`: the original's scalar written the same
+    /// (text and style, no tag), or the same meaning.
+    fn same_scalar(&self, want: Want<'a>, text: &str, style: Style) -> bool {
+        let (t, reader) = (self.t, self.reader);
+        match want {
+            Want::Node(b) => {
+                let b = t.resolve(b);
+                match &t.node(b).kind {
+                    NodeKind::Scalar { value, style: s, tag: None } if *s == style && t.text(*value) == text => true,
+                    NodeKind::Scalar { .. } => t.to_json_as(b, reader) == crate::yaml::tree::scalar_json(text, style, None, reader),
+                    _ => false,
+                }
+            }
+            // A declared string (a whole new config.yaml, say) compared in place, not copied.
+            Want::Value(Value::String(s)) => crate::yaml::tree::scalar_str(text, style, None, reader) == Some(s.as_str()),
+            Want::Value(v) => crate::yaml::tree::scalar_json(text, style, None, reader) == *v,
+            Want::Opened(_) => false,
+        }
+    }
 }

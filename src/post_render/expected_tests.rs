@@ -136,6 +136,101 @@ mod tests {
         assert_eq!(decides("a: 0600\n", "a: 384\n", &[]), Ok(()));
         assert_eq!(decides("a: 0600\n", "a: '384'\n", &[]), Err(Undecided));
     }
+
+    /// The texts above in block style (what the fast reader takes), with block scalars and
+    /// keys out of order.
+    const BLOCK: &[&str] = &[
+        "a: 1\nb:\n- x\n- y\n",
+        "a: 1\nb:\n- x\n",
+        "a: 1\na: 2\n",
+        "a: 1\nb:\n- x\n- y\na: 1\n",
+        "<<: 1\nb:\n- x\n- y\n",
+        "a:\n  k: v\nb:\n  k: v\n",
+        "a: '1'\nb:\n- x\n- y\n",
+        "a: \"1\"\nb:\n- x\n- y\n",
+        "b:\n- x\n- y\na: 1\n",
+        "a: 1\n",
+        "a: 0600\nb:\n- x\n- 'y'\n",
+        "a: 384\nb:\n- x\n- y\n",
+        "a: yes\nb:\n- x\n- y\n",
+        "a: 'yes'\nb:\n- x\n- y\n",
+        "c: 1\na: 1\nb:\n- x\n- y\n",
+        "a: null\nb: 'yes'\n",
+        "a: ~\nb: ''\n",
+        "a:\nb:\n- x\n- y\n- w\n",
+        "a: 1\nb:\n- x\n- y\n- w\n",
+        "a: 1\nb:\n- w\n- y\n- x\n",
+        "z: 1\nb:\n- x\n- y\n",
+        "a: 2\nb:\n- x\n- y\n",
+        "a: 1\nb:\n- name: x\n  k: 1\n- name: y\n",
+        "a: 1\nb:\n- k: 1\n  name: x\n- name: y\n",
+        "a: 1\nb:\n- name: x\n  k: 2\n- name: y\n",
+        "a: 1\nb:\n- name: x\n  k: 1\n- name: y\n  k: 2\n",
+        "a: 1\nb:\n- name: x\n  name: y\n- name: x\n",
+        "a: 1\nb:\n- k: 2\n- y\n",
+        "a: 1\nb:\n- k: 2\n  k: 2\n- y\n",
+        "a:\n  c:\n    d:\n    - 1\n    - 2\nb:\n- x\n- y\n",
+        "a:\n  c:\n    d:\n    - 1\n    - 2\n    - 3\nb:\n- x\n- y\n",
+        "a:\n  c:\nb:\n- x\n- y\n",
+        "a: 1.0\nb:\n- x\n- y\n",
+        "a: |\n  1\nb:\n- x\n- y\n",
+        "a: |-\n  1\nb:\n- x\n- y\n",
+        "a: 1\nb:\n- x\n- y\n'a': 1\n",
+        "1: 1\n'1': 1\n",
+        "x\n",
+        "- 1\n- 2\n",
+        "a: 1\nb:\n- x\n- y\n---\na: 1\n",
+        "a: 1\nb:\n-\tx\n- y\n",
+    ];
+
+    /// Reading the edited text as it comes ([`matches_text`]) passes only what the whole
+    /// check passes, with no duplicated key left over; and it decides the plain block cases.
+    #[test]
+    fn what_reading_as_it_comes_passes_the_whole_check_passes() {
+        let l = Limits::default();
+        let mut decided = 0;
+        for reader in [Reader::Kubernetes, Reader::PyYaml] {
+            for before in BLOCK.iter().chain(TEXTS) {
+                let Ok(bt) = Tree::parse(before, &l) else { continue };
+                for intents in intents() {
+                    for after in BLOCK.iter().chain(TEXTS) {
+                        if matches_text(&bt, after, &intents, reader, &l).is_ok() {
+                            decided += 1;
+                            let whole = check_owned(Meaning::of(&bt, reader), after, &intents, reader, &l);
+                            assert_eq!(whole, Ok(()), "{before:?} + {intents:?} -> {after:?} ({reader:?})");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(decided > 150, "{decided}");
+        let decides = |before: &str, after: &str, intents: &[Intent]| {
+            matches_text(&Tree::parse(before, &l).unwrap(), after, intents, Reader::Kubernetes, &l)
+        };
+        let env = "spec:\n  containers:\n  - name: api\n    env:\n    - name: A\n      value: '1'\n  - name: b\n";
+        let env_after = "spec:\n  containers:\n  - name: api\n    env:\n    - name: A\n      value: '1'\n    - name: K\n      value: /k\n  - name: b\n";
+        let path = vec![Seg::key("spec"), Seg::key("containers"), Seg::Named("api".into()), Seg::key("env")];
+        let append = [Intent::Append { path, items: vec![json!({"name": "K", "value": "/k"})] }];
+        assert_eq!(decides(env, env_after, &append), Ok(()));
+        assert_eq!(decides(env, env, &append), Err(Undecided));
+        assert_eq!(decides(env_after, env_after, &[]), Ok(()));
+        // A declared string compared in place, literal block or quoted.
+        let set = [Intent::Set { path: keys("a"), value: json!("x\ny\n").into() }];
+        assert_eq!(decides("a: 1\n", "a: |\n  x\n  y\n", &set), Ok(()));
+        assert_eq!(decides("a: 1\n", "a: |\n  x\n  z\n", &set), Err(Undecided));
+        assert_eq!(decides("a: 0600\n", "a: 384\n", &[]), Ok(()));
+        assert_eq!(decides("a: 0600\n", "a: '384'\n", &[]), Err(Undecided));
+        // Keys in another order mean the same; a key written twice is undecided.
+        assert_eq!(decides("a: 1\nb: 2\n", "b: 2\na: 1\n", &[]), Ok(()));
+        assert_eq!(decides("a: 1\nb: 2\n", "b: 2\na: 1\na: 1\n", &[]), Err(Undecided));
+        // A document with nothing after it, or more: undecided.
+        assert_eq!(decides("a: 1\n", "", &[]), Err(Undecided));
+        assert_eq!(decides("a: 1\n", "a: 1\n---\na: 1\n", &[]), Err(Undecided));
+        // Deeper than --max-depth: undecided (the whole check's parse refuses it).
+        let shallow = Limits { max_depth: 2, ..Limits::default() };
+        let deep = "a:\n  b:\n    c: 1\n";
+        assert_eq!(matches_text(&Tree::parse(deep, &l).unwrap(), deep, &[], Reader::Kubernetes, &shallow), Err(Undecided));
+    }
 }
 
 mod props {
@@ -309,6 +404,10 @@ mod props {
                     texts.push(as_json);
                 }
                 for text in &texts {
+                    if matches_text(&bt, text, &intents, reader, &l).is_ok() {
+                        let whole = check_owned(Meaning::of(&bt, reader), text, &intents, reader, &l);
+                        prop_assert_eq!(whole, Ok(()), "{}\n=> {}\n{:?} {:?}", before_text, text, intents, reader);
+                    }
                     let Ok(at) = Tree::parse(text, &l) else { continue };
                     if matches(&bt, &at, &intents, reader).is_ok() {
                         let whole = check_owned(Meaning::of(&bt, reader), text, &intents, reader, &l);

@@ -123,8 +123,9 @@ pub fn check_owned(
 }
 
 /// [`check_owned`] of the original's tree: the edited text is compared with it node by node
-/// where no change was declared ([`super::expected`]), without building either meaning; only
-/// when that comparison cannot decide does the whole-meaning check run (and say what differs).
+/// where no change was declared ([`super::expected`]), without building either meaning (and,
+/// for plain block text, as it is read, without a tree of it); only when that comparison
+/// cannot decide does the whole-meaning check run (and say what differs).
 pub fn check_tree(
     before: &Tree,
     after: &str,
@@ -132,6 +133,11 @@ pub fn check_tree(
     reader: Reader,
     limits: &Limits,
 ) -> Result<(), Mismatch> {
+    // Decided only when the edited text writes no key twice: it then has no duplicated keys
+    // to compare with the original's.
+    if super::expected::matches_text(before, after, intents, reader, limits).is_ok() {
+        return Ok(());
+    }
     if let Ok(tree) = Tree::parse(after, limits) {
         let refused = reader == Reader::PyYaml && crate::yaml::pyyaml::refused_tab(after, &tree).is_some();
         if !refused && super::expected::matches(before, &tree, intents, reader).is_ok() {

@@ -389,13 +389,7 @@ impl<'l> Builder<'l> {
         tag: Option<String>,
         at: At,
     ) -> Result<(NodeId, (u64, u64)), ParseError> {
-        let style = match style {
-            ScalarStyle::Plain => Style::Plain,
-            ScalarStyle::SingleQuoted => Style::SingleQuoted,
-            ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
-            ScalarStyle::Literal => Style::Literal,
-            _ => Style::Folded,
-        };
+        let style = style_of(style);
         let strings = &mut self.tree.strings;
         let value = match (u32::try_from(strings.len()), u32::try_from(text.len())) {
             (Ok(start), Ok(len)) if start.checked_add(len).is_some() => Text { at: start, len },
@@ -768,29 +762,8 @@ impl Tree {
     pub fn to_json_as(&self, id: NodeId, reader: Reader) -> serde_json::Value {
         use serde_json::Value;
         let id = self.resolve(id);
-        let number =
-            |i: i128, value: &str| i64::try_from(i).map_or_else(|_| Value::String(value.to_string()), Value::from);
-        let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
         match &self.node(id).kind {
-            NodeKind::Scalar { value, style, tag } if reader == Reader::PyYaml => {
-                let value = self.text(*value);
-                match scalar::resolve_pyyaml(value, *style, tag.as_deref()) {
-                    PyScalar::Null => Value::Null,
-                    PyScalar::Bool(b) => Value::Bool(b),
-                    PyScalar::Int(i) => number(i, value),
-                    PyScalar::Float(f) => float(f),
-                    PyScalar::Timestamp => Value::String(format!("!!timestamp {value}")),
-                    PyScalar::Unconstructible => Value::String(format!("!!value {value}")),
-                    PyScalar::Str => Value::String(value.to_string()),
-                }
-            }
-            NodeKind::Scalar { value, .. } => match (self.scalar(id), self.text(*value)) {
-                (Some(Scalar11::Null), _) => Value::Null,
-                (Some(Scalar11::Bool(b)), _) => Value::Bool(b),
-                (Some(Scalar11::Int(i)), value) => number(i, value),
-                (Some(Scalar11::Float(f)), _) => float(f),
-                (_, value) => Value::String(value.to_string()),
-            },
+            NodeKind::Scalar { value, style, tag } => scalar_json(self.text(*value), *style, tag.as_deref(), reader),
             NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json_as(i, reader)).collect()),
             NodeKind::Map { entries, .. } => {
                 let mut out = serde_json::Map::new();
@@ -871,15 +844,100 @@ impl Tree {
     /// A mapping key as `reader` reads it, as the key of a JSON object ([`Tree::to_json_as`]):
     /// borrowed when it reads as a string.
     pub fn key_name(&self, key: NodeId, reader: Reader) -> std::borrow::Cow<'_, str> {
-        let text = match reader {
-            Reader::Kubernetes => self.str(key),
-            Reader::PyYaml => self.py_str(key),
-        };
-        match text {
-            Some(t) => std::borrow::Cow::Borrowed(t),
-            None => std::borrow::Cow::Owned(key_text(self.to_json_as(key, reader))),
+        match &self.node(self.resolve(key)).kind {
+            NodeKind::Scalar { value, style, tag } => key_name(self.text(*value), *style, tag.as_deref(), reader),
+            _ => std::borrow::Cow::Owned(key_text(self.to_json_as(key, reader))),
         }
     }
+}
+
+/// The scalar style of a parser's event.
+fn style_of(style: ScalarStyle) -> Style {
+    match style {
+        ScalarStyle::Plain => Style::Plain,
+        ScalarStyle::SingleQuoted => Style::SingleQuoted,
+        ScalarStyle::DoubleQuoted => Style::DoubleQuoted,
+        ScalarStyle::Literal => Style::Literal,
+        _ => Style::Folded,
+    }
+}
+
+/// A scalar's meaning as JSON to `reader`, from its text, style and tag ([`Tree::to_json_as`]
+/// of a scalar node). PyYAML's dates and unconstructible values become tagged strings
+/// (`!!timestamp 2001-12-14`), so they never equal a plain string.
+pub fn scalar_json(value: &str, style: Style, tag: Option<&str>, reader: Reader) -> serde_json::Value {
+    use serde_json::Value;
+    let number = |i: i128| i64::try_from(i).map_or_else(|_| Value::String(value.to_string()), Value::from);
+    let float = |f: f64| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number);
+    match reader {
+        Reader::PyYaml => match scalar::resolve_pyyaml(value, style, tag) {
+            PyScalar::Null => Value::Null,
+            PyScalar::Bool(b) => Value::Bool(b),
+            PyScalar::Int(i) => number(i),
+            PyScalar::Float(f) => float(f),
+            PyScalar::Timestamp => Value::String(format!("!!timestamp {value}")),
+            PyScalar::Unconstructible => Value::String(format!("!!value {value}")),
+            PyScalar::Str => Value::String(value.to_string()),
+        },
+        Reader::Kubernetes => match scalar::resolve(value, style, tag) {
+            Scalar11::Null => Value::Null,
+            Scalar11::Bool(b) => Value::Bool(b),
+            Scalar11::Int(i) => number(i),
+            Scalar11::Float(f) => float(f),
+            _ => Value::String(value.to_string()),
+        },
+    }
+}
+
+/// A scalar's text when `reader` reads it as a string ([`Tree::str`], [`Tree::py_str`]).
+pub fn scalar_str<'t>(value: &'t str, style: Style, tag: Option<&str>, reader: Reader) -> Option<&'t str> {
+    let is_str = match reader {
+        Reader::Kubernetes => scalar::resolve(value, style, tag) == Scalar11::Str,
+        Reader::PyYaml => scalar::resolve_pyyaml(value, style, tag) == PyScalar::Str,
+    };
+    is_str.then_some(value)
+}
+
+/// A scalar mapping key as `reader` reads it, as the key of a JSON object ([`Tree::key_name`]):
+/// borrowed when it reads as a string.
+pub fn key_name<'t>(value: &'t str, style: Style, tag: Option<&str>, reader: Reader) -> std::borrow::Cow<'t, str> {
+    match scalar_str(value, style, tag, reader) {
+        Some(t) => std::borrow::Cow::Borrowed(t),
+        None => std::borrow::Cow::Owned(key_text(scalar_json(value, style, tag, reader))),
+    }
+}
+
+/// A parser's event as [`read_plain`] gives it: a scalar's style as the tree keeps it.
+pub enum PlainEvent<'a> {
+    Scalar { text: std::borrow::Cow<'a, str>, style: Style, tagged: bool },
+    SequenceStart { tagged: bool },
+    MappingStart { tagged: bool },
+    End,
+    /// An alias, or anything else than one document of nodes.
+    Other,
+}
+
+/// Reads `text` once without building a tree, when the fast reader takes it whole and its
+/// lines are within `limits` (as [`Tree::parse`] checks them): `sink` gets each node's events
+/// (and answers false to stop). False when it was not read whole that way: the caller then
+/// discards what it was given and parses the text ([`Tree::parse`] says what is wrong, if
+/// anything). Nesting is the caller's to count against `limits.max_depth`.
+pub fn read_plain<'a>(text: &'a str, limits: &Limits, sink: &mut dyn FnMut(PlainEvent<'a>) -> bool) -> bool {
+    if check_lines(text, limits).is_err() {
+        return false;
+    }
+    super::fast::parse(text, &mut |event, _| {
+        let event = match event {
+            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) | Event::DocumentEnd => return true,
+            Event::Scalar(text, style, _, tag) => PlainEvent::Scalar { text, style: style_of(style), tagged: tag.is_some() },
+            Event::SequenceStart(_, _, tag) => PlainEvent::SequenceStart { tagged: tag.is_some() },
+            Event::MappingStart(_, _, tag) => PlainEvent::MappingStart { tagged: tag.is_some() },
+            Event::SequenceEnd | Event::MappingEnd => PlainEvent::End,
+            _ => PlainEvent::Other,
+        };
+        sink(event)
+    })
+    .is_ok()
 }
 
 /// A mapping key's meaning as the key of a JSON object.
