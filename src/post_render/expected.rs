@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use crate::rules::change::{Intent, Seg};
-use crate::yaml::tree::NodeKind;
 use crate::yaml::scalar::Style;
+use crate::yaml::tree::NodeKind;
 use crate::yaml::{NodeId, Reader, Tree};
 
 /// Something this comparison does not decide (a merge key or an alias on a change's path, a
@@ -447,7 +447,9 @@ impl<'a> Lockstep<'a> {
             }
             PlainEvent::SequenceStart { tagged: false } | PlainEvent::MappingStart { tagged: false } => {
                 let is_map = matches!(event, PlainEvent::MappingStart { .. });
-                if self.stack.len() >= self.max_depth || matches!(self.stack.last(), Some(Frame::Map { value: None, .. })) {
+                if self.stack.len() >= self.max_depth
+                    || matches!(self.stack.last(), Some(Frame::Map { value: None, .. }))
+                {
                     return Err(Undecided);
                 }
                 let frame = self.open(self.want()?, is_map)?;
@@ -457,7 +459,9 @@ impl<'a> Lockstep<'a> {
             PlainEvent::End => {
                 let whole = match self.stack.pop().ok_or(Undecided)? {
                     Frame::Seq { items, next } => next == items.len(),
-                    Frame::Map { entries, used, value, .. } => value.is_none() && used.iter().all(|&u| u) && used.len() == entries.len(),
+                    Frame::Map { entries, used, value, .. } => {
+                        value.is_none() && used.iter().all(|&u| u) && used.len() == entries.len()
+                    }
                 };
                 if !whole {
                     return Err(Undecided);
@@ -494,7 +498,9 @@ impl<'a> Lockstep<'a> {
             return Err(Undecided);
         }
         let name = crate::yaml::tree::key_name(text, style, None, self.reader);
-        let Some(Frame::Map { entries, used, next, index, value }) = self.stack.last_mut() else { return Err(Undecided) };
+        let Some(Frame::Map { entries, used, next, index, value }) = self.stack.last_mut() else {
+            return Err(Undecided);
+        };
         let found = match entries.get(*next) {
             Some((k, _)) if k == name => Some(*next),
             _ if entries.len() <= 16 => (0..entries.len()).find(|&i| entries.get(i).is_some_and(|(k, _)| k == name)),
@@ -517,7 +523,13 @@ impl<'a> Lockstep<'a> {
     /// The frame of a collection of the edited text that must mean `want`.
     fn open(&self, want: Want<'a>, is_map: bool) -> Result<Frame<'a>, Undecided> {
         let (t, reader) = (self.t, self.reader);
-        let map = |entries: Entries<'a>| Frame::Map { used: vec![false; entries.len()], entries, next: 0, index: None, value: None };
+        let map = |entries: Entries<'a>| Frame::Map {
+            used: vec![false; entries.len()],
+            entries,
+            next: 0,
+            index: None,
+            value: None,
+        };
         let seq = |items: Items<'a>| Frame::Seq { items, next: 0 };
         Ok(match (want, is_map) {
             (Want::Node(n), _) => {
@@ -545,12 +557,16 @@ impl<'a> Lockstep<'a> {
                 let b = t.resolve(b);
                 match &t.node(b).kind {
                     NodeKind::Scalar { value, style: s, tag: None } if *s == style && t.text(*value) == text => true,
-                    NodeKind::Scalar { .. } => t.to_json_as(b, reader) == crate::yaml::tree::scalar_json(text, style, None, reader),
+                    NodeKind::Scalar { .. } => {
+                        t.to_json_as(b, reader) == crate::yaml::tree::scalar_json(text, style, None, reader)
+                    }
                     _ => false,
                 }
             }
             // A declared string (a whole new config.yaml, say) compared in place, not copied.
-            Want::Value(Value::String(s)) => crate::yaml::tree::scalar_str(text, style, None, reader) == Some(s.as_str()),
+            Want::Value(Value::String(s)) => {
+                crate::yaml::tree::scalar_str(text, style, None, reader) == Some(s.as_str())
+            }
             Want::Value(v) => crate::yaml::tree::scalar_json(text, style, None, reader) == *v,
             Want::Opened(_) => false,
         }

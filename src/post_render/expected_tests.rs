@@ -229,7 +229,10 @@ mod tests {
         // Deeper than --max-depth: undecided (the whole check's parse refuses it).
         let shallow = Limits { max_depth: 2, ..Limits::default() };
         let deep = "a:\n  b:\n    c: 1\n";
-        assert_eq!(matches_text(&Tree::parse(deep, &l).unwrap(), deep, &[], Reader::Kubernetes, &shallow), Err(Undecided));
+        assert_eq!(
+            matches_text(&Tree::parse(deep, &l).unwrap(), deep, &[], Reader::Kubernetes, &shallow),
+            Err(Undecided)
+        );
     }
 }
 

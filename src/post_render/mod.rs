@@ -126,7 +126,12 @@ pub fn post_render_with(
     };
     // The pod has a kubeconfig when skyhelm mounts it or the pod spec already does.
     let facts = allowed_contexts::facts(&m, &api, &ctx, settings.mount_kubeconfig || chart_mount.is_some())?;
-    let (contexts_output, final_lists) = allowed_contexts::run(&m, &api, &ctx, &facts)?;
+    // The proof of a new config.yaml, as `prove_edited` runs it, while the rule holds the old
+    // one's tree.
+    let prove_config = |before: &Tree, after: &str, intents: &[Intent]| {
+        verify::check_tree(before, after, intents, Reader::PyYaml, m.limits()).is_ok()
+    };
+    let (contexts_output, final_lists) = allowed_contexts::run(&m, &api, &ctx, &facts, &prove_config)?;
     rules.extend(contexts_output);
     // Doctor's checks of each context the final allowed lists use: those that cannot work in
     // the pod fail the render unless --allow-unusable-contexts.
@@ -318,7 +323,7 @@ fn prove_edited(
     } else {
         verify::check_tree(tree, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
-    for field in ours.iter().filter_map(|c| c.field.as_deref()) {
+    for field in ours.iter().filter_map(|c| c.field.as_deref()).filter(|f| !f.proven || m.limits() != limits) {
         let parsed;
         let before = match &field.before_tree {
             Some(tree) if m.limits() == limits => &**tree,

@@ -167,6 +167,13 @@ pub fn find_config_map(m: &Manifests, api: &ApiServer, name: &str) -> Result<Opt
 /// The configured allowed lists, named: the global one first, then each workspace's that is set.
 pub type Lists = Vec<(String, AllowedList)>;
 
+/// The pipeline's proof of a new config.yaml (`post_render::verify`), handed to [`run`]: true
+/// when the new text means the old one (its tree, as the rule read it) plus the declared
+/// intents, as PyYAML reads both. The rule runs it while it holds that tree, and keeps the tree
+/// for the pipeline's own proof only when it was not proven (a huge config.yaml's tree is not
+/// held while the ConfigMap's new text is written and rendered).
+pub type ProveConfig<'p> = &'p dyn Fn(&Tree, &str, &[Intent]) -> bool;
+
 /// `facts` comes from [`facts`]; the caller computes it once for every rule that needs it.
 /// Also returns the lists SkyPilot reads after this rule's edits, or None when the stream does
 /// not hold them (an external database keeps the config, or the ConfigMap is missing).
@@ -175,6 +182,7 @@ pub fn run(
     api: &ApiServer,
     s: &ContextSettings,
     facts: &ContextFacts,
+    prove: ProveConfig<'_>,
 ) -> Result<(RuleOutput, Option<Lists>), RuleError> {
     let mut out = RuleOutput::default();
     let Some(loaded) = config_to_check(m, api, facts, &mut out.notes)? else { return Ok((out, None)) };
@@ -194,7 +202,8 @@ pub fn run(
     let new_text = edit::apply(loaded.text, &edits)
         .map_err(|cause| ContextsError::ConfigEdit { at: m.doc_ref(loaded.cm, loaded.value_line), cause })?;
     debug_assert!(Tree::parse(&new_text, m.limits()).is_ok_and(|t| self::lists(&t) == lists));
-    out.changes.push(config_map_change(m, &loaded, reasons, intents, new_text)?);
+    let proven = prove(&loaded.tree, &new_text, &intents);
+    out.changes.push(config_map_change(m, loaded, proven, reasons, intents, new_text)?);
     out.notes.push(note(
         Severity::Info,
         "allowed_contexts changed: SkyPilot copies config.yaml to its state volume only on first start, so on an existing installation apply the same change through SkyPilot too (`sky api`, the dashboard, or the server's config)".into(),
@@ -314,13 +323,18 @@ fn checked_plan(
 
 /// The ConfigMap's change: config.yaml's value replaced by `new_text` (written where there was
 /// none), shown in the report as the decoded text before and after.
+/// `proven`: by [`ProveConfig`]; the tree of the text before is then dropped before the new
+/// text is written into the ConfigMap.
 fn config_map_change(
     m: &Manifests,
-    loaded: &LoadedConfig,
+    loaded: LoadedConfig,
+    proven: bool,
     reasons: Vec<String>,
     intents: Vec<Intent>,
     new_text: String,
 ) -> Result<Change, RuleError> {
+    let LoadedConfig { tree, .. } = loaded;
+    let before_tree = (!proven).then_some(tree);
     let cm = loaded.cm;
     let at = |line: Option<usize>| m.doc_ref(cm, line);
     let cm_tree = m.tree(cm)?;
@@ -357,7 +371,8 @@ fn config_map_change(
             before_node: loaded.value.filter(|_| !loaded.text.is_empty()),
             after_value: after,
             intents,
-            before_tree: Some(loaded.tree.clone()),
+            before_tree,
+            proven,
         })),
     })
 }

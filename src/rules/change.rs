@@ -114,6 +114,10 @@ pub struct FieldDiff {
     /// `before` as the rule parsed it (with the stream's limits), so that the proof does not
     /// parse a huge config.yaml once more.
     pub before_tree: Option<std::rc::Rc<crate::yaml::Tree>>,
+    /// The new text was proven against the old one's tree while the rule held that tree (the
+    /// pipeline's own proof, handed to the rule: `allowed_contexts::ProveConfig`); the pipeline
+    /// does not prove it again.
+    pub proven: bool,
 }
 
 impl FieldDiff {

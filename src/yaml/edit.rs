@@ -649,38 +649,41 @@ impl<'a> Editor<'a> {
         self.check_not_shared(n.start())?;
         let (start, end) = self.scalar_range(node);
         let literal = matches!(n.kind, NodeKind::Scalar { style: Style::Literal, .. });
-        Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col()).into() })
+        Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col()) })
     }
 
     /// `new` as a literal block indented to `indent` when `literal` and the text allows it
     /// (it reads back exactly), else as a double-quoted string.
-    fn string_value(&self, new: &str, literal: bool, indent: usize) -> String {
+    fn string_value(&self, new: &str, literal: bool, indent: usize) -> std::sync::Arc<str> {
         let literal_ok = literal
             && !new.is_empty()
             && !new.starts_with([' ', '\n'])
             && !new.ends_with("\n\n")
             && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
         if !literal_ok {
-            return serde_json::to_string(new).unwrap_or_default();
+            return serde_json::to_string(new).unwrap_or_default().into();
         }
         let (body, header) = match new.strip_suffix('\n') {
             Some(b) => (b, "|"),
             None => (new, "|-"),
         };
-        // Written into one buffer of its final size (a config.yaml can be 200,000 lines).
         let indent = " ".repeat(indent);
         let lines = body.split('\n');
-        let size = header.len() + body.len() + (lines.clone().count()) * (self.layout.nl.len() + indent.len());
-        let mut out = String::with_capacity(size);
-        out.push_str(header);
-        for line in lines {
-            out.push_str(self.layout.nl);
-            if !line.is_empty() {
-                out.push_str(&indent);
-                out.push_str(line);
+        let nl = self.layout.nl;
+        let size = header.len()
+            + lines.clone().map(|l| nl.len() + if l.is_empty() { 0 } else { indent.len() + l.len() }).sum::<usize>();
+        // Written once, into the shared text itself (a config.yaml can be 200,000 lines: not
+        // built in a `String` and then copied into an `Arc`).
+        shared_text(size, |out| {
+            out.put(header);
+            for line in lines {
+                out.put(nl);
+                if !line.is_empty() {
+                    out.put(&indent);
+                    out.put(line);
+                }
             }
-        }
-        out
+        })
     }
 
     /// Replaces the null value of `key` (empty, `~`, `!!null ''`) with the string `new`: a literal
@@ -865,6 +868,38 @@ impl<'a> Editor<'a> {
             (Scalar11::Int(i), Value::Number(n)) => n.as_i64().is_some_and(|w| i128::from(w) == i),
             _ => false,
         }
+    }
+}
+
+/// Where [`shared_text`] writes.
+struct SharedWriter<'b> {
+    buf: &'b mut [u8],
+    at: usize,
+}
+
+impl SharedWriter<'_> {
+    fn put(&mut self, s: &str) {
+        let end = (self.at + s.len()).min(self.buf.len());
+        self.buf[self.at..end].copy_from_slice(&s.as_bytes()[..end - self.at]);
+        self.at = end;
+    }
+}
+
+/// A shared text of `size` bytes that `write` puts in piece by piece, allocated once at its
+/// final size. `size` must be the pieces' total: a shortfall or excess is a bug, caught in
+/// debug builds (release builds keep what fits, padded with spaces).
+fn shared_text(size: usize, write: impl FnOnce(&mut SharedWriter<'_>)) -> std::sync::Arc<str> {
+    // One allocation of `size` bytes (`repeat_n` has an exact length), written in place.
+    let mut bytes: std::sync::Arc<[u8]> = std::iter::repeat_n(b' ', size).collect();
+    let Some(buf) = std::sync::Arc::get_mut(&mut bytes) else { return std::sync::Arc::from("") };
+    let mut w = SharedWriter { buf, at: 0 };
+    write(&mut w);
+    debug_assert_eq!(w.at, size, "shared_text: the pieces' size");
+    match std::str::from_utf8(&bytes) {
+        // SAFETY: the bytes are valid UTF-8 (just checked), and `str` has the layout of `[u8]`.
+        Ok(_) => unsafe { std::sync::Arc::from_raw(std::sync::Arc::into_raw(bytes) as *const str) },
+        // Only a piece cut short by a wrong `size` can get here.
+        Err(_) => std::sync::Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
     }
 }
 

@@ -909,9 +909,17 @@ pub fn key_name<'t>(value: &'t str, style: Style, tag: Option<&str>, reader: Rea
 
 /// A parser's event as [`read_plain`] gives it: a scalar's style as the tree keeps it.
 pub enum PlainEvent<'a> {
-    Scalar { text: std::borrow::Cow<'a, str>, style: Style, tagged: bool },
-    SequenceStart { tagged: bool },
-    MappingStart { tagged: bool },
+    Scalar {
+        text: std::borrow::Cow<'a, str>,
+        style: Style,
+        tagged: bool,
+    },
+    SequenceStart {
+        tagged: bool,
+    },
+    MappingStart {
+        tagged: bool,
+    },
     End,
     /// An alias, or anything else than one document of nodes.
     Other,
@@ -929,7 +937,9 @@ pub fn read_plain<'a>(text: &'a str, limits: &Limits, sink: &mut dyn FnMut(Plain
     super::fast::parse(text, &mut |event, _| {
         let event = match event {
             Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) | Event::DocumentEnd => return true,
-            Event::Scalar(text, style, _, tag) => PlainEvent::Scalar { text, style: style_of(style), tagged: tag.is_some() },
+            Event::Scalar(text, style, _, tag) => {
+                PlainEvent::Scalar { text, style: style_of(style), tagged: tag.is_some() }
+            }
             Event::SequenceStart(_, _, tag) => PlainEvent::SequenceStart { tagged: tag.is_some() },
             Event::MappingStart(_, _, tag) => PlainEvent::MappingStart { tagged: tag.is_some() },
             Event::SequenceEnd | Event::MappingEnd => PlainEvent::End,
