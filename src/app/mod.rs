@@ -108,6 +108,7 @@ fn file_err<'p>(what: &'static str, path: &'p Path) -> impl FnOnce(std::io::Erro
 
 /// Parses arguments, runs, prints the error chain once, maps it to an exit code.
 pub fn main_with(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    stdio::fixed_mmap_threshold();
     let args: Vec<OsString> = args.into_iter().collect();
     let cli = match Cli::parse_args(args.clone()) {
         Ok(cli) => cli,
