@@ -223,6 +223,18 @@ pub fn write_all_vectored(w: &mut impl Write, slices: &[&[u8]]) -> io::Result<()
     Ok(())
 }
 
+/// Allocations of 1 MiB and more get their own mappings, returned to the system when freed.
+/// glibc raises that threshold after each such block is freed (up to 32 MiB), after which
+/// a huge document's freed buffers (a parse's reserved text, a tree's grown arena) stay in the
+/// heap and count in the peak: a 16 MB config.yaml peaked at 112 MiB with, 100 MiB without.
+pub fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -280,17 +292,5 @@ mod tests {
         assert_eq!(grow_from_pipe(&mut io::Cursor::new(Vec::new())).unwrap(), Vec::<u8>::new());
         let exact = vec![7u8; PIPE_FIRST];
         assert_eq!(grow_from_pipe(&mut io::Cursor::new(&exact)).unwrap(), exact);
-    }
-}
-
-/// Allocations of 1 MiB and more get their own mappings, returned to the system when freed.
-/// glibc raises that threshold after each such block is freed (up to 32 MiB), after which
-/// a huge document's freed buffers (a parse's reserved text, a tree's grown arena) stay in the
-/// heap and count in the peak: a 16 MB config.yaml peaked at 112 MiB with, 100 MiB without.
-pub fn fixed_mmap_threshold() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; it is called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
 }
