@@ -443,7 +443,8 @@ impl<'a> Lockstep<'a> {
                 if !self.same_scalar(want, &text, style) {
                     return Err(Undecided);
                 }
-                self.completed()
+                self.completed();
+                Ok(())
             }
             PlainEvent::SequenceStart { tagged: false } | PlainEvent::MappingStart { tagged: false } => {
                 let is_map = matches!(event, PlainEvent::MappingStart { .. });
@@ -459,14 +460,14 @@ impl<'a> Lockstep<'a> {
             PlainEvent::End => {
                 let whole = match self.stack.pop().ok_or(Undecided)? {
                     Frame::Seq { items, next } => next == items.len(),
-                    Frame::Map { entries, used, value, .. } => {
-                        value.is_none() && used.iter().all(|&u| u) && used.len() == entries.len()
-                    }
+                    // `used` has one flag per entry.
+                    Frame::Map { used, value, .. } => value.is_none() && used.iter().all(|&u| u),
                 };
                 if !whole {
                     return Err(Undecided);
                 }
-                self.completed()
+                self.completed();
+                Ok(())
             }
             _ => Err(Undecided),
         }
@@ -483,13 +484,12 @@ impl<'a> Lockstep<'a> {
     }
 
     /// A node is complete: its parent moves on to the next item or key.
-    fn completed(&mut self) -> Result<(), Undecided> {
+    fn completed(&mut self) {
         match self.stack.last_mut() {
             None => self.done = true,
             Some(Frame::Seq { next, .. }) => *next += 1,
             Some(Frame::Map { value, .. }) => *value = None,
         }
-        Ok(())
     }
 
     /// A key of the innermost mapping: the entry it names, written once.
