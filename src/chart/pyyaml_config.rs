@@ -42,7 +42,7 @@ pub fn disagreements(text: &str, file: &EnvironmentsFile) -> Vec<GenerateError> 
 /// Compares the node with serde's value of it, recording each scalar and key they read apart.
 fn walk(tree: &Tree, node: NodeId, serde: &Value, path: &str, out: &mut Vec<String>) {
     let node = tree.resolve(node);
-    match &tree.node(node).kind {
+    match tree.kind(node) {
         NodeKind::Map { entries, .. } => {
             if entries.iter().any(|&(k, _)| tree.raw(k) == Some("<<")) {
                 // Merge keys: compare what the mapping means as a whole.
@@ -75,7 +75,7 @@ fn walk(tree: &Tree, node: NodeId, serde: &Value, path: &str, out: &mut Vec<Stri
             }
         }
         NodeKind::Scalar { value, .. } => {
-            let raw = tree.text(*value);
+            let raw = tree.text(value);
             let py = tree.to_json_as(node, Reader::PyYaml);
             if !same(&py, serde) {
                 let reads = tree.pyyaml(node).map_or_else(String::new, |p| p.describe(raw));

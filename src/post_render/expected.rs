@@ -124,7 +124,7 @@ fn walk<'e, 'i>(
 fn is_null(t: &Tree, reader: Reader, v: &Expect) -> bool {
     match v {
         Expect::Node(n) => {
-            matches!(t.node(t.resolve(*n)).kind, NodeKind::Scalar { .. }) && t.to_json_as(*n, reader).is_null()
+            matches!(t.kind(t.resolve(*n)), NodeKind::Scalar { .. }) && t.to_json_as(*n, reader).is_null()
         }
         Expect::Value(value) => value.is_null(),
         Expect::Map(_) | Expect::Seq(_) => false,
@@ -160,7 +160,7 @@ fn open<'e, 'i>(t: &Tree, reader: Reader, v: &'e mut Expect<'i>) -> Result<&'e m
     match v {
         Expect::Node(n) => {
             let n = t.resolve(*n);
-            *v = match &t.node(n).kind {
+            *v = match t.kind(n) {
                 NodeKind::Seq { items, .. } => Expect::Seq(items.iter().map(|&i| Expect::Node(i)).collect()),
                 NodeKind::Map { .. } => match plain_entries(t, n, reader) {
                     Some(entries) => {
@@ -190,7 +190,7 @@ fn open<'e, 'i>(t: &Tree, reader: Reader, v: &'e mut Expect<'i>) -> Result<&'e m
 /// The entries of mapping `n` by key name, when it has no merge key and writes no key twice
 /// (its meaning is then exactly these entries).
 fn plain_entries(t: &Tree, n: NodeId, reader: Reader) -> Option<Vec<(Cow<'_, str>, NodeId)>> {
-    let NodeKind::Map { entries, .. } = &t.node(n).kind else { return None };
+    let NodeKind::Map { entries, .. } = t.kind(n) else { return None };
     if entries.iter().any(|&(k, _)| t.is_merge_key(k)) {
         return None;
     }
@@ -225,7 +225,7 @@ fn compare(before: &Tree, after: &Tree, a: NodeId, e: &Expect, reader: Reader) -
         }
         Expect::Seq(items) => {
             let a = after.resolve(a);
-            let NodeKind::Seq { items: found, .. } = &after.node(a).kind else { return Err(Undecided) };
+            let NodeKind::Seq { items: found, .. } = after.kind(a) else { return Err(Undecided) };
             if found.len() != items.len() {
                 return Err(Undecided);
             }
@@ -245,11 +245,11 @@ fn same_meaning(bt: &Tree, b: NodeId, at: &Tree, a: NodeId, reader: Reader) -> R
     let mut stack = vec![(b, a)];
     while let Some((b, a)) = stack.pop() {
         let (b, a) = (bt.resolve(b), at.resolve(a));
-        let same = match (&bt.node(b).kind, &at.node(a).kind) {
+        let same = match (bt.kind(b), at.kind(a)) {
             (
                 NodeKind::Scalar { value: vb, style: sb, tag: tb },
                 NodeKind::Scalar { value: va, style: sa, tag: ta },
-            ) if bt.text(*vb) == at.text(*va) && sb == sa && tb == ta => true,
+            ) if bt.text(vb) == at.text(va) && sb == sa && tb == ta => true,
             (NodeKind::Seq { items: ib, .. }, NodeKind::Seq { items: ia, .. }) => {
                 if ib.len() != ia.len() {
                     return Err(Undecided);
@@ -534,7 +534,7 @@ impl<'a> Lockstep<'a> {
         Ok(match (want, is_map) {
             (Want::Node(n), _) => {
                 let n = t.resolve(n);
-                match (&t.node(n).kind, is_map) {
+                match (t.kind(n), is_map) {
                     (NodeKind::Seq { items, .. }, false) => seq(Items::Node(items)),
                     (NodeKind::Map { .. }, true) => map(Entries::Node(plain_entries(t, n, reader).ok_or(Undecided)?)),
                     _ => return Err(Undecided),
@@ -555,8 +555,8 @@ impl<'a> Lockstep<'a> {
         match want {
             Want::Node(b) => {
                 let b = t.resolve(b);
-                match &t.node(b).kind {
-                    NodeKind::Scalar { value, style: s, tag: None } if *s == style && t.text(*value) == text => true,
+                match t.kind(b) {
+                    NodeKind::Scalar { value, style: s, tag: None } if s == style && t.text(value) == text => true,
                     NodeKind::Scalar { .. } => {
                         t.to_json_as(b, reader) == crate::yaml::tree::scalar_json(text, style, None, reader)
                     }

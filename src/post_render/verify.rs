@@ -475,7 +475,7 @@ fn tree_difference(
 ) -> Option<(String, String, String)> {
     let id = tree.resolve(node);
     let whole = |path: &mut String| first_difference(&tree.to_json_as(id, reader), b, path);
-    match (&tree.node(id).kind, b) {
+    match (tree.kind(id), b) {
         (NodeKind::Map { entries, .. }, Value::Object(y)) => {
             let keys: Vec<(std::borrow::Cow<'_, str>, NodeId)> =
                 entries.iter().map(|&(k, v)| (tree.key_name(k, reader), v)).collect();

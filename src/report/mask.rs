@@ -73,12 +73,8 @@ fn text_edits(text: &str, reader: Reader, depth: u8) -> Vec<Edit> {
 /// Comments (`#` at a line's start or after a blank, outside every scalar) mean nothing to a
 /// reader, so they are masked as text that does not parse (`line_edits`): `# password: old`.
 fn comment_edits(text: &str, tree: &Tree) -> Vec<Edit> {
-    let mut scalars: Vec<(usize, usize)> = tree
-        .nodes()
-        .iter()
-        .filter(|n| matches!(n.kind, NodeKind::Scalar { .. }))
-        .map(|n| (n.start(), n.end()))
-        .collect();
+    let mut scalars: Vec<(usize, usize)> =
+        tree.nodes().iter().filter(|n| n.is_scalar()).map(|n| (n.start(), n.end())).collect();
     scalars.sort_unstable();
     let bytes = text.as_bytes();
     let (mut edits, mut next, mut past) = (Vec::new(), 0, 0);
@@ -163,7 +159,7 @@ fn tree_edits(text: &str, tree: &Tree, reader: Reader, depth: u8) -> Vec<Edit> {
         if secret && !seen.insert(id) {
             continue;
         }
-        match &tree.node(id).kind {
+        match tree.kind(id) {
             // Aliases are followed only under a credential key: elsewhere the anchored node is
             // masked (or not) where it is written.
             NodeKind::Alias { .. } => {
@@ -226,7 +222,7 @@ fn tree_edits(text: &str, tree: &Tree, reader: Reader, depth: u8) -> Vec<Edit> {
             continue;
         }
         let Some(value) = tree.raw(id) else { continue };
-        let mapped = match &tree.node(id).kind {
+        let mapped = match tree.kind(id) {
             NodeKind::Scalar { style: Style::Literal, .. } => literal_edits(text, tree.node(id).start(), value, &inner),
             _ => None,
         };

@@ -289,7 +289,7 @@ fn write_edits<'a>(text: &str, edits: impl Iterator<Item = EditRef<'a>>, out: &m
 
 fn type_name(tree: &Tree, id: NodeId) -> &'static str {
     let id = tree.resolve(id);
-    match &tree.node(id).kind {
+    match tree.kind(id) {
         NodeKind::Map { .. } => "a mapping",
         NodeKind::Seq { .. } => "a sequence",
         _ => match tree.scalar(id) {
@@ -373,11 +373,12 @@ impl<'a> Editor<'a> {
 
     /// Follows the document's own habit for block sequences under a key: indented or not.
     fn detect_seq_offset(&self) -> usize {
-        for n in self.tree.nodes() {
-            if let NodeKind::Map { entries, flow: false } = &n.kind {
+        for id in self.tree.ids() {
+            if let NodeKind::Map { entries, flow: false } = self.tree.kind(id) {
                 for &(k, v) in entries {
+                    let seq = matches!(self.tree.kind(v), NodeKind::Seq { flow: false, .. });
                     let v = self.tree.node(v);
-                    if matches!(v.kind, NodeKind::Seq { flow: false, .. })
+                    if seq
                         && v.line() > self.tree.node(k).line()
                         && let Some(dash) = self.dash_col_at(v.start())
                     {
@@ -446,7 +447,7 @@ impl<'a> Editor<'a> {
     /// The innermost last node of a block collection (where its text ends).
     fn last_leaf(&self, mut id: NodeId) -> NodeId {
         loop {
-            let next = match &self.tree.node(id).kind {
+            let next = match self.tree.kind(id) {
                 NodeKind::Seq { items, flow: false } => items.last().copied(),
                 NodeKind::Map { entries, flow: false } => entries.last().map(|e| e.1),
                 _ => None,
@@ -462,7 +463,7 @@ impl<'a> Editor<'a> {
     fn insert_after(&self, node: NodeId, lines: String) -> Result<Edit, EditError> {
         let leaf = self.last_leaf(node);
         let block_scalar =
-            matches!(self.tree.node(leaf).kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. });
+            matches!(self.tree.kind(leaf), NodeKind::Scalar { style: Style::Literal | Style::Folded, .. });
         if block_scalar
             && !self.text.ends_with('\n')
             && self.text.trim_end_matches([' ', '\t', '\r']).len() <= self.tree.node(leaf).end()
@@ -537,11 +538,11 @@ impl<'a> Editor<'a> {
     /// Appends `item` to a sequence (block or flow).
     pub fn append_item(&self, seq: NodeId, item: &Value) -> Result<Edit, EditError> {
         let node = self.tree.node(seq);
-        let NodeKind::Seq { items, flow } = &node.kind else {
+        let NodeKind::Seq { items, flow } = self.tree.kind(seq) else {
             return Err(self.wrong_type(seq, "", "a sequence"));
         };
         self.check_not_shared(node.start())?;
-        if *flow {
+        if flow {
             return self.flow_append(seq, items.last().copied(), &emit::flow(item));
         }
         let (Some(&first), Some(&last)) = (items.first(), items.last()) else {
@@ -558,11 +559,11 @@ impl<'a> Editor<'a> {
     /// Adds entries to a mapping (block or flow). The keys must not be present.
     pub fn add_entries(&self, map: NodeId, entries: &Map<String, Value>) -> Result<Edit, EditError> {
         let node = self.tree.node(map);
-        let NodeKind::Map { entries: existing, flow } = &node.kind else {
+        let NodeKind::Map { entries: existing, flow } = self.tree.kind(map) else {
             return Err(self.wrong_type(map, "", "a mapping"));
         };
         self.check_not_shared(node.start())?;
-        if *flow {
+        if flow {
             let text: Vec<String> = entries
                 .iter()
                 .map(|(k, v)| format!("{}: {}", emit::scalar(&Value::String(k.clone())), emit::flow(v)))
@@ -599,7 +600,7 @@ impl<'a> Editor<'a> {
     /// its content excluded.
     fn scalar_range(&self, node: NodeId) -> (usize, usize) {
         let n = self.tree.node(node);
-        if !matches!(n.kind, NodeKind::Scalar { style: Style::Literal | Style::Folded, .. }) {
+        if !matches!(self.tree.kind(node), NodeKind::Scalar { style: Style::Literal | Style::Folded, .. }) {
             return (n.start(), n.end());
         }
         let content = &self.text[n.start()..n.end()];
@@ -648,7 +649,7 @@ impl<'a> Editor<'a> {
         let n = self.tree.node(node);
         self.check_not_shared(n.start())?;
         let (start, end) = self.scalar_range(node);
-        let literal = matches!(n.kind, NodeKind::Scalar { style: Style::Literal, .. });
+        let literal = matches!(self.tree.kind(node), NodeKind::Scalar { style: Style::Literal, .. });
         Ok(Edit { at: start, delete: end - start, insert: self.string_value(new, literal, n.col()) })
     }
 
@@ -723,7 +724,8 @@ impl<'a> Editor<'a> {
         let k = self.tree.node(key);
         let v = self.tree.node(value);
         self.check_not_shared(v.start())?;
-        let block = matches!(v.kind, NodeKind::Seq { flow: false, .. } | NodeKind::Map { flow: false, .. });
+        let block =
+            matches!(self.tree.kind(value), NodeKind::Seq { flow: false, .. } | NodeKind::Map { flow: false, .. });
         if block || (self.tree.is_null(value) && v.start() == v.end()) {
             self.refuse_explicit_keys()?;
             let at = self.after_colon(key)?;
@@ -740,7 +742,7 @@ impl<'a> Editor<'a> {
     /// End of a node's content (for a block collection, its last scalar, without trailing blanks).
     fn content_end(&self, id: NodeId) -> usize {
         let n = self.tree.node(id);
-        match &n.kind {
+        match self.tree.kind(id) {
             NodeKind::Seq { items, flow: false } => items.last().map_or(n.end(), |&c| self.content_end(c)),
             NodeKind::Map { entries, flow: false } => entries.last().map_or(n.end(), |&(_, v)| self.content_end(v)),
             NodeKind::Scalar { .. } => self.scalar_range(id).1,
@@ -769,14 +771,14 @@ impl<'a> Editor<'a> {
     pub fn remove_item(&self, seq: NodeId, index: usize) -> Result<Edit, EditError> {
         let node = self.tree.node(seq);
         self.check_not_shared(node.start())?;
-        let NodeKind::Seq { items, flow } = &node.kind else {
+        let NodeKind::Seq { items, flow } = self.tree.kind(seq) else {
             return Err(self.wrong_type(seq, "", "a sequence"));
         };
         if items.len() < 2 || index >= items.len() {
             return Err(EditError::OnlyItem { line: node.line() });
         }
         let item = self.tree.node(items[index]);
-        if *flow {
+        if flow {
             let (start, end) = if index > 0 {
                 (self.tree.node(items[index - 1]).end(), item.end())
             } else {
@@ -812,9 +814,7 @@ impl<'a> Editor<'a> {
         match self.lookup(map, key)? {
             None => Ok(vec![self.add_entries(map, &Map::from_iter([(key.to_string(), list)]))?]),
             Some((k, v)) if self.tree.is_null(v) => self.fill_null(k, v, &list),
-            Some((_, v)) if matches!(self.tree.node(v).kind, NodeKind::Seq { .. }) => {
-                Ok(vec![self.append_item(v, item)?])
-            }
+            Some((_, v)) if matches!(self.tree.kind(v), NodeKind::Seq { .. }) => Ok(vec![self.append_item(v, item)?]),
             Some((_, v)) => Err(self.wrong_type(v, key, "a sequence")),
         }
     }
@@ -833,7 +833,7 @@ impl<'a> Editor<'a> {
                     Value::Object(_) | Value::Array(_) if self.tree.is_null(v) => {
                         edits.extend(self.fill_null(k, v, want)?)
                     }
-                    Value::Object(sub) if matches!(self.tree.node(v).kind, NodeKind::Map { .. }) => {
+                    Value::Object(sub) if matches!(self.tree.kind(v), NodeKind::Map { .. }) => {
                         edits.extend(self.merge(v, sub)?)
                     }
                     Value::Object(_) | Value::Array(_) => {
@@ -841,7 +841,7 @@ impl<'a> Editor<'a> {
                     }
                     scalar => {
                         if !self.means(v, scalar) {
-                            if !matches!(self.tree.node(v).kind, NodeKind::Scalar { .. }) {
+                            if !matches!(self.tree.kind(v), NodeKind::Scalar { .. }) {
                                 return Err(self.wrong_type(v, key, "a scalar"));
                             }
                             edits.push(self.replace_scalar(v, scalar)?);

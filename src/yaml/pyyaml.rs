@@ -113,10 +113,9 @@ fn comment_start(line: &str, offset: usize, spans: &Spans) -> Option<usize> {
 fn place_of(text: &str, line_start: usize, at: usize, tree: &Tree) -> (&'static str, &'static str) {
     let before = &text[line_start..at];
     let after = text[at..].trim_start_matches([' ', '\t']);
-    let in_flow = tree.nodes().iter().any(|n| {
-        matches!(n.kind, NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
-            && n.start() < at
-            && at < n.end()
+    let in_flow = tree.ids().any(|id| {
+        let n = tree.node(id);
+        tree.is_flow(id) && n.start() < at && at < n.end()
     });
     if block_header(before) {
         return ("after a block scalar indicator", "expected a comment or a line break, but found '\\t'");
@@ -146,8 +145,9 @@ fn block_header(before: &str) -> bool {
 
 fn spans(text: &str, tree: &Tree) -> Spans {
     let mut spans = Spans { accepted: Vec::new(), refused: Vec::new() };
-    for node in tree.nodes() {
-        let NodeKind::Scalar { style, .. } = &node.kind else { continue };
+    for id in tree.ids() {
+        let NodeKind::Scalar { style, .. } = tree.kind(id) else { continue };
+        let node = tree.node(id);
         let (start, end) = (node.start().min(text.len()), node.end().min(text.len()));
         match style {
             Style::SingleQuoted | Style::DoubleQuoted => spans.accepted.push((start, end)),

@@ -50,22 +50,24 @@ pub struct Text {
     len: u32,
 }
 
-#[derive(Debug, Clone)]
-pub enum NodeKind {
-    /// A tag is rare: kept out of line behind one pointer ([`Tag`]).
+/// What a node is, as [`Tree::kind`] gives it: a view of the node's packed fields and of the
+/// tree's shared arrays of children.
+#[derive(Debug, Clone, Copy)]
+pub enum NodeKind<'t> {
     Scalar {
         value: Text,
         style: Style,
-        tag: Option<Tag>,
+        /// A tag is rare: kept in a side table of the tree.
+        tag: Option<&'t str>,
     },
-    /// Children as boxed slices, built in the builder's frames and sized exactly when the
-    /// collection closes (a config.yaml of 200,000 lines has 100,000 small mappings).
+    /// Children as a range of the tree's one array of items (a collection's children are
+    /// appended, together, when it closes).
     Seq {
-        items: Box<[NodeId]>,
+        items: &'t [NodeId],
         flow: bool,
     },
     Map {
-        entries: Box<[(NodeId, NodeId)]>,
+        entries: &'t [(NodeId, NodeId)],
         flow: bool,
     },
     Alias {
@@ -73,26 +75,73 @@ pub enum NodeKind {
     },
 }
 
-/// A scalar's explicit tag, as `tag:yaml.org,2002:int` or `!foo`, behind one thin pointer (so a
-/// node is 48 bytes, not 56).
-pub type Tag = Box<Box<str>>;
-
-/// A tag as text.
-fn tag_str(tag: &Option<Tag>) -> Option<&str> {
-    tag.as_deref().map(|t| &**t)
-}
-
-/// Positions are kept in 32 bits (56 bytes a node, not 72; a config.yaml of 200,000 lines has
-/// half a million nodes): a document's text is at most 4 GiB (its scalars' text already is,
-/// see [`Text`]), and the parser refuses a larger one.
+/// A node in 24 bytes (48 before, 56 before that; a config.yaml of 200,000 lines has half a
+/// million nodes). Positions are kept in 32 bits: a document's text is at most 4 GiB (its
+/// scalars' text already is, see [`Text`]), and the parser refuses a larger one. The column
+/// shares its word with the node's kind, style and flags ([`Bits`]): 24 bits, 16,777,215
+/// columns, 16 times the default `--max-line-bytes`; the parser refuses a node further right.
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub kind: NodeKind,
     start: u32,
     end: u32,
     line: u32,
+    /// The column in the low 24 bits, [`Bits`] in the high 8.
     col: u32,
-    anchor: u32,
+    /// A scalar's [`Text`] (at, len); a collection's children (first, count) in the tree's
+    /// `items` or `entries`; an alias's anchor (in `a`).
+    a: u32,
+    b: u32,
+}
+
+/// A node's kind, style and flags, the high byte of [`Node::col`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Bits(u8);
+
+const COL_BITS: u32 = 24;
+const COL_MASK: u32 = (1 << COL_BITS) - 1;
+
+impl Bits {
+    const SCALAR: u8 = 0;
+    const SEQ: u8 = 1;
+    const MAP: u8 = 2;
+    const ALIAS: u8 = 3;
+    const FLOW: u8 = 1 << 2;
+    const TAGGED: u8 = 1 << 3;
+    const ANCHORED: u8 = 1 << 4;
+    const STYLE_SHIFT: u8 = 5;
+
+    fn scalar(style: Style, tagged: bool) -> Bits {
+        let style = match style {
+            Style::Plain => 0,
+            Style::SingleQuoted => 1,
+            Style::DoubleQuoted => 2,
+            Style::Literal => 3,
+            Style::Folded => 4,
+        };
+        Bits(Bits::SCALAR | (style << Bits::STYLE_SHIFT) | if tagged { Bits::TAGGED } else { 0 })
+    }
+
+    fn collection(map: bool, flow: bool) -> Bits {
+        Bits(if map { Bits::MAP } else { Bits::SEQ } | if flow { Bits::FLOW } else { 0 })
+    }
+
+    fn kind(self) -> u8 {
+        self.0 & 3
+    }
+
+    fn has(self, flag: u8) -> bool {
+        self.0 & flag != 0
+    }
+
+    fn style(self) -> Style {
+        match self.0 >> Bits::STYLE_SHIFT {
+            0 => Style::Plain,
+            1 => Style::SingleQuoted,
+            2 => Style::DoubleQuoted,
+            3 => Style::Literal,
+            _ => Style::Folded,
+        }
+    }
 }
 
 impl Node {
@@ -114,12 +163,20 @@ impl Node {
 
     /// 0-based column of `start`.
     pub fn col(&self) -> usize {
-        self.col as usize
+        (self.col & COL_MASK) as usize
     }
 
-    /// Anchor id defined on this node, 0 when none.
-    pub fn anchor(&self) -> usize {
-        self.anchor as usize
+    /// True for a scalar.
+    pub fn is_scalar(&self) -> bool {
+        self.bits().kind() == Bits::SCALAR
+    }
+
+    fn bits(&self) -> Bits {
+        Bits((self.col >> COL_BITS) as u8)
+    }
+
+    fn set_bits(&mut self, bits: Bits) {
+        self.col = (self.col & COL_MASK) | (u32::from(bits.0) << COL_BITS);
     }
 }
 
@@ -146,6 +203,12 @@ pub struct Tree {
     nodes: Vec<Node>,
     /// The text of every scalar, one after the other.
     strings: String,
+    /// Every collection's children: a collection's are one range, appended when it closes.
+    items: Vec<NodeId>,
+    entries: Vec<(NodeId, NodeId)>,
+    /// Side tables of the rare: (node index, tag) and (node index, anchor), in node order.
+    tags: Vec<(u32, Box<str>)>,
+    anchor_ids: Vec<(u32, u32)>,
     root: Option<NodeId>,
     anchors: HashMap<usize, NodeId>,
     aliased: Vec<usize>,
@@ -301,15 +364,22 @@ fn parser_error(e: &granit_parser::ScanError, limits: &Limits) -> ParseError {
 }
 
 impl At {
-    fn node(self, kind: NodeKind, anchor: usize) -> Result<Node, ParseError> {
-        Ok(Node {
-            kind,
+    /// A node here: its kind and style as `bits`, its fields `a` and `b` (see [`Node`]).
+    fn node(self, bits: Bits, a: u32, b: u32) -> Result<Node, ParseError> {
+        let col = fit(self.col, &self)?;
+        if col > COL_MASK {
+            return Err(err_at(format!("a node past column {COL_MASK}, more than a tree keeps"), self.line, self.col));
+        }
+        let mut node = Node {
             start: fit(self.start, &self)?,
             end: fit(self.end, &self)?,
             line: fit(self.line, &self)?,
-            col: fit(self.col, &self)?,
-            anchor: fit(anchor, &self)?,
-        })
+            col,
+            a,
+            b,
+        };
+        node.set_bits(bits);
+        Ok(node)
     }
 }
 
@@ -317,7 +387,7 @@ impl At {
 struct Frame {
     id: NodeId,
     pending_key: Option<NodeId>,
-    /// The collection's children so far (its node gets them, sized exactly, when it closes).
+    /// The collection's children so far (appended to the tree's arrays when it closes).
     items: Vec<NodeId>,
     entries: Vec<(NodeId, NodeId)>,
     /// Nodes decoded so far with aliases expanded, and how many of those through an alias
@@ -325,12 +395,18 @@ struct Frame {
     count: (u64, u64),
 }
 
+/// A frame's lists of children: items, entries.
+type Lists = (Vec<NodeId>, Vec<(NodeId, NodeId)>);
+
 /// Builds a tree from the parser's events, one at a time.
 struct Builder<'l> {
     tree: Tree,
     limits: &'l Limits,
     /// The collections open around the current event, innermost last.
     stack: Vec<Frame>,
+    /// Closed frames' lists, kept for the next collection (a document of 100,000 small
+    /// mappings allocates a handful, not 100,000).
+    spare: Vec<Lists>,
     /// Per anchored node: nodes decoded with aliases expanded, and how many of those are decoded
     /// through an alias, as go-yaml v2 counts them for its excessive-aliasing check (an alias
     /// decodes its anchor's nodes again). Other nodes' counts live in their parent's frame only.
@@ -348,6 +424,10 @@ impl<'l> Builder<'l> {
                 id: TreeId::next(),
                 nodes: Vec::new(),
                 strings: String::new(),
+                items: Vec::new(),
+                entries: Vec::new(),
+                tags: Vec::new(),
+                anchor_ids: Vec::new(),
                 root: None,
                 anchors: HashMap::new(),
                 aliased: Vec::new(),
@@ -356,6 +436,7 @@ impl<'l> Builder<'l> {
             },
             limits,
             stack: Vec::new(),
+            spare: Vec::new(),
             anchored: HashMap::new(),
             documents: 0,
             open: std::collections::HashSet::new(),
@@ -385,12 +466,8 @@ impl<'l> Builder<'l> {
             Event::Alias(anchor) => Some(self.alias(anchor, at)?),
             Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
                 let flow = style == granit_parser::StructureStyle::Flow;
-                let kind = if matches!(event, Event::SequenceStart(..)) {
-                    NodeKind::Seq { items: Box::default(), flow }
-                } else {
-                    NodeKind::Map { entries: Box::default(), flow }
-                };
-                self.open_collection(kind, anchor, at)?;
+                let map = matches!(event, Event::MappingStart(..));
+                self.open_collection(Bits::collection(map, flow), anchor, at)?;
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => Some(self.close_collection(at)?),
@@ -402,9 +479,15 @@ impl<'l> Builder<'l> {
         }
     }
 
-    /// Adds a node.
-    fn push(&mut self, node: Node) -> Result<NodeId, ParseError> {
+    /// Adds a node, with its anchor (0 for none) in the side table.
+    fn push(&mut self, mut node: Node, anchor: usize) -> Result<NodeId, ParseError> {
         let (line, col) = (node.line(), node.col());
+        if anchor != 0 {
+            let anchor = u32::try_from(anchor).map_err(|_| err_at(TOO_LARGE, line, col))?;
+            node.set_bits(Bits(node.bits().0 | Bits::ANCHORED));
+            let index = u32::try_from(self.tree.nodes.len()).map_err(|_| err_at(TOO_LARGE, line, col))?;
+            self.tree.anchor_ids.push((index, anchor));
+        }
         self.tree.push(node).ok_or_else(|| err_at("more nodes than one document may hold", line, col))
     }
 
@@ -423,9 +506,11 @@ impl<'l> Builder<'l> {
             _ => return Err(err_at(TOO_LARGE, at.line, at.col)),
         };
         strings.push_str(text);
-        let id = self.push(
-            at.node(NodeKind::Scalar { value, style, tag: tag.map(|t| Box::new(t.into_boxed_str())) }, anchor)?,
-        )?;
+        let node = at.node(Bits::scalar(style, tag.is_some()), value.at, value.len)?;
+        let id = self.push(node, anchor)?;
+        if let Some(tag) = tag {
+            self.tree.tags.push((id.index, tag.into_boxed_str()));
+        }
         Ok((id, (1, 0)))
     }
 
@@ -439,45 +524,54 @@ impl<'l> Builder<'l> {
         self.tree.aliased.push(anchor);
         // go-yaml counts every node it decodes through an alias as aliased.
         let (n, _) = self.anchored.get(&target).copied().unwrap_or((1, 0));
-        let id = self.push(at.node(NodeKind::Alias { anchor }, 0)?)?;
+        let anchor32 = fit(anchor, &at)?;
+        let id = self.push(at.node(Bits(Bits::ALIAS), anchor32, 0)?, 0)?;
         Ok((id, (n.saturating_add(1), n)))
     }
 
-    fn open_collection(&mut self, kind: NodeKind, anchor: usize, at: At) -> Result<(), ParseError> {
+    fn open_collection(&mut self, bits: Bits, anchor: usize, at: At) -> Result<(), ParseError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(err_at(max_depth_message(self.limits.max_depth), at.line, at.col));
         }
-        let id = self.push(at.node(kind, anchor)?)?;
+        let id = self.push(at.node(bits, 0, 0)?, anchor)?;
         if anchor != 0 {
             self.tree.anchors.insert(anchor, id);
             self.open.insert(id);
         }
-        self.stack.push(Frame { id, pending_key: None, items: Vec::new(), entries: Vec::new(), count: (1, 0) });
+        let (items, entries) = self.spare.pop().unwrap_or_default();
+        self.stack.push(Frame { id, pending_key: None, items, entries, count: (1, 0) });
         Ok(())
     }
 
-    /// Closes the innermost collection: a flow collection ends past its closing bracket, a
-    /// block collection with its last child.
+    /// Closes the innermost collection: its children go to the tree's arrays, one range. A flow
+    /// collection ends past its closing bracket, a block collection with its last child.
     fn close_collection(&mut self, at: At) -> Result<(NodeId, (u64, u64)), ParseError> {
-        let frame = self.stack.pop().ok_or_else(|| err_at("unbalanced collection end", at.line, at.col))?;
+        let mut frame = self.stack.pop().ok_or_else(|| err_at("unbalanced collection end", at.line, at.col))?;
         let id = frame.id;
         self.open.remove(&id);
         let tree = &mut self.tree;
-        let (flow, last_child) = match &mut tree.node_mut(id).kind {
-            NodeKind::Seq { items, flow } => {
-                let last = frame.items.last().copied();
-                *items = frame.items.into_boxed_slice();
-                (*flow, last)
-            }
-            NodeKind::Map { entries, flow } => {
-                let last = frame.entries.last().map(|e| e.1);
-                *entries = frame.entries.into_boxed_slice();
-                (*flow, last)
-            }
-            _ => (false, None),
+        let bits = tree.node(id).bits();
+        let (first, count, last_child) = if bits.kind() == Bits::SEQ {
+            let first = tree.items.len();
+            tree.items.extend_from_slice(&frame.items);
+            (first, frame.items.len(), frame.items.last().copied())
+        } else {
+            let first = tree.entries.len();
+            tree.entries.extend_from_slice(&frame.entries);
+            (first, frame.entries.len(), frame.entries.last().map(|e| e.1))
         };
-        tree.node_mut(id).end =
-            if flow { fit(at.end, &at)? } else { last_child.map_or(tree.node(id).start, |c| tree.node(c).end) };
+        let (first, count) = (fit(first, &at)?, fit(count, &at)?);
+        first.checked_add(count).ok_or_else(|| err_at(TOO_LARGE, at.line, at.col))?;
+        let end = if bits.has(Bits::FLOW) {
+            fit(at.end, &at)?
+        } else {
+            last_child.map_or(tree.node(id).start, |c| tree.node(c).end)
+        };
+        let node = tree.node_mut(id);
+        (node.a, node.b, node.end) = (first, count, end);
+        frame.items.clear();
+        frame.entries.clear();
+        self.spare.push((frame.items, frame.entries));
         Ok((id, frame.count))
     }
 
@@ -490,9 +584,10 @@ impl<'l> Builder<'l> {
             return Ok(());
         }
         let tree = &mut self.tree;
-        if tree.node(id).anchor != 0 {
-            if let NodeKind::Scalar { .. } = tree.node(id).kind {
-                tree.anchors.insert(tree.node(id).anchor(), id);
+        let anchor = tree.anchor_of(id);
+        if anchor != 0 {
+            if tree.node(id).is_scalar() {
+                tree.anchors.insert(anchor, id);
             }
             self.anchored.insert(id, child);
         }
@@ -502,9 +597,9 @@ impl<'l> Builder<'l> {
                 let parent = frame.id;
                 let e = &mut frame.count;
                 *e = (e.0.saturating_add(child.0), e.1.saturating_add(child.1));
-                match &tree.node(parent).kind {
-                    NodeKind::Seq { .. } => frame.items.push(id),
-                    NodeKind::Map { .. } => match frame.pending_key.take() {
+                match tree.node(parent).bits().kind() {
+                    Bits::SEQ => frame.items.push(id),
+                    Bits::MAP => match frame.pending_key.take() {
                         None => frame.pending_key = Some(id),
                         Some(k) => frame.entries.push((k, id)),
                     },
@@ -532,29 +627,45 @@ impl Builder<'_> {
         if prune.shared {
             return false;
         }
-        let node = self.tree.node(id);
-        if node.anchor != 0 || matches!(node.kind, NodeKind::Alias { .. }) || !self.tree.anchors.is_empty() {
+        let bits = self.tree.node(id).bits();
+        if bits.has(Bits::ANCHORED) || bits.kind() == Bits::ALIAS || !self.tree.anchors.is_empty() {
             prune.shared = true;
             return false;
         }
         let [root, seq] = self.stack.as_slice() else { return false };
         let under_key = root.pending_key.is_some_and(
-            |k| matches!(&self.tree.node(k).kind, NodeKind::Scalar { value, .. } if self.tree.text(*value) == prune.key),
+            |k| matches!(self.tree.kind(k), NodeKind::Scalar { value, .. } if self.tree.text(value) == prune.key),
         );
-        if !under_key || !matches!(self.tree.node(seq.id).kind, NodeKind::Seq { .. }) {
+        if !under_key || self.tree.node(seq.id).bits().kind() != Bits::SEQ {
             return false;
         }
         (prune.on_item)(&self.tree, id);
-        // The item's scalars' text goes with it: it is the end of the tree's string, from its
-        // first scalar on.
+        // The item's nodes go, and with them their scalars' text, their collections' children
+        // and their tags: each is the end of its array, from the item's first on.
         let tree = &mut self.tree;
-        let text_from = tree.nodes[id.slot()..].iter().find_map(|n| match n.kind {
-            NodeKind::Scalar { value, .. } => Some(value.at as usize),
-            _ => None,
-        });
-        if let Some(at) = text_from {
-            tree.strings.truncate(at);
+        let mut text_from = None;
+        let mut items_from = None;
+        let mut entries_from = None;
+        for n in &tree.nodes[id.slot()..] {
+            let (slot, at) = match n.bits().kind() {
+                Bits::SCALAR => (&mut text_from, n.a),
+                Bits::SEQ => (&mut items_from, n.a),
+                Bits::MAP => (&mut entries_from, n.a),
+                _ => continue,
+            };
+            *slot = Some(slot.map_or(at, |s: u32| s.min(at)));
         }
+        if let Some(at) = text_from {
+            tree.strings.truncate(at as usize);
+        }
+        if let Some(at) = items_from {
+            tree.items.truncate(at as usize);
+        }
+        if let Some(at) = entries_from {
+            tree.entries.truncate(at as usize);
+        }
+        let kept = tree.tags.partition_point(|&(i, _)| i < id.index);
+        tree.tags.truncate(kept);
         tree.nodes.truncate(id.slot());
         true
     }
@@ -584,6 +695,44 @@ impl Tree {
         &self.nodes[id.slot()]
     }
 
+    /// What the node `id` is: its kind, with a scalar's text, style and tag or a collection's
+    /// children.
+    pub fn kind(&self, id: NodeId) -> NodeKind<'_> {
+        let n = self.node(id);
+        let bits = n.bits();
+        let range = |len: usize| {
+            let first = (n.a as usize).min(len);
+            first..(first + n.b as usize).min(len)
+        };
+        match bits.kind() {
+            Bits::SCALAR => NodeKind::Scalar {
+                value: Text { at: n.a, len: n.b },
+                style: bits.style(),
+                tag: if bits.has(Bits::TAGGED) { self.tag_of(id) } else { None },
+            },
+            Bits::SEQ => NodeKind::Seq { items: &self.items[range(self.items.len())], flow: bits.has(Bits::FLOW) },
+            Bits::MAP => {
+                NodeKind::Map { entries: &self.entries[range(self.entries.len())], flow: bits.has(Bits::FLOW) }
+            }
+            _ => NodeKind::Alias { anchor: n.a as usize },
+        }
+    }
+
+    /// A tagged node's tag, from the side table.
+    fn tag_of(&self, id: NodeId) -> Option<&str> {
+        let i = self.tags.binary_search_by_key(&id.index, |&(i, _)| i).ok()?;
+        Some(&self.tags[i].1)
+    }
+
+    /// The anchor defined on this node, 0 when none.
+    fn anchor_of(&self, id: NodeId) -> usize {
+        if !self.node(id).bits().has(Bits::ANCHORED) {
+            return 0;
+        }
+        let i = self.anchor_ids.binary_search_by_key(&id.index, |&(i, _)| i);
+        i.map_or(0, |i| self.anchor_ids[i].1 as usize)
+    }
+
     fn node_mut(&mut self, id: NodeId) -> &mut Node {
         debug_assert_eq!(id.tree, self.id, "a NodeId used with a tree that did not make it");
         &mut self.nodes[id.slot()]
@@ -598,7 +747,7 @@ impl Tree {
 
     /// Follows an alias to the node it names.
     pub fn resolve(&self, id: NodeId) -> NodeId {
-        match self.node(id).kind {
+        match self.kind(id) {
             NodeKind::Alias { anchor } => self.anchors.get(&anchor).copied().unwrap_or(id),
             _ => id,
         }
@@ -606,55 +755,55 @@ impl Tree {
 
     /// True for a mapping key `<<` written plain: a merge key.
     pub fn is_merge_key(&self, key: NodeId) -> bool {
-        matches!(&self.node(self.resolve(key)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<")
+        matches!(self.kind(self.resolve(key)), NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(value) == "<<")
     }
 
     /// True when this node carries an anchor that an alias in the document refers to: editing
     /// it would also change every place that alias stands.
     pub fn is_shared(&self, id: NodeId) -> bool {
-        let a = self.node(id).anchor();
+        let a = self.anchor_of(id);
         a != 0 && self.aliased.contains(&a)
     }
 
     pub fn entries(&self, id: NodeId) -> &[(NodeId, NodeId)] {
-        match &self.node(self.resolve(id)).kind {
+        match self.kind(self.resolve(id)) {
             NodeKind::Map { entries, .. } => entries,
             _ => &[],
         }
     }
 
     pub fn items(&self, id: NodeId) -> &[NodeId] {
-        match &self.node(self.resolve(id)).kind {
+        match self.kind(self.resolve(id)) {
             NodeKind::Seq { items, .. } => items,
             _ => &[],
         }
     }
 
     pub fn is_map(&self, id: NodeId) -> bool {
-        matches!(self.node(self.resolve(id)).kind, NodeKind::Map { .. })
+        matches!(self.kind(self.resolve(id)), NodeKind::Map { .. })
     }
 
     pub fn is_seq(&self, id: NodeId) -> bool {
-        matches!(self.node(self.resolve(id)).kind, NodeKind::Seq { .. })
+        matches!(self.kind(self.resolve(id)), NodeKind::Seq { .. })
     }
 
     pub fn is_flow(&self, id: NodeId) -> bool {
-        matches!(self.node(id).kind, NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
+        matches!(self.kind(id), NodeKind::Seq { flow: true, .. } | NodeKind::Map { flow: true, .. })
     }
 
     /// The node's value as Kubernetes reads a scalar (YAML 1.1), after following aliases.
     pub fn scalar(&self, id: NodeId) -> Option<Scalar11> {
-        match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(self.text(*value), *style, tag_str(tag))),
+        match self.kind(self.resolve(id)) {
+            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve(self.text(value), style, tag)),
             _ => None,
         }
     }
 
     /// The node's text when Kubernetes reads it as a string.
     pub fn str(&self, id: NodeId) -> Option<&str> {
-        match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => match scalar::resolve(self.text(*value), *style, tag_str(tag)) {
-                Scalar11::Str => Some(self.text(*value)),
+        match self.kind(self.resolve(id)) {
+            NodeKind::Scalar { value, style, tag } => match scalar::resolve(self.text(value), style, tag) {
+                Scalar11::Str => Some(self.text(value)),
                 _ => None,
             },
             _ => None,
@@ -672,15 +821,15 @@ impl Tree {
         let mut merged = false;
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
-            if let NodeKind::Scalar { value, style, .. } = &self.node(self.resolve(k)).kind {
-                let value = self.text(*value);
+            if let NodeKind::Scalar { value, style, .. } = self.kind(self.resolve(k)) {
+                let value = self.text(value);
                 if value == key {
                     if let Some((first, _)) = found {
                         self.duplicate_reads.borrow_mut().push((first, k));
                     }
                     found = Some((k, v));
                 }
-                if value == "<<" && *style == Style::Plain {
+                if value == "<<" && style == Style::Plain {
                     merged = true;
                 }
             }
@@ -711,8 +860,8 @@ impl Tree {
             .borrow()
             .iter()
             .map(|&(a, b)| {
-                let key = match &self.node(self.resolve(b)).kind {
-                    NodeKind::Scalar { value, .. } => self.text(*value).to_string(),
+                let key = match self.kind(self.resolve(b)) {
+                    NodeKind::Scalar { value, .. } => self.text(value).to_string(),
                     _ => String::new(),
                 };
                 (self.node(a).line(), self.node(b).line(), key)
@@ -725,20 +874,18 @@ impl Tree {
 
     /// The node's value as PyYAML's `safe_load` reads a scalar (SkyPilot's config.yaml).
     pub fn pyyaml(&self, id: NodeId) -> Option<PyScalar> {
-        match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, style, tag } => {
-                Some(scalar::resolve_pyyaml(self.text(*value), *style, tag_str(tag)))
-            }
+        match self.kind(self.resolve(id)) {
+            NodeKind::Scalar { value, style, tag } => Some(scalar::resolve_pyyaml(self.text(value), style, tag)),
             _ => None,
         }
     }
 
     /// The node's text when PyYAML reads it as a string.
     pub fn py_str(&self, id: NodeId) -> Option<&str> {
-        match &self.node(self.resolve(id)).kind {
+        match self.kind(self.resolve(id)) {
             NodeKind::Scalar { value, style, tag } => {
-                let value = self.text(*value);
-                (scalar::resolve_pyyaml(value, *style, tag_str(tag)) == PyScalar::Str).then_some(value)
+                let value = self.text(value);
+                (scalar::resolve_pyyaml(value, style, tag) == PyScalar::Str).then_some(value)
             }
             _ => None,
         }
@@ -746,16 +893,16 @@ impl Tree {
 
     /// The explicit tag of a scalar (after following aliases), as `tag:yaml.org,2002:int` or `!foo`.
     pub fn tag(&self, id: NodeId) -> Option<&str> {
-        match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { tag, .. } => tag_str(tag),
+        match self.kind(self.resolve(id)) {
+            NodeKind::Scalar { tag, .. } => tag,
             _ => None,
         }
     }
 
     /// The scalar's text as written (after following aliases), whatever it means.
     pub fn raw(&self, id: NodeId) -> Option<&str> {
-        match &self.node(self.resolve(id)).kind {
-            NodeKind::Scalar { value, .. } => Some(self.text(*value)),
+        match self.kind(self.resolve(id)) {
+            NodeKind::Scalar { value, .. } => Some(self.text(value)),
             _ => None,
         }
     }
@@ -796,14 +943,14 @@ impl Tree {
     pub fn to_json_as(&self, id: NodeId, reader: Reader) -> serde_json::Value {
         use serde_json::Value;
         let id = self.resolve(id);
-        match &self.node(id).kind {
-            NodeKind::Scalar { value, style, tag } => scalar_json(self.text(*value), *style, tag_str(tag), reader),
+        match self.kind(id) {
+            NodeKind::Scalar { value, style, tag } => scalar_json(self.text(value), style, tag, reader),
             NodeKind::Seq { items, .. } => Value::Array(items.iter().map(|&i| self.to_json_as(i, reader)).collect()),
             NodeKind::Map { entries, .. } => {
                 let mut out = serde_json::Map::new();
                 for &(k, v) in entries {
                     let key = self.to_json_as(k, reader);
-                    let is_merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<");
+                    let is_merge = matches!(self.kind(self.resolve(k)), NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(value) == "<<");
                     if is_merge {
                         let sources = match self.to_json_as(v, reader) {
                             Value::Array(a) => a,
@@ -836,14 +983,14 @@ impl Tree {
         // Reused from one mapping to the next: a document of 100,000 small mappings allocates
         // it once.
         let mut keys: Vec<(std::borrow::Cow<'_, str>, NodeId)> = Vec::new();
-        for node in &self.nodes {
-            let NodeKind::Map { entries, .. } = &node.kind else { continue };
+        for id in self.ids() {
+            let NodeKind::Map { entries, .. } = self.kind(id) else { continue };
             if entries.len() < 2 {
                 continue;
             }
             keys.clear();
             for &(k, v) in entries {
-                let merge = matches!(&self.node(self.resolve(k)).kind, NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(*value) == "<<");
+                let merge = matches!(self.kind(self.resolve(k)), NodeKind::Scalar { value, style: Style::Plain, .. } if self.text(value) == "<<");
                 if !merge {
                     keys.push((self.key_name(k, reader), v));
                 }
@@ -878,8 +1025,8 @@ impl Tree {
     /// A mapping key as `reader` reads it, as the key of a JSON object ([`Tree::to_json_as`]):
     /// borrowed when it reads as a string.
     pub fn key_name(&self, key: NodeId, reader: Reader) -> std::borrow::Cow<'_, str> {
-        match &self.node(self.resolve(key)).kind {
-            NodeKind::Scalar { value, style, tag } => key_name(self.text(*value), *style, tag_str(tag), reader),
+        match self.kind(self.resolve(key)) {
+            NodeKind::Scalar { value, style, tag } => key_name(self.text(value), style, tag, reader),
             _ => std::borrow::Cow::Owned(key_text(self.to_json_as(key, reader))),
         }
     }
@@ -1084,22 +1231,88 @@ mod tests {
     }
 
     /// Issue 23: a document of 100,000 env entries is half a million nodes; a scalar's text is
-    /// a range of the tree's one string, its tag boxed, and positions are 32 bits.
+    /// a range of the tree's one string, a collection's children a range of its one array, tags
+    /// and anchors in side tables, positions 32 bits and the kind in the column's high byte.
     #[test]
     fn a_node_stays_small() {
-        assert!(std::mem::size_of::<Node>() <= 48, "{}", std::mem::size_of::<Node>());
+        assert!(std::mem::size_of::<Node>() <= 24, "{}", std::mem::size_of::<Node>());
     }
 
-    /// A position past 32 bits is refused as a document too large, never truncated.
+    /// A position past 32 bits is refused as a document too large, never truncated; a column
+    /// past 24 bits is refused too.
     #[test]
     fn positions_past_32_bits_are_refused() {
         let at = At { start: 1, end: u32::MAX as usize + 1, line: 1, col: 0 };
-        let e = at.node(NodeKind::Alias { anchor: 1 }, 0).unwrap_err();
+        let e = at.node(Bits(Bits::ALIAS), 1, 0).unwrap_err();
         assert_eq!(e.message, TOO_LARGE);
-        let at = At { start: 1, end: 2, line: 1, col: 0 };
-        assert!(at.node(NodeKind::Alias { anchor: 1 }, u32::MAX as usize + 1).is_err());
-        let n = at.node(NodeKind::Alias { anchor: 1 }, 7).unwrap();
-        assert_eq!((n.start(), n.end(), n.line(), n.col(), n.anchor()), (1, 2, 1, 0, 7));
+        let at = At { start: 1, end: 2, line: 1, col: COL_MASK as usize + 1 };
+        assert!(at.node(Bits(Bits::ALIAS), 1, 0).is_err());
+        let at = At { start: 1, end: 2, line: 1, col: COL_MASK as usize };
+        let n = at.node(Bits::scalar(Style::Folded, true), 7, 9).unwrap();
+        assert_eq!((n.start(), n.end(), n.line(), n.col()), (1, 2, 1, COL_MASK as usize));
+        assert_eq!(
+            (n.bits().style(), n.bits().has(Bits::TAGGED), n.bits().has(Bits::FLOW)),
+            (Style::Folded, true, false)
+        );
+    }
+
+    /// Every style, kind and flag comes back out of the column's high byte as it went in, and
+    /// leaves the column alone.
+    #[test]
+    fn bits_round_trip() {
+        let styles = [Style::Plain, Style::SingleQuoted, Style::DoubleQuoted, Style::Literal, Style::Folded];
+        let mut n = Node { start: 0, end: 0, line: 1, col: 12345, a: 0, b: 0 };
+        for style in styles {
+            for tagged in [false, true] {
+                n.set_bits(Bits::scalar(style, tagged));
+                assert_eq!(
+                    (n.col(), n.bits().kind(), n.bits().style(), n.bits().has(Bits::TAGGED)),
+                    (12345, Bits::SCALAR, style, tagged)
+                );
+            }
+        }
+        for (map, flow) in [(false, false), (false, true), (true, false), (true, true)] {
+            n.set_bits(Bits::collection(map, flow));
+            let kind = if map { Bits::MAP } else { Bits::SEQ };
+            assert_eq!(
+                (n.col(), n.bits().kind(), n.bits().has(Bits::FLOW), n.bits().has(Bits::ANCHORED)),
+                (12345, kind, flow, false)
+            );
+        }
+    }
+
+    /// Tags and anchors live in side tables: each node gets its own back, pruning or not.
+    #[test]
+    fn tags_and_anchors_come_back_per_node() {
+        let text = "a: !!str 1\nb: &x [!t 2, 3]\nc: *x\nd: {e: !!int '4'}\n";
+        let tree = Tree::parse(text, &Limits::default()).unwrap();
+        let tags: Vec<(String, Option<&str>)> = tree
+            .ids()
+            .filter(|&id| tree.node(id).is_scalar())
+            .map(|id| (tree.raw(id).unwrap().to_string(), tree.tag(id)))
+            .collect();
+        assert_eq!(
+            tags,
+            [
+                ("a", None),
+                ("1", Some("tag:yaml.org,2002:str")),
+                ("b", None),
+                ("2", Some("!t")),
+                ("3", None),
+                ("c", None),
+                ("d", None),
+                ("e", None),
+                ("4", Some("tag:yaml.org,2002:int"))
+            ]
+            .map(|(a, b)| (a.to_string(), b))
+        );
+        assert_eq!(
+            tree.to_json(tree.root().unwrap()),
+            serde_json::json!({"a": "1", "b": [2, 3], "c": [2, 3], "d": {"e": 4}})
+        );
+        let b = tree.get(tree.root().unwrap(), "b").unwrap();
+        assert!(tree.is_shared(b));
+        assert!(!tree.is_shared(tree.get(tree.root().unwrap(), "d").unwrap()));
     }
 
     #[test]
