@@ -189,7 +189,7 @@ fn open<'e, 'i>(t: &Tree, reader: Reader, v: &'e mut Expect<'i>) -> Result<&'e m
 
 /// The entries of mapping `n` by key name, when it has no merge key and writes no key twice
 /// (its meaning is then exactly these entries).
-fn plain_entries(t: &Tree, n: NodeId, reader: Reader) -> Option<Vec<(Cow<'_, str>, NodeId)>> {
+fn plain_entries<'t>(t: &'t Tree<'_>, n: NodeId, reader: Reader) -> Option<Vec<(Cow<'t, str>, NodeId)>> {
     let NodeKind::Map { entries, .. } = t.kind(n) else { return None };
     if entries.iter().any(|&(k, _)| t.is_merge_key(k)) {
         return None;
@@ -415,7 +415,7 @@ enum Frame<'a> {
 
 /// The comparison of the edited text's events with the expected meaning.
 struct Lockstep<'a> {
-    t: &'a Tree,
+    t: &'a Tree<'a>,
     reader: Reader,
     max_depth: usize,
     stack: Vec<Frame<'a>>,
@@ -441,6 +441,17 @@ impl<'a> Lockstep<'a> {
                 }
                 let want = self.want()?;
                 if !self.same_scalar(want, &text, style) {
+                    return Err(Undecided);
+                }
+                self.completed();
+                Ok(())
+            }
+            PlainEvent::Literal(block) => {
+                if let Some(Frame::Map { value: None, .. }) = self.stack.last() {
+                    return self.key(&block.decode(), Style::Literal);
+                }
+                let want = self.want()?;
+                if !self.same_literal(want, &block) {
                     return Err(Undecided);
                 }
                 self.completed();
@@ -550,6 +561,21 @@ impl<'a> Lockstep<'a> {
 
     /// Whether a scalar of the edited text means `want`: the original's scalar written the same
     /// (text and style, no tag), or the same meaning.
+    /// As [`Self::same_scalar`] for a literal block scalar, compared in place where the value
+    /// it must be is a string: an untagged block scalar is a string to both readers.
+    fn same_literal(&self, want: Want<'a>, block: &crate::yaml::fast::Literal<'_>) -> bool {
+        debug_assert!(crate::yaml::scalar::forced_str(Style::Literal, None));
+        let t = self.t;
+        match want {
+            Want::Value(Value::String(s)) => block.equals(s),
+            Want::Node(b) => match t.kind(t.resolve(b)) {
+                NodeKind::Scalar { value, style: Style::Literal, tag: None } => block.equals(t.text(value)),
+                _ => self.same_scalar(want, &block.decode(), Style::Literal),
+            },
+            _ => self.same_scalar(want, &block.decode(), Style::Literal),
+        }
+    }
+
     fn same_scalar(&self, want: Want<'a>, text: &str, style: Style) -> bool {
         let (t, reader) = (self.t, self.reader);
         match want {

@@ -220,7 +220,6 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     // now, for the report.
     for c in &mut changes {
         if let Some(field) = c.field.as_deref_mut() {
-            field.before_tree = None;
             if field.before_node.is_some() {
                 field.before = field_before(m, c.doc, field)?.to_string();
                 field.before_node = None;
@@ -324,15 +323,8 @@ fn prove_edited(
         verify::check_tree(tree, after, &intents, Reader::Kubernetes, limits).map_err(internal)?;
     }
     for field in ours.iter().filter_map(|c| c.field.as_deref()).filter(|f| !f.proven || m.limits() != limits) {
-        let parsed;
-        let before = match &field.before_tree {
-            Some(tree) if m.limits() == limits => &**tree,
-            _ => {
-                parsed = Tree::parse(field_before(m, doc, field)?, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
-                &parsed
-            }
-        };
-        verify::check_tree(before, field.after(), &field.intents, Reader::PyYaml, limits).map_err(internal)?;
+        let before = Tree::parse(field_before(m, doc, field)?, limits).map_err(|e| internal(Mismatch::Parse(e)))?;
+        verify::check_tree(&before, field.after(), &field.intents, Reader::PyYaml, limits).map_err(internal)?;
     }
     Ok(())
 }

@@ -294,7 +294,7 @@ fn literal_edits(text: &str, start: usize, value: &str, inner: &[Edit]) -> Optio
 
 /// Reads scalars as one reader does.
 struct Read<'t> {
-    tree: &'t Tree,
+    tree: &'t Tree<'t>,
     reader: Reader,
 }
 

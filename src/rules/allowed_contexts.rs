@@ -333,8 +333,8 @@ fn config_map_change(
     intents: Vec<Intent>,
     new_text: String,
 ) -> Result<Change, RuleError> {
-    let LoadedConfig { tree, .. } = loaded;
-    let before_tree = (!proven).then_some(tree);
+    // The tree of the text before goes now, before the new text is written into the ConfigMap.
+    drop(loaded.tree);
     let cm = loaded.cm;
     let at = |line: Option<usize>| m.doc_ref(cm, line);
     let cm_tree = m.tree(cm)?;
@@ -371,7 +371,6 @@ fn config_map_change(
             before_node: loaded.value.filter(|_| !loaded.text.is_empty()),
             after_value: after,
             intents,
-            before_tree,
             proven,
         })),
     })
@@ -385,7 +384,7 @@ pub struct LoadedConfig<'m> {
     pub key: Option<NodeId>,
     pub value: Option<NodeId>,
     pub text: &'m str,
-    pub tree: std::rc::Rc<Tree>,
+    pub tree: std::rc::Rc<Tree<'m>>,
     pub value_line: Option<usize>,
 }
 
@@ -462,7 +461,12 @@ fn config_text<'m>(
 }
 
 /// Parses config.yaml, refusing what PyYAML (SkyPilot) would read differently or not load.
-fn parse_config(m: &Manifests, cm: DocIndex, text: &str, value_line: Option<usize>) -> Result<Tree, RuleError> {
+fn parse_config<'t>(
+    m: &Manifests,
+    cm: DocIndex,
+    text: &'t str,
+    value_line: Option<usize>,
+) -> Result<Tree<'t>, RuleError> {
     if let Some((line, c)) = crate::yaml::scalar::yaml11_break(text) {
         return Err(ContextsError::Yaml11Break { at: m.doc_ref(cm, value_line), line, code: u32::from(c) }.into());
     }
@@ -675,7 +679,7 @@ fn plan_config(
 
 /// config.yaml being planned, and what the plan has gathered so far.
 struct Planner<'a> {
-    config: &'a Tree,
+    config: &'a Tree<'a>,
     editor: Editor<'a>,
     f: &'a ContextFacts,
     /// The config's root, unless the config is empty or null.

@@ -111,12 +111,10 @@ pub struct FieldDiff {
     pub after_value: Arc<Value>,
     /// What the change means inside the embedded text, as PyYAML reads it (SkyPilot's config).
     pub intents: Vec<Intent>,
-    /// `before` as the rule parsed it (with the stream's limits), so that the proof does not
-    /// parse a huge config.yaml once more.
-    pub before_tree: Option<std::rc::Rc<crate::yaml::Tree>>,
     /// The new text was proven against the old one's tree while the rule held that tree (the
     /// pipeline's own proof, handed to the rule: `allowed_contexts::ProveConfig`); the pipeline
-    /// does not prove it again.
+    /// does not prove it again. When it was not, the pipeline parses the text before again and
+    /// says what differs.
     pub proven: bool,
 }
 

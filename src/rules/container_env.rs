@@ -79,7 +79,7 @@ struct FromSource {
 /// The API container's environment, ready to answer for any variable.
 pub struct ContainerEnv<'m> {
     m: &'m Manifests<'m>,
-    tree: &'m Tree,
+    tree: &'m Tree<'m>,
     container: NodeId,
     namespace: Option<String>,
     from: Vec<FromSource>,
@@ -110,7 +110,7 @@ impl<'m> ContainerEnv<'m> {
         Ok(env)
     }
 
-    fn find(&self, kind: &str, name: &str) -> Result<Option<&'m Tree>, ManifestError> {
+    fn find(&self, kind: &str, name: &str) -> Result<Option<&'m Tree<'m>>, ManifestError> {
         match self.m.find(kind, name, InNamespace::Exactly(self.namespace.as_deref()))? {
             Some(doc) => Ok(Some(self.m.tree(doc)?)),
             None => Ok(None),

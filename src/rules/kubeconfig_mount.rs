@@ -190,7 +190,7 @@ struct Pod<'m> {
     m: &'m Manifests<'m>,
     api: &'m ApiServer,
     s: &'m MountSettings<'m>,
-    tree: &'m Tree,
+    tree: &'m Tree<'m>,
     editor: Editor<'m>,
     vols: Vec<VolumeInfo>,
     mnts: Vec<MountInfo>,

@@ -317,7 +317,7 @@ fn read_roles(
 }
 
 /// Document `doc` parsed without its `rules` (whole when anchors or aliases need it).
-fn without_rules(m: &Manifests, doc: DocIndex) -> Result<crate::yaml::Tree, ManifestError> {
+fn without_rules<'m>(m: &Manifests<'m>, doc: DocIndex) -> Result<crate::yaml::Tree<'m>, ManifestError> {
     match m.parse_pruning(doc, "rules", &mut |_, _| {})? {
         Some(tree) => Ok(tree),
         None => m.parse_once(doc),
@@ -1341,7 +1341,7 @@ enum Narrowed {
 struct RoleRules<'a> {
     m: &'a Manifests<'a>,
     doc: DocIndex,
-    tree: &'a crate::yaml::Tree,
+    tree: &'a crate::yaml::Tree<'a>,
     editor: Editor<'a>,
     /// It grants cluster-wide (bound by a ClusterRoleBinding).
     cluster: bool,

@@ -94,7 +94,9 @@ pub struct Manifests<'a> {
     input: &'a str,
     ranges: Vec<Range<usize>>,
     /// Boxed: one cell per document of the stream, most never parsed, so the cell stays small.
-    trees: Vec<OnceCell<Result<Box<Tree>, Box<ParseError>>>>,
+    /// Trees that own their scalars' text (`Tree::parse_owned`): a cell of a borrowing tree would
+    /// make `Manifests` invariant in `'a`.
+    trees: Vec<OnceCell<Result<Box<Tree<'static>>, Box<ParseError>>>>,
     limits: Limits,
     namespace: Option<String>,
     /// The documents found for each needle scanned for so far (see [`Manifests::containing`]).
@@ -254,17 +256,19 @@ impl<'a> Manifests<'a> {
     }
 
     /// The parsed document, or an error saying where it does not parse.
-    pub fn tree(&self, doc: DocIndex) -> Result<&Tree, ManifestError> {
+    pub fn tree(&self, doc: DocIndex) -> Result<&Tree<'_>, ManifestError> {
         let cell = self.trees[doc.index()]
-            .get_or_init(|| Tree::parse(self.text(doc), &self.limits).map(Box::new).map_err(Box::new));
+            .get_or_init(|| Tree::parse_owned(self.text(doc), &self.limits).map(Box::new).map_err(Box::new));
         cell.as_ref().map(|t| &**t).map_err(|e| self.parse_error(doc, e))
     }
 
     /// The parsed document without keeping it (for rules that read many small documents once,
     /// such as RBAC over thousands of Roles): the caller drops the tree when done.
-    pub fn parse_once(&self, doc: DocIndex) -> Result<Tree, ManifestError> {
+    pub fn parse_once(&self, doc: DocIndex) -> Result<Tree<'static>, ManifestError> {
         match self.trees[doc.index()].get() {
-            Some(Ok(_)) | None => Tree::parse(self.text(doc), &self.limits).map_err(|e| self.parse_error(doc, &e)),
+            Some(Ok(_)) | None => {
+                Tree::parse_owned(self.text(doc), &self.limits).map_err(|e| self.parse_error(doc, &e))
+            }
             Some(Err(e)) => Err(self.parse_error(doc, e)),
         }
     }
@@ -276,7 +280,7 @@ impl<'a> Manifests<'a> {
         doc: DocIndex,
         key: &str,
         on_item: &mut dyn FnMut(&Tree, crate::yaml::NodeId),
-    ) -> Result<Option<Tree>, ManifestError> {
+    ) -> Result<Option<Tree<'a>>, ManifestError> {
         if let Some(Err(e)) = self.trees[doc.index()].get() {
             return Err(self.parse_error(doc, e));
         }

@@ -310,7 +310,7 @@ pub struct TextFacts {
 /// Edits one parsed document.
 pub struct Editor<'a> {
     text: &'a str,
-    tree: &'a Tree,
+    tree: &'a Tree<'a>,
     layout: Layout,
     /// Byte ranges of anchored nodes that aliases refer to.
     shared: Vec<(usize, usize, usize)>,

@@ -40,6 +40,24 @@ const MAX_KEY: usize = 1024;
 /// Feeds the events of `text` to `sink` (which answers false to stop: the full parser then
 /// runs and says why). `Err(Unsupported)` after some events were fed means: discard them.
 pub(super) fn parse<'a>(text: &'a str, sink: &mut dyn FnMut(Event<'a>, At) -> bool) -> R<()> {
+    parse_with(text, sink, None)
+}
+
+/// As [`parse`], but a literal block scalar goes to `literal`, undecoded (a reader that only
+/// compares a 16 MB config.yaml with what it must be need not copy it first).
+pub(super) fn parse_lazily<'a>(
+    text: &'a str,
+    sink: &mut dyn FnMut(Event<'a>, At) -> bool,
+    literal: &mut dyn FnMut(Literal<'a>, At) -> bool,
+) -> R<()> {
+    parse_with(text, sink, Some(literal))
+}
+
+fn parse_with<'a, 's>(
+    text: &'a str,
+    sink: &'s mut dyn FnMut(Event<'a>, At) -> bool,
+    literal: Option<&'s mut dyn FnMut(Literal<'a>, At) -> bool>,
+) -> R<()> {
     let b = text.as_bytes();
     // Control characters (a tab, a CR, …) are left to the full parser; checked a block at a
     // time without stopping early, which the compiler turns into vector instructions.
@@ -47,7 +65,7 @@ pub(super) fn parse<'a>(text: &'a str, sink: &mut dyn FnMut(Event<'a>, At) -> bo
     if !text.is_ascii() || b.chunks(4096).any(control) {
         return Err(Unsupported);
     }
-    let mut r = Reader { text, b, sink, depth: 0 };
+    let mut r = Reader { text, b, sink, literal, depth: 0 };
     r.document()
 }
 
@@ -80,12 +98,36 @@ pub fn compare_with_full_parser(text: &str) -> Result<bool, String> {
     options.emit_comments = false;
     let mut parser = granit_parser::Parser::new_from_str_with_options(text, options);
     let mut full = Vec::new();
+    let mut literals = Vec::new();
     while let Some(item) = parser.next_event() {
         let (event, span) = item.map_err(|e| format!("the full parser refused what the fast reader took: {e}"))?;
         let start = span.start.byte_offset().unwrap_or(0);
         let at =
             At { start, end: span.end.byte_offset().unwrap_or(start), line: span.start.line(), col: span.start.col() };
+        if let Event::Scalar(value, ScalarStyle::Literal, ..) = &event {
+            literals.push(value.to_string());
+        }
         full.extend(builder_view(&event, at));
+    }
+    // Read lazily, each literal block compares as the full parser's value, and nothing else.
+    let mut lazy = Vec::new();
+    let lazily = parse_lazily(text, &mut |_, _| true, &mut |block, _| {
+        lazy.push(block);
+        true
+    });
+    if lazily.is_err() || lazy.len() != literals.len() {
+        return Err(format!("read lazily: {lazily:?}, {} literal blocks of {}", lazy.len(), literals.len()));
+    }
+    for (block, value) in lazy.iter().zip(&literals) {
+        let shorter = value.get(..value.len().saturating_sub(1)).filter(|_| !value.is_empty());
+        if block.decode() != *value
+            || !block.equals(value)
+            || block.equals(&format!("{value}x"))
+            || block.equals(&format!("x{value}"))
+            || shorter.is_some_and(|s| block.equals(s))
+        {
+            return Err(format!("literal block {block:?}: the full parser reads {value:?}"));
+        }
     }
     match fast.iter().zip(&full).position(|(a, b)| a != b) {
         Some(i) => Err(format!("event {i}: fast reader {:?}, full parser {:?}", fast[i], full[i])),
@@ -116,6 +158,8 @@ struct Reader<'a, 's> {
     text: &'a str,
     b: &'a [u8],
     sink: &'s mut dyn FnMut(Event<'a>, At) -> bool,
+    /// Where literal block scalars go undecoded, if anywhere ([`parse_lazily`]).
+    literal: Option<&'s mut dyn FnMut(Literal<'a>, At) -> bool>,
     depth: usize,
 }
 
@@ -555,37 +599,18 @@ impl<'a> Reader<'a, '_> {
             return Err(Unsupported);
         }
         let scanned = stop.map_or(self.b.len(), |l| l.start);
-        let mut value = String::with_capacity(scanned - first.start + 1);
-        let mut empties = 0usize;
-        let mut cur = Some(first);
-        while let Some(l) = cur.filter(|l| l.start < scanned) {
-            if l.content() == l.end {
-                empties += 1;
-            } else {
-                if !value.is_empty() {
-                    value.push('\n');
-                }
-                for _ in 0..empties {
-                    value.push('\n');
-                }
-                empties = 0;
-                value.push_str(&self.text[l.start + n..l.end]);
-            }
-            cur = self.next_line(l);
-        }
-        match chomp {
-            Chomp::Strip => {}
-            Chomp::Clip => value.push('\n'),
-            Chomp::Keep => {
-                for _ in 0..=empties {
-                    value.push('\n');
-                }
-            }
-        }
+        let block = Literal { lines: &self.text[first.start..scanned], indent: n, chomp };
         let start = first.start + n;
         let end = stop.map_or(self.b.len(), Line::content);
         let a = At { start, end, line: first.no, col: n };
-        self.emit(Event::Scalar(Cow::Owned(value), ScalarStyle::Literal, 0, None), a)?;
+        match self.literal.as_mut() {
+            Some(sink) => {
+                if !sink(block, a) {
+                    return Err(Unsupported);
+                }
+            }
+            None => self.emit(Event::Scalar(Cow::Owned(block.decode()), ScalarStyle::Literal, 0, None), a)?,
+        }
         match stop {
             Some(l) if self.is_blank_or_comment(l) => self.next_content(l),
             Some(l) => self.not_a_marker(l).map(Some),
@@ -603,7 +628,73 @@ enum Stop {
     LineEnd,
 }
 
-#[derive(Clone, Copy)]
+/// A literal block scalar as written: its lines, from the first after the header up to the
+/// line that ends it (each ending in a line break; every line with content indented at least
+/// `indent`, the blank ones no more), and how its end is chomped.
+#[derive(Clone, Copy, Debug)]
+pub struct Literal<'a> {
+    lines: &'a str,
+    indent: usize,
+    chomp: Chomp,
+}
+
+impl<'a> Literal<'a> {
+    /// Hands the scalar's value to `piece`, in order, as slices of the text and line breaks;
+    /// false when `piece` stopped it.
+    fn pieces(&self, piece: &mut dyn FnMut(&'a str) -> bool) -> bool {
+        let mut empties = 0usize;
+        let mut first = true;
+        for line in self.lines.split_terminator('\n') {
+            if line.bytes().all(|c| c == b' ') {
+                empties += 1;
+                continue;
+            }
+            if !first && !piece("\n") {
+                return false;
+            }
+            first = false;
+            for _ in 0..empties {
+                if !piece("\n") {
+                    return false;
+                }
+            }
+            empties = 0;
+            if !piece(line.get(self.indent..).unwrap_or_default()) {
+                return false;
+            }
+        }
+        let breaks = match self.chomp {
+            Chomp::Strip => 0,
+            Chomp::Clip => 1,
+            Chomp::Keep => empties + 1,
+        };
+        (0..breaks).all(|_| piece("\n"))
+    }
+
+    /// The scalar's value.
+    pub fn decode(&self) -> String {
+        let mut value = String::with_capacity(self.lines.len() + 1);
+        self.pieces(&mut |p| {
+            value.push_str(p);
+            true
+        });
+        value
+    }
+
+    /// Whether the scalar's value is `s`, read without copying it.
+    pub fn equals(&self, s: &str) -> bool {
+        let mut rest = s;
+        self.pieces(&mut |p| match rest.strip_prefix(p) {
+            Some(r) => {
+                rest = r;
+                true
+            }
+            None => false,
+        }) && rest.is_empty()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
 enum Chomp {
     Strip,
     Clip,

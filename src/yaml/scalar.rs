@@ -33,7 +33,7 @@ fn tag_name(tag: Option<&str>) -> Option<&str> {
 
 /// A scalar both readers take as a string without resolving it: quoted or block, tagged
 /// `!!str`, or with the non-specific tag `!`.
-fn forced_str(style: Style, tag: Option<&str>) -> bool {
+pub fn forced_str(style: Style, tag: Option<&str>) -> bool {
     style != Style::Plain || tag.is_some_and(|t| t.ends_with(":str") || t == "!")
 }
 

@@ -42,12 +42,15 @@ impl TreeId {
     }
 }
 
-/// A scalar's text, kept in its tree's one string (`Tree::text` reads it): a document of a
-/// million scalars makes one allocation for them, not a million.
+/// A scalar's text (`Tree::text` reads it): a range of the parsed text when the scalar is
+/// written there as it reads (most are: `name`, `"a-b"`), else of the tree's one string, where
+/// the parser's decoded text is kept (a document of a million scalars makes one allocation
+/// for them, not a million).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Text {
     at: u32,
     len: u32,
+    in_source: bool,
 }
 
 /// What a node is, as [`Tree::kind`] gives it: a view of the node's packed fields and of the
@@ -106,11 +109,13 @@ impl Bits {
     const MAP: u8 = 2;
     const ALIAS: u8 = 3;
     const FLOW: u8 = 1 << 2;
+    /// A scalar's text is a range of the tree's source (FLOW's bit: only collections use that).
+    const IN_SOURCE: u8 = 1 << 2;
     const TAGGED: u8 = 1 << 3;
     const ANCHORED: u8 = 1 << 4;
     const STYLE_SHIFT: u8 = 5;
 
-    fn scalar(style: Style, tagged: bool) -> Bits {
+    fn scalar(style: Style, tagged: bool, in_source: bool) -> Bits {
         let style = match style {
             Style::Plain => 0,
             Style::SingleQuoted => 1,
@@ -118,7 +123,8 @@ impl Bits {
             Style::Literal => 3,
             Style::Folded => 4,
         };
-        Bits(Bits::SCALAR | (style << Bits::STYLE_SHIFT) | if tagged { Bits::TAGGED } else { 0 })
+        let flags = if tagged { Bits::TAGGED } else { 0 } | if in_source { Bits::IN_SOURCE } else { 0 };
+        Bits(Bits::SCALAR | (style << Bits::STYLE_SHIFT) | flags)
     }
 
     fn collection(map: bool, flow: bool) -> Bits {
@@ -197,11 +203,15 @@ pub struct ParseError {
     pub col: usize,
 }
 
+/// A parsed document. It borrows the text it was parsed from: a scalar whose text is written
+/// there as it reads (most are) is a range of that text, not a copy ([`Text`]).
 #[derive(Debug)]
-pub struct Tree {
+pub struct Tree<'s> {
     id: TreeId,
     nodes: Vec<Node>,
-    /// The text of every scalar, one after the other.
+    /// The parsed text.
+    source: &'s str,
+    /// The text of every scalar that is not a range of `source`, one after the other.
     strings: String,
     /// Every collection's children: a collection's are one range, appended when it closes.
     items: Vec<NodeId>,
@@ -244,11 +254,19 @@ fn err_at(message: impl Into<String>, line: usize, col: usize) -> ParseError {
     ParseError { message: message.into(), line, col: col + 1 }
 }
 
-impl Tree {
+impl Tree<'static> {
+    /// Parses as [`Tree::parse`], into a tree that owns all its scalars' text (for a tree kept
+    /// where a borrowing one cannot be, such as the stream's cache of parsed documents).
+    pub fn parse_owned(text: &str, limits: &Limits) -> Result<Tree<'static>, ParseError> {
+        Tree::parse_with(text, "", limits, None).map(|(tree, _)| tree)
+    }
+}
+
+impl<'s> Tree<'s> {
     /// Parses the first document of `text`. Empty and comment-only text gives a tree without
     /// a root. A second document in the same text is an error: callers split streams first.
-    pub fn parse(text: &str, limits: &Limits) -> Result<Tree, ParseError> {
-        Tree::parse_with(text, limits, None).map(|(tree, _)| tree)
+    pub fn parse(text: &'s str, limits: &Limits) -> Result<Tree<'s>, ParseError> {
+        Tree::parse_with(text, text, limits, None).map(|(tree, _)| tree)
     }
 
     /// Parses as `parse`, but hands each item of the sequence under the root mapping's key
@@ -257,23 +275,28 @@ impl Tree {
     /// RBAC Role's `rules`). None when the document has an anchor or an alias (an item could
     /// be shared): the caller parses it whole instead.
     pub fn parse_pruning<'a>(
-        text: &str,
+        text: &'s str,
         limits: &'a Limits,
         key: &'a str,
-        on_item: &'a mut dyn FnMut(&Tree, NodeId),
-    ) -> Result<Option<Tree>, ParseError> {
-        let (tree, pruned) = Tree::parse_with(text, limits, Some(Prune { key, on_item, shared: false }))?;
+        on_item: &'a mut dyn FnMut(&Tree<'_>, NodeId),
+    ) -> Result<Option<Tree<'s>>, ParseError> {
+        let (tree, pruned) = Tree::parse_with(text, text, limits, Some(Prune { key, on_item, shared: false }))?;
         Ok(pruned.then_some(tree))
     }
 
     /// Parses; with `prune`, returns whether pruning held (no anchor or alias).
-    fn parse_with<'a>(text: &str, limits: &'a Limits, prune: Option<Prune<'a>>) -> Result<(Tree, bool), ParseError> {
+    fn parse_with<'a>(
+        text: &str,
+        source: &'s str,
+        limits: &'a Limits,
+        prune: Option<Prune<'a>>,
+    ) -> Result<(Tree<'s>, bool), ParseError> {
         check_lines(text, limits)?;
         // Plain block YAML first, with the fast reader; anything it does not take (or that the
         // builder refuses: the full parser then says why) is parsed again in full. Not while
         // pruning: the callback must see each item once.
         if prune.is_none() {
-            let mut builder = Builder::new(limits);
+            let mut builder = Builder::new(limits, source);
             builder.tree.strings.reserve(text.len());
             if super::fast::parse(text, &mut |event, at| builder.event(event, at).is_ok()).is_ok() {
                 builder.tree.nodes.shrink_to_fit();
@@ -281,7 +304,7 @@ impl Tree {
                 return Ok((builder.tree, true));
             }
         }
-        let mut builder = Builder::new(limits);
+        let mut builder = Builder::new(limits, source);
         builder.prune = prune;
         let mut parser = Parser::new_from_str_with_options(text, parser_options(limits));
         while let Some(item) = parser.next_event() {
@@ -309,7 +332,7 @@ impl Tree {
 /// What `parse_pruning` drops as it goes: the items under the root's `key`.
 struct Prune<'c> {
     key: &'c str,
-    on_item: &'c mut dyn FnMut(&Tree, NodeId),
+    on_item: &'c mut dyn FnMut(&Tree<'_>, NodeId),
     /// An anchor or alias was seen: pruning stops (the caller parses the whole document).
     shared: bool,
 }
@@ -399,8 +422,8 @@ struct Frame {
 type Lists = (Vec<NodeId>, Vec<(NodeId, NodeId)>);
 
 /// Builds a tree from the parser's events, one at a time.
-struct Builder<'l> {
-    tree: Tree,
+struct Builder<'l, 's> {
+    tree: Tree<'s>,
     limits: &'l Limits,
     /// The collections open around the current event, innermost last.
     stack: Vec<Frame>,
@@ -417,12 +440,13 @@ struct Builder<'l> {
     prune: Option<Prune<'l>>,
 }
 
-impl<'l> Builder<'l> {
-    fn new(limits: &'l Limits) -> Self {
+impl<'l, 's> Builder<'l, 's> {
+    fn new(limits: &'l Limits, source: &'s str) -> Self {
         Builder {
             tree: Tree {
                 id: TreeId::next(),
                 nodes: Vec::new(),
+                source,
                 strings: String::new(),
                 items: Vec::new(),
                 entries: Vec::new(),
@@ -500,13 +524,21 @@ impl<'l> Builder<'l> {
         at: At,
     ) -> Result<(NodeId, (u64, u64)), ParseError> {
         let style = style_of(style);
+        // The parser's text is a slice of the source when the scalar reads as written: then the
+        // tree keeps the range, not a copy.
+        let source = self.tree.source;
+        let offset = (text.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
+        let in_source = !text.is_empty() && offset <= source.len() && text.len() <= source.len() - offset;
         let strings = &mut self.tree.strings;
-        let value = match (u32::try_from(strings.len()), u32::try_from(text.len())) {
-            (Ok(start), Ok(len)) if start.checked_add(len).is_some() => Text { at: start, len },
+        let first = if in_source { offset } else { strings.len() };
+        let value = match (u32::try_from(first), u32::try_from(text.len())) {
+            (Ok(start), Ok(len)) if start.checked_add(len).is_some() => Text { at: start, len, in_source },
             _ => return Err(err_at(TOO_LARGE, at.line, at.col)),
         };
-        strings.push_str(text);
-        let node = at.node(Bits::scalar(style, tag.is_some()), value.at, value.len)?;
+        if !in_source {
+            strings.push_str(text);
+        }
+        let node = at.node(Bits::scalar(style, tag.is_some(), in_source), value.at, value.len)?;
         let id = self.push(node, anchor)?;
         if let Some(tag) = tag {
             self.tree.tags.push((id.index, tag.into_boxed_str()));
@@ -618,7 +650,7 @@ impl<'l> Builder<'l> {
     }
 }
 
-impl Builder<'_> {
+impl Builder<'_, '_> {
     /// With pruning on: hands `id` to the callback and drops it (with every node after it, its
     /// descendants) when it is an item of the root's pruned sequence. Any anchor or alias ends
     /// pruning.
@@ -648,7 +680,7 @@ impl Builder<'_> {
         let mut entries_from = None;
         for n in &tree.nodes[id.slot()..] {
             let (slot, at) = match n.bits().kind() {
-                Bits::SCALAR => (&mut text_from, n.a),
+                Bits::SCALAR if !n.bits().has(Bits::IN_SOURCE) => (&mut text_from, n.a),
                 Bits::SEQ => (&mut items_from, n.a),
                 Bits::MAP => (&mut entries_from, n.a),
                 _ => continue,
@@ -671,7 +703,7 @@ impl Builder<'_> {
     }
 }
 
-impl Tree {
+impl<'s> Tree<'s> {
     /// Adds a node; None when the tree is full (a NodeId's index is a u32).
     fn push(&mut self, node: Node) -> Option<NodeId> {
         let index = u32::try_from(self.nodes.len()).ok().filter(|&i| i < u32::MAX)?;
@@ -685,8 +717,9 @@ impl Tree {
 
     /// A scalar's text.
     pub fn text(&self, t: Text) -> &str {
-        // `Builder::scalar` made `t` from this string, at character boundaries.
-        self.strings.get(t.at as usize..(t.at + t.len) as usize).unwrap_or_default()
+        // `Builder::scalar` made `t` from the source or this string, at character boundaries.
+        let from = if t.in_source { self.source } else { &self.strings };
+        from.get(t.at as usize..(t.at + t.len) as usize).unwrap_or_default()
     }
 
     /// The node `id` names; `id` must come from this tree.
@@ -706,7 +739,7 @@ impl Tree {
         };
         match bits.kind() {
             Bits::SCALAR => NodeKind::Scalar {
-                value: Text { at: n.a, len: n.b },
+                value: Text { at: n.a, len: n.b, in_source: bits.has(Bits::IN_SOURCE) },
                 style: bits.style(),
                 tag: if bits.has(Bits::TAGGED) { self.tag_of(id) } else { None },
             },
@@ -931,7 +964,7 @@ impl Tree {
     }
 }
 
-impl Tree {
+impl<'s> Tree<'s> {
     /// The node as JSON, with YAML 1.1 meaning (as Kubernetes reads it): aliases expanded,
     /// merge keys applied. For reading existing objects into typed structs; never re-emitted.
     pub fn to_json(&self, id: NodeId) -> serde_json::Value {
@@ -974,7 +1007,7 @@ impl Tree {
     }
 }
 
-impl Tree {
+impl<'s> Tree<'s> {
     /// Every key written more than once in one mapping (as `reader` reads keys; merge keys
     /// aside), with the values of all its entries in order. A reader keeps only the last
     /// entry, so the meaning ([`Tree::to_json_as`]) alone cannot tell `a: 1` from `a: 1\na: 1`.
@@ -1101,6 +1134,8 @@ pub enum PlainEvent<'a> {
     MappingStart {
         tagged: bool,
     },
+    /// An untagged literal block scalar, undecoded (`Literal::equals` compares it in place).
+    Literal(super::fast::Literal<'a>),
     End,
     /// An alias, or anything else than one document of nodes.
     Other,
@@ -1115,19 +1150,25 @@ pub fn read_plain<'a>(text: &'a str, limits: &Limits, sink: &mut dyn FnMut(Plain
     if check_lines(text, limits).is_err() {
         return false;
     }
-    super::fast::parse(text, &mut |event, _| {
-        let event = match event {
-            Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) | Event::DocumentEnd => return true,
-            Event::Scalar(text, style, _, tag) => {
-                PlainEvent::Scalar { text, style: style_of(style), tagged: tag.is_some() }
-            }
-            Event::SequenceStart(_, _, tag) => PlainEvent::SequenceStart { tagged: tag.is_some() },
-            Event::MappingStart(_, _, tag) => PlainEvent::MappingStart { tagged: tag.is_some() },
-            Event::SequenceEnd | Event::MappingEnd => PlainEvent::End,
-            _ => PlainEvent::Other,
-        };
-        sink(event)
-    })
+    let literal = std::cell::RefCell::new(sink);
+    let lazy = &mut |block, _| (literal.borrow_mut())(PlainEvent::Literal(block));
+    super::fast::parse_lazily(
+        text,
+        &mut |event, _| {
+            let event = match event {
+                Event::StreamStart | Event::StreamEnd | Event::DocumentStart(..) | Event::DocumentEnd => return true,
+                Event::Scalar(text, style, _, tag) => {
+                    PlainEvent::Scalar { text, style: style_of(style), tagged: tag.is_some() }
+                }
+                Event::SequenceStart(_, _, tag) => PlainEvent::SequenceStart { tagged: tag.is_some() },
+                Event::MappingStart(_, _, tag) => PlainEvent::MappingStart { tagged: tag.is_some() },
+                Event::SequenceEnd | Event::MappingEnd => PlainEvent::End,
+                _ => PlainEvent::Other,
+            };
+            (literal.borrow_mut())(event)
+        },
+        lazy,
+    )
     .is_ok()
 }
 
@@ -1248,7 +1289,7 @@ mod tests {
         let at = At { start: 1, end: 2, line: 1, col: COL_MASK as usize + 1 };
         assert!(at.node(Bits(Bits::ALIAS), 1, 0).is_err());
         let at = At { start: 1, end: 2, line: 1, col: COL_MASK as usize };
-        let n = at.node(Bits::scalar(Style::Folded, true), 7, 9).unwrap();
+        let n = at.node(Bits::scalar(Style::Folded, true, false), 7, 9).unwrap();
         assert_eq!((n.start(), n.end(), n.line(), n.col()), (1, 2, 1, COL_MASK as usize));
         assert_eq!(
             (n.bits().style(), n.bits().has(Bits::TAGGED), n.bits().has(Bits::FLOW)),
@@ -1263,11 +1304,12 @@ mod tests {
         let styles = [Style::Plain, Style::SingleQuoted, Style::DoubleQuoted, Style::Literal, Style::Folded];
         let mut n = Node { start: 0, end: 0, line: 1, col: 12345, a: 0, b: 0 };
         for style in styles {
-            for tagged in [false, true] {
-                n.set_bits(Bits::scalar(style, tagged));
+            for (tagged, in_source) in [(false, false), (false, true), (true, false), (true, true)] {
+                n.set_bits(Bits::scalar(style, tagged, in_source));
+                let b = n.bits();
                 assert_eq!(
-                    (n.col(), n.bits().kind(), n.bits().style(), n.bits().has(Bits::TAGGED)),
-                    (12345, Bits::SCALAR, style, tagged)
+                    (n.col(), b.kind(), b.style(), b.has(Bits::TAGGED), b.has(Bits::IN_SOURCE)),
+                    (12345, Bits::SCALAR, style, tagged, in_source)
                 );
             }
         }

@@ -207,9 +207,13 @@ fn a_killed_run_leaves_running_not_the_previous_ok() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
+    // The report itself, not the temporary file it is written through (which holds the same
+    // text just before the rename: killing the run then would leave the previous report).
     let running = || {
         std::fs::read_dir(state.join("skyhelm")).expect("state").any(|e| {
-            std::fs::read_to_string(e.expect("entry").path()).is_ok_and(|t| t.contains(" post-render running since "))
+            let path = e.expect("entry").path();
+            !path.to_string_lossy().ends_with(".skyhelm-tmp")
+                && std::fs::read_to_string(path).is_ok_and(|t| t.contains(" post-render running since "))
         })
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
