@@ -216,14 +216,13 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: range, after });
     }
     drop(by_doc);
-    // The rules' parses of embedded texts served their proofs; the texts before are copied
-    // now, for the report.
+    // The proofs are done; the texts before are copied now, for the report.
     for c in &mut changes {
-        if let Some(field) = c.field.as_deref_mut() {
-            if field.before_node.is_some() {
-                field.before = field_before(m, c.doc, field)?.to_string();
-                field.before_node = None;
-            }
+        if let Some(field) = c.field.as_deref_mut()
+            && field.before_node.is_some()
+        {
+            field.before = field_before(m, c.doc, field)?.to_string();
+            field.before_node = None;
         }
     }
     let end = m.docs().last().map_or(0, |d| m.range(d).end);
