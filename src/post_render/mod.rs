@@ -82,7 +82,7 @@ pub fn post_render_with(
     if text.trim().is_empty() {
         return Ok(Outcome { output: vec![Piece::Input(0..input.len())], ..Outcome::default() });
     }
-    let m = Manifests::new(text, limits.clone(), settings.namespace.clone());
+    let mut m = Manifests::new(text, limits.clone(), settings.namespace.clone());
     if m.len() > limits.max_documents {
         return Err(InputError::TooManyDocuments { count: m.len(), limit: limits.max_documents }.into());
     }
@@ -160,7 +160,7 @@ pub fn post_render_with(
     if settings.strict {
         strict(&m, &rules)?;
     }
-    apply(&m, rules, &settings.limits)
+    apply(&mut m, rules, &settings.limits)
 }
 
 /// `--strict`: every correction of an allowed list or a context_configs key, and every warning,
@@ -187,7 +187,7 @@ fn strict(m: &Manifests, rules: &RuleOutput) -> Result<(), PostRenderError> {
 /// Applies every rule's output the same way: edits are rendered into their documents, added
 /// documents appended; each edited or added document is read again and must mean exactly the
 /// original plus the declared changes ([`prove_edited`], [`prove_added`]).
-fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
+fn apply(m: &mut Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, PostRenderError> {
     let RuleOutput { mut changes, added, notes } = rules;
     // Per edited document only (a stream of 60,000 documents with two edited ones keeps two);
     // moved, not copied (an edit may hold a whole new config.yaml): nothing reads a change's
@@ -196,8 +196,7 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
     for c in changes.iter_mut().filter(|c| c.doc.index() < m.len()) {
         edits.entry(c.doc).or_default().append(&mut c.edits);
     }
-    let edited = m.render(&edits)?;
-    drop(edits);
+    let edited = m.render(edits)?;
     let mut outcome = Outcome { notes, ..Outcome::default() };
     let by_doc = crate::rules::change::by_doc(&changes);
     // The output: runs of untouched documents as ranges of the input, edited documents' texts.
@@ -216,12 +215,23 @@ fn apply(m: &Manifests, rules: RuleOutput, limits: &Limits) -> Result<Outcome, P
         outcome.documents.push(DocChange { doc, resource, action: Action::Changed, before: range, after });
     }
     drop(by_doc);
-    // The proofs are done; the texts before are copied now, for the report.
+    // The proofs are done; the texts before go to the report now. A document with one such
+    // field is not read again: its text is taken out of its tree (a 16 MB config.yaml is not
+    // copied while the tree still holds it).
+    let mut fields_in: std::collections::HashMap<DocIndex, usize> = std::collections::HashMap::new();
+    for c in changes.iter().filter(|c| c.field.as_ref().is_some_and(|f| f.before_node.is_some())) {
+        *fields_in.entry(c.doc).or_default() += 1;
+    }
     for c in &mut changes {
+        let doc = c.doc;
         if let Some(field) = c.field.as_deref_mut()
-            && field.before_node.is_some()
+            && let Some(node) = field.before_node
         {
-            field.before = field_before(m, c.doc, field)?.to_string();
+            let only = fields_in.get(&doc) == Some(&1);
+            field.before = match only.then(|| m.take_tree(doc)).flatten() {
+                Some(tree) => tree.into_str(node),
+                None => field_before(m, doc, field)?.to_string(),
+            };
             field.before_node = None;
         }
     }

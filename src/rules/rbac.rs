@@ -1142,7 +1142,7 @@ struct RoleNarrowing {
 /// it gives, each kept once (most rules of most roles get one of a few lists of verbs, and most
 /// roles of a stream of many one of a few reasons); and the path and key every intent names.
 struct Written {
-    texts: Vec<std::sync::Arc<str>>,
+    texts: Vec<crate::yaml::edit::Insert>,
     values: Vec<std::sync::Arc<Value>>,
     reasons: Vec<Text>,
     /// `rules`, the list every intent edits.

@@ -262,6 +262,12 @@ impl<'a> Manifests<'a> {
         cell.as_ref().map(|t| &**t).map_err(|e| self.parse_error(doc, e))
     }
 
+    /// Takes document `doc`'s tree out of the cache (None when it was not parsed, or did not
+    /// parse): for a caller done with it that wants its text without a copy.
+    pub fn take_tree(&mut self, doc: DocIndex) -> Option<Box<Tree<'static>>> {
+        self.trees.get_mut(doc.index())?.take()?.ok()
+    }
+
     /// The parsed document without keeping it (for rules that read many small documents once,
     /// such as RBAC over thousands of Roles): the caller drops the tree when done.
     pub fn parse_once(&self, doc: DocIndex) -> Result<Tree<'static>, ManifestError> {
@@ -389,14 +395,15 @@ impl<'a> Manifests<'a> {
     /// The new texts of the documents that have edits, each document's edits applied to it
     /// (the pipeline then reads each edited document again, see `verify`), in stream order.
     /// Every other document goes out as its input bytes.
+    /// The edits are consumed as each document is written (see `Edits::apply_owned`).
     pub fn render(
         &self,
-        edits: &std::collections::BTreeMap<DocIndex, crate::yaml::Edits>,
+        edits: std::collections::BTreeMap<DocIndex, crate::yaml::Edits>,
     ) -> Result<Vec<(DocIndex, String)>, ManifestError> {
         let mut edited_docs = Vec::new();
-        for (&doc, doc_edits) in edits.iter().filter(|(d, e)| !e.is_empty() && d.index() < self.len()) {
+        for (doc, doc_edits) in edits.into_iter().filter(|(d, e)| !e.is_empty() && d.index() < self.len()) {
             let edited = doc_edits
-                .apply(self.text(doc))
+                .apply_owned(self.text(doc))
                 .map_err(|cause| ManifestError::Edit { at: self.doc_ref(doc, None), cause })?;
             edited_docs.push((doc, edited));
         }

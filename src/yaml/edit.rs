@@ -14,8 +14,39 @@ use super::tree::{Lookup, NodeId, NodeKind, Tree};
 pub struct Edit {
     pub at: usize,
     pub delete: usize,
-    /// Shared (`Arc`): a rule that writes one text in many places keeps it once.
-    pub insert: std::sync::Arc<str>,
+    pub insert: Insert,
+}
+
+/// The text an edit writes. Shared (`Arc`): a rule that writes one text in many places keeps
+/// it once. A `String` inside: a document's one edit, unshared, becomes the document's new
+/// text without a copy ([`Edits::apply_owned`]; a new config.yaml of 16 MB is not held twice).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Insert(std::sync::Arc<String>);
+
+impl Insert {
+    /// Whether both are the same shared text (not only equal texts).
+    pub fn ptr_eq(&self, other: &Insert) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl std::ops::Deref for Insert {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Insert {
+    fn from(s: String) -> Self {
+        Insert(std::sync::Arc::new(s))
+    }
+}
+
+impl From<&str> for Insert {
+    fn from(s: &str) -> Self {
+        Insert(std::sync::Arc::new(s.to_string()))
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -86,7 +117,7 @@ enum Repr {
 
 #[derive(Debug, Clone, Default)]
 struct Spans {
-    texts: Vec<std::sync::Arc<str>>,
+    texts: Vec<Insert>,
     spans: Vec<Span>,
 }
 
@@ -111,7 +142,7 @@ impl Spans {
             .enumerate()
             .rev()
             .take(RECENT_TEXTS)
-            .find(|(_, t)| std::sync::Arc::ptr_eq(t, &edit.insert) || t[..] == edit.insert[..])
+            .find(|(_, t)| t.ptr_eq(&edit.insert) || t[..] == edit.insert[..])
             .map(|(i, _)| i);
         let text = found.unwrap_or(self.texts.len());
         let (Ok(at), Ok(delete), Ok(text)) = (u32::try_from(edit.at), u32::try_from(edit.delete), u32::try_from(text))
@@ -217,6 +248,26 @@ impl Edits {
     /// `text` with these edits applied (see [`apply`]).
     pub fn apply(&self, text: &str) -> Result<String, EditError> {
         apply_each(text, || self.iter())
+    }
+
+    /// As [`Edits::apply`], consuming the edits: one edit whose text nothing else shares
+    /// becomes the new text in place, the rest of `text` written around it (a ConfigMap whose
+    /// 16 MB config.yaml is replaced holds that text once, not twice).
+    pub fn apply_owned(self, text: &str) -> Result<String, EditError> {
+        let Repr::List(mut list) = self.0 else { return self.apply(text) };
+        if list.len() != 1 {
+            return Edits(Repr::List(list)).apply(text);
+        }
+        let Some(Edit { at, delete, insert }) = list.pop() else { return Ok(text.to_string()) };
+        if at.checked_add(delete).is_none_or(|end| end > text.len()) || !text.is_char_boundary(at) {
+            return Err(EditError::Overlap { at });
+        }
+        let (before, after) = (&text[..at], &text[at + delete..]);
+        let mut out = std::sync::Arc::try_unwrap(insert.0).unwrap_or_else(|shared| shared.to_string());
+        out.reserve_exact(before.len() + after.len());
+        out.insert_str(0, before);
+        out.push_str(after);
+        Ok(out)
     }
 }
 
@@ -655,7 +706,7 @@ impl<'a> Editor<'a> {
 
     /// `new` as a literal block indented to `indent` when `literal` and the text allows it
     /// (it reads back exactly), else as a double-quoted string.
-    fn string_value(&self, new: &str, literal: bool, indent: usize) -> std::sync::Arc<str> {
+    fn string_value(&self, new: &str, literal: bool, indent: usize) -> Insert {
         let literal_ok = literal
             && !new.is_empty()
             && !new.starts_with([' ', '\n'])
@@ -673,18 +724,18 @@ impl<'a> Editor<'a> {
         let nl = self.layout.nl;
         let size = header.len()
             + lines.clone().map(|l| nl.len() + if l.is_empty() { 0 } else { indent.len() + l.len() }).sum::<usize>();
-        // Written once, into the shared text itself (a config.yaml can be 200,000 lines: not
-        // built in a `String` and then copied into an `Arc`).
-        shared_text(size, |out| {
-            out.put(header);
-            for line in lines {
-                out.put(nl);
-                if !line.is_empty() {
-                    out.put(&indent);
-                    out.put(line);
-                }
+        // Written once, at its final size (a config.yaml can be 200,000 lines).
+        let mut out = String::with_capacity(size);
+        out.push_str(header);
+        for line in lines {
+            out.push_str(nl);
+            if !line.is_empty() {
+                out.push_str(&indent);
+                out.push_str(line);
             }
-        })
+        }
+        debug_assert_eq!(out.len(), size, "string_value: the lines' size");
+        out.into()
     }
 
     /// Replaces the null value of `key` (empty, `~`, `!!null ''`) with the string `new`: a literal
@@ -705,7 +756,7 @@ impl<'a> Editor<'a> {
         let end = v.end().max(at);
         let rest_of_line = self.text[end..].split('\n').next().unwrap_or("");
         // A comment after the null would land inside a block: quoted then.
-        let insert = format!(" {}", self.string_value(new, literal && rest_of_line.trim().is_empty(), k.col() + 2));
+        let insert = format!(" {}", &*self.string_value(new, literal && rest_of_line.trim().is_empty(), k.col() + 2));
         Ok(Edit { at, delete: end - at, insert: insert.into() })
     }
 
@@ -871,38 +922,6 @@ impl<'a> Editor<'a> {
     }
 }
 
-/// Where [`shared_text`] writes.
-struct SharedWriter<'b> {
-    buf: &'b mut [u8],
-    at: usize,
-}
-
-impl SharedWriter<'_> {
-    fn put(&mut self, s: &str) {
-        let end = (self.at + s.len()).min(self.buf.len());
-        self.buf[self.at..end].copy_from_slice(&s.as_bytes()[..end - self.at]);
-        self.at = end;
-    }
-}
-
-/// A shared text of `size` bytes that `write` puts in piece by piece, allocated once at its
-/// final size. `size` must be the pieces' total: a shortfall or excess is a bug, caught in
-/// debug builds (release builds keep what fits, padded with spaces).
-fn shared_text(size: usize, write: impl FnOnce(&mut SharedWriter<'_>)) -> std::sync::Arc<str> {
-    // One allocation of `size` bytes (`repeat_n` has an exact length), written in place.
-    let mut bytes: std::sync::Arc<[u8]> = std::iter::repeat_n(b' ', size).collect();
-    let Some(buf) = std::sync::Arc::get_mut(&mut bytes) else { return std::sync::Arc::from("") };
-    let mut w = SharedWriter { buf, at: 0 };
-    write(&mut w);
-    debug_assert_eq!(w.at, size, "shared_text: the pieces' size");
-    match std::str::from_utf8(&bytes) {
-        // SAFETY: the bytes are valid UTF-8 (just checked), and `str` has the layout of `[u8]`.
-        Ok(_) => unsafe { std::sync::Arc::from_raw(std::sync::Arc::into_raw(bytes) as *const str) },
-        // Only a piece cut short by a wrong `size` can get here.
-        Err(_) => std::sync::Arc::from(String::from_utf8_lossy(&bytes).as_ref()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -911,6 +930,35 @@ mod tests {
     fn first_value(tree: &Tree) -> NodeId {
         let root = tree.root().unwrap();
         tree.entries(root)[0].1
+    }
+
+    /// Consuming the edits writes what `apply` writes: one edit (its text shared or not), many
+    /// edits, and an edit past the text's end refused the same way.
+    #[test]
+    fn apply_owned_writes_what_apply_writes() {
+        let text = "a: 1\nb: |\n  old\nc: 3\n";
+        let edit = |at: usize, delete: usize, insert: &str| Edit { at, delete, insert: insert.into() };
+        let cases: Vec<Vec<Edit>> = vec![
+            vec![edit(8, 10, "|\n  new\n  lines\n")],
+            vec![edit(0, 0, "z: 0\n")],
+            vec![edit(text.len(), 0, "d: 4\n")],
+            vec![edit(3, 1, "2"), edit(text.len(), 0, "d: 4\n")],
+            vec![edit(0, text.len(), "")],
+        ];
+        for list in cases {
+            let edits: Edits = list.clone().into();
+            let shared = edits.clone();
+            assert_eq!(edits.clone().apply_owned(text), apply(text, &list), "{list:?}");
+            // The text shared with another holder: copied, the holder's text unchanged.
+            let kept: Vec<Insert> = list.iter().map(|e| e.insert.clone()).collect();
+            assert_eq!(shared.apply_owned(text), apply(text, &list));
+            assert!(kept.iter().zip(&list).all(|(k, e)| k[..] == e.insert[..]));
+        }
+        assert_eq!(
+            Edits::from(vec![edit(text.len(), 1, "x")]).apply_owned(text),
+            Err(EditError::Overlap { at: text.len() })
+        );
+        assert_eq!(apply(text, &[edit(text.len(), 1, "x")]), Err(EditError::Overlap { at: text.len() }));
     }
 
     /// The conditions that are not about one line keep the words they always had.

@@ -722,6 +722,20 @@ impl<'s> Tree<'s> {
         from.get(t.at as usize..(t.at + t.len) as usize).unwrap_or_default()
     }
 
+    /// What [`Tree::str`] gives for `id`, taken out of the tree without a copy when it is in the
+    /// tree's own string (which it keeps, its other scalars' text removed); else copied.
+    pub fn into_str(mut self, id: NodeId) -> String {
+        let Some(text) = self.str(id) else { return String::new() };
+        let range = match self.kind(self.resolve(id)) {
+            NodeKind::Scalar { value, .. } if !value.in_source => value.at as usize..(value.at + value.len) as usize,
+            _ => return text.to_string(),
+        };
+        let mut strings = std::mem::take(&mut self.strings);
+        strings.truncate(range.end);
+        strings.drain(..range.start);
+        strings
+    }
+
     /// The node `id` names; `id` must come from this tree.
     pub fn node(&self, id: NodeId) -> &Node {
         debug_assert_eq!(id.tree, self.id, "a NodeId used with a tree that did not make it");
