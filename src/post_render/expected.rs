@@ -190,18 +190,27 @@ fn open<'e, 'i>(t: &Tree, reader: Reader, v: &'e mut Expect<'i>) -> Result<&'e m
 /// The entries of mapping `n` by key name, when it has no merge key and writes no key twice
 /// (its meaning is then exactly these entries).
 fn plain_entries<'t>(t: &'t Tree<'_>, n: NodeId, reader: Reader) -> Option<Vec<(Cow<'t, str>, NodeId)>> {
+    Some(plain_map(t, n, reader)?.iter().map(|&(k, v)| (t.key_name(k, reader), v)).collect())
+}
+
+/// The entries of mapping `n` when it has no merge key and writes no key twice; a small
+/// mapping is checked without allocating (a config.yaml of 100,000 two-key mappings).
+fn plain_map<'t>(t: &'t Tree<'_>, n: NodeId, reader: Reader) -> Option<&'t [(NodeId, NodeId)]> {
     let NodeKind::Map { entries, .. } = t.kind(n) else { return None };
     if entries.iter().any(|&(k, _)| t.is_merge_key(k)) {
         return None;
     }
-    let named: Vec<(Cow<'_, str>, NodeId)> = entries.iter().map(|&(k, v)| (t.key_name(k, reader), v)).collect();
-    let unique = if named.len() <= 16 {
-        named.iter().enumerate().all(|(i, (k, _))| !named[..i].iter().any(|(o, _)| o == k))
+    let unique = if entries.len() <= 16 {
+        let name = |i: usize| t.key_name(entries[i].0, reader);
+        (1..entries.len()).all(|i| {
+            let k = name(i);
+            (0..i).all(|o| name(o) != k)
+        })
     } else {
-        let mut seen = std::collections::HashSet::with_capacity(named.len());
-        named.iter().all(|(k, _)| seen.insert(k.as_ref()))
+        let mut seen = std::collections::HashSet::with_capacity(entries.len());
+        entries.iter().all(|&(k, _)| seen.insert(t.key_name(k, reader)))
     };
-    unique.then_some(named)
+    unique.then_some(entries)
 }
 
 /// Whether `a` of the re-read tree means `e`.
@@ -370,7 +379,8 @@ impl<'a> Items<'a> {
 
 /// The entries a mapping of the edited text must have, each key once.
 enum Entries<'a> {
-    Node(Vec<(Cow<'a, str>, NodeId)>),
+    /// A mapping of the original ([`plain_map`]), its keys named as `reader` reads them.
+    Node(&'a Tree<'a>, &'a [(NodeId, NodeId)], Reader),
     Opened(&'a [(String, Expect<'a>)]),
     Value(&'a serde_json::Map<String, Value>),
 }
@@ -378,18 +388,50 @@ enum Entries<'a> {
 impl<'a> Entries<'a> {
     fn len(&self) -> usize {
         match self {
-            Entries::Node(e) => e.len(),
+            Entries::Node(_, e, _) => e.len(),
             Entries::Opened(e) => e.len(),
             Entries::Value(e) => e.len(),
         }
     }
 
     /// The entry at `i`: its key and what its value must mean.
-    fn get(&self, i: usize) -> Option<(&str, Want<'a>)> {
+    fn get(&self, i: usize) -> Option<(Cow<'a, str>, Want<'a>)> {
+        match *self {
+            Entries::Node(t, e, reader) => e.get(i).map(|&(k, n)| (t.key_name(k, reader), Want::Node(n))),
+            Entries::Opened(e) => e.get(i).map(|(k, x)| (Cow::Borrowed(k.as_str()), Want::of(x))),
+            Entries::Value(e) => e.iter().nth(i).map(|(k, v)| (Cow::Borrowed(k.as_str()), Want::Value(v))),
+        }
+    }
+}
+
+/// Which entries of a mapping were written: bits of one word for up to 64 (no allocation per
+/// mapping), else a flag each.
+enum Used {
+    Few(u64),
+    Many(Vec<bool>),
+}
+
+impl Used {
+    fn new(len: usize) -> Used {
+        if len <= 64 { Used::Few(0) } else { Used::Many(vec![false; len]) }
+    }
+
+    /// Marks entry `i` written; true when it already was.
+    fn set(&mut self, i: usize) -> bool {
         match self {
-            Entries::Node(e) => e.get(i).map(|(k, n)| (k.as_ref(), Want::Node(*n))),
-            Entries::Opened(e) => e.get(i).map(|(k, x)| (k.as_str(), Want::of(x))),
-            Entries::Value(e) => e.iter().nth(i).map(|(k, v)| (k.as_str(), Want::Value(v))),
+            Used::Few(bits) => {
+                let bit = 1u64 << (i % 64);
+                std::mem::replace(bits, *bits | bit) & bit != 0
+            }
+            Used::Many(flags) => flags.get_mut(i).is_none_or(|f| std::mem::replace(f, true)),
+        }
+    }
+
+    /// Whether all of `len` entries were written.
+    fn all(&self, len: usize) -> bool {
+        match self {
+            Used::Few(bits) => len <= 64 && *bits == u64::MAX.checked_shr(64 - len as u32).unwrap_or(0),
+            Used::Many(flags) => flags.len() == len && flags.iter().all(|&u| u),
         }
     }
 }
@@ -403,7 +445,7 @@ enum Frame<'a> {
     Map {
         entries: Entries<'a>,
         /// Which entries the text has written so far (a key written twice is undecided).
-        used: Vec<bool>,
+        used: Used,
         /// Where the next key is looked for first: keys usually come in the original's order.
         next: usize,
         /// The entries by key, made at the first key out of order in a large mapping.
@@ -471,8 +513,7 @@ impl<'a> Lockstep<'a> {
             PlainEvent::End => {
                 let whole = match self.stack.pop().ok_or(Undecided)? {
                     Frame::Seq { items, next } => next == items.len(),
-                    // `used` has one flag per entry.
-                    Frame::Map { used, value, .. } => value.is_none() && used.iter().all(|&u| u),
+                    Frame::Map { used, value, entries, .. } => value.is_none() && used.all(entries.len()),
                 };
                 if !whole {
                     return Err(Undecided);
@@ -523,7 +564,7 @@ impl<'a> Lockstep<'a> {
                 .copied(),
         };
         let i = found.ok_or(Undecided)?;
-        if std::mem::replace(&mut used[i], true) {
+        if used.set(i) {
             return Err(Undecided);
         }
         *next = i + 1;
@@ -535,7 +576,7 @@ impl<'a> Lockstep<'a> {
     fn open(&self, want: Want<'a>, is_map: bool) -> Result<Frame<'a>, Undecided> {
         let (t, reader) = (self.t, self.reader);
         let map = |entries: Entries<'a>| Frame::Map {
-            used: vec![false; entries.len()],
+            used: Used::new(entries.len()),
             entries,
             next: 0,
             index: None,
@@ -547,7 +588,9 @@ impl<'a> Lockstep<'a> {
                 let n = t.resolve(n);
                 match (t.kind(n), is_map) {
                     (NodeKind::Seq { items, .. }, false) => seq(Items::Node(items)),
-                    (NodeKind::Map { .. }, true) => map(Entries::Node(plain_entries(t, n, reader).ok_or(Undecided)?)),
+                    (NodeKind::Map { .. }, true) => {
+                        map(Entries::Node(t, plain_map(t, n, reader).ok_or(Undecided)?, reader))
+                    }
                     _ => return Err(Undecided),
                 }
             }
@@ -595,6 +638,25 @@ impl<'a> Lockstep<'a> {
             }
             Want::Value(v) => crate::yaml::tree::scalar_json(text, style, None, reader) == *v,
             Want::Opened(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod used_tests {
+    use super::Used;
+
+    /// Written entries are counted exactly, in a word or in flags: each once, all or not.
+    #[test]
+    fn used_marks_each_entry_once() {
+        for len in [0usize, 1, 2, 63, 64, 65, 200] {
+            let mut used = Used::new(len);
+            assert_eq!(used.all(len), len == 0);
+            for i in (0..len).rev() {
+                assert!(!used.set(i), "{len} {i}");
+                assert!(used.set(i), "{len} {i} twice");
+                assert_eq!(used.all(len), i == 0, "{len} {i}");
+            }
         }
     }
 }

@@ -237,12 +237,11 @@ impl<'a> Manifests<'a> {
 
     /// The first document of `kind` named `name` whose namespace `namespace` accepts.
     pub fn find(&self, kind: &str, name: &str, namespace: InNamespace) -> Result<Option<DocIndex>, ManifestError> {
+        // The one found is kept parsed: its caller reads it next (a 16 MB ConfigMap is parsed
+        // once, not twice).
+        let wanted = |r: &ResourceId| r.kind == kind && r.name == name && namespace.accepts(r.namespace.as_deref());
         for doc in self.maybe_naming(&[name]) {
-            if let Some(r) = self.peek_resource(doc)?
-                && r.kind == kind
-                && r.name == name
-                && namespace.accepts(r.namespace.as_deref())
-            {
+            if self.peek_resource_keeping(doc, wanted)?.as_ref().is_some_and(wanted) {
                 return Ok(Some(doc));
             }
         }

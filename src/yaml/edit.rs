@@ -72,6 +72,18 @@ pub enum EditError {
     Overlap { at: usize },
 }
 
+/// Whether `s` holds a control character (`char::is_control`: C0, DEL, C1) other than a line
+/// feed or a tab: a block of bytes at a time while it is plain ASCII (a 16 MB config.yaml), char
+/// by char otherwise.
+fn has_control(s: &str) -> bool {
+    let plain =
+        |block: &[u8]| block.iter().fold(true, |ok, &c| ok & ((0x20..0x7f).contains(&c) | (c == b'\n') | (c == b'\t')));
+    if s.as_bytes().chunks(4096).all(plain) {
+        return false;
+    }
+    s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
 /// Indentation of the first line `insert` writes.
 fn insert_indent(insert: &str) -> usize {
     let body = insert.trim_start_matches(['\r', '\n']);
@@ -707,11 +719,8 @@ impl<'a> Editor<'a> {
     /// `new` as a literal block indented to `indent` when `literal` and the text allows it
     /// (it reads back exactly), else as a double-quoted string.
     fn string_value(&self, new: &str, literal: bool, indent: usize) -> Insert {
-        let literal_ok = literal
-            && !new.is_empty()
-            && !new.starts_with([' ', '\n'])
-            && !new.ends_with("\n\n")
-            && !new.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        let literal_ok =
+            literal && !new.is_empty() && !new.starts_with([' ', '\n']) && !new.ends_with("\n\n") && !has_control(new);
         if !literal_ok {
             return serde_json::to_string(new).unwrap_or_default().into();
         }
@@ -722,10 +731,10 @@ impl<'a> Editor<'a> {
         let indent = " ".repeat(indent);
         let lines = body.split('\n');
         let nl = self.layout.nl;
-        let size = header.len()
-            + lines.clone().map(|l| nl.len() + if l.is_empty() { 0 } else { indent.len() + l.len() }).sum::<usize>();
-        // Written once, at its final size (a config.yaml can be 200,000 lines).
-        let mut out = String::with_capacity(size);
+        // Written once, into room for every line indented (a config.yaml can be 200,000 lines;
+        // the room of blank lines' indentation, never written, is never touched either).
+        let count = memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1;
+        let mut out = String::with_capacity(header.len() + body.len() + count * (nl.len() + indent.len()));
         out.push_str(header);
         for line in lines {
             out.push_str(nl);
@@ -734,7 +743,6 @@ impl<'a> Editor<'a> {
                 out.push_str(line);
             }
         }
-        debug_assert_eq!(out.len(), size, "string_value: the lines' size");
         out.into()
     }
 
@@ -930,6 +938,31 @@ mod tests {
     fn first_value(tree: &Tree) -> NodeId {
         let root = tree.root().unwrap();
         tree.entries(root)[0].1
+    }
+
+    /// The fast check of control characters says what `char::is_control` says.
+    #[test]
+    fn has_control_is_char_is_control_but_line_feed_and_tab() {
+        let slow = |s: &str| s.chars().any(|c| c.is_control() && c != '\n' && c != '\t');
+        let long = "a".repeat(5000);
+        for s in [
+            "",
+            "abc",
+            "a\nb\tc",
+            "a\rb",
+            "\u{7f}",
+            "\u{85}",
+            "é\u{9f}",
+            "é",
+            "\u{a0}",
+            "x\u{0}",
+            "\u{1b}[0m",
+            "\u{2028}",
+        ] {
+            for text in [s.to_string(), format!("{long}{s}"), format!("{s}{long}")] {
+                assert_eq!(has_control(&text), slow(&text), "{text:?}");
+            }
+        }
     }
 
     /// Consuming the edits writes what `apply` writes: one edit (its text shared or not), many
