@@ -4,6 +4,7 @@ use crate::files;
 pub mod man;
 pub mod stack;
 mod stdio;
+pub use stdio::Allocator;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};

@@ -169,6 +169,50 @@ fn advise_huge(buf: &Vec<u8>) {
     }
 }
 
+/// The allocator: the system's, with every allocation of [`HUGE_FROM`] bytes or more asked for
+/// huge pages ([`advise_huge_range`]). A huge document's buffers (its tree, its new text) are
+/// faulted in 2 MB at a time, not 4 kB: a fifth of a 16 MB config.yaml's time was page faults.
+pub struct Allocator;
+
+/// From this size on, an allocation is advised huge pages.
+const HUGE_FROM: usize = 4 * HUGE;
+
+// SAFETY: every call is the system allocator's own, with the same arguments; the advice only
+// changes how the kernel backs the pages it returned.
+unsafe impl std::alloc::GlobalAlloc for Allocator {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the system allocator's.
+        let p = unsafe { std::alloc::System.alloc(layout) };
+        if layout.size() >= HUGE_FROM && !p.is_null() {
+            advise_huge_range(p as usize, layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
+        if layout.size() >= HUGE_FROM && !p.is_null() {
+            advise_huge_range(p as usize, layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: as `alloc`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as `alloc`.
+        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
+        if new_size >= HUGE_FROM && !p.is_null() {
+            advise_huge_range(p as usize, new_size);
+        }
+        p
+    }
+}
+
 /// [`advise_huge`] for the `len` bytes at address `at`, rounded out to whole pages.
 #[cfg(target_os = "linux")]
 fn advise_huge_range(at: usize, len: usize) {
