@@ -297,7 +297,10 @@ impl<'s> Tree<'s> {
         // pruning: the callback must see each item once.
         if prune.is_none() {
             let mut builder = Builder::new(limits, source);
-            builder.tree.strings.reserve(text.len());
+            if source.is_empty() {
+                // An owning tree keeps every scalar's text: at most the text's size.
+                builder.tree.strings.reserve(text.len());
+            }
             if super::fast::parse(text, &mut |event, at| builder.event(event, at).is_ok()).is_ok() {
                 builder.tree.nodes.shrink_to_fit();
                 builder.tree.strings.shrink_to_fit();
