@@ -222,6 +222,31 @@ fn limits_have_clear_errors_and_options_to_raise_them() {
     assert!(out.status.success());
 }
 
+/// A parsed node keeps its column in 24 bits: one starting further right is refused, naming the
+/// document, even with --max-line-bytes raised past that; one just inside still goes through.
+#[test]
+fn a_node_past_column_16777215_is_refused_not_misread() {
+    for (pad, refused) in [(16_777_215 - 17, false), (16_777_215 - 16, true)] {
+        // `b` starts at column 17 + pad (0-based) of the container's `args`.
+        let long = format!("        args: [{}, b]\n", "x".repeat(pad));
+        let api = API.replace("        image: img\n", &format!("        image: img\n{long}"));
+        let args = ["post-render", "--max-line-bytes", "20000000", "--max-input-bytes", "40000000", "--rbac", "off"];
+        let out = skyhelm(&args, stream("", &api).as_bytes());
+        let err = String::from_utf8_lossy(&out.stderr);
+        if refused {
+            assert_eq!(out.status.code(), Some(1), "{err}");
+            assert!(out.stdout.is_empty());
+            assert!(
+                err.contains("document 2 (Deployment sky-api-server)") && err.contains("past column 16777215"),
+                "{err}"
+            );
+        } else {
+            assert!(out.status.success(), "{err}");
+            assert!(String::from_utf8_lossy(&out.stdout).contains("secretName: kube-credentials"));
+        }
+    }
+}
+
 #[test]
 fn excessive_aliasing_can_be_allowed() {
     let mut bomb = String::from("      x0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
