@@ -350,7 +350,8 @@ pub struct PostRenderArgs {
     /// most 100000].
     #[arg(long, env = "SKYHELM_MAX_DEPTH", value_name = "N", value_parser = parse_max_depth)]
     pub max_depth: Option<usize>,
-    /// Refuse longer lines in a document skyhelm parses [default: 1048576].
+    /// Refuse longer lines in a document skyhelm parses [default: 1048576]. Whatever the
+    /// limit, a node starting past column 16777215 is refused.
     #[arg(long, env = "SKYHELM_MAX_LINE_BYTES", value_name = "N")]
     pub max_line_bytes: Option<usize>,
     /// Accept aliasing that Kubernetes' reader refuses as excessive (alias bombs).
