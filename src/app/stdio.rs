@@ -182,20 +182,12 @@ const HUGE_FROM: usize = 4 * HUGE;
 unsafe impl std::alloc::GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         // SAFETY: the caller's contract is the system allocator's.
-        let p = unsafe { std::alloc::System.alloc(layout) };
-        if layout.size() >= HUGE_FROM && !p.is_null() {
-            advise_huge_range(p as usize, layout.size());
-        }
-        p
+        advised(unsafe { std::alloc::System.alloc(layout) }, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
         // SAFETY: as `alloc`.
-        let p = unsafe { std::alloc::System.alloc_zeroed(layout) };
-        if layout.size() >= HUGE_FROM && !p.is_null() {
-            advise_huge_range(p as usize, layout.size());
-        }
-        p
+        advised(unsafe { std::alloc::System.alloc_zeroed(layout) }, layout.size())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
@@ -205,12 +197,16 @@ unsafe impl std::alloc::GlobalAlloc for Allocator {
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
         // SAFETY: as `alloc`.
-        let p = unsafe { std::alloc::System.realloc(ptr, layout, new_size) };
-        if new_size >= HUGE_FROM && !p.is_null() {
-            advise_huge_range(p as usize, new_size);
-        }
-        p
+        advised(unsafe { std::alloc::System.realloc(ptr, layout, new_size) }, new_size)
     }
+}
+
+/// `p`, the `size` bytes just allocated, advised huge pages when `size` is [`HUGE_FROM`] or more.
+fn advised(p: *mut u8, size: usize) -> *mut u8 {
+    if size >= HUGE_FROM && !p.is_null() {
+        advise_huge_range(p as usize, size);
+    }
+    p
 }
 
 /// [`advise_huge`] for the `len` bytes at address `at`, rounded out to whole pages.

@@ -384,7 +384,7 @@ pub struct LoadedConfig<'m> {
     pub key: Option<NodeId>,
     pub value: Option<NodeId>,
     pub text: &'m str,
-    pub tree: std::rc::Rc<Tree<'m>>,
+    pub tree: Box<Tree<'m>>,
     pub value_line: Option<usize>,
 }
 
@@ -421,7 +421,7 @@ pub fn load_config<'m>(m: &'m Manifests, api: &ApiServer) -> Result<ConfigSource
     }
     let text = config_text(m, cm, value, value_line)?;
     let tree = parse_config(m, cm, text, value_line)?;
-    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree: std::rc::Rc::new(tree), value_line }))
+    Ok(ConfigSource::Found(LoadedConfig { cm, key, value, text, tree: Box::new(tree), value_line }))
 }
 
 /// config.yaml's text: the ConfigMap's value when it is a string (empty when absent or null);
