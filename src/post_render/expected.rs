@@ -309,7 +309,7 @@ pub fn matches_text(
     limits: &crate::yaml::Limits,
 ) -> Result<(), Undecided> {
     // Which tabs PyYAML refuses takes a tree to say (`pyyaml::refused_tab`).
-    if reader == Reader::PyYaml && after.contains('\t') {
+    if reader == Reader::PyYaml && memchr::memchr(b'\t', after.as_bytes()).is_some() {
         return Err(Undecided);
     }
     let root = before.root().ok_or(Undecided)?;
@@ -391,6 +391,15 @@ impl<'a> Entries<'a> {
             Entries::Node(_, e, _) => e.len(),
             Entries::Opened(e) => e.len(),
             Entries::Value(e) => e.len(),
+        }
+    }
+
+    /// What the value of the entry at `i` must mean (its key not named).
+    fn want(&self, i: usize) -> Option<Want<'a>> {
+        match *self {
+            Entries::Node(_, e, _) => e.get(i).map(|&(_, n)| Want::Node(n)),
+            Entries::Opened(e) => e.get(i).map(|(_, x)| Want::of(x)),
+            Entries::Value(e) => e.values().nth(i).map(Want::Value),
         }
     }
 
@@ -549,10 +558,28 @@ impl<'a> Lockstep<'a> {
         if style == Style::Plain && text == "<<" {
             return Err(Undecided);
         }
-        let name = crate::yaml::tree::key_name(text, style, None, self.reader);
+        let t = self.t;
         let Some(Frame::Map { entries, used, next, index, value }) = self.stack.last_mut() else {
             return Err(Undecided);
         };
+        // The original's next key written the same (text and style, no tag) is the same key:
+        // nothing to resolve on either side.
+        let same_as_written = match entries {
+            Entries::Node(_, e, _) => e.get(*next).is_some_and(|&(k, _)| {
+                matches!(t.kind(t.resolve(k)), NodeKind::Scalar { value, style: s, tag: None } if s == style && t.text(value) == text)
+            }),
+            _ => false,
+        };
+        if same_as_written {
+            let i = *next;
+            if used.set(i) {
+                return Err(Undecided);
+            }
+            *next = i + 1;
+            *value = Some(entries.want(i).ok_or(Undecided)?);
+            return Ok(());
+        }
+        let name = crate::yaml::tree::key_name(text, style, None, self.reader);
         let found = match entries.get(*next) {
             Some((k, _)) if k == name => Some(*next),
             _ if entries.len() <= 16 => (0..entries.len()).find(|&i| entries.get(i).is_some_and(|(k, _)| k == name)),
@@ -568,7 +595,7 @@ impl<'a> Lockstep<'a> {
             return Err(Undecided);
         }
         *next = i + 1;
-        *value = Some(entries.get(i).ok_or(Undecided)?.1);
+        *value = Some(entries.want(i).ok_or(Undecided)?);
         Ok(())
     }
 

@@ -491,9 +491,8 @@ fn parse_config<'t>(
     }
     // PyYAML's safe loader constructs only the core tags; any other makes SkyPilot's load fail.
     const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
-    for id in tree.ids() {
-        if let Some(tag) = tree.tag(id)
-            && tag != "!"
+    for (id, tag) in tree.tagged() {
+        if tag != "!"
             && !tag
                 .strip_prefix("tag:yaml.org,2002:")
                 .or_else(|| tag.strip_prefix("!!"))

@@ -729,19 +729,22 @@ impl<'a> Editor<'a> {
             None => (new, "|-"),
         };
         let indent = " ".repeat(indent);
-        let lines = body.split('\n');
         let nl = self.layout.nl;
         // Written once, into room for every line indented (a config.yaml can be 200,000 lines;
         // the room of blank lines' indentation, never written, is never touched either).
-        let count = memchr::memchr_iter(b'\n', body.as_bytes()).count() + 1;
+        let breaks = || memchr::memchr_iter(b'\n', body.as_bytes());
+        let count = breaks().count() + 1;
         let mut out = String::with_capacity(header.len() + body.len() + count * (nl.len() + indent.len()));
         out.push_str(header);
-        for line in lines {
+        let mut start = 0;
+        for end in breaks().chain([body.len()]) {
+            let line = &body[start..end];
             out.push_str(nl);
             if !line.is_empty() {
                 out.push_str(&indent);
                 out.push_str(line);
             }
+            start = end + 1;
         }
         out.into()
     }

@@ -644,10 +644,10 @@ impl<'a> Literal<'a> {
     fn pieces(&self, piece: &mut dyn FnMut(&'a str) -> bool) -> bool {
         let mut empties = 0usize;
         let mut first = true;
-        for line in self.lines.split_terminator('\n') {
+        let mut line = |line: &'a str| {
             if line.bytes().all(|c| c == b' ') {
                 empties += 1;
-                continue;
+                return true;
             }
             if !first && !piece("\n") {
                 return false;
@@ -659,9 +659,18 @@ impl<'a> Literal<'a> {
                 }
             }
             empties = 0;
-            if !piece(line.get(self.indent..).unwrap_or_default()) {
+            piece(line.get(self.indent..).unwrap_or_default())
+        };
+        // The lines as `split_terminator('\n')` gives them, found a vector at a time.
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', self.lines.as_bytes()) {
+            if !line(&self.lines[start..end]) {
                 return false;
             }
+            start = end + 1;
+        }
+        if start < self.lines.len() && !line(&self.lines[start..]) {
+            return false;
         }
         let breaks = match self.chomp {
             Chomp::Strip => 0,
@@ -674,11 +683,16 @@ impl<'a> Literal<'a> {
     /// The scalar's value.
     pub fn decode(&self) -> String {
         let mut value = String::with_capacity(self.lines.len() + 1);
+        self.decode_into(&mut value);
+        value
+    }
+
+    /// Appends the scalar's value to `out` (a tree's string of scalars: no copy in between).
+    pub fn decode_into(&self, out: &mut String) {
         self.pieces(&mut |p| {
-            value.push_str(p);
+            out.push_str(p);
             true
         });
-        value
     }
 
     /// Whether the scalar's value is `s`, read without copying it.

@@ -68,9 +68,8 @@ impl Spans {
 /// The first tab in `text` (the text `tree` was parsed from) that PyYAML's SafeLoader or
 /// CSafeLoader refuses, if any.
 pub fn refused_tab(text: &str, tree: &Tree) -> Option<RefusedTab> {
-    if !text.contains('\t') {
-        return None;
-    }
+    // No tab, nothing to refuse (found a vector at a time).
+    memchr::memchr(b'\t', text.as_bytes())?;
     let spans = spans(text, tree);
     let mut line_start = 0;
     for (n, line) in text.split_inclusive('\n').enumerate() {

@@ -301,7 +301,16 @@ impl<'s> Tree<'s> {
                 // An owning tree keeps every scalar's text: at most the text's size.
                 builder.tree.strings.reserve(text.len());
             }
-            if super::fast::parse(text, &mut |event, at| builder.event(event, at).is_ok()).is_ok() {
+            // A literal block is decoded straight into the tree's string of scalars (a 16 MB
+            // config.yaml is not decoded into a string of its own first).
+            let builder = std::cell::RefCell::new(builder);
+            let read = super::fast::parse_lazily(
+                text,
+                &mut |event, at| builder.borrow_mut().event(event, at).is_ok(),
+                &mut |block, at| builder.borrow_mut().literal(&block, at).is_ok(),
+            );
+            let mut builder = builder.into_inner();
+            if read.is_ok() {
                 builder.tree.nodes.shrink_to_fit();
                 builder.tree.strings.shrink_to_fit();
                 return Ok((builder.tree, true));
@@ -532,21 +541,47 @@ impl<'l, 's> Builder<'l, 's> {
         tag: Option<String>,
         at: At,
     ) -> Result<(NodeId, (u64, u64)), ParseError> {
-        let style = style_of(style);
         // The parser's text is a slice of the source when the scalar reads as written: then the
         // tree keeps the range, not a copy.
         let source = self.tree.source;
         let offset = (text.as_ptr() as usize).wrapping_sub(source.as_ptr() as usize);
         let in_source = !text.is_empty() && offset <= source.len() && text.len() <= source.len() - offset;
-        let strings = &mut self.tree.strings;
-        let first = if in_source { offset } else { strings.len() };
-        let value = match (u32::try_from(first), u32::try_from(text.len())) {
+        let first = if in_source {
+            offset
+        } else {
+            let first = self.tree.strings.len();
+            self.tree.strings.push_str(text);
+            first
+        };
+        self.scalar_at(first, text.len(), in_source, style_of(style), anchor, tag, at)
+    }
+
+    /// An untagged literal block scalar, decoded at the end of the tree's string of scalars.
+    fn literal(&mut self, block: &super::fast::Literal<'_>, at: At) -> Result<(), ParseError> {
+        let first = self.tree.strings.len();
+        block.decode_into(&mut self.tree.strings);
+        let len = self.tree.strings.len() - first;
+        let (id, count) = self.scalar_at(first, len, false, Style::Literal, 0, None, at)?;
+        self.attach(id, count, at)
+    }
+
+    /// The scalar node whose text is `len` bytes at `first` of the source or of the tree's
+    /// string of scalars.
+    #[allow(clippy::too_many_arguments)]
+    fn scalar_at(
+        &mut self,
+        first: usize,
+        len: usize,
+        in_source: bool,
+        style: Style,
+        anchor: usize,
+        tag: Option<String>,
+        at: At,
+    ) -> Result<(NodeId, (u64, u64)), ParseError> {
+        let value = match (u32::try_from(first), u32::try_from(len)) {
             (Ok(start), Ok(len)) if start.checked_add(len).is_some() => Text { at: start, len, in_source },
             _ => return Err(err_at(TOO_LARGE, at.line, at.col)),
         };
-        if !in_source {
-            strings.push_str(text);
-        }
         let node = at.node(Bits::scalar(style, tag.is_some(), in_source), value.at, value.len)?;
         let id = self.push(node, anchor)?;
         if let Some(tag) = tag {
@@ -589,9 +624,11 @@ impl<'l, 's> Builder<'l, 's> {
     fn close_collection(&mut self, at: At) -> Result<(NodeId, (u64, u64)), ParseError> {
         let mut frame = self.stack.pop().ok_or_else(|| err_at("unbalanced collection end", at.line, at.col))?;
         let id = frame.id;
-        self.open.remove(&id);
         let tree = &mut self.tree;
         let bits = tree.node(id).bits();
+        if bits.has(Bits::ANCHORED) {
+            self.open.remove(&id);
+        }
         let (first, count, last_child) = if bits.kind() == Bits::SEQ {
             let first = tree.items.len();
             tree.items.extend_from_slice(&frame.items);
@@ -794,6 +831,12 @@ impl<'s> Tree<'s> {
         &mut self.nodes[id.slot()]
     }
 
+    /// Every tagged node with its tag, in document order (an alias to one is not listed: its
+    /// target comes first).
+    pub fn tagged(&self) -> impl Iterator<Item = (NodeId, &str)> {
+        self.tags.iter().map(|(index, tag)| (NodeId { tree: self.id, index: *index }, &**tag))
+    }
+
     /// Every node of the tree, in document order.
     pub fn ids(&self) -> impl Iterator<Item = NodeId> + use<> {
         let tree = self.id;
@@ -803,10 +846,11 @@ impl<'s> Tree<'s> {
 
     /// Follows an alias to the node it names.
     pub fn resolve(&self, id: NodeId) -> NodeId {
-        match self.kind(id) {
-            NodeKind::Alias { anchor } => self.anchors.get(&anchor).copied().unwrap_or(id),
-            _ => id,
+        let n = self.node(id);
+        if n.bits().kind() != Bits::ALIAS {
+            return id;
         }
+        self.anchors.get(&(n.a as usize)).copied().unwrap_or(id)
     }
 
     /// True for a mapping key `<<` written plain: a merge key.
