@@ -84,8 +84,22 @@ pub fn resolve(value: &str, style: Style, tag: Option<&str>) -> Scalar11 {
     resolve_plain(value)
 }
 
+/// Whether `v` may be one of the words the resolvers know (the null and boolean words of
+/// [`resolve_plain`] and [`resolve_pyyaml`]): each is at most five bytes and starts with one of
+/// these, so most text is told apart by its length and first byte.
+fn may_be_word(v: &str) -> bool {
+    v.len() <= 5
+        && matches!(
+            v.as_bytes().first(),
+            None | Some(b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~')
+        )
+}
+
 /// Resolves the text of a plain scalar.
 pub fn resolve_plain(v: &str) -> Scalar11 {
+    if !may_be_word(v) {
+        return number(v);
+    }
     if NULL_WORDS.contains(&v) {
         return Scalar11::Null;
     }
@@ -95,6 +109,11 @@ pub fn resolve_plain(v: &str) -> Scalar11 {
     if matches!(v, "n" | "N") || FALSE_WORDS.contains(&v) {
         return Scalar11::Bool(false);
     }
+    number(v)
+}
+
+/// A plain scalar that is no word: a number when it reads as one, else a string.
+fn number(v: &str) -> Scalar11 {
     if !starts_like_number(v) {
         return Scalar11::Str;
     }
@@ -199,6 +218,19 @@ pub fn yaml11_break(text: &str) -> Option<(usize, char)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every word either resolver knows passes the length-and-first-byte filter; text that
+    /// does not pass it reads as a number or a string.
+    #[test]
+    fn every_word_may_be_a_word() {
+        for w in TRUE_WORDS.iter().chain(FALSE_WORDS).chain(NULL_WORDS).chain(&["y", "Y", "n", "N"]) {
+            assert!(may_be_word(w), "{w}");
+        }
+        for w in ["name", "value", "Yesterday", "offset", "nulls", "~~", "Nothing", "truely"] {
+            assert!(matches!(resolve_plain(w), Scalar11::Str), "{w}");
+            assert_eq!(resolve_plain_pyyaml(w), PyScalar::Str, "{w}");
+        }
+    }
 
     #[test]
     fn yaml11_table_from_facts() {
@@ -473,10 +505,11 @@ fn pyyaml_timestamp(v: &str) -> bool {
 /// Resolves the text of a plain scalar as PyYAML's resolver does (first character decides which
 /// patterns are tried, in PyYAML's order: bool, float, int, merge, null, timestamp, value).
 pub fn resolve_plain_pyyaml(v: &str) -> PyScalar {
-    if TRUE_WORDS.contains(&v) {
+    let word = may_be_word(v);
+    if word && TRUE_WORDS.contains(&v) {
         return PyScalar::Bool(true);
     }
-    if FALSE_WORDS.contains(&v) {
+    if word && FALSE_WORDS.contains(&v) {
         return PyScalar::Bool(false);
     }
     if starts_like_number(v) {
@@ -487,7 +520,7 @@ pub fn resolve_plain_pyyaml(v: &str) -> PyScalar {
             return PyScalar::Int(i);
         }
     }
-    if NULL_WORDS.contains(&v) {
+    if word && NULL_WORDS.contains(&v) {
         return PyScalar::Null;
     }
     if pyyaml_timestamp(v) {

@@ -353,8 +353,23 @@ struct Prune<'c> {
 /// bare CR (YAML breaks lines there too; skyhelm edits by `\n` lines, and real manifests use
 /// LF or CRLF).
 fn check_lines(text: &str, limits: &Limits) -> Result<(), ParseError> {
-    // The lines as `split('\n')` gives them, found with memchr (a 16 MB config.yaml has 200,000).
     let b = text.as_bytes();
+    let max = limits.max_line_bytes;
+    // Each line ends within `max` bytes of where it starts: the last line break of that window
+    // is found from its end, so the text is crossed a window at a time, not a line at a time
+    // (a 16 MB config.yaml has 200,000 lines). Only text with a longer line is read line by line,
+    // to say which.
+    let mut start = 0;
+    while b.len() - start > max {
+        match memchr::memrchr(b'\n', &b[start..=start + max]) {
+            Some(i) => start += i + 1,
+            None => break,
+        }
+    }
+    if b.len() - start <= max {
+        return check_breaks(text);
+    }
+    // The lines as `split('\n')` gives them.
     let mut start = 0;
     for (i, end) in memchr::memchr_iter(b'\n', b).chain(std::iter::once(b.len())).enumerate() {
         if end - start > limits.max_line_bytes {
@@ -366,6 +381,11 @@ fn check_lines(text: &str, limits: &Limits) -> Result<(), ParseError> {
         }
         start = end + 1;
     }
+    check_breaks(text)
+}
+
+/// Refuses a carriage return without a line feed.
+fn check_breaks(text: &str) -> Result<(), ParseError> {
     if let Some(i) = memchr::memchr_iter(b'\r', text.as_bytes()).find(|&i| text.as_bytes().get(i + 1) != Some(&b'\n')) {
         let line = memchr::memchr_iter(b'\n', &text.as_bytes()[..i]).count() + 1;
         return Err(err_at("a carriage return without a line feed (a bare CR line break) is not supported", line, 0));
@@ -1250,6 +1270,40 @@ fn key_text(key: serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The line check crossed a window at a time passes and refuses exactly what a check of
+    /// every line does, and names the same line: lines of every length around the limit, with
+    /// and without a final line break, at limits of 0 to 12.
+    #[test]
+    fn line_check_by_windows_is_the_line_by_line_check() {
+        let mut seed = 0x2545_f491_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n) as usize
+        };
+        for _ in 0..20_000 {
+            let lines = next(6);
+            let mut text = String::new();
+            for i in 0..lines {
+                text.push_str(&"x".repeat(next(14)));
+                if i + 1 < lines || next(2) == 0 {
+                    text.push('\n');
+                }
+            }
+            let max = next(13);
+            let limits = Limits { max_line_bytes: max, ..Limits::default() };
+            let long = text.split('\n').position(|l| l.len() > max);
+            match check_lines(&text, &limits) {
+                Ok(()) => assert_eq!(long, None, "{text:?} {max}"),
+                Err(e) => {
+                    assert_eq!(Some(e.line), long.map(|i| i + 1), "{text:?} {max}");
+                    assert!(e.message.starts_with("a line of "), "{}", e.message);
+                }
+            }
+        }
+    }
 
     /// The parser runs without capturing comments: it must give the same events at the same
     /// places as with them (comments anywhere: between keys and values, in flow collections,
