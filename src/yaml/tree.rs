@@ -941,6 +941,11 @@ impl<'s> Tree<'s> {
         let mut merged = false;
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
+            // Most keys differ from `key` (and from `<<`) in length: told apart without a view.
+            let n = self.node(self.resolve(k));
+            if n.bits().kind() != Bits::SCALAR || (n.b as usize != key.len() && n.b != 2) {
+                continue;
+            }
             if let NodeKind::Scalar { value, style, .. } = self.kind(self.resolve(k)) {
                 let value = self.text(value);
                 if value == key {
