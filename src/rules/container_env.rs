@@ -137,7 +137,10 @@ impl<'m> ContainerEnv<'m> {
     /// What the container's environment says about `name`.
     pub fn get(&self, name: &str) -> Result<Resolved, ManifestError> {
         let tree = self.tree;
-        let entries: &[NodeId] = tree.get(self.container, "env").map_or(&[], |l| tree.items(l));
+        // A name written nowhere in the document names no entry: its 100,000 entries are not
+        // read one by one for it.
+        let entries: &[NodeId] =
+            tree.get(self.container, "env").filter(|_| tree.mentions(name)).map_or(&[], |l| tree.items(l));
         // The text first (a container of 100,000 entries is asked a few names): only an entry
         // whose name's text is `name` can be named `name` (as a string).
         let named: Vec<NodeId> = entries

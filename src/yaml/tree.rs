@@ -851,6 +851,15 @@ impl<'s> Tree<'s> {
         &mut self.nodes[id.slot()]
     }
 
+    /// Whether some scalar's text may be `s`: false when neither the source nor the tree's own
+    /// string holds it anywhere (every scalar's text is a range of one of them), so a search of
+    /// a large document for a value written nowhere reads it a vector at a time, node by node
+    /// only when it is written somewhere.
+    pub fn mentions(&self, s: &str) -> bool {
+        let finder = memchr::memmem::Finder::new(s.as_bytes());
+        finder.find(self.source.as_bytes()).is_some() || finder.find(self.strings.as_bytes()).is_some()
+    }
+
     /// Every tagged node with its tag, in document order (an alias to one is not listed: its
     /// target comes first).
     pub fn tagged(&self) -> impl Iterator<Item = (NodeId, &str)> {
@@ -1275,6 +1284,25 @@ fn key_text(key: serde_json::Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A scalar's text is found wherever the tree keeps it: in the source as written, or
+    /// decoded in the tree's own string (escapes, a literal block, an owning tree).
+    #[test]
+    fn mentions_finds_every_scalar_text() {
+        let l = Limits::default();
+        let text = "a: \"KUBE\\x43ONFIG\"\nb: plain\nc: |\n  two\n  lines\nd: &x anchored\ne: *x\n";
+        let borrowing = Tree::parse(text, &l).unwrap();
+        let owning = Tree::parse_owned(text, &l).unwrap();
+        for tree in [&borrowing, &owning] {
+            for id in tree.ids() {
+                if let Some(raw) = tree.raw(id) {
+                    assert!(tree.mentions(raw), "{raw}");
+                }
+            }
+            assert!(tree.mentions("KUBECONFIG") && tree.mentions("two\nlines\n"));
+            assert!(!tree.mentions("HOME"));
+        }
+    }
 
     /// The line check crossed a window at a time passes and refuses exactly what a check of
     /// every line does, and names the same line: lines of every length around the limit, with

@@ -126,17 +126,26 @@ fn shared_anchor_is_not_edited() {
 
 #[test]
 fn kubeconfig_env_that_ignores_the_mount_is_refused() {
-    let api = API
-        .replace(
-            "        image: img\n",
-            "        image: img\n        env:\n        - name: KUBECONFIG\n          value: /elsewhere\n",
-        )
-        .replace(
-            "        emptyDir: {}\n",
-            "        emptyDir: {}\n      - name: pools\n        secret:\n          secretName: sky-ssh-node-pools\n",
-        );
-    let err = fails(&[], stream("", &api).as_bytes());
-    assert!(err.contains("KUBECONFIG is set to `/elsewhere`"), "{err}");
+    // The variable's name as written, with an escape (its text is written nowhere as is), and
+    // through an alias to an escaped anchor.
+    for name in ["KUBECONFIG", "\"KUBE\\x43ONFIG\"", "\"KUBE\\u0043ONFIG\""] {
+        for (anchor, entry) in [
+            ("", name.to_string()),
+            (&*format!("        - name: &n {name}\n          value: other\n"), "*n".to_string()),
+        ] {
+            let api = API
+                .replace(
+                    "        image: img\n",
+                    &format!("        image: img\n        env:\n{anchor}        - name: {entry}\n          value: /elsewhere\n"),
+                )
+                .replace(
+                    "        emptyDir: {}\n",
+                    "        emptyDir: {}\n      - name: pools\n        secret:\n          secretName: sky-ssh-node-pools\n",
+                );
+            let err = fails(&[], stream("", &api).as_bytes());
+            assert!(err.contains("KUBECONFIG is set to `/elsewhere`"), "{name} {entry}: {err}");
+        }
+    }
 }
 
 #[test]
