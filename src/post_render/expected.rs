@@ -197,20 +197,30 @@ fn plain_entries<'t>(t: &'t Tree<'_>, n: NodeId, reader: Reader) -> Option<Vec<(
 /// mapping is checked without allocating (a config.yaml of 100,000 two-key mappings).
 fn plain_map<'t>(t: &'t Tree<'_>, n: NodeId, reader: Reader) -> Option<&'t [(NodeId, NodeId)]> {
     let NodeKind::Map { entries, .. } = t.kind(n) else { return None };
-    if entries.iter().any(|&(k, _)| t.is_merge_key(k)) {
-        return None;
-    }
-    let unique = if entries.len() <= 16 {
-        let name = |i: usize| t.key_name(entries[i].0, reader);
-        (1..entries.len()).all(|i| {
-            let k = name(i);
-            (0..i).all(|o| name(o) != k)
-        })
+    // Each key named once, as `reader` reads it; None for a merge key.
+    let name = |k: NodeId| match t.kind(t.resolve(k)) {
+        NodeKind::Scalar { value, style, .. } if style == Style::Plain && t.text(value) == "<<" => None,
+        NodeKind::Scalar { value, style, tag } => Some(crate::yaml::tree::key_name(t.text(value), style, tag, reader)),
+        _ => Some(t.key_name(k, reader)),
+    };
+    if entries.len() <= 16 {
+        let mut names: [Option<Cow<'t, str>>; 16] = Default::default();
+        for (i, &(k, _)) in entries.iter().enumerate() {
+            let k = name(k)?;
+            if names[..i].iter().any(|o| o.as_ref() == Some(&k)) {
+                return None;
+            }
+            names[i] = Some(k);
+        }
     } else {
         let mut seen = std::collections::HashSet::with_capacity(entries.len());
-        entries.iter().all(|&(k, _)| seen.insert(t.key_name(k, reader)))
-    };
-    unique.then_some(entries)
+        for &(k, _) in entries {
+            if !seen.insert(name(k)?) {
+                return None;
+            }
+        }
+    }
+    Some(entries)
 }
 
 /// Whether `a` of the re-read tree means `e`.

@@ -394,7 +394,10 @@ fn has_explicit_keys(text: &str) -> bool {
 
 impl<'a> Editor<'a> {
     pub fn new(text: &'a str, tree: &'a Tree) -> Self {
-        let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
+        // A CR is rare: looked for a vector at a time, then whether a LF follows it.
+        let b = text.as_bytes();
+        let crlf = memchr::memchr_iter(b'\r', b).any(|i| b.get(i + 1) == Some(&b'\n'));
+        let nl = if crlf { "\r\n" } else { "\n" };
         let mut editor = Editor {
             text,
             tree,
