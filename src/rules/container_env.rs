@@ -137,10 +137,17 @@ impl<'m> ContainerEnv<'m> {
     /// What the container's environment says about `name`.
     pub fn get(&self, name: &str) -> Result<Resolved, ManifestError> {
         let tree = self.tree;
+        let env = tree.get(self.container, "env");
+        let entries: &[NodeId] = env.map_or(&[], |l| tree.items(l));
         // A name written nowhere in the document names no entry: its 100,000 entries are not
-        // read one by one for it.
-        let entries: &[NodeId] =
-            tree.get(self.container, "env").filter(|_| tree.mentions(name)).map_or(&[], |l| tree.items(l));
+        // read one by one for it, only checked (once) for a `name` written twice, which the scan
+        // below records too, and the pipeline refuses.
+        if !tree.mentions(name) {
+            if let Some(list) = env {
+                tree.record_twice_in_items(list, "name");
+            }
+            return Ok(Resolved { value: self.env_from_says(name), entry: None });
+        }
         // The text first (a container of 100,000 entries is asked a few names): only an entry
         // whose name's text is `name` can be named `name` (as a string).
         let named: Vec<NodeId> = entries

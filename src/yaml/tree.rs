@@ -225,6 +225,9 @@ pub struct Tree<'s> {
     /// Keys looked up that the mapping holds twice: (first key, last key). Readers take the last
     /// one, so an edit of the first would not take effect; the pipeline refuses these.
     duplicate_reads: std::cell::RefCell<Vec<(NodeId, NodeId)>>,
+    /// Lists whose items were checked for a key written twice, and the key
+    /// ([`Tree::record_twice_in_items`]).
+    items_checked: std::cell::RefCell<Vec<(NodeId, Box<str>)>>,
     /// How many nodes a reader decodes, aliases expanded (as go-yaml counts them).
     decoded: u64,
 }
@@ -494,6 +497,7 @@ impl<'l, 's> Builder<'l, 's> {
                 anchors: HashMap::new(),
                 aliased: Vec::new(),
                 duplicate_reads: std::cell::RefCell::new(Vec::new()),
+                items_checked: std::cell::RefCell::new(Vec::new()),
                 decoded: 0,
             },
             limits,
@@ -973,6 +977,34 @@ impl<'s> Tree<'s> {
             None if merged => Lookup::Merged,
             None => Lookup::Missing,
         }
+    }
+
+    /// Records `key` written twice in any item of `list`, as looking `key` up in every item
+    /// would; once per tree, list and key (a list of 100,000 items that several names are
+    /// looked for in is read once, and the records are a set: [`Tree::duplicate_reads`]).
+    pub fn record_twice_in_items(&self, list: NodeId, key: &str) {
+        {
+            let mut checked = self.items_checked.borrow_mut();
+            if checked.iter().any(|(l, k)| *l == list && **k == *key) {
+                return;
+            }
+            checked.push((list, key.into()));
+        }
+        for &item in self.items(list) {
+            if self.may_write_twice(item, key) {
+                self.lookup(item, key);
+            }
+        }
+    }
+
+    /// Whether mapping `map` may write `key` twice: two of its scalar keys have that many bytes
+    /// of text. A cheap test before [`Tree::lookup`], which records a key written twice.
+    fn may_write_twice(&self, map: NodeId, key: &str) -> bool {
+        let same_length = |&&(k, _): &&(NodeId, NodeId)| {
+            let n = self.node(self.resolve(k));
+            n.bits().kind() == Bits::SCALAR && n.b as usize == key.len()
+        };
+        self.entries(map).iter().filter(same_length).nth(1).is_some()
     }
 
     /// Records two keys (or two `name:` values of list items) that readers take as one, so the

@@ -148,6 +148,25 @@ fn kubeconfig_env_that_ignores_the_mount_is_refused() {
     }
 }
 
+/// An env entry of the API container that writes `name` twice is refused, whether or not a
+/// variable skyhelm looks for is written anywhere in the Deployment (a name written nowhere is
+/// not looked for entry by entry, but the entries are still checked for this), block or flow,
+/// with the mount or without.
+#[test]
+fn an_env_entry_that_writes_name_twice_is_refused() {
+    for entry in
+        ["        - name: A\n          name: B\n          value: x\n", "        - {name: A, name: B, value: x}\n"]
+    {
+        for other in ["", "        - name: HOME\n          value: /root\n"] {
+            let api = API.replace("        image: img\n", &format!("        image: img\n        env:\n{other}{entry}"));
+            for args in [&[][..], &["--no-mount"], &["--rbac", "off"]] {
+                let err = fails(args, stream("", &api).as_bytes());
+                assert!(err.contains("`name` appears twice"), "{entry} {other} {args:?}: {err}");
+            }
+        }
+    }
+}
+
 #[test]
 fn options_come_from_flags_then_environment_then_config_file() {
     let dir = tempfile::tempdir().expect("tmp");
