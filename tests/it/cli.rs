@@ -124,6 +124,11 @@ fn shared_anchor_is_not_edited() {
     assert!(err.contains("shared through an anchor"), "{err}");
 }
 
+/// The API Deployment with these `env` entries (each line indented for the container).
+fn api_with_env(entries: &str) -> String {
+    API.replace("        image: img\n", &format!("        image: img\n        env:\n{entries}"))
+}
+
 #[test]
 fn kubeconfig_env_that_ignores_the_mount_is_refused() {
     // The variable's name as written, with an escape (its text is written nowhere as is), and
@@ -133,11 +138,7 @@ fn kubeconfig_env_that_ignores_the_mount_is_refused() {
             ("", name.to_string()),
             (&*format!("        - name: &n {name}\n          value: other\n"), "*n".to_string()),
         ] {
-            let api = API
-                .replace(
-                    "        image: img\n",
-                    &format!("        image: img\n        env:\n{anchor}        - name: {entry}\n          value: /elsewhere\n"),
-                )
+            let api = api_with_env(&format!("{anchor}        - name: {entry}\n          value: /elsewhere\n"))
                 .replace(
                     "        emptyDir: {}\n",
                     "        emptyDir: {}\n      - name: pools\n        secret:\n          secretName: sky-ssh-node-pools\n",
@@ -158,7 +159,7 @@ fn an_env_entry_that_writes_name_twice_is_refused() {
         ["        - name: A\n          name: B\n          value: x\n", "        - {name: A, name: B, value: x}\n"]
     {
         for other in ["", "        - name: HOME\n          value: /root\n"] {
-            let api = API.replace("        image: img\n", &format!("        image: img\n        env:\n{other}{entry}"));
+            let api = api_with_env(&format!("{other}{entry}"));
             for args in [&[][..], &["--no-mount"], &["--rbac", "off"]] {
                 let err = fails(args, stream("", &api).as_bytes());
                 assert!(err.contains("`name` appears twice"), "{entry} {other} {args:?}: {err}");
