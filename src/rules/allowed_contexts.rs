@@ -46,6 +46,10 @@ pub enum ContextsError {
         "{at}: config.yaml line {line} has the tag `{tag}`, which PyYAML's safe loader (SkyPilot's reader) cannot construct; remove it"
     )]
     ConfigUnloadable { at: DocRef, line: usize, tag: String },
+    #[error(
+        "{at}: config.yaml line {line} has the tag `{tag}`: PyYAML (SkyPilot's reader) makes a Python set or ordered pairs of it, not the mapping or list skyhelm reads; remove it"
+    )]
+    ConfigTagUnread { at: DocRef, line: usize, tag: String },
     #[error("{at}: the SkyPilot config in `{CONFIG_KEY}` does not parse: {message} (line {line} of config.yaml)")]
     ConfigParse { at: DocRef, message: String, line: usize },
     #[error(
@@ -489,22 +493,39 @@ fn parse_config<'t>(
     if let Some(tab) = crate::yaml::pyyaml::refused_tab(text, &tree) {
         return Err(ContextsError::ConfigTab { at: m.doc_ref(cm, value_line), tab }.into());
     }
-    // PyYAML's safe loader constructs only the core tags; any other makes SkyPilot's load fail.
+    // PyYAML's safe loader constructs only the core tags, a collection's only on its kind (`!!map`
+    // on a mapping, `!!seq` on a list); any other makes SkyPilot's load fail. It makes a Python
+    // set of `!!set` and pairs of `!!omap` and `!!pairs`, which skyhelm does not read.
     const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
     for (id, tag) in tree.tagged() {
-        if tag != "!"
-            && !tag
-                .strip_prefix("tag:yaml.org,2002:")
-                .or_else(|| tag.strip_prefix("!!"))
-                .is_some_and(|t| SAFE.contains(&t))
-        {
-            return Err(ContextsError::ConfigUnloadable {
-                at: m.doc_ref(cm, value_line),
-                line: tree.node(id).line(),
-                tag: tag.to_string(),
-            }
-            .into());
+        let name = tag.strip_prefix("tag:yaml.org,2002:").or_else(|| tag.strip_prefix("!!"));
+        let (map, seq) = (tree.is_map(id), tree.is_seq(id));
+        let loads = tag == "!"
+            || match name {
+                Some("map") => map,
+                Some("seq") => seq,
+                Some(n) => !map && !seq && SAFE.contains(&n),
+                None => false,
+            };
+        if loads {
+            continue;
         }
+        // A block collection starts where its first child does: its tag is written before, where
+        // PyYAML names it (found as written, `!!` for the core prefix; else the node's line).
+        let node = tree.node(id);
+        let written = name.map_or(tag, |n| if tag.starts_with('!') { tag } else { n });
+        let line = match (map || seq).then(|| text.get(..node.start()).and_then(|t| t.rfind(written))).flatten() {
+            Some(i) => memchr::memchr_iter(b'\n', &text.as_bytes()[..i]).count() + 1,
+            None => node.line(),
+        };
+        let (at, tag) = (m.doc_ref(cm, value_line), tag.to_string());
+        return Err(match (name, map, seq) {
+            (Some("set"), true, _) | (Some("omap" | "pairs"), _, true) => {
+                ContextsError::ConfigTagUnread { at, line, tag }
+            }
+            _ => ContextsError::ConfigUnloadable { at, line, tag },
+        }
+        .into());
     }
     Ok(tree)
 }

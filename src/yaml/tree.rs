@@ -530,10 +530,15 @@ impl<'l, 's> Builder<'l, 's> {
                 Some(self.scalar(&value, style, anchor, tag, at)?)
             }
             Event::Alias(anchor) => Some(self.alias(anchor, at)?),
-            Event::SequenceStart(style, anchor, _) | Event::MappingStart(style, anchor, _) => {
+            Event::SequenceStart(style, anchor, ref tag) | Event::MappingStart(style, anchor, ref tag) => {
                 let flow = style == granit_parser::StructureStyle::Flow;
                 let map = matches!(event, Event::MappingStart(..));
-                self.open_collection(Bits::collection(map, flow), anchor, at)?;
+                let id = self.open_collection(Bits::collection(map, flow), anchor, at)?;
+                // A collection's tag goes to the side table too ([`Tree::tagged`]: PyYAML
+                // constructs few of them), in node order as every tag.
+                if let Some(t) = tag {
+                    self.tree.tags.push((id.index, format!("{}{}", t.handle(), t.suffix()).into_boxed_str()));
+                }
                 None
             }
             Event::SequenceEnd | Event::MappingEnd => Some(self.close_collection(at)?),
@@ -629,7 +634,7 @@ impl<'l, 's> Builder<'l, 's> {
         Ok((id, (n.saturating_add(1), n)))
     }
 
-    fn open_collection(&mut self, bits: Bits, anchor: usize, at: At) -> Result<(), ParseError> {
+    fn open_collection(&mut self, bits: Bits, anchor: usize, at: At) -> Result<NodeId, ParseError> {
         if self.stack.len() >= self.limits.max_depth {
             return Err(err_at(max_depth_message(self.limits.max_depth), at.line, at.col));
         }
@@ -640,7 +645,7 @@ impl<'l, 's> Builder<'l, 's> {
         }
         let (items, entries) = self.spare.pop().unwrap_or_default();
         self.stack.push(Frame { id, pending_key: None, items, entries, count: (1, 0) });
-        Ok(())
+        Ok(id)
     }
 
     /// Closes the innermost collection: its children go to the tree's arrays, one range. A flow
@@ -864,8 +869,8 @@ impl<'s> Tree<'s> {
         finder.find(self.source.as_bytes()).is_some() || finder.find(self.strings.as_bytes()).is_some()
     }
 
-    /// Every tagged node with its tag, in document order (an alias to one is not listed: its
-    /// target comes first).
+    /// Every tagged node with its tag, scalars and collections, in document order (an alias to
+    /// one is not listed: its target comes first).
     pub fn tagged(&self) -> impl Iterator<Item = (NodeId, &str)> {
         self.tags.iter().map(|(index, tag)| (NodeId { tree: self.id, index: *index }, &**tag))
     }

@@ -457,6 +457,68 @@ print(json.dumps(out))
     serde_json::from_slice(&out.stdout).expect("json")
 }
 
+/// A tag on a mapping or a list of config.yaml is judged as PyYAML (SkyPilot's reader) judges
+/// it: what it cannot construct is refused, naming the tag's line as PyYAML does; `!!map` on a
+/// mapping, `!!seq` on a list and `!` pass untouched; `!!set`, `!!omap` and `!!pairs` (which
+/// PyYAML makes a set or pairs of, not what skyhelm reads) are refused too. Before, the tree
+/// kept no collection's tag and every one passed, `!!python/object` included.
+#[test]
+fn a_tagged_collection_in_config_is_judged_as_pyyaml_judges_it() {
+    let cases = [
+        ("kubernetes: !!python/object:os.system\n  allowed_contexts: [prod, in-cluster]\n", Some("cannot construct")),
+        ("kubernetes: !!python/object/apply:os.system\n  - ls\n", Some("cannot construct")),
+        ("kubernetes:\n  allowed_contexts: [prod, in-cluster]\na: !custom\n  - b\n", Some("cannot construct")),
+        ("kubernetes:\n  allowed_contexts: [prod, in-cluster]\na: !!str {b: c}\n", Some("cannot construct")),
+        ("kubernetes:\n  allowed_contexts: [prod, in-cluster]\na: !!map [b]\n", Some("cannot construct")),
+        ("kubernetes: !!map\n  allowed_contexts: !!seq [prod, in-cluster]\n", None),
+        ("kubernetes:\n  allowed_contexts: [prod, in-cluster]\na: ! {b: c}\n", None),
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\na: !!set {b, c}\n",
+            Some("a Python set or ordered pairs"),
+        ),
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\na: !!omap [{b: 1}]\n",
+            Some("a Python set or ordered pairs"),
+        ),
+    ];
+    let mut inputs: Vec<(Form, String, String, Option<&str>)> = Vec::new();
+    for form in FORMS {
+        for (case, want) in cases {
+            let input = render(form, &config(case));
+            let cm = k8s_json(&input).into_iter().find(|d| d["kind"] == "ConfigMap").expect("cm");
+            inputs.push((form, input, cm["data"]["config.yaml"].as_str().expect("config.yaml").to_string(), want));
+        }
+    }
+    let texts: Vec<String> = inputs.iter().map(|(_, _, t, _)| t.clone()).collect();
+    let refusals = pyyaml_refusals(&texts);
+    for ((form, input, text, want), pyyaml) in inputs.iter().zip(&refusals) {
+        let label = format!("{form:?} {text:?}");
+        let r = run(input, &[], &[]);
+        match want {
+            None => {
+                assert_eq!(*pyyaml, None, "{label}: PyYAML must load it");
+                assert!(r.ok, "{label}: PyYAML loads it, skyhelm refused: {}", r.stderr);
+                let cm = |s: &str| docs(s).into_iter().find(|d| d.contains("kind: ConfigMap")).expect("cm");
+                assert_eq!(cm(&r.stdout), cm(input), "{label}: the ConfigMap must stay as it is");
+            }
+            Some(why) => {
+                refused(&r, &label, &["has the tag", why]);
+                match (pyyaml, *why == "cannot construct") {
+                    (Some(line), true) => {
+                        assert!(
+                            r.stderr.contains(&format!("config.yaml line {line} has the tag")),
+                            "{label}: {}",
+                            r.stderr
+                        )
+                    }
+                    (None, false) => {}
+                    (p, _) => panic!("{label}: PyYAML says {p:?}, skyhelm: {}", r.stderr),
+                }
+            }
+        }
+    }
+}
+
 /// Issue 20: a config.yaml PyYAML cannot load (SkyPilot logs a syntax error and runs with an
 /// empty config) is refused, with the line and PyYAML's reason; what both of SkyPilot's loaders
 /// load passes untouched. Every case is judged by PyYAML itself (SafeLoader and CSafeLoader),
