@@ -497,6 +497,7 @@ fn parse_config<'t>(
     // on a mapping, `!!seq` on a list); any other makes SkyPilot's load fail. It makes a Python
     // set of `!!set` and pairs of `!!omap` and `!!pairs`, which skyhelm does not read.
     const SAFE: &[&str] = &["str", "int", "float", "bool", "null", "binary", "timestamp", "merge"];
+    let mut merged = None;
     for (id, tag) in tree.tagged() {
         let name = tag.strip_prefix("tag:yaml.org,2002:").or_else(|| tag.strip_prefix("!!"));
         let (map, seq) = (tree.is_map(id), tree.is_seq(id));
@@ -510,14 +511,14 @@ fn parse_config<'t>(
         if loads {
             continue;
         }
-        // A block collection starts where its first child does: its tag is written before, where
-        // PyYAML names it (found as written, `!!` for the core prefix; else the node's line).
-        let node = tree.node(id);
-        let written = name.map_or(tag, |n| if tag.starts_with('!') { tag } else { n });
-        let line = match (map || seq).then(|| text.get(..node.start()).and_then(|t| t.rfind(written))).flatten() {
-            Some(i) => memchr::memchr_iter(b'\n', &text.as_bytes()[..i]).count() + 1,
-            None => node.line(),
-        };
+        // PyYAML merges the mapping under `<<` (or each mapping of a list there) without
+        // constructing it by its tag.
+        if (map || seq) && merged.get_or_insert_with(|| merge_values(&tree)).contains(&id) {
+            continue;
+        }
+        // A block collection starts where its first child does: PyYAML names where its
+        // properties are written.
+        let line = if map || seq { tree.properties_line(id) } else { tree.node(id).line() };
         let (at, tag) = (m.doc_ref(cm, value_line), tag.to_string());
         return Err(match (name, map, seq) {
             (Some("set"), true, _) | (Some("omap" | "pairs"), _, true) => {
@@ -528,6 +529,18 @@ fn parse_config<'t>(
         .into());
     }
     Ok(tree)
+}
+
+/// The nodes written as the value of a merge key `<<`, and the items of a list written there.
+fn merge_values(tree: &Tree) -> std::collections::HashSet<NodeId> {
+    let mut out = std::collections::HashSet::new();
+    for id in tree.ids() {
+        for &(_, v) in tree.entries(id).iter().filter(|&&(k, _)| tree.is_merge_key(k)) {
+            out.insert(v);
+            out.extend(tree.items(v).iter().copied());
+        }
+    }
+    out
 }
 
 /// A list's items as PyYAML reads them: the names, and an error for each item that is not a string.

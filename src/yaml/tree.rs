@@ -869,6 +869,46 @@ impl<'s> Tree<'s> {
         finder.find(self.source.as_bytes()).is_some() || finder.find(self.strings.as_bytes()).is_some()
     }
 
+    /// The line where node `id`'s properties (anchor, tag) are written, as PyYAML's marks name
+    /// it: the first thing written after what precedes the node (its key and `:`, its `-`, a
+    /// previous item, the document's start), comments and directives aside. A block collection
+    /// itself starts at its first child. The node's own line when the tree has no source.
+    pub fn properties_line(&self, id: NodeId) -> usize {
+        let node = self.node(id);
+        let text = self.source.as_bytes();
+        let Some(prev) = id.index.checked_sub(1).map(|index| self.node(NodeId { tree: self.id, index })) else {
+            return self.first_written_line(0, node);
+        };
+        // The node made just before is the key, the previous sibling's last node, or the parent.
+        let from = if prev.end() <= node.start() { prev.end() } else { prev.start() };
+        if text.is_empty() || from > node.start() {
+            return node.line();
+        }
+        self.first_written_line(from, node)
+    }
+
+    /// The line of the first character at or after `from` that is not blank, a comment, a
+    /// directive, a document marker or an indicator (`:`, `-`, `?`, `,`, `[`, `{`), if it
+    /// comes before `node`; else the node's line.
+    fn first_written_line(&self, from: usize, node: &Node) -> usize {
+        let text = self.source.as_bytes();
+        let mut i = from;
+        let mut line_start = text[..from.min(text.len())].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+        while i < node.start().min(text.len()) {
+            match text[i] {
+                b'\n' => line_start = i + 1,
+                b' ' | b'\t' | b'\r' | b':' | b'-' | b'?' | b',' | b'[' | b'{' => {}
+                b'#' | b'%' if text[i] == b'#' || i == line_start => {
+                    i = memchr::memchr(b'\n', &text[i..]).map_or(text.len(), |n| i + n);
+                    continue;
+                }
+                _ => return memchr::memchr_iter(b'\n', &text[..i]).count() + 1,
+            }
+            i += 1;
+        }
+        node.line()
+    }
+
     /// Every tagged node with its tag, scalars and collections, in document order (an alias to
     /// one is not listed: its target comes first).
     pub fn tagged(&self) -> impl Iterator<Item = (NodeId, &str)> {

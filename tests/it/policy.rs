@@ -480,6 +480,15 @@ fn a_tagged_collection_in_config_is_judged_as_pyyaml_judges_it() {
             "kubernetes:\n  allowed_contexts: [prod, in-cluster]\na: !!omap [{b: 1}]\n",
             Some("a Python set or ordered pairs"),
         ),
+        // PyYAML merges the mapping under `<<` without constructing it by its tag.
+        ("kubernetes:\n  allowed_contexts: [prod, in-cluster]\nx:\n  <<: !foo {a: 1}\n  b: 2\n", None),
+        // The line PyYAML names: the tag's (a comment below it naming the tag aside), or the
+        // anchor's when the anchor comes first.
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\nx: !foo\n  # !foo here\n  a: 1\n",
+            Some("cannot construct"),
+        ),
+        ("kubernetes:\n  allowed_contexts: [prod, in-cluster]\nx: &A\n  !foo\n  a: 1\n", Some("cannot construct")),
     ];
     let mut inputs: Vec<(Form, String, String, Option<&str>)> = Vec::new();
     for form in FORMS {
