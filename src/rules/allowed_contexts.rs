@@ -512,8 +512,8 @@ fn parse_config<'t>(
             continue;
         }
         // PyYAML merges the mapping under `<<` (or each mapping of a list there) without
-        // constructing it by its tag.
-        if (map || seq) && merged.get_or_insert_with(|| merge_values(&tree)).contains(&id) {
+        // constructing it by its tag, unless an alias elsewhere makes it construct it.
+        if (map || seq) && !tree.is_shared(id) && merged.get_or_insert_with(|| merge_values(&tree)).contains(&id) {
             continue;
         }
         // A block collection starts where its first child does: PyYAML names where its

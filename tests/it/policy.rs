@@ -482,6 +482,11 @@ fn a_tagged_collection_in_config_is_judged_as_pyyaml_judges_it() {
         ),
         // PyYAML merges the mapping under `<<` without constructing it by its tag.
         ("kubernetes:\n  allowed_contexts: [prod, in-cluster]\nx:\n  <<: !foo {a: 1}\n  b: 2\n", None),
+        // Unless an alias elsewhere makes PyYAML construct it.
+        (
+            "kubernetes:\n  allowed_contexts: [prod, in-cluster]\nx:\n  <<: &M !foo {a: 1}\ny: *M\n",
+            Some("cannot construct"),
+        ),
         // The line PyYAML names: the tag's (a comment below it naming the tag aside), or the
         // anchor's when the anchor comes first.
         (
