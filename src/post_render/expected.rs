@@ -580,25 +580,22 @@ impl<'a> Lockstep<'a> {
             }),
             _ => false,
         };
-        if same_as_written {
-            let i = *next;
-            if used.set(i) {
-                return Err(Undecided);
+        let found = if same_as_written {
+            Some(*next)
+        } else {
+            let name = crate::yaml::tree::key_name(text, style, None, self.reader);
+            match entries.get(*next) {
+                Some((k, _)) if k == name => Some(*next),
+                _ if entries.len() <= 16 => {
+                    (0..entries.len()).find(|&i| entries.get(i).is_some_and(|(k, _)| k == name))
+                }
+                _ => index
+                    .get_or_insert_with(|| {
+                        (0..entries.len()).filter_map(|i| entries.get(i).map(|(k, _)| (k.to_string(), i))).collect()
+                    })
+                    .get(name.as_ref())
+                    .copied(),
             }
-            *next = i + 1;
-            *value = Some(entries.want(i).ok_or(Undecided)?);
-            return Ok(());
-        }
-        let name = crate::yaml::tree::key_name(text, style, None, self.reader);
-        let found = match entries.get(*next) {
-            Some((k, _)) if k == name => Some(*next),
-            _ if entries.len() <= 16 => (0..entries.len()).find(|&i| entries.get(i).is_some_and(|(k, _)| k == name)),
-            _ => index
-                .get_or_insert_with(|| {
-                    (0..entries.len()).filter_map(|i| entries.get(i).map(|(k, _)| (k.to_string(), i))).collect()
-                })
-                .get(name.as_ref())
-                .copied(),
         };
         let i = found.ok_or(Undecided)?;
         if used.set(i) {

@@ -893,15 +893,15 @@ impl<'s> Tree<'s> {
     fn first_written_line(&self, from: usize, node: &Node) -> usize {
         let text = self.source.as_bytes();
         let mut i = from;
+        let line_end = |i: usize| memchr::memchr(b'\n', &text[i..]).map_or(text.len(), |n| i + n);
         let mut line_start = text[..from.min(text.len())].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
         while i < node.start().min(text.len()) {
             match text[i] {
                 b'\n' => line_start = i + 1,
                 b' ' | b'\t' | b'\r' | b':' | b'-' | b'?' | b',' | b'[' | b'{' => {}
-                b'#' | b'%' if text[i] == b'#' || i == line_start => {
-                    i = memchr::memchr(b'\n', &text[i..]).map_or(text.len(), |n| i + n);
-                    continue;
-                }
+                // A comment, or a directive at a line's start: up to the line's end.
+                b'#' => i = line_end(i) - 1,
+                b'%' if i == line_start => i = line_end(i) - 1,
                 _ => return memchr::memchr_iter(b'\n', &text[..i]).count() + 1,
             }
             i += 1;
@@ -1000,8 +1000,7 @@ impl<'s> Tree<'s> {
         let mut found: Option<(NodeId, NodeId)> = None;
         for &(k, v) in self.entries(map) {
             // Most keys differ from `key` (and from `<<`) in length: told apart without a view.
-            let n = self.node(self.resolve(k));
-            if n.bits().kind() != Bits::SCALAR || (n.b as usize != key.len() && n.b != 2) {
+            if !self.scalar_len(k).is_some_and(|len| len == key.len() || len == 2) {
                 continue;
             }
             if let NodeKind::Scalar { value, style, .. } = self.kind(self.resolve(k)) {
@@ -1045,11 +1044,13 @@ impl<'s> Tree<'s> {
     /// Whether mapping `map` may write `key` twice: two of its scalar keys have that many bytes
     /// of text. A cheap test before [`Tree::lookup`], which records a key written twice.
     fn may_write_twice(&self, map: NodeId, key: &str) -> bool {
-        let same_length = |&&(k, _): &&(NodeId, NodeId)| {
-            let n = self.node(self.resolve(k));
-            n.bits().kind() == Bits::SCALAR && n.b as usize == key.len()
-        };
-        self.entries(map).iter().filter(same_length).nth(1).is_some()
+        self.entries(map).iter().filter(|&&(k, _)| self.scalar_len(k) == Some(key.len())).nth(1).is_some()
+    }
+
+    /// The length in bytes of a scalar's text (after following aliases), read off its node.
+    fn scalar_len(&self, id: NodeId) -> Option<usize> {
+        let n = self.node(self.resolve(id));
+        (n.bits().kind() == Bits::SCALAR).then_some(n.b as usize)
     }
 
     /// Records two keys (or two `name:` values of list items) that readers take as one, so the
